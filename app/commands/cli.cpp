@@ -1,0 +1,107 @@
+#include <commands/cli.hpp>
+#include <commands/context.hpp>
+
+#include <escrow/crypto.hpp>
+#include <escrow/error.hpp>
+
+#include <iostream>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+namespace escrow::cli {
+
+namespace {
+
+void print_error(std::ostream& err, const Error& error)
+{
+  err << "escrow: error: " << error.what() << '\n';
+  for (const auto& hint : error.hints()) {
+    err << "escrow: hint: " << hint << '\n';
+  }
+}
+
+} // namespace
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err)
+{
+  Context context(out, err);
+  CLI::App app{"escrow — a team's shared credentials in one signed, encrypted vault in git", "escrow"};
+  app.set_version_flag("--version", std::string("escrow ") + ESCROW_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.option_defaults()->always_capture_default(false);
+  app.add_option("--vault", context.global.vault, "vault file (default: $ESCROW_VAULT or ./escrow.vault)");
+  app.add_option("--identity", context.global.identity,
+                 "identity file (default: $ESCROW_IDENTITY, $ESCROW_IDENTITY_DATA or ~/.config/escrow/identity.json)");
+  app.add_flag("--json", context.global.json, "print one JSON document on stdout");
+  app.add_flag("-q,--quiet", context.global.quiet, "print nothing but errors and requested values");
+  app.add_flag("--allow-rollback", context.global.allow_rollback,
+               "accept a vault older than the newest this machine has seen (journaled)");
+  app.footer(
+    "Environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA, ESCROW_PASSPHRASE_FILE,\n"
+    "ESCROW_LOCK_WAIT (seconds), ESCROW_NOW (fixed clock for tests and rehearsals), ESCROW_KDF=fast\n"
+    "(test suites only), NO_COLOR.\n"
+    "Exit codes: 0 ok, 1 operation failed, 2 usage, 3 integrity, 4 access denied, 5 lock or I/O.");
+
+  setup_identity(app, context);
+  setup_init(app, context);
+  setup_member(app, context);
+  setup_secrets(app, context);
+  setup_exec(app, context);
+  setup_escrow(app, context);
+  setup_rotation(app, context);
+  setup_audit(app, context);
+  setup_verify(app, context);
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    out << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    out << "escrow " << ESCROW_VERSION << '\n';
+    return 0;
+  } catch (const CLI::ParseError& error) {
+    // Subcommand help: CLI11 raises CallForHelp from the subcommand; handled above.
+    err << "escrow: error: " << error.what() << '\n';
+    err << "escrow: hint: run 'escrow --help' or 'escrow COMMAND --help'\n";
+    return exit_code(ErrorKind::usage);
+  } catch (const Error& error) {
+    print_error(err, error);
+    return error.exit_code();
+  } catch (const std::bad_alloc&) {
+    err << "escrow: error: out of memory\n";
+    return exit_code(ErrorKind::failed);
+  } catch (const std::filesystem::filesystem_error& error) {
+    err << "escrow: error: " << error.what() << '\n';
+    return exit_code(ErrorKind::io);
+  } catch (const std::exception& error) {
+    err << "escrow: error: internal: " << error.what() << '\n';
+    return exit_code(ErrorKind::failed);
+  }
+  return context.exit_status;
+}
+
+int main(int argc, char* argv[])
+{
+  // No core dumps: they would hold decrypted keys and values.
+  struct rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  try {
+    crypto::init();
+  } catch (const Error& error) {
+    std::cerr << "escrow: error: " << error.what() << '\n';
+    return error.exit_code();
+  }
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const int code = run(args, std::cout, std::cerr);
+  std::cout.flush();
+  return code;
+}
+
+} // namespace escrow::cli

@@ -1,0 +1,108 @@
+#include <commands/context.hpp>
+
+#include <escrow/util/terminal.hpp>
+
+#include <cstdlib>
+#include <ostream>
+
+namespace escrow::cli {
+
+SessionOptions Context::session_options() const
+{
+  SessionOptions options = SessionOptions::from_environment();
+  if (!global.vault.empty()) {
+    options.vault_path = global.vault;
+  }
+  if (!global.identity.empty()) {
+    options.identity_path = global.identity;
+  } else if (!options.identity_data) {
+    options.identity_path = default_identity_path();
+  }
+  options.allow_rollback = global.allow_rollback;
+  return options;
+}
+
+Session Context::open(Mode mode) const
+{
+  return Session::open(session_options(), mode);
+}
+
+void Context::emit(const canonical::Json& document)
+{
+  m_out << document.dump(2) << '\n';
+}
+
+void Context::say(std::string_view line)
+{
+  if (!global.quiet && !global.json) {
+    m_out << line << '\n';
+  }
+}
+
+void Context::note(std::string_view line)
+{
+  if (!global.quiet) {
+    m_err << "escrow: " << line << '\n';
+  }
+}
+
+bool Context::color() const
+{
+  const char* no_color = std::getenv("NO_COLOR");
+  return (no_color == nullptr || *no_color == '\0') && util::is_terminal(1) && !global.json;
+}
+
+std::string Context::bold(std::string_view text) const
+{
+  return color() ? fmt::format("\033[1m{}\033[0m", text) : std::string(text);
+}
+
+std::string Context::dim(std::string_view text) const
+{
+  return color() ? fmt::format("\033[2m{}\033[0m", text) : std::string(text);
+}
+
+void print_table(std::ostream& out,
+                 const Context& context,
+                 const std::vector<std::string>& headers,
+                 const std::vector<std::vector<std::string>>& rows)
+{
+  // Widths in code points, so UTF-8 purposes line up.
+  const auto width = [](std::string_view text) {
+    std::size_t count = 0;
+    for (const char c : text) {
+      count += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+    }
+    return count;
+  };
+  std::vector<std::size_t> widths(headers.size(), 0);
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    widths[i] = width(headers[i]);
+  }
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], width(row[i]));
+    }
+  }
+  const auto line = [&](const std::vector<std::string>& cells, bool header) {
+    std::string text;
+    for (std::size_t i = 0; i < cells.size() && i < widths.size(); ++i) {
+      const bool last = i + 1 == cells.size();
+      std::string cell = cells[i];
+      if (!last) {
+        cell.append(widths[i] - width(cells[i]) + 2, ' ');
+      }
+      text += cell;
+    }
+    while (!text.empty() && text.back() == ' ') {
+      text.pop_back();
+    }
+    out << (header ? context.bold(text) : text) << '\n';
+  };
+  line(headers, true);
+  for (const auto& row : rows) {
+    line(row, false);
+  }
+}
+
+} // namespace escrow::cli

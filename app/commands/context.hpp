@@ -1,0 +1,76 @@
+// What every command receives: global options, output streams and the way to open a session.
+// Nothing global: tests build their own Context around string streams.
+#pragma once
+
+#include <escrow/canonical.hpp>
+#include <escrow/session.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace escrow::cli {
+
+struct GlobalOptions
+{
+  std::string vault;    // --vault (else ESCROW_VAULT, else ./escrow.vault)
+  std::string identity; // --identity (else ESCROW_IDENTITY / ESCROW_IDENTITY_DATA / default)
+  bool json = false;
+  bool quiet = false;
+  bool allow_rollback = false;
+};
+
+class Context
+{
+public:
+  Context(std::ostream& out, std::ostream& err) : m_out(out), m_err(err) {}
+
+  GlobalOptions global;
+  // The process exit status when no error is thrown (exec returns its child's).
+  int exit_status = 0;
+
+  std::ostream& out() { return m_out; }
+  std::ostream& err() { return m_err; }
+
+  SessionOptions session_options() const;
+  // THE way a command opens the vault (lock, verify, pins, identity, membership).
+  Session open(Mode mode) const;
+
+  bool json() const { return global.json; }
+  bool quiet() const { return global.quiet; }
+  // One JSON document on stdout.
+  void emit(const canonical::Json& document);
+  // A line for people (suppressed by --quiet and --json).
+  void say(std::string_view line);
+  // A note on stderr (suppressed by --quiet).
+  void note(std::string_view line);
+  // Colour only on a terminal and never with NO_COLOR.
+  bool color() const;
+  std::string bold(std::string_view text) const;
+  std::string dim(std::string_view text) const;
+
+private:
+  std::ostream& m_out;
+  std::ostream& m_err;
+};
+
+// Aligned columns for people.
+void print_table(std::ostream& out,
+                 const Context& context,
+                 const std::vector<std::string>& headers,
+                 const std::vector<std::vector<std::string>>& rows);
+
+// A subcommand group registers itself on the app.
+void setup_identity(CLI::App& app, Context& context);
+void setup_init(CLI::App& app, Context& context);
+void setup_member(CLI::App& app, Context& context);
+void setup_secrets(CLI::App& app, Context& context);   // add, list, show, get, share, unshare
+void setup_exec(CLI::App& app, Context& context);
+void setup_verify(CLI::App& app, Context& context);
+void setup_escrow(CLI::App& app, Context& context);    // request, approve, deny, grants, policy
+void setup_rotation(CLI::App& app, Context& context);  // connector, rotate, compromise, retire, rollback, connect
+void setup_audit(CLI::App& app, Context& context);     // audit log|verify|report|anomalies
+
+} // namespace escrow::cli

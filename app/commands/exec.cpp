@@ -1,0 +1,121 @@
+// escrow exec --set VAR=ENV/NAME... -- CMD ARGS
+#include <commands/context.hpp>
+
+#include <escrow/error.hpp>
+#include <escrow/policy.hpp>
+#include <escrow/redact.hpp>
+#include <escrow/util/process.hpp>
+#include <escrow/versions.hpp>
+
+namespace escrow::cli {
+
+namespace {
+
+struct ExecOptions
+{
+  std::vector<std::string> sets;
+  std::vector<std::string> command;
+};
+
+bool valid_variable(std::string_view name)
+{
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+void run_exec(const ExecOptions& options, Context& context)
+{
+  if (options.command.empty()) {
+    fail(ErrorKind::usage, "exec: no command given (escrow exec --set VAR=ENV/NAME -- CMD ARGS)");
+  }
+  if (options.sets.empty()) {
+    fail(ErrorKind::usage, "exec: nothing to set (--set VAR=ENV/NAME)");
+  }
+  std::vector<std::pair<std::string, std::string>> bindings;
+  for (const auto& set : options.sets) {
+    const auto eq = set.find('=');
+    if (eq == std::string::npos || !valid_variable(set.substr(0, eq))) {
+      fail(ErrorKind::usage, "exec: --set wants VAR=ENV/NAME with VAR a shell variable name");
+    }
+    const auto [env, name] = split_secret_name(set.substr(eq + 1));
+    bindings.emplace_back(set.substr(0, eq), env + "/" + name);
+  }
+
+  Session session = context.open(Mode::read);
+  const Vault& vault = session.vault();
+  const MemberRecord& me = session.me();
+  std::vector<SecretBytes> values;
+  values.reserve(bindings.size());
+  std::vector<JournalEntry> entries;
+  for (const auto& [variable, full_name] : bindings) {
+    const SecretRecord& secret = vault.secret(full_name);
+    JournalEntry entry;
+    entry.action = "exec";
+    entry.secret = full_name;
+    entry.env = secret.env;
+    entry.detail = Json{{"program", options.command.front()}, {"variable", variable}};
+    try {
+      policy::require_env(me, secret.env, "exec");
+      if (me.roles == std::set<std::string>{"auditor"}) {
+        fail(ErrorKind::access, "exec: {} is an auditor and may not use values", me.name);
+      }
+      if (secret.state == "retired") {
+        fail(ErrorKind::access, "exec: {} is retired and is never served", full_name);
+      }
+      const VersionRecord* current = secret.current();
+      if (current == nullptr) {
+        fail(ErrorKind::access, "exec: {} has no current version", full_name);
+      }
+      entry.version = current->v;
+      OpenedKey key = open_data_key(vault, secret, *current, session.identity(), session.now());
+      values.push_back(decrypt_version(vault, secret, *current, key.data_key));
+      entry.request = key.request;
+      entry.detail["via"] = access_path_name(key.path);
+    } catch (const Error& error) {
+      if (error.kind() == ErrorKind::access) {
+        entry.result = "denied";
+        entry.detail["reason"] = error.what();
+        session.record(entry);
+      }
+      throw;
+    }
+    entries.push_back(std::move(entry));
+  }
+  // Journaled before the command runs.
+  for (auto& entry : entries) {
+    session.record(std::move(entry));
+  }
+
+  Redactor redactor;
+  util::ProcessSpec spec;
+  spec.argv = options.command;
+  spec.output = util::OutputMode::forward;
+  for (std::size_t i = 0; i < bindings.size(); ++i) {
+    redactor.add(bindings[i].second, values[i]);
+    spec.secret_env.emplace_back(bindings[i].first, &values[i]);
+  }
+  redact_output(spec, redactor);
+  const util::ProcessResult result = util::run_process(spec);
+  context.exit_status = result.signal != 0 ? 128 + result.signal : result.exit_code;
+}
+
+} // namespace
+
+void setup_exec(CLI::App& app, Context& context)
+{
+  auto options = std::make_shared<ExecOptions>();
+  auto* exec = app.add_subcommand(
+    "exec", "run a command with secrets in its environment; its stdout and stderr are redacted");
+  exec->add_option("--set", options->sets, "VAR=ENV/NAME (repeatable)")->required();
+  exec->add_option("command", options->command, "-- CMD ARGS...")->required();
+  exec->prefix_command(false);
+  exec->footer("The command's exit status is escrow's. Every value in play is replaced by <redacted:ENV/NAME>\n"
+               "in its output, also when split across writes. Each use is journaled before the command starts.");
+  exec->callback([options, &context] { run_exec(*options, context); });
+}
+
+} // namespace escrow::cli

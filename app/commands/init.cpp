@@ -1,0 +1,40 @@
+// escrow init
+#include <commands/context.hpp>
+
+#include <escrow/error.hpp>
+
+namespace escrow::cli {
+
+namespace {
+
+void run_init(Context& context)
+{
+  Session session = Session::create(context.session_options());
+  JournalEntry entry;
+  entry.action = "init";
+  session.commit(std::move(entry));
+  const Vault& vault = session.vault();
+  if (context.json()) {
+    context.emit(Json{{"vault", session.vault_path().string()},
+                      {"journal", session.journal().path().string()},
+                      {"vault_id", vault.id_b64()},
+                      {"admin", session.identity().pub.name},
+                      {"fingerprint", session.identity().pub.fingerprint()}});
+    return;
+  }
+  context.say(fmt::format("created {} (vault id {}) and {}", session.vault_path().string(), vault.id_b64(),
+                          session.journal().path().string()));
+  context.say(fmt::format("{} ({}) is the genesis admin", session.identity().pub.name,
+                          session.identity().pub.fingerprint()));
+  context.say("commit both files to git; add members with: escrow member add PUBFILE --role ROLE --env ENV");
+}
+
+} // namespace
+
+void setup_init(CLI::App& app, Context& context)
+{
+  auto* init = app.add_subcommand("init", "create a new vault and journal; you become its genesis admin");
+  init->callback([&context] { run_init(context); });
+}
+
+} // namespace escrow::cli

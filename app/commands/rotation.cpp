@@ -1,0 +1,11 @@
+#include <commands/context.hpp>
+
+namespace escrow::cli {
+
+void setup_rotation(CLI::App& app, Context& context)
+{
+  (void)app;
+  (void)context;
+}
+
+} // namespace escrow::cli

@@ -1,0 +1,237 @@
+#include <escrow/clock.hpp>
+#include <escrow/error.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+
+namespace escrow {
+
+namespace {
+
+bool read_int(std::string_view text, std::int64_t& out)
+{
+  if (text.empty()) {
+    return false;
+  }
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d)
+{
+  y -= m <= 2 ? 1 : 0;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d)
+{
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2 ? 1 : 0;
+}
+
+bool digits(std::string_view text, std::size_t pos, std::size_t count, unsigned& out)
+{
+  if (pos + count > text.size()) {
+    return false;
+  }
+  out = 0;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      return false;
+    }
+    out = out * 10 + static_cast<unsigned>(text[i] - '0');
+  }
+  return true;
+}
+
+} // namespace
+
+Clock Clock::from_environment()
+{
+  Clock clock;
+  if (const char* value = std::getenv("ESCROW_NOW"); value != nullptr && *value != '\0') {
+    const auto at = parse_time(value);
+    if (!at) {
+      throw Error(ErrorKind::usage,
+                  "ESCROW_NOW: not an RFC 3339 time or Unix seconds");
+    }
+    clock.m_fixed = *at;
+  }
+  return clock;
+}
+
+Clock Clock::fixed(Timestamp at)
+{
+  Clock clock;
+  clock.m_fixed = at;
+  return clock;
+}
+
+Timestamp Clock::now() const
+{
+  if (m_fixed) {
+    return *m_fixed;
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+std::string format_time(Timestamp at)
+{
+  std::int64_t days = at / 86400;
+  std::int64_t rest = at % 86400;
+  if (rest < 0) {
+    rest += 86400;
+    --days;
+  }
+  std::int64_t y = 0;
+  unsigned m = 0;
+  unsigned d = 0;
+  civil_from_days(days, y, m, d);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                     y, m, d, rest / 3600, (rest / 60) % 60, rest % 60);
+}
+
+std::optional<Timestamp> parse_time(std::string_view text)
+{
+  std::int64_t seconds = 0;
+  if (read_int(text, seconds)) {
+    return seconds;
+  }
+  unsigned year = 0;
+  unsigned month = 0;
+  unsigned day = 0;
+  if (!digits(text, 0, 4, year) || text.size() < 10 || text[4] != '-' || !digits(text, 5, 2, month)
+      || text[7] != '-' || !digits(text, 8, 2, day) || month < 1 || month > 12 || day < 1
+      || day > 31) {
+    return std::nullopt;
+  }
+  const std::int64_t date = days_from_civil(year, month, day) * 86400;
+  if (text.size() == 10) {
+    return date;
+  }
+  unsigned hour = 0;
+  unsigned minute = 0;
+  unsigned second = 0;
+  if ((text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !digits(text, 11, 2, hour)
+      || text.size() < 19 || text[13] != ':' || !digits(text, 14, 2, minute) || text[16] != ':'
+      || !digits(text, 17, 2, second) || hour > 23 || minute > 59 || second > 60) {
+    return std::nullopt;
+  }
+  std::size_t pos = 19;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    const std::size_t start = pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      ++pos;
+    }
+    if (pos == start) {
+      return std::nullopt;
+    }
+  }
+  std::int64_t offset = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    unsigned oh = 0;
+    unsigned om = 0;
+    if (!digits(text, pos + 1, 2, oh) || pos + 3 >= text.size() || text[pos + 3] != ':'
+        || !digits(text, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset = (text[pos] == '+' ? 1 : -1) * static_cast<std::int64_t>(oh * 3600 + om * 60);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != text.size()) {
+    return std::nullopt;
+  }
+  return date + hour * 3600 + minute * 60 + second - offset;
+}
+
+std::optional<std::int64_t> parse_duration(std::string_view text)
+{
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  std::int64_t unit = 1;
+  std::string_view number = text;
+  switch (text.back()) {
+  case 's': unit = 1; break;
+  case 'm': unit = 60; break;
+  case 'h': unit = 3600; break;
+  case 'd': unit = 86400; break;
+  case 'w': unit = 7 * 86400; break;
+  default: unit = 0; break;
+  }
+  if (unit != 0) {
+    number = text.substr(0, text.size() - 1);
+  } else {
+    unit = 1;
+  }
+  std::int64_t value = 0;
+  if (!read_int(number, value) || value <= 0 || value > (std::int64_t{1} << 40) / unit) {
+    return std::nullopt;
+  }
+  return value * unit;
+}
+
+std::string format_duration(std::int64_t seconds)
+{
+  if (seconds > 0 && seconds % (7 * 86400) == 0) {
+    return fmt::format("{}w", seconds / (7 * 86400));
+  }
+  if (seconds > 0 && seconds % 86400 == 0) {
+    return fmt::format("{}d", seconds / 86400);
+  }
+  if (seconds > 0 && seconds % 3600 == 0) {
+    return fmt::format("{}h", seconds / 3600);
+  }
+  if (seconds > 0 && seconds % 60 == 0) {
+    return fmt::format("{}m", seconds / 60);
+  }
+  return fmt::format("{}s", seconds);
+}
+
+std::string describe_duration(std::int64_t seconds)
+{
+  const bool negative = seconds < 0;
+  if (negative) {
+    seconds = -seconds;
+  }
+  std::string out;
+  if (seconds >= 86400) {
+    out = fmt::format("{}d", seconds / 86400);
+    if (seconds % 86400 >= 3600) {
+      out += fmt::format(" {}h", (seconds % 86400) / 3600);
+    }
+  } else if (seconds >= 3600) {
+    out = fmt::format("{}h", seconds / 3600);
+    if (seconds % 3600 >= 60) {
+      out += fmt::format(" {}m", (seconds % 3600) / 60);
+    }
+  } else if (seconds >= 60) {
+    out = fmt::format("{}m", seconds / 60);
+  } else {
+    out = fmt::format("{}s", seconds);
+  }
+  return negative ? "-" + out : out;
+}
+
+} // namespace escrow

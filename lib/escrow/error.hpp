@@ -1,0 +1,66 @@
+// The error hierarchy and the one exit-code table (DESIGN §8).
+//
+// Every failure escrow reports is an escrow::Error carrying an ErrorKind; the kind alone
+// decides the process exit code. Messages name the file and what is wrong and never contain
+// secret bytes or lines of secret files.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace escrow {
+
+enum class ErrorKind {
+  failed,    // the operation failed (e.g. a rotation rolled back)
+  usage,     // bad command line or argument
+  integrity, // a file is malformed, tampered, rolled back or of an unknown version
+  access,    // no key, no grant, wrong role, expired, wrong passphrase
+  io,        // lock or I/O
+};
+
+// The single exit-code table.
+constexpr int exit_code(ErrorKind kind)
+{
+  switch (kind) {
+  case ErrorKind::failed: return 1;
+  case ErrorKind::usage: return 2;
+  case ErrorKind::integrity: return 3;
+  case ErrorKind::access: return 4;
+  case ErrorKind::io: return 5;
+  }
+  return 1;
+}
+
+class Error : public std::runtime_error
+{
+public:
+  Error(ErrorKind kind, std::string message, std::vector<std::string> hints = {})
+    : std::runtime_error(std::move(message)), m_kind(kind), m_hints(std::move(hints))
+  {
+  }
+
+  ErrorKind kind() const { return m_kind; }
+  int exit_code() const { return escrow::exit_code(m_kind); }
+  const std::vector<std::string>& hints() const { return m_hints; }
+  Error& hint(std::string text)
+  {
+    m_hints.push_back(std::move(text));
+    return *this;
+  }
+
+private:
+  ErrorKind m_kind;
+  std::vector<std::string> m_hints;
+};
+
+template<typename... Args>
+[[noreturn]] void fail(ErrorKind kind, fmt::format_string<Args...> format, Args&&... args)
+{
+  throw Error(kind, fmt::format(format, std::forward<Args>(args)...));
+}
+
+} // namespace escrow

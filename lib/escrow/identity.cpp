@@ -1,0 +1,255 @@
+#include <escrow/error.hpp>
+#include <escrow/identity.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace escrow {
+
+namespace fs = std::filesystem;
+using canonical::Json;
+
+namespace {
+
+constexpr std::string_view k_format = "escrow-identity/1";
+constexpr std::string_view k_public_format = "escrow-public-identity/1";
+constexpr std::string_view k_identity_label = "escrow/v1/identity";
+
+Bytes associated_data(const PublicIdentity& pub)
+{
+  Bytes ad;
+  ad.insert(ad.end(), k_identity_label.begin(), k_identity_label.end());
+  ad.push_back(0);
+  ad.insert(ad.end(), pub.name.begin(), pub.name.end());
+  ad.push_back(0);
+  ad.insert(ad.end(), pub.sign_pk.begin(), pub.sign_pk.end());
+  ad.insert(ad.end(), pub.box_pk.begin(), pub.box_pk.end());
+  return ad;
+}
+
+const std::string& string_field(const Json& json, std::string_view key, std::string_view what)
+{
+  const auto it = json.find(key);
+  if (it == json.end() || !it->is_string()) {
+    fail(ErrorKind::integrity, "{}: missing or invalid \"{}\"", what, key);
+  }
+  return it->get_ref<const std::string&>();
+}
+
+std::uint64_t uint_field(const Json& json, std::string_view key, std::string_view what)
+{
+  const auto it = json.find(key);
+  if (it == json.end() || !it->is_number_integer() || it->get<std::int64_t>() <= 0) {
+    fail(ErrorKind::integrity, "{}: missing or invalid \"{}\"", what, key);
+  }
+  return static_cast<std::uint64_t>(it->get<std::int64_t>());
+}
+
+template<std::size_t N>
+std::array<std::uint8_t, N> key_field(const Json& json, std::string_view key, std::string_view what)
+{
+  const Bytes bytes = canonical::unb64(string_field(json, key, what), fmt::format("{}: \"{}\"", what, key));
+  if (bytes.size() != N) {
+    fail(ErrorKind::integrity, "{}: \"{}\" has the wrong length", what, key);
+  }
+  std::array<std::uint8_t, N> out{};
+  std::copy(bytes.begin(), bytes.end(), out.begin());
+  return out;
+}
+
+SecretBytes pack_secrets(const Identity& identity)
+{
+  SecretBytes packed(crypto::k_sign_secret_size + crypto::k_box_secret_size);
+  std::memcpy(packed.expose_mut().data(), identity.sign_sk.expose().data(), crypto::k_sign_secret_size);
+  std::memcpy(packed.expose_mut().data() + crypto::k_sign_secret_size,
+              identity.box_sk.expose().data(),
+              crypto::k_box_secret_size);
+  return packed;
+}
+
+} // namespace
+
+std::string PublicIdentity::fingerprint() const
+{
+  Bytes both(sign_pk.begin(), sign_pk.end());
+  both.insert(both.end(), box_pk.begin(), box_pk.end());
+  const crypto::Hash digest = crypto::hash_raw(both);
+  const std::string hex = canonical::hex(ByteView(digest.data(), 16));
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 4) {
+    if (i > 0) {
+      out.push_back(' ');
+    }
+    out += hex.substr(i, 4);
+  }
+  return out;
+}
+
+Json PublicIdentity::to_json() const
+{
+  return Json{{"format", k_public_format},
+              {"name", name},
+              {"sign_pk", canonical::b64(sign_pk)},
+              {"box_pk", canonical::b64(box_pk)}};
+}
+
+PublicIdentity PublicIdentity::from_json(const Json& json, std::string_view what)
+{
+  if (!json.is_object()) {
+    fail(ErrorKind::integrity, "{}: not a public identity (expected a JSON object)", what);
+  }
+  const std::string& format = string_field(json, "format", what);
+  if (format != k_public_format && format != k_format) {
+    fail(ErrorKind::integrity, "{}: unknown format \"{}\" (expected {})", what, format, k_public_format);
+  }
+  PublicIdentity pub;
+  pub.name = string_field(json, "name", what);
+  if (!valid_member_name(pub.name)) {
+    fail(ErrorKind::integrity, "{}: invalid member name", what);
+  }
+  pub.sign_pk = key_field<crypto::k_sign_public_size>(json, "sign_pk", what);
+  pub.box_pk = key_field<crypto::k_box_public_size>(json, "box_pk", what);
+  return pub;
+}
+
+Identity generate_identity(std::string name)
+{
+  if (!valid_member_name(name)) {
+    fail(ErrorKind::usage,
+         "invalid member name: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+  }
+  crypto::SignKeypair sign = crypto::sign_keypair();
+  crypto::BoxKeypair box = crypto::box_keypair();
+  Identity identity;
+  identity.pub.name = std::move(name);
+  identity.pub.sign_pk = sign.public_key;
+  identity.pub.box_pk = box.public_key;
+  identity.sign_sk = std::move(sign.secret_key);
+  identity.box_sk = std::move(box.secret_key);
+  return identity;
+}
+
+std::string serialize_identity(const Identity& identity,
+                               Protection protection,
+                               const SecretBytes* passphrase,
+                               const crypto::KdfLimits& limits)
+{
+  Json json = identity.pub.to_json();
+  json["format"] = k_format;
+  const SecretBytes packed = pack_secrets(identity);
+  if (protection == Protection::none) {
+    json["secret"] = canonical::b64(packed.expose());
+  } else {
+    if (passphrase == nullptr) {
+      fail(ErrorKind::usage, "a passphrase is required");
+    }
+    const Bytes salt = crypto::random_bytes(crypto::k_salt_size);
+    const SecretBytes key = crypto::derive_key(*passphrase, salt, limits);
+    const crypto::Sealed sealed = crypto::aead_encrypt(packed.expose(), associated_data(identity.pub), key);
+    json["kdf"] = Json{{"alg", "argon2id13"},
+                       {"opslimit", static_cast<std::int64_t>(limits.opslimit)},
+                       {"memlimit", static_cast<std::int64_t>(limits.memlimit)},
+                       {"salt", canonical::b64(salt)}};
+    json["nonce"] = canonical::b64(sealed.nonce);
+    json["ciphertext"] = canonical::b64(sealed.ciphertext);
+  }
+  std::string text = canonical::dump_pretty(json);
+  text.push_back('\n');
+  // The serialised JSON holds the clear secret keys for unprotected identities; the caller
+  // writes it straight to a 0600 file (or prints it for CI on request).
+  return text;
+}
+
+bool identity_needs_passphrase(const Json& json)
+{
+  return json.is_object() && json.contains("ciphertext");
+}
+
+Identity open_identity(const Json& json, const SecretBytes* passphrase, std::string_view what)
+{
+  if (!json.is_object()) {
+    fail(ErrorKind::integrity, "{}: not an identity file (expected a JSON object)", what);
+  }
+  const std::string& format = string_field(json, "format", what);
+  if (format == k_public_format) {
+    fail(ErrorKind::access, "{}: this is a public identity; it holds no private keys", what);
+  }
+  if (format != k_format) {
+    fail(ErrorKind::integrity, "{}: unknown format \"{}\" (expected {})", what, format, k_format);
+  }
+  Identity identity;
+  identity.pub = PublicIdentity::from_json(json, what);
+
+  SecretBytes packed;
+  if (json.contains("secret")) {
+    const Bytes clear = canonical::unb64(string_field(json, "secret", what), what);
+    packed = SecretBytes(clear.data(), clear.size());
+    crypto::wipe(const_cast<std::uint8_t*>(clear.data()), clear.size());
+  } else {
+    const auto kdf_it = json.find("kdf");
+    if (kdf_it == json.end() || !kdf_it->is_object()) {
+      fail(ErrorKind::integrity, "{}: missing \"kdf\"", what);
+    }
+    if (string_field(*kdf_it, "alg", what) != "argon2id13") {
+      fail(ErrorKind::integrity, "{}: unknown key derivation algorithm", what);
+    }
+    crypto::KdfLimits limits{uint_field(*kdf_it, "opslimit", what), uint_field(*kdf_it, "memlimit", what)};
+    const Bytes salt = canonical::unb64(string_field(*kdf_it, "salt", what), what);
+    const Bytes nonce = canonical::unb64(string_field(json, "nonce", what), what);
+    const Bytes ciphertext = canonical::unb64(string_field(json, "ciphertext", what), what);
+    if (passphrase == nullptr) {
+      fail(ErrorKind::access, "{}: a passphrase is required to open this identity", what);
+    }
+    if (salt.size() != crypto::k_salt_size) {
+      fail(ErrorKind::integrity, "{}: \"salt\" has the wrong length", what);
+    }
+    const SecretBytes key = crypto::derive_key(*passphrase, salt, limits);
+    auto opened = crypto::aead_decrypt(nonce, ciphertext, associated_data(identity.pub), key);
+    if (!opened) {
+      fail(ErrorKind::access, "{}: wrong passphrase (or the file was modified)", what);
+    }
+    packed = std::move(*opened);
+  }
+  if (packed.size() != crypto::k_sign_secret_size + crypto::k_box_secret_size) {
+    fail(ErrorKind::integrity, "{}: private keys have the wrong length", what);
+  }
+  identity.sign_sk = SecretBytes(packed.expose().data(), crypto::k_sign_secret_size);
+  identity.box_sk =
+    SecretBytes(packed.expose().data() + crypto::k_sign_secret_size, crypto::k_box_secret_size);
+  if (crypto::sign_public_from_secret(identity.sign_sk) != identity.pub.sign_pk
+      || crypto::box_public_from_secret(identity.box_sk) != identity.pub.box_pk) {
+    fail(ErrorKind::integrity, "{}: private keys do not match the public keys", what);
+  }
+  return identity;
+}
+
+bool valid_member_name(std::string_view name)
+{
+  if (name.empty() || name.size() > 64) {
+    return false;
+  }
+  const auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(name.front())) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [&](char c) {
+    return alnum(c) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+fs::path default_identity_path()
+{
+  if (const char* value = std::getenv("ESCROW_IDENTITY"); value != nullptr && *value != '\0') {
+    return value;
+  }
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg != '\0') {
+    return fs::path(xdg) / "escrow" / "identity.json";
+  }
+  const char* home = std::getenv("HOME");
+  return fs::path(home != nullptr ? home : ".") / ".config" / "escrow" / "identity.json";
+}
+
+} // namespace escrow

@@ -1,0 +1,71 @@
+// Identities (DESIGN §2): a member name and two keypairs, Ed25519 for signing and X25519 for
+// sealing. The private file ("escrow-identity/1", mode 0600) keeps the secret keys encrypted
+// with XChaCha20-Poly1305 under an Argon2id key whose limits are stored in the file, or in
+// clear for CI identities created with --no-passphrase.
+//
+//   { "format": "escrow-identity/1", "name", "sign_pk", "box_pk",
+//     "kdf": { "alg": "argon2id13", "opslimit", "memlimit", "salt" },   -- encrypted only
+//     "nonce", "ciphertext"                                             -- encrypted only
+//     "secret"                                                          -- unencrypted only }
+// The plaintext of "ciphertext"/"secret" is sign_sk (64 bytes) || box_sk (32 bytes); the AEAD's
+// associated data is "escrow/v1/identity" || name || sign_pk || box_pk.
+#pragma once
+
+#include <escrow/canonical.hpp>
+#include <escrow/crypto.hpp>
+#include <escrow/secret_bytes.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace escrow {
+
+struct PublicIdentity
+{
+  std::string name;
+  crypto::SignPublicKey sign_pk{};
+  crypto::BoxPublicKey box_pk{};
+
+  // First 16 bytes of BLAKE2b-256(sign_pk || box_pk), hex in groups of 4.
+  std::string fingerprint() const;
+  canonical::Json to_json() const; // "escrow-public-identity/1"
+  static PublicIdentity from_json(const canonical::Json& json, std::string_view what);
+};
+
+struct Identity
+{
+  PublicIdentity pub;
+  SecretBytes sign_sk;
+  SecretBytes box_sk;
+};
+
+enum class Protection { passphrase, none };
+
+// A fresh identity (keys only; nothing written).
+Identity generate_identity(std::string name);
+
+// The private file's text. With Protection::passphrase the key is derived from `passphrase`
+// with `limits`.
+std::string serialize_identity(const Identity& identity,
+                               Protection protection,
+                               const SecretBytes* passphrase,
+                               const crypto::KdfLimits& limits);
+
+// Whether the text (already strictly parsed) needs a passphrase to open.
+bool identity_needs_passphrase(const canonical::Json& json);
+
+// Opens a private identity. Throws Error(access) for a wrong passphrase, Error(integrity) for a
+// malformed or inconsistent file; messages name `what`.
+Identity open_identity(const canonical::Json& json,
+                       const SecretBytes* passphrase,
+                       std::string_view what);
+
+// Member names: 1-64 of [A-Za-z0-9._-], starting with a letter or digit.
+[[nodiscard]] bool valid_member_name(std::string_view name);
+
+// $ESCROW_IDENTITY, else $XDG_CONFIG_HOME/escrow/identity.json (~/.config/...).
+std::filesystem::path default_identity_path();
+
+} // namespace escrow

@@ -1,0 +1,253 @@
+#include <escrow/atomic_file.hpp>
+#include <escrow/error.hpp>
+#include <escrow/journal.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace escrow {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view k_journal_label = "escrow/v1/journal";
+
+} // namespace
+
+std::string host_name()
+{
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    return "unknown";
+  }
+  return host;
+}
+
+Json to_json(const JournalEntry& e)
+{
+  Json json{{"ts", format_time(e.ts)},
+            {"actor", e.actor},
+            {"action", e.action},
+            {"result", e.result},
+            {"host", e.host},
+            {"vault", e.vault},
+            {"parents", e.parents}};
+  if (!e.secret.empty()) {
+    json["secret"] = e.secret;
+  }
+  if (!e.env.empty()) {
+    json["env"] = e.env;
+  }
+  if (e.version) {
+    json["version"] = *e.version;
+  }
+  if (!e.request.empty()) {
+    json["request"] = e.request;
+  }
+  if (!e.why.empty()) {
+    json["why"] = e.why;
+  }
+  if (!e.detail.empty()) {
+    json["detail"] = e.detail;
+  }
+  if (!e.hash.empty()) {
+    json["hash"] = e.hash;
+  }
+  if (!e.sig.empty()) {
+    json["sig"] = e.sig;
+  }
+  return json;
+}
+
+JournalEntry journal_entry_from_json(const Json& json, std::string_view what)
+{
+  if (!json.is_object()) {
+    fail(ErrorKind::integrity, "{}: entry is not an object", what);
+  }
+  static const std::set<std::string> k_fields = {"ts", "actor", "action", "result", "host", "vault",
+                                                 "parents", "secret", "env", "version", "request",
+                                                 "why", "detail", "hash", "sig"};
+  for (const auto& [key, value] : json.items()) {
+    if (k_fields.count(key) == 0) {
+      fail(ErrorKind::integrity, "{}: unknown field \"{}\"", what, key);
+    }
+  }
+  const auto str = [&](const char* key, bool required) -> std::string {
+    const auto it = json.find(key);
+    if (it == json.end()) {
+      if (required) {
+        fail(ErrorKind::integrity, "{}: missing \"{}\"", what, key);
+      }
+      return {};
+    }
+    if (!it->is_string()) {
+      fail(ErrorKind::integrity, "{}: \"{}\" must be a string", what, key);
+    }
+    return it->get<std::string>();
+  };
+  JournalEntry e;
+  const auto ts = parse_time(str("ts", true));
+  if (!ts) {
+    fail(ErrorKind::integrity, "{}: \"ts\" is not a time", what);
+  }
+  e.ts = *ts;
+  e.actor = str("actor", true);
+  e.action = str("action", true);
+  e.result = str("result", true);
+  e.host = str("host", true);
+  e.vault = str("vault", true);
+  e.secret = str("secret", false);
+  e.env = str("env", false);
+  e.request = str("request", false);
+  e.why = str("why", false);
+  e.hash = str("hash", true);
+  e.sig = str("sig", true);
+  if (const auto it = json.find("version"); it != json.end()) {
+    if (!it->is_number_integer()) {
+      fail(ErrorKind::integrity, "{}: \"version\" must be an integer", what);
+    }
+    e.version = it->get<std::int64_t>();
+  }
+  if (const auto it = json.find("detail"); it != json.end()) {
+    if (!it->is_object()) {
+      fail(ErrorKind::integrity, "{}: \"detail\" must be an object", what);
+    }
+    e.detail = *it;
+  }
+  const auto parents = json.find("parents");
+  if (parents == json.end() || !parents->is_array()) {
+    fail(ErrorKind::integrity, "{}: \"parents\" must be a list", what);
+  }
+  for (const Json& parent : *parents) {
+    if (!parent.is_string()) {
+      fail(ErrorKind::integrity, "{}: \"parents\" must list hashes", what);
+    }
+    e.parents.push_back(parent.get<std::string>());
+  }
+  return e;
+}
+
+std::string journal_entry_hash(const JournalEntry& entry)
+{
+  Json json = to_json(entry);
+  json.erase("hash");
+  json.erase("sig");
+  return canonical::b64(crypto::hash(k_journal_label, as_bytes(canonical::dump(json))));
+}
+
+fs::path Journal::path_for(const fs::path& vault_path)
+{
+  fs::path journal = vault_path;
+  if (journal.extension() == ".vault") {
+    journal.replace_extension(".journal");
+  } else {
+    journal += ".journal";
+  }
+  return journal;
+}
+
+Journal::Journal(fs::path path) : m_path(std::move(path)) {}
+
+std::string Journal::head() const
+{
+  const int fd = ::open(m_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return {};
+    }
+    fail(ErrorKind::io, "{}: cannot open: {}", m_path.string(), std::strerror(errno));
+  }
+  struct stat info{};
+  ::fstat(fd, &info);
+  const auto size = static_cast<std::size_t>(info.st_size);
+  const std::size_t window = std::min<std::size_t>(size, k_max_journal_line + 2);
+  std::string tail(window, '\0');
+  const ssize_t got = ::pread(fd, tail.data(), window, static_cast<off_t>(size - window));
+  ::close(fd);
+  if (got != static_cast<ssize_t>(window)) {
+    fail(ErrorKind::io, "{}: cannot read", m_path.string());
+  }
+  while (!tail.empty() && tail.back() == '\n') {
+    tail.pop_back();
+  }
+  if (tail.empty()) {
+    return {};
+  }
+  const auto newline = tail.rfind('\n');
+  if (newline == std::string::npos && window < size) {
+    fail(ErrorKind::integrity, "{}: the last entry is longer than {} bytes", m_path.string(), k_max_journal_line);
+  }
+  const std::string_view line = newline == std::string::npos ? std::string_view(tail) : std::string_view(tail).substr(newline + 1);
+  const Json json = canonical::parse(line, m_path.string() + ": last entry");
+  const auto hash = json.find("hash");
+  if (!json.is_object() || hash == json.end() || !hash->is_string()) {
+    fail(ErrorKind::integrity, "{}: the last entry has no hash", m_path.string());
+  }
+  return hash->get<std::string>();
+}
+
+std::string Journal::seal(JournalEntry& entry, const Identity& actor)
+{
+  entry.actor = actor.pub.name;
+  if (entry.host.empty()) {
+    entry.host = host_name();
+  }
+  entry.hash.clear();
+  entry.sig.clear();
+  entry.hash = journal_entry_hash(entry);
+  const Bytes digest = canonical::unb64(entry.hash, "journal hash");
+  entry.sig = canonical::b64(crypto::sign(k_journal_label, digest, actor.sign_sk));
+  return entry.hash;
+}
+
+std::string Journal::append(JournalEntry entry, const Identity& actor, const std::string& vault_id) const
+{
+  const std::string parent = head();
+  entry.parents.clear();
+  if (!parent.empty()) {
+    entry.parents.push_back(parent);
+  }
+  entry.vault = vault_id;
+  const std::string hash = seal(entry, actor);
+  std::string line = canonical::dump(to_json(entry));
+  if (line.size() > k_max_journal_line) {
+    fail(ErrorKind::failed, "{}: journal entry too large", m_path.string());
+  }
+  line.push_back('\n');
+  append_durably(m_path, line);
+  return hash;
+}
+
+std::vector<JournalEntry> Journal::read_all() const
+{
+  std::vector<JournalEntry> entries;
+  if (!fs::exists(m_path)) {
+    return entries;
+  }
+  const std::string text = read_file(m_path, std::size_t{4} << 30);
+  std::size_t start = 0;
+  std::size_t line_number = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    ++line_number;
+    const std::string_view line = std::string_view(text).substr(start, end - start);
+    if (!line.empty()) {
+      const std::string what = fmt::format("{}: line {}", m_path.string(), line_number);
+      if (line.size() > k_max_journal_line) {
+        fail(ErrorKind::integrity, "{}: entry longer than {} bytes", what, k_max_journal_line);
+      }
+      entries.push_back(journal_entry_from_json(canonical::parse(line, what), what));
+    }
+    start = end + 1;
+  }
+  return entries;
+}
+
+} // namespace escrow

@@ -1,0 +1,76 @@
+// The audit journal ("<vault>.journal", JSON Lines beside the vault; DESIGN §6).
+//
+// One entry per line, its keys sorted (the canonical compact form):
+//   { "action", "actor", "env"?, "host", "parents": [b64], "request"?, "result", "secret"?,
+//     "ts", "vault", "version"?, "why"?, "detail"?, "hash", "sig" }
+// hash = BLAKE2b-256 under "escrow/v1/journal" of the canonical entry without "hash" and "sig";
+// sig  = the actor's Ed25519 signature of hash under "escrow/v1/journal".
+// parents names the previous entry (two entries after a merge), so the journal is a hash-linked
+// DAG; the vault's "journal_head" anchors its newest entry. Values never appear in it.
+#pragma once
+
+#include <escrow/clock.hpp>
+#include <escrow/identity.hpp>
+#include <escrow/records.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace escrow {
+
+constexpr std::size_t k_max_journal_line = 64 * 1024;
+
+struct JournalEntry
+{
+  Timestamp ts = 0;
+  std::string actor;
+  std::string action;
+  std::string secret; // ENV/NAME or ""
+  std::string env;
+  std::optional<std::int64_t> version;
+  std::string request;
+  std::string why;
+  std::string result = "ok"; // ok | denied | failed | rolled-back | pending | ...
+  std::string host;
+  std::string vault; // vault id (b64)
+  Json detail = Json::object(); // small, value-free facts (connector names, redacted output)
+  std::vector<std::string> parents;
+  std::string hash; // b64
+  std::string sig;  // b64
+};
+
+Json to_json(const JournalEntry& entry);
+// Strict: unknown fields, wrong types → Error(integrity) naming `what`.
+JournalEntry journal_entry_from_json(const Json& json, std::string_view what);
+// The hash an entry must carry (b64).
+std::string journal_entry_hash(const JournalEntry& entry);
+
+class Journal
+{
+public:
+  // The journal beside a vault: "x.vault" → "x.journal" (else "<path>.journal").
+  static std::filesystem::path path_for(const std::filesystem::path& vault_path);
+
+  explicit Journal(std::filesystem::path path);
+  const std::filesystem::path& path() const { return m_path; }
+
+  // Hash of the newest entry ("" for an empty or missing journal); reads only the tail.
+  std::string head() const;
+  // Completes (parents = current head, host, vault, hash, sig) and appends one entry durably
+  // (O_APPEND + fdatasync). Call under the vault lock. Returns the entry's hash.
+  std::string append(JournalEntry entry, const Identity& actor, const std::string& vault_id) const;
+  // Completes and signs an entry without writing it.
+  static std::string seal(JournalEntry& entry, const Identity& actor);
+
+  // Every entry, strictly parsed (not verified). Error(integrity) names the line.
+  std::vector<JournalEntry> read_all() const;
+
+private:
+  std::filesystem::path m_path;
+};
+
+std::string host_name();
+
+} // namespace escrow

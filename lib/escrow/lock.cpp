@@ -1,0 +1,79 @@
+#include <escrow/error.hpp>
+#include <escrow/lock.hpp>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/file.h>
+#include <thread>
+#include <unistd.h>
+#include <utility>
+
+namespace escrow {
+
+FileLock::FileLock(const std::filesystem::path& lock_path, std::chrono::milliseconds wait)
+{
+  m_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (m_fd < 0) {
+    fail(ErrorKind::io, "{}: cannot open the lock file: {}", lock_path.string(), std::strerror(errno));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  auto pause = std::chrono::milliseconds(2);
+  while (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      const int saved = errno;
+      ::close(m_fd);
+      m_fd = -1;
+      fail(ErrorKind::io, "{}: cannot lock: {}", lock_path.string(), std::strerror(saved));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      char holder[128] = {};
+      const ssize_t got = ::pread(m_fd, holder, sizeof(holder) - 1, 0);
+      std::string who = got > 0 ? std::string(holder, static_cast<std::size_t>(got)) : "unknown";
+      while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) {
+        who.pop_back();
+      }
+      ::close(m_fd);
+      m_fd = -1;
+      throw Error(ErrorKind::io,
+                  fmt::format("{}: the vault is locked by another escrow process ({}); gave up after {} s",
+                              lock_path.string(), who, wait.count() / 1000))
+        .hint("set ESCROW_LOCK_WAIT=SECONDS to wait longer");
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+  char host[64] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  const std::string who = fmt::format("pid {} on {}\n", ::getpid(), host);
+  if (::ftruncate(m_fd, 0) == 0) {
+    (void)!::pwrite(m_fd, who.data(), who.size(), 0);
+  }
+}
+
+FileLock::FileLock(FileLock&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+
+FileLock::~FileLock()
+{
+  if (m_fd >= 0) {
+    ::flock(m_fd, LOCK_UN);
+    ::close(m_fd);
+  }
+}
+
+std::chrono::milliseconds lock_wait_from_environment()
+{
+  if (const char* value = std::getenv("ESCROW_LOCK_WAIT"); value != nullptr && *value != '\0') {
+    char* end = nullptr;
+    const double seconds = std::strtod(value, &end);
+    if (end != value && *end == '\0' && seconds >= 0 && seconds < 86400) {
+      return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    }
+    fail(ErrorKind::usage, "ESCROW_LOCK_WAIT: not a number of seconds");
+  }
+  return std::chrono::seconds(30);
+}
+
+} // namespace escrow

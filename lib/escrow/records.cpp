@@ -1,0 +1,835 @@
+#include <escrow/error.hpp>
+#include <escrow/identity.hpp>
+#include <escrow/records.hpp>
+
+#include <algorithm>
+
+namespace escrow {
+
+namespace {
+
+constexpr std::string_view k_record_label = "escrow/v1/record";
+
+// Reads the fields of one JSON object strictly: each field once, with its type, and no field
+// the format does not define.
+class Fields
+{
+public:
+  Fields(const Json& json, std::string_view what) : m_json(json), m_what(what)
+  {
+    if (!json.is_object()) {
+      fail(ErrorKind::integrity, "{}: expected an object", what);
+    }
+  }
+
+  const Json& raw(std::string_view key)
+  {
+    const auto it = m_json.find(key);
+    if (it == m_json.end()) {
+      fail(ErrorKind::integrity, "{}: missing \"{}\"", m_what, key);
+    }
+    m_seen.insert(std::string(key));
+    return *it;
+  }
+
+  bool has(std::string_view key) const { return m_json.contains(key); }
+
+  std::string str(std::string_view key)
+  {
+    const Json& value = raw(key);
+    if (!value.is_string()) {
+      fail(ErrorKind::integrity, "{}: \"{}\" must be a string", m_what, key);
+    }
+    return value.get<std::string>();
+  }
+
+  std::string opt_str(std::string_view key) { return has(key) ? str(key) : std::string(); }
+
+  std::int64_t integer(std::string_view key, std::int64_t min = 0, std::int64_t max = INT64_MAX)
+  {
+    const Json& value = raw(key);
+    if (!value.is_number_integer()) {
+      fail(ErrorKind::integrity, "{}: \"{}\" must be an integer", m_what, key);
+    }
+    const auto number = value.get<std::int64_t>();
+    if (number < min || number > max) {
+      fail(ErrorKind::integrity, "{}: \"{}\" is out of range", m_what, key);
+    }
+    return number;
+  }
+
+  bool boolean(std::string_view key)
+  {
+    const Json& value = raw(key);
+    if (!value.is_boolean()) {
+      fail(ErrorKind::integrity, "{}: \"{}\" must be true or false", m_what, key);
+    }
+    return value.get<bool>();
+  }
+
+  Timestamp time(std::string_view key)
+  {
+    const std::string text = str(key);
+    const auto at = parse_time(text);
+    if (!at || text != format_time(*at)) {
+      fail(ErrorKind::integrity, "{}: \"{}\" is not a UTC time like 2026-01-31T12:00:00Z", m_what, key);
+    }
+    return *at;
+  }
+
+  std::optional<Timestamp> opt_time(std::string_view key)
+  {
+    if (!has(key)) {
+      return std::nullopt;
+    }
+    return time(key);
+  }
+
+  std::vector<std::string> names(std::string_view key)
+  {
+    const Json& value = raw(key);
+    if (!value.is_array()) {
+      fail(ErrorKind::integrity, "{}: \"{}\" must be a list", m_what, key);
+    }
+    std::vector<std::string> out;
+    for (const Json& item : value) {
+      if (!item.is_string() || item.get_ref<const std::string&>().empty()) {
+        fail(ErrorKind::integrity, "{}: \"{}\" must list non-empty names", m_what, key);
+      }
+      out.push_back(item.get<std::string>());
+    }
+    std::vector<std::string> sorted = out;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      fail(ErrorKind::integrity, "{}: \"{}\" lists a name twice", m_what, key);
+    }
+    return out;
+  }
+
+  std::set<std::string> name_set(std::string_view key)
+  {
+    const auto list = names(key);
+    return {list.begin(), list.end()};
+  }
+
+  std::map<std::string, std::string> string_map(std::string_view key)
+  {
+    const Json& value = raw(key);
+    if (!value.is_object()) {
+      fail(ErrorKind::integrity, "{}: \"{}\" must be an object", m_what, key);
+    }
+    std::map<std::string, std::string> out;
+    for (const auto& [name, item] : value.items()) {
+      if (!item.is_string()) {
+        fail(ErrorKind::integrity, "{}: \"{}\" values must be strings", m_what, key);
+      }
+      out.emplace(name, item.get<std::string>());
+    }
+    return out;
+  }
+
+  template<std::size_t N>
+  std::array<std::uint8_t, N> fixed_b64(std::string_view key)
+  {
+    const Bytes bytes = canonical::unb64(str(key), fmt::format("{}: \"{}\"", m_what, key));
+    if (bytes.size() != N) {
+      fail(ErrorKind::integrity, "{}: \"{}\" has the wrong length", m_what, key);
+    }
+    std::array<std::uint8_t, N> out{};
+    std::copy(bytes.begin(), bytes.end(), out.begin());
+    return out;
+  }
+
+  std::string b64_str(std::string_view key, std::size_t min_size = 1)
+  {
+    std::string text = str(key);
+    const Bytes bytes = canonical::unb64(text, fmt::format("{}: \"{}\"", m_what, key));
+    if (bytes.size() < min_size) {
+      fail(ErrorKind::integrity, "{}: \"{}\" is too short", m_what, key);
+    }
+    return text;
+  }
+
+  void signature(Signed& record)
+  {
+    record.by = str("by");
+    record.sig = fixed_b64<crypto::k_signature_size>("sig");
+  }
+
+  // Everything else is unknown: refuse it.
+  void done()
+  {
+    for (const auto& [key, value] : m_json.items()) {
+      if (m_seen.count(key) == 0) {
+        fail(ErrorKind::integrity, "{}: unknown field \"{}\"", m_what, key);
+      }
+    }
+  }
+
+  std::string_view what() const { return m_what; }
+
+private:
+  const Json& m_json;
+  std::string m_what;
+  std::set<std::string> m_seen;
+};
+
+void put_signature(Json& json, const Signed& record)
+{
+  json["by"] = record.by;
+  json["sig"] = canonical::b64(record.sig);
+}
+
+Json names_json(const std::vector<std::string>& names)
+{
+  return Json(names);
+}
+
+Json names_json(const std::set<std::string>& names)
+{
+  return Json(std::vector<std::string>(names.begin(), names.end()));
+}
+
+void check_sealed_map(const std::map<std::string, std::string>& map, std::string_view what, std::string_view key)
+{
+  for (const auto& [member, value] : map) {
+    if (!valid_member_name(member)) {
+      fail(ErrorKind::integrity, "{}: \"{}\" names an invalid member", what, key);
+    }
+    const Bytes bytes = canonical::unb64(value, what);
+    if (bytes.size() <= crypto::k_seal_overhead) {
+      fail(ErrorKind::integrity, "{}: \"{}\" holds a sealed key that is too short", what, key);
+    }
+  }
+}
+
+} // namespace
+
+std::string_view role_name(Role role)
+{
+  switch (role) {
+  case Role::admin: return "admin";
+  case Role::approver: return "approver";
+  case Role::requester: return "requester";
+  case Role::rotator: return "rotator";
+  case Role::auditor: return "auditor";
+  }
+  return "";
+}
+
+std::optional<Role> parse_role(std::string_view name)
+{
+  for (Role role : {Role::admin, Role::approver, Role::requester, Role::rotator, Role::auditor}) {
+    if (role_name(role) == name) {
+      return role;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string MemberRecord::fingerprint() const
+{
+  PublicIdentity pub{name, sign_pk, box_pk};
+  return pub.fingerprint();
+}
+
+const EnvPolicy& PolicyRecord::for_env(std::string_view env) const
+{
+  static const EnvPolicy k_default;
+  if (const auto it = envs.find(std::string(env)); it != envs.end()) {
+    return it->second;
+  }
+  if (const auto it = envs.find("*"); it != envs.end()) {
+    return it->second;
+  }
+  return k_default;
+}
+
+const VersionRecord* SecretRecord::current() const
+{
+  for (const auto& version : versions) {
+    if (version.state == "current") {
+      return &version;
+    }
+  }
+  return nullptr;
+}
+
+VersionRecord* SecretRecord::current()
+{
+  return const_cast<VersionRecord*>(std::as_const(*this).current());
+}
+
+const VersionRecord* SecretRecord::find_version(std::int64_t v) const
+{
+  for (const auto& version : versions) {
+    if (version.v == v) {
+      return &version;
+    }
+  }
+  return nullptr;
+}
+
+std::int64_t SecretRecord::next_version() const
+{
+  std::int64_t highest = 0;
+  for (const auto& version : versions) {
+    highest = std::max(highest, version.v);
+  }
+  return highest + 1;
+}
+
+// --- to_json -------------------------------------------------------------------------------
+
+Json to_json(const MemberRecord& r)
+{
+  Json json{{"sign_pk", canonical::b64(r.sign_pk)},
+            {"box_pk", canonical::b64(r.box_pk)},
+            {"roles", names_json(r.roles)},
+            {"envs", names_json(r.envs)},
+            {"added_by", r.added_by},
+            {"added_at", format_time(r.added_at)}};
+  if (r.removed_at) {
+    json["removed_at"] = format_time(*r.removed_at);
+    json["removed_by"] = r.removed_by;
+  }
+  if (!r.genesis.empty()) {
+    json["genesis"] = r.genesis;
+  }
+  put_signature(json, r);
+  return json;
+}
+
+Json to_json(const PolicyRecord& r)
+{
+  Json envs = Json::object();
+  for (const auto& [env, p] : r.envs) {
+    envs[env] = Json{{"min_threshold", p.min_threshold},
+                     {"max_ttl", format_duration(p.max_ttl)},
+                     {"require_why", p.require_why},
+                     {"every", p.every > 0 ? format_duration(p.every) : std::string()},
+                     {"keep", p.keep}};
+  }
+  Json json{{"envs", envs}, {"notify", r.notify}};
+  put_signature(json, r);
+  return json;
+}
+
+Json to_json(const ConnectorRecord& r)
+{
+  Json json{{"env", r.env},
+            {"kind", r.kind},
+            {"update", r.update},
+            {"verify", r.verify},
+            {"instructions", r.instructions},
+            {"timeout", r.timeout},
+            {"created_at", format_time(r.created_at)}};
+  put_signature(json, r);
+  return json;
+}
+
+static Json version_json(const VersionRecord& r)
+{
+  Json granted = Json::object();
+  for (const auto& [member, grant] : r.granted) {
+    granted[member] = Json{{"key", grant.key}, {"until", format_time(grant.until)}, {"request", grant.request}};
+  }
+  Json json{{"v", r.v},
+            {"state", r.state},
+            {"created_at", format_time(r.created_at)},
+            {"created_by", r.created_by},
+            {"why", r.why},
+            {"nonce", r.nonce},
+            {"ciphertext", r.ciphertext},
+            {"dk_commit", r.dk_commit},
+            {"wrapped", r.wrapped},
+            {"shares", r.shares},
+            {"granted", granted}};
+  put_signature(json, r);
+  return json;
+}
+
+Json to_json(const Approval& a)
+{
+  Json approval{{"v", a.v}, {"share", a.share}, {"created_at", format_time(a.created_at)}};
+  put_signature(approval, a);
+  return approval;
+}
+
+Json to_json(const Denial& d)
+{
+  Json denial{{"why", d.why}, {"created_at", format_time(d.created_at)}};
+  put_signature(denial, d);
+  return denial;
+}
+
+static Json request_json(const Request& r)
+{
+  Json approvals = Json::array();
+  for (const auto& a : r.approvals) {
+    approvals.push_back(to_json(a));
+  }
+  Json json{{"id", r.id},
+            {"why", r.why},
+            {"ttl", r.ttl},
+            {"created_at", format_time(r.created_at)},
+            {"approvals", approvals}};
+  if (r.used_at) {
+    json["used_at"] = format_time(*r.used_at);
+  }
+  if (r.denial) {
+    json["denial"] = to_json(*r.denial);
+  }
+  put_signature(json, r);
+  return json;
+}
+
+Json to_json(const VersionRecord& r)
+{
+  return version_json(r);
+}
+
+Json to_json(const Request& r)
+{
+  return request_json(r);
+}
+
+Json to_json(const SecretRecord& r)
+{
+  Json versions = Json::array();
+  for (const auto& version : r.versions) {
+    versions.push_back(version_json(version));
+  }
+  Json requests = Json::array();
+  for (const auto& request : r.requests) {
+    requests.push_back(request_json(request));
+  }
+  Json json{{"env", r.env},
+            {"name", r.name},
+            {"owner", r.owner},
+            {"purpose", r.purpose},
+            {"tier", r.tier},
+            {"connectors", names_json(r.connectors)},
+            {"every", r.every > 0 ? format_duration(r.every) : std::string()},
+            {"generator", r.generator},
+            {"after_access", r.after_access},
+            {"custodians", names_json(r.custodians)},
+            {"threshold", r.threshold},
+            {"shared_with", names_json(r.shared_with)},
+            {"due", r.due},
+            {"due_since", r.due_since > 0 ? format_time(r.due_since) : std::string()},
+            {"state", r.state},
+            {"created_at", format_time(r.created_at)},
+            {"versions", versions},
+            {"requests", requests}};
+  put_signature(json, r);
+  return json;
+}
+
+// --- from_json -----------------------------------------------------------------------------
+
+MemberRecord member_from_json(const Json& json, std::string_view name, std::string_view what)
+{
+  Fields f(json, what);
+  MemberRecord r;
+  r.name = std::string(name);
+  if (!valid_member_name(name)) {
+    fail(ErrorKind::integrity, "{}: invalid member name", what);
+  }
+  r.sign_pk = f.fixed_b64<crypto::k_sign_public_size>("sign_pk");
+  r.box_pk = f.fixed_b64<crypto::k_box_public_size>("box_pk");
+  r.roles = f.name_set("roles");
+  for (const auto& role : r.roles) {
+    if (!parse_role(role)) {
+      fail(ErrorKind::integrity, "{}: unknown role \"{}\"", what, role);
+    }
+  }
+  r.envs = f.name_set("envs");
+  for (const auto& env : r.envs) {
+    if (env != "*" && !valid_env_name(env)) {
+      fail(ErrorKind::integrity, "{}: invalid environment name", what);
+    }
+  }
+  r.added_by = f.str("added_by");
+  r.added_at = f.time("added_at");
+  r.removed_at = f.opt_time("removed_at");
+  if (r.removed_at) {
+    r.removed_by = f.str("removed_by");
+  }
+  if (f.has("genesis")) {
+    r.genesis = f.b64_str("genesis", 16);
+  }
+  f.signature(r);
+  f.done();
+  return r;
+}
+
+PolicyRecord policy_from_json(const Json& json, std::string_view what)
+{
+  Fields f(json, what);
+  PolicyRecord r;
+  const Json& envs = f.raw("envs");
+  if (!envs.is_object()) {
+    fail(ErrorKind::integrity, "{}: \"envs\" must be an object", what);
+  }
+  for (const auto& [env, value] : envs.items()) {
+    if (env != "*" && !valid_env_name(env)) {
+      fail(ErrorKind::integrity, "{}: invalid environment name", what);
+    }
+    const std::string env_what = fmt::format("{} (environment {})", what, env);
+    Fields e(value, env_what);
+    EnvPolicy p;
+    p.min_threshold = e.integer("min_threshold", 1, 255);
+    const auto ttl = parse_duration(e.str("max_ttl"));
+    if (!ttl) {
+      fail(ErrorKind::integrity, "{}: \"max_ttl\" is not a duration", env_what);
+    }
+    p.max_ttl = *ttl;
+    p.require_why = e.boolean("require_why");
+    const std::string every = e.str("every");
+    if (!every.empty()) {
+      const auto cadence = parse_duration(every);
+      if (!cadence) {
+        fail(ErrorKind::integrity, "{}: \"every\" is not a duration", env_what);
+      }
+      p.every = *cadence;
+    }
+    p.keep = e.integer("keep", 0, 1000);
+    e.done();
+    r.envs.emplace(env, p);
+  }
+  r.notify = f.str("notify");
+  f.signature(r);
+  f.done();
+  return r;
+}
+
+ConnectorRecord connector_from_json(const Json& json, std::string_view name, std::string_view what)
+{
+  Fields f(json, what);
+  ConnectorRecord r;
+  r.name = std::string(name);
+  if (!valid_member_name(name)) {
+    fail(ErrorKind::integrity, "{}: invalid connector name", what);
+  }
+  r.env = f.str("env");
+  if (!valid_env_name(r.env)) {
+    fail(ErrorKind::integrity, "{}: invalid environment name", what);
+  }
+  r.kind = f.str("kind");
+  if (r.kind != "command" && r.kind != "manual") {
+    fail(ErrorKind::integrity, "{}: unknown connector kind \"{}\"", what, r.kind);
+  }
+  r.update = f.str("update");
+  r.verify = f.str("verify");
+  r.instructions = f.str("instructions");
+  r.timeout = f.integer("timeout", 1, 86400);
+  r.created_at = f.time("created_at");
+  f.signature(r);
+  f.done();
+  return r;
+}
+
+namespace {
+
+constexpr std::string_view k_version_states[] = {
+  "current", "pending", "previous", "retired", "compromised", "failed"};
+
+VersionRecord version_from_json(const Json& json, std::string_view what)
+{
+  Fields f(json, what);
+  VersionRecord r;
+  r.v = f.integer("v", 1);
+  r.state = f.str("state");
+  if (std::find(std::begin(k_version_states), std::end(k_version_states), r.state)
+      == std::end(k_version_states)) {
+    fail(ErrorKind::integrity, "{}: unknown version state \"{}\"", what, r.state);
+  }
+  r.created_at = f.time("created_at");
+  r.created_by = f.str("created_by");
+  r.why = f.str("why");
+  r.nonce = f.str("nonce");
+  if (canonical::unb64(r.nonce, what).size() != crypto::k_nonce_size) {
+    fail(ErrorKind::integrity, "{}: \"nonce\" has the wrong length", what);
+  }
+  r.ciphertext = f.b64_str("ciphertext", crypto::k_tag_size);
+  r.dk_commit = f.str("dk_commit");
+  if (canonical::unb64(r.dk_commit, what).size() != 32) {
+    fail(ErrorKind::integrity, "{}: \"dk_commit\" has the wrong length", what);
+  }
+  r.wrapped = f.string_map("wrapped");
+  check_sealed_map(r.wrapped, what, "wrapped");
+  r.shares = f.string_map("shares");
+  check_sealed_map(r.shares, what, "shares");
+  const Json& granted = f.raw("granted");
+  if (!granted.is_object()) {
+    fail(ErrorKind::integrity, "{}: \"granted\" must be an object", what);
+  }
+  for (const auto& [member, value] : granted.items()) {
+    Fields g(value, what);
+    Grant grant;
+    grant.key = g.b64_str("key", crypto::k_seal_overhead + 1);
+    grant.until = g.time("until");
+    grant.request = g.str("request");
+    g.done();
+    if (!valid_member_name(member)) {
+      fail(ErrorKind::integrity, "{}: \"granted\" names an invalid member", what);
+    }
+    r.granted.emplace(member, std::move(grant));
+  }
+  f.signature(r);
+  f.done();
+  return r;
+}
+
+Request request_from_json(const Json& json, std::string_view what)
+{
+  Fields f(json, what);
+  Request r;
+  r.id = f.str("id");
+  if (r.id.empty() || r.id.size() > 32
+      || !std::all_of(r.id.begin(), r.id.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+         })) {
+    fail(ErrorKind::integrity, "{}: invalid request id", what);
+  }
+  r.why = f.str("why");
+  r.ttl = f.integer("ttl", 1);
+  r.created_at = f.time("created_at");
+  r.used_at = f.opt_time("used_at");
+  const Json& approvals = f.raw("approvals");
+  if (!approvals.is_array()) {
+    fail(ErrorKind::integrity, "{}: \"approvals\" must be a list", what);
+  }
+  for (const Json& item : approvals) {
+    Fields a(item, what);
+    Approval approval;
+    approval.v = a.integer("v", 1);
+    approval.share = a.b64_str("share", crypto::k_seal_overhead + 2);
+    approval.created_at = a.time("created_at");
+    a.signature(approval);
+    a.done();
+    r.approvals.push_back(std::move(approval));
+  }
+  if (f.has("denial")) {
+    Fields d(f.raw("denial"), what);
+    Denial denial;
+    denial.why = d.str("why");
+    denial.created_at = d.time("created_at");
+    d.signature(denial);
+    d.done();
+    r.denial = std::move(denial);
+  }
+  f.signature(r);
+  f.done();
+  return r;
+}
+
+} // namespace
+
+SecretRecord secret_from_json(const Json& json, std::string_view full_name, std::string_view what)
+{
+  Fields f(json, what);
+  SecretRecord r;
+  r.env = f.str("env");
+  r.name = f.str("name");
+  if (r.full_name() != full_name) {
+    fail(ErrorKind::integrity, "{}: \"env\"/\"name\" do not match the record's key", what);
+  }
+  r.owner = f.str("owner");
+  r.purpose = f.str("purpose");
+  r.tier = f.str("tier");
+  r.connectors = f.names("connectors");
+  const std::string every = f.str("every");
+  if (!every.empty()) {
+    const auto cadence = parse_duration(every);
+    if (!cadence) {
+      fail(ErrorKind::integrity, "{}: \"every\" is not a duration", what);
+    }
+    r.every = *cadence;
+  }
+  r.generator = f.str("generator");
+  r.after_access = f.boolean("after_access");
+  r.custodians = f.names("custodians");
+  r.threshold = f.integer("threshold", 0, 255);
+  if ((r.custodians.empty() && r.threshold != 0)
+      || (!r.custodians.empty()
+          && (r.threshold < 1 || r.threshold > static_cast<std::int64_t>(r.custodians.size())))) {
+    fail(ErrorKind::integrity, "{}: \"threshold\" does not fit the custodians", what);
+  }
+  r.shared_with = f.names("shared_with");
+  r.due = f.str("due");
+  const std::string due_since = f.str("due_since");
+  if (!due_since.empty()) {
+    const auto at = parse_time(due_since);
+    if (!at) {
+      fail(ErrorKind::integrity, "{}: \"due_since\" is not a time", what);
+    }
+    r.due_since = *at;
+  }
+  r.state = f.str("state");
+  if (r.state != "active" && r.state != "retired") {
+    fail(ErrorKind::integrity, "{}: unknown secret state \"{}\"", what, r.state);
+  }
+  r.created_at = f.time("created_at");
+  const Json& versions = f.raw("versions");
+  if (!versions.is_array()) {
+    fail(ErrorKind::integrity, "{}: \"versions\" must be a list", what);
+  }
+  std::set<std::int64_t> numbers;
+  int current = 0;
+  for (const Json& item : versions) {
+    VersionRecord version = version_from_json(item, what);
+    if (!numbers.insert(version.v).second) {
+      fail(ErrorKind::integrity, "{}: version {} appears twice", what, version.v);
+    }
+    current += version.state == "current" ? 1 : 0;
+    r.versions.push_back(std::move(version));
+  }
+  if (current > 1) {
+    fail(ErrorKind::integrity, "{}: more than one current version", what);
+  }
+  const Json& requests = f.raw("requests");
+  if (!requests.is_array()) {
+    fail(ErrorKind::integrity, "{}: \"requests\" must be a list", what);
+  }
+  std::set<std::string> ids;
+  for (const Json& item : requests) {
+    Request request = request_from_json(item, what);
+    if (!ids.insert(request.id).second) {
+      fail(ErrorKind::integrity, "{}: request {} appears twice", what, request.id);
+    }
+    r.requests.push_back(std::move(request));
+  }
+  f.signature(r);
+  f.done();
+  return r;
+}
+
+// --- paths, signing, names -------------------------------------------------------------------
+
+std::string member_path(std::string_view name)
+{
+  return fmt::format("members/{}", name);
+}
+std::string connector_path(std::string_view name)
+{
+  return fmt::format("connectors/{}", name);
+}
+std::string secret_path(std::string_view full_name)
+{
+  return fmt::format("secrets/{}", full_name);
+}
+std::string version_path(std::string_view full_name, std::int64_t v)
+{
+  return fmt::format("secrets/{}#v{}", full_name, v);
+}
+std::string request_path(std::string_view full_name, std::string_view id)
+{
+  return fmt::format("secrets/{}#request/{}", full_name, id);
+}
+std::string approval_path(std::string_view full_name, std::string_view id, std::string_view by)
+{
+  return fmt::format("secrets/{}#request/{}/approval/{}", full_name, id, by);
+}
+std::string denial_path(std::string_view full_name, std::string_view id)
+{
+  return fmt::format("secrets/{}#request/{}/denial", full_name, id);
+}
+
+Bytes signing_message(ByteView vault_id, std::string_view path, const Json& body)
+{
+  Json stripped = body;
+  if (stripped.is_object()) {
+    for (const char* key : {"sig", "versions", "requests", "approvals", "denial"}) {
+      stripped.erase(key);
+    }
+  }
+  const std::string canonical_body = canonical::dump(stripped);
+  Bytes message;
+  message.reserve(vault_id.size() + path.size() + 1 + canonical_body.size());
+  message.insert(message.end(), vault_id.begin(), vault_id.end());
+  message.insert(message.end(), path.begin(), path.end());
+  message.push_back(0);
+  message.insert(message.end(), canonical_body.begin(), canonical_body.end());
+  return message;
+}
+
+crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const SecretBytes& sign_sk)
+{
+  return crypto::sign(k_record_label, signing_message(vault_id, path, body), sign_sk);
+}
+
+bool verify_body(ByteView vault_id,
+                 std::string_view path,
+                 const Json& body,
+                 const crypto::Signature& sig,
+                 const crypto::SignPublicKey& sign_pk)
+{
+  return crypto::verify(k_record_label, signing_message(vault_id, path, body), sig, sign_pk);
+}
+
+bool valid_env_name(std::string_view env)
+{
+  if (env.empty() || env.size() > 32) {
+    return false;
+  }
+  return std::all_of(env.begin(), env.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+std::pair<std::string, std::string> split_secret_name(std::string_view full_name)
+{
+  if (full_name.find('\0') != std::string_view::npos) {
+    fail(ErrorKind::usage, "invalid secret name: contains a NUL byte");
+  }
+  if (!canonical::valid_utf8(full_name)) {
+    fail(ErrorKind::usage, "invalid secret name: not valid UTF-8");
+  }
+  const auto slash = full_name.find('/');
+  if (slash == std::string_view::npos) {
+    fail(ErrorKind::usage, "invalid secret name: expected ENV/NAME (e.g. prod/stripe-key)");
+  }
+  const std::string_view env = full_name.substr(0, slash);
+  const std::string_view name = full_name.substr(slash + 1);
+  if (!valid_env_name(env)) {
+    fail(ErrorKind::usage,
+         "invalid secret name: the environment must be 1-32 of a-z, 0-9, '_' or '-'");
+  }
+  if (name.empty() || name.size() > 128) {
+    fail(ErrorKind::usage, "invalid secret name: NAME must be 1-128 bytes");
+  }
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    const auto end = std::min(name.find('/', start), name.size());
+    const std::string_view segment = name.substr(start, end - start);
+    if (segment.empty()) {
+      fail(ErrorKind::usage, "invalid secret name: empty path segment");
+    }
+    if (segment == "." || segment == "..") {
+      fail(ErrorKind::usage, "invalid secret name: '.' and '..' segments are not allowed");
+    }
+    for (const char c : segment) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                      || c == '.' || c == '_' || c == '-';
+      if (!ok) {
+        fail(ErrorKind::usage, "invalid secret name: use letters, digits, '.', '_', '-' and '/'");
+      }
+    }
+    start = end + 1;
+  }
+  return {std::string(env), std::string(name)};
+}
+
+std::array<std::uint8_t, 16> derive_vault_id(const MemberRecord& genesis)
+{
+  const Json body{{"name", genesis.name},
+                  {"sign_pk", canonical::b64(genesis.sign_pk)},
+                  {"box_pk", canonical::b64(genesis.box_pk)},
+                  {"added_at", format_time(genesis.added_at)},
+                  {"genesis", genesis.genesis}};
+  return crypto::hash16("escrow/v1/vault-id", as_bytes(canonical::dump(body)));
+}
+
+} // namespace escrow

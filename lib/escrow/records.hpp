@@ -1,0 +1,208 @@
+// The signed records of a vault (docs/FORMAT.md has the grammar).
+//
+// Every record carries "by" (the member who signed it) and "sig": Ed25519 by that member over
+//   "escrow/v1/record" || 0x00 || vault_id (16 bytes) || path || 0x00 || canonical(body)
+// where body is the record without "sig" and without its nested signed lists (a secret's
+// "versions" and "requests", a request's "approvals" and "denial"). The path names where the
+// record lives ("members/alice", "secrets/prod/db/v3", "secrets/prod/db/requests/ID/approvals/bob"),
+// so a record cannot be moved to another place, secret, request or vault.
+#pragma once
+
+#include <escrow/canonical.hpp>
+#include <escrow/clock.hpp>
+#include <escrow/crypto.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace escrow {
+
+using canonical::Json;
+
+// Roles (DESIGN §8).
+enum class Role { admin, approver, requester, rotator, auditor };
+std::string_view role_name(Role role);
+std::optional<Role> parse_role(std::string_view name);
+
+struct Signed
+{
+  std::string by;
+  crypto::Signature sig{};
+};
+
+struct MemberRecord : Signed
+{
+  std::string name;
+  crypto::SignPublicKey sign_pk{};
+  crypto::BoxPublicKey box_pk{};
+  std::set<std::string> roles;
+  std::set<std::string> envs; // "*" = every environment
+  std::string added_by;
+  Timestamp added_at = 0;
+  std::optional<Timestamp> removed_at;
+  std::string removed_by;
+  std::string genesis; // b64 salt; only on the genesis admin
+
+  bool active() const { return !removed_at.has_value(); }
+  bool has_role(Role role) const { return roles.count(std::string(role_name(role))) > 0; }
+  bool reaches(std::string_view env) const
+  {
+    return envs.count("*") > 0 || envs.count(std::string(env)) > 0;
+  }
+  std::string fingerprint() const;
+};
+
+struct EnvPolicy
+{
+  std::int64_t min_threshold = 1;
+  std::int64_t max_ttl = 24 * 3600; // seconds
+  bool require_why = true;
+  std::int64_t every = 0;           // default rotation cadence, seconds; 0 = none
+  std::int64_t keep = 3;            // versions kept besides current (previous + retired)
+};
+
+struct PolicyRecord : Signed
+{
+  std::map<std::string, EnvPolicy> envs; // "*" is the default for unlisted environments
+  std::string notify;                    // command receiving one JSON event per result
+
+  const EnvPolicy& for_env(std::string_view env) const;
+};
+
+struct ConnectorRecord : Signed
+{
+  std::string name;
+  std::string env;
+  std::string kind = "command"; // "command" | "manual"
+  std::string update;
+  std::string verify;
+  std::string instructions; // manual: who pastes where
+  std::int64_t timeout = 60;
+  Timestamp created_at = 0;
+};
+
+struct Grant
+{
+  std::string key; // b64 crypto_box_seal(DK) to the grantee
+  Timestamp until = 0;
+  std::string request;
+};
+
+struct VersionRecord : Signed
+{
+  std::int64_t v = 0;
+  std::string state; // current | pending | previous | retired | compromised | failed
+  Timestamp created_at = 0;
+  std::string created_by;
+  std::string why;
+  std::string nonce;      // b64
+  std::string ciphertext; // b64
+  std::string dk_commit;  // b64
+  std::map<std::string, std::string> wrapped; // member -> b64 sealed DK
+  std::map<std::string, std::string> shares;  // custodian -> b64 sealed (x || y)
+  std::map<std::string, Grant> granted;       // grant holders carried across rotation
+};
+
+struct Approval : Signed
+{
+  std::int64_t v = 0;           // the version whose share is re-sealed
+  std::string share;            // b64 crypto_box_seal(x || y) to the requester
+  Timestamp created_at = 0;
+};
+
+struct Denial : Signed
+{
+  std::string why;
+  Timestamp created_at = 0;
+};
+
+struct Request : Signed // by = the requester
+{
+  std::string id;
+  std::string why;
+  std::int64_t ttl = 0;
+  Timestamp created_at = 0;
+  std::optional<Timestamp> used_at;
+  std::vector<Approval> approvals;
+  std::optional<Denial> denial;
+
+  Timestamp expires_at() const { return created_at + ttl; }
+};
+
+struct SecretRecord : Signed
+{
+  std::string env;
+  std::string name;
+  std::string owner;
+  std::string purpose;
+  std::string tier = "standard";
+  std::vector<std::string> connectors;
+  std::int64_t every = 0; // rotation cadence, seconds; 0 = none
+  std::string generator;  // "len=32,alphabet=base62", "cmd=..." or ""
+  bool after_access = false;
+  std::vector<std::string> custodians;
+  std::int64_t threshold = 0;
+  std::vector<std::string> shared_with;
+  std::string due;        // why it is due for rotation now ("" = not by event)
+  Timestamp due_since = 0;
+  std::string state = "active"; // active | retired
+  Timestamp created_at = 0;
+  std::vector<VersionRecord> versions;
+  std::vector<Request> requests;
+
+  std::string full_name() const { return env + "/" + name; }
+  const VersionRecord* current() const;
+  VersionRecord* current();
+  const VersionRecord* find_version(std::int64_t v) const;
+  std::int64_t next_version() const;
+};
+
+// JSON conversion. from_json is strict: unknown or missing fields, wrong types, bad base64 or
+// key lengths are Error(integrity) naming `what`.
+Json to_json(const MemberRecord& record);
+Json to_json(const PolicyRecord& record);
+Json to_json(const ConnectorRecord& record);
+Json to_json(const SecretRecord& record);
+Json to_json(const VersionRecord& record);
+Json to_json(const Request& record);
+Json to_json(const Approval& record);
+Json to_json(const Denial& record);
+MemberRecord member_from_json(const Json& json, std::string_view name, std::string_view what);
+PolicyRecord policy_from_json(const Json& json, std::string_view what);
+ConnectorRecord connector_from_json(const Json& json, std::string_view name, std::string_view what);
+SecretRecord secret_from_json(const Json& json, std::string_view full_name, std::string_view what);
+
+// Record paths.
+std::string member_path(std::string_view name);
+std::string connector_path(std::string_view name);
+std::string secret_path(std::string_view full_name);
+std::string version_path(std::string_view full_name, std::int64_t v);
+std::string request_path(std::string_view full_name, std::string_view id);
+std::string approval_path(std::string_view full_name, std::string_view id, std::string_view by);
+std::string denial_path(std::string_view full_name, std::string_view id);
+
+// The bytes a record signature covers. `body` is the record's JSON; "sig" and the nested
+// signed lists are dropped here.
+Bytes signing_message(ByteView vault_id, std::string_view path, const Json& body);
+crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const SecretBytes& sign_sk);
+[[nodiscard]] bool verify_body(ByteView vault_id,
+                               std::string_view path,
+                               const Json& body,
+                               const crypto::Signature& sig,
+                               const crypto::SignPublicKey& sign_pk);
+
+// Names. Secret names are ENV/NAME: ENV is 1-32 of [a-z0-9_-]; NAME is 1-128 bytes of segments
+// of [A-Za-z0-9._-] joined by '/', no empty, "." or ".." segment.
+[[nodiscard]] bool valid_env_name(std::string_view env);
+// Splits and checks "ENV/NAME"; throws Error(usage) with the reason.
+std::pair<std::string, std::string> split_secret_name(std::string_view full_name);
+
+// The vault id derived from the genesis member (16 bytes).
+std::array<std::uint8_t, 16> derive_vault_id(const MemberRecord& genesis);
+
+} // namespace escrow

@@ -1,0 +1,280 @@
+#include <escrow/atomic_file.hpp>
+#include <escrow/error.hpp>
+#include <escrow/session.hpp>
+#include <escrow/util/terminal.hpp>
+
+#include <cstdlib>
+
+namespace escrow {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t k_max_identity_size = 64 * 1024;
+
+std::string env_or(const char* name, std::string fallback)
+{
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : std::move(fallback);
+}
+
+std::string digest_of(std::string_view text)
+{
+  return canonical::b64(crypto::hash_raw(as_bytes(text)));
+}
+
+fs::path known_path(const fs::path& state_dir)
+{
+  return state_dir / "known.json";
+}
+
+Json read_known(const fs::path& state_dir)
+{
+  const fs::path path = known_path(state_dir);
+  if (!fs::exists(path)) {
+    return Json{{"format", "escrow-known/1"}, {"vaults", Json::object()}};
+  }
+  Json json = canonical::parse(read_file(path, 16 << 20), path.string());
+  if (!json.is_object() || !json.contains("vaults") || !json["vaults"].is_object()) {
+    fail(ErrorKind::integrity, "{}: not an escrow pin file", path.string());
+  }
+  return json;
+}
+
+} // namespace
+
+SessionOptions SessionOptions::from_environment()
+{
+  SessionOptions options;
+  options.vault_path = env_or("ESCROW_VAULT", "escrow.vault");
+  if (const char* data = std::getenv("ESCROW_IDENTITY_DATA"); data != nullptr && *data != '\0') {
+    options.identity_data = std::string(data);
+  }
+  std::string state = env_or("XDG_STATE_HOME", "");
+  if (state.empty()) {
+    state = env_or("HOME", ".") + "/.local/state";
+  }
+  options.state_dir = fs::path(state) / "escrow";
+  options.clock = Clock::from_environment();
+  options.passphrase = [](std::string_view prompt) -> std::optional<SecretBytes> {
+    if (const char* file = std::getenv("ESCROW_PASSPHRASE_FILE"); file != nullptr && *file != '\0') {
+      std::string text = read_file(file, 4096);
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+        text.pop_back();
+      }
+      SecretBytes passphrase = SecretBytes::from(text);
+      crypto::wipe(text.data(), text.size());
+      return passphrase;
+    }
+    return util::read_hidden_line(prompt);
+  };
+  return options;
+}
+
+std::string identity_source(const SessionOptions& options)
+{
+  if (options.identity_path) {
+    return options.identity_path->string();
+  }
+  if (options.identity_data) {
+    return "ESCROW_IDENTITY_DATA";
+  }
+  return default_identity_path().string();
+}
+
+Identity load_identity(const SessionOptions& options)
+{
+  std::string what = identity_source(options);
+  std::string text;
+  if (!options.identity_path && options.identity_data) {
+    text = *options.identity_data;
+  } else {
+    const fs::path path = options.identity_path ? *options.identity_path : default_identity_path();
+    if (!fs::exists(path)) {
+      throw Error(ErrorKind::access, fmt::format("{}: no identity file", path.string()))
+        .hint("create one with: escrow identity new --name NAME");
+    }
+    text = read_file(path, k_max_identity_size);
+  }
+  Json json = canonical::parse(text, what);
+  crypto::wipe(text.data(), text.size());
+  std::optional<SecretBytes> passphrase;
+  if (identity_needs_passphrase(json)) {
+    if (options.passphrase) {
+      passphrase = options.passphrase(fmt::format("Passphrase for {}: ", what));
+    }
+    if (!passphrase) {
+      throw Error(ErrorKind::access, fmt::format("{}: a passphrase is needed and there is no terminal to ask", what))
+        .hint("set ESCROW_PASSPHRASE_FILE to a file holding it");
+    }
+  }
+  Identity identity = open_identity(json, passphrase ? &*passphrase : nullptr, what);
+  if (json.contains("secret")) {
+    json["secret"] = "";
+  }
+  return identity;
+}
+
+std::optional<Pin> read_pin(const fs::path& state_dir, const std::string& vault_id)
+{
+  const Json known = read_known(state_dir);
+  const auto it = known["vaults"].find(vault_id);
+  if (it == known["vaults"].end()) {
+    return std::nullopt;
+  }
+  const Json& entry = *it;
+  Pin pin;
+  if (!entry.is_object() || !entry.value("genesis", Json()).is_string()
+      || !entry.value("revision", Json()).is_number_integer() || !entry.value("head", Json()).is_string()) {
+    fail(ErrorKind::integrity, "{}: malformed entry for vault {}", known_path(state_dir).string(), vault_id);
+  }
+  pin.genesis = entry["genesis"].get<std::string>();
+  pin.revision = entry["revision"].get<std::int64_t>();
+  pin.head = entry["head"].get<std::string>();
+  return pin;
+}
+
+Session::Session(SessionOptions options)
+  : m_options(std::move(options)), m_journal(Journal::path_for(m_options.vault_path))
+{
+  m_now = m_options.clock.now();
+}
+
+Session::~Session() = default;
+
+Session Session::open(const SessionOptions& options, Mode mode)
+{
+  Session session(options);
+  const fs::path& path = session.m_options.vault_path;
+  if (!fs::exists(path)) {
+    throw Error(ErrorKind::io, fmt::format("{}: no such vault", path.string()))
+      .hint("create one with 'escrow init', or pass --vault PATH");
+  }
+  if (mode == Mode::write) {
+    session.m_lock.emplace(fs::path(path.string() + ".lock"), lock_wait_from_environment());
+    cleanup_stale_temps(path);
+  }
+  std::string text = read_file(path, k_max_vault_size);
+  session.m_vault_digest = digest_of(text);
+  session.m_vault.emplace(Vault::parse(std::move(text), path.string()));
+  session.check_pins();
+  session.m_identity = load_identity(session.m_options);
+  const MemberRecord* me = session.m_vault->member(session.m_identity.pub.name);
+  if (me == nullptr || me->sign_pk != session.m_identity.pub.sign_pk || me->box_pk != session.m_identity.pub.box_pk) {
+    throw Error(ErrorKind::access,
+                fmt::format("{}: {} ({}) is not a member of this vault", path.string(),
+                            session.m_identity.pub.name, session.m_identity.pub.fingerprint()))
+      .hint("an admin adds members with: escrow member add PUBFILE --role ROLE --env ENV");
+  }
+  if (!me->active()) {
+    fail(ErrorKind::access, "{}: {} was removed from this vault on {}", path.string(), me->name,
+         format_time(*me->removed_at));
+  }
+  return session;
+}
+
+Session Session::create(const SessionOptions& options)
+{
+  Session session(options);
+  const fs::path& path = session.m_options.vault_path;
+  if (fs::exists(path)) {
+    fail(ErrorKind::usage, "{}: already exists; refusing to overwrite", path.string());
+  }
+  if (fs::exists(session.m_journal.path()) && fs::file_size(session.m_journal.path()) > 0) {
+    fail(ErrorKind::usage, "{}: a journal already exists here; refusing to start a new vault over it",
+         session.m_journal.path().string());
+  }
+  session.m_identity = load_identity(session.m_options);
+  session.m_lock.emplace(fs::path(path.string() + ".lock"), lock_wait_from_environment());
+  session.m_vault.emplace(Vault::create(session.m_identity, session.m_now));
+  return session;
+}
+
+const MemberRecord& Session::me() const
+{
+  return *m_vault->member(m_identity.pub.name);
+}
+
+void Session::check_pins()
+{
+  const Vault& vault = *m_vault;
+  const auto pin = read_pin(m_options.state_dir, vault.id_b64());
+  const std::string genesis = vault.genesis().fingerprint();
+  if (!pin) {
+    update_pins(vault.revision(), vault.head());
+    return;
+  }
+  if (pin->genesis != genesis) {
+    fail(ErrorKind::integrity,
+         "{}: vault {} was first seen here with genesis admin {}, this file names {} (replaced?)",
+         vault.what(), vault.id_b64(), pin->genesis, genesis);
+  }
+  if (vault.revision() < pin->revision || (vault.revision() == pin->revision && vault.head() != pin->head)) {
+    if (!m_options.allow_rollback) {
+      throw Error(ErrorKind::integrity,
+                  fmt::format("{}: rolled back: this is revision {}, this machine has already seen revision {}{}",
+                              vault.what(), vault.revision(), pin->revision,
+                              vault.revision() == pin->revision ? " with different content" : ""))
+        .hint("if the older revision is intended (e.g. a git revert), pass --allow-rollback");
+    }
+    update_pins(vault.revision(), vault.head());
+    return;
+  }
+  if (vault.revision() > pin->revision) {
+    update_pins(vault.revision(), vault.head());
+  }
+}
+
+void Session::update_pins(std::int64_t revision, const std::string& head)
+{
+  fs::create_directories(m_options.state_dir);
+  FileLock lock(m_options.state_dir / "known.json.lock", std::chrono::seconds(30));
+  Json known = read_known(m_options.state_dir);
+  Json& entry = known["vaults"][m_vault->id_b64()];
+  const std::string genesis = m_vault->genesis().fingerprint();
+  if (entry.is_object() && entry.contains("revision") && entry["revision"].is_number_integer()
+      && entry["revision"].get<std::int64_t>() > revision && !m_options.allow_rollback) {
+    return; // another process has seen a newer one meanwhile
+  }
+  entry = Json{{"genesis", genesis}, {"revision", revision}, {"head", head}};
+  AtomicFile file(known_path(m_options.state_dir));
+  file.write(canonical::dump_pretty(known) + "\n");
+  file.commit();
+}
+
+std::string Session::record(JournalEntry entry)
+{
+  std::optional<FileLock> lock;
+  if (!m_lock) {
+    lock.emplace(fs::path(m_options.vault_path.string() + ".lock"), lock_wait_from_environment());
+  }
+  entry.ts = m_now;
+  return m_journal.append(std::move(entry), m_identity, m_vault->id_b64());
+}
+
+void Session::commit(JournalEntry entry)
+{
+  if (!m_lock) {
+    fail(ErrorKind::failed, "internal: commit without the vault lock");
+  }
+  const fs::path& path = m_options.vault_path;
+  if (!m_vault->text().empty()) {
+    // Refuse to save over a vault that changed on disk since it was read.
+    if (digest_of(read_file(path, k_max_vault_size)) != m_vault_digest) {
+      fail(ErrorKind::io, "{}: changed on disk while this command ran; nothing was written", path.string());
+    }
+  }
+  entry.ts = m_now;
+  entry.detail["revision"] = m_vault->revision() + 1;
+  const std::string hash = m_journal.append(std::move(entry), m_identity, m_vault->id_b64());
+  std::string text = m_vault->serialize(m_identity, hash);
+  AtomicFile file(path, 0644);
+  file.write(text);
+  file.commit();
+  m_vault_digest = digest_of(text);
+  update_pins(m_vault->written_revision(), m_vault->written_head());
+  m_vault.emplace(Vault::parse(std::move(text), path.string()));
+}
+
+} // namespace escrow

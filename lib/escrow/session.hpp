@@ -1,0 +1,93 @@
+// Opening a vault for a command: the ONE place that locates the files, takes the lock, cleans up
+// after killed writers, reads and verifies the vault, checks it against this machine's pins
+// (trust on first use of the genesis admin, and rollback), unlocks the identity and checks that
+// it is a member. Every command goes through it; none re-implements it.
+//
+// Write order (DESIGN §7): append the journal entry (fsync), then atomically replace the vault
+// whose "journal_head" names that entry.
+#pragma once
+
+#include <escrow/clock.hpp>
+#include <escrow/identity.hpp>
+#include <escrow/journal.hpp>
+#include <escrow/lock.hpp>
+#include <escrow/vault.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace escrow {
+
+struct SessionOptions
+{
+  std::filesystem::path vault_path = "escrow.vault";
+  std::optional<std::filesystem::path> identity_path; // else ESCROW_IDENTITY_DATA, else default
+  std::optional<std::string> identity_data;           // ESCROW_IDENTITY_DATA
+  std::filesystem::path state_dir;                    // where known.json lives
+  bool allow_rollback = false;
+  Clock clock = Clock::fixed(0);
+  // Asked for a passphrase when the identity is encrypted; nullopt = none available.
+  std::function<std::optional<SecretBytes>(std::string_view prompt)> passphrase;
+
+  // From the environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA, XDG_STATE_HOME,
+  // ESCROW_NOW, ESCROW_PASSPHRASE_FILE (else a prompt on the terminal).
+  static SessionOptions from_environment();
+};
+
+// Loads and unlocks an identity as the options say (no vault involved).
+Identity load_identity(const SessionOptions& options);
+std::string identity_source(const SessionOptions& options);
+
+enum class Mode { read, write };
+
+class Session
+{
+public:
+  static Session open(const SessionOptions& options, Mode mode);
+  // init: creates a new vault and journal (refuses to overwrite).
+  static Session create(const SessionOptions& options);
+
+  Session(Session&&) = default;
+  ~Session();
+
+  Vault& vault() { return *m_vault; }
+  const Vault& vault() const { return *m_vault; }
+  const Identity& identity() const { return m_identity; }
+  const MemberRecord& me() const;
+  Timestamp now() const { return m_now; }
+  const Journal& journal() const { return m_journal; }
+  const SessionOptions& options() const { return m_options; }
+  const std::filesystem::path& vault_path() const { return m_options.vault_path; }
+
+  // Journals an event that does not change the vault (a reveal, an exec, a denied access).
+  // Takes the lock for the append if this session does not hold it.
+  std::string record(JournalEntry entry);
+  // Journals `entry` and writes the vault's next revision (write sessions only).
+  void commit(JournalEntry entry);
+
+private:
+  Session(SessionOptions options);
+  void check_pins();
+  void update_pins(std::int64_t revision, const std::string& head);
+
+  SessionOptions m_options;
+  std::optional<FileLock> m_lock;
+  std::optional<Vault> m_vault;
+  Identity m_identity;
+  Journal m_journal;
+  Timestamp m_now = 0;
+  std::string m_vault_digest; // of the file as read, to refuse saving over a changed file
+};
+
+// The pins kept per vault in <state_dir>/known.json.
+struct Pin
+{
+  std::string genesis; // fingerprint
+  std::int64_t revision = 0;
+  std::string head;
+};
+std::optional<Pin> read_pin(const std::filesystem::path& state_dir, const std::string& vault_id);
+
+} // namespace escrow
