@@ -4,6 +4,7 @@
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -53,7 +54,12 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   setup_audit(app, context);
   setup_verify(app, context);
 
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  std::vector<std::string> words = args;
+  if (const auto dashes = std::find(words.begin(), words.end(), "--"); dashes != words.end()) {
+    context.trailing.assign(dashes + 1, words.end());
+    words.erase(dashes, words.end());
+  }
+  std::vector<std::string> reversed(words.rbegin(), words.rend());
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {

@@ -30,6 +30,8 @@ public:
   GlobalOptions global;
   // The process exit status when no error is thrown (exec returns its child's).
   int exit_status = 0;
+  // The words after a "--" on the command line (exec's command).
+  std::vector<std::string> trailing;
 
   std::ostream& out() { return m_out; }
   std::ostream& err() { return m_err; }

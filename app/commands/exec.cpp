@@ -111,11 +111,13 @@ void setup_exec(CLI::App& app, Context& context)
   auto* exec = app.add_subcommand(
     "exec", "run a command with secrets in its environment; its stdout and stderr are redacted");
   exec->add_option("--set", options->sets, "VAR=ENV/NAME (repeatable)")->required();
-  exec->add_option("command", options->command, "-- CMD ARGS...")->required();
-  exec->prefix_command(false);
   exec->footer("The command's exit status is escrow's. Every value in play is replaced by <redacted:ENV/NAME>\n"
                "in its output, also when split across writes. Each use is journaled before the command starts.");
-  exec->callback([options, &context] { run_exec(*options, context); });
+  // Everything after "--" is the command (cli::run sets it aside before parsing).
+  exec->callback([options, &context] {
+    options->command = context.trailing;
+    run_exec(*options, context);
+  });
 }
 
 } // namespace escrow::cli
