@@ -161,6 +161,44 @@ const Request* active_grant(const Vault& vault, const SecretRecord& secret, cons
   return best;
 }
 
+std::map<std::string, Grant> carried_grants(const Vault& vault, const SecretRecord& secret, Timestamp now)
+{
+  std::map<std::string, Grant> grants;
+  const VersionRecord* current = secret.current();
+  if (current == nullptr) {
+    return grants;
+  }
+  const auto keep = [&](const std::string& member, Timestamp until, const std::string& request) {
+    const MemberRecord* record = vault.member(member);
+    if (record == nullptr || !record->active() || !record->reaches(secret.env) || until <= now) {
+      return;
+    }
+    auto& grant = grants[member];
+    if (until > grant.until) {
+      grant.until = until;
+      grant.request = request;
+    }
+  };
+  for (const auto& [member, grant] : current->granted) {
+    const auto request = std::find_if(secret.requests.begin(), secret.requests.end(),
+                                      [&](const Request& r) { return r.id == grant.request; });
+    if (request != secret.requests.end() && request->denial) {
+      continue;
+    }
+    keep(member, grant.until, grant.request);
+  }
+  for (const Request& request : secret.requests) {
+    if (request.denial || now >= request.expires_at()) {
+      continue;
+    }
+    if (static_cast<std::int64_t>(counted_approvals(vault, secret, request, current->v).size()) >= secret.threshold
+        && secret.threshold > 0) {
+      keep(request.by, request.expires_at(), request.id);
+    }
+  }
+  return grants;
+}
+
 OpenedKey open_data_key(const Vault& vault,
                         const SecretRecord& secret,
                         const VersionRecord& version,

@@ -74,6 +74,11 @@ OpenedKey open_data_key(const Vault& vault,
 // The requests of `secret` by `member` that are approved (k valid approvals by others for the
 // current version), unexpired, not denied.
 const Request* active_grant(const Vault& vault, const SecretRecord& secret, const std::string& member, Timestamp now);
+// Grants that a new version must carry (DESIGN §4: grants survive rotation until they expire):
+// unexpired grants already carried by the current version, and approved, unexpired, undenied
+// requests for it. Expired ones are dropped.
+std::map<std::string, Grant> carried_grants(const Vault& vault, const SecretRecord& secret, Timestamp now);
+
 // Approvals of `request` that count: by active approving custodians other than the requester,
 // for version v, one each.
 std::vector<const Approval*> counted_approvals(const Vault& vault,
