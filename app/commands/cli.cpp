@@ -38,11 +38,6 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   app.add_flag("-q,--quiet", context.global.quiet, "print nothing but errors and requested values");
   app.add_flag("--allow-rollback", context.global.allow_rollback,
                "accept a vault older than the newest this machine has seen (journaled)");
-  app.footer(
-    "Environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA, ESCROW_PASSPHRASE_FILE,\n"
-    "ESCROW_LOCK_WAIT (seconds), ESCROW_NOW (fixed clock for tests and rehearsals), ESCROW_KDF=fast\n"
-    "(test suites only), NO_COLOR.\n"
-    "Exit codes: 0 ok, 1 operation failed, 2 usage, 3 integrity, 4 access denied, 5 lock or I/O.");
 
   setup_identity(app, context);
   setup_init(app, context);
@@ -53,6 +48,12 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   setup_rotation(app, context);
   setup_audit(app, context);
   setup_verify(app, context);
+  // After the subcommands, so that only the top-level help carries it.
+  app.footer(
+    "Environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA, ESCROW_PASSPHRASE_FILE,\n"
+    "ESCROW_LOCK_WAIT (seconds), ESCROW_NOW (fixed clock for tests and rehearsals), ESCROW_KDF=fast\n"
+    "(test suites only), NO_COLOR.\n"
+    "Exit codes: 0 ok, 1 operation failed, 2 usage, 3 integrity, 4 access denied, 5 lock or I/O.");
 
   std::vector<std::string> words = args;
   if (const auto dashes = std::find(words.begin(), words.end(), "--"); dashes != words.end()) {
