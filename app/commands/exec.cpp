@@ -2,6 +2,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
+#include <escrow/escrow.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/redact.hpp>
 #include <escrow/util/process.hpp>
@@ -51,6 +52,7 @@ void run_exec(const ExecOptions& options, Context& context)
   std::vector<SecretBytes> values;
   values.reserve(bindings.size());
   std::vector<JournalEntry> entries;
+  std::vector<std::pair<std::string, std::string>> used_grants; // after_access secrets: (name, request)
   for (const auto& [variable, full_name] : bindings) {
     const SecretRecord& secret = vault.secret(full_name);
     JournalEntry entry;
@@ -75,6 +77,9 @@ void run_exec(const ExecOptions& options, Context& context)
       values.push_back(decrypt_version(vault, secret, *current, key.data_key));
       entry.request = key.request;
       entry.detail["via"] = access_path_name(key.path);
+      if (key.path != AccessPath::wrapped && secret.after_access && !key.request.empty()) {
+        used_grants.emplace_back(full_name, key.request);
+      }
     } catch (const Error& error) {
       if (error.kind() == ErrorKind::access) {
         entry.result = "denied";
@@ -88,6 +93,21 @@ void run_exec(const ExecOptions& options, Context& context)
   // Journaled before the command runs.
   for (auto& entry : entries) {
     session.record(std::move(entry));
+  }
+  if (!used_grants.empty()) {
+    // The first use of a grant to an after_access secret makes it due (lib/escrow/escrow.hpp).
+    Session writer = context.open(Mode::write);
+    JournalEntry used;
+    used.action = "grant-used";
+    used.detail = Json{{"requests", Json::array()}};
+    for (const auto& [full_name, request] : used_grants) {
+      if (mark_grant_used(writer.vault(), full_name, request, writer.identity(), writer.now())) {
+        used.detail["requests"].push_back(Json{{"secret", full_name}, {"request", request}});
+      }
+    }
+    if (!used.detail["requests"].empty()) {
+      writer.commit(std::move(used));
+    }
   }
 
   Redactor redactor;
@@ -111,7 +131,8 @@ void setup_exec(CLI::App& app, Context& context)
   auto* exec = app.add_subcommand(
     "exec", "run a command with secrets in its environment; its stdout and stderr are redacted");
   exec->add_option("--set", options->sets, "VAR=ENV/NAME (repeatable)")->required();
-  exec->footer("The command's exit status is escrow's. Every value in play is replaced by <redacted:ENV/NAME>\n"
+  exec->footer("Run as: escrow exec --set VAR=ENV/NAME [--set ...] -- CMD ARGS\n"
+               "The command's exit status is escrow's. Every value in play is replaced by <redacted:ENV/NAME>\n"
                "in its output, also when split across writes. Each use is journaled before the command starts.");
   // Everything after "--" is the command (cli::run sets it aside before parsing).
   exec->callback([options, &context] {

@@ -122,6 +122,11 @@ void run_remove(const RemoveOptions& options, Context& context)
   }
   const Identity& admin = session.identity();
   const std::string removed = options.name;
+  // Secrets are verified lazily, against the roster as it stands: verify them all while the
+  // member is still active, or their approvals and requests would read as forged below.
+  for (const auto& name : vault.secret_names()) {
+    (void)vault.secret(name);
+  }
 
   MemberRecord record = *target;
   record.removed_at = session.now();

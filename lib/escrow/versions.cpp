@@ -221,28 +221,38 @@ OpenedKey open_data_key(const Vault& vault,
     return {checked(open_sealed(it->second, identity, what), "standing access"), AccessPath::wrapped, {}};
   }
   if (const auto it = version.granted.find(me); it != version.granted.end()) {
-    if (now < it->second.until) {
+    // A denial of the request behind a carried grant revokes it (for the tool; a value seen stays seen).
+    const bool revoked = std::any_of(secret.requests.begin(), secret.requests.end(), [&](const Request& r) {
+      return r.id == it->second.request && r.denial.has_value();
+    });
+    if (now < it->second.until && !revoked) {
       return {checked(open_sealed(it->second.key, identity, what), "grant"), AccessPath::granted, it->second.request};
     }
   }
   // k approvals of an unexpired request for this version.
   std::string last_reason;
+  std::optional<std::size_t> open_reason; // approvals of the open request last_reason names
   for (const Request& request : secret.requests) {
     if (request.by != me) {
       continue;
     }
+    // The reason shown: an open request's (the one with most approvals) before a closed one's.
     if (request.denial) {
-      last_reason = fmt::format("request {} was denied by {}", request.id, request.denial->by);
+      last_reason = open_reason ? last_reason : fmt::format("request {} was denied by {}", request.id, request.denial->by);
       continue;
     }
     if (now >= request.expires_at()) {
-      last_reason = fmt::format("request {} expired at {}", request.id, format_time(request.expires_at()));
+      last_reason = open_reason ? last_reason
+                                : fmt::format("request {} expired at {}", request.id, format_time(request.expires_at()));
       continue;
     }
     const auto approvals = counted_approvals(vault, secret, request, version.v);
     // A custodian-requester holds a share already; the tool still demands k approvals by others.
     if (static_cast<std::int64_t>(approvals.size()) < secret.threshold) {
-      last_reason = fmt::format("request {} has {} of {} approvals", request.id, approvals.size(), secret.threshold);
+      if (!open_reason || approvals.size() >= *open_reason) {
+        last_reason = fmt::format("request {} has {} of {} approvals", request.id, approvals.size(), secret.threshold);
+        open_reason = approvals.size();
+      }
       continue;
     }
     std::vector<shamir::Share> shares;

@@ -1,0 +1,536 @@
+// escrow request | approve | deny | grants | policy, in-process: the 2-of-3 flow, every abuse
+// case of issue 3 (exit 4, or 3 for forgery, the vault byte-identical), journaling, policy.
+#include "fixture.hpp"
+
+#include <escrow/canonical.hpp>
+#include <escrow/crypto.hpp>
+#include <escrow/identity.hpp>
+#include <escrow/session.hpp>
+#include <escrow/shamir.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <regex>
+#include <sstream>
+
+using escrow::test::Fixture;
+using escrow::test::Result;
+using nlohmann::json;
+
+namespace {
+
+const std::string k_value = "pg-pass-Zq81-escrow-cli";
+const std::string k_t0 = "2030-01-01T00:00:00Z";
+
+void at(const std::string& when)
+{
+  ::setenv("ESCROW_NOW", when.c_str(), 1);
+}
+
+// Three custodians (bob, carol, erin; erin may also request), threshold 2; dave requests;
+// frank is an approver but no custodian; rob is a rotator.
+struct World
+{
+  Fixture f;
+
+  World()
+  {
+    at(k_t0);
+    f.init();
+    f.member("bob", {"approver"}, {"prod"});
+    f.member("carol", {"approver"}, {"prod"});
+    f.member("erin", {"approver", "requester"}, {"prod"});
+    f.member("dave", {"requester"}, {"prod"});
+    f.member("frank", {"approver", "requester"}, {"prod"});
+    f.member("rob", {"rotator"}, {"prod"});
+    f.add("alice", "prod/db", k_value, {"--custodians", "bob,carol,erin", "--threshold", "2"});
+  }
+  ~World() { ::unsetenv("ESCROW_NOW"); }
+
+  std::string request(const std::string& who, const std::string& ttl = "4h", const std::string& name = "prod/db")
+  {
+    const Result r = f.as(who, {"request", name, "--ttl", ttl, "--why", "incident 812"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    REQUIRE(r.out.size() == 17);
+    return r.out.substr(0, 16);
+  }
+
+  void approve(const std::string& who, const std::string& id, const std::string& name = "prod/db")
+  {
+    const Result r = f.as(who, {"approve", name, id});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+  }
+
+  std::vector<json> journal() const
+  {
+    std::vector<json> entries;
+    std::istringstream lines(f.read("escrow.journal"));
+    for (std::string line; std::getline(lines, line);) {
+      entries.push_back(json::parse(line));
+    }
+    return entries;
+  }
+
+  json vault_json() const { return json::parse(f.read("escrow.vault")); }
+  json db_json() const { return vault_json()["secrets"]["prod/db"]; }
+
+  escrow::Identity identity(const std::string& who) const
+  {
+    const std::string path = f.path(who + ".id").string();
+    return escrow::open_identity(escrow::canonical::parse(f.read(who + ".id"), path), nullptr, path);
+  }
+
+  // What a member with push access and their own key can do: edit the JSON and re-sign the head
+  // and manifest (next revision, escrow's exact layout). Record signatures they cannot forge.
+  void resign(const std::string& signer, const std::function<void(json&)>& edit) const
+  {
+    using escrow::canonical::dump_pretty;
+    json doc = escrow::canonical::parse(f.read("escrow.vault"), "vault");
+    edit(doc);
+    const auto hash = [](const std::string& text) {
+      return escrow::canonical::b64(escrow::crypto::hash_raw(escrow::as_bytes(text)));
+    };
+    json manifest = json::object();
+    const auto section = [&](const std::string& key, const std::string& prefix) {
+      std::string out = "{";
+      bool first = true;
+      for (const auto& [name, record] : doc[key].items()) {
+        std::string text;
+        dump_pretty(record, 2, text);
+        manifest[prefix + name] = hash(text);
+        out += first ? "\n    " : ",\n    ";
+        out += json(name).dump() + ": " + text;
+        first = false;
+      }
+      return out + (first ? "}" : "\n  }");
+    };
+    const std::string members = section("members", "members/");
+    const std::string connectors = section("connectors", "connectors/");
+    const std::string secrets = section("secrets", "secrets/");
+    std::string policy;
+    dump_pretty(doc["policy"], 1, policy);
+    manifest["policy"] = hash(policy);
+    std::string out = "{\n";
+    out += "  \"format\": " + doc["format"].dump() + ",\n";
+    out += "  \"vault_id\": " + doc["vault_id"].dump() + ",\n";
+    out += "  \"revision\": " + std::to_string(doc["revision"].get<std::int64_t>() + 1) + ",\n";
+    out += "  \"parents\": ";
+    dump_pretty(doc["parents"], 1, out);
+    out += ",\n  \"journal_head\": " + doc["journal_head"].dump() + ",\n";
+    out += "  \"manifest\": ";
+    dump_pretty(manifest, 1, out);
+    const escrow::Identity id = identity(signer);
+    const auto sig = escrow::crypto::sign("escrow/v1/head", escrow::as_bytes(out), id.sign_sk);
+    out += ",\n  \"head_sig\": ";
+    dump_pretty(json{{"by", signer}, {"sig", escrow::canonical::b64(sig)}}, 1, out);
+    out += ",\n  \"policy\": " + policy;
+    out += ",\n  \"members\": " + members;
+    out += ",\n  \"connectors\": " + connectors;
+    out += ",\n  \"secrets\": " + secrets;
+    out += "\n}\n";
+    escrow::AtomicFile file(f.vault(), 0644);
+    file.write(out);
+    file.commit();
+  }
+};
+
+// A refusal: the exit code, one error line naming the problem, the vault byte-identical.
+void refused(World& w, const std::string& who, const std::vector<std::string>& args, int code,
+             const std::string& expected)
+{
+  const std::string before = w.f.read("escrow.vault");
+  const Result r = w.f.as(who, args);
+  INFO(who << " " << args[0] << ": " << r.err);
+  CHECK(r.code == code);
+  CHECK(r.err.rfind("escrow: error: ", 0) == 0);
+  CHECK(r.err.find(expected) != std::string::npos);
+  CHECK(r.err.find(k_value) == std::string::npos);
+  CHECK(r.out.find(k_value) == std::string::npos);
+  CHECK(w.f.read("escrow.vault") == before);
+}
+
+// The newest journal entry records the refusal by `who`.
+void journaled_refusal(const World& w, const std::string& who, const std::string& action)
+{
+  const json last = w.journal().back();
+  CHECK(last["actor"] == who);
+  CHECK(last["action"] == action);
+  CHECK(last["result"] == "denied");
+  CHECK(last["detail"].contains("reason"));
+}
+
+} // namespace
+
+TEST_CASE("escrow cli: 2 of 3 custodians, request to expiry", "[cli][escrow]")
+{
+  World w;
+  const Result req = w.f.as("dave", {"request", "prod/db", "--ttl", "4h", "--why", "incident 812"});
+  INFO(req.err);
+  REQUIRE(req.code == 0);
+  CHECK(std::regex_match(req.out, std::regex("[0-9a-f]{16}\n")));
+  CHECK(req.err.find("escrow approve prod/db") != std::string::npos);
+  const std::string id = req.out.substr(0, 16);
+
+  const Result j = w.f.as("dave", {"--json", "request", "prod/db", "--ttl", "1h", "--why", "second"});
+  REQUIRE(j.code == 0);
+  const json doc = json::parse(j.out);
+  CHECK(std::regex_match(doc["id"].get<std::string>(), std::regex("[0-9a-f]{16}")));
+  CHECK(doc["expires_at"] == "2030-01-01T01:00:00Z");
+  CHECK(doc["threshold"] == 2);
+
+  const Result first = w.f.as("bob", {"approve", "prod/db", id});
+  REQUIRE(first.code == 0);
+  CHECK(first.out.find("1 of 2 approvals") != std::string::npos);
+
+  at("2030-01-01T00:10:00Z");
+  const Result still = w.f.as("dave", {"get", "prod/db", "--reveal"});
+  CHECK(still.code == 4);
+  CHECK(still.err.find("1 of 2 approvals") != std::string::npos);
+
+  const Result second = w.f.as("carol", {"--json", "approve", "prod/db", id});
+  REQUIRE(second.code == 0);
+  const json approved = json::parse(second.out);
+  CHECK(approved["granted"] == true);
+  CHECK(approved["approvals"] == 2);
+  CHECK(approved["requester"] == "dave");
+
+  const Result read = w.f.as("dave", {"get", "prod/db", "--reveal"});
+  INFO(read.err);
+  CHECK(read.code == 0);
+  CHECK(read.out == k_value);
+
+  const Result grants = w.f.as("dave", {"--json", "grants"});
+  REQUIRE(grants.code == 0);
+  const json g = json::parse(grants.out);
+  REQUIRE(g["grants"].size() == 1);
+  CHECK(g["grants"][0]["id"] == id);
+  CHECK(g["grants"][0]["state"] == "granted");
+  REQUIRE(g["pending"].size() == 1); // the second request
+  CHECK(g["awaiting"].empty());
+  const Result text = w.f.as("dave", {"grants"});
+  CHECK(text.out.find("your grants") != std::string::npos);
+  CHECK(text.out.find("active") != std::string::npos);
+  const json erin = json::parse(w.f.as("erin", {"--json", "grants"}).out);
+  CHECK(erin["awaiting"].size() == 1); // the second request; the first is granted
+
+  at("2030-01-01T04:00:00Z");
+  const Result expired = w.f.as("dave", {"get", "prod/db", "--reveal"});
+  CHECK(expired.code == 4);
+  CHECK(expired.err.find("expired") != std::string::npos);
+  const json later = json::parse(w.f.as("dave", {"--json", "grants"}).out);
+  CHECK(later["grants"][0]["state"] == "expired");
+
+  // Journal: request, approvals and reveals, with the request id; never the value.
+  std::vector<std::string> actions;
+  for (const json& entry : w.journal()) {
+    actions.push_back(entry["action"].get<std::string>() + "/" + entry["result"].get<std::string>());
+    if (entry["action"] == "request" || entry["action"] == "approve") {
+      CHECK(entry["request"].get<std::string>().size() == 16);
+    }
+  }
+  const std::vector<std::string> tail(actions.end() - 7, actions.end());
+  CHECK(tail == std::vector<std::string>{"request/ok", "request/ok", "approve/ok", "reveal/denied", "approve/ok",
+                                         "reveal/ok", "reveal/denied"});
+  const json request_entry = w.journal()[w.journal().size() - 7];
+  CHECK(request_entry["request"] == id);
+  CHECK(request_entry["why"] == "incident 812");
+  CHECK(w.f.read("escrow.journal").find(k_value) == std::string::npos);
+  CHECK(w.f.read("escrow.vault").find(k_value) == std::string::npos);
+  CHECK(w.f.as("alice", {"verify"}).code == 0);
+}
+
+TEST_CASE("escrow cli: separation of duties, each refusal exit 4, journaled, vault unchanged", "[cli][escrow]")
+{
+  World w;
+  const std::string by_dave = w.request("dave");
+  const std::string by_erin = w.request("erin");
+
+  refused(w, "erin", {"approve", "prod/db", by_erin}, 4, "cannot approve their own request");
+  journaled_refusal(w, "erin", "approve");
+  refused(w, "frank", {"approve", "prod/db", by_dave}, 4, "frank is not a custodian of prod/db");
+  journaled_refusal(w, "frank", "approve");
+  refused(w, "rob", {"approve", "prod/db", by_dave}, 4, "rotator role");
+  journaled_refusal(w, "rob", "approve");
+  refused(w, "rob", {"request", "prod/db", "--ttl", "1h", "--why", "x"}, 4, "rotator role");
+  journaled_refusal(w, "rob", "request");
+  refused(w, "bob", {"request", "prod/db", "--ttl", "1h", "--why", "x"}, 4, "requester role");
+
+  w.approve("bob", by_dave);
+  refused(w, "bob", {"approve", "prod/db", by_dave}, 4, "already approved");
+  journaled_refusal(w, "bob", "approve");
+  const json approvals = w.db_json()["requests"][0]["approvals"];
+  CHECK(approvals.size() == 1);
+
+  // Unknown ids and secrets are usage errors.
+  refused(w, "bob", {"approve", "prod/db", "0123456789abcdef"}, 2, "has no request 0123456789abcdef");
+  refused(w, "bob", {"approve", "prod/db", "../x"}, 2, "is not a request id");
+  refused(w, "bob", {"approve", "prod/nope", by_dave}, 2, "no secret named prod/nope");
+}
+
+TEST_CASE("escrow cli: requests over the TTL cap or without justification are refused", "[cli][escrow]")
+{
+  World w;
+  refused(w, "dave", {"request", "prod/db", "--ttl", "25h", "--why", "x"}, 4, "over the prod policy's maximum of 1d");
+  journaled_refusal(w, "dave", "request");
+  refused(w, "dave", {"request", "prod/db", "--ttl", "1h"}, 4, "requires a justification");
+  refused(w, "dave", {"request", "prod/db", "--ttl", "1h", "--why", ""}, 4, "requires a justification");
+  refused(w, "dave", {"request", "prod/db", "--ttl", "soon", "--why", "x"}, 2, "--ttl must be a duration");
+  refused(w, "dave", {"request", "prod/db", "--why", "x"}, 2, "--ttl");
+  refused(w, "alice", {"request", "prod/db", "--ttl", "1h", "--why", "x"}, 2, "already has standing access");
+  CHECK(w.db_json()["requests"].empty());
+
+  // The policy can lift both.
+  REQUIRE(w.f.as("alice", {"policy", "set", "prod", "--max-ttl", "2d", "--require-why", "no"}).code == 0);
+  const Result ok = w.f.as("dave", {"request", "prod/db", "--ttl", "25h"});
+  INFO(ok.err);
+  CHECK(ok.code == 0);
+}
+
+TEST_CASE("escrow cli: expired and denied requests cannot be approved", "[cli][escrow]")
+{
+  World w;
+  const std::string brief = w.request("dave", "1h");
+  const std::string denied = w.request("dave");
+  const Result deny = w.f.as("carol", {"deny", "prod/db", denied, "--why", "change freeze"});
+  INFO(deny.err);
+  REQUIRE(deny.code == 0);
+  CHECK(deny.out.find("denied request " + denied) != std::string::npos);
+  const json entry = w.journal().back();
+  CHECK(entry["action"] == "deny");
+  CHECK(entry["request"] == denied);
+  CHECK(entry["why"] == "change freeze");
+
+  refused(w, "bob", {"approve", "prod/db", denied}, 4, "was denied by carol");
+  refused(w, "bob", {"deny", "prod/db", denied, "--why", "again"}, 4, "already denied");
+  refused(w, "frank", {"deny", "prod/db", brief, "--why", "no"}, 4, "only a custodian");
+  journaled_refusal(w, "frank", "deny");
+  refused(w, "bob", {"deny", "prod/db", brief, "--why", ""}, 2, "a reason is required");
+  refused(w, "bob", {"deny", "prod/db", brief}, 2, "--why");
+
+  at("2030-01-01T01:00:00Z");
+  refused(w, "bob", {"approve", "prod/db", brief}, 4, "expired at 2030-01-01T01:00:00Z");
+  journaled_refusal(w, "bob", "approve");
+
+  const json grants = json::parse(w.f.as("dave", {"--json", "grants"}).out);
+  REQUIRE(grants["closed"].size() == 2);
+  const Result text = w.f.as("dave", {"grants"});
+  CHECK(text.out.find("denied by carol: change freeze") != std::string::npos);
+  CHECK(text.out.find("expired unapproved") != std::string::npos);
+}
+
+TEST_CASE("escrow cli: a removed member's approval is void and they cannot approve", "[cli][escrow]")
+{
+  World w;
+  const std::string id = w.request("dave");
+  w.approve("carol", id);
+  w.approve("bob", id);
+  REQUIRE(w.f.as("dave", {"get", "prod/db", "--reveal"}).code == 0);
+  const json bobs = w.db_json()["requests"][0]["approvals"][1];
+  REQUIRE(bobs["by"] == "bob");
+
+  REQUIRE(w.f.as("alice", {"member", "remove", "bob"}).code == 0);
+  const json request = w.db_json()["requests"][0];
+  REQUIRE(request["approvals"].size() == 1);
+  CHECK(request["approvals"][0]["by"] == "carol");
+  CHECK(w.db_json()["custodians"] == json::array({"carol", "erin"}));
+  const Result read = w.f.as("dave", {"get", "prod/db", "--reveal"});
+  CHECK(read.code == 4);
+  CHECK(read.err.find("1 of 2 approvals") != std::string::npos);
+  refused(w, "bob", {"approve", "prod/db", id}, 4, "bob was removed");
+
+  // Putting the removed member's approval back (head re-signed by a member) fails verification.
+  w.resign("alice", [&](json& doc) { doc["secrets"]["prod/db"]["requests"][0]["approvals"].push_back(bobs); });
+  const Result forged = w.f.as("dave", {"get", "prod/db", "--reveal"});
+  CHECK(forged.code == 3);
+  CHECK(forged.err.find("approval/bob: signed by \"bob\", a removed member") != std::string::npos);
+}
+
+TEST_CASE("escrow cli: forged and replayed approvals are integrity failures", "[cli][escrow]")
+{
+  World w;
+  at("2030-01-01T00:00:00Z");
+  const std::string old_id = w.request("dave", "1h");
+  w.approve("bob", old_id);
+  w.approve("carol", old_id);
+  at("2030-01-01T02:00:00Z");
+  const std::string new_id = w.request("dave", "1h");
+  const std::string other_id = w.request("frank", "1h");
+  REQUIRE(w.f.as("dave", {"get", "prod/db", "--reveal"}).code == 4);
+
+  SECTION("an approval moved by hand: the signed manifest no longer matches")
+  {
+    const json secret = w.db_json();
+    json moved = secret;
+    moved["requests"][1]["approvals"] = moved["requests"][0]["approvals"];
+    std::string old_text;
+    std::string new_text;
+    escrow::canonical::dump_pretty(secret, 2, old_text);
+    escrow::canonical::dump_pretty(moved, 2, new_text);
+    std::string text = w.f.read("escrow.vault");
+    const auto pos = text.find(old_text);
+    REQUIRE(pos != std::string::npos);
+    text.replace(pos, old_text.size(), new_text);
+    {
+      escrow::AtomicFile file(w.f.vault(), 0644);
+      file.write(text);
+      file.commit();
+    }
+    const Result r = w.f.as("dave", {"get", "prod/db", "--reveal"});
+    CHECK(r.code == 3);
+    CHECK(r.err.find("does not match the signed manifest") != std::string::npos);
+    CHECK(w.f.read("escrow.vault") == text);
+    CHECK(w.f.as("alice", {"verify"}).code == 3);
+  }
+  SECTION("replayed from an older request, head re-signed by the requester")
+  {
+    w.resign("dave", [&](json& doc) {
+      json& requests = doc["secrets"]["prod/db"]["requests"];
+      requests[1]["approvals"] = requests[0]["approvals"];
+    });
+    const std::string before = w.f.read("escrow.vault");
+    const Result r = w.f.as("dave", {"get", "prod/db", "--reveal"});
+    CHECK(r.code == 3);
+    CHECK(r.err.find("#request/" + new_id + "/approval/bob") != std::string::npos);
+    CHECK(r.err.find("does not verify") != std::string::npos);
+    CHECK(w.f.read("escrow.vault") == before);
+    CHECK(w.f.read("escrow.vault").find(k_value) == std::string::npos);
+  }
+  SECTION("valid signature, wrong request id: moved to another member's request")
+  {
+    w.resign("frank", [&](json& doc) {
+      json& requests = doc["secrets"]["prod/db"]["requests"];
+      requests[2]["approvals"] = requests[0]["approvals"];
+    });
+    const Result r = w.f.as("frank", {"get", "prod/db", "--reveal"});
+    CHECK(r.code == 3);
+    CHECK(r.err.find("#request/" + other_id + "/approval/bob") != std::string::npos);
+    CHECK(w.f.as("alice", {"verify"}).code == 3);
+  }
+}
+
+TEST_CASE("escrow cli: a share sealed to the wrong member is caught", "[cli][escrow]")
+{
+  World w;
+  const std::string id = w.request("dave");
+  w.approve("carol", id);
+  // bob's tool (or bob) seals his share to erin instead of dave, and signs it: a valid record.
+  {
+    escrow::SessionOptions options = escrow::SessionOptions::from_environment();
+    options.identity_path = w.f.path("bob.id");
+    escrow::Session session = escrow::Session::open(options, escrow::Mode::write);
+    escrow::Vault& vault = session.vault();
+    const escrow::SecretRecord& secret = vault.secret("prod/db");
+    auto share = escrow::crypto::seal_open(escrow::canonical::unb64(secret.current()->shares.at("bob"), "share"),
+                                           session.identity().pub.box_pk, session.identity().box_sk);
+    REQUIRE(share);
+    escrow::Approval approval;
+    approval.v = 1;
+    approval.share = escrow::canonical::b64(escrow::crypto::seal(share->expose(), vault.member("erin")->box_pk));
+    approval.created_at = session.now();
+    escrow::SecretRecord& target = vault.secret_mut("prod/db");
+    vault.sign(target, target.requests[0], approval, session.identity());
+    target.requests[0].approvals.push_back(approval);
+    escrow::JournalEntry entry;
+    entry.action = "approve";
+    entry.secret = "prod/db";
+    entry.request = id;
+    session.commit(std::move(entry));
+  }
+  REQUIRE(w.f.as("alice", {"verify"}).code == 0);
+  const std::string before = w.f.read("escrow.vault");
+  const Result r = w.f.as("dave", {"get", "prod/db", "--reveal"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("the share approved by bob is not sealed to dave") != std::string::npos);
+  CHECK(r.out.empty());
+  CHECK(w.f.read("escrow.vault") == before);
+}
+
+TEST_CASE("escrow cli: a custodian-requester needs k approvals from others", "[cli][escrow]")
+{
+  World w;
+  const std::string id = w.request("erin");
+  w.approve("bob", id);
+  const Result r = w.f.as("erin", {"get", "prod/db", "--reveal"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("1 of 2 approvals") != std::string::npos);
+  w.approve("carol", id);
+  CHECK(w.f.as("erin", {"get", "prod/db", "--reveal"}).out == k_value);
+}
+
+TEST_CASE("escrow cli: using a grant to an after_access secret makes it due", "[cli][escrow]")
+{
+  World w;
+  w.f.add("alice", "prod/root", "root-value-after", {"--custodians", "bob,carol", "--threshold", "2", "--after-access"});
+  const std::string id = w.request("dave", "4h", "prod/root");
+  w.approve("bob", id, "prod/root");
+  w.approve("carol", id, "prod/root");
+  const json before = json::parse(w.f.as("alice", {"--json", "show", "prod/root"}).out);
+  CHECK(before["status"].get<std::string>().find("due") == std::string::npos);
+  REQUIRE(w.f.as("dave", {"get", "prod/root", "--reveal"}).out == "root-value-after");
+  const json after = json::parse(w.f.as("alice", {"--json", "show", "prod/root"}).out);
+  CHECK(after["status"] == "due: accessed via grant");
+  const json grants = json::parse(w.f.as("dave", {"--json", "grants"}).out);
+  REQUIRE(grants["grants"].size() == 1);
+  CHECK(grants["grants"][0]["used_at"] == k_t0);
+  CHECK(w.f.read("escrow.journal").find("root-value-after") == std::string::npos);
+
+  // exec is a use too.
+  w.f.add("alice", "prod/root2", "root2-value-after", {"--custodians", "bob,carol", "--threshold", "2", "--after-access"});
+  const std::string second = w.request("dave", "4h", "prod/root2");
+  w.approve("bob", second, "prod/root2");
+  w.approve("carol", second, "prod/root2");
+  const Result exec = w.f.as("dave", {"exec", "--set", "V=prod/root2", "--", "true"});
+  INFO(exec.err);
+  REQUIRE(exec.code == 0);
+  CHECK(json::parse(w.f.as("alice", {"--json", "show", "prod/root2"}).out)["status"] == "due: accessed via grant");
+  CHECK(w.journal().back()["action"] == "grant-used");
+  CHECK(w.f.as("alice", {"verify"}).code == 0);
+}
+
+TEST_CASE("escrow cli: policy show, set and set-notify (admins, journaled)", "[cli][escrow]")
+{
+  World w;
+  const json initial = json::parse(w.f.as("bob", {"--json", "policy", "show"}).out);
+  CHECK(initial["envs"]["*"]["max_ttl"] == "1d");
+  CHECK(initial["envs"]["*"]["require_why"] == true);
+
+  const Result set = w.f.as("alice", {"policy", "set", "prod", "--min-threshold", "2", "--max-ttl", "8h",
+                                      "--require-why", "yes", "--every", "30d", "--keep", "5"});
+  INFO(set.err);
+  REQUIRE(set.code == 0);
+  CHECK(set.out == "policy for prod: min-threshold 2, max-ttl 8h, require-why yes, every 30d, keep 5\n");
+  const json entry = w.journal().back();
+  CHECK(entry["action"] == "policy-set");
+  CHECK(entry["detail"]["max_ttl"] == "8h");
+  REQUIRE(w.f.as("alice", {"policy", "set-notify", "logger -t escrow"}).code == 0);
+  REQUIRE(w.f.as("alice", {"policy", "set", "*", "--max-ttl", "2h", "--notify", "logger -t escrow2"}).code == 0);
+
+  const json policy = json::parse(w.f.as("dave", {"--json", "policy", "show"}).out);
+  CHECK(policy["envs"]["prod"] == json{{"min_threshold", 2}, {"max_ttl", "8h"}, {"require_why", true},
+                                       {"every", "30d"}, {"keep", 5}});
+  CHECK(policy["envs"]["*"]["max_ttl"] == "2h");
+  CHECK(policy["notify"] == "logger -t escrow2");
+  CHECK(policy["by"] == "alice");
+  const Result text = w.f.as("dave", {"policy", "show"});
+  CHECK(text.out.find("prod  2              8h       yes          30d    5") != std::string::npos);
+
+  // The cap and the minimum threshold apply.
+  refused(w, "dave", {"request", "prod/db", "--ttl", "9h", "--why", "x"}, 4, "maximum of 8h");
+  const std::string one = "v";
+  const Result add = w.f.as("alice", {"add", "prod/low", "--purpose", "t", "--custodians", "bob", "--threshold", "1"}, &one);
+  CHECK(add.code == 2);
+  CHECK(add.err.find("at least 2") != std::string::npos);
+
+  refused(w, "bob", {"policy", "set", "prod", "--keep", "1"}, 4, "admin role");
+  journaled_refusal(w, "bob", "policy-set");
+  refused(w, "bob", {"policy", "set-notify", "rm -rf /"}, 4, "admin role");
+  refused(w, "alice", {"policy", "set", "prod"}, 2, "nothing to change");
+  refused(w, "alice", {"policy", "set", "prod", "--require-why", "maybe"}, 2, "yes or no");
+  refused(w, "alice", {"policy", "set", "prod", "--max-ttl", "forever"}, 2, "--max-ttl");
+  refused(w, "alice", {"policy", "set", "prod", "--min-threshold", "0"}, 2, "between 1 and 255");
+  refused(w, "alice", {"policy", "set", "Prod/x", "--keep", "1"}, 2, "invalid environment");
+  CHECK(w.f.as("alice", {"verify"}).code == 0);
+}
