@@ -114,6 +114,9 @@ void run_exec(const ExecOptions& options, Context& context)
   util::ProcessSpec spec;
   spec.argv = options.command;
   spec.output = util::OutputMode::forward;
+  // The command gets the values it asked for, never escrow's own identity (a CI rotator's
+  // private keys may be in ESCROW_IDENTITY_DATA).
+  spec.extra_env = {{"ESCROW_IDENTITY_DATA", ""}, {"ESCROW_PASSPHRASE_FILE", ""}};
   for (std::size_t i = 0; i < bindings.size(); ++i) {
     redactor.add(bindings[i].second, values[i]);
     spec.secret_env.emplace_back(bindings[i].first, &values[i]);

@@ -4,6 +4,7 @@
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
 #include <escrow/policy.hpp>
+#include <escrow/rotation.hpp>
 #include <escrow/util/terminal.hpp>
 #include <escrow/versions.hpp>
 
@@ -76,45 +77,13 @@ SecretBytes read_value()
   return util::read_stdin_secret(k_max_value_size);
 }
 
-// The status a person needs at a glance: retired, due (and why), or fine.
-std::string rotation_status(const SecretRecord& secret, Timestamp now)
+// The status a person needs at a glance: retired, due (and why), or fine (lib/escrow/rotation).
+std::string rotation_status(const SecretRecord& secret, const PolicyRecord& policy, Timestamp now)
 {
-  if (secret.state == "retired") {
-    return "retired";
-  }
-  const VersionRecord* current = secret.current();
-  if (current != nullptr && current->state == "compromised") {
-    return "compromised";
-  }
-  if (!secret.due.empty()) {
-    return "due: " + secret.due;
-  }
-  if (current == nullptr) {
-    for (const auto& version : secret.versions) {
-      if (version.state == "compromised") {
-        return "compromised";
-      }
-    }
-    return "no current version";
-  }
-  if (secret.after_access) {
-    for (const auto& request : secret.requests) {
-      if (request.used_at && *request.used_at >= current->created_at) {
-        return "due: accessed via grant";
-      }
-    }
-  }
-  if (secret.every > 0) {
-    const Timestamp due_at = current->created_at + secret.every;
-    if (now >= due_at) {
-      return "overdue " + describe_duration(now - due_at);
-    }
-    return "in " + describe_duration(due_at - now);
-  }
-  return "manual";
+  return rotation::status(secret, policy, now);
 }
 
-Json secret_summary(const SecretRecord& secret, Timestamp now)
+Json secret_summary(const SecretRecord& secret, const PolicyRecord& policy, Timestamp now)
 {
   const VersionRecord* current = secret.current();
   return Json{{"name", secret.full_name()},
@@ -130,7 +99,7 @@ Json secret_summary(const SecretRecord& secret, Timestamp now)
               {"state", secret.state},
               {"current_version", current != nullptr ? Json(current->v) : Json(nullptr)},
               {"rotated_at", current != nullptr ? Json(format_time(current->created_at)) : Json(nullptr)},
-              {"status", rotation_status(secret, now)}};
+              {"status", rotation_status(secret, policy, now)}};
 }
 
 void run_add(const AddOptions& options, Context& context)
@@ -139,6 +108,14 @@ void run_add(const AddOptions& options, Context& context)
   const std::string full_name = env + "/" + short_name;
   if (options.purpose.empty()) {
     fail(ErrorKind::usage, "add: --purpose is required (what is this credential for?)");
+  }
+  // Metadata is shown to the whole team: text only, no terminal control characters.
+  for (const auto& [option, text] : {std::pair{"--purpose", &options.purpose}, std::pair{"--tier", &options.tier},
+                                     std::pair{"--owner", &options.owner}}) {
+    if (!canonical::valid_utf8(*text)
+        || std::any_of(text->begin(), text->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      fail(ErrorKind::usage, "add: {} must be UTF-8 text without control characters", option);
+    }
   }
   std::int64_t every = 0;
   if (!options.every.empty()) {
@@ -250,7 +227,7 @@ void run_add(const AddOptions& options, Context& context)
   entry.detail = Json{{"owner", owner}};
   session.commit(std::move(entry));
   if (context.json()) {
-    context.emit(secret_summary(session.vault().secret(full_name), session.now()));
+    context.emit(secret_summary(session.vault().secret(full_name), session.vault().policy(), session.now()));
     return;
   }
   context.say(fmt::format("added {} v1 (owner {}{})", full_name, owner,
@@ -274,7 +251,7 @@ void run_list(const ListOptions& options, Context& context)
     }
     const SecretRecord& secret = vault.secret(name);
     if (context.json()) {
-      items.push_back(secret_summary(secret, session.now()));
+      items.push_back(secret_summary(secret, vault.policy(), session.now()));
       continue;
     }
     const VersionRecord* current = secret.current();
@@ -285,7 +262,7 @@ void run_list(const ListOptions& options, Context& context)
     rows.push_back({name, secret.owner, secret.purpose, connectors.empty() ? "-" : connectors,
                     current != nullptr ? "v" + std::to_string(current->v) : "-",
                     secret.custodians.empty() ? "-" : fmt::format("{}/{}", secret.threshold, secret.custodians.size()),
-                    rotation_status(secret, session.now())});
+                    rotation_status(secret, vault.policy(), session.now())});
   }
   if (context.json()) {
     context.emit(Json{{"secrets", items}});
@@ -303,7 +280,7 @@ void run_show(const GetOptions& options, Context& context)
   const std::string full_name = env + "/" + short_name;
   policy::require_env(session.me(), env, "show");
   const SecretRecord& secret = session.vault().secret(full_name);
-  Json summary = secret_summary(secret, session.now());
+  Json summary = secret_summary(secret, session.vault().policy(), session.now());
   Json versions = Json::array();
   for (const auto& version : secret.versions) {
     std::vector<std::string> readers;
@@ -362,7 +339,7 @@ void run_show(const GetOptions& options, Context& context)
   field("custodians", secret.custodians.empty() ? "- (no escrow: shared by the owner only)"
                                                 : fmt::format("{} of {}: {}", secret.threshold, secret.custodians.size(), custodians));
   field("rotation", (secret.every > 0 ? "every " + format_duration(secret.every) + ", " : std::string())
-                      + rotation_status(secret, session.now()) + (secret.after_access ? " (rotates after access)" : ""));
+                      + rotation_status(secret, session.vault().policy(), session.now()) + (secret.after_access ? " (rotates after access)" : ""));
   if (!secret.generator.empty()) {
     field("generator", secret.generator);
   }

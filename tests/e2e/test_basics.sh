@@ -19,4 +19,8 @@ expect 0 "exec injects and redacts" -- as alice exec --set KEY=prod/stripe -- sh
 [ "$OUT" = "key=<redacted:prod/stripe>" ] && pass "exec output redacted" || die "exec output: $OUT"
 if grep -q sk_live_123 escrow.journal escrow.vault; then die "value leaked to a file"; else pass "value in no file"; fi
 expect 0 "verify is clean" -- as alice verify
+export ESCROW_IDENTITY_DATA="$(cat alice.id)"
+expect 0 "exec with ESCROW_IDENTITY_DATA" -- "$ESCROW" exec --set KEY=prod/stripe -- sh -c 'printf "%s" "${ESCROW_IDENTITY_DATA:-}"'
+[ -z "$OUT" ] && pass "exec does not hand escrow's identity to the command" || die "identity leaked to the child"
+unset ESCROW_IDENTITY_DATA
 finish

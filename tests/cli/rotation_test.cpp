@@ -1,0 +1,927 @@
+// connector, connect/disconnect, rotate (--due, --resume, --dry-run, --confirm), compromise,
+// retire, rollback — in-process, against connectors that are small shell commands on files.
+#include "fixture.hpp"
+
+#include <escrow/policy.hpp>
+#include <escrow/rotation.hpp>
+#include <escrow/session.hpp>
+#include <escrow/versions.hpp>
+
+#include <chrono>
+#include <functional>
+
+using escrow::test::Fixture;
+using escrow::test::Result;
+using namespace escrow;
+
+namespace {
+
+// A command connector that stores the value in <dir>/<name>.txt and checks it there.
+std::vector<std::string> file_connector(const Fixture& f, const std::string& name, const std::string& env = "prod")
+{
+  const std::string file = (f.dir() / (name + ".txt")).string();
+  return {"connector", "add", name, "--env", env, "--update", "cat > '" + file + "'", "--verify",
+          "cmp -s - '" + file + "'"};
+}
+
+bool file_exists(const Fixture& f, const std::string& name)
+{
+  return std::filesystem::exists(f.path(name));
+}
+
+std::string reveal(const Fixture& f, const std::string& who, const std::string& name, std::int64_t v = 0)
+{
+  std::vector<std::string> args{"get", name, "--reveal"};
+  if (v > 0) {
+    args.insert(args.end(), {"--version", std::to_string(v)});
+  }
+  const Result r = f.as(who, args);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  return r.out;
+}
+
+Json json_of(const Result& r)
+{
+  INFO(r.out << r.err);
+  return Json::parse(r.out);
+}
+
+// Every file escrow writes, for "byte-identical afterwards" checks.
+std::string snapshot(const Fixture& f)
+{
+  std::string all = f.read("escrow.vault") + "\n--\n";
+  if (std::filesystem::exists(f.journal())) {
+    all += f.read("escrow.journal");
+  }
+  return all;
+}
+
+// What a command wrote anywhere a value must never be.
+void check_no_leak(const Fixture& f, const std::vector<std::string>& values, const std::vector<Result>& results)
+{
+  const std::string vault = f.read("escrow.vault");
+  const std::string journal = f.read("escrow.journal");
+  for (const auto& value : values) {
+    INFO("value " << value);
+    CHECK(vault.find(value) == std::string::npos);
+    CHECK(journal.find(value) == std::string::npos);
+    for (const auto& r : results) {
+      CHECK(r.out.find(value) == std::string::npos);
+      CHECK(r.err.find(value) == std::string::npos);
+    }
+  }
+}
+
+// Opens the vault through the library as `who` (for state set-ups the CLI cannot make).
+Session open_as(const Fixture& f, const std::string& who)
+{
+  SessionOptions options = SessionOptions::from_environment();
+  options.identity_path = f.path(who + ".id");
+  options.identity_data.reset();
+  return Session::open(options, Mode::write);
+}
+
+void set_policy(const Fixture& f, const std::function<void(PolicyRecord&)>& change)
+{
+  Session session = open_as(f, "alice");
+  PolicyRecord policy = session.vault().policy();
+  change(policy);
+  session.vault().sign(policy, session.identity());
+  session.vault().put_policy(policy);
+  JournalEntry entry;
+  entry.action = "policy-set";
+  session.commit(std::move(entry));
+}
+
+SecretRecord read_secret(const Fixture& f, const std::string& name)
+{
+  Session session = Session::open([&] {
+    SessionOptions options = SessionOptions::from_environment();
+    options.identity_path = f.path("alice.id");
+    options.identity_data.reset();
+    return options;
+  }(), Mode::read);
+  SecretRecord copy = session.vault().secret(name);
+  return copy;
+}
+
+std::string state_of(const SecretRecord& secret, std::int64_t v)
+{
+  const VersionRecord* version = secret.find_version(v);
+  return version == nullptr ? "none" : version->state;
+}
+
+std::vector<JournalEntry> journal_of(const Fixture& f)
+{
+  return Journal(f.journal()).read_all();
+}
+
+std::size_t count_actions(const Fixture& f, const std::string& action, const std::string& result = "")
+{
+  std::size_t n = 0;
+  for (const auto& entry : journal_of(f)) {
+    n += entry.action == action && (result.empty() || entry.result == result) ? 1 : 0;
+  }
+  return n;
+}
+
+// alice (admin, owner of prod/db with value "0ld-value-1"), connectors a and b bound to it.
+void two_connectors(Fixture& f)
+{
+  f.init();
+  REQUIRE(f.as("alice", file_connector(f, "a")).code == 0);
+  REQUIRE(f.as("alice", file_connector(f, "b")).code == 0);
+  f.add("alice", "prod/db", "0ld-value-1", {"--connector", "a", "--connector", "b"});
+}
+
+} // namespace
+
+TEST_CASE("rotation cli: connector add, list and remove, with refusals that change nothing", "[rotation][cli]")
+{
+  Fixture f;
+  f.init();
+  f.member("rita", {"rotator"}, {"prod"});
+  f.member("bob", {"requester"}, {"prod"});
+  REQUIRE(f.as("alice", file_connector(f, "crm")).code == 0);
+  REQUIRE(f.as("rita", {"connector", "add", "portal", "--env", "prod", "--manual", "--instructions",
+                        "paste it in the billing portal"})
+            .code == 0);
+  const std::string before = snapshot(f);
+
+  Result r = f.as("alice", {"connector", "add", "x", "--env", "prod", "--update", "true"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("needs --update CMD and --verify CMD") != std::string::npos);
+  r = f.as("alice", {"connector", "add", "../evil", "--env", "prod", "--update", "true", "--verify", "true"});
+  CHECK(r.code == 2);
+  r = f.as("alice", {"connector", "add", "crm", "--env", "prod", "--update", "true", "--verify", "true"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("already exists") != std::string::npos);
+  r = f.as("bob", {"connector", "add", "y", "--env", "prod", "--update", "true", "--verify", "true"});
+  CHECK(r.code == 4);
+  r = f.as("rita", {"connector", "add", "y", "--env", "staging", "--update", "true", "--verify", "true"});
+  CHECK(r.code == 4); // rita does not reach staging
+  r = f.as("alice", {"connector", "add", "y", "--env", "prod", "--manual", "--update", "true"});
+  CHECK(r.code == 2);
+  r = f.as("alice", {"connector", "add", "y", "--env", "prod", "--update", "true", "--verify", "true", "--timeout", "0"});
+  CHECK(r.code == 2);
+  CHECK(snapshot(f) == before);
+
+  f.add("alice", "prod/db", "value-1", {"--connector", "crm"});
+  r = f.as("alice", {"--json", "connector", "list"});
+  REQUIRE(r.code == 0);
+  const Json list = json_of(r);
+  REQUIRE(list["connectors"].size() == 2);
+  CHECK(list["connectors"][0]["name"] == "crm");
+  CHECK(list["connectors"][0]["kind"] == "command");
+  CHECK(list["connectors"][0]["secrets"] == Json::array({"prod/db"}));
+  CHECK(list["connectors"][1]["name"] == "portal");
+  CHECK(list["connectors"][1]["kind"] == "manual");
+  CHECK(list["connectors"][1]["instructions"] == "paste it in the billing portal");
+  r = f.as("alice", {"connector", "list"});
+  CHECK(r.out.find("portal  prod  manual") != std::string::npos);
+
+  const std::string bound = snapshot(f);
+  r = f.as("alice", {"connector", "remove", "crm"});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("still bound to prod/db") != std::string::npos);
+  CHECK(snapshot(f) == bound);
+  REQUIRE(f.as("alice", {"connector", "remove", "portal"}).code == 0);
+  REQUIRE(f.as("alice", {"disconnect", "prod/db", "crm"}).code == 0);
+  REQUIRE(f.as("alice", {"connector", "remove", "crm"}).code == 0);
+  CHECK(json_of(f.as("alice", {"--json", "connector", "list"}))["connectors"].empty());
+  CHECK(f.as("alice", {"verify"}).code == 0);
+}
+
+TEST_CASE("rotation cli: connect refuses a connector of another environment (exit 2, nothing changed)",
+          "[rotation][cli]")
+{
+  Fixture f;
+  f.init();
+  REQUIRE(f.as("alice", file_connector(f, "stage-app", "staging")).code == 0);
+  REQUIRE(f.as("alice", file_connector(f, "prod-app", "prod")).code == 0);
+  f.add("alice", "prod/db", "value-1");
+  const std::string before = snapshot(f);
+  Result r = f.as("alice", {"connect", "prod/db", "stage-app"});
+  CHECK(r.code == 2);
+  CHECK(r.err == "escrow: error: connect: connector stage-app belongs to staging, not prod (environments never mix)\n");
+  r = f.as("alice", {"connect", "prod/db", "nope"});
+  CHECK(r.code == 2);
+  r = f.as("alice", {"disconnect", "prod/db", "prod-app"});
+  CHECK(r.code == 2);
+  const std::string value = "other-value";
+  r = f.as("alice", {"add", "prod/other", "--purpose", "x", "--connector", "stage-app"}, &value);
+  CHECK(r.code == 2);
+  CHECK(snapshot(f) == before);
+
+  REQUIRE(f.as("alice", {"connect", "prod/db", "prod-app"}).code == 0);
+  CHECK(f.as("alice", {"connect", "prod/db", "prod-app"}).code == 2); // already bound
+  CHECK(read_secret(f, "prod/db").connectors == std::vector<std::string>{"prod-app"});
+  const auto entries = journal_of(f);
+  CHECK(entries.back().action == "connect");
+  CHECK(entries.back().detail["connector"] == "prod-app");
+}
+
+TEST_CASE("rotation cli: rotate pushes the new value to every connector, then verifies", "[rotation][cli]")
+{
+  Fixture f;
+  f.init();
+  const std::string env_file = f.path("env.txt").string();
+  REQUIRE(f.as("alice", {"connector", "add", "a", "--env", "prod", "--update",
+                         "cat > '" + f.path("a.txt").string() + "'; env | grep ^ESCROW_ | sort > '" + env_file + "'",
+                         "--verify", "cmp -s - '" + f.path("a.txt").string() + "'"})
+            .code == 0);
+  REQUIRE(f.as("alice", file_connector(f, "b")).code == 0);
+  f.add("alice", "prod/db", "0ld-value-1", {"--connector", "a", "--connector", "b"});
+  const Result r = f.as("alice", {"rotate", "prod/db"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "prod/db: rotated v1 → v2 (updated and verified: a, b)\n");
+  const std::string value = reveal(f, "alice", "prod/db");
+  CHECK(value.size() == 32); // the default generator
+  CHECK(f.read("a.txt") == value);
+  CHECK(f.read("b.txt") == value);
+  const std::string env = f.read("env.txt");
+  CHECK(env.find("ESCROW_SECRET_NAME=prod/db\n") != std::string::npos);
+  CHECK(env.find("ESCROW_ENV=prod\n") != std::string::npos);
+  CHECK(env.find("ESCROW_VERSION=2\n") != std::string::npos);
+  CHECK(env.find("ESCROW_PREVIOUS_VERSION=1\n") != std::string::npos);
+
+  const SecretRecord secret = read_secret(f, "prod/db");
+  CHECK(state_of(secret, 1) == "previous");
+  CHECK(state_of(secret, 2) == "current");
+  CHECK(secret.find_version(2)->why == "on request");
+  CHECK(reveal(f, "alice", "prod/db", 1) == "0ld-value-1");
+  // The journal: the pending version was committed before the connectors ran, then finished.
+  std::vector<JournalEntry> entries;
+  for (auto& entry : journal_of(f)) {
+    if (entry.action != "reveal") {
+      entries.push_back(std::move(entry));
+    }
+  }
+  REQUIRE(entries.size() >= 2);
+  CHECK(entries[entries.size() - 2].action == "rotate-start");
+  CHECK(entries[entries.size() - 2].result == "pending");
+  CHECK(entries.back().action == "rotate");
+  CHECK(entries.back().result == "ok");
+  CHECK(entries.back().detail.value("connectors", Json()) == Json::array({"a", "b"}));
+  check_no_leak(f, {value, "0ld-value-1"}, {r});
+  CHECK(f.as("alice", {"verify"}).code == 0);
+
+  // A second rotation retires v1 (keep 3 keeps its keys), and show lists who and why.
+  REQUIRE(f.as("alice", {"rotate", "prod/db", "--why", "quarterly"}).code == 0);
+  const SecretRecord after = read_secret(f, "prod/db");
+  CHECK(state_of(after, 1) == "retired");
+  CHECK(state_of(after, 2) == "previous");
+  CHECK(state_of(after, 3) == "current");
+  const Result show = f.as("alice", {"show", "prod/db"});
+  CHECK(show.out.find("v3       current   ") != std::string::npos);
+  CHECK(show.out.find("quarterly") != std::string::npos);
+}
+
+TEST_CASE("rotation cli: a verify that fails puts the old value back on every connector (exit 1)", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  const std::string old_file = f.path("old.txt").string();
+  {
+    std::FILE* out = std::fopen(old_file.c_str(), "wb");
+    std::fputs("0ld-value-1", out);
+    std::fclose(out);
+  }
+  // c accepts the update, but its verify only accepts the old value.
+  const std::string c_file = f.path("c.txt").string();
+  REQUIRE(f.as("alice", {"connector", "add", "c", "--env", "prod", "--update", "cat > '" + c_file + "'", "--verify",
+                         "cmp -s - '" + old_file + "' || { echo 'login refused' >&2; exit 3; }"})
+            .code == 0);
+  REQUIRE(f.as("alice", {"connect", "prod/db", "c"}).code == 0);
+  const Result r = f.as("alice", {"rotate", "prod/db"});
+  CHECK(r.code == 1);
+  CHECK(r.err == "escrow: error: rotate prod/db: v2 rotation failed: connector c verify failed (exit 3): login "
+                 "refused; v1 re-applied to a, b, c\n");
+  CHECK(f.read("a.txt") == "0ld-value-1");
+  CHECK(f.read("b.txt") == "0ld-value-1");
+  CHECK(f.read("c.txt") == "0ld-value-1");
+  const SecretRecord secret = read_secret(f, "prod/db");
+  CHECK(state_of(secret, 1) == "current");
+  CHECK(state_of(secret, 2) == "failed");
+  CHECK(reveal(f, "alice", "prod/db") == "0ld-value-1");
+  const std::string failed_value = reveal(f, "alice", "prod/db", 2); // kept: never lose a value
+  CHECK(count_actions(f, "rotate-failed", "rolling-back") == 1);
+  CHECK(count_actions(f, "rotate-failed", "rolled-back") == 1);
+  check_no_leak(f, {failed_value, "0ld-value-1"}, {r});
+  CHECK(f.as("alice", {"verify"}).code == 0);
+}
+
+TEST_CASE("rotation cli: a hanging connector is killed at its timeout and rolled back", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  const std::string flag = f.path("hang").string();
+  const std::string file = f.path("slow.txt").string();
+  // Hangs once (on the new value); the re-apply of the old value then goes through.
+  REQUIRE(f.as("alice", {"connector", "add", "slow", "--env", "prod", "--timeout", "1", "--update",
+                         "if [ -e '" + flag + "' ]; then rm -f '" + flag + "'; sleep 30; fi; cat > '" + file + "'",
+                         "--verify", "cmp -s - '" + file + "'"})
+            .code == 0);
+  REQUIRE(f.as("alice", {"connect", "prod/db", "slow"}).code == 0);
+  std::FILE* out = std::fopen(flag.c_str(), "wb");
+  std::fclose(out);
+  const auto started = std::chrono::steady_clock::now();
+  const Result r = f.as("alice", {"--json", "rotate", "prod/db"});
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(15));
+  CHECK(r.code == 1);
+  CHECK(r.err.find("connector slow update timed out after 1s") != std::string::npos);
+  const Json doc = json_of(r);
+  CHECK(doc["results"][0]["result"] == "rolled-back");
+  CHECK(f.read("a.txt") == "0ld-value-1");
+  CHECK(f.read("b.txt") == "0ld-value-1");
+  CHECK(f.read("slow.txt") == "0ld-value-1");
+  CHECK(state_of(read_secret(f, "prod/db"), 2) == "failed");
+}
+
+TEST_CASE("rotation cli: a connector that prints the value never leaks it", "[rotation][cli]")
+{
+  Fixture f;
+  f.init();
+  const std::string file = f.path("echo.txt").string();
+  const std::string good = f.path("good.txt").string();
+  {
+    std::FILE* out = std::fopen(good.c_str(), "wb");
+    std::fputs("0ld-value-1", out);
+    std::fclose(out);
+  }
+  // Prints every value it sees, and accepts only the old one.
+  REQUIRE(f.as("alice", {"connector", "add", "echo", "--env", "prod", "--update",
+                         "v=$(cat); printf '%s' \"$v\" > '" + file + "'; echo \"set to $v\"; echo \"warn $v\" >&2",
+                         "--verify",
+                         "v=$(cat); echo \"checking $v against $(cat '" + file + "')\" >&2; [ \"$v\" = \"$(cat '" + good +
+                           "')\" ]"})
+            .code == 0);
+  f.add("alice", "prod/db", "0ld-value-1", {"--connector", "echo"});
+  const Result r = f.as("alice", {"--json", "rotate", "prod/db"});
+  CHECK(r.code == 1);
+  const Result human = f.as("alice", {"rotate", "prod/db"});
+  CHECK(human.code == 1);
+  const SecretRecord secret = read_secret(f, "prod/db");
+  const std::string v2 = reveal(f, "alice", "prod/db", 2);
+  const std::string v3 = reveal(f, "alice", "prod/db", 3);
+  CHECK(r.err.find("<redacted:prod/db@v2>") != std::string::npos);
+  CHECK(r.out.find("set to <redacted:prod/db@v2>") != std::string::npos);
+  CHECK(r.out.find("set to <redacted:prod/db@v1>") != std::string::npos); // the re-apply
+  check_no_leak(f, {v2, v3, "0ld-value-1"}, {r, human});
+}
+
+TEST_CASE("rotation cli: --json gives CI what it needs", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  const Result r = f.as("alice", {"--json", "rotate", "prod/db"});
+  REQUIRE(r.code == 0);
+  const Json doc = json_of(r);
+  CHECK(doc["command"] == "rotate");
+  CHECK(doc["ok"] == true);
+  CHECK(doc["dry_run"] == false);
+  CHECK(doc["counts"]["rotated"] == 1);
+  CHECK(doc["counts"]["rolled-back"] == 0);
+  REQUIRE(doc["results"].size() == 1);
+  const Json& item = doc["results"][0];
+  CHECK(item["secret"] == "prod/db");
+  CHECK(item["env"] == "prod");
+  CHECK(item["action"] == "rotate");
+  CHECK(item["result"] == "rotated");
+  CHECK(item["ok"] == true);
+  CHECK(item["version"] == 2);
+  CHECK(item["previous_version"] == 1);
+  CHECK(item["error"] == "");
+  REQUIRE(item["steps"].size() == 4);
+  CHECK(item["steps"][0]["connector"] == "a");
+  CHECK(item["steps"][0]["step"] == "update");
+  CHECK(item["steps"][0]["result"] == "ok");
+  CHECK(item["steps"][0]["version"] == 2);
+  CHECK(item["steps"][3]["connector"] == "b");
+  CHECK(item["steps"][3]["step"] == "verify");
+  CHECK(item["notify"].is_null());
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("rotation cli: --dry-run prints the plan and changes nothing", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  REQUIRE(f.as("alice", {"connector", "add", "portal", "--env", "prod", "--manual"}).code == 0);
+  REQUIRE(f.as("alice", {"connect", "prod/db", "portal"}).code == 0);
+  ::setenv("ESCROW_NOW", "2030-01-01T00:00:00Z", 1);
+  f.add("alice", "prod/cadenced", "v-1", {"--every", "30d", "--connector", "a"});
+  ::setenv("ESCROW_NOW", "2030-03-01T00:00:00Z", 1);
+  const std::string before = snapshot(f);
+  Result r = f.as("alice", {"rotate", "prod/db", "--dry-run"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "prod/db: would rotate (on request)\n"
+                 "  value: len=32,alphabet=base62\n"
+                 "  create v2\n"
+                 "  await-confirmation portal (manual) v2\n"
+                 "  update a (command) v2, timeout 60s\n"
+                 "  update b (command) v2, timeout 60s\n"
+                 "  verify a (command) v2, timeout 60s\n"
+                 "  verify b (command) v2, timeout 60s\n"
+                 "  finish v2\n");
+  r = f.as("alice", {"--json", "rotate", "--due", "--dry-run"});
+  REQUIRE(r.code == 0);
+  const Json doc = json_of(r);
+  CHECK(doc["dry_run"] == true);
+  REQUIRE(doc["results"].size() == 1);
+  CHECK(doc["results"][0]["secret"] == "prod/cadenced");
+  CHECK(doc["results"][0]["result"] == "planned");
+  CHECK(doc["results"][0]["reason"].get<std::string>().rfind("overdue 29d", 0) == 0);
+  ::unsetenv("ESCROW_NOW");
+  CHECK(snapshot(f) == before);
+  CHECK_FALSE(file_exists(f, "a.txt"));
+  CHECK_FALSE(file_exists(f, "b.txt"));
+}
+
+TEST_CASE("rotation cli: --due rotates what is due and what the caller may rotate, once", "[rotation][cli]")
+{
+  Fixture f;
+  f.init();
+  f.member("rita", {"rotator"}, {"prod"});
+  f.member("bob", {"requester"}, {"prod"});
+  REQUIRE(f.as("alice", file_connector(f, "a")).code == 0);
+  ::setenv("ESCROW_NOW", "2030-01-01T00:00:00Z", 1);
+  f.add("alice", "prod/monthly", "m-1", {"--every", "30d", "--connector", "a"});
+  f.add("alice", "prod/fresh", "f-1", {"--every", "90d"});
+  f.add("alice", "prod/event", "e-1");
+  f.add("alice", "staging/monthly", "s-1", {"--every", "30d"});
+  REQUIRE(f.as("alice", {"share", "prod/event", "--with", "bob"}).code == 0);
+  REQUIRE(f.as("alice", {"unshare", "prod/event", "--with", "bob"}).code == 0);
+  ::setenv("ESCROW_NOW", "2030-02-15T00:00:00Z", 1);
+
+  Result r = f.as("rita", {"--json", "rotate", "--due"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  Json doc = json_of(r);
+  REQUIRE(doc["results"].size() == 2);
+  CHECK(doc["results"][0]["secret"] == "prod/event");
+  CHECK(doc["results"][0]["reason"] == "unshared from bob");
+  CHECK(doc["results"][1]["secret"] == "prod/monthly");
+  CHECK(doc["counts"]["rotated"] == 2);
+  CHECK(f.read("a.txt") == reveal(f, "rita", "prod/monthly"));
+  CHECK(read_secret(f, "prod/event").due.empty());
+  CHECK(state_of(read_secret(f, "staging/monthly"), 2) == "none"); // rita does not reach staging
+  CHECK(state_of(read_secret(f, "prod/fresh"), 2) == "none");
+
+  // Nothing is due any more: a second run does nothing (each secret rotated once).
+  const std::string before = snapshot(f);
+  r = f.as("rita", {"rotate", "--due"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "nothing to rotate\n");
+  CHECK(snapshot(f) == before);
+
+  // A requester may rotate nothing: --due is empty for them, naming a secret is refused.
+  r = f.as("bob", {"--json", "rotate", "--due"});
+  CHECK(r.code == 0);
+  CHECK(json_of(r)["results"].empty());
+  r = f.as("bob", {"rotate", "prod/fresh"});
+  CHECK(r.code == 4);
+  CHECK(snapshot(f) == before);
+  ::unsetenv("ESCROW_NOW");
+}
+
+namespace {
+
+// Leaves prod/db with a pending v2 as a crashed run would, after connector a took it.
+std::string crash_after_create(Fixture& f)
+{
+  Session session = open_as(f, "alice");
+  Vault& vault = session.vault();
+  const SecretRecord& secret = vault.secret("prod/db");
+  const SecretBytes value = SecretBytes::from("n3w-value-2");
+  VersionPlan plan;
+  plan.v = 2;
+  plan.state = "pending";
+  plan.why = "on request";
+  plan.readers = policy::standing_readers(vault, secret);
+  plan.readers.insert("alice");
+  VersionRecord version = seal_version(vault, secret, value, plan, session.now(), "alice");
+  SecretRecord& mutable_secret = vault.secret_mut("prod/db");
+  vault.sign(mutable_secret, version, session.identity());
+  mutable_secret.versions.push_back(std::move(version));
+  JournalEntry entry;
+  entry.action = "rotate-start";
+  entry.secret = "prod/db";
+  entry.env = "prod";
+  entry.version = 2;
+  entry.result = "pending";
+  session.commit(std::move(entry));
+  std::FILE* out = std::fopen(f.path("a.txt").c_str(), "wb");
+  std::fputs("n3w-value-2", out);
+  std::fclose(out);
+  return "n3w-value-2";
+}
+
+} // namespace
+
+TEST_CASE("rotation cli: --resume rolls a crashed rotation forward", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  const std::string value = crash_after_create(f);
+  CHECK(f.as("alice", {"list"}).out.find("pending v2") != std::string::npos);
+  CHECK(f.as("alice", {"rotate", "prod/db"}).code == 1); // refused: a rotation is in progress
+  Result r = f.as("alice", {"--json", "rotate", "--resume"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Json doc = json_of(r);
+  REQUIRE(doc["results"].size() == 1);
+  CHECK(doc["results"][0]["action"] == "resume");
+  CHECK(doc["results"][0]["result"] == "rotated");
+  CHECK(f.read("a.txt") == value);
+  CHECK(f.read("b.txt") == value);
+  CHECK(reveal(f, "alice", "prod/db") == value);
+  CHECK(state_of(read_secret(f, "prod/db"), 1) == "previous");
+  r = f.as("alice", {"rotate", "--resume"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "nothing to rotate\n");
+  CHECK(f.as("alice", {"rotate", "--resume", "prod/db"}).code == 2);
+}
+
+TEST_CASE("rotation cli: --resume rolls back when the crashed run had decided to", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  crash_after_create(f);
+  {
+    Session session = open_as(f, "alice");
+    JournalEntry entry;
+    entry.action = "rotate-failed";
+    entry.secret = "prod/db";
+    entry.env = "prod";
+    entry.version = 2;
+    entry.result = "rolling-back";
+    session.record(std::move(entry));
+  }
+  const Result r = f.as("alice", {"rotate", "--resume", "prod/db"});
+  CHECK(r.code == 1); // the rotation did fail
+  CHECK(r.err.find("an earlier run had begun rolling it back; v1 re-applied to a, b") != std::string::npos);
+  CHECK(f.read("a.txt") == "0ld-value-1");
+  CHECK(f.read("b.txt") == "0ld-value-1");
+  const SecretRecord secret = read_secret(f, "prod/db");
+  CHECK(state_of(secret, 1) == "current");
+  CHECK(state_of(secret, 2) == "failed");
+  CHECK(reveal(f, "alice", "prod/db", 2) == "n3w-value-2");
+}
+
+TEST_CASE("rotation cli: a manual connector pauses the rotation until confirmed", "[rotation][cli]")
+{
+  Fixture f;
+  f.init();
+  f.member("rita", {"rotator"}, {"prod"});
+  f.member("bob", {"requester"}, {"prod"});
+  REQUIRE(f.as("alice", file_connector(f, "a")).code == 0);
+  REQUIRE(f.as("alice", file_connector(f, "b")).code == 0);
+  f.add("alice", "prod/db", "0ld-value-1", {"--connector", "a", "--connector", "b"});
+  REQUIRE(f.as("alice", {"connector", "add", "portal", "--env", "prod", "--manual", "--instructions",
+                         "Billing > API keys > paste"})
+            .code == 0);
+  REQUIRE(f.as("alice", {"connect", "prod/db", "portal"}).code == 0);
+  Result r = f.as("alice", {"rotate", "prod/db"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("prod/db: v2 is pending, awaiting confirmation from portal") == 0);
+  CHECK(r.out.find("  portal: Billing > API keys > paste\n") != std::string::npos);
+  CHECK(r.out.find("see the value:  escrow get prod/db --reveal --version 2") != std::string::npos);
+  CHECK(r.out.find("then confirm:   escrow rotate --confirm prod/db portal") != std::string::npos);
+  CHECK(r.out.find("who may do it:  alice, rita") != std::string::npos);
+  CHECK_FALSE(file_exists(f, "a.txt")); // no command connector runs before the paste
+  CHECK(reveal(f, "alice", "prod/db") == "0ld-value-1");
+  CHECK(f.as("alice", {"list"}).out.find("pending v2") != std::string::npos);
+  {
+    Session session = open_as(f, "alice");
+    const auto awaiting = rotation::awaiting_confirmation(session.vault(), session.journal().read_all());
+    REQUIRE(awaiting.size() == 1);
+    CHECK(awaiting[0].secret == "prod/db");
+    CHECK(awaiting[0].version == 2);
+    CHECK(awaiting[0].connectors == std::vector<std::string>{"portal"});
+  }
+  // --due and --resume leave it waiting.
+  r = f.as("alice", {"--json", "rotate", "--resume"});
+  REQUIRE(r.code == 0);
+  CHECK(json_of(r)["results"][0]["result"] == "awaiting-confirmation");
+
+  const std::string pending = reveal(f, "rita", "prod/db", 2);
+  CHECK(f.as("bob", {"rotate", "--confirm", "prod/db", "portal"}).code == 4);
+  CHECK(f.as("alice", {"rotate", "--confirm", "prod/db", "a"}).code == 2);
+  CHECK(f.as("alice", {"rotate", "--confirm", "prod/db", "nope"}).code == 2);
+  r = f.as("rita", {"rotate", "--confirm", "prod/db", "portal"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "prod/db: rotated v1 → v2 (updated and verified: a, b)\n");
+  CHECK(f.read("a.txt") == pending);
+  CHECK(reveal(f, "alice", "prod/db") == pending);
+  CHECK(count_actions(f, "confirm") == 1);
+  CHECK(f.as("rita", {"rotate", "--confirm", "prod/db", "portal"}).code == 2); // nothing pending
+}
+
+TEST_CASE("rotation cli: rollback cancels a rotation awaiting confirmation", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  REQUIRE(f.as("alice", {"connector", "add", "portal", "--env", "prod", "--manual"}).code == 0);
+  REQUIRE(f.as("alice", {"connect", "prod/db", "portal"}).code == 0);
+  REQUIRE(f.as("alice", {"rotate", "prod/db"}).code == 0);
+  const Result r = f.as("alice", {"rollback", "prod/db"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out == "prod/db: cancelled the rotation to v2; v1 stays current (re-applied to its command connectors)\n");
+  const SecretRecord secret = read_secret(f, "prod/db");
+  CHECK(state_of(secret, 1) == "current");
+  CHECK(state_of(secret, 2) == "failed");
+  CHECK(f.read("a.txt") == "0ld-value-1"); // re-applied to be sure
+}
+
+TEST_CASE("rotation cli: rollback makes the previous version current again, with the same safety",
+          "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  REQUIRE(f.as("alice", {"rotate", "prod/db"}).code == 0);
+  const std::string v2 = reveal(f, "alice", "prod/db");
+  Result r = f.as("alice", {"rollback", "prod/db"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "prod/db: rolled back to v1 (v2 is previous again)\n");
+  CHECK(f.read("a.txt") == "0ld-value-1");
+  CHECK(f.read("b.txt") == "0ld-value-1");
+  SecretRecord secret = read_secret(f, "prod/db");
+  CHECK(state_of(secret, 1) == "current");
+  CHECK(state_of(secret, 2) == "previous");
+  CHECK(count_actions(f, "rollback") == 1);
+
+  // A rollback whose connector fails is itself rolled back: v2 returns everywhere, v1 stays previous.
+  const std::string guard = f.path("guard.txt").string();
+  REQUIRE(f.as("alice", {"connector", "add", "picky", "--env", "prod", "--update",
+                         "cat > '" + f.path("picky.txt").string() + "'", "--verify",
+                         "if [ -e '" + guard + "' ] && [ \"$ESCROW_VERSION\" = 1 ]; then exit 4; fi; cmp -s - '" +
+                           f.path("picky.txt").string() + "'"})
+            .code == 0);
+  REQUIRE(f.as("alice", {"connect", "prod/db", "picky"}).code == 0);
+  REQUIRE(f.as("alice", {"rollback", "prod/db"}).code == 0); // v2 current again, picky gets it
+  CHECK(f.read("picky.txt") == v2);
+  std::FILE* out = std::fopen(guard.c_str(), "wb");
+  std::fclose(out);
+  r = f.as("alice", {"rollback", "prod/db"});
+  CHECK(r.code == 1);
+  std::filesystem::remove(guard);
+  secret = read_secret(f, "prod/db");
+  CHECK(state_of(secret, 1) == "previous");
+  CHECK(state_of(secret, 2) == "current");
+  CHECK(f.read("a.txt") == v2);
+  CHECK(f.read("picky.txt") == v2);
+
+  // No previous version: nothing to roll back to.
+  f.add("alice", "prod/single", "x-1");
+  CHECK(f.as("alice", {"rollback", "prod/single"}).code == 2);
+  CHECK(f.as("alice", {"verify"}).code == 0);
+}
+
+TEST_CASE("rotation cli: compromise marks, voids and rotates at once when the caller can", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  f.member("bob", {"requester"}, {"prod"});
+  const Result r = f.as("alice", {"--json", "compromise", "prod/db", "--why", "pasted in chat"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Json doc = json_of(r);
+  CHECK(doc["compromised_version"] == 1);
+  CHECK(doc["rotated"] == true);
+  CHECK(doc["rotation"]["result"] == "rotated");
+  const SecretRecord secret = read_secret(f, "prod/db");
+  CHECK(state_of(secret, 1) == "compromised");
+  CHECK(state_of(secret, 2) == "current");
+  CHECK(secret.find_version(2)->why == "compromised: pasted in chat");
+  CHECK(secret.due.empty());
+  CHECK(f.read("a.txt") == reveal(f, "alice", "prod/db"));
+  CHECK(rotation::status(secret, PolicyRecord{}, 0) == "manual");
+  // Rollback never goes back to a compromised value.
+  CHECK(f.as("alice", {"rollback", "prod/db"}).code == 2);
+
+  // A member who may not change it: reported in the journal, refused, nothing else changes.
+  const std::string before = f.read("escrow.vault");
+  const Result denied = f.as("bob", {"compromise", "prod/db", "--why", "saw it on a screen"});
+  CHECK(denied.code == 4);
+  CHECK(denied.err.find("who can rotate it: alice") != std::string::npos);
+  CHECK(f.read("escrow.vault") == before);
+  CHECK(journal_of(f).back().action == "compromise");
+  CHECK(journal_of(f).back().result == "denied");
+  CHECK(f.as("alice", {"compromise", "prod/db"}).code == 2); // --why is required
+}
+
+TEST_CASE("rotation cli: compromise by an admin who cannot read it marks it due and says who can", "[rotation][cli]")
+{
+  Fixture f;
+  f.init();
+  f.member("owen", {"requester"}, {"prod"});
+  f.member("rita", {"rotator"}, {"prod"});
+  REQUIRE(f.as("alice", file_connector(f, "a")).code == 0);
+  f.add("owen", "prod/api", "api-1", {"--connector", "a"});
+  Result r = f.as("alice", {"compromise", "prod/api", "--why", "laptop stolen"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("marked prod/api v1 compromised") == 0);
+  CHECK(r.out.find("who can rotate it: owen, rita") != std::string::npos);
+  const SecretRecord secret = read_secret(f, "prod/api");
+  CHECK(state_of(secret, 1) == "compromised");
+  CHECK(secret.due == "compromised: laptop stolen");
+  CHECK(f.as("owen", {"get", "prod/api", "--reveal"}).code != 0); // never served while compromised
+  // The rotator's --due picks it up.
+  r = f.as("rita", {"--json", "rotate", "--due"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(json_of(r)["results"][0]["reason"] == "compromised: laptop stolen");
+  CHECK(f.read("a.txt") == reveal(f, "owen", "prod/api"));
+}
+
+TEST_CASE("rotation cli: retire keeps the history and serves nothing", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  f.member("bob", {"requester"}, {"prod"});
+  CHECK(f.as("bob", {"retire", "prod/db"}).code == 4);
+  REQUIRE(f.as("alice", {"retire", "prod/db"}).code == 0);
+  CHECK(read_secret(f, "prod/db").state == "retired");
+  CHECK(f.as("alice", {"get", "prod/db", "--reveal"}).code == 4);
+  CHECK(f.as("alice", {"rotate", "prod/db"}).code == 2);
+  CHECK(f.as("alice", {"retire", "prod/db"}).code == 2);
+  CHECK(f.as("alice", {"list"}).out.find("retired") != std::string::npos);
+  CHECK(json_of(f.as("alice", {"--json", "rotate", "--due"}))["results"].empty());
+  CHECK(count_actions(f, "retire") == 1);
+}
+
+TEST_CASE("rotation cli: the notify hook gets one event per result and never a value", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  const std::string events = f.path("events.jsonl").string();
+  set_policy(f, [&](PolicyRecord& policy) { policy.notify = "cat >> '" + events + "'; echo >> '" + events + "'"; });
+  REQUIRE(f.as("alice", {"rotate", "prod/db"}).code == 0);
+  const std::string value = reveal(f, "alice", "prod/db");
+  std::string text = f.read("events.jsonl");
+  std::vector<Json> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) {
+      lines.push_back(Json::parse(line));
+    }
+  }
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0]["event"] == "rotated");
+  CHECK(lines[0]["secret"] == "prod/db");
+  CHECK(lines[0]["version"] == 2);
+  CHECK(lines[0]["actor"] == "alice");
+  CHECK(text.find(value) == std::string::npos);
+  CHECK(text.find("0ld-value-1") == std::string::npos);
+
+  // A failing hook is reported and does not fail the rotation.
+  set_policy(f, [](PolicyRecord& policy) { policy.notify = "echo 'hook down' >&2; exit 5"; });
+  const Result r = f.as("alice", {"rotate", "prod/db"});
+  CHECK(r.code == 0);
+  CHECK(r.err == "escrow: notify hook failed (the operation itself is unaffected): exit 5: hook down\n");
+  CHECK(state_of(read_secret(f, "prod/db"), 3) == "current");
+}
+
+TEST_CASE("rotation cli: generators: cmd= output and --stdin become the new value", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  const std::string minted = f.path("minted.txt").string();
+  {
+    std::FILE* out = std::fopen(minted.c_str(), "wb");
+    std::fputs("pr0vider-minted\n", out);
+    std::fclose(out);
+  }
+  Result r = f.as("alice", {"rotate", "prod/db", "--generate", "cmd=cat '" + minted + "'"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(reveal(f, "alice", "prod/db") == "pr0vider-minted");
+  CHECK(f.read("a.txt") == "pr0vider-minted");
+  CHECK(read_secret(f, "prod/db").generator == "cmd=cat '" + minted + "'");
+
+  // The generator failing changes no version and names the problem.
+  std::filesystem::remove(minted);
+  const std::string vault_before = f.read("escrow.vault");
+  r = f.as("alice", {"rotate", "prod/db"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("the generator (cat '") != std::string::npos);
+  CHECK(r.err.find("exit 1") != std::string::npos);
+  CHECK(f.read("escrow.vault") == vault_before);
+
+  const std::string typed = "typ3d-by-hand";
+  r = f.as("alice", {"rotate", "prod/db", "--stdin"}, &typed);
+  REQUIRE(r.code == 0);
+  CHECK(reveal(f, "alice", "prod/db") == typed);
+  CHECK(f.read("b.txt") == typed);
+  // The same value again is refused.
+  r = f.as("alice", {"rotate", "prod/db", "--stdin"}, &typed);
+  CHECK(r.code == 1);
+  CHECK(f.as("alice", {"rotate", "prod/db", "--generate", "len=0"}).code == 2);
+  check_no_leak(f, {"pr0vider-minted", typed}, {r});
+}
+
+TEST_CASE("rotation cli: retention drops the keys of versions beyond the policy's keep", "[rotation][cli]")
+{
+  Fixture f;
+  f.init();
+  set_policy(f, [](PolicyRecord& policy) { policy.envs["*"].keep = 2; });
+  f.add("alice", "prod/db", "v-1");
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(f.as("alice", {"rotate", "prod/db"}).code == 0);
+  }
+  const SecretRecord secret = read_secret(f, "prod/db");
+  CHECK(state_of(secret, 1) == "retired");
+  CHECK(secret.find_version(1)->wrapped.empty());
+  CHECK(state_of(secret, 2) == "retired");
+  CHECK_FALSE(secret.find_version(2)->wrapped.empty());
+  CHECK(state_of(secret, 3) == "previous");
+  CHECK(state_of(secret, 4) == "current");
+  CHECK(f.as("alice", {"get", "prod/db", "--reveal", "--version", "1"}).code == 4);
+  CHECK(f.as("alice", {"get", "prod/db", "--reveal", "--version", "2"}).code == 0);
+  CHECK(f.as("alice", {"verify"}).code == 0);
+}
+
+TEST_CASE("rotation cli: usage errors", "[rotation][cli]")
+{
+  Fixture f;
+  two_connectors(f);
+  const std::string before = snapshot(f);
+  CHECK(f.as("alice", {"rotate"}).code == 2);
+  CHECK(f.as("alice", {"rotate", "prod/db", "--due"}).code == 2);
+  CHECK(f.as("alice", {"rotate", "--confirm", "prod/db"}).code == 2);
+  CHECK(f.as("alice", {"rotate", "--due", "--stdin"}).code == 2);
+  CHECK(f.as("alice", {"rotate", "prod/../db"}).code == 2);
+  CHECK(f.as("alice", {"rotate", "prod/nope"}).code == 2);
+  CHECK(snapshot(f) == before);
+}
+
+TEST_CASE("rotation cli: compromise voids open requests and grants", "[rotation][cli]")
+{
+  Fixture f;
+  f.init();
+  f.member("bob", {"requester"}, {"prod"});
+  f.member("carol", {"approver"}, {"prod"});
+  f.add("alice", "prod/db", "v-1", {"--custodians", "carol", "--threshold", "1"});
+  Result r = f.as("bob", {"request", "prod/db", "--ttl", "1h", "--why", "incident 812"});
+  REQUIRE(r.code == 0);
+  std::string approved = r.out;
+  approved.erase(approved.find_last_not_of("\n") + 1);
+  REQUIRE(f.as("carol", {"approve", "prod/db", approved}).code == 0);
+  REQUIRE(f.as("bob", {"get", "prod/db", "--reveal"}).out == "v-1");
+  r = f.as("bob", {"request", "prod/db", "--ttl", "1h", "--why", "second look"});
+  REQUIRE(r.code == 0);
+
+  r = f.as("alice", {"--json", "compromise", "prod/db", "--why", "leaked in a log"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Json doc = json_of(r);
+  CHECK(doc["voided_requests"].size() == 2);
+  CHECK(doc["rotated"] == true);
+  const SecretRecord secret = read_secret(f, "prod/db");
+  for (const auto& request : secret.requests) {
+    REQUIRE(request.denial.has_value());
+    CHECK(request.denial->why == "voided: leaked in a log");
+  }
+  for (const auto& version : secret.versions) {
+    CHECK(version.granted.empty());
+  }
+  CHECK(f.as("bob", {"get", "prod/db", "--reveal"}).code == 4);
+  CHECK(f.as("bob", {"get", "prod/db", "--reveal", "--version", "1"}).code == 4);
+  CHECK(f.as("alice", {"verify"}).code == 0);
+}
+
+TEST_CASE("rotation cli: a manual connector's verify refuses a bad paste", "[rotation][cli]")
+{
+  Fixture f;
+  f.init();
+  const std::string pasted = f.path("portal.txt").string();
+  REQUIRE(f.as("alice", {"connector", "add", "portal", "--env", "prod", "--manual", "--verify",
+                         "cmp -s - '" + pasted + "' || { echo 'portal still has the old key' >&2; exit 1; }"})
+            .code == 0);
+  f.add("alice", "prod/key", "k-1", {"--connector", "portal"});
+  REQUIRE(f.as("alice", {"rotate", "prod/key"}).code == 0);
+  Result r = f.as("alice", {"rotate", "--confirm", "prod/key", "portal"});
+  CHECK(r.code == 1);
+  CHECK(r.err == "escrow: error: rotate --confirm prod/key: v2: the paste into portal does not verify: verify failed "
+                 "(exit 1): portal still has the old key; not confirmed\n");
+  CHECK(count_actions(f, "confirm", "ok") == 0);
+  CHECK(state_of(read_secret(f, "prod/key"), 2) == "pending");
+  // The person pastes it for real: now the confirmation goes through and finishes the rotation.
+  const std::string value = reveal(f, "alice", "prod/key", 2);
+  std::FILE* out = std::fopen(pasted.c_str(), "wb");
+  std::fwrite(value.data(), 1, value.size(), out);
+  std::fclose(out);
+  r = f.as("alice", {"rotate", "--confirm", "prod/key", "portal"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "prod/key: rotated v1 → v2 (updated and verified: portal)\n");
+  CHECK(reveal(f, "alice", "prod/key") == value);
+}
