@@ -1,6 +1,7 @@
 // escrow verify
 #include <commands/context.hpp>
 
+#include <escrow/audit/verify.hpp>
 #include <escrow/error.hpp>
 
 namespace escrow::cli {
@@ -12,19 +13,15 @@ void run_verify(Context& context)
   Session session = context.open(Mode::read);
   const Vault& vault = session.vault();
   vault.verify_all();
-  // The journal must contain the entry the vault is anchored to.
-  const std::vector<JournalEntry> entries = session.journal().read_all();
-  bool anchored = vault.journal_head().empty();
-  for (const auto& entry : entries) {
-    if (entry.hash == vault.journal_head()) {
-      anchored = true;
-      break;
+  // The journal: every hash, signature, parent link and both anchors (escrow/audit/verify.hpp).
+  const audit::VerifyReport journal = audit::verify_session_journal(session);
+  for (const auto& finding : journal.findings) {
+    if (finding.warning()) {
+      context.note("warning: " + session.journal().path().string() + ": " + finding.message);
     }
   }
-  if (!anchored) {
-    fail(ErrorKind::integrity, "{}: the vault's journal_head is not in the journal (truncated or replaced)",
-         session.journal().path().string());
-  }
+  audit::require_clean(journal, session.journal().path());
+  audit::pin_verified(session, journal);
   if (context.json()) {
     context.emit(Json{{"ok", true},
                       {"vault", session.vault_path().string()},
@@ -32,12 +29,14 @@ void run_verify(Context& context)
                       {"members", vault.members().size()},
                       {"secrets", vault.secret_names().size()},
                       {"signatures", vault.verified_signatures()},
-                      {"journal_entries", entries.size()}});
+                      {"journal_entries", journal.entries},
+                      {"journal_warnings", journal.warnings()}});
     return;
   }
-  context.say(fmt::format("ok: {} revision {}: {} members, {} secrets, {} signatures verified, journal anchored",
+  context.say(fmt::format("ok: {} revision {}: {} members, {} secrets, {} signatures verified, {} journal entries "
+                          "verified and anchored",
                           session.vault_path().string(), vault.revision(), vault.members().size(),
-                          vault.secret_names().size(), vault.verified_signatures()));
+                          vault.secret_names().size(), vault.verified_signatures(), journal.entries));
 }
 
 } // namespace

@@ -16,7 +16,10 @@ namespace {
 
 std::string temp_prefix(const fs::path& target)
 {
-  return "." + target.filename().string() + ".tmp.";
+  std::string prefix = ".";
+  prefix += target.filename().string();
+  prefix += ".tmp.";
+  return prefix;
 }
 
 void write_all(int fd, std::string_view data, const fs::path& path)

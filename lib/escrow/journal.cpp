@@ -16,6 +16,56 @@ namespace {
 
 constexpr std::string_view k_journal_label = "escrow/v1/journal";
 
+// A writer killed in the middle of its append can leave an unterminated last line. Its vault
+// revision never landed (the vault is written only after the append returns), so under the
+// vault lock the fragment is cut off; a complete entry that only lacks its newline (an
+// editor's doing) gets the newline instead. Anything else is left for audit verify to judge.
+void repair_torn_tail(const fs::path& path)
+{
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return; // missing: nothing to repair; other errors surface in the append
+  }
+  struct stat info{};
+  char last = '\n';
+  if (::fstat(fd, &info) != 0 || info.st_size == 0 || ::pread(fd, &last, 1, info.st_size - 1) != 1 || last == '\n') {
+    ::close(fd);
+    return;
+  }
+  const auto size = static_cast<std::size_t>(info.st_size);
+  const std::size_t window = std::min<std::size_t>(size, k_max_journal_line + 1);
+  std::string tail(window, '\0');
+  if (::pread(fd, tail.data(), window, static_cast<off_t>(size - window)) != static_cast<ssize_t>(window)) {
+    ::close(fd);
+    fail(ErrorKind::io, "{}: cannot read", path.string());
+  }
+  const auto newline = tail.rfind('\n');
+  if (newline == std::string::npos && window < size) {
+    ::close(fd);
+    fail(ErrorKind::integrity, "{}: the last line is unterminated and longer than {} bytes", path.string(),
+         k_max_journal_line);
+  }
+  const std::size_t start = newline == std::string::npos ? 0 : newline + 1;
+  bool complete = false;
+  try {
+    complete = canonical::parse(std::string_view(tail).substr(start), path.string()).is_object();
+  } catch (const Error&) {
+    complete = false;
+  }
+  bool ok = false;
+  if (complete) {
+    ok = ::pwrite(fd, "\n", 1, info.st_size) == 1;
+  } else {
+    ok = ::ftruncate(fd, static_cast<off_t>(size - window + start)) == 0;
+  }
+  ok = ok && ::fdatasync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  if (!ok) {
+    fail(ErrorKind::io, "{}: cannot repair an unterminated last line: {}", path.string(), std::strerror(saved));
+  }
+}
+
 } // namespace
 
 std::string host_name()
@@ -206,6 +256,7 @@ std::string Journal::seal(JournalEntry& entry, const Identity& actor)
 
 std::string Journal::append(JournalEntry entry, const Identity& actor, const std::string& vault_id) const
 {
+  repair_torn_tail(m_path);
   const std::string parent = head();
   entry.parents.clear();
   if (!parent.empty()) {

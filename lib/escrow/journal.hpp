@@ -59,7 +59,8 @@ public:
   // Hash of the newest entry ("" for an empty or missing journal); reads only the tail.
   std::string head() const;
   // Completes (parents = current head, host, vault, hash, sig) and appends one entry durably
-  // (O_APPEND + fdatasync). Call under the vault lock. Returns the entry's hash.
+  // (O_APPEND + fdatasync). Call under the vault lock. Returns the entry's hash. An unterminated
+  // last line left by a killed writer is cut off first (its vault revision never landed).
   std::string append(JournalEntry entry, const Identity& actor, const std::string& vault_id) const;
   // Completes and signs an entry without writing it.
   static std::string seal(JournalEntry& entry, const Identity& actor);

@@ -19,11 +19,6 @@ std::string env_or(const char* name, std::string fallback)
   return value != nullptr && *value != '\0' ? std::string(value) : std::move(fallback);
 }
 
-std::string digest_of(std::string_view text)
-{
-  return canonical::b64(crypto::hash_raw(as_bytes(text)));
-}
-
 fs::path known_path(const fs::path& state_dir)
 {
   return state_dir / "known.json";
@@ -132,7 +127,30 @@ std::optional<Pin> read_pin(const fs::path& state_dir, const std::string& vault_
   pin.genesis = entry["genesis"].get<std::string>();
   pin.revision = entry["revision"].get<std::int64_t>();
   pin.head = entry["head"].get<std::string>();
+  if (const auto field = entry.find("journal_head"); field != entry.end() && field->is_string()) {
+    pin.journal_head = field->get<std::string>();
+  }
+  if (const auto field = entry.find("journal_size"); field != entry.end() && field->is_number_integer()
+      && field->get<std::int64_t>() >= 0) {
+    pin.journal_size = static_cast<std::uint64_t>(field->get<std::int64_t>());
+  }
   return pin;
+}
+
+void pin_journal(const fs::path& state_dir, const std::string& vault_id, const std::string& head, std::uint64_t size)
+{
+  fs::create_directories(state_dir);
+  FileLock lock(state_dir / "known.json.lock", std::chrono::seconds(30));
+  Json known = read_known(state_dir);
+  const auto it = known["vaults"].find(vault_id);
+  if (it == known["vaults"].end() || !it->is_object()) {
+    return;
+  }
+  (*it)["journal_head"] = head;
+  (*it)["journal_size"] = size;
+  AtomicFile file(known_path(state_dir));
+  file.write(canonical::dump_pretty(known) + "\n");
+  file.commit();
 }
 
 Session::Session(SessionOptions options)
@@ -155,10 +173,26 @@ Session Session::open(const SessionOptions& options, Mode mode)
     session.m_lock.emplace(fs::path(path.string() + ".lock"), lock_wait_from_environment());
     cleanup_stale_temps(path);
   }
-  std::string text = read_file(path, k_max_vault_size);
-  session.m_vault_digest = digest_of(text);
-  session.m_vault.emplace(Vault::parse(std::move(text), path.string()));
-  session.check_pins();
+  for (int attempt = 1;; ++attempt) {
+    // A reader maps the file and reads only what it uses; a writer keeps a private copy (it
+    // rewrites the file from it, and compares it with the file before saving).
+    if (mode == Mode::write) {
+      session.m_vault.emplace(Vault::parse(read_file(path, k_max_vault_size), path.string(), Vault::Reading::lazy));
+    } else {
+      session.m_vault.emplace(Vault::read(path));
+    }
+    try {
+      session.check_pins();
+      break;
+    } catch (const Error& error) {
+      // A reader holds no lock: a writer may have replaced the vault and raised the pin between
+      // this read and the check. That is no rollback; read the new file.
+      if (mode == Mode::write || error.kind() != ErrorKind::integrity || attempt == 5
+          || read_file(path, k_max_vault_size) == session.m_vault->text()) {
+        throw;
+      }
+    }
+  }
   session.m_identity = load_identity(session.m_options);
   const MemberRecord* me = session.m_vault->member(session.m_identity.pub.name);
   if (me == nullptr || me->sign_pk != session.m_identity.pub.sign_pk || me->box_pk != session.m_identity.pub.box_pk) {
@@ -170,6 +204,13 @@ Session Session::open(const SessionOptions& options, Mode mode)
   if (!me->active()) {
     fail(ErrorKind::access, "{}: {} was removed from this vault on {}", path.string(), me->name,
          format_time(*me->removed_at));
+  }
+  if (session.m_rollback_from) {
+    // DESIGN §3: accepting an older revision is journaled.
+    JournalEntry entry;
+    entry.action = "allow-rollback";
+    entry.detail = Json{{"revision", session.m_vault->revision()}, {"seen", *session.m_rollback_from}};
+    session.record(std::move(entry));
   }
   return session;
 }
@@ -218,6 +259,7 @@ void Session::check_pins()
                               vault.revision() == pin->revision ? " with different content" : ""))
         .hint("if the older revision is intended (e.g. a git revert), pass --allow-rollback");
     }
+    m_rollback_from = pin->revision;
     update_pins(vault.revision(), vault.head());
     return;
   }
@@ -230,6 +272,7 @@ void Session::update_pins(std::int64_t revision, const std::string& head)
 {
   fs::create_directories(m_options.state_dir);
   FileLock lock(m_options.state_dir / "known.json.lock", std::chrono::seconds(30));
+  cleanup_stale_temps(known_path(m_options.state_dir));
   Json known = read_known(m_options.state_dir);
   Json& entry = known["vaults"][m_vault->id_b64()];
   const std::string genesis = m_vault->genesis().fingerprint();
@@ -237,7 +280,13 @@ void Session::update_pins(std::int64_t revision, const std::string& head)
       && entry["revision"].get<std::int64_t>() > revision && !m_options.allow_rollback) {
     return; // another process has seen a newer one meanwhile
   }
-  entry = Json{{"genesis", genesis}, {"revision", revision}, {"head", head}};
+  Json updated{{"genesis", genesis}, {"revision", revision}, {"head", head}};
+  for (const char* key : {"journal_head", "journal_size"}) {
+    if (entry.is_object() && entry.contains(key)) {
+      updated[key] = entry[key];
+    }
+  }
+  entry = std::move(updated);
   AtomicFile file(known_path(m_options.state_dir));
   file.write(canonical::dump_pretty(known) + "\n");
   file.commit();
@@ -250,7 +299,9 @@ std::string Session::record(JournalEntry entry)
     lock.emplace(fs::path(m_options.vault_path.string() + ".lock"), lock_wait_from_environment());
   }
   entry.ts = m_now;
-  return m_journal.append(std::move(entry), m_identity, m_vault->id_b64());
+  const std::string hash = m_journal.append(std::move(entry), m_identity, m_vault->id_b64());
+  pin_journal(m_options.state_dir, m_vault->id_b64(), hash, fs::file_size(m_journal.path()));
+  return hash;
 }
 
 void Session::commit(JournalEntry entry)
@@ -261,7 +312,7 @@ void Session::commit(JournalEntry entry)
   const fs::path& path = m_options.vault_path;
   if (!m_vault->text().empty()) {
     // Refuse to save over a vault that changed on disk since it was read.
-    if (digest_of(read_file(path, k_max_vault_size)) != m_vault_digest) {
+    if (read_file(path, k_max_vault_size) != m_vault->text()) {
       fail(ErrorKind::io, "{}: changed on disk while this command ran; nothing was written", path.string());
     }
   }
@@ -272,9 +323,9 @@ void Session::commit(JournalEntry entry)
   AtomicFile file(path, 0644);
   file.write(text);
   file.commit();
-  m_vault_digest = digest_of(text);
   update_pins(m_vault->written_revision(), m_vault->written_head());
-  m_vault.emplace(Vault::parse(std::move(text), path.string()));
+  pin_journal(m_options.state_dir, m_vault->id_b64(), hash, fs::file_size(m_journal.path()));
+  m_vault.emplace(Vault::parse(std::move(text), path.string(), Vault::Reading::lazy));
 }
 
 } // namespace escrow

@@ -78,7 +78,7 @@ private:
   Identity m_identity;
   Journal m_journal;
   Timestamp m_now = 0;
-  std::string m_vault_digest; // of the file as read, to refuse saving over a changed file
+  std::optional<std::int64_t> m_rollback_from; // the pinned revision --allow-rollback went below
 };
 
 // The pins kept per vault in <state_dir>/known.json.
@@ -87,7 +87,15 @@ struct Pin
   std::string genesis; // fingerprint
   std::int64_t revision = 0;
   std::string head;
+  std::string journal_head;       // the newest journal entry appended (or verified) here; "" = none
+  std::uint64_t journal_size = 0; // the journal's size in bytes just after it
 };
 std::optional<Pin> read_pin(const std::filesystem::path& state_dir, const std::string& vault_id);
+// Records the journal's newest entry seen on this machine (after each append, and after a clean
+// `audit verify`), so that cutting off the newest entries is detected. No-op for an unpinned vault.
+void pin_journal(const std::filesystem::path& state_dir,
+                 const std::string& vault_id,
+                 const std::string& head,
+                 std::uint64_t size);
 
 } // namespace escrow

@@ -1,0 +1,572 @@
+#include <escrow/audit/report.hpp>
+#include <escrow/error.hpp>
+#include <escrow/escrow.hpp>
+#include <escrow/rotation.hpp>
+#include <escrow/versions.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace escrow::audit {
+
+namespace {
+
+using canonical::Json;
+
+std::string join(const std::vector<std::string>& items, std::string_view separator = ", ")
+{
+  std::string out;
+  for (const auto& item : items) {
+    out += out.empty() ? item : std::string(separator) + item;
+  }
+  return out;
+}
+
+Json time_or_null(const std::optional<Timestamp>& at)
+{
+  return at ? Json(format_time(*at)) : Json(nullptr);
+}
+
+Json refs_json(const std::vector<EntryRef>& refs)
+{
+  Json out = Json::array();
+  for (const auto& ref : refs) {
+    out.push_back(Json{{"line", ref.line}, {"hash", ref.hash}});
+  }
+  return out;
+}
+
+EntryRef ref_of(const LoggedEntry& logged)
+{
+  return EntryRef{logged.line, logged.entry.hash};
+}
+
+bool removed(const Vault& vault, const std::string& name, std::optional<Timestamp>& removed_at)
+{
+  const MemberRecord* member = vault.member(name);
+  if (member == nullptr) {
+    removed_at.reset();
+    return true;
+  }
+  removed_at = member->removed_at;
+  return !member->active();
+}
+
+bool active_member(const Vault& vault, const std::string& name)
+{
+  const MemberRecord* member = vault.member(name);
+  return member != nullptr && member->active();
+}
+
+// The earliest moment the secret became due, for "overdue by".
+Timestamp due_since(const SecretRecord& secret,
+                    const PolicyRecord& policy,
+                    const std::vector<const LoggedEntry*>& history,
+                    Timestamp now)
+{
+  if (!secret.due.empty()) {
+    return secret.due_since;
+  }
+  const VersionRecord* current = secret.current();
+  if (current == nullptr) {
+    // Compromised or missing: since the last compromise the journal shows.
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {
+      if ((*it)->entry.action == "compromise" && (*it)->entry.result == "ok") {
+        return (*it)->entry.ts;
+      }
+    }
+    return now;
+  }
+  Timestamp since = now;
+  if (secret.after_access) {
+    for (const Request& request : secret.requests) {
+      if (request.used_at && *request.used_at >= current->created_at) {
+        since = std::min(since, *request.used_at);
+      }
+    }
+  }
+  const std::int64_t every = rotation::cadence(secret, policy);
+  if (every > 0 && now >= current->created_at + every) {
+    since = std::min(since, current->created_at + every);
+  }
+  return since;
+}
+
+std::vector<std::string> sorted(std::set<std::string> items)
+{
+  return {items.begin(), items.end()};
+}
+
+void compare_values(const Vault& vault,
+                    const std::vector<std::string>& names,
+                    const ReportOptions& options,
+                    Report& report)
+{
+  const Identity& reader = *options.reader;
+  report.compared_values = true;
+  // A per-run random key: the digests mean nothing outside this process and are never kept.
+  const Bytes key = crypto::random_bytes(32);
+  const auto open = [&](const SecretRecord& secret) -> std::optional<SecretBytes> {
+    const VersionRecord* current = secret.current();
+    if (current == nullptr || secret.state != "active") {
+      return std::nullopt;
+    }
+    try {
+      const OpenedKey opened = open_data_key(vault, secret, *current, reader, options.now);
+      if (opened.path == AccessPath::approvals) {
+        return std::nullopt; // comparing must not consume an approval-based grant
+      }
+      return decrypt_version(vault, secret, *current, opened.data_key);
+    } catch (const Error&) {
+      return std::nullopt; // not readable by the caller (or damaged: `escrow verify` says so)
+    }
+  };
+  std::map<crypto::Hash, std::vector<std::string>> by_digest;
+  for (const auto& name : names) {
+    const SecretRecord& secret = vault.secret(name);
+    const std::optional<SecretBytes> value = open(secret);
+    if (!value) {
+      continue;
+    }
+    crypto::Hasher hasher;
+    hasher.update(key);
+    hasher.update(value->expose());
+    by_digest[hasher.finish()].push_back(name);
+    report.compared.push_back(name);
+  }
+  for (const auto& [digest, group] : by_digest) {
+    if (group.size() < 2) {
+      continue;
+    }
+    // Confirm byte for byte (constant time), in clusters of equal values.
+    std::vector<bool> placed(group.size(), false);
+    std::vector<std::optional<SecretBytes>> values;
+    for (const auto& name : group) {
+      values.push_back(open(vault.secret(name)));
+    }
+    for (std::size_t a = 0; a < group.size(); ++a) {
+      if (placed[a] || !values[a]) {
+        continue;
+      }
+      DuplicateGroup cluster;
+      cluster.secrets.push_back(group[a]);
+      for (std::size_t b = a + 1; b < group.size(); ++b) {
+        if (!placed[b] && values[b] && values[b]->size() == values[a]->size()
+            && crypto::equal(values[a]->expose(), values[b]->expose())) {
+          placed[b] = true;
+          cluster.secrets.push_back(group[b]);
+        }
+      }
+      if (cluster.secrets.size() > 1) {
+        report.duplicates.push_back(std::move(cluster));
+      }
+    }
+  }
+  std::sort(report.duplicates.begin(), report.duplicates.end(),
+            [](const DuplicateGroup& x, const DuplicateGroup& y) { return x.secrets < y.secrets; });
+}
+
+} // namespace
+
+Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal, const ReportOptions& options)
+{
+  Report report;
+  report.now = options.now;
+  report.dormant_after = options.dormant_after;
+  report.expiring_within = options.expiring_within;
+  const Timestamp now = options.now;
+
+  std::map<std::string, std::vector<const LoggedEntry*>> by_secret;
+  std::vector<JournalEntry> plain;
+  plain.reserve(journal.size());
+  for (const auto& logged : journal) {
+    if (!logged.entry.secret.empty()) {
+      by_secret[logged.entry.secret].push_back(&logged);
+    }
+    plain.push_back(logged.entry);
+  }
+  static const std::vector<const LoggedEntry*> k_none;
+  const auto history_of = [&](const std::string& name) -> const std::vector<const LoggedEntry*>& {
+    const auto it = by_secret.find(name);
+    return it == by_secret.end() ? k_none : it->second;
+  };
+
+  std::vector<std::string> active_names;
+  std::map<std::string, std::set<std::string>> custodian_of; // member -> secrets
+  for (const auto& name : vault.secret_names()) {
+    const SecretRecord& secret = vault.secret(name);
+    if (secret.state != "active") {
+      continue;
+    }
+    active_names.push_back(name);
+    const auto& history = history_of(name);
+    const VersionRecord* current = secret.current();
+
+    // Overdue rotations.
+    if (const auto reason = rotation::due_reason(secret, vault.policy(), now)) {
+      const Timestamp since = due_since(secret, vault.policy(), history, now);
+      report.overdue.push_back(OverdueRotation{name, secret.owner, *reason, since, std::max<std::int64_t>(0, now - since)});
+    }
+
+    // Rotations awaiting confirmation, interrupted, or failed.
+    if (const VersionRecord* pending = rotation::pending_version(secret)) {
+      const auto state = rotation::pending_state(vault, secret, plain);
+      RotationProblem problem{name, pending->v, "interrupted", {}, pending->created_at, {}, {}};
+      if (state) {
+        problem.since = state->since;
+        if (state->rolling_back) {
+          problem.state = "rolling-back";
+          problem.detail = "a failure was recorded; escrow rotate --resume rolls it back";
+        } else if (!state->awaiting.empty()) {
+          problem.state = "awaiting-confirmation";
+          problem.connectors = state->awaiting;
+          problem.detail = fmt::format("paste v{} and run: escrow rotate --confirm {} CONNECTOR", pending->v, name);
+        } else {
+          problem.detail = "left by a crash; escrow rotate --resume finishes it";
+        }
+      }
+      for (const LoggedEntry* logged : history) {
+        if (logged->entry.version && *logged->entry.version == pending->v) {
+          problem.entries.push_back(ref_of(*logged));
+        }
+      }
+      report.rotation_problems.push_back(std::move(problem));
+    }
+    const VersionRecord* live = rotation::live_version(secret);
+    const VersionRecord* failed = nullptr;
+    for (const auto& version : secret.versions) {
+      if (version.state == "failed" && (live == nullptr || version.v > live->v)
+          && (failed == nullptr || version.v > failed->v)) {
+        failed = &version;
+      }
+    }
+    if (failed != nullptr) {
+      RotationProblem problem{name, failed->v, "failed", {}, failed->created_at, "rolled back; the old value is live", {}};
+      for (const LoggedEntry* logged : history) {
+        const JournalEntry& entry = logged->entry;
+        if (!entry.version || *entry.version != failed->v) {
+          continue;
+        }
+        problem.entries.push_back(ref_of(*logged));
+        if (entry.action == "rotate-failed" || entry.action == "rollback-failed") {
+          problem.since = entry.ts;
+          if (const auto it = entry.detail.find("cause"); it != entry.detail.end() && it->is_string()) {
+            problem.detail = it->get<std::string>();
+          }
+          if (const auto it = entry.detail.find("connector"); it != entry.detail.end() && it->is_string()) {
+            problem.connectors = {it->get<std::string>()};
+          }
+        }
+      }
+      report.rotation_problems.push_back(std::move(problem));
+    }
+
+    // Dormant credentials.
+    const LoggedEntry* last_use = nullptr;
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {
+      if (is_access((*it)->entry) && (*it)->entry.result == "ok") {
+        last_use = *it;
+        break;
+      }
+    }
+    const Timestamp idle_since = last_use != nullptr ? last_use->entry.ts : secret.created_at;
+    if (now - idle_since >= options.dormant_after) {
+      DormantSecret dormant{name, secret.owner, std::nullopt, idle_since, now - idle_since, std::nullopt};
+      if (last_use != nullptr) {
+        dormant.last_used = last_use->entry.ts;
+        dormant.last_entry = ref_of(*last_use);
+      }
+      report.dormant.push_back(std::move(dormant));
+    }
+
+    // Owner removed; current version by a removed member.
+    std::optional<Timestamp> removed_at;
+    if (removed(vault, secret.owner, removed_at)) {
+      report.owner_removed.push_back(OwnerRemoved{name, secret.owner, removed_at});
+    }
+    if (current != nullptr && removed(vault, current->created_by, removed_at)) {
+      report.removed_authors.push_back(RemovedAuthor{name, current->v, current->created_by, removed_at});
+    }
+
+    // Pending requests, grants about to expire.
+    for (const Request& request : secret.requests) {
+      const RequestStatus status = request_status(vault, secret, request, now);
+      const std::int64_t left = request.expires_at() - now;
+      if (status.state == RequestState::pending
+          || (status.state == RequestState::granted && left <= options.expiring_within)) {
+        report.open_requests.push_back(OpenRequest{name, request.id, request.by, request.why,
+                                                   std::string(request_state_name(status.state)), status.approvals,
+                                                   status.threshold, request.expires_at(), left});
+      }
+    }
+
+    // Bus factor: readers R (standing keys and unexpired grants of active members), custodians
+    // C with a share, threshold k. Unreadable once R is gone and fewer than k of C remain, so
+    // the smallest such loss is |R| + max(0, |C \ R| - k + 1).
+    if (current != nullptr) {
+      std::set<std::string> readers;
+      for (const auto& [member, wrapped] : current->wrapped) {
+        if (active_member(vault, member)) {
+          readers.insert(member);
+        }
+      }
+      for (const auto& [member, grant] : current->granted) {
+        if (active_member(vault, member) && grant.until > now) {
+          readers.insert(member);
+        }
+      }
+      std::set<std::string> custodians;
+      for (const auto& custodian : secret.custodians) {
+        if (active_member(vault, custodian) && current->shares.count(custodian) > 0) {
+          custodians.insert(custodian);
+        }
+      }
+      std::int64_t others = 0;
+      for (const auto& custodian : custodians) {
+        others += readers.count(custodian) == 0 ? 1 : 0;
+      }
+      const std::int64_t k = secret.threshold;
+      const std::int64_t bus = static_cast<std::int64_t>(readers.size())
+                               + (k >= 1 && others >= k ? others - k + 1 : 0);
+      if (bus <= 1) {
+        report.bus_factor.push_back(BusFactor{name, sorted(readers), sorted(custodians), k, bus});
+      }
+      for (const auto& custodian : secret.custodians) {
+        custodian_of[custodian].insert(name);
+      }
+    }
+  }
+
+  // Custodians who never approve: asked (requests by others on secrets they hold a share of,
+  // in the vault or the journal) but no approval by them anywhere.
+  std::map<std::string, std::size_t> approvals;
+  std::map<std::string, std::size_t> denials;
+  for (const auto& logged : journal) {
+    const JournalEntry& entry = logged.entry;
+    if (entry.result == "ok" && entry.action == "approve") {
+      ++approvals[entry.actor];
+    } else if (entry.result == "ok" && entry.action == "deny") {
+      ++denials[entry.actor];
+    }
+  }
+  for (const auto& [member, secrets] : custodian_of) {
+    if (!active_member(vault, member)) {
+      continue;
+    }
+    std::set<std::pair<std::string, std::string>> asked;
+    std::size_t approved_here = approvals[member];
+    for (const auto& name : secrets) {
+      const SecretRecord& secret = vault.secret(name);
+      for (const Request& request : secret.requests) {
+        if (request.by != member) {
+          asked.emplace(name, request.id);
+        }
+        approved_here += static_cast<std::size_t>(std::count_if(
+          request.approvals.begin(), request.approvals.end(), [&](const Approval& a) { return a.by == member; }));
+      }
+      for (const LoggedEntry* logged : history_of(name)) {
+        if (logged->entry.action == "request" && logged->entry.result == "ok" && logged->entry.actor != member
+            && !logged->entry.request.empty()) {
+          asked.emplace(name, logged->entry.request);
+        }
+      }
+    }
+    if (!asked.empty() && approved_here == 0) {
+      report.silent_custodians.push_back(
+        SilentCustodian{member, sorted(secrets), asked.size(), denials[member]});
+    }
+  }
+
+  if (options.reader != nullptr) {
+    compare_values(vault, active_names, options, report);
+  }
+
+  std::stable_sort(report.overdue.begin(), report.overdue.end(),
+                   [](const OverdueRotation& a, const OverdueRotation& b) { return a.overdue_by > b.overdue_by; });
+  std::stable_sort(report.dormant.begin(), report.dormant.end(),
+                   [](const DormantSecret& a, const DormantSecret& b) { return a.idle_for > b.idle_for; });
+  std::stable_sort(report.open_requests.begin(), report.open_requests.end(),
+                   [](const OpenRequest& a, const OpenRequest& b) { return a.expires_at < b.expires_at; });
+  return report;
+}
+
+Json Report::to_json() const
+{
+  Json overdue_json = Json::array();
+  for (const auto& item : overdue) {
+    overdue_json.push_back(Json{{"secret", item.secret},
+                                {"owner", item.owner},
+                                {"reason", item.reason},
+                                {"due_since", format_time(item.due_since)},
+                                {"overdue_seconds", item.overdue_by},
+                                {"overdue_by", describe_duration(item.overdue_by)}});
+  }
+  Json problems_json = Json::array();
+  for (const auto& item : rotation_problems) {
+    problems_json.push_back(Json{{"secret", item.secret},
+                                 {"version", item.version},
+                                 {"state", item.state},
+                                 {"connectors", item.connectors},
+                                 {"since", format_time(item.since)},
+                                 {"detail", item.detail},
+                                 {"entries", refs_json(item.entries)}});
+  }
+  Json dormant_json = Json::array();
+  for (const auto& item : dormant) {
+    dormant_json.push_back(Json{{"secret", item.secret},
+                                {"owner", item.owner},
+                                {"last_used", time_or_null(item.last_used)},
+                                {"idle_since", format_time(item.idle_since)},
+                                {"idle_days", item.idle_for / 86400},
+                                {"last_entry", item.last_entry ? refs_json({*item.last_entry})[0] : Json(nullptr)}});
+  }
+  Json owners_json = Json::array();
+  for (const auto& item : owner_removed) {
+    owners_json.push_back(Json{{"secret", item.secret}, {"owner", item.owner}, {"removed_at", time_or_null(item.removed_at)}});
+  }
+  Json authors_json = Json::array();
+  for (const auto& item : removed_authors) {
+    authors_json.push_back(Json{{"secret", item.secret},
+                                {"version", item.version},
+                                {"created_by", item.created_by},
+                                {"removed_at", time_or_null(item.removed_at)}});
+  }
+  Json requests_json = Json::array();
+  for (const auto& item : open_requests) {
+    requests_json.push_back(Json{{"secret", item.secret},
+                                 {"id", item.id},
+                                 {"by", item.by},
+                                 {"why", item.why},
+                                 {"state", item.state},
+                                 {"approvals", item.approvals},
+                                 {"threshold", item.threshold},
+                                 {"expires_at", format_time(item.expires_at)},
+                                 {"expires_in_seconds", item.expires_in}});
+  }
+  Json bus_json = Json::array();
+  for (const auto& item : bus_factor) {
+    bus_json.push_back(Json{{"secret", item.secret},
+                            {"readers", item.readers},
+                            {"custodians", item.custodians},
+                            {"threshold", item.threshold},
+                            {"bus_factor", item.bus_factor}});
+  }
+  Json silent_json = Json::array();
+  for (const auto& item : silent_custodians) {
+    silent_json.push_back(
+      Json{{"member", item.member}, {"secrets", item.secrets}, {"asked", item.asked}, {"approved", 0}, {"denied", item.denied}});
+  }
+  Json duplicates_json = Json::array();
+  for (const auto& group : duplicates) {
+    duplicates_json.push_back(Json{{"secrets", group.secrets}});
+  }
+  return Json{{"now", format_time(now)},
+              {"dormant_days", dormant_after / 86400},
+              {"expiring_within", format_duration(expiring_within)},
+              {"overdue", overdue_json},
+              {"rotation_problems", problems_json},
+              {"dormant", dormant_json},
+              {"owner_removed", owners_json},
+              {"removed_authors", authors_json},
+              {"open_requests", requests_json},
+              {"bus_factor", bus_json},
+              {"silent_custodians", silent_json},
+              {"duplicates", duplicates_json},
+              {"values_compared", compared_values ? Json(compared.size()) : Json(nullptr)}};
+}
+
+std::vector<Table> Report::tables() const
+{
+  std::vector<Table> out;
+  {
+    Table table{"overdue", "Rotations overdue", "nothing is overdue", {"SECRET", "OWNER", "OVERDUE BY", "DUE SINCE", "WHY"}, {}};
+    for (const auto& item : overdue) {
+      table.rows.push_back({item.secret, item.owner, describe_duration(item.overdue_by), format_time(item.due_since), item.reason});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"rotation_problems", "Rotations failed or awaiting confirmation", "no rotation is stuck or failed",
+                {"SECRET", "VERSION", "STATE", "CONNECTORS", "SINCE", "DETAIL", "ENTRIES"}, {}};
+    for (const auto& item : rotation_problems) {
+      std::vector<std::string> lines;
+      for (const auto& ref : item.entries) {
+        lines.push_back(std::to_string(ref.line));
+      }
+      table.rows.push_back({item.secret, "v" + std::to_string(item.version), item.state,
+                            item.connectors.empty() ? "-" : join(item.connectors), format_time(item.since), item.detail,
+                            lines.empty() ? "-" : "line " + join(lines, ",")});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"dormant", fmt::format("Dormant credentials (unused for {} days or more)", dormant_after / 86400),
+                "every credential was used recently", {"SECRET", "OWNER", "LAST USED", "IDLE"}, {}};
+    for (const auto& item : dormant) {
+      table.rows.push_back({item.secret, item.owner,
+                            item.last_used ? format_time(*item.last_used) : "never (added " + format_time(item.idle_since) + ")",
+                            std::to_string(item.idle_for / 86400) + "d"});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"owner_removed", "Secrets whose owner was removed", "every owner is an active member", {"SECRET", "OWNER", "REMOVED"}, {}};
+    for (const auto& item : owner_removed) {
+      table.rows.push_back({item.secret, item.owner, item.removed_at ? format_time(*item.removed_at) : "not a member"});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"removed_authors", "Current versions authored by removed members", "no current version is by a removed member",
+                {"SECRET", "VERSION", "CREATED BY", "REMOVED"}, {}};
+    for (const auto& item : removed_authors) {
+      table.rows.push_back({item.secret, "v" + std::to_string(item.version), item.created_by,
+                            item.removed_at ? format_time(*item.removed_at) : "not a member"});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"open_requests",
+                fmt::format("Pending requests and grants expiring within {}", describe_duration(expiring_within)),
+                "no pending request, no grant about to expire",
+                {"SECRET", "REQUEST", "BY", "STATE", "APPROVALS", "EXPIRES", "IN", "WHY"}, {}};
+    for (const auto& item : open_requests) {
+      table.rows.push_back({item.secret, item.id, item.by, item.state,
+                            fmt::format("{}/{}", item.approvals, item.threshold), format_time(item.expires_at),
+                            describe_duration(item.expires_in), item.why});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"bus_factor", "Secrets that depend on one person (bus factor of one or less)",
+                "every secret survives the loss of any one person", {"SECRET", "BUS FACTOR", "READERS", "CUSTODIANS"}, {}};
+    for (const auto& item : bus_factor) {
+      table.rows.push_back({item.secret, std::to_string(item.bus_factor), item.readers.empty() ? "nobody" : join(item.readers),
+                            item.custodians.empty() ? "-" : fmt::format("{} of {}", item.threshold, join(item.custodians))});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"silent_custodians", "Custodians who never approve", "every custodian who was asked has approved",
+                {"CUSTODIAN", "ASKED", "APPROVED", "DENIED", "SECRETS"}, {}};
+    for (const auto& item : silent_custodians) {
+      table.rows.push_back({item.member, std::to_string(item.asked), "0", std::to_string(item.denied), join(item.secrets)});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"duplicates",
+                !compared_values  ? "Duplicate values (not compared)"
+                : compared.empty() ? "Duplicate values (none of the values is yours to read)"
+                                   : fmt::format("Duplicate values (among the {} secrets you can read)", compared.size()),
+                compared_values ? "no two readable secrets share a value" : "not compared", {"SECRETS WITH THE SAME VALUE"}, {}};
+    for (const auto& group : duplicates) {
+      table.rows.push_back({join(group.secrets)});
+    }
+    out.push_back(std::move(table));
+  }
+  return out;
+}
+
+} // namespace escrow::audit

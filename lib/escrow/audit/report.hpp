@@ -1,0 +1,156 @@
+// `audit report`: what a security lead asks of the vault and its journal (docs/AUDIT.md has each
+// rule). Built from the vault (as verified by the session) and the journal's entries, at `now`.
+//
+//   overdue            active secrets due for rotation (rotation::due_reason) and since when
+//   rotation_problems  pending versions awaiting manual confirmation or left by a crash, and
+//                      versions whose rotation failed (newer than the live version)
+//   dormant            active secrets whose value nobody used (reveal/exec, result ok) for N days
+//   owner_removed      secrets whose owner is no longer a member
+//   removed_authors    current versions created by a member since removed
+//   open_requests      pending requests, and grants that expire within the window
+//   bus_factor         secrets that one person's loss would make unreadable (or that none can read)
+//   silent_custodians  custodians asked to approve who never approved anything
+//   duplicates         secrets (that the caller can read) holding the same value; the values are
+//                      compared in memory under a per-run random hash key and never written
+#pragma once
+
+#include <escrow/audit/log.hpp>
+#include <escrow/canonical.hpp>
+#include <escrow/identity.hpp>
+#include <escrow/vault.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace escrow::audit {
+
+struct EntryRef
+{
+  std::size_t line = 0;
+  std::string hash;
+};
+
+struct ReportOptions
+{
+  Timestamp now = 0;
+  std::int64_t dormant_after = 90 * 86400;
+  std::int64_t expiring_within = 86400;
+  // Whose readable values are compared for duplicates; nullptr skips the comparison.
+  const Identity* reader = nullptr;
+};
+
+struct OverdueRotation
+{
+  std::string secret;
+  std::string owner;
+  std::string reason;
+  Timestamp due_since = 0;
+  std::int64_t overdue_by = 0; // seconds
+};
+
+struct RotationProblem
+{
+  std::string secret;
+  std::int64_t version = 0;
+  std::string state; // awaiting-confirmation | interrupted | rolling-back | failed
+  std::vector<std::string> connectors; // awaiting: still to confirm; failed: the failing one
+  Timestamp since = 0;
+  std::string detail;
+  std::vector<EntryRef> entries;
+};
+
+struct DormantSecret
+{
+  std::string secret;
+  std::string owner;
+  std::optional<Timestamp> last_used;
+  Timestamp idle_since = 0;
+  std::int64_t idle_for = 0;
+  std::optional<EntryRef> last_entry;
+};
+
+struct OwnerRemoved
+{
+  std::string secret;
+  std::string owner;
+  std::optional<Timestamp> removed_at; // nullopt: not in the roster at all
+};
+
+struct RemovedAuthor
+{
+  std::string secret;
+  std::int64_t version = 0;
+  std::string created_by;
+  std::optional<Timestamp> removed_at;
+};
+
+struct OpenRequest
+{
+  std::string secret;
+  std::string id;
+  std::string by;
+  std::string why;
+  std::string state; // pending | granted
+  std::size_t approvals = 0;
+  std::int64_t threshold = 0;
+  Timestamp expires_at = 0;
+  std::int64_t expires_in = 0;
+};
+
+struct BusFactor
+{
+  std::string secret;
+  std::vector<std::string> readers;
+  std::vector<std::string> custodians;
+  std::int64_t threshold = 0;
+  std::int64_t bus_factor = 0;
+};
+
+struct SilentCustodian
+{
+  std::string member;
+  std::vector<std::string> secrets;
+  std::size_t asked = 0;
+  std::size_t denied = 0;
+};
+
+struct DuplicateGroup
+{
+  std::vector<std::string> secrets;
+};
+
+// A table for people (the terminal and the HTML page show the same ones).
+struct Table
+{
+  std::string key;
+  std::string title;
+  std::string empty; // what to say when there are no rows
+  std::vector<std::string> headers;
+  std::vector<std::vector<std::string>> rows;
+};
+
+struct Report
+{
+  Timestamp now = 0;
+  std::int64_t dormant_after = 0;
+  std::int64_t expiring_within = 0;
+  std::vector<OverdueRotation> overdue;
+  std::vector<RotationProblem> rotation_problems;
+  std::vector<DormantSecret> dormant;
+  std::vector<OwnerRemoved> owner_removed;
+  std::vector<RemovedAuthor> removed_authors;
+  std::vector<OpenRequest> open_requests;
+  std::vector<BusFactor> bus_factor;
+  std::vector<SilentCustodian> silent_custodians;
+  std::vector<DuplicateGroup> duplicates;
+  bool compared_values = false;
+  std::vector<std::string> compared; // the secrets whose values were compared
+
+  canonical::Json to_json() const;
+  std::vector<Table> tables() const;
+};
+
+Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal, const ReportOptions& options);
+
+} // namespace escrow::audit
