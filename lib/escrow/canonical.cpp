@@ -1,8 +1,10 @@
 #include <escrow/canonical.hpp>
 #include <escrow/error.hpp>
 
+#include <array>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <set>
 
@@ -51,6 +53,36 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i)
   return length;
 }
 
+// The length of the run of bytes from s[i] that a string holds as they are: printable ASCII
+// other than '"' and '\\' (base64, names: most of escrow's bytes). Eight bytes at a time.
+std::size_t plain_run(std::string_view s, std::size_t i)
+{
+  constexpr std::uint64_t k_ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t k_highs = 0x8080808080808080ULL;
+  const std::size_t start = i;
+  while (i + 8 <= s.size()) {
+    std::uint64_t x = 0;
+    std::memcpy(&x, s.data() + i, 8);
+    const std::uint64_t quote = x ^ (k_ones * '"');
+    const std::uint64_t backslash = x ^ (k_ones * '\\');
+    // A byte >= 0x80, < 0x20, == '"' or == '\\' sets its high bit here (exact for "any").
+    const std::uint64_t special =
+      (x | ((x - k_ones * 0x20) & ~x) | ((quote - k_ones) & ~quote) | ((backslash - k_ones) & ~backslash)) & k_highs;
+    if (special != 0) {
+      break;
+    }
+    i += 8;
+  }
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
+      break;
+    }
+    ++i;
+  }
+  return i - start;
+}
+
 void append_utf8(std::string& out, std::uint32_t code)
 {
   if (code < 0x80) {
@@ -92,7 +124,7 @@ public:
   // Skips one value without building it; used by scan_object.
   void skip_value(std::size_t depth)
   {
-    if (depth > k_max_depth) {
+    if (depth >= k_max_depth) {
       fail_at("nesting deeper than 64 levels");
     }
     skip_space();
@@ -224,7 +256,7 @@ private:
 
   Json parse_value(std::size_t depth)
   {
-    if (depth > k_max_depth) {
+    if (depth >= k_max_depth) {
       fail_at("nesting deeper than 64 levels");
     }
     const char c = peek();
@@ -374,6 +406,12 @@ private:
     expect('"');
     std::string out;
     while (true) {
+      if (const std::size_t run = plain_run(m_text, m_pos); run > 0) {
+        if (build) {
+          out.append(m_text.substr(m_pos, run));
+        }
+        m_pos += run;
+      }
       if (m_pos >= m_text.size()) {
         fail_at("unterminated string (truncated?)");
       }
@@ -460,7 +498,12 @@ Json parse(std::string_view text, std::string_view what)
 
 std::string dump(const Json& value)
 {
-  return value.dump(-1, ' ', false, Json::error_handler_t::strict);
+  try {
+    return value.dump(-1, ' ', false, Json::error_handler_t::strict);
+  } catch (const Json::type_error&) {
+    // Parsed files are checked already, so only text from the command line gets here.
+    fail(ErrorKind::usage, "a text argument is not valid UTF-8");
+  }
 }
 
 void dump_pretty(const Json& value, std::size_t depth, std::string& out)
@@ -478,7 +521,7 @@ void dump_pretty(const Json& value, std::size_t depth, std::string& out)
       }
       first = false;
       indent(out, depth + 1);
-      out += Json(key).dump();
+      out += dump(Json(key));
       out += ": ";
       dump_pretty(member, depth + 1, out);
     }
@@ -583,9 +626,32 @@ Bytes unb64(std::string_view text, std::string_view what)
   if (text.size() % 4 != 0) {
     fail(ErrorKind::integrity, "{}: invalid base64 (length)", what);
   }
+  static const auto k_values = [] {
+    std::array<std::int8_t, 256> values{};
+    values.fill(-1);
+    for (std::size_t k = 0; k < k_b64_alphabet.size(); ++k) {
+      values[static_cast<unsigned char>(k_b64_alphabet[k])] = static_cast<std::int8_t>(k);
+    }
+    return values;
+  }();
   Bytes out;
   out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
+  // Fast path: every quad but the last, while all four are alphabet characters.
+  std::size_t start = 0;
+  for (; start + 4 < text.size(); start += 4) {
+    const int a = k_values[static_cast<unsigned char>(text[start])];
+    const int b = k_values[static_cast<unsigned char>(text[start + 1])];
+    const int c = k_values[static_cast<unsigned char>(text[start + 2])];
+    const int d = k_values[static_cast<unsigned char>(text[start + 3])];
+    if ((a | b | c | d) < 0) {
+      break;
+    }
+    const auto n = static_cast<std::uint32_t>((a << 18) | (b << 12) | (c << 6) | d);
+    out.push_back(static_cast<std::uint8_t>(n >> 16));
+    out.push_back(static_cast<std::uint8_t>(n >> 8));
+    out.push_back(static_cast<std::uint8_t>(n));
+  }
+  for (std::size_t i = start; i < text.size(); i += 4) {
     const bool last = i + 4 == text.size();
     int v[4];
     std::size_t padding = 0;

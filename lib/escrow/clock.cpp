@@ -121,6 +121,12 @@ std::optional<Timestamp> parse_time(std::string_view text)
       || day > 31) {
     return std::nullopt;
   }
+  // No 2026-02-30: the day must exist in its month.
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  static constexpr unsigned k_month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (day > k_month_days[month - 1] + (month == 2 && leap ? 1u : 0u)) {
+    return std::nullopt;
+  }
   const std::int64_t date = days_from_civil(year, month, day) * 86400;
   if (text.size() == 10) {
     return date;

@@ -183,6 +183,14 @@ bool verify(std::string_view label, ByteView message, ByteView signature, ByteVi
          == 0;
 }
 
+bool verify_digest(const Hash& digest, ByteView signature, ByteView public_key)
+{
+  if (signature.size() != k_signature_size || public_key.size() != k_sign_public_size) {
+    return false;
+  }
+  return crypto_sign_verify_detached(signature.data(), digest.data(), digest.size(), public_key.data()) == 0;
+}
+
 bool verify_raw(ByteView message, ByteView signature, ByteView public_key)
 {
   if (signature.size() != k_signature_size || public_key.size() != k_sign_public_size) {

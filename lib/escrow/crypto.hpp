@@ -97,6 +97,9 @@ Signature sign(std::string_view label, ByteView message, const SecretBytes& secr
                           ByteView message,
                           ByteView signature,
                           ByteView public_key);
+// verify() for a message whose digest the caller has already computed with hash(label, message)
+// (the vault head: its digest is also the revision's name), so the bytes are hashed once.
+[[nodiscard]] bool verify_digest(const Hash& digest, ByteView signature, ByteView public_key);
 // Plain Ed25519 verification of a raw message (test vectors only).
 [[nodiscard]] bool verify_raw(ByteView message, ByteView signature, ByteView public_key);
 

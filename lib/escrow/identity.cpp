@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 namespace escrow {
 
@@ -15,11 +16,23 @@ namespace {
 constexpr std::string_view k_format = "escrow-identity/1";
 constexpr std::string_view k_public_format = "escrow-public-identity/1";
 constexpr std::string_view k_identity_label = "escrow/v1/identity";
+constexpr std::string_view k_check_label = "escrow/v1/identity-check";
+// A tampered file must not make the reader derive with absurd limits (minutes of CPU, GiBs).
+constexpr std::uint64_t k_max_opslimit = 64;
+constexpr std::uint64_t k_max_memlimit = std::uint64_t{4} << 30;
+
+// Tells a wrong passphrase (the check differs) from a modified file (the check matches but
+// the AEAD fails). Computing it costs the same Argon2id run as trying the AEAD, so it gives an
+// attacker guessing passphrases nothing.
+std::string passphrase_check(const SecretBytes& key)
+{
+  return canonical::b64(crypto::keyed_hash(key.expose(), k_check_label));
+}
 
 Bytes associated_data(const PublicIdentity& pub)
 {
-  Bytes ad;
-  ad.insert(ad.end(), k_identity_label.begin(), k_identity_label.end());
+  Bytes ad(k_identity_label.begin(), k_identity_label.end());
+  ad.reserve(ad.size() + pub.name.size() + 2 + pub.sign_pk.size() + pub.box_pk.size());
   ad.push_back(0);
   ad.insert(ad.end(), pub.name.begin(), pub.name.end());
   ad.push_back(0);
@@ -150,7 +163,8 @@ std::string serialize_identity(const Identity& identity,
     json["kdf"] = Json{{"alg", "argon2id13"},
                        {"opslimit", static_cast<std::int64_t>(limits.opslimit)},
                        {"memlimit", static_cast<std::int64_t>(limits.memlimit)},
-                       {"salt", canonical::b64(salt)}};
+                       {"salt", canonical::b64(salt)},
+                       {"check", passphrase_check(key)}};
     json["nonce"] = canonical::b64(sealed.nonce);
     json["ciphertext"] = canonical::b64(sealed.ciphertext);
   }
@@ -178,6 +192,15 @@ Identity open_identity(const Json& json, const SecretBytes* passphrase, std::str
   if (format != k_format) {
     fail(ErrorKind::integrity, "{}: unknown format \"{}\" (expected {})", what, format, k_format);
   }
+  const bool clear_keys = json.contains("secret");
+  for (const auto& [key, value] : json.items()) {
+    static const std::set<std::string> k_common = {"format", "name", "sign_pk", "box_pk"};
+    const bool known = k_common.count(key) > 0
+                       || (clear_keys ? key == "secret" : key == "kdf" || key == "nonce" || key == "ciphertext");
+    if (!known) {
+      fail(ErrorKind::integrity, "{}: unexpected field \"{}\"", what, key);
+    }
+  }
   Identity identity;
   identity.pub = PublicIdentity::from_json(json, what);
 
@@ -195,7 +218,11 @@ Identity open_identity(const Json& json, const SecretBytes* passphrase, std::str
       fail(ErrorKind::integrity, "{}: unknown key derivation algorithm", what);
     }
     crypto::KdfLimits limits{uint_field(*kdf_it, "opslimit", what), uint_field(*kdf_it, "memlimit", what)};
+    if (limits.opslimit > k_max_opslimit || limits.memlimit > k_max_memlimit) {
+      fail(ErrorKind::integrity, "{}: key derivation limits are out of range (file modified?)", what);
+    }
     const Bytes salt = canonical::unb64(string_field(*kdf_it, "salt", what), what);
+    const Bytes check = canonical::unb64(string_field(*kdf_it, "check", what), what);
     const Bytes nonce = canonical::unb64(string_field(json, "nonce", what), what);
     const Bytes ciphertext = canonical::unb64(string_field(json, "ciphertext", what), what);
     if (passphrase == nullptr) {
@@ -204,10 +231,16 @@ Identity open_identity(const Json& json, const SecretBytes* passphrase, std::str
     if (salt.size() != crypto::k_salt_size) {
       fail(ErrorKind::integrity, "{}: \"salt\" has the wrong length", what);
     }
+    if (check.size() != crypto::Hash{}.size()) {
+      fail(ErrorKind::integrity, "{}: \"check\" has the wrong length", what);
+    }
     const SecretBytes key = crypto::derive_key(*passphrase, salt, limits);
+    if (!crypto::equal(canonical::unb64(passphrase_check(key), what), check)) {
+      fail(ErrorKind::access, "{}: wrong passphrase", what);
+    }
     auto opened = crypto::aead_decrypt(nonce, ciphertext, associated_data(identity.pub), key);
     if (!opened) {
-      fail(ErrorKind::access, "{}: wrong passphrase (or the file was modified)", what);
+      fail(ErrorKind::integrity, "{}: the private keys do not decrypt with the right passphrase (file modified)", what);
     }
     packed = std::move(*opened);
   }

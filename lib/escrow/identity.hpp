@@ -4,11 +4,13 @@
 // clear for CI identities created with --no-passphrase.
 //
 //   { "format": "escrow-identity/1", "name", "sign_pk", "box_pk",
-//     "kdf": { "alg": "argon2id13", "opslimit", "memlimit", "salt" },   -- encrypted only
+//     "kdf": { "alg": "argon2id13", "opslimit", "memlimit", "salt", "check" }, -- encrypted only
 //     "nonce", "ciphertext"                                             -- encrypted only
 //     "secret"                                                          -- unencrypted only }
 // The plaintext of "ciphertext"/"secret" is sign_sk (64 bytes) || box_sk (32 bytes); the AEAD's
-// associated data is "escrow/v1/identity" || name || sign_pk || box_pk.
+// associated data is "escrow/v1/identity" || 0x00 || name || 0x00 || sign_pk || box_pk.
+// "check" = BLAKE2b-256 keyed by the derived key over "escrow/v1/identity-check": a wrong
+// passphrase (check differs, Error(access)) is told apart from a modified file (Error(integrity)).
 #pragma once
 
 #include <escrow/canonical.hpp>

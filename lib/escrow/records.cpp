@@ -539,7 +539,7 @@ VersionRecord version_from_json(const Json& json, std::string_view what)
 {
   Fields f(json, what);
   VersionRecord r;
-  r.v = f.integer("v", 1);
+  r.v = f.integer("v", 1, std::int64_t{1} << 40); // next_version() must not overflow
   r.state = f.str("state");
   if (std::find(std::begin(k_version_states), std::end(k_version_states), r.state)
       == std::end(k_version_states)) {
@@ -594,7 +594,7 @@ Request request_from_json(const Json& json, std::string_view what)
     fail(ErrorKind::integrity, "{}: invalid request id", what);
   }
   r.why = f.str("why");
-  r.ttl = f.integer("ttl", 1);
+  r.ttl = f.integer("ttl", 1, std::int64_t{1} << 40); // parse_duration's bound: no overflow in expires_at()
   r.created_at = f.time("created_at");
   r.used_at = f.opt_time("used_at");
   const Json& approvals = f.raw("approvals");
@@ -662,7 +662,7 @@ SecretRecord secret_from_json(const Json& json, std::string_view full_name, std:
   const std::string due_since = f.str("due_since");
   if (!due_since.empty()) {
     const auto at = parse_time(due_since);
-    if (!at) {
+    if (!at || due_since != format_time(*at)) {
       fail(ErrorKind::integrity, "{}: \"due_since\" is not a time", what);
     }
     r.due_since = *at;

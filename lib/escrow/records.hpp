@@ -1,11 +1,13 @@
 // The signed records of a vault (docs/FORMAT.md has the grammar).
 //
 // Every record carries "by" (the member who signed it) and "sig": Ed25519 by that member over
-//   "escrow/v1/record" || 0x00 || vault_id (16 bytes) || path || 0x00 || canonical(body)
-// where body is the record without "sig" and without its nested signed lists (a secret's
+// the digest BLAKE2b-256("escrow/v1/record" || 0x00 || message), where
+//   message = vault_id (16 bytes) || path || 0x00 || canonical(body)
+// and body is the record without "sig" and without its nested signed lists (a secret's
 // "versions" and "requests", a request's "approvals" and "denial"). The path names where the
-// record lives ("members/alice", "secrets/prod/db/v3", "secrets/prod/db/requests/ID/approvals/bob"),
-// so a record cannot be moved to another place, secret, request or vault.
+// record lives ("members/alice", "secrets/prod/db#v3", "secrets/prod/db#request/ID/approval/bob";
+// see the *_path functions), so a record cannot be moved to another place, secret, request or
+// vault.
 #pragma once
 
 #include <escrow/canonical.hpp>

@@ -1,0 +1,89 @@
+// clock: ESCROW_NOW, RFC 3339 reading and writing, durations.
+#include "foundation_support.hpp"
+
+#include <escrow/clock.hpp>
+
+#include <cstdlib>
+
+using namespace escrow;
+
+TEST_CASE("clock: format_time writes UTC RFC 3339", "[clock]")
+{
+  CHECK(format_time(0) == "1970-01-01T00:00:00Z");
+  CHECK(format_time(-1) == "1969-12-31T23:59:59Z");
+  CHECK(format_time(1795984140) == "2026-11-29T20:29:00Z");
+  CHECK(format_time(1709164800) == "2024-02-29T00:00:00Z");
+  CHECK(format_time(951868800) == "2000-03-01T00:00:00Z");
+  CHECK(format_time(253402300799) == "9999-12-31T23:59:59Z");
+}
+
+TEST_CASE("clock: parse_time reads RFC 3339, dates and Unix seconds", "[clock]")
+{
+  CHECK(parse_time("2026-11-29T20:29:00Z") == 1795984140);
+  CHECK(parse_time("2026-11-29t20:29:00z") == 1795984140);
+  CHECK(parse_time("2026-11-29 20:29:00Z") == 1795984140);
+  CHECK(parse_time("2026-11-29T21:29:00+01:00") == 1795984140);
+  CHECK(parse_time("2026-11-29T15:59:00-04:30") == 1795984140);
+  CHECK(parse_time("2026-11-29T20:29:00.999Z") == 1795984140);
+  CHECK(parse_time("2026-11-29") == 1795984140 - (20 * 3600 + 29 * 60));
+  CHECK(parse_time("1795984140") == 1795984140);
+  CHECK(parse_time("-1") == -1);
+  CHECK(parse_time("2024-02-29") == 1709164800);
+  for (Timestamp at : {Timestamp{0}, Timestamp{-86401}, Timestamp{1795984140}, Timestamp{253402300799}}) {
+    CHECK(parse_time(format_time(at)) == at);
+  }
+}
+
+TEST_CASE("clock: parse_time refuses what is not a time", "[clock]")
+{
+  for (const char* bad : {"", "now", "2026-13-01", "2026-00-10", "2026-01-00", "2026-01-32", "2026-02-29", "2026-02-30",
+                          "2100-02-29", "2026-04-31", "2026-11-29T24:00:00Z", "2026-11-29T20:60:00Z",
+                          "2026-11-29T20:29:00", "2026-11-29T20:29Z", "2026-11-29T20:29:00Zjunk",
+                          "2026-11-29T20:29:00+0100", "2026-11-29T20:29:00.Z", "2026/11/29", " 2026-11-29",
+                          "12abc", "99999999999999999999"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_time(bad).has_value());
+  }
+}
+
+TEST_CASE("clock: durations", "[clock]")
+{
+  CHECK(parse_duration("90s") == 90);
+  CHECK(parse_duration("15m") == 900);
+  CHECK(parse_duration("4h") == 4 * 3600);
+  CHECK(parse_duration("30d") == 30 * 86400);
+  CHECK(parse_duration("2w") == 14 * 86400);
+  CHECK(parse_duration("42") == 42);
+  for (const char* bad : {"", "0", "0d", "-5m", "+5m", "5x", "d", "1.5h", "4 h", "99999999999999999999d", "9999999w"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_duration(bad).has_value());
+  }
+  CHECK(format_duration(86400) == "1d");
+  CHECK(format_duration(5400) == "90m");
+  CHECK(format_duration(14 * 86400) == "2w");
+  CHECK(format_duration(7200) == "2h");
+  CHECK(format_duration(61) == "61s");
+  for (std::int64_t seconds : {1, 59, 60, 3600, 86400, 604800, 90061}) {
+    CHECK(parse_duration(format_duration(seconds)) == seconds);
+  }
+  CHECK(describe_duration(3 * 86400 + 4 * 3600 + 5) == "3d 4h");
+  CHECK(describe_duration(3600 + 120) == "1h 2m");
+  CHECK(describe_duration(300) == "5m");
+  CHECK(describe_duration(12) == "12s");
+  CHECK(describe_duration(-300) == "-5m");
+}
+
+TEST_CASE("clock: ESCROW_NOW fixes the clock, an unreadable one is a usage error", "[clock]")
+{
+  ::setenv("ESCROW_NOW", "2026-11-29T20:29:00Z", 1);
+  CHECK(Clock::from_environment().now() == 1795984140);
+  ::setenv("ESCROW_NOW", "1000", 1);
+  CHECK(Clock::from_environment().now() == 1000);
+  ::setenv("ESCROW_NOW", "yesterday", 1);
+  const std::string message = escrow::test::require_error(ErrorKind::usage, [] { (void)Clock::from_environment(); });
+  CHECK_THAT(message, Catch::StartsWith("ESCROW_NOW"));
+  ::unsetenv("ESCROW_NOW");
+  const Timestamp before = Clock::from_environment().now();
+  CHECK(before > 1700000000);
+  CHECK(Clock::fixed(5).now() == 5);
+}
