@@ -39,6 +39,15 @@ void Context::say(std::string_view line)
   }
 }
 
+void Context::emit_or_say(const canonical::Json& document, std::string_view line)
+{
+  if (global.json) {
+    emit(document);
+  } else {
+    say(line);
+  }
+}
+
 void Context::note(std::string_view line)
 {
   if (!global.quiet) {

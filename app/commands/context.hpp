@@ -46,6 +46,8 @@ public:
   void emit(const canonical::Json& document);
   // A line for people (suppressed by --quiet and --json).
   void say(std::string_view line);
+  // A command's result: `document` with --json, else `line` for people (unless --quiet).
+  void emit_or_say(const canonical::Json& document, std::string_view line);
   // A note on stderr (suppressed by --quiet).
   void note(std::string_view line);
   // Colour only on a terminal and never with NO_COLOR.

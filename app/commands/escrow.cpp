@@ -5,6 +5,7 @@
 #include <escrow/error.hpp>
 #include <escrow/escrow.hpp>
 #include <escrow/policy.hpp>
+#include <escrow/util/text.hpp>
 
 #include <algorithm>
 
@@ -37,14 +38,7 @@ struct PolicySetOptions
   std::optional<std::string> notify;
 };
 
-std::string join(const std::vector<std::string>& items, std::string_view separator = ", ")
-{
-  std::string out;
-  for (const auto& item : items) {
-    out += out.empty() ? item : std::string(separator) + item;
-  }
-  return out;
-}
+using util::join;
 
 // Runs `body`; an access refusal by a member is journaled (result "denied", the reason in the
 // detail) before it propagates. The vault itself is not written.
@@ -179,11 +173,8 @@ void run_deny(const ApproveOptions& options, Context& context)
   const std::string requester = request.by;
   entry.detail = Json{{"requester", requester}};
   session.commit(std::move(entry));
-  if (context.json()) {
-    context.emit(Json{{"secret", full_name}, {"id", options.id}, {"requester", requester}, {"denied", true}});
-    return;
-  }
-  context.say(fmt::format("denied request {} by {} for {}", options.id, requester, full_name));
+  context.emit_or_say(Json{{"secret", full_name}, {"id", options.id}, {"requester", requester}, {"denied", true}},
+                      fmt::format("denied request {} by {} for {}", options.id, requester, full_name));
 }
 
 Json item_json(const GrantsItem& item)

@@ -44,7 +44,7 @@ void run_add(const AddOptions& options, Context& context)
     text = read_file(options.pubfile, 64 * 1024);
   }
   const Json json = canonical::parse(text, options.pubfile);
-  if (json.is_object() && json.contains("secret") ) {
+  if (json.is_object() && (json.contains("secret") || json.contains("ciphertext"))) {
     fail(ErrorKind::usage, "{}: this is a private identity; pass the output of 'escrow identity show --public'",
          options.pubfile);
   }

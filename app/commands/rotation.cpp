@@ -7,6 +7,7 @@
 #include <escrow/generator.hpp>
 #include <escrow/rotation.hpp>
 #include <escrow/util/terminal.hpp>
+#include <escrow/util/text.hpp>
 #include <escrow/versions.hpp>
 
 #include <algorithm>
@@ -57,17 +58,7 @@ struct NameOptions
   std::string why;
 };
 
-std::string join(const std::vector<std::string>& items, std::string_view separator = ", ")
-{
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) {
-      out += separator;
-    }
-    out += item;
-  }
-  return out;
-}
+using util::join;
 
 // Per-step lines on a terminal (stderr), so a person sees where a slow connector is.
 std::function<void(const std::string&)> progress_for(Context& context)
@@ -178,13 +169,10 @@ void run_connector_add(const ConnectorAddOptions& options, Context& context)
   connector::validate(spec); // before the lock and the passphrase
   Session session = context.open(Mode::write);
   const ConnectorRecord& record = connector::add(session, spec);
-  if (context.json()) {
-    context.emit(Json{{"connector", record.name}, {"env", record.env}, {"kind", record.kind},
-                      {"timeout", record.timeout}});
-    return;
-  }
-  context.say(fmt::format("added {} connector {} in {}; bind secrets with: escrow connect {}/NAME {}", record.kind,
-                          record.name, record.env, record.env, record.name));
+  context.emit_or_say(Json{{"connector", record.name}, {"env", record.env}, {"kind", record.kind},
+                           {"timeout", record.timeout}},
+                      fmt::format("added {} connector {} in {}; bind secrets with: escrow connect {}/NAME {}",
+                                  record.kind, record.name, record.env, record.env, record.name));
 }
 
 void run_connector_list(const ConnectorListOptions& options, Context& context)
@@ -229,11 +217,7 @@ void run_connector_remove(const std::string& name, Context& context)
 {
   Session session = context.open(Mode::write);
   connector::remove(session, name);
-  if (context.json()) {
-    context.emit(Json{{"connector", name}, {"removed", true}});
-    return;
-  }
-  context.say("removed connector " + name);
+  context.emit_or_say(Json{{"connector", name}, {"removed", true}}, "removed connector " + name);
 }
 
 void run_bind(const BindOptions& options, Context& context, bool on)
@@ -245,12 +229,10 @@ void run_bind(const BindOptions& options, Context& context, bool on)
   } else {
     connector::disconnect(session, options.secret, options.connector);
   }
-  if (context.json()) {
-    context.emit(Json{{"secret", options.secret}, {"connector", options.connector}, {"bound", on}});
-    return;
-  }
-  context.say(on ? fmt::format("bound {} to {}; the next rotation pushes to it", options.secret, options.connector)
-                 : fmt::format("unbound {} from {}", options.secret, options.connector));
+  context.emit_or_say(
+    Json{{"secret", options.secret}, {"connector", options.connector}, {"bound", on}},
+    on ? fmt::format("bound {} to {}; the next rotation pushes to it", options.secret, options.connector)
+       : fmt::format("unbound {} from {}", options.secret, options.connector));
 }
 
 // --- rotate ------------------------------------------------------------------------------------
@@ -379,11 +361,8 @@ void run_retire(const NameOptions& options, Context& context)
   rotation::Rotator rotator(session, {});
   rotator.retire(options.name);
   const std::string full_name = env + "/" + short_name;
-  if (context.json()) {
-    context.emit(Json{{"secret", full_name}, {"state", "retired"}});
-    return;
-  }
-  context.say(fmt::format("retired {}: kept in the history, never served again", full_name));
+  context.emit_or_say(Json{{"secret", full_name}, {"state", "retired"}},
+                      fmt::format("retired {}: kept in the history, never served again", full_name));
 }
 
 void run_rollback(const NameOptions& options, Context& context)
@@ -441,8 +420,8 @@ void setup_rotation(CLI::App& app, Context& context)
 
   // rotate
   auto rotate_options = std::make_shared<RotateOptions>();
-  auto* rotate = app.add_subcommand("rotate", "rotate: create a pending version, push it to every connector, verify, "
-                                              "finish (rolled back on failure)");
+  auto* rotate = app.add_subcommand("rotate", "make a new version, push it to every connector, verify, finish; "
+                                              "rolled back on failure");
   rotate->add_option("name", rotate_options->name, "ENV/NAME");
   rotate->add_flag("--due", rotate_options->due,
                    "every secret you may rotate that is due (cadence, event, compromise, after-access); "

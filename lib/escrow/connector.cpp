@@ -2,6 +2,7 @@
 #include <escrow/error.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/util/process.hpp>
+#include <escrow/util/text.hpp>
 
 #include <algorithm>
 
@@ -251,11 +252,7 @@ void remove(Session& session, const std::string& name)
   }
   const auto bound = bound_secrets(vault, name);
   if (!bound.empty()) {
-    std::string list;
-    for (const auto& secret : bound) {
-      list += list.empty() ? secret : ", " + secret;
-    }
-    throw Error(ErrorKind::usage, fmt::format("connector remove: {} is still bound to {}", name, list))
+    throw Error(ErrorKind::usage, fmt::format("connector remove: {} is still bound to {}", name, util::join(bound)))
       .hint(fmt::format("escrow disconnect {} {}", bound.front(), name));
   }
   vault.erase_connector(name);

@@ -1,9 +1,11 @@
+#include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/redact.hpp>
 #include <escrow/rotation.hpp>
 #include <escrow/util/process.hpp>
+#include <escrow/util/text.hpp>
 #include <escrow/versions.hpp>
 
 #include <algorithm>
@@ -13,26 +15,64 @@ namespace escrow::rotation {
 
 namespace {
 
+constexpr std::string_view k_journal_label = "escrow/v1/journal";
+
 bool key_material(const VersionRecord& version)
 {
   return !version.wrapped.empty() || !version.shares.empty() || !version.granted.empty();
 }
 
-std::string join(const std::vector<std::string>& items, std::string_view separator = ", ")
-{
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) {
-      out += separator;
-    }
-    out += item;
-  }
-  return out;
-}
+using util::join;
 
 std::string label(const std::string& name, std::int64_t v)
 {
   return fmt::format("{}@v{}", name, v);
+}
+
+// ENV/NAME as the vault spells it; Error(usage) for a malformed name.
+std::string full_name_of(const std::string& name)
+{
+  const auto [env, short_name] = split_secret_name(name);
+  return env + "/" + short_name;
+}
+
+JournalEntry entry_for(std::string action,
+                       const std::string& secret,
+                       const std::string& env,
+                       std::optional<std::int64_t> version = std::nullopt)
+{
+  JournalEntry entry;
+  entry.action = std::move(action);
+  entry.secret = secret;
+  entry.env = env;
+  entry.version = version;
+  return entry;
+}
+
+bool has_command_connectors(const Vault& vault, const SecretRecord& secret)
+{
+  return std::any_of(secret.connectors.begin(), secret.connectors.end(), [&](const std::string& name) {
+    const ConnectorRecord* connector = vault.connector(name);
+    return connector != nullptr && connector->kind == "command";
+  });
+}
+
+// What a person must do for a manual connector to take version `v` of `secret`.
+Instruction paste_instruction(const std::string& secret,
+                              const std::string& connector_name,
+                              const ConnectorRecord* connector,
+                              std::int64_t v,
+                              std::vector<std::string> who)
+{
+  Instruction instruction;
+  instruction.connector = connector_name;
+  instruction.text = connector != nullptr && !connector->instructions.empty()
+                       ? connector->instructions
+                       : "paste the new value where " + connector_name + " needs it";
+  instruction.who = std::move(who);
+  instruction.value_command = fmt::format("escrow get {} --reveal --version {}", secret, v);
+  instruction.confirm_command = fmt::format("escrow rotate --confirm {} {}", secret, connector_name);
+  return instruction;
 }
 
 bool after_access_used(const SecretRecord& secret, const VersionRecord& current)
@@ -54,6 +94,26 @@ bool after_access_used(const SecretRecord& secret, const VersionRecord& current)
     }
   }
   return false;
+}
+
+// The entry was written for this vault by a member who may write `secret`, and is unaltered.
+bool authentic_entry(const Vault& vault, const SecretRecord& secret, const JournalEntry& entry)
+{
+  const MemberRecord* author = vault.member(entry.actor);
+  if (author == nullptr || entry.vault != vault.id_b64() || !can_write_secret(*author, secret)) {
+    return false;
+  }
+  try {
+    if (journal_entry_hash(entry) != entry.hash) {
+      return false;
+    }
+    const Bytes digest = canonical::unb64(entry.hash, "journal hash");
+    const Bytes sig = canonical::unb64(entry.sig, "journal sig");
+    return sig.size() == crypto::k_signature_size
+           && crypto::verify(k_journal_label, digest, sig, author->sign_pk);
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 } // namespace
@@ -209,7 +269,17 @@ std::optional<PendingState> pending_state(const Vault& vault,
   if (pending == nullptr) {
     return std::nullopt;
   }
-  PendingState state = replay(journal, secret.full_name(), pending->v);
+  // The journal is read, not verified: an entry anyone could have appended (a forged "confirm"
+  // would skip a manual paste, a forged "rollback-start" would change what a failure does) counts
+  // only if its hash and its author's signature hold and its author may write this secret.
+  std::vector<JournalEntry> authentic;
+  for (const JournalEntry& entry : journal) {
+    if (entry.secret == secret.full_name() && entry.version && *entry.version == pending->v
+        && authentic_entry(vault, secret, entry)) {
+      authentic.push_back(entry);
+    }
+  }
+  PendingState state = replay(authentic, secret.full_name(), pending->v);
   if (state.since == 0) {
     state.since = pending->created_at;
   }
@@ -371,6 +441,27 @@ struct Rotator::Op
   bool resuming = false; // unknown which connectors hold what: every command connector counts
   bool cancel = false;   // `rollback` of a pending rotation: undoing it is the goal, not a failure
   Outcome out;
+
+  // The outcome names the secret and the versions this operation swaps.
+  void stamp()
+  {
+    out.secret = name;
+    out.env = env;
+    out.version = v_new;
+    out.previous_version = v_old;
+  }
+  // Every value in play, for redacting the connectors' output.
+  Redactor redactor() const
+  {
+    Redactor redactor;
+    if (new_value) {
+      redactor.add(label(name, v_new), *new_value);
+    }
+    if (old_value) {
+      redactor.add(label(name, v_old), *old_value);
+    }
+    return redactor;
+  }
 };
 
 Rotator::Rotator(Session& session, Options options) : m_session(session), m_options(std::move(options)) {}
@@ -474,11 +565,7 @@ SecretBytes Rotator::generate(const SecretRecord& secret, const std::string& spe
     problem = "printed nothing";
   }
   if (!problem.empty()) {
-    JournalEntry entry;
-    entry.action = "rotate-failed";
-    entry.secret = secret.full_name();
-    entry.env = secret.env;
-    entry.version = v;
+    JournalEntry entry = entry_for("rotate-failed", secret.full_name(), secret.env, v);
     entry.result = "failed";
     entry.detail = Json{{"stage", "generate"}, {"error", problem}, {"output", said}};
     m_session.record(std::move(entry));
@@ -519,8 +606,7 @@ void Rotator::send(Outcome& out, const std::string& event)
 
 Outcome Rotator::rotate(const std::string& name)
 {
-  const auto [env, short_name] = split_secret_name(name);
-  const std::string full_name = env + "/" + short_name;
+  const std::string full_name = full_name_of(name);
   const SecretRecord& secret = m_session.vault().secret(full_name);
   const auto reason = due_reason(secret, m_session.vault().policy(), m_session.now());
   return begin_and_drive(full_name, !m_options.why.empty() ? m_options.why : reason ? *reason : "on request");
@@ -620,11 +706,7 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
     mutable_secret.generator = describe(parsed);
     vault.sign_meta(mutable_secret, m_session.identity());
   }
-  JournalEntry entry;
-  entry.action = "rotate-start";
-  entry.secret = name;
-  entry.env = op.env;
-  entry.version = op.v_new;
+  JournalEntry entry = entry_for("rotate-start", name, op.env, op.v_new);
   entry.result = "pending";
   entry.why = reason;
   entry.detail = Json{{"previous", op.v_old > 0 ? Json(op.v_old) : Json(nullptr)},
@@ -641,10 +723,7 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
 Outcome Rotator::drive(Op& op)
 {
   Outcome& out = op.out;
-  out.secret = op.name;
-  out.env = op.env;
-  out.version = op.v_new;
-  out.previous_version = op.v_old;
+  op.stamp();
   const Vault& vault = m_session.vault();
   const SecretRecord& secret = vault.secret(op.name);
   std::vector<const ConnectorRecord*> commands;
@@ -660,14 +739,7 @@ Outcome Rotator::drive(Op& op)
   const std::vector<std::string> who = who_can_rotate(secret);
   for (const ConnectorRecord* manual : manuals) {
     if (op.confirmed.count(manual->name) == 0) {
-      Instruction instruction;
-      instruction.connector = manual->name;
-      instruction.text = manual->instructions.empty() ? "paste the new value where " + manual->name + " needs it"
-                                                      : manual->instructions;
-      instruction.who = who;
-      instruction.value_command = fmt::format("escrow get {} --reveal --version {}", op.name, op.v_new);
-      instruction.confirm_command = fmt::format("escrow rotate --confirm {} {}", op.name, manual->name);
-      out.instructions.push_back(std::move(instruction));
+      out.instructions.push_back(paste_instruction(op.name, manual->name, manual, op.v_new, who));
     }
   }
   if (!out.instructions.empty()) {
@@ -677,17 +749,8 @@ Outcome Rotator::drive(Op& op)
     return out;
   }
 
-  Redactor redactor;
-  redactor.add(label(op.name, op.v_new), *op.new_value);
-  if (op.old_value) {
-    redactor.add(label(op.name, op.v_old), *op.old_value);
-  }
-  connector::Invocation invocation;
-  invocation.secret = op.name;
-  invocation.env = op.env;
-  invocation.version = op.v_new;
-  invocation.previous_version = op.v_old;
-  invocation.action = op.kind;
+  const Redactor redactor = op.redactor();
+  const connector::Invocation invocation{op.name, op.env, op.v_new, op.v_old, op.kind};
 
   // 2. set.
   std::vector<std::string> attempted;
@@ -772,11 +835,7 @@ void Rotator::finish(Op& op, Outcome& out)
       names.push_back(step.connector);
     }
   }
-  JournalEntry entry;
-  entry.action = op.kind; // rotate | rollback
-  entry.secret = op.name;
-  entry.env = op.env;
-  entry.version = op.v_new;
+  JournalEntry entry = entry_for(op.kind, op.name, op.env, op.v_new);
   entry.why = out.reason;
   entry.detail = Json{{"previous", op.v_old > 0 ? Json(op.v_old) : Json(nullptr)},
                       {"connectors", names},
@@ -797,11 +856,7 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
   // The decision is durable before any connector is touched again: a crash from here on is
   // resumed as a rollback.
   {
-    JournalEntry entry;
-    entry.action = failed_action;
-    entry.secret = op.name;
-    entry.env = op.env;
-    entry.version = op.v_new;
+    JournalEntry entry = entry_for(failed_action, op.name, op.env, op.v_new);
     entry.result = "rolling-back";
     entry.detail = Json{{"cause", cause}};
     if (failing && !failing->ok) {
@@ -814,19 +869,8 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
     m_session.record(std::move(entry));
     m_journal.reset();
   }
-  Redactor redactor;
-  if (op.new_value) {
-    redactor.add(label(op.name, op.v_new), *op.new_value);
-  }
-  if (op.old_value) {
-    redactor.add(label(op.name, op.v_old), *op.old_value);
-  }
-  connector::Invocation invocation;
-  invocation.secret = op.name;
-  invocation.env = op.env;
-  invocation.version = op.v_old;
-  invocation.previous_version = op.v_new;
-  invocation.action = "restore";
+  const Redactor redactor = op.redactor();
+  const connector::Invocation invocation{op.name, op.env, op.v_old, op.v_new, "restore"};
   std::vector<std::string> incomplete;
   const Vault& vault = m_session.vault();
   for (auto it = attempted.rbegin(); it != attempted.rend(); ++it) {
@@ -867,11 +911,7 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
 
   Vault& writable = m_session.vault();
   SecretRecord& secret = writable.secret_mut(op.name);
-  JournalEntry entry;
-  entry.action = failed_action;
-  entry.secret = op.name;
-  entry.env = op.env;
-  entry.version = op.v_new;
+  JournalEntry entry = entry_for(failed_action, op.name, op.env, op.v_new);
   entry.detail = Json{{"cause", cause}, {"restored", attempted}, {"incomplete", incomplete}};
   if (failing && !failing->ok) {
     entry.detail["connector"] = failing->connector;
@@ -933,29 +973,16 @@ Outcome Rotator::resume_one(const std::string& name, const std::string& action)
   const bool cancel = action == "rollback";
   op.cancel = cancel;
   if (!state->rolling_back && !cancel && !state->awaiting.empty()) {
-    op.out.secret = name;
-    op.out.env = secret.env;
-    op.out.version = op.v_new;
-    op.out.previous_version = op.v_old;
+    op.stamp();
     op.out.result = "awaiting-confirmation";
     const std::vector<std::string> who = who_can_rotate(secret);
     for (const auto& connector_name : state->awaiting) {
-      const ConnectorRecord* connector = vault.connector(connector_name);
-      Instruction instruction;
-      instruction.connector = connector_name;
-      instruction.text = connector != nullptr ? connector->instructions : "";
-      instruction.who = who;
-      instruction.value_command = fmt::format("escrow get {} --reveal --version {}", name, op.v_new);
-      instruction.confirm_command = fmt::format("escrow rotate --confirm {} {}", name, connector_name);
-      op.out.instructions.push_back(std::move(instruction));
+      op.out.instructions.push_back(
+        paste_instruction(name, connector_name, vault.connector(connector_name), op.v_new, who));
     }
     return op.out;
   }
-  bool has_commands = false;
-  for (const auto& connector_name : secret.connectors) {
-    const ConnectorRecord* connector = vault.connector(connector_name);
-    has_commands = has_commands || (connector != nullptr && connector->kind == "command");
-  }
+  const bool has_commands = has_command_connectors(vault, secret);
   const bool forward = !state->rolling_back && !cancel;
   if (forward || has_commands) {
     op.new_value = read_value(name, op.v_new);
@@ -968,10 +995,7 @@ Outcome Rotator::resume_one(const std::string& name, const std::string& action)
     return drive(op);
   }
   progress(fmt::format("{}: {} v{} (rolling back)", name, cancel ? "cancelling" : "resuming", op.v_new));
-  op.out.secret = name;
-  op.out.env = secret.env;
-  op.out.version = op.v_new;
-  op.out.previous_version = op.v_old;
+  op.stamp();
   std::vector<std::string> attempted;
   for (const auto& connector_name : secret.connectors) {
     const ConnectorRecord* connector = vault.connector(connector_name);
@@ -990,8 +1014,7 @@ std::vector<Outcome> Rotator::resume(const std::string& name)
 {
   std::vector<Outcome> outcomes;
   if (!name.empty()) {
-    const auto [env, short_name] = split_secret_name(name);
-    const std::string full_name = env + "/" + short_name;
+    const std::string full_name = full_name_of(name);
     if (pending_version(m_session.vault().secret(full_name)) == nullptr) {
       fail(ErrorKind::usage, "rotate --resume: {} has no pending version (nothing to resume)", full_name);
     }
@@ -1068,8 +1091,7 @@ std::vector<Outcome> Rotator::rotate_due()
 
 Outcome Rotator::confirm(const std::string& name, const std::string& connector_name)
 {
-  const auto [env, short_name] = split_secret_name(name);
-  const std::string full_name = env + "/" + short_name;
+  const std::string full_name = full_name_of(name);
   const Vault& vault = m_session.vault();
   const SecretRecord& secret = vault.secret(full_name);
   policy::require_can_manage(m_session.me(), secret, "rotate --confirm");
@@ -1114,38 +1136,23 @@ Outcome Rotator::confirm(const std::string& name, const std::string& connector_n
     fail(ErrorKind::access, "rotate --confirm: {} cannot read the pending v{} of {}, so cannot confirm it",
          m_session.me().name, op.v_new, full_name);
   }
-  bool has_commands = false;
-  for (const auto& bound : secret.connectors) {
-    const ConnectorRecord* record = vault.connector(bound);
-    has_commands = has_commands || (record != nullptr && record->kind == "command");
-  }
+  const bool has_commands = has_command_connectors(vault, secret);
   if (has_commands && live != nullptr) {
     op.old_value = read_value(full_name, live->v);
   }
-  JournalEntry entry;
-  entry.action = "confirm";
-  entry.secret = full_name;
-  entry.env = secret.env;
-  entry.version = op.v_new;
+  JournalEntry entry = entry_for("confirm", full_name, secret.env, op.v_new);
   entry.detail = Json{{"connector", connector_name}};
   if (!connector->verify.empty()) {
-    Redactor redactor;
-    redactor.add(label(full_name, op.v_new), *op.new_value);
-    if (op.old_value) {
-      redactor.add(label(full_name, op.v_old), *op.old_value);
-    }
-    connector::Invocation invocation{full_name, secret.env, op.v_new, op.v_old, op.kind};
-    connector::StepResult check = connector::run_step(*connector, connector::Step::verify, invocation, *op.new_value, redactor);
+    const connector::Invocation invocation{full_name, secret.env, op.v_new, op.v_old, op.kind};
+    connector::StepResult check =
+      connector::run_step(*connector, connector::Step::verify, invocation, *op.new_value, op.redactor());
     op.out.steps.push_back(check);
     if (!check.ok) {
       entry.result = "failed";
       entry.detail["output"] = check.output;
       m_session.record(std::move(entry));
       m_journal.reset();
-      op.out.secret = full_name;
-      op.out.env = secret.env;
-      op.out.version = op.v_new;
-      op.out.previous_version = op.v_old;
+      op.stamp();
       op.out.result = "error";
       op.out.error = fmt::format("v{}: the paste into {} does not verify: {}; not confirmed", op.v_new,
                                  connector_name, check.describe());
@@ -1162,8 +1169,7 @@ Outcome Rotator::confirm(const std::string& name, const std::string& connector_n
 
 Outcome Rotator::rollback(const std::string& name)
 {
-  const auto [env, short_name] = split_secret_name(name);
-  const std::string full_name = env + "/" + short_name;
+  const std::string full_name = full_name_of(name);
   Vault& vault = m_session.vault();
   const SecretRecord& secret = vault.secret(full_name);
   policy::require_can_manage(m_session.me(), secret, "rollback");
@@ -1189,11 +1195,7 @@ Outcome Rotator::rollback(const std::string& name)
   op.v_new = previous->v;
   const VersionRecord* live = live_version(secret);
   op.v_old = live != nullptr ? live->v : 0;
-  bool has_commands = false;
-  for (const auto& bound : secret.connectors) {
-    const ConnectorRecord* record = vault.connector(bound);
-    has_commands = has_commands || (record != nullptr && record->kind == "command");
-  }
+  const bool has_commands = has_command_connectors(vault, secret);
   try {
     op.new_value = read_value(full_name, op.v_new);
     if (has_commands && live != nullptr) {
@@ -1216,11 +1218,7 @@ Outcome Rotator::rollback(const std::string& name)
       vault.sign(mutable_secret, version, m_session.identity());
     }
   }
-  JournalEntry entry;
-  entry.action = "rollback-start";
-  entry.secret = full_name;
-  entry.env = op.env;
-  entry.version = op.v_new;
+  JournalEntry entry = entry_for("rollback-start", full_name, op.env, op.v_new);
   entry.result = "pending";
   entry.detail = Json{{"from", op.v_old > 0 ? Json(op.v_old) : Json(nullptr)}};
   m_session.commit(std::move(entry));
@@ -1243,10 +1241,7 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
   result.secret = full_name;
   result.who_can = who_can_rotate(peek);
   if (!can_write_secret(me, peek)) {
-    JournalEntry entry;
-    entry.action = "compromise";
-    entry.secret = full_name;
-    entry.env = env;
+    JournalEntry entry = entry_for("compromise", full_name, env);
     entry.why = why;
     entry.result = "denied";
     entry.detail = Json{{"reason", "may not change the secret"}};
@@ -1294,11 +1289,7 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
   secret.due = "compromised: " + why;
   secret.due_since = m_session.now();
   vault.sign_meta(secret, m_session.identity());
-  JournalEntry entry;
-  entry.action = "compromise";
-  entry.secret = full_name;
-  entry.env = env;
-  entry.version = result.version;
+  JournalEntry entry = entry_for("compromise", full_name, env, result.version);
   entry.why = why;
   entry.detail = Json{{"voided_requests", result.voided_requests}, {"dropped_grants", result.dropped_grants}};
   m_session.commit(std::move(entry));
@@ -1316,10 +1307,7 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
   }
   // Rotate at once when this member can.
   try {
-    Options saved = m_options;
-    m_options.why = "compromised: " + why;
-    result.rotation = begin_and_drive(full_name, m_options.why);
-    m_options = std::move(saved);
+    result.rotation = begin_and_drive(full_name, "compromised: " + why);
   } catch (const Error& error) {
     if (error.kind() == ErrorKind::io || error.kind() == ErrorKind::integrity) {
       throw;
@@ -1348,10 +1336,7 @@ void Rotator::retire(const std::string& name)
   secret.due.clear();
   secret.due_since = 0;
   vault.sign_meta(secret, m_session.identity());
-  JournalEntry entry;
-  entry.action = "retire";
-  entry.secret = full_name;
-  entry.env = env;
+  JournalEntry entry = entry_for("retire", full_name, env);
   m_session.commit(std::move(entry));
   m_journal.reset();
   Outcome event;
@@ -1450,8 +1435,7 @@ std::vector<Outcome> Rotator::plan(const std::vector<std::string>& names, bool d
   const Vault& vault = m_session.vault();
   const MemberRecord& me = m_session.me();
   for (const auto& name : names) {
-    const auto [env, short_name] = split_secret_name(name);
-    const std::string full_name = env + "/" + short_name;
+    const std::string full_name = full_name_of(name);
     const SecretRecord& secret = vault.secret(full_name);
     policy::require_can_manage(me, secret, "rotate");
     if (secret.state != "active") {

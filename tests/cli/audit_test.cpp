@@ -367,7 +367,7 @@ TEST_CASE("audit report: the auditor runs every audit command and reads no value
   CHECK(f.as("stranger", {"audit", "log"}).code == 4);
 }
 
-TEST_CASE("audit report --html: a self-contained page; a bad target changes nothing", "[audit][cli]")
+TEST_CASE("audit report --html: a self-contained page, a bad target changes nothing", "[audit][cli]")
 {
   Team team;
   Fixture& f = team.f;

@@ -925,3 +925,42 @@ TEST_CASE("rotation cli: a manual connector's verify refuses a bad paste", "[rot
   CHECK(r.out == "prod/key: rotated v1 → v2 (updated and verified: portal)\n");
   CHECK(reveal(f, "alice", "prod/key") == value);
 }
+
+TEST_CASE("rotation cli: a forged journal entry does not confirm a manual paste", "[rotation][cli][review]")
+{
+  Fixture f;
+  f.init();
+  REQUIRE(f.as("alice", file_connector(f, "a")).code == 0);
+  f.add("alice", "prod/db", "0ld-value-1", {"--connector", "a"});
+  REQUIRE(f.as("alice", {"connector", "add", "portal", "--env", "prod", "--manual"}).code == 0);
+  REQUIRE(f.as("alice", {"connector", "add", "desk", "--env", "prod", "--manual"}).code == 0);
+  REQUIRE(f.as("alice", {"connect", "prod/db", "portal"}).code == 0);
+  REQUIRE(f.as("alice", {"connect", "prod/db", "desk"}).code == 0);
+  REQUIRE(f.as("alice", {"rotate", "prod/db"}).code == 0);
+
+  // Someone who can push but holds no key appends "portal confirmed" (a well-formed entry with
+  // a correct hash, and alice's name, but no valid signature).
+  JournalEntry forged = journal_of(f).back();
+  REQUIRE(forged.action == "rotate-start");
+  forged.parents = {forged.hash};
+  forged.action = "confirm";
+  forged.result = "ok";
+  forged.why.clear();
+  forged.detail = Json{{"connector", "portal"}};
+  forged.hash = journal_entry_hash(forged);
+  append_durably(f.journal(), canonical::dump(to_json(forged)) + "\n");
+
+  Result r = f.as("alice", {"--json", "rotate", "--resume"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Json resumed = json_of(r)["results"][0];
+  CHECK(resumed["result"] == "awaiting-confirmation");
+  REQUIRE(resumed["instructions"].size() == 2);
+
+  r = f.as("alice", {"rotate", "--confirm", "prod/db", "desk"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("prod/db: v2 is pending, awaiting confirmation from portal") == 0);
+  CHECK_FALSE(file_exists(f, "a.txt")); // nothing was pushed on the forged confirmation
+  CHECK(state_of(read_secret(f, "prod/db"), 2) == "pending");
+}

@@ -170,7 +170,7 @@ TEST_CASE("escrow: request ids are 16 lowercase hex characters, unique", "[escro
   CHECK(w.db().requests.size() == 20);
 }
 
-TEST_CASE("escrow: k approvals open the value; k-1 do not; expiry ends it", "[escrow]")
+TEST_CASE("escrow: k approvals open the value, k-1 do not, expiry ends it", "[escrow]")
 {
   World w;
   const std::string id = w.request(w.dave);
@@ -303,7 +303,7 @@ TEST_CASE("escrow: a custodian-requester needs k approvals from others, though k
   CHECK(message.find("only 1 other custodian(s) could approve") != std::string::npos);
 }
 
-TEST_CASE("escrow: approving twice counts once; expired and denied requests cannot be approved", "[escrow]")
+TEST_CASE("escrow: approving twice counts once, expired and denied requests cannot be approved", "[escrow]")
 {
   World w;
   const std::string id = w.request(w.dave);
@@ -341,7 +341,7 @@ TEST_CASE("escrow: approving twice counts once; expired and denied requests cann
         == RequestState::denied);
 }
 
-TEST_CASE("escrow: deny closes a request and revokes a grant; who may deny", "[escrow]")
+TEST_CASE("escrow: deny closes a request and revokes a grant, who may deny", "[escrow]")
 {
   World w;
   const std::string id = w.request(w.dave);
@@ -375,7 +375,7 @@ TEST_CASE("escrow: deny closes a request and revokes a grant; who may deny", "[e
   CHECK(w.db().requests[2].denial->by == "alice");
 }
 
-TEST_CASE("escrow: grants survive a new version until they expire; expired ones are dropped", "[escrow]")
+TEST_CASE("escrow: grants survive a new version until they expire, expired ones are dropped", "[escrow]")
 {
   World w;
   const std::string long_id = w.request(w.dave, k_t0, 4 * k_hour);
@@ -432,7 +432,7 @@ TEST_CASE("escrow: a denial revokes a carried grant too", "[escrow]")
   CHECK(carried_grants(w.vault, w.db(), k_t0 + 13).empty());
 }
 
-TEST_CASE("escrow: an approval of an older version does not count; re-approving replaces it", "[escrow]")
+TEST_CASE("escrow: an approval of an older version does not count, re-approving replaces it", "[escrow]")
 {
   World w;
   const std::string id = w.request(w.dave);

@@ -1,4 +1,5 @@
 #include <escrow/audit/html.hpp>
+#include <escrow/util/text.hpp>
 
 #include <algorithm>
 #include <map>
@@ -38,14 +39,7 @@ svg .row { fill: #f6f8fb; }
 .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 5px; border-radius: 50%; vertical-align: -1px; }
 )";
 
-std::string join(const std::vector<std::string>& items)
-{
-  std::string out;
-  for (const auto& item : items) {
-    out += out.empty() ? item : ", " + item;
-  }
-  return out;
-}
+using util::join;
 
 void table_html(std::string& out, const std::string& key, const std::vector<std::string>& headers,
                 const std::vector<std::vector<std::string>>& rows, const std::string& empty)

@@ -2,6 +2,7 @@
 #include <escrow/error.hpp>
 #include <escrow/escrow.hpp>
 #include <escrow/rotation.hpp>
+#include <escrow/util/text.hpp>
 #include <escrow/versions.hpp>
 
 #include <algorithm>
@@ -14,14 +15,7 @@ namespace {
 
 using canonical::Json;
 
-std::string join(const std::vector<std::string>& items, std::string_view separator = ", ")
-{
-  std::string out;
-  for (const auto& item : items) {
-    out += out.empty() ? item : std::string(separator) + item;
-  }
-  return out;
-}
+using util::join;
 
 Json time_or_null(const std::optional<Timestamp>& at)
 {
