@@ -7,6 +7,7 @@
 #include <escrow/audit/log.hpp>
 #include <escrow/audit/report.hpp>
 #include <escrow/audit/verify.hpp>
+#include <escrow/connector.hpp>
 #include <escrow/error.hpp>
 
 #include <algorithm>
@@ -41,17 +42,10 @@ struct AnomalyOptions
   std::int64_t min_history_days = 7;
 };
 
-std::string one_line(std::string text, std::size_t limit = 80)
+// One printable line for a table cell (shared with connector output; never splits UTF-8).
+std::string one_line(std::string_view text, std::size_t limit = 80)
 {
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20) {
-      c = ' ';
-    }
-  }
-  if (text.size() > limit) {
-    text = text.substr(0, limit - 3) + "...";
-  }
-  return text;
+  return connector::one_line(text, limit);
 }
 
 void run_log(const LogOptions& options, Context& context)
