@@ -25,6 +25,12 @@ void print_error(std::ostream& err, const Error& error)
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err)
 {
+  // `escrow --version` alone answers before the command tree is built and before CLI11 throws
+  // its version exception (the first exception of a process costs the unwinder's set-up).
+  if (args.size() == 1 && args[0] == "--version") {
+    out << "escrow " << ESCROW_VERSION << '\n';
+    return 0;
+  }
   Context context(out, err);
   CLI::App app{"escrow — a team's shared credentials in one signed, encrypted vault in git", "escrow"};
   app.set_version_flag("--version", std::string("escrow ") + ESCROW_VERSION);

@@ -188,7 +188,7 @@ Session Session::open(const SessionOptions& options, Mode mode)
       // A reader holds no lock: a writer may have replaced the vault and raised the pin between
       // this read and the check. That is no rollback; read the new file.
       if (mode == Mode::write || error.kind() != ErrorKind::integrity || attempt == 5
-          || read_file(path, k_max_vault_size) == session.m_vault->text()) {
+          || read_file(path, k_max_vault_size) == session.m_vault->bytes()) {
         throw;
       }
     }
@@ -268,7 +268,8 @@ void Session::check_pins()
   }
 }
 
-void Session::update_pins(std::int64_t revision, const std::string& head)
+void Session::update_pins(std::int64_t revision, const std::string& head, const std::string& journal_head,
+                          std::uint64_t journal_size)
 {
   fs::create_directories(m_options.state_dir);
   FileLock lock(m_options.state_dir / "known.json.lock", std::chrono::seconds(30));
@@ -276,17 +277,25 @@ void Session::update_pins(std::int64_t revision, const std::string& head)
   Json known = read_known(m_options.state_dir);
   Json& entry = known["vaults"][m_vault->id_b64()];
   const std::string genesis = m_vault->genesis().fingerprint();
-  if (entry.is_object() && entry.contains("revision") && entry["revision"].is_number_integer()
-      && entry["revision"].get<std::int64_t>() > revision && !m_options.allow_rollback) {
+  const bool newer_seen = entry.is_object() && entry.contains("revision") && entry["revision"].is_number_integer()
+                          && entry["revision"].get<std::int64_t>() > revision && !m_options.allow_rollback;
+  if (newer_seen && journal_head.empty()) {
     return; // another process has seen a newer one meanwhile
   }
-  Json updated{{"genesis", genesis}, {"revision", revision}, {"head", head}};
-  for (const char* key : {"journal_head", "journal_size"}) {
-    if (entry.is_object() && entry.contains(key)) {
-      updated[key] = entry[key];
+  if (!newer_seen) {
+    Json updated{{"genesis", genesis}, {"revision", revision}, {"head", head}};
+    for (const char* key : {"journal_head", "journal_size"}) {
+      if (entry.is_object() && entry.contains(key)) {
+        updated[key] = entry[key];
+      }
     }
+    entry = std::move(updated);
   }
-  entry = std::move(updated);
+  if (!journal_head.empty()) {
+    // pin_journal's fields, in the same write (one fsync'd rewrite of known.json, not two).
+    entry["journal_head"] = journal_head;
+    entry["journal_size"] = journal_size;
+  }
   AtomicFile file(known_path(m_options.state_dir));
   file.write(canonical::dump_pretty(known) + "\n");
   file.commit();
@@ -312,7 +321,7 @@ void Session::commit(JournalEntry entry)
   const fs::path& path = m_options.vault_path;
   if (!m_vault->text().empty()) {
     // Refuse to save over a vault that changed on disk since it was read.
-    if (read_file(path, k_max_vault_size) != m_vault->text()) {
+    if (read_file(path, k_max_vault_size) != m_vault->bytes()) {
       fail(ErrorKind::io, "{}: changed on disk while this command ran; nothing was written", path.string());
     }
   }
@@ -323,8 +332,7 @@ void Session::commit(JournalEntry entry)
   AtomicFile file(path, 0644);
   file.write(text);
   file.commit();
-  update_pins(m_vault->written_revision(), m_vault->written_head());
-  pin_journal(m_options.state_dir, m_vault->id_b64(), hash, fs::file_size(m_journal.path()));
+  update_pins(m_vault->written_revision(), m_vault->written_head(), hash, fs::file_size(m_journal.path()));
   m_vault.emplace(Vault::parse(std::move(text), path.string(), Vault::Reading::lazy));
 }
 

@@ -70,7 +70,9 @@ public:
 private:
   Session(SessionOptions options);
   void check_pins();
-  void update_pins(std::int64_t revision, const std::string& head);
+  // With journal_head: the journal pin too, in the same write (pin_journal's fields).
+  void update_pins(std::int64_t revision, const std::string& head, const std::string& journal_head = {},
+                   std::uint64_t journal_size = 0);
 
   SessionOptions m_options;
   std::optional<FileLock> m_lock;

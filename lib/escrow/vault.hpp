@@ -1,6 +1,7 @@
 // The vault file ("escrow-vault/1"): layout, lazy verified reading, and writing.
 //
-// Layout (always written exactly so; docs/FORMAT.md):
+// Layout (always written exactly so, and refused when the bytes around the records differ;
+// docs/FORMAT.md):
 //   {
 //     "format": "escrow-vault/1",
 //     "vault_id": b64(16),          BLAKE2b-128 of the genesis admin's identity fields
@@ -22,6 +23,7 @@
 #include <escrow/identity.hpp>
 #include <escrow/records.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -37,9 +39,17 @@ constexpr std::size_t k_max_vault_size = std::size_t{512} << 20;
 class Vault
 {
 public:
+  // eager: everything is located and checked now, as `escrow verify` needs (secret records are
+  // still verified on first use). lazy: the head, members, policy and connectors now; the secret
+  // records are not scanned: one is found through the manifest when first used, and the rest of
+  // the checks run when a command needs every record (secret_names, verify_all, serialize).
+  enum class Reading { eager, lazy };
   // Reads and verifies structure, head signature, members, policy and connectors.
   // `what` names the file in messages.
-  static Vault parse(std::string text, std::string what);
+  static Vault parse(std::string text, std::string what, Reading reading = Reading::eager);
+  // Reads the file lazily (a read command's way in): its first bytes now (head, manifest,
+  // roster), a secret's record when first used, all of it only when a command needs every record.
+  static Vault read(const std::filesystem::path& path);
   // A new vault whose genesis admin is `admin` (signed by it).
   static Vault create(const Identity& admin, Timestamp now);
 
@@ -56,7 +66,9 @@ public:
   const std::vector<std::string>& parents() const { return m_parents; }
   const std::string& journal_head() const { return m_journal_head; }
   const std::string& head_signer() const { return m_head_by; }
-  const std::string& text() const { return m_text; }
+  // The file's bytes as read (for a lazy read, the rest of the file is read on first call).
+  std::string_view bytes() const;
+  const std::string& text() const;
 
   const MemberRecord& genesis() const;
   const std::map<std::string, MemberRecord>& members() const { return m_members; }
@@ -90,7 +102,7 @@ public:
 
   // Everything: every secret record, the manifest's coverage. Throws Error(integrity).
   void verify_all() const;
-  std::size_t verified_signatures() const { return m_verified; }
+  std::size_t verified_signatures() const { return m_verified.value.load(); }
 
   // The next revision's file text, signed by `signer`, naming `journal_head`. Re-verifies every
   // changed record first. Records not changed are copied byte for byte.
@@ -105,6 +117,7 @@ private:
     std::size_t begin = 0;
     std::size_t end = 0;
     std::string manifest_hash;
+    std::string text; // the record's bytes, when read on its own (lazy reads)
     mutable std::unique_ptr<SecretRecord> parsed;
     bool dirty = false;
   };
@@ -115,14 +128,21 @@ private:
     bool dirty = false;
   };
 
+  struct Source;
+
   Vault() = default;
+  static Vault parse_source(std::shared_ptr<const Source> source, std::string what, Reading reading);
+  void read_manifest(const Json& manifest) const;
+  void index_secrets() const;
+  std::optional<std::string> manifest_hash(std::string_view full_name) const;
+  SecretSlot* find_slot(std::string_view full_name) const;
   void verify_secret(const SecretRecord& record, const Json& json) const;
   void check_member_signature(const MemberRecord& record, const Json& json) const;
   const MemberRecord& signer_of(const Signed& record, std::string_view path) const;
   void check_signature(const Signed& record, std::string_view path, const Json& json) const;
 
   std::string m_what;
-  std::string m_text;
+  std::shared_ptr<const Source> m_source;
   Bytes m_id;
   std::string m_id_b64;
   std::int64_t m_revision = 0;
@@ -130,7 +150,13 @@ private:
   std::vector<std::string> m_parents;
   std::string m_journal_head;
   std::string m_head_by;
-  std::map<std::string, std::string> m_manifest;
+  mutable std::map<std::string, std::string> m_manifest;
+  mutable bool m_manifest_complete = false;
+  std::pair<std::size_t, std::size_t> m_manifest_secrets{0, 0}; // lazy: where its secrets/ lines are
+  std::vector<canonical::Span> m_top;                           // the top-level fields as read
+  std::vector<canonical::Span> m_member_spans;
+  std::vector<canonical::Span> m_connector_spans;
+  Json m_head_sig;
 
   std::map<std::string, MemberRecord> m_members;
   std::map<std::string, Slot> m_member_slots;
@@ -138,8 +164,22 @@ private:
   Slot m_policy_slot;
   std::map<std::string, ConnectorRecord> m_connectors;
   std::map<std::string, Slot> m_connector_slots;
-  std::map<std::string, SecretSlot, std::less<>> m_secrets;
-  mutable std::size_t m_verified = 0;
+  mutable std::map<std::string, SecretSlot, std::less<>> m_secrets;
+  mutable bool m_indexed = true; // every secret located and the deferred checks done
+  // Signatures verified so far (verify_all verifies on several threads).
+  struct Count
+  {
+    std::atomic<std::size_t> value{0};
+    Count() = default;
+    Count(Count&& other) noexcept : value(other.value.load()) {}
+    Count& operator=(Count&& other) noexcept
+    {
+      value = other.value.load();
+      return *this;
+    }
+    void operator++() { ++value; }
+  };
+  mutable Count m_verified;
 
   std::int64_t m_written_revision = 0;
   std::string m_written_head;
