@@ -45,6 +45,8 @@ class Data:
                 "min_ms": r["min"] * 1000,
                 "max_ms": r["max"] * 1000,
                 "runs": len(r.get("times", [])),
+                # CPU time (user + system, mean): what is left when waits for the disk are not.
+                "cpu_ms": ((r.get("user") or 0) + (r.get("system") or 0)) * 1000,
             }
         self.rss = {}
         for path in glob.glob(os.path.join(work, "rss", "*.kb")):
@@ -59,6 +61,9 @@ class Data:
 
     def t(self, key):
         return self.times.get(key, {}).get("median_ms")
+
+    def cpu(self, key):
+        return self.times.get(key, {}).get("cpu_ms")
 
 
 def fmt_ms(ms):
@@ -122,14 +127,16 @@ def main():
             note = ""
             if workload == "access":
                 note = d.status.get(f"access.{n}.escrow.form", "")
+            cpu = d.cpu(f"{workload}.{n}.escrow")
             cells = [f"{label}, {fmt_n(n)} secrets" + (f" ({note})" if note and "loop" in note else ""),
-                     fmt_ms(escrow) if escrow is not None else d.status.get(f"{workload}.{n}.escrow", "—")]
+                     (fmt_ms(escrow) + (f" (CPU {fmt_ms(cpu)})" if cpu else "")) if escrow is not None
+                     else d.status.get(f"{workload}.{n}.escrow", "—")]
             for p in PEERS:
                 cells.append(fmt_ms(peers[p]) if peers[p] is not None else
                              ("n/a" if d.status.get(f"{workload}.{n}.{p}", "").startswith("n/a") else "—"))
             cells.append(f"**{ratio:.2f}×** {PEER_LABEL[fastest]}" if ratio is not None else "—")
             rows.append(cells)
-    peers_table = table(["workload", "escrow"] + [PEER_LABEL[p] for p in PEERS] + ["escrow ÷ fastest peer"], rows)
+    peers_table = table(["workload", "escrow (CPU)"] + [PEER_LABEL[p] for p in PEERS] + ["escrow ÷ fastest peer"], rows)
 
     # --- escrow only -----------------------------------------------------------------------------
     only = []
@@ -137,7 +144,8 @@ def main():
     def add_only(label, key, extra="", rss_key=None):
         ms = d.t(key)
         rss = d.rss.get(rss_key or key)
-        only.append([label, fmt_ms(ms) if ms is not None else d.status.get(key, "—"),
+        cpu = d.cpu(key)
+        only.append([label, (fmt_ms(ms) + (f" (CPU {fmt_ms(cpu)})" if cpu else "")) if ms is not None else d.status.get(key, "—"),
                      f"{rss / 1024:.1f} MiB" if rss else "—", extra])
         results["escrow_only"].append({"workload": label, "key": key, "median_ms": ms, "peak_rss_kib": rss,
                                        "note": extra})
@@ -192,7 +200,7 @@ def main():
         only.append(["one journal append (in-process, median)", fmt_ms(append.get("append_ms")), "—",
                      f"floor (hash + sign + write + fdatasync): {fmt_ms(append.get('floor_ms'))}, "
                      f"ratio {append.get('ratio', 0):.2f}"])
-    only_table = table(["workload", "median", "peak RSS", "notes"], only)
+    only_table = table(["workload", "median (CPU)", "peak RSS", "notes"], only)
 
     # --- reference limits ------------------------------------------------------------------------
     ref_rows = []
@@ -205,6 +213,9 @@ def main():
             ["sealed-box opens/s, 1 thread", f"{sodium['seal_open_per_s']:,.0f}"],
             ["BLAKE2b-256 throughput", f"{sodium['blake2b_mib_per_s']:,.0f} MiB/s"],
         ]
+        if append:
+            ref_rows.append(["one durable journal append by hand (hash, sign, write, fdatasync): the disk's flush latency in this run",
+                             fmt_ms(append.get("floor_ms"))])
         for n, rate in verify_rates.items():
             ref_rows.append([f"escrow `verify`, {fmt_n(n)} secrets", f"{rate:,.0f} signatures/s ({rate / verify_2t:.0%} of 2 threads, {rate / verify_1t:.0%} of 1)"])
         for m, rate in audit_rates.items():
@@ -269,7 +280,7 @@ def main():
     target_table = table(["target", "measured", "goal", ""], targets)
 
     text = "\n\n".join([
-        "### escrow and its peers (median wall time; ratio = escrow ÷ the fastest peer)", peers_table,
+        "### escrow and its peers (median wall time; escrow's CPU time in brackets; ratio = escrow ÷ the fastest peer)", peers_table,
         "### escrow only", only_table,
         "### reference limits", ref_table,
         "### targets", target_table])

@@ -10,6 +10,7 @@
 #include <set>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
@@ -444,8 +445,13 @@ Vault Vault::parse_source(std::shared_ptr<const Source> source, std::string what
   crypto::Hash head_digest{};
   std::jthread head_hasher;
   if (signed_bytes.size() >= k_parallel_head_hash && std::thread::hardware_concurrency() > 1) {
-    head_hasher = std::jthread([&head_digest, signed_bytes] { head_digest = crypto::hash(k_head_label, as_bytes(signed_bytes)); });
-  } else {
+    try {
+      head_hasher = std::jthread([&head_digest, signed_bytes] { head_digest = crypto::hash(k_head_label, as_bytes(signed_bytes)); });
+    } catch (const std::system_error&) {
+      // No thread to be had: hash here.
+    }
+  }
+  if (!head_hasher.joinable()) {
     head_digest = crypto::hash(k_head_label, as_bytes(signed_bytes));
   }
 
@@ -966,7 +972,11 @@ void Vault::verify_all() const
     };
     std::vector<std::jthread> pool;
     for (unsigned k = 1; k < threads; ++k) {
-      pool.emplace_back(work);
+      try {
+        pool.emplace_back(work);
+      } catch (const std::system_error&) {
+        break; // fewer threads, same result
+      }
     }
     work();
   }

@@ -17,7 +17,10 @@
 // the end of the manifest; the digest of those bytes under the same label is the revision's
 // head digest. A reader hashes bytes as stored and never re-serialises the document, so it
 // checks the head and only the records a command touches (secrets are verified lazily, on first
-// use); verify_all() checks everything.
+// use); verify_all() checks everything. A lazy read (read(), Reading::lazy) does not even scan the
+// secrets: in the one layout, top-level key lines are the only lines starting with two spaces
+// and a quote and a section's record lines the only ones starting with four, in key order, so a
+// record and its manifest entry are found by bisection (docs/PERFORMANCE.md).
 #pragma once
 
 #include <escrow/identity.hpp>

@@ -8,8 +8,14 @@ expect 0 "cmake --install into a prefix" -- cmake --install "$build_dir" --prefi
 [ -x "$WORK/prefix/bin/escrow" ] && pass "binary installed" || die "no binary"
 [ -f "$WORK/prefix/include/escrow/vault.hpp" ] && pass "headers installed" || die "no headers"
 ls "$WORK"/prefix/lib*/libescrow_core.a >/dev/null 2>&1 && pass "static library installed" || die "no library"
+# A sanitizer build's library needs the sanitizer runtime in whatever links it.
+sanitize=()
+if grep -q '^ESCROW_SANITIZE:BOOL=ON' "$build_dir/CMakeCache.txt" 2>/dev/null; then
+  sanitize=(-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined)
+fi
 expect 0 "a consumer configures with find_package(escrow)" -- \
-  cmake -S "$src/examples/library" -B "$WORK/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/prefix" -DCMAKE_BUILD_TYPE=Release
+  cmake -S "$src/examples/library" -B "$WORK/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/prefix" \
+  -DCMAKE_BUILD_TYPE=Release "${sanitize[@]}"
 expect 0 "and builds against escrow::core" -- cmake --build "$WORK/consumer"
 init_vault alice
 printf 'v' | as alice add dev/api --purpose "consumer test" >/dev/null
