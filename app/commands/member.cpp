@@ -41,7 +41,7 @@ void run_add(const AddOptions& options, Context& context)
   if (options.pubfile == "-") {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
-    text = read_file(options.pubfile, 64 * 1024);
+    text = read_file(options.pubfile, 64 * 1024, util::Links::follow);
   }
   const Json json = canonical::parse(text, options.pubfile);
   if (json.is_object() && (json.contains("secret") || json.contains("ciphertext"))) {
