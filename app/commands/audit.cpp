@@ -1,6 +1,7 @@
 // escrow audit log | verify | report | anomalies (DESIGN §6; docs/AUDIT.md)
 #include <commands/context.hpp>
 
+#include <escrow/util/escape.hpp>
 #include <escrow/atomic_file.hpp>
 #include <escrow/audit/anomalies.hpp>
 #include <escrow/audit/html.hpp>
@@ -117,7 +118,7 @@ void run_verify(Context& context)
     context.emit(document);
   } else if (!context.quiet()) {
     for (const auto& finding : report.findings) {
-      context.out() << (finding.warning() ? "warning: " : "error: ") << finding.message << '\n';
+      context.out() << (finding.warning() ? "warning: " : "error: ") << util::escape_controls(finding.message) << '\n';
     }
   }
   audit::require_clean(report, path);
@@ -131,10 +132,10 @@ void print_tables(Context& context, const std::vector<audit::Table>& tables)
   auto& out = context.out();
   bool first = true;
   for (const audit::Table& table : tables) {
-    out << (first ? "" : "\n") << context.bold(table.title) << '\n';
+    out << (first ? "" : "\n") << context.bold(util::escape_controls(table.title)) << '\n';
     first = false;
     if (table.rows.empty()) {
-      out << "  " << table.empty << '\n';
+      out << "  " << util::escape_controls(table.empty) << '\n';
       continue;
     }
     std::ostringstream text;
@@ -151,10 +152,7 @@ void run_report(const ReportOptions& options, Context& context)
   if (options.dormant_days < 1 || options.dormant_days > 100000) {
     fail(ErrorKind::usage, "audit report: --dormant-days must be between 1 and 100000");
   }
-  const auto expiring = parse_duration(options.expiring);
-  if (!expiring) {
-    fail(ErrorKind::usage, "audit report: --expiring must be a duration such as 1d or 12h");
-  }
+  const std::optional<std::int64_t> expiring = parse_duration_option(options.expiring, "audit report: --expiring");
   if (!options.html.empty()) {
     const std::filesystem::path target(options.html);
     const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
@@ -205,8 +203,9 @@ void run_report(const ReportOptions& options, Context& context)
     return;
   }
   if (!context.quiet()) {
-    context.out() << fmt::format("audit report for {} (revision {}) as of {}\n\n", session.vault_path().string(),
-                                 vault.revision(), format_time(session.now()));
+    context.out() << fmt::format("audit report for {} (revision {}) as of {}\n\n",
+                                 util::escape_controls(session.vault_path().string()), vault.revision(),
+                                 format_time(session.now()));
     print_tables(context, report.tables());
   }
   if (!html_path.empty()) {

@@ -1,3 +1,4 @@
+#include <escrow/util/escape.hpp>
 #include <commands/cli.hpp>
 #include <commands/context.hpp>
 
@@ -15,9 +16,10 @@ namespace {
 
 void print_error(std::ostream& err, const Error& error)
 {
-  err << "escrow: error: " << error.what() << '\n';
+  // One line each, whatever a name or field taken from a file holds (util/escape.hpp).
+  err << "escrow: error: " << util::escape_controls(error.what()) << '\n';
   for (const auto& hint : error.hints()) {
-    err << "escrow: hint: " << hint << '\n';
+    err << "escrow: hint: " << util::escape_controls(hint) << '\n';
   }
 }
 
@@ -80,7 +82,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     return 0;
   } catch (const CLI::ParseError& error) {
     // Subcommand help: CLI11 raises CallForHelp from the subcommand; handled above.
-    err << "escrow: error: " << error.what() << '\n';
+    err << "escrow: error: " << util::escape_controls(error.what()) << '\n';
     err << "escrow: hint: run 'escrow --help' or 'escrow COMMAND --help'\n";
     return exit_code(ErrorKind::usage);
   } catch (const Error& error) {
@@ -90,7 +92,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     err << "escrow: error: out of memory\n";
     return exit_code(ErrorKind::failed);
   } catch (const std::filesystem::filesystem_error& error) {
-    err << "escrow: error: " << error.what() << '\n';
+    err << "escrow: error: " << util::escape_controls(error.what()) << '\n';
     return exit_code(ErrorKind::io);
   } catch (const std::exception& error) {
     err << "escrow: error: internal: " << error.what() << '\n';

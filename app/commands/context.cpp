@@ -1,5 +1,6 @@
 #include <commands/context.hpp>
 
+#include <escrow/util/escape.hpp>
 #include <escrow/util/terminal.hpp>
 
 #include <cstdlib>
@@ -35,7 +36,7 @@ void Context::emit(const canonical::Json& document)
 void Context::say(std::string_view line)
 {
   if (!global.quiet && !global.json) {
-    m_out << line << '\n';
+    m_out << util::escape_controls(line, util::Layout::keep_lines) << '\n';
   }
 }
 
@@ -51,7 +52,7 @@ void Context::emit_or_say(const canonical::Json& document, std::string_view line
 void Context::note(std::string_view line)
 {
   if (!global.quiet) {
-    m_err << "escrow: " << line << '\n';
+    m_err << "escrow: " << util::escape_controls(line, util::Layout::keep_lines) << '\n';
   }
 }
 
@@ -74,7 +75,7 @@ std::string Context::dim(std::string_view text) const
 void print_table(std::ostream& out,
                  const Context& context,
                  const std::vector<std::string>& headers,
-                 const std::vector<std::vector<std::string>>& rows)
+                 const std::vector<std::vector<std::string>>& raw_rows)
 {
   // Widths in code points, so UTF-8 purposes line up.
   const auto width = [](std::string_view text) {
@@ -84,6 +85,23 @@ void print_table(std::ostream& out,
     }
     return count;
   };
+  // Cells hold names, purposes, justifications read from files: control characters are shown
+  // escaped (util/escape.hpp), never sent to the terminal.
+  const auto escape_all = [](const std::vector<std::string>& cells) {
+    std::vector<std::string> escaped;
+    escaped.reserve(cells.size());
+    for (const auto& cell : cells) {
+      escaped.push_back(util::escape_controls(cell));
+    }
+    return escaped;
+  };
+  const std::vector<std::string> headers_shown = escape_all(headers);
+  std::vector<std::vector<std::string>> rows_shown;
+  rows_shown.reserve(raw_rows.size());
+  for (const auto& row : raw_rows) {
+    rows_shown.push_back(escape_all(row));
+  }
+  const auto& rows = rows_shown;
   std::vector<std::size_t> widths(headers.size(), 0);
   for (std::size_t i = 0; i < headers.size(); ++i) {
     widths[i] = width(headers[i]);
@@ -108,7 +126,7 @@ void print_table(std::ostream& out,
     }
     out << (header ? context.bold(text) : text) << '\n';
   };
-  line(headers, true);
+  line(headers_shown, true);
   for (const auto& row : rows) {
     line(row, false);
   }

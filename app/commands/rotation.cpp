@@ -2,6 +2,7 @@
 // (the protocol itself lives in lib/escrow/rotation.hpp; docs/ROTATION.md).
 #include <commands/context.hpp>
 
+#include <escrow/util/escape.hpp>
 #include <escrow/connector.hpp>
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <map>
 #include <ostream>
+#include <sstream>
 
 namespace escrow::cli {
 
@@ -74,7 +76,8 @@ void print_outcome(Context& context, const rotation::Outcome& outcome)
   if (context.quiet() || context.json()) {
     return;
   }
-  auto& out = context.out();
+  // Connector names and instructions come from the vault: composed here, shown escaped.
+  std::ostringstream out;
   if (outcome.ok()) {
     out << outcome.summary() << '\n'; // failures are the error line on stderr
   }
@@ -106,7 +109,8 @@ void print_outcome(Context& context, const rotation::Outcome& outcome)
       out << "    who may do it:  " << join(item.who) << '\n';
     }
   }
-  out.flush();
+  context.out() << util::escape_controls(out.str(), util::Layout::keep_lines);
+  context.out().flush();
 }
 
 void note_notify(Context& context, const Json& notify)

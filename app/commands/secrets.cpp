@@ -1,6 +1,7 @@
 // escrow add | list | show | get | share | unshare
 #include <commands/context.hpp>
 
+#include <escrow/util/escape.hpp>
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
 #include <escrow/policy.hpp>
@@ -119,11 +120,7 @@ void run_add(const AddOptions& options, Context& context)
   }
   std::int64_t every = 0;
   if (!options.every.empty()) {
-    const auto cadence = parse_duration(options.every);
-    if (!cadence) {
-      fail(ErrorKind::usage, "add: --every must be a duration such as 30d, 12h or 2w");
-    }
-    every = *cadence;
+    every = parse_duration_option(options.every, "add: --every");
   }
   std::optional<GeneratorSpec> generator;
   if (!options.generate.empty()) {
@@ -319,9 +316,9 @@ void run_show(const GetOptions& options, Context& context)
   if (context.quiet()) {
     return;
   }
-  out << context.bold(full_name) << '\n';
+  out << context.bold(util::escape_controls(full_name)) << '\n';
   const auto field = [&](std::string_view label, const std::string& value) {
-    out << fmt::format("  {:<12} {}\n", label, value);
+    out << fmt::format("  {:<12} {}\n", label, util::escape_controls(value));
   };
   field("purpose", secret.purpose);
   field("owner", secret.owner);
@@ -357,10 +354,13 @@ void run_show(const GetOptions& options, Context& context)
   if (!secret.requests.empty()) {
     out << "  requests:\n";
     for (const auto& request : requests) {
-      out << fmt::format("    {} by {} ({}, {} approval(s), expires {}): {}\n", request["id"].get<std::string>(),
-                         request["by"].get<std::string>(), request["state"].get<std::string>(),
-                         request["approvals"].get<std::size_t>(), request["expires_at"].get<std::string>(),
-                         request["why"].get<std::string>());
+      out << util::escape_controls(fmt::format("    {} by {} ({}, {} approval(s), expires {}): {}",
+                                               request["id"].get<std::string>(), request["by"].get<std::string>(),
+                                               request["state"].get<std::string>(),
+                                               request["approvals"].get<std::size_t>(),
+                                               request["expires_at"].get<std::string>(),
+                                               request["why"].get<std::string>()))
+          << '\n';
     }
   }
 }

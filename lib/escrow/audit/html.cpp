@@ -1,3 +1,4 @@
+#include <escrow/util/escape.hpp>
 #include <escrow/audit/html.hpp>
 #include <escrow/util/text.hpp>
 
@@ -140,9 +141,11 @@ void timeline_html(std::string& out, const std::vector<LoggedEntry>& journal)
 
 std::string html_escape(std::string_view text)
 {
+  // Control characters, C1 and bidi overrides shown as \uXXXX (util/escape.hpp), then HTML.
+  const std::string shown = util::escape_controls(text, util::Layout::keep_lines);
   std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
+  out.reserve(shown.size());
+  for (const char c : shown) {
     switch (c) {
     case '&': out += "&amp;"; break;
     case '<': out += "&lt;"; break;
