@@ -227,7 +227,7 @@ Identity open_identity(const Json& json, const SecretBytes* passphrase, std::str
     if (limits.opslimit > k_max_opslimit || limits.memlimit > k_max_memlimit || limits.opslimit < k_min_opslimit
         || limits.memlimit < k_min_memlimit) {
       fail(ErrorKind::integrity,
-           "{}: key derivation limits out of range: opslimit {} (from {} to {}), memlimit {} bytes (from {} to {}); "
+           "{}: key derivation limits are out of range: opslimit {} (from {} to {}), memlimit {} bytes (from {} to {}); "
            "file modified?",
            what, limits.opslimit, k_min_opslimit, k_max_opslimit, limits.memlimit, k_min_memlimit, k_max_memlimit);
     }

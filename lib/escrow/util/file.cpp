@@ -144,7 +144,7 @@ FileHandle open_parent(const fs::path& path)
   }
   const int fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    fail(ErrorKind::io, "{}: cannot open the folder: {}", parent.string(), std::strerror(errno));
+    fail(ErrorKind::io, "{}: cannot open its folder {}: {}", path.string(), parent.string(), std::strerror(errno));
   }
   return FileHandle(fd);
 }
