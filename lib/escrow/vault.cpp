@@ -132,7 +132,8 @@ std::optional<std::size_t> bisect_record_line(const File& file, std::size_t begi
     if (candidate == key) {
       return line;
     }
-    if (candidate < key) {
+    // As string_views: clang 14 with libstdc++ 12 cannot compare a string with a string_view.
+    if (std::string_view(candidate) < key) {
       lo = key_end;
     } else {
       hi = mid;

@@ -357,7 +357,7 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
           asked.emplace(name, request.id);
         }
         approved_here += static_cast<std::size_t>(std::count_if(
-          request.approvals.begin(), request.approvals.end(), [&](const Approval& a) { return a.by == member; }));
+          request.approvals.begin(), request.approvals.end(), [&by = member](const Approval& a) { return a.by == by; }));
       }
       for (const LoggedEntry* logged : history_of(name)) {
         if (logged->entry.action == "request" && logged->entry.result == "ok" && logged->entry.actor != member
