@@ -1105,7 +1105,7 @@ Vault Vault::create(const Identity& admin, Timestamp now)
   genesis.name = admin.pub.name;
   genesis.sign_pk = admin.pub.sign_pk;
   genesis.box_pk = admin.pub.box_pk;
-  genesis.roles = {"admin", "approver", "requester"};
+  genesis.roles = {Role::admin, Role::approver, Role::requester};
   genesis.envs = {"*"};
   genesis.added_by = admin.pub.name;
   genesis.added_at = now;
