@@ -54,6 +54,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   setup_rotation(app, context);
   setup_audit(app, context);
   setup_verify(app, context);
+  setup_agent(app, context);
+  setup_inject(app, context);
+  setup_import(app, context);
   // After the subcommands, so that only the top-level help carries it.
   app.footer(
     "Environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA, ESCROW_PASSPHRASE_FILE,\n"
