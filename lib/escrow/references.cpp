@@ -35,6 +35,10 @@ std::size_t scan(std::string_view text, std::size_t at, Reference& out, std::str
   while (i < text.size() && name_char(text[i])) {
     ++i;
   }
+  // A sentence's full stop or a trailing slash is not part of the name.
+  while (i > name_begin && (text[i - 1] == '.' || text[i - 1] == '/')) {
+    --i;
+  }
   const std::string name(text.substr(name_begin, i - name_begin));
   try {
     const auto [env, short_name] = split_secret_name(name);

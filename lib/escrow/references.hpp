@@ -3,7 +3,8 @@
 // (`escrow inject`, `escrow exec --env-file`; 1Password's `op inject` / `op run --env-file`).
 //
 // In a template, a reference is "escrow://" followed by the longest run of name characters
-// (letters, digits, '.', '_', '-', '/'), then optionally "@v" and digits. Every read goes through
+// (letters, digits, '.', '_', '-', '/') not ending in '.' or '/' (so "see escrow://prod/db." ends
+// before the full stop), then optionally "@v" and digits. Every read goes through
 // read_value() (lib/escrow/read.hpp): the normal read rules, one journal entry per secret read.
 // An unknown secret or version is Error(usage) (exit 2), no access Error(access) (exit 4); either
 // way nothing is written and no command runs.
