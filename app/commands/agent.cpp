@@ -50,9 +50,17 @@ void run_agent(const AgentOptions& options, Context& context)
   // Bind first: a second agent is refused before anyone types a passphrase.
   agent::Listener listener(socket);
   session_options.agent_socket.reset(); // the agent itself unlocks from the file
+  auto asked = std::make_shared<bool>(false);
+  if (session_options.passphrase) {
+    session_options.passphrase = [asked, ask = session_options.passphrase](std::string_view prompt) {
+      *asked = true;
+      return ask(prompt);
+    };
+  }
   Identity identity = load_identity(session_options);
-  if (identity.sign_sk.empty()) {
-    fail(ErrorKind::usage, "agent: no private keys to hold");
+  if (!*asked) {
+    fail(ErrorKind::usage, "agent: {} has no passphrase; commands never need an agent for it",
+         identity_source(session_options));
   }
   const std::string who = fmt::format("{} ({})", identity.pub.name, identity.pub.fingerprint());
   const std::string idle = format_duration(timeout.count());

@@ -27,6 +27,9 @@ id=$(as bob request prod/db --ttl 1h --why "incident 7")
 
 # Without an agent and without a terminal, dave cannot unlock: this is what the agent changes.
 expect 4 "without an agent, list needs dave's passphrase" -- as dave list
+expect 2 "an agent for a --no-passphrase identity is refused" -- as alice agent --foreground
+expect_error_line "has no passphrase" "the refusal says why"
+[ -e "$SOCK" ] && die "the refused agent left a socket" || pass "no socket left by the refused agent"
 expect 2 "--timeout needs a unit" -- as dave agent --foreground --timeout 5
 expect_error_line "--timeout" "a bare number is refused with one line"
 
