@@ -362,7 +362,7 @@ std::string Journal::seal(JournalEntry& entry, const Identity& actor)
   entry.sig.clear();
   entry.hash = journal_entry_hash(entry);
   const Bytes digest = canonical::unb64(entry.hash, "journal hash");
-  entry.sig = canonical::b64(crypto::sign(k_journal_label, digest, actor.sign_sk));
+  entry.sig = canonical::b64(actor.sign(k_journal_label, digest));
   return entry.hash;
 }
 

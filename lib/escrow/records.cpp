@@ -867,6 +867,11 @@ crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json
   return crypto::sign(k_record_label, signing_message(vault_id, path, body), sign_sk);
 }
 
+crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const Identity& signer)
+{
+  return signer.sign(k_record_label, signing_message(vault_id, path, body));
+}
+
 bool verify_body(ByteView vault_id,
                  std::string_view path,
                  const Json& body,

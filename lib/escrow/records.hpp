@@ -13,6 +13,7 @@
 #include <escrow/canonical.hpp>
 #include <escrow/clock.hpp>
 #include <escrow/crypto.hpp>
+#include <escrow/identity.hpp>
 
 #include <cstdint>
 #include <map>
@@ -225,6 +226,8 @@ std::string denial_path(std::string_view full_name, std::string_view id);
 // signed lists are dropped here.
 Bytes signing_message(ByteView vault_id, std::string_view path, const Json& body);
 crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const SecretBytes& sign_sk);
+// The same, through the identity (its local keys or its agent).
+crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const Identity& signer);
 [[nodiscard]] bool verify_body(ByteView vault_id,
                                std::string_view path,
                                const Json& body,
