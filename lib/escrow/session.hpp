@@ -27,6 +27,7 @@ struct SessionOptions
   std::optional<std::string> identity_data;           // ESCROW_IDENTITY_DATA
   std::filesystem::path state_dir;                    // where known.json lives
   bool allow_rollback = false;
+  bool sandbox = false; // a rehearsal's throwaway copy: no notify hook runs for it
   Clock clock = Clock::fixed(0);
   // Asked for a passphrase when the identity is encrypted; nullopt = none available.
   std::function<std::optional<SecretBytes>(std::string_view prompt)> passphrase;
