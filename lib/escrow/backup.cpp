@@ -4,6 +4,7 @@
 #include <escrow/canonical.hpp>
 #include <escrow/error.hpp>
 #include <escrow/journal.hpp>
+#include <escrow/passphrase_once.hpp>
 #include <escrow/rotation.hpp>
 #include <escrow/util/text.hpp>
 #include <escrow/versions.hpp>
@@ -424,9 +425,31 @@ BackupResult make_backup(Session& session, const BackupOptions& options)
 
   // What is backed up is checked first: a backup of a damaged vault would restore the damage.
   vault.verify_all();
+  const auto read_journal = [&] {
+    return fs::exists(session.journal().path()) ? read_file(session.journal().path(), k_max_backup_size)
+                                                : std::string();
+  };
+  {
+    const audit::VerifyReport checked = audit::verify_session_journal(session);
+    if (const audit::Finding* problem = checked.first_error()) {
+      fail(ErrorKind::integrity, "{}: {}; not backed up (run escrow audit verify)", session.journal().path().string(),
+           problem->message);
+    }
+  }
+  std::vector<std::string> recipient_names;
+  for (const auto& r : recipients) {
+    recipient_names.push_back(fmt::format("{} ({})", r.name, r.fingerprint));
+  }
+  // The backup's own entry goes in first, so that the backup holds it: this machine's journal pin
+  // (its newest entry) is then inside the backup, and restoring it here is not "stale".
+  JournalEntry entry;
+  entry.action = "backup";
+  entry.detail = Json{{"file", options.out.filename().string()},
+                      {"revision", vault.revision()},
+                      {"recipients", recipient_names}};
+  const std::string entry_hash = session.record(std::move(entry));
   const std::string vault_text(vault.bytes());
-  const std::string journal_text =
-    fs::exists(session.journal().path()) ? read_file(session.journal().path(), k_max_backup_size) : std::string();
+  const std::string journal_text = read_journal();
   const audit::VerifyReport journal = audit::verify_journal(journal_text, vault);
   if (const audit::Finding* problem = journal.first_error()) {
     fail(ErrorKind::integrity, "{}: {}; not backed up (run escrow audit verify)", session.journal().path().string(),
@@ -472,9 +495,18 @@ BackupResult make_backup(Session& session, const BackupOptions& options)
                                 session.identity().sign_sk);
   text = serialize_backup(file);
 
-  AtomicFile out(options.out, 0600);
-  out.write(text);
-  out.commit();
+  try {
+    AtomicFile out(options.out, 0600);
+    out.write(text);
+    out.commit();
+  } catch (const Error& error) {
+    JournalEntry failed;
+    failed.action = "backup";
+    failed.result = "failed";
+    failed.detail = Json{{"file", options.out.filename().string()}, {"error", error.what()}};
+    (void)session.record(std::move(failed));
+    throw;
+  }
 
   BackupResult result;
   result.out = options.out;
@@ -482,18 +514,8 @@ BackupResult make_backup(Session& session, const BackupOptions& options)
   result.secrets = vault.secret_names().size();
   result.journal_entries = header.journal_entries;
   result.bytes = text.size();
-  for (const auto& r : recipients) {
-    result.recipients.push_back(fmt::format("{} ({})", r.name, r.fingerprint));
-  }
-  JournalEntry entry;
-  entry.action = "backup";
-  entry.detail = Json{{"file", options.out.filename().string()},
-                      {"revision", header.revision},
-                      {"journal_head", header.journal_head},
-                      {"journal_entries", header.journal_entries},
-                      {"recipients", result.recipients},
-                      {"digest", canonical::b64(crypto::hash(k_digest_label, as_bytes(text)))}};
-  result.entry = session.record(std::move(entry));
+  result.recipients = recipient_names;
+  result.entry = entry_hash;
   result.notify = rotation::notify(session, Json{{"event", "backup"},
                                                  {"result", "ok"},
                                                  {"actor", me.name},
@@ -631,8 +653,10 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
 
 } // namespace
 
-RestoreResult restore(const RestoreOptions& options)
+RestoreResult restore(const RestoreOptions& given)
 {
+  RestoreOptions options = given;
+  options.session = asking_passphrase_once(given.session);
   const auto started = std::chrono::steady_clock::now();
   const std::string what = options.file.string();
   if (options.to.empty()) {
@@ -728,6 +752,15 @@ RestoreResult restore(const RestoreOptions& options)
   }
   const audit::VerifyReport journal = audit::verify_journal(payload.journal, vault, verify_options);
   if (const audit::Finding* problem = journal.first_error()) {
+    if (problem->problem == audit::Problem::truncated && verify_options.pin
+        && std::none_of(journal.findings.begin(), journal.findings.end(), [](const audit::Finding& f) {
+             return !f.warning() && f.problem != audit::Problem::truncated;
+           })) {
+      throw Error(ErrorKind::integrity,
+                  fmt::format("{}: stale: its journal ends before entries this machine has already seen ({})", what,
+                              problem->message))
+        .hint("restoring it loses those entries; if that is intended, pass --allow-rollback (journaled)");
+    }
     fail(ErrorKind::integrity, "{}: {}: {}", what, header.journal_file, problem->message);
   }
   if (journal.head != header.journal_head || journal.entries != header.journal_entries) {
@@ -809,7 +842,7 @@ RestoreResult restore(const RestoreOptions& options)
                       {"revision", header.revision},
                       {"decrypted", result.decrypted},
                       {"rolled_back", rolled_back},
-                      {"seconds", static_cast<double>(result.elapsed.count()) / 1000.0},
+                      {"ms", static_cast<std::int64_t>(result.elapsed.count())},
                       {"connectors", checks}};
   (void)session.record(std::move(entry));
   result.notify = rotation::notify(session, Json{{"event", "restore"},

@@ -38,7 +38,6 @@ namespace escrow::backup {
 constexpr std::string_view k_format = "escrow-backup/1";
 constexpr std::string_view k_payload_format = "escrow-backup-payload/1";
 constexpr std::string_view k_signature_label = "escrow/v1/backup";
-constexpr std::string_view k_digest_label = "escrow/v1/backup-digest"; // the file's digest in the journal
 constexpr std::size_t k_max_backup_size = std::size_t{1} << 30;
 constexpr std::size_t k_max_recipients = 1024;
 
@@ -121,10 +120,11 @@ struct BackupResult
 // Reads `escrow identity show --public` files for --to. Error(usage) for a private identity.
 std::vector<PublicIdentity> read_recipients(const std::vector<std::filesystem::path>& files);
 
-// Verifies the vault and its journal (everything, as `verify` does), encrypts them to the
-// recipients, signs the file as the session's member, writes it atomically (0600, never over an
-// existing file unless told) and journals a "backup" entry. Takes the vault lock, so the vault
-// and journal are a consistent pair.
+// Verifies the vault and its journal (everything, as `verify` does), journals a "backup" entry
+// (first, so that the backup holds it), encrypts the vault and the journal to the recipients,
+// signs the file as the session's member and writes it atomically (0600, never over an existing
+// file unless told; a failed write is journaled too). Call with a write session: the vault lock
+// makes the vault and journal a consistent pair.
 BackupResult make_backup(Session& session, const BackupOptions& options);
 
 // --- escrow restore ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/connector.hpp>
 #include <escrow/error.hpp>
+#include <escrow/passphrase_once.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/rehearse.hpp>
 #include <escrow/rotation.hpp>
@@ -22,27 +23,6 @@ namespace {
 Timestamp system_now()
 {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// The two sessions (the real vault and the sandbox) unlock the same identity: ask once.
-SessionOptions asking_once(SessionOptions options)
-{
-  auto cache = std::make_shared<std::optional<SecretBytes>>();
-  auto ask = options.passphrase;
-  options.passphrase = [cache, ask](std::string_view prompt) -> std::optional<SecretBytes> {
-    if (!cache->has_value()) {
-      if (!ask) {
-        return std::nullopt;
-      }
-      std::optional<SecretBytes> answer = ask(prompt);
-      if (!answer) {
-        return std::nullopt;
-      }
-      *cache = std::move(*answer);
-    }
-    return (*cache)->clone();
-  };
-  return options;
 }
 
 // The real vault's session: its entries carry the real time, never a future one (ESCROW_NOW or
@@ -262,7 +242,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
                       {"steps", steps},
                       {"sandbox_version", r.sandbox_version},
                       {"at", format_time(r.at)},
-                      {"seconds", static_cast<double>(r.elapsed.count()) / 1000.0},
+                      {"ms", static_cast<std::int64_t>(r.elapsed.count())},
                       {"error", connector::one_line(r.error, connector::k_kept_output)}};
   r.entry = real.record(std::move(entry));
   r.notify = rotation::notify(real, Json{{"event", "rehearsal"},
@@ -331,14 +311,14 @@ std::string Rehearsal::summary() const
 Rehearsal rehearse(const SessionOptions& options, const std::string& name, const Options& rehearse_options)
 {
   (void)split_secret_name(name); // usage errors before the passphrase
-  const SessionOptions asked = asking_once(options);
+  const SessionOptions asked = asking_passphrase_once(options);
   Session real = Session::open(real_options(asked), Mode::read);
   return rehearse_one(real, asked, name, rehearse_options);
 }
 
 std::vector<Rehearsal> rehearse_due(const SessionOptions& options, const Options& rehearse_options)
 {
-  const SessionOptions asked = asking_once(options);
+  const SessionOptions asked = asking_passphrase_once(options);
   Session real = Session::open(real_options(asked), Mode::read);
   const Timestamp at = rehearse_options.at ? *rehearse_options.at : options.clock.now();
   const Vault& vault = real.vault();
