@@ -98,6 +98,7 @@ struct Spec
   std::string verify;
   std::string instructions;
   std::int64_t timeout = 60;
+  std::string rehearse_with; // --rehearse-with C: an existing connector of the same environment
 };
 
 // Checks a spec; Error(usage) naming the problem.

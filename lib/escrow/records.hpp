@@ -120,6 +120,7 @@ struct ConnectorRecord : Signed
   std::string instructions; // manual: who pastes where
   std::int64_t timeout = 60;
   Timestamp created_at = 0;
+  std::string rehearse_with; // a staging twin `escrow rehearse` uses instead of it ("" = none)
 };
 
 struct Grant
