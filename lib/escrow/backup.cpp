@@ -369,7 +369,7 @@ std::vector<PublicIdentity> read_recipients(const std::vector<fs::path>& files)
 {
   std::vector<PublicIdentity> out;
   for (const auto& path : files) {
-    const Json json = canonical::parse(read_file(path, 64 * 1024), path.string());
+    const Json json = canonical::parse(read_file(path, 64 * 1024, util::Links::follow), path.string());
     if (json.is_object() && (json.contains("secret") || json.contains("ciphertext"))) {
       fail(ErrorKind::usage, "{}: this is a private identity; pass the output of 'escrow identity show --public'",
            path.string());
@@ -665,7 +665,7 @@ RestoreResult restore(const RestoreOptions& given)
   if (!fs::exists(options.file)) {
     fail(ErrorKind::io, "{}: no such backup file", what);
   }
-  const std::string text = read_file(options.file, k_max_backup_size);
+  const std::string text = read_file(options.file, k_max_backup_size, util::Links::follow);
   const BackupFile file = parse_backup(text, what);
   const Header& header = file.header;
 

@@ -127,7 +127,7 @@ std::vector<TemplateReference> find_references(std::string_view text, std::strin
 
 InjectResult inject(Session& session, const fs::path& input, const fs::path& output, SecretBytes* to_stdout)
 {
-  const std::string text = read_file(input, k_max_template_size);
+  const std::string text = read_file(input, k_max_template_size, util::Links::follow);
   if (!output.empty()) {
     check_output(output, input);
   }
