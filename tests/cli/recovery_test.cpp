@@ -7,6 +7,10 @@
 #include <escrow/journal.hpp>
 #include <escrow/session.hpp>
 
+#include <escrow/crypto.hpp>
+#include <escrow/identity.hpp>
+
+#include <functional>
 #include <regex>
 #include <set>
 #include <sys/stat.h>
@@ -564,4 +568,81 @@ TEST_CASE("notify: backup, restore, rehearsal and drill outcomes reach the hook,
   // The sandbox's own rotation sent nothing.
   CHECK(events.find("rotated") == std::string::npos);
   CHECK(events.find(t.value) == std::string::npos);
+}
+
+namespace {
+
+// A backup re-made by a member from edited contents: validly encrypted and signed, so only the
+// checks of what is inside can catch it.
+std::string forge(const Fixture& f, const std::string& bytes, const std::function<void(backup::Payload&)>& edit)
+{
+  SessionOptions options = SessionOptions::from_environment();
+  options.identity_path = f.path("alice.id");
+  options.identity_data.reset();
+  const Identity alice = load_identity(options);
+  backup::BackupFile file = backup::parse_backup(bytes, "forge");
+  const std::string associated = "escrow-backup/1\n" + file.header_line + "\n";
+  const auto key = crypto::seal_open(file.header.recipients.at(0).sealed_key, alice.pub.box_pk, alice.box_sk);
+  REQUIRE(key);
+  const auto plain = crypto::aead_decrypt(file.nonce, file.ciphertext, as_bytes(associated), *key);
+  REQUIRE(plain);
+  backup::Payload payload = backup::parse_payload(
+    std::string_view(reinterpret_cast<const char*>(plain->expose().data()), plain->size()), "forge");
+  edit(payload);
+  // The header must still match the sizes: rebuild it with the new ones.
+  Json header = Json::parse(file.header_line);
+  header["vault"]["size"] = payload.vault.size();
+  header["journal"]["size"] = payload.journal.size();
+  file.header_line = canonical::dump(header);
+  const std::string new_associated = "escrow-backup/1\n" + file.header_line + "\n";
+  const std::string text = backup::serialize_payload(payload);
+  crypto::Sealed sealed = crypto::aead_encrypt(as_bytes(text), as_bytes(new_associated), *key);
+  file.nonce = sealed.nonce;
+  file.ciphertext = sealed.ciphertext;
+  std::string out = backup::serialize_backup(file);
+  const std::size_t signed_size = out.size() - 89;
+  file.signature = crypto::sign("escrow/v1/backup", as_bytes(std::string_view(out).substr(0, signed_size)), alice.sign_sk);
+  return backup::serialize_backup(file);
+}
+
+} // namespace
+
+TEST_CASE("restore checks what a validly signed backup holds: every record, the journal chain", "[recovery][cli]")
+{
+  Team t;
+  REQUIRE(t.f.as("alice", {"backup", "--out", t.f.path("good").string()}).code == 0);
+  const std::string bytes = t.f.read("good");
+  ::setenv("XDG_STATE_HOME", t.f.path("fresh-machine").c_str(), 1);
+  // The forger's round trip alone is accepted (the test would prove nothing otherwise).
+  spit(t.f.path("same"), forge(t.f, bytes, [](backup::Payload&) {}));
+  const Result same = t.f.as("alice", {"restore", t.f.path("same").string(), "--to", t.f.path("ok").string()});
+  INFO(same.err);
+  CHECK(same.code == 0);
+  ::setenv("XDG_STATE_HOME", t.f.path("fresh-machine-2").c_str(), 1);
+  SECTION("a record edited inside")
+  {
+    spit(t.f.path("edited"), forge(t.f, bytes, [](backup::Payload& p) {
+           const std::size_t at = p.vault.find("\"purpose\": \"test\"");
+           REQUIRE(at != std::string::npos);
+           p.vault.replace(at, 17, "\"purpose\": \"TEST\"");
+         }));
+    expect_refused(t.f, t.f.path("edited").string(), 3, "");
+  }
+  SECTION("a journal entry deleted inside")
+  {
+    spit(t.f.path("cut"), forge(t.f, bytes, [](backup::Payload& p) {
+           const std::size_t second = p.journal.find('\n') + 1;
+           const std::size_t third = p.journal.find('\n', second) + 1;
+           p.journal.erase(second, third - second);
+         }));
+    expect_refused(t.f, t.f.path("cut").string(), 3, "journal");
+  }
+  SECTION("the journal cut before the vault's anchor")
+  {
+    spit(t.f.path("short"), forge(t.f, bytes, [](backup::Payload& p) {
+           p.journal = p.journal.substr(0, p.journal.find('\n') + 1);
+         }));
+    expect_refused(t.f, t.f.path("short").string(), 3, "");
+  }
+  ::setenv("XDG_STATE_HOME", t.f.path("state").c_str(), 1);
 }
