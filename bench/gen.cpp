@@ -115,22 +115,22 @@ struct People
 struct Person
 {
   const char* name;
-  std::set<std::string> roles;
+  std::set<Role> roles;
   std::set<std::string> envs;
 };
 
 const std::vector<Person>& cast()
 {
   static const std::vector<Person> people = {
-    {"alice", {"admin", "approver", "requester"}, {"*"}},
-    {"bob", {"approver", "requester"}, {"prod"}},
-    {"carol", {"approver", "requester"}, {"prod"}},
-    {"dave", {"approver", "requester"}, {"prod"}},
-    {"erin", {"requester"}, {"prod"}},
-    {"frank", {"requester"}, {"prod"}},
-    {"grace", {"requester"}, {"prod"}},
-    {"henry", {"requester"}, {"prod"}},
-    {"ci", {"rotator"}, {"prod"}},
+    {"alice", {Role::admin, Role::approver, Role::requester}, {"*"}},
+    {"bob", {Role::approver, Role::requester}, {"prod"}},
+    {"carol", {Role::approver, Role::requester}, {"prod"}},
+    {"dave", {Role::approver, Role::requester}, {"prod"}},
+    {"erin", {Role::requester}, {"prod"}},
+    {"frank", {Role::requester}, {"prod"}},
+    {"grace", {Role::requester}, {"prod"}},
+    {"henry", {Role::requester}, {"prod"}},
+    {"ci", {Role::rotator}, {"prod"}},
   };
   return people;
 }
@@ -180,7 +180,7 @@ SecretRecord make_secret(const Vault& vault,
   for (std::int64_t v = 1; v <= 2; ++v) {
     VersionPlan plan;
     plan.v = v;
-    plan.state = v == 2 ? "current" : "previous";
+    plan.state = v == 2 ? VersionState::current : VersionState::previous;
     plan.why = v == 1 ? "added" : "rotated (cadence)";
     plan.readers = policy::standing_readers(vault, secret);
     const SecretBytes value = value_for(i);
@@ -231,7 +231,8 @@ std::string write_journal(const Options& options, const People& people, const Va
   const std::size_t total = std::max<std::size_t>(1, options.journal);
   std::vector<JournalEntry> entries(total);
   static const char* readers[] = {"erin", "frank", "grace", "alice", "ci"};
-  static const char* actions[] = {"reveal", "reveal", "reveal", "exec", "reveal", "reveal", "exec", "reveal"};
+  static const JournalAction actions[] = {JournalAction::reveal, JournalAction::reveal, JournalAction::reveal, JournalAction::exec,
+                                         JournalAction::reveal, JournalAction::reveal, JournalAction::exec,   JournalAction::reveal};
   const std::string host = "bench-host";
   for (std::size_t i = 0; i < total; ++i) {
     JournalEntry& e = entries[i];
@@ -240,7 +241,7 @@ std::string write_journal(const Options& options, const People& people, const Va
     e.vault = vault.id_b64();
     if (i == 0) {
       e.actor = "alice";
-      e.action = "init";
+      e.action = JournalAction::init;
       e.detail = Json{{"revision", 1}};
     } else {
       const std::size_t s = (i * 7919) % std::max<std::size_t>(1, options.secrets);
@@ -301,7 +302,7 @@ int make_vault(const Options& options)
   const Identity& alice = people["alice"];
 
   Vault vault = Vault::create(alice, options.now - 100 * 86400);
-  const auto add_member = [&](const std::string& name, std::set<std::string> roles, std::set<std::string> envs) {
+  const auto add_member = [&](const std::string& name, std::set<Role> roles, std::set<std::string> envs) {
     const Identity& id = people[name];
     MemberRecord record;
     record.name = name;
@@ -320,7 +321,7 @@ int make_vault(const Options& options)
     }
   }
   for (std::size_t k = 0; k < options.extra_members; ++k) {
-    add_member(fmt::format("m{:05d}", k), {"requester"}, {"prod"});
+    add_member(fmt::format("m{:05d}", k), {Role::requester}, {"prod"});
   }
 
   const fs::path systems = fs::absolute(options.dir) / "systems";
@@ -328,7 +329,7 @@ int make_vault(const Options& options)
     ConnectorRecord connector;
     connector.name = name;
     connector.env = "prod";
-    connector.kind = "command";
+    connector.kind = ConnectorKind::command;
     connector.update = update;
     connector.verify = verify;
     connector.timeout = 60;
@@ -420,7 +421,7 @@ int time_append(const Options& options)
   const auto entry = [&] {
     JournalEntry e;
     e.ts = options.now;
-    e.action = "reveal";
+    e.action = JournalAction::reveal;
     e.secret = secret_name(0);
     e.env = "prod";
     e.version = 2;

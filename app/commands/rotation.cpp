@@ -162,7 +162,7 @@ void run_connector_add(const ConnectorAddOptions& options, Context& context)
   connector::Spec spec;
   spec.name = options.name;
   spec.env = options.env;
-  spec.kind = options.manual ? "manual" : "command";
+  spec.kind = options.manual ? ConnectorKind::manual : ConnectorKind::command;
   spec.update = options.update;
   spec.verify = options.verify;
   spec.instructions = options.instructions;
@@ -174,7 +174,7 @@ void run_connector_add(const ConnectorAddOptions& options, Context& context)
   context.emit_or_say(Json{{"connector", record.name}, {"env", record.env}, {"kind", record.kind},
                            {"timeout", record.timeout}},
                       fmt::format("added {} connector {} in {}; bind secrets with: escrow connect {}/NAME {}",
-                                  record.kind, record.name, record.env, record.env, record.name));
+                                  connector_kind_name(record.kind), record.name, record.env, record.env, record.name));
 }
 
 void run_connector_list(const ConnectorListOptions& options, Context& context)
@@ -202,9 +202,9 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
                          {"by", record.by},
                          {"rehearse_with", record.rehearse_with},
                          {"secrets", bound}});
-    rows.push_back({name, record.env, record.kind, std::to_string(record.timeout) + "s",
+    rows.push_back({name, record.env, std::string(connector_kind_name(record.kind)), std::to_string(record.timeout) + "s",
                     bound.empty() ? "-" : join(bound, ","),
-                    record.kind == "manual" ? connector::one_line(record.instructions, 60)
+                    record.kind == ConnectorKind::manual ? connector::one_line(record.instructions, 60)
                                             : connector::one_line(record.update, 60)});
   }
   if (context.json()) {
