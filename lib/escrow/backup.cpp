@@ -446,7 +446,7 @@ BackupResult make_backup(Session& session, const BackupOptions& options)
   // The backup's own entry goes in first, so that the backup holds it: this machine's journal pin
   // (its newest entry) is then inside the backup, and restoring it here is not "stale".
   JournalEntry entry;
-  entry.action = "backup";
+  entry.action = JournalAction::backup;
   entry.detail = Json{{"file", options.out.filename().string()},
                       {"vault_revision", vault.revision()},
                       {"recipients", recipient_names}};
@@ -504,8 +504,8 @@ BackupResult make_backup(Session& session, const BackupOptions& options)
     out.commit();
   } catch (const Error& error) {
     JournalEntry failed;
-    failed.action = "backup";
-    failed.result = "failed";
+    failed.action = JournalAction::backup;
+    failed.result = JournalResult::failed;
     failed.detail = Json{{"file", options.out.filename().string()}, {"error", error.what()}};
     (void)session.record(std::move(failed));
     throw;
@@ -620,14 +620,14 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
   for (const auto& [name, record] : vault.connectors()) {
     ConnectorCheck check;
     check.connector = name;
-    check.kind = record.kind;
+    check.kind = std::string(connector_kind_name(record.kind));
     if (record.verify.empty()) {
       check.detail = "it has no verify command";
     } else {
       for (const auto& secret_name : connector::bound_secrets(vault, name)) {
         const SecretRecord& secret = vault.secret(secret_name);
         const VersionRecord* live = rotation::live_version(secret);
-        if (secret.state != "active" || live == nullptr) {
+        if (secret.state != SecretState::active || live == nullptr) {
           continue;
         }
         probes.push_back(Probe{checks.size(), &record, secret_name, secret.env, &secret, live, {}});
@@ -652,7 +652,7 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
       }
       Redactor redactor;
       redactor.add(label_of(probe.secret, probe.version->v), *value);
-      const connector::Invocation invocation{probe.secret, probe.env, probe.version->v, 0, "reconnect"};
+      const connector::Invocation invocation{probe.secret, probe.env, probe.version->v, 0, connector::Action::reconnect};
       probe.result = connector::run_step(*probe.connector, connector::Step::verify, invocation, *value, redactor);
     }
   };
@@ -892,8 +892,8 @@ RestoreResult restore(const RestoreOptions& given)
     checks.push_back(Json{{"connector", c.connector}, {"result", c.result}});
   }
   JournalEntry entry;
-  entry.action = "restore";
-  entry.result = result.connectors_checked() > result.connectors_verified() ? "failed" : "ok";
+  entry.action = JournalAction::restore;
+  entry.result = result.connectors_checked() > result.connectors_verified() ? JournalResult::failed : JournalResult::ok;
   entry.detail = Json{{"file", options.file.filename().string()},
                       {"maker", header.maker},
                       {"made_at", format_time(header.created_at)},
