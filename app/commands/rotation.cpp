@@ -204,6 +204,7 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
                          {"timeout", record.timeout},
                          {"created_at", format_time(record.created_at)},
                          {"by", record.by},
+                         {"rehearse_with", record.rehearse_with},
                          {"secrets", bound}});
     rows.push_back({name, record.env, std::string(connector_kind_name(record.kind)), std::to_string(record.timeout) + "s",
                     bound.empty() ? "-" : join(bound, ","),

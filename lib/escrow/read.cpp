@@ -44,7 +44,7 @@ ValueRead read_value(Session& session, std::string_view full_name, std::int64_t 
   } catch (const Error& error) {
     if (error.kind() == ErrorKind::access) {
       JournalEntry denied = read.entry;
-      denied.result = "denied";
+      denied.result = JournalResult::denied;
       denied.detail["reason"] = error.what();
       session.record(std::move(denied));
     }
@@ -66,7 +66,7 @@ void record_reads(Session& session, std::vector<ValueRead>& reads)
   // The first use of a grant to an after_access secret makes it due (lib/escrow/escrow.hpp).
   Session writer = Session::open(session.options(), Mode::write);
   JournalEntry used;
-  used.action = "grant-used";
+  used.action = JournalAction::grant_used;
   used.detail = Json{{"requests", Json::array()}};
   for (const auto& read : reads) {
     if (!read.used_grant.empty()

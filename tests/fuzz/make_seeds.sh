@@ -39,6 +39,13 @@ seed vault golden.vault <"$GOLDEN/escrow.vault"
 for f in "$CORPUS"/vault/seed-*; do seed vault_lazy "${f##*/seed-}" <"$f"; done
 seed canonical vault.json <"$GOLDEN/escrow.vault"
 
+# Backups (escrow-backup/1) of the small vault, to the admin and to two recipients.
+as alice backup --out "$WORK/small.backup" >/dev/null
+seed backup small.backup <"$WORK/small.backup"
+as alice backup --out "$WORK/two.backup" --to "$GOLDEN/alice.pub" --to "$GOLDEN/bob.pub" >/dev/null
+seed backup two-recipients.backup <"$WORK/two.backup"
+printf 'escrow-backup-payload/1\nvault 3\n{}\n\njournal 0\n\n' | seed backup payload
+
 # Journals: whole, one line, and the small vault's.
 seed journal golden.journal <"$GOLDEN/escrow.journal"
 seed journal small.journal <"$WORK/escrow.journal"
