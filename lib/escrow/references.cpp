@@ -3,6 +3,8 @@
 #include <escrow/error.hpp>
 #include <escrow/references.hpp>
 
+#include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <map>
 #include <sys/stat.h>
@@ -81,6 +83,34 @@ void check_output(const fs::path& output, const fs::path& input)
   if (fs::equivalent(output, input, error)) {
     fail(ErrorKind::usage, "{}: is the template itself; refusing to replace references with values",
          output.string());
+  }
+}
+
+// A killed inject may have left its temp file (".<name>.tmp.<pid>.<random>", which holds values)
+// beside the output: remove those whose writer is gone.
+void remove_dead_temps(const fs::path& output)
+{
+  std::string prefix = ".";
+  prefix += output.filename().string();
+  prefix += ".tmp.";
+  std::error_code error;
+  const fs::path folder = output.has_parent_path() ? output.parent_path() : fs::path(".");
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(prefix)) {
+      continue;
+    }
+    const std::string rest = name.substr(prefix.size());
+    const auto dot = rest.find('.');
+    long pid = 0;
+    try {
+      pid = std::stol(rest.substr(0, dot));
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      fs::remove(entry.path(), error);
+    }
   }
 }
 
@@ -172,6 +202,7 @@ InjectResult inject(Session& session, const fs::path& input, const fs::path& out
   record_reads(session, reads);
   if (!output.empty()) {
     check_output(output, input); // again, just before writing
+    remove_dead_temps(output);
     AtomicFile file(output, 0600);
     file.write(rendered.expose_view());
     file.commit();

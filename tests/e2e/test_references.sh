@@ -61,6 +61,13 @@ expect_error_line "symbolic link" "the refusal names the symlink"
 expect 2 "the template cannot be its own output" -- as alice inject -i app.conf.tpl -o app.conf.tpl
 grep -q 'escrow://prod/db@v1' app.conf.tpl && pass "template untouched" || die "template overwritten"
 ls -a | grep -q '\.tmp\.' && die "temp file left behind" || pass "no temp file left"
+# A temp file of a killed inject (its pid is gone) is removed by the next inject to that output.
+printf 'stale' >.app.conf.tmp.999999999.abc
+printf 'live' >".app.conf.tmp.$$.def"
+expect 0 "inject again" -- as alice inject -i app.conf.tpl -o app.conf
+[ -e .app.conf.tmp.999999999.abc ] && die "a dead writer's temp file was kept" || pass "a dead writer's temp file is removed"
+[ -e ".app.conf.tmp.$$.def" ] && pass "a live writer's temp file is left alone" || die "a live temp file was removed"
+rm -f ".app.conf.tmp.$$.def"
 
 # exec --env-file: references and plain values.
 cat >app.env <<'T'
