@@ -36,6 +36,9 @@ tail -3 escrow.journal | grep -q '"into":"inject"' && pass "journaled as a revea
 grep -q 'stripe-live-key\|pg-pass-v1' escrow.journal escrow.vault && die "a value reached the journal or vault" || pass "no value in journal or vault"
 expect 0 "inject to stdout" -- as alice inject -i app.conf.tpl
 printf '%s\n' "$OUT" | grep -q "stripe = \"stripe-live-key\"" && pass "stdout output" || die "stdout: $OUT"
+expect 0 "inject --json -o" -- as alice --json inject -i app.conf.tpl -o app.conf
+printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["references"]==4 and len(d["secrets"])==3 and d["output"]=="app.conf"' \
+  && pass "inject --json: one document" || die "json: $OUT"
 
 # Rejections: nothing written.
 printf 'x = escrow://prod/nope\n' >bad.tpl
