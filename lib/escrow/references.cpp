@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace escrow {
 
@@ -69,7 +70,15 @@ std::size_t scan(std::string_view text, std::size_t at, Reference& out, std::str
 
 void check_output(const fs::path& output, const fs::path& input)
 {
+  // Checked before any value is read, so a bad target journals no read.
+  const fs::path folder = output.has_parent_path() ? output.parent_path() : fs::path(".");
   struct stat info{};
+  if (::stat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    fail(ErrorKind::io, "{}: no such folder for the output", folder.string());
+  }
+  if (::access(folder.c_str(), W_OK) != 0) {
+    fail(ErrorKind::io, "{}: cannot write in the output's folder: {}", folder.string(), std::strerror(errno));
+  }
   if (::lstat(output.c_str(), &info) != 0) {
     return; // a new file
   }

@@ -61,6 +61,9 @@ ln -s out.txt link.txt
 expect 5 "output through a symlink is refused" -- as alice inject -i app.conf.tpl -o link.txt
 expect_error_line "symbolic link" "the refusal names the symlink"
 [ "$(cat out.txt)" = keep ] && [ -L link.txt ] && pass "symlink and its target untouched" || die "symlink followed"
+lines_before=$(wc -l <escrow.journal)
+expect 5 "an output folder that does not exist" -- as alice inject -i app.conf.tpl -o nowhere/app.conf
+[ "$(wc -l <escrow.journal)" = "$lines_before" ] && pass "no read journaled for a bad output" || die "journal grew"
 expect 2 "the template cannot be its own output" -- as alice inject -i app.conf.tpl -o app.conf.tpl
 grep -q 'escrow://prod/db@v1' app.conf.tpl && pass "template untouched" || die "template overwritten"
 ls -a | grep -q '\.tmp\.' && die "temp file left behind" || pass "no temp file left"
