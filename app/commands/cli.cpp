@@ -57,6 +57,10 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   setup_agent(app, context);
   setup_inject(app, context);
   setup_import(app, context);
+  setup_backup(app, context);
+  setup_restore(app, context);
+  setup_rehearse(app, context);
+  setup_drill(app, context);
   // After the subcommands, so that only the top-level help carries it.
   app.footer(
     "Environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA, ESCROW_PASSPHRASE_FILE,\n"

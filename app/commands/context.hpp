@@ -79,5 +79,9 @@ void setup_audit(CLI::App& app, Context& context);     // audit log|verify|repor
 void setup_agent(CLI::App& app, Context& context);     // agent, agent lock, agent status
 void setup_inject(CLI::App& app, Context& context);    // inject -i TEMPLATE -o FILE
 void setup_import(CLI::App& app, Context& context);    // import SOURCE --env E
+void setup_backup(CLI::App& app, Context& context);
+void setup_restore(CLI::App& app, Context& context);
+void setup_rehearse(CLI::App& app, Context& context);
+void setup_drill(CLI::App& app, Context& context);
 
 } // namespace escrow::cli

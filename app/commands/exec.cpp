@@ -63,16 +63,16 @@ void run_exec(const ExecOptions& options, Context& context)
   for (const auto& [variable, full_name] : bindings) {
     const SecretRecord& secret = vault.secret(full_name);
     JournalEntry entry;
-    entry.action = "exec";
+    entry.action = JournalAction::exec;
     entry.secret = full_name;
     entry.env = secret.env;
     entry.detail = Json{{"program", options.command.front()}, {"variable", variable}};
     try {
       policy::require_env(me, secret.env, "exec");
-      if (me.roles == std::set<std::string>{"auditor"}) {
+      if (me.roles == std::set<Role>{Role::auditor}) {
         fail(ErrorKind::access, "exec: {} is an auditor and may not use values", me.name);
       }
-      if (secret.state == "retired") {
+      if (secret.state == SecretState::retired) {
         fail(ErrorKind::access, "exec: {} is retired and is never served", full_name);
       }
       const VersionRecord* current = secret.current();
@@ -89,7 +89,7 @@ void run_exec(const ExecOptions& options, Context& context)
       }
     } catch (const Error& error) {
       if (error.kind() == ErrorKind::access) {
-        entry.result = "denied";
+        entry.result = JournalResult::denied;
         entry.detail["reason"] = error.what();
         session.record(entry);
       }
@@ -106,7 +106,7 @@ void run_exec(const ExecOptions& options, Context& context)
     // The first use of a grant to an after_access secret makes it due (lib/escrow/escrow.hpp).
     Session writer = context.open(Mode::write);
     JournalEntry used;
-    used.action = "grant-used";
+    used.action = JournalAction::grant_used;
     used.detail = Json{{"requests", Json::array()}};
     for (const auto& [full_name, request] : used_grants) {
       if (mark_grant_used(writer.vault(), full_name, request, writer.identity(), writer.now())) {

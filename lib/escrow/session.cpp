@@ -216,7 +216,7 @@ Session Session::open(const SessionOptions& options, Mode mode)
   if (session.m_rollback_from) {
     // DESIGN §3: accepting an older revision is journaled.
     JournalEntry entry;
-    entry.action = "allow-rollback";
+    entry.action = JournalAction::allow_rollback;
     entry.detail = Json{{"revision", session.m_vault->revision()}, {"seen", *session.m_rollback_from}};
     session.record(std::move(entry));
   }

@@ -27,6 +27,7 @@ struct SessionOptions
   std::optional<std::string> identity_data;           // ESCROW_IDENTITY_DATA
   std::filesystem::path state_dir;                    // where known.json lives
   bool allow_rollback = false;
+  bool sandbox = false; // a rehearsal's throwaway copy: no notify hook runs for it
   Clock clock = Clock::fixed(0);
   // The agent asked first for an encrypted identity's keys (lib/escrow/agent.hpp); none = never.
   std::optional<std::filesystem::path> agent_socket;

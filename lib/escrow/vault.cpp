@@ -132,7 +132,8 @@ std::optional<std::size_t> bisect_record_line(const File& file, std::size_t begi
     if (candidate == key) {
       return line;
     }
-    if (candidate < key) {
+    // As string_views: clang 14 with libstdc++ 12 cannot compare a string with a string_view.
+    if (std::string_view(candidate) < key) {
       lo = key_end;
     } else {
       hi = mid;
@@ -1104,7 +1105,7 @@ Vault Vault::create(const Identity& admin, Timestamp now)
   genesis.name = admin.pub.name;
   genesis.sign_pk = admin.pub.sign_pk;
   genesis.box_pk = admin.pub.box_pk;
-  genesis.roles = {"admin", "approver", "requester"};
+  genesis.roles = {Role::admin, Role::approver, Role::requester};
   genesis.envs = {"*"};
   genesis.added_by = admin.pub.name;
   genesis.added_at = now;

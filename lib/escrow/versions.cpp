@@ -181,7 +181,7 @@ std::map<std::string, Grant> carried_grants(const Vault& vault, const SecretReco
   };
   for (const auto& [member, grant] : current->granted) {
     const auto request = std::find_if(secret.requests.begin(), secret.requests.end(),
-                                      [&](const Request& r) { return r.id == grant.request; });
+                                      [&id = grant.request](const Request& r) { return r.id == id; });
     if (request != secret.requests.end() && request->denial) {
       continue;
     }
