@@ -100,6 +100,7 @@ std::string_view journal_action_name(JournalAction action)
   case JournalAction::retire: return "retire";
   case JournalAction::allow_rollback: return "allow-rollback";
   case JournalAction::audit_compare: return "audit-compare";
+  case JournalAction::imported: return "import";
   case JournalAction::merge: return "merge";
   }
   return "";

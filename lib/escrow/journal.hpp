@@ -53,7 +53,8 @@ enum class JournalAction {
   retire,
   allow_rollback,
   audit_compare,
-  merge, // written by `escrow merge` (DESIGN §6)
+  imported, // "import": many secrets added in one revision (escrow import)
+  merge,    // written by `escrow merge` (DESIGN §6)
 };
 std::string_view journal_action_name(JournalAction action);
 std::optional<JournalAction> parse_journal_action(std::string_view name);

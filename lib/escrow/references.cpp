@@ -183,7 +183,7 @@ InjectResult inject(Session& session, const fs::path& input, const fs::path& out
                 {"template", input.string()},
                 {"output", output.empty() ? std::string("-") : output.string()}};
     index.emplace(key, reads.size());
-    reads.push_back(read_value(session, found.reference.secret, found.reference.version, "reveal", std::move(detail)));
+    reads.push_back(read_value(session, found.reference.secret, found.reference.version, JournalAction::reveal, std::move(detail)));
   }
   std::size_t size = text.size();
   for (const auto& found : references) {
@@ -239,7 +239,7 @@ EnvFileValues read_env_file(Session& session, const fs::path& path, const std::s
       continue;
     }
     Json detail{{"program", program}, {"variable", entry.name}, {"env_file", path.string()}};
-    values.reads.push_back(read_value(session, reference->secret, reference->version, "exec", std::move(detail)));
+    values.reads.push_back(read_value(session, reference->secret, reference->version, JournalAction::exec, std::move(detail)));
     values.variables.push_back(entry.name);
   }
   return values;
