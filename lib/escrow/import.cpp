@@ -551,7 +551,7 @@ ImportResult import_secrets(Session& session,
     return result;
   }
   JournalEntry journal;
-  journal.action = JournalAction::imported;
+  journal.action = JournalAction::import_secrets;
   journal.env = options.env;
   journal.detail = Json{{"format", std::string(import_format_name(format))},
                         {"from", label},

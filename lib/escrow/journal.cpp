@@ -100,7 +100,12 @@ std::string_view journal_action_name(JournalAction action)
   case JournalAction::retire: return "retire";
   case JournalAction::allow_rollback: return "allow-rollback";
   case JournalAction::audit_compare: return "audit-compare";
-  case JournalAction::imported: return "import";
+  case JournalAction::backup: return "backup";
+  case JournalAction::restore: return "restore";
+  case JournalAction::rehearsal: return "rehearsal";
+  case JournalAction::rehearse_setup: return "rehearse-setup";
+  case JournalAction::drill: return "drill";
+  case JournalAction::import_secrets: return "import";
   case JournalAction::merge: return "merge";
   }
   return "";

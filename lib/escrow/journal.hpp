@@ -53,8 +53,13 @@ enum class JournalAction {
   retire,
   allow_rollback,
   audit_compare,
-  imported, // "import": many secrets added in one revision (escrow import)
-  merge,    // written by `escrow merge` (DESIGN §6)
+  backup,         // escrow backup (docs/RECOVERY.md)
+  restore,        // escrow restore, in the restored journal
+  rehearsal,      // escrow rehearse: one entry per rehearsal, in the real journal
+  rehearse_setup, // written only in a rehearsal's throwaway sandbox
+  drill,          // escrow drill compromise
+  import_secrets, // escrow import ("import")
+  merge, // written by `escrow merge` (DESIGN §6)
 };
 std::string_view journal_action_name(JournalAction action);
 std::optional<JournalAction> parse_journal_action(std::string_view name);
