@@ -48,20 +48,20 @@ void checks_of(const LoggedEntry& logged, std::map<std::string, Check>& last)
       last[connector] = Check{entry.ts, ok, std::move(detail), logged.line};
     }
   };
-  if ((entry.action == "rotate" || entry.action == "rollback") && entry.result == "ok") {
+  if ((entry.action == JournalAction::rotate || entry.action == JournalAction::rollback) && entry.result == JournalResult::ok) {
     for (const auto& connector : strings_of(entry.detail, "connectors")) {
       note(connector, true, fmt::format("{} of {} v{}", entry.action, entry.secret, entry.version.value_or(0)));
     }
-  } else if (entry.action == "rotate-failed" || entry.action == "rollback-failed") {
+  } else if (entry.action == JournalAction::rotate_failed || entry.action == JournalAction::rollback_failed) {
     const std::string step = string_of(entry.detail, "step");
     const std::string cause = string_of(entry.detail, "cause");
     note(string_of(entry.detail, "connector"), false,
          fmt::format("{} ({} v{})",
                      !cause.empty() ? cause : step.empty() ? std::string("failed") : step + " failed",
                      entry.secret, entry.version.value_or(0)));
-  } else if (entry.action == "confirm") {
-    note(string_of(entry.detail, "connector"), entry.result == "ok",
-         entry.result == "ok" ? fmt::format("confirmed {} v{}", entry.secret, entry.version.value_or(0))
+  } else if (entry.action == JournalAction::confirm) {
+    note(string_of(entry.detail, "connector"), entry.result == JournalResult::ok,
+         entry.result == JournalResult::ok ? fmt::format("confirmed {} v{}", entry.secret, entry.version.value_or(0))
                               : fmt::format("the paste of {} v{} did not verify", entry.secret, entry.version.value_or(0)));
   }
 }
@@ -76,21 +76,25 @@ Activity build_activity(const Vault& vault, const std::vector<LoggedEntry>& jour
   for (const auto& logged : journal) {
     const JournalEntry& entry = logged.entry;
     if (is_access(entry) && !entry.secret.empty()) {
-      out.reads.push_back(ReadEvent{entry.ts, entry.actor, entry.secret, entry.version, entry.action, entry.result,
-                                    justification(entry, whys), logged.line, entry.hash});
+      out.reads.push_back(ReadEvent{entry.ts, entry.actor, entry.secret, entry.version,
+                                    std::string(journal_action_name(entry.action)),
+                                    std::string(journal_result_name(entry.result)), justification(entry, whys),
+                                    logged.line, entry.hash});
     }
-    if (entry.result == "ok" && (entry.action == "member-add" || entry.action == "member-remove" || entry.action == "init")) {
+    if (entry.result == JournalResult::ok && (entry.action == JournalAction::member_add
+                                              || entry.action == JournalAction::member_remove
+                                              || entry.action == JournalAction::init)) {
       RosterChange change;
       change.ts = entry.ts;
       change.by = entry.actor;
       change.line = logged.line;
-      if (entry.action == "init") {
+      if (entry.action == JournalAction::init) {
         change.change = "genesis";
         change.member = entry.actor;
         change.roles = {"admin"};
         change.envs = {"*"};
       } else {
-        change.change = entry.action == "member-add" ? "added" : "removed";
+        change.change = entry.action == JournalAction::member_add ? "added" : "removed";
         change.member = string_of(entry.detail, "member");
         change.roles = strings_of(entry.detail, "roles");
         change.envs = strings_of(entry.detail, "envs");
@@ -112,7 +116,7 @@ Activity build_activity(const Vault& vault, const std::vector<LoggedEntry>& jour
   }
   for (const auto& name : vault.secret_names()) {
     const SecretRecord& secret = vault.secret(name);
-    if (secret.state != "active") {
+    if (secret.state != SecretState::active) {
       continue;
     }
     ReadAccess access{name, {}, secret.custodians, secret.threshold};
@@ -140,7 +144,7 @@ Activity build_activity(const Vault& vault, const std::vector<LoggedEntry>& jour
       bound = bound || std::find(secret.connectors.begin(), secret.connectors.end(), name) != secret.connectors.end();
     }
     const auto it = checks.find(name);
-    ConnectorHealth health{name, connector.env, connector.kind, {}, std::nullopt, {}, 0};
+    ConnectorHealth health{name, connector.env, std::string(connector_kind_name(connector.kind)), {}, std::nullopt, {}, 0};
     if (it == checks.end()) {
       if (!bound) {
         continue; // binds nothing yet: nothing to verify

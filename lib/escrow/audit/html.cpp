@@ -161,12 +161,12 @@ void timeline_html(std::string& out, const std::vector<LoggedEntry>& journal)
       const std::string data = fmt::format("data-line=\"{}\" data-entry=\"{}\" data-actor=\"{}\"", logged->line,
                                            html_escape(entry.hash), html_escape(entry.actor));
       if (is_access(entry)) {
-        const bool ok = entry.result == "ok";
+        const bool ok = entry.result == JournalResult::ok;
         out += fmt::format("<circle class=\"mark access {}\" cx=\"{:.1f}\" cy=\"{}\" r=\"5\" style=\"{}\" {}><title>{}</title></circle>\n",
                            ok ? "ok" : "denied", x, middle,
                            ok ? fmt::format("fill:{}", color_of[entry.actor]) : std::string("fill:#fff"), data, title);
       } else {
-        const bool ok = entry.action == "rotate" || entry.action == "rollback";
+        const bool ok = entry.action == JournalAction::rotate || entry.action == JournalAction::rollback;
         out += fmt::format("<path class=\"mark rotation {}\" d=\"M{:.1f} {} l6 7 l-6 7 l-6 -7 z\" {}><title>{}</title></path>\n",
                            ok ? "ok" : "failed", x, middle - 7, data, title);
       }
