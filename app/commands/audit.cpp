@@ -4,12 +4,14 @@
 #include <escrow/util/escape.hpp>
 #include <escrow/atomic_file.hpp>
 #include <escrow/audit/anomalies.hpp>
+#include <escrow/audit/csv.hpp>
 #include <escrow/audit/html.hpp>
 #include <escrow/audit/log.hpp>
 #include <escrow/audit/report.hpp>
 #include <escrow/audit/verify.hpp>
 #include <escrow/connector.hpp>
 #include <escrow/error.hpp>
+#include <escrow/lookup.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -32,6 +34,7 @@ struct LogOptions
 struct ReportOptions
 {
   std::string html;
+  std::string csv; // a folder: one <table>.csv per table
   std::int64_t dormant_days = 90;
   std::string expiring = "1d";
   bool no_values = false;
@@ -55,6 +58,9 @@ void run_log(const LogOptions& options, Context& context)
     fail(ErrorKind::usage, "audit log: invalid environment \"{}\"", one_line(options.env, 40));
   }
   Session session = context.open(Mode::read);
+  if (!options.env.empty()) {
+    require_known_environment(session.vault(), options.env, "audit log --env");
+  }
   audit::LogFilter filter;
   filter.secret = options.secret;
   filter.actor = options.actor;
@@ -162,6 +168,14 @@ void run_report(const ReportOptions& options, Context& context)
            options.html);
     }
   }
+  if (!options.csv.empty()) {
+    const std::filesystem::path folder(options.csv);
+    const std::filesystem::path parent = folder.has_parent_path() ? folder.parent_path() : ".";
+    if (std::filesystem::exists(folder) ? !std::filesystem::is_directory(folder) : !std::filesystem::is_directory(parent)) {
+      fail(ErrorKind::io, "{}: cannot write the CSV files there (not a folder, or its parent folder does not exist)",
+           options.csv);
+    }
+  }
   Session session = context.open(Mode::read);
   const Vault& vault = session.vault();
   const std::vector<audit::LoggedEntry> entries = audit::read_entries(session.journal());
@@ -189,6 +203,17 @@ void run_report(const ReportOptions& options, Context& context)
     file.commit();
     html_path = options.html;
   }
+  std::vector<std::string> csv_files;
+  if (!options.csv.empty()) {
+    std::filesystem::create_directory(options.csv);
+    for (const audit::Table& table : report.tables(audit::Report::Rows::all)) {
+      const std::filesystem::path file_path = std::filesystem::path(options.csv) / (table.key + ".csv");
+      AtomicFile file(file_path, 0644);
+      file.write(audit::table_csv(table));
+      file.commit();
+      csv_files.push_back(file_path.string());
+    }
+  }
   if (!report.compared.empty()) {
     // Values were decrypted (never shown, never written): that leaves a trace too.
     JournalEntry entry;
@@ -200,6 +225,7 @@ void run_report(const ReportOptions& options, Context& context)
     Json document = report.to_json();
     document["vault"] = session.vault_path().string();
     document["html"] = html_path.empty() ? Json(nullptr) : Json(html_path);
+    document["csv"] = csv_files;
     context.emit(document);
     return;
   }
@@ -211,6 +237,9 @@ void run_report(const ReportOptions& options, Context& context)
   }
   if (!html_path.empty()) {
     context.note("wrote " + html_path);
+  }
+  if (!csv_files.empty()) {
+    context.note(fmt::format("wrote {} CSV files in {}", csv_files.size(), options.csv));
   }
 }
 
@@ -290,6 +319,7 @@ void setup_audit(CLI::App& app, Context& context)
   auto* report = audit->add_subcommand(
     "report", "overdue and stuck rotations, dormant credentials, removed owners, open requests, bus factor, duplicates");
   report->add_option("--html", report_options->html, "also write a self-contained HTML page with a timeline");
+  report->add_option("--csv", report_options->csv, "also write every table as FOLDER/<table>.csv (all rows)");
   report->add_option("--dormant-days", report_options->dormant_days, "unused for this many days is dormant (default 90)");
   report->add_option("--expiring", report_options->expiring, "list grants expiring within this (default 1d)");
   report->add_flag("--no-values", report_options->no_values,

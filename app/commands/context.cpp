@@ -1,6 +1,8 @@
 #include <commands/context.hpp>
+#include <commands/errors.hpp>
 
 #include <escrow/util/escape.hpp>
+#include <escrow/locate.hpp>
 #include <escrow/util/terminal.hpp>
 
 #include <cstdlib>
@@ -13,6 +15,13 @@ SessionOptions Context::session_options() const
   SessionOptions options = SessionOptions::from_environment();
   if (!global.vault.empty()) {
     options.vault_path = global.vault;
+  } else if (vault_unnamed()) {
+    // Found as git finds .git (lib/escrow/locate.hpp); else ./escrow.vault as before.
+    std::error_code no_cwd;
+    const std::filesystem::path here = std::filesystem::current_path(no_cwd);
+    if (!no_cwd) {
+      options.vault_path = find_vault(here).value_or(k_default_vault_name);
+    }
   }
   if (!global.identity.empty()) {
     options.identity_path = global.identity;
@@ -23,6 +32,12 @@ SessionOptions Context::session_options() const
   return options;
 }
 
+bool Context::vault_unnamed() const
+{
+  const char* named = std::getenv("ESCROW_VAULT");
+  return global.vault.empty() && (named == nullptr || *named == '\0');
+}
+
 Session Context::open(Mode mode) const
 {
   return Session::open(session_options(), mode);
@@ -30,6 +45,14 @@ Session Context::open(Mode mode) const
 
 void Context::emit(const canonical::Json& document)
 {
+  m_emitted = true;
+  // Every document names the version of its shape (docs/JSON.md).
+  if (document.is_object() && !document.contains("schema")) {
+    canonical::Json versioned = document;
+    versioned["schema"] = k_json_schema;
+    m_out << versioned.dump(2) << '\n';
+    return;
+  }
   m_out << document.dump(2) << '\n';
 }
 

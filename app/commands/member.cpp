@@ -3,6 +3,7 @@
 
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
+#include <escrow/lookup.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/util/terminal.hpp>
 
@@ -109,7 +110,9 @@ void run_remove(const RemoveOptions& options, Context& context)
   policy::require_role(me, Role::admin, "member remove");
   const MemberRecord* target = vault.member(options.name);
   if (target == nullptr) {
-    fail(ErrorKind::usage, "{}: no member named {}", session.vault_path().string(), options.name);
+    throw with_hint(Error(ErrorKind::usage,
+                          fmt::format("{}: no member named {}", session.vault_path().string(), options.name)),
+                    member_hint(vault, options.name));
   }
   if (!target->active()) {
     fail(ErrorKind::usage, "{}: {} was already removed", session.vault_path().string(), options.name);

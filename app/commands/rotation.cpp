@@ -6,6 +6,7 @@
 #include <escrow/connector.hpp>
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
+#include <escrow/lookup.hpp>
 #include <escrow/rotation.hpp>
 #include <escrow/util/terminal.hpp>
 #include <escrow/util/text.hpp>
@@ -188,6 +189,9 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
   }
   Session session = context.open(Mode::read);
   const Vault& vault = session.vault();
+  if (!options.env.empty()) {
+    require_known_environment(vault, options.env, "connector list --env");
+  }
   Json items = Json::array();
   std::vector<std::vector<std::string>> rows;
   for (const auto& [name, record] : vault.connectors()) {

@@ -4,6 +4,7 @@
 #include <escrow/util/escape.hpp>
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
+#include <escrow/lookup.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/rotation.hpp>
 #include <escrow/util/terminal.hpp>
@@ -161,13 +162,15 @@ void run_add(const AddOptions& options, Context& context)
   const std::string owner = options.owner.empty() ? me.name : options.owner;
   const MemberRecord* owner_record = vault.member(owner);
   if (owner_record == nullptr || !owner_record->active()) {
-    fail(ErrorKind::usage, "add: owner {} is not an active member", owner);
+    throw with_hint(Error(ErrorKind::usage, fmt::format("add: owner {} is not an active member", owner)),
+                    member_hint(vault, owner));
   }
   policy::require_env(*owner_record, env, "add (owner)");
   for (const auto& custodian : custodians) {
     const MemberRecord* record = vault.member(custodian);
     if (record == nullptr || !record->active()) {
-      fail(ErrorKind::usage, "add: custodian {} is not an active member", custodian);
+      throw with_hint(Error(ErrorKind::usage, fmt::format("add: custodian {} is not an active member", custodian)),
+                      member_hint(vault, custodian));
     }
     if (!record->has_role(Role::approver) || record->has_role(Role::rotator)) {
       fail(ErrorKind::usage, "add: custodian {} needs the approver role (and not the rotator role)", custodian);
@@ -181,7 +184,8 @@ void run_add(const AddOptions& options, Context& context)
   for (const auto& name : options.connectors) {
     const ConnectorRecord* connector = vault.connector(name);
     if (connector == nullptr) {
-      fail(ErrorKind::usage, "add: no connector named {} (escrow connector add ...)", name);
+      throw with_hint(Error(ErrorKind::usage, fmt::format("add: no connector named {} (escrow connector add ...)", name)),
+                      connector_hint(vault, name));
     }
     if (connector->env != env) {
       fail(ErrorKind::usage, "add: connector {} belongs to {}, not {} (environments never mix)", name,
@@ -239,6 +243,9 @@ void run_list(const ListOptions& options, Context& context)
   Session session = context.open(Mode::read);
   const Vault& vault = session.vault();
   const MemberRecord& me = session.me();
+  if (!options.env.empty()) {
+    require_known_environment(vault, options.env, "list --env");
+  }
   Json items = Json::array();
   std::vector<std::vector<std::string>> rows;
   for (const auto& name : vault.secret_names()) {
@@ -465,7 +472,8 @@ void run_share(const ShareOptions& options, Context& context, bool share)
   }
   const MemberRecord* target = vault.member(options.with);
   if (target == nullptr || !target->active()) {
-    fail(ErrorKind::usage, "{}: {} is not an active member", action, options.with);
+    throw with_hint(Error(ErrorKind::usage, fmt::format("{}: {} is not an active member", action, options.with)),
+                    member_hint(vault, options.with));
   }
   const bool listed = std::find(peek.shared_with.begin(), peek.shared_with.end(), options.with) != peek.shared_with.end();
   JournalEntry entry;

@@ -1,5 +1,6 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
+#include <escrow/util/suggest.hpp>
 #include <escrow/vault.hpp>
 #include <escrow/util/file.hpp>
 
@@ -928,7 +929,11 @@ const SecretRecord& Vault::secret(std::string_view full_name) const
 {
   const SecretSlot* found = find_slot(full_name);
   if (found == nullptr) {
-    fail(ErrorKind::usage, "{}: no secret named {}", m_what, full_name);
+    Error error(ErrorKind::usage, fmt::format("{}: no secret named {}", m_what, full_name));
+    if (std::string hint = util::did_you_mean(full_name, secret_names()); !hint.empty()) {
+      error.hint(hint);
+    }
+    throw error;
   }
   const SecretSlot& slot = *found;
   if (!slot.parsed) {
