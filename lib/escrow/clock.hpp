@@ -27,7 +27,8 @@ private:
 // "2026-11-29T20:29:00Z"
 std::string format_time(Timestamp at);
 // RFC 3339 ("2026-11-29T20:29:00Z", "2026-11-29T21:29:00+01:00", fractional seconds ignored),
-// a date ("2026-11-29", midnight UTC), or Unix seconds.
+// a date ("2026-11-29", midnight UTC), or Unix seconds; only times from year 0000 to 9999, the
+// ones format_time writes (so every time read can be written and read back).
 std::optional<Timestamp> parse_time(std::string_view text);
 // "90s", "15m", "4h", "30d", "2w"; a bare number is seconds. Positive only.
 std::optional<std::int64_t> parse_duration(std::string_view text);
