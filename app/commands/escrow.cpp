@@ -50,7 +50,7 @@ decltype(auto) journal_refusal(Session& session, const JournalEntry& entry, Body
   } catch (const Error& error) {
     if (error.kind() == ErrorKind::access) {
       JournalEntry refused = entry;
-      refused.result = "denied";
+      refused.result = JournalResult::denied;
       refused.detail["reason"] = error.what();
       session.record(std::move(refused));
     }
@@ -58,10 +58,10 @@ decltype(auto) journal_refusal(Session& session, const JournalEntry& entry, Body
   }
 }
 
-JournalEntry entry_for(std::string action, const std::string& full_name, const std::string& env)
+JournalEntry entry_for(JournalAction action, const std::string& full_name, const std::string& env)
 {
   JournalEntry entry;
-  entry.action = std::move(action);
+  entry.action = action;
   entry.secret = full_name;
   entry.env = env;
   return entry;
@@ -78,7 +78,7 @@ void run_request(const RequestOptions& options, Context& context)
   Session session = context.open(Mode::write);
   Vault& vault = session.vault();
   (void)vault.secret(full_name); // no such secret: usage, not journaled
-  JournalEntry entry = entry_for("request", full_name, env);
+  JournalEntry entry = entry_for(JournalAction::request, full_name, env);
   entry.why = options.why;
   entry.detail = Json{{"ttl", format_duration(*ttl)}};
   const Request& request = journal_refusal(session, entry, [&]() -> const Request& {
@@ -122,7 +122,7 @@ void run_approve(const ApproveOptions& options, Context& context)
   Vault& vault = session.vault();
   const SecretRecord& peek = vault.secret(full_name);
   (void)find_request(vault, peek, options.id); // no such request: usage, not journaled
-  JournalEntry entry = entry_for("approve", full_name, env);
+  JournalEntry entry = entry_for(JournalAction::approve, full_name, env);
   entry.request = options.id;
   const ApprovalResult result = journal_refusal(session, entry, [&] {
     return approve_request(vault, full_name, options.id, session.identity(), session.now());
@@ -164,7 +164,7 @@ void run_deny(const ApproveOptions& options, Context& context)
   Vault& vault = session.vault();
   const SecretRecord& peek = vault.secret(full_name);
   (void)find_request(vault, peek, options.id);
-  JournalEntry entry = entry_for("deny", full_name, env);
+  JournalEntry entry = entry_for(JournalAction::deny, full_name, env);
   entry.request = options.id;
   entry.why = options.why;
   const Request& request = journal_refusal(session, entry, [&]() -> const Request& {
@@ -348,7 +348,7 @@ void run_policy_set(const PolicySetOptions& options, Context& context)
   }
   Session session = context.open(Mode::write);
   JournalEntry entry;
-  entry.action = "policy-set";
+  entry.action = JournalAction::policy_set;
   if (!options.env.empty() && options.env != "*") {
     entry.env = options.env;
   }

@@ -11,7 +11,7 @@ void run_init(Context& context)
 {
   Session session = Session::create(context.session_options());
   JournalEntry entry;
-  entry.action = "init";
+  entry.action = JournalAction::init;
   session.commit(std::move(entry));
   const Vault& vault = session.vault();
   if (context.json()) {

@@ -49,12 +49,13 @@ void run_add(const AddOptions& options, Context& context)
          options.pubfile);
   }
   const PublicIdentity pub = PublicIdentity::from_json(json, options.pubfile);
-  std::set<std::string> roles;
-  for (const auto& role : options.roles) {
-    if (!parse_role(role)) {
-      fail(ErrorKind::usage, "member add: unknown role \"{}\" (admin, approver, requester, rotator, auditor)", role);
+  std::set<Role> roles;
+  for (const auto& name : options.roles) {
+    const auto role = parse_role(name);
+    if (!role) {
+      fail(ErrorKind::usage, "member add: unknown role \"{}\" (admin, approver, requester, rotator, auditor)", name);
     }
-    roles.insert(role);
+    roles.insert(*role);
   }
   std::set<std::string> envs;
   for (const auto& env : options.envs) {
@@ -63,7 +64,7 @@ void run_add(const AddOptions& options, Context& context)
     }
     envs.insert(env);
   }
-  if (roles.count("rotator") > 0 && (roles.count("requester") > 0 || roles.count("approver") > 0)) {
+  if (roles.count(Role::rotator) > 0 && (roles.count(Role::requester) > 0 || roles.count(Role::approver) > 0)) {
     fail(ErrorKind::usage, "member add: the rotator role cannot be combined with requester or approver (separation of duties)");
   }
 
@@ -90,14 +91,14 @@ void run_add(const AddOptions& options, Context& context)
   session.vault().sign(record, session.identity());
   session.vault().put_member(record);
   JournalEntry entry;
-  entry.action = "member-add";
+  entry.action = JournalAction::member_add;
   entry.detail = Json{{"member", pub.name}, {"roles", roles}, {"envs", envs}, {"fingerprint", pub.fingerprint()}};
   session.commit(std::move(entry));
   if (context.json()) {
     context.emit(Json{{"member", pub.name}, {"fingerprint", pub.fingerprint()}, {"roles", roles}, {"envs", envs}});
     return;
   }
-  context.say(fmt::format("added {} ({}) roles={} envs={}", pub.name, pub.fingerprint(), join(roles), join(envs)));
+  context.say(fmt::format("added {} ({}) roles={} envs={}", pub.name, pub.fingerprint(), join_roles(roles, ","), join(envs)));
 }
 
 void run_remove(const RemoveOptions& options, Context& context)
@@ -210,7 +211,7 @@ void run_remove(const RemoveOptions& options, Context& context)
         vault.sign(secret, version, admin);
       }
     }
-    if (could_read && secret.state == "active") {
+    if (could_read && secret.state == SecretState::active) {
       secret.due = fmt::format("member {} removed", removed);
       secret.due_since = session.now();
       due.push_back(name);
@@ -218,7 +219,7 @@ void run_remove(const RemoveOptions& options, Context& context)
     vault.sign_meta(secret, admin);
   }
   JournalEntry entry;
-  entry.action = "member-remove";
+  entry.action = JournalAction::member_remove;
   entry.detail = Json{{"member", removed}, {"due", due}};
   session.commit(std::move(entry));
   if (context.json()) {
@@ -262,7 +263,7 @@ void run_list(Context& context)
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& [name, member] : vault.members()) {
-    rows.push_back({name, member.fingerprint(), join(member.roles), join(member.envs),
+    rows.push_back({name, member.fingerprint(), join_roles(member.roles, ","), join(member.envs),
                     member.active() ? "active" : "removed " + format_time(*member.removed_at).substr(0, 10)});
   }
   if (!context.quiet()) {

@@ -220,7 +220,7 @@ void run_add(const AddOptions& options, Context& context)
   vault.put_secret(std::move(secret));
 
   JournalEntry entry;
-  entry.action = "add";
+  entry.action = JournalAction::add;
   entry.secret = full_name;
   entry.env = env;
   entry.version = 1;
@@ -346,7 +346,7 @@ void run_show(const GetOptions& options, Context& context)
   out << "  versions:\n";
   std::vector<std::vector<std::string>> rows;
   for (auto it = secret.versions.rbegin(); it != secret.versions.rend(); ++it) {
-    rows.push_back({"v" + std::to_string(it->v), it->state, format_time(it->created_at), it->created_by, it->why});
+    rows.push_back({"v" + std::to_string(it->v), std::string(version_state_name(it->state)), format_time(it->created_at), it->created_by, it->why});
   }
   std::ostringstream table;
   print_table(table, context, {"VERSION", "STATE", "CREATED", "BY", "WHY"}, rows);
@@ -384,11 +384,11 @@ void run_get(const GetOptions& options, Context& context)
   const Vault& vault = session.vault();
   const SecretRecord& secret = vault.secret(full_name);
   JournalEntry entry;
-  entry.action = "reveal";
+  entry.action = JournalAction::reveal;
   entry.secret = full_name;
   entry.env = env;
   const auto deny = [&](const Error& error) {
-    entry.result = "denied";
+    entry.result = JournalResult::denied;
     entry.detail = Json{{"reason", error.what()}};
     session.record(entry);
     throw error;
@@ -401,10 +401,10 @@ void run_get(const GetOptions& options, Context& context)
   entry.version = version->v;
   try {
     policy::require_env(me, env, "get");
-    if (me.roles == std::set<std::string>{"auditor"}) {
+    if (me.roles == std::set<Role>{Role::auditor}) {
       fail(ErrorKind::access, "get: {} is an auditor and may not read values", me.name);
     }
-    if (secret.state == "retired") {
+    if (secret.state == SecretState::retired) {
       fail(ErrorKind::access, "get: {} is retired and is never served", full_name);
     }
   } catch (const Error& error) {
@@ -469,7 +469,7 @@ void run_share(const ShareOptions& options, Context& context, bool share)
   }
   const bool listed = std::find(peek.shared_with.begin(), peek.shared_with.end(), options.with) != peek.shared_with.end();
   JournalEntry entry;
-  entry.action = action;
+  entry.action = share ? JournalAction::share : JournalAction::unshare;
   entry.secret = full_name;
   entry.env = env;
   entry.detail = Json{{"member", options.with}};
@@ -482,7 +482,7 @@ void run_share(const ShareOptions& options, Context& context, bool share)
     secret.shared_with.push_back(options.with);
     std::sort(secret.shared_with.begin(), secret.shared_with.end());
     for (auto& version : secret.versions) {
-      if (version.state != "current" && version.state != "pending" && version.state != "previous") {
+      if (version.state != VersionState::current && version.state != VersionState::pending && version.state != VersionState::previous) {
         continue;
       }
       const OpenedKey key = open_data_key(vault, secret, version, session.identity(), session.now());
@@ -503,7 +503,7 @@ void run_share(const ShareOptions& options, Context& context, bool share)
       }
     }
     // They may have kept what they saw: only a new value ends their access.
-    if (secret.state == "active") {
+    if (secret.state == SecretState::active) {
       secret.due = fmt::format("unshared from {}", options.with);
       secret.due_since = session.now();
     }

@@ -154,7 +154,7 @@ const Request& request_access(Vault& vault,
   const SecretRecord& secret = vault.secret(full_name);
   const std::string name = secret.full_name();
   policy::require_can_request(me, secret);
-  if (secret.state == "retired") {
+  if (secret.state == SecretState::retired) {
     fail(ErrorKind::access, "request: {} is retired and is never served", name);
   }
   const VersionRecord* current = secret.current();
@@ -207,7 +207,7 @@ ApprovalResult approve_request(Vault& vault,
     fail(ErrorKind::access, "approve: request {} for {} expired at {}", request.id, name,
          format_time(request.expires_at()));
   }
-  if (secret.state == "retired") {
+  if (secret.state == SecretState::retired) {
     fail(ErrorKind::access, "approve: {} is retired and is never served", name);
   }
   const VersionRecord* current = secret.current();
@@ -230,7 +230,7 @@ ApprovalResult approve_request(Vault& vault,
   }
   const std::string what = fmt::format("{}: {}", vault.what(), version_path(name, current->v));
   std::optional<SecretBytes> opened =
-    crypto::seal_open(canonical::unb64(sealed->second, what), approver.pub.box_pk, approver.box_sk);
+    approver.seal_open(canonical::unb64(sealed->second, what));
   if (!opened) {
     fail(ErrorKind::integrity, "{}: the share sealed to {} does not open with this identity (tampered or misdirected)",
          what, me.name);
