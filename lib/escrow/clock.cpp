@@ -187,6 +187,22 @@ std::optional<Timestamp> parse_time(std::string_view text)
   return at;
 }
 
+// What format_time writes with a four-digit year, 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+// parse_time reads nothing else, so every time it reads can be written and read back.
+constexpr Timestamp k_first_time = -62167219200;
+constexpr Timestamp k_last_time = 253402300799;
+
+} // namespace
+
+std::optional<Timestamp> parse_time(std::string_view text)
+{
+  const std::optional<Timestamp> at = read_time(text);
+  if (!at || *at < k_first_time || *at > k_last_time) {
+    return std::nullopt;
+  }
+  return at;
+}
+
 std::optional<std::int64_t> parse_duration(std::string_view text)
 {
   if (text.empty()) {
@@ -254,12 +270,12 @@ std::string format_duration(std::int64_t seconds)
   return fmt::format("{}s", seconds);
 }
 
-std::string describe_duration(std::int64_t seconds)
+std::string describe_duration(std::int64_t signed_seconds)
 {
-  const bool negative = seconds < 0;
-  if (negative) {
-    seconds = -seconds;
-  }
+  const bool negative = signed_seconds < 0;
+  // The magnitude, unsigned: -INT64_MIN does not fit an int64.
+  const std::uint64_t seconds =
+    negative ? std::uint64_t{0} - static_cast<std::uint64_t>(signed_seconds) : static_cast<std::uint64_t>(signed_seconds);
   std::string out;
   if (seconds >= 86400) {
     out = fmt::format("{}d", seconds / 86400);

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -53,8 +54,11 @@ class Error : public std::runtime_error
 {
 public:
   Error(ErrorKind kind, std::string message, std::vector<std::string> hints = {})
-    : std::runtime_error(std::move(message)), m_kind(kind), m_hints(std::move(hints))
+    : std::runtime_error(one_line(std::move(message))), m_kind(kind)
   {
+    for (std::string& text : hints) {
+      m_hints.push_back(one_line(std::move(text)));
+    }
   }
 
   ErrorKind kind() const { return m_kind; }
@@ -62,8 +66,33 @@ public:
   const std::vector<std::string>& hints() const { return m_hints; }
   Error& hint(std::string text)
   {
-    m_hints.push_back(std::move(text));
+    m_hints.push_back(one_line(std::move(text)));
     return *this;
+  }
+
+  // A message or hint is one line of text whatever it quotes from a file: control characters
+  // (a newline, a terminal escape) are written as \n, \r, \t or \xNN.
+  static std::string one_line(std::string text)
+  {
+    const auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; };
+    if (std::none_of(text.begin(), text.end(), control)) {
+      return text;
+    }
+    std::string out;
+    for (const char c : text) {
+      if (!control(c)) {
+        out.push_back(c);
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\r') {
+        out += "\\r";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else {
+        out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+      }
+    }
+    return out;
   }
 
 private:

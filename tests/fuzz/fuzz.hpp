@@ -13,6 +13,7 @@
 #include <escrow/error.hpp>
 #include <escrow/identity.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -66,7 +67,10 @@ bool accepted(std::initializer_list<ErrorKind> allowed, Action&& action)
   } catch (const Error& error) {
     for (const ErrorKind kind : allowed) {
       if (error.kind() == kind) {
-        check(std::string_view(error.what()).find('\n') == std::string_view::npos, "an error message is one line");
+        const std::string_view message = error.what();
+        check(std::none_of(message.begin(), message.end(),
+                           [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }),
+              "an error message is one line of text (no control character)");
         return false;
       }
     }

@@ -4,6 +4,7 @@
 #include <escrow/clock.hpp>
 
 #include <cstdlib>
+#include <limits>
 
 using namespace escrow;
 
@@ -109,6 +110,35 @@ TEST_CASE("clock: durations on the command line need a unit", "[clock][hostile]"
     CHECK(error.hints()[0].find("a unit is required: 4s, 4m, 4h, 4d or 4w") != std::string::npos);
   }
   CHECK_THROWS_AS(parse_duration_option("1800000w", "policy set: --max-ttl"), Error);
+}
+
+// Found by tests/fuzz (fuzz_time, fuzz_duration; corpus crash-* files).
+TEST_CASE("clock: every time parse_time reads, format_time writes and parse_time reads back", "[clock][fuzz]")
+{
+  // Unix seconds and offsets that reach past 9999 or before 0000 used to be read, then written
+  // with a five-digit or negative year that no reader accepts.
+  for (const char* beyond : {"764464444640", "253402300800", "-62167219201", "9223372036854775807",
+                             "-9223372036854775808", "9999-12-31T23:59:59-00:01", "0000-01-01T00:00:00+00:01",
+                             "9999-12-31T23:59:60Z"}) {
+    INFO(beyond);
+    CHECK_FALSE(parse_time(beyond).has_value());
+  }
+  for (const char* edge : {"253402300799", "-62167219200", "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z",
+                           "9999-12-31T22:59:59-01:00", "0000-01-01T01:00:00+01:00", "-1", "0"}) {
+    INFO(edge);
+    const auto at = parse_time(edge);
+    REQUIRE(at.has_value());
+    CHECK(parse_time(format_time(*at)) == at);
+  }
+  CHECK(parse_time("9999-12-31T23:59:59Z") == 253402300799);
+  CHECK(parse_time("0000-01-01T00:00:00Z") == -62167219200);
+}
+
+TEST_CASE("clock: describe_duration takes any count, INT64_MIN included", "[clock][fuzz]")
+{
+  // -INT64_MIN overflowed (undefined behaviour, reported by UBSan).
+  CHECK(describe_duration(std::numeric_limits<std::int64_t>::min()) == "-106751991167300d 15h");
+  CHECK(describe_duration(std::numeric_limits<std::int64_t>::max()) == "106751991167300d 15h");
 }
 
 TEST_CASE("clock: ESCROW_NOW fixes the clock, an unreadable one is a usage error", "[clock]")
