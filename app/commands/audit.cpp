@@ -1,14 +1,17 @@
 // escrow audit log | verify | report | anomalies (DESIGN §6; docs/AUDIT.md)
 #include <commands/context.hpp>
 
+#include <escrow/util/escape.hpp>
 #include <escrow/atomic_file.hpp>
 #include <escrow/audit/anomalies.hpp>
+#include <escrow/audit/csv.hpp>
 #include <escrow/audit/html.hpp>
 #include <escrow/audit/log.hpp>
 #include <escrow/audit/report.hpp>
 #include <escrow/audit/verify.hpp>
 #include <escrow/connector.hpp>
 #include <escrow/error.hpp>
+#include <escrow/lookup.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -31,6 +34,7 @@ struct LogOptions
 struct ReportOptions
 {
   std::string html;
+  std::string csv; // a folder: one <table>.csv per table
   std::int64_t dormant_days = 90;
   std::string expiring = "1d";
   bool no_values = false;
@@ -54,6 +58,9 @@ void run_log(const LogOptions& options, Context& context)
     fail(ErrorKind::usage, "audit log: invalid environment \"{}\"", one_line(options.env, 40));
   }
   Session session = context.open(Mode::read);
+  if (!options.env.empty()) {
+    require_known_environment(session.vault(), options.env, "audit log --env");
+  }
   audit::LogFilter filter;
   filter.secret = options.secret;
   filter.actor = options.actor;
@@ -118,7 +125,7 @@ void run_verify(Context& context)
     context.emit(document);
   } else if (!context.quiet()) {
     for (const auto& finding : report.findings) {
-      context.out() << (finding.warning() ? "warning: " : "error: ") << finding.message << '\n';
+      context.out() << (finding.warning() ? "warning: " : "error: ") << util::escape_controls(finding.message) << '\n';
     }
   }
   audit::require_clean(report, path);
@@ -132,10 +139,10 @@ void print_tables(Context& context, const std::vector<audit::Table>& tables)
   auto& out = context.out();
   bool first = true;
   for (const audit::Table& table : tables) {
-    out << (first ? "" : "\n") << context.bold(table.title) << '\n';
+    out << (first ? "" : "\n") << context.bold(util::escape_controls(table.title)) << '\n';
     first = false;
     if (table.rows.empty()) {
-      out << "  " << table.empty << '\n';
+      out << "  " << util::escape_controls(table.empty) << '\n';
       continue;
     }
     std::ostringstream text;
@@ -152,16 +159,21 @@ void run_report(const ReportOptions& options, Context& context)
   if (options.dormant_days < 1 || options.dormant_days > 100000) {
     fail(ErrorKind::usage, "audit report: --dormant-days must be between 1 and 100000");
   }
-  const auto expiring = parse_duration(options.expiring);
-  if (!expiring) {
-    fail(ErrorKind::usage, "audit report: --expiring must be a duration such as 1d or 12h");
-  }
+  const std::optional<std::int64_t> expiring = parse_duration_option(options.expiring, "audit report: --expiring");
   if (!options.html.empty()) {
     const std::filesystem::path target(options.html);
     const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
     if (std::filesystem::is_directory(target) || !std::filesystem::is_directory(folder)) {
       fail(ErrorKind::io, "{}: cannot write the HTML report there (no such folder, or a folder of that name)",
            options.html);
+    }
+  }
+  if (!options.csv.empty()) {
+    const std::filesystem::path folder(options.csv);
+    const std::filesystem::path parent = folder.has_parent_path() ? folder.parent_path() : ".";
+    if (std::filesystem::exists(folder) ? !std::filesystem::is_directory(folder) : !std::filesystem::is_directory(parent)) {
+      fail(ErrorKind::io, "{}: cannot write the CSV files there (not a folder, or its parent folder does not exist)",
+           options.csv);
     }
   }
   Session session = context.open(Mode::read);
@@ -191,6 +203,17 @@ void run_report(const ReportOptions& options, Context& context)
     file.commit();
     html_path = options.html;
   }
+  std::vector<std::string> csv_files;
+  if (!options.csv.empty()) {
+    std::filesystem::create_directory(options.csv);
+    for (const audit::Table& table : report.tables(audit::Report::Rows::all)) {
+      const std::filesystem::path file_path = std::filesystem::path(options.csv) / (table.key + ".csv");
+      AtomicFile file(file_path, 0644);
+      file.write(audit::table_csv(table));
+      file.commit();
+      csv_files.push_back(file_path.string());
+    }
+  }
   if (!report.compared.empty()) {
     // Values were decrypted (never shown, never written): that leaves a trace too.
     JournalEntry entry;
@@ -202,16 +225,21 @@ void run_report(const ReportOptions& options, Context& context)
     Json document = report.to_json();
     document["vault"] = session.vault_path().string();
     document["html"] = html_path.empty() ? Json(nullptr) : Json(html_path);
+    document["csv"] = csv_files;
     context.emit(document);
     return;
   }
   if (!context.quiet()) {
-    context.out() << fmt::format("audit report for {} (revision {}) as of {}\n\n", session.vault_path().string(),
-                                 vault.revision(), format_time(session.now()));
+    context.out() << fmt::format("audit report for {} (revision {}) as of {}\n\n",
+                                 util::escape_controls(session.vault_path().string()), vault.revision(),
+                                 format_time(session.now()));
     print_tables(context, report.tables());
   }
   if (!html_path.empty()) {
     context.note("wrote " + html_path);
+  }
+  if (!csv_files.empty()) {
+    context.note(fmt::format("wrote {} CSV files in {}", csv_files.size(), options.csv));
   }
 }
 
@@ -291,6 +319,7 @@ void setup_audit(CLI::App& app, Context& context)
   auto* report = audit->add_subcommand(
     "report", "overdue and stuck rotations, dormant credentials, removed owners, open requests, bus factor, duplicates");
   report->add_option("--html", report_options->html, "also write a self-contained HTML page with a timeline");
+  report->add_option("--csv", report_options->csv, "also write every table as FOLDER/<table>.csv (all rows)");
   report->add_option("--dormant-days", report_options->dormant_days, "unused for this many days is dormant (default 90)");
   report->add_option("--expiring", report_options->expiring, "list grants expiring within this (default 1d)");
   report->add_flag("--no-values", report_options->no_values,

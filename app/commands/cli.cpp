@@ -1,5 +1,8 @@
+#include <escrow/util/escape.hpp>
 #include <commands/cli.hpp>
 #include <commands/context.hpp>
+#include <commands/errors.hpp>
+#include <commands/version.hpp>
 
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
@@ -15,9 +18,10 @@ namespace {
 
 void print_error(std::ostream& err, const Error& error)
 {
-  err << "escrow: error: " << error.what() << '\n';
+  // One line each, whatever a name or field taken from a file holds (util/escape.hpp).
+  err << "escrow: error: " << util::escape_controls(error.what()) << '\n';
   for (const auto& hint : error.hints()) {
-    err << "escrow: hint: " << hint << '\n';
+    err << "escrow: hint: " << util::escape_controls(hint) << '\n';
   }
 }
 
@@ -28,12 +32,12 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   // `escrow --version` alone answers before the command tree is built and before CLI11 throws
   // its version exception (the first exception of a process costs the unwinder's set-up).
   if (args.size() == 1 && args[0] == "--version") {
-    out << "escrow " << ESCROW_VERSION << '\n';
+    out << version_line() << '\n';
     return 0;
   }
   Context context(out, err);
   CLI::App app{"escrow — a team's shared credentials in one signed, encrypted vault in git", "escrow"};
-  app.set_version_flag("--version", std::string("escrow ") + ESCROW_VERSION);
+  app.set_version_flag("--version", version_line());
   app.require_subcommand(1);
   app.fallthrough();
   app.option_defaults()->always_capture_default(false);
@@ -61,6 +65,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   setup_restore(app, context);
   setup_rehearse(app, context);
   setup_drill(app, context);
+  setup_completion(app, context);
+  setup_man(app, context);
   // After the subcommands, so that only the top-level help carries it.
   app.footer(
     "Environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA, ESCROW_PASSPHRASE_FILE,\n"
@@ -75,6 +81,15 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     words.erase(dashes, words.end());
   }
   std::vector<std::string> reversed(words.rbegin(), words.rend());
+  // With --json an error is also one JSON document on stdout (docs/JSON.md); the flag is looked
+  // for in the words too, as a parse error can come before CLI11 has set it.
+  const auto json_error = [&](ErrorKind kind, std::string_view message, const std::vector<std::string>& hints = {}) {
+    // A command that emitted its document, then failed (rotate, audit verify), has said it all.
+    const bool wanted = context.global.json || std::find(words.begin(), words.end(), "--json") != words.end();
+    if (wanted && !context.emitted()) {
+      out << error_json(kind, message, hints).dump(2, ' ', false, canonical::Json::error_handler_t::replace) << '\n';
+    }
+  };
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
@@ -84,24 +99,36 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     out << app.help("", CLI::AppFormatMode::All);
     return 0;
   } catch (const CLI::CallForVersion&) {
-    out << "escrow " << ESCROW_VERSION << '\n';
+    out << version_line() << '\n';
     return 0;
   } catch (const CLI::ParseError& error) {
     // Subcommand help: CLI11 raises CallForHelp from the subcommand; handled above.
-    err << "escrow: error: " << error.what() << '\n';
-    err << "escrow: hint: run 'escrow --help' or 'escrow COMMAND --help'\n";
+    // An unknown command or option gets a "did you mean" instead of CLI11's message.
+    if (const std::optional<Error> diagnosis = diagnose_command_line(app, words)) {
+      print_error(err, *diagnosis);
+      json_error(diagnosis->kind(), diagnosis->what(), diagnosis->hints());
+      return diagnosis->exit_code();
+    }
+    const std::string hint = "run 'escrow --help' or 'escrow COMMAND --help'";
+    err << "escrow: error: " << util::escape_controls(error.what()) << '\n';
+    err << "escrow: hint: " << hint << '\n';
+    json_error(ErrorKind::usage, error.what(), {hint});
     return exit_code(ErrorKind::usage);
   } catch (const Error& error) {
     print_error(err, error);
+    json_error(error.kind(), error.what(), error.hints());
     return error.exit_code();
   } catch (const std::bad_alloc&) {
     err << "escrow: error: out of memory\n";
+    json_error(ErrorKind::failed, "out of memory");
     return exit_code(ErrorKind::failed);
   } catch (const std::filesystem::filesystem_error& error) {
-    err << "escrow: error: " << error.what() << '\n';
+    err << "escrow: error: " << util::escape_controls(error.what()) << '\n';
+    json_error(ErrorKind::io, error.what());
     return exit_code(ErrorKind::io);
   } catch (const std::exception& error) {
     err << "escrow: error: internal: " << error.what() << '\n';
+    json_error(ErrorKind::failed, std::string("internal: ") + error.what());
     return exit_code(ErrorKind::failed);
   }
   return context.exit_status;

@@ -1,5 +1,8 @@
 #include <commands/context.hpp>
+#include <commands/errors.hpp>
 
+#include <escrow/util/escape.hpp>
+#include <escrow/locate.hpp>
 #include <escrow/util/terminal.hpp>
 
 #include <cstdlib>
@@ -12,6 +15,13 @@ SessionOptions Context::session_options() const
   SessionOptions options = SessionOptions::from_environment();
   if (!global.vault.empty()) {
     options.vault_path = global.vault;
+  } else if (vault_unnamed()) {
+    // Found as git finds .git (lib/escrow/locate.hpp); else ./escrow.vault as before.
+    std::error_code no_cwd;
+    const std::filesystem::path here = std::filesystem::current_path(no_cwd);
+    if (!no_cwd) {
+      options.vault_path = find_vault(here).value_or(k_default_vault_name);
+    }
   }
   if (!global.identity.empty()) {
     options.identity_path = global.identity;
@@ -22,6 +32,12 @@ SessionOptions Context::session_options() const
   return options;
 }
 
+bool Context::vault_unnamed() const
+{
+  const char* named = std::getenv("ESCROW_VAULT");
+  return global.vault.empty() && (named == nullptr || *named == '\0');
+}
+
 Session Context::open(Mode mode) const
 {
   return Session::open(session_options(), mode);
@@ -29,13 +45,21 @@ Session Context::open(Mode mode) const
 
 void Context::emit(const canonical::Json& document)
 {
+  m_emitted = true;
+  // Every document names the version of its shape (docs/JSON.md).
+  if (document.is_object() && !document.contains("schema")) {
+    canonical::Json versioned = document;
+    versioned["schema"] = k_json_schema;
+    m_out << versioned.dump(2) << '\n';
+    return;
+  }
   m_out << document.dump(2) << '\n';
 }
 
 void Context::say(std::string_view line)
 {
   if (!global.quiet && !global.json) {
-    m_out << line << '\n';
+    m_out << util::escape_controls(line, util::Layout::keep_lines) << '\n';
   }
 }
 
@@ -51,7 +75,7 @@ void Context::emit_or_say(const canonical::Json& document, std::string_view line
 void Context::note(std::string_view line)
 {
   if (!global.quiet) {
-    m_err << "escrow: " << line << '\n';
+    m_err << "escrow: " << util::escape_controls(line, util::Layout::keep_lines) << '\n';
   }
 }
 
@@ -74,7 +98,7 @@ std::string Context::dim(std::string_view text) const
 void print_table(std::ostream& out,
                  const Context& context,
                  const std::vector<std::string>& headers,
-                 const std::vector<std::vector<std::string>>& rows)
+                 const std::vector<std::vector<std::string>>& raw_rows)
 {
   // Widths in code points, so UTF-8 purposes line up.
   const auto width = [](std::string_view text) {
@@ -84,6 +108,23 @@ void print_table(std::ostream& out,
     }
     return count;
   };
+  // Cells hold names, purposes, justifications read from files: control characters are shown
+  // escaped (util/escape.hpp), never sent to the terminal.
+  const auto escape_all = [](const std::vector<std::string>& cells) {
+    std::vector<std::string> escaped;
+    escaped.reserve(cells.size());
+    for (const auto& cell : cells) {
+      escaped.push_back(util::escape_controls(cell));
+    }
+    return escaped;
+  };
+  const std::vector<std::string> headers_shown = escape_all(headers);
+  std::vector<std::vector<std::string>> rows_shown;
+  rows_shown.reserve(raw_rows.size());
+  for (const auto& row : raw_rows) {
+    rows_shown.push_back(escape_all(row));
+  }
+  const auto& rows = rows_shown;
   std::vector<std::size_t> widths(headers.size(), 0);
   for (std::size_t i = 0; i < headers.size(); ++i) {
     widths[i] = width(headers[i]);
@@ -108,7 +149,7 @@ void print_table(std::ostream& out,
     }
     out << (header ? context.bold(text) : text) << '\n';
   };
-  line(headers, true);
+  line(headers_shown, true);
   for (const auto& row : rows) {
     line(row, false);
   }

@@ -37,6 +37,8 @@ public:
   std::ostream& err() { return m_err; }
 
   SessionOptions session_options() const;
+  // Neither --vault nor ESCROW_VAULT names the vault: it is found by walking up (locate.hpp).
+  bool vault_unnamed() const;
   // THE way a command opens the vault (lock, verify, pins, identity, membership).
   Session open(Mode mode) const;
 
@@ -44,6 +46,8 @@ public:
   bool quiet() const { return global.quiet; }
   // One JSON document on stdout.
   void emit(const canonical::Json& document);
+  // Whether a document was emitted (a command that reports, then fails, has said it all).
+  bool emitted() const { return m_emitted; }
   // A line for people (suppressed by --quiet and --json).
   void say(std::string_view line);
   // A command's result: `document` with --json, else `line` for people (unless --quiet).
@@ -58,6 +62,7 @@ public:
 private:
   std::ostream& m_out;
   std::ostream& m_err;
+  bool m_emitted = false;
 };
 
 // Aligned columns for people.
@@ -83,5 +88,7 @@ void setup_backup(CLI::App& app, Context& context);
 void setup_restore(CLI::App& app, Context& context);
 void setup_rehearse(CLI::App& app, Context& context);
 void setup_drill(CLI::App& app, Context& context);
+void setup_completion(CLI::App& app, Context& context); // hidden: completion bash|zsh|fish, __complete
+void setup_man(CLI::App& app, Context& context);        // hidden: man
 
 } // namespace escrow::cli

@@ -2,6 +2,7 @@
 // lib/escrow/escrow.hpp; these commands parse, open the session, call it, journal and print.
 #include <commands/context.hpp>
 
+#include <escrow/util/escape.hpp>
 #include <escrow/error.hpp>
 #include <escrow/escrow.hpp>
 #include <escrow/policy.hpp>
@@ -71,13 +72,11 @@ void run_request(const RequestOptions& options, Context& context)
 {
   const auto [env, short_name] = split_secret_name(options.name);
   const std::string full_name = env + "/" + short_name;
-  const auto ttl = parse_duration(options.ttl);
-  if (!ttl) {
-    fail(ErrorKind::usage, "request: --ttl must be a duration such as 30m, 4h or 1d");
-  }
+  const std::optional<std::int64_t> ttl = parse_duration_option(options.ttl, "request: --ttl");
   Session session = context.open(Mode::write);
   Vault& vault = session.vault();
   (void)vault.secret(full_name); // no such secret: usage, not journaled
+  (void)later_time(session.now(), *ttl, "request: --ttl"); // the grant must end by year 9999
   JournalEntry entry = entry_for(JournalAction::request, full_name, env);
   entry.why = options.why;
   entry.detail = Json{{"ttl", format_duration(*ttl)}};
@@ -237,7 +236,7 @@ void run_grants(Context& context)
     if (rows.empty()) {
       return;
     }
-    out << (any ? "\n" : "") << context.bold(title) << '\n';
+    out << (any ? "\n" : "") << context.bold(util::escape_controls(title)) << '\n';
     print_table(out, context, headers, rows);
     any = true;
   };
@@ -312,8 +311,8 @@ void run_policy_show(Context& context)
                     std::to_string(rules.keep)});
   }
   print_table(context.out(), context, {"ENV", "MIN-THRESHOLD", "MAX-TTL", "REQUIRE-WHY", "EVERY", "KEEP"}, rows);
-  context.out() << "notify: " << (policy.notify.empty() ? "-" : policy.notify) << '\n';
-  context.out() << "signed by: " << policy.by << '\n';
+  context.out() << "notify: " << util::escape_controls(policy.notify.empty() ? "-" : policy.notify) << '\n';
+  context.out() << "signed by: " << util::escape_controls(policy.by) << '\n';
 }
 
 void run_policy_set(const PolicySetOptions& options, Context& context)
@@ -323,11 +322,7 @@ void run_policy_set(const PolicySetOptions& options, Context& context)
   change.keep = options.keep;
   change.notify = options.notify;
   if (!options.max_ttl.empty()) {
-    const auto ttl = parse_duration(options.max_ttl);
-    if (!ttl) {
-      fail(ErrorKind::usage, "policy set: --max-ttl must be a duration such as 8h or 1d");
-    }
-    change.max_ttl = *ttl;
+    change.max_ttl = parse_duration_option(options.max_ttl, "policy set: --max-ttl");
   }
   if (!options.require_why.empty()) {
     if (options.require_why != "yes" && options.require_why != "no") {
@@ -339,11 +334,7 @@ void run_policy_set(const PolicySetOptions& options, Context& context)
     if (options.every == "0" || options.every == "none") {
       change.every = 0;
     } else {
-      const auto every = parse_duration(options.every);
-      if (!every) {
-        fail(ErrorKind::usage, "policy set: --every must be a duration such as 30d, or none");
-      }
-      change.every = *every;
+      change.every = parse_duration_option(options.every, "policy set: --every");
     }
   }
   Session session = context.open(Mode::write);

@@ -116,7 +116,7 @@ void run_show(const ShowOptions& options, Context& context)
     if (::stat(session.identity_path->c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
       context.note(fmt::format("warning: {} is readable by other users; run chmod 600 on it", what));
     }
-    text = read_file(*session.identity_path, 64 * 1024);
+    text = read_file(*session.identity_path, 64 * 1024, util::Links::follow);
   } else {
     text = *session.identity_data;
   }

@@ -2,6 +2,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
+#include <escrow/locate.hpp>
 
 namespace escrow::cli {
 
@@ -9,7 +10,15 @@ namespace {
 
 void run_init(Context& context)
 {
-  Session session = Session::create(context.session_options());
+  const SessionOptions options = context.session_options();
+  if (context.vault_unnamed() && options.vault_path != k_default_vault_name) {
+    throw Error(ErrorKind::usage,
+                fmt::format("{}: this git work tree already has a vault; refusing to create a second one",
+                            options.vault_path.string()))
+      .hint("escrow finds that vault from any folder of the work tree; to create another one anyway, name it: "
+            "escrow --vault PATH init");
+  }
+  Session session = Session::create(options);
   JournalEntry entry;
   entry.action = JournalAction::init;
   session.commit(std::move(entry));

@@ -18,14 +18,24 @@ void run_inject(const InjectOptions& options, Context& context)
   Session session = context.open(Mode::read);
   SecretBytes rendered;
   const InjectResult result = inject(session, options.input, options.output, &rendered);
-  if (options.output.empty()) {
-    context.out().write(rendered.expose_view().data(), static_cast<std::streamsize>(rendered.size()));
-    context.out().flush();
-    return;
-  }
   Json secrets = Json::array();
   for (const auto& [name, version] : result.secrets) {
     secrets.push_back(Json{{"secret", name}, {"version", version}});
+  }
+  if (options.output.empty()) {
+    if (context.json()) {
+      Json document{{"template", options.input}, {"output", "-"}, {"references", result.references}, {"secrets", secrets}};
+      if (canonical::valid_utf8(rendered.expose_view())) {
+        document["text"] = std::string(rendered.expose_view());
+      } else {
+        document["text_base64"] = canonical::b64(rendered.expose());
+      }
+      context.emit(document);
+      return;
+    }
+    context.out().write(rendered.expose_view().data(), static_cast<std::streamsize>(rendered.size()));
+    context.out().flush();
+    return;
   }
   context.emit_or_say(Json{{"template", options.input},
                            {"output", options.output},

@@ -3,6 +3,7 @@
 
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
+#include <escrow/lookup.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/util/terminal.hpp>
 
@@ -41,7 +42,7 @@ void run_add(const AddOptions& options, Context& context)
   if (options.pubfile == "-") {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
-    text = read_file(options.pubfile, 64 * 1024);
+    text = read_file(options.pubfile, 64 * 1024, util::Links::follow);
   }
   const Json json = canonical::parse(text, options.pubfile);
   if (json.is_object() && (json.contains("secret") || json.contains("ciphertext"))) {
@@ -109,7 +110,9 @@ void run_remove(const RemoveOptions& options, Context& context)
   policy::require_role(me, Role::admin, "member remove");
   const MemberRecord* target = vault.member(options.name);
   if (target == nullptr) {
-    fail(ErrorKind::usage, "{}: no member named {}", session.vault_path().string(), options.name);
+    throw with_hint(Error(ErrorKind::usage,
+                          fmt::format("{}: no member named {}", session.vault_path().string(), options.name)),
+                    member_hint(vault, options.name));
   }
   if (!target->active()) {
     fail(ErrorKind::usage, "{}: {} was already removed", session.vault_path().string(), options.name);

@@ -2,9 +2,11 @@
 // (the protocol itself lives in lib/escrow/rotation.hpp; docs/ROTATION.md).
 #include <commands/context.hpp>
 
+#include <escrow/util/escape.hpp>
 #include <escrow/connector.hpp>
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
+#include <escrow/lookup.hpp>
 #include <escrow/rotation.hpp>
 #include <escrow/util/terminal.hpp>
 #include <escrow/util/text.hpp>
@@ -13,6 +15,7 @@
 #include <algorithm>
 #include <map>
 #include <ostream>
+#include <sstream>
 
 namespace escrow::cli {
 
@@ -75,7 +78,8 @@ void print_outcome(Context& context, const rotation::Outcome& outcome)
   if (context.quiet() || context.json()) {
     return;
   }
-  auto& out = context.out();
+  // Connector names and instructions come from the vault: composed here, shown escaped.
+  std::ostringstream out;
   if (outcome.ok()) {
     out << outcome.summary() << '\n'; // failures are the error line on stderr
   }
@@ -107,7 +111,8 @@ void print_outcome(Context& context, const rotation::Outcome& outcome)
       out << "    who may do it:  " << join(item.who) << '\n';
     }
   }
-  out.flush();
+  context.out() << util::escape_controls(out.str(), util::Layout::keep_lines);
+  context.out().flush();
 }
 
 void note_notify(Context& context, const Json& notify)
@@ -184,6 +189,9 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
   }
   Session session = context.open(Mode::read);
   const Vault& vault = session.vault();
+  if (!options.env.empty()) {
+    require_known_environment(vault, options.env, "connector list --env");
+  }
   Json items = Json::array();
   std::vector<std::vector<std::string>> rows;
   for (const auto& [name, record] : vault.connectors()) {
@@ -200,6 +208,7 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
                          {"timeout", record.timeout},
                          {"created_at", format_time(record.created_at)},
                          {"by", record.by},
+                         {"rehearse_with", record.rehearse_with},
                          {"secrets", bound}});
     rows.push_back({name, record.env, std::string(connector_kind_name(record.kind)), std::to_string(record.timeout) + "s",
                     bound.empty() ? "-" : join(bound, ","),

@@ -1,8 +1,10 @@
 // escrow add | list | show | get | share | unshare
 #include <commands/context.hpp>
 
+#include <escrow/util/escape.hpp>
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
+#include <escrow/lookup.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/rotation.hpp>
 #include <escrow/util/terminal.hpp>
@@ -119,11 +121,7 @@ void run_add(const AddOptions& options, Context& context)
   }
   std::int64_t every = 0;
   if (!options.every.empty()) {
-    const auto cadence = parse_duration(options.every);
-    if (!cadence) {
-      fail(ErrorKind::usage, "add: --every must be a duration such as 30d, 12h or 2w");
-    }
-    every = *cadence;
+    every = parse_duration_option(options.every, "add: --every");
   }
   std::optional<GeneratorSpec> generator;
   if (!options.generate.empty()) {
@@ -164,13 +162,15 @@ void run_add(const AddOptions& options, Context& context)
   const std::string owner = options.owner.empty() ? me.name : options.owner;
   const MemberRecord* owner_record = vault.member(owner);
   if (owner_record == nullptr || !owner_record->active()) {
-    fail(ErrorKind::usage, "add: owner {} is not an active member", owner);
+    throw with_hint(Error(ErrorKind::usage, fmt::format("add: owner {} is not an active member", owner)),
+                    member_hint(vault, owner));
   }
   policy::require_env(*owner_record, env, "add (owner)");
   for (const auto& custodian : custodians) {
     const MemberRecord* record = vault.member(custodian);
     if (record == nullptr || !record->active()) {
-      fail(ErrorKind::usage, "add: custodian {} is not an active member", custodian);
+      throw with_hint(Error(ErrorKind::usage, fmt::format("add: custodian {} is not an active member", custodian)),
+                      member_hint(vault, custodian));
     }
     if (!record->has_role(Role::approver) || record->has_role(Role::rotator)) {
       fail(ErrorKind::usage, "add: custodian {} needs the approver role (and not the rotator role)", custodian);
@@ -184,7 +184,8 @@ void run_add(const AddOptions& options, Context& context)
   for (const auto& name : options.connectors) {
     const ConnectorRecord* connector = vault.connector(name);
     if (connector == nullptr) {
-      fail(ErrorKind::usage, "add: no connector named {} (escrow connector add ...)", name);
+      throw with_hint(Error(ErrorKind::usage, fmt::format("add: no connector named {} (escrow connector add ...)", name)),
+                      connector_hint(vault, name));
     }
     if (connector->env != env) {
       fail(ErrorKind::usage, "add: connector {} belongs to {}, not {} (environments never mix)", name,
@@ -242,6 +243,9 @@ void run_list(const ListOptions& options, Context& context)
   Session session = context.open(Mode::read);
   const Vault& vault = session.vault();
   const MemberRecord& me = session.me();
+  if (!options.env.empty()) {
+    require_known_environment(vault, options.env, "list --env");
+  }
   Json items = Json::array();
   std::vector<std::vector<std::string>> rows;
   for (const auto& name : vault.secret_names()) {
@@ -319,9 +323,9 @@ void run_show(const GetOptions& options, Context& context)
   if (context.quiet()) {
     return;
   }
-  out << context.bold(full_name) << '\n';
+  out << context.bold(util::escape_controls(full_name)) << '\n';
   const auto field = [&](std::string_view label, const std::string& value) {
-    out << fmt::format("  {:<12} {}\n", label, value);
+    out << fmt::format("  {:<12} {}\n", label, util::escape_controls(value));
   };
   field("purpose", secret.purpose);
   field("owner", secret.owner);
@@ -357,10 +361,13 @@ void run_show(const GetOptions& options, Context& context)
   if (!secret.requests.empty()) {
     out << "  requests:\n";
     for (const auto& request : requests) {
-      out << fmt::format("    {} by {} ({}, {} approval(s), expires {}): {}\n", request["id"].get<std::string>(),
-                         request["by"].get<std::string>(), request["state"].get<std::string>(),
-                         request["approvals"].get<std::size_t>(), request["expires_at"].get<std::string>(),
-                         request["why"].get<std::string>());
+      out << util::escape_controls(fmt::format("    {} by {} ({}, {} approval(s), expires {}): {}",
+                                               request["id"].get<std::string>(), request["by"].get<std::string>(),
+                                               request["state"].get<std::string>(),
+                                               request["approvals"].get<std::size_t>(),
+                                               request["expires_at"].get<std::string>(),
+                                               request["why"].get<std::string>()))
+          << '\n';
     }
   }
 }
@@ -465,7 +472,8 @@ void run_share(const ShareOptions& options, Context& context, bool share)
   }
   const MemberRecord* target = vault.member(options.with);
   if (target == nullptr || !target->active()) {
-    fail(ErrorKind::usage, "{}: {} is not an active member", action, options.with);
+    throw with_hint(Error(ErrorKind::usage, fmt::format("{}: {} is not an active member", action, options.with)),
+                    member_hint(vault, options.with));
   }
   const bool listed = std::find(peek.shared_with.begin(), peek.shared_with.end(), options.with) != peek.shared_with.end();
   JournalEntry entry;

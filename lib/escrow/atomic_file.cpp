@@ -1,6 +1,7 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
+#include <escrow/util/file.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -20,20 +21,6 @@ std::string temp_prefix(const fs::path& target)
   prefix += target.filename().string();
   prefix += ".tmp.";
   return prefix;
-}
-
-void write_all(int fd, std::string_view data, const fs::path& path)
-{
-  while (!data.empty()) {
-    const ssize_t written = ::write(fd, data.data(), data.size());
-    if (written < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      fail(ErrorKind::io, "{}: cannot write: {}", path.string(), std::strerror(errno));
-    }
-    data.remove_prefix(static_cast<std::size_t>(written));
-  }
 }
 
 std::string random_suffix()
@@ -58,16 +45,21 @@ fs::path parent_of(const fs::path& path)
 
 AtomicFile::AtomicFile(fs::path target, unsigned mode) : m_target(std::move(target))
 {
+  // A symlink or FIFO planted where the file goes is refused, not silently replaced.
+  util::refuse_special(m_target);
+  m_folder = util::open_parent(m_target);
   for (int attempt = 0; attempt < 16; ++attempt) {
-    m_temp = parent_of(m_target)
-             / (temp_prefix(m_target) + std::to_string(::getpid()) + "."
-                + random_suffix());
-    m_fd = ::open(m_temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (m_fd >= 0 || errno != EEXIST) {
+    m_temp = temp_prefix(m_target) + std::to_string(::getpid()) + "." + random_suffix();
+    const int fd = ::openat(m_folder.get(), m_temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd >= 0) {
+      m_file = util::FileHandle(fd);
+      break;
+    }
+    if (errno != EEXIST) {
       break;
     }
   }
-  if (m_fd < 0) {
+  if (!m_file.valid()) {
     fail(ErrorKind::io, "{}: cannot create a temporary file beside it: {}", m_target.string(),
          std::strerror(errno));
   }
@@ -75,125 +67,106 @@ AtomicFile::AtomicFile(fs::path target, unsigned mode) : m_target(std::move(targ
 
 AtomicFile::~AtomicFile()
 {
-  if (m_fd >= 0) {
-    ::close(m_fd);
-  }
-  if (!m_committed) {
-    ::unlink(m_temp.c_str());
+  m_file.close();
+  if (!m_committed && !m_temp.empty() && m_folder.valid()) {
+    ::unlinkat(m_folder.get(), m_temp.c_str(), 0);
   }
 }
 
 void AtomicFile::write(std::string_view data)
 {
-  write_all(m_fd, data, m_target);
+  util::write_all(m_file, m_target, data);
+}
+
+void AtomicFile::sync()
+{
+  if (!m_file.valid()) {
+    return;
+  }
+  if (::fsync(m_file.get()) != 0) {
+    fail(ErrorKind::io, "{}: cannot sync: {}", m_target.string(), std::strerror(errno));
+  }
+  if (const int error = m_file.close(); error != 0) {
+    fail(ErrorKind::io, "{}: cannot write: {}", m_target.string(), std::strerror(error));
+  }
 }
 
 void AtomicFile::commit()
 {
-  if (::fsync(m_fd) != 0) {
-    fail(ErrorKind::io, "{}: cannot sync: {}", m_target.string(), std::strerror(errno));
-  }
-  ::close(m_fd);
-  m_fd = -1;
-  if (::rename(m_temp.c_str(), m_target.c_str()) != 0) {
+  sync();
+  const std::string name = m_target.filename().string();
+  if (::renameat(m_folder.get(), m_temp.c_str(), m_folder.get(), name.c_str()) != 0) {
     fail(ErrorKind::io, "{}: cannot replace: {}", m_target.string(), std::strerror(errno));
   }
   m_committed = true;
-  fsync_directory(parent_of(m_target));
+  // The rename is the commit point; syncing the folder makes it durable (best effort: the
+  // new file is complete and in place either way).
+  ::fsync(m_folder.get());
 }
 
-std::string read_file(const fs::path& path, std::size_t max_size)
+std::string read_file(const fs::path& path, std::size_t max_size, util::Links links)
 {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    fail(ErrorKind::io, "{}: cannot open: {}", path.string(), std::strerror(errno));
-  }
+  const util::FileHandle file = util::open_regular(path, O_RDONLY, links);
+  return util::read_all(file, path, max_size);
+}
+
+std::uint64_t append_durably(const fs::path& path, std::string_view data)
+{
+  const util::FileHandle file = util::open_or_create_regular(path, O_WRONLY | O_APPEND, 0644);
   struct stat info{};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    fail(ErrorKind::io, "{}: not a regular file", path.string());
+  if (::fstat(file.get(), &info) != 0) {
+    fail(ErrorKind::io, "{}: cannot stat: {}", path.string(), std::strerror(errno));
   }
-  if (static_cast<std::size_t>(info.st_size) > max_size) {
-    ::close(fd);
-    fail(ErrorKind::integrity, "{}: larger than the limit of {} bytes", path.string(), max_size);
-  }
-  std::string data;
-  data.resize(static_cast<std::size_t>(info.st_size));
-  std::size_t done = 0;
-  while (true) {
-    if (done == data.size()) {
-      // The file may have grown since fstat: read on, within the limit.
-      if (data.size() >= max_size) {
-        char probe = 0;
-        const ssize_t extra = ::read(fd, &probe, 1);
-        if (extra > 0) {
-          ::close(fd);
-          fail(ErrorKind::integrity, "{}: larger than the limit of {} bytes", path.string(), max_size);
-        }
-        break;
-      }
-      data.resize(std::min(max_size, data.size() + 65536));
-    }
-    const ssize_t got = ::read(fd, data.data() + done, data.size() - done);
-    if (got < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const int saved = errno;
-      ::close(fd);
-      fail(ErrorKind::io, "{}: cannot read: {}", path.string(), std::strerror(saved));
-    }
-    if (got == 0) {
-      break;
-    }
-    done += static_cast<std::size_t>(got);
-  }
-  ::close(fd);
-  data.resize(done);
-  return data;
-}
-
-void append_durably(const fs::path& path, std::string_view data)
-{
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    fail(ErrorKind::io, "{}: cannot open for appending: {}", path.string(), std::strerror(errno));
-  }
+  const auto before = static_cast<std::uint64_t>(info.st_size);
   try {
-    write_all(fd, data, path);
-  } catch (...) {
-    ::close(fd);
+    util::write_all(file, path, data);
+    if (::fdatasync(file.get()) != 0) {
+      fail(ErrorKind::io, "{}: cannot sync: {}", path.string(), std::strerror(errno));
+    }
+  } catch (const Error&) {
+    // Never leave a torn fragment: cut the file back to where this append began.
+    if (::ftruncate(file.get(), static_cast<off_t>(before)) == 0) {
+      ::fdatasync(file.get());
+    }
     throw;
   }
-  if (::fdatasync(fd) != 0) {
-    const int saved = errno;
-    ::close(fd);
-    fail(ErrorKind::io, "{}: cannot sync: {}", path.string(), std::strerror(saved));
+  return before;
+}
+
+void truncate_durably(const fs::path& path, std::uint64_t size)
+{
+  const util::FileHandle file = util::open_regular(path, O_WRONLY, util::Links::refuse);
+  if (::ftruncate(file.get(), static_cast<off_t>(size)) != 0 || ::fdatasync(file.get()) != 0) {
+    fail(ErrorKind::io, "{}: cannot undo the last append: {}", path.string(), std::strerror(errno));
   }
-  ::close(fd);
 }
 
 void create_exclusive(const fs::path& path, std::string_view data, unsigned mode)
 {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  const util::FileHandle folder = util::open_parent(path);
+  const std::string name = path.filename().string();
+  const int fd = ::openat(folder.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) {
     if (errno == EEXIST) {
       fail(ErrorKind::usage, "{}: already exists; refusing to overwrite", path.string());
     }
     fail(ErrorKind::io, "{}: cannot create: {}", path.string(), std::strerror(errno));
   }
+  util::FileHandle file(fd);
   try {
-    write_all(fd, data, path);
-    if (::fsync(fd) != 0) {
+    util::write_all(file, path, data);
+    if (::fsync(file.get()) != 0) {
       fail(ErrorKind::io, "{}: cannot sync: {}", path.string(), std::strerror(errno));
     }
+    if (const int error = file.close(); error != 0) {
+      fail(ErrorKind::io, "{}: cannot write: {}", path.string(), std::strerror(error));
+    }
   } catch (...) {
-    ::close(fd);
-    ::unlink(path.c_str());
+    file.close();
+    ::unlinkat(folder.get(), name.c_str(), 0);
     throw;
   }
-  ::close(fd);
-  fsync_directory(parent_of(path));
+  ::fsync(folder.get());
 }
 
 void cleanup_stale_temps(const fs::path& target)

@@ -6,7 +6,10 @@
 // ".<name>.tmp.*" file, which cleanup_stale_temps() removes under the vault lock.
 #pragma once
 
+#include <escrow/util/file.hpp>
+
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -22,21 +25,32 @@ public:
   ~AtomicFile();
 
   void write(std::string_view data);
+  // fsync and close the temp file (what can fail with ENOSPC/EIO), without replacing anything.
+  void sync();
+  // sync(), then rename over the target (the commit point), then fsync the folder.
   void commit();
 
 private:
   std::filesystem::path m_target;
-  std::filesystem::path m_temp;
-  int m_fd = -1;
+  util::FileHandle m_folder; // the target's folder: the temp is created and renamed inside it
+  std::string m_temp;        // the temp file's name in m_folder
+  util::FileHandle m_file;
   bool m_committed = false;
 };
 
-// Reads a whole file of at most max_size bytes. Throws Error(io) when it cannot be read and
-// Error(integrity) when it is larger than max_size; messages name the file.
-std::string read_file(const std::filesystem::path& path, std::size_t max_size);
+// Reads a whole regular file of at most max_size bytes (util/file.hpp: never blocks, refuses a
+// FIFO; a symbolic link is refused unless links == follow). Throws Error(io) when it cannot be
+// read and Error(integrity) when it is larger than max_size; messages name the file.
+std::string read_file(const std::filesystem::path& path,
+                      std::size_t max_size,
+                      util::Links links = util::Links::refuse);
 
-// Appends to a file with O_APPEND and fdatasync (the journal). Creates it 0600 if missing.
-void append_durably(const std::filesystem::path& path, std::string_view data);
+// Appends to a file with O_APPEND and fdatasync (the journal); creates it 0644 if missing, never
+// through a symbolic link. A failed write or sync cuts the file back to its size before the
+// append (no torn fragment). Returns that size (what truncate_durably undoes to).
+std::uint64_t append_durably(const std::filesystem::path& path, std::string_view data);
+// Cuts `path` back to `size` bytes and syncs it (undoing an append whose command failed).
+void truncate_durably(const std::filesystem::path& path, std::uint64_t size);
 
 // Creates a new file with O_EXCL (never overwrites) and the given mode, fsyncs it.
 void create_exclusive(const std::filesystem::path& path, std::string_view data, unsigned mode = 0600);

@@ -10,8 +10,11 @@
 #include <escrow/versions.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <mutex>
 #include <set>
+#include <thread>
 
 namespace escrow::backup {
 
@@ -369,7 +372,7 @@ std::vector<PublicIdentity> read_recipients(const std::vector<fs::path>& files)
 {
   std::vector<PublicIdentity> out;
   for (const auto& path : files) {
-    const Json json = canonical::parse(read_file(path, 64 * 1024), path.string());
+    const Json json = canonical::parse(read_file(path, 64 * 1024, util::Links::follow), path.string());
     if (json.is_object() && (json.contains("secret") || json.contains("ciphertext"))) {
       fail(ErrorKind::usage, "{}: this is a private identity; pass the output of 'escrow identity show --public'",
            path.string());
@@ -443,9 +446,9 @@ BackupResult make_backup(Session& session, const BackupOptions& options)
   // The backup's own entry goes in first, so that the backup holds it: this machine's journal pin
   // (its newest entry) is then inside the backup, and restoring it here is not "stale".
   JournalEntry entry;
-  entry.action = "backup";
+  entry.action = JournalAction::backup;
   entry.detail = Json{{"file", options.out.filename().string()},
-                      {"revision", vault.revision()},
+                      {"vault_revision", vault.revision()},
                       {"recipients", recipient_names}};
   const std::string entry_hash = session.record(std::move(entry));
   const std::string vault_text(vault.bytes());
@@ -501,8 +504,8 @@ BackupResult make_backup(Session& session, const BackupOptions& options)
     out.commit();
   } catch (const Error& error) {
     JournalEntry failed;
-    failed.action = "backup";
-    failed.result = "failed";
+    failed.action = JournalAction::backup;
+    failed.result = JournalResult::failed;
     failed.detail = Json{{"file", options.out.filename().string()}, {"error", error.what()}};
     (void)session.record(std::move(failed));
     throw;
@@ -595,49 +598,100 @@ Json RestoreResult::to_json() const
 
 namespace {
 
+// One verify to run: a connector and the current value of one secret bound to it.
+struct Probe
+{
+  std::size_t check = 0; // index into the checks
+  const ConnectorRecord* connector = nullptr;
+  std::string secret;
+  std::string env;
+  const SecretRecord* record = nullptr;
+  const VersionRecord* version = nullptr;
+  connector::StepResult result;
+};
+
 std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Timestamp now)
 {
+  // The records are parsed here, on this thread (the vault parses them on first use, and that is
+  // not thread-safe); the workers open each value just before its verify and drop it right after,
+  // so few values are in (locked) memory at once, which also keeps each fork() cheap.
   std::vector<ConnectorCheck> checks;
+  std::vector<Probe> probes;
   for (const auto& [name, record] : vault.connectors()) {
     ConnectorCheck check;
     check.connector = name;
-    check.kind = record.kind;
+    check.kind = std::string(connector_kind_name(record.kind));
     if (record.verify.empty()) {
-      check.result = "unchecked";
       check.detail = "it has no verify command";
-      checks.push_back(std::move(check));
-      continue;
-    }
-    for (const auto& secret_name : connector::bound_secrets(vault, name)) {
-      const SecretRecord& secret = vault.secret(secret_name);
-      const VersionRecord* live = rotation::live_version(secret);
-      if (secret.state != "active" || live == nullptr) {
-        continue;
+    } else {
+      for (const auto& secret_name : connector::bound_secrets(vault, name)) {
+        const SecretRecord& secret = vault.secret(secret_name);
+        const VersionRecord* live = rotation::live_version(secret);
+        if (secret.state != SecretState::active || live == nullptr) {
+          continue;
+        }
+        probes.push_back(Probe{checks.size(), &record, secret_name, secret.env, &secret, live, {}});
       }
+    }
+    checks.push_back(std::move(check));
+  }
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < probes.size(); i = next++) {
+      Probe& probe = probes[i];
       std::optional<SecretBytes> value;
       try {
-        const OpenedKey key = open_data_key(vault, secret, *live, me, now);
-        value = decrypt_version(vault, secret, *live, key.data_key);
+        const OpenedKey key = open_data_key(vault, *probe.record, *probe.version, me, now);
+        value = decrypt_version(vault, *probe.record, *probe.version, key.data_key);
       } catch (const Error& error) {
         if (error.kind() != ErrorKind::access) {
           throw;
         }
-        ++check.unreadable;
+        probe.result.exit_code = -2; // unreadable: not run
         continue;
       }
       Redactor redactor;
-      redactor.add(label_of(secret_name, live->v), *value);
-      const connector::Invocation invocation{secret_name, secret.env, live->v, 0, "reconnect"};
-      const connector::StepResult step =
-        connector::run_step(record, connector::Step::verify, invocation, *value, redactor);
-      ++check.secrets;
-      if (!step.ok) {
-        if (check.failed == 0) {
-          check.detail = fmt::format("{} v{}: {}", secret_name, live->v, step.describe());
-        }
-        ++check.failed;
-      }
+      redactor.add(label_of(probe.secret, probe.version->v), *value);
+      const connector::Invocation invocation{probe.secret, probe.env, probe.version->v, 0, connector::Action::reconnect};
+      probe.result = connector::run_step(*probe.connector, connector::Step::verify, invocation, *value, redactor);
     }
+  };
+  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
+  std::vector<std::thread> pool;
+  std::exception_ptr failure;
+  std::mutex failure_lock;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      try {
+        work();
+      } catch (...) {
+        const std::lock_guard<std::mutex> guard(failure_lock);
+        failure = std::current_exception();
+        next = probes.size();
+      }
+    });
+  }
+  for (auto& thread : pool) {
+    thread.join();
+  }
+  if (failure) {
+    std::rethrow_exception(failure);
+  }
+  for (const Probe& probe : probes) {
+    ConnectorCheck& check = checks[probe.check];
+    if (probe.result.exit_code == -2) {
+      ++check.unreadable;
+      continue;
+    }
+    ++check.secrets;
+    if (!probe.result.ok) {
+      if (check.failed == 0) {
+        check.detail = fmt::format("{} v{}: {}", probe.secret, probe.version->v, probe.result.describe());
+      }
+      ++check.failed;
+    }
+  }
+  for (ConnectorCheck& check : checks) {
     if (check.secrets == 0) {
       check.result = "unchecked";
       if (check.detail.empty()) {
@@ -646,7 +700,6 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
     } else {
       check.result = check.failed > 0 ? "failed" : "verified";
     }
-    checks.push_back(std::move(check));
   }
   return checks;
 }
@@ -665,7 +718,7 @@ RestoreResult restore(const RestoreOptions& given)
   if (!fs::exists(options.file)) {
     fail(ErrorKind::io, "{}: no such backup file", what);
   }
-  const std::string text = read_file(options.file, k_max_backup_size);
+  const std::string text = read_file(options.file, k_max_backup_size, util::Links::follow);
   const BackupFile file = parse_backup(text, what);
   const Header& header = file.header;
 
@@ -716,12 +769,17 @@ RestoreResult restore(const RestoreOptions& given)
     fail(ErrorKind::integrity, "{}: the file key sealed to {} does not open (corrupted)", what, me.pub.name);
   }
   const std::string associated = std::string(k_format) + "\n" + file.header_line + "\n";
-  const auto plain = crypto::aead_decrypt(file.nonce, file.ciphertext, as_bytes(associated), *file_key);
-  if (!plain) {
-    fail(ErrorKind::integrity, "{}: the payload does not decrypt (corrupted)", what);
+  Payload payload;
+  {
+    // The decrypted payload is freed as soon as its two files are copied out (it is large, and
+    // locked memory makes every later fork() of a connector command slower).
+    const auto plain = crypto::aead_decrypt(file.nonce, file.ciphertext, as_bytes(associated), *file_key);
+    if (!plain) {
+      fail(ErrorKind::integrity, "{}: the payload does not decrypt (corrupted)", what);
+    }
+    payload = parse_payload(std::string_view(reinterpret_cast<const char*>(plain->expose().data()), plain->size()),
+                            what);
   }
-  const std::string_view plain_text(reinterpret_cast<const char*>(plain->expose().data()), plain->size());
-  Payload payload = parse_payload(plain_text, what);
   if (payload.vault.size() != header.vault_size || payload.journal.size() != header.journal_size) {
     fail(ErrorKind::integrity, "{}: the payload's sizes differ from the header's", what);
   }
@@ -834,12 +892,12 @@ RestoreResult restore(const RestoreOptions& given)
     checks.push_back(Json{{"connector", c.connector}, {"result", c.result}});
   }
   JournalEntry entry;
-  entry.action = "restore";
-  entry.result = result.connectors_checked() > result.connectors_verified() ? "failed" : "ok";
+  entry.action = JournalAction::restore;
+  entry.result = result.connectors_checked() > result.connectors_verified() ? JournalResult::failed : JournalResult::ok;
   entry.detail = Json{{"file", options.file.filename().string()},
                       {"maker", header.maker},
                       {"made_at", format_time(header.created_at)},
-                      {"revision", header.revision},
+                      {"vault_revision", header.revision},
                       {"decrypted", result.decrypted},
                       {"rolled_back", rolled_back},
                       {"ms", static_cast<std::int64_t>(result.elapsed.count())},

@@ -67,7 +67,7 @@ Clock Clock::from_environment()
     const auto at = parse_time(value);
     if (!at) {
       throw Error(ErrorKind::usage,
-                  "ESCROW_NOW: not an RFC 3339 time or Unix seconds");
+                  "ESCROW_NOW: not an RFC 3339 time or Unix seconds up to 9999-12-31T23:59:59Z");
     }
     clock.m_fixed = *at;
   }
@@ -107,13 +107,22 @@ std::string format_time(Timestamp at)
                      y, m, d, rest / 3600, (rest / 60) % 60, rest % 60);
 }
 
-namespace {
+std::string format_stored_time(Timestamp at)
+{
+  if (at < k_min_time || at > k_max_time) {
+    throw Error(ErrorKind::usage, fmt::format("time {}: past 9999-12-31T23:59:59Z, the last time escrow can write",
+                                              format_time(at)));
+  }
+  return format_time(at);
+}
 
-// Any year format_time could write.
-std::optional<Timestamp> read_time(std::string_view text)
+std::optional<Timestamp> parse_time(std::string_view text)
 {
   std::int64_t seconds = 0;
   if (read_int(text, seconds)) {
+    if (seconds < k_min_time || seconds > k_max_time) {
+      return std::nullopt;
+    }
     return seconds;
   }
   unsigned year = 0;
@@ -171,7 +180,11 @@ std::optional<Timestamp> read_time(std::string_view text)
   if (pos != text.size()) {
     return std::nullopt;
   }
-  return date + hour * 3600 + minute * 60 + second - offset;
+  const Timestamp at = date + hour * 3600 + minute * 60 + second - offset;
+  if (at < k_min_time || at > k_max_time) {
+    return std::nullopt; // "9999-12-31T23:30:00-01:00" is in year 10000
+  }
+  return at;
 }
 
 // What format_time writes with a four-digit year, 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
@@ -205,16 +218,39 @@ std::optional<std::int64_t> parse_duration(std::string_view text)
   case 'w': unit = 7 * 86400; break;
   default: unit = 0; break;
   }
-  if (unit != 0) {
-    number = text.substr(0, text.size() - 1);
-  } else {
-    unit = 1;
+  if (unit == 0) {
+    return std::nullopt; // "4" is not "4s": a unit is required
   }
+  number = text.substr(0, text.size() - 1);
   std::int64_t value = 0;
-  if (!read_int(number, value) || value <= 0 || value > (std::int64_t{1} << 40) / unit) {
+  if (!read_int(number, value) || value <= 0 || value > k_max_duration / unit) {
     return std::nullopt;
   }
   return value * unit;
+}
+
+std::int64_t parse_duration_option(std::string_view text, std::string_view option)
+{
+  if (const auto seconds = parse_duration(text)) {
+    return *seconds;
+  }
+  Error error(ErrorKind::usage, fmt::format("{} must be a duration such as 30m, 4h or 1d (not \"{}\")", option, text));
+  std::int64_t number = 0;
+  if (read_int(text, number)) {
+    error.hint(fmt::format("a unit is required: {0}s, {0}m, {0}h, {0}d or {0}w", text));
+  } else {
+    error.hint("units: s, m, h, d, w; at most 100 years (5217w)");
+  }
+  throw error;
+}
+
+Timestamp later_time(Timestamp at, std::int64_t seconds, std::string_view what)
+{
+  if (seconds > k_max_time - at) {
+    throw Error(ErrorKind::usage, fmt::format("{}: {} after {} is past 9999-12-31T23:59:59Z", what,
+                                              describe_duration(seconds), format_time(at)));
+  }
+  return at + seconds;
 }
 
 std::string format_duration(std::int64_t seconds)

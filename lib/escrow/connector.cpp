@@ -1,5 +1,6 @@
 #include <escrow/connector.hpp>
 #include <escrow/error.hpp>
+#include <escrow/lookup.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/util/process.hpp>
 #include <escrow/util/text.hpp>
@@ -19,6 +20,8 @@ std::string_view action_name(Action action)
   case Action::rotate: return "rotate";
   case Action::rollback: return "rollback";
   case Action::restore: return "restore";
+  case Action::reconnect: return "reconnect";
+  case Action::rehearse: return "rehearse";
   }
   return "";
 }
@@ -263,7 +266,8 @@ void remove(Session& session, const std::string& name)
   Vault& vault = session.vault();
   const ConnectorRecord* record = vault.connector(name);
   if (record == nullptr) {
-    fail(ErrorKind::usage, "{}: no connector named {}", vault.what(), one_line(name, 64));
+    throw with_hint(Error(ErrorKind::usage, fmt::format("{}: no connector named {}", vault.what(), one_line(name, 64))),
+                    connector_hint(vault, name));
   }
   const std::string env = record->env;
   policy::require_env(session.me(), env, "connector remove");
@@ -304,7 +308,8 @@ void bind(Session& session, const std::string& secret_name, const std::string& c
   if (on) {
     const ConnectorRecord* connector = vault.connector(connector_name);
     if (connector == nullptr) {
-      throw Error(ErrorKind::usage, fmt::format("connect: no connector named {}", one_line(connector_name, 64)))
+      throw with_hint(Error(ErrorKind::usage, fmt::format("connect: no connector named {}", one_line(connector_name, 64))),
+                      connector_hint(vault, connector_name))
         .hint("escrow connector list");
     }
     if (connector->env != env) {

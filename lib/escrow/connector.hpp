@@ -9,7 +9,8 @@
 //              ESCROW_PREVIOUS_VERSION the version it replaces ("" when none)
 //              ESCROW_CONNECTOR        the connector's name
 //              ESCROW_STEP             update | verify
-//              ESCROW_ACTION           rotate | rollback | restore (re-applying the old value)
+//              ESCROW_ACTION           rotate | rollback | restore (re-applying the old value) |
+//                                      reconnect (restore --reconnect) | rehearse (a rehearsal's real verify)
 //            Exit 0 = success; anything else (or the timeout, default 60 s) = failure. Output is
 //            captured, redacted of every value in play and kept (truncated) for the journal and
 //            the error message. Commands must be idempotent: a resumed or rolled-back rotation
@@ -42,7 +43,9 @@ enum class Step { update, verify };
 std::string_view step_name(Step step);
 
 // Why a command runs (its ESCROW_ACTION): a rotation, a rollback, or re-applying the old value.
-enum class Action { rotate, rollback, restore };
+// reconnect: `restore --reconnect` checking a restored value; rehearse: `rehearse` checking the
+// value a real system holds (verify only, never update; docs/RECOVERY.md).
+enum class Action { rotate, rollback, restore, reconnect, rehearse };
 std::string_view action_name(Action action);
 
 struct Invocation

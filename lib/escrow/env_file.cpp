@@ -1,5 +1,6 @@
 #include <escrow/env_file.hpp>
 #include <escrow/error.hpp>
+#include <escrow/util/file.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -150,18 +151,14 @@ std::vector<EnvEntry> parse_env_file(std::string_view text, std::string_view wha
 
 SecretBytes read_secret_file(const std::filesystem::path& path, std::size_t max_size)
 {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) {
-    fail(ErrorKind::io, "{}: cannot open: {}", path.string(),
-         errno == ELOOP ? "it is a symbolic link" : std::strerror(errno));
-  }
+  // Never through a symbolic link, never blocking on a FIFO (util/file.hpp).
+  const util::FileHandle file = util::open_regular(path, O_RDONLY, util::Links::refuse);
+  const int fd = file.get();
   struct stat info{};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    fail(ErrorKind::io, "{}: not a regular file", path.string());
+  if (::fstat(fd, &info) != 0) {
+    fail(ErrorKind::io, "{}: cannot stat: {}", path.string(), std::strerror(errno));
   }
   if (static_cast<std::size_t>(info.st_size) > max_size) {
-    ::close(fd);
     fail(ErrorKind::integrity, "{}: larger than the limit of {} bytes", path.string(), max_size);
   }
   SecretBytes data(static_cast<std::size_t>(info.st_size));
@@ -172,16 +169,13 @@ SecretBytes read_secret_file(const std::filesystem::path& path, std::size_t max_
       continue;
     }
     if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      fail(ErrorKind::io, "{}: cannot read: {}", path.string(), std::strerror(error));
+      fail(ErrorKind::io, "{}: cannot read: {}", path.string(), std::strerror(errno));
     }
     if (n == 0) {
       break; // shrank while reading
     }
     done += static_cast<std::size_t>(n);
   }
-  ::close(fd);
   data.resize(done);
   return data;
 }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,19 @@ constexpr int exit_code(ErrorKind kind)
   case ErrorKind::io: return 5;
   }
   return 1;
+}
+
+// The kind's name in JSON error documents (docs/JSON.md).
+constexpr std::string_view error_kind_name(ErrorKind kind)
+{
+  switch (kind) {
+  case ErrorKind::failed: return "failed";
+  case ErrorKind::usage: return "usage";
+  case ErrorKind::integrity: return "integrity";
+  case ErrorKind::access: return "access";
+  case ErrorKind::io: return "io";
+  }
+  return "failed";
 }
 
 class Error : public std::runtime_error

@@ -1,6 +1,8 @@
 #include <escrow/error.hpp>
 #include <escrow/identity.hpp>
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -17,9 +19,13 @@ constexpr std::string_view k_format = "escrow-identity/1";
 constexpr std::string_view k_public_format = "escrow-public-identity/1";
 constexpr std::string_view k_identity_label = "escrow/v1/identity";
 constexpr std::string_view k_check_label = "escrow/v1/identity-check";
-// A tampered file must not make the reader derive with absurd limits (minutes of CPU, GiBs).
-constexpr std::uint64_t k_max_opslimit = 64;
-constexpr std::uint64_t k_max_memlimit = std::uint64_t{4} << 30;
+// A tampered file must not make the reader derive with absurd limits (minutes of CPU, GiBs):
+// nothing above what `identity new --kdf sensitive` writes (libsodium's SENSITIVE: 4 passes,
+// 1 GiB) is attempted, nor anything below its minimum.
+constexpr std::uint64_t k_max_opslimit = crypto_pwhash_OPSLIMIT_SENSITIVE;
+constexpr std::uint64_t k_max_memlimit = crypto_pwhash_MEMLIMIT_SENSITIVE;
+constexpr std::uint64_t k_min_opslimit = crypto_pwhash_OPSLIMIT_MIN;
+constexpr std::uint64_t k_min_memlimit = crypto_pwhash_MEMLIMIT_MIN;
 
 // Tells a wrong passphrase (the check differs) from a modified file (the check matches but
 // the AEAD fails). Computing it costs the same Argon2id run as trying the AEAD, so it gives an
@@ -218,8 +224,12 @@ Identity open_identity(const Json& json, const SecretBytes* passphrase, std::str
       fail(ErrorKind::integrity, "{}: unknown key derivation algorithm", what);
     }
     crypto::KdfLimits limits{uint_field(*kdf_it, "opslimit", what), uint_field(*kdf_it, "memlimit", what)};
-    if (limits.opslimit > k_max_opslimit || limits.memlimit > k_max_memlimit) {
-      fail(ErrorKind::integrity, "{}: key derivation limits are out of range (file modified?)", what);
+    if (limits.opslimit > k_max_opslimit || limits.memlimit > k_max_memlimit || limits.opslimit < k_min_opslimit
+        || limits.memlimit < k_min_memlimit) {
+      fail(ErrorKind::integrity,
+           "{}: key derivation limits are out of range: opslimit {} (from {} to {}), memlimit {} bytes (from {} to {}); "
+           "file modified?",
+           what, limits.opslimit, k_min_opslimit, k_max_opslimit, limits.memlimit, k_min_memlimit, k_max_memlimit);
     }
     const Bytes salt = canonical::unb64(string_field(*kdf_it, "salt", what), what);
     const Bytes check = canonical::unb64(string_field(*kdf_it, "check", what), what);

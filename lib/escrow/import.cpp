@@ -240,6 +240,11 @@ std::vector<ImportItem> read_yaml(const SecretBytes& text, const std::string& wh
         key.assign(reinterpret_cast<const char*>(data), size);
         expecting_key.back() = false;
       } else {
+        const std::string_view scalar(reinterpret_cast<const char*>(data), size);
+        if (event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE
+            && (scalar.empty() || scalar == "~" || scalar == "null" || scalar == "Null" || scalar == "NULL")) {
+          bad("a value is null (values must be strings)");
+        }
         add_item(items, keys, join_path(path, key), SecretBytes(data, size), what);
         expecting_key.back() = true;
       }
@@ -546,7 +551,7 @@ ImportResult import_secrets(Session& session,
     return result;
   }
   JournalEntry journal;
-  journal.action = "import";
+  journal.action = JournalAction::import_secrets;
   journal.env = options.env;
   journal.detail = Json{{"format", std::string(import_format_name(format))},
                         {"from", label},

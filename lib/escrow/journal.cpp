@@ -2,6 +2,7 @@
 #include <escrow/error.hpp>
 #include <escrow/util/text.hpp>
 #include <escrow/journal.hpp>
+#include <escrow/util/file.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -23,10 +24,11 @@ constexpr std::string_view k_journal_label = "escrow/v1/journal";
 // editor's doing) gets the newline instead. Anything else is left for audit verify to judge.
 void repair_torn_tail(const fs::path& path)
 {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    return; // missing: nothing to repair; other errors surface in the append
+  auto file = util::open_regular_if_exists(path, O_RDWR, util::Links::refuse);
+  if (!file) {
+    return; // missing: nothing to repair
   }
+  const int fd = file->release();
   struct stat info{};
   char last = '\n';
   if (::fstat(fd, &info) != 0 || info.st_size == 0 || ::pread(fd, &last, 1, info.st_size - 1) != 1 || last == '\n') {
@@ -100,6 +102,12 @@ std::string_view journal_action_name(JournalAction action)
   case JournalAction::retire: return "retire";
   case JournalAction::allow_rollback: return "allow-rollback";
   case JournalAction::audit_compare: return "audit-compare";
+  case JournalAction::backup: return "backup";
+  case JournalAction::restore: return "restore";
+  case JournalAction::rehearsal: return "rehearsal";
+  case JournalAction::rehearse_setup: return "rehearse-setup";
+  case JournalAction::drill: return "drill";
+  case JournalAction::import_secrets: return "import";
   case JournalAction::merge: return "merge";
   }
   return "";
@@ -181,7 +189,7 @@ std::string host_name()
 
 Json to_json(const JournalEntry& e)
 {
-  Json json{{"ts", format_time(e.ts)},
+  Json json{{"ts", format_stored_time(e.ts)},
             {"actor", e.actor},
             {"action", journal_action_name(e.action)},
             {"result", journal_result_name(e.result)},
@@ -316,13 +324,11 @@ Journal::Journal(fs::path path) : m_path(std::move(path)) {}
 
 std::string Journal::head() const
 {
-  const int fd = ::open(m_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      return {};
-    }
-    fail(ErrorKind::io, "{}: cannot open: {}", m_path.string(), std::strerror(errno));
+  auto file = util::open_regular_if_exists(m_path, O_RDONLY, util::Links::refuse);
+  if (!file) {
+    return {};
   }
+  const int fd = file->release();
   struct stat info{};
   ::fstat(fd, &info);
   const auto size = static_cast<std::size_t>(info.st_size);
@@ -366,7 +372,7 @@ std::string Journal::seal(JournalEntry& entry, const Identity& actor)
   return entry.hash;
 }
 
-std::string Journal::append(JournalEntry entry, const Identity& actor, const std::string& vault_id) const
+Journal::Sealed Journal::prepare(JournalEntry entry, const Identity& actor, const std::string& vault_id) const
 {
   repair_torn_tail(m_path);
   const std::string parent = head();
@@ -375,23 +381,41 @@ std::string Journal::append(JournalEntry entry, const Identity& actor, const std
     entry.parents.push_back(parent);
   }
   entry.vault = vault_id;
-  const std::string hash = seal(entry, actor);
-  std::string line = canonical::dump(to_json(entry));
-  if (line.size() > k_max_journal_line) {
+  Sealed sealed;
+  sealed.hash = seal(entry, actor);
+  sealed.line = canonical::dump(to_json(entry));
+  if (sealed.line.size() > k_max_journal_line) {
     fail(ErrorKind::failed, "{}: journal entry too large", m_path.string());
   }
-  line.push_back('\n');
-  append_durably(m_path, line);
-  return hash;
+  sealed.line.push_back('\n');
+  return sealed;
+}
+
+std::uint64_t Journal::append(const Sealed& sealed) const
+{
+  return append_durably(m_path, sealed.line);
+}
+
+void Journal::undo(std::uint64_t size) const
+{
+  truncate_durably(m_path, size);
+}
+
+std::string Journal::append(JournalEntry entry, const Identity& actor, const std::string& vault_id) const
+{
+  Sealed sealed = prepare(std::move(entry), actor, vault_id);
+  append(sealed);
+  return sealed.hash;
 }
 
 std::vector<JournalEntry> Journal::read_all() const
 {
   std::vector<JournalEntry> entries;
-  if (!fs::exists(m_path)) {
+  const auto file = util::open_regular_if_exists(m_path, O_RDONLY, util::Links::refuse);
+  if (!file) {
     return entries;
   }
-  const std::string text = read_file(m_path, std::size_t{4} << 30);
+  const std::string text = util::read_all(*file, m_path, std::size_t{4} << 30);
   std::size_t start = 0;
   std::size_t line_number = 0;
   while (start < text.size()) {

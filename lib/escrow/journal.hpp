@@ -53,6 +53,12 @@ enum class JournalAction {
   retire,
   allow_rollback,
   audit_compare,
+  backup,         // escrow backup (docs/RECOVERY.md)
+  restore,        // escrow restore, in the restored journal
+  rehearsal,      // escrow rehearse: one entry per rehearsal, in the real journal
+  rehearse_setup, // written only in a rehearsal's throwaway sandbox
+  drill,          // escrow drill compromise
+  import_secrets, // escrow import ("import")
   merge, // written by `escrow merge` (DESIGN §6)
 };
 std::string_view journal_action_name(JournalAction action);
@@ -108,6 +114,20 @@ public:
   // (O_APPEND + fdatasync). Call under the vault lock. Returns the entry's hash. An unterminated
   // last line left by a killed writer is cut off first (its vault revision never landed).
   std::string append(JournalEntry entry, const Identity& actor, const std::string& vault_id) const;
+
+  // The same in two steps, so that a command can check everything it will write before the
+  // journal grows (Session::commit): prepare() completes and signs the next entry (and cuts a
+  // torn tail) without appending; append(sealed) appends it durably and returns the journal's
+  // size before it, which undo() cuts back to when the vault write then fails. A failed append
+  // leaves no fragment.
+  struct Sealed
+  {
+    std::string hash;
+    std::string line; // with its newline
+  };
+  Sealed prepare(JournalEntry entry, const Identity& actor, const std::string& vault_id) const;
+  std::uint64_t append(const Sealed& sealed) const;
+  void undo(std::uint64_t size) const;
   // Completes and signs an entry without writing it.
   static std::string seal(JournalEntry& entry, const Identity& actor);
 

@@ -1,5 +1,6 @@
 #include <escrow/error.hpp>
 #include <escrow/lock.hpp>
+#include <escrow/util/file.hpp>
 
 #include <cerrno>
 #include <cstdlib>
@@ -7,6 +8,7 @@
 #include <fcntl.h>
 #include <string>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -15,10 +17,9 @@ namespace escrow {
 
 FileLock::FileLock(const std::filesystem::path& lock_path, std::chrono::milliseconds wait)
 {
-  m_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (m_fd < 0) {
-    fail(ErrorKind::io, "{}: cannot open the lock file: {}", lock_path.string(), std::strerror(errno));
-  }
+  // Never through a symbolic link, never a FIFO (util/file.hpp): a planted lock must not make
+  // escrow write into another file, nor hang.
+  m_fd = util::open_or_create_regular(lock_path, O_RDWR, 0600).release();
   const auto deadline = std::chrono::steady_clock::now() + wait;
   auto pause = std::chrono::milliseconds(2);
   while (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -48,7 +49,9 @@ FileLock::FileLock(const std::filesystem::path& lock_path, std::chrono::millisec
   char host[64] = {};
   ::gethostname(host, sizeof(host) - 1);
   const std::string who = fmt::format("pid {} on {}\n", ::getpid(), host);
-  if (::ftruncate(m_fd, 0) == 0) {
+  // The holder's name is a courtesy: only written into a file no other name links to.
+  struct stat info{};
+  if (::fstat(m_fd, &info) == 0 && info.st_nlink == 1 && ::ftruncate(m_fd, 0) == 0) {
     (void)!::pwrite(m_fd, who.data(), who.size(), 0);
   }
 }

@@ -6,7 +6,7 @@
 
 namespace escrow {
 
-ValueRead read_value(Session& session, std::string_view full_name, std::int64_t version, std::string action, Json detail)
+ValueRead read_value(Session& session, std::string_view full_name, std::int64_t version, JournalAction action, Json detail)
 {
   const auto [env, short_name] = split_secret_name(full_name);
   const std::string name = env + "/" + short_name;
@@ -15,7 +15,7 @@ ValueRead read_value(Session& session, std::string_view full_name, std::int64_t 
   const SecretRecord& secret = vault.secret(name); // Error(usage): no such secret
   ValueRead read;
   read.secret = name;
-  read.entry.action = std::move(action);
+  read.entry.action = action;
   read.entry.secret = name;
   read.entry.env = env;
   read.entry.detail = std::move(detail);
@@ -27,11 +27,11 @@ ValueRead read_value(Session& session, std::string_view full_name, std::int64_t 
   read.version = found->v;
   read.entry.version = found->v;
   try {
-    policy::require_env(me, env, read.entry.action);
-    if (me.roles == std::set<std::string>{"auditor"}) {
+    policy::require_env(me, env, journal_action_name(action));
+    if (me.roles == std::set<Role>{Role::auditor}) {
       fail(ErrorKind::access, "{}: {} is an auditor and may not read values", read.entry.action, me.name);
     }
-    if (secret.state == "retired") {
+    if (secret.state == SecretState::retired) {
       fail(ErrorKind::access, "{}: {} is retired and is never served", read.entry.action, name);
     }
     OpenedKey key = open_data_key(vault, secret, *found, session.identity(), session.now());
@@ -44,7 +44,7 @@ ValueRead read_value(Session& session, std::string_view full_name, std::int64_t 
   } catch (const Error& error) {
     if (error.kind() == ErrorKind::access) {
       JournalEntry denied = read.entry;
-      denied.result = "denied";
+      denied.result = JournalResult::denied;
       denied.detail["reason"] = error.what();
       session.record(std::move(denied));
     }
@@ -66,7 +66,7 @@ void record_reads(Session& session, std::vector<ValueRead>& reads)
   // The first use of a grant to an after_access secret makes it due (lib/escrow/escrow.hpp).
   Session writer = Session::open(session.options(), Mode::write);
   JournalEntry used;
-  used.action = "grant-used";
+  used.action = JournalAction::grant_used;
   used.detail = Json{{"requests", Json::array()}};
   for (const auto& read : reads) {
     if (!read.used_grant.empty()

@@ -33,7 +33,7 @@ struct ValueRead
 ValueRead read_value(Session& session,
                      std::string_view full_name,
                      std::int64_t version,
-                     std::string action,
+                     JournalAction action,
                      Json detail);
 
 // Journals every read (one entry per secret read), then marks the grants used (one vault

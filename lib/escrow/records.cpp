@@ -413,9 +413,9 @@ Json to_json(const MemberRecord& r)
             {"roles", role_names(r.roles)},
             {"envs", names_json(r.envs)},
             {"added_by", r.added_by},
-            {"added_at", format_time(r.added_at)}};
+            {"added_at", format_stored_time(r.added_at)}};
   if (r.removed_at) {
-    json["removed_at"] = format_time(*r.removed_at);
+    json["removed_at"] = format_stored_time(*r.removed_at);
     json["removed_by"] = r.removed_by;
   }
   if (!r.genesis.empty()) {
@@ -448,7 +448,7 @@ Json to_json(const ConnectorRecord& r)
             {"verify", r.verify},
             {"instructions", r.instructions},
             {"timeout", r.timeout},
-            {"created_at", format_time(r.created_at)}};
+            {"created_at", format_stored_time(r.created_at)}};
   if (!r.rehearse_with.empty()) {
     json["rehearse_with"] = r.rehearse_with; // only when set: older vaults keep their bytes
   }
@@ -460,11 +460,11 @@ static Json version_json(const VersionRecord& r)
 {
   Json granted = Json::object();
   for (const auto& [member, grant] : r.granted) {
-    granted[member] = Json{{"key", grant.key}, {"until", format_time(grant.until)}, {"request", grant.request}};
+    granted[member] = Json{{"key", grant.key}, {"until", format_stored_time(grant.until)}, {"request", grant.request}};
   }
   Json json{{"v", r.v},
             {"state", version_state_name(r.state)},
-            {"created_at", format_time(r.created_at)},
+            {"created_at", format_stored_time(r.created_at)},
             {"created_by", r.created_by},
             {"why", r.why},
             {"nonce", r.nonce},
@@ -479,14 +479,14 @@ static Json version_json(const VersionRecord& r)
 
 Json to_json(const Approval& a)
 {
-  Json approval{{"v", a.v}, {"share", a.share}, {"created_at", format_time(a.created_at)}};
+  Json approval{{"v", a.v}, {"share", a.share}, {"created_at", format_stored_time(a.created_at)}};
   put_signature(approval, a);
   return approval;
 }
 
 Json to_json(const Denial& d)
 {
-  Json denial{{"why", d.why}, {"created_at", format_time(d.created_at)}};
+  Json denial{{"why", d.why}, {"created_at", format_stored_time(d.created_at)}};
   put_signature(denial, d);
   return denial;
 }
@@ -500,10 +500,10 @@ static Json request_json(const Request& r)
   Json json{{"id", r.id},
             {"why", r.why},
             {"ttl", r.ttl},
-            {"created_at", format_time(r.created_at)},
+            {"created_at", format_stored_time(r.created_at)},
             {"approvals", approvals}};
   if (r.used_at) {
-    json["used_at"] = format_time(*r.used_at);
+    json["used_at"] = format_stored_time(*r.used_at);
   }
   if (r.denial) {
     json["denial"] = to_json(*r.denial);
@@ -545,9 +545,9 @@ Json to_json(const SecretRecord& r)
             {"threshold", r.threshold},
             {"shared_with", names_json(r.shared_with)},
             {"due", r.due},
-            {"due_since", r.due_since > 0 ? format_time(r.due_since) : std::string()},
+            {"due_since", r.due_since > 0 ? format_stored_time(r.due_since) : std::string()},
             {"state", secret_state_name(r.state)},
-            {"created_at", format_time(r.created_at)},
+            {"created_at", format_stored_time(r.created_at)},
             {"versions", versions},
             {"requests", requests}};
   put_signature(json, r);
@@ -946,7 +946,7 @@ std::array<std::uint8_t, 16> derive_vault_id(const MemberRecord& genesis)
   const Json body{{"name", genesis.name},
                   {"sign_pk", canonical::b64(genesis.sign_pk)},
                   {"box_pk", canonical::b64(genesis.box_pk)},
-                  {"added_at", format_time(genesis.added_at)},
+                  {"added_at", format_stored_time(genesis.added_at)},
                   {"genesis", genesis.genesis}};
   return crypto::hash16("escrow/v1/vault-id", as_bytes(canonical::dump(body)));
 }

@@ -70,6 +70,23 @@ std::string Redactor::marker(std::string_view label)
 
 void Redactor::add(std::string label, const SecretBytes& value)
 {
+  add_one(label, value);
+  // "v\n" stored, "v" printed (echo -n, printf %s, a program that trims): redact both.
+  const auto bytes = value.expose();
+  std::size_t size = bytes.size();
+  if (size > 0 && bytes[size - 1] == '\n') {
+    --size;
+    if (size > 0 && bytes[size - 1] == '\r') {
+      --size;
+    }
+  }
+  if (size != bytes.size() && size > 0) {
+    add_one(label, SecretBytes(bytes.data(), size));
+  }
+}
+
+void Redactor::add_one(const std::string& label, const SecretBytes& value)
+{
   if (value.empty()) {
     return;
   }
@@ -83,7 +100,7 @@ void Redactor::add(std::string label, const SecretBytes& value)
   const auto position = std::find_if(m_entries.begin(), m_entries.end(), [&](const Entry& e) {
     return e.value.size() < value.size();
   });
-  m_entries.insert(position, Entry{std::move(label), value.clone()});
+  m_entries.insert(position, Entry{label, value.clone()});
   if (m_tail.size() < value.size()) {
     m_tail.resize(value.size()); // keeps the held-back prefix
   }
@@ -195,18 +212,160 @@ Redactor Redactor::clone() const
   return copy;
 }
 
+CrossStreamRedactor::CrossStreamRedactor(const Redactor& redactor) : m_values(redactor.clone()) {}
+
+// Marks bytes begin..begin+size of the joined view (positions == nullptr) or of one stream's
+// positions[begin..begin+size) as part of one occurrence of a value.
+void CrossStreamRedactor::mark(std::size_t begin,
+                               std::size_t size,
+                               const std::vector<std::size_t>* positions,
+                               const std::string& label)
+{
+  const std::uint64_t match = m_next_match++;
+  for (std::size_t k = begin; k < begin + size; ++k) {
+    Item& item = m_items[positions != nullptr ? (*positions)[k] : k];
+    if (item.match == 0) {
+      item.match = match;
+      item.label = &label;
+    }
+  }
+}
+
+void CrossStreamRedactor::process(bool end_of_streams)
+{
+  const auto bytes = m_bytes.expose();
+  const std::size_t size = m_items.size();
+  const auto& entries = m_values.m_entries;
+
+  // Where a view's text is a proper prefix of a value from `from` to its end: what must wait.
+  const auto byte_at = [&](const std::vector<std::size_t>* positions, std::size_t k) {
+    return bytes[positions != nullptr ? (*positions)[k] : k];
+  };
+  const auto equal = [&](const std::vector<std::size_t>* positions, std::size_t k, ByteView value, std::size_t count) {
+    for (std::size_t j = 0; j < count; ++j) {
+      if (byte_at(positions, k + j) != value[j]) {
+        return false;
+      }
+    }
+    return true;
+  };
+  // Marks every occurrence in a view; returns the first position whose fate is undecided.
+  const auto scan = [&](const std::vector<std::size_t>* positions, std::size_t from, std::size_t count) {
+    std::size_t hold = count;
+    for (std::size_t k = from; k < count; ++k) {
+      for (const auto& entry : entries) {
+        const auto value = entry.value.expose();
+        if (byte_at(positions, k) != value[0]) {
+          continue;
+        }
+        const std::size_t remaining = count - k;
+        if (value.size() <= remaining) {
+          if (equal(positions, k, value, value.size())) {
+            mark(k, value.size(), positions, entry.label);
+            break; // longest first: it covers the shorter ones starting here
+          }
+        } else if (hold == count && !end_of_streams && equal(positions, k, value, remaining)) {
+          hold = k;
+        }
+      }
+    }
+    return hold;
+  };
+
+  // The joined view, then each stream's own.
+  const std::size_t merged_hold = scan(nullptr, m_merged_from, size);
+  std::size_t limit[2] = {merged_hold, merged_hold};
+  for (int stream = 0; stream < 2; ++stream) {
+    std::vector<std::size_t> positions;
+    for (std::size_t i = 0; i < size; ++i) {
+      if (m_items[i].err == (stream == 1)) {
+        positions.push_back(i);
+      }
+    }
+    const std::size_t hold = scan(&positions, 0, positions.size());
+    if (hold < positions.size()) {
+      limit[stream] = std::min(limit[stream], positions[hold]);
+    }
+  }
+
+  // Release what no later byte can change.
+  for (std::size_t i = 0; i < size; ++i) {
+    Item& item = m_items[i];
+    const int stream = item.err ? 1 : 0;
+    if (item.emitted || i >= limit[stream]) {
+      continue;
+    }
+    item.emitted = true;
+    if (item.match == 0) {
+      m_outbox[stream].push_back(static_cast<char>(bytes[i]));
+      m_last_match[stream] = 0;
+    } else if (m_last_match[stream] == 0) { // a run of redacted bytes: one marker
+      m_outbox[stream] += Redactor::marker(*item.label);
+      m_last_match[stream] = item.match;
+    }
+  }
+
+  // Keep what was not released; the joined view resumes at its first undecided byte.
+  std::size_t kept = 0;
+  std::size_t kept_before_merged = 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    kept += m_items[i].emitted ? 0 : 1;
+    kept_before_merged += !m_items[i].emitted && i < merged_hold ? 1 : 0;
+  }
+  SecretBytes rest(kept);
+  std::vector<Item> items;
+  items.reserve(kept);
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    if (!m_items[i].emitted) {
+      rest.expose_mut()[at++] = bytes[i];
+      items.push_back(m_items[i]);
+    }
+  }
+  m_bytes = std::move(rest);
+  m_items = std::move(items);
+  m_merged_from = kept_before_merged;
+}
+
+std::string CrossStreamRedactor::feed(std::string_view chunk, bool is_stderr)
+{
+  const int stream = is_stderr ? 1 : 0;
+  if (m_values.m_entries.empty()) {
+    return std::string(chunk);
+  }
+  if (!chunk.empty()) {
+    const std::size_t old = m_bytes.size();
+    SecretBytes joined(old + chunk.size());
+    if (old > 0) {
+      std::memcpy(joined.expose_mut().data(), m_bytes.expose().data(), old);
+    }
+    std::memcpy(joined.expose_mut().data() + old, chunk.data(), chunk.size());
+    m_bytes = std::move(joined);
+    Item item;
+    item.err = is_stderr;
+    m_items.insert(m_items.end(), chunk.size(), item);
+    process(false);
+  }
+  return std::exchange(m_outbox[stream], std::string());
+}
+
+std::string CrossStreamRedactor::flush(bool is_stderr)
+{
+  const int stream = is_stderr ? 1 : 0;
+  if (!m_ended) {
+    m_ended = true;
+    if (!m_items.empty()) {
+      process(true);
+    }
+  }
+  return std::exchange(m_outbox[stream], std::string());
+}
+
 void redact_output(util::ProcessSpec& spec, const Redactor& redactor)
 {
-  struct Pair
-  {
-    Redactor out;
-    Redactor err;
-  };
-  auto pair = std::make_shared<Pair>(Pair{redactor.clone(), redactor.clone()});
-  spec.filter = [pair](std::string_view chunk, bool is_stderr) {
-    return (is_stderr ? pair->err : pair->out).feed(chunk);
-  };
-  spec.flush = [pair](bool is_stderr) { return (is_stderr ? pair->err : pair->out).flush(); };
+  auto pair = std::make_shared<CrossStreamRedactor>(redactor);
+  spec.filter = [pair](std::string_view chunk, bool is_stderr) { return pair->feed(chunk, is_stderr); };
+  spec.flush = [pair](bool is_stderr) { return pair->flush(is_stderr); };
 }
 
 } // namespace escrow

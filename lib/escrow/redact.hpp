@@ -16,11 +16,14 @@
 #include <escrow/util/process.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace escrow {
+
+class CrossStreamRedactor;
 
 class Redactor
 {
@@ -33,7 +36,8 @@ public:
   ~Redactor() = default;
 
   // Stores its own copy of `value`; an empty value is ignored. When two entries hold the same
-  // value, the first label wins. Add every value before the first feed(): text already emitted
+  // value, the first label wins. A value ending in a newline ("\n" or "\r\n", as a file read
+  // into a secret often does) is also redacted without it. Add every value before the first feed(): text already emitted
   // is not revisited.
   void add(std::string label, const SecretBytes& value);
 
@@ -56,6 +60,9 @@ public:
   static std::string marker(std::string_view label);
 
 private:
+  friend class CrossStreamRedactor;
+  void add_one(const std::string& label, const SecretBytes& value);
+
   struct Entry
   {
     std::string label;
@@ -73,8 +80,44 @@ inline std::string redact_all(std::string_view text, const Redactor& redactor)
   return redactor.redact_all(text);
 }
 
-// Wires redaction into a process spec: stdout and stderr each get their own clone of
-// `redactor` (owned by the spec's filter/flush callables), and flush drains it at EOF.
+// Redacts a child's stdout and stderr together. Every byte that belongs to an occurrence of a
+// value is redacted, in either of two views: each stream on its own (a value whole within one
+// stream, whatever the other prints meanwhile), and both streams in the order their bytes arrive
+// (a value split between them: "hun" on stdout, "ter2" on stderr). A run of redacted bytes shows
+// as one marker; a value split between the streams shows the marker on each. A byte is released
+// only once no later byte can make it part of a value; text released for one stream while the
+// other is fed waits for that stream's next chunk or its end.
+class CrossStreamRedactor
+{
+public:
+  explicit CrossStreamRedactor(const Redactor& redactor);
+  std::string feed(std::string_view chunk, bool is_stderr);
+  // Called once per stream after BOTH have ended (util::ProcessSpec::flush).
+  std::string flush(bool is_stderr);
+
+private:
+  struct Item
+  {
+    bool err = false;
+    bool emitted = false;
+    std::uint64_t match = 0;            // 0: not (yet) part of a value
+    const std::string* label = nullptr; // of the value it is part of
+  };
+  void process(bool end_of_streams);
+  void mark(std::size_t begin, std::size_t size, const std::vector<std::size_t>* positions, const std::string& label);
+
+  Redactor m_values;          // the values (its streaming state unused)
+  SecretBytes m_bytes;        // bytes not yet released (or kept for context), arrival order
+  std::vector<Item> m_items;  // one per byte of m_bytes
+  std::size_t m_merged_from = 0; // the joined view starts here (earlier items: held by one stream)
+  std::uint64_t m_next_match = 1;
+  std::uint64_t m_last_match[2] = {0, 0}; // per stream: the value its last released byte was in
+  std::string m_outbox[2];    // released text for each stream, returned on its next call
+  bool m_ended = false;
+};
+
+// Wires redaction into a process spec: one CrossStreamRedactor (owned by the spec's
+// filter/flush callables) for stdout and stderr; flush drains it once both have ended.
 void redact_output(util::ProcessSpec& spec, const Redactor& redactor);
 
 } // namespace escrow

@@ -3,9 +3,12 @@
 #include <escrow/error.hpp>
 #include <escrow/references.hpp>
 
+#include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <map>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace escrow {
 
@@ -67,7 +70,15 @@ std::size_t scan(std::string_view text, std::size_t at, Reference& out, std::str
 
 void check_output(const fs::path& output, const fs::path& input)
 {
+  // Checked before any value is read, so a bad target journals no read.
+  const fs::path folder = output.has_parent_path() ? output.parent_path() : fs::path(".");
   struct stat info{};
+  if (::stat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    fail(ErrorKind::io, "{}: no such folder for the output", folder.string());
+  }
+  if (::access(folder.c_str(), W_OK) != 0) {
+    fail(ErrorKind::io, "{}: cannot write in the output's folder: {}", folder.string(), std::strerror(errno));
+  }
   if (::lstat(output.c_str(), &info) != 0) {
     return; // a new file
   }
@@ -81,6 +92,34 @@ void check_output(const fs::path& output, const fs::path& input)
   if (fs::equivalent(output, input, error)) {
     fail(ErrorKind::usage, "{}: is the template itself; refusing to replace references with values",
          output.string());
+  }
+}
+
+// A killed inject may have left its temp file (".<name>.tmp.<pid>.<random>", which holds values)
+// beside the output: remove those whose writer is gone.
+void remove_dead_temps(const fs::path& output)
+{
+  std::string prefix = ".";
+  prefix += output.filename().string();
+  prefix += ".tmp.";
+  std::error_code error;
+  const fs::path folder = output.has_parent_path() ? output.parent_path() : fs::path(".");
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(prefix)) {
+      continue;
+    }
+    const std::string rest = name.substr(prefix.size());
+    const auto dot = rest.find('.');
+    long pid = 0;
+    try {
+      pid = std::stol(rest.substr(0, dot));
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      fs::remove(entry.path(), error);
+    }
   }
 }
 
@@ -127,7 +166,7 @@ std::vector<TemplateReference> find_references(std::string_view text, std::strin
 
 InjectResult inject(Session& session, const fs::path& input, const fs::path& output, SecretBytes* to_stdout)
 {
-  const std::string text = read_file(input, k_max_template_size);
+  const std::string text = read_file(input, k_max_template_size, util::Links::follow);
   if (!output.empty()) {
     check_output(output, input);
   }
@@ -144,7 +183,7 @@ InjectResult inject(Session& session, const fs::path& input, const fs::path& out
                 {"template", input.string()},
                 {"output", output.empty() ? std::string("-") : output.string()}};
     index.emplace(key, reads.size());
-    reads.push_back(read_value(session, found.reference.secret, found.reference.version, "reveal", std::move(detail)));
+    reads.push_back(read_value(session, found.reference.secret, found.reference.version, JournalAction::reveal, std::move(detail)));
   }
   std::size_t size = text.size();
   for (const auto& found : references) {
@@ -172,6 +211,7 @@ InjectResult inject(Session& session, const fs::path& input, const fs::path& out
   record_reads(session, reads);
   if (!output.empty()) {
     check_output(output, input); // again, just before writing
+    remove_dead_temps(output);
     AtomicFile file(output, 0600);
     file.write(rendered.expose_view());
     file.commit();
@@ -199,7 +239,7 @@ EnvFileValues read_env_file(Session& session, const fs::path& path, const std::s
       continue;
     }
     Json detail{{"program", program}, {"variable", entry.name}, {"env_file", path.string()}};
-    values.reads.push_back(read_value(session, reference->secret, reference->version, "exec", std::move(detail)));
+    values.reads.push_back(read_value(session, reference->secret, reference->version, JournalAction::exec, std::move(detail)));
     values.variables.push_back(entry.name);
   }
   return values;

@@ -99,7 +99,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
   const std::string full_name = env + "/" + short_name;
   const SecretRecord& secret = vault.secret(full_name);
   policy::require_can_manage(me, secret, "rehearse");
-  if (secret.state != "active") {
+  if (secret.state != SecretState::active) {
     fail(ErrorKind::usage, "rehearse: {} is retired", full_name);
   }
   if (const VersionRecord* pending = rotation::pending_version(secret)) {
@@ -125,7 +125,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
     }
     ConnectorPlan plan;
     plan.connector = connector_name;
-    plan.kind = record->kind;
+    plan.kind = std::string(connector_kind_name(record->kind));
     if (!record->rehearse_with.empty()) {
       const ConnectorRecord* twin = vault.connector(record->rehearse_with);
       plan.twin = record->rehearse_with;
@@ -159,7 +159,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
     const SecretBytes value = decrypt_version(vault, secret, *live, key.data_key);
     Redactor redactor;
     redactor.add(fmt::format("{} v{}", full_name, live->v), value);
-    const connector::Invocation invocation{full_name, env, live->v, 0, "rehearse"};
+    const connector::Invocation invocation{full_name, env, live->v, 0, connector::Action::rehearse};
     for (const auto& plan : r.connectors) {
       if (plan.mode != "verify-only") {
         continue;
@@ -189,7 +189,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
       copy.connectors = twins;
       sandbox.vault().sign_meta(copy, sandbox.identity());
       JournalEntry entry;
-      entry.action = "rehearse-setup";
+      entry.action = JournalAction::rehearse_setup;
       entry.secret = full_name;
       entry.env = env;
       entry.detail = Json{{"connectors", twins}};
@@ -231,13 +231,13 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
     steps.push_back(step.to_json());
   }
   JournalEntry entry;
-  entry.action = "rehearsal";
+  entry.action = JournalAction::rehearsal;
   entry.secret = full_name;
   entry.env = env;
   if (r.live_version > 0) {
     entry.version = r.live_version;
   }
-  entry.result = r.result;
+  entry.result = r.ok() ? JournalResult::ok : JournalResult::failed;
   entry.detail = Json{{"connectors", plans},
                       {"steps", steps},
                       {"sandbox_version", r.sandbox_version},
@@ -325,7 +325,7 @@ std::vector<Rehearsal> rehearse_due(const SessionOptions& options, const Options
   std::vector<std::string> due;
   for (const auto& name : vault.secret_names()) {
     const SecretRecord& secret = vault.secret(name);
-    if (secret.state == "active" && rotation::pending_version(secret) == nullptr
+    if (secret.state == SecretState::active && rotation::pending_version(secret) == nullptr
         && can_write_secret(real.me(), secret) && rotation::due_reason(secret, vault.policy(), at)) {
       due.push_back(name);
     }
@@ -343,14 +343,14 @@ Status status(const Vault& vault, const std::vector<audit::LoggedEntry>& journal
 {
   std::map<std::string, const audit::LoggedEntry*> latest;
   for (const auto& logged : journal) {
-    if (logged.entry.action == "rehearsal" && !logged.entry.secret.empty()) {
+    if (logged.entry.action == JournalAction::rehearsal && !logged.entry.secret.empty()) {
       latest[logged.entry.secret] = &logged;
     }
   }
   Status status;
   for (const auto& name : vault.secret_names()) {
     const SecretRecord& secret = vault.secret(name);
-    if (secret.state != "active") {
+    if (secret.state != SecretState::active) {
       continue;
     }
     const auto it = latest.find(name);
@@ -359,7 +359,7 @@ Status status(const Vault& vault, const std::vector<audit::LoggedEntry>& journal
       continue;
     }
     const JournalEntry& entry = it->second->entry;
-    if (entry.result != "ok") {
+    if (entry.result != JournalResult::ok) {
       std::string error;
       if (const auto field = entry.detail.find("error"); field != entry.detail.end() && field->is_string()) {
         error = field->get<std::string>();

@@ -679,7 +679,21 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
   if (value.size() > k_max_value_size) {
     fail(ErrorKind::usage, "rotate {}: the new value is larger than {} bytes", name, k_max_value_size);
   }
-  if (op.old_value && op.old_value->size() == value.size() && op.old_value->equals(value)) {
+  // A new value equal to the current one is refused (docs/ROTATION.md), whoever rotates: the
+  // current value is read for the comparison when no connector needed it already. A rotator
+  // who cannot read it (no standing access) cannot compare; nothing else can tell.
+  std::optional<SecretBytes> current;
+  if (!op.old_value && live != nullptr) {
+    try {
+      current = read_value(name, live->v);
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::access) {
+        throw;
+      }
+    }
+  }
+  const SecretBytes* old_value = op.old_value ? &*op.old_value : current ? &*current : nullptr;
+  if (old_value != nullptr && old_value->size() == value.size() && old_value->equals(value)) {
     fail(ErrorKind::failed, "rotate {}: the new value is the same as v{}; nothing was changed", name, op.v_old);
   }
 

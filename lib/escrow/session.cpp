@@ -2,9 +2,11 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
 #include <escrow/session.hpp>
+#include <escrow/util/file.hpp>
 #include <escrow/util/terminal.hpp>
 
 #include <cstdlib>
+#include <fcntl.h>
 
 namespace escrow {
 
@@ -28,10 +30,11 @@ fs::path known_path(const fs::path& state_dir)
 Json read_known(const fs::path& state_dir)
 {
   const fs::path path = known_path(state_dir);
-  if (!fs::exists(path)) {
+  const auto file = util::open_regular_if_exists(path, O_RDONLY, util::Links::refuse);
+  if (!file) {
     return Json{{"format", "escrow-known/1"}, {"vaults", Json::object()}};
   }
-  Json json = canonical::parse(read_file(path, 16 << 20), path.string());
+  Json json = canonical::parse(util::read_all(*file, path, 16 << 20), path.string());
   if (!json.is_object() || !json.contains("vaults") || !json["vaults"].is_object()) {
     fail(ErrorKind::integrity, "{}: not an escrow pin file", path.string());
   }
@@ -56,7 +59,7 @@ SessionOptions SessionOptions::from_environment()
   options.agent_socket = agent::socket_path(env_or("ESCROW_AGENT_SOCK", ""), env_or("XDG_RUNTIME_DIR", ""));
   options.passphrase = [](std::string_view prompt) -> std::optional<SecretBytes> {
     if (const char* file = std::getenv("ESCROW_PASSPHRASE_FILE"); file != nullptr && *file != '\0') {
-      std::string text = read_file(file, 4096);
+      std::string text = read_file(file, 4096, util::Links::follow);
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
         text.pop_back();
       }
@@ -88,11 +91,11 @@ Identity load_identity(const SessionOptions& options)
     text = *options.identity_data;
   } else {
     const fs::path path = options.identity_path ? *options.identity_path : default_identity_path();
-    if (!fs::exists(path)) {
+    if (!util::kind_of(path)) {
       throw Error(ErrorKind::access, fmt::format("{}: no identity file", path.string()))
         .hint("create one with: escrow identity new --name NAME");
     }
-    text = read_file(path, k_max_identity_size);
+    text = read_file(path, k_max_identity_size, util::Links::follow);
   }
   Json json = canonical::parse(text, what);
   crypto::wipe(text.data(), text.size());
@@ -173,10 +176,14 @@ Session Session::open(const SessionOptions& options, Mode mode)
 {
   Session session(options);
   const fs::path& path = session.m_options.vault_path;
-  if (!fs::exists(path)) {
+  const auto kind = util::kind_of(path);
+  if (!kind) {
     throw Error(ErrorKind::io, fmt::format("{}: no such vault", path.string()))
       .hint("create one with 'escrow init', or pass --vault PATH");
   }
+  // A vault that is a symbolic link is refused, for reading as for writing (docs/SECURITY.md):
+  // anyone who can push can plant one.
+  util::refuse_special(path);
   if (mode == Mode::write) {
     session.m_lock.emplace(fs::path(path.string() + ".lock"), lock_wait_from_environment());
     cleanup_stale_temps(path);
@@ -227,10 +234,12 @@ Session Session::create(const SessionOptions& options)
 {
   Session session(options);
   const fs::path& path = session.m_options.vault_path;
-  if (fs::exists(path)) {
+  util::refuse_special(path);
+  util::refuse_special(session.m_journal.path());
+  if (util::kind_of(path)) {
     fail(ErrorKind::usage, "{}: already exists; refusing to overwrite", path.string());
   }
-  if (fs::exists(session.m_journal.path()) && fs::file_size(session.m_journal.path()) > 0) {
+  if (util::kind_of(session.m_journal.path()) && fs::file_size(session.m_journal.path()) > 0) {
     fail(ErrorKind::usage, "{}: a journal already exists here; refusing to start a new vault over it",
          session.m_journal.path().string());
   }
@@ -316,9 +325,14 @@ std::string Session::record(JournalEntry entry)
     lock.emplace(fs::path(m_options.vault_path.string() + ".lock"), lock_wait_from_environment());
   }
   entry.ts = m_now;
-  const std::string hash = m_journal.append(std::move(entry), m_identity, m_vault->id_b64());
-  pin_journal(m_options.state_dir, m_vault->id_b64(), hash, fs::file_size(m_journal.path()));
-  return hash;
+  const Journal::Sealed sealed = m_journal.prepare(std::move(entry), m_identity, m_vault->id_b64());
+  const std::uint64_t before = m_journal.append(sealed);
+  try {
+    pin_journal(m_options.state_dir, m_vault->id_b64(), sealed.hash, before + sealed.line.size());
+  } catch (const Error&) {
+    // The entry is durable: the event happened. The pin is refreshed by the next append.
+  }
+  return sealed.hash;
 }
 
 void Session::commit(JournalEntry entry)
@@ -335,12 +349,34 @@ void Session::commit(JournalEntry entry)
   }
   entry.ts = m_now;
   entry.detail["revision"] = m_vault->revision() + 1;
-  const std::string hash = m_journal.append(std::move(entry), m_identity, m_vault->id_b64());
-  std::string text = m_vault->serialize(m_identity, hash);
+  // A refused command writes nothing (issue 16): everything that can refuse or fail runs before
+  // the journal grows. The entry is sealed (not appended); the next revision is serialized,
+  // which re-verifies every changed record and, for a lazily read vault, the layout of the
+  // records the command never read; it is written to a temp file and synced (disk full shows
+  // here). Only then the append, then the rename, the commit point; a failed rename cuts the
+  // journal back to its size before the append.
+  const Journal::Sealed sealed = m_journal.prepare(std::move(entry), m_identity, m_vault->id_b64());
+  std::string text = m_vault->serialize(m_identity, sealed.hash);
   AtomicFile file(path, 0644);
   file.write(text);
-  file.commit();
-  update_pins(m_vault->written_revision(), m_vault->written_head(), hash, fs::file_size(m_journal.path()));
+  file.sync();
+  const std::uint64_t before = m_journal.append(sealed);
+  try {
+    file.commit();
+  } catch (const Error&) {
+    try {
+      m_journal.undo(before);
+    } catch (const Error&) {
+      // The entry stays as "intent not applied" (audit verify reports it as a warning).
+    }
+    throw;
+  }
+  try {
+    update_pins(m_vault->written_revision(), m_vault->written_head(), sealed.hash, before + sealed.line.size());
+  } catch (const Error&) {
+    // The revision is written: the command happened. The pins are raised by the next command
+    // that opens the vault (a newer revision is pinned on sight).
+  }
   m_vault.emplace(Vault::parse(std::move(text), path.string(), Vault::Reading::lazy));
 }
 

@@ -1,6 +1,8 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
+#include <escrow/util/suggest.hpp>
 #include <escrow/vault.hpp>
+#include <escrow/util/file.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -311,16 +313,14 @@ Vault Vault::parse(std::string text, std::string what, Reading reading)
 
 Vault Vault::read(const std::filesystem::path& path)
 {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    fail(ErrorKind::io, "{}: cannot open: {}", path.string(), std::strerror(errno));
-  }
+  // Never through a symbolic link, never blocking on a FIFO (util/file.hpp).
+  const int fd = util::open_regular(path, O_RDONLY, util::Links::refuse).release();
   auto source = std::make_shared<Source>();
   source->fd = fd; // closed with the source
   source->path = path.string();
   struct stat info{};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    fail(ErrorKind::io, "{}: not a regular file", path.string());
+  if (::fstat(fd, &info) != 0) {
+    fail(ErrorKind::io, "{}: cannot stat: {}", path.string(), std::strerror(errno));
   }
   source->size = static_cast<std::size_t>(info.st_size);
   if (source->size > k_max_vault_size) {
@@ -929,7 +929,11 @@ const SecretRecord& Vault::secret(std::string_view full_name) const
 {
   const SecretSlot* found = find_slot(full_name);
   if (found == nullptr) {
-    fail(ErrorKind::usage, "{}: no secret named {}", m_what, full_name);
+    Error error(ErrorKind::usage, fmt::format("{}: no secret named {}", m_what, full_name));
+    if (std::string hint = util::did_you_mean(full_name, secret_names()); !hint.empty()) {
+      error.hint(hint);
+    }
+    throw error;
   }
   const SecretSlot& slot = *found;
   if (!slot.parsed) {

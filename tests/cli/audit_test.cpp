@@ -149,7 +149,10 @@ TEST_CASE("audit log: who read what, when and why, with filters", "[audit][cli]"
   CHECK(count({"--action", "member*"}) == 6);
   CHECK(count({"--action", "rotate*"}) >= 3);
   CHECK(count({"--env", "prod"}) > 10);
-  CHECK(count({"--env", "staging"}) == 0);
+  // An environment the vault does not know is a usage error, not an empty list (docs/FINDING.md).
+  const Result unknown_env = f.as("audrey", {"audit", "log", "--env", "staging"});
+  CHECK(unknown_env.code == 2);
+  CHECK_THAT(unknown_env.err, Catch::Contains("no environment named staging"));
   CHECK(count({"--secret", "prod/*", "--until", "2026-01-02"}) == 7); // the seven adds
   CHECK(count({"--since", "2026-01-02T00:00:00Z", "--until", "2026-01-03"}) == count({"--action", "rotate*"}));
   const Json refused = json_of(f.as("audrey", {"--json", "audit", "log", "--actor", "erin", "--action", "reveal"}));

@@ -7,6 +7,10 @@
 #include <escrow/journal.hpp>
 #include <escrow/session.hpp>
 
+#include <escrow/crypto.hpp>
+#include <escrow/identity.hpp>
+
+#include <functional>
 #include <regex>
 #include <set>
 #include <sys/stat.h>
@@ -145,7 +149,7 @@ TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the
   // Journaled, in the real journal; the vault is unchanged.
   CHECK(t.f.read("escrow.vault") == vault_before);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == "backup");
+  CHECK(journal_action_name(entries.back().action) == "backup");
   CHECK(entries.back().actor == "alice");
   // Never over an existing file.
   CHECK(t.f.as("alice", {"backup", "--out", t.f.path("team.backup").string()}).code == 2);
@@ -161,12 +165,13 @@ TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the
   const std::string restored_journal = slurp(to / "escrow.journal");
   CHECK(restored_journal.rfind(journal_before, 0) == 0); // as backed up (with its backup entry), then restore
   const auto restored_entries = journal_of(to / "escrow.journal");
-  CHECK(restored_entries.back().action == "restore");
-  CHECK(restored_entries[restored_entries.size() - 2].action == "backup");
+  CHECK(journal_action_name(restored_entries.back().action) == "restore");
+  CHECK(journal_action_name(restored_entries[restored_entries.size() - 2].action) == "backup");
   CHECK(restored_entries.size() == lines_of(journal_before) + 2);
   const Result verify = t.f.as("alice", {"--vault", (to / "escrow.vault").string(), "verify"});
   INFO(verify.err);
   CHECK(verify.code == 0);
+  CHECK(verify.err.empty()); // no warning either (e.g. no entry claims a revision that never landed)
   const Result audit = t.f.as("alice", {"--vault", (to / "escrow.vault").string(), "audit", "verify"});
   CHECK(audit.code == 0);
   const Result get = t.f.as("alice", {"--vault", (to / "escrow.vault").string(), "get", "prod/db", "--reveal"});
@@ -291,8 +296,8 @@ TEST_CASE("restore refuses corrupted, truncated, foreign and stale backups: exit
     INFO(r.err);
     CHECK(r.code == 0);
     const auto entries = journal_of(to / "escrow.journal");
-    CHECK(entries[entries.size() - 2].action == "allow-rollback"); // journaled
-    CHECK(entries.back().action == "restore");
+    CHECK(journal_action_name(entries[entries.size() - 2].action) == "allow-rollback"); // journaled
+    CHECK(journal_action_name(entries.back().action) == "restore");
   }
   SECTION("a damaged journal is not backed up")
   {
@@ -354,8 +359,8 @@ TEST_CASE("rehearse: rotation and rollback on a staging twin; the real vault and
   REQUIRE(journal_after.rfind(journal_before, 0) == 0);
   CHECK(lines_of(journal_after.substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == "rehearsal");
-  CHECK(entries.back().result == "ok");
+  CHECK(journal_action_name(entries.back().action) == "rehearsal");
+  CHECK(journal_result_name(entries.back().result) == "ok");
   CHECK(entries.back().secret == "prod/db");
   const Json known_a = Json::parse(known_before);
   const Json known_b = Json::parse(t.f.read("state/escrow/known.json"));
@@ -390,8 +395,8 @@ TEST_CASE("rehearse: a failing twin is reported, journaled, listed by audit repo
   CHECK(t.f.read("app.value") == t.value);
   CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == "rehearsal");
-  CHECK(entries.back().result == "failed");
+  CHECK(journal_action_name(entries.back().action) == "rehearsal");
+  CHECK(journal_result_name(entries.back().result) == "failed");
 
   const Json report = json_of(t.f.as("alice", {"--json", "audit", "report"}));
   REQUIRE(report["failed_rehearsals"].size() == 1);
@@ -421,7 +426,7 @@ TEST_CASE("rehearse: without a twin only the real verify runs; a future clock ne
   CHECK(t.f.read("calls.log") == "app verify rehearse\n");        // the real system: verify only
   CHECK(t.f.read("escrow.vault") == vault_before);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == "rehearsal");
+  CHECK(journal_action_name(entries.back().action) == "rehearsal");
   CHECK(entries.back().ts < *parse_time("2030-01-01T00:00:00Z")); // the real time
 }
 
@@ -464,7 +469,7 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
   CHECK(t.f.read("escrow.vault") == vault_before);
   CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == "drill");
+  CHECK(journal_action_name(entries.back().action) == "drill");
 
   // Against the vault: for each version, the members holding a sealed key, a carried grant or a
   // share are exactly the playbook's readers (by way of standing access, grant, custodian).
@@ -503,7 +508,7 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
     }
     CHECK(standing == wrapped);
     CHECK(custodians == shares);
-    if (version.state == "current") {
+    if (version.state == VersionState::current) {
       CHECK(wrapped.count("frank") == 1);
       CHECK(grants == std::set<std::string>{"henry"});
     }
@@ -511,7 +516,7 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
   // Against the journal: every successful reveal of a version is listed under it.
   std::size_t reads = 0;
   for (const auto& entry : journal_of(t.f.journal())) {
-    if (entry.secret == "prod/db" && entry.action == "reveal" && entry.result == "ok") {
+    if (entry.secret == "prod/db" && journal_action_name(entry.action) == "reveal" && journal_result_name(entry.result) == "ok") {
       ++reads;
     }
   }
@@ -563,4 +568,81 @@ TEST_CASE("notify: backup, restore, rehearsal and drill outcomes reach the hook,
   // The sandbox's own rotation sent nothing.
   CHECK(events.find("rotated") == std::string::npos);
   CHECK(events.find(t.value) == std::string::npos);
+}
+
+namespace {
+
+// A backup re-made by a member from edited contents: validly encrypted and signed, so only the
+// checks of what is inside can catch it.
+std::string forge(const Fixture& f, const std::string& bytes, const std::function<void(backup::Payload&)>& edit)
+{
+  SessionOptions options = SessionOptions::from_environment();
+  options.identity_path = f.path("alice.id");
+  options.identity_data.reset();
+  const Identity alice = load_identity(options);
+  backup::BackupFile file = backup::parse_backup(bytes, "forge");
+  const std::string associated = "escrow-backup/1\n" + file.header_line + "\n";
+  const auto key = crypto::seal_open(file.header.recipients.at(0).sealed_key, alice.pub.box_pk, alice.box_sk);
+  REQUIRE(key);
+  const auto plain = crypto::aead_decrypt(file.nonce, file.ciphertext, as_bytes(associated), *key);
+  REQUIRE(plain);
+  backup::Payload payload = backup::parse_payload(
+    std::string_view(reinterpret_cast<const char*>(plain->expose().data()), plain->size()), "forge");
+  edit(payload);
+  // The header must still match the sizes: rebuild it with the new ones.
+  Json header = Json::parse(file.header_line);
+  header["vault"]["size"] = payload.vault.size();
+  header["journal"]["size"] = payload.journal.size();
+  file.header_line = canonical::dump(header);
+  const std::string new_associated = "escrow-backup/1\n" + file.header_line + "\n";
+  const std::string text = backup::serialize_payload(payload);
+  crypto::Sealed sealed = crypto::aead_encrypt(as_bytes(text), as_bytes(new_associated), *key);
+  file.nonce = sealed.nonce;
+  file.ciphertext = sealed.ciphertext;
+  std::string out = backup::serialize_backup(file);
+  const std::size_t signed_size = out.size() - 89;
+  file.signature = crypto::sign("escrow/v1/backup", as_bytes(std::string_view(out).substr(0, signed_size)), alice.sign_sk);
+  return backup::serialize_backup(file);
+}
+
+} // namespace
+
+TEST_CASE("restore checks what a validly signed backup holds: every record, the journal chain", "[recovery][cli]")
+{
+  Team t;
+  REQUIRE(t.f.as("alice", {"backup", "--out", t.f.path("good").string()}).code == 0);
+  const std::string bytes = t.f.read("good");
+  ::setenv("XDG_STATE_HOME", t.f.path("fresh-machine").c_str(), 1);
+  // The forger's round trip alone is accepted (the test would prove nothing otherwise).
+  spit(t.f.path("same"), forge(t.f, bytes, [](backup::Payload&) {}));
+  const Result same = t.f.as("alice", {"restore", t.f.path("same").string(), "--to", t.f.path("ok").string()});
+  INFO(same.err);
+  CHECK(same.code == 0);
+  ::setenv("XDG_STATE_HOME", t.f.path("fresh-machine-2").c_str(), 1);
+  SECTION("a record edited inside")
+  {
+    spit(t.f.path("edited"), forge(t.f, bytes, [](backup::Payload& p) {
+           const std::size_t at = p.vault.find("\"purpose\": \"test\"");
+           REQUIRE(at != std::string::npos);
+           p.vault.replace(at, 17, "\"purpose\": \"TEST\"");
+         }));
+    expect_refused(t.f, t.f.path("edited").string(), 3, "");
+  }
+  SECTION("a journal entry deleted inside")
+  {
+    spit(t.f.path("cut"), forge(t.f, bytes, [](backup::Payload& p) {
+           const std::size_t second = p.journal.find('\n') + 1;
+           const std::size_t third = p.journal.find('\n', second) + 1;
+           p.journal.erase(second, third - second);
+         }));
+    expect_refused(t.f, t.f.path("cut").string(), 3, "journal");
+  }
+  SECTION("the journal cut before the vault's anchor")
+  {
+    spit(t.f.path("short"), forge(t.f, bytes, [](backup::Payload& p) {
+           p.journal = p.journal.substr(0, p.journal.find('\n') + 1);
+         }));
+    expect_refused(t.f, t.f.path("short").string(), 3, "");
+  }
+  ::setenv("XDG_STATE_HOME", t.f.path("state").c_str(), 1);
 }

@@ -2,7 +2,7 @@
 # audit report --html in a real browser: Debian's chromium, headless. The page must render, log
 # nothing to the console, load nothing from outside, and its timeline must carry one mark per
 # journaled access and per rotation. The screenshot is kept in the test's temp dir (and copied to
-# $ESCROW_SCREENSHOT_OUT when set, e.g. docs/audit-report.png).
+# $ESCROW_SCREENSHOT_OUT when set; docs/ keeps the screenshots of test_audit_report_spans.sh).
 source "$(dirname "$0")/lib.sh"
 setup
 

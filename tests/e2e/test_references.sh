@@ -36,6 +36,9 @@ tail -3 escrow.journal | grep -q '"into":"inject"' && pass "journaled as a revea
 grep -q 'stripe-live-key\|pg-pass-v1' escrow.journal escrow.vault && die "a value reached the journal or vault" || pass "no value in journal or vault"
 expect 0 "inject to stdout" -- as alice inject -i app.conf.tpl
 printf '%s\n' "$OUT" | grep -q "stripe = \"stripe-live-key\"" && pass "stdout output" || die "stdout: $OUT"
+expect 0 "inject --json -o" -- as alice --json inject -i app.conf.tpl -o app.conf
+printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["references"]==4 and len(d["secrets"])==3 and d["output"]=="app.conf"' \
+  && pass "inject --json: one document" || die "json: $OUT"
 
 # Rejections: nothing written.
 printf 'x = escrow://prod/nope\n' >bad.tpl
@@ -58,9 +61,19 @@ ln -s out.txt link.txt
 expect 5 "output through a symlink is refused" -- as alice inject -i app.conf.tpl -o link.txt
 expect_error_line "symbolic link" "the refusal names the symlink"
 [ "$(cat out.txt)" = keep ] && [ -L link.txt ] && pass "symlink and its target untouched" || die "symlink followed"
+lines_before=$(wc -l <escrow.journal)
+expect 5 "an output folder that does not exist" -- as alice inject -i app.conf.tpl -o nowhere/app.conf
+[ "$(wc -l <escrow.journal)" = "$lines_before" ] && pass "no read journaled for a bad output" || die "journal grew"
 expect 2 "the template cannot be its own output" -- as alice inject -i app.conf.tpl -o app.conf.tpl
 grep -q 'escrow://prod/db@v1' app.conf.tpl && pass "template untouched" || die "template overwritten"
 ls -a | grep -q '\.tmp\.' && die "temp file left behind" || pass "no temp file left"
+# A temp file of a killed inject (its pid is gone) is removed by the next inject to that output.
+printf 'stale' >.app.conf.tmp.999999999.abc
+printf 'live' >".app.conf.tmp.$$.def"
+expect 0 "inject again" -- as alice inject -i app.conf.tpl -o app.conf
+[ -e .app.conf.tmp.999999999.abc ] && die "a dead writer's temp file was kept" || pass "a dead writer's temp file is removed"
+[ -e ".app.conf.tmp.$$.def" ] && pass "a live writer's temp file is left alone" || die "a live temp file was removed"
+rm -f ".app.conf.tmp.$$.def"
 
 # exec --env-file: references and plain values.
 cat >app.env <<'T'

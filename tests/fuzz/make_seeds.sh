@@ -35,11 +35,16 @@ printf 'seed-value' | as alice add prod/api --purpose "fuzz seed" --custodians b
 request=$(as dave request prod/api --why "fuzz seed" --ttl 1h)
 as bob approve prod/api "$request" >/dev/null
 seed vault small.vault <"$ESCROW_VAULT"
-as alice backup --out "$WORK/small.backup" >/dev/null
-seed backup small.backup <"$WORK/small.backup"
 seed vault golden.vault <"$GOLDEN/escrow.vault"
 for f in "$CORPUS"/vault/seed-*; do seed vault_lazy "${f##*/seed-}" <"$f"; done
 seed canonical vault.json <"$GOLDEN/escrow.vault"
+
+# Backups (escrow-backup/1) of the small vault, to the admin and to two recipients.
+as alice backup --out "$WORK/small.backup" >/dev/null
+seed backup small.backup <"$WORK/small.backup"
+as alice backup --out "$WORK/two.backup" --to "$GOLDEN/alice.pub" --to "$GOLDEN/bob.pub" >/dev/null
+seed backup two-recipients.backup <"$WORK/two.backup"
+printf 'escrow-backup-payload/1\nvault 3\n{}\n\njournal 0\n\n' | seed backup payload
 
 # Journals: whole, one line, and the small vault's.
 seed journal golden.journal <"$GOLDEN/escrow.journal"
@@ -88,9 +93,9 @@ for j in '[]' '{"a":[1,-2,{"b":null}],"c":"\u00e9\ud83d\ude00\n"}' '"aGVsbG8="' 
   n=$((n+1)); printf '%s' "$j" | seed canonical "$n"
 done
 printf 'aGVsbG8=' | seed canonical base64
-# A backup's payload on its own (the format of lib/escrow/backup.hpp), env files and templates.
+# The small vault's payload, env files and templates.
 { printf 'escrow-backup-payload/1\nvault %s\n' "$(wc -c <"$WORK/escrow.vault")"; cat "$WORK/escrow.vault"
-  printf '\njournal %s\n' "$(wc -c <"$WORK/escrow.journal")"; cat "$WORK/escrow.journal"; printf '\n'; } | seed backup payload
+  printf '\njournal %s\n' "$(wc -c <"$WORK/escrow.journal")"; cat "$WORK/escrow.journal"; printf '\n'; } | seed backup payload-small
 printf '# app\nexport DB_URL=postgres://db\nAPI_KEY=escrow://prod/api\nQUOTED="a\\nb \\$HOME \\"q\\""\nSINGLE='"'"'lit $x'"'"'\r\nTRAIL=v # c\n' \
   | seed env_file app.env
 printf 'url: escrow://prod/db@v2\nsee escrow://prod/api.\nkey=escrow://dev/multi/line\n' | seed env_file template

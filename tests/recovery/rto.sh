@@ -39,7 +39,11 @@ if ! echo "$LAST" | grep -Eq "^restored in [0-9]+\.[0-9] s; $CONNECTORS of $CONN
   echo "not ok - restore did not verify every connector: $LAST" >&2
   exit 1
 fi
-"$ESCROW" --identity "$WORK/alice.id" --vault "$WORK/recovered/escrow.vault" verify >/dev/null
+VERIFY_ERR=$("$ESCROW" --identity "$WORK/alice.id" --vault "$WORK/recovered/escrow.vault" verify 2>&1 >/dev/null)
+if [ -n "$VERIFY_ERR" ]; then
+  echo "not ok - the restored vault does not verify cleanly: $VERIFY_ERR" >&2
+  exit 1
+fi
 echo "ok - RTO ($SECRETS secrets, $CONNECTORS connectors): $LAST"
 if [ -n "${ESCROW_RTO_OUT:-}" ]; then
   echo "$LAST" >"$ESCROW_RTO_OUT"

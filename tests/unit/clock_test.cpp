@@ -54,8 +54,7 @@ TEST_CASE("clock: durations", "[clock]")
   CHECK(parse_duration("4h") == 4 * 3600);
   CHECK(parse_duration("30d") == 30 * 86400);
   CHECK(parse_duration("2w") == 14 * 86400);
-  CHECK(parse_duration("42") == 42);
-  for (const char* bad : {"", "0", "0d", "-5m", "+5m", "5x", "d", "1.5h", "4 h", "99999999999999999999d", "9999999w"}) {
+  for (const char* bad : {"42", "4", "", "0", "0d", "-5m", "+5m", "5x", "d", "1.5h", "4 h", "99999999999999999999d", "9999999w"}) {
     INFO(bad);
     CHECK_FALSE(parse_duration(bad).has_value());
   }
@@ -72,6 +71,45 @@ TEST_CASE("clock: durations", "[clock]")
   CHECK(describe_duration(300) == "5m");
   CHECK(describe_duration(12) == "12s");
   CHECK(describe_duration(-300) == "-5m");
+}
+
+TEST_CASE("clock: every time escrow writes it reads back, up to 9999-12-31T23:59:59Z", "[clock][hostile]")
+{
+  for (Timestamp at : {k_min_time, Timestamp{-1}, Timestamp{0}, k_max_time - 1, k_max_time}) {
+    INFO(at);
+    CHECK(parse_time(format_stored_time(at)) == at);
+  }
+  CHECK_THROWS_AS(format_stored_time(k_max_time + 1), Error);
+  CHECK_THROWS_AS(format_stored_time(k_min_time - 1), Error);
+  for (const char* bad : {"253402300800", "300000000000", "9999-12-31T23:30:00-01:00", "-62167219201",
+                          "0000-01-01T00:30:00+01:00"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_time(bad).has_value());
+  }
+  CHECK(parse_time("253402300799") == k_max_time);
+  CHECK(parse_time("9999-12-31T23:59:59Z") == k_max_time);
+  // The longest duration, from the last representable "now", is refused, not written.
+  CHECK(parse_duration("5217w").has_value());
+  CHECK_FALSE(parse_duration("5218w").has_value());
+  CHECK_FALSE(parse_duration("1800000w").has_value());
+  CHECK(later_time(k_max_time - 3600, 3600, "x") == k_max_time);
+  CHECK_THROWS_AS(later_time(k_max_time - 3600, 3601, "x"), Error);
+  CHECK_THROWS_AS(later_time(k_max_time, 1, "x"), Error);
+}
+
+TEST_CASE("clock: durations on the command line need a unit", "[clock][hostile]")
+{
+  CHECK(parse_duration_option("4h", "--ttl") == 4 * 3600);
+  try {
+    parse_duration_option("4", "request: --ttl");
+    FAIL("a bare number was accepted");
+  } catch (const Error& error) {
+    CHECK(error.kind() == ErrorKind::usage);
+    CHECK(std::string(error.what()).find("--ttl") != std::string::npos);
+    REQUIRE(error.hints().size() == 1);
+    CHECK(error.hints()[0].find("a unit is required: 4s, 4m, 4h, 4d or 4w") != std::string::npos);
+  }
+  CHECK_THROWS_AS(parse_duration_option("1800000w", "policy set: --max-ttl"), Error);
 }
 
 // Found by tests/fuzz (fuzz_time, fuzz_duration; corpus crash-* files).

@@ -95,6 +95,9 @@ TEST_CASE("import: YAML maps")
 TEST_CASE("import: YAML refusals")
 {
   CHECK(error_of(ImportFormat::yaml, "s.yaml", "a: [1]\n").find("lists") != std::string::npos);
+  CHECK(error_of(ImportFormat::yaml, "s.yaml", "a: ~\n").find("null") != std::string::npos);
+  CHECK(error_of(ImportFormat::yaml, "s.yaml", "a:\n").find("null") != std::string::npos);
+  CHECK(read(ImportFormat::yaml, "q.yaml", "a: \"null\"\nb: 0123\n").size() == 2); // quoted, numbers: text
   CHECK(error_of(ImportFormat::yaml, "s.yaml", "a: &x v\nb: *x\n").find("aliases") != std::string::npos);
   CHECK(error_of(ImportFormat::yaml, "s.yaml", "a: 1\na: 2\n").find("appears twice") != std::string::npos);
   CHECK(error_of(ImportFormat::yaml, "s.yaml", "a: 1\n---\nb: 2\n").find("more than one document") != std::string::npos);

@@ -306,3 +306,74 @@ TEST_CASE("redact_output redacts a child's stdout and stderr separately", "[reda
   CHECK(result.out == "pw=<redacted:prod/db>\n end pa55");
   CHECK(result.err == "<redacted:prod/db>!");
 }
+
+// ---- issue 16: across stdout and stderr, and without the trailing newline --------------------
+
+namespace {
+
+struct Streams
+{
+  std::string out;
+  std::string err;
+};
+
+// Feeds (is_stderr, chunk) in order, then flushes both (as util::run does once both ended).
+Streams cross(const Redactor& redactor, const std::vector<std::pair<bool, std::string>>& chunks)
+{
+  escrow::CrossStreamRedactor pair(redactor);
+  Streams streams;
+  for (const auto& [is_stderr, chunk] : chunks) {
+    (is_stderr ? streams.err : streams.out) += pair.feed(chunk, is_stderr);
+  }
+  streams.out += pair.flush(false);
+  streams.err += pair.flush(true);
+  return streams;
+}
+
+} // namespace
+
+TEST_CASE("redact: a value split between stdout and stderr is redacted on both", "[redact][hostile]")
+{
+  const Redactor redactor = make_redactor({{"T", "hunter2-value"}});
+  for (std::size_t cut = 1; cut < 13; ++cut) {
+    const std::string value = "hunter2-value";
+    for (const bool first_on_stderr : {false, true}) {
+      INFO("cut " << cut << (first_on_stderr ? " stderr first" : " stdout first"));
+      const Streams s = cross(redactor, {{first_on_stderr, "a " + value.substr(0, cut)},
+                                         {!first_on_stderr, value.substr(cut) + " b"}});
+      const std::string joined = s.out + s.err;
+      CHECK(joined.find(value.substr(0, cut) + value.substr(cut)) == std::string::npos);
+      CHECK(s.out.find("<redacted:T>") != std::string::npos);
+      CHECK(s.err.find("<redacted:T>") != std::string::npos);
+      // Neither stream keeps a fragment that, with the other's, rebuilds the value.
+      CHECK((first_on_stderr ? s.err : s.out) == "a <redacted:T>");
+      CHECK((first_on_stderr ? s.out : s.err) == "<redacted:T> b");
+    }
+  }
+  // Three parts, alternating streams.
+  const Streams s = cross(redactor, {{false, "hun"}, {true, "ter2-"}, {false, "value\n"}});
+  CHECK(s.out == "<redacted:T>\n");
+  CHECK(s.err == "<redacted:T>");
+}
+
+TEST_CASE("redact: each stream is still redacted on its own, the other's output in between", "[redact][hostile]")
+{
+  const Redactor redactor = make_redactor({{"T", "hunter2-value"}});
+  const Streams s = cross(redactor, {{false, "x hunter2"}, {true, "unrelated\n"}, {false, "-value y"}});
+  CHECK(s.out == "x <redacted:T> y");
+  CHECK(s.err == "unrelated\n");
+  const Streams plain = cross(redactor, {{false, "nothing here\n"}, {true, "nor here\n"}});
+  CHECK(plain.out == "nothing here\n");
+  CHECK(plain.err == "nor here\n");
+}
+
+TEST_CASE("redact: a value stored with a trailing newline is redacted without it", "[redact][hostile]")
+{
+  const Redactor redactor = make_redactor({{"N", "line-value\n"}, {"W", "dos-value\r\n"}});
+  CHECK(redactor.redact_all("a line-value b") == "a <redacted:N> b");
+  CHECK(redactor.redact_all("a line-value\nb") == "a <redacted:N>b");
+  CHECK(redactor.redact_all("dos-value.") == "<redacted:W>.");
+  CHECK(redactor.redact_all("dos-value\r\n") == "<redacted:W>");
+  const Streams s = cross(redactor, {{false, "line-val"}, {true, "ue"}});
+  CHECK(s.out + s.err == "<redacted:N><redacted:N>");
+}

@@ -1,7 +1,10 @@
+#include <escrow/util/escape.hpp>
 #include <escrow/audit/html.hpp>
+#include <escrow/audit/time_axis.hpp>
 #include <escrow/util/text.hpp>
 
 #include <algorithm>
+#include <array>
 #include <map>
 
 namespace escrow::audit {
@@ -30,8 +33,18 @@ td.empty { color: #5b6475; font-style: italic; }
 svg { background: #fff; border: 1px solid #d8dde6; }
 svg text { font: 12px system-ui, sans-serif; fill: #1d2330; }
 svg .grid { stroke: #e6e9ef; }
+svg .axis { stroke: #9aa3b2; }
+svg text.tick { font-weight: 600; fill: #3b4352; }
+.legend .actor { white-space: nowrap; }
+table.matrix td.no { color: #b6bcc8; text-align: center; }
+table.matrix td.yes { font-weight: 600; }
+table.matrix td.owner { background: #e8f0fe; }
+table.matrix td.rotator { background: #ecfdf3; }
+table.matrix td.shared { background: #fdf6e3; }
+table.matrix td.grant { background: #fdecea; }
+code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #eef1f6; padding: 1px 4px; border-radius: 3px; }
 svg .row { fill: #f6f8fb; }
-.access.ok { fill: #2f6fde; }
+.access.ok { stroke: #fff; stroke-width: 1; }
 .access.denied { fill: #fff; stroke: #b42318; stroke-width: 2; }
 .rotation.ok { fill: #16a34a; }
 .rotation.failed { fill: #f59e0b; stroke: #92400e; }
@@ -62,9 +75,15 @@ void table_html(std::string& out, const std::string& key, const std::vector<std:
   out += "</tbody></table>\n";
 }
 
+// Up to this many actors get their own colour in the timeline; the others share grey.
+constexpr std::array<std::string_view, 8> k_actor_colors = {"#2f6fde", "#7c3aed", "#0891b2", "#c2410c",
+                                                            "#be185d", "#4d7c0f", "#a16207", "#475569"};
+constexpr std::string_view k_other_color = "#9ca3af";
+
 void timeline_html(std::string& out, const std::vector<LoggedEntry>& journal)
 {
   std::map<std::string, std::vector<const LoggedEntry*>> rows;
+  std::map<std::string, std::size_t> reads_by_actor;
   Timestamp first = 0;
   Timestamp last = 0;
   bool any = false;
@@ -74,6 +93,9 @@ void timeline_html(std::string& out, const std::vector<LoggedEntry>& journal)
       continue;
     }
     rows[entry.secret].push_back(&logged);
+    if (is_access(entry)) {
+      ++reads_by_actor[entry.actor];
+    }
     first = any ? std::min(first, entry.ts) : entry.ts;
     last = any ? std::max(last, entry.ts) : entry.ts;
     any = true;
@@ -82,27 +104,44 @@ void timeline_html(std::string& out, const std::vector<LoggedEntry>& journal)
     out += "<p class=\"empty\" id=\"timeline-empty\">No access or rotation has been journaled yet.</p>\n";
     return;
   }
-  if (last - first < 86400) {
-    first -= 43200;
-    last += 43200;
+  // The most active readers get a colour each (ties by name), so who read is visible at a glance.
+  std::vector<std::pair<std::string, std::size_t>> actors(reads_by_actor.begin(), reads_by_actor.end());
+  std::stable_sort(actors.begin(), actors.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::map<std::string, std::string_view> color_of;
+  for (std::size_t i = 0; i < actors.size(); ++i) {
+    color_of[actors[i].first] = i < k_actor_colors.size() ? k_actor_colors[i] : k_other_color;
   }
-  const double span = static_cast<double>(last - first);
-  const auto x_of = [&](Timestamp ts) {
-    return k_label_width + 20 + (static_cast<double>(ts - first) / span) * (k_plot_width - 80);
-  };
+  out += "<div class=\"legend\" id=\"actors\">Readers: ";
+  for (std::size_t i = 0; i < actors.size() && i < k_actor_colors.size(); ++i) {
+    out += fmt::format("<span class=\"actor\"><i style=\"background:{}\"></i>{} ({})</span>", k_actor_colors[i],
+                       html_escape(actors[i].first), actors[i].second);
+  }
+  if (actors.size() > k_actor_colors.size()) {
+    out += fmt::format("<span class=\"actor\"><i style=\"background:{}\"></i>{} others</span>", k_other_color,
+                       actors.size() - k_actor_colors.size());
+  }
+  out += "</div>\n";
+
+  const TimeAxis axis = time_axis(first, last);
+  const double span = static_cast<double>(axis.to - axis.from);
+  const double left = k_label_width + 10;
+  const double plot = k_plot_width - 30;
+  const auto x_of = [&](Timestamp ts) { return left + (static_cast<double>(ts - axis.from) / span) * plot; };
   const int height = k_axis_height + static_cast<int>(rows.size()) * k_row_height + 8;
   const int width = k_label_width + k_plot_width;
   out += fmt::format("<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
-                     "viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"accesses and rotations per secret\">\n",
-                     width, height, width, height);
-  constexpr int k_ticks = 6;
-  for (int i = 0; i <= k_ticks; ++i) {
-    const Timestamp at = first + static_cast<Timestamp>(span * i / k_ticks);
-    const double x = x_of(at);
-    out += fmt::format("<line class=\"grid\" x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\"/>", x, k_axis_height - 6, x,
+                     "viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"accesses and rotations per secret\" "
+                     "data-from=\"{}\" data-to=\"{}\" data-unit=\"{}\">\n",
+                     width, height, width, height, html_escape(format_time(axis.from)), html_escape(format_time(axis.to)),
+                     html_escape(axis.unit));
+  out += fmt::format("<line class=\"axis\" x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\"/>\n", left, k_axis_height - 6,
+                     left + plot, k_axis_height - 6);
+  for (const Tick& tick : axis.ticks) {
+    const double x = x_of(tick.at);
+    out += fmt::format("<line class=\"grid\" x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\"/>", x, k_axis_height - 10, x,
                        height - 4);
-    out += fmt::format("<text x=\"{:.1f}\" y=\"16\" text-anchor=\"{}\">{}</text>\n", x,
-                       i == k_ticks ? "end" : "middle", format_time(at).substr(0, 10));
+    out += fmt::format("<text class=\"tick\" x=\"{:.1f}\" y=\"18\" text-anchor=\"middle\" data-at=\"{}\">{}</text>\n", x,
+                       html_escape(format_time(tick.at)), html_escape(tick.label));
   }
   int index = 0;
   for (const auto& [secret, entries] : rows) {
@@ -120,10 +159,13 @@ void timeline_html(std::string& out, const std::vector<LoggedEntry>& journal)
         "{} {} {} {}{} ({}){}", format_time(entry.ts), entry.actor, entry.action, entry.secret,
         entry.version ? fmt::format(" v{}", *entry.version) : std::string(), entry.result,
         entry.why.empty() ? std::string() : ": " + entry.why));
-      const std::string data = fmt::format("data-line=\"{}\" data-entry=\"{}\"", logged->line, html_escape(entry.hash));
+      const std::string data = fmt::format("data-line=\"{}\" data-entry=\"{}\" data-actor=\"{}\"", logged->line,
+                                           html_escape(entry.hash), html_escape(entry.actor));
       if (is_access(entry)) {
-        out += fmt::format("<circle class=\"mark access {}\" cx=\"{:.1f}\" cy=\"{}\" r=\"4.5\" {}><title>{}</title></circle>\n",
-                           entry.result == JournalResult::ok ? "ok" : "denied", x, middle, data, title);
+        const bool ok = entry.result == JournalResult::ok;
+        out += fmt::format("<circle class=\"mark access {}\" cx=\"{:.1f}\" cy=\"{}\" r=\"5\" style=\"{}\" {}><title>{}</title></circle>\n",
+                           ok ? "ok" : "denied", x, middle,
+                           ok ? fmt::format("fill:{}", color_of[entry.actor]) : std::string("fill:#fff"), data, title);
       } else {
         const bool ok = entry.action == JournalAction::rotate || entry.action == JournalAction::rollback;
         out += fmt::format("<path class=\"mark rotation {}\" d=\"M{:.1f} {} l6 7 l-6 7 l-6 -7 z\" {}><title>{}</title></path>\n",
@@ -134,15 +176,48 @@ void timeline_html(std::string& out, const std::vector<LoggedEntry>& journal)
     ++index;
   }
   out += "</svg>\n";
+  out += fmt::format("<p class=\"meta\" id=\"axis-note\">Times in UTC, from {} to {}; one grid line per {}.</p>\n",
+                     html_escape(format_time(axis.from)), html_escape(format_time(axis.to)), html_escape(axis.unit));
+}
+
+// Who can read what: one row per active secret, one column per active member.
+void matrix_html(std::string& out, const Activity& activity)
+{
+  out += "<table id=\"can_read\" class=\"matrix\"><thead><tr><th>SECRET</th>";
+  for (const auto& member : activity.members) {
+    out += "<th>" + html_escape(member) + "</th>";
+  }
+  out += "<th>CUSTODIANS (k of n)</th></tr></thead><tbody>";
+  if (activity.can_read.empty()) {
+    out += fmt::format("<tr><td class=\"empty\" colspan=\"{}\">no active secret</td></tr>", activity.members.size() + 2);
+  }
+  for (const auto& access : activity.can_read) {
+    out += "<tr><td>" + html_escape(access.secret) + "</td>";
+    for (const auto& member : activity.members) {
+      const auto it = access.readers.find(member);
+      if (it == access.readers.end()) {
+        out += "<td class=\"no\">&middot;</td>";
+      } else {
+        const std::string how = it->second.rfind("grant", 0) == 0 ? "grant" : it->second;
+        out += fmt::format("<td class=\"yes {}\">{}</td>", html_escape(how), html_escape(it->second));
+      }
+    }
+    out += "<td>" + (access.custodians.empty() ? std::string("-")
+                                               : html_escape(fmt::format("{} of {}", access.threshold, join(access.custodians)))) +
+           "</td></tr>";
+  }
+  out += "</tbody></table>\n";
 }
 
 } // namespace
 
 std::string html_escape(std::string_view text)
 {
+  // Control characters, C1 and bidi overrides shown as \uXXXX (util/escape.hpp), then HTML.
+  const std::string shown = util::escape_controls(text, util::Layout::keep_lines);
   std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
+  out.reserve(shown.size());
+  for (const char c : shown) {
     switch (c) {
     case '&': out += "&amp;"; break;
     case '<': out += "&lt;"; break;
@@ -180,9 +255,10 @@ std::string render_html(const Report& report,
   out += fmt::format("<title>escrow audit report: {}</title>\n", html_escape(context.vault));
   out += "<style>" + std::string(k_style) + "</style>\n</head>\n<body>\n";
   out += fmt::format("<h1>escrow audit report</h1>\n<div class=\"meta\">{} &middot; vault {} &middot; revision {} "
-                     "&middot; {} journal entries &middot; as of {}</div>\n",
+                     "&middot; {} journal entries &middot; as of {} &middot; journal head <code>{}</code></div>\n",
                      html_escape(context.vault), html_escape(context.vault_id), context.revision,
-                     context.journal_entries, html_escape(format_time(report.now)));
+                     context.journal_entries, html_escape(format_time(report.now)),
+                     html_escape(report.activity.journal_head.substr(0, 16)));
   const auto card = [&](const std::string& label, std::size_t count, bool bad_when_nonzero) {
     out += fmt::format("<div class=\"card{}\"><b>{}</b>{}</div>", bad_when_nonzero && count > 0 ? " bad" : "", count,
                        html_escape(label));
@@ -194,17 +270,33 @@ std::string render_html(const Report& report,
   card("anomalies", anomalies.size(), true);
   card("accesses journaled", accesses, false);
   card("rotations journaled", rotations, false);
+  card("connectors failed or stale", report.activity.connectors.size(), true);
   out += "</div>\n";
 
   out += "<h2>Timeline of accesses and rotations</h2>\n";
-  out += "<div class=\"legend\"><span><i style=\"background:#2f6fde\"></i>access</span>"
+  out += "<div class=\"legend\"><span><i style=\"background:#2f6fde\"></i>access (coloured by reader)</span>"
          "<span><i style=\"border:2px solid #b42318;width:7px;height:7px\"></i>refused access</span>"
          "<span><i style=\"background:#16a34a;border-radius:0\"></i>rotation</span>"
          "<span><i style=\"background:#f59e0b;border-radius:0\"></i>failed rotation</span></div>\n";
   timeline_html(out, journal);
 
-  for (const Table& table : report.tables()) {
+  // What needs action first, then who read and who can read what, then the rest.
+  std::vector<Table> tables = report.tables();
+  const std::vector<std::string> k_first = {"overdue", "rotation_problems", "connectors", "reads", "can_read", "roster"};
+  std::stable_sort(tables.begin(), tables.end(), [&](const Table& a, const Table& b) {
+    const auto rank = [&](const Table& t) {
+      return static_cast<std::size_t>(std::find(k_first.begin(), k_first.end(), t.key) - k_first.begin());
+    };
+    return rank(a) < rank(b);
+  });
+  for (const Table& table : tables) {
     out += "<h2>" + html_escape(table.title) + "</h2>\n";
+    if (table.key == "can_read") {
+      out += "<p class=\"meta\">Standing access: the owner, the rotators of the environment, members the owner "
+             "shared it with, and unexpired grants (k custodians approved). Custodians hold a share, not the value.</p>\n";
+      matrix_html(out, report.activity);
+      continue;
+    }
     table_html(out, table.key, table.headers, table.rows, table.empty);
   }
   std::vector<std::vector<std::string>> rows;
@@ -218,6 +310,17 @@ std::string render_html(const Report& report,
   }
   out += "<h2>Anomalies</h2>\n";
   table_html(out, "anomalies", {"KIND", "DAY", "FINDING", "JOURNAL LINES"}, rows, "nothing looks unusual");
+  out += "<h2>Anchoring</h2>\n";
+  if (report.activity.journal_head.empty()) {
+    out += "<p class=\"meta\" id=\"journal-head\">The journal is empty.</p>\n";
+  } else {
+    out += fmt::format("<p id=\"journal-head\">Journal head (line {}): <code>{}</code><br>Anchored by vault revision {}: "
+                       "<code>{}</code></p>\n<p class=\"meta\">Keep the journal head somewhere escrow does not write (a "
+                       "ticket, a signed tag, a chat message): a journal rewritten later no longer contains it, and "
+                       "<code>escrow audit verify</code> reports the difference.</p>\n",
+                       report.activity.journal_head_line, html_escape(report.activity.journal_head), context.revision,
+                       html_escape(report.activity.anchored_head));
+  }
   if (context.verification.empty()) {
     out += "<p class=\"meta\">The journal was read, not verified: run <code>escrow audit verify</code> to check every "
            "hash and signature.</p>\n";

@@ -169,6 +169,8 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
   report.now = options.now;
   report.dormant_after = options.dormant_after;
   report.expiring_within = options.expiring_within;
+  report.stale_verify_after = options.stale_verify_after;
+  report.activity = build_activity(vault, journal, options.now, options.stale_verify_after);
   const Timestamp now = options.now;
 
   std::map<std::string, std::vector<const LoggedEntry*>> by_secret;
@@ -460,6 +462,33 @@ Json Report::to_json() const
   for (const auto& group : duplicates) {
     duplicates_json.push_back(Json{{"secrets", group.secrets}});
   }
+  Json reads_json = Json::array();
+  for (const auto& item : activity.reads) {
+    reads_json.push_back(Json{{"ts", format_time(item.ts)},
+                              {"actor", item.actor},
+                              {"secret", item.secret},
+                              {"version", item.version ? Json(*item.version) : Json(nullptr)},
+                              {"action", item.action},
+                              {"result", item.result},
+                              {"justification", item.justification},
+                              {"entry", Json{{"line", item.line}, {"hash", item.hash}}}});
+  }
+  Json roster_json = Json::array();
+  for (const auto& item : activity.roster) {
+    roster_json.push_back(Json{{"ts", format_time(item.ts)}, {"change", item.change}, {"member", item.member},
+                               {"roles", item.roles}, {"envs", item.envs}, {"by", item.by}, {"line", item.line}});
+  }
+  Json can_read_json = Json::array();
+  for (const auto& item : activity.can_read) {
+    can_read_json.push_back(Json{{"secret", item.secret}, {"readers", item.readers}, {"custodians", item.custodians},
+                                 {"threshold", item.threshold}});
+  }
+  Json connectors_json = Json::array();
+  for (const auto& item : activity.connectors) {
+    connectors_json.push_back(Json{{"connector", item.connector}, {"env", item.env}, {"kind", item.kind},
+                                   {"state", item.state}, {"last_check", time_or_null(item.last_check)},
+                                   {"detail", item.detail}, {"line", item.line > 0 ? Json(item.line) : Json(nullptr)}});
+  }
   Json never_json = Json::array();
   for (const auto& item : never_rehearsed) {
     never_json.push_back(Json{{"secret", item.secret}, {"owner", item.owner}});
@@ -474,6 +503,13 @@ Json Report::to_json() const
                                {"entry", Json{{"line", item.line}, {"hash", item.hash}}}});
   }
   return Json{{"now", format_time(now)},
+              {"reads", reads_json},
+              {"roster", roster_json},
+              {"can_read", can_read_json},
+              {"connectors", connectors_json},
+              {"stale_verify_days", stale_verify_after / 86400},
+              {"journal_head", Json{{"hash", activity.journal_head}, {"line", activity.journal_head_line},
+                                    {"anchored", activity.anchored_head}}},
               {"dormant_days", dormant_after / 86400},
               {"expiring_within", format_duration(expiring_within)},
               {"overdue", overdue_json},
@@ -490,7 +526,7 @@ Json Report::to_json() const
               {"values_compared", compared_values ? Json(compared.size()) : Json(nullptr)}};
 }
 
-std::vector<Table> Report::tables() const
+std::vector<Table> Report::tables(Rows rows) const
 {
   std::vector<Table> out;
   {
@@ -594,6 +630,54 @@ std::vector<Table> Report::tables() const
                 {"SECRET", "OWNER"}, {}};
     for (const auto& item : never_rehearsed) {
       table.rows.push_back({item.secret, item.owner});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"connectors",
+                fmt::format("Connectors whose last verify failed or is stale (older than {} days)", stale_verify_after / 86400),
+                "every connector in use verified recently",
+                {"CONNECTOR", "ENV", "KIND", "STATE", "LAST CHECK", "DETAIL", "LINE"}, {}};
+    for (const auto& item : activity.connectors) {
+      table.rows.push_back({item.connector, item.env, item.kind, item.state,
+                            item.last_check ? format_time(*item.last_check) : "never", item.detail,
+                            item.line > 0 ? std::to_string(item.line) : "-"});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    const std::size_t total = activity.reads.size();
+    const std::size_t shown = rows == Rows::all ? total : std::min(total, k_recent_reads);
+    Table table{"reads",
+                shown == total ? "Who read what" : fmt::format("Who read what (the {} most recent of {})", shown, total),
+                "nobody has read a value",
+                {"TIME", "MEMBER", "SECRET", "VERSION", "HOW", "RESULT", "JUSTIFICATION", "LINE"}, {}};
+    for (std::size_t i = total - shown; i < total; ++i) {
+      const ReadEvent& item = activity.reads[i];
+      table.rows.push_back({format_time(item.ts), item.actor, item.secret,
+                            item.version ? "v" + std::to_string(*item.version) : "-", item.action, item.result,
+                            item.justification.empty() ? "-" : item.justification, std::to_string(item.line)});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"roster", "Roster and role changes", "no member was added or removed",
+                {"TIME", "CHANGE", "MEMBER", "ROLES", "ENVIRONMENTS", "BY", "LINE"}, {}};
+    for (const auto& item : activity.roster) {
+      table.rows.push_back({format_time(item.ts), item.change, item.member, item.roles.empty() ? "-" : join(item.roles),
+                            item.envs.empty() ? "-" : join(item.envs), item.by, std::to_string(item.line)});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"can_read", "Who can read what now", "no active secret", {"SECRET", "READERS", "CUSTODIANS"}, {}};
+    for (const auto& item : activity.can_read) {
+      std::vector<std::string> readers;
+      for (const auto& [member, how] : item.readers) {
+        readers.push_back(member + " (" + how + ")");
+      }
+      table.rows.push_back({item.secret, readers.empty() ? "nobody" : join(readers),
+                            item.custodians.empty() ? "-" : fmt::format("{} of {}", item.threshold, join(item.custodians))});
     }
     out.push_back(std::move(table));
   }

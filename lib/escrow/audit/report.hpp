@@ -14,8 +14,12 @@
 //                      compared in memory under a per-run random hash key and never written
 //   never_rehearsed    active secrets with no `rehearse` entry in the journal (rehearse.hpp)
 //   failed_rehearsals  active secrets whose latest rehearsal failed
+//   activity           who read what (with justifications), roster changes, who can read what,
+//                      connectors whose last verify failed or is stale, the journal head
+//                      (activity.hpp)
 #pragma once
 
+#include <escrow/audit/activity.hpp>
 #include <escrow/audit/log.hpp>
 #include <escrow/canonical.hpp>
 #include <escrow/identity.hpp>
@@ -39,6 +43,7 @@ struct ReportOptions
   Timestamp now = 0;
   std::int64_t dormant_after = 90 * 86400;
   std::int64_t expiring_within = 86400;
+  std::int64_t stale_verify_after = 90 * 86400; // a connector verified longer ago is "stale"
   // Whose readable values are compared for duplicates; nullptr skips the comparison.
   const Identity* reader = nullptr;
 };
@@ -151,9 +156,14 @@ struct Report
   std::vector<rehearse::FailedRehearsal> failed_rehearsals;
   bool compared_values = false;
   std::vector<std::string> compared; // the secrets whose values were compared
+  std::int64_t stale_verify_after = 0;
+  Activity activity;
 
   canonical::Json to_json() const;
-  std::vector<Table> tables() const;
+  // For people: the terminal and the page show the newest k_recent_reads reads; a CSV shows all.
+  enum class Rows { recent, all };
+  static constexpr std::size_t k_recent_reads = 100;
+  std::vector<Table> tables(Rows rows = Rows::recent) const;
 };
 
 Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal, const ReportOptions& options);

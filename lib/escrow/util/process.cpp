@@ -546,12 +546,16 @@ struct OutputStream
   bool is_stderr = false;
   std::string* capture = nullptr; // capture mode
   bool truncated = false;
+  bool flush_pending = false; // ended; the filter's flush waits for the other stream's end
+  bool emit_rest = true;
 };
 
 class Runner
 {
 public:
   explicit Runner(const ProcessSpec& spec) : m_spec(spec) {}
+
+  void attach(OutputStream& out, OutputStream& err) { m_streams = {&out, &err}; }
 
   void emit(OutputStream& stream, std::string_view text)
   {
@@ -587,10 +591,25 @@ public:
       return;
     }
     stream.fd.close();
-    if (m_spec.flush) {
-      const std::string rest = m_spec.flush(stream.is_stderr);
-      if (emit_rest) {
-        emit(stream, rest);
+    stream.flush_pending = true;
+    stream.emit_rest = emit_rest;
+    // The filter is drained once both streams have ended: it may join them (a redacted value
+    // written half to stdout and half to stderr), so neither's tail is final before that.
+    for (const OutputStream* other : m_streams) {
+      if (other != nullptr && other->fd.valid()) {
+        return;
+      }
+    }
+    for (OutputStream* ended : m_streams) {
+      if (ended == nullptr || !ended->flush_pending) {
+        continue;
+      }
+      ended->flush_pending = false;
+      if (m_spec.flush) {
+        const std::string rest = m_spec.flush(ended->is_stderr);
+        if (ended->emit_rest) {
+          emit(*ended, rest);
+        }
       }
     }
   }
@@ -617,6 +636,7 @@ public:
 
 private:
   const ProcessSpec& m_spec;
+  std::array<OutputStream*, 2> m_streams{nullptr, nullptr};
 };
 
 // Kills and reaps the child if we leave early (an exception from a filter, say).
@@ -772,6 +792,7 @@ ProcessResult run_process(const ProcessSpec& spec)
   Runner runner(spec);
   OutputStream out{std::move(out_pipe.read), false, forward ? nullptr : &result.out};
   OutputStream err{std::move(err_pipe.read), true, forward ? nullptr : &result.err};
+  runner.attach(out, err);
   SecretBytes buffer(k_read_buffer_size);
   std::size_t stdin_written = 0;
   if (spec.stdin_data != nullptr && spec.stdin_data->empty()) {

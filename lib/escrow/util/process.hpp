@@ -9,7 +9,8 @@
 //   stdin early just ends the write (EPIPE; SIGPIPE never reaches us). Without it the child
 //   reads /dev/null (capture) or our own stdin (forward).
 // - stdout/stderr always go through pipes: each chunk passes through `filter(chunk, is_stderr)`
-//   and, at EOF, `flush(is_stderr)` is called once per stream. The filtered text is kept in the
+//   and, once BOTH streams have reached EOF, `flush(is_stderr)` is called once per stream
+//   (stdout first), so a filter joining the two streams sees all of both before draining. The filtered text is kept in the
 //   result (capture, at most `capture_limit` bytes per stream, then k_truncated_marker) or
 //   written to our fd 1/2 (forward). If our own stdout/stderr is a closed pipe, that stream of
 //   the child is closed too, so the child sees EPIPE as it would in a shell pipeline.
