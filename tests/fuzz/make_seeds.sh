@@ -93,4 +93,11 @@ for j in '[]' '{"a":[1,-2,{"b":null}],"c":"\u00e9\ud83d\ude00\n"}' '"aGVsbG8="' 
   n=$((n+1)); printf '%s' "$j" | seed canonical "$n"
 done
 printf 'aGVsbG8=' | seed canonical base64
+# The small vault's payload, env files and templates.
+{ printf 'escrow-backup-payload/1\nvault %s\n' "$(wc -c <"$WORK/escrow.vault")"; cat "$WORK/escrow.vault"
+  printf '\njournal %s\n' "$(wc -c <"$WORK/escrow.journal")"; cat "$WORK/escrow.journal"; printf '\n'; } | seed backup payload-small
+printf '# app\nexport DB_URL=postgres://db\nAPI_KEY=escrow://prod/api\nQUOTED="a\\nb \\$HOME \\"q\\""\nSINGLE='"'"'lit $x'"'"'\r\nTRAIL=v # c\n' \
+  | seed env_file app.env
+printf 'url: escrow://prod/db@v2\nsee escrow://prod/api.\nkey=escrow://dev/multi/line\n' | seed env_file template
+printf 'escrow://staging/api-key@v12' | seed env_file reference
 ls "$CORPUS" | while read -r target; do printf '%s: %s\n' "$target" "$(ls "$CORPUS/$target" | wc -l)"; done
