@@ -15,7 +15,11 @@ ValueRead read_value(Session& session, std::string_view full_name, std::int64_t 
   const SecretRecord& secret = vault.secret(name); // Error(usage): no such secret
   ValueRead read;
   read.secret = name;
-  read.entry.action = std::move(action);
+  const auto parsed = parse_journal_action(action);
+  if (!parsed) {
+    fail(ErrorKind::failed, "internal: unknown read action \"{}\"", action);
+  }
+  read.entry.action = *parsed;
   read.entry.secret = name;
   read.entry.env = env;
   read.entry.detail = std::move(detail);
@@ -27,12 +31,12 @@ ValueRead read_value(Session& session, std::string_view full_name, std::int64_t 
   read.version = found->v;
   read.entry.version = found->v;
   try {
-    policy::require_env(me, env, read.entry.action);
-    if (me.roles == std::set<std::string>{"auditor"}) {
-      fail(ErrorKind::access, "{}: {} is an auditor and may not read values", read.entry.action, me.name);
+    policy::require_env(me, env, action);
+    if (me.roles == std::set<Role>{Role::auditor}) {
+      fail(ErrorKind::access, "{}: {} is an auditor and may not read values", action, me.name);
     }
-    if (secret.state == "retired") {
-      fail(ErrorKind::access, "{}: {} is retired and is never served", read.entry.action, name);
+    if (secret.state == SecretState::retired) {
+      fail(ErrorKind::access, "{}: {} is retired and is never served", action, name);
     }
     OpenedKey key = open_data_key(vault, secret, *found, session.identity(), session.now());
     read.value = decrypt_version(vault, secret, *found, key.data_key);
