@@ -187,22 +187,6 @@ std::optional<Timestamp> parse_time(std::string_view text)
   return at;
 }
 
-// What format_time writes with a four-digit year, 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-// parse_time reads nothing else, so every time it reads can be written and read back.
-constexpr Timestamp k_first_time = -62167219200;
-constexpr Timestamp k_last_time = 253402300799;
-
-} // namespace
-
-std::optional<Timestamp> parse_time(std::string_view text)
-{
-  const std::optional<Timestamp> at = read_time(text);
-  if (!at || *at < k_first_time || *at > k_last_time) {
-    return std::nullopt;
-  }
-  return at;
-}
-
 std::optional<std::int64_t> parse_duration(std::string_view text)
 {
   if (text.empty()) {
