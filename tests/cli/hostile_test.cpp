@@ -78,7 +78,7 @@ TEST_CASE("control characters from the vault and journal are escaped in every hu
       }
     }
     JournalEntry entry;
-    entry.action = "request";
+    entry.action = JournalAction::request;
     entry.secret = "prod/db";
     entry.env = "prod";
     entry.request = id;
