@@ -847,21 +847,31 @@ RestoreResult restore(const RestoreOptions& given)
     }
   }
 
-  // 8. Only now: write, the journal first (DESIGN §7), each file atomically.
+  // 8. Only now: write, the journal first (DESIGN §7), each file atomically. Both files are new
+  // (check_destination refuses to replace anything), so until the restore is journaled in them a
+  // failure removes what this command wrote: a failed restore leaves no half-restored vault.
   fs::create_directories(options.to);
+  struct Undo
+  {
+    std::vector<fs::path> paths;
+    bool armed = true;
+    ~Undo()
+    {
+      if (armed) {
+        for (const auto& path : paths) {
+          std::error_code ignored;
+          fs::remove(path, ignored);
+        }
+      }
+    }
+  } undo{{journal_path, vault_path, fs::path(vault_path.string() + ".lock")}};
   {
     AtomicFile journal_file(journal_path, 0600);
     AtomicFile vault_file(vault_path, 0644);
     journal_file.write(payload.journal);
     vault_file.write(payload.vault);
     journal_file.commit();
-    try {
-      vault_file.commit();
-    } catch (...) {
-      std::error_code ignored;
-      fs::remove(journal_path, ignored);
-      throw;
-    }
+    vault_file.commit();
   }
 
   // 9. The restored vault as every command opens it (pins it here), the restore journaled in it.
@@ -903,6 +913,7 @@ RestoreResult restore(const RestoreOptions& given)
                       {"ms", static_cast<std::int64_t>(result.elapsed.count())},
                       {"connectors", checks}};
   (void)session.record(std::move(entry));
+  undo.armed = false; // restored and journaled: from here on the restored vault stands
   result.notify = rotation::notify(session, Json{{"event", "restore"},
                                                  {"result", result.connectors_checked() > result.connectors_verified()
                                                               ? "reconnect-failed"

@@ -68,12 +68,13 @@ expect 2 "__complete refuses an unknown kind" -- "$ESCROW" __complete values
 [ "$(snapshot)" = "$before" ] && pass "completion changed no file" || die "files changed"
 
 # The man page renders without warnings.
-if command -v man >/dev/null; then
+command -v man >/dev/null || die "man is missing (scripts/bootstrap installs man-db)"
+{
   MANWIDTH=100 man -l "$generated/escrow.1" 2>"$WORK/man.err" | col -b >"$WORK/man.txt"
   grep -q '^NAME' "$WORK/man.txt" && grep -q 'escrow member add' "$WORK/man.txt" && grep -q -- '--vault' "$WORK/man.txt" \
-    && grep -q 'Exit codes' "$WORK/man.txt" && pass "man -l renders the page" || die "man output: $(head -20 "$WORK/man.txt")"
+    && tr -s ' \t\n' ' ' <"$WORK/man.txt" | grep -q 'Exit codes: 0 ok' && pass "man -l renders the page" || die "man output: $(head -20 "$WORK/man.txt")"
   [ ! -s "$WORK/man.err" ] && pass "man printed no warning" || die "man: $(cat "$WORK/man.err")"
-fi
+}
 warnings=$(groff -man -ww -z "$generated/escrow.1" 2>&1 || true)
 [ -z "$warnings" ] && pass "groff -ww finds nothing wrong" || die "groff: $warnings"
 
@@ -85,7 +86,8 @@ for file in share/bash-completion/completions/escrow share/zsh/site-functions/_e
 done
 
 # A Debian package with its dependencies declared.
-if command -v dpkg-deb >/dev/null && command -v cpack >/dev/null; then
+command -v dpkg-deb >/dev/null && command -v cpack >/dev/null || die "dpkg-deb or cpack is missing (scripts/bootstrap installs dpkg-dev)"
+{
   expect 0 "cpack -G DEB" -- cpack -G DEB -B "$WORK/pkg" --config "$build_dir/CPackConfig.cmake"
   deb=$(ls "$WORK"/pkg/*.deb 2>/dev/null | head -1)
   [ -n "$deb" ] && pass "a package: $(basename "$deb")" || die "no .deb: $OUT"
@@ -98,5 +100,5 @@ if command -v dpkg-deb >/dev/null && command -v cpack >/dev/null; then
   printf '%s\n' "$depends" | grep -q 'libsodium' && printf '%s\n' "$depends" | grep -q 'git' \
     && pass "Depends: $depends" || die "Depends: $depends"
   [ "$(dpkg-deb -f "$deb" Package)" = escrow ] && pass "package name" || die "package name"
-fi
+}
 finish

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fault-injection matrix (issue 16): add, rotate, approve and member add, each run with the
+# The fault-injection matrix (issue 16): add, rotate, approve, member add and restore, each run with the
 # Nth write/fsync/fdatasync/ftruncate/rename/open/close under the test folder failing (ENOSPC,
 # then EIO), for N = 1, 2, 3 ... until the command runs without reaching the Nth call.
 # Each faulted run either
@@ -24,11 +24,13 @@ mkid dave
 printf 'pr0d-db-Value' | as alice add prod/db --purpose "orders db" --custodians bob,carol --threshold 2 >/dev/null
 printf 'dev-t0ken-Value' | as alice add dev/token --purpose test >/dev/null
 request=$(as erin request prod/db --ttl 1h --why "incident 1")
+# restore: a backup made now (it journals itself), restored into restored/ under faults.
+as alice backup --out "$WORK/team.backup" >/dev/null
 mkdir template
 cp -a escrow.vault escrow.journal state template/
 
 reset_state() {
-  rm -rf state escrow.vault escrow.journal escrow.vault.lock .escrow.vault.tmp.* 2>/dev/null || true
+  rm -rf state restored escrow.vault escrow.journal escrow.vault.lock .escrow.vault.tmp.* 2>/dev/null || true
   cp -a template/escrow.vault template/escrow.journal template/state .
 }
 
@@ -39,12 +41,22 @@ run_command() {
     rotate) "$ESCROW" --identity "$WORK/rob.id" rotate dev/token ;;
     approve) "$ESCROW" --identity "$WORK/bob.id" approve prod/db "$request" ;;
     member-add) "$ESCROW" --identity "$WORK/alice.id" member add "$WORK/dave.pub" --role requester --env dev ;;
+    restore) "$ESCROW" --identity "$WORK/alice.id" restore "$WORK/team.backup" --to "$WORK/restored" ;;
   esac
 }
 
+# The vault a command's result is checked in: restore's is the restored copy (this machine's pins
+# then follow the restored journal, which has the restore entry the original lacks).
+VERIFY_VAULT=$WORK/escrow.vault
 verify_all() {
-  "$ESCROW" --identity "$WORK/alice.id" verify >/dev/null 2>&1 \
-    && "$ESCROW" --identity "$WORK/alice.id" audit verify >/dev/null 2>&1
+  "$ESCROW" --identity "$WORK/alice.id" --vault "$VERIFY_VAULT" verify >/dev/null 2>&1 \
+    && "$ESCROW" --identity "$WORK/alice.id" --vault "$VERIFY_VAULT" audit verify >/dev/null 2>&1
+}
+
+# The files a command may change: the vault and journal, and for restore the restored pair.
+snapshot() {
+  { sha256sum "$WORK"/escrow.vault "$WORK"/escrow.journal "$WORK"/restored/escrow.vault "$WORK"/restored/escrow.journal \
+      2>/dev/null || true; } | sha256sum
 }
 
 declare -A RUNS ROLLED TOLERATED RESUMED
@@ -83,6 +95,8 @@ matrix() {
         RESUMED[$command/$errno]=$((${RESUMED[$command/$errno]:-0} + 1))
       elif [ "$before" != "$after" ]; then
         die "$command/$errno N=$n ($where): exit 5 but vault or journal changed"
+      elif [ "$command" = restore ] && [ -n "$(ls -A "$WORK/restored" 2>/dev/null)" ]; then
+        die "$command/$errno N=$n ($where): exit 5 but restored/ holds $(ls -A "$WORK/restored")"
       elif [ "$lines" -ne 1 ] || ! printf '%s\n' "$ERR" | head -1 | grep -q '^escrow: error: .'; then
         die "$command/$errno N=$n ($where): not one error line: $ERR"
       elif ! run_command "$command" >/dev/null 2>"$WORK/.err2" || ! verify_all; then
@@ -108,7 +122,9 @@ matrix() {
 }
 
 start=$(date +%s)
-for command in ${FAULT_COMMANDS:-add rotate approve member-add}; do
+for command in ${FAULT_COMMANDS:-add rotate approve member-add restore}; do
+  VERIFY_VAULT=$WORK/escrow.vault
+  [ "$command" = restore ] && VERIFY_VAULT=$WORK/restored/escrow.vault
   for errno in ENOSPC EIO; do
     matrix "$command" "$errno"
   done
