@@ -76,8 +76,14 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && command -v useradd >/d
   # A raw client as the other uid reaches the agent itself: SO_PEERCRED must refuse it.
   expect 0 "a raw connection by another uid" -- as_other python3 -c '
 import socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-print(s.recv(4096)[4:].decode(errors="replace"))' "$SOCK"
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(10)
+data = b""
+while True:  # the reply may arrive in several pieces (length, then body): read to the end
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+print(data[4:].decode(errors="replace"))' "$SOCK"
   case "$OUT" in E*"serves uid $(id -u) only"*) pass "the agent answers another uid with a refusal only: $OUT" ;; *) die "raw reply: $OUT" ;; esac
   grep -q "refused a connection from uid $other" "$WORK/agent.log" && pass "the agent logged the refusal of uid $other" || die "agent log: $(cat "$WORK/agent.log")"
   expect 0 "the agent still serves its own uid" -- as dave list
