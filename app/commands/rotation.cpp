@@ -2,7 +2,7 @@
 // (the protocol itself lives in lib/escrow/rotation.hpp; docs/ROTATION.md).
 #include <commands/context.hpp>
 
-#include <escrow/connector.hpp>
+#include <escrow/connectors/manage.hpp>
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
 #include <escrow/rotation.hpp>
@@ -201,8 +201,7 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
                          {"secrets", bound}});
     rows.push_back({name, record.env, std::string(connector_kind_name(record.kind)), std::to_string(record.timeout) + "s",
                     bound.empty() ? "-" : join(bound, ","),
-                    record.kind == ConnectorKind::manual ? connector::one_line(record.instructions, 60)
-                                            : connector::one_line(record.update, 60)});
+                    connector::driver_for(record).describe(record)});
   }
   if (context.json()) {
     context.emit(Json{{"connectors", items}});

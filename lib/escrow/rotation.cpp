@@ -58,7 +58,7 @@ bool has_command_connectors(const Vault& vault, const SecretRecord& secret)
 {
   return std::any_of(secret.connectors.begin(), secret.connectors.end(), [&](const std::string& name) {
     const ConnectorRecord* connector = vault.connector(name);
-    return connector != nullptr && connector->kind == ConnectorKind::command;
+    return connector != nullptr && connector::driver_for(*connector).pushes();
   });
 }
 
@@ -290,7 +290,7 @@ std::optional<PendingState> pending_state(const Vault& vault,
   }
   for (const auto& name_of : secret.connectors) {
     const ConnectorRecord* connector = vault.connector(name_of);
-    if (connector != nullptr && connector->kind == ConnectorKind::manual && state.confirmed.count(name_of) == 0) {
+    if (connector != nullptr && !connector::driver_for(*connector).pushes() && state.confirmed.count(name_of) == 0) {
       state.awaiting.push_back(name_of);
     }
   }
@@ -643,7 +643,7 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
       fail(ErrorKind::integrity, "{}: {} is bound to connector {} of environment {} (environments never mix)",
            vault.what(), name, connector_name, connector->env);
     }
-    command_connectors = command_connectors || connector->kind == ConnectorKind::command;
+    command_connectors = command_connectors || connector::driver_for(*connector).pushes();
   }
   Op op;
   op.name = name;
@@ -739,7 +739,7 @@ Outcome Rotator::drive(Op& op)
       fail(ErrorKind::integrity, "{}: {} is bound to connector {}, which does not exist", vault.what(), op.name,
            connector_name);
     }
-    (connector->kind == ConnectorKind::manual ? manuals : commands).push_back(connector);
+    (connector::driver_for(*connector).pushes() ? commands : manuals).push_back(connector);
   }
   const std::vector<std::string> who = who_can_rotate(secret);
   for (const ConnectorRecord* manual : manuals) {
@@ -1006,7 +1006,7 @@ Outcome Rotator::resume_one(const std::string& name, const std::string& action)
   std::vector<std::string> attempted;
   for (const auto& connector_name : secret.connectors) {
     const ConnectorRecord* connector = vault.connector(connector_name);
-    if (connector != nullptr && connector->kind == ConnectorKind::command) {
+    if (connector != nullptr && connector::driver_for(*connector).pushes()) {
       attempted.push_back(connector_name);
     }
   }
@@ -1112,7 +1112,7 @@ Outcome Rotator::confirm(const std::string& name, const std::string& connector_n
     fail(ErrorKind::usage, "rotate --confirm: {} is not bound to a connector named {}", full_name,
          connector::one_line(connector_name, 64));
   }
-  if (connector->kind != ConnectorKind::manual) {
+  if (connector::driver_for(*connector).pushes()) {
     fail(ErrorKind::usage, "rotate --confirm: {} is a command connector; escrow updates it itself", connector_name);
   }
   if (state->rolling_back) {
@@ -1374,7 +1374,7 @@ Outcome Rotator::plan_one(const std::string& name, const std::string& reason)
   for (const auto& connector_name : secret.connectors) {
     const ConnectorRecord* connector = vault.connector(connector_name);
     if (connector != nullptr) {
-      (connector->kind == ConnectorKind::manual ? manuals : commands).push_back(connector);
+      (connector::driver_for(*connector).pushes() ? commands : manuals).push_back(connector);
     }
   }
   const auto step = [&](const ConnectorRecord& connector, std::string_view what, std::int64_t v) {
@@ -1390,7 +1390,7 @@ Outcome Rotator::plan_one(const std::string& name, const std::string& reason)
     if (!back && !state->awaiting.empty()) {
       out.action = "await";
       for (const auto& manual : state->awaiting) {
-        out.plan.push_back(Json{{"connector", manual}, {"kind", "manual"}, {"step", "await-confirmation"},
+        out.plan.push_back(Json{{"connector", manual}, {"kind", vault.connector(manual)->kind}, {"step", "await-confirmation"},
                                 {"version", state->version}, {"timeout", nullptr}});
       }
       return out;
@@ -1422,7 +1422,7 @@ Outcome Rotator::plan_one(const std::string& name, const std::string& reason)
   out.plan.push_back(Json{{"connector", nullptr}, {"kind", nullptr}, {"step", "create"}, {"version", out.version},
                           {"timeout", nullptr}});
   for (const ConnectorRecord* manual : manuals) {
-    out.plan.push_back(Json{{"connector", manual->name}, {"kind", "manual"}, {"step", "await-confirmation"},
+    out.plan.push_back(Json{{"connector", manual->name}, {"kind", manual->kind}, {"step", "await-confirmation"},
                             {"version", out.version}, {"timeout", nullptr}});
   }
   for (const ConnectorRecord* connector : commands) {

@@ -26,7 +26,7 @@
 // command connector updated again, then verified) unless the journal shows a rollback had begun.
 #pragma once
 
-#include <escrow/connector.hpp>
+#include <escrow/connectors/connector.hpp>
 #include <escrow/journal.hpp>
 #include <escrow/records.hpp>
 #include <escrow/session.hpp>

@@ -1,6 +1,6 @@
 // Rotation pieces that need no vault: what is due, retention, in-flight state from the journal,
 // and running a connector command (stdin, environment, timeout, redaction).
-#include <escrow/connector.hpp>
+#include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
 #include <escrow/rotation.hpp>
 
