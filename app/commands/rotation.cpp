@@ -1,11 +1,11 @@
 // escrow connector add|list|remove, connect, disconnect, rotate, compromise, retire, rollback
-// (the protocol itself lives in lib/escrow/rotation.hpp; docs/ROTATION.md).
+// (the protocol itself lives in lib/escrow/rotation/rotation.hpp; docs/ROTATION.md).
 #include <commands/context.hpp>
 
 #include <escrow/connectors/manage.hpp>
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
 #include <escrow/util/terminal.hpp>
 #include <escrow/util/text.hpp>
 #include <escrow/versions.hpp>

@@ -4,7 +4,7 @@
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
 #include <escrow/policy.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
 #include <escrow/util/terminal.hpp>
 #include <escrow/versions.hpp>
 

@@ -2,7 +2,7 @@
 // and running a connector command (stdin, environment, timeout, redaction).
 #include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -24,6 +24,12 @@
 // "confirm", and "rotate-failed"/"rollback-failed" with result "rolling-back" (recorded before a
 // rollback touches a connector). A pending version found by `resume` is rolled forward (every
 // command connector updated again, then verified) unless the journal shows a rollback had begun.
+//
+// The implementation, by concern (all in lib/escrow/rotation/): due.cpp (what is due, status),
+// retention.cpp, replay.cpp (in-flight state from the journal), outcome.cpp (results as JSON and
+// text), notify.cpp (the hook), generate.cpp (new values), rotate.cpp (the engine: create, set,
+// test, finish, roll back), resume.cpp (resume, rotate --due, confirm), incident.cpp (rollback,
+// compromise, retire), plan.cpp (--dry-run); engine.hpp holds what those files share.
 #pragma once
 
 #include <escrow/connectors/connector.hpp>
