@@ -78,7 +78,7 @@ void print_outcome(Context& context, const rotation::Outcome& outcome)
   if (outcome.ok()) {
     out << outcome.summary() << '\n'; // failures are the error line on stderr
   }
-  if (outcome.result == "planned") {
+  if (outcome.result == rotation::OutcomeResult::planned) {
     if (!outcome.generator.empty()) {
       out << "  value: " << outcome.generator << '\n';
     }
@@ -119,7 +119,7 @@ void note_notify(Context& context, const Json& notify)
 // Prints the outcomes (one JSON document, or a line each) and turns failures into exit 1.
 void report(Context& context, const std::string& command, const std::vector<rotation::Outcome>& outcomes, bool dry_run)
 {
-  std::map<std::string, std::size_t> counts;
+  std::map<rotation::OutcomeResult, std::size_t> counts;
   Json results = Json::array();
   std::vector<std::string> failures;
   for (const auto& outcome : outcomes) {
@@ -132,9 +132,12 @@ void report(Context& context, const std::string& command, const std::vector<rota
   }
   if (context.json()) {
     Json count_json = Json::object();
-    for (const auto& result : {"rotated", "restored", "cancelled", "rolled-back", "rollback-incomplete", "awaiting-confirmation",
-                               "error", "planned"}) {
-      count_json[result] = counts[result];
+    using rotation::OutcomeResult;
+    for (const OutcomeResult result :
+         {OutcomeResult::rotated, OutcomeResult::restored, OutcomeResult::cancelled, OutcomeResult::rolled_back,
+          OutcomeResult::rollback_incomplete, OutcomeResult::awaiting_confirmation, OutcomeResult::error,
+          OutcomeResult::planned}) {
+      count_json[std::string(rotation::outcome_result_name(result))] = counts[result];
     }
     context.emit(Json{{"command", command}, {"dry_run", dry_run}, {"ok", failures.empty()}, {"counts", count_json},
                       {"results", results}});

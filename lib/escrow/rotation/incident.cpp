@@ -18,7 +18,7 @@ Outcome Rotator::rollback(const std::string& name)
     fail(ErrorKind::usage, "rollback: {} is retired", full_name);
   }
   if (pending_version(secret) != nullptr) {
-    return resume_one(full_name, "rollback"); // cancel the rotation in progress
+    return resume_one(full_name, OutcomeAction::rollback); // cancel the rotation in progress
   }
   const VersionRecord* previous = nullptr;
   for (const auto& version : secret.versions) {
@@ -49,7 +49,7 @@ Outcome Rotator::rollback(const std::string& name)
     throw Error(ErrorKind::access, fmt::format("rollback: {} cannot read the versions of {} it would re-apply: {}",
                                                m_session.me().name, full_name, error.what()));
   }
-  op.out.action = "rollback";
+  op.out.action = OutcomeAction::rollback;
   op.out.reason = fmt::format("rollback to v{}", op.v_new);
   progress(fmt::format("{}: rolling back to v{}", full_name, op.v_new));
   SecretRecord& mutable_secret = vault.secret_mut(full_name);
@@ -139,8 +139,8 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
     Outcome event;
     event.secret = full_name;
     event.env = env;
-    event.action = "compromise";
-    event.result = "compromised";
+    event.action = OutcomeAction::compromise;
+    event.result = OutcomeResult::compromised;
     event.version = result.version;
     event.reason = why;
     send(event, "compromised");
@@ -183,8 +183,8 @@ void Rotator::retire(const std::string& name)
   Outcome event;
   event.secret = full_name;
   event.env = env;
-  event.action = "retire";
-  event.result = "retired";
+  event.action = OutcomeAction::retire;
+  event.result = OutcomeResult::retired;
   send(event, "retired");
 }
 

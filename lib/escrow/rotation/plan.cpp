@@ -13,7 +13,7 @@ Outcome Rotator::plan_one(const std::string& name, const std::string& reason)
   Outcome out;
   out.secret = name;
   out.env = secret.env;
-  out.result = "planned";
+  out.result = OutcomeResult::planned;
   out.reason = reason;
   const VersionRecord* live = live_version(secret);
   out.previous_version = live != nullptr ? live->v : 0;
@@ -38,14 +38,14 @@ Outcome Rotator::plan_one(const std::string& name, const std::string& reason)
     out.version = state->version;
     const bool back = state->rolling_back;
     if (!back && !state->awaiting.empty()) {
-      out.action = "await";
+      out.action = OutcomeAction::await;
       for (const auto& manual : state->awaiting) {
         out.plan.push_back(Json{{"connector", manual}, {"kind", vault.connector(manual)->kind}, {"step", "await-confirmation"},
                                 {"version", state->version}, {"timeout", nullptr}});
       }
       return out;
     }
-    out.action = back ? "resume (roll back)" : "resume (roll forward)";
+    out.action = back ? OutcomeAction::resume_back : OutcomeAction::resume_forward;
     if (back) {
       for (auto it = commands.rbegin(); it != commands.rend(); ++it) {
         step(**it, "restore", out.previous_version);
@@ -63,7 +63,7 @@ Outcome Rotator::plan_one(const std::string& name, const std::string& reason)
                             {"version", state->version}, {"timeout", nullptr}});
     return out;
   }
-  out.action = "rotate";
+  out.action = OutcomeAction::rotate;
   out.version = secret.next_version();
   out.generator = m_options.generate ? *m_options.generate
                   : secret.generator.empty() ? std::string(k_default_generator)

@@ -6,11 +6,11 @@
 
 namespace escrow::rotation {
 
-Outcome Rotator::resume_one(const std::string& name, const std::string& action)
+Outcome Rotator::resume_one(const std::string& name, OutcomeAction action)
 {
   const Vault& vault = m_session.vault();
   const SecretRecord& secret = vault.secret(name);
-  policy::require_can_manage(m_session.me(), secret, action == "rollback" ? "rollback" : "rotate --resume");
+  policy::require_can_manage(m_session.me(), secret, action == OutcomeAction::rollback ? "rollback" : "rotate --resume");
   const auto state = pending_state(vault, secret, journal());
   if (!state) {
     fail(ErrorKind::usage, "rotate --resume: {} has no pending version", name);
@@ -26,11 +26,11 @@ Outcome Rotator::resume_one(const std::string& name, const std::string& action)
   op.v_old = live != nullptr ? live->v : 0;
   op.out.action = action;
   op.out.reason = vault.secret(name).find_version(state->version)->why;
-  const bool cancel = action == "rollback";
+  const bool cancel = action == OutcomeAction::rollback;
   op.cancel = cancel;
   if (!state->rolling_back && !cancel && !state->awaiting.empty()) {
     op.stamp();
-    op.out.result = "awaiting-confirmation";
+    op.out.result = OutcomeResult::awaiting_confirmation;
     const std::vector<std::string> who = who_can_rotate(secret);
     for (const auto& connector_name : state->awaiting) {
       op.out.instructions.push_back(
@@ -74,7 +74,7 @@ std::vector<Outcome> Rotator::resume(const std::string& name)
     if (pending_version(m_session.vault().secret(full_name)) == nullptr) {
       fail(ErrorKind::usage, "rotate --resume: {} has no pending version (nothing to resume)", full_name);
     }
-    outcomes.push_back(resume_one(full_name, "resume"));
+    outcomes.push_back(resume_one(full_name, OutcomeAction::resume));
     return outcomes;
   }
   const MemberRecord me = m_session.me();
@@ -87,7 +87,7 @@ std::vector<Outcome> Rotator::resume(const std::string& name)
       continue;
     }
     try {
-      outcomes.push_back(resume_one(secret_name, "resume"));
+      outcomes.push_back(resume_one(secret_name, OutcomeAction::resume));
     } catch (const Error& error) {
       if (error.kind() == ErrorKind::io || error.kind() == ErrorKind::integrity) {
         throw;
@@ -95,8 +95,8 @@ std::vector<Outcome> Rotator::resume(const std::string& name)
       Outcome out;
       out.secret = secret_name;
       out.env = secret_name.substr(0, secret_name.find('/'));
-      out.action = "resume";
-      out.result = "error";
+      out.action = OutcomeAction::resume;
+      out.result = OutcomeResult::error;
       out.error = error.what();
       outcomes.push_back(std::move(out));
     }
@@ -134,9 +134,9 @@ std::vector<Outcome> Rotator::rotate_due()
       Outcome out;
       out.secret = name;
       out.env = env;
-      out.action = "rotate";
+      out.action = OutcomeAction::rotate;
       out.reason = *reason;
-      out.result = "error";
+      out.result = OutcomeResult::error;
       out.error = error.what();
       progress(out.summary());
       outcomes.push_back(std::move(out));
@@ -180,7 +180,7 @@ Outcome Rotator::confirm(const std::string& name, const std::string& connector_n
   const VersionRecord* live = live_version(secret);
   op.v_old = live != nullptr ? live->v : 0;
   op.confirmed = state->confirmed;
-  op.out.action = "confirm";
+  op.out.action = OutcomeAction::confirm;
   op.out.reason = secret.find_version(state->version)->why;
   // Whoever confirms must be able to read what was pasted.
   try {
@@ -209,7 +209,7 @@ Outcome Rotator::confirm(const std::string& name, const std::string& connector_n
       m_session.record(std::move(entry));
       m_journal.reset();
       op.stamp();
-      op.out.result = "error";
+      op.out.result = OutcomeResult::error;
       op.out.error = fmt::format("v{}: the paste into {} does not verify: {}; not confirmed", op.v_new,
                                  connector_name, check.describe());
       return op.out;

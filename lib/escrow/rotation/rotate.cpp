@@ -163,7 +163,7 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
   m_session.commit(std::move(entry));
   m_journal.reset();
   op.new_value = std::move(value);
-  op.out.action = "rotate";
+  op.out.action = OutcomeAction::rotate;
   op.out.reason = reason;
   return drive(op);
 }
@@ -192,7 +192,7 @@ Outcome Rotator::drive(Op& op)
   }
   if (!out.instructions.empty()) {
     // Steps 2-4 wait for a person; the old value stays current meanwhile.
-    out.result = "awaiting-confirmation";
+    out.result = OutcomeResult::awaiting_confirmation;
     send(out, "awaiting-confirmation");
     return out;
   }
@@ -291,7 +291,7 @@ void Rotator::finish(Op& op, Outcome& out)
                       {"confirmed", std::vector<std::string>(op.confirmed.begin(), op.confirmed.end())}};
   m_session.commit(std::move(entry));
   m_journal.reset();
-  out.result = op.kind == OpKind::rotate ? "rotated" : "restored";
+  out.result = op.kind == OpKind::rotate ? OutcomeResult::rotated : OutcomeResult::restored;
   progress(out.summary());
   send(out, op.kind == OpKind::rotate ? "rotated" : "rolled-back");
 }
@@ -375,7 +375,7 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
       }
     }
     entry.result = JournalResult::rolled_back;
-    out.result = op.cancel ? "cancelled" : "rolled-back";
+    out.result = op.cancel ? OutcomeResult::cancelled : OutcomeResult::rolled_back;
     out.error = op.cancel ? std::string() : fmt::format("v{} {}: {}; {}", op.v_new,
                             op.kind == OpKind::rotate ? "rotation failed" : "rollback failed", cause,
                             attempted.empty() ? fmt::format("no connector was changed, v{} stays current", op.v_old)
@@ -387,7 +387,7 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
     secret.due_since = m_session.now();
     writable.sign_meta(secret, m_session.identity());
     entry.result = JournalResult::rollback_incomplete;
-    out.result = "rollback-incomplete";
+    out.result = OutcomeResult::rollback_incomplete;
     out.error = fmt::format("v{} failed: {}; ROLLBACK INCOMPLETE: {} may still hold v{} (kept pending; "
                             "escrow rotate --resume retries)",
                             op.v_new, cause, join(incomplete), op.v_new);
@@ -395,8 +395,8 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
   m_session.commit(std::move(entry));
   m_journal.reset();
   progress(out.summary());
-  send(out, out.result == "cancelled"     ? "rotation-cancelled"
-            : out.result == "rolled-back" ? "rotation-failed"
+  send(out, out.result == OutcomeResult::cancelled     ? "rotation-cancelled"
+            : out.result == OutcomeResult::rolled_back ? "rotation-failed"
                                           : "rollback-incomplete");
 }
 
