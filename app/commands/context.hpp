@@ -76,5 +76,12 @@ void setup_verify(CLI::App& app, Context& context);
 void setup_escrow(CLI::App& app, Context& context);    // request, approve, deny, grants, policy
 void setup_rotation(CLI::App& app, Context& context);  // connector, rotate, compromise, retire, rollback, connect
 void setup_audit(CLI::App& app, Context& context);     // audit log|verify|report|anomalies
+void setup_agent(CLI::App& app, Context& context);     // agent, agent lock, agent status
+void setup_inject(CLI::App& app, Context& context);    // inject -i TEMPLATE -o FILE
+void setup_import(CLI::App& app, Context& context);    // import SOURCE --env E
+void setup_backup(CLI::App& app, Context& context);
+void setup_restore(CLI::App& app, Context& context);
+void setup_rehearse(CLI::App& app, Context& context);
+void setup_drill(CLI::App& app, Context& context);
 
 } // namespace escrow::cli

@@ -27,6 +27,7 @@ struct ConnectorAddOptions
   std::string instructions;
   std::int64_t timeout = 60;
   bool manual = false;
+  std::string rehearse_with;
 };
 
 struct ConnectorListOptions
@@ -169,6 +170,7 @@ void run_connector_add(const ConnectorAddOptions& options, Context& context)
   spec.verify = options.verify;
   spec.instructions = options.instructions;
   spec.timeout = options.timeout;
+  spec.rehearse_with = options.rehearse_with;
   connector::validate(spec); // before the lock and the passphrase
   Session session = context.open(Mode::write);
   const ConnectorRecord& record = connector::add(session, spec);
@@ -395,6 +397,8 @@ void setup_rotation(CLI::App& app, Context& context)
   add->add_flag("--manual", add_options->manual, "no API: a person pastes the value and confirms (rotate --confirm)");
   add->add_option("--instructions", add_options->instructions, "for manual connectors: who pastes it where");
   add->add_option("--timeout", add_options->timeout, "seconds each command may run (default 60)");
+  add->add_option("--rehearse-with", add_options->rehearse_with,
+                  "a staging twin (an existing connector) that `escrow rehearse` runs instead of this one");
   add->callback([add_options, &context] { run_connector_add(*add_options, context); });
 
   auto list_options = std::make_shared<ConnectorListOptions>();

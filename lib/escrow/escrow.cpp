@@ -230,7 +230,7 @@ ApprovalResult approve_request(Vault& vault,
   }
   const std::string what = fmt::format("{}: {}", vault.what(), version_path(name, current->v));
   std::optional<SecretBytes> opened =
-    crypto::seal_open(canonical::unb64(sealed->second, what), approver.pub.box_pk, approver.box_sk);
+    approver.seal_open(canonical::unb64(sealed->second, what));
   if (!opened) {
     fail(ErrorKind::integrity, "{}: the share sealed to {} does not open with this identity (tampered or misdirected)",
          what, me.name);

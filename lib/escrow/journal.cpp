@@ -101,6 +101,12 @@ std::string_view journal_action_name(JournalAction action)
   case JournalAction::allow_rollback: return "allow-rollback";
   case JournalAction::audit_compare: return "audit-compare";
   case JournalAction::merge: return "merge";
+  case JournalAction::import: return "import";
+  case JournalAction::backup: return "backup";
+  case JournalAction::restore: return "restore";
+  case JournalAction::drill: return "drill";
+  case JournalAction::rehearse_setup: return "rehearse-setup";
+  case JournalAction::rehearsal: return "rehearsal";
   }
   return "";
 }
@@ -109,7 +115,7 @@ const std::vector<JournalAction>& journal_actions()
 {
   static const std::vector<JournalAction> k_all = [] {
     std::vector<JournalAction> all;
-    for (int i = 0; i <= static_cast<int>(JournalAction::merge); ++i) {
+    for (int i = 0; i <= static_cast<int>(JournalAction::rehearsal); ++i) {
       all.push_back(static_cast<JournalAction>(i));
     }
     return all;
@@ -362,7 +368,7 @@ std::string Journal::seal(JournalEntry& entry, const Identity& actor)
   entry.sig.clear();
   entry.hash = journal_entry_hash(entry);
   const Bytes digest = canonical::unb64(entry.hash, "journal hash");
-  entry.sig = canonical::b64(crypto::sign(k_journal_label, digest, actor.sign_sk));
+  entry.sig = canonical::b64(actor.sign(k_journal_label, digest));
   return entry.hash;
 }
 

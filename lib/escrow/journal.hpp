@@ -54,6 +54,12 @@ enum class JournalAction {
   allow_rollback,
   audit_compare,
   merge, // written by `escrow merge` (DESIGN §6)
+  import,
+  backup,
+  restore,
+  drill,
+  rehearse_setup,
+  rehearsal,
 };
 std::string_view journal_action_name(JournalAction action);
 std::optional<JournalAction> parse_journal_action(std::string_view name);

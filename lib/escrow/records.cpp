@@ -449,6 +449,9 @@ Json to_json(const ConnectorRecord& r)
             {"instructions", r.instructions},
             {"timeout", r.timeout},
             {"created_at", format_time(r.created_at)}};
+  if (!r.rehearse_with.empty()) {
+    json["rehearse_with"] = r.rehearse_with; // only when set: older vaults keep their bytes
+  }
   put_signature(json, r);
   return json;
 }
@@ -642,6 +645,10 @@ ConnectorRecord connector_from_json(const Json& json, std::string_view name, std
   r.instructions = f.str("instructions");
   r.timeout = f.integer("timeout", 1, 86400);
   r.created_at = f.time("created_at");
+  r.rehearse_with = f.opt_str("rehearse_with");
+  if (f.has("rehearse_with") && (!valid_member_name(r.rehearse_with) || r.rehearse_with == r.name)) {
+    fail(ErrorKind::integrity, "{}: invalid rehearse_with connector name", what);
+  }
   f.signature(r);
   f.done();
   return r;
@@ -865,6 +872,11 @@ Bytes signing_message(ByteView vault_id, std::string_view path, const Json& body
 crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const SecretBytes& sign_sk)
 {
   return crypto::sign(k_record_label, signing_message(vault_id, path, body), sign_sk);
+}
+
+crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const Identity& signer)
+{
+  return signer.sign(k_record_label, signing_message(vault_id, path, body));
 }
 
 bool verify_body(ByteView vault_id,

@@ -13,6 +13,7 @@
 #include <escrow/canonical.hpp>
 #include <escrow/clock.hpp>
 #include <escrow/crypto.hpp>
+#include <escrow/identity.hpp>
 
 #include <cstdint>
 #include <map>
@@ -119,6 +120,7 @@ struct ConnectorRecord : Signed
   std::string instructions; // manual: who pastes where
   std::int64_t timeout = 60;
   Timestamp created_at = 0;
+  std::string rehearse_with; // a staging twin `escrow rehearse` uses instead of it ("" = none)
 };
 
 struct Grant
@@ -225,6 +227,8 @@ std::string denial_path(std::string_view full_name, std::string_view id);
 // signed lists are dropped here.
 Bytes signing_message(ByteView vault_id, std::string_view path, const Json& body);
 crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const SecretBytes& sign_sk);
+// The same, through the identity (its local keys or its agent).
+crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const Identity& signer);
 [[nodiscard]] bool verify_body(ByteView vault_id,
                                std::string_view path,
                                const Json& body,

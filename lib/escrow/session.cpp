@@ -1,3 +1,4 @@
+#include <escrow/agent.hpp>
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
 #include <escrow/session.hpp>
@@ -52,6 +53,7 @@ SessionOptions SessionOptions::from_environment()
   }
   options.state_dir = fs::path(state) / "escrow";
   options.clock = Clock::from_environment();
+  options.agent_socket = agent::socket_path(env_or("ESCROW_AGENT_SOCK", ""), env_or("XDG_RUNTIME_DIR", ""));
   options.passphrase = [](std::string_view prompt) -> std::optional<SecretBytes> {
     if (const char* file = std::getenv("ESCROW_PASSPHRASE_FILE"); file != nullptr && *file != '\0') {
       std::string text = read_file(file, 4096);
@@ -96,6 +98,12 @@ Identity load_identity(const SessionOptions& options)
   crypto::wipe(text.data(), text.size());
   std::optional<SecretBytes> passphrase;
   if (identity_needs_passphrase(json)) {
+    // The agent hook: a running agent holding this very identity signs and opens for us.
+    if (options.agent_socket) {
+      if (auto held = agent::borrow_identity(*options.agent_socket, PublicIdentity::from_json(json, what))) {
+        return std::move(*held);
+      }
+    }
     if (options.passphrase) {
       passphrase = options.passphrase(fmt::format("Passphrase for {}: ", what));
     }

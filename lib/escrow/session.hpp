@@ -27,12 +27,16 @@ struct SessionOptions
   std::optional<std::string> identity_data;           // ESCROW_IDENTITY_DATA
   std::filesystem::path state_dir;                    // where known.json lives
   bool allow_rollback = false;
+  bool sandbox = false; // a rehearsal's throwaway copy: no notify hook runs for it
   Clock clock = Clock::fixed(0);
+  // The agent asked first for an encrypted identity's keys (lib/escrow/agent.hpp); none = never.
+  std::optional<std::filesystem::path> agent_socket;
   // Asked for a passphrase when the identity is encrypted; nullopt = none available.
   std::function<std::optional<SecretBytes>(std::string_view prompt)> passphrase;
 
   // From the environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA, XDG_STATE_HOME,
-  // ESCROW_NOW, ESCROW_PASSPHRASE_FILE (else a prompt on the terminal).
+  // ESCROW_NOW, ESCROW_PASSPHRASE_FILE (else a prompt on the terminal), ESCROW_AGENT_SOCK and
+  // XDG_RUNTIME_DIR (the agent's socket).
   static SessionOptions from_environment();
 };
 

@@ -357,7 +357,7 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
           asked.emplace(name, request.id);
         }
         approved_here += static_cast<std::size_t>(std::count_if(
-          request.approvals.begin(), request.approvals.end(), [&](const Approval& a) { return a.by == member; }));
+          request.approvals.begin(), request.approvals.end(), [&by = member](const Approval& a) { return a.by == by; }));
       }
       for (const LoggedEntry* logged : history_of(name)) {
         if (logged->entry.action == JournalAction::request && logged->entry.result == JournalResult::ok && logged->entry.actor != member
@@ -374,6 +374,11 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
 
   if (options.reader != nullptr) {
     compare_values(vault, active_names, options, report);
+  }
+  {
+    rehearse::Status rehearsals = rehearse::status(vault, journal);
+    report.never_rehearsed = std::move(rehearsals.never);
+    report.failed_rehearsals = std::move(rehearsals.failed);
   }
 
   std::stable_sort(report.overdue.begin(), report.overdue.end(),
@@ -455,6 +460,19 @@ Json Report::to_json() const
   for (const auto& group : duplicates) {
     duplicates_json.push_back(Json{{"secrets", group.secrets}});
   }
+  Json never_json = Json::array();
+  for (const auto& item : never_rehearsed) {
+    never_json.push_back(Json{{"secret", item.secret}, {"owner", item.owner}});
+  }
+  Json failed_json = Json::array();
+  for (const auto& item : failed_rehearsals) {
+    failed_json.push_back(Json{{"secret", item.secret},
+                               {"owner", item.owner},
+                               {"at", format_time(item.at)},
+                               {"actor", item.actor},
+                               {"error", item.error},
+                               {"entry", Json{{"line", item.line}, {"hash", item.hash}}}});
+  }
   return Json{{"now", format_time(now)},
               {"dormant_days", dormant_after / 86400},
               {"expiring_within", format_duration(expiring_within)},
@@ -467,6 +485,8 @@ Json Report::to_json() const
               {"bus_factor", bus_json},
               {"silent_custodians", silent_json},
               {"duplicates", duplicates_json},
+              {"never_rehearsed", never_json},
+              {"failed_rehearsals", failed_json},
               {"values_compared", compared_values ? Json(compared.size()) : Json(nullptr)}};
 }
 
@@ -557,6 +577,23 @@ std::vector<Table> Report::tables() const
                 compared_values ? "no two readable secrets share a value" : "not compared", {"SECRETS WITH THE SAME VALUE"}, {}};
     for (const auto& group : duplicates) {
       table.rows.push_back({join(group.secrets)});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"failed_rehearsals", "Rehearsals that failed (latest per secret)", "no secret's latest rehearsal failed",
+                {"SECRET", "OWNER", "WHEN", "BY", "WHY"}, {}};
+    for (const auto& item : failed_rehearsals) {
+      table.rows.push_back({item.secret, item.owner, format_time(item.at), item.actor,
+                            connector::one_line(item.error, 120)});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"never_rehearsed", "Secrets never rehearsed (escrow rehearse ENV/NAME)", "every active secret was rehearsed",
+                {"SECRET", "OWNER"}, {}};
+    for (const auto& item : never_rehearsed) {
+      table.rows.push_back({item.secret, item.owner});
     }
     out.push_back(std::move(table));
   }

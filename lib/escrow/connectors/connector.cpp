@@ -17,6 +17,8 @@ std::string_view action_name(Action action)
   case Action::rotate: return "rotate";
   case Action::rollback: return "rollback";
   case Action::restore: return "restore";
+  case Action::reconnect: return "reconnect";
+  case Action::rehearse: return "rehearse";
   }
   return "";
 }

@@ -46,8 +46,9 @@ constexpr std::size_t k_message_output = 160;
 enum class Step { update, verify };
 std::string_view step_name(Step step);
 
-// Why a command runs (its ESCROW_ACTION): a rotation, a rollback, or re-applying the old value.
-enum class Action { rotate, rollback, restore };
+// Why a command runs (its ESCROW_ACTION): a rotation, a rollback, re-applying the old value,
+// checking connectors after a restore from backup, or a rehearsal in a sandbox.
+enum class Action { rotate, rollback, restore, reconnect, rehearse };
 std::string_view action_name(Action action);
 
 struct Invocation
@@ -94,6 +95,7 @@ struct Spec
   std::string verify;
   std::string instructions;
   std::int64_t timeout = 60;
+  std::string rehearse_with; // --rehearse-with C: an existing connector of the same environment
 };
 
 // One kind of connector.

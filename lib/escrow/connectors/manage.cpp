@@ -30,12 +30,24 @@ const ConnectorRecord& add(Session& session, const Spec& spec)
   record.instructions = spec.instructions;
   record.timeout = spec.timeout;
   record.created_at = session.now();
+  if (!spec.rehearse_with.empty()) {
+    const ConnectorRecord* twin = vault.connector(spec.rehearse_with);
+    if (twin == nullptr || twin->env != spec.env || spec.rehearse_with == spec.name) {
+      throw Error(ErrorKind::usage, fmt::format("connector add: --rehearse-with {}: no such connector in {}",
+                                                one_line(spec.rehearse_with, 64), spec.env))
+        .hint("add the staging twin first: escrow connector add TWIN --env " + spec.env + " --update CMD --verify CMD");
+    }
+    record.rehearse_with = spec.rehearse_with;
+  }
   vault.sign(record, session.identity());
   vault.put_connector(record);
   JournalEntry entry;
   entry.action = JournalAction::connector_add;
   entry.env = spec.env;
   entry.detail = Json{{"connector", spec.name}, {"kind", spec.kind}, {"timeout", spec.timeout}};
+  if (!spec.rehearse_with.empty()) {
+    entry.detail["rehearse_with"] = spec.rehearse_with;
+  }
   session.commit(std::move(entry));
   return *session.vault().connector(spec.name);
 }

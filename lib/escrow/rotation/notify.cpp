@@ -8,7 +8,7 @@ namespace escrow::rotation {
 Json notify(const Session& session, const Json& event)
 {
   const std::string& command = session.vault().policy().notify;
-  if (command.empty()) {
+  if (command.empty() || session.options().sandbox) {
     return nullptr;
   }
   const SecretBytes body = SecretBytes::from(event.dump() + "\n");
