@@ -9,7 +9,7 @@
 #include <escrow/audit/log.hpp>
 #include <escrow/audit/report.hpp>
 #include <escrow/audit/verify.hpp>
-#include <escrow/connector.hpp>
+#include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
 #include <escrow/lookup.hpp>
 

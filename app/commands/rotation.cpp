@@ -1,13 +1,13 @@
 // escrow connector add|list|remove, connect, disconnect, rotate, compromise, retire, rollback
-// (the protocol itself lives in lib/escrow/rotation.hpp; docs/ROTATION.md).
+// (the protocol itself lives in lib/escrow/rotation/rotation.hpp; docs/ROTATION.md).
 #include <commands/context.hpp>
 
-#include <escrow/util/escape.hpp>
-#include <escrow/connector.hpp>
+#include <escrow/connectors/manage.hpp>
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
 #include <escrow/lookup.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
+#include <escrow/util/escape.hpp>
 #include <escrow/util/terminal.hpp>
 #include <escrow/util/text.hpp>
 #include <escrow/versions.hpp>
@@ -83,7 +83,7 @@ void print_outcome(Context& context, const rotation::Outcome& outcome)
   if (outcome.ok()) {
     out << outcome.summary() << '\n'; // failures are the error line on stderr
   }
-  if (outcome.result == "planned") {
+  if (outcome.result == rotation::OutcomeResult::planned) {
     if (!outcome.generator.empty()) {
       out << "  value: " << outcome.generator << '\n';
     }
@@ -125,7 +125,7 @@ void note_notify(Context& context, const Json& notify)
 // Prints the outcomes (one JSON document, or a line each) and turns failures into exit 1.
 void report(Context& context, const std::string& command, const std::vector<rotation::Outcome>& outcomes, bool dry_run)
 {
-  std::map<std::string, std::size_t> counts;
+  std::map<rotation::OutcomeResult, std::size_t> counts;
   Json results = Json::array();
   std::vector<std::string> failures;
   for (const auto& outcome : outcomes) {
@@ -138,9 +138,12 @@ void report(Context& context, const std::string& command, const std::vector<rota
   }
   if (context.json()) {
     Json count_json = Json::object();
-    for (const auto& result : {"rotated", "restored", "cancelled", "rolled-back", "rollback-incomplete", "awaiting-confirmation",
-                               "error", "planned"}) {
-      count_json[result] = counts[result];
+    using rotation::OutcomeResult;
+    for (const OutcomeResult result :
+         {OutcomeResult::rotated, OutcomeResult::restored, OutcomeResult::cancelled, OutcomeResult::rolled_back,
+          OutcomeResult::rollback_incomplete, OutcomeResult::awaiting_confirmation, OutcomeResult::error,
+          OutcomeResult::planned}) {
+      count_json[std::string(rotation::outcome_result_name(result))] = counts[result];
     }
     context.emit(Json{{"command", command}, {"dry_run", dry_run}, {"ok", failures.empty()}, {"counts", count_json},
                       {"results", results}});
@@ -212,8 +215,7 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
                          {"secrets", bound}});
     rows.push_back({name, record.env, std::string(connector_kind_name(record.kind)), std::to_string(record.timeout) + "s",
                     bound.empty() ? "-" : join(bound, ","),
-                    record.kind == ConnectorKind::manual ? connector::one_line(record.instructions, 60)
-                                            : connector::one_line(record.update, 60)});
+                    connector::driver_for(record).describe(record)});
   }
   if (context.json()) {
     context.emit(Json{{"connectors", items}});

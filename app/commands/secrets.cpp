@@ -6,7 +6,7 @@
 #include <escrow/generator.hpp>
 #include <escrow/lookup.hpp>
 #include <escrow/policy.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
 #include <escrow/util/terminal.hpp>
 #include <escrow/versions.hpp>
 

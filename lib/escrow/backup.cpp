@@ -5,7 +5,7 @@
 #include <escrow/error.hpp>
 #include <escrow/journal.hpp>
 #include <escrow/passphrase_once.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
 #include <escrow/util/text.hpp>
 #include <escrow/versions.hpp>
 

@@ -21,7 +21,7 @@
 // read. Only then are the files written (journal, then vault; each through AtomicFile).
 #pragma once
 
-#include <escrow/connector.hpp>
+#include <escrow/connectors/manage.hpp>
 #include <escrow/crypto.hpp>
 #include <escrow/identity.hpp>
 #include <escrow/session.hpp>

@@ -1,10 +1,10 @@
 #include <escrow/audit/log.hpp>
 #include <escrow/audit/verify.hpp>
-#include <escrow/connector.hpp>
+#include <escrow/connectors/manage.hpp>
 #include <escrow/drill.hpp>
 #include <escrow/error.hpp>
 #include <escrow/policy.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
 #include <escrow/versions.hpp>
 
 #include <algorithm>
@@ -269,11 +269,12 @@ Playbook compromise(Session& session, const std::string& name)
     ConnectorStep step;
     step.order = ++order;
     step.name = connector_name;
-    step.kind = record != nullptr ? std::string(connector_kind_name(record->kind)) : std::string("missing");
-    step.step = record == nullptr          ? "missing from the vault: fix before rotating"
-                : record->kind == ConnectorKind::manual ? "a person pastes the new value, then confirms"
-                                           : "update, then verify (automatic)";
-    manual = manual || (record != nullptr && record->kind == ConnectorKind::manual);
+    const bool pasted = record != nullptr && !connector::driver_for(*record).pushes();
+    step.kind = record != nullptr ? std::string(connector_kind_name(record->kind)) : "missing";
+    step.step = record == nullptr ? "missing from the vault: fix before rotating"
+                : pasted          ? "a person pastes the new value, then confirms"
+                                  : "update, then verify (automatic)";
+    manual = manual || pasted;
     for (const auto& other : connector::bound_secrets(vault, connector_name)) {
       if (other != full_name) {
         step.also_serves.push_back(other);

@@ -59,7 +59,7 @@ enum class JournalAction {
   rehearse_setup, // written only in a rehearsal's throwaway sandbox
   drill,          // escrow drill compromise
   import_secrets, // escrow import ("import")
-  merge, // written by `escrow merge` (DESIGN §6)
+  merge,          // written by `escrow merge` (DESIGN §6)
 };
 std::string_view journal_action_name(JournalAction action);
 std::optional<JournalAction> parse_journal_action(std::string_view name);

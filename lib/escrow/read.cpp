@@ -27,7 +27,7 @@ ValueRead read_value(Session& session, std::string_view full_name, std::int64_t 
   read.version = found->v;
   read.entry.version = found->v;
   try {
-    policy::require_env(me, env, journal_action_name(action));
+    policy::require_env(me, env, journal_action_name(read.entry.action));
     if (me.roles == std::set<Role>{Role::auditor}) {
       fail(ErrorKind::access, "{}: {} is an auditor and may not read values", read.entry.action, me.name);
     }

@@ -1,10 +1,10 @@
 #include <escrow/atomic_file.hpp>
-#include <escrow/connector.hpp>
+#include <escrow/connectors/manage.hpp>
 #include <escrow/error.hpp>
 #include <escrow/passphrase_once.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/rehearse.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
 #include <escrow/versions.hpp>
 
 #include <algorithm>
@@ -84,8 +84,8 @@ void add_steps(Rehearsal& r, const rotation::Outcome& outcome, bool rollback_pha
 
 void failed(Rehearsal& r, const std::string& error)
 {
-  if (r.result != "failed") {
-    r.result = "failed";
+  if (r.result != JournalResult::failed) {
+    r.result = JournalResult::failed;
     r.error = error;
   }
 }
@@ -110,7 +110,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
   Rehearsal r;
   r.secret = full_name;
   r.env = env;
-  r.result = "ok";
+  r.result = JournalResult::ok;
   r.at = ro.at ? *ro.at : options.clock.now();
   const VersionRecord* live = rotation::live_version(secret);
   r.live_version = live != nullptr ? live->v : 0;
@@ -203,17 +203,19 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
     r.sandbox_version = forward.version;
     r.steps.push_back(Step{"create", "", forward.version, true, ""});
     add_steps(r, forward, false);
-    if (forward.result == "rotated") {
+    if (forward.result == rotation::OutcomeResult::rotated) {
       const rotation::Outcome back = rotator.rollback(full_name);
       add_steps(r, back, true);
-      r.steps.push_back(Step{"rollback", "", back.version, back.result == "restored", back.error});
-      if (back.result != "restored") {
-        failed(r, "rollback: " + (back.error.empty() ? back.result : back.error));
+      r.steps.push_back(Step{"rollback", "", back.version, back.result == rotation::OutcomeResult::restored,
+                                 back.error});
+      if (back.result != rotation::OutcomeResult::restored) {
+        failed(r, "rollback: "
+                    + (back.error.empty() ? std::string(rotation::outcome_result_name(back.result)) : back.error));
       }
-    } else if (forward.result == "awaiting-confirmation") {
+    } else if (forward.result == rotation::OutcomeResult::awaiting_confirmation) {
       failed(r, "a twin is a manual connector: a rehearsal runs unattended and needs command twins");
     } else {
-      failed(r, forward.error.empty() ? forward.result : forward.error);
+      failed(r, forward.error.empty() ? std::string(rotation::outcome_result_name(forward.result)) : forward.error);
     }
   } catch (const Error& error) {
     r.steps.push_back(Step{"sandbox", "", 0, false, error.what()});

@@ -60,7 +60,7 @@ struct Rehearsal
   std::string env;
   std::int64_t live_version = 0; // the real current version
   std::int64_t sandbox_version = 0;
-  std::string result; // ok | failed
+  JournalResult result = JournalResult::ok; // ok | failed
   std::string error;  // the first failure, one line
   std::vector<ConnectorPlan> connectors;
   std::vector<Step> steps;
@@ -69,7 +69,7 @@ struct Rehearsal
   std::string entry; // the real journal entry
   canonical::Json notify;
 
-  bool ok() const { return result == "ok"; }
+  bool ok() const { return result == JournalResult::ok; }
   canonical::Json to_json() const;
   // "prod/db: rehearsed v3 → v4 and back in 0.4 s (db-staging twin, app verify-only)"
   std::string summary() const;

@@ -3,7 +3,7 @@
 #include "fixture.hpp"
 
 #include <escrow/policy.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
 #include <escrow/session.hpp>
 #include <escrow/versions.hpp>
 

@@ -1,8 +1,8 @@
 // Rotation pieces that need no vault: what is due, retention, in-flight state from the journal,
 // and running a connector command (stdin, environment, timeout, redaction).
-#include <escrow/connector.hpp>
+#include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -333,4 +333,23 @@ TEST_CASE("rotation: connector specs are validated", "[rotation][connector]")
     CHECK(error.kind() == ErrorKind::usage);
     CHECK(std::string(error.what()).find("--update CMD and --verify CMD") != std::string::npos);
   }
+}
+
+TEST_CASE("rotation: outcomes write their action and result by name", "[rotation]")
+{
+  rotation::Outcome out;
+  out.secret = "prod/db";
+  out.action = rotation::OutcomeAction::resume_back;
+  out.result = rotation::OutcomeResult::planned;
+  const Json json = out.to_json();
+  CHECK(json["action"] == "resume (roll back)");
+  CHECK(json["result"] == "planned");
+  CHECK(json["ok"] == true);
+  CHECK(out.summary() == "prod/db: would resume (roll back) ()");
+  out.result = rotation::OutcomeResult::rollback_incomplete;
+  out.error = "boom";
+  CHECK(out.to_json()["result"] == "rollback-incomplete");
+  CHECK_FALSE(out.ok());
+  CHECK(out.summary() == "prod/db: rollback-incomplete: boom");
+  CHECK(Json(rotation::OutcomeResult::awaiting_confirmation) == "awaiting-confirmation");
 }

@@ -1,7 +1,7 @@
 #include <escrow/audit/report.hpp>
 #include <escrow/error.hpp>
 #include <escrow/escrow.hpp>
-#include <escrow/rotation.hpp>
+#include <escrow/rotation/rotation.hpp>
 #include <escrow/util/text.hpp>
 #include <escrow/versions.hpp>
 

@@ -24,9 +24,15 @@
 // "confirm", and "rotate-failed"/"rollback-failed" with result "rolling-back" (recorded before a
 // rollback touches a connector). A pending version found by `resume` is rolled forward (every
 // command connector updated again, then verified) unless the journal shows a rollback had begun.
+//
+// The implementation, by concern (all in lib/escrow/rotation/): due.cpp (what is due, status),
+// retention.cpp, replay.cpp (in-flight state from the journal), outcome.cpp (results as JSON and
+// text), notify.cpp (the hook), generate.cpp (new values), rotate.cpp (the engine: create, set,
+// test, finish, roll back), resume.cpp (resume, rotate --due, confirm), incident.cpp (rollback,
+// compromise, retire), plan.cpp (--dry-run); engine.hpp holds what those files share.
 #pragma once
 
-#include <escrow/connector.hpp>
+#include <escrow/connectors/connector.hpp>
 #include <escrow/journal.hpp>
 #include <escrow/records.hpp>
 #include <escrow/session.hpp>
@@ -107,14 +113,43 @@ struct Instruction
   std::string confirm_command; // how to confirm (empty when pasting back an old value)
 };
 
+// What an outcome reports on, and how it ended. The names (outcome.cpp) appear only in the
+// outcome's JSON, the notify event and the text for people.
+enum class OutcomeAction {
+  rotate,
+  resume,
+  confirm,
+  rollback,
+  await,          // dry run: a rotation waiting for manual confirmation
+  resume_back,    // dry run: "resume (roll back)"
+  resume_forward, // dry run: "resume (roll forward)"
+  compromise,
+  retire,
+};
+enum class OutcomeResult {
+  rotated,
+  restored,
+  cancelled,
+  rolled_back,
+  rollback_incomplete,
+  awaiting_confirmation,
+  error,
+  planned,
+  compromised,
+  retired,
+};
+std::string_view outcome_action_name(OutcomeAction action);
+std::string_view outcome_result_name(OutcomeResult result);
+// JSON writes the names (never the numbers nlohmann would write for an enum).
+void to_json(Json& json, OutcomeAction action);
+void to_json(Json& json, OutcomeResult result);
+
 struct Outcome
 {
   std::string secret;
   std::string env;
-  std::string action; // rotate | resume | confirm | rollback
-  // rotated | restored | cancelled | rolled-back | rollback-incomplete | awaiting-confirmation | error |
-  // planned
-  std::string result;
+  OutcomeAction action = OutcomeAction::rotate;
+  OutcomeResult result = OutcomeResult::error;
   std::string reason;
   std::int64_t version = 0;          // the version being put in place
   std::int64_t previous_version = 0; // the version it replaces (0: none)
@@ -190,7 +225,7 @@ private:
   Outcome drive(Op& op);
   void roll_back(Op& op, Outcome& out, const std::string& cause, const std::vector<std::string>& attempted);
   void finish(Op& op, Outcome& out);
-  Outcome resume_one(const std::string& name, const std::string& action);
+  Outcome resume_one(const std::string& name, OutcomeAction action);
   SecretBytes read_value(const std::string& name, std::int64_t v);
   SecretBytes generate(const SecretRecord& secret, const std::string& spec, std::int64_t v);
   const std::vector<JournalEntry>& journal();

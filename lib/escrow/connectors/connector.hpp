@@ -1,8 +1,9 @@
 // Connectors: the systems a secret's value is pushed to when it rotates (DESIGN §5).
 //
-// A connector belongs to one environment and is one of two kinds:
-//   command  "update" and "verify" shell commands (run with /bin/sh -c). Each receives the value
-//            on stdin (never in argv or the environment) and, in its environment:
+// A connector record (records.hpp) belongs to one environment and has a kind. Each kind is a
+// `Driver` in its own file of this folder, found through the registry (registry.cpp):
+//   command  (command.cpp) "update" and "verify" shell commands (run with /bin/sh -c). Each
+//            receives the value on stdin (never in argv or the environment) and, in its environment:
 //              ESCROW_SECRET_NAME      ENV/NAME, e.g. prod/db
 //              ESCROW_ENV              the environment, e.g. prod
 //              ESCROW_VERSION          the version whose value is on stdin
@@ -15,8 +16,13 @@
 //            captured, redacted of every value in play and kept (truncated) for the journal and
 //            the error message. Commands must be idempotent: a resumed or rolled-back rotation
 //            runs them again with the same value.
-//   manual   a platform with no API: a person pastes the value and confirms with
+//   manual   (manual.cpp) a platform with no API: a person pastes the value and confirms with
 //            `escrow rotate --confirm ENV/NAME C`; an optional "verify" command checks the paste.
+//
+// Rotation never asks which kind a connector is: it asks the driver whether escrow pushes the
+// value itself (`pushes()`) and runs its update and verify steps. Adding a kind is: a value of
+// ConnectorKind and its name (records.hpp/.cpp), a file here implementing Driver, and one line
+// in registry.cpp. Managing connectors (add, remove, connect) is in manage.hpp.
 //
 // The identity variables (ESCROW_IDENTITY_DATA, ESCROW_PASSPHRASE_FILE) are blanked in every
 // command escrow runs, so a connector never sees the rotator's key.
@@ -25,7 +31,6 @@
 #include <escrow/records.hpp>
 #include <escrow/redact.hpp>
 #include <escrow/secret_bytes.hpp>
-#include <escrow/session.hpp>
 
 #include <chrono>
 #include <string>
@@ -74,14 +79,6 @@ struct StepResult
   Json to_json() const;
 };
 
-// Runs the connector's update or verify command with `value` on stdin. Never throws for a
-// failing command (that is a result); throws Error(io) only if /bin/sh cannot be started.
-StepResult run_step(const ConnectorRecord& connector,
-                    Step step,
-                    const Invocation& invocation,
-                    const SecretBytes& value,
-                    const Redactor& redactor);
-
 // Environment overrides for every command escrow runs on a user's behalf (blank identity).
 std::vector<std::pair<std::string, std::string>> scrubbed_environment();
 
@@ -90,8 +87,7 @@ std::string one_line(std::string_view text, std::size_t limit);
 // Keeps the last `limit` bytes of output (the end is where errors are), marking the cut.
 std::string keep_tail(std::string_view text, std::size_t limit);
 
-// --- managing connectors (each journals and commits; refusals leave every file untouched) ----
-
+// What `connector add` was asked for (checked by validate(), stored by manage.hpp's add()).
 struct Spec
 {
   std::string name;
@@ -104,18 +100,55 @@ struct Spec
   std::string rehearse_with; // --rehearse-with C: an existing connector of the same environment
 };
 
-// Checks a spec; Error(usage) naming the problem.
-void validate(const Spec& spec);
-// connector add: admins and rotators of the environment.
-const ConnectorRecord& add(Session& session, const Spec& spec);
-// connector remove: refused while any secret is bound to it (Error(usage) listing them).
-void remove(Session& session, const std::string& name);
-// Secrets bound to a connector.
-std::vector<std::string> bound_secrets(const Vault& vault, const std::string& connector);
+// One kind of connector.
+class Driver
+{
+public:
+  virtual ~Driver() = default;
 
-// connect / disconnect ENV/NAME C: whoever may write the secret. A connector of another
-// environment is refused with Error(usage) ("environments never mix"), as `add --connector` is.
-void connect(Session& session, const std::string& secret, const std::string& connector);
-void disconnect(Session& session, const std::string& secret, const std::string& connector);
+  virtual ConnectorKind kind() const = 0;
+  // Whether escrow pushes a new value itself (update, then verify). When false a person pastes
+  // it: a rotation waits for `rotate --confirm` and only the verify step runs (when configured).
+  virtual bool pushes() const = 0;
+  // The kind's own rules for a spec (the common ones are in validate()); Error(usage).
+  virtual void validate(const Spec& spec) const = 0;
+  // Runs a step with `value`. Never throws for a failing step (that is a result); Error(io) only
+  // if the step cannot be started at all.
+  virtual StepResult run(const ConnectorRecord& connector,
+                         Step step,
+                         const Invocation& invocation,
+                         const SecretBytes& value,
+                         const Redactor& redactor) const = 0;
+  // One line for people: what the connector does (connector list).
+  virtual std::string describe(const ConnectorRecord& connector) const = 0;
+};
+
+// The registry: the driver of a kind (every ConnectorKind has one).
+const Driver& driver_for(ConnectorKind kind);
+inline const Driver& driver_for(const ConnectorRecord& connector)
+{
+  return driver_for(connector.kind);
+}
+
+// Runs the connector's update or verify step through its driver.
+StepResult run_step(const ConnectorRecord& connector,
+                    Step step,
+                    const Invocation& invocation,
+                    const SecretBytes& value,
+                    const Redactor& redactor);
+
+// Checks a spec: name, environment, timeout and text limits, then the kind's own rules;
+// Error(usage) naming the problem.
+void validate(const Spec& spec);
+
+// Runs one shell command with `value` on stdin and the ESCROW_* variables above (what the
+// command kind does for both steps and the manual kind for its verify). An empty command
+// succeeds without running anything.
+StepResult run_shell_step(const ConnectorRecord& connector,
+                          const std::string& command,
+                          Step step,
+                          const Invocation& invocation,
+                          const SecretBytes& value,
+                          const Redactor& redactor);
 
 } // namespace escrow::connector

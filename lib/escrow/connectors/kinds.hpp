@@ -1,0 +1,12 @@
+// The drivers the registry (registry.cpp) hands out, one per file of this folder. Include only
+// from registry.cpp and the tests; everything else asks driver_for().
+#pragma once
+
+#include <escrow/connectors/connector.hpp>
+
+namespace escrow::connector {
+
+const Driver& command_driver(); // command.cpp
+const Driver& manual_driver();  // manual.cpp
+
+} // namespace escrow::connector

@@ -1,0 +1,109 @@
+// Internals shared by the rotation engine's files: include only from lib/escrow/rotation/*.cpp.
+// The public API is rotation.hpp.
+#pragma once
+
+#include <escrow/connectors/connector.hpp>
+#include <escrow/redact.hpp>
+#include <escrow/rotation/rotation.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace escrow::rotation {
+
+inline std::string label(const std::string& name, std::int64_t v)
+{
+  return fmt::format("{}@v{}", name, v);
+}
+
+// ENV/NAME as the vault spells it; Error(usage) for a malformed name.
+inline std::string full_name_of(const std::string& name)
+{
+  const auto [env, short_name] = split_secret_name(name);
+  return env + "/" + short_name;
+}
+
+inline JournalEntry entry_for(JournalAction action,
+                              const std::string& secret,
+                              const std::string& env,
+                              std::optional<std::int64_t> version = std::nullopt)
+{
+  JournalEntry entry;
+  entry.action = action;
+  entry.secret = secret;
+  entry.env = env;
+  entry.version = version;
+  return entry;
+}
+
+inline connector::Action action_of(OpKind kind)
+{
+  return kind == OpKind::rotate ? connector::Action::rotate : connector::Action::rollback;
+}
+
+inline bool has_command_connectors(const Vault& vault, const SecretRecord& secret)
+{
+  return std::any_of(secret.connectors.begin(), secret.connectors.end(), [&](const std::string& name) {
+    const ConnectorRecord* connector = vault.connector(name);
+    return connector != nullptr && connector::driver_for(*connector).pushes();
+  });
+}
+
+// What a person must do for a manual connector to take version `v` of `secret`.
+inline Instruction paste_instruction(const std::string& secret,
+                                     const std::string& connector_name,
+                                     const ConnectorRecord* connector,
+                                     std::int64_t v,
+                                     std::vector<std::string> who)
+{
+  Instruction instruction;
+  instruction.connector = connector_name;
+  instruction.text = connector != nullptr && !connector->instructions.empty()
+                       ? connector->instructions
+                       : "paste the new value where " + connector_name + " needs it";
+  instruction.who = std::move(who);
+  instruction.value_command = fmt::format("escrow get {} --reveal --version {}", secret, v);
+  instruction.confirm_command = fmt::format("escrow rotate --confirm {} {}", secret, connector_name);
+  return instruction;
+}
+
+struct Rotator::Op
+{
+  std::string name;
+  std::string env;
+  OpKind kind = OpKind::rotate;
+  std::int64_t v_new = 0;
+  std::int64_t v_old = 0;
+  std::optional<SecretBytes> new_value;
+  std::optional<SecretBytes> old_value;
+  std::set<std::string> confirmed;
+  bool resuming = false; // unknown which connectors hold what: every command connector counts
+  bool cancel = false;   // `rollback` of a pending rotation: undoing it is the goal, not a failure
+  Outcome out;
+
+  // The outcome names the secret and the versions this operation swaps.
+  void stamp()
+  {
+    out.secret = name;
+    out.env = env;
+    out.version = v_new;
+    out.previous_version = v_old;
+  }
+  // Every value in play, for redacting the connectors' output.
+  Redactor redactor() const
+  {
+    Redactor redactor;
+    if (new_value) {
+      redactor.add(label(name, v_new), *new_value);
+    }
+    if (old_value) {
+      redactor.add(label(name, v_old), *old_value);
+    }
+    return redactor;
+  }
+};
+
+} // namespace escrow::rotation

@@ -1,0 +1,66 @@
+// The notify hook (policy.notify): one JSON event per result on the hook's stdin, never a value.
+#include <escrow/error.hpp>
+#include <escrow/rotation/engine.hpp>
+#include <escrow/util/process.hpp>
+
+namespace escrow::rotation {
+
+Json notify(const Session& session, const Json& event)
+{
+  const std::string& command = session.vault().policy().notify;
+  if (command.empty() || session.options().sandbox) {
+    return nullptr;
+  }
+  const SecretBytes body = SecretBytes::from(event.dump() + "\n");
+  util::ProcessSpec spec;
+  spec.argv = util::shell_argv(command);
+  spec.extra_env = connector::scrubbed_environment();
+  spec.extra_env.emplace_back("ESCROW_EVENT", event.value("event", ""));
+  spec.stdin_data = &body;
+  spec.timeout = std::chrono::seconds(30);
+  spec.kill_grace = std::chrono::milliseconds(1000);
+  spec.capture_limit = 4096;
+  try {
+    const util::ProcessResult run = util::run_process(spec);
+    if (!run.timed_out && run.exit_code == 0) {
+      return Json{{"ran", true}, {"ok", true}, {"error", ""}};
+    }
+    const std::string said = connector::one_line(run.err.empty() ? run.out : run.err, connector::k_message_output);
+    return Json{{"ran", true},
+                {"ok", false},
+                {"error", run.timed_out ? std::string("timed out after 30s")
+                                        : fmt::format("exit {}{}", run.exit_code, said.empty() ? "" : ": " + said)}};
+  } catch (const Error& error) {
+    return Json{{"ran", false}, {"ok", false}, {"error", error.what()}};
+  }
+}
+
+void Rotator::send(Outcome& out, const std::string& event)
+{
+  Json json{{"event", event},
+            {"secret", out.secret},
+            {"env", out.env},
+            {"action", outcome_action_name(out.action)},
+            {"result", outcome_result_name(out.result)},
+            {"version", out.version > 0 ? Json(out.version) : Json(nullptr)},
+            {"previous_version", out.previous_version > 0 ? Json(out.previous_version) : Json(nullptr)},
+            {"reason", out.reason},
+            {"error", out.error},
+            {"actor", m_session.me().name},
+            {"at", format_time(m_session.now())},
+            {"vault", m_session.vault().id_b64()}};
+  Json connectors = Json::array();
+  for (const auto& instruction : out.instructions) {
+    connectors.push_back(Json{{"connector", instruction.connector}, {"needs", "manual paste"}});
+  }
+  for (const auto& step : out.steps) {
+    connectors.push_back(Json{{"connector", step.connector},
+                              {"step", connector::step_name(step.step)},
+                              {"version", step.version},
+                              {"ok", step.ok}});
+  }
+  json["connectors"] = connectors;
+  out.notify = notify(m_session, json);
+}
+
+} // namespace escrow::rotation
