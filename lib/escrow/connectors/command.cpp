@@ -32,6 +32,11 @@ public:
   }
 
   std::string describe(const ConnectorRecord& connector) const override { return one_line(connector.update, 60); }
+
+  bool verifies(const ConnectorRecord& connector) const override
+  {
+    return !connector.verify.empty();
+  }
 };
 
 } // namespace

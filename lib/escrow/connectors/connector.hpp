@@ -153,6 +153,9 @@ public:
                          const Redactor& redactor) const = 0;
   // One line for people: what the connector does (connector list).
   virtual std::string describe(const ConnectorRecord& connector) const = 0;
+  // Whether its verify step checks something (a command, a login, a request); when false the
+  // step succeeds without checking anything, and a rehearsal or `restore --reconnect` skips it.
+  virtual bool verifies(const ConnectorRecord& connector) const = 0;
 };
 
 // The registry: the driver of a kind (every ConnectorKind has one).

@@ -38,6 +38,11 @@ public:
   {
     return one_line(connector.instructions, 60);
   }
+
+  bool verifies(const ConnectorRecord& connector) const override
+  {
+    return !connector.verify.empty();
+  }
 };
 
 } // namespace
