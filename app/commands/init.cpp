@@ -9,10 +9,7 @@ namespace {
 
 void run_init(Context& context)
 {
-  Session session = Session::create(context.session_options());
-  JournalEntry entry;
-  entry.action = "init";
-  session.commit(std::move(entry));
+  Session session = create_vault(context.session_options());
   const Vault& vault = session.vault();
   if (context.json()) {
     context.emit(Json{{"vault", session.vault_path().string()},

@@ -15,7 +15,6 @@ namespace escrow::rotation {
 
 namespace {
 
-constexpr std::string_view k_journal_label = "escrow/v1/journal";
 
 bool key_material(const VersionRecord& version)
 {
@@ -100,20 +99,10 @@ bool after_access_used(const SecretRecord& secret, const VersionRecord& current)
 bool authentic_entry(const Vault& vault, const SecretRecord& secret, const JournalEntry& entry)
 {
   const MemberRecord* author = vault.member(entry.actor);
-  if (author == nullptr || entry.vault != vault.id_b64() || !can_write_secret(*author, secret)) {
+  if (author == nullptr || entry.vault != vault.id_b64() || !policy::may_rotate(*author, secret)) {
     return false;
   }
-  try {
-    if (journal_entry_hash(entry) != entry.hash) {
-      return false;
-    }
-    const Bytes digest = canonical::unb64(entry.hash, "journal hash");
-    const Bytes sig = canonical::unb64(entry.sig, "journal sig");
-    return sig.size() == crypto::k_signature_size
-           && crypto::verify(k_journal_label, digest, sig, author->sign_pk);
-  } catch (const Error&) {
-    return false;
-  }
+  return journal_entry_authentic(entry, author->sign_pk);
 }
 
 } // namespace
@@ -489,20 +478,12 @@ SecretBytes Rotator::read_value(const std::string& name, std::int64_t v)
   if (version == nullptr) {
     fail(ErrorKind::integrity, "{}: {} has no version {}", vault.what(), name, v);
   }
-  const OpenedKey key = open_data_key(vault, secret, *version, m_session.identity(), m_session.now());
-  return decrypt_version(vault, secret, *version, key.data_key);
+  return open_value(vault, secret, *version, m_session.identity(), m_session.now()).value;
 }
 
 std::vector<std::string> Rotator::who_can_rotate(const SecretRecord& secret) const
 {
-  std::vector<std::string> who;
-  for (const auto& [name, member] : m_session.vault().members()) {
-    if (member.active() && member.reaches(secret.env)
-        && (name == secret.owner || member.has_role(Role::rotator))) {
-      who.push_back(name);
-    }
-  }
-  return who;
+  return policy::rotators_of(m_session.vault(), secret);
 }
 
 SecretBytes Rotator::generate(const SecretRecord& secret, const std::string& spec_text, std::int64_t v)
@@ -1027,7 +1008,7 @@ std::vector<Outcome> Rotator::resume(const std::string& name)
       continue;
     }
     const SecretRecord& secret = m_session.vault().secret(secret_name);
-    if (pending_version(secret) == nullptr || !can_write_secret(me, secret)) {
+    if (pending_version(secret) == nullptr || !policy::may_rotate(me, secret)) {
       continue;
     }
     try {
@@ -1062,7 +1043,7 @@ std::vector<Outcome> Rotator::rotate_due()
       continue;
     }
     const SecretRecord& secret = m_session.vault().secret(name);
-    if (!can_write_secret(me, secret)) {
+    if (!policy::may_rotate(me, secret)) {
       continue; // only those the caller may rotate
     }
     const auto reason = due_reason(secret, m_session.vault().policy(), m_session.now());
@@ -1240,16 +1221,15 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
   CompromiseOutcome result;
   result.secret = full_name;
   result.who_can = who_can_rotate(peek);
-  if (!can_write_secret(me, peek)) {
+  if (!policy::may_rotate(me, peek)) {
     JournalEntry entry = entry_for("compromise", full_name, env);
     entry.why = why;
-    entry.result = "denied";
-    entry.detail = Json{{"reason", "may not change the secret"}};
-    m_session.record(std::move(entry));
-    throw Error(ErrorKind::access, fmt::format("compromise: {} may not change {}; its owner ({}), an admin or a "
-                                               "rotator must mark it (reported in the journal)",
-                                               me.name, full_name, peek.owner))
-      .hint(fmt::format("who can rotate it: {}", result.who_can.empty() ? "nobody yet" : join(result.who_can)));
+    Error refusal(ErrorKind::access, fmt::format("compromise: {} may not change {}; its owner ({}), an admin or a "
+                                                 "rotator must mark it (reported in the journal)",
+                                                 me.name, full_name, peek.owner));
+    refusal.hint(fmt::format("who can rotate it: {}", result.who_can.empty() ? "nobody yet" : join(result.who_can)));
+    m_session.record_refusal(std::move(entry), refusal);
+    throw refusal;
   }
   if (peek.state != "active") {
     fail(ErrorKind::usage, "compromise: {} is retired", full_name);
@@ -1452,7 +1432,7 @@ std::vector<Outcome> Rotator::plan(const std::vector<std::string>& names, bool d
       continue;
     }
     const SecretRecord& secret = vault.secret(name);
-    if (!can_write_secret(me, secret) || secret.state != "active") {
+    if (!policy::may_rotate(me, secret) || secret.state != "active") {
       continue;
     }
     if (pending_version(secret) != nullptr) {

@@ -17,6 +17,7 @@
 #include <escrow/audit/log.hpp>
 #include <escrow/canonical.hpp>
 #include <escrow/identity.hpp>
+#include <escrow/session.hpp>
 #include <escrow/vault.hpp>
 
 #include <optional>
@@ -152,5 +153,16 @@ struct Report
 };
 
 Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal, const ReportOptions& options);
+
+// escrow audit report as an operation on the command's session: the report over its vault and
+// journal (values compared with the session's identity when `compare_values`), the HTML page
+// written atomically to `html` when given (with the anomalies and the journal's verification),
+// and "audit-compare" journaled when values were decrypted (never shown, never written).
+struct ReportRun
+{
+  Report report;
+  std::string html_path; // "" = none written
+};
+ReportRun report_on(Session& session, ReportOptions options, bool compare_values, const std::string& html);
 
 } // namespace escrow::audit
