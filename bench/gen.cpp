@@ -2,7 +2,7 @@
 // escrow_core (the same records, signatures, sealing and layout as the escrow binary).
 //
 //   escrow-bench-gen vault DIR --secrets N [--journal M] [--due K] [--extra-members K]
-//                              [--threads T] [--now UNIX]
+//                              [--connectors C] [--threads T] [--now UNIX]
 //     DIR/escrow.vault, DIR/escrow.journal      the vault (revision 1) and its journal of M entries
 //     DIR/ids/<name>.id, DIR/ids/<name>.pub     identities without a passphrase
 //     DIR/ids/erin-kdf.id, DIR/ids/passphrase   erin's keys under Argon2id INTERACTIVE limits
@@ -12,6 +12,10 @@
 // The shape of every secret (issue 6): owner erin; standing access for 5 members (erin, the
 // rotator ci, and alice, frank, grace by explicit share); custodians bob, carol, dave, 2 of 3;
 // 2 retained versions (v1 previous, v2 current); one connector (prod/app-sync, `true`).
+// With --connectors C (the recovery drill, tests/recovery/rto.sh): C connectors sync-01..sync-C
+// instead, secret i bound to sync-(i mod C), each a "system" that keeps its values in
+// DIR/systems/sync-NN/ENV/NAME (update writes the value read from stdin there; verify compares).
+// The generator writes every secret's current value there, as a live system would hold it.
 // The first K secrets (--due) are overdue for rotation, the rest are not.
 // henry is a requester without standing access (request + approve + get).
 //
@@ -63,6 +67,7 @@ struct Options
   std::size_t journal = 1;
   std::size_t due = 0;
   std::size_t extra_members = 0;
+  std::size_t connectors = 0;
   std::size_t count = 200;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   Timestamp now = 1767225600; // 2026-01-01T00:00:00Z
@@ -72,7 +77,7 @@ struct Options
 {
   std::cerr << "escrow-bench-gen: " << problem << "\n"
             << "usage: escrow-bench-gen vault DIR --secrets N [--journal M] [--due K] [--extra-members K]"
-               " [--threads T] [--now UNIX]\n"
+               " [--connectors C] [--threads T] [--now UNIX]\n"
             << "       escrow-bench-gen append DIR [--count C]\n"
             << "       escrow-bench-gen read DIR [--count C]\n";
   std::exit(2);
@@ -110,22 +115,22 @@ struct People
 struct Person
 {
   const char* name;
-  std::set<std::string> roles;
+  std::set<Role> roles;
   std::set<std::string> envs;
 };
 
 const std::vector<Person>& cast()
 {
   static const std::vector<Person> people = {
-    {"alice", {"admin", "approver", "requester"}, {"*"}},
-    {"bob", {"approver", "requester"}, {"prod"}},
-    {"carol", {"approver", "requester"}, {"prod"}},
-    {"dave", {"approver", "requester"}, {"prod"}},
-    {"erin", {"requester"}, {"prod"}},
-    {"frank", {"requester"}, {"prod"}},
-    {"grace", {"requester"}, {"prod"}},
-    {"henry", {"requester"}, {"prod"}},
-    {"ci", {"rotator"}, {"prod"}},
+    {"alice", {Role::admin, Role::approver, Role::requester}, {"*"}},
+    {"bob", {Role::approver, Role::requester}, {"prod"}},
+    {"carol", {Role::approver, Role::requester}, {"prod"}},
+    {"dave", {Role::approver, Role::requester}, {"prod"}},
+    {"erin", {Role::requester}, {"prod"}},
+    {"frank", {Role::requester}, {"prod"}},
+    {"grace", {Role::requester}, {"prod"}},
+    {"henry", {Role::requester}, {"prod"}},
+    {"ci", {Role::rotator}, {"prod"}},
   };
   return people;
 }
@@ -143,7 +148,18 @@ SecretBytes value_for(std::size_t i)
   return SecretBytes::from(fmt::format("v{}-{}", i, hex));
 }
 
-SecretRecord make_secret(const Vault& vault, const People& people, std::size_t i, bool due, Timestamp now)
+std::string connector_name(std::size_t k)
+{
+  return fmt::format("sync-{:02d}", k + 1);
+}
+
+SecretRecord make_secret(const Vault& vault,
+                         const People& people,
+                         std::size_t i,
+                         bool due,
+                         Timestamp now,
+                         const Options& options,
+                         std::string* current_value)
 {
   const Identity& owner = people["erin"];
   SecretRecord secret;
@@ -153,7 +169,7 @@ SecretRecord make_secret(const Vault& vault, const People& people, std::size_t i
   secret.owner = "erin";
   secret.purpose = fmt::format("credential {} of service svc{:05d}, used by the app-sync job", i % 5, i);
   secret.tier = "standard";
-  secret.connectors = {"app-sync"};
+  secret.connectors = {options.connectors > 0 ? connector_name(i % options.connectors) : std::string("app-sync")};
   secret.every = 30 * 86400;
   secret.custodians = {"bob", "carol", "dave"};
   secret.threshold = 2;
@@ -164,10 +180,13 @@ SecretRecord make_secret(const Vault& vault, const People& people, std::size_t i
   for (std::int64_t v = 1; v <= 2; ++v) {
     VersionPlan plan;
     plan.v = v;
-    plan.state = v == 2 ? "current" : "previous";
+    plan.state = v == 2 ? VersionState::current : VersionState::previous;
     plan.why = v == 1 ? "added" : "rotated (cadence)";
     plan.readers = policy::standing_readers(vault, secret);
     const SecretBytes value = value_for(i);
+    if (v == 2 && current_value != nullptr) {
+      current_value->assign(reinterpret_cast<const char*>(value.expose().data()), value.size());
+    }
     VersionRecord version =
       seal_version(vault, secret, value, plan, v == 2 ? v2_at : secret.created_at, v == 2 ? "ci" : "erin");
     vault.sign(secret, version, v == 2 ? people["ci"] : owner);
@@ -212,7 +231,8 @@ std::string write_journal(const Options& options, const People& people, const Va
   const std::size_t total = std::max<std::size_t>(1, options.journal);
   std::vector<JournalEntry> entries(total);
   static const char* readers[] = {"erin", "frank", "grace", "alice", "ci"};
-  static const char* actions[] = {"reveal", "reveal", "reveal", "exec", "reveal", "reveal", "exec", "reveal"};
+  static const JournalAction actions[] = {JournalAction::reveal, JournalAction::reveal, JournalAction::reveal, JournalAction::exec,
+                                         JournalAction::reveal, JournalAction::reveal, JournalAction::exec,   JournalAction::reveal};
   const std::string host = "bench-host";
   for (std::size_t i = 0; i < total; ++i) {
     JournalEntry& e = entries[i];
@@ -221,7 +241,7 @@ std::string write_journal(const Options& options, const People& people, const Va
     e.vault = vault.id_b64();
     if (i == 0) {
       e.actor = "alice";
-      e.action = "init";
+      e.action = JournalAction::init;
       e.detail = Json{{"revision", 1}};
     } else {
       const std::size_t s = (i * 7919) % std::max<std::size_t>(1, options.secrets);
@@ -282,7 +302,7 @@ int make_vault(const Options& options)
   const Identity& alice = people["alice"];
 
   Vault vault = Vault::create(alice, options.now - 100 * 86400);
-  const auto add_member = [&](const std::string& name, std::set<std::string> roles, std::set<std::string> envs) {
+  const auto add_member = [&](const std::string& name, std::set<Role> roles, std::set<std::string> envs) {
     const Identity& id = people[name];
     MemberRecord record;
     record.name = name;
@@ -301,24 +321,44 @@ int make_vault(const Options& options)
     }
   }
   for (std::size_t k = 0; k < options.extra_members; ++k) {
-    add_member(fmt::format("m{:05d}", k), {"requester"}, {"prod"});
+    add_member(fmt::format("m{:05d}", k), {Role::requester}, {"prod"});
   }
 
-  ConnectorRecord connector;
-  connector.name = "app-sync";
-  connector.env = "prod";
-  connector.kind = "command";
-  connector.update = "true";
-  connector.verify = "true";
-  connector.timeout = 60;
-  connector.created_at = options.now - 98 * 86400;
-  vault.sign(connector, alice);
-  vault.put_connector(std::move(connector));
+  const fs::path systems = fs::absolute(options.dir) / "systems";
+  const auto add_connector = [&](const std::string& name, const std::string& update, const std::string& verify) {
+    ConnectorRecord connector;
+    connector.name = name;
+    connector.env = "prod";
+    connector.kind = ConnectorKind::command;
+    connector.update = update;
+    connector.verify = verify;
+    connector.timeout = 60;
+    connector.created_at = options.now - 98 * 86400;
+    vault.sign(connector, alice);
+    vault.put_connector(std::move(connector));
+  };
+  if (options.connectors == 0) {
+    add_connector("app-sync", "true", "true");
+  }
+  for (std::size_t k = 0; k < options.connectors; ++k) {
+    const std::string store = (systems / connector_name(k)).string();
+    add_connector(connector_name(k),
+                  fmt::format("mkdir -p \"$(dirname '{0}'/\"$ESCROW_SECRET_NAME\")\" && cat > '{0}'/\"$ESCROW_SECRET_NAME\"", store),
+                  fmt::format("cmp -s - '{}'/\"$ESCROW_SECRET_NAME\"", store));
+  }
 
   std::vector<SecretRecord> records(options.secrets);
+  std::vector<std::string> current(options.connectors > 0 ? options.secrets : 0);
   run_parallel(options.secrets, options.threads, [&](std::size_t i) {
-    records[i] = make_secret(vault, people, i, i < options.due, options.now);
+    records[i] = make_secret(vault, people, i, i < options.due, options.now, options,
+                             options.connectors > 0 ? &current[i] : nullptr);
   });
+  for (std::size_t i = 0; i < current.size(); ++i) {
+    // What the live systems hold: each secret's current value, in its connector's store.
+    const fs::path file = systems / connector_name(i % options.connectors) / secret_name(i);
+    fs::create_directories(file.parent_path());
+    write_text(file, current[i], 0600);
+  }
   std::string names;
   for (std::size_t i = 0; i < options.secrets; ++i) {
     names += records[i].full_name() + "\n";
@@ -381,7 +421,7 @@ int time_append(const Options& options)
   const auto entry = [&] {
     JournalEntry e;
     e.ts = options.now;
-    e.action = "reveal";
+    e.action = JournalAction::reveal;
     e.secret = secret_name(0);
     e.env = "prod";
     e.version = 2;
@@ -496,6 +536,8 @@ int main(int argc, char* argv[])
       options.journal = number(value());
     } else if (flag == "--due") {
       options.due = number(value());
+    } else if (flag == "--connectors") {
+      options.connectors = number(value());
     } else if (flag == "--extra-members") {
       options.extra_members = number(value());
     } else if (flag == "--threads") {

@@ -85,14 +85,15 @@ void run_log(const LogOptions& options, Context& context)
   for (const audit::LoggedEntry* logged : selected) {
     const JournalEntry& entry = logged->entry;
     std::string why = audit::justification(entry, whys);
-    if (why.empty() && entry.result != "ok") {
+    if (why.empty() && entry.result != JournalResult::ok) {
       if (const auto it = entry.detail.find("reason"); it != entry.detail.end() && it->is_string()) {
         why = "(" + it->get<std::string>() + ")";
       }
     }
-    rows.push_back({std::to_string(logged->line), format_time(entry.ts), entry.actor, entry.action,
+    rows.push_back({std::to_string(logged->line), format_time(entry.ts), entry.actor,
+                    std::string(journal_action_name(entry.action)),
                     entry.secret.empty() ? "-" : entry.secret, entry.version ? "v" + std::to_string(*entry.version) : "-",
-                    entry.result, entry.host, why.empty() ? "-" : one_line(why)});
+                    std::string(journal_result_name(entry.result)), entry.host, why.empty() ? "-" : one_line(why)});
   }
   print_table(context.out(), context, {"LINE", "TIME", "ACTOR", "ACTION", "SECRET", "VERSION", "RESULT", "HOST", "WHY"},
               rows);

@@ -72,10 +72,18 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   setup_rollback(app, context);
   setup_audit(app, context);
   setup_verify(app, context);
+  setup_agent(app, context);
+  setup_inject(app, context);
+  setup_import(app, context);
+  setup_backup(app, context);
+  setup_restore(app, context);
+  setup_rehearse(app, context);
+  setup_drill(app, context);
   // After the subcommands, so that only the top-level help carries it.
   app.footer(
     "Environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA, ESCROW_PASSPHRASE_FILE,\n"
-    "ESCROW_LOCK_WAIT (seconds), ESCROW_NOW (fixed clock for tests and rehearsals), ESCROW_KDF=fast\n"
+    "ESCROW_AGENT_SOCK (the agent's socket), ESCROW_LOCK_WAIT (seconds),\n"
+    "ESCROW_NOW (fixed clock for tests and rehearsals), ESCROW_KDF=fast\n"
     "(test suites only), NO_COLOR.\n"
     "Exit codes: 0 ok, 1 operation failed, 2 usage, 3 integrity, 4 access denied, 5 lock or I/O.");
 

@@ -19,6 +19,7 @@ struct ConnectorAddOptions
   std::string instructions;
   std::int64_t timeout = 60;
   bool manual = false;
+  std::string rehearse_with;
 };
 
 struct ConnectorListOptions
@@ -31,18 +32,19 @@ void run_connector_add(const ConnectorAddOptions& options, Context& context)
   connector::Spec spec;
   spec.name = options.name;
   spec.env = options.env;
-  spec.kind = options.manual ? "manual" : "command";
+  spec.kind = options.manual ? ConnectorKind::manual : ConnectorKind::command;
   spec.update = options.update;
   spec.verify = options.verify;
   spec.instructions = options.instructions;
   spec.timeout = options.timeout;
+  spec.rehearse_with = options.rehearse_with;
   connector::validate(spec); // before the lock and the passphrase
   Session session = context.open(Mode::write);
   const ConnectorRecord& record = connector::add(session, spec);
   context.emit_or_say(Json{{"connector", record.name}, {"env", record.env}, {"kind", record.kind},
                            {"timeout", record.timeout}},
                       fmt::format("added {} connector {} in {}; bind secrets with: escrow connect {}/NAME {}",
-                                  record.kind, record.name, record.env, record.env, record.name));
+                                  connector_kind_name(record.kind), record.name, record.env, record.env, record.name));
 }
 
 void run_connector_list(const ConnectorListOptions& options, Context& context)
@@ -69,9 +71,9 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
                          {"created_at", format_time(record.created_at)},
                          {"by", record.by},
                          {"secrets", bound}});
-    rows.push_back({name, record.env, record.kind, std::to_string(record.timeout) + "s",
+    rows.push_back({name, record.env, std::string(connector_kind_name(record.kind)), std::to_string(record.timeout) + "s",
                     bound.empty() ? "-" : util::join(bound, ","),
-                    record.kind == "manual" ? connector::one_line(record.instructions, 60)
+                    record.kind == ConnectorKind::manual ? connector::one_line(record.instructions, 60)
                                             : connector::one_line(record.update, 60)});
   }
   if (context.json()) {
@@ -108,6 +110,8 @@ void setup_connector(CLI::App& app, Context& context)
   add->add_flag("--manual", add_options->manual, "no API: a person pastes the value and confirms (rotate --confirm)");
   add->add_option("--instructions", add_options->instructions, "for manual connectors: who pastes it where");
   add->add_option("--timeout", add_options->timeout, "seconds each command may run (default 60)");
+  add->add_option("--rehearse-with", add_options->rehearse_with,
+                  "a staging twin (an existing connector) that `escrow rehearse` runs instead of this one");
   add->callback([add_options, &context] { run_connector_add(*add_options, context); });
 
   auto list_options = std::make_shared<ConnectorListOptions>();

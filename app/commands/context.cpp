@@ -1,5 +1,6 @@
 #include <commands/context.hpp>
 
+#include <escrow/agent.hpp>
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
 #include <escrow/util/terminal.hpp>
@@ -54,6 +55,7 @@ SessionOptions Context::session_options() const
   options.allow_rollback = global.allow_rollback;
   options.clock = Clock::from_setting(env("ESCROW_NOW"));
   options.lock_wait = parse_lock_wait(env("ESCROW_LOCK_WAIT"));
+  options.agent_socket = agent::socket_path(env("ESCROW_AGENT_SOCK"), env("XDG_RUNTIME_DIR"));
   const std::string passphrase_file(env("ESCROW_PASSPHRASE_FILE"));
   auto ask = m_io.read_hidden_line;
   options.passphrase = [passphrase_file, ask](std::string_view prompt) -> std::optional<SecretBytes> {

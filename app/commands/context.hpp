@@ -3,8 +3,8 @@
 // environment and a string for stdin.
 //
 // THE one place that reads the environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA,
-// ESCROW_PASSPHRASE_FILE, ESCROW_LOCK_WAIT, ESCROW_NOW, ESCROW_KDF, XDG_STATE_HOME,
-// XDG_CONFIG_HOME, HOME, NO_COLOR are read here and passed down (SessionOptions); nothing in
+// ESCROW_PASSPHRASE_FILE, ESCROW_LOCK_WAIT, ESCROW_NOW, ESCROW_KDF, ESCROW_AGENT_SOCK,
+// XDG_RUNTIME_DIR, XDG_STATE_HOME, XDG_CONFIG_HOME, HOME, NO_COLOR are read here and passed down (SessionOptions); nothing in
 // lib/escrow/ calls getenv.
 #pragma once
 
@@ -129,5 +129,12 @@ void setup_compromise(CLI::App& app, Context& context);
 void setup_retire(CLI::App& app, Context& context);
 void setup_rollback(CLI::App& app, Context& context);
 void setup_audit(CLI::App& app, Context& context);      // audit log | verify | report | anomalies
+void setup_agent(CLI::App& app, Context& context);     // agent, agent lock, agent status
+void setup_inject(CLI::App& app, Context& context);    // inject -i TEMPLATE -o FILE
+void setup_import(CLI::App& app, Context& context);    // import SOURCE --env E
+void setup_backup(CLI::App& app, Context& context);
+void setup_restore(CLI::App& app, Context& context);
+void setup_rehearse(CLI::App& app, Context& context);
+void setup_drill(CLI::App& app, Context& context);
 
 } // namespace escrow::cli

@@ -3,6 +3,8 @@
 
 #include <escrow/error.hpp>
 #include <escrow/redact.hpp>
+#include <escrow/read.hpp>
+#include <escrow/references.hpp>
 #include <escrow/secrets.hpp>
 #include <escrow/util/process.hpp>
 
@@ -13,6 +15,7 @@ namespace {
 struct ExecOptions
 {
   std::vector<std::string> sets;
+  std::string env_file;
   std::vector<std::string> command;
 };
 
@@ -31,8 +34,8 @@ void run_exec(const ExecOptions& options, Context& context)
   if (options.command.empty()) {
     fail(ErrorKind::usage, "exec: no command given (escrow exec --set VAR=ENV/NAME -- CMD ARGS)");
   }
-  if (options.sets.empty()) {
-    fail(ErrorKind::usage, "exec: nothing to set (--set VAR=ENV/NAME)");
+  if (options.sets.empty() && options.env_file.empty()) {
+    fail(ErrorKind::usage, "exec: nothing to set (--set VAR=ENV/NAME or --env-file FILE)");
   }
   std::vector<ValueBinding> bindings;
   for (const auto& set : options.sets) {
@@ -46,9 +49,16 @@ void run_exec(const ExecOptions& options, Context& context)
 
   // One session: the identity is unlocked once, the uses are journaled before the command runs.
   // It ends before the command starts, so no lock is held while it runs.
+  // --env-file: references read under the same rules (lib/escrow/references.hpp).
+  EnvFileValues file_values;
   std::vector<SecretBytes> values = [&] {
     Session session = context.open(Mode::read);
-    return load_values(session, bindings, options.command.front());
+    if (!options.env_file.empty()) {
+      file_values = read_env_file(session, options.env_file, options.command.front());
+    }
+    std::vector<SecretBytes> loaded = load_values(session, bindings, options.command.front());
+    record_reads(session, file_values.reads);
+    return loaded;
   }();
 
   Redactor redactor;
@@ -57,10 +67,15 @@ void run_exec(const ExecOptions& options, Context& context)
   spec.output = util::OutputMode::forward;
   // The command gets the values it asked for, never escrow's own identity (a CI rotator's
   // private keys may be in ESCROW_IDENTITY_DATA).
-  spec.extra_env = {{"ESCROW_IDENTITY_DATA", ""}, {"ESCROW_PASSPHRASE_FILE", ""}};
+  spec.extra_env = file_values.plain;
+  spec.extra_env.insert(spec.extra_env.end(), {{"ESCROW_IDENTITY_DATA", ""}, {"ESCROW_PASSPHRASE_FILE", ""}});
   for (std::size_t i = 0; i < bindings.size(); ++i) {
     redactor.add(bindings[i].secret, values[i]);
     spec.secret_env.emplace_back(bindings[i].variable, &values[i]);
+  }
+  for (std::size_t i = 0; i < file_values.reads.size(); ++i) {
+    redactor.add(file_values.reads[i].secret, file_values.reads[i].value);
+    spec.secret_env.emplace_back(file_values.variables[i], &file_values.reads[i].value);
   }
   redact_output(spec, redactor);
   const util::ProcessResult result = util::run_process(spec);
@@ -74,8 +89,10 @@ void setup_exec(CLI::App& app, Context& context)
   auto options = std::make_shared<ExecOptions>();
   auto* exec = app.add_subcommand(
     "exec", "run a command with secrets in its environment; its stdout and stderr are redacted");
-  exec->add_option("--set", options->sets, "VAR=ENV/NAME (repeatable)")->required();
-  exec->footer("Run as: escrow exec --set VAR=ENV/NAME [--set ...] -- CMD ARGS\n"
+  exec->add_option("--set", options->sets, "VAR=ENV/NAME (repeatable)");
+  exec->add_option("--env-file", options->env_file,
+                   "a .env file whose values are escrow://ENV/NAME[@vN] references or plain (non-secret) values");
+  exec->footer("Run as: escrow exec --set VAR=ENV/NAME [--set ...] [--env-file FILE] -- CMD ARGS\n"
                "The command's exit status is escrow's. Every value in play is replaced by <redacted:ENV/NAME>\n"
                "in its output, also when split across writes. Each use is journaled before the command starts.");
   // Everything after "--" is the command (cli::run sets it aside before parsing).

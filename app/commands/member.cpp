@@ -46,7 +46,7 @@ void run_add(const AddOptions& options, Context& context)
                       {"envs", member.envs}});
     return;
   }
-  context.say(fmt::format("added {} ({}) roles={} envs={}", pub.name, pub.fingerprint(), join(member.roles),
+  context.say(fmt::format("added {} ({}) roles={} envs={}", pub.name, pub.fingerprint(), join_roles(member.roles, ","),
                           join(member.envs)));
 }
 
@@ -96,7 +96,7 @@ void run_list(Context& context)
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& [name, member] : vault.members()) {
-    rows.push_back({name, member.fingerprint(), join(member.roles), join(member.envs),
+    rows.push_back({name, member.fingerprint(), join_roles(member.roles, ","), join(member.envs),
                     member.active() ? "active" : "removed " + format_time(*member.removed_at).substr(0, 10)});
   }
   if (!context.quiet()) {

@@ -89,7 +89,8 @@ void run_show(const ShowOptions& options, Context& context)
   out << "  versions:\n";
   std::vector<std::vector<std::string>> rows;
   for (auto it = secret.versions.rbegin(); it != secret.versions.rend(); ++it) {
-    rows.push_back({"v" + std::to_string(it->v), it->state, format_time(it->created_at), it->created_by, it->why});
+    rows.push_back({"v" + std::to_string(it->v), std::string(version_state_name(it->state)), format_time(it->created_at),
+                    it->created_by, it->why});
   }
   std::ostringstream table;
   print_table(table, context, {"VERSION", "STATE", "CREATED", "BY", "WHY"}, rows);

@@ -13,6 +13,16 @@ std::string_view step_name(Step step)
   return step == Step::update ? "update" : "verify";
 }
 
+std::string_view action_name(Action action)
+{
+  switch (action) {
+  case Action::rotate: return "rotate";
+  case Action::rollback: return "rollback";
+  case Action::restore: return "restore";
+  }
+  return "";
+}
+
 std::vector<std::pair<std::string, std::string>> scrubbed_environment()
 {
   return {{"ESCROW_IDENTITY_DATA", ""}, {"ESCROW_PASSPHRASE_FILE", ""}, {"ESCROW_IDENTITY", ""}};
@@ -122,7 +132,7 @@ StepResult run_step(const ConnectorRecord& connector,
                           invocation.previous_version > 0 ? std::to_string(invocation.previous_version) : ""},
                          {"ESCROW_CONNECTOR", connector.name},
                          {"ESCROW_STEP", std::string(step_name(step))},
-                         {"ESCROW_ACTION", invocation.action}});
+                         {"ESCROW_ACTION", std::string(action_name(invocation.action))}});
   spec.stdin_data = &value;
   spec.timeout = std::chrono::seconds(result.timeout);
   spec.kill_grace = std::chrono::milliseconds(1000);
@@ -164,18 +174,16 @@ void validate(const Spec& spec)
   if (!valid_env_name(spec.env)) {
     fail(ErrorKind::usage, "connector {}: invalid environment name (1-32 of a-z, 0-9, '_', '-')", spec.name);
   }
-  if (spec.kind == "command") {
+  if (spec.kind == ConnectorKind::command) {
     if (spec.update.empty() || spec.verify.empty()) {
       fail(ErrorKind::usage, "connector {}: a command connector needs --update CMD and --verify CMD (or use --manual)",
            spec.name);
     }
-  } else if (spec.kind == "manual") {
+  } else if (spec.kind == ConnectorKind::manual) {
     if (!spec.update.empty()) {
       fail(ErrorKind::usage, "connector {}: a manual connector has no --update command (a person pastes the value)",
            spec.name);
     }
-  } else {
-    fail(ErrorKind::usage, "connector {}: unknown kind \"{}\" (command or manual)", spec.name, spec.kind);
   }
   if (spec.timeout < 1 || spec.timeout > 86400) {
     fail(ErrorKind::usage, "connector {}: --timeout must be 1 to 86400 seconds", spec.name);
@@ -211,12 +219,24 @@ const ConnectorRecord& add(Session& session, const Spec& spec)
   record.instructions = spec.instructions;
   record.timeout = spec.timeout;
   record.created_at = session.now();
+  if (!spec.rehearse_with.empty()) {
+    const ConnectorRecord* twin = vault.connector(spec.rehearse_with);
+    if (twin == nullptr || twin->env != spec.env || spec.rehearse_with == spec.name) {
+      throw Error(ErrorKind::usage, fmt::format("connector add: --rehearse-with {}: no such connector in {}",
+                                                one_line(spec.rehearse_with, 64), spec.env))
+        .hint("add the staging twin first: escrow connector add TWIN --env " + spec.env + " --update CMD --verify CMD");
+    }
+    record.rehearse_with = spec.rehearse_with;
+  }
   vault.sign(record, session.identity());
   vault.put_connector(record);
   JournalEntry entry;
-  entry.action = "connector-add";
+  entry.action = JournalAction::connector_add;
   entry.env = spec.env;
   entry.detail = Json{{"connector", spec.name}, {"kind", spec.kind}, {"timeout", spec.timeout}};
+  if (!spec.rehearse_with.empty()) {
+    entry.detail["rehearse_with"] = spec.rehearse_with;
+  }
   session.commit(std::move(entry));
   return *session.vault().connector(spec.name);
 }
@@ -257,7 +277,7 @@ void remove(Session& session, const std::string& name)
   }
   vault.erase_connector(name);
   JournalEntry entry;
-  entry.action = "connector-remove";
+  entry.action = JournalAction::connector_remove;
   entry.env = env;
   entry.detail = Json{{"connector", name}};
   session.commit(std::move(entry));
@@ -268,7 +288,7 @@ namespace {
 bool has_pending(const SecretRecord& secret)
 {
   return std::any_of(secret.versions.begin(), secret.versions.end(),
-                     [](const VersionRecord& v) { return v.state == "pending"; });
+                     [](const VersionRecord& v) { return v.state == VersionState::pending; });
 }
 
 void bind(Session& session, const std::string& secret_name, const std::string& connector_name, bool on)
@@ -294,7 +314,7 @@ void bind(Session& session, const std::string& secret_name, const std::string& c
     if (listed) {
       fail(ErrorKind::usage, "connect: {} is already bound to {}", full_name, connector_name);
     }
-    if (peek.state != "active") {
+    if (peek.state != SecretState::active) {
       fail(ErrorKind::usage, "connect: {} is retired", full_name);
     }
   } else if (!listed) {
@@ -317,7 +337,7 @@ void bind(Session& session, const std::string& secret_name, const std::string& c
   }
   vault.sign_meta(secret, session.identity());
   JournalEntry entry;
-  entry.action = action;
+  entry.action = on ? JournalAction::connect : JournalAction::disconnect;
   entry.secret = full_name;
   entry.env = env;
   entry.detail = Json{{"connector", connector_name}};

@@ -41,13 +41,17 @@ constexpr std::size_t k_message_output = 160;
 enum class Step { update, verify };
 std::string_view step_name(Step step);
 
+// Why a command runs (its ESCROW_ACTION): a rotation, a rollback, or re-applying the old value.
+enum class Action { rotate, rollback, restore };
+std::string_view action_name(Action action);
+
 struct Invocation
 {
   std::string secret;   // ENV/NAME
   std::string env;
   std::int64_t version = 0;
   std::int64_t previous_version = 0; // 0 = none
-  std::string action = "rotate";     // rotate | rollback | restore
+  Action action = Action::rotate;
 };
 
 struct StepResult
@@ -89,11 +93,12 @@ struct Spec
 {
   std::string name;
   std::string env;
-  std::string kind = "command"; // command | manual
+  ConnectorKind kind = ConnectorKind::command;
   std::string update;
   std::string verify;
   std::string instructions;
   std::int64_t timeout = 60;
+  std::string rehearse_with; // --rehearse-with C: an existing connector of the same environment
 };
 
 // Checks a spec; Error(usage) naming the problem.

@@ -154,7 +154,7 @@ const Request& request_access(Vault& vault,
   const SecretRecord& secret = vault.secret(full_name);
   const std::string name = secret.full_name();
   policy::require_can_request(me, secret);
-  if (secret.state == "retired") {
+  if (secret.state == SecretState::retired) {
     fail(ErrorKind::access, "request: {} is retired and is never served", name);
   }
   const VersionRecord* current = secret.current();
@@ -207,7 +207,7 @@ ApprovalResult approve_request(Vault& vault,
     fail(ErrorKind::access, "approve: request {} for {} expired at {}", request.id, name,
          format_time(request.expires_at()));
   }
-  if (secret.state == "retired") {
+  if (secret.state == SecretState::retired) {
     fail(ErrorKind::access, "approve: {} is retired and is never served", name);
   }
   const VersionRecord* current = secret.current();
@@ -230,7 +230,7 @@ ApprovalResult approve_request(Vault& vault,
   }
   const std::string what = fmt::format("{}: {}", vault.what(), version_path(name, current->v));
   std::optional<SecretBytes> opened =
-    crypto::seal_open(canonical::unb64(sealed->second, what), approver.pub.box_pk, approver.box_sk);
+    approver.seal_open(canonical::unb64(sealed->second, what));
   if (!opened) {
     fail(ErrorKind::integrity, "{}: the share sealed to {} does not open with this identity (tampered or misdirected)",
          what, me.name);
@@ -434,10 +434,10 @@ const PolicyRecord& change_policy(Vault& vault, const Identity& admin, const std
 
 namespace {
 
-JournalEntry secret_entry(std::string action, const std::string& full_name, const std::string& env)
+JournalEntry secret_entry(JournalAction action, const std::string& full_name, const std::string& env)
 {
   JournalEntry entry;
-  entry.action = std::move(action);
+  entry.action = action;
   entry.secret = full_name;
   entry.env = env;
   return entry;
@@ -451,7 +451,7 @@ const Request& file_request(Session& session, std::string_view name, std::int64_
   const std::string full_name = env + "/" + short_name;
   Vault& vault = session.vault();
   (void)vault.secret(full_name); // no such secret: usage, not journaled
-  JournalEntry entry = secret_entry("request", full_name, env);
+  JournalEntry entry = secret_entry(JournalAction::request, full_name, env);
   entry.why = why;
   entry.detail = Json{{"ttl", format_duration(ttl)}};
   const Request& request = session.refusing(entry, [&]() -> const Request& {
@@ -470,7 +470,7 @@ ApprovalResult approve(Session& session, std::string_view name, std::string_view
   const std::string full_name = env + "/" + short_name;
   Vault& vault = session.vault();
   (void)find_request(vault, vault.secret(full_name), id); // no such request: usage, not journaled
-  JournalEntry entry = secret_entry("approve", full_name, env);
+  JournalEntry entry = secret_entry(JournalAction::approve, full_name, env);
   entry.request = std::string(id);
   const ApprovalResult result = session.refusing(entry, [&] {
     return approve_request(vault, full_name, id, session.identity(), session.now());
@@ -490,7 +490,7 @@ const Request& deny(Session& session, std::string_view name, std::string_view id
   }
   Vault& vault = session.vault();
   (void)find_request(vault, vault.secret(full_name), id);
-  JournalEntry entry = secret_entry("deny", full_name, env);
+  JournalEntry entry = secret_entry(JournalAction::deny, full_name, env);
   entry.request = std::string(id);
   entry.why = why;
   const Request& request = session.refusing(entry, [&]() -> const Request& {
@@ -504,7 +504,7 @@ const Request& deny(Session& session, std::string_view name, std::string_view id
 const PolicyRecord& set_policy(Session& session, const std::string& env, const PolicyChange& change)
 {
   JournalEntry entry;
-  entry.action = "policy-set";
+  entry.action = JournalAction::policy_set;
   if (!env.empty() && env != "*") {
     entry.env = env;
   }

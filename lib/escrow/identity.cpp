@@ -289,6 +289,16 @@ Identity open_identity(const Json& json, const SecretBytes* passphrase, std::str
   return identity;
 }
 
+crypto::Signature Identity::sign(std::string_view label, ByteView message) const
+{
+  return holder ? holder->sign(label, message) : crypto::sign(label, message, sign_sk);
+}
+
+std::optional<SecretBytes> Identity::seal_open(ByteView sealed) const
+{
+  return holder ? holder->seal_open(sealed) : crypto::seal_open(sealed, pub.box_pk, box_sk);
+}
+
 bool valid_member_name(std::string_view name)
 {
   if (name.empty() || name.size() > 64) {

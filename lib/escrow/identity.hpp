@@ -18,6 +18,7 @@
 #include <escrow/secret_bytes.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,11 +37,26 @@ struct PublicIdentity
   static PublicIdentity from_json(const canonical::Json& json, std::string_view what);
 };
 
+// Private-key operations done elsewhere: the agent (lib/escrow/agent.hpp) holds the keys and
+// signs or opens sealed boxes on request, so they never enter this process.
+class KeyHolder
+{
+public:
+  virtual ~KeyHolder() = default;
+  virtual crypto::Signature sign(std::string_view label, ByteView message) const = 0;
+  virtual std::optional<SecretBytes> seal_open(ByteView sealed) const = 0;
+};
+
 struct Identity
 {
   PublicIdentity pub;
-  SecretBytes sign_sk;
-  SecretBytes box_sk;
+  SecretBytes sign_sk; // empty when `holder` is set
+  SecretBytes box_sk;  // empty when `holder` is set
+  std::shared_ptr<const KeyHolder> holder;
+
+  // Every private-key operation goes through these two (local keys, or the holder's).
+  crypto::Signature sign(std::string_view label, ByteView message) const;
+  std::optional<SecretBytes> seal_open(ByteView sealed) const;
 };
 
 enum class Protection { passphrase, none };

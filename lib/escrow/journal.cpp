@@ -1,5 +1,6 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
+#include <escrow/util/text.hpp>
 #include <escrow/journal.hpp>
 #include <escrow/labels.hpp>
 
@@ -69,6 +70,107 @@ void repair_torn_tail(const fs::path& path)
 
 } // namespace
 
+std::string_view journal_action_name(JournalAction action)
+{
+  switch (action) {
+  case JournalAction::init: return "init";
+  case JournalAction::add: return "add";
+  case JournalAction::reveal: return "reveal";
+  case JournalAction::exec: return "exec";
+  case JournalAction::grant_used: return "grant-used";
+  case JournalAction::share: return "share";
+  case JournalAction::unshare: return "unshare";
+  case JournalAction::member_add: return "member-add";
+  case JournalAction::member_remove: return "member-remove";
+  case JournalAction::request: return "request";
+  case JournalAction::approve: return "approve";
+  case JournalAction::deny: return "deny";
+  case JournalAction::policy_set: return "policy-set";
+  case JournalAction::connector_add: return "connector-add";
+  case JournalAction::connector_remove: return "connector-remove";
+  case JournalAction::connect: return "connect";
+  case JournalAction::disconnect: return "disconnect";
+  case JournalAction::rotate_start: return "rotate-start";
+  case JournalAction::rotate: return "rotate";
+  case JournalAction::rotate_failed: return "rotate-failed";
+  case JournalAction::rollback_start: return "rollback-start";
+  case JournalAction::rollback: return "rollback";
+  case JournalAction::rollback_failed: return "rollback-failed";
+  case JournalAction::confirm: return "confirm";
+  case JournalAction::compromise: return "compromise";
+  case JournalAction::retire: return "retire";
+  case JournalAction::allow_rollback: return "allow-rollback";
+  case JournalAction::audit_compare: return "audit-compare";
+  case JournalAction::merge: return "merge";
+  }
+  return "";
+}
+
+const std::vector<JournalAction>& journal_actions()
+{
+  static const std::vector<JournalAction> k_all = [] {
+    std::vector<JournalAction> all;
+    for (int i = 0; i <= static_cast<int>(JournalAction::merge); ++i) {
+      all.push_back(static_cast<JournalAction>(i));
+    }
+    return all;
+  }();
+  return k_all;
+}
+
+std::optional<JournalAction> parse_journal_action(std::string_view name)
+{
+  for (const JournalAction action : journal_actions()) {
+    if (journal_action_name(action) == name) {
+      return action;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view journal_result_name(JournalResult result)
+{
+  switch (result) {
+  case JournalResult::ok: return "ok";
+  case JournalResult::denied: return "denied";
+  case JournalResult::failed: return "failed";
+  case JournalResult::pending: return "pending";
+  case JournalResult::rolling_back: return "rolling-back";
+  case JournalResult::rolled_back: return "rolled-back";
+  case JournalResult::rollback_incomplete: return "rollback-incomplete";
+  }
+  return "";
+}
+
+const std::vector<JournalResult>& journal_results()
+{
+  static const std::vector<JournalResult> k_all = {JournalResult::ok,           JournalResult::denied,
+                                                   JournalResult::failed,       JournalResult::pending,
+                                                   JournalResult::rolling_back, JournalResult::rolled_back,
+                                                   JournalResult::rollback_incomplete};
+  return k_all;
+}
+
+std::optional<JournalResult> parse_journal_result(std::string_view name)
+{
+  for (const JournalResult result : journal_results()) {
+    if (journal_result_name(result) == name) {
+      return result;
+    }
+  }
+  return std::nullopt;
+}
+
+void to_json(Json& json, JournalAction action)
+{
+  json = std::string(journal_action_name(action));
+}
+
+void to_json(Json& json, JournalResult result)
+{
+  json = std::string(journal_result_name(result));
+}
+
 std::string host_name()
 {
   char host[256] = {};
@@ -82,8 +184,8 @@ Json to_json(const JournalEntry& e)
 {
   Json json{{"ts", format_time(e.ts)},
             {"actor", e.actor},
-            {"action", e.action},
-            {"result", e.result},
+            {"action", journal_action_name(e.action)},
+            {"result", journal_result_name(e.result)},
             {"host", e.host},
             {"vault", e.vault},
             {"parents", e.parents}};
@@ -147,8 +249,18 @@ JournalEntry journal_entry_from_json(const Json& json, std::string_view what)
   }
   e.ts = *ts;
   e.actor = str("actor", true);
-  e.action = str("action", true);
-  e.result = str("result", true);
+  const std::string action = str("action", true);
+  const auto known_action = parse_journal_action(action);
+  if (!known_action) {
+    fail(ErrorKind::integrity, "{}: unknown action \"{}\" in \"action\"", what, util::quoted_name(action));
+  }
+  e.action = *known_action;
+  const std::string result = str("result", true);
+  const auto known_result = parse_journal_result(result);
+  if (!known_result) {
+    fail(ErrorKind::integrity, "{}: unknown result \"{}\" in \"result\"", what, util::quoted_name(result));
+  }
+  e.result = *known_result;
   e.host = str("host", true);
   e.vault = str("vault", true);
   e.secret = str("secret", false);
@@ -292,7 +404,7 @@ std::string Journal::seal(JournalEntry& entry, const Identity& actor)
   entry.sig.clear();
   entry.hash = journal_entry_hash(entry);
   const Bytes digest = canonical::unb64(entry.hash, "journal hash");
-  entry.sig = canonical::b64(crypto::sign(k_journal_label, digest, actor.sign_sk));
+  entry.sig = canonical::b64(actor.sign(k_journal_label, digest));
   return entry.hash;
 }
 

@@ -22,17 +22,63 @@ namespace escrow {
 
 constexpr std::size_t k_max_journal_line = 64 * 1024;
 
+// What an entry records. The names (journal.cpp) exist only in the journal's JSON and in the
+// output of `audit log`; an unknown name in a journal is Error(integrity) naming the line.
+enum class JournalAction {
+  init,
+  add,
+  reveal,
+  exec,
+  grant_used,
+  share,
+  unshare,
+  member_add,
+  member_remove,
+  request,
+  approve,
+  deny,
+  policy_set,
+  connector_add,
+  connector_remove,
+  connect,
+  disconnect,
+  rotate_start,
+  rotate,
+  rotate_failed,
+  rollback_start,
+  rollback,
+  rollback_failed,
+  confirm,
+  compromise,
+  retire,
+  allow_rollback,
+  audit_compare,
+  merge, // written by `escrow merge` (DESIGN §6)
+};
+std::string_view journal_action_name(JournalAction action);
+std::optional<JournalAction> parse_journal_action(std::string_view name);
+// Every action, in declaration order.
+const std::vector<JournalAction>& journal_actions();
+
+enum class JournalResult { ok, denied, failed, pending, rolling_back, rolled_back, rollback_incomplete };
+std::string_view journal_result_name(JournalResult result);
+std::optional<JournalResult> parse_journal_result(std::string_view name);
+const std::vector<JournalResult>& journal_results();
+// JSON output writes the names.
+void to_json(Json& json, JournalAction action);
+void to_json(Json& json, JournalResult result);
+
 struct JournalEntry
 {
   Timestamp ts = 0;
   std::string actor;
-  std::string action;
+  JournalAction action = JournalAction::init;
   std::string secret; // ENV/NAME or ""
   std::string env;
   std::optional<std::int64_t> version;
   std::string request;
   std::string why;
-  std::string result = "ok"; // ok | denied | failed | rolled-back | pending | ...
+  JournalResult result = JournalResult::ok;
   std::string host;
   std::string vault; // vault id (b64)
   Json detail = Json::object(); // small, value-free facts (connector names, redacted output)
@@ -90,3 +136,20 @@ private:
 std::string host_name();
 
 } // namespace escrow
+
+template<>
+struct fmt::formatter<escrow::JournalAction> : fmt::formatter<std::string_view>
+{
+  auto format(escrow::JournalAction value, fmt::format_context& ctx) const
+  {
+    return fmt::formatter<std::string_view>::format(escrow::journal_action_name(value), ctx);
+  }
+};
+template<>
+struct fmt::formatter<escrow::JournalResult> : fmt::formatter<std::string_view>
+{
+  auto format(escrow::JournalResult value, fmt::format_context& ctx) const
+  {
+    return fmt::formatter<std::string_view>::format(escrow::journal_result_name(value), ctx);
+  }
+};

@@ -60,14 +60,16 @@ const MemberRecord& add_member(Session& session, const PublicIdentity& pub, cons
   record.name = pub.name;
   record.sign_pk = pub.sign_pk;
   record.box_pk = pub.box_pk;
-  record.roles = std::set<std::string>(roles.begin(), roles.end());
+  for (const auto& role : roles) {
+    record.roles.insert(*parse_role(role)); // checked above
+  }
   record.envs = std::set<std::string>(envs.begin(), envs.end());
   record.added_by = me.name;
   record.added_at = session.now();
   session.vault().sign(record, session.identity());
   session.vault().put_member(record);
   JournalEntry entry;
-  entry.action = "member-add";
+  entry.action = JournalAction::member_add;
   entry.detail = Json{{"member", pub.name}, {"roles", record.roles}, {"envs", record.envs},
                       {"fingerprint", pub.fingerprint()}};
   session.commit(std::move(entry));
@@ -183,7 +185,7 @@ Removal remove_member(Session& session, const std::string& member_name)
         vault.sign(secret, version, admin);
       }
     }
-    if (could_read && secret.state == "active") {
+    if (could_read && secret.state == SecretState::active) {
       secret.due = fmt::format("member {} removed", removed);
       secret.due_since = session.now();
       due.push_back(name);
@@ -191,7 +193,7 @@ Removal remove_member(Session& session, const std::string& member_name)
     vault.sign_meta(secret, admin);
   }
   JournalEntry entry;
-  entry.action = "member-remove";
+  entry.action = JournalAction::member_remove;
   entry.detail = Json{{"member", removed}, {"due", due}};
   session.commit(std::move(entry));
   return Removal{removed, session.now(), due};

@@ -112,7 +112,7 @@ void require_can_approve(const MemberRecord& approver, const SecretRecord& secre
 
 bool auditor_only(const MemberRecord& member)
 {
-  return member.roles == std::set<std::string>{std::string(role_name(Role::auditor))};
+  return member.roles == std::set<Role>{Role::auditor};
 }
 
 void require_can_read(const MemberRecord& member, const SecretRecord& secret, std::string_view what,
@@ -122,7 +122,7 @@ void require_can_read(const MemberRecord& member, const SecretRecord& secret, st
   if (auditor_only(member)) {
     fail(ErrorKind::access, "{}: {} is an auditor and may not {} values", what, member.name, verb);
   }
-  if (secret.state == "retired") {
+  if (secret.state == SecretState::retired) {
     fail(ErrorKind::access, "{}: {} is retired and is never served", what, secret.full_name());
   }
 }

@@ -1,4 +1,5 @@
 #include <escrow/error.hpp>
+#include <escrow/util/text.hpp>
 #include <escrow/identity.hpp>
 #include <escrow/labels.hpp>
 #include <escrow/records.hpp>
@@ -113,6 +114,33 @@ public:
     return {list.begin(), list.end()};
   }
 
+  // A string naming one value of a closed vocabulary; an unknown name is refused naming the
+  // field ("<what>: unknown version state \"x\" in \"state\"").
+  template<typename Enum>
+  Enum enumerated(std::string_view key, std::optional<Enum> (*parse)(std::string_view), std::string_view noun)
+  {
+    const std::string text = str(key);
+    const std::optional<Enum> value = parse(text);
+    if (!value) {
+      fail(ErrorKind::integrity, "{}: unknown {} \"{}\" in \"{}\"", m_what, noun, util::quoted_name(text), key);
+    }
+    return *value;
+  }
+
+  template<typename Enum>
+  std::set<Enum> enum_set(std::string_view key, std::optional<Enum> (*parse)(std::string_view), std::string_view noun)
+  {
+    std::set<Enum> out;
+    for (const auto& name : names(key)) {
+      const std::optional<Enum> value = parse(name);
+      if (!value) {
+        fail(ErrorKind::integrity, "{}: unknown {} \"{}\" in \"{}\"", m_what, noun, util::quoted_name(name), key);
+      }
+      out.insert(*value);
+    }
+    return out;
+  }
+
   std::map<std::string, std::string> string_map(std::string_view key)
   {
     const Json& value = raw(key);
@@ -191,6 +219,15 @@ Json names_json(const std::set<std::string>& names)
   return Json(std::vector<std::string>(names.begin(), names.end()));
 }
 
+Json role_names(const std::set<Role>& roles)
+{
+  Json out = Json::array();
+  for (const Role role : roles) {
+    out.push_back(role_name(role));
+  }
+  return out;
+}
+
 void check_sealed_map(const std::map<std::string, std::string>& map, std::string_view what, std::string_view key)
 {
   for (const auto& [member, value] : map) {
@@ -206,26 +243,114 @@ void check_sealed_map(const std::map<std::string, std::string>& map, std::string
 
 } // namespace
 
+namespace {
+
+template<typename Enum, std::size_t N>
+std::optional<Enum> parse_name(const Enum (&all)[N], std::string_view (*name_of)(Enum), std::string_view name)
+{
+  for (const Enum value : all) {
+    if (name_of(value) == name) {
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
 std::string_view role_name(Role role)
 {
   switch (role) {
   case Role::admin: return "admin";
   case Role::approver: return "approver";
+  case Role::auditor: return "auditor";
   case Role::requester: return "requester";
   case Role::rotator: return "rotator";
-  case Role::auditor: return "auditor";
   }
   return "";
 }
 
 std::optional<Role> parse_role(std::string_view name)
 {
-  for (Role role : {Role::admin, Role::approver, Role::requester, Role::rotator, Role::auditor}) {
-    if (role_name(role) == name) {
-      return role;
-    }
+  return parse_name(k_roles, role_name, name);
+}
+
+std::string_view version_state_name(VersionState state)
+{
+  switch (state) {
+  case VersionState::current: return "current";
+  case VersionState::pending: return "pending";
+  case VersionState::previous: return "previous";
+  case VersionState::retired: return "retired";
+  case VersionState::compromised: return "compromised";
+  case VersionState::failed: return "failed";
   }
-  return std::nullopt;
+  return "";
+}
+
+std::optional<VersionState> parse_version_state(std::string_view name)
+{
+  return parse_name(k_version_states, version_state_name, name);
+}
+
+std::string_view secret_state_name(SecretState state)
+{
+  switch (state) {
+  case SecretState::active: return "active";
+  case SecretState::retired: return "retired";
+  }
+  return "";
+}
+
+std::optional<SecretState> parse_secret_state(std::string_view name)
+{
+  return parse_name(k_secret_states, secret_state_name, name);
+}
+
+std::string_view connector_kind_name(ConnectorKind kind)
+{
+  switch (kind) {
+  case ConnectorKind::command: return "command";
+  case ConnectorKind::manual: return "manual";
+  }
+  return "";
+}
+
+std::optional<ConnectorKind> parse_connector_kind(std::string_view name)
+{
+  return parse_name(k_connector_kinds, connector_kind_name, name);
+}
+
+void to_json(Json& json, Role role)
+{
+  json = std::string(role_name(role));
+}
+
+void to_json(Json& json, VersionState state)
+{
+  json = std::string(version_state_name(state));
+}
+
+void to_json(Json& json, SecretState state)
+{
+  json = std::string(secret_state_name(state));
+}
+
+void to_json(Json& json, ConnectorKind kind)
+{
+  json = std::string(connector_kind_name(kind));
+}
+
+std::string join_roles(const std::set<Role>& roles, std::string_view separator)
+{
+  std::string out;
+  for (const Role role : roles) {
+    if (!out.empty()) {
+      out += separator;
+    }
+    out += role_name(role);
+  }
+  return out;
 }
 
 std::string MemberRecord::fingerprint() const
@@ -249,7 +374,7 @@ const EnvPolicy& PolicyRecord::for_env(std::string_view env) const
 const VersionRecord* SecretRecord::current() const
 {
   for (const auto& version : versions) {
-    if (version.state == "current") {
+    if (version.state == VersionState::current) {
       return &version;
     }
   }
@@ -286,7 +411,7 @@ Json to_json(const MemberRecord& r)
 {
   Json json{{"sign_pk", canonical::b64(r.sign_pk)},
             {"box_pk", canonical::b64(r.box_pk)},
-            {"roles", names_json(r.roles)},
+            {"roles", role_names(r.roles)},
             {"envs", names_json(r.envs)},
             {"added_by", r.added_by},
             {"added_at", format_time(r.added_at)}};
@@ -319,12 +444,15 @@ Json to_json(const PolicyRecord& r)
 Json to_json(const ConnectorRecord& r)
 {
   Json json{{"env", r.env},
-            {"kind", r.kind},
+            {"kind", connector_kind_name(r.kind)},
             {"update", r.update},
             {"verify", r.verify},
             {"instructions", r.instructions},
             {"timeout", r.timeout},
             {"created_at", format_time(r.created_at)}};
+  if (!r.rehearse_with.empty()) {
+    json["rehearse_with"] = r.rehearse_with; // only when set: older vaults keep their bytes
+  }
   put_signature(json, r);
   return json;
 }
@@ -336,7 +464,7 @@ static Json version_json(const VersionRecord& r)
     granted[member] = Json{{"key", grant.key}, {"until", format_time(grant.until)}, {"request", grant.request}};
   }
   Json json{{"v", r.v},
-            {"state", r.state},
+            {"state", version_state_name(r.state)},
             {"created_at", format_time(r.created_at)},
             {"created_by", r.created_by},
             {"why", r.why},
@@ -419,7 +547,7 @@ Json to_json(const SecretRecord& r)
             {"shared_with", names_json(r.shared_with)},
             {"due", r.due},
             {"due_since", r.due_since > 0 ? format_time(r.due_since) : std::string()},
-            {"state", r.state},
+            {"state", secret_state_name(r.state)},
             {"created_at", format_time(r.created_at)},
             {"versions", versions},
             {"requests", requests}};
@@ -439,12 +567,7 @@ MemberRecord member_from_json(const Json& json, std::string_view name, std::stri
   }
   r.sign_pk = f.fixed_b64<crypto::k_sign_public_size>("sign_pk");
   r.box_pk = f.fixed_b64<crypto::k_box_public_size>("box_pk");
-  r.roles = f.name_set("roles");
-  for (const auto& role : r.roles) {
-    if (!parse_role(role)) {
-      fail(ErrorKind::integrity, "{}: unknown role \"{}\"", what, role);
-    }
-  }
+  r.roles = f.enum_set("roles", parse_role, "role");
   r.envs = f.name_set("envs");
   for (const auto& env : r.envs) {
     if (env != "*" && !valid_env_name(env)) {
@@ -517,15 +640,16 @@ ConnectorRecord connector_from_json(const Json& json, std::string_view name, std
   if (!valid_env_name(r.env)) {
     fail(ErrorKind::integrity, "{}: invalid environment name", what);
   }
-  r.kind = f.str("kind");
-  if (r.kind != "command" && r.kind != "manual") {
-    fail(ErrorKind::integrity, "{}: unknown connector kind \"{}\"", what, r.kind);
-  }
+  r.kind = f.enumerated("kind", parse_connector_kind, "connector kind");
   r.update = f.str("update");
   r.verify = f.str("verify");
   r.instructions = f.str("instructions");
   r.timeout = f.integer("timeout", 1, 86400);
   r.created_at = f.time("created_at");
+  r.rehearse_with = f.opt_str("rehearse_with");
+  if (f.has("rehearse_with") && (!valid_member_name(r.rehearse_with) || r.rehearse_with == r.name)) {
+    fail(ErrorKind::integrity, "{}: invalid rehearse_with connector name", what);
+  }
   f.signature(r);
   f.done();
   return r;
@@ -533,19 +657,12 @@ ConnectorRecord connector_from_json(const Json& json, std::string_view name, std
 
 namespace {
 
-constexpr std::string_view k_version_states[] = {
-  "current", "pending", "previous", "retired", "compromised", "failed"};
-
 VersionRecord version_from_json(const Json& json, std::string_view what)
 {
   Fields f(json, what);
   VersionRecord r;
   r.v = f.integer("v", 1, std::int64_t{1} << 40); // next_version() must not overflow
-  r.state = f.str("state");
-  if (std::find(std::begin(k_version_states), std::end(k_version_states), r.state)
-      == std::end(k_version_states)) {
-    fail(ErrorKind::integrity, "{}: unknown version state \"{}\"", what, r.state);
-  }
+  r.state = f.enumerated("state", parse_version_state, "version state");
   r.created_at = f.time("created_at");
   r.created_by = f.str("created_by");
   r.why = f.str("why");
@@ -668,10 +785,7 @@ SecretRecord secret_from_json(const Json& json, std::string_view full_name, std:
     }
     r.due_since = *at;
   }
-  r.state = f.str("state");
-  if (r.state != "active" && r.state != "retired") {
-    fail(ErrorKind::integrity, "{}: unknown secret state \"{}\"", what, r.state);
-  }
+  r.state = f.enumerated("state", parse_secret_state, "secret state");
   r.created_at = f.time("created_at");
   const Json& versions = f.raw("versions");
   if (!versions.is_array()) {
@@ -684,7 +798,7 @@ SecretRecord secret_from_json(const Json& json, std::string_view full_name, std:
     if (!numbers.insert(version.v).second) {
       fail(ErrorKind::integrity, "{}: version {} appears twice", what, version.v);
     }
-    current += version.state == "current" ? 1 : 0;
+    current += version.state == VersionState::current ? 1 : 0;
     r.versions.push_back(std::move(version));
   }
   if (current > 1) {
@@ -759,6 +873,11 @@ Bytes signing_message(ByteView vault_id, std::string_view path, const Json& body
 crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const SecretBytes& sign_sk)
 {
   return crypto::sign(k_record_label, signing_message(vault_id, path, body), sign_sk);
+}
+
+crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const Identity& signer)
+{
+  return signer.sign(k_record_label, signing_message(vault_id, path, body));
 }
 
 bool verify_body(ByteView vault_id,

@@ -13,6 +13,7 @@
 #include <escrow/canonical.hpp>
 #include <escrow/clock.hpp>
 #include <escrow/crypto.hpp>
+#include <escrow/identity.hpp>
 
 #include <cstdint>
 #include <map>
@@ -26,10 +27,43 @@ namespace escrow {
 
 using canonical::Json;
 
-// Roles (DESIGN §8).
-enum class Role { admin, approver, requester, rotator, auditor };
+// The closed vocabularies of the records. Their names exist only at the format boundary: the
+// *_name/parse_* pairs below, used by to_json/from_json and by the CLI's argument parsing. An
+// unknown name in a file is Error(integrity) naming the file and the field.
+
+// Roles (DESIGN §8), declared in the order their names sort, so that a std::set<Role> lists
+// them in the order the format writes them.
+enum class Role { admin, approver, auditor, requester, rotator };
+inline constexpr Role k_roles[] = {Role::admin, Role::approver, Role::auditor, Role::requester, Role::rotator};
 std::string_view role_name(Role role);
 std::optional<Role> parse_role(std::string_view name);
+
+enum class VersionState { current, pending, previous, retired, compromised, failed };
+inline constexpr VersionState k_version_states[] = {VersionState::current,  VersionState::pending,
+                                                    VersionState::previous, VersionState::retired,
+                                                    VersionState::compromised, VersionState::failed};
+std::string_view version_state_name(VersionState state);
+std::optional<VersionState> parse_version_state(std::string_view name);
+
+enum class SecretState { active, retired };
+inline constexpr SecretState k_secret_states[] = {SecretState::active, SecretState::retired};
+std::string_view secret_state_name(SecretState state);
+std::optional<SecretState> parse_secret_state(std::string_view name);
+
+// How a connector receives a value (lib/escrow/connectors/ has one implementation per kind).
+enum class ConnectorKind { command, manual };
+inline constexpr ConnectorKind k_connector_kinds[] = {ConnectorKind::command, ConnectorKind::manual};
+std::string_view connector_kind_name(ConnectorKind kind);
+std::optional<ConnectorKind> parse_connector_kind(std::string_view name);
+
+// JSON output (--json, journal details, notify events) writes the names, never the numbers
+// nlohmann would write for an enum by default.
+void to_json(Json& json, Role role);
+void to_json(Json& json, VersionState state);
+void to_json(Json& json, SecretState state);
+void to_json(Json& json, ConnectorKind kind);
+// "admin, rotator" (for people).
+std::string join_roles(const std::set<Role>& roles, std::string_view separator = ", ");
 
 struct Signed
 {
@@ -42,7 +76,7 @@ struct MemberRecord : Signed
   std::string name;
   crypto::SignPublicKey sign_pk{};
   crypto::BoxPublicKey box_pk{};
-  std::set<std::string> roles;
+  std::set<Role> roles;
   std::set<std::string> envs; // "*" = every environment
   std::string added_by;
   Timestamp added_at = 0;
@@ -51,7 +85,7 @@ struct MemberRecord : Signed
   std::string genesis; // b64 salt; only on the genesis admin
 
   bool active() const { return !removed_at.has_value(); }
-  bool has_role(Role role) const { return roles.count(std::string(role_name(role))) > 0; }
+  bool has_role(Role role) const { return roles.count(role) > 0; }
   bool reaches(std::string_view env) const
   {
     return envs.count("*") > 0 || envs.count(std::string(env)) > 0;
@@ -80,12 +114,13 @@ struct ConnectorRecord : Signed
 {
   std::string name;
   std::string env;
-  std::string kind = "command"; // "command" | "manual"
+  ConnectorKind kind = ConnectorKind::command;
   std::string update;
   std::string verify;
   std::string instructions; // manual: who pastes where
   std::int64_t timeout = 60;
   Timestamp created_at = 0;
+  std::string rehearse_with; // a staging twin `escrow rehearse` uses instead of it ("" = none)
 };
 
 struct Grant
@@ -98,7 +133,7 @@ struct Grant
 struct VersionRecord : Signed
 {
   std::int64_t v = 0;
-  std::string state; // current | pending | previous | retired | compromised | failed
+  VersionState state = VersionState::current;
   Timestamp created_at = 0;
   std::string created_by;
   std::string why;
@@ -152,7 +187,7 @@ struct SecretRecord : Signed
   std::vector<std::string> shared_with;
   std::string due;        // why it is due for rotation now ("" = not by event)
   Timestamp due_since = 0;
-  std::string state = "active"; // active | retired
+  SecretState state = SecretState::active;
   Timestamp created_at = 0;
   std::vector<VersionRecord> versions;
   std::vector<Request> requests;
@@ -192,6 +227,8 @@ std::string denial_path(std::string_view full_name, std::string_view id);
 // signed lists are dropped here.
 Bytes signing_message(ByteView vault_id, std::string_view path, const Json& body);
 crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const SecretBytes& sign_sk);
+// The same, through the identity (its local keys or its agent).
+crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const Identity& signer);
 [[nodiscard]] bool verify_body(ByteView vault_id,
                                std::string_view path,
                                const Json& body,
@@ -208,3 +245,37 @@ std::pair<std::string, std::string> split_secret_name(std::string_view full_name
 std::array<std::uint8_t, 16> derive_vault_id(const MemberRecord& genesis);
 
 } // namespace escrow
+
+// fmt prints the names too (messages and tables, for people).
+template<>
+struct fmt::formatter<escrow::Role> : fmt::formatter<std::string_view>
+{
+  auto format(escrow::Role value, fmt::format_context& ctx) const
+  {
+    return fmt::formatter<std::string_view>::format(escrow::role_name(value), ctx);
+  }
+};
+template<>
+struct fmt::formatter<escrow::VersionState> : fmt::formatter<std::string_view>
+{
+  auto format(escrow::VersionState value, fmt::format_context& ctx) const
+  {
+    return fmt::formatter<std::string_view>::format(escrow::version_state_name(value), ctx);
+  }
+};
+template<>
+struct fmt::formatter<escrow::SecretState> : fmt::formatter<std::string_view>
+{
+  auto format(escrow::SecretState value, fmt::format_context& ctx) const
+  {
+    return fmt::formatter<std::string_view>::format(escrow::secret_state_name(value), ctx);
+  }
+};
+template<>
+struct fmt::formatter<escrow::ConnectorKind> : fmt::formatter<std::string_view>
+{
+  auto format(escrow::ConnectorKind value, fmt::format_context& ctx) const
+  {
+    return fmt::formatter<std::string_view>::format(escrow::connector_kind_name(value), ctx);
+  }
+};

@@ -35,24 +35,29 @@ std::string full_name_of(const std::string& name)
   return env + "/" + short_name;
 }
 
-JournalEntry entry_for(std::string action,
+JournalEntry entry_for(JournalAction action,
                        const std::string& secret,
                        const std::string& env,
                        std::optional<std::int64_t> version = std::nullopt)
 {
   JournalEntry entry;
-  entry.action = std::move(action);
+  entry.action = action;
   entry.secret = secret;
   entry.env = env;
   entry.version = version;
   return entry;
 }
 
+connector::Action action_of(OpKind kind)
+{
+  return kind == OpKind::rotate ? connector::Action::rotate : connector::Action::rollback;
+}
+
 bool has_command_connectors(const Vault& vault, const SecretRecord& secret)
 {
   return std::any_of(secret.connectors.begin(), secret.connectors.end(), [&](const std::string& name) {
     const ConnectorRecord* connector = vault.connector(name);
-    return connector != nullptr && connector->kind == "command";
+    return connector != nullptr && connector->kind == ConnectorKind::command;
   });
 }
 
@@ -112,7 +117,7 @@ bool authentic_entry(const Vault& vault, const SecretRecord& secret, const Journ
 const VersionRecord* pending_version(const SecretRecord& secret)
 {
   for (const auto& version : secret.versions) {
-    if (version.state == "pending") {
+    if (version.state == VersionState::pending) {
       return &version;
     }
   }
@@ -126,7 +131,7 @@ const VersionRecord* live_version(const SecretRecord& secret)
   }
   const VersionRecord* newest = nullptr;
   for (const auto& version : secret.versions) {
-    if (version.state == "compromised" && (newest == nullptr || version.v > newest->v)) {
+    if (version.state == VersionState::compromised && (newest == nullptr || version.v > newest->v)) {
       newest = &version;
     }
   }
@@ -140,7 +145,7 @@ std::int64_t cadence(const SecretRecord& secret, const PolicyRecord& policy)
 
 std::optional<std::string> due_reason(const SecretRecord& secret, const PolicyRecord& policy, Timestamp now)
 {
-  if (secret.state != "active" || pending_version(secret) != nullptr) {
+  if (secret.state != SecretState::active || pending_version(secret) != nullptr) {
     return std::nullopt;
   }
   const VersionRecord* current = secret.current();
@@ -163,7 +168,7 @@ std::optional<std::string> due_reason(const SecretRecord& secret, const PolicyRe
 
 std::string status(const SecretRecord& secret, const PolicyRecord& policy, Timestamp now)
 {
-  if (secret.state == "retired") {
+  if (secret.state == SecretState::retired) {
     return "retired";
   }
   if (const VersionRecord* pending = pending_version(secret)) {
@@ -201,9 +206,9 @@ std::vector<std::int64_t> apply_retention(SecretRecord& secret, std::int64_t kee
   std::vector<VersionRecord*> others;
   std::int64_t kept = 0;
   for (auto& version : secret.versions) {
-    if (version.state == "previous") {
+    if (version.state == VersionState::previous) {
       ++kept;
-    } else if (version.state != "current" && version.state != "pending") {
+    } else if (version.state != VersionState::current && version.state != VersionState::pending) {
       others.push_back(&version);
     }
   }
@@ -234,15 +239,15 @@ PendingState replay(const std::vector<JournalEntry>& journal, const std::string&
     if (entry.secret != secret_name || !entry.version || *entry.version != v) {
       continue;
     }
-    if (entry.action == "rotate-start" || entry.action == "rollback-start") {
+    if (entry.action == JournalAction::rotate_start || entry.action == JournalAction::rollback_start) {
       state = PendingState{};
       state.version = v;
-      state.kind = entry.action == "rotate-start" ? "rotate" : "rollback";
+      state.kind = entry.action == JournalAction::rotate_start ? OpKind::rotate : OpKind::rollback;
       state.since = entry.ts;
-    } else if ((entry.action == "rotate-failed" || entry.action == "rollback-failed")
-               && (entry.result == "rolling-back" || entry.result == "rollback-incomplete")) {
+    } else if ((entry.action == JournalAction::rotate_failed || entry.action == JournalAction::rollback_failed)
+               && (entry.result == JournalResult::rolling_back || entry.result == JournalResult::rollback_incomplete)) {
       state.rolling_back = true;
-    } else if (entry.action == "confirm" && entry.result == "ok" && entry.detail.is_object()
+    } else if (entry.action == JournalAction::confirm && entry.result == JournalResult::ok && entry.detail.is_object()
                && entry.detail.contains("connector") && entry.detail["connector"].is_string()) {
       state.confirmed.insert(entry.detail["connector"].get<std::string>());
     }
@@ -274,7 +279,7 @@ std::optional<PendingState> pending_state(const Vault& vault,
   }
   for (const auto& name_of : secret.connectors) {
     const ConnectorRecord* connector = vault.connector(name_of);
-    if (connector != nullptr && connector->kind == "manual" && state.confirmed.count(name_of) == 0) {
+    if (connector != nullptr && connector->kind == ConnectorKind::manual && state.confirmed.count(name_of) == 0) {
       state.awaiting.push_back(name_of);
     }
   }
@@ -388,7 +393,7 @@ Json CompromiseOutcome::to_json() const
 Json notify(const Session& session, const Json& event)
 {
   const std::string& command = session.vault().policy().notify;
-  if (command.empty()) {
+  if (command.empty() || session.options().sandbox) {
     return nullptr;
   }
   const SecretBytes body = SecretBytes::from(event.dump() + "\n");
@@ -421,7 +426,7 @@ struct Rotator::Op
 {
   std::string name;
   std::string env;
-  std::string kind = "rotate"; // rotate | rollback
+  OpKind kind = OpKind::rotate;
   std::int64_t v_new = 0;
   std::int64_t v_old = 0;
   std::optional<SecretBytes> new_value;
@@ -546,8 +551,8 @@ SecretBytes Rotator::generate(const SecretRecord& secret, const std::string& spe
     problem = "printed nothing";
   }
   if (!problem.empty()) {
-    JournalEntry entry = entry_for("rotate-failed", secret.full_name(), secret.env, v);
-    entry.result = "failed";
+    JournalEntry entry = entry_for(JournalAction::rotate_failed, secret.full_name(), secret.env, v);
+    entry.result = JournalResult::failed;
     entry.detail = Json{{"stage", "generate"}, {"error", problem}, {"output", said}};
     m_session.record(std::move(entry));
     m_journal.reset();
@@ -599,7 +604,7 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
   const MemberRecord& me = m_session.me();
   const SecretRecord& secret = vault.secret(name);
   policy::require_can_manage(me, secret, "rotate");
-  if (secret.state != "active") {
+  if (secret.state != SecretState::active) {
     fail(ErrorKind::usage, "rotate: {} is retired", name);
   }
   if (const VersionRecord* pending = pending_version(secret)) {
@@ -619,12 +624,12 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
       fail(ErrorKind::integrity, "{}: {} is bound to connector {} of environment {} (environments never mix)",
            vault.what(), name, connector_name, connector->env);
     }
-    command_connectors = command_connectors || connector->kind == "command";
+    command_connectors = command_connectors || connector->kind == ConnectorKind::command;
   }
   Op op;
   op.name = name;
   op.env = secret.env;
-  op.kind = "rotate";
+  op.kind = OpKind::rotate;
   const VersionRecord* live = live_version(secret);
   op.v_old = live != nullptr ? live->v : 0;
   op.v_new = secret.next_version();
@@ -663,7 +668,7 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
   progress(fmt::format("{}: creating v{}", name, op.v_new));
   VersionPlan plan;
   plan.v = op.v_new;
-  plan.state = "pending";
+  plan.state = VersionState::pending;
   plan.why = reason;
   plan.readers = policy::standing_readers(vault, secret);
   plan.readers.insert(me.name);
@@ -687,8 +692,8 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
     mutable_secret.generator = describe(parsed);
     vault.sign_meta(mutable_secret, m_session.identity());
   }
-  JournalEntry entry = entry_for("rotate-start", name, op.env, op.v_new);
-  entry.result = "pending";
+  JournalEntry entry = entry_for(JournalAction::rotate_start, name, op.env, op.v_new);
+  entry.result = JournalResult::pending;
   entry.why = reason;
   entry.detail = Json{{"previous", op.v_old > 0 ? Json(op.v_old) : Json(nullptr)},
                       {"connectors", connector_names},
@@ -715,7 +720,7 @@ Outcome Rotator::drive(Op& op)
       fail(ErrorKind::integrity, "{}: {} is bound to connector {}, which does not exist", vault.what(), op.name,
            connector_name);
     }
-    (connector->kind == "manual" ? manuals : commands).push_back(connector);
+    (connector->kind == ConnectorKind::manual ? manuals : commands).push_back(connector);
   }
   const std::vector<std::string> who = who_can_rotate(secret);
   for (const ConnectorRecord* manual : manuals) {
@@ -731,7 +736,7 @@ Outcome Rotator::drive(Op& op)
   }
 
   const Redactor redactor = op.redactor();
-  const connector::Invocation invocation{op.name, op.env, op.v_new, op.v_old, op.kind};
+  const connector::Invocation invocation{op.name, op.env, op.v_new, op.v_old, action_of(op.kind)};
 
   // 2. set.
   std::vector<std::string> attempted;
@@ -777,23 +782,23 @@ void Rotator::finish(Op& op, Outcome& out)
   SecretRecord& secret = vault.secret_mut(op.name);
   std::set<std::int64_t> changed;
   for (auto& version : secret.versions) {
-    if (version.state == "pending" && version.v == op.v_new) {
+    if (version.state == VersionState::pending && version.v == op.v_new) {
       continue;
     }
-    if (op.kind == "rotate" && version.state == "previous") {
-      version.state = "retired";
+    if (op.kind == OpKind::rotate && version.state == VersionState::previous) {
+      version.state = VersionState::retired;
       changed.insert(version.v);
     }
   }
   for (auto& version : secret.versions) {
-    if (version.state == "current") {
-      version.state = "previous";
+    if (version.state == VersionState::current) {
+      version.state = VersionState::previous;
       changed.insert(version.v);
     }
   }
   for (auto& version : secret.versions) {
-    if (version.state == "pending" && version.v == op.v_new) {
-      version.state = "current";
+    if (version.state == VersionState::pending && version.v == op.v_new) {
+      version.state = VersionState::current;
       changed.insert(version.v);
     }
   }
@@ -805,7 +810,7 @@ void Rotator::finish(Op& op, Outcome& out)
       vault.sign(secret, version, m_session.identity());
     }
   }
-  if (op.kind == "rotate" && (!secret.due.empty() || secret.due_since != 0)) {
+  if (op.kind == OpKind::rotate && (!secret.due.empty() || secret.due_since != 0)) {
     secret.due.clear();
     secret.due_since = 0;
     vault.sign_meta(secret, m_session.identity());
@@ -816,21 +821,23 @@ void Rotator::finish(Op& op, Outcome& out)
       names.push_back(step.connector);
     }
   }
-  JournalEntry entry = entry_for(op.kind, op.name, op.env, op.v_new);
+  JournalEntry entry = entry_for(op.kind == OpKind::rotate ? JournalAction::rotate : JournalAction::rollback, op.name,
+                                 op.env, op.v_new);
   entry.why = out.reason;
   entry.detail = Json{{"previous", op.v_old > 0 ? Json(op.v_old) : Json(nullptr)},
                       {"connectors", names},
                       {"confirmed", std::vector<std::string>(op.confirmed.begin(), op.confirmed.end())}};
   m_session.commit(std::move(entry));
   m_journal.reset();
-  out.result = op.kind == "rotate" ? "rotated" : "restored";
+  out.result = op.kind == OpKind::rotate ? "rotated" : "restored";
   progress(out.summary());
-  send(out, op.kind == "rotate" ? "rotated" : "rolled-back");
+  send(out, op.kind == OpKind::rotate ? "rotated" : "rolled-back");
 }
 
 void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const std::vector<std::string>& attempted)
 {
-  const std::string failed_action = op.kind == "rotate" ? "rotate-failed" : "rollback-failed";
+  const JournalAction failed_action =
+    op.kind == OpKind::rotate ? JournalAction::rotate_failed : JournalAction::rollback_failed;
   // A copy: out.steps grows below.
   const std::optional<connector::StepResult> failing =
     out.steps.empty() ? std::nullopt : std::optional<connector::StepResult>(out.steps.back());
@@ -838,7 +845,7 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
   // resumed as a rollback.
   {
     JournalEntry entry = entry_for(failed_action, op.name, op.env, op.v_new);
-    entry.result = "rolling-back";
+    entry.result = JournalResult::rolling_back;
     entry.detail = Json{{"cause", cause}};
     if (failing && !failing->ok) {
       entry.detail["connector"] = failing->connector;
@@ -851,7 +858,7 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
     m_journal.reset();
   }
   const Redactor redactor = op.redactor();
-  const connector::Invocation invocation{op.name, op.env, op.v_old, op.v_new, "restore"};
+  const connector::Invocation invocation{op.name, op.env, op.v_old, op.v_new, connector::Action::restore};
   std::vector<std::string> incomplete;
   const Vault& vault = m_session.vault();
   for (auto it = attempted.rbegin(); it != attempted.rend(); ++it) {
@@ -900,15 +907,15 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
   }
   if (incomplete.empty()) {
     for (auto& version : secret.versions) {
-      if (version.state == "pending" && version.v == op.v_new) {
-        version.state = op.kind == "rotate" ? "failed" : "previous";
+      if (version.state == VersionState::pending && version.v == op.v_new) {
+        version.state = op.kind == OpKind::rotate ? VersionState::failed : VersionState::previous;
         writable.sign(secret, version, m_session.identity());
       }
     }
-    entry.result = "rolled-back";
+    entry.result = JournalResult::rolled_back;
     out.result = op.cancel ? "cancelled" : "rolled-back";
     out.error = op.cancel ? std::string() : fmt::format("v{} {}: {}; {}", op.v_new,
-                            op.kind == "rotate" ? "rotation failed" : "rollback failed", cause,
+                            op.kind == OpKind::rotate ? "rotation failed" : "rollback failed", cause,
                             attempted.empty() ? fmt::format("no connector was changed, v{} stays current", op.v_old)
                                               : fmt::format("v{} re-applied to {}", op.v_old, join(attempted)));
   } else {
@@ -917,7 +924,7 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
     secret.due = fmt::format("rotation to v{} failed and connectors {} may still hold it", op.v_new, join(incomplete));
     secret.due_since = m_session.now();
     writable.sign_meta(secret, m_session.identity());
-    entry.result = "rollback-incomplete";
+    entry.result = JournalResult::rollback_incomplete;
     out.result = "rollback-incomplete";
     out.error = fmt::format("v{} failed: {}; ROLLBACK INCOMPLETE: {} may still hold v{} (kept pending; "
                             "escrow rotate --resume retries)",
@@ -980,7 +987,7 @@ Outcome Rotator::resume_one(const std::string& name, const std::string& action)
   std::vector<std::string> attempted;
   for (const auto& connector_name : secret.connectors) {
     const ConnectorRecord* connector = vault.connector(connector_name);
-    if (connector != nullptr && connector->kind == "command") {
+    if (connector != nullptr && connector->kind == ConnectorKind::command) {
       attempted.push_back(connector_name);
     }
   }
@@ -1086,7 +1093,7 @@ Outcome Rotator::confirm(const std::string& name, const std::string& connector_n
     fail(ErrorKind::usage, "rotate --confirm: {} is not bound to a connector named {}", full_name,
          connector::one_line(connector_name, 64));
   }
-  if (connector->kind != "manual") {
+  if (connector->kind != ConnectorKind::manual) {
     fail(ErrorKind::usage, "rotate --confirm: {} is a command connector; escrow updates it itself", connector_name);
   }
   if (state->rolling_back) {
@@ -1121,15 +1128,15 @@ Outcome Rotator::confirm(const std::string& name, const std::string& connector_n
   if (has_commands && live != nullptr) {
     op.old_value = read_value(full_name, live->v);
   }
-  JournalEntry entry = entry_for("confirm", full_name, secret.env, op.v_new);
+  JournalEntry entry = entry_for(JournalAction::confirm, full_name, secret.env, op.v_new);
   entry.detail = Json{{"connector", connector_name}};
   if (!connector->verify.empty()) {
-    const connector::Invocation invocation{full_name, secret.env, op.v_new, op.v_old, op.kind};
+    const connector::Invocation invocation{full_name, secret.env, op.v_new, op.v_old, action_of(op.kind)};
     connector::StepResult check =
       connector::run_step(*connector, connector::Step::verify, invocation, *op.new_value, op.redactor());
     op.out.steps.push_back(check);
     if (!check.ok) {
-      entry.result = "failed";
+      entry.result = JournalResult::failed;
       entry.detail["output"] = check.output;
       m_session.record(std::move(entry));
       m_journal.reset();
@@ -1154,7 +1161,7 @@ Outcome Rotator::rollback(const std::string& name)
   Vault& vault = m_session.vault();
   const SecretRecord& secret = vault.secret(full_name);
   policy::require_can_manage(m_session.me(), secret, "rollback");
-  if (secret.state != "active") {
+  if (secret.state != SecretState::active) {
     fail(ErrorKind::usage, "rollback: {} is retired", full_name);
   }
   if (pending_version(secret) != nullptr) {
@@ -1162,7 +1169,7 @@ Outcome Rotator::rollback(const std::string& name)
   }
   const VersionRecord* previous = nullptr;
   for (const auto& version : secret.versions) {
-    if (version.state == "previous") {
+    if (version.state == VersionState::previous) {
       previous = &version;
     }
   }
@@ -1172,7 +1179,7 @@ Outcome Rotator::rollback(const std::string& name)
   Op op;
   op.name = full_name;
   op.env = secret.env;
-  op.kind = "rollback";
+  op.kind = OpKind::rollback;
   op.v_new = previous->v;
   const VersionRecord* live = live_version(secret);
   op.v_old = live != nullptr ? live->v : 0;
@@ -1195,12 +1202,12 @@ Outcome Rotator::rollback(const std::string& name)
   SecretRecord& mutable_secret = vault.secret_mut(full_name);
   for (auto& version : mutable_secret.versions) {
     if (version.v == op.v_new) {
-      version.state = "pending";
+      version.state = VersionState::pending;
       vault.sign(mutable_secret, version, m_session.identity());
     }
   }
-  JournalEntry entry = entry_for("rollback-start", full_name, op.env, op.v_new);
-  entry.result = "pending";
+  JournalEntry entry = entry_for(JournalAction::rollback_start, full_name, op.env, op.v_new);
+  entry.result = JournalResult::pending;
   entry.detail = Json{{"from", op.v_old > 0 ? Json(op.v_old) : Json(nullptr)}};
   m_session.commit(std::move(entry));
   m_journal.reset();
@@ -1222,7 +1229,7 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
   result.secret = full_name;
   result.who_can = who_can_rotate(peek);
   if (!policy::may_rotate(me, peek)) {
-    JournalEntry entry = entry_for("compromise", full_name, env);
+    JournalEntry entry = entry_for(JournalAction::compromise, full_name, env);
     entry.why = why;
     Error refusal(ErrorKind::access, fmt::format("compromise: {} may not change {}; its owner ({}), an admin or a "
                                                  "rotator must mark it (reported in the journal)",
@@ -1231,7 +1238,7 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
     m_session.record_refusal(std::move(entry), refusal);
     throw refusal;
   }
-  if (peek.state != "active") {
+  if (peek.state != SecretState::active) {
     fail(ErrorKind::usage, "compromise: {} is retired", full_name);
   }
   if (peek.current() == nullptr) {
@@ -1241,7 +1248,7 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
   SecretRecord& secret = vault.secret_mut(full_name);
   VersionRecord* current = secret.current();
   result.version = current->v;
-  current->state = "compromised";
+  current->state = VersionState::compromised;
   std::set<std::int64_t> changed{current->v};
   for (auto& version : secret.versions) {
     if (!version.granted.empty()) {
@@ -1269,7 +1276,7 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
   secret.due = "compromised: " + why;
   secret.due_since = m_session.now();
   vault.sign_meta(secret, m_session.identity());
-  JournalEntry entry = entry_for("compromise", full_name, env, result.version);
+  JournalEntry entry = entry_for(JournalAction::compromise, full_name, env, result.version);
   entry.why = why;
   entry.detail = Json{{"voided_requests", result.voided_requests}, {"dropped_grants", result.dropped_grants}};
   m_session.commit(std::move(entry));
@@ -1304,7 +1311,7 @@ void Rotator::retire(const std::string& name)
   Vault& vault = m_session.vault();
   const SecretRecord& peek = vault.secret(full_name);
   policy::require_can_manage(m_session.me(), peek, "retire");
-  if (peek.state == "retired") {
+  if (peek.state == SecretState::retired) {
     fail(ErrorKind::usage, "retire: {} is already retired", full_name);
   }
   if (const VersionRecord* pending = pending_version(peek)) {
@@ -1312,11 +1319,11 @@ void Rotator::retire(const std::string& name)
       .hint("finish it (escrow rotate --resume / --confirm) or cancel it (escrow rollback " + full_name + ") first");
   }
   SecretRecord& secret = vault.secret_mut(full_name);
-  secret.state = "retired";
+  secret.state = SecretState::retired;
   secret.due.clear();
   secret.due_since = 0;
   vault.sign_meta(secret, m_session.identity());
-  JournalEntry entry = entry_for("retire", full_name, env);
+  JournalEntry entry = entry_for(JournalAction::retire, full_name, env);
   m_session.commit(std::move(entry));
   m_journal.reset();
   Outcome event;
@@ -1347,7 +1354,7 @@ Outcome Rotator::plan_one(const std::string& name, const std::string& reason)
   for (const auto& connector_name : secret.connectors) {
     const ConnectorRecord* connector = vault.connector(connector_name);
     if (connector != nullptr) {
-      (connector->kind == "manual" ? manuals : commands).push_back(connector);
+      (connector->kind == ConnectorKind::manual ? manuals : commands).push_back(connector);
     }
   }
   const auto step = [&](const ConnectorRecord& connector, std::string_view what, std::int64_t v) {
@@ -1418,7 +1425,7 @@ std::vector<Outcome> Rotator::plan(const std::vector<std::string>& names, bool d
     const std::string full_name = full_name_of(name);
     const SecretRecord& secret = vault.secret(full_name);
     policy::require_can_manage(me, secret, "rotate");
-    if (secret.state != "active") {
+    if (secret.state != SecretState::active) {
       fail(ErrorKind::usage, "rotate: {} is retired", full_name);
     }
     const auto reason = due_reason(secret, vault.policy(), m_session.now());
@@ -1432,7 +1439,7 @@ std::vector<Outcome> Rotator::plan(const std::vector<std::string>& names, bool d
       continue;
     }
     const SecretRecord& secret = vault.secret(name);
-    if (!policy::may_rotate(me, secret) || secret.state != "active") {
+    if (!policy::may_rotate(me, secret) || secret.state != SecretState::active) {
       continue;
     }
     if (pending_version(secret) != nullptr) {

@@ -66,10 +66,13 @@ std::vector<std::int64_t> apply_retention(SecretRecord& secret, std::int64_t kee
 
 // --- in-flight state (from the journal) ------------------------------------------------------------
 
+// What a pending version is for: a rotation to a new value, or a rollback to the previous one.
+enum class OpKind { rotate, rollback };
+
 struct PendingState
 {
   std::int64_t version = 0;
-  std::string kind = "rotate";        // rotate | rollback
+  OpKind kind = OpKind::rotate;
   bool rolling_back = false;          // a failure was recorded: resume rolls back
   std::set<std::string> confirmed;    // manual connectors that confirmed the paste
   std::vector<std::string> awaiting;  // manual connectors still to confirm

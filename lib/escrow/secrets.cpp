@@ -16,10 +16,10 @@ std::string full_name_of(std::string_view name)
   return env + "/" + short_name;
 }
 
-JournalEntry entry_for(std::string action, const SecretRecord& secret)
+JournalEntry entry_for(JournalAction action, const SecretRecord& secret)
 {
   JournalEntry entry;
-  entry.action = std::move(action);
+  entry.action = action;
   entry.secret = secret.full_name();
   entry.env = secret.env;
   return entry;
@@ -133,7 +133,7 @@ const SecretRecord& add_secret(Session& session, const NewSecret& spec, const Se
   vault.put_secret(std::move(secret));
 
   JournalEntry entry;
-  entry.action = "add";
+  entry.action = JournalAction::add;
   entry.secret = full_name;
   entry.env = env;
   entry.version = 1;
@@ -169,7 +169,7 @@ Revealed reveal(Session& session, std::string_view name, std::int64_t wanted)
   const MemberRecord& me = session.me();
   const Vault& vault = session.vault();
   const SecretRecord& secret = vault.secret(full_name);
-  JournalEntry entry = entry_for("reveal", secret);
+  JournalEntry entry = entry_for(JournalAction::reveal, secret);
   const VersionRecord* version = wanted > 0 ? secret.find_version(wanted) : secret.current();
   if (version == nullptr) {
     fail(ErrorKind::usage, "get: {} has no {}", full_name,
@@ -213,7 +213,7 @@ std::vector<SecretBytes> load_values(Session& session, const std::vector<ValueBi
   std::vector<std::pair<std::string, std::string>> used_grants; // after_access secrets: (name, request)
   for (const auto& binding : bindings) {
     const SecretRecord& secret = vault.secret(binding.secret);
-    JournalEntry entry = entry_for("exec", secret);
+    JournalEntry entry = entry_for(JournalAction::exec, secret);
     entry.detail = Json{{"program", program}, {"variable", binding.variable}};
     OpenedValue opened = session.refusing(entry, [&] {
       policy::require_can_read(me, secret, "exec", "use");
@@ -240,7 +240,7 @@ std::vector<SecretBytes> load_values(Session& session, const std::vector<ValueBi
     // The first use of a grant to an after_access secret makes it due (escrow.hpp).
     session.upgrade();
     JournalEntry used;
-    used.action = "grant-used";
+    used.action = JournalAction::grant_used;
     used.detail = Json{{"requests", Json::array()}};
     for (const auto& [full_name, request] : used_grants) {
       if (mark_grant_used(session.vault(), full_name, request, session.identity(), session.now())) {
@@ -287,7 +287,8 @@ void share_secret(Session& session, std::string_view name, const std::string& me
   secret.shared_with.push_back(member);
   std::sort(secret.shared_with.begin(), secret.shared_with.end());
   for (auto& version : secret.versions) {
-    if (version.state != "current" && version.state != "pending" && version.state != "previous") {
+    if (version.state != VersionState::current && version.state != VersionState::pending
+        && version.state != VersionState::previous) {
       continue;
     }
     const OpenedKey key = open_data_key(vault, secret, version, session.identity(), session.now());
@@ -295,7 +296,7 @@ void share_secret(Session& session, std::string_view name, const std::string& me
     vault.sign(secret, version, session.identity());
   }
   vault.sign_meta(secret, session.identity());
-  JournalEntry entry = entry_for("share", secret);
+  JournalEntry entry = entry_for(JournalAction::share, secret);
   entry.detail = Json{{"member", member}};
   session.commit(std::move(entry));
 }
@@ -316,12 +317,12 @@ void unshare_secret(Session& session, std::string_view name, const std::string& 
     }
   }
   // They may have kept what they saw: only a new value ends their access.
-  if (secret.state == "active") {
+  if (secret.state == SecretState::active) {
     secret.due = fmt::format("unshared from {}", member);
     secret.due_since = session.now();
   }
   vault.sign_meta(secret, session.identity());
-  JournalEntry entry = entry_for("unshare", secret);
+  JournalEntry entry = entry_for(JournalAction::unshare, secret);
   entry.detail = Json{{"member", member}};
   session.commit(std::move(entry));
 }

@@ -1,3 +1,4 @@
+#include <escrow/agent.hpp>
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
 #include <escrow/session.hpp>
@@ -37,8 +38,10 @@ SessionOptions::SessionOptions(const SessionOptions& other)
     identity_path(other.identity_path),
     state_dir(other.state_dir),
     allow_rollback(other.allow_rollback),
+    sandbox(other.sandbox),
     clock(other.clock),
     lock_wait(other.lock_wait),
+    agent_socket(other.agent_socket),
     passphrase(other.passphrase)
 {
   if (other.identity_data) {
@@ -101,6 +104,12 @@ Identity load_identity(const SessionOptions& options)
   } wipe_secret{json};
   std::optional<SecretBytes> passphrase;
   if (identity_needs_passphrase(json)) {
+    // The agent hook: a running agent holding this very identity signs and opens for us.
+    if (options.agent_socket) {
+      if (auto held = agent::borrow_identity(*options.agent_socket, PublicIdentity::from_json(json, what))) {
+        return std::move(*held);
+      }
+    }
     if (options.passphrase) {
       passphrase = options.passphrase(fmt::format("Passphrase for {}: ", what));
     }
@@ -230,7 +239,7 @@ Session Session::open(const SessionOptions& options, Mode mode)
   if (session.m_rollback_from) {
     // DESIGN §3: accepting an older revision is journaled.
     JournalEntry entry;
-    entry.action = "allow-rollback";
+    entry.action = JournalAction::allow_rollback;
     entry.detail = Json{{"revision", session.m_vault->revision()}, {"seen", *session.m_rollback_from}};
     session.record(std::move(entry));
   }
@@ -285,7 +294,7 @@ void Session::upgrade()
 
 void Session::record_refusal(JournalEntry entry, const Error& error)
 {
-  entry.result = "denied";
+  entry.result = JournalResult::denied;
   entry.detail["reason"] = error.what();
   record(std::move(entry));
 }
@@ -299,7 +308,7 @@ Session create_vault(const SessionOptions& options)
 {
   Session session = Session::create(options);
   JournalEntry entry;
-  entry.action = "init";
+  entry.action = JournalAction::init;
   session.commit(std::move(entry));
   return session;
 }

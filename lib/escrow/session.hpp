@@ -31,8 +31,11 @@ struct SessionOptions
   std::optional<SecretBytes> identity_data;           // a private identity's text (CI), wiped on free
   std::filesystem::path state_dir;                    // where known.json lives
   bool allow_rollback = false;
+  bool sandbox = false; // a rehearsal's throwaway copy: no notify hook runs for it
   Clock clock = Clock::fixed(0);
   std::chrono::milliseconds lock_wait = std::chrono::seconds(30); // for the vault lock
+  // The agent asked first for an encrypted identity's keys (lib/escrow/agent.hpp); none = never.
+  std::optional<std::filesystem::path> agent_socket;
   // Asked for a passphrase when the identity is encrypted; nullopt = none available.
   std::function<std::optional<SecretBytes>(std::string_view prompt)> passphrase;
 

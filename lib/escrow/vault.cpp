@@ -133,7 +133,8 @@ std::optional<std::size_t> bisect_record_line(const File& file, std::size_t begi
     if (candidate == key) {
       return line;
     }
-    if (candidate < key) {
+    // As string_views: clang 14 with libstdc++ 12 cannot compare a string with a string_view.
+    if (std::string_view(candidate) < key) {
       lo = key_end;
     } else {
       hi = mid;
@@ -1055,7 +1056,7 @@ void sign_into(const Vault& vault, Record& record, std::string_view path, const 
 {
   require_member(vault, signer);
   record.by = signer.pub.name;
-  record.sig = sign_body(vault.id(), path, to_json(record), signer.sign_sk);
+  record.sig = sign_body(vault.id(), path, to_json(record), signer);
 }
 
 } // namespace
@@ -1088,7 +1089,7 @@ void Vault::sign(const SecretRecord& secret, const Request& request, Approval& a
 {
   require_member(*this, signer);
   approval.by = signer.pub.name;
-  approval.sig = sign_body(m_id, approval_path(secret.full_name(), request.id, approval.by), to_json(approval), signer.sign_sk);
+  approval.sig = sign_body(m_id, approval_path(secret.full_name(), request.id, approval.by), to_json(approval), signer);
 }
 void Vault::sign(const SecretRecord& secret, const Request& request, Denial& denial, const Identity& signer) const
 {
@@ -1105,7 +1106,7 @@ Vault Vault::create(const Identity& admin, Timestamp now)
   genesis.name = admin.pub.name;
   genesis.sign_pk = admin.pub.sign_pk;
   genesis.box_pk = admin.pub.box_pk;
-  genesis.roles = {"admin", "approver", "requester"};
+  genesis.roles = {Role::admin, Role::approver, Role::requester};
   genesis.envs = {"*"};
   genesis.added_by = admin.pub.name;
   genesis.added_at = now;
@@ -1215,7 +1216,7 @@ std::string Vault::serialize(const Identity& signer, const std::string& journal_
   out += "  \"manifest\": ";
   canonical::dump_pretty(Json(manifest), 1, out);
   const std::string_view signed_bytes = out;
-  const crypto::Signature signature = crypto::sign(k_head_label, as_bytes(signed_bytes), signer.sign_sk);
+  const crypto::Signature signature = signer.sign(k_head_label, as_bytes(signed_bytes));
   const std::string head = canonical::b64(crypto::hash(k_head_label, as_bytes(signed_bytes)));
   out += ",\n  \"head_sig\": ";
   canonical::dump_pretty(Json{{"by", signer.pub.name}, {"sig", canonical::b64(signature)}}, 1, out);

@@ -38,7 +38,7 @@ std::string seal_to(const Vault& vault, const std::string& member, ByteView plai
 std::optional<SecretBytes> open_sealed(const std::string& b64, const Identity& identity, std::string_view what)
 {
   const Bytes sealed = canonical::unb64(b64, what);
-  return crypto::seal_open(sealed, identity.pub.box_pk, identity.box_sk);
+  return identity.seal_open(sealed);
 }
 
 } // namespace
@@ -183,7 +183,7 @@ std::map<std::string, Grant> carried_grants(const Vault& vault, const SecretReco
   };
   for (const auto& [member, grant] : current->granted) {
     const auto request = std::find_if(secret.requests.begin(), secret.requests.end(),
-                                      [&](const Request& r) { return r.id == grant.request; });
+                                      [&id = grant.request](const Request& r) { return r.id == id; });
     if (request != secret.requests.end() && request->denial) {
       continue;
     }

@@ -24,7 +24,7 @@ constexpr std::size_t k_max_value_size = 64 * 1024;
 struct VersionPlan
 {
   std::int64_t v = 1;
-  std::string state = "current";
+  VersionState state = VersionState::current;
   std::string why;
   std::set<std::string> readers;          // wrapped
   std::map<std::string, Grant> grants;    // key is filled in; until/request kept

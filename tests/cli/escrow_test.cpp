@@ -432,7 +432,7 @@ TEST_CASE("escrow cli: a share sealed to the wrong member is caught", "[cli][esc
     vault.sign(target, target.requests[0], approval, session.identity());
     target.requests[0].approvals.push_back(approval);
     escrow::JournalEntry entry;
-    entry.action = "approve";
+    entry.action = escrow::JournalAction::approve;
     entry.secret = "prod/db";
     entry.request = id;
     session.commit(std::move(entry));

@@ -43,11 +43,12 @@ public:
     m_env["NO_COLOR"] = "1";
     m_env["ESCROW_LOCK_WAIT"] = "5";
     m_env["ESCROW_VAULT"] = (m_dir / "escrow.vault").string();
+    m_previous = s_current;
     s_current = this;
   }
   ~Fixture()
   {
-    s_current = nullptr;
+    s_current = m_previous;
     std::error_code ignored;
     std::filesystem::remove_all(m_dir, ignored);
   }
@@ -171,6 +172,7 @@ public:
 private:
   std::filesystem::path m_dir;
   mutable std::map<std::string, std::string> m_env;
+  const Fixture* m_previous = nullptr;
   static inline const Fixture* s_current = nullptr;
 };
 

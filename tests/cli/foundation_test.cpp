@@ -82,7 +82,7 @@ Result refused(Fixture& f, const std::string& who, std::vector<std::string> args
     REQUIRE(lines_of(added).size() == 1);
     const escrow::JournalEntry entry =
       escrow::journal_entry_from_json(escrow::canonical::parse(lines_of(added)[0], "entry"), "entry");
-    CHECK(entry.result == "denied");
+    CHECK(entry.result == escrow::JournalResult::denied);
     CHECK(escrow::journal_entry_hash(entry) == entry.hash);
     after["escrow.journal"] = old_journal;
     // The pin file may note the journal's new head (audit); the vault pins stay as they were.

@@ -87,7 +87,7 @@ void set_policy(const Fixture& f, const std::function<void(PolicyRecord&)>& chan
   session.vault().sign(policy, session.identity());
   session.vault().put_policy(policy);
   JournalEntry entry;
-  entry.action = "policy-set";
+  entry.action = JournalAction::policy_set;
   session.commit(std::move(entry));
 }
 
@@ -101,7 +101,7 @@ SecretRecord read_secret(const Fixture& f, const std::string& name)
 std::string state_of(const SecretRecord& secret, std::int64_t v)
 {
   const VersionRecord* version = secret.find_version(v);
-  return version == nullptr ? "none" : version->state;
+  return version == nullptr ? "none" : std::string(version_state_name(version->state));
 }
 
 std::vector<JournalEntry> journal_of(const Fixture& f)
@@ -113,7 +113,9 @@ std::size_t count_actions(const Fixture& f, const std::string& action, const std
 {
   std::size_t n = 0;
   for (const auto& entry : journal_of(f)) {
-    n += entry.action == action && (result.empty() || entry.result == result) ? 1 : 0;
+    n += journal_action_name(entry.action) == action && (result.empty() || journal_result_name(entry.result) == result)
+           ? 1
+           : 0;
   }
   return n;
 }
@@ -210,7 +212,7 @@ TEST_CASE("rotation cli: connect refuses a connector of another environment (exi
   CHECK(f.as("alice", {"connect", "prod/db", "prod-app"}).code == 2); // already bound
   CHECK(read_secret(f, "prod/db").connectors == std::vector<std::string>{"prod-app"});
   const auto entries = journal_of(f);
-  CHECK(entries.back().action == "connect");
+  CHECK(entries.back().action == JournalAction::connect);
   CHECK(entries.back().detail["connector"] == "prod-app");
 }
 
@@ -247,15 +249,15 @@ TEST_CASE("rotation cli: rotate pushes the new value to every connector, then ve
   // The journal: the pending version was committed before the connectors ran, then finished.
   std::vector<JournalEntry> entries;
   for (auto& entry : journal_of(f)) {
-    if (entry.action != "reveal") {
+    if (entry.action != JournalAction::reveal) {
       entries.push_back(std::move(entry));
     }
   }
   REQUIRE(entries.size() >= 2);
-  CHECK(entries[entries.size() - 2].action == "rotate-start");
-  CHECK(entries[entries.size() - 2].result == "pending");
-  CHECK(entries.back().action == "rotate");
-  CHECK(entries.back().result == "ok");
+  CHECK(entries[entries.size() - 2].action == JournalAction::rotate_start);
+  CHECK(entries[entries.size() - 2].result == JournalResult::pending);
+  CHECK(entries.back().action == JournalAction::rotate);
+  CHECK(entries.back().result == JournalResult::ok);
   CHECK(entries.back().detail.value("connectors", Json()) == Json::array({"a", "b"}));
   check_no_leak(f, {value, "0ld-value-1"}, {r});
   CHECK(f.as("alice", {"verify"}).code == 0);
@@ -490,7 +492,7 @@ std::string crash_after_create(Fixture& f)
   const SecretBytes value = SecretBytes::from("n3w-value-2");
   VersionPlan plan;
   plan.v = 2;
-  plan.state = "pending";
+  plan.state = VersionState::pending;
   plan.why = "on request";
   plan.readers = policy::standing_readers(vault, secret);
   plan.readers.insert("alice");
@@ -499,11 +501,11 @@ std::string crash_after_create(Fixture& f)
   vault.sign(mutable_secret, version, session.identity());
   mutable_secret.versions.push_back(std::move(version));
   JournalEntry entry;
-  entry.action = "rotate-start";
+  entry.action = JournalAction::rotate_start;
   entry.secret = "prod/db";
   entry.env = "prod";
   entry.version = 2;
-  entry.result = "pending";
+  entry.result = JournalResult::pending;
   session.commit(std::move(entry));
   std::FILE* out = std::fopen(f.path("a.txt").c_str(), "wb");
   std::fputs("n3w-value-2", out);
@@ -545,11 +547,11 @@ TEST_CASE("rotation cli: --resume rolls back when the crashed run had decided to
   {
     Session session = open_as(f, "alice");
     JournalEntry entry;
-    entry.action = "rotate-failed";
+    entry.action = JournalAction::rotate_failed;
     entry.secret = "prod/db";
     entry.env = "prod";
     entry.version = 2;
-    entry.result = "rolling-back";
+    entry.result = JournalResult::rolling_back;
     session.record(std::move(entry));
   }
   const Result r = f.as("alice", {"rotate", "--resume", "prod/db"});
@@ -704,8 +706,8 @@ TEST_CASE("rotation cli: compromise marks, voids and rotates at once when the ca
   CHECK(denied.code == 4);
   CHECK(denied.err.find("who can rotate it: alice") != std::string::npos);
   CHECK(f.read("escrow.vault") == before);
-  CHECK(journal_of(f).back().action == "compromise");
-  CHECK(journal_of(f).back().result == "denied");
+  CHECK(journal_of(f).back().action == JournalAction::compromise);
+  CHECK(journal_of(f).back().result == JournalResult::denied);
   CHECK(f.as("alice", {"compromise", "prod/db"}).code == 2); // --why is required
 }
 
@@ -741,7 +743,7 @@ TEST_CASE("rotation cli: retire keeps the history and serves nothing", "[rotatio
   f.member("bob", {"requester"}, {"prod"});
   CHECK(f.as("bob", {"retire", "prod/db"}).code == 4);
   REQUIRE(f.as("alice", {"retire", "prod/db"}).code == 0);
-  CHECK(read_secret(f, "prod/db").state == "retired");
+  CHECK(read_secret(f, "prod/db").state == SecretState::retired);
   CHECK(f.as("alice", {"get", "prod/db", "--reveal"}).code == 4);
   CHECK(f.as("alice", {"rotate", "prod/db"}).code == 2);
   CHECK(f.as("alice", {"retire", "prod/db"}).code == 2);
@@ -933,10 +935,10 @@ TEST_CASE("rotation cli: a forged journal entry does not confirm a manual paste"
   // Someone who can push but holds no key appends "portal confirmed" (a well-formed entry with
   // a correct hash, and alice's name, but no valid signature).
   JournalEntry forged = journal_of(f).back();
-  REQUIRE(forged.action == "rotate-start");
+  REQUIRE(forged.action == JournalAction::rotate_start);
   forged.parents = {forged.hash};
-  forged.action = "confirm";
-  forged.result = "ok";
+  forged.action = JournalAction::confirm;
+  forged.result = JournalResult::ok;
   forged.why.clear();
   forged.detail = Json{{"connector", "portal"}};
   forged.hash = journal_entry_hash(forged);

@@ -70,7 +70,7 @@ struct Builder
   }
 };
 
-JournalEntry access(Timestamp ts, const std::string& secret, const std::string& action = "reveal")
+JournalEntry access(Timestamp ts, const std::string& secret, JournalAction action = JournalAction::reveal)
 {
   JournalEntry entry;
   entry.ts = ts;
@@ -87,7 +87,7 @@ MemberRecord member_record(const Identity& who, const std::string& by, Timestamp
   record.name = who.pub.name;
   record.sign_pk = who.pub.sign_pk;
   record.box_pk = who.pub.box_pk;
-  record.roles = {"approver", "requester"};
+  record.roles = {Role::approver, Role::requester};
   record.envs = {"*"};
   record.added_by = by;
   record.added_at = at;
@@ -156,7 +156,7 @@ struct RealJournal
     Builder builder{before.id_b64(), {}, Journal(f.journal()).head()};
     for (std::size_t i = 0; i < accesses; ++i) {
       JournalEntry entry = access(k_t0 + 3600 + static_cast<Timestamp>(i) * 1800, i % 2 == 0 ? "prod/db" : "prod/api",
-                                  i % 3 == 0 ? "exec" : "reveal");
+                                  i % 3 == 0 ? JournalAction::exec : JournalAction::reveal);
       entry.why = i % 5 == 0 ? "incident " + std::to_string(i) : "";
       builder.append(std::move(entry), i % 2 == 0 ? bob : alice);
     }
@@ -336,7 +336,7 @@ TEST_CASE("audit verify: authors", "[audit]")
   {
     JournalEntry removal;
     removal.ts = k_t0 + 10 * 86400;
-    removal.action = "member-remove";
+    removal.action = JournalAction::member_remove;
     removal.detail = canonical::Json{{"member", "dave"}};
     builder.append(removal, roster.alice);
     builder.append(access(k_t0 + 5 * 86400, "prod/db"), roster.dave);
@@ -450,7 +450,7 @@ TEST_CASE("audit verify: merges (two parents) are accepted when both exist earli
   builder.text += theirs_side.text;
   JournalEntry merge;
   merge.ts = k_t0 + 120;
-  merge.action = "merge";
+  merge.action = JournalAction::merge;
   merge.parents = {ours, theirs};
   merge.vault = roster.vault.id_b64();
   merge.host = "laptop";
@@ -481,7 +481,7 @@ TEST_CASE("audit verify: intent not applied is a warning, not tampering", "[audi
   // A crash after the journal append: an entry for the next revision, the vault unchanged.
   JournalEntry crashed;
   crashed.ts = k_t0 + 60;
-  crashed.action = "member-add";
+  crashed.action = JournalAction::member_add;
   crashed.detail = canonical::Json{{"member", "carol"}, {"revision", vault.revision() + 1}};
   const std::string crashed_hash = Journal(f.journal()).append(crashed, alice, vault.id_b64());
   auto report = audit::verify_journal(Journal(f.journal()), vault);
@@ -581,7 +581,7 @@ TEST_CASE("audit anomalies: each rule, deterministic, naming its entries", "[aud
   ConnectorRecord staging;
   staging.name = "stage-hook";
   staging.env = "staging";
-  staging.kind = "manual";
+  staging.kind = ConnectorKind::manual;
   roster.vault.sign(staging, roster.alice);
   roster.vault.put_connector(staging);
 
@@ -592,7 +592,7 @@ TEST_CASE("audit anomalies: each rule, deterministic, naming its entries", "[aud
   }
   // Day 20: twelve reads (a burst), one of them at 03:00 from a new host, one of a new secret.
   for (int i = 0; i < 10; ++i) {
-    builder.append(access(k_t0 + 20 * 86400 + 3600 + i * 60, "prod/db", "exec"), roster.bob);
+    builder.append(access(k_t0 + 20 * 86400 + 3600 + i * 60, "prod/db", JournalAction::exec), roster.bob);
   }
   JournalEntry night = access(k_t0 + 20 * 86400 - 6 * 3600, "prod/db"); // 03:00 on day 20
   builder.append(night, roster.bob);
@@ -601,7 +601,7 @@ TEST_CASE("audit anomalies: each rule, deterministic, naming its entries", "[aud
   builder.append(elsewhere, roster.bob);
   builder.append(access(k_t0 + 20 * 86400 + 7300, "prod/payroll"), roster.bob);
   // A rotation of a prod secret that pushed to a staging connector.
-  JournalEntry rotate = access(k_t0 + 20 * 86400 + 8000, "prod/db", "rotate");
+  JournalEntry rotate = access(k_t0 + 20 * 86400 + 8000, "prod/db", JournalAction::rotate);
   rotate.detail = canonical::Json{{"connectors", {"stage-hook"}}};
   builder.append(rotate, roster.alice);
 
@@ -681,12 +681,12 @@ TEST_CASE("audit html: self-contained, escaped, one mark per access and rotation
   Builder builder = roster.builder();
   builder.append(access(k_t0, "prod/db"), roster.alice);
   JournalEntry denied = access(k_t0 + 60, "prod/<script>");
-  denied.result = "denied";
+  denied.result = JournalResult::denied;
   builder.append(denied, roster.bob);
-  builder.append(access(k_t0 + 120, "prod/db", "exec"), roster.alice);
-  builder.append(access(k_t0 + 180, "prod/db", "rotate"), roster.alice);
-  builder.append(access(k_t0 + 240, "prod/db", "rotate-failed"), roster.alice);
-  builder.append(access(k_t0 + 300, "prod/db", "add"), roster.alice);
+  builder.append(access(k_t0 + 120, "prod/db", JournalAction::exec), roster.alice);
+  builder.append(access(k_t0 + 180, "prod/db", JournalAction::rotate), roster.alice);
+  builder.append(access(k_t0 + 240, "prod/db", JournalAction::rotate_failed), roster.alice);
+  builder.append(access(k_t0 + 300, "prod/db", JournalAction::add), roster.alice);
   std::vector<audit::LoggedEntry> entries;
   std::size_t line = 0;
   for (const auto& text : split(builder.text)) {

@@ -199,14 +199,14 @@ TEST_CASE("canonical: valid_utf8", "[canonical]")
   }
 }
 
-// --- JSONTestSuite (nst/JSONTestSuite test_parsing, read from ../shared/vectors) ----------------
+// --- JSONTestSuite (nst/JSONTestSuite test_parsing, copied into tests/vectors/JSONTestSuite) ------
 
 namespace {
 
 std::vector<fs::path> suite_files(char prefix)
 {
   std::vector<fs::path> files;
-  const fs::path folder = escrow::test::shared_path("vectors/JSONTestSuite/test_parsing");
+  const fs::path folder = escrow::test::source_path("tests/vectors/JSONTestSuite/test_parsing");
   for (const auto& entry : fs::directory_iterator(folder)) {
     const std::string name = entry.path().filename().string();
     if (name.size() > 2 && name[0] == prefix && name[1] == '_') {

@@ -89,7 +89,7 @@ TEST_CASE("crypto: RFC 8032 test 1 verifies raw", "[crypto][vectors]")
 TEST_CASE("crypto: libsodium's verdict on every C2SP/CCTV Ed25519 edge case is pinned", "[crypto][vectors]")
 {
   const auto vectors =
-    nlohmann::json::parse(escrow::test::slurp(escrow::test::shared_path("vectors/cctv-ed25519/ed25519vectors.json")));
+    nlohmann::json::parse(escrow::test::slurp(escrow::test::source_path("tests/vectors/cctv-ed25519/ed25519vectors.json")));
   const auto expected = canonical::parse(escrow::test::slurp(escrow::test::source_path("tests/vectors/ed25519_expected.json")),
                                          "ed25519_expected.json");
   REQUIRE(vectors.size() == 914);

@@ -56,19 +56,19 @@ struct World
 
   World()
   {
-    add_member(bob, {"approver"}, {"prod"});
-    add_member(carol, {"approver"}, {"prod"});
-    add_member(dave, {"requester"}, {"prod"});
-    add_member(erin, {"approver", "requester"}, {"prod"});
-    add_member(frank, {"approver", "requester"}, {"prod"});
-    add_member(rob, {"rotator"}, {"prod"});
-    add_member(sam, {"requester"}, {"staging"});
-    add_member(ann, {"auditor"}, {"prod"});
+    add_member(bob, {Role::approver}, {"prod"});
+    add_member(carol, {Role::approver}, {"prod"});
+    add_member(dave, {Role::requester}, {"prod"});
+    add_member(erin, {Role::approver, Role::requester}, {"prod"});
+    add_member(frank, {Role::approver, Role::requester}, {"prod"});
+    add_member(rob, {Role::rotator}, {"prod"});
+    add_member(sam, {Role::requester}, {"staging"});
+    add_member(ann, {Role::auditor}, {"prod"});
     add_secret(k_db, k_value, {"bob", "carol", "erin"}, 2);
     reload();
   }
 
-  void add_member(const Identity& id, std::set<std::string> roles, std::set<std::string> envs)
+  void add_member(const Identity& id, std::set<Role> roles, std::set<std::string> envs)
   {
     MemberRecord record;
     record.name = id.pub.name;
@@ -139,8 +139,8 @@ struct World
     VersionRecord version = seal_version(vault, secret, SecretBytes::from(value), plan, now, "alice");
     vault.sign(secret, version, alice);
     for (auto& old : secret.versions) {
-      if (old.state == "current") {
-        old.state = "previous";
+      if (old.state == VersionState::current) {
+        old.state = VersionState::previous;
         vault.sign(secret, old, alice);
       }
     }
@@ -728,7 +728,7 @@ TEST_CASE("policy: the auditor rule and read access are one predicate each", "[p
   CHECK(message.find("not assigned to the prod environment") != std::string::npos);
   CHECK_NOTHROW(policy::require_can_read(*w.vault.member("dave"), db, "get"));
   SecretRecord retired = db;
-  retired.state = "retired";
+  retired.state = SecretState::retired;
   CHECK(thrown_kind([&] { policy::require_can_read(*w.vault.member("alice"), retired, "get"); }, &message)
         == ErrorKind::access);
   CHECK(message == "get: prod/db is retired and is never served");

@@ -1,6 +1,6 @@
 // Helpers shared by the foundation tests (canonical, crypto, vault, session, golden, CLI):
 // error-kind checks that fail on any other exception type, temp folders, file snapshots, and
-// the locations of the golden files and the shared test vectors.
+// the locations of the golden files and the test vectors (all inside the repository).
 #pragma once
 
 #include <escrow/atomic_file.hpp>
@@ -61,11 +61,6 @@ std::string require_error(ErrorKind kind, Action&& action)
 inline std::string source_path(const std::string& relative)
 {
   return std::string(ESCROW_SOURCE_DIR) + "/" + relative;
-}
-
-inline std::string shared_path(const std::string& relative)
-{
-  return std::string(ESCROW_SHARED_DIR) + "/" + relative;
 }
 
 inline std::string slurp(const std::filesystem::path& path)

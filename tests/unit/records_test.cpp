@@ -284,7 +284,7 @@ TEST_CASE("records: roles and the vault id", "[records]")
   genesis.genesis = canonical::b64(Bytes(16, 8));
   CHECK(derive_vault_id(genesis) != id); // a fresh salt makes a fresh vault
   genesis.genesis = canonical::b64(Bytes(16, 7));
-  genesis.roles.insert("admin"); // roles are not part of the id
+  genesis.roles.insert(Role::admin); // roles are not part of the id
   CHECK(derive_vault_id(genesis) == id);
   genesis.added_at += 1;
   CHECK(derive_vault_id(genesis) != id);

@@ -22,7 +22,7 @@ VersionRecord version(std::int64_t v, std::string state, Timestamp at)
 {
   VersionRecord record;
   record.v = v;
-  record.state = std::move(state);
+  record.state = parse_version_state(state).value();
   record.created_at = at;
   record.wrapped["alice"] = "key";
   return record;
@@ -50,8 +50,8 @@ PolicyRecord policy_every(std::int64_t every)
 JournalEntry journal_entry(std::string action, std::string result, std::int64_t v, Json detail = Json::object())
 {
   JournalEntry entry;
-  entry.action = std::move(action);
-  entry.result = std::move(result);
+  entry.action = parse_journal_action(action).value();
+  entry.result = parse_journal_result(result).value();
   entry.secret = "prod/db";
   entry.version = v;
   entry.detail = std::move(detail);
@@ -89,7 +89,7 @@ TEST_CASE("rotation: events, compromise, retirement and pending versions", "[rot
   CHECK(rotation::due_reason(secret, none, k_t0) == std::optional<std::string>("member bob removed"));
   CHECK(rotation::status(secret, none, k_t0) == "due: member bob removed");
 
-  secret.state = "retired";
+  secret.state = SecretState::retired;
   CHECK_FALSE(rotation::due_reason(secret, none, k_t0));
   CHECK(rotation::status(secret, none, k_t0) == "retired");
 
@@ -127,8 +127,8 @@ TEST_CASE("rotation: after_access is due only for a use of the current version",
   CHECK(rotation::due_reason(secret, none, k_t0 + 20) == std::optional<std::string>("accessed via grant"));
 
   // After the rotation the use was of an older version: not due again (even in the same second).
-  secret.versions[0].state = "retired";
-  secret.versions[1].state = "previous";
+  secret.versions[0].state = VersionState::retired;
+  secret.versions[1].state = VersionState::previous;
   secret.versions.push_back(version(3, "current", k_t0 + 10));
   CHECK_FALSE(rotation::due_reason(secret, none, k_t0 + 20));
 
@@ -170,7 +170,7 @@ TEST_CASE("rotation: the in-flight state of a pending version is replayed from t
   journal.push_back(journal_entry("confirm", "ok", 1, Json{{"connector", "other"}})); // another version
   journal.push_back(journal_entry("confirm", "failed", 2, Json{{"connector", "bad"}}));
   auto state = rotation::replay(journal, "prod/db", 2);
-  CHECK(state.kind == "rotate");
+  CHECK(state.kind == rotation::OpKind::rotate);
   CHECK_FALSE(state.rolling_back);
   CHECK(state.confirmed == std::set<std::string>{"portal"});
 
@@ -181,7 +181,7 @@ TEST_CASE("rotation: the in-flight state of a pending version is replayed from t
   // A later start of the same version (a rollback to it) begins afresh.
   journal.push_back(journal_entry("rollback-start", "pending", 2));
   state = rotation::replay(journal, "prod/db", 2);
-  CHECK(state.kind == "rollback");
+  CHECK(state.kind == rotation::OpKind::rollback);
   CHECK_FALSE(state.rolling_back);
   CHECK(state.confirmed.empty());
 
@@ -248,7 +248,7 @@ TEST_CASE("rotation: a connector gets the value on stdin and the documented envi
   const SecretBytes value = SecretBytes::from("s3cr3t-new");
   Redactor redactor;
   redactor.add("prod/db@v4", value);
-  connector::Invocation invocation{"prod/db", "prod", 4, 3, "rotate"};
+  connector::Invocation invocation{"prod/db", "prod", 4, 3, connector::Action::rotate};
   const auto result = connector::run_step(connector, connector::Step::update, invocation, value, redactor);
   ::unsetenv("ESCROW_IDENTITY_DATA");
   CHECK(result.ok);
@@ -275,7 +275,7 @@ TEST_CASE("rotation: connector output is redacted and a failure is described on 
   Redactor redactor;
   redactor.add("prod/db@v4", value);
   redactor.add("prod/db@v3", old);
-  connector::Invocation invocation{"prod/db", "prod", 4, 3, "rotate"};
+  connector::Invocation invocation{"prod/db", "prod", 4, 3, connector::Action::rotate};
   const auto result = connector::run_step(connector, connector::Step::verify, invocation, value, redactor);
   CHECK_FALSE(result.ok);
   CHECK(result.exit_code == 7);
@@ -289,7 +289,7 @@ TEST_CASE("rotation: a hanging connector is killed at its timeout", "[rotation][
   const ConnectorRecord connector = command_connector("sleep 30", "true", 1);
   const SecretBytes value = SecretBytes::from("v");
   Redactor redactor;
-  connector::Invocation invocation{"prod/db", "prod", 2, 1, "rotate"};
+  connector::Invocation invocation{"prod/db", "prod", 2, 1, connector::Action::rotate};
   const auto started = std::chrono::steady_clock::now();
   const auto result = connector::run_step(connector, connector::Step::update, invocation, value, redactor);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
@@ -320,7 +320,7 @@ TEST_CASE("rotation: connector specs are validated", "[rotation][connector]")
   bad.timeout = 0;
   CHECK_THROWS_AS(connector::validate(bad), Error);
   bad = spec;
-  bad.kind = "manual"; // a manual connector has no update command
+  bad.kind = ConnectorKind::manual; // a manual connector has no update command
   CHECK_THROWS_AS(connector::validate(bad), Error);
   bad.update.clear();
   CHECK_NOTHROW(connector::validate(bad));

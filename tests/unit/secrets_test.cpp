@@ -49,7 +49,7 @@ TEST_CASE("secrets: add_secret seals v1 for its readers and journals it; reveal 
     CHECK(secret.owner == "alice");
     CHECK(secret.current()->v == 1);
   }
-  CHECK(journal(f).back().action == "add");
+  CHECK(journal(f).back().action == JournalAction::add);
   {
     Session session = Session::open(f.options("alice"), Mode::read);
     const Revealed revealed = reveal(session, "prod/db", 0);
@@ -58,8 +58,8 @@ TEST_CASE("secrets: add_secret seals v1 for its readers and journals it; reveal 
     CHECK(revealed.value.expose_view() == "s3cret-value");
   }
   const JournalEntry last = journal(f).back();
-  CHECK(last.action == "reveal");
-  CHECK(last.result == "ok");
+  CHECK(last.action == JournalAction::reveal);
+  CHECK(last.result == JournalResult::ok);
   CHECK(last.detail.at("via") == "standing");
   // The value never reaches the journal.
   CHECK(f.read("escrow.journal").find("s3cret-value") == std::string::npos);
@@ -96,8 +96,8 @@ TEST_CASE("secrets: a refused reveal is journaled once as denied, the vault unto
   }
   const auto after = journal(f);
   REQUIRE(after.size() == entries + 1);
-  CHECK(after.back().action == "reveal");
-  CHECK(after.back().result == "denied");
+  CHECK(after.back().action == JournalAction::reveal);
+  CHECK(after.back().result == JournalResult::denied);
   CHECK(after.back().actor == "ann");
   CHECK(after.back().detail.at("reason") == "get: ann is an auditor and may not read values");
   CHECK(f.read("escrow.vault") == vault_before);
@@ -117,7 +117,7 @@ TEST_CASE("secrets: load_values journals every use before returning, and refuses
     CHECK(values[1].expose_view() == "api-value");
   }
   auto entries = journal(f);
-  CHECK(entries[entries.size() - 2].action == "exec");
+  CHECK(entries[entries.size() - 2].action == JournalAction::exec);
   CHECK(entries.back().detail.at("variable") == "API");
   CHECK(entries.back().detail.at("program") == "env");
   {
@@ -125,7 +125,7 @@ TEST_CASE("secrets: load_values journals every use before returning, and refuses
     (void)require_error(ErrorKind::access, [&] { (void)load_values(session, {{"DB", "prod/db"}}, "env"); });
   }
   entries = journal(f);
-  CHECK(entries.back().result == "denied");
+  CHECK(entries.back().result == JournalResult::denied);
   CHECK(entries.back().detail.at("reason") == "exec: ann is an auditor and may not use values");
 }
 
@@ -153,7 +153,7 @@ TEST_CASE("secrets: an after_access grant is marked used through ONE upgraded se
     CHECK(secret.requests.front().used_at.has_value());
   }
   const JournalEntry last = journal(f).back();
-  CHECK(last.action == "reveal");
+  CHECK(last.action == JournalAction::reveal);
   CHECK(last.request == id);
   CHECK(last.detail.at("revision").is_number_integer()); // committed with the vault write
 }
@@ -201,7 +201,7 @@ TEST_CASE("members: add_member and remove_member with its cascade", "[members]")
       require_error(ErrorKind::usage, [&] { (void)add_member(session, pub, {"requester"}, {"prod"}); });
     CHECK(message.find("already exists") != std::string::npos);
   }
-  CHECK(journal(f).back().action == "member-add");
+  CHECK(journal(f).back().action == JournalAction::member_add);
   (void)require_error(ErrorKind::usage, [] { check_member_grants({"rotator", "approver"}, {"prod"}); });
   (void)require_error(ErrorKind::usage, [] { check_member_grants({"wizard"}, {"prod"}); });
   (void)require_error(ErrorKind::usage, [&] { (void)parse_public_identity(f.read("erin.id"), "erin.id"); });
@@ -215,7 +215,7 @@ TEST_CASE("members: add_member and remove_member with its cascade", "[members]")
     const std::string message = require_error(ErrorKind::usage, [&] { (void)remove_member(session, "alice"); });
     CHECK(message.find("last admin") != std::string::npos);
   }
-  CHECK(journal(f).back().action == "member-remove");
+  CHECK(journal(f).back().action == JournalAction::member_remove);
 }
 
 TEST_CASE("escrow: the session operations journal a refusal once, through the one path", "[escrow][journal]")
@@ -230,8 +230,8 @@ TEST_CASE("escrow: the session operations journal a refusal once, through the on
   }
   CHECK(f.read("escrow.vault") == vault_before);
   auto entries = journal(f);
-  CHECK(entries.back().action == "request");
-  CHECK(entries.back().result == "denied");
+  CHECK(entries.back().action == JournalAction::request);
+  CHECK(entries.back().result == JournalResult::denied);
   {
     Session session = Session::open(f.options("dave"), Mode::write);
     PolicyChange change;
@@ -239,8 +239,8 @@ TEST_CASE("escrow: the session operations journal a refusal once, through the on
     (void)require_error(ErrorKind::access, [&] { (void)set_policy(session, "prod", change); });
   }
   entries = journal(f);
-  CHECK(entries.back().action == "policy-set");
-  CHECK(entries.back().result == "denied");
+  CHECK(entries.back().action == JournalAction::policy_set);
+  CHECK(entries.back().result == JournalResult::denied);
   CHECK(entries.back().detail.at("keep") == 3);
   {
     Session session = Session::open(f.options("alice"), Mode::write);
@@ -248,5 +248,5 @@ TEST_CASE("escrow: the session operations journal a refusal once, through the on
     change.keep = 3;
     CHECK(set_policy(session, "prod", change).for_env("prod").keep == 3);
   }
-  CHECK(journal(f).back().result == "ok");
+  CHECK(journal(f).back().result == JournalResult::ok);
 }

@@ -32,7 +32,7 @@ struct Setup
     identity("alice");
     Session session = Session::create(as("alice"));
     JournalEntry entry;
-    entry.action = "init";
+    entry.action = JournalAction::init;
     session.commit(std::move(entry));
   }
 
@@ -50,7 +50,7 @@ struct Setup
     return copy;
   }
 
-  void touch(const std::string& who = "alice", const std::string& action = "touch")
+  void touch(const std::string& who = "alice", JournalAction action = JournalAction::policy_set)
   {
     Session session = Session::open(as(who), Mode::write);
     JournalEntry entry;
@@ -115,7 +115,7 @@ TEST_CASE("session: identities: non-members, removed members, missing passphrase
     record.name = "bob";
     record.sign_pk = bob.pub.sign_pk;
     record.box_pk = bob.pub.box_pk;
-    record.roles = {"requester"};
+    record.roles = {Role::requester};
     record.envs = {"dev"};
     record.added_by = "alice";
     record.added_at = k_t0;
@@ -126,7 +126,7 @@ TEST_CASE("session: identities: non-members, removed members, missing passphrase
     session.vault().sign(record, session.identity());
     session.vault().put_member(record);
     JournalEntry entry;
-    entry.action = "member-remove";
+    entry.action = JournalAction::member_remove;
     session.commit(std::move(entry));
   }
   CHECK_THAT(require_error(ErrorKind::access, [&] { (void)Session::open(setup.as("bob"), Mode::read); }),
@@ -205,7 +205,7 @@ TEST_CASE("session: the same revision with other content, a replaced genesis, a 
   {
     Session session = Session::open(allow, Mode::write);
     JournalEntry entry;
-    entry.action = "fork";
+    entry.action = JournalAction::policy_set;
     session.commit(std::move(entry)); // another revision 2
   }
   REQUIRE(setup.vault_text() != first);
@@ -242,7 +242,7 @@ TEST_CASE("session: a writer refuses to save over a vault that changed on disk",
   const std::string text = setup.vault_text();
   spit(setup.options.vault_path, text + "\n");
   JournalEntry entry;
-  entry.action = "touch";
+  entry.action = JournalAction::policy_set;
   CHECK_THAT(require_error(ErrorKind::io, [&] { session.commit(std::move(entry)); }),
              Catch::Contains("changed on disk while this command ran; nothing was written"));
   CHECK(slurp(setup.journal()) == journal_before);
@@ -267,10 +267,10 @@ TEST_CASE("session: a torn last journal line is cut off by the next writer", "[s
   const std::string intact = slurp(setup.journal());
   append_durably(setup.journal(), "{\"action\":\"add\",\"actor\":\"alice\",\"det"); // killed mid-append
   // Readers and verification see the fragment; the next locked append removes it.
-  setup.touch("alice", "after-crash");
+  setup.touch("alice", JournalAction::retire);
   const auto lines = journal_lines(setup.journal());
   REQUIRE(lines.size() == 2);
-  CHECK(lines[1]["action"] == "after-crash");
+  CHECK(lines[1]["action"] == "retire");
   CHECK(lines[1]["parents"][0] == lines[0]["hash"]);
   CHECK(slurp(setup.journal()).rfind(intact, 0) == 0);
   const Session session = Session::open(setup.as("alice"), Mode::read);
@@ -280,10 +280,10 @@ TEST_CASE("session: a torn last journal line is cut off by the next writer", "[s
   std::string text = slurp(setup.journal());
   text.pop_back();
   spit(setup.journal(), text);
-  setup.touch("alice", "after-edit");
+  setup.touch("alice", JournalAction::compromise);
   const auto kept = journal_lines(setup.journal());
   REQUIRE(kept.size() == 3);
-  CHECK(kept[1]["action"] == "after-crash");
+  CHECK(kept[1]["action"] == "retire");
   CHECK(kept[2]["parents"][0] == kept[1]["hash"]);
 }
 
@@ -293,9 +293,9 @@ TEST_CASE("session: record() journals an event without touching the vault", "[se
   const std::string vault_before = setup.vault_text();
   Session session = Session::open(setup.as("alice"), Mode::read);
   JournalEntry entry;
-  entry.action = "reveal";
+  entry.action = JournalAction::reveal;
   entry.secret = "dev/db";
-  entry.result = "denied";
+  entry.result = JournalResult::denied;
   const std::string hash = session.record(std::move(entry));
   CHECK(setup.vault_text() == vault_before);
   const auto lines = journal_lines(setup.journal());

@@ -29,7 +29,7 @@ Vault new_vault(const Identity& admin)
   return reparse(created, admin);
 }
 
-void add_member(Vault& vault, const Identity& admin, const Identity& who, std::set<std::string> roles,
+void add_member(Vault& vault, const Identity& admin, const Identity& who, std::set<Role> roles,
                 std::set<std::string> envs)
 {
   MemberRecord record;
@@ -138,7 +138,7 @@ struct Team
 
   Team()
   {
-    add_member(vault, alice, bob, {"approver", "requester"}, {"dev", "prod"});
+    add_member(vault, alice, bob, {Role::approver, Role::requester}, {"dev", "prod"});
     add_secret(vault, alice, "dev/db", "dev-db-value");
     add_secret(vault, bob, "prod/api", "prod-api-value");
     vault = reparse(vault, alice);
@@ -339,7 +339,7 @@ TEST_CASE("vault: a record copied in from another vault is refused", "[vault]")
   Team second; // another vault: alice again, but a different genesis, so a different vault id
   // Same identity in both vaults.
   Vault other = new_vault(first.alice);
-  add_member(other, first.alice, first.bob, {"approver", "requester"}, {"dev", "prod"});
+  add_member(other, first.alice, first.bob, {Role::approver, Role::requester}, {"dev", "prod"});
   add_secret(other, first.alice, "dev/db", "other-vault-value");
   other = reparse(other, first.alice);
   REQUIRE(other.id_b64() != first.vault.id_b64());

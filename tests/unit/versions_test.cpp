@@ -29,7 +29,7 @@ struct Fixture
       record.name = who->pub.name;
       record.sign_pk = who->pub.sign_pk;
       record.box_pk = who->pub.box_pk;
-      record.roles = {"approver"};
+      record.roles = {Role::approver};
       record.envs = {"prod"};
       record.added_by = "alice";
       record.added_at = k_t0;
@@ -63,7 +63,7 @@ TEST_CASE("versions: a sealed value opens for its readers only", "[versions]")
   Fixture f;
   const VersionRecord version = f.seal("s3cret");
   CHECK(version.v == 1);
-  CHECK(version.state == "current");
+  CHECK(version.state == VersionState::current);
   CHECK(version.wrapped.size() == 1);
   CHECK(version.shares.size() == 2);
   const OpenedKey key = open_data_key(f.vault, f.secret, version, f.alice, k_t0);

@@ -7,7 +7,7 @@ behaviour changes. Usage, from the project root:
 
     python3 tests/vectors/ed25519_generate.py > tests/vectors/ed25519_expected.json
 
-Review against ../shared/vectors/cctv-ed25519/README.md: libsodium rejects low-order A and R
+Review against tests/vectors/cctv-ed25519/README.md: libsodium rejects low-order A and R
 (low_order_A, low_order_R), non-canonical encodings (non_canonical_A, non_canonical_R) and,
 being cofactorless, low_order_residue; it accepts mixed-order points otherwise
 (low_order_component_* alone). The script refuses to write a file that breaks these rules.
@@ -19,7 +19,7 @@ import os
 import sys
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-vectors_path = os.path.join(root, "..", "shared", "vectors", "cctv-ed25519", "ed25519vectors.json")
+vectors_path = os.path.join(root, "tests", "vectors", "cctv-ed25519", "ed25519vectors.json")
 sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
 if sodium.sodium_init() < 0:
     sys.exit("libsodium failed to start")

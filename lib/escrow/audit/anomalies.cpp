@@ -246,7 +246,7 @@ std::vector<Anomaly> find_anomalies(const std::vector<LoggedEntry>& entries,
   // Connectors touching secrets of another environment.
   std::map<std::string, std::string> connector_env;
   for (const auto& logged : entries) {
-    if (logged.entry.action == "connector-add" && !logged.entry.env.empty()) {
+    if (logged.entry.action == JournalAction::connector_add && !logged.entry.env.empty()) {
       for (const auto& name : connectors_in(logged.entry.detail)) {
         connector_env[name] = logged.entry.env;
       }

@@ -123,9 +123,9 @@ void timeline_html(std::string& out, const std::vector<LoggedEntry>& journal)
       const std::string data = fmt::format("data-line=\"{}\" data-entry=\"{}\"", logged->line, html_escape(entry.hash));
       if (is_access(entry)) {
         out += fmt::format("<circle class=\"mark access {}\" cx=\"{:.1f}\" cy=\"{}\" r=\"4.5\" {}><title>{}</title></circle>\n",
-                           entry.result == "ok" ? "ok" : "denied", x, middle, data, title);
+                           entry.result == JournalResult::ok ? "ok" : "denied", x, middle, data, title);
       } else {
-        const bool ok = entry.action == "rotate" || entry.action == "rollback";
+        const bool ok = entry.action == JournalAction::rotate || entry.action == JournalAction::rollback;
         out += fmt::format("<path class=\"mark rotation {}\" d=\"M{:.1f} {} l6 7 l-6 7 l-6 -7 z\" {}><title>{}</title></path>\n",
                            ok ? "ok" : "failed", x, middle - 7, data, title);
       }

@@ -39,18 +39,19 @@ std::vector<LoggedEntry> read_entries(const Journal& journal)
 
 bool is_access(const JournalEntry& entry)
 {
-  return entry.action == "reveal" || entry.action == "exec";
+  return entry.action == JournalAction::reveal || entry.action == JournalAction::exec;
 }
 
 bool is_rotation(const JournalEntry& entry)
 {
-  if (entry.action == "rotate" || entry.action == "rollback") {
+  if (entry.action == JournalAction::rotate || entry.action == JournalAction::rollback) {
     return true;
   }
   // A failed rotation journals its decision to roll back ("rolling-back") and then its outcome
   // ("rolled-back", "rollback-incomplete", or "failed" when no value could be made): the outcome
   // is the rotation's one mark.
-  return (entry.action == "rotate-failed" || entry.action == "rollback-failed") && entry.result != "rolling-back";
+  return (entry.action == JournalAction::rotate_failed || entry.action == JournalAction::rollback_failed)
+         && entry.result != JournalResult::rolling_back;
 }
 
 namespace {
@@ -85,7 +86,7 @@ bool matches(const JournalEntry& entry, const LogFilter& filter)
   if (!filter.env.empty() && env_of(entry) != filter.env) {
     return false;
   }
-  if (!filter.action.empty() && !glob(filter.action, entry.action)) {
+  if (!filter.action.empty() && !glob(filter.action, std::string(journal_action_name(entry.action)))) {
     return false;
   }
   if (filter.since && entry.ts < *filter.since) {
@@ -129,7 +130,7 @@ RequestWhys request_whys(const std::vector<LoggedEntry>& entries)
   RequestWhys whys;
   for (const auto& logged : entries) {
     const JournalEntry& entry = logged.entry;
-    if (entry.action == "request" && entry.result == "ok" && !entry.request.empty()) {
+    if (entry.action == JournalAction::request && entry.result == JournalResult::ok && !entry.request.empty()) {
       whys.emplace(std::make_pair(entry.secret, entry.request), entry.why);
     }
   }

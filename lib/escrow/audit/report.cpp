@@ -70,7 +70,7 @@ Timestamp due_since(const SecretRecord& secret,
   if (current == nullptr) {
     // Compromised or missing: since the last compromise the journal shows.
     for (auto it = history.rbegin(); it != history.rend(); ++it) {
-      if ((*it)->entry.action == "compromise" && (*it)->entry.result == "ok") {
+      if ((*it)->entry.action == JournalAction::compromise && (*it)->entry.result == JournalResult::ok) {
         return (*it)->entry.ts;
       }
     }
@@ -107,7 +107,7 @@ void compare_values(const Vault& vault,
   const Bytes key = crypto::random_bytes(32);
   const auto open = [&](const SecretRecord& secret) -> std::optional<SecretBytes> {
     const VersionRecord* current = secret.current();
-    if (current == nullptr || secret.state != "active") {
+    if (current == nullptr || secret.state != SecretState::active) {
       return std::nullopt;
     }
     try {
@@ -194,7 +194,7 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
   std::map<std::string, std::set<std::string>> custodian_of; // member -> secrets
   for (const auto& name : vault.secret_names()) {
     const SecretRecord& secret = vault.secret(name);
-    if (secret.state != "active") {
+    if (secret.state != SecretState::active) {
       continue;
     }
     active_names.push_back(name);
@@ -234,7 +234,7 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
     const VersionRecord* live = rotation::live_version(secret);
     const VersionRecord* failed = nullptr;
     for (const auto& version : secret.versions) {
-      if (version.state == "failed" && (live == nullptr || version.v > live->v)
+      if (version.state == VersionState::failed && (live == nullptr || version.v > live->v)
           && (failed == nullptr || version.v > failed->v)) {
         failed = &version;
       }
@@ -247,7 +247,7 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
           continue;
         }
         problem.entries.push_back(ref_of(*logged));
-        if (entry.action == "rotate-failed" || entry.action == "rollback-failed") {
+        if (entry.action == JournalAction::rotate_failed || entry.action == JournalAction::rollback_failed) {
           problem.since = entry.ts;
           if (const auto it = entry.detail.find("cause"); it != entry.detail.end() && it->is_string()) {
             problem.detail = it->get<std::string>();
@@ -263,7 +263,7 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
     // Dormant credentials.
     const LoggedEntry* last_use = nullptr;
     for (auto it = history.rbegin(); it != history.rend(); ++it) {
-      if (is_access((*it)->entry) && (*it)->entry.result == "ok") {
+      if (is_access((*it)->entry) && (*it)->entry.result == JournalResult::ok) {
         last_use = *it;
         break;
       }
@@ -342,9 +342,9 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
   std::map<std::string, std::size_t> denials;
   for (const auto& logged : journal) {
     const JournalEntry& entry = logged.entry;
-    if (entry.result == "ok" && entry.action == "approve") {
+    if (entry.result == JournalResult::ok && entry.action == JournalAction::approve) {
       ++approvals[entry.actor];
-    } else if (entry.result == "ok" && entry.action == "deny") {
+    } else if (entry.result == JournalResult::ok && entry.action == JournalAction::deny) {
       ++denials[entry.actor];
     }
   }
@@ -361,10 +361,10 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
           asked.emplace(name, request.id);
         }
         approved_here += static_cast<std::size_t>(std::count_if(
-          request.approvals.begin(), request.approvals.end(), [&](const Approval& a) { return a.by == member; }));
+          request.approvals.begin(), request.approvals.end(), [&by = member](const Approval& a) { return a.by == by; }));
       }
       for (const LoggedEntry* logged : history_of(name)) {
-        if (logged->entry.action == "request" && logged->entry.result == "ok" && logged->entry.actor != member
+        if (logged->entry.action == JournalAction::request && logged->entry.result == JournalResult::ok && logged->entry.actor != member
             && !logged->entry.request.empty()) {
           asked.emplace(name, logged->entry.request);
         }
@@ -378,6 +378,11 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
 
   if (options.reader != nullptr) {
     compare_values(vault, active_names, options, report);
+  }
+  {
+    rehearse::Status rehearsals = rehearse::status(vault, journal);
+    report.never_rehearsed = std::move(rehearsals.never);
+    report.failed_rehearsals = std::move(rehearsals.failed);
   }
 
   std::stable_sort(report.overdue.begin(), report.overdue.end(),
@@ -459,6 +464,19 @@ Json Report::to_json() const
   for (const auto& group : duplicates) {
     duplicates_json.push_back(Json{{"secrets", group.secrets}});
   }
+  Json never_json = Json::array();
+  for (const auto& item : never_rehearsed) {
+    never_json.push_back(Json{{"secret", item.secret}, {"owner", item.owner}});
+  }
+  Json failed_json = Json::array();
+  for (const auto& item : failed_rehearsals) {
+    failed_json.push_back(Json{{"secret", item.secret},
+                               {"owner", item.owner},
+                               {"at", format_time(item.at)},
+                               {"actor", item.actor},
+                               {"error", item.error},
+                               {"entry", Json{{"line", item.line}, {"hash", item.hash}}}});
+  }
   return Json{{"now", format_time(now)},
               {"dormant_days", dormant_after / 86400},
               {"expiring_within", format_duration(expiring_within)},
@@ -471,6 +489,8 @@ Json Report::to_json() const
               {"bus_factor", bus_json},
               {"silent_custodians", silent_json},
               {"duplicates", duplicates_json},
+              {"never_rehearsed", never_json},
+              {"failed_rehearsals", failed_json},
               {"values_compared", compared_values ? Json(compared.size()) : Json(nullptr)}};
 }
 
@@ -564,6 +584,23 @@ std::vector<Table> Report::tables() const
     }
     out.push_back(std::move(table));
   }
+  {
+    Table table{"failed_rehearsals", "Rehearsals that failed (latest per secret)", "no secret's latest rehearsal failed",
+                {"SECRET", "OWNER", "WHEN", "BY", "WHY"}, {}};
+    for (const auto& item : failed_rehearsals) {
+      table.rows.push_back({item.secret, item.owner, format_time(item.at), item.actor,
+                            connector::one_line(item.error, 120)});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"never_rehearsed", "Secrets never rehearsed (escrow rehearse ENV/NAME)", "every active secret was rehearsed",
+                {"SECRET", "OWNER"}, {}};
+    for (const auto& item : never_rehearsed) {
+      table.rows.push_back({item.secret, item.owner});
+    }
+    out.push_back(std::move(table));
+  }
   return out;
 }
 
@@ -595,7 +632,7 @@ ReportRun report_on(Session& session, ReportOptions options, bool compare_values
   if (!run.report.compared.empty()) {
     // Values were decrypted (never shown, never written): that leaves a trace too.
     JournalEntry entry;
-    entry.action = "audit-compare";
+    entry.action = JournalAction::audit_compare;
     entry.detail = Json{{"secrets", run.report.compared.size()}, {"duplicates", run.report.duplicates.size()}};
     session.record(std::move(entry));
   }

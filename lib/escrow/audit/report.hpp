@@ -12,12 +12,15 @@
 //   silent_custodians  custodians asked to approve who never approved anything
 //   duplicates         secrets (that the caller can read) holding the same value; the values are
 //                      compared in memory under a per-run random hash key and never written
+//   never_rehearsed    active secrets with no `rehearse` entry in the journal (rehearse.hpp)
+//   failed_rehearsals  active secrets whose latest rehearsal failed
 #pragma once
 
 #include <escrow/audit/log.hpp>
 #include <escrow/canonical.hpp>
 #include <escrow/identity.hpp>
 #include <escrow/session.hpp>
+#include <escrow/rehearse.hpp>
 #include <escrow/vault.hpp>
 
 #include <optional>
@@ -145,6 +148,8 @@ struct Report
   std::vector<BusFactor> bus_factor;
   std::vector<SilentCustodian> silent_custodians;
   std::vector<DuplicateGroup> duplicates;
+  std::vector<rehearse::NeverRehearsed> never_rehearsed;
+  std::vector<rehearse::FailedRehearsal> failed_rehearsals;
   bool compared_values = false;
   std::vector<std::string> compared; // the secrets whose values were compared
 

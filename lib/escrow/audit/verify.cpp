@@ -79,7 +79,7 @@ CheckedLine check_line(std::string_view line, const Roster& roster)
     if (const auto it = entry.detail.find("revision"); it != entry.detail.end() && it->is_number_integer()) {
       out.revision = it->get<std::int64_t>();
     }
-    if (entry.action == "member-remove") {
+    if (entry.action == JournalAction::member_remove) {
       if (const auto it = entry.detail.find("member"); it != entry.detail.end() && it->is_string()) {
         out.removed = it->get<std::string>();
       }
@@ -420,7 +420,7 @@ VerifyReport verify_journal(std::string_view text, const Vault& vault, const Ver
           fmt::format("line {}: intent not applied: entry {} ({}) was written for vault revision {}, which never "
                       "landed (a crash between the journal append and the vault write, or a rollback); the vault is "
                       "at revision {}",
-                      line, entry_name, printable(c.action), *c.revision, vault.revision()));
+                      line, entry_name, journal_action_name(c.action), *c.revision, vault.revision()));
     }
     previous_damaged = c.problem == Problem::modified;
   }

@@ -85,7 +85,7 @@ struct CheckedLine
   std::string hash; // as stored in the line
   std::vector<std::string> parents;
   std::string actor;
-  std::string action;
+  JournalAction action = JournalAction::init;
   Timestamp ts = 0;
   std::optional<std::int64_t> revision; // detail.revision
   std::string removed;                  // detail.member of a member-remove entry

@@ -20,4 +20,16 @@ inline std::string join(const std::vector<std::string>& items, std::string_view 
   return out;
 }
 
+// A name read from a file, quoted in an error message: control bytes shown as '?', at most
+// `limit` bytes (then "...").
+inline std::string quoted_name(std::string_view text, std::size_t limit = 64)
+{
+  std::string out;
+  for (const char c : text.substr(0, limit)) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u < 0x20 || u == 0x7f ? '?' : c);
+  }
+  return text.size() > limit ? out + "..." : out;
+}
+
 } // namespace escrow::util

@@ -1,0 +1,104 @@
+// `escrow drill compromise ENV/NAME`: a tabletop exercise (docs/RECOVERY.md). It changes nothing
+// but one signed "drill" journal entry, and prints the playbook a real compromise of the secret
+// would follow:
+//   - every version, and who could read each and when: standing access (owner, rotators, shares;
+//     from the version's creation, or from the share's journal entry when later), shares that
+//     ended (the journal's unshare; the sealed key stays in git history), grants carried by the
+//     version and approved requests (from the k-th approval to expiry), custodians (any k of n
+//     together); and who did read it (the journal's reveal and exec entries);
+//   - the connectors to rotate, in the order rotation runs them, and what else each one serves;
+//   - the members to notify, and why each;
+//   - the exact commands of the real response;
+//   - how long the last real rotation of it took (rotate-start → rotate in the journal).
+// The journal is verified first (audit verify): the playbook is built only from entries that check.
+#pragma once
+
+#include <escrow/canonical.hpp>
+#include <escrow/session.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace escrow::drill {
+
+struct Access
+{
+  std::string member;
+  std::string via; // owner | rotator | shared | standing | shared-ended | grant | approvals | custodian
+  Timestamp from = 0;
+  std::optional<Timestamp> until; // nullopt: no end (holds a sealed key in the file)
+  std::string request;            // grant / approvals
+  std::string note;
+  canonical::Json to_json() const;
+};
+
+struct Read
+{
+  std::string member;
+  std::string action; // reveal | exec
+  Timestamp at = 0;
+  std::size_t line = 0;
+};
+
+struct VersionExposure
+{
+  std::int64_t v = 0;
+  std::string state;
+  Timestamp created_at = 0;
+  std::string created_by;
+  bool keys_present = false; // false: retention removed its keys from the current file
+  std::int64_t threshold = 0;
+  std::vector<Access> could_read;
+  std::vector<Read> reads;
+};
+
+struct ConnectorStep
+{
+  std::size_t order = 0;
+  std::string name;
+  std::string kind;
+  std::string step; // what the real rotation does with it
+  std::vector<std::string> also_serves; // other secrets bound to it
+};
+
+struct Contact
+{
+  std::string member;
+  std::vector<std::string> why;
+  bool removed = false;
+};
+
+struct LastRotation
+{
+  std::int64_t version = 0;
+  Timestamp started = 0;
+  Timestamp finished = 0;
+  std::string by;
+  std::int64_t seconds() const { return finished - started; }
+};
+
+struct Playbook
+{
+  std::string secret;
+  std::string env;
+  std::string owner;
+  std::string purpose;
+  Timestamp at = 0;
+  std::vector<VersionExposure> versions;
+  std::vector<ConnectorStep> connectors;
+  std::vector<Contact> notify;
+  std::vector<std::string> commands;
+  std::optional<LastRotation> last_rotation;
+  std::vector<std::string> can_rotate;
+  std::string entry; // the drill's journal entry
+  canonical::Json notify_result;
+
+  canonical::Json to_json() const;
+};
+
+// Builds the playbook (Error(access) unless the caller reaches the secret's environment), journals
+// one "drill" entry and runs the notify hook with the drill's outcome. The vault is not written.
+Playbook compromise(Session& session, const std::string& name);
+
+} // namespace escrow::drill

@@ -1,0 +1,73 @@
+// References: "escrow://ENV/NAME" or "escrow://ENV/NAME@vN" stand for a secret's current (or
+// N-th) value in a config file, so files hold references and values are fetched at use
+// (`escrow inject`, `escrow exec --env-file`; 1Password's `op inject` / `op run --env-file`).
+//
+// In a template, a reference is "escrow://" followed by the longest run of name characters
+// (letters, digits, '.', '_', '-', '/') not ending in '.' or '/' (so "see escrow://prod/db." ends
+// before the full stop), then optionally "@v" and digits. Every read goes through
+// read_value() (lib/escrow/read.hpp): the normal read rules, one journal entry per secret read.
+// An unknown secret or version is Error(usage) (exit 2), no access Error(access) (exit 4); either
+// way nothing is written and no command runs.
+#pragma once
+
+#include <escrow/read.hpp>
+#include <escrow/session.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace escrow {
+
+inline constexpr std::string_view k_reference_scheme = "escrow://";
+
+struct Reference
+{
+  std::string secret;       // ENV/NAME
+  std::int64_t version = 0; // 0 = current
+  std::string text() const; // "escrow://ENV/NAME[@vN]"
+};
+
+// A whole string that is a reference. nullopt when it does not start with "escrow://";
+// Error(usage) when it does but is malformed.
+std::optional<Reference> parse_reference(std::string_view text, std::string_view what);
+
+struct TemplateReference
+{
+  std::size_t begin = 0; // byte offsets in the template
+  std::size_t end = 0;
+  std::size_t line = 0;
+  Reference reference;
+};
+// The references of a template, in order. Error(usage) names the file and line of a bad one.
+std::vector<TemplateReference> find_references(std::string_view text, std::string_view what);
+
+struct InjectResult
+{
+  std::vector<std::pair<std::string, std::int64_t>> secrets; // each secret read, with its version
+  std::size_t references = 0;
+};
+
+// `escrow inject`: reads the template (a text file without values), resolves its references
+// (each distinct one read once, journaled as a "reveal" into this output), and writes the result:
+// to `output` atomically with mode 0600 (a symbolic link there is refused, Error(io)), or, when
+// `output` is empty, into `to_stdout`.
+InjectResult inject(Session& session,
+                    const std::filesystem::path& input,
+                    const std::filesystem::path& output,
+                    SecretBytes* to_stdout);
+
+// `escrow exec --env-file`: the file's variables. Values that are references are read (not yet
+// journaled: pass `reads` to record_reads()); the others are plain, non-secret values.
+struct EnvFileValues
+{
+  std::vector<std::pair<std::string, std::string>> plain;
+  std::vector<std::string> variables; // the variable of each read, parallel to `reads`
+  std::vector<ValueRead> reads;
+};
+EnvFileValues read_env_file(Session& session, const std::filesystem::path& path, const std::string& program);
+
+} // namespace escrow

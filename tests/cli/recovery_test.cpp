@@ -1,0 +1,563 @@
+// backup / restore, rehearse, drill compromise, and the notify hook for them (issue 13;
+// docs/RECOVERY.md) — in-process, against connectors that are small shell commands on files.
+#include "fixture.hpp"
+
+#include <escrow/backup.hpp>
+#include <escrow/error.hpp>
+#include <escrow/journal.hpp>
+#include <escrow/session.hpp>
+
+#include <regex>
+#include <set>
+#include <sys/stat.h>
+
+using escrow::test::Fixture;
+using escrow::test::Result;
+using namespace escrow;
+namespace fs = std::filesystem;
+
+namespace {
+
+Json json_of(const Result& r)
+{
+  INFO(r.out << r.err);
+  return Json::parse(r.out);
+}
+
+std::string slurp(const fs::path& path)
+{
+  return read_file(path, std::size_t{1} << 30);
+}
+
+void spit(const fs::path& path, const std::string& text)
+{
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  REQUIRE(f != nullptr);
+  std::fwrite(text.data(), 1, text.size(), f);
+  std::fclose(f);
+}
+
+// A command connector that keeps the value in <dir>/<file> and checks it there; every run is
+// appended to <dir>/calls.log as "<connector> <step> <action>".
+std::vector<std::string> file_connector(const Fixture& f, const std::string& name, const std::string& file,
+                                        std::vector<std::string> extra = {})
+{
+  const std::string path = (f.dir() / file).string();
+  const std::string log = (f.dir() / "calls.log").string();
+  std::vector<std::string> args{"connector", "add", name, "--env", "prod",
+                                "--update", "echo \"" + name + " update $ESCROW_ACTION\" >> '" + log + "'; cat > '" + path + "'",
+                                "--verify", "echo \"" + name + " verify $ESCROW_ACTION\" >> '" + log + "'; cmp -s - '" + path + "'"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+std::size_t lines_of(const std::string& text)
+{
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+std::vector<JournalEntry> journal_of(const fs::path& path)
+{
+  return Journal(path).read_all();
+}
+
+// The team: alice (genesis admin), bob and carol (custodians), henry (requester), ci (rotator).
+// prod/db (owner alice, connector app, custodians bob+carol 2 of 2), rotated twice, a grant to
+// henry, and a long journal of reveals.
+struct Team
+{
+  Fixture f;
+  std::string value; // the current value
+  Team()
+  {
+    f.init();
+    f.member("bob", {"approver", "requester"}, {"prod"});
+    f.member("carol", {"approver", "requester"}, {"prod"});
+    f.member("henry", {"requester"}, {"prod"});
+    f.member("ci", {"rotator"}, {"prod"});
+    REQUIRE(f.as("alice", file_connector(f, "app", "app.value")).code == 0);
+    f.add("alice", "prod/db", "first-db-value-1", {"--connector", "app", "--custodians", "bob,carol", "--threshold", "2"});
+    spit(f.path("app.value"), "first-db-value-1");
+    f.add("alice", "prod/other", "other-value-1");
+    for (int i = 0; i < 2; ++i) {
+      const Result r = f.as("alice", {"rotate", "prod/db"});
+      INFO(r.err);
+      REQUIRE(r.code == 0);
+    }
+    const Result request = f.as("henry", {"request", "prod/db", "--ttl", "4h", "--why", "incident 812"});
+    INFO(request.err);
+    REQUIRE(request.code == 0);
+    const std::string id = request.out.substr(0, request.out.find_first_of(" \n"));
+    REQUIRE(f.as("bob", {"approve", "prod/db", id}).code == 0);
+    REQUIRE(f.as("carol", {"approve", "prod/db", id}).code == 0);
+    for (int i = 0; i < 30; ++i) {
+      REQUIRE(f.as("alice", {"get", "prod/db", "--reveal"}).code == 0);
+    }
+    const Result get = f.as("alice", {"get", "prod/db", "--reveal"});
+    REQUIRE(get.code == 0);
+    value = get.out;
+    REQUIRE(slurp(f.path("app.value")) == value);
+  }
+
+  std::string snapshot() const { return f.read("escrow.vault") + "\n--\n" + f.read("escrow.journal"); }
+};
+
+// Runs `restore` into <dir>/<to> and checks that a refusal wrote nothing there.
+void expect_refused(const Fixture& f, const std::string& file, int code, const std::string& pattern,
+                    const std::string& who = "alice", std::vector<std::string> extra = {})
+{
+  const fs::path to = f.path("restored-refused");
+  std::vector<std::string> args{"restore", file, "--to", to.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const Result r = f.as(who, args);
+  INFO(file << ": " << r.err);
+  CHECK(r.code == code);
+  CHECK(std::regex_search(r.err, std::regex("^escrow: error: .*" + pattern)));
+  // One error line (and perhaps hints).
+  CHECK(std::regex_search(r.err, std::regex("^escrow: error: [^\n]*\n(escrow: hint: [^\n]*\n)*$")));
+  CHECK_FALSE(fs::exists(to / "escrow.vault"));
+  CHECK_FALSE(fs::exists(to / "escrow.journal"));
+}
+
+} // namespace
+
+TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the vault and journal", "[recovery][cli]")
+{
+  Team t;
+  const std::string vault_before = t.f.read("escrow.vault");
+  const std::string journal_before = t.f.read("escrow.journal");
+  const Result made = t.f.as("alice", {"--json", "backup", "--out", t.f.path("team.backup").string()});
+  INFO(made.err);
+  REQUIRE(made.code == 0);
+  const Json result = json_of(made);
+  CHECK(result["recipients"].size() == 1); // the one admin
+  CHECK(result["secrets"] == 2);
+
+  // Encrypted at rest: neither the value nor any metadata is readable in the file; 0600.
+  const std::string file = t.f.read("team.backup");
+  CHECK(file.rfind("escrow-backup/1\n", 0) == 0);
+  CHECK(file.find(t.value) == std::string::npos);
+  CHECK(file.find("prod/db") == std::string::npos);
+  CHECK(file.find("incident 812") == std::string::npos);
+  struct stat st{};
+  REQUIRE(::stat(t.f.path("team.backup").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  // Journaled, in the real journal; the vault is unchanged.
+  CHECK(t.f.read("escrow.vault") == vault_before);
+  const auto entries = journal_of(t.f.journal());
+  CHECK(entries.back().action == "backup");
+  CHECK(entries.back().actor == "alice");
+  // Never over an existing file.
+  CHECK(t.f.as("alice", {"backup", "--out", t.f.path("team.backup").string()}).code == 2);
+
+  // A fresh machine (its own state dir): restore, verify, read.
+  t.f.set_env("XDG_STATE_HOME", t.f.path("other-machine").string());
+  const fs::path to = t.f.path("restored");
+  const Result restored = t.f.as("alice", {"restore", t.f.path("team.backup").string(), "--to", to.string()});
+  INFO(restored.err);
+  REQUIRE(restored.code == 0);
+  CHECK(std::regex_search(restored.out, std::regex("restored in [0-9]+\\.[0-9] s")));
+  CHECK(slurp(to / "escrow.vault") == vault_before);
+  const std::string restored_journal = slurp(to / "escrow.journal");
+  CHECK(restored_journal.rfind(journal_before, 0) == 0); // as backed up (with its backup entry), then restore
+  const auto restored_entries = journal_of(to / "escrow.journal");
+  CHECK(restored_entries.back().action == "restore");
+  CHECK(restored_entries[restored_entries.size() - 2].action == "backup");
+  CHECK(restored_entries.size() == lines_of(journal_before) + 2);
+  const Result verify = t.f.as("alice", {"--vault", (to / "escrow.vault").string(), "verify"});
+  INFO(verify.err);
+  CHECK(verify.code == 0);
+  const Result audit = t.f.as("alice", {"--vault", (to / "escrow.vault").string(), "audit", "verify"});
+  CHECK(audit.code == 0);
+  const Result get = t.f.as("alice", {"--vault", (to / "escrow.vault").string(), "get", "prod/db", "--reveal"});
+  CHECK(get.out == t.value);
+  // The grant survived: henry reads it through his approvals.
+  const Result henry = t.f.as("henry", {"--vault", (to / "escrow.vault").string(), "get", "prod/db", "--reveal"});
+  INFO(henry.err);
+  CHECK(henry.out == t.value);
+  // Restore never replaces files.
+  const Result again = t.f.as("alice", {"restore", t.f.path("team.backup").string(), "--to", to.string()});
+  CHECK(again.code == 2);
+  CHECK(slurp(to / "escrow.vault") == vault_before);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("state").string());
+}
+
+TEST_CASE("restore --reconnect runs every connector's verify against the restored values", "[recovery][cli]")
+{
+  Team t;
+  REQUIRE(t.f.as("alice", {"backup", "--out", t.f.path("b").string()}).code == 0);
+  spit(t.f.path("calls.log"), "");
+  const fs::path to = t.f.path("restored");
+  t.f.set_env("XDG_STATE_HOME", t.f.path("other-machine").string());
+  const Result r = t.f.as("alice", {"restore", t.f.path("b").string(), "--to", to.string(), "--reconnect"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(std::regex_search(r.out, std::regex("restored in [0-9]+\\.[0-9] s; 1 of 1 connectors verified\n$")));
+  CHECK(t.f.read("calls.log") == "app verify reconnect\n"); // verify only: nothing updated
+  CHECK(r.out.find(t.value) == std::string::npos);
+
+  // The system lost the value: the connector answers "no", restore says so and exits 1.
+  spit(t.f.path("app.value"), "something else");
+  const fs::path to2 = t.f.path("restored2");
+  t.f.set_env("XDG_STATE_HOME", t.f.path("third-machine").string());
+  const Result bad = t.f.as("alice", {"--json", "restore", t.f.path("b").string(), "--to", to2.string(), "--reconnect"});
+  INFO(bad.err);
+  CHECK(bad.code == 1);
+  const Json json = json_of(bad);
+  CHECK(json["connectors"][0]["result"] == "failed");
+  CHECK(json["summary"].get<std::string>().find("0 of 1 connectors verified, 1 failed") != std::string::npos);
+  CHECK(fs::exists(to2 / "escrow.vault")); // the restore itself is done; the integration is not
+  t.f.set_env("XDG_STATE_HOME", t.f.path("state").string());
+}
+
+TEST_CASE("restore refuses corrupted, truncated, foreign and stale backups: exit 3, nothing written",
+          "[recovery][cli]")
+{
+  Team t;
+  const fs::path good = t.f.path("good.backup");
+  REQUIRE(t.f.as("alice", {"backup", "--out", good.string()}).code == 0);
+  const std::string bytes = slurp(good);
+  const auto variant = [&](const std::string& name, const std::string& content) {
+    spit(t.f.path(name), content);
+    return t.f.path(name).string();
+  };
+  // Where each line starts.
+  const std::size_t l2 = bytes.find('\n') + 1;
+  const std::size_t l3 = bytes.find('\n', l2) + 1;
+  const std::size_t l4 = bytes.find('\n', l3) + 1;
+  const auto flip = [&](std::size_t at) {
+    std::string copy = bytes;
+    copy[at] = copy[at] == 'A' ? 'B' : 'A';
+    return copy;
+  };
+  SECTION("corrupted")
+  {
+    expect_refused(t.f, variant("c1", flip(l3 + 100)), 3, "signature does not verify");      // ciphertext
+    expect_refused(t.f, variant("c2", flip(l4 + 10)), 3, "signature does not verify");       // signature
+    std::string header = bytes;
+    header.replace(header.find("\"revision\":"), 12, "\"revision\":9");
+    expect_refused(t.f, variant("c3", header), 3, "");                                      // header
+    expect_refused(t.f, variant("c4", "escrow-backup/2\n" + bytes.substr(l2)), 3, "unsupported backup format");
+    expect_refused(t.f, variant("c5", "hello world\n"), 3, "not an escrow backup");
+    expect_refused(t.f, variant("c6", bytes + "extra\n"), 3, "unexpected bytes");
+  }
+  SECTION("truncated")
+  {
+    expect_refused(t.f, variant("t1", bytes.substr(0, bytes.size() / 2)), 3, "truncated");
+    expect_refused(t.f, variant("t2", bytes.substr(0, bytes.size() - 1)), 3, "truncated");
+    expect_refused(t.f, variant("t3", bytes.substr(0, 10)), 3, "truncated");
+    expect_refused(t.f, variant("t4", ""), 3, "");
+  }
+  SECTION("foreign: not encrypted to the restorer")
+  {
+    const fs::path other = t.f.path("to-bob.backup");
+    REQUIRE(t.f.as("alice", {"backup", "--out", other.string(), "--to", t.f.path("bob.pub").string()}).code == 0);
+    expect_refused(t.f, other.string(), 3, "foreign: not encrypted to alice");
+    // bob can open it: it restores for him.
+    const Result bob = t.f.as("bob", {"restore", other.string(), "--to", t.f.path("bob-restore").string()});
+    INFO(bob.err);
+    CHECK(bob.code == 0);
+  }
+  SECTION("foreign: a recipient who is not a member of that vault")
+  {
+    t.f.identity("stranger");
+    const fs::path other = t.f.path("to-stranger.backup");
+    REQUIRE(t.f.as("alice", {"backup", "--out", other.string(), "--to", t.f.path("stranger.pub").string()}).code == 0);
+    expect_refused(t.f, other.string(), 3, "foreign: stranger .* is not an active member", "stranger");
+  }
+  SECTION("foreign: the destination holds another vault")
+  {
+    Fixture other;
+    other.init("zoe");
+    const fs::path dir = t.f.path("restored-refused");
+    fs::create_directories(dir);
+    fs::copy_file(other.vault(), dir / "escrow.vault");
+    const std::string before = slurp(dir / "escrow.vault");
+    t.f.set_env("HOME", t.f.dir().string());
+    t.f.set_env("XDG_STATE_HOME", t.f.path("state").string());
+    t.f.set_env("ESCROW_VAULT", t.f.vault().string());
+    const Result r = t.f.as("alice", {"restore", good.string(), "--to", dir.string()});
+    CHECK(r.code == 3);
+    CHECK(r.err.find("foreign") != std::string::npos);
+    CHECK(slurp(dir / "escrow.vault") == before);
+    CHECK_FALSE(fs::exists(dir / "escrow.journal"));
+  }
+  SECTION("stale: older than this machine has seen, unless --allow-rollback")
+  {
+    t.f.add("alice", "prod/newer", "newer-value"); // revision + 1, pinned here
+    expect_refused(t.f, good.string(), 3, "stale: a backup of revision");
+    const fs::path to = t.f.path("rolled-back");
+    const Result r = t.f.as("alice", {"restore", good.string(), "--to", to.string(), "--allow-rollback"});
+    INFO(r.err);
+    CHECK(r.code == 0);
+    const auto entries = journal_of(to / "escrow.journal");
+    CHECK(entries[entries.size() - 2].action == "allow-rollback"); // journaled
+    CHECK(entries.back().action == "restore");
+  }
+  SECTION("a damaged journal is not backed up")
+  {
+    std::string journal = t.f.read("escrow.journal");
+    const std::size_t second = journal.find('\n') + 1;
+    const std::size_t third = journal.find('\n', second) + 1;
+    journal.erase(second, third - second); // delete an entry
+    spit(t.f.journal(), journal);
+    const Result r = t.f.as("alice", {"backup", "--out", t.f.path("bad.backup").string()});
+    CHECK(r.code == 3);
+    CHECK_FALSE(fs::exists(t.f.path("bad.backup")));
+  }
+}
+
+TEST_CASE("parse_backup: the file round-trips byte for byte", "[recovery]")
+{
+  Team t;
+  REQUIRE(t.f.as("alice", {"backup", "--out", t.f.path("b").string()}).code == 0);
+  const std::string bytes = t.f.read("b");
+  const backup::BackupFile file = backup::parse_backup(bytes, "b");
+  CHECK(backup::serialize_backup(file) == bytes);
+  CHECK(file.header.maker == "alice");
+  CHECK(file.header.recipients.size() == 1);
+  const backup::Payload payload{"vault text\n", ""};
+  CHECK(backup::parse_payload(backup::serialize_payload(payload), "p").vault == "vault text\n");
+  CHECK_THROWS_AS(backup::parse_payload("escrow-backup-payload/1\nvault 99\nabc\n", "p"), Error);
+}
+
+TEST_CASE("rehearse: rotation and rollback on a staging twin; the real vault and system untouched", "[recovery][cli]")
+{
+  Team t;
+  REQUIRE(t.f.as("alice", file_connector(t.f, "app-staging", "staging.value")).code == 0);
+  // Name the twin: remove and re-add app with --rehearse-with (after unbinding).
+  REQUIRE(t.f.as("alice", {"disconnect", "prod/db", "app"}).code == 0);
+  REQUIRE(t.f.as("alice", {"connector", "remove", "app"}).code == 0);
+  REQUIRE(t.f.as("alice", file_connector(t.f, "app", "app.value", {"--rehearse-with", "app-staging"})).code == 0);
+  REQUIRE(t.f.as("alice", {"connect", "prod/db", "app"}).code == 0);
+  const Result list = t.f.as("alice", {"--json", "connector", "list"});
+  REQUIRE(list.code == 0);
+
+  const std::string vault_before = t.f.read("escrow.vault");
+  const std::string journal_before = t.f.read("escrow.journal");
+  const std::string known_before = t.f.read("state/escrow/known.json");
+  spit(t.f.path("calls.log"), "");
+  const Result r = t.f.as("alice", {"rehearse", "prod/db"});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("rehearsed v3 → v4 and back") != std::string::npos);
+  // Real: the vault byte-identical, the real connector never ran, its value untouched.
+  CHECK(t.f.read("escrow.vault") == vault_before);
+  CHECK(t.f.read("app.value") == t.value);
+  CHECK(t.f.read("calls.log").find("app ") == std::string::npos);
+  // The twin saw the whole rotation and the rollback: it holds the current value again.
+  CHECK(t.f.read("calls.log")
+        == "app-staging update rotate\napp-staging verify rotate\napp-staging update rollback\napp-staging verify rollback\n");
+  CHECK(t.f.read("staging.value") == t.value);
+  // ONE signed entry in the real journal; the vault pins unchanged.
+  const std::string journal_after = t.f.read("escrow.journal");
+  REQUIRE(journal_after.rfind(journal_before, 0) == 0);
+  CHECK(lines_of(journal_after.substr(journal_before.size())) == 1);
+  const auto entries = journal_of(t.f.journal());
+  CHECK(entries.back().action == "rehearsal");
+  CHECK(entries.back().result == "ok");
+  CHECK(entries.back().secret == "prod/db");
+  const Json known_a = Json::parse(known_before);
+  const Json known_b = Json::parse(t.f.read("state/escrow/known.json"));
+  for (const auto& [id, pin] : known_a["vaults"].items()) {
+    CHECK(known_b["vaults"][id]["revision"] == pin["revision"]);
+    CHECK(known_b["vaults"][id]["head"] == pin["head"]);
+  }
+  CHECK(t.f.as("alice", {"audit", "verify"}).code == 0);
+  CHECK(t.f.as("alice", {"verify"}).code == 0);
+  CHECK(journal_after.find(t.value) == std::string::npos);
+  CHECK(r.out.find(t.value) == std::string::npos);
+}
+
+TEST_CASE("rehearse: a failing twin is reported, journaled, listed by audit report; nothing real changes",
+          "[recovery][cli]")
+{
+  Team t;
+  REQUIRE(t.f.as("alice", {"connector", "add", "broken-staging", "--env", "prod", "--update", "true", "--verify",
+                           "echo 'staging db refused the login' >&2; exit 3"})
+            .code == 0);
+  REQUIRE(t.f.as("alice", {"disconnect", "prod/db", "app"}).code == 0);
+  REQUIRE(t.f.as("alice", {"connector", "remove", "app"}).code == 0);
+  REQUIRE(t.f.as("alice", file_connector(t.f, "app", "app.value", {"--rehearse-with", "broken-staging"})).code == 0);
+  REQUIRE(t.f.as("alice", {"connect", "prod/db", "app"}).code == 0);
+  const std::string vault_before = t.f.read("escrow.vault");
+  const std::string journal_before = t.f.read("escrow.journal");
+  const Result r = t.f.as("alice", {"rehearse", "prod/db"});
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("staging db refused the login") != std::string::npos);
+  CHECK(t.f.read("escrow.vault") == vault_before);
+  CHECK(t.f.read("app.value") == t.value);
+  CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
+  const auto entries = journal_of(t.f.journal());
+  CHECK(entries.back().action == "rehearsal");
+  CHECK(entries.back().result == "failed");
+
+  const Json report = json_of(t.f.as("alice", {"--json", "audit", "report"}));
+  REQUIRE(report["failed_rehearsals"].size() == 1);
+  CHECK(report["failed_rehearsals"][0]["secret"] == "prod/db");
+  CHECK(report["failed_rehearsals"][0]["error"].get<std::string>().find("refused the login") != std::string::npos);
+  REQUIRE(report["never_rehearsed"].size() == 1);
+  CHECK(report["never_rehearsed"][0]["secret"] == "prod/other");
+  const Result text = t.f.as("alice", {"audit", "report"});
+  CHECK(text.out.find("Rehearsals that failed") != std::string::npos);
+  CHECK(text.out.find("Secrets never rehearsed") != std::string::npos);
+}
+
+TEST_CASE("rehearse: without a twin only the real verify runs; a future clock never reaches the real journal",
+          "[recovery][cli]")
+{
+  Team t;
+  spit(t.f.path("calls.log"), "");
+  const std::string vault_before = t.f.read("escrow.vault");
+  t.f.set_env("ESCROW_NOW", "2031-01-01T00:00:00Z");
+  const Result r = t.f.as("alice", {"--json", "rehearse", "prod/db"});
+  t.f.unset_env("ESCROW_NOW");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const Json json = json_of(r);
+  CHECK(json["rehearsals"][0]["connectors"][0]["mode"] == "verify-only");
+  CHECK(json["rehearsals"][0]["at"] == "2031-01-01T00:00:00Z"); // the sandbox's time
+  CHECK(t.f.read("calls.log") == "app verify rehearse\n");        // the real system: verify only
+  CHECK(t.f.read("escrow.vault") == vault_before);
+  const auto entries = journal_of(t.f.journal());
+  CHECK(entries.back().action == "rehearsal");
+  CHECK(entries.back().ts < *parse_time("2030-01-01T00:00:00Z")); // the real time
+}
+
+TEST_CASE("rehearse --due rehearses what would be due at --at", "[recovery][cli]")
+{
+  Team t;
+  t.f.add("alice", "prod/monthly", "monthly-value", {"--every", "30d"});
+  const Result none = t.f.as("alice", {"--json", "rehearse", "--due"});
+  INFO(none.err);
+  REQUIRE(none.code == 0);
+  CHECK(json_of(none)["rehearsals"].empty());
+  const Result later = t.f.as("alice", {"--json", "rehearse", "--due", "--at", "+31d"});
+  INFO(later.err);
+  REQUIRE(later.code == 0);
+  const Json json = json_of(later);
+  REQUIRE(json["rehearsals"].size() == 1);
+  CHECK(json["rehearsals"][0]["secret"] == "prod/monthly");
+  CHECK(json["rehearsals"][0]["result"] == "ok");
+  // Usage errors.
+  CHECK(t.f.as("alice", {"rehearse"}).code == 2);
+  CHECK(t.f.as("alice", {"rehearse", "prod/db", "--due"}).code == 2);
+  CHECK(t.f.as("alice", {"rehearse", "--due", "--at", "soon"}).code == 2);
+  // Who may not rotate it may not rehearse it.
+  CHECK(t.f.as("henry", {"rehearse", "prod/db"}).code == 4);
+}
+
+TEST_CASE("drill compromise: the who-could-read list matches the vault and the journal; nothing changes",
+          "[recovery][cli]")
+{
+  Team t;
+  t.f.member("frank", {"requester"}, {"prod"});
+  REQUIRE(t.f.as("alice", {"share", "prod/db", "--with", "frank"}).code == 0);
+  REQUIRE(t.f.as("frank", {"get", "prod/db", "--reveal"}).code == 0);
+  const std::string vault_before = t.f.read("escrow.vault");
+  const std::string journal_before = t.f.read("escrow.journal");
+  const Result r = t.f.as("alice", {"--json", "drill", "compromise", "prod/db"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Json book = json_of(r);
+  CHECK(t.f.read("escrow.vault") == vault_before);
+  CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
+  const auto entries = journal_of(t.f.journal());
+  CHECK(entries.back().action == "drill");
+
+  // Against the vault: for each version, the members holding a sealed key, a carried grant or a
+  // share are exactly the playbook's readers (by way of standing access, grant, custodian).
+  Session session = [&] {
+    return Session::open(t.f.options("alice"), Mode::read);
+  }();
+  const SecretRecord& secret = session.vault().secret("prod/db");
+  REQUIRE(book["versions"].size() == secret.versions.size());
+  for (std::size_t i = 0; i < secret.versions.size(); ++i) {
+    const VersionRecord& version = secret.versions[i];
+    const Json& v = book["versions"][i];
+    CHECK(v["v"] == version.v);
+    std::set<std::string> standing;
+    std::set<std::string> custodians;
+    std::set<std::string> grants;
+    for (const auto& access : v["could_read"]) {
+      const std::string via = access["via"];
+      if (via == "custodian") {
+        custodians.insert(access["member"]);
+      } else if (via == "grant" || via == "approvals") {
+        grants.insert(access["member"]);
+      } else if (via != "shared-ended") {
+        standing.insert(access["member"]);
+      }
+    }
+    std::set<std::string> wrapped;
+    for (const auto& [member, key] : version.wrapped) {
+      wrapped.insert(member);
+    }
+    std::set<std::string> shares;
+    for (const auto& [member, key] : version.shares) {
+      shares.insert(member);
+    }
+    CHECK(standing == wrapped);
+    CHECK(custodians == shares);
+    if (version.state == "current") {
+      CHECK(wrapped.count("frank") == 1);
+      CHECK(grants == std::set<std::string>{"henry"});
+    }
+  }
+  // Against the journal: every successful reveal of a version is listed under it.
+  std::size_t reads = 0;
+  for (const auto& entry : journal_of(t.f.journal())) {
+    if (entry.secret == "prod/db" && entry.action == "reveal" && entry.result == "ok") {
+      ++reads;
+    }
+  }
+  std::size_t listed = 0;
+  bool frank_read = false;
+  for (const auto& v : book["versions"]) {
+    listed += v["reads"].size();
+    for (const auto& read : v["reads"]) {
+      frank_read = frank_read || read["member"] == "frank";
+    }
+  }
+  CHECK(listed == reads);
+  CHECK(frank_read);
+  // Connectors in order, members to notify, the commands, the last real rotation.
+  CHECK(book["connectors"][0]["name"] == "app");
+  std::set<std::string> notified;
+  for (const auto& contact : book["notify"]) {
+    notified.insert(contact["member"]);
+  }
+  for (const char* member : {"alice", "bob", "carol", "henry", "ci", "frank"}) {
+    CHECK(notified.count(member) == 1);
+  }
+  CHECK(book["commands"][0] == "escrow compromise prod/db --why \"WHAT HAPPENED\"");
+  CHECK(book["last_rotation"]["version"] == 3);
+
+  const Result text = t.f.as("alice", {"drill", "compromise", "prod/db"});
+  CHECK(text.code == 0);
+  CHECK(text.out.find("Who could read each version") != std::string::npos);
+  CHECK(text.out.find(t.value) == std::string::npos);
+  CHECK(t.f.as("alice", {"drill", "compromise", "prod/nope"}).code == 2);
+}
+
+TEST_CASE("notify: backup, restore, rehearsal and drill outcomes reach the hook, never a value", "[recovery][cli]")
+{
+  Team t;
+  const std::string log = t.f.path("notify.log").string();
+  REQUIRE(t.f.as("alice", {"policy", "set", "*", "--notify", "{ echo \"$ESCROW_EVENT\"; cat; } >> '" + log + "'"})
+            .code == 0);
+  REQUIRE(t.f.as("alice", {"backup", "--out", t.f.path("b").string()}).code == 0);
+  REQUIRE(t.f.as("alice", {"rehearse", "prod/db"}).code == 0);
+  REQUIRE(t.f.as("alice", {"drill", "compromise", "prod/db"}).code == 0);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("other-machine").string());
+  REQUIRE(t.f.as("alice", {"restore", t.f.path("b").string(), "--to", t.f.path("r").string(), "--reconnect"}).code == 0);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("state").string());
+  const std::string events = t.f.read("notify.log");
+  for (const char* event : {"backup\n", "rehearsal\n", "drill\n", "restore\n"}) {
+    CHECK(events.find(event) != std::string::npos);
+  }
+  // The sandbox's own rotation sent nothing.
+  CHECK(events.find("rotated") == std::string::npos);
+  CHECK(events.find(t.value) == std::string::npos);
+}
