@@ -443,7 +443,7 @@ BackupResult make_backup(Session& session, const BackupOptions& options)
   // The backup's own entry goes in first, so that the backup holds it: this machine's journal pin
   // (its newest entry) is then inside the backup, and restoring it here is not "stale".
   JournalEntry entry;
-  entry.action = "backup";
+  entry.action = JournalAction::backup;
   entry.detail = Json{{"file", options.out.filename().string()},
                       {"revision", vault.revision()},
                       {"recipients", recipient_names}};
@@ -501,8 +501,8 @@ BackupResult make_backup(Session& session, const BackupOptions& options)
     out.commit();
   } catch (const Error& error) {
     JournalEntry failed;
-    failed.action = "backup";
-    failed.result = "failed";
+    failed.action = JournalAction::backup;
+    failed.result = JournalResult::failed;
     failed.detail = Json{{"file", options.out.filename().string()}, {"error", error.what()}};
     (void)session.record(std::move(failed));
     throw;
@@ -601,7 +601,7 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
   for (const auto& [name, record] : vault.connectors()) {
     ConnectorCheck check;
     check.connector = name;
-    check.kind = record.kind;
+    check.kind = std::string(connector_kind_name(record.kind));
     if (record.verify.empty()) {
       check.result = "unchecked";
       check.detail = "it has no verify command";
@@ -611,13 +611,12 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
     for (const auto& secret_name : connector::bound_secrets(vault, name)) {
       const SecretRecord& secret = vault.secret(secret_name);
       const VersionRecord* live = rotation::live_version(secret);
-      if (secret.state != "active" || live == nullptr) {
+      if (secret.state != SecretState::active || live == nullptr) {
         continue;
       }
       std::optional<SecretBytes> value;
       try {
-        const OpenedKey key = open_data_key(vault, secret, *live, me, now);
-        value = decrypt_version(vault, secret, *live, key.data_key);
+        value = open_value(vault, secret, *live, me, now).value;
       } catch (const Error& error) {
         if (error.kind() != ErrorKind::access) {
           throw;
@@ -627,7 +626,7 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
       }
       Redactor redactor;
       redactor.add(label_of(secret_name, live->v), *value);
-      const connector::Invocation invocation{secret_name, secret.env, live->v, 0, "reconnect"};
+      const connector::Invocation invocation{secret_name, secret.env, live->v, 0, connector::Action::reconnect};
       const connector::StepResult step =
         connector::run_step(record, connector::Step::verify, invocation, *value, redactor);
       ++check.secrets;
@@ -777,8 +776,7 @@ RestoreResult restore(const RestoreOptions& given)
         continue;
       }
       try {
-        const OpenedKey key = open_data_key(vault, secret, version, me, now);
-        (void)decrypt_version(vault, secret, version, key.data_key);
+        (void)open_value(vault, secret, version, me, now);
         ++result.decrypted;
       } catch (const Error& error) {
         if (error.kind() != ErrorKind::access) {
@@ -834,8 +832,8 @@ RestoreResult restore(const RestoreOptions& given)
     checks.push_back(Json{{"connector", c.connector}, {"result", c.result}});
   }
   JournalEntry entry;
-  entry.action = "restore";
-  entry.result = result.connectors_checked() > result.connectors_verified() ? "failed" : "ok";
+  entry.action = JournalAction::restore;
+  entry.result = result.connectors_checked() > result.connectors_verified() ? JournalResult::failed : JournalResult::ok;
   entry.detail = Json{{"file", options.file.filename().string()},
                       {"maker", header.maker},
                       {"made_at", format_time(header.created_at)},

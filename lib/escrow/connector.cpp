@@ -19,6 +19,7 @@ std::string_view action_name(Action action)
   case Action::rotate: return "rotate";
   case Action::rollback: return "rollback";
   case Action::restore: return "restore";
+  case Action::reconnect: return "reconnect";
   }
   return "";
 }

@@ -41,8 +41,9 @@ constexpr std::size_t k_message_output = 160;
 enum class Step { update, verify };
 std::string_view step_name(Step step);
 
-// Why a command runs (its ESCROW_ACTION): a rotation, a rollback, or re-applying the old value.
-enum class Action { rotate, rollback, restore };
+// Why a command runs (its ESCROW_ACTION): a rotation, a rollback, re-applying the old value, or
+// re-checking a restored vault's connectors (`restore`'s reconnect check).
+enum class Action { rotate, rollback, restore, reconnect };
 std::string_view action_name(Action action);
 
 struct Invocation

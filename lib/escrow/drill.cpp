@@ -138,12 +138,12 @@ Playbook compromise(Session& session, const std::string& name)
   std::map<std::string, std::pair<Timestamp, Timestamp>> ended; // member → (shared from, unshared at)
   for (const auto& logged : journal) {
     const JournalEntry& e = logged.entry;
-    if (e.secret != full_name || e.result != "ok") {
+    if (e.secret != full_name || e.result != JournalResult::ok) {
       continue;
     }
-    if (e.action == "share") {
+    if (e.action == JournalAction::share) {
       shared_at[member_of(e)] = e.ts;
-    } else if (e.action == "unshare") {
+    } else if (e.action == JournalAction::unshare) {
       const std::string member = member_of(e);
       const auto it = shared_at.find(member);
       ended[member] = {it != shared_at.end() ? it->second : secret.created_at, e.ts};
@@ -176,7 +176,7 @@ Playbook compromise(Session& session, const std::string& name)
   for (const auto& version : secret.versions) {
     VersionExposure exposure;
     exposure.v = version.v;
-    exposure.state = version.state;
+    exposure.state = std::string(version_state_name(version.state));
     exposure.created_at = version.created_at;
     exposure.created_by = version.created_by;
     exposure.threshold = secret.threshold;
@@ -254,8 +254,8 @@ Playbook compromise(Session& session, const std::string& name)
     }
     for (const auto& logged : journal) {
       const JournalEntry& e = logged.entry;
-      if (e.secret == full_name && audit::is_access(e) && e.result == "ok" && e.version == version.v) {
-        exposure.reads.push_back(Read{e.actor, e.action, e.ts, logged.line});
+      if (e.secret == full_name && audit::is_access(e) && e.result == JournalResult::ok && e.version == version.v) {
+        exposure.reads.push_back(Read{e.actor, std::string(journal_action_name(e.action)), e.ts, logged.line});
       }
     }
     book.versions.push_back(std::move(exposure));
@@ -269,11 +269,11 @@ Playbook compromise(Session& session, const std::string& name)
     ConnectorStep step;
     step.order = ++order;
     step.name = connector_name;
-    step.kind = record != nullptr ? record->kind : "missing";
+    step.kind = record != nullptr ? std::string(connector_kind_name(record->kind)) : std::string("missing");
     step.step = record == nullptr          ? "missing from the vault: fix before rotating"
-                : record->kind == "manual" ? "a person pastes the new value, then confirms"
+                : record->kind == ConnectorKind::manual ? "a person pastes the new value, then confirms"
                                            : "update, then verify (automatic)";
-    manual = manual || (record != nullptr && record->kind == "manual");
+    manual = manual || (record != nullptr && record->kind == ConnectorKind::manual);
     for (const auto& other : connector::bound_secrets(vault, connector_name)) {
       if (other != full_name) {
         step.also_serves.push_back(other);
@@ -343,9 +343,9 @@ Playbook compromise(Session& session, const std::string& name)
     if (e.secret != full_name || !e.version) {
       continue;
     }
-    if (e.action == "rotate-start") {
+    if (e.action == JournalAction::rotate_start) {
       starts[*e.version] = e.ts;
-    } else if (e.action == "rotate" && e.result == "ok") {
+    } else if (e.action == JournalAction::rotate && e.result == JournalResult::ok) {
       const auto start = starts.find(*e.version);
       if (start != starts.end()) {
         book.last_rotation = LastRotation{*e.version, start->second, e.ts, e.actor};
@@ -354,7 +354,7 @@ Playbook compromise(Session& session, const std::string& name)
   }
 
   JournalEntry entry;
-  entry.action = "drill";
+  entry.action = JournalAction::drill;
   entry.secret = full_name;
   entry.env = env;
   std::size_t readers = 0;

@@ -101,6 +101,12 @@ std::string_view journal_action_name(JournalAction action)
   case JournalAction::retire: return "retire";
   case JournalAction::allow_rollback: return "allow-rollback";
   case JournalAction::audit_compare: return "audit-compare";
+  case JournalAction::import_secrets: return "import";
+  case JournalAction::backup: return "backup";
+  case JournalAction::restore: return "restore";
+  case JournalAction::drill: return "drill";
+  case JournalAction::rehearse_setup: return "rehearse-setup";
+  case JournalAction::rehearsal: return "rehearsal";
   case JournalAction::merge: return "merge";
   }
   return "";

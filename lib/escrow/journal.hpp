@@ -53,7 +53,13 @@ enum class JournalAction {
   retire,
   allow_rollback,
   audit_compare,
-  merge, // written by `escrow merge` (DESIGN §6)
+  import_secrets, // "import"
+  backup,
+  restore,
+  drill,
+  rehearse_setup,
+  rehearsal,
+  merge, // written by `escrow merge` (DESIGN §6); keep last
 };
 std::string_view journal_action_name(JournalAction action);
 std::optional<JournalAction> parse_journal_action(std::string_view name);

@@ -99,7 +99,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
   const std::string full_name = env + "/" + short_name;
   const SecretRecord& secret = vault.secret(full_name);
   policy::require_can_manage(me, secret, "rehearse");
-  if (secret.state != "active") {
+  if (secret.state != SecretState::active) {
     fail(ErrorKind::usage, "rehearse: {} is retired", full_name);
   }
   if (const VersionRecord* pending = rotation::pending_version(secret)) {
@@ -125,7 +125,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
     }
     ConnectorPlan plan;
     plan.connector = connector_name;
-    plan.kind = record->kind;
+    plan.kind = std::string(connector_kind_name(record->kind));
     if (!record->rehearse_with.empty()) {
       const ConnectorRecord* twin = vault.connector(record->rehearse_with);
       plan.twin = record->rehearse_with;
@@ -155,8 +155,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
   const bool verify_real = std::any_of(r.connectors.begin(), r.connectors.end(),
                                        [](const ConnectorPlan& p) { return p.mode == "verify-only"; });
   if (verify_real && live != nullptr) {
-    const OpenedKey key = open_data_key(vault, secret, *live, real.identity(), real.now()); // Error(access) first
-    const SecretBytes value = decrypt_version(vault, secret, *live, key.data_key);
+    const SecretBytes value = open_value(vault, secret, *live, real.identity(), real.now()).value; // Error(access) first
     Redactor redactor;
     redactor.add(fmt::format("{} v{}", full_name, live->v), value);
     const connector::Invocation invocation{full_name, env, live->v, 0, "rehearse"};
@@ -189,7 +188,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
       copy.connectors = twins;
       sandbox.vault().sign_meta(copy, sandbox.identity());
       JournalEntry entry;
-      entry.action = "rehearse-setup";
+      entry.action = JournalAction::rehearse_setup;
       entry.secret = full_name;
       entry.env = env;
       entry.detail = Json{{"connectors", twins}};
@@ -231,7 +230,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
     steps.push_back(step.to_json());
   }
   JournalEntry entry;
-  entry.action = "rehearsal";
+  entry.action = JournalAction::rehearsal;
   entry.secret = full_name;
   entry.env = env;
   if (r.live_version > 0) {
@@ -325,7 +324,7 @@ std::vector<Rehearsal> rehearse_due(const SessionOptions& options, const Options
   std::vector<std::string> due;
   for (const auto& name : vault.secret_names()) {
     const SecretRecord& secret = vault.secret(name);
-    if (secret.state == "active" && rotation::pending_version(secret) == nullptr
+    if (secret.state == SecretState::active && rotation::pending_version(secret) == nullptr
         && can_write_secret(real.me(), secret) && rotation::due_reason(secret, vault.policy(), at)) {
       due.push_back(name);
     }
@@ -343,14 +342,14 @@ Status status(const Vault& vault, const std::vector<audit::LoggedEntry>& journal
 {
   std::map<std::string, const audit::LoggedEntry*> latest;
   for (const auto& logged : journal) {
-    if (logged.entry.action == "rehearsal" && !logged.entry.secret.empty()) {
+    if (logged.entry.action == JournalAction::rehearsal && !logged.entry.secret.empty()) {
       latest[logged.entry.secret] = &logged;
     }
   }
   Status status;
   for (const auto& name : vault.secret_names()) {
     const SecretRecord& secret = vault.secret(name);
-    if (secret.state != "active") {
+    if (secret.state != SecretState::active) {
       continue;
     }
     const auto it = latest.find(name);
@@ -359,7 +358,7 @@ Status status(const Vault& vault, const std::vector<audit::LoggedEntry>& journal
       continue;
     }
     const JournalEntry& entry = it->second->entry;
-    if (entry.result != "ok") {
+    if (entry.result != JournalResult::ok) {
       std::string error;
       if (const auto field = entry.detail.find("error"); field != entry.detail.end() && field->is_string()) {
         error = field->get<std::string>();

@@ -121,16 +121,7 @@ const SecretRecord& add_secret(Session& session, const NewSecret& spec, const Se
   secret.threshold = spec.custodians.empty() ? 0 : spec.threshold;
   secret.created_at = session.now();
 
-  VersionPlan plan;
-  plan.v = 1;
-  plan.why = "added";
-  plan.readers = policy::standing_readers(vault, secret);
-  plan.readers.insert(me.name); // whoever added it has seen it
-  VersionRecord version = seal_version(vault, secret, value, plan, session.now(), me.name);
-  vault.sign(secret, version, session.identity());
-  secret.versions.push_back(std::move(version));
-  vault.sign_meta(secret, session.identity());
-  vault.put_secret(std::move(secret));
+  put_new_secret(session, std::move(secret), value, "added");
 
   JournalEntry entry;
   entry.action = JournalAction::add;
@@ -140,6 +131,22 @@ const SecretRecord& add_secret(Session& session, const NewSecret& spec, const Se
   entry.detail = Json{{"owner", owner}};
   session.commit(std::move(entry));
   return session.vault().secret(full_name);
+}
+
+void put_new_secret(Session& session, SecretRecord secret, const SecretBytes& value, const std::string& why)
+{
+  Vault& vault = session.vault();
+  const std::string& me = session.me().name;
+  VersionPlan plan;
+  plan.v = 1;
+  plan.why = why;
+  plan.readers = policy::standing_readers(vault, secret);
+  plan.readers.insert(me); // whoever adds it has had the value
+  VersionRecord version = seal_version(vault, secret, value, plan, session.now(), me);
+  vault.sign(secret, version, session.identity());
+  secret.versions.push_back(std::move(version));
+  vault.sign_meta(secret, session.identity());
+  vault.put_secret(std::move(secret));
 }
 
 std::vector<const SecretRecord*> inventory(Session& session, std::string_view env)

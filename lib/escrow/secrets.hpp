@@ -42,6 +42,11 @@ void check_new_secret(const NewSecret& secret);
 // the environment; usage for a name in use, an owner, custodian or connector that does not fit.
 const SecretRecord& add_secret(Session& session, const NewSecret& spec, const SecretBytes& value);
 
+// A new secret's v1 (DESIGN §3), the one rule for add and import: sealed for its standing readers
+// and the member adding it (who has had the value), split among its custodians, signed and put in
+// the vault. The caller has checked the record and commits.
+void put_new_secret(Session& session, SecretRecord secret, const SecretBytes& value, const std::string& why);
+
 // escrow list: the secrets of the environments the member reaches (all of them, or one `env`).
 std::vector<const SecretRecord*> inventory(Session& session, std::string_view env);
 // escrow show: one secret's record, if the member reaches its environment.

@@ -145,7 +145,7 @@ TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the
   // Journaled, in the real journal; the vault is unchanged.
   CHECK(t.f.read("escrow.vault") == vault_before);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == "backup");
+  CHECK(entries.back().action == JournalAction::backup);
   CHECK(entries.back().actor == "alice");
   // Never over an existing file.
   CHECK(t.f.as("alice", {"backup", "--out", t.f.path("team.backup").string()}).code == 2);
@@ -161,8 +161,8 @@ TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the
   const std::string restored_journal = slurp(to / "escrow.journal");
   CHECK(restored_journal.rfind(journal_before, 0) == 0); // as backed up (with its backup entry), then restore
   const auto restored_entries = journal_of(to / "escrow.journal");
-  CHECK(restored_entries.back().action == "restore");
-  CHECK(restored_entries[restored_entries.size() - 2].action == "backup");
+  CHECK(restored_entries.back().action == JournalAction::restore);
+  CHECK(restored_entries[restored_entries.size() - 2].action == JournalAction::backup);
   CHECK(restored_entries.size() == lines_of(journal_before) + 2);
   const Result verify = t.f.as("alice", {"--vault", (to / "escrow.vault").string(), "verify"});
   INFO(verify.err);
@@ -291,8 +291,8 @@ TEST_CASE("restore refuses corrupted, truncated, foreign and stale backups: exit
     INFO(r.err);
     CHECK(r.code == 0);
     const auto entries = journal_of(to / "escrow.journal");
-    CHECK(entries[entries.size() - 2].action == "allow-rollback"); // journaled
-    CHECK(entries.back().action == "restore");
+    CHECK(entries[entries.size() - 2].action == JournalAction::allow_rollback); // journaled
+    CHECK(entries.back().action == JournalAction::restore);
   }
   SECTION("a damaged journal is not backed up")
   {
@@ -354,7 +354,7 @@ TEST_CASE("rehearse: rotation and rollback on a staging twin; the real vault and
   REQUIRE(journal_after.rfind(journal_before, 0) == 0);
   CHECK(lines_of(journal_after.substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == "rehearsal");
+  CHECK(entries.back().action == JournalAction::rehearsal);
   CHECK(entries.back().result == "ok");
   CHECK(entries.back().secret == "prod/db");
   const Json known_a = Json::parse(known_before);
@@ -390,7 +390,7 @@ TEST_CASE("rehearse: a failing twin is reported, journaled, listed by audit repo
   CHECK(t.f.read("app.value") == t.value);
   CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == "rehearsal");
+  CHECK(entries.back().action == JournalAction::rehearsal);
   CHECK(entries.back().result == "failed");
 
   const Json report = json_of(t.f.as("alice", {"--json", "audit", "report"}));
@@ -421,7 +421,7 @@ TEST_CASE("rehearse: without a twin only the real verify runs; a future clock ne
   CHECK(t.f.read("calls.log") == "app verify rehearse\n");        // the real system: verify only
   CHECK(t.f.read("escrow.vault") == vault_before);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == "rehearsal");
+  CHECK(entries.back().action == JournalAction::rehearsal);
   CHECK(entries.back().ts < *parse_time("2030-01-01T00:00:00Z")); // the real time
 }
 
@@ -464,7 +464,7 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
   CHECK(t.f.read("escrow.vault") == vault_before);
   CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == "drill");
+  CHECK(entries.back().action == JournalAction::drill);
 
   // Against the vault: for each version, the members holding a sealed key, a carried grant or a
   // share are exactly the playbook's readers (by way of standing access, grant, custodian).
@@ -500,7 +500,7 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
     }
     CHECK(standing == wrapped);
     CHECK(custodians == shares);
-    if (version.state == "current") {
+    if (version.state == VersionState::current) {
       CHECK(wrapped.count("frank") == 1);
       CHECK(grants == std::set<std::string>{"henry"});
     }
@@ -508,7 +508,7 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
   // Against the journal: every successful reveal of a version is listed under it.
   std::size_t reads = 0;
   for (const auto& entry : journal_of(t.f.journal())) {
-    if (entry.secret == "prod/db" && entry.action == "reveal" && entry.result == "ok") {
+    if (entry.secret == "prod/db" && entry.action == JournalAction::reveal && entry.result == "ok") {
       ++reads;
     }
   }
