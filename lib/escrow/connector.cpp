@@ -20,6 +20,7 @@ std::string_view action_name(Action action)
   case Action::rollback: return "rollback";
   case Action::restore: return "restore";
   case Action::reconnect: return "reconnect";
+  case Action::rehearse: return "rehearse";
   }
   return "";
 }

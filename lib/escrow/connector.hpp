@@ -42,8 +42,8 @@ enum class Step { update, verify };
 std::string_view step_name(Step step);
 
 // Why a command runs (its ESCROW_ACTION): a rotation, a rollback, re-applying the old value, or
-// re-checking a restored vault's connectors (`restore`'s reconnect check).
-enum class Action { rotate, rollback, restore, reconnect };
+// re-checking a restored vault's connectors (`restore`'s reconnect check), or a rehearsal.
+enum class Action { rotate, rollback, restore, reconnect, rehearse };
 std::string_view action_name(Action action);
 
 struct Invocation

@@ -158,7 +158,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
     const SecretBytes value = open_value(vault, secret, *live, real.identity(), real.now()).value; // Error(access) first
     Redactor redactor;
     redactor.add(fmt::format("{} v{}", full_name, live->v), value);
-    const connector::Invocation invocation{full_name, env, live->v, 0, "rehearse"};
+    const connector::Invocation invocation{full_name, env, live->v, 0, connector::Action::rehearse};
     for (const auto& plan : r.connectors) {
       if (plan.mode != "verify-only") {
         continue;
@@ -236,7 +236,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
   if (r.live_version > 0) {
     entry.version = r.live_version;
   }
-  entry.result = r.result;
+  entry.result = parse_journal_result(r.result).value_or(JournalResult::failed); // "ok" | "failed"
   entry.detail = Json{{"connectors", plans},
                       {"steps", steps},
                       {"sandbox_version", r.sandbox_version},
