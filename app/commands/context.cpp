@@ -1,7 +1,6 @@
 #include <commands/context.hpp>
 
 #include <escrow/agent.hpp>
-#include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
 #include <escrow/util/terminal.hpp>
 #include <escrow/versions.hpp>
@@ -60,11 +59,7 @@ SessionOptions Context::session_options() const
   auto ask = m_io.read_hidden_line;
   options.passphrase = [passphrase_file, ask](std::string_view prompt) -> std::optional<SecretBytes> {
     if (!passphrase_file.empty()) {
-      std::string text = read_file(passphrase_file, 4096);
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-        text.pop_back();
-      }
-      return SecretBytes::take(text);
+      return util::read_secret_line_file(passphrase_file, 4096);
     }
     return ask(prompt);
   };
