@@ -355,7 +355,7 @@ TEST_CASE("rehearse: rotation and rollback on a staging twin; the real vault and
   CHECK(lines_of(journal_after.substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
   CHECK(entries.back().action == JournalAction::rehearsal);
-  CHECK(entries.back().result == "ok");
+  CHECK(entries.back().result == JournalResult::ok);
   CHECK(entries.back().secret == "prod/db");
   const Json known_a = Json::parse(known_before);
   const Json known_b = Json::parse(t.f.read("state/escrow/known.json"));
@@ -391,7 +391,7 @@ TEST_CASE("rehearse: a failing twin is reported, journaled, listed by audit repo
   CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
   CHECK(entries.back().action == JournalAction::rehearsal);
-  CHECK(entries.back().result == "failed");
+  CHECK(entries.back().result == JournalResult::failed);
 
   const Json report = json_of(t.f.as("alice", {"--json", "audit", "report"}));
   REQUIRE(report["failed_rehearsals"].size() == 1);
@@ -508,7 +508,7 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
   // Against the journal: every successful reveal of a version is listed under it.
   std::size_t reads = 0;
   for (const auto& entry : journal_of(t.f.journal())) {
-    if (entry.secret == "prod/db" && entry.action == JournalAction::reveal && entry.result == "ok") {
+    if (entry.secret == "prod/db" && entry.action == JournalAction::reveal && entry.result == JournalResult::ok) {
       ++reads;
     }
   }
