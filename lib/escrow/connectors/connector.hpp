@@ -132,6 +132,11 @@ struct Spec
 // The record a spec describes (without created_at, signature or the CA file's contents).
 ConnectorRecord record_of(const Spec& spec);
 
+// The kind's own settings as the format writes them (docs/FORMAT.md), for `connector list`:
+// {} for command and manual; "cacert" is shown as true/false (whether a CA is stored). Never a
+// value: the auth secret is a name.
+Json settings_of(const ConnectorRecord& connector);
+
 // One kind of connector.
 class Driver
 {
