@@ -33,6 +33,27 @@ constexpr std::size_t k_hash_suffix = 24; // 12 bytes, hex
 constexpr std::size_t k_max_raw = 112 + k_max_value_size;
 constexpr std::size_t k_max_b64 = 4 * ((k_max_raw + 2) / 3);
 
+// The bytes a line key may hold (the layout pass of rewrite()), by table.
+enum : std::uint8_t { k_key_char = 1 };
+constexpr std::array<std::uint8_t, 256> k_classes = [] {
+  std::array<std::uint8_t, 256> table{};
+  for (int c = 0x21; c < 0x7f; ++c) {
+    if (c != '"' && c != '\\') {
+      table[static_cast<std::size_t>(c)] |= k_key_char;
+    }
+  }
+  return table;
+}();
+
+bool all_of_class(std::string_view text, std::uint8_t bit)
+{
+  std::uint8_t all = bit;
+  for (const char c : text) {
+    all &= k_classes[static_cast<unsigned char>(c)];
+  }
+  return (all & bit) != 0;
+}
+
 bool is_lower_hex(std::string_view text)
 {
   return std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
@@ -122,6 +143,14 @@ public:
     m_out.append(b64);
     m_out.push_back('"');
     ++m_lines;
+  }
+  // Lines as this writer lays them out, separated by ",\n" (from the indent of the first to the
+  // closing quote of the last), copied from another file.
+  void run(std::string_view text, std::size_t lines)
+  {
+    m_out.append(m_lines == 0 ? "\n" : ",\n");
+    m_out.append(text);
+    m_lines += lines;
   }
   std::string finish()
   {
@@ -402,7 +431,9 @@ struct KeysFile::Source
     std::string_view b64;
     ParsedKey parsed;
   };
-  Line line(std::size_t at, std::size_t number) const
+  // `grammar`: the key is parsed as a key line name too (else only its characters are checked:
+  // the layout pass of rewrite()).
+  Line line(std::size_t at, std::size_t number, bool grammar = true) const
   {
     const std::string_view t = text();
     Line out;
@@ -419,17 +450,26 @@ struct KeysFile::Source
     if (t.substr(key_end, k_line_middle.size()) != k_line_middle) {
       bad_line(at, number, "not a key line as escrow writes it (edited outside escrow?)");
     }
-    auto parsed = parse_key(out.key);
-    if (!parsed) {
+    if (grammar) {
+      auto parsed = parse_key(out.key);
+      if (!parsed) {
+        bad_line(at, number, "the line key is not a valid key line name");
+      }
+      out.parsed = std::move(*parsed);
+    } else if (out.key.empty() || !all_of_class(out.key, k_key_char)) {
       bad_line(at, number, "the line key is not a valid key line name");
     }
-    out.parsed = std::move(*parsed);
     const std::size_t b64_begin = key_end + k_line_middle.size();
     const std::size_t b64_end = t.substr(0, std::min(end, b64_begin + k_max_b64 + 1)).find('"', b64_begin);
     if (b64_end == std::string_view::npos) {
       bad_line(at, number, "the key material is unterminated or too long");
     }
     out.b64 = t.substr(b64_begin, b64_end - b64_begin);
+    // The layout pass keeps one line per key and no escape (two memchr); the base64 alphabet is
+    // checked where the bytes are decoded (decode(): verify_all, lookups).
+    if (!grammar && (out.b64.find('\n') != std::string_view::npos || out.b64.find('\\') != std::string_view::npos)) {
+      bad_line(at, number, "the key material is not canonical base64");
+    }
     if (t.substr(b64_end, 3) == "\",\n" && b64_end + 3 < end) {
       out.end = b64_end + 3;
     } else if (t.substr(b64_end, 2) == "\"\n" && b64_end + 2 == end) {
@@ -489,12 +529,12 @@ struct KeysFile::Source
   }
 
   template<typename Visit>
-  void scan(Visit&& visit) const
+  void scan(Visit&& visit, bool grammar = true) const
   {
     std::size_t number = 4; // the first line follows "{", "format" and "lines"
     std::string_view previous;
     for (std::size_t at = begin; at < end; ++number) {
-      const Line current = line(at, number);
+      const Line current = line(at, number, grammar);
       if (at != begin && !(previous < current.key)) {
         bad_line(at, number, "key lines are not in strictly increasing order (edited outside escrow?)");
       }
@@ -707,28 +747,54 @@ std::string KeysFile::rewrite(std::span<const KeyLine> add, const std::set<std::
 
   Writer writer(vault_id());
   writer.reserve(bytes().size() + added.size() * 200);
+  const std::string_view text = bytes();
   std::size_t next = 0;
+  auto removing = remove.begin(); // sorted, as the lines are
   std::size_t removed = 0;
-  const auto insert_before = [&](std::string_view key) {
-    while (next < added.size() && added[next].first < key) {
-      writer.line(added[next].first, added[next].second);
-      ++next;
+  // Runs of kept lines are copied as they are (their bytes are the writer's: same layout).
+  std::size_t run_begin = 0;
+  std::size_t run_end = 0;
+  std::size_t run_lines = 0;
+  const auto flush = [&] {
+    if (run_lines > 0) {
+      writer.run(text.substr(run_begin, run_end - run_begin), run_lines);
+      run_lines = 0;
     }
   };
-  for_each([&](std::string_view key, std::string_view b64) {
-    insert_before(key);
+  // The layout and order of every line are checked; their contents are carried as they are
+  // (verify_all's job, and each reader's, against the state's K): an add at 10,000 secrets
+  // costs a copy, not 180,000 hashes.
+  m_source->scan([&](const Source::Line& line, std::size_t) {
+    const std::string_view key = line.key;
+    if (next < added.size() && added[next].first < key) {
+      flush();
+      while (next < added.size() && added[next].first < key) {
+        writer.line(added[next].first, added[next].second);
+        ++next;
+      }
+    }
     if (next < added.size() && added[next].first == key) {
-      if (added[next].second != b64) {
+      if (added[next].second != line.b64) {
         fail(ErrorKind::integrity, "{}: the key line {} is already present with other contents", what(), key);
       }
-      ++next; // already there: written below
+      ++next; // already there: kept below
     }
-    if (remove.count(std::string(key)) != 0) {
+    while (removing != remove.end() && std::string_view(*removing) < key) {
+      ++removing; // not in the file: counted below
+    }
+    if (removing != remove.end() && std::string_view(*removing) == key) {
+      flush();
+      ++removing;
       ++removed;
       return;
     }
-    writer.line(key, b64);
-  });
+    if (run_lines == 0) {
+      run_begin = line.begin;
+    }
+    run_end = static_cast<std::size_t>(line.b64.data() - text.data()) + line.b64.size() + 1; // its closing quote
+    ++run_lines;
+  }, false);
+  flush();
   while (next < added.size()) {
     writer.line(added[next].first, added[next].second);
     ++next;

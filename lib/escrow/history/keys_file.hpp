@@ -189,8 +189,10 @@ public:
   // Every line, in file order, checked as verify_all checks them: key and base64 text.
   void for_each(const std::function<void(std::string_view key, std::string_view b64)>& visit) const;
 
-  // The canonical bytes of this file with `add` inserted and the lines keyed `remove` deleted
-  // (verifies every line on the way). Adding a line already present with the same bytes is a
+  // The canonical bytes of this file with `add` inserted and the lines keyed `remove` deleted.
+  // Every line's layout and order are checked on the way (Error(integrity) naming the line); the
+  // contents of the lines carried over are not (verify_all does, and every reader checks a line
+  // against the state's K before using it). Adding a line already present with the same bytes is a
   // no-op; Error(integrity) if its key is present with other bytes. Removing an absent key is
   // Error(failed) (the caller's state said it was there).
   std::string rewrite(std::span<const KeyLine> add, const std::set<std::string>& remove) const;
