@@ -307,6 +307,42 @@ TEST_CASE("keys file rewrite: add and remove lines, canonical bytes", "[keys_fil
   CHECK(grown_file.rewrite({}, all) == serialize_keys(k_vault, {}));
   // Removing a line that is not there is the caller's error.
   require_error(ErrorKind::failed, [&] { (void)file.rewrite({}, {lines[5].key()}); });
+  // A key already present with other bytes is refused.
+  KeyLine clash = lines[0];
+  clash.raw[0] ^= 1; // its key still names the old bytes' hash
+  require_error(ErrorKind::integrity, [&] { (void)grown_file.rewrite(std::span(&clash, 1), {}); });
+}
+
+TEST_CASE("keys file rewrite: the layout and order of every line are checked on the way", "[keys_file]")
+{
+  const auto lines = text_lines(sample_text());
+  const auto refused = [&](std::vector<std::string> damaged, std::size_t line) {
+    const KeysFile file = KeysFile::parse(join(damaged), "escrow.keys");
+    const std::string message = require_error(ErrorKind::integrity, [&] { (void)file.rewrite({}, {}); });
+    CHECK(message.find(fmt::format("escrow.keys: line {}: ", line)) == 0);
+  };
+  auto swapped = lines;
+  std::swap(swapped[6], swapped[7]);
+  refused(swapped, 8);
+  auto split = lines;
+  split[5].insert(split[5].rfind('"') - 4, "\\n"); // a JSON escape
+  refused(split, 6);
+  auto newline = lines;
+  newline[5].insert(newline[5].rfind('"') - 4, "\n");
+  refused(newline, 6);
+  auto indent = lines;
+  indent[7] = " " + indent[7];
+  refused(indent, 8);
+  auto control = lines;
+  control[4][6] = '\x01';
+  refused(control, 5);
+  // The bytes of a line are its reader's to check: rewrite carries them, verify_all refuses them.
+  auto content = lines;
+  const std::size_t at = content[4].rfind("\": \"") + 4;
+  content[4][at] = content[4][at] == 'A' ? 'B' : 'A';
+  const std::string carried = KeysFile::parse(join(content), "escrow.keys").rewrite({}, {});
+  CHECK(carried == join(content));
+  require_error(ErrorKind::integrity, [&] { (void)KeysFile::parse(carried, "escrow.keys").verify_all(); });
 }
 
 TEST_CASE("keys file merge: a 3-way set merge by key", "[keys_file]")
