@@ -172,7 +172,9 @@ TEST_CASE("head file: every malformed file is refused, naming the file", "[head_
     {"too large", good + std::string(k_max_head_file_size, ' ')},
     {"a NUL", std::string(good).replace(5, 1, std::string(1, '\0'))},
   };
-  for (const auto& [name, text] : cases) {
+  for (const auto& item : cases) {
+    const std::string& name = item.first;
+    const std::string& text = item.second;
     INFO(name);
     const std::string message = require_error(ErrorKind::integrity, [&] { (void)parse_head_file(text, "escrow.vault"); });
     CHECK(message.find("escrow.vault: ") == 0);

@@ -441,7 +441,9 @@ TEST_CASE("keys file: every malformed line is rejected, naming the file and the 
        return join(l);
      }()},
   };
-  for (const auto& [name, text] : whole) {
+  for (const auto& item : whole) {
+    const std::string& name = item.first;
+    const std::string& text = item.second;
     INFO(name);
     const std::string message = require_error(ErrorKind::integrity, [&] { (void)KeysFile::parse(text, "escrow.keys").verify_all(); });
     CHECK(message.find("escrow.keys: ") == 0);
