@@ -49,18 +49,18 @@ double median(std::vector<double> values)
   return values.empty() ? 0.0 : values[values.size() / 2];
 }
 
-std::vector<KeyLine> secret_lines(std::size_t s, std::size_t readers)
+std::vector<SealedLine> secret_lines(std::size_t s, std::size_t readers)
 {
   const std::string secret = fmt::format("prod/service-{:05}", s);
-  std::vector<KeyLine> lines;
+  std::vector<SealedLine> lines;
   for (std::size_t r = 0; r < readers; ++r) {
-    lines.push_back(KeyLine::make(LineName::reader_key(secret, 1, fmt::format("member{:02}", r)), crypto::random_bytes(80)));
+    lines.push_back(SealedLine::make(LineName::reader_key(secret, 1, fmt::format("member{:02}", r)), crypto::random_bytes(80)));
   }
   for (int v = 0; v < 2; ++v) {
     const Vid vid = Vid::random();
-    lines.push_back(KeyLine::make(LineName::value(secret, vid), crypto::random_bytes(112 + 32)));
+    lines.push_back(SealedLine::make(LineName::value(secret, vid), crypto::random_bytes(112 + 32)));
     for (const char* custodian : {"cust-a", "cust-b", "cust-c"}) {
-      lines.push_back(KeyLine::make(LineName::share(secret, vid, custodian), crypto::random_bytes(81)));
+      lines.push_back(SealedLine::make(LineName::share(secret, vid, custodian), crypto::random_bytes(81)));
     }
   }
   return lines;
@@ -110,7 +110,7 @@ int main(int argc, char* argv[])
     VaultId vault_id{};
     const Bytes id = crypto::random_bytes(vault_id.size());
     std::copy(id.begin(), id.end(), vault_id.begin());
-    std::vector<KeyLine> lines;
+    std::vector<SealedLine> lines;
     lines.reserve(secrets * (readers + 8));
     for (std::size_t s = 0; s < secrets; ++s) {
       auto more = secret_lines(s, readers);
@@ -142,12 +142,12 @@ int main(int argc, char* argv[])
     const std::size_t per_secret = readers + 8;
     for (std::size_t i = 0; i < opens; ++i) {
       const std::size_t s = pick_secret(random);
-      const KeyLine& rk = lines[s * per_secret + (i % readers)];
-      const KeyLine& v = lines[s * per_secret + readers + 4]; // the second version's v line
+      const SealedLine& rk = lines[s * per_secret + (i % readers)];
+      const SealedLine& v = lines[s * per_secret + readers + 4]; // the second version's v line
       start = Clock::now();
       const KeysFile file = KeysFile::open(path);
-      const KeyLine a = file.get(rk.name, rk.hash);
-      const KeyLine b = file.get(v.name, v.hash);
+      const SealedLine a = file.get(rk.name, rk.hash);
+      const SealedLine b = file.get(v.name, v.hash);
       get_ms.push_back(ms_since(start));
       if (a.raw != rk.raw || b.raw != v.raw) {
         std::fprintf(stderr, "escrow-bench-keys: a lookup returned other bytes\n");
@@ -164,7 +164,7 @@ int main(int argc, char* argv[])
       const std::size_t batch = std::min<std::size_t>(100, lookups - done);
       start = Clock::now();
       for (std::size_t i = 0; i < batch; ++i) {
-        const KeyLine& line = lines[pick_line(random)];
+        const SealedLine& line = lines[pick_line(random)];
         found += file.get(line.name, line.hash).raw.size() == line.raw.size() ? 1 : 0;
       }
       batch_us.push_back(ms_since(start) * 1000.0 / static_cast<double>(batch));

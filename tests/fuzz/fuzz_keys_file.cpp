@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)fuzz::accepted({ErrorKind::integrity}, [&] { (void)file->find(probe); });
     (void)fuzz::accepted({ErrorKind::integrity}, [&] { (void)file->with_prefix(probe.substr(0, 8)); });
   }
-  std::vector<KeyLine> lines;
+  std::vector<SealedLine> lines;
   const bool whole = fuzz::accepted({ErrorKind::integrity}, [&] {
     (void)file->verify_all();
     file->for_each([&](std::string_view key, std::string_view) {
@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::must("a verified file opens mapped", [&] {
     const KeysFile mapped = KeysFile::open(path);
     fuzz::check(mapped.verify_all() == lines.size(), "the mapped reader sees the same lines");
-    for (const KeyLine& line : lines) {
+    for (const SealedLine& line : lines) {
       const auto found = mapped.find(line.key());
       fuzz::check(found && found->raw == line.raw, "the mapped reader finds each line's bytes");
       fuzz::check(mapped.get(line.name, line.hash).raw == line.raw, "get(name, K) returns the line");

@@ -29,15 +29,15 @@ Bytes filled(std::size_t size, std::uint8_t seed)
 }
 
 // One line of each kind.
-std::vector<KeyLine> sample_lines()
+std::vector<SealedLine> sample_lines()
 {
   return {
-    KeyLine::make(LineName::reader_key("prod/db", 1, "alice"), filled(80, 1)),
-    KeyLine::make(LineName::reader_key("prod/db", 1, "ci"), filled(80, 2)),
-    KeyLine::make(LineName::value("prod/db", k_vid), filled(112 + 5, 3)),
-    KeyLine::make(LineName::share("prod/db", k_vid, "bob"), filled(81, 4)),
-    KeyLine::make(LineName::grant("prod/db", k_vid, "dave"), filled(80, 5)),
-    KeyLine::make(LineName::approval("prod/db", k_vid, "0123456789abcdef", "bob"), filled(81, 6)),
+    SealedLine::make(LineName::reader_key("prod/db", 1, "alice"), filled(80, 1)),
+    SealedLine::make(LineName::reader_key("prod/db", 1, "ci"), filled(80, 2)),
+    SealedLine::make(LineName::value("prod/db", k_vid), filled(112 + 5, 3)),
+    SealedLine::make(LineName::share("prod/db", k_vid, "bob"), filled(81, 4)),
+    SealedLine::make(LineName::grant("prod/db", k_vid, "dave"), filled(80, 5)),
+    SealedLine::make(LineName::approval("prod/db", k_vid, "0123456789abcdef", "bob"), filled(81, 6)),
   };
 }
 
@@ -89,7 +89,7 @@ std::string join(const std::vector<std::string>& lines)
 
 TEST_CASE("key line names: every kind reads back; each field is checked", "[keys_file]")
 {
-  for (const KeyLine& line : sample_lines()) {
+  for (const SealedLine& line : sample_lines()) {
     const std::string logical = line.name.logical();
     const auto again = LineName::parse(logical);
     REQUIRE(again.has_value());
@@ -97,11 +97,12 @@ TEST_CASE("key line names: every kind reads back; each field is checked", "[keys
     CHECK(line.key() == logical + "#" + canonical::hex(ByteView(line.hash.data(), 12)));
   }
   CHECK(LineName::reader_key("prod/db", 12, "alice").logical() == "prod/db:g12:rk:alice");
+  CHECK(LineName::parse("prod/db:g1000000000:rk:alice").has_value()); // the largest generation
   CHECK(LineName::value("prod/db", k_vid).logical() == "prod/db:5f3a9c0e12ab34cd:v");
   CHECK(LineName::approval("prod/a/b", k_vid, "ab12", "bob").logical() == "prod/a/b:5f3a9c0e12ab34cd:ap:ab12:bob");
 
   for (const char* bad : {"", "prod/db", "prod/db:g1:rk", "prod/db:g0:rk:alice", "prod/db:g01:rk:alice",
-                          "prod/db:g1000000000:rk:alice", "prod/db:1:rk:alice", "prod/db:g1:rk:alice:x",
+                          "prod/db:g1000000001:rk:alice", "prod/db:g10000000000:rk:alice", "prod/db:1:rk:alice", "prod/db:g1:rk:alice:x",
                           "prod/db:g1:rk:-alice", "prod/db:g1:rk:al ice", "prod/db:5F3A9C0E12AB34CD:v",
                           "prod/db:5f3a9c0e12ab34c:v", "prod/db:5f3a9c0e12ab34cd:v:x", "prod/db:5f3a9c0e12ab34cd:x",
                           "prod/db:5f3a9c0e12ab34cd:sh", "prod/db:5f3a9c0e12ab34cd:ap:bob",
@@ -115,10 +116,10 @@ TEST_CASE("key line names: every kind reads back; each field is checked", "[keys
   require_error(ErrorKind::failed, [] { (void)LineName::reader_key("prod/db", 0, "alice").logical(); });
   require_error(ErrorKind::failed, [] { (void)LineName::grant("prod/db", k_vid, "a:b").logical(); });
   // Sizes: a line of the wrong size for its kind is never made.
-  require_error(ErrorKind::failed, [] { (void)KeyLine::make(LineName::reader_key("prod/db", 1, "alice"), filled(81, 0)); });
-  require_error(ErrorKind::failed, [] { (void)KeyLine::make(LineName::value("prod/db", k_vid), filled(111, 0)); });
+  require_error(ErrorKind::failed, [] { (void)SealedLine::make(LineName::reader_key("prod/db", 1, "alice"), filled(81, 0)); });
+  require_error(ErrorKind::failed, [] { (void)SealedLine::make(LineName::value("prod/db", k_vid), filled(111, 0)); });
   require_error(ErrorKind::failed,
-                [] { (void)KeyLine::make(LineName::value("prod/db", k_vid), filled(112 + k_max_value_size + 1, 0)); });
+                [] { (void)SealedLine::make(LineName::value("prod/db", k_vid), filled(112 + k_max_value_size + 1, 0)); });
 }
 
 TEST_CASE("the line hash is BLAKE2b-256 of the label, the logical name and the bytes", "[keys_file]")
@@ -151,7 +152,7 @@ TEST_CASE("keys file layout: the writer's bytes, read back", "[keys_file]")
   {
     const auto lines = sample_lines();
     std::vector<std::pair<std::string, std::string>> expected;
-    for (const KeyLine& line : lines) {
+    for (const SealedLine& line : lines) {
       expected.emplace_back(line.key(), canonical::b64(line.raw));
     }
     const std::string text = serialize_keys(k_vault, lines);
@@ -163,7 +164,7 @@ TEST_CASE("keys file layout: the writer's bytes, read back", "[keys_file]")
     file.for_each([&](std::string_view key, std::string_view) { seen.emplace_back(key); });
     CHECK(std::is_sorted(seen.begin(), seen.end()));
     CHECK(seen.size() == lines.size());
-    for (const KeyLine& line : lines) {
+    for (const SealedLine& line : lines) {
       const auto found = file.find(line.key());
       REQUIRE(found.has_value());
       CHECK(found->raw == line.raw);
@@ -183,7 +184,7 @@ TEST_CASE("keys file layout: the writer's bytes, read back", "[keys_file]")
   SECTION("two lines under one key are never written")
   {
     const auto lines = sample_lines();
-    const std::vector<KeyLine> twice{lines[0], lines[0]};
+    const std::vector<SealedLine> twice{lines[0], lines[0]};
     require_error(ErrorKind::failed, [&] { (void)serialize_keys(k_vault, twice); });
   }
 }
@@ -225,18 +226,18 @@ TEST_CASE("keys file bisection on a large mapped file", "[keys_file]")
 {
   // 2,000 secrets × 10 readers + a value line each: 22,000 lines (the 10,000-secret figure is in
   // bench/keys_lookup.cpp).
-  std::vector<KeyLine> lines;
+  std::vector<SealedLine> lines;
   for (int s = 0; s < 2000; ++s) {
     const std::string secret = fmt::format("prod/service-{:04}", s);
     for (int r = 0; r < 10; ++r) {
-      lines.push_back(KeyLine::make(LineName::reader_key(secret, 1 + static_cast<std::uint32_t>(s % 3),
+      lines.push_back(SealedLine::make(LineName::reader_key(secret, 1 + static_cast<std::uint32_t>(s % 3),
                                                          fmt::format("member{}", r)),
                                     filled(80, static_cast<std::uint8_t>(s + r))));
     }
     Vid vid;
     vid.bytes[0] = static_cast<std::uint8_t>(s);
     vid.bytes[1] = static_cast<std::uint8_t>(s >> 8);
-    lines.push_back(KeyLine::make(LineName::value(secret, vid), filled(112 + static_cast<std::size_t>(s % 300),
+    lines.push_back(SealedLine::make(LineName::value(secret, vid), filled(112 + static_cast<std::size_t>(s % 300),
                                                                        static_cast<std::uint8_t>(s))));
   }
   const std::string text = serialize_keys(k_vault, lines);
@@ -283,15 +284,15 @@ TEST_CASE("keys file bisection on a large mapped file", "[keys_file]")
 TEST_CASE("keys file rewrite: add and remove lines, canonical bytes", "[keys_file]")
 {
   const auto lines = sample_lines();
-  const std::vector<KeyLine> first(lines.begin(), lines.begin() + 3);
+  const std::vector<SealedLine> first(lines.begin(), lines.begin() + 3);
   const KeysFile file = KeysFile::parse(serialize_keys(k_vault, first), "escrow.keys");
-  const std::vector<KeyLine> more(lines.begin() + 3, lines.end());
+  const std::vector<SealedLine> more(lines.begin() + 3, lines.end());
   const std::string grown = file.rewrite(more, {});
   CHECK(grown == serialize_keys(k_vault, lines));
   const KeysFile grown_file = KeysFile::parse(grown, "escrow.keys");
   // Remove two, add one already present (a no-op).
   const std::string shrunk = grown_file.rewrite(std::span(lines).subspan(0, 1), {lines[1].key(), lines[4].key()});
-  std::vector<KeyLine> left;
+  std::vector<SealedLine> left;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (i != 1 && i != 4) {
       left.push_back(lines[i]);
@@ -308,7 +309,7 @@ TEST_CASE("keys file rewrite: add and remove lines, canonical bytes", "[keys_fil
   // Removing a line that is not there is the caller's error.
   require_error(ErrorKind::failed, [&] { (void)file.rewrite({}, {lines[5].key()}); });
   // A key already present with other bytes is refused.
-  KeyLine clash = lines[0];
+  SealedLine clash = lines[0];
   clash.raw[0] ^= 1; // its key still names the old bytes' hash
   require_error(ErrorKind::integrity, [&] { (void)grown_file.rewrite(std::span(&clash, 1), {}); });
 }
@@ -349,14 +350,14 @@ TEST_CASE("keys file merge: a 3-way set merge by key", "[keys_file]")
 {
   const auto lines = sample_lines();
   const auto file_of = [&](std::initializer_list<std::size_t> which, std::string what) {
-    std::vector<KeyLine> chosen;
+    std::vector<SealedLine> chosen;
     for (const std::size_t i : which) {
       chosen.push_back(lines[i]);
     }
     return KeysFile::parse(serialize_keys(k_vault, chosen), std::move(what));
   };
   const auto expect = [&](std::initializer_list<std::size_t> which) {
-    std::vector<KeyLine> chosen;
+    std::vector<SealedLine> chosen;
     for (const std::size_t i : which) {
       chosen.push_back(lines[i]);
     }
@@ -470,7 +471,7 @@ TEST_CASE("keys file: every malformed line is rejected, naming the file and the 
     l[i] = std::move(replacement);
     return join(l);
   };
-  const KeyLine resized = KeyLine::make(LineName::share("prod/db", k_vid, "bob"), filled(81, 4));
+  const SealedLine resized = SealedLine::make(LineName::share("prod/db", k_vid, "bob"), filled(81, 4));
   struct Case
   {
     std::string name;
@@ -565,7 +566,7 @@ TEST_CASE("keys file: lookups through damaged lines refuse, never guess", "[keys
   const KeysFile file = KeysFile::parse(join(changed), "escrow.keys");
   const std::string message = require_error(ErrorKind::integrity, [&] { (void)file.find(keys[2]); });
   CHECK(message == "escrow.keys: line 6: the key material does not match the hash in its key (modified outside escrow?)");
-  const KeyLine& original = *std::find_if(sample.begin(), sample.end(), [&](const KeyLine& l) { return l.key() == keys[2]; });
+  const SealedLine& original = *std::find_if(sample.begin(), sample.end(), [&](const SealedLine& l) { return l.key() == keys[2]; });
   try {
     (void)file.get(original.name, original.hash);
     FAIL("no error");

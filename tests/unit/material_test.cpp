@@ -49,9 +49,9 @@ struct Fixture
   Identity erin = generate_identity("erin");
   Identity frank = generate_identity("frank");
   SecretRef ref{{9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6}, "prod/db"};
-  Generation gen1 = new_generation(ref, 1);
-  NewVersion v1 = seal_value(ref, gen1, SecretBytes::from("s3cret-value"));
-  std::vector<KeyLine> lines;
+  ReaderKey gen1 = new_generation(ref, 1);
+  SealedVersion v1 = seal_value(ref, gen1, SecretBytes::from("s3cret-value"));
+  std::vector<SealedLine> lines;
   std::map<std::string, LineHash> holders; // rk lines of gen 1
   std::map<std::string, LineHash> shares;
   LineHash grant{};
@@ -66,7 +66,7 @@ struct Fixture
     }
     lines.push_back(v1.value_line);
     const std::vector<Recipient> custodians{recipient(carol), recipient(dave)};
-    for (KeyLine& line : seal_shares(ref, v1.vid, v1.data_key, 2, custodians)) {
+    for (SealedLine& line : seal_shares(ref, v1.vid, v1.data_key, 2, custodians)) {
       shares[line.name.holder] = line.hash;
       lines.push_back(std::move(line));
     }
@@ -83,11 +83,11 @@ struct Fixture
 
   VersionRef version() const { return {v1.vid, 1, v1.commit, v1.value_line.hash}; }
   GenerationRef generation() const { return {1, gen1.commit}; }
-  KeysFile file(const std::vector<KeyLine>& extra = {}) const
+  KeysFile file(const std::vector<SealedLine>& extra = {}) const
   {
-    std::vector<KeyLine> all = lines;
-    for (const KeyLine& line : extra) {
-      all.erase(std::remove_if(all.begin(), all.end(), [&](const KeyLine& l) { return l.name == line.name; }), all.end());
+    std::vector<SealedLine> all = lines;
+    for (const SealedLine& line : extra) {
+      all.erase(std::remove_if(all.begin(), all.end(), [&](const SealedLine& l) { return l.name == line.name; }), all.end());
       all.push_back(line);
     }
     return KeysFile::parse(serialize_keys(ref.vault_id, all), "escrow.keys");
@@ -165,9 +165,9 @@ TEST_CASE("material: the three paths to a value", "[material]")
   }
   SECTION("one generation, many versions; a new generation shuts out the old key")
   {
-    const NewVersion v2 = seal_value(f.ref, f.gen1, SecretBytes::from("second"));
-    const Generation gen2 = new_generation(f.ref, 2);
-    const NewVersion v3 = seal_value(f.ref, gen2, SecretBytes::from("third"));
+    const SealedVersion v2 = seal_value(f.ref, f.gen1, SecretBytes::from("second"));
+    const ReaderKey gen2 = new_generation(f.ref, 2);
+    const SealedVersion v3 = seal_value(f.ref, gen2, SecretBytes::from("third"));
     const KeysFile more = f.file({v2.value_line, v3.value_line, seal_reader_key(f.ref, gen2, recipient(f.alice))});
     const SecretBytes rk1 = open_reader_key(more, f.ref, f.generation(), f.holders.at("bob"), f.bob);
     const VersionRef ref2{v2.vid, 1, v2.commit, v2.value_line.hash};
@@ -208,8 +208,8 @@ TEST_CASE("material: forged key material fails its commitment", "[material]")
   Fixture f;
   SECTION("an rk line sealing another reader key (the state recorded this line's hash)")
   {
-    const Generation fake = new_generation(f.ref, 1);
-    const KeyLine forged = seal_reader_key(f.ref, fake, recipient(f.bob));
+    const ReaderKey fake = new_generation(f.ref, 1);
+    const SealedLine forged = seal_reader_key(f.ref, fake, recipient(f.bob));
     const KeysFile keys = f.file({forged});
     std::string message;
     CHECK(failure_of([&] { (void)open_as_reader(keys, f.ref, f.version(), f.generation(), forged.hash, f.bob); }, &message)
@@ -221,8 +221,8 @@ TEST_CASE("material: forged key material fails its commitment", "[material]")
   {
     SecretRef api = f.ref;
     api.secret = "prod/api";
-    const Generation theirs = new_generation(api, 1);
-    const KeyLine moved = KeyLine::make(LineName::reader_key("prod/db", 1, "bob"),
+    const ReaderKey theirs = new_generation(api, 1);
+    const SealedLine moved = SealedLine::make(LineName::reader_key("prod/db", 1, "bob"),
                                         seal_reader_key(api, theirs, recipient(f.bob)).raw);
     const KeysFile keys = f.file({moved});
     CHECK(failure_of([&] { (void)open_reader_key(keys, f.ref, f.generation(), moved.hash, f.bob); })
@@ -230,7 +230,7 @@ TEST_CASE("material: forged key material fails its commitment", "[material]")
   }
   SECTION("a v line whose box holds another data key")
   {
-    const NewVersion other = seal_value(f.ref, f.gen1, SecretBytes::from("attacker"), f.v1.vid);
+    const SealedVersion other = seal_value(f.ref, f.gen1, SecretBytes::from("attacker"), f.v1.vid);
     const KeysFile keys = f.file({other.value_line});
     const VersionRef claimed{f.v1.vid, 1, f.v1.commit, other.value_line.hash};
     CHECK(failure_of([&] { (void)open_as_reader(keys, f.ref, claimed, f.generation(), f.holders.at("alice"), f.alice); })
@@ -238,14 +238,14 @@ TEST_CASE("material: forged key material fails its commitment", "[material]")
   }
   SECTION("a grant sealing another data key")
   {
-    const KeyLine forged = seal_grant(f.ref, f.v1.vid, crypto::random_secret(32), recipient(f.frank));
+    const SealedLine forged = seal_grant(f.ref, f.v1.vid, crypto::random_secret(32), recipient(f.frank));
     const KeysFile keys = f.file({forged});
     CHECK(failure_of([&] { (void)open_grant(keys, f.ref, f.version(), forged.hash, f.frank); }) == KeyFailure::commitment);
   }
   SECTION("an approval re-sealing a forged share")
   {
     const shamir::Share bogus{1, crypto::random_secret(32)};
-    const KeyLine forged = seal_approval(f.ref, f.v1.vid, f.request, "carol", shamir::encode(bogus), recipient(f.erin));
+    const SealedLine forged = seal_approval(f.ref, f.v1.vid, f.request, "carol", shamir::encode(bogus), recipient(f.erin));
     const KeysFile keys = f.file({forged});
     const std::vector<ApprovalRef> approvals{{"carol", forged.hash}, f.approvals[1]};
     std::string message;
@@ -256,7 +256,7 @@ TEST_CASE("material: forged key material fails its commitment", "[material]")
   SECTION("an approval sealed to someone else than the requester")
   {
     const SecretBytes share = open_own_share(f.file(), f.ref, f.version(), f.shares.at("dave"), f.dave);
-    const KeyLine misdirected = seal_approval(f.ref, f.v1.vid, f.request, "dave", share, recipient(f.bob));
+    const SealedLine misdirected = seal_approval(f.ref, f.v1.vid, f.request, "dave", share, recipient(f.bob));
     const KeysFile keys = f.file({misdirected});
     const std::vector<ApprovalRef> approvals{f.approvals[0], {"dave", misdirected.hash}};
     std::string message;
@@ -267,7 +267,7 @@ TEST_CASE("material: forged key material fails its commitment", "[material]")
   SECTION("two approvers re-sealing one share")
   {
     const SecretBytes share = open_own_share(f.file(), f.ref, f.version(), f.shares.at("carol"), f.carol);
-    const KeyLine copy = seal_approval(f.ref, f.v1.vid, f.request, "dave", share, recipient(f.erin));
+    const SealedLine copy = seal_approval(f.ref, f.v1.vid, f.request, "dave", share, recipient(f.erin));
     const KeysFile keys = f.file({copy});
     const std::vector<ApprovalRef> approvals{f.approvals[0], {"dave", copy.hash}};
     CHECK(failure_of([&] { (void)open_approvals(keys, f.ref, f.version(), f.request, approvals, 2, f.erin); })
@@ -287,11 +287,11 @@ TEST_CASE("material: corrupted material under a committed key", "[material]")
   const auto corrupt = [&](std::size_t at) {
     Bytes raw = f.v1.value_line.raw;
     raw[at] ^= 0x01;
-    return KeyLine::make(f.v1.value_line.name, std::move(raw)); // as its writer recorded it
+    return SealedLine::make(f.v1.value_line.name, std::move(raw)); // as its writer recorded it
   };
   SECTION("the ciphertext")
   {
-    const KeyLine line = corrupt(f.v1.value_line.raw.size() - 1);
+    const SealedLine line = corrupt(f.v1.value_line.raw.size() - 1);
     const KeysFile keys = f.file({line});
     const VersionRef version{f.v1.vid, 1, f.v1.commit, line.hash};
     const SecretBytes dk = open_as_reader(keys, f.ref, version, f.generation(), f.holders.at("alice"), f.alice);
@@ -303,14 +303,14 @@ TEST_CASE("material: corrupted material under a committed key", "[material]")
   }
   SECTION("the value nonce")
   {
-    const KeyLine line = corrupt(0);
+    const SealedLine line = corrupt(0);
     const KeysFile keys = f.file({line});
     const VersionRef version{f.v1.vid, 1, f.v1.commit, line.hash};
     CHECK(failure_of([&] { (void)decrypt_value(keys, f.ref, version, f.v1.data_key); }) == KeyFailure::corrupted);
   }
   SECTION("the data key box")
   {
-    const KeyLine line = corrupt(60);
+    const SealedLine line = corrupt(60);
     const KeysFile keys = f.file({line});
     const VersionRef version{f.v1.vid, 1, f.v1.commit, line.hash};
     std::string message;
@@ -321,7 +321,7 @@ TEST_CASE("material: corrupted material under a committed key", "[material]")
   }
   SECTION("a v line moved to another secret or vid: the associated data refuses it")
   {
-    const KeyLine moved = KeyLine::make(LineName::value("prod/api", f.v1.vid), f.v1.value_line.raw);
+    const SealedLine moved = SealedLine::make(LineName::value("prod/api", f.v1.vid), f.v1.value_line.raw);
     SecretRef api = f.ref;
     api.secret = "prod/api";
     const KeysFile keys = f.file({moved});
@@ -331,14 +331,14 @@ TEST_CASE("material: corrupted material under a committed key", "[material]")
     CHECK(failure_of([&] { (void)decrypt_value(keys, api, at_api, f.v1.data_key); }) == KeyFailure::corrupted);
     Vid other = f.v1.vid;
     other.bytes[0] ^= 1;
-    const KeyLine renamed = KeyLine::make(LineName::value("prod/db", other), f.v1.value_line.raw);
+    const SealedLine renamed = SealedLine::make(LineName::value("prod/db", other), f.v1.value_line.raw);
     const KeysFile keys2 = f.file({renamed});
     const VersionRef at_other{other, 1, f.v1.commit, renamed.hash};
     CHECK(failure_of([&] { (void)decrypt_value(keys2, f.ref, at_other, f.v1.data_key); }) == KeyFailure::corrupted);
   }
   SECTION("a share that opens but is not a share")
   {
-    const KeyLine junk = KeyLine::make(LineName::share("prod/db", f.v1.vid, "carol"),
+    const SealedLine junk = SealedLine::make(LineName::share("prod/db", f.v1.vid, "carol"),
                                        crypto::seal(Bytes(33, 0), f.carol.pub.box_pk)); // x = 0
     const KeysFile keys = f.file({junk});
     CHECK(failure_of([&] { (void)open_own_share(keys, f.ref, f.version(), junk.hash, f.carol); }) == KeyFailure::corrupted);

@@ -74,12 +74,12 @@ bool valid_secret(std::string_view name)
 
 std::optional<std::uint32_t> parse_generation(std::string_view text)
 {
-  if (text.size() < 2 || text.size() > 10 || text[0] != 'g' || text[1] == '0') {
+  if (text.size() < 2 || text.size() > 11 || text[0] != 'g' || text[1] == '0') {
     return std::nullopt;
   }
   std::uint32_t value = 0;
   const auto [end, error] = std::from_chars(text.data() + 1, text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value == 0 || value > k_max_generation) {
+  if (error != std::errc() || end != text.data() + text.size() || value == 0 || value > k_max_line_generation) {
     return std::nullopt;
   }
   return value;
@@ -355,9 +355,9 @@ std::string line_key(std::string_view logical, const LineHash& hash)
   return std::string(logical) + "#" + hash_suffix(hash);
 }
 
-KeyLine KeyLine::make(LineName name, Bytes raw)
+SealedLine SealedLine::make(LineName name, Bytes raw)
 {
-  KeyLine line;
+  SealedLine line;
   const std::string logical = name.logical();
   if (raw.size() < name.min_size() || raw.size() > name.max_size()) {
     fail(ErrorKind::failed, "internal error: a key line of {} has the wrong size", name.secret);
@@ -368,7 +368,7 @@ KeyLine KeyLine::make(LineName name, Bytes raw)
   return line;
 }
 
-std::string KeyLine::key() const
+std::string SealedLine::key() const
 {
   return line_key(name.logical(), hash);
 }
@@ -481,7 +481,7 @@ struct KeysFile::Source
   }
 
   // The line's bytes, strictly decoded, of the size its kind has and matching its hash suffix.
-  KeyLine decode(const Line& found, std::size_t number, bool check_suffix = true) const
+  SealedLine decode(const Line& found, std::size_t number, bool check_suffix = true) const
   {
     Bytes raw;
     try {
@@ -497,7 +497,7 @@ struct KeysFile::Source
                                                                 found.parsed.name.max_size())
                                                   : std::to_string(found.parsed.name.min_size())));
     }
-    KeyLine out;
+    SealedLine out;
     out.hash = line_hash(found.parsed.logical, raw);
     if (check_suffix && hash_suffix(out.hash) != found.parsed.suffix) {
       bad_line(found.begin, number, "the key material does not match the hash in its key (modified outside escrow?)");
@@ -660,7 +660,7 @@ bool KeysFile::empty() const
   return m_source->begin == m_source->end;
 }
 
-std::optional<KeyLine> KeysFile::find(std::string_view key) const
+std::optional<SealedLine> KeysFile::find(std::string_view key) const
 {
   const Source& s = *m_source;
   const std::size_t at = s.lower_bound(key);
@@ -674,7 +674,7 @@ std::optional<KeyLine> KeysFile::find(std::string_view key) const
   return s.decode(found, 0);
 }
 
-KeyLine KeysFile::get(const LineName& name, const LineHash& expected) const
+SealedLine KeysFile::get(const LineName& name, const LineHash& expected) const
 {
   const Source& s = *m_source;
   const std::string key = line_key(name.logical(), expected);
@@ -685,7 +685,7 @@ KeyLine KeysFile::get(const LineName& name, const LineHash& expected) const
                    fmt::format("{}: the key line {} is missing (the journal says it was written)", what(), key));
   }
   // The line's bytes against the full K the state names (its key carries only 12 bytes of it).
-  KeyLine line = s.decode(*found, 0, false);
+  SealedLine line = s.decode(*found, 0, false);
   if (!crypto::equal(line.hash, expected)) {
     throw KeyError(KeyFailure::modified,
                    fmt::format("{}: line {}: the key line {} does not hash to what the journal recorded "
@@ -695,10 +695,10 @@ KeyLine KeysFile::get(const LineName& name, const LineHash& expected) const
   return line;
 }
 
-std::vector<KeyLine> KeysFile::with_prefix(std::string_view prefix) const
+std::vector<SealedLine> KeysFile::with_prefix(std::string_view prefix) const
 {
   const Source& s = *m_source;
-  std::vector<KeyLine> out;
+  std::vector<SealedLine> out;
   for (std::size_t at = s.lower_bound(prefix); at < s.end;) {
     const auto current = s.line(at, 0);
     if (current.key.substr(0, prefix.size()) != prefix) {
@@ -728,11 +728,11 @@ void KeysFile::for_each(const std::function<void(std::string_view, std::string_v
   });
 }
 
-std::string KeysFile::rewrite(std::span<const KeyLine> add, const std::set<std::string>& remove) const
+std::string KeysFile::rewrite(std::span<const SealedLine> add, const std::set<std::string>& remove) const
 {
   std::vector<std::pair<std::string, std::string>> added; // key, b64
   added.reserve(add.size());
-  for (const KeyLine& line : add) {
+  for (const SealedLine& line : add) {
     added.emplace_back(line.key(), canonical::b64(line.raw));
   }
   std::sort(added.begin(), added.end());
@@ -805,11 +805,11 @@ std::string KeysFile::rewrite(std::span<const KeyLine> add, const std::set<std::
   return writer.finish();
 }
 
-std::string serialize_keys(const VaultId& vault_id, std::span<const KeyLine> lines)
+std::string serialize_keys(const VaultId& vault_id, std::span<const SealedLine> lines)
 {
   std::vector<std::pair<std::string, std::string>> sorted;
   sorted.reserve(lines.size());
-  for (const KeyLine& line : lines) {
+  for (const SealedLine& line : lines) {
     sorted.emplace_back(line.key(), canonical::b64(line.raw));
   }
   std::sort(sorted.begin(), sorted.end());

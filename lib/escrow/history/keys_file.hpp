@@ -24,7 +24,7 @@
 //     ENV/NAME:<vid>:sh:<custodian>           crypto_box_seal(Shamir share of DK)   81 bytes
 //     ENV/NAME:<vid>:gr:<member>              crypto_box_seal(DK)                   80 bytes
 //     ENV/NAME:<vid>:ap:<request>:<approver>  crypto_box_seal(share) to the requester 81 bytes
-//   <vid> is 8 bytes in lower-case hex (16 characters); <G> is decimal, 1-999999999, no
+//   <vid> is 8 bytes in lower-case hex (16 characters); <G> is decimal, 1-1000000000, no
 //   leading zero.
 //
 // Reading is lazy: opening a file checks only its first and last lines (format, vault id);
@@ -61,7 +61,7 @@ constexpr std::size_t k_max_value_size = 64 * 1024;
 // Bounds a hostile file cannot exceed: the whole file, one line key.
 constexpr std::size_t k_max_keys_file_size = std::size_t{1} << 30;
 constexpr std::size_t k_max_line_key_size = 512;
-constexpr std::uint32_t k_max_generation = 999'999'999;
+constexpr std::uint32_t k_max_line_generation = 1'000'000'000;
 
 using VaultId = std::array<std::uint8_t, 16>;
 // K: the full hash of a key line, as the state names it.
@@ -117,13 +117,13 @@ LineHash line_hash(std::string_view logical, ByteView raw);
 std::string line_key(std::string_view logical, const LineHash& hash);
 
 // One key line: its name, its bytes (never secret: sealed or encrypted) and its hash K.
-struct KeyLine
+struct SealedLine
 {
   LineName name;
   Bytes raw;
   LineHash hash{};
 
-  static KeyLine make(LineName name, Bytes raw);
+  static SealedLine make(LineName name, Bytes raw);
   std::string key() const;
 };
 
@@ -176,13 +176,13 @@ public:
 
   // The line with exactly this key, by bisection: its bytes are decoded and checked against the
   // key's hash suffix. nullopt when absent.
-  std::optional<KeyLine> find(std::string_view key) const;
+  std::optional<SealedLine> find(std::string_view key) const;
   // The line the state names (its logical name and full hash K). KeyError(missing) when absent,
   // KeyError(modified) when its bytes do not hash to K.
-  KeyLine get(const LineName& name, const LineHash& expected) const;
+  SealedLine get(const LineName& name, const LineHash& expected) const;
   // Every line whose key starts with `prefix` (e.g. "prod/db:" or "prod/db:g1:rk:"), in order,
   // each checked as find() checks.
-  std::vector<KeyLine> with_prefix(std::string_view prefix) const;
+  std::vector<SealedLine> with_prefix(std::string_view prefix) const;
 
   // Checks every line (see the header comment); returns how many there are.
   std::size_t verify_all() const;
@@ -195,7 +195,7 @@ public:
   // against the state's K before using it). Adding a line already present with the same bytes is a
   // no-op; Error(integrity) if its key is present with other bytes. Removing an absent key is
   // Error(failed) (the caller's state said it was there).
-  std::string rewrite(std::span<const KeyLine> add, const std::set<std::string>& remove) const;
+  std::string rewrite(std::span<const SealedLine> add, const std::set<std::string>& remove) const;
 
   struct Source;
 
@@ -206,7 +206,7 @@ private:
 
 // The canonical bytes of a keys file holding `lines` (any order; sorted here). Error(failed) on
 // two lines with one key.
-std::string serialize_keys(const VaultId& vault_id, std::span<const KeyLine> lines);
+std::string serialize_keys(const VaultId& vault_id, std::span<const SealedLine> lines);
 
 // The keys merge driver (vault-2-merge.md §4): a 3-way set merge by line key. `base` may be null
 // (a plain union). Every file is verified in full first; the vault ids must agree. A key both

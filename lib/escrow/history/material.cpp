@@ -42,7 +42,7 @@ void check_key_size(const SecretBytes& key, std::string_view which)
 
 void check_generation(std::uint32_t gen)
 {
-  if (gen == 0 || gen > k_max_generation) {
+  if (gen == 0 || gen > k_max_line_generation) {
     fail(ErrorKind::failed, "internal error: generation {} is out of range", gen);
   }
 }
@@ -55,7 +55,7 @@ struct ValueParts
   ByteView dk_box;
   ByteView ciphertext;
 };
-ValueParts split_value(const KeyLine& line)
+ValueParts split_value(const SealedLine& line)
 {
   // The keys file checked the size (at least 112 bytes).
   const ByteView raw(line.raw);
@@ -118,42 +118,42 @@ Bytes dk_box_ad(const SecretRef& ref, const Vid& vid, std::uint32_t gen)
 
 // --- sealing -----------------------------------------------------------------------------------
 
-Generation new_generation(const SecretRef& ref, std::uint32_t gen)
+ReaderKey new_generation(const SecretRef& ref, std::uint32_t gen)
 {
   return known_generation(ref, gen, crypto::random_secret(crypto::k_key_size));
 }
 
-Generation known_generation(const SecretRef& ref, std::uint32_t gen, SecretBytes reader_key)
+ReaderKey known_generation(const SecretRef& ref, std::uint32_t gen, SecretBytes reader_key)
 {
   check_generation(gen);
-  Generation out;
+  ReaderKey out;
   out.gen = gen;
   out.commit = rk_commit(ref, gen, reader_key);
   out.reader_key = std::move(reader_key);
   return out;
 }
 
-KeyLine seal_reader_key(const SecretRef& ref, const Generation& generation, const Recipient& member)
+SealedLine seal_reader_key(const SecretRef& ref, const ReaderKey& generation, const Recipient& member)
 {
   check_generation(generation.gen);
   check_key_size(generation.reader_key, "a reader key");
-  return KeyLine::make(LineName::reader_key(ref.secret, generation.gen, member.name),
+  return SealedLine::make(LineName::reader_key(ref.secret, generation.gen, member.name),
                        crypto::seal(generation.reader_key.expose(), member.box_pk));
 }
 
-NewVersion seal_value(const SecretRef& ref, const Generation& generation, const SecretBytes& value)
+SealedVersion seal_value(const SecretRef& ref, const ReaderKey& generation, const SecretBytes& value)
 {
   return seal_value(ref, generation, value, Vid::random());
 }
 
-NewVersion seal_value(const SecretRef& ref, const Generation& generation, const SecretBytes& value, const Vid& vid)
+SealedVersion seal_value(const SecretRef& ref, const ReaderKey& generation, const SecretBytes& value, const Vid& vid)
 {
   if (value.size() > k_max_value_size) {
     fail(ErrorKind::usage, "{}: the value is {} bytes; the limit is {}", ref.secret, value.size(), k_max_value_size);
   }
   check_generation(generation.gen);
   check_key_size(generation.reader_key, "a reader key");
-  NewVersion out;
+  SealedVersion out;
   out.vid = vid;
   out.gen = generation.gen;
   out.data_key = crypto::random_secret(crypto::k_key_size);
@@ -167,11 +167,11 @@ NewVersion seal_value(const SecretRef& ref, const Generation& generation, const 
   raw.insert(raw.end(), box.nonce.begin(), box.nonce.end());
   raw.insert(raw.end(), box.ciphertext.begin(), box.ciphertext.end());
   raw.insert(raw.end(), body.ciphertext.begin(), body.ciphertext.end());
-  out.value_line = KeyLine::make(LineName::value(ref.secret, vid), std::move(raw));
+  out.value_line = SealedLine::make(LineName::value(ref.secret, vid), std::move(raw));
   return out;
 }
 
-std::vector<KeyLine> seal_shares(const SecretRef& ref,
+std::vector<SealedLine> seal_shares(const SecretRef& ref,
                                  const Vid& vid,
                                  const SecretBytes& data_key,
                                  unsigned threshold,
@@ -185,23 +185,23 @@ std::vector<KeyLine> seal_shares(const SecretRef& ref,
     }
   }
   const auto shares = shamir::split(data_key, threshold, static_cast<unsigned>(custodians.size()));
-  std::vector<KeyLine> lines;
+  std::vector<SealedLine> lines;
   lines.reserve(shares.size());
   for (std::size_t i = 0; i < shares.size(); ++i) {
     const SecretBytes encoded = shamir::encode(shares[i]);
-    lines.push_back(KeyLine::make(LineName::share(ref.secret, vid, custodians[i].name),
+    lines.push_back(SealedLine::make(LineName::share(ref.secret, vid, custodians[i].name),
                                   crypto::seal(encoded.expose(), custodians[i].box_pk)));
   }
   return lines;
 }
 
-KeyLine seal_grant(const SecretRef& ref, const Vid& vid, const SecretBytes& data_key, const Recipient& member)
+SealedLine seal_grant(const SecretRef& ref, const Vid& vid, const SecretBytes& data_key, const Recipient& member)
 {
   check_key_size(data_key, "a data key");
-  return KeyLine::make(LineName::grant(ref.secret, vid, member.name), crypto::seal(data_key.expose(), member.box_pk));
+  return SealedLine::make(LineName::grant(ref.secret, vid, member.name), crypto::seal(data_key.expose(), member.box_pk));
 }
 
-KeyLine seal_approval(const SecretRef& ref,
+SealedLine seal_approval(const SecretRef& ref,
                       const Vid& vid,
                       std::string_view request,
                       std::string_view approver,
@@ -209,7 +209,7 @@ KeyLine seal_approval(const SecretRef& ref,
                       const Recipient& requester)
 {
   (void)decode_share(share, fmt::format("{} version {}: the share of {}", ref.secret, vid.hex(), approver));
-  return KeyLine::make(LineName::approval(ref.secret, vid, std::string(request), std::string(approver)),
+  return SealedLine::make(LineName::approval(ref.secret, vid, std::string(request), std::string(approver)),
                        crypto::seal(share.expose(), requester.box_pk));
 }
 
@@ -222,7 +222,7 @@ SecretBytes open_reader_key(const KeysFile& keys,
                             const Identity& identity)
 {
   const std::string& me = identity.pub.name;
-  const KeyLine line = keys.get(LineName::reader_key(ref.secret, generation.gen, me), holder_line);
+  const SealedLine line = keys.get(LineName::reader_key(ref.secret, generation.gen, me), holder_line);
   const std::string context_text = fmt::format("{}: {} generation {}: the reader key sealed to {}", keys.what(),
                                                ref.secret, generation.gen, me);
   auto opened = identity.seal_open(line.raw);
@@ -239,7 +239,7 @@ SecretBytes open_reader_key(const KeysFile& keys,
 SecretBytes open_data_key(const KeysFile& keys, const SecretRef& ref, const VersionRef& version, const SecretBytes& reader_key)
 {
   check_key_size(reader_key, "a reader key");
-  const KeyLine line = keys.get(LineName::value(ref.secret, version.vid), version.material);
+  const SealedLine line = keys.get(LineName::value(ref.secret, version.vid), version.material);
   const ValueParts parts = split_value(line);
   auto data_key = crypto::aead_decrypt(parts.dk_nonce, parts.dk_box, dk_box_ad(ref, version.vid, version.gen), reader_key);
   if (!data_key) {
@@ -275,7 +275,7 @@ SecretBytes open_grant(const KeysFile& keys, const SecretRef& ref, const Version
                        const Identity& identity)
 {
   const std::string& me = identity.pub.name;
-  const KeyLine line = keys.get(LineName::grant(ref.secret, version.vid, me), grant_line);
+  const SealedLine line = keys.get(LineName::grant(ref.secret, version.vid, me), grant_line);
   const std::string context_text = fmt::format("{}: the data key granted to {}", where(keys, ref, version.vid), me);
   auto opened = identity.seal_open(line.raw);
   if (!opened) {
@@ -292,7 +292,7 @@ SecretBytes open_own_share(const KeysFile& keys, const SecretRef& ref, const Ver
                            const LineHash& share_line, const Identity& identity)
 {
   const std::string& me = identity.pub.name;
-  const KeyLine line = keys.get(LineName::share(ref.secret, version.vid, me), share_line);
+  const SealedLine line = keys.get(LineName::share(ref.secret, version.vid, me), share_line);
   const std::string context_text = fmt::format("{}: the share sealed to {}", where(keys, ref, version.vid), me);
   auto opened = identity.seal_open(line.raw);
   if (!opened) {
@@ -323,7 +323,7 @@ SecretBytes open_approvals(const KeysFile& keys,
     if (!approvers.insert(approval.approver).second) {
       fail(ErrorKind::failed, "internal error: approver {} counted twice", approval.approver);
     }
-    const KeyLine line = keys.get(LineName::approval(ref.secret, version.vid, std::string(request), approval.approver),
+    const SealedLine line = keys.get(LineName::approval(ref.secret, version.vid, std::string(request), approval.approver),
                                   approval.line);
     const std::string context_text =
       fmt::format("{}: the share approved by {} for {}", where(keys, ref, version.vid), approval.approver, me);
@@ -362,7 +362,7 @@ SecretBytes decrypt_value(const KeysFile& keys, const SecretRef& ref, const Vers
     throw KeyError(KeyFailure::commitment, fmt::format("{}: the data key fails its commitment (forged by a writer)",
                                                        where(keys, ref, version.vid)));
   }
-  const KeyLine line = keys.get(LineName::value(ref.secret, version.vid), version.material);
+  const SealedLine line = keys.get(LineName::value(ref.secret, version.vid), version.material);
   const ValueParts parts = split_value(line);
   auto value = crypto::aead_decrypt(parts.nonce, parts.ciphertext, value_ad(ref, version.vid), data_key);
   if (!value) {

@@ -71,42 +71,42 @@ Bytes dk_box_ad(const SecretRef& ref, const Vid& vid, std::uint32_t gen);
 // --- sealing (the writer's side) ----------------------------------------------------------------
 
 // A reader-key generation: fresh RK_G and its commitment (what the operation records).
-struct Generation
+struct ReaderKey
 {
   std::uint32_t gen = 0;
   SecretBytes reader_key;
   Commit commit{};
 };
-Generation new_generation(const SecretRef& ref, std::uint32_t gen);
+ReaderKey new_generation(const SecretRef& ref, std::uint32_t gen);
 // An opened generation (a holder reusing it: a share, a rotation on a clean generation).
-Generation known_generation(const SecretRef& ref, std::uint32_t gen, SecretBytes reader_key);
+ReaderKey known_generation(const SecretRef& ref, std::uint32_t gen, SecretBytes reader_key);
 // The rk line of `generation` for `member`.
-KeyLine seal_reader_key(const SecretRef& ref, const Generation& generation, const Recipient& member);
+SealedLine seal_reader_key(const SecretRef& ref, const ReaderKey& generation, const Recipient& member);
 
 // A new version: fresh DK, its commitment, the v line (the value encrypted under DK, DK boxed under
 // the generation's RK). `vid` defaults to a fresh random one. Error(usage) for a value larger than
 // k_max_value_size.
-struct NewVersion
+struct SealedVersion
 {
   Vid vid;
   std::uint32_t gen = 0;
   SecretBytes data_key;
   Commit commit{};
-  KeyLine value_line;
+  SealedLine value_line;
 };
-NewVersion seal_value(const SecretRef& ref, const Generation& generation, const SecretBytes& value);
-NewVersion seal_value(const SecretRef& ref, const Generation& generation, const SecretBytes& value, const Vid& vid);
+SealedVersion seal_value(const SecretRef& ref, const ReaderKey& generation, const SecretBytes& value);
+SealedVersion seal_value(const SecretRef& ref, const ReaderKey& generation, const SecretBytes& value, const Vid& vid);
 
 // One sh line per custodian (x = 1..n in the given order), any `threshold` of which rebuild DK.
-std::vector<KeyLine> seal_shares(const SecretRef& ref,
+std::vector<SealedLine> seal_shares(const SecretRef& ref,
                                  const Vid& vid,
                                  const SecretBytes& data_key,
                                  unsigned threshold,
                                  std::span<const Recipient> custodians);
 // The gr line carrying a grant on version `vid` to `member`.
-KeyLine seal_grant(const SecretRef& ref, const Vid& vid, const SecretBytes& data_key, const Recipient& member);
+SealedLine seal_grant(const SecretRef& ref, const Vid& vid, const SecretBytes& data_key, const Recipient& member);
 // The ap line: the approver's share (as open_own_share gives it) re-sealed to the requester.
-KeyLine seal_approval(const SecretRef& ref,
+SealedLine seal_approval(const SecretRef& ref,
                       const Vid& vid,
                       std::string_view request,
                       std::string_view approver,
