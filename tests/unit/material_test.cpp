@@ -383,3 +383,25 @@ TEST_CASE("material: no value or key byte is in the keys file; limits", "[materi
   const std::vector<Recipient> twice{recipient(f.carol), recipient(f.carol)};
   require_error(ErrorKind::failed, [&] { (void)seal_shares(f.ref, f.v1.vid, f.v1.data_key, 1, twice); });
 }
+
+TEST_CASE("material: known answers, computed with another BLAKE2b (Python's hashlib)", "[material]")
+{
+  // hashlib.blake2b(data, key=..., digest_size=32) over the byte layouts of vault-2.md §4.
+  Bytes raw(80);
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    raw[i] = static_cast<std::uint8_t>(i);
+  }
+  CHECK(canonical::hex(line_hash("prod/db:g1:rk:alice", raw))
+        == "d4ae2bc70847178214073f47e61cc396a18f67f08151a9fba99d869af8cd9b0f");
+  CHECK(line_key("prod/db:g1:rk:alice", line_hash("prod/db:g1:rk:alice", raw))
+        == "prod/db:g1:rk:alice#d4ae2bc70847178214073f47");
+  SecretBytes rk(32);
+  SecretBytes dk(32);
+  for (std::size_t i = 0; i < 32; ++i) {
+    rk.expose_mut()[i] = static_cast<std::uint8_t>(100 + i);
+    dk.expose_mut()[i] = static_cast<std::uint8_t>(200 + i);
+  }
+  const SecretRef ref{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, "prod/db"};
+  CHECK(canonical::hex(rk_commit(ref, 7, rk)) == "9919fed2208ab805b4c5c9d6a8096af595405a647da41931de02e976e4a7d8f8");
+  CHECK(canonical::hex(dk_commit(dk)) == "d74d26a562fee67b46e182821755aaef52001f1f2486bd77e0f6e16d69d18bce");
+}
