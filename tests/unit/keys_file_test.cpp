@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <sys/stat.h>
 
 using namespace escrow;
 using namespace escrow::history;
@@ -584,6 +585,10 @@ TEST_CASE("keys file open: limits and special files", "[keys_file]")
   escrow::test::spit(target, sample_text());
   std::filesystem::create_symlink(target, dir.path() / "link.keys");
   require_error(ErrorKind::io, [&] { (void)KeysFile::open(dir.path() / "link.keys"); });
+  REQUIRE(::mkfifo((dir.path() / "fifo.keys").c_str(), 0600) == 0);
+  require_error(ErrorKind::io, [&] { (void)KeysFile::open(dir.path() / "fifo.keys"); });
+  std::filesystem::create_directory(dir.path() / "folder.keys");
+  require_error(ErrorKind::io, [&] { (void)KeysFile::open(dir.path() / "folder.keys"); });
   escrow::test::spit(dir.path() / "empty.keys", "");
   require_error(ErrorKind::integrity, [&] { (void)KeysFile::open(dir.path() / "empty.keys"); });
   CHECK(KeysFile::open(target).verify_all() == 6);
