@@ -8,7 +8,10 @@
 #include <escrow/journal.hpp>
 #include <escrow/session.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 using escrow::test::Fixture;
 using escrow::test::HttpReply;
