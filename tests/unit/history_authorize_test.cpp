@@ -415,6 +415,16 @@ TEST_CASE("authorize: secret-add", "[history][authorize]")
     {"fewer shares than the threshold", [&](World& w) {
        return add(w, "olive", base, {rk(cache, 1, "erin"), rk(cache, 1, "olive"), vline(cache, vid), sh(cache, vid, "bob")});
      }, "writes 1 shares, fewer than the threshold 2"},
+    {"two shares for one custodian to reach the threshold", [&](World& w) {
+       Entry e = add(w, "olive", base, {rk(cache, 1, "erin"), rk(cache, 1, "olive"), vline(cache, vid), sh(cache, vid, "bob")});
+       // A second line for bob under another hash (another line key).
+       const KeyLine twin = sh(cache, vid, "bob");
+       const Hash other = fake_k(twin, 1);
+       e.op->writes.push_back(Write{key_path(twin, other), std::nullopt, other});
+       std::sort(e.op->writes.begin(), e.op->writes.end(), [](const Write& x, const Write& y) { return x.path < y.path; });
+       seal_entry(e, w.id("olive"));
+       return e;
+     }, "writes two shares for bob"},
     {"a grant line", [&](World& w) {
        std::vector<KeyLine> l = lines;
        l.push_back(gr(cache, vid, "dave"));
@@ -1010,4 +1020,27 @@ TEST_CASE("authorize: journal-loss and resolve", "[history][authorize]")
        return w.entry("alice", r);
      }, "needs the merge replay"},
   });
+}
+
+TEST_CASE("authorize: a refusal as an error for the command and for the replay", "[history][authorize]")
+{
+  World w = team();
+  const Entry forged = w.entry("dave", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}});
+  try {
+    require_authorized(w.state, forged, ErrorKind::access, "secret-set prod/db");
+    FAIL("allowed");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::access);
+    CHECK(e.exit_code() == 4);
+    CHECK(std::string(e.what()) == "secret-set prod/db: secret-set: only the owner (olive) or an admin of prod may change the owner");
+  }
+  try {
+    require_authorized(w.state, forged, ErrorKind::integrity, "escrow.journal: line 12: entry abc (secret-set by dave)");
+    FAIL("allowed");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::integrity);
+    CHECK(e.exit_code() == 3);
+  }
+  const Entry honest = w.entry("olive", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}});
+  CHECK_NOTHROW(require_authorized(w.state, honest, ErrorKind::access, "secret-set prod/db"));
 }

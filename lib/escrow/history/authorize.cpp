@@ -476,6 +476,7 @@ Verdict may_add_secret(const State& s, const Context& ctx, const SecretAddArgs& 
   int values = 0;
   int shares = 0;
   std::set<std::string> seen_readers;
+  std::set<std::string> seen_custodians;
   for (const KeyWrite& w : ctx.keys) {
     switch (w.line.kind) {
     case KeyLineKind::reader:
@@ -492,6 +493,9 @@ Verdict may_add_secret(const State& s, const Context& ctx, const SecretAddArgs& 
     case KeyLineKind::share:
       if (w.line.vid != a.version.vid || a.custodians.count(w.line.member) == 0) {
         return refuse(k, "writes a share for {}, who is not a custodian", w.line.member);
+      }
+      if (!seen_custodians.insert(w.line.member).second) {
+        return refuse(k, "writes two shares for {}", w.line.member);
       }
       ++shares;
       break;
@@ -1217,6 +1221,17 @@ Verdict authorize(const State& before, const Entry& entry)
     }
   }
   return std::visit(Dispatch{before, ctx}, entry.op->args);
+}
+
+void require_authorized(const State& before, const Entry& entry, ErrorKind kind, std::string_view what)
+{
+  if (Verdict v = authorize(before, entry)) {
+    Error error(kind, fmt::format("{}: {}", what, v->reason));
+    if (!v->hint.empty()) {
+      error.hint(v->hint);
+    }
+    throw error;
+  }
 }
 
 } // namespace escrow::history

@@ -79,6 +79,11 @@ std::set<std::string> counted(const State& s, const Secret& secret, const Reques
 // items. An event (no op) needs only an active actor. Assumes check_entry() passed.
 [[nodiscard]] Verdict authorize(const State& before, const Entry& entry);
 
+// authorize(), a refusal thrown as Error(`kind`, "<what>: <reason>") with its hint: a command
+// passes ErrorKind::access (exit 4) before touching any file, the replay ErrorKind::integrity
+// (exit 3) naming the journal line and the entry.
+void require_authorized(const State& before, const Entry& entry, ErrorKind kind, std::string_view what);
+
 [[nodiscard]] Verdict may_init(const State&, const Context&, const InitArgs&);
 [[nodiscard]] Verdict may_add_member(const State&, const Context&, const MemberAddArgs&);
 [[nodiscard]] Verdict may_set_member(const State&, const Context&, const MemberSetArgs&);
