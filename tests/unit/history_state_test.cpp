@@ -209,3 +209,127 @@ TEST_CASE("history state: secret helpers", "[history][state]")
   CHECK(s.gens.at(1).holders.at("olive") == k_of(rk(k_db, 1, "olive")));
   CHECK(s.find(k_v1)->material == k_of(vline(k_db, k_v1)));
 }
+
+namespace {
+
+// A world that has been through most kinds: shares, requests, approvals, a carried grant, a
+// denial, a compromise, a rotation in flight with a confirmation, a removal, retention.
+World busy()
+{
+  World w = team();
+  w.run("olive", ShareArgs{"dave", {ShareItem{k_db, {1}}}}, {rk(k_db, 1, "dave")});
+  w.run("olive", UnshareArgs{k_db, "dave"});
+  w.run("alice", MemberAddArgs{"ivy", w.id("ivy").pub.sign_pk, w.id("ivy").pub.box_pk, {Role::requester}, {"prod"}});
+  w.run("dave", RequestArgs{k_db, "d1", 3600}, {}, std::string("incident"));
+  w.run("ivy", RequestArgs{k_db, "i1", 3600}, {}, std::string("curious"));
+  w.run("carol", DenyArgs{k_db, "i1"}, {}, std::string("no"));
+  w.run("bob", ApproveArgs{k_db, "d1", "dave", k_v1, 1, commit("dk1")}, {ap(k_db, k_v1, "d1", "bob")});
+  w.run("carol", ApproveArgs{k_db, "d1", "dave", k_v1, 1, commit("dk1")}, {ap(k_db, k_v1, "d1", "carol")});
+  w.run("dave", GrantUsedArgs{k_db, "d1"});
+  RotateItem item = next_version(w);
+  item.gen = 2;
+  item.new_gen_rk_commit = commit("rk2");
+  item.grants = {GrantRef{"dave", "d1"}};
+  w.run("erin", RotateStartArgs{{item}},
+        {gr(k_db, k_v2, "dave"), rk(k_db, 2, "erin"), rk(k_db, 2, "olive"), vline(k_db, k_v2), sh(k_db, k_v2, "bob"),
+         sh(k_db, k_v2, "carol")});
+  w.run("erin", RotateFinishArgs{{FinishItem{k_db, k_v2}}});
+  SecretSetArgs set;
+  set.secret = k_db;
+  set.connectors = std::vector<std::string>{"crm"};
+  w.run("olive", set);
+  w.run("erin", RotateStartArgs{{next_version(w, k_v3)}}, {vline(k_db, k_v3), sh(k_db, k_v3, "bob"), sh(k_db, k_v3, "carol")});
+  w.run("erin", ConfirmArgs{k_db, k_v3, "crm"});
+  w.run("olive", CompromiseArgs{k_db, k_v1}, {}, std::string("old leak"));
+  w.run("alice", MemberRemoveArgs{"ivy"});
+  PolicySetArgs p;
+  p.env = "prod";
+  p.max_ttl = 7200;
+  p.notify = "logger";
+  w.run("alice", p);
+  w.run("olive", CustodiansSetArgs{k_db, {"bob", "carol"}, 1});
+  return w;
+}
+
+} // namespace
+
+TEST_CASE("history state: every record reads back to the same bytes", "[history][state]")
+{
+  const World w = busy();
+  State loaded;
+  for (const std::string& path : w.state.paths()) {
+    const Json record = *w.state.record(path);
+    INFO(path);
+    load_record(loaded, path, canonical::parse(canonical::dump(record), path), path);
+    CHECK(canonical::dump(*loaded.record(path)) == canonical::dump(record));
+  }
+  // The records carry every optional part at least once.
+  const std::string db = canonical::dump(*w.state.record("s:prod/db"));
+  for (const char* part : {"\"denial\"", "\"used_at\"", "\"void\":true", "\"rotation\"", "\"grants\":{\"dave\"",
+                           "\"due\":{\"", "\"confirmed\":[\"crm\"]"}) {
+    CHECK(db.find(part) != std::string::npos);
+  }
+  CHECK(canonical::dump(*w.state.record("m:ivy")).find("\"removed_by\":\"alice\"") != std::string::npos);
+  loaded.initialised = true;
+  loaded.vault_id = w.state.vault_id;
+  CHECK(loaded.digest() == w.state.digest());
+}
+
+TEST_CASE("history state: the record readers are strict", "[history][state]")
+{
+  const World w = busy();
+  const Json member = *w.state.record("m:bob");
+  const Json secret = *w.state.record("s:prod/db");
+  const Json policy = *w.state.record("p");
+  const Json connector = *w.state.record("c:crm");
+  const auto refused = [](const std::string& path, const Json& json, const char* expect) {
+    State s;
+    try {
+      load_record(s, path, json, "state.snap: " + path);
+      return std::string("accepted");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::integrity);
+      INFO(path << ": " << e.what());
+      CHECK(std::string(e.what()).find(expect) != std::string::npos);
+      return std::string(e.what());
+    }
+  };
+  Json j = member;
+  j["extra"] = 1;
+  CHECK(refused("m:bob", j, "unknown field \"extra\"") != "accepted");
+  j = member;
+  j.erase("sign_pk");
+  CHECK(refused("m:bob", j, "missing field \"sign_pk\"") != "accepted");
+  CHECK(refused("m:carol", member, "the record of carol names bob") != "accepted");
+  j = member;
+  j["roles"] = Json::array({"requester", "approver"});
+  CHECK(refused("m:bob", j, "not sorted") != "accepted");
+  j = member;
+  j["removed_at"] = "2026-12-02T00:00:00Z";
+  CHECK(refused("m:bob", j, "removed_at and removed_by go together") != "accepted");
+  j = policy;
+  j["envs"].erase("*");
+  CHECK(refused("p", j, "the default \"*\" is missing") != "accepted");
+  j = connector;
+  j["kind"] = "pigeon";
+  CHECK(refused("c:crm", j, "unknown connector kind") != "accepted");
+  j = secret;
+  j["versions"]["ZZ"] = j["versions"].begin().value();
+  CHECK(refused("s:prod/db", j, "not a version id") != "accepted");
+  j = secret;
+  j["gens"]["01"] = j["gens"].begin().value();
+  CHECK(refused("s:prod/db", j, "not a generation number") != "accepted");
+  j = secret;
+  j["requests"]["d1"]["void"] = false;
+  CHECK(refused("s:prod/db", j, "written only as true") != "accepted");
+  j = secret;
+  j["state"] = "dormant";
+  CHECK(refused("s:prod/db", j, "unknown secret state") != "accepted");
+  j = secret;
+  j["versions"].begin().value()["state"] = "zombie";
+  CHECK(refused("s:prod/db", j, "unknown version state") != "accepted");
+  j = secret;
+  j["connectors"] = Json::array({"crm", "crm"});
+  CHECK(refused("s:prod/db", j, "listed twice") != "accepted");
+  CHECK(refused("k:prod/db:g1:rk:olive#000000000000000000000000", secret, "not a record path") != "accepted");
+}

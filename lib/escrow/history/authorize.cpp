@@ -16,9 +16,17 @@ Verdict refuse(OpKind kind, fmt::format_string<A...> format, A&&... args)
   return Refusal{fmt::format("{}: {}", op_kind_name(kind), fmt::format(format, std::forward<A>(args)...)), {}};
 }
 
+// A generator that runs a command (CI runs it): needs an admin (§5.2).
 bool is_cmd_generator(std::string_view generator)
 {
-  return generator.rfind("cmd=", 0) == 0;
+  if (generator.empty()) {
+    return false;
+  }
+  try {
+    return !parse_generator(generator).command.empty();
+  } catch (const Error&) {
+    return true; // check_args refuses it first; never let an unreadable one pass as harmless
+  }
 }
 
 // Key lines of `ctx` that belong to `secret` (a bulk item's share of the entry's lines).

@@ -2,6 +2,7 @@
 
 #include <escrow/escrow.hpp>
 #include <escrow/generator.hpp>
+#include <escrow/history/entry.hpp>
 #include <escrow/history/json_read.hpp>
 #include <escrow/identity.hpp>
 
@@ -1318,8 +1319,7 @@ struct CheckArgs
     c.sorted_items(a.lost, [](const LostEntry& e) { return e.hash; }, "lost", 1);
     for (const LostEntry& e : a.lost) {
       c.name(e.actor, "lost.actor");
-      if (e.action.empty() || e.action.size() > 32
-          || !std::all_of(e.action.begin(), e.action.end(), [](char ch) { return (ch >= 'a' && ch <= 'z') || ch == '-'; })) {
+      if (!parse_action(e.action)) {
         c.bad("lost.action: not an action name");
       }
       if (e.ts < k_min_time || e.ts > k_max_time) {

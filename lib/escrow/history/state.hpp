@@ -204,4 +204,15 @@ Json to_json(const Connector& c);
 Json to_json(const Secret& s);
 Hash record_hash(std::string_view path, const Json& record);
 
+// Strict readers of the canonical records (the per-machine cache stores them, vault-2-replay.md
+// §3): unknown or missing fields, wrong types, unsorted sets, out-of-range numbers and names that
+// do not match the path are Error(integrity) naming `what`. to_json(read(x)) == x for every
+// record apply() writes.
+Member member_from_json(const Json& json, std::string_view name, std::string_view what);
+Policy policy_from_json(const Json& json, std::string_view what);
+Connector connector_from_json(const Json& json, std::string_view name, std::string_view what);
+Secret secret_from_json(const Json& json, std::string_view secret, std::string_view what);
+// Reads the record at `path` ("m:…", "p", "c:…", "s:…") into `state`, replacing what was there.
+void load_record(State& state, std::string_view path, const Json& json, std::string_view what);
+
 } // namespace escrow::history
