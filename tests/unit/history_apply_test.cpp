@@ -55,7 +55,7 @@ void rotate(World& w, const std::string& vid, std::vector<GrantRef> grants = {})
 
 } // namespace
 
-TEST_CASE("apply: genesis and roster", "[history][apply]")
+TEST_CASE("history apply: genesis and roster", "[history][apply]")
 {
   World w;
   const Entry genesis = [&] {
@@ -101,7 +101,7 @@ TEST_CASE("apply: genesis and roster", "[history][apply]")
   CHECK(x.state.member("erin")->roles == std::set<Role>{Role::requester});
 }
 
-TEST_CASE("apply: a removed member's requests are void and approvals stop counting", "[history][apply]")
+TEST_CASE("history apply: a removed member's requests are void and approvals stop counting", "[history][apply]")
 {
   World w = team();
   approved(w);
@@ -119,7 +119,7 @@ TEST_CASE("apply: a removed member's requests are void and approvals stop counti
         == std::set<std::string>{"carol"});
 }
 
-TEST_CASE("apply: secret-add, share, unshare", "[history][apply]")
+TEST_CASE("history apply: secret-add, share, unshare", "[history][apply]")
 {
   World w = team();
   const Secret& db = *w.state.secret(k_db);
@@ -158,7 +158,7 @@ TEST_CASE("apply: secret-add, share, unshare", "[history][apply]")
   CHECK(after.due.at("unshared from dave") == unshare.ts);
 }
 
-TEST_CASE("apply: rotation, retention and generations", "[history][apply]")
+TEST_CASE("history apply: rotation, retention and generations", "[history][apply]")
 {
   World w = team();
   const Entry start = w.run("erin", RotateStartArgs{{next_version(w)}},
@@ -204,7 +204,7 @@ TEST_CASE("apply: rotation, retention and generations", "[history][apply]")
   CHECK(s.gens.count(1) == 1); // still used by v2..v4
 }
 
-TEST_CASE("apply: a new generation, and the old one's reader keys go with its last version", "[history][apply]")
+TEST_CASE("history apply: a new generation, and the old one's reader keys go with its last version", "[history][apply]")
 {
   World w = team();
   PolicySetArgs keep0;
@@ -234,7 +234,7 @@ TEST_CASE("apply: a new generation, and the old one's reader keys go with its la
   CHECK(s.due.empty()); // rotate-finish clears the due reasons
 }
 
-TEST_CASE("apply: failures and rollback", "[history][apply]")
+TEST_CASE("history apply: failures and rollback", "[history][apply]")
 {
   World w = team();
   w.run("erin", RotateStartArgs{{next_version(w)}}, {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol")});
@@ -257,7 +257,7 @@ TEST_CASE("apply: failures and rollback", "[history][apply]")
   CHECK(r.state.secret(k_db)->find(k_v2)->state == VersionState::previous);
 }
 
-TEST_CASE("apply: escrow effects, grants carried and dropped", "[history][apply]")
+TEST_CASE("history apply: escrow effects, grants carried and dropped", "[history][apply]")
 {
   World w = team();
   SecretSetArgs after_access;
@@ -309,7 +309,7 @@ TEST_CASE("apply: escrow effects, grants carried and dropped", "[history][apply]
   CHECK(s.requests.at(k_req).voided);
 }
 
-TEST_CASE("apply: denial, retirement, policy, connectors, journal loss", "[history][apply]")
+TEST_CASE("history apply: denial, retirement, policy, connectors, journal loss", "[history][apply]")
 {
   World w = team();
   w.run("dave", RequestArgs{k_db, k_req, 3600}, {}, std::string("incident"));
@@ -354,7 +354,7 @@ TEST_CASE("apply: denial, retirement, policy, connectors, journal loss", "[histo
   CHECK(loss.op->writes.empty());
 }
 
-TEST_CASE("apply: the writes check", "[history][apply]")
+TEST_CASE("history apply: the writes check", "[history][apply]")
 {
   World w = team();
   w.run("olive", ShareArgs{"dave", {ShareItem{k_db, {1}}}}, {rk(k_db, 1, "dave")});
@@ -438,7 +438,7 @@ void commutes(const World& base, const Step& a, const Step& b)
 
 } // namespace
 
-TEST_CASE("apply: commuting operations give the same state in either order", "[history][apply]")
+TEST_CASE("history apply: commuting operations give the same state in either order", "[history][apply]")
 {
   World base = team();
   base.run("alice", MemberAddArgs{"ivy", base.id("ivy").pub.sign_pk, base.id("ivy").pub.box_pk, {Role::requester}, {"prod"}});

@@ -91,7 +91,7 @@ void rotated(World& w)
 
 } // namespace
 
-TEST_CASE("authorize: init", "[history][authorize]")
+TEST_CASE("history authorize: init", "[history][authorize]")
 {
   const auto genesis_args = [](World& w, const std::string& name) {
     InitArgs init;
@@ -125,7 +125,7 @@ TEST_CASE("authorize: init", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: every entry needs an active author of this vault", "[history][authorize]")
+TEST_CASE("history authorize: every entry needs an active author of this vault", "[history][authorize]")
 {
   run_table(team(), {
     {"an unknown author", [](World& w) { return w.entry("mallory", MemberRemoveArgs{"dave"}); },
@@ -165,7 +165,7 @@ TEST_CASE("authorize: every entry needs an active author of this vault", "[histo
   });
 }
 
-TEST_CASE("authorize: member-add", "[history][authorize]")
+TEST_CASE("history authorize: member-add", "[history][authorize]")
 {
   run_table(team(), {
     {"an admin of * adds to prod", [](World& w) { return w.entry("alice", member(w, "quinn", {Role::requester}, {"prod"})); }, nullptr},
@@ -202,7 +202,7 @@ TEST_CASE("authorize: member-add", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: member-set", "[history][authorize]")
+TEST_CASE("history authorize: member-set", "[history][authorize]")
 {
   run_table(team(), {
     {"an admin of * changes a prod member", [](World& w) { return w.entry("alice", MemberSetArgs{"dave", {Role::approver, Role::requester}, {"prod"}}); }, nullptr},
@@ -230,7 +230,7 @@ TEST_CASE("authorize: member-set", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: member-remove", "[history][authorize]")
+TEST_CASE("history authorize: member-remove", "[history][authorize]")
 {
   run_table(team(), {
     {"an admin of * removes a prod member", [](World& w) { return w.entry("alice", MemberRemoveArgs{"dave"}); }, nullptr},
@@ -253,7 +253,7 @@ TEST_CASE("authorize: member-remove", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: policy-set", "[history][authorize]")
+TEST_CASE("history authorize: policy-set", "[history][authorize]")
 {
   const auto ttl = [](std::string env) {
     PolicySetArgs a;
@@ -281,7 +281,7 @@ TEST_CASE("authorize: policy-set", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: connector-add and connector-remove", "[history][authorize]")
+TEST_CASE("history authorize: connector-add and connector-remove", "[history][authorize]")
 {
   const auto web = [](std::string env) {
     ConnectorAddArgs c;
@@ -316,7 +316,7 @@ TEST_CASE("authorize: connector-add and connector-remove", "[history][authorize]
   });
 }
 
-TEST_CASE("authorize: secret-add", "[history][authorize]")
+TEST_CASE("history authorize: secret-add", "[history][authorize]")
 {
   const std::string cache = "prod/cache";
   const std::string vid = "00000000000000d4";
@@ -441,7 +441,7 @@ TEST_CASE("authorize: secret-add", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: secret-set", "[history][authorize]")
+TEST_CASE("history authorize: secret-set", "[history][authorize]")
 {
   const auto set = [](std::function<void(SecretSetArgs&)> fill) {
     SecretSetArgs a;
@@ -488,7 +488,7 @@ TEST_CASE("authorize: secret-set", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: custodians-set", "[history][authorize]")
+TEST_CASE("history authorize: custodians-set", "[history][authorize]")
 {
   run_table(team(), {
     {"the owner", [](World& w) { return w.entry("olive", CustodiansSetArgs{k_db, {"bob"}, 1}); }, nullptr},
@@ -513,7 +513,7 @@ TEST_CASE("authorize: custodians-set", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: share", "[history][authorize]")
+TEST_CASE("history authorize: share", "[history][authorize]")
 {
   const auto share = [](World& w, const std::string& who, const std::string& to, std::vector<KeyLine> lines,
                         std::set<std::int64_t> gens = {1}) {
@@ -567,7 +567,7 @@ TEST_CASE("authorize: share", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: unshare and retire", "[history][authorize]")
+TEST_CASE("history authorize: unshare and retire", "[history][authorize]")
 {
   World shared = team();
   shared.run("olive", ShareArgs{"dave", {ShareItem{k_db, {1}}}}, {rk(k_db, 1, "dave")});
@@ -596,7 +596,7 @@ TEST_CASE("authorize: unshare and retire", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: rotate-start", "[history][authorize]")
+TEST_CASE("history authorize: rotate-start", "[history][authorize]")
 {
   run_table(team(), {
     {"a rotator of prod", [](World& w) { return rotation(w, "erin", next_version(w), v2_lines()); }, nullptr},
@@ -747,7 +747,7 @@ TEST_CASE("authorize: rotate-start", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: confirm, rotate-finish, rotate-fail", "[history][authorize]")
+TEST_CASE("history authorize: confirm, rotate-finish, rotate-fail", "[history][authorize]")
 {
   World manual = team();
   SecretSetArgs set;
@@ -800,7 +800,7 @@ TEST_CASE("authorize: confirm, rotate-finish, rotate-fail", "[history][authorize
   });
 }
 
-TEST_CASE("authorize: compromise", "[history][authorize]")
+TEST_CASE("history authorize: compromise", "[history][authorize]")
 {
   const auto compromise = [](World& w, const std::string& who, std::string vid = k_v1) {
     return w.entry(who, CompromiseArgs{k_db, std::move(vid)}, {}, std::string("seen in a log"));
@@ -819,7 +819,7 @@ TEST_CASE("authorize: compromise", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: request", "[history][authorize]")
+TEST_CASE("history authorize: request", "[history][authorize]")
 {
   run_table(team(), {
     {"a requester of prod", [](World& w) { return request_by(w, "dave"); }, nullptr},
@@ -876,7 +876,7 @@ TEST_CASE("authorize: request", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: approve", "[history][authorize]")
+TEST_CASE("history authorize: approve", "[history][authorize]")
 {
   World base = team();
   requested(base);
@@ -931,7 +931,7 @@ TEST_CASE("authorize: approve", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: deny", "[history][authorize]")
+TEST_CASE("history authorize: deny", "[history][authorize]")
 {
   World base = team();
   requested(base);
@@ -962,7 +962,7 @@ TEST_CASE("authorize: deny", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: grant-used", "[history][authorize]")
+TEST_CASE("history authorize: grant-used", "[history][authorize]")
 {
   World base = team();
   approved(base);
@@ -1000,7 +1000,7 @@ TEST_CASE("authorize: grant-used", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: journal-loss and resolve", "[history][authorize]")
+TEST_CASE("history authorize: journal-loss and resolve", "[history][authorize]")
 {
   const auto loss = [](World& w, const std::string& who) {
     return w.entry(who, JournalLossArgs{{LostEntry{commit("lost"), at("2026-11-30T08:00:00Z"), "bob", "reveal"}}}, {},
@@ -1022,7 +1022,7 @@ TEST_CASE("authorize: journal-loss and resolve", "[history][authorize]")
   });
 }
 
-TEST_CASE("authorize: a refusal as an error for the command and for the replay", "[history][authorize]")
+TEST_CASE("history authorize: a refusal as an error for the command and for the replay", "[history][authorize]")
 {
   World w = team();
   const Entry forged = w.entry("dave", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}});
