@@ -247,7 +247,7 @@ Entry parse_entry(std::string_view line, std::string_view what)
     fail(ErrorKind::integrity, "{}: longer than 16 MiB", what);
   }
   const Json json = canonical::parse(line, what);
-  jr::Fields f(json, std::string(what));
+  jr::Fields f(json, std::string(what), ": ");
   Entry e;
   const std::optional<Action> action = parse_action(jr::string(f.need("action"), f.at("action")));
   if (!action) {

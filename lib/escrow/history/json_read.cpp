@@ -2,7 +2,8 @@
 
 namespace escrow::history::json_read {
 
-Fields::Fields(const Json& json, std::string where) : m_json(json), m_where(std::move(where))
+Fields::Fields(const Json& json, std::string where, std::string_view separator)
+  : m_json(json), m_where(std::move(where)), m_separator(separator)
 {
   if (!m_json.is_object()) {
     fail(ErrorKind::integrity, "{}: expected an object", m_where);
@@ -30,7 +31,7 @@ const Json* Fields::maybe(std::string_view key)
 
 std::string Fields::at(std::string_view key) const
 {
-  return fmt::format("{}.{}", m_where, key);
+  return fmt::format("{}{}{}", m_where, m_separator, key);
 }
 
 void Fields::finish() const

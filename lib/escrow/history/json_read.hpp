@@ -22,7 +22,9 @@ using canonical::Json;
 class Fields
 {
 public:
-  Fields(const Json& json, std::string where);
+  // `separator` joins `where` and a key in at(): "." inside a value ("…: args.ttl"), ": " at the
+  // top of a line or record ("escrow.journal: line 7: actor").
+  Fields(const Json& json, std::string where, std::string_view separator = ".");
 
   const Json& need(std::string_view key);
   const Json* maybe(std::string_view key);
@@ -33,6 +35,7 @@ public:
 private:
   const Json& m_json;
   std::string m_where;
+  std::string m_separator;
   std::set<std::string, std::less<>> m_read;
 };
 

@@ -385,7 +385,7 @@ std::string plain_text(const Json& json, const std::string& where, std::size_t m
 
 Member member_from_json(const Json& json, std::string_view name, std::string_view what)
 {
-  jr::Fields f(json, std::string(what));
+  jr::Fields f(json, std::string(what), ": ");
   Member m;
   m.added_at = jr::time(f.need("added_at"), f.at("added_at"));
   m.added_by = need_name(f.need("added_by"), f.at("added_by"));
@@ -423,7 +423,7 @@ Member member_from_json(const Json& json, std::string_view name, std::string_vie
 
 Policy policy_from_json(const Json& json, std::string_view what)
 {
-  jr::Fields f(json, std::string(what));
+  jr::Fields f(json, std::string(what), ": ");
   Policy p;
   const std::string envs_at = f.at("envs");
   for (const auto& item : jr::object(f.need("envs"), envs_at).items()) {
@@ -451,7 +451,7 @@ Policy policy_from_json(const Json& json, std::string_view what)
 
 Connector connector_from_json(const Json& json, std::string_view name, std::string_view what)
 {
-  jr::Fields f(json, std::string(what));
+  jr::Fields f(json, std::string(what), ": ");
   Connector c;
   c.name = std::string(name);
   c.created_at = jr::time(f.need("created_at"), f.at("created_at"));
@@ -476,7 +476,7 @@ Connector connector_from_json(const Json& json, std::string_view name, std::stri
 Secret secret_from_json(const Json& json, std::string_view secret, std::string_view what)
 {
   const std::string where(what);
-  jr::Fields f(json, where);
+  jr::Fields f(json, where, ": ");
   Secret s;
   s.name = std::string(secret);
   s.env = std::string(env_of(secret));
