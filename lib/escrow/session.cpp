@@ -265,6 +265,7 @@ std::vector<std::string> Session::check_history()
     input.journal_rel = repo->relative(m_journal.path());
     input.working_revision = m_vault->revision();
     input.working_vault_id = m_vault->id_b64();
+    input.cache = m_options.state_dir;
     if (util::kind_of(m_journal.path())) {
       input.working_journal = read_file(m_journal.path(), std::size_t{1} << 32);
     }
@@ -309,6 +310,9 @@ void Session::check_pins()
     return; // looking at an older commit is no rollback; check_history() judges the branch
   }
   if (vault.revision() < pin->revision || (vault.revision() == pin->revision && vault.head() != pin->head)) {
+    if (!m_options.allow_rollback && m_pin_key != vault.id_b64()) {
+      check_history(); // in a work tree, history names the commit that went back
+    }
     if (!m_options.allow_rollback) {
       throw Error(ErrorKind::integrity,
                   fmt::format("{}: rolled back: this is revision {}, this machine has already seen revision {}{}",

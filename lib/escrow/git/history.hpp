@@ -23,6 +23,7 @@
 #include <escrow/git/repo.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,13 +36,6 @@ std::vector<std::string> first_parent_commits(const Repo& repo, const std::strin
 // `git show REV:rel`; nullopt when the file is not in that commit.
 std::optional<std::string> show(const Repo& repo, const std::string& rev, const std::string& rel);
 
-// One change of the vault's revision along first-parent history.
-struct RevisionStep
-{
-  std::string commit;
-  std::int64_t revision = 0;
-};
-
 // A place in first-parent history where the revision went down.
 struct Rollback
 {
@@ -53,17 +47,25 @@ struct Rollback
   std::string healed_by;        // the commit that brought the revision back ("" = not healed)
 };
 
+// The vault's first-parent history folded up to a commit: a pure function of (commit, path), so
+// it is cached per machine (history.json in the state folder) and the next check reads only the
+// commits made since (one `git rev-list --first-parent` finds the newest cached one).
 struct VaultHistory
 {
-  std::vector<RevisionStep> steps; // oldest first; only commits that changed the revision
-  std::vector<Rollback> rollbacks; // healed ones and at most one unhealed (the last)
+  std::string at;                  // the commit folded up to ("" = none yet)
+  std::size_t commits = 0;         // commits that changed the revision
+  std::vector<Rollback> rollbacks; // healed ones
+  std::optional<Rollback> open;    // a rollback not (yet) healed
+  std::optional<std::int64_t> highest;
+  std::string highest_commit;
   std::optional<std::int64_t> head_revision;
   std::string head_commit; // the newest commit that changed the vault
 };
 
 // Reads the vault's revisions along HEAD's first-parent history (commits where the vault was
-// replaced by another vault, a new vault_id, start over).
-VaultHistory read_vault_history(const Repo& repo, const std::string& vault_rel);
+// replaced by another vault, a new vault_id, start over). `cache` is a folder for the folded
+// history ("" = no cache).
+VaultHistory read_vault_history(const Repo& repo, const std::string& vault_rel, const std::filesystem::path& cache = {});
 
 struct FreshnessInput
 {
@@ -72,6 +74,7 @@ struct FreshnessInput
   std::int64_t working_revision = 0;
   std::string working_vault_id;
   std::string working_journal; // the journal's bytes as on disk
+  std::filesystem::path cache;  // this machine's state folder ("" = no cache)
 };
 
 struct FreshnessReport

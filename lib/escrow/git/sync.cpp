@@ -5,6 +5,7 @@
 #include <escrow/journal.hpp>
 #include <escrow/lock.hpp>
 #include <escrow/summary.hpp>
+#include <escrow/util/escape.hpp>
 
 #include <random>
 #include <set>
@@ -66,6 +67,11 @@ std::size_t integrate(const Repo& repo, const SyncOptions& options, const std::s
   return behind;
 }
 
+std::string upstream_commit(const Repo& repo)
+{
+  return trim(repo.run_checked({"rev-parse", "@{upstream}"}).out);
+}
+
 void pause_before_retry(int attempt)
 {
   // Two clones that raced once would race again in lockstep: wait a random while first.
@@ -109,18 +115,22 @@ SyncReport sync(const Repo& repo, const SyncOptions& options)
       return report; // nothing of ours to publish
     }
     report.push_attempts = attempt;
+    const std::string before = upstream_commit(repo);
     const Run push = repo.run({"push", "--porcelain", upstream->remote, "HEAD:" + *merge_ref});
     if (push.ok()) {
       report.pushed = true;
       return report;
     }
-    // --porcelain: "!\tHEAD:refs/heads/main\t[rejected] (fetch first)". Only a push that lost the
-    // race (the remote moved on) is retried; a hook's refusal ("[remote rejected]") is final.
-    const bool lost_race = push.out.find("\t[rejected]") != std::string::npos;
+    // Lost the race (someone pushed between our fetch and our push: "[rejected] (fetch first)",
+    // or a remote that saw the ref move under it: "failed to lock")? Then the upstream has moved:
+    // fetch and look. Anything else (authentication, a hook's refusal) is final.
+    const Run again = repo.run({"fetch", "--quiet", upstream->remote});
+    const bool lost_race = again.ok() && upstream_commit(repo) != before;
     if (!lost_race) {
+      const std::size_t refused = push.out.find("[remote rejected]");
       fail(ErrorKind::io, "git push {}: {}", upstream->remote,
-           push.out.find("[remote rejected]") != std::string::npos ? trim(push.out.substr(push.out.find("[remote rejected]")))
-                                                                   : push.first_error());
+           refused != std::string::npos ? trim(push.out.substr(refused, push.out.find('\n', refused) - refused))
+                                        : push.first_error());
     }
     if (attempt >= options.attempts) {
       throw Error(ErrorKind::io,
@@ -153,7 +163,8 @@ std::string sync_message(std::string_view committed, std::string_view working)
       end = added.size();
     }
     try {
-      actors.insert(journal_entry_from_json(canonical::parse(added.substr(start, end - start), "entry"), "entry").actor);
+      actors.insert(util::escape_controls(
+        journal_entry_from_json(canonical::parse(added.substr(start, end - start), "entry"), "entry").actor));
     } catch (const Error&) {
     }
     start = end + 1;
