@@ -63,6 +63,7 @@ private:
   std::ostream& m_out;
   std::ostream& m_err;
   bool m_emitted = false;
+  mutable bool m_setup_checked = false; // the git set-up hint is said once per command
 };
 
 // Aligned columns for people.
@@ -78,6 +79,10 @@ void setup_member(CLI::App& app, Context& context);
 void setup_secrets(CLI::App& app, Context& context);   // add, list, show, get, share, unshare
 void setup_exec(CLI::App& app, Context& context);
 void setup_verify(CLI::App& app, Context& context);
+void setup_git_setup(CLI::App& app, Context& context); // git-setup (docs/TEAM.md)
+void setup_sync(CLI::App& app, Context& context);
+void setup_diff(CLI::App& app, Context& context);      // diff --textconv FILE (git runs it)
+void setup_merge(CLI::App& app, Context& context);     // the merge driver (arrives with escrow-vault/2)
 void setup_escrow(CLI::App& app, Context& context);    // request, approve, deny, grants, policy
 void setup_rotation(CLI::App& app, Context& context);  // connector, rotate, compromise, retire, rollback, connect
 void setup_audit(CLI::App& app, Context& context);     // audit log|verify|report|anomalies

@@ -2,6 +2,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
+#include <escrow/git/team.hpp>
 #include <escrow/locate.hpp>
 
 namespace escrow::cli {
@@ -35,7 +36,14 @@ void run_init(Context& context)
                           session.journal().path().string()));
   context.say(fmt::format("{} ({}) is the genesis admin", session.identity().pub.name,
                           session.identity().pub.fingerprint()));
-  context.say("commit both files to git; add members with: escrow member add PUBFILE --role ROLE --env ENV");
+  // Inside a git work tree, the clone is set up for the team at once (docs/TEAM.md).
+  const std::optional<git::SetupReport> setup = git::setup_vault_if_in_work_tree(session.vault_path());
+  for (const auto& line : setup ? setup->changed : std::vector<std::string>{}) {
+    context.say("set " + line);
+  }
+  context.say(setup ? "commit escrow.vault, escrow.journal, .gitattributes and .gitignore; add members with: escrow "
+                      "member add PUBFILE --role ROLE --env ENV"
+                    : "commit both files to git; add members with: escrow member add PUBFILE --role ROLE --env ENV");
 }
 
 } // namespace

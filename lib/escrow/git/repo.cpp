@@ -297,6 +297,9 @@ std::optional<Place> place_of(const fs::path& vault_path)
   Place place;
   place.top = *top;
   const std::string head = read_small(git_dir / "HEAD");
+  if (head.empty()) {
+    return std::nullopt; // not a repository git would recognise
+  }
   if (head.rfind("ref: refs/heads/", 0) == 0) {
     place.branch = head.substr(16);
   } else if (head.rfind("ref: ", 0) == 0) {
