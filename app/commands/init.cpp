@@ -19,13 +19,13 @@ void run_init(Context& context)
       .hint("escrow finds that vault from any folder of the work tree; to create another one anyway, name it: "
             "escrow --vault PATH init");
   }
-  Session session = Session::create(options);
-  JournalEntry entry;
-  entry.action = JournalAction::init;
-  session.commit(std::move(entry));
+  Session session = create_vault(options);
   const Vault& vault = session.vault();
+  // Inside a git work tree, the clone is set up for the team at once (docs/TEAM.md).
+  const std::optional<git::SetupReport> setup = git::setup_vault_if_in_work_tree(session.vault_path());
   if (context.json()) {
     context.emit(Json{{"vault", session.vault_path().string()},
+                      {"git_setup", setup ? Json(setup->changed) : Json(nullptr)},
                       {"journal", session.journal().path().string()},
                       {"vault_id", vault.id_b64()},
                       {"admin", session.identity().pub.name},
@@ -36,8 +36,6 @@ void run_init(Context& context)
                           session.journal().path().string()));
   context.say(fmt::format("{} ({}) is the genesis admin", session.identity().pub.name,
                           session.identity().pub.fingerprint()));
-  // Inside a git work tree, the clone is set up for the team at once (docs/TEAM.md).
-  const std::optional<git::SetupReport> setup = git::setup_vault_if_in_work_tree(session.vault_path());
   for (const auto& line : setup ? setup->changed : std::vector<std::string>{}) {
     context.say("set " + line);
   }

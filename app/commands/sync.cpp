@@ -2,7 +2,6 @@
 #include <commands/context.hpp>
 
 #include <escrow/git/team.hpp>
-#include <escrow/lock.hpp>
 
 namespace escrow::cli {
 
@@ -19,7 +18,7 @@ void run_sync(const SyncCommandOptions& options, Context& context)
   git::VaultSyncOptions sync;
   sync.vault_path = session.vault_path;
   sync.state_dir = session.state_dir;
-  sync.lock_wait = lock_wait_from_environment();
+  sync.lock_wait = session.lock_wait;
   sync.attempts = options.attempts;
   const git::SyncReport report = git::sync_vault(sync);
   if (context.json()) {

@@ -641,8 +641,7 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
       Probe& probe = probes[i];
       std::optional<SecretBytes> value;
       try {
-        const OpenedKey key = open_data_key(vault, *probe.record, *probe.version, me, now);
-        value = decrypt_version(vault, *probe.record, *probe.version, key.data_key);
+        value = open_value(vault, *probe.record, *probe.version, me, now).value;
       } catch (const Error& error) {
         if (error.kind() != ErrorKind::access) {
           throw;
@@ -835,8 +834,7 @@ RestoreResult restore(const RestoreOptions& given)
         continue;
       }
       try {
-        const OpenedKey key = open_data_key(vault, secret, version, me, now);
-        (void)decrypt_version(vault, secret, version, key.data_key);
+        (void)open_value(vault, secret, version, me, now);
         ++result.decrypted;
       } catch (const Error& error) {
         if (error.kind() != ErrorKind::access) {

@@ -155,8 +155,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
   const bool verify_real = std::any_of(r.connectors.begin(), r.connectors.end(),
                                        [](const ConnectorPlan& p) { return p.mode == "verify-only"; });
   if (verify_real && live != nullptr) {
-    const OpenedKey key = open_data_key(vault, secret, *live, real.identity(), real.now()); // Error(access) first
-    const SecretBytes value = decrypt_version(vault, secret, *live, key.data_key);
+    const SecretBytes value = open_value(vault, secret, *live, real.identity(), real.now()).value; // Error(access) first
     Redactor redactor;
     redactor.add(fmt::format("{} v{}", full_name, live->v), value);
     const connector::Invocation invocation{full_name, env, live->v, 0, connector::Action::rehearse};

@@ -36,20 +36,12 @@ SecretBytes Rotator::read_value(const std::string& name, std::int64_t v)
   if (version == nullptr) {
     fail(ErrorKind::integrity, "{}: {} has no version {}", vault.what(), name, v);
   }
-  const OpenedKey key = open_data_key(vault, secret, *version, m_session.identity(), m_session.now());
-  return decrypt_version(vault, secret, *version, key.data_key);
+  return open_value(vault, secret, *version, m_session.identity(), m_session.now()).value;
 }
 
 std::vector<std::string> Rotator::who_can_rotate(const SecretRecord& secret) const
 {
-  std::vector<std::string> who;
-  for (const auto& [name, member] : m_session.vault().members()) {
-    if (member.active() && member.reaches(secret.env)
-        && (name == secret.owner || member.has_role(Role::rotator))) {
-      who.push_back(name);
-    }
-  }
-  return who;
+  return policy::rotators_of(m_session.vault(), secret);
 }
 
 Outcome Rotator::rotate(const std::string& name)
