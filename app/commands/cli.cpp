@@ -76,6 +76,10 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   setup_rollback(app, context);
   setup_audit(app, context);
   setup_verify(app, context);
+  setup_git_setup(app, context);
+  setup_sync(app, context);
+  setup_diff(app, context);
+  setup_merge(app, context);
   setup_agent(app, context);
   setup_inject(app, context);
   setup_import(app, context);

@@ -2,6 +2,7 @@
 #include <commands/errors.hpp>
 
 #include <escrow/util/escape.hpp>
+#include <escrow/git/team.hpp>
 #include <escrow/locate.hpp>
 #include <escrow/agent.hpp>
 #include <escrow/error.hpp>
@@ -86,7 +87,15 @@ bool Context::vault_unnamed() const
 
 Session Context::open(Mode mode) const
 {
-  return Session::open(session_options(), mode);
+  Session session = Session::open(session_options(), mode);
+  if (!m_setup_checked) {
+    m_setup_checked = true;
+    // A clone lacking escrow's git set-up is told once, with the fix (docs/TEAM.md).
+    if (const auto hint = git::setup_hint(session.vault_path()); hint && !global.quiet) {
+      m_err << "escrow: " << util::escape_controls(*hint) << '\n';
+    }
+  }
+  return session;
 }
 
 SecretBytes Context::read_value(std::string_view prompt, std::string_view repeat, std::string_view what) const

@@ -102,6 +102,7 @@ private:
   std::ostream& m_out;
   std::ostream& m_err;
   bool m_emitted = false;
+  mutable bool m_setup_checked = false; // the git set-up hint is said once per command
   Io m_io;
 };
 
@@ -122,6 +123,10 @@ void setup_get(CLI::App& app, Context& context);
 void setup_share(CLI::App& app, Context& context);      // share | unshare
 void setup_exec(CLI::App& app, Context& context);
 void setup_verify(CLI::App& app, Context& context);
+void setup_git_setup(CLI::App& app, Context& context); // git-setup (docs/TEAM.md)
+void setup_sync(CLI::App& app, Context& context);
+void setup_diff(CLI::App& app, Context& context);      // diff --textconv FILE (git runs it)
+void setup_merge(CLI::App& app, Context& context);     // the merge driver (arrives with escrow-vault/2)
 void setup_request(CLI::App& app, Context& context);
 void setup_approve(CLI::App& app, Context& context);
 void setup_deny(CLI::App& app, Context& context);

@@ -2,6 +2,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
+#include <escrow/git/team.hpp>
 #include <escrow/locate.hpp>
 
 namespace escrow::cli {
@@ -20,8 +21,11 @@ void run_init(Context& context)
   }
   Session session = create_vault(options);
   const Vault& vault = session.vault();
+  // Inside a git work tree, the clone is set up for the team at once (docs/TEAM.md).
+  const std::optional<git::SetupReport> setup = git::setup_vault_if_in_work_tree(session.vault_path());
   if (context.json()) {
     context.emit(Json{{"vault", session.vault_path().string()},
+                      {"git_setup", setup ? Json(setup->changed) : Json(nullptr)},
                       {"journal", session.journal().path().string()},
                       {"vault_id", vault.id_b64()},
                       {"admin", session.identity().pub.name},
@@ -32,7 +36,12 @@ void run_init(Context& context)
                           session.journal().path().string()));
   context.say(fmt::format("{} ({}) is the genesis admin", session.identity().pub.name,
                           session.identity().pub.fingerprint()));
-  context.say("commit both files to git; add members with: escrow member add PUBFILE --role ROLE --env ENV");
+  for (const auto& line : setup ? setup->changed : std::vector<std::string>{}) {
+    context.say("set " + line);
+  }
+  context.say(setup ? "commit escrow.vault, escrow.journal, .gitattributes and .gitignore; add members with: escrow "
+                      "member add PUBFILE --role ROLE --env ENV"
+                    : "commit both files to git; add members with: escrow member add PUBFILE --role ROLE --env ENV");
 }
 
 } // namespace

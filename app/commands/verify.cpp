@@ -11,6 +11,10 @@ namespace {
 void run_verify(Context& context)
 {
   Session session = context.open(Mode::read);
+  // In a git work tree: the vault's first-parent history only moves forward (docs/TEAM.md).
+  for (const auto& warning : session.check_history()) {
+    context.note("warning: " + warning);
+  }
   const Vault& vault = session.vault();
   vault.verify_all();
   // The journal: every hash, signature, parent link and both anchors (escrow/audit/verify.hpp).

@@ -1,6 +1,7 @@
 #include <escrow/agent.hpp>
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
+#include <escrow/git/history.hpp>
 #include <escrow/session.hpp>
 #include <escrow/util/file.hpp>
 #include <escrow/util/terminal.hpp>
@@ -244,6 +245,9 @@ Session Session::open(const SessionOptions& options, Mode mode)
       }
     }
   }
+  if (mode == Mode::write) {
+    session.check_history(); // every writer, before it writes (and before any prompt)
+  }
   session.m_identity = load_identity(session.m_options);
   session.check_membership();
   if (session.m_rollback_from) {
@@ -273,6 +277,28 @@ Session Session::create(const SessionOptions& options)
   session.m_lock.emplace(fs::path(path.string() + ".lock"), session.m_options.lock_wait);
   session.m_vault.emplace(Vault::create(session.m_identity, session.m_now));
   return session;
+}
+
+std::vector<std::string> Session::check_history()
+{
+  if (m_history) {
+    return *m_history;
+  }
+  std::vector<std::string> warnings;
+  if (const std::optional<git::Repo> repo = git::Repo::find(m_options.vault_path)) {
+    git::FreshnessInput input;
+    input.vault_rel = repo->relative(m_options.vault_path);
+    input.journal_rel = repo->relative(m_journal.path());
+    input.working_revision = m_vault->revision();
+    input.working_vault_id = m_vault->id_b64();
+    input.cache = m_options.state_dir;
+    if (util::kind_of(m_journal.path())) {
+      input.working_journal = read_file(m_journal.path(), std::size_t{1} << 32);
+    }
+    warnings = git::check_freshness(*repo, input).warnings;
+  }
+  m_history = warnings;
+  return warnings;
 }
 
 void Session::check_membership()
@@ -333,8 +359,20 @@ const MemberRecord& Session::me() const
 void Session::check_pins()
 {
   const Vault& vault = *m_vault;
-  const auto pin = read_pin(m_options.state_dir, vault.id_b64());
+  m_pin_key = vault.id_b64();
   const std::string genesis = vault.genesis().fingerprint();
+  if (const std::optional<git::Place> place = git::place_of(m_options.vault_path)) {
+    // Each clone and branch has its own pins (issue 9 item 5); the vault's genesis is one.
+    const auto base = read_pin(m_options.state_dir, vault.id_b64());
+    if (base && base->genesis != genesis) {
+      fail(ErrorKind::integrity,
+           "{}: vault {} was first seen here with genesis admin {}, this file names {} (replaced?)", vault.what(),
+           vault.id_b64(), base->genesis, genesis);
+    }
+    m_pin_key = vault.id_b64() + " " + place->key();
+    m_detached = !place->branch;
+  }
+  const auto pin = read_pin(m_options.state_dir, m_pin_key);
   if (!pin) {
     update_pins(vault.revision(), vault.head());
     return;
@@ -344,7 +382,13 @@ void Session::check_pins()
          "{}: vault {} was first seen here with genesis admin {}, this file names {} (replaced?)",
          vault.what(), vault.id_b64(), pin->genesis, genesis);
   }
+  if (m_detached) {
+    return; // looking at an older commit is no rollback; check_history() judges the branch
+  }
   if (vault.revision() < pin->revision || (vault.revision() == pin->revision && vault.head() != pin->head)) {
+    if (!m_options.allow_rollback && m_pin_key != vault.id_b64()) {
+      check_history(); // in a work tree, history names the commit that went back
+    }
     if (!m_options.allow_rollback) {
       throw Error(ErrorKind::integrity,
                   fmt::format("{}: rolled back: this is revision {}, this machine has already seen revision {}{}",
@@ -368,8 +412,23 @@ void Session::update_pins(std::int64_t revision, const std::string& head, const 
   FileLock lock(m_options.state_dir / "known.json.lock", std::chrono::seconds(30));
   cleanup_stale_temps(known_path(m_options.state_dir));
   Json known = read_known(m_options.state_dir);
-  Json& entry = known["vaults"][m_vault->id_b64()];
   const std::string genesis = m_vault->genesis().fingerprint();
+  if (m_pin_key != m_vault->id_b64()) {
+    // The vault's own entry keeps the genesis and the newest revision seen anywhere on this
+    // machine (restore compares a backup with it).
+    Json& base = known["vaults"][m_vault->id_b64()];
+    if (!base.is_object() || !base.contains("revision") || !base["revision"].is_number_integer()
+        || base["revision"].get<std::int64_t>() < revision) {
+      Json updated{{"genesis", genesis}, {"revision", revision}, {"head", head}};
+      for (const char* key : {"journal_head", "journal_size"}) {
+        if (base.is_object() && base.contains(key)) {
+          updated[key] = base[key];
+        }
+      }
+      base = std::move(updated);
+    }
+  }
+  Json& entry = known["vaults"][m_pin_key];
   const bool newer_seen = entry.is_object() && entry.contains("revision") && entry["revision"].is_number_integer()
                           && entry["revision"].get<std::int64_t>() > revision && !m_options.allow_rollback;
   if (newer_seen && journal_head.empty()) {
@@ -404,7 +463,7 @@ std::string Session::record(JournalEntry entry)
   const Journal::Sealed sealed = m_journal.prepare(std::move(entry), m_identity, m_vault->id_b64());
   const std::uint64_t before = m_journal.append(sealed);
   try {
-    pin_journal(m_options.state_dir, m_vault->id_b64(), sealed.hash, before + sealed.line.size());
+    pin_journal(m_options.state_dir, m_pin_key, sealed.hash, before + sealed.line.size());
   } catch (const Error&) {
     // The entry is durable: the event happened. The pin is refreshed by the next append.
   }
@@ -418,6 +477,7 @@ void Session::commit(JournalEntry entry)
   }
   const fs::path& path = m_options.vault_path;
   if (!m_vault->text().empty()) {
+    check_history();
     // Refuse to save over a vault that changed on disk since it was read.
     if (read_file(path, k_max_vault_size) != m_vault->bytes()) {
       fail(ErrorKind::io, "{}: changed on disk while this command ran; nothing was written", path.string());

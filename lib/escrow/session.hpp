@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace escrow {
 
@@ -85,8 +86,21 @@ public:
   // Journals an event that does not change the vault (a reveal, an exec, a denied access).
   // Takes the lock for the append if this session does not hold it.
   std::string record(JournalEntry entry);
-  // Journals `entry` and writes the vault's next revision (write sessions only).
+  // Journals `entry` and writes the vault's next revision (write sessions only). In a git work
+  // tree, the first commit of a session runs check_history() first.
   void commit(JournalEntry entry);
+
+  // In a git work tree: the vault's first-parent history only moves forward, the working vault
+  // is not older than HEAD's, the working journal keeps every entry HEAD's has
+  // (escrow/git/history.hpp). Error(integrity) naming the commit otherwise. Runs once per
+  // session (write sessions run it when opened); returns warnings (healed rollbacks), one line
+  // each. Outside a work tree, or before the first commit, it checks nothing.
+  std::vector<std::string> check_history();
+
+  // The key of this machine's pins for this vault in known.json: the vault id, and in a git
+  // work tree the place too (escrow/git/repo.hpp, Place), so that each clone and branch has its
+  // own rollback pin.
+  const std::string& pin_key() const { return m_pin_key; }
 
   // THE way to journal a refusal: `entry` with result "denied" and the reason in its detail,
   // through record(). The vault is not written.
@@ -127,6 +141,9 @@ private:
   Journal m_journal;
   Timestamp m_now = 0;
   std::optional<std::int64_t> m_rollback_from; // the pinned revision --allow-rollback went below
+  std::string m_pin_key;
+  bool m_detached = false; // a detached HEAD: history, not a pin, says what is fresh
+  std::optional<std::vector<std::string>> m_history; // check_history() ran (its warnings)
 };
 
 // Once at start, before anything else (libsodium's initialisation; Error when it fails).

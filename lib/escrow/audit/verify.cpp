@@ -469,7 +469,7 @@ VerifyReport verify_journal(const Journal& journal, const Vault& vault, const Ve
 VerifyReport verify_session_journal(const Session& session)
 {
   VerifyOptions options;
-  const auto pin = read_pin(session.options().state_dir, session.vault().id_b64());
+  const auto pin = read_pin(session.options().state_dir, session.pin_key());
   if (pin && !pin->journal_head.empty()) {
     options.pin = JournalPin{pin->journal_head, pin->journal_size};
   }
@@ -479,7 +479,7 @@ VerifyReport verify_session_journal(const Session& session)
 void pin_verified(const Session& session, const VerifyReport& report)
 {
   if (report.ok() && !report.head.empty()) {
-    pin_journal(session.options().state_dir, session.vault().id_b64(), report.head, report.size);
+    pin_journal(session.options().state_dir, session.pin_key(), report.head, report.size);
   }
 }
 
