@@ -4,6 +4,7 @@
 
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
+#include <escrow/rotation/rotation.hpp>
 #include <escrow/secrets.hpp>
 
 namespace escrow::cli {
@@ -22,6 +23,7 @@ struct AddOptions
   std::string generate;
   std::string tier = "standard";
   bool after_access = false;
+  bool escrow_only = false;
 };
 
 void run_add(const AddOptions& options, Context& context)
@@ -35,6 +37,7 @@ void run_add(const AddOptions& options, Context& context)
   spec.custodians = split_list(options.custodians);
   spec.threshold = options.threshold;
   spec.after_access = options.after_access;
+  spec.escrow_only = options.escrow_only;
   if (!options.every.empty()) {
     spec.every = parse_duration_option(options.every, "add: --every");
   }
@@ -50,6 +53,14 @@ void run_add(const AddOptions& options, Context& context)
   }
   Session session = context.open(Mode::write);
   const SecretRecord& secret = add_secret(session, spec, value);
+  if (secret.connectors.empty() && !secret.escrow_only && rotation::cadence(secret, session.vault().policy()) > 0) {
+    // No silent breakage (docs/CONNECTORS.md): rotate --due will not rotate it as it stands.
+    context.note(fmt::format("warning: {} rotates every {} but has no connector, so no system would get a new value: "
+                             "rotate --due will report it as needing one. Bind it (escrow connect {} CONNECTOR) or, "
+                             "if only escrow holds it, declare it: escrow connect {} --escrow-only",
+                             secret.full_name(), format_duration(rotation::cadence(secret, session.vault().policy())),
+                             secret.full_name(), secret.full_name()));
+  }
   if (context.json()) {
     context.emit(secret_summary(secret, session.vault().policy(), session.now()));
     return;
@@ -76,6 +87,8 @@ void setup_add(CLI::App& app, Context& context)
   add->add_option("--generate", options->generate, "generate the value: len=N,alphabet=base62|base64url|hex|ascii");
   add->add_option("--tier", options->tier, "a label for policy and reports (default: standard)");
   add->add_flag("--after-access", options->after_access, "rotate as soon as a grant to it is used");
+  add->add_flag("--escrow-only", options->escrow_only,
+                "it lives only in escrow (consumed through exec/get): rotate --due rotates it with no connector");
   add->callback([options, &context] { run_add(*options, context); });
 }
 

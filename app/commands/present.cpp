@@ -38,7 +38,8 @@ Json secret_summary(const SecretRecord& secret, const PolicyRecord& policy, Time
               {"owner", secret.owner},
               {"purpose", secret.purpose},
               {"tier", secret.tier},
-              {"connectors", secret.connectors},
+              {"connectors", secret.connectors}, // in the order they run
+              {"escrow_only", secret.escrow_only},
               {"custodians", secret.custodians},
               {"threshold", secret.threshold},
               {"every", secret.every > 0 ? format_duration(secret.every) : ""},
@@ -125,7 +126,7 @@ void report_outcomes(Context& context, const std::string& command, const std::ve
     for (const OutcomeResult result :
          {OutcomeResult::rotated, OutcomeResult::restored, OutcomeResult::cancelled, OutcomeResult::rolled_back,
           OutcomeResult::rollback_incomplete, OutcomeResult::awaiting_confirmation, OutcomeResult::error,
-          OutcomeResult::planned}) {
+          OutcomeResult::needs_connector, OutcomeResult::planned}) {
       count_json[std::string(rotation::outcome_result_name(result))] = counts[result];
     }
     context.emit(Json{{"command", command}, {"dry_run", dry_run}, {"ok", failures.empty()}, {"counts", count_json},

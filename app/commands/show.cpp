@@ -75,7 +75,9 @@ void run_show(const ShowOptions& options, Context& context)
   for (const auto& c : secret.connectors) {
     connectors += connectors.empty() ? c : ", " + c;
   }
-  field("connectors", connectors.empty() ? "-" : connectors);
+  field("connectors", !connectors.empty()     ? connectors + (secret.connectors.size() > 1 ? " (in this order)" : "")
+                      : secret.escrow_only ? std::string("- (escrow-only: lives only in escrow)")
+                                           : std::string("-"));
   std::string custodians;
   for (const auto& c : secret.custodians) {
     custodians += custodians.empty() ? c : ", " + c;

@@ -58,6 +58,14 @@ void check_new_secret(const NewSecret& spec)
   if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
     fail(ErrorKind::usage, "add: a custodian is listed twice");
   }
+  auto connectors = spec.connectors;
+  std::sort(connectors.begin(), connectors.end());
+  if (std::adjacent_find(connectors.begin(), connectors.end()) != connectors.end()) {
+    fail(ErrorKind::usage, "add: a connector is listed twice");
+  }
+  if (spec.escrow_only && !spec.connectors.empty()) {
+    fail(ErrorKind::usage, "add: --escrow-only and --connector exclude each other (an escrow-only secret has no connector)");
+  }
 }
 
 const SecretRecord& add_secret(Session& session, const NewSecret& spec, const SecretBytes& value)
@@ -115,9 +123,8 @@ const SecretRecord& add_secret(Session& session, const NewSecret& spec, const Se
   secret.owner = owner;
   secret.purpose = spec.purpose;
   secret.tier = spec.tier;
-  secret.connectors = spec.connectors;
-  std::sort(secret.connectors.begin(), secret.connectors.end());
-  secret.connectors.erase(std::unique(secret.connectors.begin(), secret.connectors.end()), secret.connectors.end());
+  secret.connectors = spec.connectors; // the order given is the order they run
+  secret.escrow_only = spec.escrow_only;
   secret.every = spec.every > 0 ? spec.every : rules.every;
   secret.generator = spec.generator ? describe(*spec.generator) : "";
   secret.after_access = spec.after_access;
@@ -133,6 +140,9 @@ const SecretRecord& add_secret(Session& session, const NewSecret& spec, const Se
   entry.env = env;
   entry.version = 1;
   entry.detail = Json{{"owner", owner}};
+  if (spec.escrow_only) {
+    entry.detail["escrow_only"] = true;
+  }
   session.commit(std::move(entry));
   return session.vault().secret(full_name);
 }

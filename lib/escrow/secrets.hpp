@@ -24,7 +24,8 @@ struct NewSecret
   std::string owner; // "" = the adding member
   std::string purpose;
   std::string tier = "standard";
-  std::vector<std::string> connectors;
+  std::vector<std::string> connectors; // in the order they run (docs/CONNECTORS.md)
+  bool escrow_only = false;            // lives only in escrow: `rotate --due` needs no connector
   std::vector<std::string> custodians;
   std::int64_t threshold = 0;
   std::int64_t every = 0; // 0 = the environment policy's default
@@ -34,7 +35,8 @@ struct NewSecret
 
 // Checks what can be checked without the vault (Error(usage)), so a refusal comes before the
 // value is typed and before the lock: purpose given, metadata is text, custodians listed once and
-// 1 <= threshold <= custodians, a generator makes its value here (no cmd=).
+// 1 <= threshold <= custodians, a generator makes its value here (no cmd=), connectors listed once,
+// and not both connectors and escrow_only.
 void check_new_secret(const NewSecret& secret);
 
 // Adds the secret with `value` as v1, sealed for its standing readers (and whoever adds it) and

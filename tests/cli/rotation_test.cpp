@@ -444,7 +444,7 @@ TEST_CASE("rotation cli: --due rotates what is due and what the caller may rotat
   f.set_env("ESCROW_NOW", "2030-01-01T00:00:00Z");
   f.add("alice", "prod/monthly", "m-1", {"--every", "30d", "--connector", "a"});
   f.add("alice", "prod/fresh", "f-1", {"--every", "90d"});
-  f.add("alice", "prod/event", "e-1");
+  f.add("alice", "prod/event", "e-1", {"--escrow-only"}); // no connector: rotated by --due only so
   f.add("alice", "staging/monthly", "s-1", {"--every", "30d"});
   REQUIRE(f.as("alice", {"share", "prod/event", "--with", "bob"}).code == 0);
   REQUIRE(f.as("alice", {"unshare", "prod/event", "--with", "bob"}).code == 0);
