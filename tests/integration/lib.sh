@@ -77,6 +77,7 @@ it_cleanup() {
   local rc=$?
   set +e
   if [ -n "${PG_DATA:-}" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
+    cd /
     "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -t 10 stop >/dev/null 2>&1
     local pid
     pid=$(head -1 "$PG_DATA/postmaster.pid" 2>/dev/null)
@@ -102,6 +103,40 @@ it_free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# it_sample_argv_start OUT / it_sample_argv_stop: a background sampler that reads every process's
+# argv (/proc/*/cmdline) as fast as it can until stopped, and writes each distinct command line,
+# one per line, to OUT (0600), then "rounds N" (how many passes it made over /proc).
+it_sample_argv_start() {
+  IT_SAMPLE_OUT=$1
+  IT_SAMPLE_STOP=$IT_DIR/sampler.run
+  : >"$IT_SAMPLE_STOP"
+  python3 - "$IT_SAMPLE_OUT" "$IT_SAMPLE_STOP" <<'PY' &
+import os, sys
+out, run = sys.argv[1], sys.argv[2]
+seen, rounds = set(), 0
+while os.path.exists(run):
+    rounds += 1
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    seen.add(f.read().replace(b"\0", b" ").strip())
+            except OSError:
+                pass
+fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+with os.fdopen(fd, "wb") as f:
+    for line in sorted(seen):
+        f.write(line + b"\n")
+    f.write(b"rounds %d\n" % rounds)
+PY
+  IT_SAMPLER=$!
+  IT_PIDS+=("$IT_SAMPLER")
+}
+it_sample_argv_stop() {
+  rm -f "$IT_SAMPLE_STOP"
+  wait "$IT_SAMPLER"
+}
+
 # A random password into FILE (0600), never printed.
 it_new_password() {
   (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' 'xy' | tr -d '=\n' >"$1")
@@ -119,6 +154,7 @@ pg_start() {
   mkdir -p "$PG_HOME" "$PG_SOCK"
   chmod 0700 "$PG_HOME" "$PG_SOCK"
   [ "$(id -u)" -eq 0 ] && chown -R postgres: "$PG_HOME"
+  cd "$PG_HOME"   # the postgres user cannot enter the caller's directory
   "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U "$PG_SUPERUSER" -A reject --auth-local=trust \
     -E UTF8 --locale=C.UTF-8 --no-sync >"$PG_HOME/initdb.log" 2>&1 \
     || { cat "$PG_HOME/initdb.log" >&2; it_fail "initdb failed"; }
@@ -134,16 +170,18 @@ EOF
     if "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$IT_WAIT" \
          -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PG_SOCK -c log_statement=all -c log_connections=on -c password_encryption=scram-sha-256 -c fsync=off" \
          start >"$PG_HOME/pg_ctl.log" 2>&1; then
+      cd - >/dev/null
       return 0
     fi
   done
   cat "$PG_HOME/pg_ctl.log" "$PG_LOG" >&2 2>/dev/null
+  cd - >/dev/null
   it_fail "PostgreSQL did not start within ${IT_WAIT}s (log above)"
 }
 
 # SQL from stdin, as the superuser through the private socket; output unaligned, tuples only.
 pg_super() {
-  "${PG_AS[@]}" psql -X -q -v ON_ERROR_STOP=1 -At -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" \
+  psql -X -q -v ON_ERROR_STOP=1 -At -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_SUPERUSER" \
     -d "${1:-postgres}"
 }
 
@@ -192,6 +230,7 @@ nr_start() {
   cat >"$NR_HOME/settings.js" <<EOF
 // Written by tests/integration/lib.sh for one test run.
 const fs = require("fs");
+const checkState = { broken: false };
 module.exports = {
   uiHost: "127.0.0.1",
   uiPort: Number(process.env.NR_PORT),
@@ -203,8 +242,16 @@ module.exports = {
     users: [{ username: "$NR_ADMIN_USER", password: "$hash", permissions: "*" }]
   },
   httpNodeRoot: "/",
-  // The flow's check fails on purpose while this file exists (tests break it, then repair it).
-  functionGlobalContext: { checkBroken: () => fs.existsSync("$NR_BREAK_FILE") },
+  // A check broken on purpose: while $NR_BREAK_FILE exists, every deployment (POST /flows)
+  // flips GET /check between working and answering 503, so the deployment of a new credential
+  // breaks it and the rollback's deployment of the old one mends it.
+  httpAdminMiddleware: (req, res, next) => {
+    if (req.method === "POST" && req.path === "/flows" && fs.existsSync("$NR_BREAK_FILE")) {
+      checkState.broken = !checkState.broken;
+    }
+    next();
+  },
+  functionGlobalContext: { checkBroken: () => checkState.broken },
   externalModules: { autoInstall: false, palette: { allowInstall: false }, modules: { allowInstall: false } },
   diagnostics: { enabled: false },
   telemetry: { enabled: false },
@@ -272,7 +319,7 @@ nr_get() {
 # The flow the integration tests deploy: GET /row answers 200 and the row it read from MariaDB
 # through node-red-node-mysql (as user app, with the password held by the config node
 # $NR_DB_NODE), 500 when the query fails; GET /check does the same, but answers 503 while
-# $NR_BREAK_FILE exists (a check broken on purpose). Usage: nr_write_flow FILE APP_PASSWORD_FILE
+# the check is broken on purpose (settings.js, NR_BREAK_FILE). Usage: nr_write_flow FILE APP_PASSWORD_FILE
 NR_DB_NODE=escrow-db
 nr_write_flow() {
   local out=$1 pwfile=$2
@@ -382,6 +429,14 @@ CREATE TABLE appdb.widgets (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL);
 INSERT INTO appdb.widgets VALUES (1, 'sprocket'), (2, 'gear');
 CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY PASSWORD '$hash';
 GRANT SELECT ON appdb.* TO 'app'@'127.0.0.1';
+SQL
+}
+
+# Closes every open session of USER, so that a client's pool must log in again (with whatever
+# password it now holds) before it answers.
+my_kill_sessions() {
+  my_super <<SQL | my_super
+SELECT CONCAT('KILL ', id, ';') FROM information_schema.processlist WHERE user = '$1';
 SQL
 }
 
