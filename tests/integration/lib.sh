@@ -22,6 +22,7 @@ IT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IT_NODE_RED_DIR=$IT_ROOT/tests/integration/node-red
 IT_WAIT=${IT_WAIT:-30}   # seconds any start-up may take
 IT_PIDS=()
+IT_REMOVE=()   # more paths it_cleanup removes (the e2e $WORK is removed too)
 
 it_fail() { echo "integration: error: $*" >&2; exit 1; }
 
@@ -95,6 +96,8 @@ it_cleanup() {
   [ -n "${IT_KEEP:-}" ] && echo "integration: kept $IT_DIR" >&2
   [ -z "${IT_KEEP:-}" ] && [ -n "${IT_DIR:-}" ] && rm -rf "$IT_DIR"
   [ -n "${WORK:-}" ] && rm -rf "$WORK"
+  local extra
+  for extra in "${IT_REMOVE[@]}"; do rm -rf "$extra"; done
   exit "$rc"
 }
 
