@@ -78,8 +78,7 @@ it_cleanup() {
   local rc=$?
   set +e
   if [ -n "${PG_DATA:-}" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
-    cd /
-    "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -t 10 stop >/dev/null 2>&1
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -t 10 stop >/dev/null 2>&1
     local pid
     pid=$(head -1 "$PG_DATA/postmaster.pid" 2>/dev/null)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null; fi
@@ -148,6 +147,9 @@ it_new_password() {
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL
 
+# A PostgreSQL program as the server's user, from a directory that user may enter.
+pg_as() { (cd "$PG_HOME" && "${PG_AS[@]}" "$@"); }
+
 pg_start() {
   PG_HOME=$IT_DIR/pg
   PG_DATA=$PG_HOME/data
@@ -157,28 +159,25 @@ pg_start() {
   mkdir -p "$PG_HOME" "$PG_SOCK"
   chmod 0700 "$PG_HOME" "$PG_SOCK"
   [ "$(id -u)" -eq 0 ] && chown -R postgres: "$PG_HOME"
-  cd "$PG_HOME"   # the postgres user cannot enter the caller's directory
-  "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -U "$PG_SUPERUSER" -A reject --auth-local=trust \
+  pg_as "$PG_BIN/initdb" -D "$PG_DATA" -U "$PG_SUPERUSER" -A reject --auth-local=trust \
     -E UTF8 --locale=C.UTF-8 --no-sync >"$PG_HOME/initdb.log" 2>&1 \
     || { cat "$PG_HOME/initdb.log" >&2; it_fail "initdb failed"; }
   # Who may connect how: the superuser only through the private socket, every other role with
   # SCRAM over loopback. Nothing else.
-  "${PG_AS[@]}" tee "$PG_DATA/pg_hba.conf" >/dev/null <<EOF
+  pg_as tee "$PG_DATA/pg_hba.conf" >/dev/null <<EOF
 local all $PG_SUPERUSER trust
 host  all all 127.0.0.1/32 scram-sha-256
 EOF
-  local try
-  for try in 1 2 3; do
+  local _
+  for _ in 1 2 3; do
     PG_PORT=$(it_free_port)
-    if "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$IT_WAIT" \
+    if pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$IT_WAIT" \
          -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PG_SOCK -c log_statement=all -c log_connections=on -c password_encryption=scram-sha-256 -c fsync=off" \
          start >"$PG_HOME/pg_ctl.log" 2>&1; then
-      cd - >/dev/null
       return 0
     fi
   done
   cat "$PG_HOME/pg_ctl.log" "$PG_LOG" >&2 2>/dev/null
-  cd - >/dev/null
   it_fail "PostgreSQL did not start within ${IT_WAIT}s (log above)"
 }
 
@@ -264,7 +263,7 @@ module.exports = {
 EOF
   echo '[]' >"$NR_HOME/user/flows.json"
   local try pid
-  for try in 1 2 3; do
+  for _ in 1 2 3; do
     NR_PORT=$(it_free_port)
     NR_URL=http://127.0.0.1:$NR_PORT
     (cd "$IT_NODE_RED_DIR" && NR_PORT=$NR_PORT exec node node_modules/node-red/red.js \
@@ -395,7 +394,7 @@ my_start() {
     >"$MY_HOME/install.log" 2>&1 || { cat "$MY_HOME/install.log" >&2; it_fail "mariadb-install-db failed"; }
   local mariadbd try pid waited
   mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-  for try in 1 2 3; do
+  for _ in 1 2 3; do
     MY_PORT=$(it_free_port)
     "$mariadbd" --no-defaults --user="$MY_USER" --datadir="$MY_DATA" --socket="$MY_SOCK" \
       --pid-file="$MY_HOME/mariadb.pid" --port="$MY_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
