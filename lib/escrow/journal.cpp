@@ -109,6 +109,7 @@ std::string_view journal_action_name(JournalAction action)
   case JournalAction::drill: return "drill";
   case JournalAction::import_secrets: return "import";
   case JournalAction::merge: return "merge";
+  case JournalAction::connector_auth: return "connector-auth";
   }
   return "";
 }
@@ -117,7 +118,7 @@ const std::vector<JournalAction>& journal_actions()
 {
   static const std::vector<JournalAction> k_all = [] {
     std::vector<JournalAction> all;
-    for (int i = 0; i <= static_cast<int>(JournalAction::merge); ++i) {
+    for (int i = 0; i <= static_cast<int>(JournalAction::connector_auth); ++i) {
       all.push_back(static_cast<JournalAction>(i));
     }
     return all;

@@ -60,6 +60,7 @@ enum class JournalAction {
   drill,          // escrow drill compromise
   import_secrets, // escrow import ("import")
   merge,          // written by `escrow merge` (DESIGN §6)
+  connector_auth, // a connector's own credential read by whoever rotates (docs/CONNECTORS.md)
 };
 std::string_view journal_action_name(JournalAction action);
 std::optional<JournalAction> parse_journal_action(std::string_view name);

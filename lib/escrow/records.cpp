@@ -311,6 +311,9 @@ std::string_view connector_kind_name(ConnectorKind kind)
   switch (kind) {
   case ConnectorKind::command: return "command";
   case ConnectorKind::manual: return "manual";
+  case ConnectorKind::postgres: return "postgres";
+  case ConnectorKind::http: return "http";
+  case ConnectorKind::node_red: return "node-red";
   }
   return "";
 }
@@ -318,6 +321,21 @@ std::string_view connector_kind_name(ConnectorKind kind)
 std::optional<ConnectorKind> parse_connector_kind(std::string_view name)
 {
   return parse_name(k_connector_kinds, connector_kind_name, name);
+}
+
+std::string_view http_method_name(HttpMethod method)
+{
+  switch (method) {
+  case HttpMethod::put: return "PUT";
+  case HttpMethod::post: return "POST";
+  case HttpMethod::patch: return "PATCH";
+  }
+  return "";
+}
+
+std::optional<HttpMethod> parse_http_method(std::string_view name)
+{
+  return parse_name(k_http_methods, http_method_name, name);
 }
 
 void to_json(Json& json, Role role)
@@ -338,6 +356,11 @@ void to_json(Json& json, SecretState state)
 void to_json(Json& json, ConnectorKind kind)
 {
   json = std::string(connector_kind_name(kind));
+}
+
+void to_json(Json& json, HttpMethod method)
+{
+  json = std::string(http_method_name(method));
 }
 
 std::string join_roles(const std::set<Role>& roles, std::string_view separator)
@@ -452,6 +475,37 @@ Json to_json(const ConnectorRecord& r)
   if (!r.rehearse_with.empty()) {
     json["rehearse_with"] = r.rehearse_with; // only when set: older vaults keep their bytes
   }
+  // Each native kind writes exactly its own fields (connector_from_json refuses any other).
+  switch (r.kind) {
+  case ConnectorKind::command:
+  case ConnectorKind::manual: break;
+  case ConnectorKind::postgres:
+    json["conninfo"] = r.conninfo;
+    json["role"] = r.role;
+    json["auth_secret"] = r.auth_secret;
+    break;
+  case ConnectorKind::http:
+    json["url"] = r.url;
+    json["method"] = http_method_name(r.method);
+    json["body"] = r.body;
+    json["headers"] = r.headers;
+    json["expect_status"] = r.expect_status;
+    json["verify_url"] = r.verify_url;
+    json["verify_expect_status"] = r.verify_expect_status;
+    json["cacert"] = r.cacert;
+    json["auth_secret"] = r.auth_secret;
+    break;
+  case ConnectorKind::node_red:
+    json["url"] = r.url;
+    json["node"] = r.node;
+    json["field"] = r.field;
+    json["auth_user"] = r.auth_user;
+    json["auth_secret"] = r.auth_secret;
+    json["verify_url"] = r.verify_url;
+    json["verify_expect_status"] = r.verify_expect_status;
+    json["cacert"] = r.cacert;
+    break;
+  }
   put_signature(json, r);
   return json;
 }
@@ -550,6 +604,9 @@ Json to_json(const SecretRecord& r)
             {"created_at", format_stored_time(r.created_at)},
             {"versions", versions},
             {"requests", requests}};
+  if (r.escrow_only) {
+    json["escrow_only"] = true; // only when set: older vaults keep their bytes
+  }
   put_signature(json, r);
   return json;
 }
@@ -627,6 +684,130 @@ PolicyRecord policy_from_json(const Json& json, std::string_view what)
   return r;
 }
 
+namespace {
+
+// A text setting of a native connector: UTF-8 without NUL or other control characters except
+// tab and newline (a body template may span lines), at most `limit` bytes.
+std::string setting(Fields& f, std::string_view key, std::size_t limit, bool multiline = false)
+{
+  std::string text = f.str(key);
+  const bool controls = std::any_of(text.begin(), text.end(), [&](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && !(multiline && (c == '\n' || c == '\t'))) || u == 0x7f;
+  });
+  if (text.size() > limit || controls || !canonical::valid_utf8(text)) {
+    fail(ErrorKind::integrity, "{}: \"{}\" must be UTF-8 text of at most {} bytes without control characters",
+         f.what(), key, limit);
+  }
+  return text;
+}
+
+std::string url_setting(Fields& f, std::string_view key, bool required)
+{
+  std::string url = setting(f, key, 2048);
+  if (url.empty() ? required : (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)) {
+    fail(ErrorKind::integrity, "{}: \"{}\" must be an http:// or https:// URL", f.what(), key);
+  }
+  return url;
+}
+
+void auth_secret_setting(Fields& f, ConnectorRecord& r)
+{
+  r.auth_secret = f.str("auth_secret");
+  if (r.auth_secret.empty()) {
+    return;
+  }
+  try {
+    const auto [env, name] = split_secret_name(r.auth_secret);
+    if (env != r.env) {
+      fail(ErrorKind::integrity, "{}: \"auth_secret\" names a secret of another environment", f.what());
+    }
+  } catch (const Error& error) {
+    if (error.kind() == ErrorKind::integrity) {
+      throw;
+    }
+    fail(ErrorKind::integrity, "{}: \"auth_secret\" is not a secret name (ENV/NAME)", f.what());
+  }
+}
+
+void verify_settings(Fields& f, ConnectorRecord& r, bool required)
+{
+  r.verify_url = url_setting(f, "verify_url", required);
+  r.verify_expect_status = f.integer("verify_expect_status", 0, 599);
+  if (r.verify_url.empty() != (r.verify_expect_status == 0) || (r.verify_expect_status != 0 && r.verify_expect_status < 100)) {
+    fail(ErrorKind::integrity, "{}: \"verify_expect_status\" must be 100-599 with a verify_url, else 0", f.what());
+  }
+}
+
+void cacert_setting(Fields& f, ConnectorRecord& r)
+{
+  r.cacert = setting(f, "cacert", 64 * 1024, true);
+  if (!r.cacert.empty() && r.cacert.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    fail(ErrorKind::integrity, "{}: \"cacert\" must hold PEM certificates", f.what());
+  }
+}
+
+// The fields of the native kinds: each kind reads exactly its own (Fields::done() refuses the rest).
+void native_settings_from_json(Fields& f, ConnectorRecord& r)
+{
+  switch (r.kind) {
+  case ConnectorKind::command:
+  case ConnectorKind::manual: return;
+  case ConnectorKind::postgres:
+    r.conninfo = setting(f, "conninfo", 4096);
+    r.role = setting(f, "role", 63);
+    if (r.conninfo.empty() || r.role.empty()) {
+      fail(ErrorKind::integrity, "{}: a postgres connector needs \"conninfo\" and \"role\"", f.what());
+    }
+    auth_secret_setting(f, r);
+    return;
+  case ConnectorKind::http: {
+    r.url = url_setting(f, "url", true);
+    r.method = f.enumerated("method", parse_http_method, "HTTP method");
+    r.body = setting(f, "body", 16 * 1024, true);
+    const Json& headers = f.raw("headers");
+    if (!headers.is_array() || headers.size() > 32) {
+      fail(ErrorKind::integrity, "{}: \"headers\" must be a list of at most 32", f.what());
+    }
+    for (const Json& header : headers) {
+      const std::string* text = header.is_string() ? &header.get_ref<const std::string&>() : nullptr;
+      if (text == nullptr || text->size() > 4096 || text->find(':') == std::string::npos || !canonical::valid_utf8(*text)
+          || std::any_of(text->begin(), text->end(), [](char c) {
+               return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+             })) {
+        fail(ErrorKind::integrity, "{}: \"headers\" must list \"Name: value\" lines", f.what());
+      }
+      r.headers.push_back(*text);
+    }
+    r.expect_status = f.integer("expect_status", 0, 599);
+    if (r.expect_status != 0 && r.expect_status < 100) {
+      fail(ErrorKind::integrity, "{}: \"expect_status\" must be 100-599, or 0 for any 2xx", f.what());
+    }
+    verify_settings(f, r, false);
+    cacert_setting(f, r);
+    auth_secret_setting(f, r);
+    return;
+  }
+  case ConnectorKind::node_red:
+    r.url = url_setting(f, "url", true);
+    r.node = setting(f, "node", 128);
+    r.field = setting(f, "field", 128);
+    if (r.node.empty() || r.field.empty()) {
+      fail(ErrorKind::integrity, "{}: a node-red connector needs \"node\" and \"field\"", f.what());
+    }
+    r.auth_user = setting(f, "auth_user", 256);
+    auth_secret_setting(f, r);
+    if (r.auth_user.empty() != r.auth_secret.empty()) {
+      fail(ErrorKind::integrity, "{}: \"auth_user\" and \"auth_secret\" go together", f.what());
+    }
+    verify_settings(f, r, true);
+    cacert_setting(f, r);
+    return;
+  }
+}
+
+} // namespace
+
 ConnectorRecord connector_from_json(const Json& json, std::string_view name, std::string_view what)
 {
   Fields f(json, what);
@@ -649,6 +830,7 @@ ConnectorRecord connector_from_json(const Json& json, std::string_view name, std
   if (f.has("rehearse_with") && (!valid_member_name(r.rehearse_with) || r.rehearse_with == r.name)) {
     fail(ErrorKind::integrity, "{}: invalid rehearse_with connector name", what);
   }
+  native_settings_from_json(f, r);
   f.signature(r);
   f.done();
   return r;
@@ -757,6 +939,13 @@ SecretRecord secret_from_json(const Json& json, std::string_view full_name, std:
   r.purpose = f.str("purpose");
   r.tier = f.str("tier");
   r.connectors = f.names("connectors");
+  if (f.has("escrow_only")) {
+    // Written only when true: one spelling per record.
+    if (!f.boolean("escrow_only") || !r.connectors.empty()) {
+      fail(ErrorKind::integrity, "{}: \"escrow_only\" is written only as true, and only without connectors", what);
+    }
+    r.escrow_only = true;
+  }
   const std::string every = f.str("every");
   if (!every.empty()) {
     const auto cadence = parse_duration(every);

@@ -50,11 +50,20 @@ inline constexpr SecretState k_secret_states[] = {SecretState::active, SecretSta
 std::string_view secret_state_name(SecretState state);
 std::optional<SecretState> parse_secret_state(std::string_view name);
 
-// How a connector receives a value (lib/escrow/connectors/ has one implementation per kind).
-enum class ConnectorKind { command, manual };
-inline constexpr ConnectorKind k_connector_kinds[] = {ConnectorKind::command, ConnectorKind::manual};
+// How a connector receives a value (lib/escrow/connectors/ has one implementation per kind;
+// docs/CONNECTORS.md). node_red is spelled "node-red".
+enum class ConnectorKind { command, manual, postgres, http, node_red };
+inline constexpr ConnectorKind k_connector_kinds[] = {ConnectorKind::command, ConnectorKind::manual,
+                                                      ConnectorKind::postgres, ConnectorKind::http,
+                                                      ConnectorKind::node_red};
 std::string_view connector_kind_name(ConnectorKind kind);
 std::optional<ConnectorKind> parse_connector_kind(std::string_view name);
+
+// The methods an http connector may send ("PUT", "POST", "PATCH").
+enum class HttpMethod { put, post, patch };
+inline constexpr HttpMethod k_http_methods[] = {HttpMethod::put, HttpMethod::post, HttpMethod::patch};
+std::string_view http_method_name(HttpMethod method);
+std::optional<HttpMethod> parse_http_method(std::string_view name);
 
 // JSON output (--json, journal details, notify events) writes the names, never the numbers
 // nlohmann would write for an enum by default.
@@ -62,6 +71,7 @@ void to_json(Json& json, Role role);
 void to_json(Json& json, VersionState state);
 void to_json(Json& json, SecretState state);
 void to_json(Json& json, ConnectorKind kind);
+void to_json(Json& json, HttpMethod method);
 // "admin, rotator" (for people).
 std::string join_roles(const std::set<Role>& roles, std::string_view separator = ", ");
 
@@ -121,6 +131,24 @@ struct ConnectorRecord : Signed
   std::int64_t timeout = 60;
   Timestamp created_at = 0;
   std::string rehearse_with; // a staging twin `escrow rehearse` uses instead of it ("" = none)
+
+  // The native kinds' settings (docs/CONNECTORS.md). Each kind stores exactly its own fields
+  // and no other; command and manual connectors store none of them. No field ever holds a value:
+  // the connector's own credential is a secret of the vault, named by auth_secret.
+  std::string auth_secret;          // postgres, http, node-red: ENV/NAME ("" = none)
+  std::string conninfo;             // postgres: libpq connection string, without a password
+  std::string role;                 // postgres: the role whose password rotates
+  std::string url;                  // http: the request's URL; node-red: the Admin API's base URL
+  HttpMethod method = HttpMethod::put; // http
+  std::string body;                 // http: JSON template ({{value}}, {{auth}})
+  std::vector<std::string> headers; // http: "Name: template" ({{auth}} only)
+  std::int64_t expect_status = 0;   // http: the update's expected status; 0 = any 2xx
+  std::string verify_url;           // http (optional), node-red (required): GET for the verify step
+  std::int64_t verify_expect_status = 0; // with verify_url (100-599), else 0
+  std::string cacert;               // http, node-red: PEM of the CAs to trust ("" = the system's)
+  std::string node;                 // node-red: the config node's id
+  std::string field;                // node-red: its credential field
+  std::string auth_user;            // node-red: the adminAuth user ("" = no adminAuth)
 };
 
 struct Grant
@@ -178,7 +206,8 @@ struct SecretRecord : Signed
   std::string owner;
   std::string purpose;
   std::string tier = "standard";
-  std::vector<std::string> connectors;
+  std::vector<std::string> connectors; // in the order they run (rollback: the reverse)
+  bool escrow_only = false; // lives only in escrow (exec/get): rotates with no connector
   std::int64_t every = 0; // rotation cadence, seconds; 0 = none
   std::string generator;  // "len=32,alphabet=base62", "cmd=..." or ""
   bool after_access = false;
@@ -269,6 +298,14 @@ struct fmt::formatter<escrow::SecretState> : fmt::formatter<std::string_view>
   auto format(escrow::SecretState value, fmt::format_context& ctx) const
   {
     return fmt::formatter<std::string_view>::format(escrow::secret_state_name(value), ctx);
+  }
+};
+template<>
+struct fmt::formatter<escrow::HttpMethod> : fmt::formatter<std::string_view>
+{
+  auto format(escrow::HttpMethod value, fmt::format_context& ctx) const
+  {
+    return fmt::formatter<std::string_view>::format(escrow::http_method_name(value), ctx);
   }
 };
 template<>

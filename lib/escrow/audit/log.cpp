@@ -45,7 +45,8 @@ std::vector<LoggedEntry> read_entries(const Journal& journal)
 
 bool is_access(const JournalEntry& entry)
 {
-  return entry.action == JournalAction::reveal || entry.action == JournalAction::exec;
+  return entry.action == JournalAction::reveal || entry.action == JournalAction::exec
+         || entry.action == JournalAction::connector_auth;
 }
 
 bool is_rotation(const JournalEntry& entry)

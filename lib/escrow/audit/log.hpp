@@ -26,7 +26,7 @@ std::vector<LoggedEntry> read_entries(const Journal& journal);
 
 // Accesses (a value was, or was attempted to be, decrypted for someone) and rotations, as the
 // reports, anomalies and the timeline count them.
-bool is_access(const JournalEntry& entry);   // reveal, exec
+bool is_access(const JournalEntry& entry);   // reveal, exec, connector-auth
 // A rotation's outcome: rotate, rollback (finished), rotate-failed / rollback-failed (their
 // outcome, not the "rolling-back" intent recorded before the old value is restored).
 bool is_rotation(const JournalEntry& entry);

@@ -1,5 +1,7 @@
+#include <escrow/canonical.hpp>
 #include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
+#include <escrow/util/escape.hpp>
 #include <escrow/util/process.hpp>
 
 #include <algorithm>
@@ -85,6 +87,8 @@ std::string StepResult::describe() const
     head = fmt::format("{} timed out after {}", step_name(step), describe_duration(timeout));
   } else if (ok) {
     head = fmt::format("{} ok", step_name(step));
+  } else if (exit_code < 0) {
+    head = fmt::format("{} failed", step_name(step)); // a native kind: its output says why
   } else {
     head = fmt::format("{} failed (exit {})", step_name(step), exit_code);
   }
@@ -110,6 +114,107 @@ StepResult run_step(const ConnectorRecord& connector,
                     const Redactor& redactor)
 {
   return driver_for(connector).run(connector, step, invocation, value, redactor);
+}
+
+ConnectorRecord record_of(const Spec& spec)
+{
+  ConnectorRecord record;
+  record.name = spec.name;
+  record.env = spec.env;
+  record.kind = spec.kind;
+  record.update = spec.update;
+  record.verify = spec.verify;
+  record.instructions = spec.instructions;
+  record.timeout = spec.timeout;
+  record.rehearse_with = spec.rehearse_with;
+  record.auth_secret = spec.auth_secret;
+  record.conninfo = spec.conninfo;
+  record.role = spec.role;
+  record.url = spec.url;
+  record.method = spec.method.value_or(HttpMethod::put);
+  record.body = spec.body;
+  record.headers = spec.headers;
+  record.expect_status = spec.expect_status;
+  record.verify_url = spec.verify_url;
+  record.verify_expect_status = spec.verify_url.empty() ? 0 : spec.verify_expect_status > 0 ? spec.verify_expect_status : 200;
+  record.node = spec.node;
+  record.field = spec.field;
+  record.auth_user = spec.auth_user;
+  return record;
+}
+
+StepResult native_result(const ConnectorRecord& connector, Step step, const Invocation& invocation)
+{
+  StepResult result;
+  result.connector = connector.name;
+  result.step = step;
+  result.version = invocation.version;
+  result.timeout = std::max<std::int64_t>(connector.timeout, 1);
+  result.ok = true;
+  result.exit_code = 0;
+  return result;
+}
+
+void set_failure(StepResult& result, std::string_view message, const Redactor& redactor)
+{
+  result.ok = false;
+  result.exit_code = -1;
+  // Redacted first (on the raw bytes), then made printable (valid UTF-8, no controls).
+  const std::string redacted = redactor.redact_all(message);
+  result.output = keep_tail(util::escape_controls(redacted, util::Layout::keep_lines), k_kept_output);
+}
+
+void check_settings(const Spec& spec, std::initializer_list<Setting> allowed)
+{
+  struct Given
+  {
+    Setting setting;
+    bool given;
+    const char* option;
+  };
+  const Given all[] = {
+    {Setting::update, !spec.update.empty(), "--update"},
+    {Setting::verify, !spec.verify.empty(), "--verify"},
+    {Setting::instructions, !spec.instructions.empty(), "--manual instructions"},
+    {Setting::auth_secret, !spec.auth_secret.empty(), "--auth-secret"},
+    {Setting::conninfo, !spec.conninfo.empty(), "--conninfo"},
+    {Setting::role, !spec.role.empty(), "--role"},
+    {Setting::url, !spec.url.empty(), "--url"},
+    {Setting::method, spec.method.has_value(), "--method"},
+    {Setting::body, !spec.body.empty(), "--body"},
+    {Setting::headers, !spec.headers.empty(), "--header"},
+    {Setting::expect_status, spec.expect_status != 0, "--expect-status"},
+    {Setting::verify_url, !spec.verify_url.empty(), "--verify-url"},
+    {Setting::verify_expect_status, spec.verify_expect_status != 0, "--verify-expect-status"},
+    {Setting::cacert, !spec.cacert_file.empty(), "--cacert"},
+    {Setting::node, !spec.node.empty(), "--node"},
+    {Setting::field, !spec.field.empty(), "--field"},
+    {Setting::auth_user, !spec.auth_user.empty(), "--auth-user"},
+  };
+  for (const Given& item : all) {
+    if (item.given && std::find(allowed.begin(), allowed.end(), item.setting) == allowed.end()) {
+      fail(ErrorKind::usage, "connector {}: {} does not apply to {} connectors", spec.name, item.option, spec.kind);
+    }
+  }
+}
+
+void check_text(const Spec& spec, std::string_view option, std::string_view text, std::size_t limit, bool multiline)
+{
+  const bool controls = std::any_of(text.begin(), text.end(), [&](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && !(multiline && (c == '\n' || c == '\t'))) || u == 0x7f;
+  });
+  if (text.size() > limit || controls || !canonical::valid_utf8(text)) {
+    fail(ErrorKind::usage, "connector {}: {} must be UTF-8 text of at most {} bytes without control characters",
+         spec.name, option, limit);
+  }
+}
+
+void check_status(const Spec& spec, std::string_view option, std::int64_t status)
+{
+  if (status != 0 && (status < 100 || status > 599)) {
+    fail(ErrorKind::usage, "connector {}: {} must be an HTTP status (100-599)", spec.name, option);
+  }
 }
 
 StepResult run_shell_step(const ConnectorRecord& connector,

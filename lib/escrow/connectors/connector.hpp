@@ -18,6 +18,13 @@
 //            runs them again with the same value.
 //   manual   (manual.cpp) a platform with no API: a person pastes the value and confirms with
 //            `escrow rotate --confirm ENV/NAME C`; an optional "verify" command checks the paste.
+//   postgres (postgres.cpp) ALTER ROLE through libpq with a SCRAM-SHA-256 verifier computed on
+//            the client; verify logs in as the role with the new value.
+//   http     (http.cpp) a JSON request with a templated body through libcurl, TLS verified.
+//   node-red (node_red.cpp) a config node's credential set through Node-RED's Admin API.
+// The native kinds (postgres, http, node-red) may hold their own credential in the vault
+// (`auth_secret`): rotation reads it under the read rules and hands it over in the Invocation.
+// docs/CONNECTORS.md describes every kind for users.
 //
 // Rotation never asks which kind a connector is: it asks the driver whether escrow pushes the
 // value itself (`pushes()`) and runs its update and verify steps. Adding a kind is: a value of
@@ -33,6 +40,8 @@
 #include <escrow/secret_bytes.hpp>
 
 #include <chrono>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,6 +69,10 @@ struct Invocation
   std::int64_t version = 0;
   std::int64_t previous_version = 0; // 0 = none
   Action action = Action::rotate;
+  // The connector's own credential (the value of its auth_secret), read by the caller under the
+  // read rules; nullptr when the connector has none or it was not read (a driver that needs it
+  // then fails the step, naming the secret).
+  const SecretBytes* auth = nullptr;
 };
 
 struct StepResult
@@ -98,7 +111,26 @@ struct Spec
   std::string instructions;
   std::int64_t timeout = 60;
   std::string rehearse_with; // --rehearse-with C: an existing connector of the same environment
+
+  // The native kinds (the fields of ConnectorRecord, spelled as the CLI options).
+  std::string auth_secret;          // --auth-secret ENV/NAME
+  std::string conninfo;             // --conninfo
+  std::string role;                 // --role
+  std::string url;                  // --url
+  std::optional<HttpMethod> method; // --method (http; default PUT)
+  std::string body;                 // --body
+  std::vector<std::string> headers; // --header (repeatable)
+  std::int64_t expect_status = 0;   // --expect-status (0 = any 2xx)
+  std::string verify_url;           // --verify-url
+  std::int64_t verify_expect_status = 0; // --verify-expect-status (0 = 200 with a verify URL)
+  std::string cacert_file;          // --cacert FILE (read by add(); its PEM is stored)
+  std::string node;                 // --node
+  std::string field;                // --field
+  std::string auth_user;            // --auth-user
 };
+
+// The record a spec describes (without created_at, signature or the CA file's contents).
+ConnectorRecord record_of(const Spec& spec);
 
 // One kind of connector.
 class Driver
@@ -140,6 +172,24 @@ StepResult run_step(const ConnectorRecord& connector,
 // Checks a spec: name, environment, timeout and text limits, then the kind's own rules;
 // Error(usage) naming the problem.
 void validate(const Spec& spec);
+
+// The settings of a Spec, for the kinds' validate(): check_settings refuses every setting given
+// that the kind does not take ("connector C: --role does not apply to http connectors").
+enum class Setting {
+  update, verify, instructions, auth_secret, conninfo, role, url, method, body, headers,
+  expect_status, verify_url, verify_expect_status, cacert, node, field, auth_user,
+};
+void check_settings(const Spec& spec, std::initializer_list<Setting> allowed);
+// A text option: UTF-8, at most `limit` bytes, no control characters (but '\n' and '\t' when
+// `multiline`); Error(usage) naming the option.
+void check_text(const Spec& spec, std::string_view option, std::string_view text, std::size_t limit, bool multiline = false);
+// 0 (not given) or 100-599.
+void check_status(const Spec& spec, std::string_view option, std::int64_t status);
+
+// A failed step of a native kind: `message` (already free of values) becomes the output, kept
+// redacted and truncated like a command's; exit_code -1.
+StepResult native_result(const ConnectorRecord& connector, Step step, const Invocation& invocation);
+void set_failure(StepResult& result, std::string_view message, const Redactor& redactor);
 
 // Runs one shell command with `value` on stdin and the ESCROW_* variables above (what the
 // command kind does for both steps and the manual kind for its verify). An empty command

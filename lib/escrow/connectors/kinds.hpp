@@ -8,5 +8,8 @@ namespace escrow::connector {
 
 const Driver& command_driver(); // command.cpp
 const Driver& manual_driver();  // manual.cpp
+const Driver& postgres_driver(); // postgres.cpp
+const Driver& http_driver();     // http.cpp
+const Driver& node_red_driver(); // node_red.cpp
 
 } // namespace escrow::connector

@@ -2,11 +2,46 @@
 #include <escrow/error.hpp>
 #include <escrow/lookup.hpp>
 #include <escrow/policy.hpp>
+#include <escrow/util/file.hpp>
 #include <escrow/util/text.hpp>
+
+#include <fcntl.h>
 
 #include <algorithm>
 
 namespace escrow::connector {
+
+namespace {
+
+// --cacert FILE: the PEM is stored in the record, so every machine that rotates trusts the same
+// CAs with no set-up of its own.
+std::string read_cacert(const Spec& spec)
+{
+  constexpr std::size_t k_max = 64 * 1024;
+  std::string pem;
+  try {
+    const util::FileHandle file = util::open_regular(spec.cacert_file, O_RDONLY, util::Links::follow);
+    pem = util::read_all(file, spec.cacert_file, k_max);
+  } catch (const Error& error) {
+    if (error.kind() != ErrorKind::integrity) {
+      throw;
+    }
+    fail(ErrorKind::usage, "{}: larger than {} KiB (--cacert takes PEM certificates)", spec.cacert_file, k_max / 1024);
+  }
+  const bool controls = std::any_of(pem.begin(), pem.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\n' && c != '\t' && c != '\r') || u == 0x7f;
+  });
+  pem.erase(std::remove(pem.begin(), pem.end(), '\r'), pem.end());
+  if (controls || !canonical::valid_utf8(pem) || pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos
+      || pem.find("PRIVATE KEY") != std::string::npos) {
+    fail(ErrorKind::usage, "{}: not PEM certificates (--cacert takes the CA certificates to trust, no key)",
+         spec.cacert_file);
+  }
+  return pem;
+}
+
+} // namespace
 
 const ConnectorRecord& add(Session& session, const Spec& spec)
 {
@@ -22,15 +57,22 @@ const ConnectorRecord& add(Session& session, const Spec& spec)
     throw Error(ErrorKind::usage, fmt::format("{}: connector {} already exists", vault.what(), spec.name))
       .hint("to change it: escrow connector remove " + spec.name + " (after disconnecting its secrets), then add it again");
   }
-  ConnectorRecord record;
-  record.name = spec.name;
-  record.env = spec.env;
-  record.kind = spec.kind;
-  record.update = spec.update;
-  record.verify = spec.verify;
-  record.instructions = spec.instructions;
-  record.timeout = spec.timeout;
+  ConnectorRecord record = record_of(spec);
   record.created_at = session.now();
+  record.rehearse_with.clear(); // checked below
+  if (!spec.cacert_file.empty()) {
+    record.cacert = read_cacert(spec);
+  }
+  if (!spec.auth_secret.empty()) {
+    // The credential must exist in the vault now (the connector reads it at every rotation,
+    // under the read rules of whoever rotates; docs/CONNECTORS.md).
+    const auto [env, short_name] = split_secret_name(spec.auth_secret);
+    record.auth_secret = env + "/" + short_name;
+    if (!vault.has_secret(record.auth_secret)) {
+      throw Error(ErrorKind::usage, fmt::format("connector add: --auth-secret {}: no such secret", record.auth_secret))
+        .hint("store the connector's credential first: escrow add " + record.auth_secret + " --stdin");
+    }
+  }
   if (!spec.rehearse_with.empty()) {
     const ConnectorRecord* twin = vault.connector(spec.rehearse_with);
     if (twin == nullptr || twin->env != spec.env || spec.rehearse_with == spec.name) {
@@ -48,6 +90,9 @@ const ConnectorRecord& add(Session& session, const Spec& spec)
   entry.detail = Json{{"connector", spec.name}, {"kind", spec.kind}, {"timeout", spec.timeout}};
   if (!spec.rehearse_with.empty()) {
     entry.detail["rehearse_with"] = spec.rehearse_with;
+  }
+  if (!record.auth_secret.empty()) {
+    entry.detail["auth_secret"] = record.auth_secret;
   }
   session.commit(std::move(entry));
   return *session.vault().connector(spec.name);
@@ -104,7 +149,11 @@ bool has_pending(const SecretRecord& secret)
                      [](const VersionRecord& v) { return v.state == VersionState::pending; });
 }
 
-void bind(Session& session, const std::string& secret_name, const std::string& connector_name, bool on)
+void bind_connector(Session& session,
+          const std::string& secret_name,
+          const std::string& connector_name,
+          bool on,
+          const std::string& after)
 {
   const std::string action = on ? "connect" : "disconnect";
   const auto [env, short_name] = split_secret_name(secret_name);
@@ -112,8 +161,9 @@ void bind(Session& session, const std::string& secret_name, const std::string& c
   Vault& vault = session.vault();
   const SecretRecord& peek = vault.secret(full_name);
   policy::require_can_manage(session.me(), peek, action);
-  const bool listed =
-    std::find(peek.connectors.begin(), peek.connectors.end(), connector_name) != peek.connectors.end();
+  const auto listed = [&](const std::string& name) {
+    return std::find(peek.connectors.begin(), peek.connectors.end(), name) != peek.connectors.end();
+  };
   if (on) {
     const ConnectorRecord* connector = vault.connector(connector_name);
     if (connector == nullptr) {
@@ -125,13 +175,35 @@ void bind(Session& session, const std::string& secret_name, const std::string& c
       fail(ErrorKind::usage, "connect: connector {} belongs to {}, not {} (environments never mix)", connector_name,
            connector->env, env);
     }
-    if (listed) {
-      fail(ErrorKind::usage, "connect: {} is already bound to {}", full_name, connector_name);
+    if (listed(connector_name)) {
+      Error error(ErrorKind::usage, fmt::format("connect: {} is already bound to {}", full_name, connector_name));
+      if (!after.empty()) {
+        error.hint(fmt::format("to change where it runs: escrow disconnect {} {}, then escrow connect {} {} --after {}",
+                               full_name, connector_name, full_name, connector_name, one_line(after, 64)));
+      }
+      throw error;
     }
     if (peek.state != SecretState::active) {
       fail(ErrorKind::usage, "connect: {} is retired", full_name);
     }
-  } else if (!listed) {
+    if (peek.escrow_only) {
+      throw Error(ErrorKind::usage,
+                  fmt::format("connect: {} is declared escrow-only (it lives only in escrow)", full_name))
+        .hint(fmt::format("if a system uses it after all: escrow disconnect {} --escrow-only, then connect it", full_name));
+    }
+    if (!after.empty()) {
+      if (after == connector_name) {
+        fail(ErrorKind::usage, "connect: {} cannot run after itself", connector_name);
+      }
+      if (!listed(after)) {
+        throw Error(ErrorKind::usage, fmt::format("connect: --after {}: {} is not bound to {}", one_line(after, 64),
+                                                  one_line(after, 64), full_name))
+          .hint(peek.connectors.empty() ? fmt::format("{} has no connector yet", full_name)
+                                        : fmt::format("its connectors, in the order they run: {}",
+                                                      util::join(peek.connectors)));
+      }
+    }
+  } else if (!listed(connector_name)) {
     fail(ErrorKind::usage, "disconnect: {} is not bound to {}", full_name, one_line(connector_name, 64));
   }
   // Connecting during a rotation is refused (the run would push to a connector it never
@@ -143,8 +215,13 @@ void bind(Session& session, const std::string& secret_name, const std::string& c
   }
   SecretRecord& secret = vault.secret_mut(full_name);
   if (on) {
-    secret.connectors.push_back(connector_name);
-    std::sort(secret.connectors.begin(), secret.connectors.end());
+    // The list is the order connectors run in (rollback: the reverse): a new one runs last, or
+    // right after --after. Inserting keeps every order declared before.
+    auto at = secret.connectors.end();
+    if (!after.empty()) {
+      at = std::next(std::find(secret.connectors.begin(), secret.connectors.end(), after));
+    }
+    secret.connectors.insert(at, connector_name);
   } else {
     secret.connectors.erase(std::remove(secret.connectors.begin(), secret.connectors.end(), connector_name),
                             secret.connectors.end());
@@ -155,19 +232,58 @@ void bind(Session& session, const std::string& secret_name, const std::string& c
   entry.secret = full_name;
   entry.env = env;
   entry.detail = Json{{"connector", connector_name}};
+  if (on) {
+    if (!after.empty()) {
+      entry.detail["after"] = after;
+    }
+    entry.detail["order"] = secret.connectors;
+  }
   session.commit(std::move(entry));
 }
 
 } // namespace
 
-void connect(Session& session, const std::string& secret, const std::string& connector)
+void connect(Session& session, const std::string& secret, const std::string& connector, const std::string& after)
 {
-  bind(session, secret, connector, true);
+  bind_connector(session, secret, connector, true, after);
 }
 
 void disconnect(Session& session, const std::string& secret, const std::string& connector)
 {
-  bind(session, secret, connector, false);
+  bind_connector(session, secret, connector, false, "");
+}
+
+void set_escrow_only(Session& session, const std::string& secret_name, bool on)
+{
+  const std::string action = on ? "connect --escrow-only" : "disconnect --escrow-only";
+  const auto [env, short_name] = split_secret_name(secret_name);
+  const std::string full_name = env + "/" + short_name;
+  Vault& vault = session.vault();
+  const SecretRecord& peek = vault.secret(full_name);
+  policy::require_can_manage(session.me(), peek, action);
+  if (peek.state != SecretState::active) {
+    fail(ErrorKind::usage, "{}: {} is retired", action, full_name);
+  }
+  if (on && peek.escrow_only) {
+    fail(ErrorKind::usage, "{}: {} is already escrow-only", action, full_name);
+  }
+  if (!on && !peek.escrow_only) {
+    fail(ErrorKind::usage, "{}: {} is not escrow-only", action, full_name);
+  }
+  if (on && !peek.connectors.empty()) {
+    throw Error(ErrorKind::usage, fmt::format("{}: {} is bound to {}; an escrow-only secret has no connector", action,
+                                              full_name, util::join(peek.connectors)))
+      .hint(fmt::format("escrow disconnect {} {} first, if no system uses it", full_name, peek.connectors.front()));
+  }
+  SecretRecord& secret = vault.secret_mut(full_name);
+  secret.escrow_only = on;
+  vault.sign_meta(secret, session.identity());
+  JournalEntry entry;
+  entry.action = on ? JournalAction::connect : JournalAction::disconnect;
+  entry.secret = full_name;
+  entry.env = env;
+  entry.detail = Json{{"escrow_only", on}};
+  session.commit(std::move(entry));
 }
 
 } // namespace escrow::connector

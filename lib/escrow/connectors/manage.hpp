@@ -19,7 +19,16 @@ std::vector<std::string> bound_secrets(const Vault& vault, const std::string& co
 
 // connect / disconnect ENV/NAME C: whoever may write the secret. A connector of another
 // environment is refused with Error(usage) ("environments never mix"), as `add --connector` is.
-void connect(Session& session, const std::string& secret, const std::string& connector);
+// A secret's connectors run in the order of its list (rollback: the reverse): connect appends C,
+// or inserts it right after `after` (--after OTHER: bound to the secret, not C itself). Every
+// order declared before stays true, so no cycle can be declared; to move C, disconnect it and
+// connect it again. Refusals are Error(usage) and change nothing.
+void connect(Session& session, const std::string& secret, const std::string& connector, const std::string& after = "");
 void disconnect(Session& session, const std::string& secret, const std::string& connector);
+
+// connect ENV/NAME --escrow-only (on) / disconnect ENV/NAME --escrow-only (off): the secret lives
+// only in escrow (consumed through exec/get), so `rotate --due` rotates it with no connector.
+// Refused while it has connectors (on), when already so, or for a retired secret.
+void set_escrow_only(Session& session, const std::string& secret, bool on);
 
 } // namespace escrow::connector

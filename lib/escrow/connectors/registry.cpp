@@ -11,6 +11,9 @@ const Driver& driver_for(ConnectorKind kind)
   switch (kind) {
   case ConnectorKind::command: return command_driver();
   case ConnectorKind::manual: return manual_driver();
+  case ConnectorKind::postgres: return postgres_driver();
+  case ConnectorKind::http: return http_driver();
+  case ConnectorKind::node_red: return node_red_driver();
   }
   fail(ErrorKind::integrity, "connector kind {} has no driver", static_cast<int>(kind));
 }
@@ -26,6 +29,13 @@ void validate(const Spec& spec)
     fail(ErrorKind::usage, "connector {}: invalid environment name (1-32 of a-z, 0-9, '_', '-')", spec.name);
   }
   driver_for(spec.kind).validate(spec);
+  if (!spec.auth_secret.empty()) {
+    const auto [env, name] = split_secret_name(spec.auth_secret);
+    if (env != spec.env) {
+      fail(ErrorKind::usage, "connector {}: --auth-secret {} belongs to {}, not {} (environments never mix)", spec.name,
+           spec.auth_secret, env, spec.env);
+    }
+  }
   if (spec.timeout < 1 || spec.timeout > 86400) {
     fail(ErrorKind::usage, "connector {}: --timeout must be 1 to 86400 seconds", spec.name);
   }

@@ -7,6 +7,7 @@
 #include <escrow/rotation/rotation.hpp>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -52,6 +53,30 @@ inline bool has_command_connectors(const Vault& vault, const SecretRecord& secre
   });
 }
 
+// rotate --due leaves alone a secret with no connector unless it is declared escrow-only: a
+// new value no system receives would break every system using the old one.
+inline bool needs_connector(const SecretRecord& secret)
+{
+  return secret.connectors.empty() && !secret.escrow_only;
+}
+
+inline Outcome needs_connector_outcome(const SecretRecord& secret, const std::string& reason)
+{
+  Outcome out;
+  out.secret = secret.full_name();
+  out.env = secret.env;
+  out.action = OutcomeAction::rotate;
+  out.result = OutcomeResult::needs_connector;
+  out.reason = reason;
+  const VersionRecord* live = live_version(secret);
+  out.previous_version = live != nullptr ? live->v : 0;
+  out.error = fmt::format("due ({}) but it has no connector, so no system would get a new value: not rotated. "
+                          "Bind it (escrow connect {} CONNECTOR; a manual step is a connector added with --manual) "
+                          "or declare that only escrow holds it (escrow connect {} --escrow-only)",
+                          reason, out.secret, out.secret);
+  return out;
+}
+
 // What a person must do for a manual connector to take version `v` of `secret`.
 inline Instruction paste_instruction(const std::string& secret,
                                      const std::string& connector_name,
@@ -79,6 +104,9 @@ struct Rotator::Op
   std::int64_t v_old = 0;
   std::optional<SecretBytes> new_value;
   std::optional<SecretBytes> old_value;
+  // The connectors' own credentials (auth secret ENV/NAME → its current value), read once by
+  // read_auth() before any connector runs.
+  std::map<std::string, SecretBytes> auth;
   std::set<std::string> confirmed;
   bool resuming = false; // unknown which connectors hold what: every command connector counts
   bool cancel = false;   // `rollback` of a pending rotation: undoing it is the goal, not a failure
@@ -102,7 +130,19 @@ struct Rotator::Op
     if (old_value) {
       redactor.add(label(name, v_old), *old_value);
     }
+    for (const auto& [secret, value] : auth) {
+      redactor.add(secret + " (auth)", value);
+    }
     return redactor;
+  }
+  // What a connector's step receives: `base` with the connector's credential, when it has one.
+  connector::Invocation invocation_for(const ConnectorRecord& connector, connector::Invocation base) const
+  {
+    if (!connector.auth_secret.empty()) {
+      const auto it = auth.find(connector.auth_secret);
+      base.auth = it != auth.end() ? &it->second : nullptr;
+    }
+    return base;
   }
 };
 

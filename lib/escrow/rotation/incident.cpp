@@ -49,6 +49,7 @@ Outcome Rotator::rollback(const std::string& name)
     throw Error(ErrorKind::access, fmt::format("rollback: {} cannot read the versions of {} it would re-apply: {}",
                                                m_session.me().name, full_name, error.what()));
   }
+  read_auth(op, secret);
   op.out.action = OutcomeAction::rollback;
   op.out.reason = fmt::format("rollback to v{}", op.v_new);
   progress(fmt::format("{}: rolling back to v{}", full_name, op.v_new));

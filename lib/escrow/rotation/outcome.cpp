@@ -37,6 +37,7 @@ std::string_view outcome_result_name(OutcomeResult result)
   case OutcomeResult::planned: return "planned";
   case OutcomeResult::compromised: return "compromised";
   case OutcomeResult::retired: return "retired";
+  case OutcomeResult::needs_connector: return "needs-connector";
   }
   return "";
 }

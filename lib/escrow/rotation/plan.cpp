@@ -120,7 +120,7 @@ std::vector<Outcome> Rotator::plan(const std::vector<std::string>& names, bool d
       continue;
     }
     if (const auto reason = due_reason(secret, vault.policy(), m_session.now())) {
-      outcomes.push_back(plan_one(name, *reason));
+      outcomes.push_back(needs_connector(secret) ? needs_connector_outcome(secret, *reason) : plan_one(name, *reason));
     }
   }
   return outcomes;

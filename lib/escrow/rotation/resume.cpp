@@ -46,6 +46,7 @@ Outcome Rotator::resume_one(const std::string& name, OutcomeAction action)
   if (has_commands && live != nullptr) {
     op.old_value = read_value(name, live->v);
   }
+  read_auth(op, secret);
   if (forward) {
     progress(fmt::format("{}: resuming v{} (rolling forward)", name, op.v_new));
     return drive(op);
@@ -125,6 +126,12 @@ std::vector<Outcome> Rotator::rotate_due()
     if (!reason) {
       continue;
     }
+    if (needs_connector(secret)) {
+      outcomes.push_back(needs_connector_outcome(secret, *reason));
+      progress(outcomes.back().summary());
+      send(outcomes.back(), "needs-connector");
+      continue;
+    }
     try {
       outcomes.push_back(begin_and_drive(name, *reason));
     } catch (const Error& error) {
@@ -196,12 +203,14 @@ Outcome Rotator::confirm(const std::string& name, const std::string& connector_n
   if (has_commands && live != nullptr) {
     op.old_value = read_value(full_name, live->v);
   }
+  read_auth(op, secret);
   JournalEntry entry = entry_for(JournalAction::confirm, full_name, secret.env, op.v_new);
   entry.detail = Json{{"connector", connector_name}};
   if (!connector->verify.empty()) {
     const connector::Invocation invocation{full_name, secret.env, op.v_new, op.v_old, action_of(op.kind)};
-    connector::StepResult check =
-      connector::run_step(*connector, connector::Step::verify, invocation, *op.new_value, op.redactor());
+    connector::StepResult check = connector::run_step(*connector, connector::Step::verify,
+                                                      op.invocation_for(*connector, invocation), *op.new_value,
+                                                      op.redactor());
     op.out.steps.push_back(check);
     if (!check.ok) {
       entry.result = JournalResult::failed;

@@ -2,7 +2,9 @@
 // (the protocol is at the top of rotation.hpp).
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
+#include <escrow/escrow.hpp>
 #include <escrow/policy.hpp>
+#include <escrow/read.hpp>
 #include <escrow/rotation/engine.hpp>
 #include <escrow/util/text.hpp>
 #include <escrow/versions.hpp>
@@ -38,6 +40,58 @@ SecretBytes Rotator::read_value(const std::string& name, std::int64_t v)
   }
   const OpenedKey key = open_data_key(vault, secret, *version, m_session.identity(), m_session.now());
   return decrypt_version(vault, secret, *version, key.data_key);
+}
+
+void Rotator::read_auth(Op& op, const SecretRecord& secret)
+{
+  const Vault& vault = m_session.vault();
+  std::vector<ValueRead> reads;
+  for (const auto& connector_name : secret.connectors) {
+    const ConnectorRecord* connector = vault.connector(connector_name);
+    if (connector == nullptr || connector->auth_secret.empty() || !connector::driver_for(*connector).pushes()) {
+      continue;
+    }
+    if (connector->auth_secret == op.name) {
+      throw Error(ErrorKind::usage, fmt::format("rotate: connector {} logs in with {} itself, so a failed rotation "
+                                                "could not log in to roll it back; nothing was changed",
+                                                connector_name, op.name))
+        .hint("give the connector another credential: escrow connector add NAME ... --auth-secret ENV/OTHER");
+    }
+    const bool read_already =
+      op.auth.count(connector->auth_secret) > 0
+      || std::any_of(reads.begin(), reads.end(), [&](const ValueRead& read) { return read.secret == connector->auth_secret; });
+    if (read_already) {
+      continue;
+    }
+    try {
+      reads.push_back(escrow::read_value(m_session, connector->auth_secret, 0, JournalAction::connector_auth,
+                                         Json{{"connector", connector_name}, {"for", op.name}}));
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::access) {
+        throw;
+      }
+      throw Error(ErrorKind::access, fmt::format("rotate {}: {} cannot read {}, the credential of connector {}; "
+                                                 "no connector ran and nothing was changed",
+                                                 op.name, m_session.me().name, connector->auth_secret, connector_name))
+        .hint(fmt::format("its owner can give standing access: escrow share {} --with {}", connector->auth_secret,
+                          m_session.me().name));
+    }
+  }
+  // Journaled as reads of whoever rotates (one entry per credential), before any connector runs.
+  JournalEntry used = entry_for(JournalAction::grant_used, "", "");
+  used.detail = Json{{"requests", Json::array()}};
+  for (ValueRead& read : reads) {
+    m_session.record(read.entry);
+    if (!read.used_grant.empty()
+        && mark_grant_used(m_session.vault(), read.secret, read.used_grant, m_session.identity(), m_session.now())) {
+      used.detail["requests"].push_back(Json{{"secret", read.secret}, {"request", read.used_grant}});
+    }
+    op.auth.emplace(read.secret, std::move(read.value));
+  }
+  if (!used.detail["requests"].empty()) {
+    m_session.commit(std::move(used));
+  }
+  m_journal.reset();
 }
 
 std::vector<std::string> Rotator::who_can_rotate(const SecretRecord& secret) const
@@ -140,6 +194,10 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
     fail(ErrorKind::failed, "rotate {}: the new value is the same as v{}; nothing was changed", name, op.v_old);
   }
 
+  // The connectors' own credentials: a rotator who cannot read one is refused here, before
+  // anything is written or run.
+  read_auth(op, secret);
+
   // 1. create: the pending version is durable before any connector runs.
   progress(fmt::format("{}: creating v{}", name, op.v_new));
   VersionPlan plan;
@@ -226,7 +284,8 @@ Outcome Rotator::drive(Op& op)
     if (std::find(attempted.begin(), attempted.end(), connector->name) == attempted.end()) {
       attempted.push_back(connector->name);
     }
-    out.steps.push_back(connector::run_step(*connector, connector::Step::update, invocation, *op.new_value, redactor));
+    out.steps.push_back(connector::run_step(*connector, connector::Step::update, op.invocation_for(*connector, invocation),
+                                            *op.new_value, redactor));
     if (!out.steps.back().ok) {
       roll_back(op, out, fmt::format("connector {} {}", connector->name, out.steps.back().describe()), attempted);
       return out;
@@ -241,7 +300,8 @@ Outcome Rotator::drive(Op& op)
   }
   for (const ConnectorRecord* connector : checks) {
     progress(fmt::format("{}: verify {} (v{})", op.name, connector->name, op.v_new));
-    out.steps.push_back(connector::run_step(*connector, connector::Step::verify, invocation, *op.new_value, redactor));
+    out.steps.push_back(connector::run_step(*connector, connector::Step::verify, op.invocation_for(*connector, invocation),
+                                            *op.new_value, redactor));
     if (!out.steps.back().ok) {
       roll_back(op, out, fmt::format("connector {} {}", connector->name, out.steps.back().describe()), attempted);
       return out;
@@ -348,9 +408,10 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
       continue;
     }
     progress(fmt::format("{}: restore {} (v{})", op.name, *it, op.v_old));
-    out.steps.push_back(connector::run_step(*connector, connector::Step::update, invocation, *op.old_value, redactor));
+    const connector::Invocation restore = op.invocation_for(*connector, invocation);
+    out.steps.push_back(connector::run_step(*connector, connector::Step::update, restore, *op.old_value, redactor));
     if (out.steps.back().ok) {
-      out.steps.push_back(connector::run_step(*connector, connector::Step::verify, invocation, *op.old_value, redactor));
+      out.steps.push_back(connector::run_step(*connector, connector::Step::verify, restore, *op.old_value, redactor));
     }
     if (!out.steps.back().ok) {
       incomplete.push_back(*it);

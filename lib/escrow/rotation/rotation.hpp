@@ -137,6 +137,10 @@ enum class OutcomeResult {
   planned,
   compromised,
   retired,
+  // rotate --due: a due secret with no connector that is not declared escrow-only. Not rotated
+  // (the systems using it would keep the old value); a person must connect it, declare it
+  // escrow-only, or rotate it by name. Not ok: `rotate --due` exits 1.
+  needs_connector,
 };
 std::string_view outcome_action_name(OutcomeAction action);
 std::string_view outcome_result_name(OutcomeResult result);
@@ -227,6 +231,9 @@ private:
   void finish(Op& op, Outcome& out);
   Outcome resume_one(const std::string& name, OutcomeAction action);
   SecretBytes read_value(const std::string& name, std::int64_t v);
+  // Reads the auth secrets of the connectors of `op` that push (docs/CONNECTORS.md) under the
+  // read rules, journaled as connector-auth reads; Error(access) before any connector runs.
+  void read_auth(Op& op, const SecretRecord& secret);
   SecretBytes generate(const SecretRecord& secret, const std::string& spec, std::int64_t v);
   const std::vector<JournalEntry>& journal();
   void send(Outcome& out, const std::string& event);
