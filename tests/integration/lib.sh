@@ -244,6 +244,10 @@ module.exports = {
     users: [{ username: "$NR_ADMIN_USER", password: "$hash", permissions: "*" }]
   },
   httpNodeRoot: "/",
+  // node-red-node-mysql retries a failed connection after this many ms (default 20000). A
+  // rollback re-applies the flow's credential before its database's (reverse order), so the
+  // flow's first connection attempt fails; its check must pass within the connector's verify.
+  mysqlReconnectTime: 1000,
   // A check broken on purpose: while $NR_BREAK_FILE exists, every deployment (POST /flows)
   // flips GET /check between working and answering 503, so the deployment of a new credential
   // breaks it and the rollback's deployment of the old one mends it.
