@@ -10,7 +10,8 @@
 //   3. the config node --node gets "credentials": {"<field>": value} (Node-RED keeps the node's
 //      other credentials), and the document goes back with its rev: POST <url>/flows with
 //      Node-RED-Deployment-Type: nodes, which restarts the changed config node and the nodes using
-//      it. A 409 (the flows changed meanwhile) fails the step.
+//      it (Node-RED 4.1 counts a node posted with "credentials" as changed: flows/util.js
+//      diffConfigs; no full redeploy is needed). A 409 (the flows changed meanwhile) fails the step.
 // verify: GET --verify-url, expecting --verify-expect-status (200 by default); tried up to three
 //   times a second apart within the timeout, as the redeployed nodes may take a moment to connect.
 // The body carrying the value is built in locked memory; the value is spliced into the serialised

@@ -191,6 +191,7 @@ Response perform(const Request& request)
     ca.len = request.cacert.size();
     ca.flags = CURL_BLOB_COPY;
     curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+    curl_easy_setopt(h, CURLOPT_CAPATH, nullptr); // these CAs only, not the system's as well
   }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.list);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
