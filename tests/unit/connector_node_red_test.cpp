@@ -140,7 +140,7 @@ TEST_CASE("node-red connector: logs in, sets the config node's credential, deplo
   CHECK(requests[0].path == "/auth/token");
   CHECK(requests[0].header("content-type") == "application/x-www-form-urlencoded");
   CHECK(requests[0].body
-        == "client_id=node-red-admin&grant_type=password&scope=%2A&username=admin&password=adm1n%20pass%26%3D");
+        == "client_id=node-red-admin&grant_type=password&scope=*&username=admin&password=adm1n%20pass%26%3D");
   // 2. the flows, v2, with the token.
   CHECK(requests[1].method == "GET");
   CHECK(requests[1].path == "/flows");

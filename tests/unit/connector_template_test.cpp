@@ -50,7 +50,7 @@ TEST_CASE("connector templates: a value is JSON-escaped inside a JSON string", "
   const std::string body = rendered("{\"password\": \"{{value}}\"}", value, connector::Escape::json);
   CHECK(body == "{\"password\": \"q\\\"b\\\\s\\u000Al\\u0009t\\u0001é€\"}");
   // ... and parses back to exactly the value.
-  CHECK(Json::parse(body)["password"] == value);
+  CHECK(canonical::Json::parse(body)["password"] == value);
   // Not UTF-8: refused, nothing rendered.
   const auto parts = connector::parse_template("\"{{value}}\"", "t");
   const SecretBytes bad = SecretBytes::from("\xff\xfe");

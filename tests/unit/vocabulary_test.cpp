@@ -30,10 +30,23 @@ Json member_json(Json roles)
               {"by", "alice"},       {"sig", k_sig}};
 }
 
-Json connector_json(const std::string& kind)
+Json connector_json(const std::string& kind, const std::string& method = "PUT")
 {
-  return Json{{"env", "prod"},        {"kind", kind},  {"update", ""}, {"verify", ""}, {"instructions", ""},
-              {"timeout", 60},        {"created_at", "2026-01-15T09:00:00Z"}, {"by", "alice"}, {"sig", k_sig}};
+  Json json{{"env", "prod"},        {"kind", kind},  {"update", ""}, {"verify", ""}, {"instructions", ""},
+            {"timeout", 60},        {"created_at", "2026-01-15T09:00:00Z"}, {"by", "alice"}, {"sig", k_sig}};
+  // The native kinds' own fields (docs/FORMAT.md).
+  if (kind == "postgres") {
+    json.update(Json{{"conninfo", "host=127.0.0.1"}, {"role", "app"}, {"auth_secret", ""}});
+  } else if (kind == "http") {
+    json.update(Json{{"url", "https://api.example.com/v1"}, {"method", method}, {"body", "{\"v\": \"{{value}}\"}"},
+                     {"headers", Json::array()}, {"expect_status", 0}, {"verify_url", ""}, {"verify_expect_status", 0},
+                     {"cacert", ""}, {"auth_secret", ""}});
+  } else if (kind == "node-red") {
+    json.update(Json{{"url", "http://127.0.0.1:1880"}, {"node", "n1"}, {"field", "password"}, {"auth_user", ""},
+                     {"auth_secret", ""}, {"verify_url", "http://127.0.0.1:1880/check"}, {"verify_expect_status", 200},
+                     {"cacert", ""}});
+  }
+  return json;
 }
 
 Json version_json(const std::string& state)
@@ -106,6 +119,7 @@ TEST_CASE("vocabulary: every name round-trips and parsing is exact", "[records][
   check_round_trip(k_version_states, version_state_name, parse_version_state);
   check_round_trip(k_secret_states, secret_state_name, parse_secret_state);
   check_round_trip(k_connector_kinds, connector_kind_name, parse_connector_kind);
+  check_round_trip(k_http_methods, http_method_name, parse_http_method);
   check_round_trip(journal_actions(), journal_action_name, parse_journal_action);
   check_round_trip(journal_results(), journal_result_name, parse_journal_result);
   CHECK(journal_actions().size() == 36);
@@ -148,6 +162,12 @@ TEST_CASE("vocabulary: records round-trip byte for byte with every name", "[reco
     CHECK(record.kind == kind);
     CHECK(canonical::dump(to_json(record)) == canonical::dump(json));
   }
+  for (const HttpMethod method : k_http_methods) {
+    const Json json = connector_json("http", std::string(http_method_name(method)));
+    const ConnectorRecord record = connector_from_json(json, "crm", "c");
+    CHECK(record.method == method);
+    CHECK(canonical::dump(to_json(record)) == canonical::dump(json));
+  }
   for (const SecretState state : k_secret_states) {
     for (const VersionState version_state : k_version_states) {
       const Json json = secret_json(std::string(secret_state_name(state)), std::string(version_state_name(version_state)));
@@ -165,8 +185,10 @@ TEST_CASE("vocabulary: an unknown name in a record is an integrity error naming 
         == R"(v.vault: members/bob: unknown role "superuser" in "roles")");
   CHECK(integrity_error([] { (void)member_from_json(member_json({"Admin"}), "bob", "v.vault: members/bob"); })
         == R"(v.vault: members/bob: unknown role "Admin" in "roles")");
-  CHECK(integrity_error([] { (void)connector_from_json(connector_json("postgres"), "crm", "v.vault: connectors/crm"); })
-        == R"(v.vault: connectors/crm: unknown connector kind "postgres" in "kind")");
+  CHECK(integrity_error([] { (void)connector_from_json(connector_json("mysql"), "crm", "v.vault: connectors/crm"); })
+        == R"(v.vault: connectors/crm: unknown connector kind "mysql" in "kind")");
+  CHECK(integrity_error([] { (void)connector_from_json(connector_json("http", "put"), "crm", "v.vault: connectors/crm"); })
+        == R"(v.vault: connectors/crm: unknown HTTP method "put" in "method")");
   CHECK(integrity_error([] { (void)secret_from_json(secret_json("deleted", "current"), "prod/db", "v.vault: secrets/prod/db"); })
         == R"(v.vault: secrets/prod/db: unknown secret state "deleted" in "state")");
   CHECK(integrity_error([] { (void)secret_from_json(secret_json("active", "lost"), "prod/db", "v.vault: secrets/prod/db"); })
