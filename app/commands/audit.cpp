@@ -2,10 +2,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/util/escape.hpp>
-#include <escrow/atomic_file.hpp>
 #include <escrow/audit/anomalies.hpp>
-#include <escrow/audit/csv.hpp>
-#include <escrow/audit/html.hpp>
 #include <escrow/audit/log.hpp>
 #include <escrow/audit/report.hpp>
 #include <escrow/audit/verify.hpp>
@@ -178,49 +175,14 @@ void run_report(const ReportOptions& options, Context& context)
   }
   Session session = context.open(Mode::read);
   const Vault& vault = session.vault();
-  const std::vector<audit::LoggedEntry> entries = audit::read_entries(session.journal());
   audit::ReportOptions report_options;
-  report_options.now = session.now();
   report_options.dormant_after = options.dormant_days * 86400;
   report_options.expiring_within = *expiring;
-  report_options.reader = options.no_values ? nullptr : &session.identity();
-  const audit::Report report = audit::build_report(vault, entries, report_options);
-  std::string html_path;
-  if (!options.html.empty()) {
-    const std::vector<audit::Anomaly> anomalies = audit::find_anomalies(entries, vault);
-    const audit::VerifyReport verified = audit::verify_session_journal(session);
-    audit::HtmlContext page;
-    page.vault = session.vault_path().string();
-    page.vault_id = vault.id_b64();
-    page.revision = vault.revision();
-    page.journal_entries = entries.size();
-    page.verification = verified.ok()
-                          ? fmt::format("ok, {} entries, every hash and signature verified{}", verified.entries,
-                                        verified.warnings() > 0 ? fmt::format(" ({} warning(s))", verified.warnings()) : "")
-                          : fmt::format("FAILED: {}", verified.first_error()->message);
-    AtomicFile file(options.html, 0644);
-    file.write(audit::render_html(report, anomalies, entries, page));
-    file.commit();
-    html_path = options.html;
-  }
-  std::vector<std::string> csv_files;
-  if (!options.csv.empty()) {
-    std::filesystem::create_directory(options.csv);
-    for (const audit::Table& table : report.tables(audit::Report::Rows::all)) {
-      const std::filesystem::path file_path = std::filesystem::path(options.csv) / (table.key + ".csv");
-      AtomicFile file(file_path, 0644);
-      file.write(audit::table_csv(table));
-      file.commit();
-      csv_files.push_back(file_path.string());
-    }
-  }
-  if (!report.compared.empty()) {
-    // Values were decrypted (never shown, never written): that leaves a trace too.
-    JournalEntry entry;
-    entry.action = JournalAction::audit_compare;
-    entry.detail = Json{{"secrets", report.compared.size()}, {"duplicates", report.duplicates.size()}};
-    session.record(std::move(entry));
-  }
+  const audit::ReportRun run =
+    audit::report_on(session, report_options, !options.no_values, options.html, options.csv);
+  const audit::Report& report = run.report;
+  const std::string& html_path = run.html_path;
+  const std::vector<std::string>& csv_files = run.csv_files;
   if (context.json()) {
     Json document = report.to_json();
     document["vault"] = session.vault_path().string();

@@ -4,7 +4,6 @@
 #include <commands/errors.hpp>
 #include <commands/version.hpp>
 
-#include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
 
 #include <algorithm>
@@ -29,13 +28,18 @@ void print_error(std::ostream& err, const Error& error)
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err)
 {
+  return run(args, out, err, Io::process());
+}
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, Io io)
+{
   // `escrow --version` alone answers before the command tree is built and before CLI11 throws
   // its version exception (the first exception of a process costs the unwinder's set-up).
   if (args.size() == 1 && args[0] == "--version") {
     out << version_line() << '\n';
     return 0;
   }
-  Context context(out, err);
+  Context context(out, err, std::move(io));
   CLI::App app{"escrow — a team's shared credentials in one signed, encrypted vault in git", "escrow"};
   app.set_version_flag("--version", version_line());
   app.require_subcommand(1);
@@ -49,13 +53,27 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   app.add_flag("--allow-rollback", context.global.allow_rollback,
                "accept a vault older than the newest this machine has seen (journaled)");
 
+  // In the order `escrow --help` lists them.
   setup_identity(app, context);
   setup_init(app, context);
   setup_member(app, context);
-  setup_secrets(app, context);
+  setup_add(app, context);
+  setup_list(app, context);
+  setup_show(app, context);
+  setup_get(app, context);
+  setup_share(app, context);
   setup_exec(app, context);
-  setup_escrow(app, context);
-  setup_rotation(app, context);
+  setup_request(app, context);
+  setup_approve(app, context);
+  setup_deny(app, context);
+  setup_grants(app, context);
+  setup_policy(app, context);
+  setup_connector(app, context);
+  setup_connect(app, context);
+  setup_rotate(app, context);
+  setup_compromise(app, context);
+  setup_retire(app, context);
+  setup_rollback(app, context);
   setup_audit(app, context);
   setup_verify(app, context);
   setup_agent(app, context);
@@ -141,7 +159,7 @@ int main(int argc, char* argv[])
   ::setrlimit(RLIMIT_CORE, &no_core);
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   try {
-    crypto::init();
+    init_library();
   } catch (const Error& error) {
     std::cerr << "escrow: error: " << error.what() << '\n';
     return error.exit_code();

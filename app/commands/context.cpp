@@ -3,20 +3,49 @@
 
 #include <escrow/util/escape.hpp>
 #include <escrow/locate.hpp>
+#include <escrow/agent.hpp>
+#include <escrow/error.hpp>
 #include <escrow/util/terminal.hpp>
+#include <escrow/versions.hpp>
 
 #include <cstdlib>
 #include <ostream>
 
 namespace escrow::cli {
 
+Io Io::process()
+{
+  Io io;
+  io.getenv = [](const char* name) -> const char* { return std::getenv(name); };
+  io.stdin_is_terminal = [] { return util::is_terminal(0); };
+  io.read_stdin = [](std::size_t max_size) { return util::read_stdin_secret(max_size); };
+  io.read_hidden_line = [](std::string_view prompt) { return util::read_hidden_line(prompt); };
+  return io;
+}
+
+Context::Context(std::ostream& out, std::ostream& err, Io io) : m_out(out), m_err(err), m_io(std::move(io)) {}
+
+std::string_view Context::env(const char* name) const
+{
+  const char* value = m_io.getenv(name);
+  return value != nullptr ? std::string_view(value) : std::string_view();
+}
+
+std::filesystem::path Context::default_identity_path() const
+{
+  return escrow::default_identity_path(env("ESCROW_IDENTITY"), env("XDG_CONFIG_HOME"), env("HOME"));
+}
+
 SessionOptions Context::session_options() const
 {
-  SessionOptions options = SessionOptions::from_environment();
+  SessionOptions options;
   if (!global.vault.empty()) {
     options.vault_path = global.vault;
-  } else if (vault_unnamed()) {
+  } else if (!env("ESCROW_VAULT").empty()) {
+    options.vault_path = std::filesystem::path(env("ESCROW_VAULT"));
+  } else {
     // Found as git finds .git (lib/escrow/locate.hpp); else ./escrow.vault as before.
+    options.vault_path = k_default_vault_name;
     std::error_code no_cwd;
     const std::filesystem::path here = std::filesystem::current_path(no_cwd);
     if (!no_cwd) {
@@ -25,22 +54,52 @@ SessionOptions Context::session_options() const
   }
   if (!global.identity.empty()) {
     options.identity_path = global.identity;
-  } else if (!options.identity_data) {
+  } else if (const std::string_view data = env("ESCROW_IDENTITY_DATA"); !data.empty()) {
+    // A private key: straight from the environment block into locked memory.
+    options.identity_data = SecretBytes::from(data);
+  } else {
     options.identity_path = default_identity_path();
   }
+  const std::string_view state = env("XDG_STATE_HOME");
+  options.state_dir = (state.empty() ? std::filesystem::path(env("HOME").empty() ? "." : env("HOME")) / ".local/state"
+                                     : std::filesystem::path(state))
+                      / "escrow";
   options.allow_rollback = global.allow_rollback;
+  options.clock = Clock::from_setting(env("ESCROW_NOW"));
+  options.lock_wait = parse_lock_wait(env("ESCROW_LOCK_WAIT"));
+  options.agent_socket = agent::socket_path(env("ESCROW_AGENT_SOCK"), env("XDG_RUNTIME_DIR"));
+  const std::string passphrase_file(env("ESCROW_PASSPHRASE_FILE"));
+  auto ask = m_io.read_hidden_line;
+  options.passphrase = [passphrase_file, ask](std::string_view prompt) -> std::optional<SecretBytes> {
+    if (!passphrase_file.empty()) {
+      return util::read_secret_line_file(passphrase_file, 4096);
+    }
+    return ask(prompt);
+  };
   return options;
 }
 
 bool Context::vault_unnamed() const
 {
-  const char* named = std::getenv("ESCROW_VAULT");
-  return global.vault.empty() && (named == nullptr || *named == '\0');
+  return global.vault.empty() && env("ESCROW_VAULT").empty();
 }
 
 Session Context::open(Mode mode) const
 {
   return Session::open(session_options(), mode);
+}
+
+SecretBytes Context::read_value(std::string_view prompt, std::string_view repeat, std::string_view what) const
+{
+  if (m_io.stdin_is_terminal()) {
+    auto first = m_io.read_hidden_line(prompt);
+    auto second = m_io.read_hidden_line(repeat);
+    if (!first || !second || !first->equals(*second)) {
+      fail(ErrorKind::usage, "{}: the values do not match", what);
+    }
+    return std::move(*first);
+  }
+  return m_io.read_stdin(k_max_value_size);
 }
 
 void Context::emit(const canonical::Json& document)
@@ -81,8 +140,7 @@ void Context::note(std::string_view line)
 
 bool Context::color() const
 {
-  const char* no_color = std::getenv("NO_COLOR");
-  return (no_color == nullptr || *no_color == '\0') && util::is_terminal(1) && !global.json;
+  return env("NO_COLOR").empty() && util::is_terminal(1) && !global.json;
 }
 
 std::string Context::bold(std::string_view text) const

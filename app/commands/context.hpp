@@ -1,13 +1,22 @@
-// What every command receives: global options, output streams and the way to open a session.
-// Nothing global: tests build their own Context around string streams.
+// What every command receives: global options, output streams, its inputs and the way to open a
+// session. Nothing global: tests build their own Context around string streams, a map for the
+// environment and a string for stdin.
+//
+// THE one place that reads the environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA,
+// ESCROW_PASSPHRASE_FILE, ESCROW_LOCK_WAIT, ESCROW_NOW, ESCROW_KDF, ESCROW_AGENT_SOCK,
+// XDG_RUNTIME_DIR, XDG_STATE_HOME, XDG_CONFIG_HOME, HOME, NO_COLOR are read here and passed down (SessionOptions); nothing in
+// lib/escrow/ calls getenv.
 #pragma once
 
 #include <escrow/canonical.hpp>
+#include <escrow/secret_bytes.hpp>
 #include <escrow/session.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,10 +31,25 @@ struct GlobalOptions
   bool allow_rollback = false;
 };
 
+// What the CLI takes from its process besides argv and the output streams. Io::process() is the
+// real one (main); tests pass their own, so they need neither setenv nor dup2.
+struct Io
+{
+  // A variable's value, or nullptr when unset. The pointer stays valid while the Io lives.
+  std::function<const char*(const char* name)> getenv;
+  std::function<bool()> stdin_is_terminal;
+  // All of stdin, straight into locked memory, at most max_size bytes (Error(usage) beyond).
+  std::function<SecretBytes(std::size_t max_size)> read_stdin;
+  // A prompt on the terminal with echo off; nullopt when there is no terminal.
+  std::function<std::optional<SecretBytes>(std::string_view prompt)> read_hidden_line;
+
+  static Io process();
+};
+
 class Context
 {
 public:
-  Context(std::ostream& out, std::ostream& err) : m_out(out), m_err(err) {}
+  Context(std::ostream& out, std::ostream& err, Io io = Io::process());
 
   GlobalOptions global;
   // The process exit status when no error is thrown (exec returns its child's).
@@ -41,6 +65,21 @@ public:
   bool vault_unnamed() const;
   // THE way a command opens the vault (lock, verify, pins, identity, membership).
   Session open(Mode mode) const;
+
+  // A value a person types twice on a terminal (prompts `prompt`, then `repeat`), else all of
+  // stdin. `what` prefixes the mismatch error ("add", "rotate").
+  SecretBytes read_value(std::string_view prompt, std::string_view repeat, std::string_view what) const;
+  // All of stdin (at most max_size bytes), e.g. a public identity piped in.
+  SecretBytes read_stdin(std::size_t max_size) const { return m_io.read_stdin(max_size); }
+  bool stdin_is_terminal() const { return m_io.stdin_is_terminal(); }
+  std::optional<SecretBytes> read_hidden_line(std::string_view prompt) const { return m_io.read_hidden_line(prompt); }
+  // A variable of the environment ("" when unset): for the few settings that are not the
+  // session's (ESCROW_PASSPHRASE_FILE for a new identity's passphrase).
+  std::string_view env(const char* name) const;
+  // Where `identity new` writes and `identity show` reads by default.
+  std::filesystem::path default_identity_path() const;
+  // ESCROW_KDF=fast (test suites only): the cheapest Argon2id limits for a new identity.
+  bool kdf_fast() const { return env("ESCROW_KDF") == "fast"; }
 
   bool json() const { return global.json; }
   bool quiet() const { return global.quiet; }
@@ -63,6 +102,7 @@ private:
   std::ostream& m_out;
   std::ostream& m_err;
   bool m_emitted = false;
+  Io m_io;
 };
 
 // Aligned columns for people.
@@ -71,16 +111,29 @@ void print_table(std::ostream& out,
                  const std::vector<std::string>& headers,
                  const std::vector<std::vector<std::string>>& rows);
 
-// A subcommand group registers itself on the app.
-void setup_identity(CLI::App& app, Context& context);
+// Each command (or group of verbs) registers itself on the app; one file each, named after it.
+void setup_identity(CLI::App& app, Context& context);   // identity new | show
 void setup_init(CLI::App& app, Context& context);
-void setup_member(CLI::App& app, Context& context);
-void setup_secrets(CLI::App& app, Context& context);   // add, list, show, get, share, unshare
+void setup_member(CLI::App& app, Context& context);     // member add | remove | list
+void setup_add(CLI::App& app, Context& context);
+void setup_list(CLI::App& app, Context& context);
+void setup_show(CLI::App& app, Context& context);
+void setup_get(CLI::App& app, Context& context);
+void setup_share(CLI::App& app, Context& context);      // share | unshare
 void setup_exec(CLI::App& app, Context& context);
 void setup_verify(CLI::App& app, Context& context);
-void setup_escrow(CLI::App& app, Context& context);    // request, approve, deny, grants, policy
-void setup_rotation(CLI::App& app, Context& context);  // connector, rotate, compromise, retire, rollback, connect
-void setup_audit(CLI::App& app, Context& context);     // audit log|verify|report|anomalies
+void setup_request(CLI::App& app, Context& context);
+void setup_approve(CLI::App& app, Context& context);
+void setup_deny(CLI::App& app, Context& context);
+void setup_grants(CLI::App& app, Context& context);
+void setup_policy(CLI::App& app, Context& context);     // policy show | set | set-notify
+void setup_connector(CLI::App& app, Context& context);  // connector add | list | remove
+void setup_connect(CLI::App& app, Context& context);    // connect | disconnect
+void setup_rotate(CLI::App& app, Context& context);
+void setup_compromise(CLI::App& app, Context& context);
+void setup_retire(CLI::App& app, Context& context);
+void setup_rollback(CLI::App& app, Context& context);
+void setup_audit(CLI::App& app, Context& context);      // audit log | verify | report | anomalies
 void setup_agent(CLI::App& app, Context& context);     // agent, agent lock, agent status
 void setup_inject(CLI::App& app, Context& context);    // inject -i TEMPLATE -o FILE
 void setup_import(CLI::App& app, Context& context);    // import SOURCE --env E

@@ -2,12 +2,11 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/escrow.hpp>
-#include <escrow/policy.hpp>
 #include <escrow/redact.hpp>
+#include <escrow/read.hpp>
 #include <escrow/references.hpp>
+#include <escrow/secrets.hpp>
 #include <escrow/util/process.hpp>
-#include <escrow/versions.hpp>
 
 namespace escrow::cli {
 
@@ -38,85 +37,29 @@ void run_exec(const ExecOptions& options, Context& context)
   if (options.sets.empty() && options.env_file.empty()) {
     fail(ErrorKind::usage, "exec: nothing to set (--set VAR=ENV/NAME or --env-file FILE)");
   }
-  std::vector<std::pair<std::string, std::string>> bindings;
+  std::vector<ValueBinding> bindings;
   for (const auto& set : options.sets) {
     const auto eq = set.find('=');
     if (eq == std::string::npos || !valid_variable(set.substr(0, eq))) {
       fail(ErrorKind::usage, "exec: --set wants VAR=ENV/NAME with VAR a shell variable name");
     }
     const auto [env, name] = split_secret_name(set.substr(eq + 1));
-    bindings.emplace_back(set.substr(0, eq), env + "/" + name);
+    bindings.push_back(ValueBinding{set.substr(0, eq), env + "/" + name});
   }
 
-  Session session = context.open(Mode::read);
-  // --env-file: references read under the same rules (lib/escrow/references.hpp), journaled below.
+  // One session: the identity is unlocked once, the uses are journaled before the command runs.
+  // It ends before the command starts, so no lock is held while it runs.
+  // --env-file: references read under the same rules (lib/escrow/references.hpp).
   EnvFileValues file_values;
-  if (!options.env_file.empty()) {
-    file_values = read_env_file(session, options.env_file, options.command.front());
-  }
-  const Vault& vault = session.vault();
-  const MemberRecord& me = session.me();
-  std::vector<SecretBytes> values;
-  values.reserve(bindings.size());
-  std::vector<JournalEntry> entries;
-  std::vector<std::pair<std::string, std::string>> used_grants; // after_access secrets: (name, request)
-  for (const auto& [variable, full_name] : bindings) {
-    const SecretRecord& secret = vault.secret(full_name);
-    JournalEntry entry;
-    entry.action = JournalAction::exec;
-    entry.secret = full_name;
-    entry.env = secret.env;
-    entry.detail = Json{{"program", options.command.front()}, {"variable", variable}};
-    try {
-      policy::require_env(me, secret.env, "exec");
-      if (me.roles == std::set<Role>{Role::auditor}) {
-        fail(ErrorKind::access, "exec: {} is an auditor and may not use values", me.name);
-      }
-      if (secret.state == SecretState::retired) {
-        fail(ErrorKind::access, "exec: {} is retired and is never served", full_name);
-      }
-      const VersionRecord* current = secret.current();
-      if (current == nullptr) {
-        fail(ErrorKind::access, "exec: {} has no current version", full_name);
-      }
-      entry.version = current->v;
-      OpenedKey key = open_data_key(vault, secret, *current, session.identity(), session.now());
-      values.push_back(decrypt_version(vault, secret, *current, key.data_key));
-      entry.request = key.request;
-      entry.detail["via"] = access_path_name(key.path);
-      if (key.path != AccessPath::wrapped && secret.after_access && !key.request.empty()) {
-        used_grants.emplace_back(full_name, key.request);
-      }
-    } catch (const Error& error) {
-      if (error.kind() == ErrorKind::access) {
-        entry.result = JournalResult::denied;
-        entry.detail["reason"] = error.what();
-        session.record(entry);
-      }
-      throw;
+  std::vector<SecretBytes> values = [&] {
+    Session session = context.open(Mode::read);
+    if (!options.env_file.empty()) {
+      file_values = read_env_file(session, options.env_file, options.command.front());
     }
-    entries.push_back(std::move(entry));
-  }
-  // Journaled before the command runs.
-  for (auto& entry : entries) {
-    session.record(std::move(entry));
-  }
-  record_reads(session, file_values.reads);
-  if (!used_grants.empty()) {
-    // The first use of a grant to an after_access secret makes it due (lib/escrow/escrow.hpp).
-    Session writer = context.open(Mode::write);
-    JournalEntry used;
-    used.action = JournalAction::grant_used;
-    used.detail = Json{{"requests", Json::array()}};
-    for (const auto& [full_name, request] : used_grants) {
-      if (mark_grant_used(writer.vault(), full_name, request, writer.identity(), writer.now())) {
-        used.detail["requests"].push_back(Json{{"secret", full_name}, {"request", request}});
-      }
-    }
-    if (!used.detail["requests"].empty()) {
-      writer.commit(std::move(used));
-    }
-  }
+    std::vector<SecretBytes> loaded = load_values(session, bindings, options.command.front());
+    record_reads(session, file_values.reads);
+    return loaded;
+  }();
 
   Redactor redactor;
   util::ProcessSpec spec;
@@ -127,8 +70,8 @@ void run_exec(const ExecOptions& options, Context& context)
   spec.extra_env = file_values.plain;
   spec.extra_env.insert(spec.extra_env.end(), {{"ESCROW_IDENTITY_DATA", ""}, {"ESCROW_PASSPHRASE_FILE", ""}});
   for (std::size_t i = 0; i < bindings.size(); ++i) {
-    redactor.add(bindings[i].second, values[i]);
-    spec.secret_env.emplace_back(bindings[i].first, &values[i]);
+    redactor.add(bindings[i].secret, values[i]);
+    spec.secret_env.emplace_back(bindings[i].variable, &values[i]);
   }
   for (std::size_t i = 0; i < file_values.reads.size(); ++i) {
     redactor.add(file_values.reads[i].secret, file_values.reads[i].value);

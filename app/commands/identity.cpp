@@ -1,14 +1,9 @@
 // escrow identity new | show
 #include <commands/context.hpp>
 
-#include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
 #include <escrow/identity.hpp>
 #include <escrow/session.hpp>
-#include <escrow/util/terminal.hpp>
-
-#include <cstdlib>
-#include <sys/stat.h>
 
 namespace escrow::cli {
 
@@ -30,30 +25,16 @@ struct ShowOptions
   bool as_public = false;
 };
 
-crypto::KdfLimits kdf_for(const std::string& name)
+std::optional<SecretBytes> new_passphrase(Context& context, const SessionOptions& session)
 {
-  if (const char* knob = std::getenv("ESCROW_KDF"); knob != nullptr && std::string_view(knob) == "fast") {
-    return crypto::kdf_limits(crypto::KdfStrength::fast);
-  }
-  if (name == "moderate") {
-    return crypto::kdf_limits(crypto::KdfStrength::moderate);
-  }
-  if (name == "sensitive") {
-    return crypto::kdf_limits(crypto::KdfStrength::sensitive);
-  }
-  return crypto::kdf_limits(crypto::KdfStrength::interactive);
-}
-
-std::optional<SecretBytes> new_passphrase(const SessionOptions& session)
-{
-  if (const char* file = std::getenv("ESCROW_PASSPHRASE_FILE"); file != nullptr && *file != '\0') {
+  if (!context.env("ESCROW_PASSPHRASE_FILE").empty()) {
     return session.passphrase("");
   }
-  auto first = util::read_hidden_line("New passphrase: ");
+  auto first = context.read_hidden_line("New passphrase: ");
   if (!first) {
     return std::nullopt;
   }
-  auto second = util::read_hidden_line("Repeat passphrase: ");
+  auto second = context.read_hidden_line("Repeat passphrase: ");
   if (!second || !first->equals(*second)) {
     fail(ErrorKind::usage, "the passphrases do not match");
   }
@@ -66,7 +47,7 @@ void run_new(const NewOptions& options, Context& context)
   Identity identity = generate_identity(options.name);
   std::optional<SecretBytes> passphrase;
   if (!options.no_passphrase) {
-    passphrase = new_passphrase(session);
+    passphrase = new_passphrase(context, session);
     if (!passphrase) {
       throw Error(ErrorKind::usage, "identity new: no terminal to ask for a passphrase")
         .hint("set ESCROW_PASSPHRASE_FILE, or pass --no-passphrase for a CI identity");
@@ -75,19 +56,11 @@ void run_new(const NewOptions& options, Context& context)
       fail(ErrorKind::usage, "identity new: the passphrase is empty (use --no-passphrase for a CI identity)");
     }
   }
-  std::string text = serialize_identity(identity,
-                                        options.no_passphrase ? Protection::none : Protection::passphrase,
-                                        passphrase ? &*passphrase : nullptr,
-                                        kdf_for(options.kdf));
-  fs::path path = !options.out.empty() ? fs::path(options.out)
-                  : !context.global.identity.empty() ? fs::path(context.global.identity)
-                                                     : default_identity_path();
-  if (path.has_parent_path() && !fs::exists(path.parent_path())) {
-    fs::create_directories(path.parent_path());
-    fs::permissions(path.parent_path(), fs::perms::owner_all);
-  }
-  create_exclusive(path, text, 0600);
-  crypto::wipe(text.data(), text.size());
+  const fs::path path = !options.out.empty()             ? fs::path(options.out)
+                        : !context.global.identity.empty() ? fs::path(context.global.identity)
+                                                           : context.default_identity_path();
+  write_identity_file(path, identity, options.no_passphrase ? Protection::none : Protection::passphrase,
+                      passphrase ? &*passphrase : nullptr, identity_kdf(options.kdf, context.kdf_fast()));
   if (context.json()) {
     context.emit(Json{{"name", identity.pub.name},
                       {"fingerprint", identity.pub.fingerprint()},
@@ -106,41 +79,22 @@ void run_show(const ShowOptions& options, Context& context)
 {
   const SessionOptions session = context.session_options();
   const std::string what = identity_source(session);
-  std::string text;
-  if (session.identity_path) {
-    if (!fs::exists(*session.identity_path)) {
-      throw Error(ErrorKind::access, fmt::format("{}: no identity file", what))
-        .hint("create one with: escrow identity new --name NAME");
-    }
-    struct stat info{};
-    if (::stat(session.identity_path->c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
-      context.note(fmt::format("warning: {} is readable by other users; run chmod 600 on it", what));
-    }
-    text = read_file(*session.identity_path, 64 * 1024, util::Links::follow);
-  } else {
-    text = *session.identity_data;
+  const IdentityInfo info = inspect_identity(session);
+  if (info.group_readable) {
+    context.note(fmt::format("warning: {} is readable by other users; run chmod 600 on it", what));
   }
-  Json json = canonical::parse(text, what);
-  crypto::wipe(text.data(), text.size());
-  if (json.is_object() && json.contains("secret")) {
-    json["secret"] = "";
-  }
-  // Only the public half is read: showing an identity never needs its passphrase.
-  const PublicIdentity pub = PublicIdentity::from_json(json, what);
+  const PublicIdentity& pub = info.pub;
   if (options.as_public) {
     context.out() << canonical::dump_pretty(pub.to_json()) << '\n';
     return;
   }
   if (context.json()) {
-    context.emit(Json{{"name", pub.name},
-                      {"fingerprint", pub.fingerprint()},
-                      {"path", what},
-                      {"passphrase", identity_needs_passphrase(json)}});
+    context.emit(Json{{"name", pub.name}, {"fingerprint", pub.fingerprint()}, {"path", what}, {"passphrase", info.passphrase}});
     return;
   }
   context.say(fmt::format("name:        {}", pub.name));
   context.say(fmt::format("fingerprint: {}", pub.fingerprint()));
-  context.say(fmt::format("file:        {}{}", what, identity_needs_passphrase(json) ? "" : " (no passphrase)"));
+  context.say(fmt::format("file:        {}{}", what, info.passphrase ? "" : " (no passphrase)"));
 }
 
 } // namespace

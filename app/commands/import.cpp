@@ -31,6 +31,7 @@ void run_import(const ImportCommandOptions& options, Context& context)
   source.format = options.format.empty() ? guess_import_format(source.path) : parse_import_format(options.format);
   source.whole_entry = options.whole_entry;
   source.gpg = options.gpg;
+  source.read_stdin = [&context](std::size_t max_size) { return context.read_stdin(max_size); };
   if (source.path == "-" && options.format.empty()) {
     fail(ErrorKind::usage, "import: reading stdin needs --format env|json|yaml");
   }

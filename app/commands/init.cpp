@@ -18,10 +18,7 @@ void run_init(Context& context)
       .hint("escrow finds that vault from any folder of the work tree; to create another one anyway, name it: "
             "escrow --vault PATH init");
   }
-  Session session = Session::create(options);
-  JournalEntry entry;
-  entry.action = JournalAction::init;
-  session.commit(std::move(entry));
+  Session session = create_vault(options);
   const Vault& vault = session.vault();
   if (context.json()) {
     context.emit(Json{{"vault", session.vault_path().string()},

@@ -2,6 +2,7 @@
 #include <escrow/audit/verify.hpp>
 #include <escrow/backup.hpp>
 #include <escrow/canonical.hpp>
+#include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
 #include <escrow/journal.hpp>
 #include <escrow/passphrase_once.hpp>
@@ -607,6 +608,7 @@ struct Probe
   std::string env;
   const SecretRecord* record = nullptr;
   const VersionRecord* version = nullptr;
+  const SecretRecord* auth = nullptr; // the connector's auth secret, when it has one
   connector::StepResult result;
 };
 
@@ -621,8 +623,11 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
     ConnectorCheck check;
     check.connector = name;
     check.kind = std::string(connector_kind_name(record.kind));
-    if (record.verify.empty()) {
-      check.detail = "it has no verify command";
+    const SecretRecord* auth = !record.auth_secret.empty() && vault.has_secret(record.auth_secret)
+                                 ? &vault.secret(record.auth_secret)
+                                 : nullptr;
+    if (!connector::driver_for(record).verifies(record)) {
+      check.detail = "it has no verify step";
     } else {
       for (const auto& secret_name : connector::bound_secrets(vault, name)) {
         const SecretRecord& secret = vault.secret(secret_name);
@@ -630,7 +635,7 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
         if (secret.state != SecretState::active || live == nullptr) {
           continue;
         }
-        probes.push_back(Probe{checks.size(), &record, secret_name, secret.env, &secret, live, {}});
+        probes.push_back(Probe{checks.size(), &record, secret_name, secret.env, &secret, live, auth, {}});
       }
     }
     checks.push_back(std::move(check));
@@ -641,8 +646,7 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
       Probe& probe = probes[i];
       std::optional<SecretBytes> value;
       try {
-        const OpenedKey key = open_data_key(vault, *probe.record, *probe.version, me, now);
-        value = decrypt_version(vault, *probe.record, *probe.version, key.data_key);
+        value = open_value(vault, *probe.record, *probe.version, me, now).value;
       } catch (const Error& error) {
         if (error.kind() != ErrorKind::access) {
           throw;
@@ -652,7 +656,20 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
       }
       Redactor redactor;
       redactor.add(label_of(probe.secret, probe.version->v), *value);
-      const connector::Invocation invocation{probe.secret, probe.env, probe.version->v, 0, connector::Action::reconnect};
+      connector::Invocation invocation{probe.secret, probe.env, probe.version->v, 0, connector::Action::reconnect};
+      // The connector's own credential, when the restorer can open it (else the step says so).
+      std::optional<SecretBytes> auth;
+      if (probe.auth != nullptr && probe.auth->state == SecretState::active && probe.auth->current() != nullptr) {
+        try {
+          auth = open_value(vault, *probe.auth, *probe.auth->current(), me, now).value;
+          redactor.add(probe.connector->auth_secret + " (auth)", *auth);
+          invocation.auth = &*auth;
+        } catch (const Error& error) {
+          if (error.kind() != ErrorKind::access) {
+            throw;
+          }
+        }
+      }
       probe.result = connector::run_step(*probe.connector, connector::Step::verify, invocation, *value, redactor);
     }
   };
@@ -835,8 +852,7 @@ RestoreResult restore(const RestoreOptions& given)
         continue;
       }
       try {
-        const OpenedKey key = open_data_key(vault, secret, version, me, now);
-        (void)decrypt_version(vault, secret, version, key.data_key);
+        (void)open_value(vault, secret, version, me, now);
         ++result.decrypted;
       } catch (const Error& error) {
         if (error.kind() != ErrorKind::access) {

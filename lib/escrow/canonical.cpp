@@ -574,32 +574,52 @@ constexpr std::string_view k_b64_alphabet =
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 }
 
-std::string b64(ByteView data)
+namespace {
+
+// Standard base64 with padding, one character at a time into `put`.
+template<typename Put>
+void b64_into(ByteView data, Put&& put)
 {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
     const std::uint32_t n = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8)
                             | data[i + 2];
-    out.push_back(k_b64_alphabet[(n >> 18) & 63]);
-    out.push_back(k_b64_alphabet[(n >> 12) & 63]);
-    out.push_back(k_b64_alphabet[(n >> 6) & 63]);
-    out.push_back(k_b64_alphabet[n & 63]);
+    put(k_b64_alphabet[(n >> 18) & 63]);
+    put(k_b64_alphabet[(n >> 12) & 63]);
+    put(k_b64_alphabet[(n >> 6) & 63]);
+    put(k_b64_alphabet[n & 63]);
   }
   const std::size_t rest = data.size() - i;
   if (rest == 1) {
     const std::uint32_t n = std::uint32_t{data[i]} << 16;
-    out.push_back(k_b64_alphabet[(n >> 18) & 63]);
-    out.push_back(k_b64_alphabet[(n >> 12) & 63]);
-    out += "==";
+    put(k_b64_alphabet[(n >> 18) & 63]);
+    put(k_b64_alphabet[(n >> 12) & 63]);
+    put('=');
+    put('=');
   } else if (rest == 2) {
     const std::uint32_t n = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8);
-    out.push_back(k_b64_alphabet[(n >> 18) & 63]);
-    out.push_back(k_b64_alphabet[(n >> 12) & 63]);
-    out.push_back(k_b64_alphabet[(n >> 6) & 63]);
-    out.push_back('=');
+    put(k_b64_alphabet[(n >> 18) & 63]);
+    put(k_b64_alphabet[(n >> 12) & 63]);
+    put(k_b64_alphabet[(n >> 6) & 63]);
+    put('=');
   }
+}
+
+} // namespace
+
+std::string b64(ByteView data)
+{
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  b64_into(data, [&](char c) { out.push_back(c); });
+  return out;
+}
+
+SecretBytes b64_secret(const SecretBytes& data)
+{
+  SecretBytes out((data.size() + 2) / 3 * 4);
+  std::size_t at = 0;
+  b64_into(data.expose(), [&](char c) { out.expose_mut()[at++] = static_cast<std::uint8_t>(c); });
   return out;
 }
 

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <escrow/crypto.hpp>
+#include <escrow/secret_bytes.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +61,8 @@ std::vector<Span> scan_object(std::string_view text,
 // Standard base64 with padding; decode is strict (canonical padding, no whitespace) and
 // throws Error(integrity) naming `what`.
 std::string b64(ByteView data);
+// b64 of a secret, into locked memory (get --json of a binary value).
+SecretBytes b64_secret(const SecretBytes& data);
 Bytes unb64(std::string_view text, std::string_view what);
 // Lower-case hex.
 std::string hex(ByteView data);

@@ -60,11 +60,11 @@ bool digits(std::string_view text, std::size_t pos, std::size_t count, unsigned&
 
 } // namespace
 
-Clock Clock::from_environment()
+Clock Clock::from_setting(std::string_view setting)
 {
   Clock clock;
-  if (const char* value = std::getenv("ESCROW_NOW"); value != nullptr && *value != '\0') {
-    const auto at = parse_time(value);
+  if (!setting.empty()) {
+    const auto at = parse_time(setting);
     if (!at) {
       throw Error(ErrorKind::usage,
                   "ESCROW_NOW: not an RFC 3339 time or Unix seconds up to 9999-12-31T23:59:59Z");

@@ -1,4 +1,4 @@
-// Time: a clock that honours ESCROW_NOW, RFC 3339 timestamps and durations ("30d", "4h").
+// Time: a clock that can be fixed (ESCROW_NOW), RFC 3339 timestamps and durations ("30d", "4h").
 #pragma once
 
 #include <cstdint>
@@ -20,9 +20,9 @@ constexpr std::int64_t k_max_duration = std::int64_t{36525} * 86400;
 class Clock
 {
 public:
-  // The system clock, or the fixed time in ESCROW_NOW (RFC 3339 or Unix seconds) when set.
-  // Throws Error(usage) when ESCROW_NOW is set but unreadable.
-  static Clock from_environment();
+  // The system clock for "", else the fixed time `setting` names (RFC 3339 or Unix seconds): the
+  // CLI passes ESCROW_NOW. Throws Error(usage) naming ESCROW_NOW when it is unreadable.
+  static Clock from_setting(std::string_view setting);
   static Clock fixed(Timestamp at);
 
   Timestamp now() const;

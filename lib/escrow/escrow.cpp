@@ -432,4 +432,111 @@ const PolicyRecord& change_policy(Vault& vault, const Identity& admin, const std
   return vault.policy();
 }
 
+namespace {
+
+JournalEntry secret_entry(JournalAction action, const std::string& full_name, const std::string& env)
+{
+  JournalEntry entry;
+  entry.action = action;
+  entry.secret = full_name;
+  entry.env = env;
+  return entry;
+}
+
+} // namespace
+
+const Request& file_request(Session& session, std::string_view name, std::int64_t ttl, const std::string& why)
+{
+  const auto [env, short_name] = split_secret_name(name);
+  const std::string full_name = env + "/" + short_name;
+  Vault& vault = session.vault();
+  (void)vault.secret(full_name); // no such secret: usage, not journaled
+  JournalEntry entry = secret_entry(JournalAction::request, full_name, env);
+  entry.why = why;
+  entry.detail = Json{{"ttl", format_duration(ttl)}};
+  const Request& request = session.refusing(entry, [&]() -> const Request& {
+    return request_access(vault, full_name, session.identity(), ttl, why, session.now());
+  });
+  const std::string id = request.id;
+  entry.request = id;
+  entry.detail["expires_at"] = format_time(request.expires_at());
+  session.commit(std::move(entry));
+  return find_request(session.vault(), session.vault().secret(full_name), id);
+}
+
+ApprovalResult approve(Session& session, std::string_view name, std::string_view id)
+{
+  const auto [env, short_name] = split_secret_name(name);
+  const std::string full_name = env + "/" + short_name;
+  Vault& vault = session.vault();
+  (void)find_request(vault, vault.secret(full_name), id); // no such request: usage, not journaled
+  JournalEntry entry = secret_entry(JournalAction::approve, full_name, env);
+  entry.request = std::string(id);
+  const ApprovalResult result = session.refusing(entry, [&] {
+    return approve_request(vault, full_name, id, session.identity(), session.now());
+  });
+  entry.version = result.v;
+  entry.detail = Json{{"requester", result.requester}, {"approvals", result.approvals}, {"threshold", result.threshold}};
+  session.commit(std::move(entry));
+  return result;
+}
+
+const Request& deny(Session& session, std::string_view name, std::string_view id, const std::string& why)
+{
+  const auto [env, short_name] = split_secret_name(name);
+  const std::string full_name = env + "/" + short_name;
+  if (why.empty()) {
+    fail(ErrorKind::usage, "deny: a reason is required (--why \"...\")");
+  }
+  Vault& vault = session.vault();
+  (void)find_request(vault, vault.secret(full_name), id);
+  JournalEntry entry = secret_entry(JournalAction::deny, full_name, env);
+  entry.request = std::string(id);
+  entry.why = why;
+  const Request& request = session.refusing(entry, [&]() -> const Request& {
+    return deny_request(vault, full_name, id, session.identity(), why, session.now());
+  });
+  entry.detail = Json{{"requester", request.by}};
+  session.commit(std::move(entry));
+  return find_request(session.vault(), session.vault().secret(full_name), id);
+}
+
+const PolicyRecord& set_policy(Session& session, const std::string& env, const PolicyChange& change)
+{
+  JournalEntry entry;
+  entry.action = JournalAction::policy_set;
+  if (!env.empty() && env != "*") {
+    entry.env = env;
+  }
+  Json changed = Json::object();
+  if (!env.empty()) {
+    changed["env"] = env;
+  }
+  if (change.min_threshold) {
+    changed["min_threshold"] = *change.min_threshold;
+  }
+  if (change.max_ttl) {
+    changed["max_ttl"] = format_duration(*change.max_ttl);
+  }
+  if (change.require_why) {
+    changed["require_why"] = *change.require_why;
+  }
+  if (change.every) {
+    changed["every"] = *change.every > 0 ? format_duration(*change.every) : "";
+  }
+  if (change.keep) {
+    changed["keep"] = *change.keep;
+  }
+  if (change.notify) {
+    changed["notify"] = *change.notify;
+  }
+  entry.detail = changed;
+  session.refusing(entry, [&] {
+    (void)change_policy(session.vault(), session.identity(), env, change);
+    return 0;
+  });
+  session.commit(std::move(entry));
+  return session.vault().policy();
+}
+
 } // namespace escrow

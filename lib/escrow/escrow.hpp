@@ -22,6 +22,7 @@
 
 #include <escrow/identity.hpp>
 #include <escrow/records.hpp>
+#include <escrow/session.hpp>
 #include <escrow/vault.hpp>
 
 #include <cstdint>
@@ -154,5 +155,17 @@ struct PolicyChange
 // `admin` is an active admin reaching `env` (every environment for "*"); Error(usage) for bad
 // values. Returns the policy as it now stands.
 const PolicyRecord& change_policy(Vault& vault, const Identity& admin, const std::string& env, const PolicyChange& change);
+
+// --- The commands' operations on a Session: the checks above, journaled through the session
+// (commit on success; an access refusal through Session::refusing, so it is journaled "denied").
+
+// escrow request: a new request by the session's member; journaled "request".
+const Request& file_request(Session& session, std::string_view name, std::int64_t ttl, const std::string& why);
+// escrow approve; journaled "approve".
+ApprovalResult approve(Session& session, std::string_view name, std::string_view id);
+// escrow deny; journaled "deny".
+const Request& deny(Session& session, std::string_view name, std::string_view id, const std::string& why);
+// escrow policy set / set-notify; journaled "policy-set" with the changed fields.
+const PolicyRecord& set_policy(Session& session, const std::string& env, const PolicyChange& change);
 
 } // namespace escrow

@@ -1,5 +1,7 @@
+#include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
 #include <escrow/identity.hpp>
+#include <escrow/labels.hpp>
 
 #include <sodium.h>
 
@@ -15,10 +17,32 @@ using canonical::Json;
 
 namespace {
 
+// Wipes a buffer of key material when it goes out of scope, exceptions included.
+class WipeOnExit
+{
+public:
+  WipeOnExit(void* data, std::size_t size) : m_data(data), m_size(size) {}
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+  ~WipeOnExit() { crypto::wipe(m_data, m_size); }
+
+private:
+  void* m_data;
+  std::size_t m_size;
+};
+
+// The same for a string (its current contents at exit).
+struct WipeString
+{
+  std::string& text;
+  ~WipeString() { crypto::wipe(text.data(), text.size()); }
+};
+
+
 constexpr std::string_view k_format = "escrow-identity/1";
 constexpr std::string_view k_public_format = "escrow-public-identity/1";
-constexpr std::string_view k_identity_label = "escrow/v1/identity";
-constexpr std::string_view k_check_label = "escrow/v1/identity-check";
+constexpr std::string_view k_identity_label = labels::k_identity;
+constexpr std::string_view k_check_label = labels::k_identity_check;
 // A tampered file must not make the reader derive with absurd limits (minutes of CPU, GiBs):
 // nothing above what `identity new --kdf sensitive` writes (libsodium's SENSITIVE: 4 passes,
 // 1 GiB) is attempted, nor anything below its minimum.
@@ -157,8 +181,12 @@ std::string serialize_identity(const Identity& identity,
   Json json = identity.pub.to_json();
   json["format"] = k_format;
   const SecretBytes packed = pack_secrets(identity);
+  // The clear keys' base64 (unprotected identities) is wiped on every way out, exceptions too.
+  std::string clear_b64;
+  const WipeString wipe_clear{clear_b64};
   if (protection == Protection::none) {
-    json["secret"] = canonical::b64(packed.expose());
+    clear_b64 = canonical::b64(packed.expose());
+    json["secret"] = clear_b64;
   } else {
     if (passphrase == nullptr) {
       fail(ErrorKind::usage, "a passphrase is required");
@@ -176,6 +204,10 @@ std::string serialize_identity(const Identity& identity,
   }
   std::string text = canonical::dump_pretty(json);
   text.push_back('\n');
+  if (protection == Protection::none) {
+    auto& secret = json["secret"].get_ref<std::string&>();
+    crypto::wipe(secret.data(), secret.size());
+  }
   // The serialised JSON holds the clear secret keys for unprotected identities; the caller
   // writes it straight to a 0600 file (or prints it for CI on request).
   return text;
@@ -212,9 +244,9 @@ Identity open_identity(const Json& json, const SecretBytes* passphrase, std::str
 
   SecretBytes packed;
   if (json.contains("secret")) {
-    const Bytes clear = canonical::unb64(string_field(json, "secret", what), what);
+    Bytes clear = canonical::unb64(string_field(json, "secret", what), what);
+    const WipeOnExit wipe_clear(clear.data(), clear.size());
     packed = SecretBytes(clear.data(), clear.size());
-    crypto::wipe(const_cast<std::uint8_t*>(clear.data()), clear.size());
   } else {
     const auto kdf_it = json.find("kdf");
     if (kdf_it == json.end() || !kdf_it->is_object()) {
@@ -293,16 +325,47 @@ bool valid_member_name(std::string_view name)
   });
 }
 
-fs::path default_identity_path()
+fs::path default_identity_path(std::string_view escrow_identity, std::string_view xdg_config_home,
+                               std::string_view home)
 {
-  if (const char* value = std::getenv("ESCROW_IDENTITY"); value != nullptr && *value != '\0') {
-    return value;
+  if (!escrow_identity.empty()) {
+    return fs::path(escrow_identity);
   }
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg != '\0') {
-    return fs::path(xdg) / "escrow" / "identity.json";
+  if (!xdg_config_home.empty()) {
+    return fs::path(xdg_config_home) / "escrow" / "identity.json";
   }
-  const char* home = std::getenv("HOME");
-  return fs::path(home != nullptr ? home : ".") / ".config" / "escrow" / "identity.json";
+  return fs::path(home.empty() ? std::string_view(".") : home) / ".config" / "escrow" / "identity.json";
+}
+
+crypto::KdfLimits identity_kdf(std::string_view strength, bool fast)
+{
+  if (fast) {
+    return crypto::kdf_limits(crypto::KdfStrength::fast);
+  }
+  if (strength == "moderate") {
+    return crypto::kdf_limits(crypto::KdfStrength::moderate);
+  }
+  if (strength == "sensitive") {
+    return crypto::kdf_limits(crypto::KdfStrength::sensitive);
+  }
+  return crypto::kdf_limits(crypto::KdfStrength::interactive);
+}
+
+void write_identity_file(const fs::path& path,
+                         const Identity& identity,
+                         Protection protection,
+                         const SecretBytes* passphrase,
+                         const crypto::KdfLimits& limits)
+{
+  SecretBytes text = [&] {
+    std::string serialized = serialize_identity(identity, protection, passphrase, limits);
+    return SecretBytes::take(serialized);
+  }();
+  if (path.has_parent_path() && !fs::exists(path.parent_path())) {
+    fs::create_directories(path.parent_path());
+    fs::permissions(path.parent_path(), fs::perms::owner_all);
+  }
+  create_exclusive(path, text.expose_view(), 0600);
 }
 
 } // namespace escrow

@@ -80,10 +80,24 @@ Identity open_identity(const canonical::Json& json,
                        const SecretBytes* passphrase,
                        std::string_view what);
 
+// Argon2id limits for a new identity: "interactive" (the default), "moderate" or "sensitive";
+// `fast` (the CLI's ESCROW_KDF=fast, test suites only) takes the cheapest limits instead.
+crypto::KdfLimits identity_kdf(std::string_view strength, bool fast);
+
+// Writes a new private identity file (mode 0600, O_EXCL: never overwrites; parent directories
+// made 0700). The serialised text is wiped, on error too.
+void write_identity_file(const std::filesystem::path& path,
+                         const Identity& identity,
+                         Protection protection,
+                         const SecretBytes* passphrase,
+                         const crypto::KdfLimits& limits);
+
 // Member names: 1-64 of [A-Za-z0-9._-], starting with a letter or digit.
 [[nodiscard]] bool valid_member_name(std::string_view name);
 
-// $ESCROW_IDENTITY, else $XDG_CONFIG_HOME/escrow/identity.json (~/.config/...).
-std::filesystem::path default_identity_path();
+// Where an identity is looked for, given the CLI's settings: `escrow_identity` ($ESCROW_IDENTITY)
+// when set, else <xdg_config_home>/escrow/identity.json, else <home>/.config/escrow/identity.json.
+std::filesystem::path default_identity_path(std::string_view escrow_identity, std::string_view xdg_config_home,
+                                            std::string_view home);
 
 } // namespace escrow

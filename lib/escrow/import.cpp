@@ -1,6 +1,7 @@
 #include <escrow/env_file.hpp>
 #include <escrow/error.hpp>
 #include <escrow/import.hpp>
+#include <escrow/secrets.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/util/terminal.hpp>
 #include <escrow/versions.hpp>
@@ -36,12 +37,12 @@ std::string shown(std::string_view text)
   return out;
 }
 
-SecretBytes read_source_bytes(const fs::path& path)
+SecretBytes read_source_bytes(const ImportSource& source)
 {
-  if (path == "-") {
-    return util::read_stdin_secret(k_max_source_size);
+  if (source.path == "-") {
+    return source.read_stdin ? source.read_stdin(k_max_source_size) : util::read_stdin_secret(k_max_source_size);
   }
-  return read_secret_file(path, k_max_source_size);
+  return read_secret_file(source.path, k_max_source_size);
 }
 
 std::string source_what(const fs::path& path)
@@ -431,7 +432,7 @@ std::vector<ImportItem> read_import_source(const ImportSource& source, ReadValue
     return read_pass(source, values);
   }
   const std::string what = source_what(source.path);
-  const SecretBytes text = read_source_bytes(source.path);
+  const SecretBytes text = read_source_bytes(source);
   switch (source.format) {
   case ImportFormat::json:
     return read_json(text, what);
@@ -532,16 +533,7 @@ ImportResult import_secrets(Session& session,
     secret.tier = "standard";
     secret.every = rules.every;
     secret.created_at = session.now();
-    VersionPlan plan;
-    plan.v = 1;
-    plan.why = "imported";
-    plan.readers = policy::standing_readers(vault, secret);
-    plan.readers.insert(me.name); // whoever imported it has had it
-    VersionRecord version = seal_version(vault, secret, items[i].value, plan, session.now(), me.name);
-    vault.sign(secret, version, session.identity());
-    secret.versions.push_back(std::move(version));
-    vault.sign_meta(secret, session.identity());
-    vault.put_secret(std::move(secret));
+    put_new_secret(session, std::move(secret), items[i].value, "imported");
     ++count;
     if (added.dump().size() < 32 * 1024) {
       added.push_back(entry.secret);

@@ -18,6 +18,7 @@
 #include <escrow/session.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,8 @@ struct ImportSource
   std::filesystem::path path; // "-" = stdin (not for pass)
   bool whole_entry = false;   // pass: the whole decrypted entry, not just its first line
   std::string gpg = "gpg";    // pass: the gpg program
+  // Where "-" is read from (the CLI passes its injectable stdin); unset = fd 0.
+  std::function<SecretBytes(std::size_t max_size)> read_stdin;
 };
 
 // The entries of a source, in a stable order. With ReadValues::no, pass entries are listed but

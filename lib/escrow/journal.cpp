@@ -3,6 +3,7 @@
 #include <escrow/util/text.hpp>
 #include <escrow/journal.hpp>
 #include <escrow/util/file.hpp>
+#include <escrow/labels.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -16,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view k_journal_label = "escrow/v1/journal";
+constexpr std::string_view k_journal_label = labels::k_journal;
 
 // A writer killed in the middle of its append can leave an unterminated last line. Its vault
 // revision never landed (the vault is written only after the append returns), so under the
@@ -310,6 +311,47 @@ std::string journal_entry_hash(const JournalEntry& entry)
   return canonical::b64(crypto::hash(k_journal_label, as_bytes(canonical::dump(json))));
 }
 
+bool journal_entry_hash_matches(const JournalEntry& entry, std::optional<std::string_view> stored_content)
+{
+  const Bytes digest = canonical::unb64(entry.hash, "hash");
+  if (!stored_content) {
+    return journal_entry_hash(entry) == entry.hash;
+  }
+  const crypto::Hash computed = crypto::hash(k_journal_label, as_bytes(*stored_content));
+  return digest.size() == computed.size() && crypto::equal(digest, computed);
+}
+
+bool journal_entry_signed_by(const JournalEntry& entry, ByteView sign_pk)
+{
+  const Bytes digest = canonical::unb64(entry.hash, "hash");
+  const Bytes sig = canonical::unb64(entry.sig, "sig");
+  return sig.size() == crypto::k_signature_size && crypto::verify(k_journal_label, digest, sig, sign_pk);
+}
+
+bool journal_entry_authentic(const JournalEntry& entry, ByteView sign_pk)
+{
+  try {
+    return journal_entry_hash_matches(entry) && journal_entry_signed_by(entry, sign_pk);
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+std::vector<std::string_view> split_json_lines(std::string_view text)
+{
+  std::vector<std::string_view> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
 fs::path Journal::path_for(const fs::path& vault_path)
 {
   fs::path journal = vault_path;
@@ -417,15 +459,9 @@ std::vector<JournalEntry> Journal::read_all() const
     return entries;
   }
   const std::string text = util::read_all(*file, m_path, std::size_t{4} << 30);
-  std::size_t start = 0;
   std::size_t line_number = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) {
-      end = text.size();
-    }
+  for (const std::string_view line : split_json_lines(text)) {
     ++line_number;
-    const std::string_view line = std::string_view(text).substr(start, end - start);
     if (!line.empty()) {
       const std::string what = fmt::format("{}: line {}", m_path.string(), line_number);
       if (line.size() > k_max_journal_line) {
@@ -433,7 +469,6 @@ std::vector<JournalEntry> Journal::read_all() const
       }
       entries.push_back(journal_entry_from_json(canonical::parse(line, what), what));
     }
-    start = end + 1;
   }
   return entries;
 }

@@ -100,6 +100,21 @@ JournalEntry journal_entry_from_json(const Json& json, std::string_view what);
 // The hash an entry must carry (b64).
 std::string journal_entry_hash(const JournalEntry& entry);
 
+// THE check of one journal entry, in two halves (used by rotation's replay and by `audit
+// verify`, which reports them separately): the hash matches the content, and the signature
+// verifies with the author's key under labels::k_journal. `stored_content`, when given, is the
+// entry's canonical line without "hash" and "sig" as read from the file (the auditor hashes the
+// stored bytes); otherwise the entry is re-serialised. Both throw Error(integrity) when "hash"
+// or "sig" is not base64.
+[[nodiscard]] bool journal_entry_hash_matches(const JournalEntry& entry,
+                                              std::optional<std::string_view> stored_content = std::nullopt);
+[[nodiscard]] bool journal_entry_signed_by(const JournalEntry& entry, ByteView sign_pk);
+// Both halves; false (never a throw) for a malformed entry.
+[[nodiscard]] bool journal_entry_authentic(const JournalEntry& entry, ByteView sign_pk);
+
+// JSON Lines: the lines of `text` (without their '\n'; a last line without one included).
+std::vector<std::string_view> split_json_lines(std::string_view text);
+
 class Journal
 {
 public:

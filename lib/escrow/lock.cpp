@@ -66,12 +66,13 @@ FileLock::~FileLock()
   }
 }
 
-std::chrono::milliseconds lock_wait_from_environment()
+std::chrono::milliseconds parse_lock_wait(std::string_view setting)
 {
-  if (const char* value = std::getenv("ESCROW_LOCK_WAIT"); value != nullptr && *value != '\0') {
+  if (!setting.empty()) {
+    const std::string value(setting);
     char* end = nullptr;
-    const double seconds = std::strtod(value, &end);
-    if (end != value && *end == '\0' && seconds >= 0 && seconds < 86400) {
+    const double seconds = std::strtod(value.c_str(), &end);
+    if (end != value.c_str() && *end == '\0' && seconds >= 0 && seconds < 86400) {
       return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
     }
     fail(ErrorKind::usage, "ESCROW_LOCK_WAIT: not a number of seconds");

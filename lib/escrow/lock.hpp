@@ -25,7 +25,8 @@ private:
   int m_fd = -1;
 };
 
-// The wait from ESCROW_LOCK_WAIT (seconds), default 30 s.
-std::chrono::milliseconds lock_wait_from_environment();
+// The wait a setting names in seconds (the CLI passes ESCROW_LOCK_WAIT); "" = the default 30 s.
+// Error(usage) naming ESCROW_LOCK_WAIT when it is not a number of seconds under a day.
+std::chrono::milliseconds parse_lock_wait(std::string_view setting);
 
 } // namespace escrow

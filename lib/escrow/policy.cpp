@@ -54,7 +54,7 @@ void require_can_add(const MemberRecord& member, std::string_view env)
 void require_can_manage(const MemberRecord& member, const SecretRecord& secret, std::string_view action)
 {
   require_env(member, secret.env, action);
-  if (!can_write_secret(member, secret)) {
+  if (!may_rotate(member, secret)) {
     fail(ErrorKind::access, "{}: only the owner ({}), an admin or a rotator may change {}", action,
          secret.owner, secret.full_name());
   }
@@ -76,22 +76,71 @@ void require_can_request(const MemberRecord& member, const SecretRecord& secret)
   }
 }
 
-void require_can_approve(const MemberRecord& approver, const SecretRecord& secret, const Request& request)
+std::optional<Error> approval_refusal(const MemberRecord& approver, const SecretRecord& secret, const Request& request)
 {
+  const auto refuse = [](std::string message) { return std::optional<Error>(Error(ErrorKind::access, std::move(message))); };
   if (approver.name == request.by) {
-    fail(ErrorKind::access, "approve: {} cannot approve their own request (separation of duties)", approver.name);
+    return refuse(fmt::format("approve: {} cannot approve their own request (separation of duties)", approver.name));
+  }
+  if (!approver.active()) {
+    return refuse(fmt::format("approve: {} is no longer a member", approver.name));
   }
   if (approver.has_role(Role::rotator)) {
-    fail(ErrorKind::access, "approve: {} has the rotator role, which may not approve access (separation of duties)",
-         approver.name);
+    return refuse(fmt::format("approve: {} has the rotator role, which may not approve access (separation of duties)",
+                              approver.name));
   }
   if (!approver.has_role(Role::approver)) {
-    fail(ErrorKind::access, "approve needs the approver role, which {} does not have", approver.name);
+    return refuse(fmt::format("approve needs the approver role, which {} does not have", approver.name));
   }
   if (std::find(secret.custodians.begin(), secret.custodians.end(), approver.name) == secret.custodians.end()) {
-    fail(ErrorKind::access, "approve: {} is not a custodian of {}", approver.name, secret.full_name());
+    return refuse(fmt::format("approve: {} is not a custodian of {}", approver.name, secret.full_name()));
   }
-  require_env(approver, secret.env, "approve");
+  try {
+    require_env(approver, secret.env, "approve");
+  } catch (const Error& error) {
+    return error;
+  }
+  return std::nullopt;
+}
+
+void require_can_approve(const MemberRecord& approver, const SecretRecord& secret, const Request& request)
+{
+  if (auto refusal = approval_refusal(approver, secret, request)) {
+    throw *refusal;
+  }
+}
+
+bool auditor_only(const MemberRecord& member)
+{
+  return member.roles == std::set<Role>{Role::auditor};
+}
+
+void require_can_read(const MemberRecord& member, const SecretRecord& secret, std::string_view what,
+                      std::string_view verb)
+{
+  require_env(member, secret.env, what);
+  if (auditor_only(member)) {
+    fail(ErrorKind::access, "{}: {} is an auditor and may not {} values", what, member.name, verb);
+  }
+  if (secret.state == SecretState::retired) {
+    fail(ErrorKind::access, "{}: {} is retired and is never served", what, secret.full_name());
+  }
+}
+
+bool may_rotate(const MemberRecord& member, const SecretRecord& secret)
+{
+  return can_write_secret(member, secret);
+}
+
+std::vector<std::string> rotators_of(const Vault& vault, const SecretRecord& secret)
+{
+  std::vector<std::string> who;
+  for (const auto& [name, member] : vault.members()) {
+    if (member.active() && member.reaches(secret.env) && (name == secret.owner || member.has_role(Role::rotator))) {
+      who.push_back(name);
+    }
+  }
+  return who;
 }
 
 void check_ttl(const PolicyRecord& policy, std::string_view env, std::int64_t ttl)

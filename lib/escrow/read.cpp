@@ -6,7 +6,8 @@
 
 namespace escrow {
 
-ValueRead read_value(Session& session, std::string_view full_name, std::int64_t version, JournalAction action, Json detail)
+ValueRead read_value(Session& session, std::string_view full_name, std::int64_t version, JournalAction action,
+                     Json detail)
 {
   const auto [env, short_name] = split_secret_name(full_name);
   const std::string name = env + "/" + short_name;
@@ -26,29 +27,17 @@ ValueRead read_value(Session& session, std::string_view full_name, std::int64_t 
   }
   read.version = found->v;
   read.entry.version = found->v;
-  try {
-    policy::require_env(me, env, journal_action_name(read.entry.action));
-    if (me.roles == std::set<Role>{Role::auditor}) {
-      fail(ErrorKind::access, "{}: {} is an auditor and may not read values", read.entry.action, me.name);
-    }
-    if (secret.state == SecretState::retired) {
-      fail(ErrorKind::access, "{}: {} is retired and is never served", read.entry.action, name);
-    }
-    OpenedKey key = open_data_key(vault, secret, *found, session.identity(), session.now());
-    read.value = decrypt_version(vault, secret, *found, key.data_key);
-    read.entry.request = key.request;
-    read.entry.detail["via"] = access_path_name(key.path);
-    if (key.path != AccessPath::wrapped && secret.after_access && !key.request.empty()) {
-      read.used_grant = key.request;
-    }
-  } catch (const Error& error) {
-    if (error.kind() == ErrorKind::access) {
-      JournalEntry denied = read.entry;
-      denied.result = JournalResult::denied;
-      denied.detail["reason"] = error.what();
-      session.record(std::move(denied));
-    }
-    throw;
+  // The read rule (policy.hpp) and the one way to a value (versions.hpp); a refusal is
+  // journaled through the session's one refusal path.
+  OpenedValue opened = session.refusing(read.entry, [&] {
+    policy::require_can_read(me, secret, journal_action_name(action));
+    return open_value(vault, secret, *found, session.identity(), session.now());
+  });
+  read.value = std::move(opened.value);
+  read.entry.request = opened.request;
+  read.entry.detail["via"] = access_path_name(opened.path);
+  if (opened.path != AccessPath::wrapped && secret.after_access && !opened.request.empty()) {
+    read.used_grant = opened.request;
   }
   return read;
 }
@@ -63,19 +52,20 @@ void record_reads(Session& session, std::vector<ValueRead>& reads)
   if (!grants) {
     return;
   }
-  // The first use of a grant to an after_access secret makes it due (lib/escrow/escrow.hpp).
-  Session writer = Session::open(session.options(), Mode::write);
+  // The first use of a grant to an after_access secret makes it due (lib/escrow/escrow.hpp): the
+  // same session, upgraded to a writer (the identity is not unlocked twice).
+  session.upgrade();
   JournalEntry used;
   used.action = JournalAction::grant_used;
   used.detail = Json{{"requests", Json::array()}};
   for (const auto& read : reads) {
     if (!read.used_grant.empty()
-        && mark_grant_used(writer.vault(), read.secret, read.used_grant, writer.identity(), writer.now())) {
+        && mark_grant_used(session.vault(), read.secret, read.used_grant, session.identity(), session.now())) {
       used.detail["requests"].push_back(Json{{"secret", read.secret}, {"request", read.used_grant}});
     }
   }
   if (!used.detail["requests"].empty()) {
-    writer.commit(std::move(used));
+    session.commit(std::move(used));
   }
 }
 

@@ -1,6 +1,7 @@
 #include <escrow/error.hpp>
 #include <escrow/util/text.hpp>
 #include <escrow/identity.hpp>
+#include <escrow/labels.hpp>
 #include <escrow/records.hpp>
 
 #include <algorithm>
@@ -9,7 +10,7 @@ namespace escrow {
 
 namespace {
 
-constexpr std::string_view k_record_label = "escrow/v1/record";
+constexpr std::string_view k_record_label = labels::k_record;
 
 // Reads the fields of one JSON object strictly: each field once, with its type, and no field
 // the format does not define.
@@ -1137,7 +1138,7 @@ std::array<std::uint8_t, 16> derive_vault_id(const MemberRecord& genesis)
                   {"box_pk", canonical::b64(genesis.box_pk)},
                   {"added_at", format_stored_time(genesis.added_at)},
                   {"genesis", genesis.genesis}};
-  return crypto::hash16("escrow/v1/vault-id", as_bytes(canonical::dump(body)));
+  return crypto::hash16(labels::k_vault_id, as_bytes(canonical::dump(body)));
 }
 
 } // namespace escrow

@@ -137,7 +137,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
         plan.mode = "twin";
         twins.push_back(record->rehearse_with);
       }
-    } else if (!record->verify.empty()) {
+    } else if (connector::driver_for(*record).verifies(*record)) {
       plan.mode = "verify-only";
     } else {
       plan.mode = "skipped";
@@ -155,8 +155,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
   const bool verify_real = std::any_of(r.connectors.begin(), r.connectors.end(),
                                        [](const ConnectorPlan& p) { return p.mode == "verify-only"; });
   if (verify_real && live != nullptr) {
-    const OpenedKey key = open_data_key(vault, secret, *live, real.identity(), real.now()); // Error(access) first
-    const SecretBytes value = decrypt_version(vault, secret, *live, key.data_key);
+    const SecretBytes value = open_value(vault, secret, *live, real.identity(), real.now()).value; // Error(access) first
     Redactor redactor;
     redactor.add(fmt::format("{} v{}", full_name, live->v), value);
     const connector::Invocation invocation{full_name, env, live->v, 0, connector::Action::rehearse};
@@ -165,8 +164,15 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
         continue;
       }
       progress(fmt::format("{}: verify {} (real, v{})", full_name, plan.connector, live->v));
-      const connector::StepResult result =
-        connector::run_step(*vault.connector(plan.connector), connector::Step::verify, invocation, value, redactor);
+      const ConnectorRecord& record = *vault.connector(plan.connector);
+      const std::optional<SecretBytes> auth = connector::open_auth(vault, record, real.identity(), real.now());
+      Redactor with_auth = redactor.clone();
+      connector::Invocation step = invocation;
+      if (auth) {
+        with_auth.add(record.auth_secret + " (auth)", *auth);
+        step.auth = &*auth;
+      }
+      const connector::StepResult result = connector::run_step(record, connector::Step::verify, step, value, with_auth);
       r.steps.push_back(Step{"verify-real", plan.connector, live->v, result.ok, result.ok ? "" : result.describe()});
       if (!result.ok) {
         failed(r, fmt::format("connector {} (real) {}", plan.connector, result.describe()));

@@ -39,6 +39,13 @@ SecretBytes SecretBytes::from(std::string_view text)
   return SecretBytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
 }
 
+SecretBytes SecretBytes::take(std::string& text)
+{
+  SecretBytes copy = from(text);
+  sodium_memzero(text.data(), text.size());
+  return copy;
+}
+
 SecretBytes::SecretBytes(SecretBytes&& other) noexcept
   : m_data(std::exchange(other.m_data, nullptr)), m_size(std::exchange(other.m_size, 0))
 {

@@ -20,6 +20,8 @@ public:
   explicit SecretBytes(std::size_t size); // zero-filled
   SecretBytes(const std::uint8_t* data, std::size_t size);
   static SecretBytes from(std::string_view text);
+  // Copies `text` into locked memory and wipes `text` (whose bytes are then all zero).
+  static SecretBytes take(std::string& text);
 
   SecretBytes(const SecretBytes&) = delete;
   SecretBytes& operator=(const SecretBytes&) = delete;

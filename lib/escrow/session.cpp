@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <fcntl.h>
 
+#include <sys/stat.h>
+
 namespace escrow {
 
 namespace fs = std::filesystem;
@@ -15,12 +17,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t k_max_identity_size = 64 * 1024;
-
-std::string env_or(const char* name, std::string fallback)
-{
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::string(value) : std::move(fallback);
-}
 
 fs::path known_path(const fs::path& state_dir)
 {
@@ -43,33 +39,29 @@ Json read_known(const fs::path& state_dir)
 
 } // namespace
 
-SessionOptions SessionOptions::from_environment()
+SessionOptions::SessionOptions(const SessionOptions& other)
+  : vault_path(other.vault_path),
+    identity_path(other.identity_path),
+    state_dir(other.state_dir),
+    allow_rollback(other.allow_rollback),
+    sandbox(other.sandbox),
+    clock(other.clock),
+    lock_wait(other.lock_wait),
+    agent_socket(other.agent_socket),
+    passphrase(other.passphrase)
 {
-  SessionOptions options;
-  options.vault_path = env_or("ESCROW_VAULT", "escrow.vault");
-  if (const char* data = std::getenv("ESCROW_IDENTITY_DATA"); data != nullptr && *data != '\0') {
-    options.identity_data = std::string(data);
+  if (other.identity_data) {
+    identity_data = other.identity_data->clone();
   }
-  std::string state = env_or("XDG_STATE_HOME", "");
-  if (state.empty()) {
-    state = env_or("HOME", ".") + "/.local/state";
+}
+
+SessionOptions& SessionOptions::operator=(const SessionOptions& other)
+{
+  if (this != &other) {
+    SessionOptions copy(other);
+    *this = std::move(copy);
   }
-  options.state_dir = fs::path(state) / "escrow";
-  options.clock = Clock::from_environment();
-  options.agent_socket = agent::socket_path(env_or("ESCROW_AGENT_SOCK", ""), env_or("XDG_RUNTIME_DIR", ""));
-  options.passphrase = [](std::string_view prompt) -> std::optional<SecretBytes> {
-    if (const char* file = std::getenv("ESCROW_PASSPHRASE_FILE"); file != nullptr && *file != '\0') {
-      std::string text = read_file(file, 4096, util::Links::follow);
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-        text.pop_back();
-      }
-      SecretBytes passphrase = SecretBytes::from(text);
-      crypto::wipe(text.data(), text.size());
-      return passphrase;
-    }
-    return util::read_hidden_line(prompt);
-  };
-  return options;
+  return *this;
 }
 
 std::string identity_source(const SessionOptions& options)
@@ -77,28 +69,45 @@ std::string identity_source(const SessionOptions& options)
   if (options.identity_path) {
     return options.identity_path->string();
   }
-  if (options.identity_data) {
-    return "ESCROW_IDENTITY_DATA";
-  }
-  return default_identity_path().string();
+  return "ESCROW_IDENTITY_DATA";
 }
 
 Identity load_identity(const SessionOptions& options)
 {
   std::string what = identity_source(options);
-  std::string text;
-  if (!options.identity_path && options.identity_data) {
-    text = *options.identity_data;
-  } else {
-    const fs::path path = options.identity_path ? *options.identity_path : default_identity_path();
-    if (!util::kind_of(path)) {
-      throw Error(ErrorKind::access, fmt::format("{}: no identity file", path.string()))
-        .hint("create one with: escrow identity new --name NAME");
+  Json json;
+  {
+    SecretBytes text;
+    if (options.identity_path) {
+      const fs::path& path = *options.identity_path;
+      if (!util::kind_of(path)) {
+        throw Error(ErrorKind::access, fmt::format("{}: no identity file", path.string()))
+          .hint("create one with: escrow identity new --name NAME");
+      }
+      std::string bytes = read_file(path, k_max_identity_size, util::Links::follow);
+      text = SecretBytes::from(bytes);
+      crypto::wipe(bytes.data(), bytes.size());
+    } else if (options.identity_data) {
+      text = options.identity_data->clone();
+    } else {
+      throw Error(ErrorKind::access, "no identity given").hint("pass --identity FILE");
     }
-    text = read_file(path, k_max_identity_size, util::Links::follow);
+    json = canonical::parse(text.expose_view(), what);
   }
-  Json json = canonical::parse(text, what);
-  crypto::wipe(text.data(), text.size());
+  // The parsed private key is wiped on every path out of here, exceptions included.
+  struct WipeSecret
+  {
+    Json& json;
+    ~WipeSecret()
+    {
+      if (json.is_object()) {
+        if (const auto it = json.find("secret"); it != json.end() && it->is_string()) {
+          auto& secret = it->get_ref<std::string&>();
+          crypto::wipe(secret.data(), secret.size());
+        }
+      }
+    }
+  } wipe_secret{json};
   std::optional<SecretBytes> passphrase;
   if (identity_needs_passphrase(json)) {
     // The agent hook: a running agent holding this very identity signs and opens for us.
@@ -115,11 +124,38 @@ Identity load_identity(const SessionOptions& options)
         .hint("set ESCROW_PASSPHRASE_FILE to a file holding it");
     }
   }
-  Identity identity = open_identity(json, passphrase ? &*passphrase : nullptr, what);
-  if (json.contains("secret")) {
-    json["secret"] = "";
+  return open_identity(json, passphrase ? &*passphrase : nullptr, what);
+}
+
+IdentityInfo inspect_identity(const SessionOptions& options)
+{
+  const std::string what = identity_source(options);
+  IdentityInfo info;
+  SecretBytes text;
+  if (options.identity_path) {
+    if (!util::kind_of(*options.identity_path)) {
+      throw Error(ErrorKind::access, fmt::format("{}: no identity file", what))
+        .hint("create one with: escrow identity new --name NAME");
+    }
+    struct stat status{};
+    info.group_readable = ::stat(options.identity_path->c_str(), &status) == 0 && (status.st_mode & 077) != 0;
+    std::string bytes = read_file(*options.identity_path, k_max_identity_size, util::Links::follow);
+    text = SecretBytes::take(bytes);
+  } else if (options.identity_data) {
+    text = options.identity_data->clone();
   }
-  return identity;
+  Json json = canonical::parse(text.expose_view(), what);
+  if (json.is_object()) {
+    if (const auto it = json.find("secret"); it != json.end() && it->is_string()) {
+      auto& secret = it->get_ref<std::string&>();
+      crypto::wipe(secret.data(), secret.size());
+      *it = "";
+    }
+  }
+  // Only the public half is read: showing an identity never needs its passphrase.
+  info.pub = PublicIdentity::from_json(json, what);
+  info.passphrase = identity_needs_passphrase(json);
+  return info;
 }
 
 std::optional<Pin> read_pin(const fs::path& state_dir, const std::string& vault_id)
@@ -185,7 +221,7 @@ Session Session::open(const SessionOptions& options, Mode mode)
   // anyone who can push can plant one.
   util::refuse_special(path);
   if (mode == Mode::write) {
-    session.m_lock.emplace(fs::path(path.string() + ".lock"), lock_wait_from_environment());
+    session.m_lock.emplace(fs::path(path.string() + ".lock"), session.m_options.lock_wait);
     cleanup_stale_temps(path);
   }
   for (int attempt = 1;; ++attempt) {
@@ -209,17 +245,7 @@ Session Session::open(const SessionOptions& options, Mode mode)
     }
   }
   session.m_identity = load_identity(session.m_options);
-  const MemberRecord* me = session.m_vault->member(session.m_identity.pub.name);
-  if (me == nullptr || me->sign_pk != session.m_identity.pub.sign_pk || me->box_pk != session.m_identity.pub.box_pk) {
-    throw Error(ErrorKind::access,
-                fmt::format("{}: {} ({}) is not a member of this vault", path.string(),
-                            session.m_identity.pub.name, session.m_identity.pub.fingerprint()))
-      .hint("an admin adds members with: escrow member add PUBFILE --role ROLE --env ENV");
-  }
-  if (!me->active()) {
-    fail(ErrorKind::access, "{}: {} was removed from this vault on {}", path.string(), me->name,
-         format_time(*me->removed_at));
-  }
+  session.check_membership();
   if (session.m_rollback_from) {
     // DESIGN §3: accepting an older revision is journaled.
     JournalEntry entry;
@@ -244,8 +270,58 @@ Session Session::create(const SessionOptions& options)
          session.m_journal.path().string());
   }
   session.m_identity = load_identity(session.m_options);
-  session.m_lock.emplace(fs::path(path.string() + ".lock"), lock_wait_from_environment());
+  session.m_lock.emplace(fs::path(path.string() + ".lock"), session.m_options.lock_wait);
   session.m_vault.emplace(Vault::create(session.m_identity, session.m_now));
+  return session;
+}
+
+void Session::check_membership()
+{
+  const fs::path& path = m_options.vault_path;
+  const MemberRecord* me = m_vault->member(m_identity.pub.name);
+  if (me == nullptr || me->sign_pk != m_identity.pub.sign_pk || me->box_pk != m_identity.pub.box_pk) {
+    throw Error(ErrorKind::access,
+                fmt::format("{}: {} ({}) is not a member of this vault", path.string(), m_identity.pub.name,
+                            m_identity.pub.fingerprint()))
+      .hint("an admin adds members with: escrow member add PUBFILE --role ROLE --env ENV");
+  }
+  if (!me->active()) {
+    fail(ErrorKind::access, "{}: {} was removed from this vault on {}", path.string(), me->name,
+         format_time(*me->removed_at));
+  }
+}
+
+void Session::upgrade()
+{
+  if (m_lock) {
+    return;
+  }
+  const fs::path& path = m_options.vault_path;
+  m_lock.emplace(fs::path(path.string() + ".lock"), m_options.lock_wait);
+  cleanup_stale_temps(path);
+  m_vault.emplace(Vault::parse(read_file(path, k_max_vault_size), path.string(), Vault::Reading::lazy));
+  check_pins();
+  check_membership();
+}
+
+void Session::record_refusal(JournalEntry entry, const Error& error)
+{
+  entry.result = JournalResult::denied;
+  entry.detail["reason"] = error.what();
+  record(std::move(entry));
+}
+
+void init_library()
+{
+  crypto::init();
+}
+
+Session create_vault(const SessionOptions& options)
+{
+  Session session = Session::create(options);
+  JournalEntry entry;
+  entry.action = JournalAction::init;
+  session.commit(std::move(entry));
   return session;
 }
 
@@ -322,7 +398,7 @@ std::string Session::record(JournalEntry entry)
 {
   std::optional<FileLock> lock;
   if (!m_lock) {
-    lock.emplace(fs::path(m_options.vault_path.string() + ".lock"), lock_wait_from_environment());
+    lock.emplace(fs::path(m_options.vault_path.string() + ".lock"), m_options.lock_wait);
   }
   entry.ts = m_now;
   const Journal::Sealed sealed = m_journal.prepare(std::move(entry), m_identity, m_vault->id_b64());

@@ -8,11 +8,13 @@
 #pragma once
 
 #include <escrow/clock.hpp>
+#include <escrow/error.hpp>
 #include <escrow/identity.hpp>
 #include <escrow/journal.hpp>
 #include <escrow/lock.hpp>
 #include <escrow/vault.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -20,29 +22,44 @@
 
 namespace escrow {
 
+// Everything a session needs from outside, passed in (nothing here reads the environment; the
+// CLI fills these from its environment in app/commands/context.cpp, tests fill them directly).
 struct SessionOptions
 {
   std::filesystem::path vault_path = "escrow.vault";
-  std::optional<std::filesystem::path> identity_path; // else ESCROW_IDENTITY_DATA, else default
-  std::optional<std::string> identity_data;           // ESCROW_IDENTITY_DATA
+  std::optional<std::filesystem::path> identity_path; // else identity_data
+  std::optional<SecretBytes> identity_data;           // a private identity's text (CI), wiped on free
   std::filesystem::path state_dir;                    // where known.json lives
   bool allow_rollback = false;
   bool sandbox = false; // a rehearsal's throwaway copy: no notify hook runs for it
   Clock clock = Clock::fixed(0);
+  std::chrono::milliseconds lock_wait = std::chrono::seconds(30); // for the vault lock
   // The agent asked first for an encrypted identity's keys (lib/escrow/agent.hpp); none = never.
   std::optional<std::filesystem::path> agent_socket;
   // Asked for a passphrase when the identity is encrypted; nullopt = none available.
   std::function<std::optional<SecretBytes>(std::string_view prompt)> passphrase;
 
-  // From the environment: ESCROW_VAULT, ESCROW_IDENTITY, ESCROW_IDENTITY_DATA, XDG_STATE_HOME,
-  // ESCROW_NOW, ESCROW_PASSPHRASE_FILE (else a prompt on the terminal), ESCROW_AGENT_SOCK and
-  // XDG_RUNTIME_DIR (the agent's socket).
-  static SessionOptions from_environment();
+  SessionOptions() = default;
+  SessionOptions(const SessionOptions& other);
+  SessionOptions& operator=(const SessionOptions& other);
+  SessionOptions(SessionOptions&&) noexcept = default;
+  SessionOptions& operator=(SessionOptions&&) noexcept = default;
+  ~SessionOptions() = default;
 };
 
 // Loads and unlocks an identity as the options say (no vault involved).
 Identity load_identity(const SessionOptions& options);
 std::string identity_source(const SessionOptions& options);
+
+// What `identity show` prints, read without the passphrase: the public half, whether a passphrase
+// protects the keys, and whether the file is readable by other users (warned about).
+struct IdentityInfo
+{
+  PublicIdentity pub;
+  bool passphrase = false;
+  bool group_readable = false;
+};
+IdentityInfo inspect_identity(const SessionOptions& options);
 
 enum class Mode { read, write };
 
@@ -71,9 +88,34 @@ public:
   // Journals `entry` and writes the vault's next revision (write sessions only).
   void commit(JournalEntry entry);
 
+  // THE way to journal a refusal: `entry` with result "denied" and the reason in its detail,
+  // through record(). The vault is not written.
+  void record_refusal(JournalEntry entry, const Error& error);
+  // Runs `body`; an access refusal (Error(access)) is journaled with record_refusal before it
+  // propagates. Other errors (usage, integrity) are not journaled.
+  template<typename Body>
+  decltype(auto) refusing(const JournalEntry& entry, Body&& body)
+  {
+    try {
+      return body();
+    } catch (const Error& error) {
+      if (error.kind() == ErrorKind::access) {
+        record_refusal(entry, error);
+      }
+      throw;
+    }
+  }
+
+  // Makes a read session a write session: takes the vault lock and re-reads and re-verifies the
+  // vault under it (references into the old vault are invalid afterwards). The identity stays
+  // unlocked: a reader that turns out to need a write (a grant's first use) unlocks once.
+  void upgrade();
+  bool writable() const { return m_lock.has_value(); }
+
 private:
   Session(SessionOptions options);
   void check_pins();
+  void check_membership();
   // With journal_head: the journal pin too, in the same write (pin_journal's fields).
   void update_pins(std::int64_t revision, const std::string& head, const std::string& journal_head = {},
                    std::uint64_t journal_size = 0);
@@ -86,6 +128,13 @@ private:
   Timestamp m_now = 0;
   std::optional<std::int64_t> m_rollback_from; // the pinned revision --allow-rollback went below
 };
+
+// Once at start, before anything else (libsodium's initialisation; Error when it fails).
+void init_library();
+
+// escrow init: a new vault and journal with the identity as genesis admin (refuses to overwrite
+// either), journaled "init". Returns the write session on it.
+Session create_vault(const SessionOptions& options);
 
 // The pins kept per vault in <state_dir>/known.json.
 struct Pin

@@ -1,6 +1,7 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
 #include <escrow/util/suggest.hpp>
+#include <escrow/labels.hpp>
 #include <escrow/vault.hpp>
 #include <escrow/util/file.hpp>
 
@@ -20,7 +21,7 @@ namespace escrow {
 
 namespace {
 
-constexpr std::string_view k_head_label = "escrow/v1/head";
+constexpr std::string_view k_head_label = labels::k_head;
 // Signed heads at least this long are hashed on a second thread while the roster is verified.
 constexpr std::size_t k_parallel_head_hash = 128 * 1024;
 constexpr std::string_view k_top_keys[] = {"format", "vault_id", "revision", "parents",

@@ -1,4 +1,6 @@
 #include <escrow/error.hpp>
+#include <escrow/labels.hpp>
+#include <escrow/policy.hpp>
 #include <escrow/shamir.hpp>
 #include <escrow/versions.hpp>
 
@@ -8,8 +10,8 @@ namespace escrow {
 
 namespace {
 
-constexpr std::string_view k_value_label = "escrow/v1/value";
-constexpr std::string_view k_commit_label = "escrow/v1/dk-commit";
+constexpr std::string_view k_value_label = labels::k_value;
+constexpr std::string_view k_commit_label = labels::k_dk_commit;
 
 Bytes value_ad(const Vault& vault, const SecretRecord& secret, std::int64_t v)
 {
@@ -129,9 +131,9 @@ std::vector<const Approval*> counted_approvals(const Vault& vault,
   std::vector<const Approval*> counted;
   for (const Approval& approval : request.approvals) {
     const MemberRecord* approver = vault.member(approval.by);
-    if (approval.v != v || approver == nullptr || !approver->active() || approval.by == request.by
-        || !approver->has_role(Role::approver) || approver->has_role(Role::rotator)
-        || std::find(secret.custodians.begin(), secret.custodians.end(), approval.by) == secret.custodians.end()) {
+    // The same predicate that let the approval be given (policy.hpp): an approver who has since
+    // left the environment, the role or the custodians no longer counts.
+    if (approval.v != v || approver == nullptr || policy::approval_refusal(*approver, secret, request)) {
       continue;
     }
     if (std::none_of(counted.begin(), counted.end(), [&](const Approval* a) { return a->by == approval.by; })) {
@@ -279,6 +281,20 @@ OpenedKey open_data_key(const Vault& vault,
     .hint(secret.custodians.empty()
             ? fmt::format("ask its owner ({}) to run: escrow share {} --with {}", secret.owner, secret.full_name(), me)
             : fmt::format("request access with: escrow request {} --ttl 4h --why \"...\"", secret.full_name()));
+}
+
+OpenedValue open_value(const Vault& vault,
+                       const SecretRecord& secret,
+                       const VersionRecord& version,
+                       const Identity& identity,
+                       Timestamp now)
+{
+  OpenedKey key = open_data_key(vault, secret, version, identity, now);
+  OpenedValue opened;
+  opened.value = decrypt_version(vault, secret, version, key.data_key);
+  opened.path = key.path;
+  opened.request = std::move(key.request);
+  return opened;
 }
 
 } // namespace escrow

@@ -71,6 +71,20 @@ OpenedKey open_data_key(const Vault& vault,
                         const Identity& identity,
                         Timestamp now);
 
+// THE way to read a value (get, exec, share, rotation, the report all come here): the
+// identity's key to `version` (open_data_key), then the plaintext (decrypt_version).
+struct OpenedValue
+{
+  SecretBytes value;
+  AccessPath path = AccessPath::wrapped;
+  std::string request; // the grant or request used, if any
+};
+OpenedValue open_value(const Vault& vault,
+                       const SecretRecord& secret,
+                       const VersionRecord& version,
+                       const Identity& identity,
+                       Timestamp now);
+
 // The requests of `secret` by `member` that are approved (k valid approvals by others for the
 // current version), unexpired, not denied.
 const Request* active_grant(const Vault& vault, const SecretRecord& secret, const std::string& member, Timestamp now);

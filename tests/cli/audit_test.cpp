@@ -14,7 +14,7 @@ namespace {
 
 void at(const char* when)
 {
-  ::setenv("ESCROW_NOW", when, 1);
+  escrow::test::Fixture::current().set_env("ESCROW_NOW", when);
 }
 
 Json json_of(const Result& result)
@@ -109,7 +109,6 @@ struct Team
     REQUIRE(f.as("erin", {"get", "prod/old", "--reveal"}).code == 4);
     at("2026-02-15T09:00:00Z");
   }
-  ~Team() { ::unsetenv("ESCROW_NOW"); }
 
   std::string grant_id;
   std::string pending_id;
@@ -432,7 +431,6 @@ TEST_CASE("audit anomalies: from the command line, with --since and --json", "[a
   // --since keeps only findings with entries from then on; a longer baseline finds nothing.
   CHECK(json_of(f.as("alice", {"--json", "audit", "anomalies", "--since", "2026-03-14"}))["anomalies"].empty());
   CHECK(json_of(f.as("alice", {"--json", "audit", "anomalies", "--min-history", "30"}))["anomalies"].empty());
-  ::unsetenv("ESCROW_NOW");
 }
 
 TEST_CASE("audit: values never reach the journal or any audit output", "[audit][cli]")
@@ -475,5 +473,4 @@ TEST_CASE("audit: a torn last line (a writer killed mid-append) is a warning, re
   const Json clean = json_of(f.as("alice", {"--json", "audit", "verify"}));
   CHECK(clean["findings"].empty());
   CHECK(clean["entries"] == 3);
-  ::unsetenv("ESCROW_NOW");
 }

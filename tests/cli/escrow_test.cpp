@@ -25,7 +25,7 @@ const std::string k_t0 = "2030-01-01T00:00:00Z";
 
 void at(const std::string& when)
 {
-  ::setenv("ESCROW_NOW", when.c_str(), 1);
+  Fixture::current().set_env("ESCROW_NOW", when);
 }
 
 // Three custodians (bob, carol, erin; erin may also request), threshold 2; dave requests;
@@ -46,7 +46,6 @@ struct World
     f.member("rob", {"rotator"}, {"prod"});
     f.add("alice", "prod/db", k_value, {"--custodians", "bob,carol,erin", "--threshold", "2"});
   }
-  ~World() { ::unsetenv("ESCROW_NOW"); }
 
   std::string request(const std::string& who, const std::string& ttl = "4h", const std::string& name = "prod/db")
   {
@@ -418,8 +417,7 @@ TEST_CASE("escrow cli: a share sealed to the wrong member is caught", "[cli][esc
   w.approve("carol", id);
   // bob's tool (or bob) seals his share to erin instead of dave, and signs it: a valid record.
   {
-    escrow::SessionOptions options = escrow::SessionOptions::from_environment();
-    options.identity_path = w.f.path("bob.id");
+    escrow::SessionOptions options = w.f.options("bob");
     escrow::Session session = escrow::Session::open(options, escrow::Mode::write);
     escrow::Vault& vault = session.vault();
     const escrow::SecretRecord& secret = vault.secret("prod/db");

@@ -5,12 +5,14 @@
 #include <commands/cli.hpp>
 
 #include <escrow/atomic_file.hpp>
+#include <escrow/error.hpp>
+#include <escrow/session.hpp>
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-#include <fcntl.h>
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -28,29 +30,33 @@ struct Result
 class Fixture
 {
 public:
+  // Every run gets this fixture's own environment (a map, never the process's: no setenv) and
+  // stdin (a string, never fd 0: no dup2), through cli::Io.
   Fixture()
   {
     char pattern[] = "/tmp/escrow-test-XXXXXX";
     m_dir = ::mkdtemp(pattern);
-    ::setenv("HOME", m_dir.c_str(), 1);
-    ::setenv("XDG_STATE_HOME", (m_dir / "state").c_str(), 1);
-    ::setenv("XDG_CONFIG_HOME", (m_dir / "config").c_str(), 1);
-    ::setenv("ESCROW_KDF", "fast", 1);
-    ::setenv("NO_COLOR", "1", 1);
-    ::setenv("ESCROW_LOCK_WAIT", "5", 1);
-    for (const char* name : {"ESCROW_VAULT", "ESCROW_IDENTITY", "ESCROW_IDENTITY_DATA", "ESCROW_PASSPHRASE_FILE",
-                             "ESCROW_NOW"}) {
-      ::unsetenv(name);
-    }
-    ::setenv("ESCROW_VAULT", (m_dir / "escrow.vault").c_str(), 1);
+    m_env["HOME"] = m_dir.string();
+    m_env["XDG_STATE_HOME"] = (m_dir / "state").string();
+    m_env["XDG_CONFIG_HOME"] = (m_dir / "config").string();
+    m_env["ESCROW_KDF"] = "fast";
+    m_env["NO_COLOR"] = "1";
+    m_env["ESCROW_LOCK_WAIT"] = "5";
+    m_env["ESCROW_VAULT"] = (m_dir / "escrow.vault").string();
+    m_previous = s_current;
+    s_current = this;
   }
   ~Fixture()
   {
+    s_current = m_previous;
     std::error_code ignored;
     std::filesystem::remove_all(m_dir, ignored);
   }
   Fixture(const Fixture&) = delete;
   Fixture& operator=(const Fixture&) = delete;
+
+  // The fixture of the running test (for helpers such as a test file's at(TIME)).
+  static const Fixture& current() { return *s_current; }
 
   const std::filesystem::path& dir() const { return m_dir; }
   std::filesystem::path path(const std::string& name) const { return m_dir / name; }
@@ -58,30 +64,49 @@ public:
   std::filesystem::path journal() const { return m_dir / "escrow.journal"; }
   std::string read(const std::string& name) const { return read_file(m_dir / name, 1 << 30); }
 
-  // Runs escrow with `args`; `stdin_text` (if any) becomes fd 0 for the duration.
+  // The environment the commands see.
+  void set_env(const std::string& name, const std::string& value) const { m_env[name] = value; }
+  void unset_env(const std::string& name) const { m_env.erase(name); }
+  std::string env(const std::string& name) const
+  {
+    const auto it = m_env.find(name);
+    return it == m_env.end() ? std::string() : it->second;
+  }
+
+  // Session options as the CLI would build them for `who` (<dir>/<who>.id), for set-ups the
+  // CLI cannot make.
+  SessionOptions options(const std::string& who) const
+  {
+    SessionOptions options;
+    options.vault_path = vault();
+    options.identity_path = path(who + ".id");
+    options.state_dir = m_dir / "state" / "escrow";
+    options.clock = Clock::from_setting(env("ESCROW_NOW"));
+    options.lock_wait = std::chrono::seconds(5);
+    return options;
+  }
+
+  // Runs escrow with `args`; `stdin_text` (if any) is its standard input.
   Result run(std::vector<std::string> args, const std::string* stdin_text = nullptr) const
   {
-    int saved = -1;
-    if (stdin_text != nullptr) {
-      const auto input = m_dir / ".stdin";
-      {
-        std::FILE* f = std::fopen(input.c_str(), "wb");
-        std::fwrite(stdin_text->data(), 1, stdin_text->size(), f);
-        std::fclose(f);
+    cli::Io io;
+    io.getenv = [this](const char* name) -> const char* {
+      const auto it = m_env.find(name);
+      return it == m_env.end() ? nullptr : it->second.c_str();
+    };
+    io.stdin_is_terminal = [] { return false; };
+    const std::string input = stdin_text != nullptr ? *stdin_text : std::string();
+    io.read_stdin = [input](std::size_t max_size) {
+      if (input.size() > max_size) {
+        fail(ErrorKind::usage, "standard input: value larger than the limit of {} bytes", max_size);
       }
-      saved = ::dup(0);
-      const int fd = ::open(input.c_str(), O_RDONLY);
-      ::dup2(fd, 0);
-      ::close(fd);
-    }
+      return SecretBytes::from(input);
+    };
+    io.read_hidden_line = [](std::string_view) -> std::optional<SecretBytes> { return std::nullopt; };
     std::ostringstream out;
     std::ostringstream err;
     Result result;
-    result.code = escrow::cli::run(args, out, err);
-    if (saved >= 0) {
-      ::dup2(saved, 0);
-      ::close(saved);
-    }
+    result.code = escrow::cli::run(args, out, err, std::move(io));
     result.out = out.str();
     result.err = err.str();
     return result;
@@ -146,6 +171,9 @@ public:
 
 private:
   std::filesystem::path m_dir;
+  mutable std::map<std::string, std::string> m_env;
+  const Fixture* m_previous = nullptr;
+  static inline const Fixture* s_current = nullptr;
 };
 
 } // namespace escrow::test

@@ -322,16 +322,16 @@ TEST_CASE("foundation cli: the wrong passphrase", "[foundation][bad-input]")
   team(f);
   spit(f.dir() / "right.pass", "correct horse\n");
   spit(f.dir() / "wrong.pass", "incorrect horse\n");
-  ::setenv("ESCROW_PASSPHRASE_FILE", (f.dir() / "right.pass").c_str(), 1);
+  f.set_env("ESCROW_PASSPHRASE_FILE", (f.dir() / "right.pass").string());
   REQUIRE(f.run({"identity", "new", "--name", "erin", "--out", (f.dir() / "erin.id").string()}).code == 0);
   const Result pub = f.as("erin", {"identity", "show", "--public"});
   spit(f.dir() / "erin.pub", pub.out);
   REQUIRE(f.as("alice", {"member", "add", (f.dir() / "erin.pub").string(), "--role", "requester", "--env", "dev"}).code == 0);
   CHECK(f.as("erin", {"list"}).code == 0);
-  ::setenv("ESCROW_PASSPHRASE_FILE", (f.dir() / "wrong.pass").c_str(), 1);
+  f.set_env("ESCROW_PASSPHRASE_FILE", (f.dir() / "wrong.pass").string());
   refused(f, "erin", {"list"}, 4, "erin.id: wrong passphrase");
   refused(f, "erin", {"add", "dev/x", "--purpose", "p"}, 4, "wrong passphrase", Effect::nothing, &k_dev_value);
-  ::unsetenv("ESCROW_PASSPHRASE_FILE");
+  f.unset_env("ESCROW_PASSPHRASE_FILE");
 }
 
 TEST_CASE("foundation cli: a non-member's identity", "[foundation][bad-input]")

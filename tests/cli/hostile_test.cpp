@@ -29,12 +29,7 @@ bool raw_controls(const std::string& text)
 
 SessionOptions options_for(const Fixture& f, const std::string& member)
 {
-  SessionOptions options;
-  options.vault_path = f.vault();
-  options.identity_path = f.path(member + ".id");
-  options.state_dir = f.path("state") / "escrow";
-  options.clock = Clock::from_environment();
-  return options;
+  return f.options(member);
 }
 
 } // namespace
@@ -57,7 +52,7 @@ TEST_CASE("escape_controls makes terminal controls visible and leaves text alone
 TEST_CASE("control characters from the vault and journal are escaped in every human output", "[hostile][escape]")
 {
   Fixture f;
-  ::setenv("ESCROW_NOW", "2030-01-01T09:00:00Z", 1);
+  f.set_env("ESCROW_NOW", "2030-01-01T09:00:00Z");
   f.init();
   f.member("bob", {"approver"}, {"prod"});
   f.member("carol", {"approver"}, {"prod"});
@@ -109,7 +104,6 @@ TEST_CASE("control characters from the vault and journal are escaped in every hu
   REQUIRE(html.code == 0);
   const std::string page = f.read("r.html");
   CHECK_FALSE(raw_controls(page));
-  ::unsetenv("ESCROW_NOW");
 }
 
 } // namespace escrow::test

@@ -149,13 +149,13 @@ TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the
   // Journaled, in the real journal; the vault is unchanged.
   CHECK(t.f.read("escrow.vault") == vault_before);
   const auto entries = journal_of(t.f.journal());
-  CHECK(journal_action_name(entries.back().action) == "backup");
+  CHECK(entries.back().action == JournalAction::backup);
   CHECK(entries.back().actor == "alice");
   // Never over an existing file.
   CHECK(t.f.as("alice", {"backup", "--out", t.f.path("team.backup").string()}).code == 2);
 
   // A fresh machine (its own state dir): restore, verify, read.
-  ::setenv("XDG_STATE_HOME", t.f.path("other-machine").c_str(), 1);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("other-machine").string());
   const fs::path to = t.f.path("restored");
   const Result restored = t.f.as("alice", {"restore", t.f.path("team.backup").string(), "--to", to.string()});
   INFO(restored.err);
@@ -165,8 +165,8 @@ TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the
   const std::string restored_journal = slurp(to / "escrow.journal");
   CHECK(restored_journal.rfind(journal_before, 0) == 0); // as backed up (with its backup entry), then restore
   const auto restored_entries = journal_of(to / "escrow.journal");
-  CHECK(journal_action_name(restored_entries.back().action) == "restore");
-  CHECK(journal_action_name(restored_entries[restored_entries.size() - 2].action) == "backup");
+  CHECK(restored_entries.back().action == JournalAction::restore);
+  CHECK(restored_entries[restored_entries.size() - 2].action == JournalAction::backup);
   CHECK(restored_entries.size() == lines_of(journal_before) + 2);
   const Result verify = t.f.as("alice", {"--vault", (to / "escrow.vault").string(), "verify"});
   INFO(verify.err);
@@ -184,7 +184,7 @@ TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the
   const Result again = t.f.as("alice", {"restore", t.f.path("team.backup").string(), "--to", to.string()});
   CHECK(again.code == 2);
   CHECK(slurp(to / "escrow.vault") == vault_before);
-  ::setenv("XDG_STATE_HOME", t.f.path("state").c_str(), 1);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("state").string());
 }
 
 TEST_CASE("restore --reconnect runs every connector's verify against the restored values", "[recovery][cli]")
@@ -193,7 +193,7 @@ TEST_CASE("restore --reconnect runs every connector's verify against the restore
   REQUIRE(t.f.as("alice", {"backup", "--out", t.f.path("b").string()}).code == 0);
   spit(t.f.path("calls.log"), "");
   const fs::path to = t.f.path("restored");
-  ::setenv("XDG_STATE_HOME", t.f.path("other-machine").c_str(), 1);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("other-machine").string());
   const Result r = t.f.as("alice", {"restore", t.f.path("b").string(), "--to", to.string(), "--reconnect"});
   INFO(r.err);
   REQUIRE(r.code == 0);
@@ -204,7 +204,7 @@ TEST_CASE("restore --reconnect runs every connector's verify against the restore
   // The system lost the value: the connector answers "no", restore says so and exits 1.
   spit(t.f.path("app.value"), "something else");
   const fs::path to2 = t.f.path("restored2");
-  ::setenv("XDG_STATE_HOME", t.f.path("third-machine").c_str(), 1);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("third-machine").string());
   const Result bad = t.f.as("alice", {"--json", "restore", t.f.path("b").string(), "--to", to2.string(), "--reconnect"});
   INFO(bad.err);
   CHECK(bad.code == 1);
@@ -212,7 +212,7 @@ TEST_CASE("restore --reconnect runs every connector's verify against the restore
   CHECK(json["connectors"][0]["result"] == "failed");
   CHECK(json["summary"].get<std::string>().find("0 of 1 connectors verified, 1 failed") != std::string::npos);
   CHECK(fs::exists(to2 / "escrow.vault")); // the restore itself is done; the integration is not
-  ::setenv("XDG_STATE_HOME", t.f.path("state").c_str(), 1);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("state").string());
 }
 
 TEST_CASE("restore refuses corrupted, truncated, foreign and stale backups: exit 3, nothing written",
@@ -278,9 +278,9 @@ TEST_CASE("restore refuses corrupted, truncated, foreign and stale backups: exit
     fs::create_directories(dir);
     fs::copy_file(other.vault(), dir / "escrow.vault");
     const std::string before = slurp(dir / "escrow.vault");
-    ::setenv("HOME", t.f.dir().c_str(), 1);
-    ::setenv("XDG_STATE_HOME", t.f.path("state").c_str(), 1);
-    ::setenv("ESCROW_VAULT", t.f.vault().c_str(), 1);
+    t.f.set_env("HOME", t.f.dir().string());
+    t.f.set_env("XDG_STATE_HOME", t.f.path("state").string());
+    t.f.set_env("ESCROW_VAULT", t.f.vault().string());
     const Result r = t.f.as("alice", {"restore", good.string(), "--to", dir.string()});
     CHECK(r.code == 3);
     CHECK(r.err.find("foreign") != std::string::npos);
@@ -296,8 +296,8 @@ TEST_CASE("restore refuses corrupted, truncated, foreign and stale backups: exit
     INFO(r.err);
     CHECK(r.code == 0);
     const auto entries = journal_of(to / "escrow.journal");
-    CHECK(journal_action_name(entries[entries.size() - 2].action) == "allow-rollback"); // journaled
-    CHECK(journal_action_name(entries.back().action) == "restore");
+    CHECK(entries[entries.size() - 2].action == JournalAction::allow_rollback); // journaled
+    CHECK(entries.back().action == JournalAction::restore);
   }
   SECTION("a damaged journal is not backed up")
   {
@@ -359,8 +359,8 @@ TEST_CASE("rehearse: rotation and rollback on a staging twin; the real vault and
   REQUIRE(journal_after.rfind(journal_before, 0) == 0);
   CHECK(lines_of(journal_after.substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(journal_action_name(entries.back().action) == "rehearsal");
-  CHECK(journal_result_name(entries.back().result) == "ok");
+  CHECK(entries.back().action == JournalAction::rehearsal);
+  CHECK(entries.back().result == JournalResult::ok);
   CHECK(entries.back().secret == "prod/db");
   const Json known_a = Json::parse(known_before);
   const Json known_b = Json::parse(t.f.read("state/escrow/known.json"));
@@ -395,8 +395,8 @@ TEST_CASE("rehearse: a failing twin is reported, journaled, listed by audit repo
   CHECK(t.f.read("app.value") == t.value);
   CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(journal_action_name(entries.back().action) == "rehearsal");
-  CHECK(journal_result_name(entries.back().result) == "failed");
+  CHECK(entries.back().action == JournalAction::rehearsal);
+  CHECK(entries.back().result == JournalResult::failed);
 
   const Json report = json_of(t.f.as("alice", {"--json", "audit", "report"}));
   REQUIRE(report["failed_rehearsals"].size() == 1);
@@ -415,9 +415,9 @@ TEST_CASE("rehearse: without a twin only the real verify runs; a future clock ne
   Team t;
   spit(t.f.path("calls.log"), "");
   const std::string vault_before = t.f.read("escrow.vault");
-  ::setenv("ESCROW_NOW", "2031-01-01T00:00:00Z", 1);
+  t.f.set_env("ESCROW_NOW", "2031-01-01T00:00:00Z");
   const Result r = t.f.as("alice", {"--json", "rehearse", "prod/db"});
-  ::unsetenv("ESCROW_NOW");
+  t.f.unset_env("ESCROW_NOW");
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   const Json json = json_of(r);
@@ -426,7 +426,7 @@ TEST_CASE("rehearse: without a twin only the real verify runs; a future clock ne
   CHECK(t.f.read("calls.log") == "app verify rehearse\n");        // the real system: verify only
   CHECK(t.f.read("escrow.vault") == vault_before);
   const auto entries = journal_of(t.f.journal());
-  CHECK(journal_action_name(entries.back().action) == "rehearsal");
+  CHECK(entries.back().action == JournalAction::rehearsal);
   CHECK(entries.back().ts < *parse_time("2030-01-01T00:00:00Z")); // the real time
 }
 
@@ -469,15 +469,12 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
   CHECK(t.f.read("escrow.vault") == vault_before);
   CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(journal_action_name(entries.back().action) == "drill");
+  CHECK(entries.back().action == JournalAction::drill);
 
   // Against the vault: for each version, the members holding a sealed key, a carried grant or a
   // share are exactly the playbook's readers (by way of standing access, grant, custodian).
   Session session = [&] {
-    SessionOptions options = SessionOptions::from_environment();
-    options.identity_path = t.f.path("alice.id");
-    options.identity_data.reset();
-    return Session::open(options, Mode::read);
+    return Session::open(t.f.options("alice"), Mode::read);
   }();
   const SecretRecord& secret = session.vault().secret("prod/db");
   REQUIRE(book["versions"].size() == secret.versions.size());
@@ -516,7 +513,7 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
   // Against the journal: every successful reveal of a version is listed under it.
   std::size_t reads = 0;
   for (const auto& entry : journal_of(t.f.journal())) {
-    if (entry.secret == "prod/db" && journal_action_name(entry.action) == "reveal" && journal_result_name(entry.result) == "ok") {
+    if (entry.secret == "prod/db" && entry.action == JournalAction::reveal && entry.result == JournalResult::ok) {
       ++reads;
     }
   }
@@ -558,9 +555,9 @@ TEST_CASE("notify: backup, restore, rehearsal and drill outcomes reach the hook,
   REQUIRE(t.f.as("alice", {"backup", "--out", t.f.path("b").string()}).code == 0);
   REQUIRE(t.f.as("alice", {"rehearse", "prod/db"}).code == 0);
   REQUIRE(t.f.as("alice", {"drill", "compromise", "prod/db"}).code == 0);
-  ::setenv("XDG_STATE_HOME", t.f.path("other-machine").c_str(), 1);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("other-machine").string());
   REQUIRE(t.f.as("alice", {"restore", t.f.path("b").string(), "--to", t.f.path("r").string(), "--reconnect"}).code == 0);
-  ::setenv("XDG_STATE_HOME", t.f.path("state").c_str(), 1);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("state").string());
   const std::string events = t.f.read("notify.log");
   for (const char* event : {"backup\n", "rehearsal\n", "drill\n", "restore\n"}) {
     CHECK(events.find(event) != std::string::npos);
@@ -576,9 +573,7 @@ namespace {
 // checks of what is inside can catch it.
 std::string forge(const Fixture& f, const std::string& bytes, const std::function<void(backup::Payload&)>& edit)
 {
-  SessionOptions options = SessionOptions::from_environment();
-  options.identity_path = f.path("alice.id");
-  options.identity_data.reset();
+  SessionOptions options = f.options("alice");
   const Identity alice = load_identity(options);
   backup::BackupFile file = backup::parse_backup(bytes, "forge");
   const std::string associated = "escrow-backup/1\n" + file.header_line + "\n";
@@ -612,13 +607,13 @@ TEST_CASE("restore checks what a validly signed backup holds: every record, the 
   Team t;
   REQUIRE(t.f.as("alice", {"backup", "--out", t.f.path("good").string()}).code == 0);
   const std::string bytes = t.f.read("good");
-  ::setenv("XDG_STATE_HOME", t.f.path("fresh-machine").c_str(), 1);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("fresh-machine").string());
   // The forger's round trip alone is accepted (the test would prove nothing otherwise).
   spit(t.f.path("same"), forge(t.f, bytes, [](backup::Payload&) {}));
   const Result same = t.f.as("alice", {"restore", t.f.path("same").string(), "--to", t.f.path("ok").string()});
   INFO(same.err);
   CHECK(same.code == 0);
-  ::setenv("XDG_STATE_HOME", t.f.path("fresh-machine-2").c_str(), 1);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("fresh-machine-2").string());
   SECTION("a record edited inside")
   {
     spit(t.f.path("edited"), forge(t.f, bytes, [](backup::Payload& p) {
@@ -644,5 +639,5 @@ TEST_CASE("restore checks what a validly signed backup holds: every record, the 
          }));
     expect_refused(t.f, t.f.path("short").string(), 3, "");
   }
-  ::setenv("XDG_STATE_HOME", t.f.path("state").c_str(), 1);
+  t.f.set_env("XDG_STATE_HOME", t.f.path("state").string());
 }

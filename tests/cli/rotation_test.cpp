@@ -76,10 +76,7 @@ void check_no_leak(const Fixture& f, const std::vector<std::string>& values, con
 // Opens the vault through the library as `who` (for state set-ups the CLI cannot make).
 Session open_as(const Fixture& f, const std::string& who)
 {
-  SessionOptions options = SessionOptions::from_environment();
-  options.identity_path = f.path(who + ".id");
-  options.identity_data.reset();
-  return Session::open(options, Mode::write);
+  return Session::open(f.options(who), Mode::write);
 }
 
 void set_policy(const Fixture& f, const std::function<void(PolicyRecord&)>& change)
@@ -96,12 +93,7 @@ void set_policy(const Fixture& f, const std::function<void(PolicyRecord&)>& chan
 
 SecretRecord read_secret(const Fixture& f, const std::string& name)
 {
-  Session session = Session::open([&] {
-    SessionOptions options = SessionOptions::from_environment();
-    options.identity_path = f.path("alice.id");
-    options.identity_data.reset();
-    return options;
-  }(), Mode::read);
+  Session session = Session::open(f.options("alice"), Mode::read);
   SecretRecord copy = session.vault().secret(name);
   return copy;
 }
@@ -413,9 +405,9 @@ TEST_CASE("rotation cli: --dry-run prints the plan and changes nothing", "[rotat
   two_connectors(f);
   REQUIRE(f.as("alice", {"connector", "add", "portal", "--env", "prod", "--manual"}).code == 0);
   REQUIRE(f.as("alice", {"connect", "prod/db", "portal"}).code == 0);
-  ::setenv("ESCROW_NOW", "2030-01-01T00:00:00Z", 1);
+  f.set_env("ESCROW_NOW", "2030-01-01T00:00:00Z");
   f.add("alice", "prod/cadenced", "v-1", {"--every", "30d", "--connector", "a"});
-  ::setenv("ESCROW_NOW", "2030-03-01T00:00:00Z", 1);
+  f.set_env("ESCROW_NOW", "2030-03-01T00:00:00Z");
   const std::string before = snapshot(f);
   Result r = f.as("alice", {"rotate", "prod/db", "--dry-run"});
   REQUIRE(r.code == 0);
@@ -436,7 +428,7 @@ TEST_CASE("rotation cli: --dry-run prints the plan and changes nothing", "[rotat
   CHECK(doc["results"][0]["secret"] == "prod/cadenced");
   CHECK(doc["results"][0]["result"] == "planned");
   CHECK(doc["results"][0]["reason"].get<std::string>().rfind("overdue 29d", 0) == 0);
-  ::unsetenv("ESCROW_NOW");
+  f.unset_env("ESCROW_NOW");
   CHECK(snapshot(f) == before);
   CHECK_FALSE(file_exists(f, "a.txt"));
   CHECK_FALSE(file_exists(f, "b.txt"));
@@ -449,14 +441,14 @@ TEST_CASE("rotation cli: --due rotates what is due and what the caller may rotat
   f.member("rita", {"rotator"}, {"prod"});
   f.member("bob", {"requester"}, {"prod"});
   REQUIRE(f.as("alice", file_connector(f, "a")).code == 0);
-  ::setenv("ESCROW_NOW", "2030-01-01T00:00:00Z", 1);
+  f.set_env("ESCROW_NOW", "2030-01-01T00:00:00Z");
   f.add("alice", "prod/monthly", "m-1", {"--every", "30d", "--connector", "a"});
   f.add("alice", "prod/fresh", "f-1", {"--every", "90d"});
-  f.add("alice", "prod/event", "e-1");
+  f.add("alice", "prod/event", "e-1", {"--escrow-only"}); // no connector: rotated by --due only so
   f.add("alice", "staging/monthly", "s-1", {"--every", "30d"});
   REQUIRE(f.as("alice", {"share", "prod/event", "--with", "bob"}).code == 0);
   REQUIRE(f.as("alice", {"unshare", "prod/event", "--with", "bob"}).code == 0);
-  ::setenv("ESCROW_NOW", "2030-02-15T00:00:00Z", 1);
+  f.set_env("ESCROW_NOW", "2030-02-15T00:00:00Z");
 
   Result r = f.as("rita", {"--json", "rotate", "--due"});
   INFO(r.err);
@@ -486,7 +478,7 @@ TEST_CASE("rotation cli: --due rotates what is due and what the caller may rotat
   r = f.as("bob", {"rotate", "prod/fresh"});
   CHECK(r.code == 4);
   CHECK(snapshot(f) == before);
-  ::unsetenv("ESCROW_NOW");
+  f.unset_env("ESCROW_NOW");
 }
 
 namespace {

@@ -136,7 +136,7 @@ struct RealJournal
 
   RealJournal(std::size_t accesses)
   {
-    ::setenv("ESCROW_NOW", "2026-01-01T09:00:00Z", 1);
+    f.set_env("ESCROW_NOW", "2026-01-01T09:00:00Z");
     f.init();
     f.member("bob", {"approver", "requester"}, {"prod"});
     f.member("carol", {"approver"}, {"*"});
@@ -161,11 +161,11 @@ struct RealJournal
       builder.append(std::move(entry), i % 2 == 0 ? bob : alice);
     }
     append_durably(f.journal(), builder.text);
-    ::setenv("ESCROW_NOW", "2026-02-01T09:00:00Z", 1);
+    f.set_env("ESCROW_NOW", "2026-02-01T09:00:00Z");
     REQUIRE(f.as("alice", {"member", "remove", "dave"}).code == 0);
     REQUIRE(f.as("alice", {"get", "prod/api", "--reveal"}).code == 0);
     REQUIRE(f.as("bob", {"get", "prod/db", "--reveal"}).code == 0);
-    ::unsetenv("ESCROW_NOW");
+    f.unset_env("ESCROW_NOW");
     vault.emplace(Vault::parse(f.read("escrow.vault"), "vault"));
     const std::string text = f.read("escrow.journal");
     lines = split(text);
@@ -471,7 +471,7 @@ TEST_CASE("audit verify: merges (two parents) are accepted when both exist earli
 TEST_CASE("audit verify: intent not applied is a warning, not tampering", "[audit]")
 {
   test::Fixture f;
-  ::setenv("ESCROW_NOW", "2026-01-01T09:00:00Z", 1);
+  f.set_env("ESCROW_NOW", "2026-01-01T09:00:00Z");
   f.init();
   f.member("bob", {"approver", "requester"}, {"prod"});
   SessionOptions options;
@@ -505,19 +505,18 @@ TEST_CASE("audit verify: intent not applied is a warning, not tampering", "[audi
   CHECK(result.code == 0);
   CHECK_THAT(result.out, Catch::Contains("warning: line") && Catch::Contains("intent not applied"));
   CHECK(f.as("bob", {"verify"}).code == 0);
-  ::unsetenv("ESCROW_NOW");
+  f.unset_env("ESCROW_NOW");
 }
 
 TEST_CASE("audit verify: the vault's anchor must name an entry of its own revision", "[audit]")
 {
   test::Fixture f;
-  ::setenv("ESCROW_NOW", "2026-01-01T09:00:00Z", 1);
+  f.set_env("ESCROW_NOW", "2026-01-01T09:00:00Z");
   f.init();
   f.member("bob", {"approver", "requester"}, {"prod"});
   const std::string first = split(f.read("escrow.journal"))[0];
   {
-    SessionOptions options = SessionOptions::from_environment();
-    options.identity_path = f.path("alice.id");
+    SessionOptions options = f.options("alice");
     Session session = Session::open(options, Mode::write);
     AtomicFile file(f.vault(), 0644);
     file.write(session.vault().serialize(session.identity(), hash_of(first)));
@@ -528,7 +527,7 @@ TEST_CASE("audit verify: the vault's anchor must name an entry of its own revisi
   CHECK(error.problem == Problem::anchor);
   CHECK(error.line == 1);
   CHECK_THAT(error.message, Catch::Contains("anchor mismatch"));
-  ::unsetenv("ESCROW_NOW");
+  f.unset_env("ESCROW_NOW");
 }
 
 TEST_CASE("audit verify: a 100,000-entry journal", "[audit][large]")

@@ -143,15 +143,11 @@ TEST_CASE("clock: describe_duration takes any count, INT64_MIN included", "[cloc
 
 TEST_CASE("clock: ESCROW_NOW fixes the clock, an unreadable one is a usage error", "[clock]")
 {
-  ::setenv("ESCROW_NOW", "2026-11-29T20:29:00Z", 1);
-  CHECK(Clock::from_environment().now() == 1795984140);
-  ::setenv("ESCROW_NOW", "1000", 1);
-  CHECK(Clock::from_environment().now() == 1000);
-  ::setenv("ESCROW_NOW", "yesterday", 1);
-  const std::string message = escrow::test::require_error(ErrorKind::usage, [] { (void)Clock::from_environment(); });
+  CHECK(Clock::from_setting("2026-11-29T20:29:00Z").now() == 1795984140);
+  CHECK(Clock::from_setting("1000").now() == 1000);
+  const std::string message = escrow::test::require_error(ErrorKind::usage, [] { (void)Clock::from_setting("yesterday"); });
   CHECK_THAT(message, Catch::StartsWith("ESCROW_NOW"));
-  ::unsetenv("ESCROW_NOW");
-  const Timestamp before = Clock::from_environment().now();
+  const Timestamp before = Clock::from_setting("").now();
   CHECK(before > 1700000000);
   CHECK(Clock::fixed(5).now() == 5);
 }

@@ -662,3 +662,85 @@ TEST_CASE("escrow: policy changes are for admins, validated and round-trip", "[e
   CHECK(w.vault.policy().for_env("prod").keep == 5);
   CHECK(thrown_kind([&] { (void)request_access(w.vault, k_db, w.dave, 9 * k_hour, "", k_t0); }) == ErrorKind::access);
 }
+
+TEST_CASE("escrow: one approval rule — a custodian who no longer reaches the environment is neither accepted nor counted",
+          "[escrow][policy]")
+{
+  World w;
+  const std::string first = w.request(w.dave);
+  approve_request(w.vault, k_db, first, w.bob, k_t0);
+  const Request* request = &find_request(w.vault, w.db(), first);
+  REQUIRE(counted_approvals(w.vault, w.db(), *request, 1).size() == 1);
+
+  // bob stays a custodian with the approver role, but an admin moves him to staging only.
+  MemberRecord moved = *w.vault.member("bob");
+  moved.envs = {"staging"};
+  w.vault.sign(moved, w.alice);
+  w.vault.put_member(moved);
+  const MemberRecord& bob = *w.vault.member("bob");
+
+  // The predicate says why, and both of its users agree with it.
+  const auto refusal = policy::approval_refusal(bob, w.db(), *request);
+  REQUIRE(refusal);
+  CHECK(refusal->kind() == ErrorKind::access);
+  CHECK(std::string(refusal->what()).find("not assigned to the prod environment") != std::string::npos);
+  // Not counted: his approval given before the move no longer opens anything.
+  request = &find_request(w.vault, w.db(), first);
+  CHECK(counted_approvals(w.vault, w.db(), *request, 1).empty());
+  // Not accepted: a new approval by him is refused, and the vault is unchanged.
+  const std::string second = w.request(w.frank);
+  const std::string before = w.db_json();
+  std::string message;
+  CHECK(thrown_kind([&] { approve_request(w.vault, k_db, second, w.bob, k_t0); }, &message) == ErrorKind::access);
+  CHECK(message.find("not assigned to the prod environment") != std::string::npos);
+  CHECK(w.db_json() == before);
+
+  // With carol's approval dave has one counted approval of the two needed: no access.
+  approve_request(w.vault, k_db, first, w.carol, k_t0);
+  request = &find_request(w.vault, w.db(), first);
+  CHECK(counted_approvals(w.vault, w.db(), *request, 1).size() == 1);
+  CHECK(request_status(w.vault, w.db(), *request, k_t0).state == RequestState::pending);
+  CHECK(thrown_kind([&] { (void)w.read_db(w.dave, k_t0); }) == ErrorKind::access);
+  // Back in prod, his approval counts again (the rule is evaluated, not frozen).
+  moved.envs = {"prod"};
+  w.vault.sign(moved, w.alice);
+  w.vault.put_member(moved);
+  request = &find_request(w.vault, w.db(), first);
+  CHECK(counted_approvals(w.vault, w.db(), *request, 1).size() == 2);
+  CHECK(w.read_db(w.dave, k_t0) == k_value);
+}
+
+TEST_CASE("policy: the auditor rule and read access are one predicate each", "[policy]")
+{
+  World w;
+  const SecretRecord& db = w.db();
+  std::string message;
+  CHECK(policy::auditor_only(*w.vault.member("ann")));
+  CHECK_FALSE(policy::auditor_only(*w.vault.member("alice")));
+  CHECK(thrown_kind([&] { policy::require_can_read(*w.vault.member("ann"), db, "get"); }, &message)
+        == ErrorKind::access);
+  CHECK(message == "get: ann is an auditor and may not read values");
+  CHECK(thrown_kind([&] { policy::require_can_read(*w.vault.member("ann"), db, "exec", "use"); }, &message)
+        == ErrorKind::access);
+  CHECK(message == "exec: ann is an auditor and may not use values");
+  CHECK(thrown_kind([&] { policy::require_can_read(*w.vault.member("sam"), db, "get"); }, &message)
+        == ErrorKind::access);
+  CHECK(message.find("not assigned to the prod environment") != std::string::npos);
+  CHECK_NOTHROW(policy::require_can_read(*w.vault.member("dave"), db, "get"));
+  SecretRecord retired = db;
+  retired.state = SecretState::retired;
+  CHECK(thrown_kind([&] { policy::require_can_read(*w.vault.member("alice"), retired, "get"); }, &message)
+        == ErrorKind::access);
+  CHECK(message == "get: prod/db is retired and is never served");
+}
+
+TEST_CASE("policy: rotation rights — who may rotate, and who is asked to", "[policy]")
+{
+  World w;
+  const SecretRecord& db = w.db();
+  CHECK(policy::may_rotate(*w.vault.member("alice"), db)); // owner (and admin)
+  CHECK(policy::may_rotate(*w.vault.member("rob"), db));   // rotator in prod
+  CHECK_FALSE(policy::may_rotate(*w.vault.member("bob"), db));
+  CHECK_FALSE(policy::may_rotate(*w.vault.member("sam"), db));
+  CHECK(policy::rotators_of(w.vault, db) == std::vector<std::string>{"alice", "rob"});
+}

@@ -108,9 +108,9 @@ TEST_CASE("golden escrow-vault/1: the CLI verifies it and reveals a known value"
   const auto list = f.as("alice", {"list", "--json"});
   CHECK(list.code == 0);
   CHECK(canonical::parse(list.out, "list")["secrets"].size() == 4);
-  ::setenv("ESCROW_PASSPHRASE_FILE", (f.dir() / "carol.passphrase").c_str(), 1);
+  f.set_env("ESCROW_PASSPHRASE_FILE", (f.dir() / "carol.passphrase").string());
   const auto carol = f.as("carol", {"show", "prod/db", "--json"});
-  ::unsetenv("ESCROW_PASSPHRASE_FILE");
+  f.unset_env("ESCROW_PASSPHRASE_FILE");
   CHECK(carol.code == 0);
   CHECK(f.as("dave", {"list"}).code == 4);
   // The vault is untouched; the journal only grew (the reveal is journaled).

@@ -200,12 +200,7 @@ TEST_CASE("identity: member names", "[identity]")
 
 TEST_CASE("identity: default path", "[identity]")
 {
-  ::setenv("ESCROW_IDENTITY", "/x/id.json", 1);
-  CHECK(default_identity_path() == "/x/id.json");
-  ::unsetenv("ESCROW_IDENTITY");
-  ::setenv("XDG_CONFIG_HOME", "/cfg", 1);
-  CHECK(default_identity_path() == "/cfg/escrow/identity.json");
-  ::unsetenv("XDG_CONFIG_HOME");
-  ::setenv("HOME", "/home/u", 1);
-  CHECK(default_identity_path() == "/home/u/.config/escrow/identity.json");
+  CHECK(default_identity_path("/x/id.json", "/cfg", "/home/u") == "/x/id.json");
+  CHECK(default_identity_path("", "/cfg", "/home/u") == "/cfg/escrow/identity.json");
+  CHECK(default_identity_path("", "", "/home/u") == "/home/u/.config/escrow/identity.json");
 }

@@ -63,15 +63,11 @@ TEST_CASE("lock: a holder killed with SIGKILL leaves no stale lock", "[lock]")
 
 TEST_CASE("lock: ESCROW_LOCK_WAIT", "[lock]")
 {
-  ::unsetenv("ESCROW_LOCK_WAIT");
-  CHECK(lock_wait_from_environment() == 30s);
-  ::setenv("ESCROW_LOCK_WAIT", "2.5", 1);
-  CHECK(lock_wait_from_environment() == 2500ms);
-  ::setenv("ESCROW_LOCK_WAIT", "0", 1);
-  CHECK(lock_wait_from_environment() == 0ms);
+  CHECK(parse_lock_wait("") == 30s);
+  CHECK(parse_lock_wait("2.5") == 2500ms);
+  CHECK(parse_lock_wait("0") == 0ms);
   for (const char* bad : {"soon", "-1", "5s", "1e9"}) {
-    ::setenv("ESCROW_LOCK_WAIT", bad, 1);
-    require_error(ErrorKind::usage, [] { (void)lock_wait_from_environment(); });
+    const std::string message = require_error(ErrorKind::usage, [&] { (void)parse_lock_wait(bad); });
+    CHECK(message.rfind("ESCROW_LOCK_WAIT", 0) == 0);
   }
-  ::setenv("ESCROW_LOCK_WAIT", "5", 1); // the fixtures' value
 }

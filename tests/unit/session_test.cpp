@@ -140,7 +140,7 @@ TEST_CASE("session: identities: non-members, removed members, missing passphrase
 
   // ESCROW_IDENTITY_DATA: the identity's text, no file.
   SessionOptions data = setup.options;
-  data.identity_data = slurp(setup.dir / "alice.id");
+  data.identity_data = SecretBytes::from(slurp(setup.dir / "alice.id"));
   CHECK(Session::open(data, Mode::read).me().name == "alice");
 
   // An encrypted identity with no way to ask for the passphrase.

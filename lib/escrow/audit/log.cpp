@@ -14,16 +14,10 @@ std::vector<LoggedEntry> read_entries(const Journal& journal)
     return entries;
   }
   const std::string text = read_file(journal.path(), std::size_t{4} << 30);
-  std::size_t start = 0;
+  const std::vector<std::string_view> lines = split_json_lines(text);
   std::size_t line = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) {
-      end = text.size();
-    }
+  for (const std::string_view bytes : lines) {
     ++line;
-    const std::string_view bytes = std::string_view(text).substr(start, end - start);
-    start = end + 1;
     if (bytes.empty()) {
       continue;
     }
@@ -34,7 +28,7 @@ std::vector<LoggedEntry> read_entries(const Journal& journal)
     try {
       entries.push_back(LoggedEntry{line, journal_entry_from_json(canonical::parse(bytes, what), what)});
     } catch (Error& error) {
-      if (end == text.size() && text.back() != '\n') {
+      if (line == lines.size() && text.back() != '\n') {
         break; // a torn write's fragment (verify.hpp): not an entry; the next append removes it
       }
       throw error.hint("run 'escrow audit verify' to check the whole journal");

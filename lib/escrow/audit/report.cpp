@@ -1,4 +1,9 @@
+#include <escrow/atomic_file.hpp>
+#include <escrow/audit/anomalies.hpp>
+#include <escrow/audit/csv.hpp>
+#include <escrow/audit/html.hpp>
 #include <escrow/audit/report.hpp>
+#include <escrow/audit/verify.hpp>
 #include <escrow/error.hpp>
 #include <escrow/escrow.hpp>
 #include <escrow/rotation/rotation.hpp>
@@ -107,11 +112,11 @@ void compare_values(const Vault& vault,
       return std::nullopt;
     }
     try {
-      const OpenedKey opened = open_data_key(vault, secret, *current, reader, options.now);
+      OpenedValue opened = open_value(vault, secret, *current, reader, options.now);
       if (opened.path == AccessPath::approvals) {
         return std::nullopt; // comparing must not consume an approval-based grant
       }
-      return decrypt_version(vault, secret, *current, opened.data_key);
+      return std::move(opened.value);
     } catch (const Error&) {
       return std::nullopt; // not readable by the caller (or damaged: `escrow verify` says so)
     }
@@ -682,6 +687,52 @@ std::vector<Table> Report::tables(Rows rows) const
     out.push_back(std::move(table));
   }
   return out;
+}
+
+ReportRun report_on(Session& session, ReportOptions options, bool compare_values, const std::string& html,
+                    const std::string& csv_dir)
+{
+  const Vault& vault = session.vault();
+  const std::vector<LoggedEntry> entries = read_entries(session.journal());
+  options.now = session.now();
+  options.reader = compare_values ? &session.identity() : nullptr;
+  ReportRun run;
+  run.report = build_report(vault, entries, options);
+  if (!html.empty()) {
+    const std::vector<Anomaly> anomalies = find_anomalies(entries, vault);
+    const VerifyReport verified = verify_session_journal(session);
+    HtmlContext page;
+    page.vault = session.vault_path().string();
+    page.vault_id = vault.id_b64();
+    page.revision = vault.revision();
+    page.journal_entries = entries.size();
+    page.verification = verified.ok()
+                          ? fmt::format("ok, {} entries, every hash and signature verified{}", verified.entries,
+                                        verified.warnings() > 0 ? fmt::format(" ({} warning(s))", verified.warnings()) : "")
+                          : fmt::format("FAILED: {}", verified.first_error()->message);
+    AtomicFile file(html, 0644);
+    file.write(render_html(run.report, anomalies, entries, page));
+    file.commit();
+    run.html_path = html;
+  }
+  if (!csv_dir.empty()) {
+    std::filesystem::create_directory(csv_dir);
+    for (const Table& table : run.report.tables(Report::Rows::all)) {
+      const std::filesystem::path file_path = std::filesystem::path(csv_dir) / (table.key + ".csv");
+      AtomicFile file(file_path, 0644);
+      file.write(table_csv(table));
+      file.commit();
+      run.csv_files.push_back(file_path.string());
+    }
+  }
+  if (!run.report.compared.empty()) {
+    // Values were decrypted (never shown, never written): that leaves a trace too.
+    JournalEntry entry;
+    entry.action = JournalAction::audit_compare;
+    entry.detail = Json{{"secrets", run.report.compared.size()}, {"duplicates", run.report.duplicates.size()}};
+    session.record(std::move(entry));
+  }
+  return run;
 }
 
 } // namespace escrow::audit

@@ -23,6 +23,7 @@
 #include <escrow/audit/log.hpp>
 #include <escrow/canonical.hpp>
 #include <escrow/identity.hpp>
+#include <escrow/session.hpp>
 #include <escrow/rehearse.hpp>
 #include <escrow/vault.hpp>
 
@@ -167,5 +168,20 @@ struct Report
 };
 
 Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal, const ReportOptions& options);
+
+// escrow audit report as an operation on the command's session: the report over its vault and
+// journal (values compared with the session's identity when `compare_values`), the HTML page
+// written atomically to `html` when given (with the anomalies and the journal's verification),
+// and "audit-compare" journaled when values were decrypted (never shown, never written).
+struct ReportRun
+{
+  Report report;
+  std::string html_path;              // "" = none written
+  std::vector<std::string> csv_files; // one per table, when a CSV folder was asked for
+};
+// Builds the report; writes the HTML page (html != "") and one CSV file per table in csv_dir
+// (csv_dir != ""); journals the value comparison when values were compared.
+ReportRun report_on(Session& session, ReportOptions options, bool compare_values, const std::string& html,
+                    const std::string& csv_dir = {});
 
 } // namespace escrow::audit

@@ -13,7 +13,6 @@ namespace escrow::audit {
 
 namespace {
 
-constexpr std::string_view k_label = "escrow/v1/journal";
 
 // Text from a file, safe for a one-line message: control characters replaced, length bounded.
 std::string printable(std::string_view text, std::size_t limit = 64)
@@ -92,9 +91,7 @@ CheckedLine check_line(std::string_view line, const Roster& roster)
     if (!cut_member(content, "sig", entry.sig) || !cut_member(content, "hash", entry.hash)) {
       return modified("its hash or signature field is malformed");
     }
-    const Bytes digest = canonical::unb64(entry.hash, "hash");
-    const crypto::Hash computed = crypto::hash(k_label, as_bytes(content));
-    if (digest.size() != computed.size() || !crypto::equal(digest, computed)) {
+    if (!journal_entry_hash_matches(entry, content)) {
       return modified("its hash does not match its content");
     }
     if (entry.vault != roster.vault_id) {
@@ -108,10 +105,8 @@ CheckedLine check_line(std::string_view line, const Roster& roster)
       out.reason = fmt::format("it is signed by \"{}\", who is not a member of this vault", printable(entry.actor));
       return out;
     }
-    const Bytes sig = canonical::unb64(entry.sig, "sig");
     out.signature_checked = true;
-    if (sig.size() != crypto::k_signature_size
-        || !crypto::verify(k_label, digest, sig, member->second->sign_pk)) {
+    if (!journal_entry_signed_by(entry, member->second->sign_pk)) {
       return modified(fmt::format("its signature by {} does not verify (forged or altered)", printable(entry.actor)));
     }
   } catch (const Error& error) {
@@ -121,21 +116,6 @@ CheckedLine check_line(std::string_view line, const Roster& roster)
     return modified(fmt::format("it cannot be read ({})", error.what()));
   }
   return out;
-}
-
-std::vector<std::string_view> split_lines(std::string_view text)
-{
-  std::vector<std::string_view> lines;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
 }
 
 // Runs check_line over `todo` on up to `threads` threads.
@@ -244,7 +224,7 @@ VerifyReport verify_journal(std::string_view text, const Vault& vault, const Ver
   for (const auto& [name, member] : vault.members()) {
     roster.members.emplace(name, &member);
   }
-  const std::vector<std::string_view> lines = split_lines(text);
+  const std::vector<std::string_view> lines = split_json_lines(text);
   const std::size_t n = lines.size();
   VerifyReport report;
   report.entries = n;

@@ -15,6 +15,7 @@ public:
 
   void validate(const Spec& spec) const override
   {
+    check_settings(spec, {Setting::update, Setting::verify, Setting::instructions});
     if (spec.update.empty() || spec.verify.empty()) {
       fail(ErrorKind::usage, "connector {}: a command connector needs --update CMD and --verify CMD (or use --manual)",
            spec.name);
@@ -32,6 +33,11 @@ public:
   }
 
   std::string describe(const ConnectorRecord& connector) const override { return one_line(connector.update, 60); }
+
+  bool verifies(const ConnectorRecord& connector) const override
+  {
+    return !connector.verify.empty();
+  }
 };
 
 } // namespace

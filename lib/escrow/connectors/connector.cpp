@@ -143,6 +143,19 @@ ConnectorRecord record_of(const Spec& spec)
   return record;
 }
 
+Json settings_of(const ConnectorRecord& connector)
+{
+  Json settings = to_json(connector);
+  for (const char* common : {"env", "kind", "update", "verify", "instructions", "timeout", "created_at",
+                             "rehearse_with", "by", "sig"}) {
+    settings.erase(common);
+  }
+  if (settings.contains("cacert")) {
+    settings["cacert"] = !connector.cacert.empty();
+  }
+  return settings;
+}
+
 StepResult native_result(const ConnectorRecord& connector, Step step, const Invocation& invocation)
 {
   StepResult result;

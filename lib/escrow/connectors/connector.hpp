@@ -132,6 +132,11 @@ struct Spec
 // The record a spec describes (without created_at, signature or the CA file's contents).
 ConnectorRecord record_of(const Spec& spec);
 
+// The kind's own settings as the format writes them (docs/FORMAT.md), for `connector list`:
+// {} for command and manual; "cacert" is shown as true/false (whether a CA is stored). Never a
+// value: the auth secret is a name.
+Json settings_of(const ConnectorRecord& connector);
+
 // One kind of connector.
 class Driver
 {
@@ -153,6 +158,9 @@ public:
                          const Redactor& redactor) const = 0;
   // One line for people: what the connector does (connector list).
   virtual std::string describe(const ConnectorRecord& connector) const = 0;
+  // Whether its verify step checks something (a command, a login, a request); when false the
+  // step succeeds without checking anything, and a rehearsal or `restore --reconnect` skips it.
+  virtual bool verifies(const ConnectorRecord& connector) const = 0;
 };
 
 // The registry: the driver of a kind (every ConnectorKind has one).

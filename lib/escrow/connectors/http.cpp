@@ -138,6 +138,11 @@ public:
     return one_line(fmt::format("{} {}", connector.method, connector.url), 60);
   }
 
+  bool verifies(const ConnectorRecord& connector) const override
+  {
+    return !connector.verify_url.empty();
+  }
+
 private:
   static void run_step(const ConnectorRecord& connector,
                        Step step,

@@ -3,6 +3,7 @@
 #include <escrow/lookup.hpp>
 #include <escrow/policy.hpp>
 #include <escrow/util/file.hpp>
+#include <escrow/versions.hpp>
 #include <escrow/util/text.hpp>
 
 #include <fcntl.h>
@@ -251,6 +252,27 @@ void connect(Session& session, const std::string& secret, const std::string& con
 void disconnect(Session& session, const std::string& secret, const std::string& connector)
 {
   bind_connector(session, secret, connector, false, "");
+}
+
+std::optional<SecretBytes> open_auth(const Vault& vault, const ConnectorRecord& connector, const Identity& me,
+                                     Timestamp now)
+{
+  if (connector.auth_secret.empty() || !vault.has_secret(connector.auth_secret)) {
+    return std::nullopt;
+  }
+  const SecretRecord& secret = vault.secret(connector.auth_secret);
+  const VersionRecord* current = secret.current();
+  if (secret.state != SecretState::active || current == nullptr) {
+    return std::nullopt;
+  }
+  try {
+    return open_value(vault, secret, *current, me, now).value;
+  } catch (const Error& error) {
+    if (error.kind() != ErrorKind::access) {
+      throw;
+    }
+    return std::nullopt;
+  }
 }
 
 void set_escrow_only(Session& session, const std::string& secret_name, bool on)

@@ -5,6 +5,7 @@
 #include <escrow/connectors/connector.hpp>
 #include <escrow/session.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,13 @@ std::vector<std::string> bound_secrets(const Vault& vault, const std::string& co
 // connect it again. Refusals are Error(usage) and change nothing.
 void connect(Session& session, const std::string& secret, const std::string& connector, const std::string& after = "");
 void disconnect(Session& session, const std::string& secret, const std::string& connector);
+
+// The current value of a connector's auth secret for checks that journal their own entry (a
+// rehearsal's real verify, restore --reconnect): nullopt when the connector has none, or `me`
+// cannot open it (the driver then fails the step, naming the secret). Rotation reads it through
+// the read rules instead (rotation::Rotator).
+std::optional<SecretBytes> open_auth(const Vault& vault, const ConnectorRecord& connector, const Identity& me,
+                                     Timestamp now);
 
 // connect ENV/NAME --escrow-only (on) / disconnect ENV/NAME --escrow-only (off): the secret lives
 // only in escrow (consumed through exec/get), so `rotate --due` rotates it with no connector.

@@ -16,6 +16,7 @@ public:
 
   void validate(const Spec& spec) const override
   {
+    check_settings(spec, {Setting::update, Setting::verify, Setting::instructions});
     if (!spec.update.empty()) {
       fail(ErrorKind::usage, "connector {}: a manual connector has no --update command (a person pastes the value)",
            spec.name);
@@ -37,6 +38,11 @@ public:
   std::string describe(const ConnectorRecord& connector) const override
   {
     return one_line(connector.instructions, 60);
+  }
+
+  bool verifies(const ConnectorRecord& connector) const override
+  {
+    return !connector.verify.empty();
   }
 };
 

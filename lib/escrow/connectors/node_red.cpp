@@ -124,6 +124,12 @@ public:
     return one_line(fmt::format("node {} {} at {}", connector.node, connector.field, connector.url), 60);
   }
 
+  bool verifies(const ConnectorRecord& connector) const override
+  {
+    (void)connector;
+    return true; // --verify-url is required
+  }
+
 private:
   static std::chrono::milliseconds left(Clock::time_point deadline)
   {

@@ -248,6 +248,12 @@ public:
     return one_line(fmt::format("role {} via {}", connector.role, connector.conninfo), 60);
   }
 
+  bool verifies(const ConnectorRecord& connector) const override
+  {
+    (void)connector;
+    return true; // a login as the role
+  }
+
 private:
   static std::optional<Stop> update(const ConnectorRecord& connector,
                                     const Invocation& invocation,

@@ -82,16 +82,15 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
   CompromiseOutcome result;
   result.secret = full_name;
   result.who_can = who_can_rotate(peek);
-  if (!can_write_secret(me, peek)) {
+  if (!policy::may_rotate(me, peek)) {
     JournalEntry entry = entry_for(JournalAction::compromise, full_name, env);
     entry.why = why;
-    entry.result = JournalResult::denied;
-    entry.detail = Json{{"reason", "may not change the secret"}};
-    m_session.record(std::move(entry));
-    throw Error(ErrorKind::access, fmt::format("compromise: {} may not change {}; its owner ({}), an admin or a "
-                                               "rotator must mark it (reported in the journal)",
-                                               me.name, full_name, peek.owner))
-      .hint(fmt::format("who can rotate it: {}", result.who_can.empty() ? "nobody yet" : join(result.who_can)));
+    Error refusal(ErrorKind::access, fmt::format("compromise: {} may not change {}; its owner ({}), an admin or a "
+                                                 "rotator must mark it (reported in the journal)",
+                                                 me.name, full_name, peek.owner));
+    refusal.hint(fmt::format("who can rotate it: {}", result.who_can.empty() ? "nobody yet" : join(result.who_can)));
+    m_session.record_refusal(std::move(entry), refusal);
+    throw refusal;
   }
   if (peek.state != SecretState::active) {
     fail(ErrorKind::usage, "compromise: {} is retired", full_name);

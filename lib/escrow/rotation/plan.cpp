@@ -109,7 +109,7 @@ std::vector<Outcome> Rotator::plan(const std::vector<std::string>& names, bool d
       continue;
     }
     const SecretRecord& secret = vault.secret(name);
-    if (!can_write_secret(me, secret) || secret.state != SecretState::active) {
+    if (!policy::may_rotate(me, secret) || secret.state != SecretState::active) {
       continue;
     }
     if (pending_version(secret) != nullptr) {

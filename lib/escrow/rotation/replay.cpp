@@ -1,6 +1,6 @@
 // In-flight state from the journal: what a pending version is for, who confirmed it, and whether
 // a rollback had begun. Only authentic entries count.
-#include <escrow/crypto.hpp>
+#include <escrow/policy.hpp>
 #include <escrow/error.hpp>
 #include <escrow/rotation/rotation.hpp>
 
@@ -8,25 +8,13 @@ namespace escrow::rotation {
 
 namespace {
 
-constexpr std::string_view k_journal_label = "escrow/v1/journal";
-
 bool authentic_entry(const Vault& vault, const SecretRecord& secret, const JournalEntry& entry)
 {
   const MemberRecord* author = vault.member(entry.actor);
-  if (author == nullptr || entry.vault != vault.id_b64() || !can_write_secret(*author, secret)) {
+  if (author == nullptr || entry.vault != vault.id_b64() || !policy::may_rotate(*author, secret)) {
     return false;
   }
-  try {
-    if (journal_entry_hash(entry) != entry.hash) {
-      return false;
-    }
-    const Bytes digest = canonical::unb64(entry.hash, "journal hash");
-    const Bytes sig = canonical::unb64(entry.sig, "journal sig");
-    return sig.size() == crypto::k_signature_size
-           && crypto::verify(k_journal_label, digest, sig, author->sign_pk);
-  } catch (const Error&) {
-    return false;
-  }
+  return journal_entry_authentic(entry, author->sign_pk);
 }
 
 } // namespace

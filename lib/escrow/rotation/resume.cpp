@@ -84,7 +84,7 @@ std::vector<Outcome> Rotator::resume(const std::string& name)
       continue;
     }
     const SecretRecord& secret = m_session.vault().secret(secret_name);
-    if (pending_version(secret) == nullptr || !can_write_secret(me, secret)) {
+    if (pending_version(secret) == nullptr || !policy::may_rotate(me, secret)) {
       continue;
     }
     try {
@@ -119,7 +119,7 @@ std::vector<Outcome> Rotator::rotate_due()
       continue;
     }
     const SecretRecord& secret = m_session.vault().secret(name);
-    if (!can_write_secret(me, secret)) {
+    if (!policy::may_rotate(me, secret)) {
       continue; // only those the caller may rotate
     }
     const auto reason = due_reason(secret, m_session.vault().policy(), m_session.now());

@@ -38,8 +38,7 @@ SecretBytes Rotator::read_value(const std::string& name, std::int64_t v)
   if (version == nullptr) {
     fail(ErrorKind::integrity, "{}: {} has no version {}", vault.what(), name, v);
   }
-  const OpenedKey key = open_data_key(vault, secret, *version, m_session.identity(), m_session.now());
-  return decrypt_version(vault, secret, *version, key.data_key);
+  return open_value(vault, secret, *version, m_session.identity(), m_session.now()).value;
 }
 
 void Rotator::read_auth(Op& op, const SecretRecord& secret)
@@ -77,33 +76,18 @@ void Rotator::read_auth(Op& op, const SecretRecord& secret)
                           m_session.me().name));
     }
   }
-  // Journaled as reads of whoever rotates (one entry per credential), before any connector runs.
-  JournalEntry used = entry_for(JournalAction::grant_used, "", "");
-  used.detail = Json{{"requests", Json::array()}};
+  // Journaled as reads of whoever rotates (one entry per credential), before any connector runs,
+  // through the one path every read takes (grants used on the way are marked).
+  record_reads(m_session, reads);
   for (ValueRead& read : reads) {
-    m_session.record(read.entry);
-    if (!read.used_grant.empty()
-        && mark_grant_used(m_session.vault(), read.secret, read.used_grant, m_session.identity(), m_session.now())) {
-      used.detail["requests"].push_back(Json{{"secret", read.secret}, {"request", read.used_grant}});
-    }
     op.auth.emplace(read.secret, std::move(read.value));
-  }
-  if (!used.detail["requests"].empty()) {
-    m_session.commit(std::move(used));
   }
   m_journal.reset();
 }
 
 std::vector<std::string> Rotator::who_can_rotate(const SecretRecord& secret) const
 {
-  std::vector<std::string> who;
-  for (const auto& [name, member] : m_session.vault().members()) {
-    if (member.active() && member.reaches(secret.env)
-        && (name == secret.owner || member.has_role(Role::rotator))) {
-      who.push_back(name);
-    }
-  }
-  return who;
+  return policy::rotators_of(m_session.vault(), secret);
 }
 
 Outcome Rotator::rotate(const std::string& name)

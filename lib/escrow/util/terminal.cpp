@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -75,6 +76,46 @@ SecretBytes read_stdin_secret(std::size_t max_size)
   }
   if (length > max_size) {
     fail(ErrorKind::usage, "standard input: value larger than the limit of {} bytes", max_size);
+  }
+  buffer.resize(length);
+  return buffer;
+}
+
+SecretBytes read_secret_line_file(const std::filesystem::path& path, std::size_t max_size)
+{
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    fail(ErrorKind::io, "{}: cannot open: {}", path.string(), std::strerror(errno));
+  }
+  struct stat info{};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    fail(ErrorKind::io, "{}: not a regular file", path.string());
+  }
+  SecretBytes buffer(max_size + 1);
+  std::size_t length = 0;
+  while (length < buffer.size()) {
+    const ssize_t got = ::read(fd, buffer.expose_mut().data() + length, buffer.size() - length);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      const int saved = errno;
+      ::close(fd);
+      fail(ErrorKind::io, "{}: cannot read: {}", path.string(), std::strerror(saved));
+    }
+    if (got == 0) {
+      break;
+    }
+    length += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+  if (length > max_size) {
+    fail(ErrorKind::integrity, "{}: larger than the limit of {} bytes", path.string(), max_size);
+  }
+  const auto bytes = buffer.expose();
+  while (length > 0 && (bytes[length - 1] == '\n' || bytes[length - 1] == '\r')) {
+    --length;
   }
   buffer.resize(length);
   return buffer;

@@ -1,0 +1,31 @@
+// How results look, shared by the commands that print the same things (a secret's summary,
+// rotation outcomes). Presentation only: no rule and no vault access lives here.
+#pragma once
+
+#include <commands/context.hpp>
+
+#include <escrow/rotation/rotation.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace escrow::cli {
+
+// "a,b,c" → {"a", "b", "c"} (empty items dropped).
+std::vector<std::string> split_list(const std::string& text);
+
+// One secret as `list --json`, `show --json` and `add --json` print it.
+Json secret_summary(const SecretRecord& secret, const PolicyRecord& policy, Timestamp now);
+
+// Per-step lines on a terminal (stderr), so a person sees where a slow connector is.
+std::function<void(const std::string&)> progress_for(Context& context);
+// One rotation outcome for people.
+void print_outcome(Context& context, const rotation::Outcome& outcome);
+// A failed notify hook, as a note (the operation itself is unaffected).
+void note_notify(Context& context, const Json& notify);
+// Prints the outcomes (one JSON document, or a line each) and turns failures into exit 1.
+void report_outcomes(Context& context, const std::string& command, const std::vector<rotation::Outcome>& outcomes,
+                     bool dry_run);
+
+} // namespace escrow::cli
