@@ -104,11 +104,12 @@ def main():
     d = Data(args.work)
     sodium = load_json(os.path.join(args.work, "sodium.json"), {})
     append = load_json(os.path.join(args.work, "append.json"), {})
+    keys = load_json(os.path.join(args.work, "keys.json"), {})
     machine = load_json(os.path.join(args.work, "machine.json"), {})
     bulk = args.bulk
     access = args.access
     small, large = args.sizes[0], args.sizes[-1]
-    results = {"machine": machine, "sodium": sodium, "append": append, "measurements": d.times,
+    results = {"machine": machine, "sodium": sodium, "append": append, "keys_file": keys, "measurements": d.times,
                "peak_rss_kib": d.rss, "status": d.status, "comparisons": [], "escrow_only": [], "targets": []}
 
     # --- escrow against its peers ---------------------------------------------------------------
@@ -200,6 +201,18 @@ def main():
         only.append(["one journal append (in-process, median)", fmt_ms(append.get("append_ms")), "—",
                      f"floor (hash + sign + write + fdatasync): {fmt_ms(append.get('floor_ms'))}, "
                      f"ratio {append.get('ratio', 0):.2f}"])
+    if keys:
+        scale = f"{fmt_n(keys.get('secrets', 0))} secrets × {keys.get('readers', 0)} readers, {fmt_n(keys.get('lines', 0))} lines"
+        only.append([f"escrow-keys/2: open + 2 bisected lookups (a `get`'s key-file work), {scale}",
+                     fmt_ms(keys.get("get_open_and_two_lookups_ms_median")), "—",
+                     f"{keys.get('bytes_per_secret', 0):,.0f} bytes per secret; one lookup on an open file "
+                     f"{keys.get('lookup_us_median', 0):.1f} µs (median)"])
+        only.append([f"escrow-keys/2: rewrite for an added secret, {scale}",
+                     fmt_ms(keys.get("rewrite_add_one_secret_ms_median"))
+                     + (f" (CPU {fmt_ms(keys['rewrite_add_one_secret_cpu_ms_median'])})"
+                        if keys.get("rewrite_add_one_secret_cpu_ms_median") is not None else ""), "—",
+                     f"floor (one copy of the file): {fmt_ms(keys.get('copy_floor_ms_median'))}; "
+                     f"full check (verify_all): {fmt_ms(keys.get('verify_all_ms'))}"])
     only_table = table(["workload", "median (CPU)", "peak RSS", "notes"], only)
 
     # --- reference limits ------------------------------------------------------------------------

@@ -5,7 +5,6 @@
 
 #include <escrow/error.hpp>
 #include <escrow/lookup.hpp>
-#include <escrow/vault.hpp>
 
 #include <map>
 
@@ -315,19 +314,7 @@ void run_complete_names(const std::string& kind, Context& context)
 {
   // Names are metadata anyone with the repository reads; no identity is unlocked, nothing is
   // journaled. Only plain names are printed (a completion must never receive control bytes).
-  const Vault vault = Vault::read(context.session_options().vault_path);
-  std::vector<std::string> names;
-  if (kind == "secrets") {
-    names = vault.secret_names();
-  } else if (kind == "members") {
-    names = member_names(vault);
-  } else if (kind == "connectors") {
-    names = connector_names(vault);
-  } else if (kind == "envs") {
-    names = known_environments(vault);
-  } else {
-    fail(ErrorKind::usage, "__complete: unknown kind \"{}\" (secrets, members, connectors or envs)", kind);
-  }
+  const std::vector<std::string> names = names_for_completion(context.session_options().vault_path, kind);
   for (const auto& name : names) {
     const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
       return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;

@@ -274,6 +274,7 @@ Playbook compromise(Session& session, const std::string& name)
     step.step = record == nullptr ? "missing from the vault: fix before rotating"
                 : pasted          ? "a person pastes the new value, then confirms"
                                   : "update, then verify (automatic)";
+    step.pasted = pasted;
     manual = manual || pasted;
     for (const auto& other : connector::bound_secrets(vault, connector_name)) {
       if (other != full_name) {
@@ -318,14 +319,14 @@ Playbook compromise(Session& session, const std::string& name)
 
   // Who can rotate it, and the commands of the real response.
   for (const auto& [member_name, member] : vault.members()) {
-    if (can_write_secret(member, secret)) {
+    if (policy::may_rotate(member, secret)) {
       book.can_rotate.push_back(member_name);
     }
   }
   book.commands.push_back(fmt::format("escrow compromise {} --why \"WHAT HAPPENED\"", quoted(full_name)));
   book.commands.push_back(fmt::format("escrow rotate {}   # if compromise did not rotate it at once", quoted(full_name)));
   for (const auto& step : book.connectors) {
-    if (step.kind == "manual") {
+    if (step.pasted) {
       book.commands.push_back(fmt::format("escrow rotate --confirm {} {}   # after pasting the new value",
                                           quoted(full_name), step.name));
     }

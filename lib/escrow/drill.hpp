@@ -59,6 +59,7 @@ struct ConnectorStep
   std::string name;
   std::string kind;
   std::string step; // what the real rotation does with it
+  bool pasted = false; // a person pastes the value (the kind's driver pushes nothing)
   std::vector<std::string> also_serves; // other secrets bound to it
 };
 

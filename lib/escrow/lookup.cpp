@@ -81,4 +81,22 @@ Error with_hint(Error error, const std::string& hint)
   return error;
 }
 
+std::vector<std::string> names_for_completion(const std::filesystem::path& vault_path, std::string_view kind)
+{
+  const Vault vault = Vault::read(vault_path);
+  if (kind == "secrets") {
+    return vault.secret_names();
+  }
+  if (kind == "members") {
+    return member_names(vault);
+  }
+  if (kind == "connectors") {
+    return connector_names(vault);
+  }
+  if (kind == "envs") {
+    return known_environments(vault);
+  }
+  fail(ErrorKind::usage, "__complete: unknown kind \"{}\" (secrets, members, connectors or envs)", kind);
+}
+
 } // namespace escrow

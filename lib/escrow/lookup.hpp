@@ -6,6 +6,7 @@
 #include <escrow/error.hpp>
 #include <escrow/vault.hpp>
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,11 @@ std::vector<std::string> connector_names(const Vault& vault);
 // "did you mean 'x'?" for a name that is not there; "" when nothing is close.
 std::string member_hint(const Vault& vault, std::string_view name);
 std::string connector_hint(const Vault& vault, std::string_view name);
+
+// The names shell completion offers (`escrow __complete KIND`): "secrets", "members",
+// "connectors" or "envs" of the vault at `vault_path`, read from its public metadata (no
+// identity, no journal). Error(usage) for another kind.
+std::vector<std::string> names_for_completion(const std::filesystem::path& vault_path, std::string_view kind);
 
 // Adds `hint` to `error` unless it is empty; returns the error to throw.
 Error with_hint(Error error, const std::string& hint);

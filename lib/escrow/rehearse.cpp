@@ -334,7 +334,7 @@ std::vector<Rehearsal> rehearse_due(const SessionOptions& options, const Options
   for (const auto& name : vault.secret_names()) {
     const SecretRecord& secret = vault.secret(name);
     if (secret.state == SecretState::active && rotation::pending_version(secret) == nullptr
-        && can_write_secret(real.me(), secret) && rotation::due_reason(secret, vault.policy(), at)) {
+        && policy::may_rotate(real.me(), secret) && rotation::due_reason(secret, vault.policy(), at)) {
       due.push_back(name);
     }
   }

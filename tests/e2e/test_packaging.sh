@@ -4,6 +4,8 @@
 # man page renders with man -l, cmake --install puts them in the standard places, cpack -G DEB
 # builds a package that lists them, and --version names the commit.
 source "$(dirname "$0")/lib.sh"
+# grep that reads all of its input (grep -q may stop early and, under pipefail, fail the writer).
+has() { grep "$@" >/dev/null; }
 setup
 build_dir=$(cd "$(dirname "$ESCROW")/.." && pwd)
 generated=$build_dir/generated
@@ -48,16 +50,16 @@ complete_words() {
     _escrow escrow "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
     printf "%s\n" "${COMPREPLY[@]}"' complete "$generated/escrow.bash" "$@"
 }
-bash --norc --noprofile -c "source '$generated/escrow.bash' && complete -p escrow" | grep -q '_escrow escrow' \
+bash --norc --noprofile -c "source '$generated/escrow.bash' && complete -p escrow" | has '_escrow escrow' \
   && pass "the bash completion loads and registers" || die "complete -p"
 [ "$(complete_words escrow li)" = "list" ] && pass "completes a command: li -> list" || die "li: $(complete_words escrow li)"
-complete_words escrow member r | grep -qx remove && pass "completes a subcommand: member r -> remove" || die "member r"
-complete_words escrow get --re | grep -qx -- --reveal && pass "completes an option: --re -> --reveal" || die "--re"
-complete_words escrow --vault x get --ver | grep -qx -- --version && pass "skips a global option's value" || die "--vault x"
-complete_words escrow list --js | grep -qx -- --json && pass "global options fall through" || die "--js"
+complete_words escrow member r | has -x remove && pass "completes a subcommand: member r -> remove" || die "member r"
+complete_words escrow get --re | has -x -- --reveal && pass "completes an option: --re -> --reveal" || die "--re"
+complete_words escrow --vault x get --ver | has -x -- --version && pass "skips a global option's value" || die "--vault x"
+complete_words escrow list --js | has -x -- --json && pass "global options fall through" || die "--js"
 got=$(complete_words escrow get prod/ | sort | tr '\n' ' ')
 [ "$got" = "prod/api-token prod/db-password " ] && pass "completes secret names: $got" || die "secret names: $got"
-complete_words escrow show stag | grep -qx staging/db-password && pass "for show too" || die "show stag"
+complete_words escrow show stag | has -x staging/db-password && pass "for show too" || die "show stag"
 [ "$(complete_words escrow list --env st)" = "staging" ] && pass "completes an environment" || die "--env st"
 [ -z "$(complete_words escrow get prod/api-token --reveal x)" ] && pass "nothing after the one positional" || die "extra"
 # __complete prints only names, reads no identity and writes nothing.
@@ -72,7 +74,7 @@ command -v man >/dev/null || die "man is missing (scripts/bootstrap installs man
 {
   MANWIDTH=100 man -l "$generated/escrow.1" 2>"$WORK/man.err" | col -b >"$WORK/man.txt"
   grep -q '^NAME' "$WORK/man.txt" && grep -q 'escrow member add' "$WORK/man.txt" && grep -q -- '--vault' "$WORK/man.txt" \
-    && tr -s ' \t\n' ' ' <"$WORK/man.txt" | grep -q 'Exit codes: 0 ok' && pass "man -l renders the page" || die "man output: $(head -20 "$WORK/man.txt")"
+    && tr -s ' \t\n' ' ' <"$WORK/man.txt" | has 'Exit codes: 0 ok' && pass "man -l renders the page" || die "man output: $(head -20 "$WORK/man.txt")"
   [ ! -s "$WORK/man.err" ] && pass "man printed no warning" || die "man: $(cat "$WORK/man.err")"
 }
 warnings=$(groff -man -ww -z "$generated/escrow.1" 2>&1 || true)
@@ -94,10 +96,10 @@ command -v dpkg-deb >/dev/null && command -v cpack >/dev/null || die "dpkg-deb o
   contents=$(dpkg-deb -c "$deb")
   for file in ./usr/bin/escrow ./usr/share/bash-completion/completions/escrow ./usr/share/zsh/vendor-completions/_escrow \
               ./usr/share/fish/vendor_completions.d/escrow.fish ./usr/share/man/man1/escrow.1; do
-    printf '%s\n' "$contents" | grep -q " $file\$" && pass "the package holds $file" || die "not in the package: $file"
+    printf '%s\n' "$contents" | has " $file\$" && pass "the package holds $file" || die "not in the package: $file"
   done
   depends=$(dpkg-deb -f "$deb" Depends)
-  printf '%s\n' "$depends" | grep -q 'libsodium' && printf '%s\n' "$depends" | grep -q 'git' \
+  printf '%s\n' "$depends" | has 'libsodium' && printf '%s\n' "$depends" | has 'git' \
     && pass "Depends: $depends" || die "Depends: $depends"
   [ "$(dpkg-deb -f "$deb" Package)" = escrow ] && pass "package name" || die "package name"
 }

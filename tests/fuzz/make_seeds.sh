@@ -100,4 +100,6 @@ printf '# app\nexport DB_URL=postgres://db\nAPI_KEY=escrow://prod/api\nQUOTED="a
   | seed env_file app.env
 printf 'url: escrow://prod/db@v2\nsee escrow://prod/api.\nkey=escrow://dev/multi/line\n' | seed env_file template
 printf 'escrow://staging/api-key@v12' | seed env_file reference
+# escrow-vault/2: the keys file and the head file (no binary needed).
+python3 "$HERE/make_seeds_v2.py" "$CORPUS"
 ls "$CORPUS" | while read -r target; do printf '%s: %s\n' "$target" "$(ls "$CORPUS/$target" | wc -l)"; done
