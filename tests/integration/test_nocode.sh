@@ -149,7 +149,8 @@ if grep -q '^rotate ok - - flow-db,flow ' "$IT_DIR/journal-1"; then
 else
   die "journal: no successful rotation in the order flow-db, flow: $(tail -3 "$IT_DIR/journal-1")"
 fi
-journal_of prod/pg-app-password | grep -q '^rotate ok - - app-db,app-consumer ' \
+journal_of prod/pg-app-password >"$IT_DIR/journal-pg-1"
+grep -q '^rotate ok - - app-db,app-consumer ' "$IT_DIR/journal-pg-1" \
   && pass "journal: app-db before app-consumer" || die "journal: no rotation in the order app-db, app-consumer"
 
 # --- a check broken on purpose: the rotation rolls back ---------------------------------------
@@ -199,7 +200,8 @@ if grep -q '^rotate-failed rolling-back verify flow ' "$IT_DIR/journal-2" \
 else
   die "journal: no verify failure and rollback: $(tail -4 "$IT_DIR/journal-2")"
 fi
-journal_of prod/pg-app-password | grep -q '^rotate-failed rolled-back .*app-db' \
+journal_of prod/pg-app-password >"$IT_DIR/journal-pg-2"
+grep -q '^rotate-failed rolled-back .*app-db' "$IT_DIR/journal-pg-2" \
   && pass "journal: the application role's rotation rolled back" || die "journal: the application role's rotation did not roll back"
 no_value_in "after the rollback: no value in the PostgreSQL, MariaDB or Node-RED logs" "$PG_LOG" "$MY_LOG" "$MY_ERRLOG" "$NR_LOG"
 no_value_in "no value in any process's argv during the failed rotations" "$IT_DIR/argv-2"
