@@ -24,4 +24,7 @@ inline constexpr std::string_view k_dk_commit = "escrow/v1/dk-commit";
 inline constexpr std::string_view k_identity = "escrow/v1/identity";
 inline constexpr std::string_view k_identity_check = "escrow/v1/identity-check";
 
+// escrow-vault/2 (docs/design/vault-2.md §4) keeps its labels beside its code, in
+// lib/escrow/history/labels.hpp (escrow::history::labels, "escrow/v2/…"), until v1 is removed.
+
 } // namespace escrow::labels

@@ -102,4 +102,9 @@ printf 'url: escrow://prod/db@v2\nsee escrow://prod/api.\nkey=escrow://dev/multi
 printf 'escrow://staging/api-key@v12' | seed env_file reference
 # escrow-vault/2: the keys file and the head file (no binary needed).
 python3 "$HERE/make_seeds_v2.py" "$CORPUS"
+# escrow-journal/2 entries: the valid and invalid lines of the known-answer vectors.
+VECTORS=$HERE/../vectors/entry-v2.json
+n=0
+while IFS= read -r line; do n=$((n+1)); printf '%s' "$line" | seed history_entry "vector-$n"; done \
+  < <(jq -r '.valid[].line, .invalid[].line, .wrong_signer[].line' "$VECTORS")
 ls "$CORPUS" | while read -r target; do printf '%s: %s\n' "$target" "$(ls "$CORPUS/$target" | wc -l)"; done

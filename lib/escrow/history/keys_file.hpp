@@ -38,6 +38,7 @@
 
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
+#include <escrow/history/labels.hpp>
 
 #include <array>
 #include <cstddef>
@@ -55,7 +56,7 @@
 namespace escrow::history {
 
 constexpr std::string_view k_keys_format = "escrow-keys/2";
-constexpr std::string_view k_key_line_label = "escrow/v2/key";
+constexpr std::string_view k_key_line_label = labels::k_key; // "escrow/v2/key"
 // The largest value a version holds (as v1, versions.hpp).
 constexpr std::size_t k_max_value_size = 64 * 1024;
 // Bounds a hostile file cannot exceed: the whole file, one line key.

@@ -33,6 +33,7 @@
 #include <escrow/history/keys_file.hpp>
 #include <escrow/identity.hpp>
 #include <escrow/secret_bytes.hpp>
+#include <escrow/history/labels.hpp>
 
 #include <cstdint>
 #include <span>
@@ -42,10 +43,10 @@
 
 namespace escrow::history {
 
-constexpr std::string_view k_value_label = "escrow/v2/value";
-constexpr std::string_view k_dk_box_label = "escrow/v2/dk-box";
-constexpr std::string_view k_dk_commit_label = "escrow/v2/dk-commit";
-constexpr std::string_view k_rk_commit_label = "escrow/v2/rk-commit";
+constexpr std::string_view k_value_label = labels::k_value; // "escrow/v2/value"
+constexpr std::string_view k_dk_box_label = labels::k_dk_box; // "escrow/v2/dk-box"
+constexpr std::string_view k_dk_commit_label = labels::k_dk_commit; // "escrow/v2/dk-commit"
+constexpr std::string_view k_rk_commit_label = labels::k_rk_commit; // "escrow/v2/rk-commit"
 
 using Commit = crypto::Hash;
 

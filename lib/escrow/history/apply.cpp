@@ -1,0 +1,679 @@
+#include <escrow/history/apply.hpp>
+
+#include <algorithm>
+
+namespace escrow::history {
+
+namespace {
+
+[[noreturn]] void missing(std::string_view what)
+{
+  fail(ErrorKind::integrity, "operation on {}, which does not exist", what);
+}
+
+Member& edit_member(State& s, const std::string& name, Trace& trace)
+{
+  auto it = s.members.find(name);
+  if (it == s.members.end()) {
+    missing(member_record_path(name));
+  }
+  auto copy = std::make_shared<Member>(*it->second);
+  it->second = copy;
+  trace.touched.insert(member_record_path(name));
+  return *copy;
+}
+
+Secret& edit_secret(State& s, const std::string& name, Trace& trace)
+{
+  auto it = s.secrets.find(name);
+  if (it == s.secrets.end()) {
+    missing(secret_record_path(name));
+  }
+  auto copy = std::make_shared<Secret>(*it->second);
+  it->second = copy;
+  trace.touched.insert(secret_record_path(name));
+  return *copy;
+}
+
+Policy& edit_policy(State& s, Trace& trace)
+{
+  auto copy = s.policy ? std::make_shared<Policy>(*s.policy) : std::make_shared<Policy>();
+  s.policy = copy;
+  trace.touched.insert(std::string(k_policy_path));
+  return *copy;
+}
+
+// Due reasons keep their earliest time, so two operations adding one reason commute.
+void add_due(Secret& secret, const std::string& reason, Timestamp at)
+{
+  const auto it = secret.due.find(reason);
+  if (it == secret.due.end() || at < it->second) {
+    secret.due[reason] = at;
+  }
+}
+
+// Whether `name` is a standing reader of `secret` in `s` (standing_readers without the loop).
+bool standing(const State& s, const Secret& secret, const std::string& name)
+{
+  if (!reaches(s, name, secret.env)) {
+    return false;
+  }
+  return name == secret.owner || has_role(s, name, Role::rotator) || secret.shared_with.count(name) > 0;
+}
+
+bool open_request(const RequestOf& r)
+{
+  return !r.denial && !r.voided;
+}
+
+std::vector<KeyWrite> added_keys(const Context& ctx, std::string_view secret)
+{
+  std::vector<KeyWrite> out;
+  for (const KeyWrite& k : ctx.keys) {
+    if (k.added && k.line.secret == secret) {
+      out.push_back(k);
+    }
+  }
+  return out;
+}
+
+void delete_grants(Secret& secret, const std::string& vid, Version& version, Trace& trace)
+{
+  for (const auto& [member, grant] : version.grants) {
+    trace.deleted.push_back(KeyWrite{KeyLine{KeyLineKind::grant, secret.name, 0, vid, member, {}}, grant.key, false});
+  }
+  version.grants.clear();
+}
+
+// Retention (vault.md §4): only the newest `keep` non-current versions keep their lines; a
+// generation no remaining version uses loses its reader keys.
+void retain(Secret& secret, std::int64_t keep, Trace& trace)
+{
+  std::vector<std::pair<std::int64_t, std::string>> older;
+  for (const auto& [vid, v] : secret.versions) {
+    if (v.state != VersionState::current) {
+      older.emplace_back(v.v, vid);
+    }
+  }
+  std::sort(older.begin(), older.end(), std::greater<>());
+  for (std::size_t i = static_cast<std::size_t>(std::max<std::int64_t>(keep, 0)); i < older.size(); ++i) {
+    const std::string vid = older[i].second;
+    Version& version = secret.versions.at(vid);
+    trace.deleted.push_back(KeyWrite{KeyLine{KeyLineKind::value, secret.name, 0, vid, {}, {}}, version.material, false});
+    for (const auto& [custodian, k] : version.shares) {
+      trace.deleted.push_back(KeyWrite{KeyLine{KeyLineKind::share, secret.name, 0, vid, custodian, {}}, k, false});
+    }
+    delete_grants(secret, vid, version, trace);
+    for (auto& [id, request] : secret.requests) {
+      for (auto it = request.approvals.begin(); it != request.approvals.end();) {
+        if (it->second.vid == vid) {
+          trace.deleted.push_back(
+            KeyWrite{KeyLine{KeyLineKind::approval, secret.name, 0, vid, it->first, id}, it->second.share, false});
+          it = request.approvals.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    secret.versions.erase(vid);
+  }
+  for (auto it = secret.gens.begin(); it != secret.gens.end();) {
+    const std::int64_t g = it->first;
+    const bool used = std::any_of(secret.versions.begin(), secret.versions.end(),
+                                  [g](const auto& item) { return item.second.gen == g; });
+    if (used) {
+      ++it;
+      continue;
+    }
+    for (const auto& [member, k] : it->second.holders) {
+      trace.deleted.push_back(KeyWrite{KeyLine{KeyLineKind::reader, secret.name, g, {}, member, {}}, k, false});
+    }
+    it = secret.gens.erase(it);
+  }
+}
+
+struct Effects
+{
+  State& s;
+  const Context& ctx;
+  Trace& trace;
+
+  void operator()(const InitArgs& a) const
+  {
+    s.initialised = true;
+    s.vault_id = ctx.vault;
+    s.genesis_name = a.member.name;
+    auto m = std::make_shared<Member>();
+    m->name = a.member.name;
+    m->sign_pk = a.member.sign_pk;
+    m->box_pk = a.member.box_pk;
+    m->roles = {Role::admin};
+    m->envs = {"*"};
+    m->added_by = a.member.name;
+    m->added_at = ctx.ts;
+    s.members[a.member.name] = m;
+    trace.touched.insert(member_record_path(a.member.name));
+    auto p = std::make_shared<Policy>();
+    p->envs = a.policy.envs;
+    p->notify = a.policy.notify;
+    s.policy = p;
+    trace.touched.insert(std::string(k_policy_path));
+  }
+  void operator()(const MemberAddArgs& a) const
+  {
+    auto m = std::make_shared<Member>();
+    m->name = a.name;
+    m->sign_pk = a.sign_pk;
+    m->box_pk = a.box_pk;
+    m->roles = a.roles;
+    m->envs = a.envs;
+    m->added_by = ctx.actor;
+    m->added_at = ctx.ts;
+    s.members[a.name] = m;
+    trace.touched.insert(member_record_path(a.name));
+  }
+  void operator()(const MemberSetArgs& a) const
+  {
+    std::vector<std::string> readers_before;
+    for (const auto& [name, secret] : s.secrets) {
+      if (standing(s, *secret, a.name)) {
+        readers_before.push_back(name);
+      }
+    }
+    Member& m = edit_member(s, a.name, trace);
+    m.roles = a.roles;
+    m.envs = a.envs;
+    for (const std::string& name : readers_before) {
+      if (!standing(s, *s.secrets.at(name), a.name)) {
+        add_due(edit_secret(s, name, trace), fmt::format("access of {} changed", a.name), ctx.ts);
+      }
+    }
+  }
+  void operator()(const MemberRemoveArgs& a) const
+  {
+    Member& m = edit_member(s, a.name, trace);
+    m.removed_by = ctx.actor;
+    m.removed_at = ctx.ts;
+    std::vector<std::string> names;
+    for (const auto& [name, secret] : s.secrets) {
+      names.push_back(name);
+    }
+    for (const std::string& name : names) {
+      const Secret& view = *s.secrets.at(name);
+      bool held = false;
+      for (const auto& [vid, v] : view.versions) {
+        if (!live(v)) {
+          continue;
+        }
+        const auto gen = view.gens.find(v.gen);
+        held = held || (gen != view.gens.end() && gen->second.ever.count(a.name) > 0)
+               || v.grants.count(a.name) > 0 || v.shares.count(a.name) > 0;
+      }
+      bool requests = false;
+      for (const auto& [id, r] : view.requests) {
+        requests = requests || (r.by == a.name && open_request(r));
+      }
+      if (!held && !requests && view.shared_with.count(a.name) == 0 && view.custodians.count(a.name) == 0) {
+        continue;
+      }
+      Secret& secret = edit_secret(s, name, trace);
+      secret.shared_with.erase(a.name);
+      if (secret.custodians.erase(a.name) > 0) {
+        const auto n = static_cast<std::int64_t>(secret.custodians.size());
+        secret.threshold = n == 0 ? 0 : std::max<std::int64_t>(1, std::min(secret.threshold, n));
+      }
+      for (auto& [id, r] : secret.requests) {
+        if (r.by == a.name && open_request(r)) {
+          r.voided = true;
+        }
+      }
+      if (held) {
+        add_due(secret, fmt::format("member {} removed", a.name), ctx.ts);
+      }
+    }
+  }
+  void operator()(const PolicySetArgs& a) const
+  {
+    Policy& p = edit_policy(s, trace);
+    EnvPolicy e = p.for_env(a.env);
+    if (a.every) {
+      e.every = *a.every;
+    }
+    if (a.keep) {
+      e.keep = *a.keep;
+    }
+    if (a.max_ttl) {
+      e.max_ttl = *a.max_ttl;
+    }
+    if (a.min_threshold) {
+      e.min_threshold = *a.min_threshold;
+    }
+    if (a.require_why) {
+      e.require_why = *a.require_why;
+    }
+    p.envs[a.env] = e;
+    if (a.notify) {
+      p.notify = *a.notify;
+    }
+  }
+  void operator()(const ConnectorAddArgs& a) const
+  {
+    auto c = std::make_shared<Connector>();
+    c->name = a.name;
+    c->env = a.env;
+    c->kind = a.kind;
+    c->update = a.update;
+    c->verify = a.verify;
+    c->instructions = a.instructions;
+    c->timeout = a.timeout;
+    c->created_by = ctx.actor;
+    c->created_at = ctx.ts;
+    s.connectors[a.name] = c;
+    trace.touched.insert(connector_record_path(a.name));
+  }
+  void operator()(const ConnectorRemoveArgs& a) const
+  {
+    if (s.connectors.erase(a.name) == 0) {
+      missing(connector_record_path(a.name));
+    }
+    trace.touched.insert(connector_record_path(a.name));
+  }
+  void operator()(const SecretAddArgs& a) const
+  {
+    auto secret = std::make_shared<Secret>();
+    secret->env = std::string(env_of(a.secret));
+    secret->name = a.secret;
+    secret->owner = a.owner;
+    secret->purpose = a.purpose;
+    secret->tier = a.tier;
+    secret->connectors = a.connectors;
+    secret->every = a.every;
+    secret->generator = a.generator;
+    secret->after_access = a.after_access;
+    secret->custodians = a.custodians;
+    secret->threshold = a.threshold;
+    secret->state = SecretState::active;
+    secret->created_by = ctx.actor;
+    secret->created_at = ctx.ts;
+    Generation& gen = secret->gens[1];
+    gen.rk_commit = a.version.rk_commit;
+    Version& version = secret->versions[a.version.vid];
+    version.v = 1;
+    version.gen = 1;
+    version.state = VersionState::current;
+    version.created_by = ctx.actor;
+    version.created_at = ctx.ts;
+    version.why = ctx.why.value_or("");
+    version.dk_commit = a.version.dk_commit;
+    version.custodians = a.custodians;
+    version.threshold = a.threshold;
+    for (const KeyWrite& k : added_keys(ctx, a.secret)) {
+      switch (k.line.kind) {
+      case KeyLineKind::reader:
+        gen.holders[k.line.member] = k.k;
+        gen.ever.insert(k.line.member);
+        break;
+      case KeyLineKind::value: version.material = k.k; break;
+      case KeyLineKind::share: version.shares[k.line.member] = k.k; break;
+      default: break;
+      }
+    }
+    s.secrets[a.secret] = secret;
+    trace.touched.insert(secret_record_path(a.secret));
+  }
+  void operator()(const SecretSetArgs& a) const
+  {
+    const auto found = s.secrets.find(a.secret);
+    if (found == s.secrets.end()) {
+      missing(secret_record_path(a.secret));
+    }
+    const std::string old_owner = found->second->owner;
+    const bool old_owner_standing = standing(s, *found->second, old_owner);
+    Secret& secret = edit_secret(s, a.secret, trace);
+    if (a.owner) {
+      secret.owner = *a.owner;
+    }
+    if (a.purpose) {
+      secret.purpose = *a.purpose;
+    }
+    if (a.tier) {
+      secret.tier = *a.tier;
+    }
+    if (a.connectors) {
+      secret.connectors = *a.connectors;
+    }
+    if (a.every) {
+      secret.every = *a.every;
+    }
+    if (a.generator) {
+      secret.generator = *a.generator;
+    }
+    if (a.after_access) {
+      secret.after_access = *a.after_access;
+    }
+    for (const KeyWrite& k : added_keys(ctx, a.secret)) {
+      if (k.line.kind == KeyLineKind::reader) {
+        Generation& gen = secret.gens[k.line.gen];
+        gen.holders[k.line.member] = k.k;
+        gen.ever.insert(k.line.member);
+      }
+    }
+    if (a.owner && *a.owner != old_owner && old_owner_standing && !standing(s, secret, old_owner)) {
+      add_due(secret, "owner changed", ctx.ts);
+    }
+  }
+  void operator()(const CustodiansSetArgs& a) const
+  {
+    Secret& secret = edit_secret(s, a.secret, trace);
+    secret.custodians = a.custodians;
+    secret.threshold = a.threshold;
+    add_due(secret, "custodians changed", ctx.ts);
+  }
+  void operator()(const ShareArgs& a) const
+  {
+    for (const ShareItem& item : a.items) {
+      Secret& secret = edit_secret(s, item.secret, trace);
+      if (!standing(s, secret, a.member)) {
+        secret.shared_with.insert(a.member);
+      }
+      for (const KeyWrite& k : added_keys(ctx, item.secret)) {
+        if (k.line.kind == KeyLineKind::reader) {
+          Generation& gen = secret.gens[k.line.gen];
+          gen.holders[k.line.member] = k.k;
+          gen.ever.insert(k.line.member);
+        }
+      }
+    }
+  }
+  void operator()(const UnshareArgs& a) const
+  {
+    Secret& secret = edit_secret(s, a.secret, trace);
+    secret.shared_with.erase(a.member);
+    bool held_live = false;
+    for (auto& [g, gen] : secret.gens) {
+      const auto it = gen.holders.find(a.member);
+      if (it == gen.holders.end()) {
+        continue;
+      }
+      trace.deleted.push_back(KeyWrite{KeyLine{KeyLineKind::reader, secret.name, g, {}, a.member, {}}, it->second, false});
+      gen.holders.erase(it);
+      const std::int64_t generation = g;
+      held_live = held_live || std::any_of(secret.versions.begin(), secret.versions.end(), [&](const auto& item) {
+                    return item.second.gen == generation && live(item.second);
+                  });
+    }
+    if (held_live) {
+      add_due(secret, fmt::format("unshared from {}", a.member), ctx.ts);
+    }
+  }
+  void operator()(const RetireArgs& a) const
+  {
+    Secret& secret = edit_secret(s, a.secret, trace);
+    secret.state = SecretState::retired;
+    for (auto& [id, r] : secret.requests) {
+      if (open_request(r)) {
+        r.voided = true;
+      }
+    }
+    for (auto& [vid, version] : secret.versions) {
+      delete_grants(secret, vid, version, trace);
+    }
+  }
+  void operator()(const RotateStartArgs& a) const
+  {
+    for (const RotateItem& item : a.items) {
+      Secret& secret = edit_secret(s, item.secret, trace);
+      secret.rotation = Rotation{item.vid, item.kind, ctx.actor, ctx.ts, false, {}};
+      if (item.kind == RotationKind::rollback) {
+        continue;
+      }
+      Generation& gen = secret.gens[item.gen];
+      if (item.new_gen_rk_commit) {
+        gen.rk_commit = *item.new_gen_rk_commit;
+      }
+      Version& version = secret.versions[item.vid];
+      version.v = item.v;
+      version.gen = item.gen;
+      version.state = VersionState::pending;
+      version.created_by = ctx.actor;
+      version.created_at = ctx.ts;
+      version.why = item.why;
+      version.dk_commit = item.dk_commit;
+      version.custodians = item.custodians;
+      version.threshold = item.threshold;
+      for (const KeyWrite& k : added_keys(ctx, item.secret)) {
+        switch (k.line.kind) {
+        case KeyLineKind::reader:
+          gen.holders[k.line.member] = k.k;
+          gen.ever.insert(k.line.member);
+          break;
+        case KeyLineKind::value: version.material = k.k; break;
+        case KeyLineKind::share: version.shares[k.line.member] = k.k; break;
+        case KeyLineKind::grant:
+          for (const GrantRef& g : item.grants) {
+            if (g.member == k.line.member) {
+              const auto r = secret.requests.find(g.request);
+              version.grants[g.member] = GrantKey{g.request, r == secret.requests.end() ? 0 : r->second.until, k.k};
+            }
+          }
+          break;
+        case KeyLineKind::approval: break;
+        }
+      }
+    }
+  }
+  void operator()(const ConfirmArgs& a) const
+  {
+    Secret& secret = edit_secret(s, a.secret, trace);
+    if (!secret.rotation) {
+      missing(fmt::format("a rotation of {}", a.secret));
+    }
+    secret.rotation->confirmed.insert(a.connector);
+  }
+  void operator()(const RotateFinishArgs& a) const
+  {
+    for (const FinishItem& item : a.items) {
+      Secret& secret = edit_secret(s, item.secret, trace);
+      if (!secret.rotation || secret.versions.count(item.vid) == 0) {
+        missing(fmt::format("a rotation of {}", item.secret));
+      }
+      const RotationKind kind = secret.rotation->kind;
+      for (auto& [vid, version] : secret.versions) {
+        if (vid == item.vid) {
+          version.state = VersionState::current;
+        } else if (version.state == VersionState::current) {
+          version.state = VersionState::previous;
+        } else if (kind == RotationKind::rotate && version.state == VersionState::previous) {
+          version.state = VersionState::retired;
+        }
+      }
+      const std::int64_t keep = s.policy ? s.policy->for_env(secret.env).keep : EnvPolicy{}.keep;
+      retain(secret, keep, trace);
+      secret.due.clear();
+      secret.rotation.reset();
+    }
+  }
+  void operator()(const RotateFailArgs& a) const
+  {
+    for (const FailItem& item : a.items) {
+      Secret& secret = edit_secret(s, item.secret, trace);
+      if (!secret.rotation) {
+        missing(fmt::format("a rotation of {}", item.secret));
+      }
+      switch (item.result) {
+      case FailResult::rolling_back: secret.rotation->rolling_back = true; break;
+      case FailResult::rollback_incomplete: add_due(secret, "rollback incomplete", ctx.ts); break;
+      case FailResult::rolled_back:
+      case FailResult::cancelled: {
+        const auto it = secret.versions.find(item.vid);
+        if (secret.rotation->kind == RotationKind::rotate && it != secret.versions.end()
+            && it->second.state == VersionState::pending) {
+          it->second.state = VersionState::failed;
+        }
+        secret.rotation.reset();
+        break;
+      }
+      }
+    }
+  }
+  void operator()(const CompromiseArgs& a) const
+  {
+    Secret& secret = edit_secret(s, a.secret, trace);
+    const auto it = secret.versions.find(a.vid);
+    if (it == secret.versions.end()) {
+      missing(fmt::format("version {} of {}", a.vid, a.secret));
+    }
+    it->second.state = VersionState::compromised;
+    for (auto& [id, r] : secret.requests) {
+      if (open_request(r)) {
+        r.voided = true;
+      }
+    }
+    delete_grants(secret, a.vid, it->second, trace);
+  }
+  void operator()(const RequestArgs& a) const
+  {
+    Secret& secret = edit_secret(s, a.secret, trace);
+    RequestOf& r = secret.requests[a.id];
+    r.by = ctx.actor;
+    r.why = ctx.why.value_or("");
+    r.ttl = a.ttl;
+    r.created_at = ctx.ts;
+    r.until = ctx.ts + a.ttl;
+  }
+  void operator()(const ApproveArgs& a) const
+  {
+    Secret& secret = edit_secret(s, a.secret, trace);
+    const auto r = secret.requests.find(a.request);
+    if (r == secret.requests.end()) {
+      missing(fmt::format("request {} of {}", a.request, a.secret));
+    }
+    ApprovalOf approval{a.vid, a.v, a.dk_commit, ctx.ts, {}};
+    for (const KeyWrite& k : added_keys(ctx, a.secret)) {
+      if (k.line.kind == KeyLineKind::approval) {
+        approval.share = k.k;
+      }
+    }
+    r->second.approvals[ctx.actor] = approval;
+  }
+  void operator()(const DenyArgs& a) const
+  {
+    Secret& secret = edit_secret(s, a.secret, trace);
+    const auto r = secret.requests.find(a.request);
+    if (r == secret.requests.end()) {
+      missing(fmt::format("request {} of {}", a.request, a.secret));
+    }
+    r->second.denial = DenialOf{ctx.actor, ctx.why.value_or(""), ctx.ts};
+  }
+  void operator()(const GrantUsedArgs& a) const
+  {
+    Secret& secret = edit_secret(s, a.secret, trace);
+    const auto r = secret.requests.find(a.request);
+    if (r == secret.requests.end()) {
+      missing(fmt::format("request {} of {}", a.request, a.secret));
+    }
+    r->second.used_at = ctx.ts;
+    if (secret.after_access) {
+      add_due(secret, "accessed via grant", ctx.ts);
+    }
+  }
+  void operator()(const JournalLossArgs& a) const
+  {
+    for (const LostEntry& e : a.lost) {
+      s.lost.insert(e.hash);
+    }
+  }
+  void operator()(const ResolveArgs&) const
+  {
+    fail(ErrorKind::integrity, "resolve: settling a merge conflict needs the merge replay, which this escrow does not have yet");
+  }
+};
+
+std::string describe(const std::optional<Hash>& h)
+{
+  return h ? short_hash(*h) : std::string("absent");
+}
+
+} // namespace
+
+void run_effects(State& state, const Context& ctx, const Args& args, Trace& trace)
+{
+  std::visit(Effects{state, ctx, trace}, args);
+}
+
+namespace {
+
+std::vector<Write> writes_of(const State& before, const State& after, const Context& ctx, const Trace& trace)
+{
+  std::vector<Write> out;
+  for (const std::string& path : trace.touched) {
+    const std::optional<Hash> b = before.record_hash(path);
+    const std::optional<Hash> a = after.record_hash(path);
+    if (b != a) {
+      out.push_back(Write{path, b, a});
+    }
+  }
+  for (const KeyWrite& d : trace.deleted) {
+    out.push_back(Write{key_path(d.line, d.k), d.k, std::nullopt});
+  }
+  for (const KeyWrite& k : ctx.keys) {
+    if (k.added) {
+      out.push_back(Write{key_path(k.line, k.k), std::nullopt, k.k});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Write& x, const Write& y) { return x.path < y.path; });
+  for (std::size_t i = 1; i < out.size(); ++i) {
+    if (out[i - 1].path == out[i].path) {
+      fail(ErrorKind::integrity, "an operation writes {} twice", out[i].path);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+std::vector<Write> compute_writes(const State& before, const Entry& entry)
+{
+  if (!entry.op) {
+    return {};
+  }
+  const Context ctx = context_of(entry);
+  State after = before;
+  Trace trace;
+  run_effects(after, ctx, entry.op->args, trace);
+  return writes_of(before, after, ctx, trace);
+}
+
+void apply(State& state, const Entry& entry, std::string_view what)
+{
+  if (!entry.op) {
+    return;
+  }
+  const Context ctx = context_of(entry);
+  State after = state;
+  Trace trace;
+  run_effects(after, ctx, entry.op->args, trace);
+  const std::vector<Write> expected = writes_of(state, after, ctx, trace);
+  const std::vector<Write>& signed_writes = entry.op->writes;
+  if (expected != signed_writes) {
+    // Name the first path where they differ (paths are names, never values).
+    std::size_t i = 0;
+    while (i < expected.size() && i < signed_writes.size() && expected[i] == signed_writes[i]) {
+      ++i;
+    }
+    if (i < expected.size() && (i >= signed_writes.size() || expected[i].path < signed_writes[i].path)) {
+      fail(ErrorKind::integrity, "{}: wrong writes: {} is changed ({} -> {}) but not listed", what, expected[i].path,
+           describe(expected[i].before), describe(expected[i].after));
+    }
+    if (i < signed_writes.size() && (i >= expected.size() || signed_writes[i].path < expected[i].path)) {
+      fail(ErrorKind::integrity, "{}: wrong writes: {} is listed but the operation does not change it", what,
+           signed_writes[i].path);
+    }
+    fail(ErrorKind::integrity, "{}: wrong writes: {} is {} -> {}, the entry says {} -> {}", what, expected[i].path,
+         describe(expected[i].before), describe(expected[i].after), describe(signed_writes[i].before),
+         describe(signed_writes[i].after));
+  }
+  state = std::move(after);
+}
+
+} // namespace escrow::history

@@ -1,0 +1,321 @@
+#include <escrow/history/entry.hpp>
+
+#include <escrow/history/json_read.hpp>
+#include <escrow/history/labels.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace escrow::history {
+
+namespace jr = json_read;
+
+namespace {
+
+constexpr std::size_t k_max_detail_members = 64;
+constexpr std::size_t k_max_detail_text = 4096;
+
+std::string b64(ByteView bytes)
+{
+  return canonical::b64(bytes);
+}
+
+bool printable_one_line(std::string_view text)
+{
+  return std::none_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
+bool detail_key(std::string_view key)
+{
+  return !key.empty() && key.size() <= 32 && std::all_of(key.begin(), key.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || c == '_';
+         });
+}
+
+} // namespace
+
+std::string_view event_kind_name(EventKind kind)
+{
+  switch (kind) {
+  case EventKind::audit_compare: return "audit-compare";
+  case EventKind::exec: return "exec";
+  case EventKind::merge: return "merge";
+  case EventKind::reveal: return "reveal";
+  }
+  return "reveal";
+}
+
+std::optional<EventKind> parse_event_kind(std::string_view name)
+{
+  for (const EventKind k : {EventKind::audit_compare, EventKind::exec, EventKind::merge, EventKind::reveal}) {
+    if (event_kind_name(k) == name) {
+      return k;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string action_name(const Action& action)
+{
+  if (const OpKind* op = std::get_if<OpKind>(&action)) {
+    return std::string(op_kind_name(*op));
+  }
+  return std::string(event_kind_name(std::get<EventKind>(action)));
+}
+
+std::optional<Action> parse_action(std::string_view name)
+{
+  if (const std::optional<OpKind> op = parse_op_kind(name)) {
+    return Action{*op};
+  }
+  if (const std::optional<EventKind> event = parse_event_kind(name)) {
+    return Action{*event};
+  }
+  return std::nullopt;
+}
+
+std::string_view result_name(Result result)
+{
+  switch (result) {
+  case Result::denied: return "denied";
+  case Result::failed: return "failed";
+  case Result::ok: return "ok";
+  }
+  return "ok";
+}
+
+std::optional<Result> parse_result(std::string_view name)
+{
+  for (const Result r : {Result::denied, Result::failed, Result::ok}) {
+    if (result_name(r) == name) {
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
+void check_entry(const Entry& e, ErrorKind kind, std::string_view what)
+{
+  const auto bad = [&](std::string_view problem) { throw Error(kind, fmt::format("{}: {}", what, problem)); };
+  if (!valid_member_name(e.actor)) {
+    bad("actor: not a member name");
+  }
+  if (e.ts < k_min_time || e.ts > k_max_time) {
+    bad("ts: out of range");
+  }
+  if (e.host.size() > k_max_host || !canonical::valid_utf8(e.host) || !printable_one_line(e.host)) {
+    bad("host: at most 255 bytes of printable UTF-8");
+  }
+  if (e.why) {
+    if (e.why->empty() || e.why->size() > k_max_why || !canonical::valid_utf8(*e.why)
+        || !printable_one_line(*e.why)) {
+      bad("why: 1-1024 bytes of UTF-8 without control characters");
+    }
+  }
+  if (e.parents.size() > k_max_parents) {
+    bad("parents: too many");
+  }
+  if (std::set<Hash>(e.parents.begin(), e.parents.end()).size() != e.parents.size()) {
+    bad("parents: a parent is named twice");
+  }
+  const OpKind* op_kind = std::get_if<OpKind>(&e.action);
+  const bool genesis = op_kind != nullptr && *op_kind == OpKind::init;
+  if (genesis != e.genesis_format) {
+    bad(genesis ? "format: the genesis entry names the journal format" : "format: only the genesis entry names a format");
+  }
+  if (genesis != e.parents.empty()) {
+    bad(genesis ? "parents: the genesis entry has no parents" : "parents: only the genesis entry has no parents");
+  }
+  if (genesis && e.result != Result::ok) {
+    bad("result: the genesis entry is an operation");
+  }
+  const bool wants_op = op_kind != nullptr && e.result == Result::ok;
+  if (wants_op != e.op.has_value()) {
+    bad(wants_op ? "op: missing (an ok operation carries its op)" : "op: only an ok operation carries an op");
+  }
+  if (e.op) {
+    if (e.op->kind() != *op_kind) {
+      bad("op: its arguments are not those of the action");
+    }
+    if (e.detail) {
+      bad("detail: only events carry details");
+    }
+    check_args(*e.op, kind, what);
+    if ((*op_kind == OpKind::deny || *op_kind == OpKind::compromise || *op_kind == OpKind::journal_loss) && !e.why) {
+      bad(fmt::format("why: required for {}", op_kind_name(*op_kind)));
+    }
+  }
+  if (e.detail) {
+    if (!e.detail->is_object() || e.detail->size() > k_max_detail_members) {
+      bad("detail: expected an object of at most 64 facts");
+    }
+    for (const auto& item : e.detail->items()) {
+      if (!detail_key(item.key())) {
+        bad("detail: a key is not 1-32 of a-z _");
+      }
+      const Json& value = item.value();
+      const auto text_ok = [](const Json& v) {
+        return v.is_string() && v.get_ref<const std::string&>().size() <= k_max_detail_text
+               && canonical::valid_utf8(v.get_ref<const std::string&>());
+      };
+      bool ok = text_ok(value) || value.is_boolean() || value.is_number_integer();
+      if (value.is_array()) {
+        ok = value.size() <= 256 && std::all_of(value.begin(), value.end(), text_ok);
+      }
+      if (!ok) {
+        bad("detail: a fact is not a string, an integer, a boolean or a list of strings");
+      }
+    }
+  }
+}
+
+Json entry_to_json(const Entry& e, bool with_seal)
+{
+  Json parents = Json::array();
+  for (const Hash& p : e.parents) {
+    parents.push_back(b64(ByteView(p.data(), p.size())));
+  }
+  Json out{{"action", action_name(e.action)},
+           {"actor", e.actor},
+           {"host", e.host},
+           {"parents", parents},
+           {"result", std::string(result_name(e.result))},
+           {"ts", format_time(e.ts)},
+           {"vault", b64(ByteView(e.vault.data(), e.vault.size()))}};
+  if (e.genesis_format) {
+    out["format"] = std::string(k_journal_format);
+  }
+  if (e.op) {
+    out["op"] = op_to_json(*e.op);
+  }
+  if (e.why) {
+    out["why"] = *e.why;
+  }
+  if (e.detail) {
+    out["detail"] = *e.detail;
+  }
+  if (with_seal) {
+    out["hash"] = b64(ByteView(e.hash.data(), e.hash.size()));
+    out["sig"] = b64(ByteView(e.sig.data(), e.sig.size()));
+  }
+  return out;
+}
+
+std::string dump_entry(const Entry& entry)
+{
+  return canonical::dump(entry_to_json(entry, true));
+}
+
+Hash compute_hash(const Entry& entry)
+{
+  const std::string body = canonical::dump(entry_to_json(entry, false));
+  crypto::Hasher hasher;
+  hasher.update(as_bytes(labels::k_entry));
+  const std::uint8_t zero = 0;
+  hasher.update(ByteView(&zero, 1));
+  hasher.update(ByteView(entry.vault.data(), entry.vault.size()));
+  hasher.update(as_bytes(body));
+  return hasher.finish();
+}
+
+void seal_entry(Entry& entry, const Identity& author, std::string_view what)
+{
+  check_entry(entry, ErrorKind::usage, what);
+  if (author.pub.name != entry.actor) {
+    fail(ErrorKind::usage, "{}: signed by {} but written as {}", what, author.pub.name, entry.actor);
+  }
+  entry.hash = compute_hash(entry);
+  entry.sig = author.sign(labels::k_entry_sig, ByteView(entry.hash.data(), entry.hash.size()));
+}
+
+bool verify_signature(const Entry& entry, const crypto::SignPublicKey& actor_key)
+{
+  const Hash expected = compute_hash(entry);
+  if (!crypto::equal(ByteView(expected.data(), expected.size()), ByteView(entry.hash.data(), entry.hash.size()))) {
+    return false;
+  }
+  return crypto::verify(labels::k_entry_sig, ByteView(entry.hash.data(), entry.hash.size()),
+                        ByteView(entry.sig.data(), entry.sig.size()),
+                        ByteView(actor_key.data(), actor_key.size()));
+}
+
+Entry parse_entry(std::string_view line, std::string_view what)
+{
+  if (line.size() > k_max_entry_line) {
+    fail(ErrorKind::integrity, "{}: longer than 16 MiB", what);
+  }
+  const Json json = canonical::parse(line, what);
+  jr::Fields f(json, std::string(what), ": ");
+  Entry e;
+  const std::optional<Action> action = parse_action(jr::string(f.need("action"), f.at("action")));
+  if (!action) {
+    fail(ErrorKind::integrity, "{}: unknown action", f.at("action"));
+  }
+  e.action = *action;
+  e.actor = jr::string(f.need("actor"), f.at("actor"));
+  if (const Json* detail = f.maybe("detail")) {
+    e.detail = jr::object(*detail, f.at("detail"));
+  }
+  if (const Json* format = f.maybe("format")) {
+    if (jr::string(*format, f.at("format")) != k_journal_format) {
+      fail(ErrorKind::integrity, "{}: not {} (a journal of another format or version)", f.at("format"),
+           k_journal_format);
+    }
+    e.genesis_format = true;
+  }
+  e.hash = jr::fixed_b64<32>(f.need("hash"), f.at("hash"));
+  e.host = jr::string(f.need("host"), f.at("host"));
+  const std::string parents_at = f.at("parents");
+  for (const Json& p : jr::array(f.need("parents"), parents_at, k_max_parents)) {
+    e.parents.push_back(jr::fixed_b64<32>(p, parents_at));
+  }
+  const std::optional<Result> result = parse_result(jr::string(f.need("result"), f.at("result")));
+  if (!result) {
+    fail(ErrorKind::integrity, "{}: unknown result", f.at("result"));
+  }
+  e.result = *result;
+  if (const Json* op = f.maybe("op")) {
+    const OpKind* kind = std::get_if<OpKind>(&e.action);
+    if (kind == nullptr) {
+      fail(ErrorKind::integrity, "{}: an event carries no op", f.at("op"));
+    }
+    e.op = op_from_json(*kind, *op, what);
+  }
+  e.sig = jr::fixed_b64<64>(f.need("sig"), f.at("sig"));
+  e.ts = jr::time(f.need("ts"), f.at("ts"));
+  e.vault = jr::fixed_b64<16>(f.need("vault"), f.at("vault"));
+  if (const Json* why = f.maybe("why")) {
+    e.why = jr::string(*why, f.at("why"));
+  }
+  f.finish();
+  check_entry(e, ErrorKind::integrity, what);
+  // One spelling per entry: what was read must be what escrow writes, byte for byte (key order,
+  // escapes, set order, no whitespace). Anything else would give one entry two hashes.
+  if (dump_entry(e) != line) {
+    fail(ErrorKind::integrity, "{}: not in canonical form", what);
+  }
+  const Hash expected = compute_hash(e);
+  if (!crypto::equal(ByteView(expected.data(), expected.size()), ByteView(e.hash.data(), e.hash.size()))) {
+    fail(ErrorKind::integrity, "{}: hash does not match the entry's content (modified)", what);
+  }
+  return e;
+}
+
+VaultId derive_vault_id(const GenesisMember& member, Timestamp added_at)
+{
+  const Json body{{"added_at", format_time(added_at)},
+                  {"box_pk", b64(ByteView(member.box_pk.data(), member.box_pk.size()))},
+                  {"name", member.name},
+                  {"salt", b64(ByteView(member.salt.data(), member.salt.size()))},
+                  {"sign_pk", b64(ByteView(member.sign_pk.data(), member.sign_pk.size()))}};
+  return crypto::hash16(labels::k_vault_id, as_bytes(canonical::dump(body)));
+}
+
+std::string short_hash(const Hash& hash)
+{
+  return b64(ByteView(hash.data(), hash.size())).substr(0, 12);
+}
+
+} // namespace escrow::history
