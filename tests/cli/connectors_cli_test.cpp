@@ -217,8 +217,9 @@ TEST_CASE("connectors cli: connectors run in the order bound, --after inserts, r
   CHECK(f.read("order.log")
         == "db update rotate\nflow update rotate\nconsumer update rotate\n"
            "db verify rotate\nflow verify rotate\nconsumer verify rotate\n"
-           "consumer update restore\nconsumer verify restore\nflow update restore\nflow verify restore\n"
-           "db update restore\ndb verify restore\n");
+           // Re-applied in reverse, then verified in order once all hold the old value.
+           "consumer update restore\nflow update restore\ndb update restore\n"
+           "db verify restore\nflow verify restore\nconsumer verify restore\n");
 }
 
 TEST_CASE("connectors cli: the auth secret is read under the read rules of whoever rotates", "[connector][cli]")

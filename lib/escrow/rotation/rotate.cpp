@@ -381,6 +381,11 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
   const connector::Invocation invocation{op.name, op.env, op.v_old, op.v_new, connector::Action::restore};
   std::vector<std::string> incomplete;
   const Vault& vault = m_session.vault();
+  // Re-apply in reverse order, then verify in the declared order once every connector holds the
+  // old value again: a consumer's check (a flow querying its database) passes only when its
+  // source of truth is back too, so verifying each right after its own re-apply would report a
+  // consumer restored before its source as incomplete.
+  std::vector<const ConnectorRecord*> reapplied;
   for (auto it = attempted.rbegin(); it != attempted.rend(); ++it) {
     const ConnectorRecord* connector = vault.connector(*it);
     if (connector == nullptr) {
@@ -395,10 +400,16 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
     const connector::Invocation restore = op.invocation_for(*connector, invocation);
     out.steps.push_back(connector::run_step(*connector, connector::Step::update, restore, *op.old_value, redactor));
     if (out.steps.back().ok) {
-      out.steps.push_back(connector::run_step(*connector, connector::Step::verify, restore, *op.old_value, redactor));
-    }
-    if (!out.steps.back().ok) {
+      reapplied.insert(reapplied.begin(), connector);
+    } else {
       incomplete.push_back(*it);
+    }
+  }
+  for (const ConnectorRecord* connector : reapplied) {
+    const connector::Invocation restore = op.invocation_for(*connector, invocation);
+    out.steps.push_back(connector::run_step(*connector, connector::Step::verify, restore, *op.old_value, redactor));
+    if (!out.steps.back().ok) {
+      incomplete.push_back(connector->name);
     }
   }
   // Manual connectors that took the new value need a person to paste the old one back.
