@@ -38,6 +38,19 @@ Json read_known(const fs::path& state_dir)
   return json;
 }
 
+// The key of this machine's pins (Session::pin_key): the vault id, and in a git work tree the
+// place too. Returns whether the vault is in a work tree.
+bool choose_pin_key(const std::string& vault_id, const fs::path& vault_path, std::string& key, bool& detached)
+{
+  key = vault_id;
+  const std::optional<git::Place> place = git::place_of(vault_path);
+  if (place) {
+    key += " " + place->key();
+    detached = !place->branch;
+  }
+  return place.has_value();
+}
+
 } // namespace
 
 SessionOptions::SessionOptions(const SessionOptions& other)
@@ -276,6 +289,7 @@ Session Session::create(const SessionOptions& options)
   session.m_identity = load_identity(session.m_options);
   session.m_lock.emplace(fs::path(path.string() + ".lock"), session.m_options.lock_wait);
   session.m_vault.emplace(Vault::create(session.m_identity, session.m_now));
+  choose_pin_key(session.m_vault->id_b64(), path, session.m_pin_key, session.m_detached);
   return session;
 }
 
@@ -359,9 +373,8 @@ const MemberRecord& Session::me() const
 void Session::check_pins()
 {
   const Vault& vault = *m_vault;
-  m_pin_key = vault.id_b64();
   const std::string genesis = vault.genesis().fingerprint();
-  if (const std::optional<git::Place> place = git::place_of(m_options.vault_path)) {
+  if (choose_pin_key(vault.id_b64(), m_options.vault_path, m_pin_key, m_detached)) {
     // Each clone and branch has its own pins (issue 9 item 5); the vault's genesis is one.
     const auto base = read_pin(m_options.state_dir, vault.id_b64());
     if (base && base->genesis != genesis) {
@@ -369,8 +382,6 @@ void Session::check_pins()
            "{}: vault {} was first seen here with genesis admin {}, this file names {} (replaced?)", vault.what(),
            vault.id_b64(), base->genesis, genesis);
     }
-    m_pin_key = vault.id_b64() + " " + place->key();
-    m_detached = !place->branch;
   }
   const auto pin = read_pin(m_options.state_dir, m_pin_key);
   if (!pin) {
