@@ -303,7 +303,9 @@ std::string summarize_vault(std::string_view text)
     if (it == json.end() || !it->is_object()) {
       return;
     }
-    for (const auto& [name, record] : it->items()) {
+    for (const auto& item : it->items()) {
+      const std::string& name = item.key();
+      const Json& record = item.value();
       guarded(out, fmt::format("{} {}", key, clean(name)), [&] { each(name, record); });
     }
   };
