@@ -65,7 +65,16 @@ TEST_CASE("v2 init writes the three files and opens", "[v2][store][session]")
   const KeysFile keys = KeysFile::open(f.keys());
   CHECK(keys.vault_id() == head.vault_id);
   CHECK(keys.verify_all() == 0);
-  // A public read: no identity at all, and the cache place says nothing is new.
+  // A public read: no identity is loaded, and the cache place says nothing is new.
+  int loaded = 0;
+  VaultSessionOptions o = f.options();
+  auto load = o.identity;
+  o.identity = [&loaded, load] {
+    ++loaded;
+    return load();
+  };
+  CHECK(VaultSession::open(o, Access::read).state().members.size() == 1);
+  CHECK(loaded == 0);
   VaultSession r = VaultSession::open(f.options(""), Access::read);
   CHECK(r.fast_path());
   CHECK_FALSE(r.writable());
@@ -455,6 +464,28 @@ TEST_CASE("v2 loss: a journal shorter than what this machine verified is refused
   {
     spit(f.journal(), older);
     require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "missing");
+  }
+  SECTION("a lost operation cannot be acknowledged")
+  {
+    {
+      VaultSession a = VaultSession::open(f.options(), Access::write);
+      a.submit(member(f, "carol", {Role::requester}, {"prod"}));
+    }
+    spit(f.journal(), older);
+    spit(f.head(), older_head);
+    const auto files = f.vault_files();
+    VaultSessionOptions o = f.options();
+    o.acknowledging_loss = true;
+    VaultSession a = VaultSession::open(o, Access::write);
+    REQUIRE(a.lost().size() == 3);
+    JournalLossArgs ack;
+    for (const VerifiedEntry& l : a.lost()) {
+      ack.lost.push_back(LostEntry{l.hash, l.ts, l.actor, l.action});
+    }
+    std::sort(ack.lost.begin(), ack.lost.end(), [](const LostEntry& x, const LostEntry& y) { return x.hash < y.hash; });
+    require_error([&] { a.submit(ack, {}, std::string("x")); }, ErrorKind::integrity,
+                  "(member-add by alice, 2026-12-01T");
+    CHECK(f.vault_files() == files);
   }
   SECTION("a non-admin cannot acknowledge")
   {

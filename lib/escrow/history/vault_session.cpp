@@ -466,6 +466,16 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
       fail(ErrorKind::usage, "{}: journal-loss must name exactly the {} entries this machine found missing", what,
            s.lost.size());
     }
+    // A lost operation changed the state: a journal without it replays differently on every
+    // fresh machine, so it must be restored, never acknowledged (vault-2-replay.md §6).
+    for (const VerifiedEntry& l : s.lost) {
+      if (parse_op_kind(l.action)) {
+        throw Error(ErrorKind::integrity,
+                    fmt::format("{}: lost entry {} ({} by {}, {}) is an operation: it cannot be acknowledged", what,
+                                short_hash(l.hash), l.action, l.actor, format_time(l.ts)),
+                    {"restore it: escrow audit restore --from <commit or file>"});
+      }
+    }
   }
   e.op->writes = compute_writes(s.state, e);
   seal_entry(e, s.load_identity(), what);
