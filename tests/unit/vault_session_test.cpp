@@ -577,3 +577,35 @@ TEST_CASE("v2 cache: an interrupted save is ignored (the log beyond its count)",
   CHECK(slurp(log).find("garbage") == std::string::npos);
   CHECK(line_count(slurp(log)) == 3);
 }
+
+TEST_CASE("v2 submit: an entry is never dated before its parent", "[v2][session]")
+{
+  Fixture f;
+  team(f);
+  const Timestamp later = f.now;
+  VaultSessionOptions o = f.options();
+  o.clock = Clock::fixed(later - 86400); // this machine's clock is a day behind
+  VaultSession s = VaultSession::open(o, Access::write);
+  const Timestamp parent = s.state().member("bob")->added_at; // the ts of the head entry
+  const Entry e = s.submit(member(f, "carol", {Role::requester}, {"prod"}));
+  CHECK(e.ts == parent);
+  CHECK(VaultSession::open(f.options(""), Access::read).state().member("carol") != nullptr);
+}
+
+TEST_CASE("v2 submit: a journal written behind the lock's back is not written over", "[v2][session]")
+{
+  Fixture f;
+  team(f);
+  VaultSession s = VaultSession::open(f.options(), Access::write);
+  // A foreign program appends a copy of the last line without taking the lock.
+  const std::string text = slurp(f.journal());
+  const std::string last = text.substr(text.rfind('\n', text.size() - 2) + 1);
+  spit(f.journal(), text + last);
+  const auto files = f.vault_files();
+  require_error([&] { s.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::io,
+                "changed on disk");
+  CHECK(f.vault_files() == files);
+  spit(f.journal(), text.substr(0, text.size() / 2));
+  require_error([&] { s.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::io,
+                "changed on disk");
+}

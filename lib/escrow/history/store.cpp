@@ -286,7 +286,7 @@ std::string Store::read_journal(std::uint64_t offset)
     fail(ErrorKind::integrity, "{}: larger than the limit of {} bytes", path.string(), k_max_journal_size);
   }
   if (offset > size) {
-    fail(ErrorKind::failed, "internal: {}: read from {} past its end {}", path.string(), offset, size);
+    fail(ErrorKind::io, "{}: shorter than when it was read (changed on disk)", path.string());
   }
   std::string text = pread_range(file, path, offset, size - offset);
   const std::size_t last = text.rfind('\n');

@@ -256,13 +256,33 @@ struct VaultSession::Impl
     Entry e;
     e.vault = store->head().vault_id;
     e.actor = load_identity().pub.name;
+    // Never before a parent (the replay requires ts ≥ the parents'): a clock behind another
+    // machine's gives the parent's time.
     e.ts = now;
+    std::size_t found = 0;
+    for (auto it = log.rbegin(); it != log.rend() && found < position.heads.size(); ++it) {
+      if (std::find(position.heads.begin(), position.heads.end(), it->hash) != position.heads.end()) {
+        e.ts = std::max(e.ts, it->ts);
+        ++found;
+      }
+    }
     e.host = options.host;
     e.parents = position.heads;
     e.action = action;
     e.result = result;
     e.why = std::move(why);
     return e;
+  }
+
+  // Under the lock: the journal must still end where this session verified it (only a program
+  // that ignores the lock can have appended since).
+  void require_unchanged()
+  {
+    if (!store->read_journal(position.size).empty()) {
+      throw Error(ErrorKind::io, fmt::format("{}: changed on disk since it was verified (written without the lock)",
+                                             journal_name()))
+          .hint("run the command again");
+    }
   }
 
   // After the journal append: the position and the cache follow (rewrite: the whole log).
@@ -437,6 +457,7 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
     throw loss_error(s.store->paths().journal, s.lost);
   }
   const std::string what = s.store->paths().journal.string();
+  s.require_unchanged();
   const OpKind kind = kind_of(args);
   Entry e = s.base_entry(kind, Result::ok, std::move(why));
   Op op;
@@ -527,6 +548,7 @@ Entry VaultSession::record(Action action, Result result, std::optional<Json> det
       s.catch_up();
     }
     const std::string what = s.store->paths().journal.string();
+    s.require_unchanged();
     Entry e = s.base_entry(action, result, std::move(why));
     e.detail = std::move(detail);
     require_authorized(s.state, e, ErrorKind::access, what);
