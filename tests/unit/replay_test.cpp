@@ -7,6 +7,9 @@
 #include <escrow/history/head_file.hpp>
 #include <escrow/history/keys_file.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 using namespace replay_test;
 
 namespace {
@@ -209,6 +212,16 @@ TEST_CASE("replay: pass 1 findings", "[history][replay]")
     CHECK(f.kind == FindingKind::deleted_entry);
     CHECK(f.line == 1);
     CHECK(only_error(replay_text("")).kind == FindingKind::deleted_entry);
+  }
+  SECTION("a second genesis entry")
+  {
+    Entry again = w.log[0];
+    again.host = "elsewhere"; // same member, same time: the same vault id, another entry
+    seal_entry(again, w.ids->at("alice"));
+    lines.push_back(dump_entry(again));
+    const Finding f = only_error(replay_text(join(lines)));
+    CHECK(f.kind == FindingKind::unauthorised_operation);
+    CHECK(f.reason == "a second genesis entry (the first is on line 1)");
   }
   SECTION("two lines swapped are reordered")
   {
@@ -745,4 +758,41 @@ TEST_CASE("replay: verify_vault checks the head and keys files against the state
     const KeysFile k = KeysFile::parse(serialize_keys(other, lines), "escrow.keys");
     CHECK(only_error(verify_vault(head_text, journal, &k).replay).kind == FindingKind::foreign_entry);
   }
+}
+
+// Writes the fuzz seeds tests/fuzz/corpus/replay/seed-* (run once:
+// escrow_tests "[.generate-replay-seeds]"): journals signed by real identities.
+TEST_CASE("replay: generate fuzz seeds", "[.generate-replay-seeds]")
+{
+  const std::filesystem::path dir = std::filesystem::path(ESCROW_SOURCE_DIR) / "tests/fuzz/corpus/replay";
+  std::filesystem::create_directories(dir);
+  const auto write = [&dir](const std::string& name, const std::string& text) {
+    std::ofstream out(dir / name, std::ios::binary);
+    out << text;
+    REQUIRE(out.good());
+  };
+  World w = busy_team();
+  write("seed-team", journal_of(w.log));
+  World b = w;
+  World a = w;
+  a.add_member("alice", "quinn", {Role::requester}, {"prod"});
+  b.now += 30;
+  b.run("olive", SecretSetArgs{k_db, std::nullopt, std::string("orders db (primary)"), std::nullopt, std::nullopt,
+                               std::nullopt, std::nullopt, std::nullopt});
+  write("seed-unsealed-merge", journal_of(union_of(a.log, b.log)));
+  World sealed = a;
+  join_into(sealed, b, "alice");
+  sealed.run("erin", RotateStartArgs{{next_version(sealed, k_v2)}},
+             {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol")});
+  write("seed-sealed-merge", journal_of(sealed.log));
+  World c = w;
+  World d = w;
+  c.run("olive", SecretSetArgs{k_db, std::nullopt, std::string("ours"), std::nullopt, std::nullopt, std::nullopt,
+                               std::nullopt, std::nullopt});
+  World e = d;
+  d.run("olive", SecretSetArgs{k_db, std::nullopt, std::string("theirs"), std::nullopt, std::nullopt, std::nullopt,
+                               std::nullopt, std::nullopt});
+  write("seed-conflict", journal_of(union_of(c.log, d.log)));
+  e.run("alice", MemberRemoveArgs{"olive"});
+  write("seed-strong-remove", journal_of(union_of(c.log, e.log)));
 }

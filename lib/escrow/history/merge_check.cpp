@@ -249,8 +249,9 @@ MergeCheck check_merge(const MergeInput& input)
 
 MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours, const std::vector<const Entry*>& theirs)
 {
+  // Each side causally; an operation that fails there is reported once, as causal, and left out.
   std::vector<Conflict> causal;
-  const auto side = [&](const std::vector<const Entry*>& entries, MergeSide which) {
+  const auto side = [&](const std::vector<const Entry*>& entries, MergeSide which, std::vector<const Entry*>& valid) {
     State s = base;
     for (const Entry* e : operations_of(entries)) {
       if (Verdict v = authorize(s, *e)) {
@@ -259,19 +260,18 @@ MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours,
       }
       try {
         apply(s, *e, "entry");
+        valid.push_back(e);
       } catch (const Error& error) {
         causal.push_back(Conflict{e->hash, which, {}, {}, fmt::format("causally: {}", error.what())});
       }
     }
     return s;
   };
-  const State s_x = side(ours, MergeSide::ours);
-  const State s_y = side(theirs, MergeSide::theirs);
   MergeInput input;
+  const State s_x = side(ours, MergeSide::ours, input.x);
+  const State s_y = side(theirs, MergeSide::theirs, input.y);
   input.ours = &s_x;
-  input.x = ours;
   input.theirs = &s_y;
-  input.y = theirs;
   input.base = [&base] { return base; };
   MergeCheck out = check_merge(input);
   out.conflicts.insert(out.conflicts.begin(), causal.begin(), causal.end());

@@ -290,6 +290,16 @@ private:
       if (node.parents.empty() && !e.parents.empty() && id > 0) {
         node.parents = {id - 1}; // every parent acknowledged lost: the line before stands in
       }
+      if (e.parents.empty()) {
+        if (m_genesis != k_none || m_from != nullptr) {
+          add(FindingKind::unauthorised_operation, node,
+              m_genesis != k_none ? fmt::format("a second genesis entry (the first is on line {})", m_nodes[m_genesis].line)
+                                  : std::string("a genesis entry after verified entries"));
+          node.status = Status::rejected;
+        } else {
+          m_genesis = id;
+        }
+      }
       for (const std::size_t p : node.parents) {
         m_nodes[p].children.push_back(id);
       }
@@ -466,7 +476,7 @@ private:
       MergeInput input;
       std::vector<std::size_t> y_ids;
       for (std::size_t n = 0; n < m_nodes.size(); ++n) {
-        if (m_nodes[n].base || m_nodes[n].status != Status::ok) {
+        if (m_nodes[n].base || m_nodes[n].status != Status::ok || m_voided.count(m_nodes[n].entry.hash) > 0) {
           continue;
         }
         if (covered[n] && !theirs[n]) {
@@ -484,7 +494,8 @@ private:
       input.base = [this, &covered, &theirs] {
         State base = start_state();
         for (std::size_t n = 0; n < m_nodes.size(); ++n) {
-          if (!m_nodes[n].base && covered[n] && theirs[n] && m_nodes[n].status == Status::ok) {
+          if (!m_nodes[n].base && covered[n] && theirs[n] && m_nodes[n].status == Status::ok
+              && m_voided.count(m_nodes[n].entry.hash) == 0) {
             (void)apply_merged(base, m_nodes[n].entry);
           }
         }
@@ -510,6 +521,7 @@ private:
         m_result.findings.push_back(std::move(f));
       }
       for (const Hash& voided : check.voided) {
+        m_voided.insert(voided);
         const auto found = m_index.find(voided);
         if (found != m_index.end()) {
           add(FindingKind::voided_by_removal, m_nodes[found->second],
@@ -751,6 +763,8 @@ private:
   std::vector<std::optional<State>> m_after;
   std::vector<std::size_t> m_uses;
   std::vector<std::size_t> m_heads;
+  std::size_t m_genesis = k_none;
+  std::set<Hash> m_voided; // operations strong remove voided at a merge: void in every later one
 };
 
 } // namespace
