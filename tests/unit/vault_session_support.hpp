@@ -1,9 +1,6 @@
-// Support for the v2 store / cache / session tests: a temporary vault folder, identities, and a
-// stand-in for the replay of lib/escrow/history/replay (being written in parallel, plan step 4):
-// linear journals only, each entry checked as the replay's pass 1 and 2 check a linear history
-// (strict parse, hash, parent = the previous head, vault, signature with the key of the state
-// before, authorize, apply). The session under test calls it through VaultSessionOptions::replayer,
-// exactly as it will call the real one.
+// Support for the v2 store / cache / session tests: a temporary vault folder with its own state
+// home, identities, snapshots of every file for byte-identical checks, and operations with real
+// key material.
 #pragma once
 
 #include <escrow/atomic_file.hpp>
@@ -28,53 +25,6 @@ namespace v2_test {
 using namespace escrow;
 using namespace escrow::history;
 namespace fs = std::filesystem;
-
-inline history::Replayed linear_replay(std::string_view journal, const VaultId& vault, const ReplayFrom* from)
-{
-  Replayed r;
-  std::uint64_t number = 0;
-  if (from != nullptr) {
-    r.state = from->state;
-    r.heads = from->heads;
-    number = from->entries;
-  }
-  std::size_t start = 0;
-  while (start < journal.size()) {
-    const std::size_t nl = journal.find('\n', start);
-    const std::string_view line = journal.substr(start, nl - start);
-    start = nl + 1;
-    ++number;
-    const std::string what = fmt::format("escrow.journal: line {}", number);
-    Entry e = parse_entry(line, what);
-    if (e.vault != vault) {
-      fail(ErrorKind::integrity, "{}: belongs to another vault", what);
-    }
-    if (number == 1) {
-      if (!e.genesis_format || !e.op || !std::holds_alternative<InitArgs>(e.op->args)) {
-        fail(ErrorKind::integrity, "{}: not a genesis entry", what);
-      }
-      const InitArgs& init = std::get<InitArgs>(e.op->args);
-      if (!verify_signature(e, init.member.sign_pk)) {
-        fail(ErrorKind::integrity, "{}: forged signature", what);
-      }
-    } else {
-      if (e.parents != r.heads) {
-        fail(ErrorKind::integrity, "{}: not a child of the previous entry", what);
-      }
-      const Member* author = r.state.member(e.actor);
-      if (author == nullptr || !verify_signature(e, author->sign_pk)) {
-        fail(ErrorKind::integrity, "{}: forged signature or unknown author", what);
-      }
-    }
-    require_authorized(r.state, e, ErrorKind::integrity, what);
-    if (e.op) {
-      apply(r.state, e, what);
-    }
-    r.heads = {e.hash};
-    r.entries.push_back(verified_entry(e));
-  }
-  return r;
-}
 
 inline std::string slurp(const fs::path& path)
 {
@@ -172,7 +122,6 @@ public:
     now += 60;
     o.host = "test";
     o.lock_wait = std::chrono::milliseconds(200);
-    o.replayer = linear_replay;
     if (!actor.empty()) {
       auto ids_copy = ids;
       id(actor);

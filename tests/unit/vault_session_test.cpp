@@ -4,6 +4,7 @@
 #include "vault_session_support.hpp"
 
 #include <escrow/history/cache.hpp>
+#include <escrow/history/replay.hpp>
 #include <escrow/history/store.hpp>
 
 using namespace v2_test;
@@ -508,7 +509,7 @@ TEST_CASE("v2 loss: a journal shorter than what this machine verified is refused
     fs::remove_all(f.state_home);
     spit(f.journal(), older.substr(0, older.find('\n') + 1)); // the genesis alone
     require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
-                  "lacks (the journal lost its tail)");
+                  "which the journal lacks");
   }
 }
 
@@ -584,7 +585,8 @@ TEST_CASE("v2 submit: an entry is never dated before its parent", "[v2][session]
   team(f);
   const Timestamp later = f.now;
   VaultSessionOptions o = f.options();
-  o.clock = Clock::fixed(later - 86400); // this machine's clock is a day behind
+  o.clock = Clock::fixed(later - 300); // this machine's clock is 5 minutes behind (the replay
+                                       // allows 10 minutes of skew into the future)
   VaultSession s = VaultSession::open(o, Access::write);
   const Timestamp parent = s.state().member("bob")->added_at; // the ts of the head entry
   const Entry e = s.submit(member(f, "carol", {Role::requester}, {"prod"}));
@@ -608,4 +610,47 @@ TEST_CASE("v2 submit: a journal written behind the lock's back is not written ov
   spit(f.journal(), text.substr(0, text.size() / 2));
   require_error([&] { s.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::io,
                 "changed on disk");
+}
+
+TEST_CASE("v2 open: a fork appended behind this machine's position takes the slow path; the next write seals the merge",
+          "[v2][session][merge]")
+{
+  Fixture f;
+  team(f);
+  const std::string journal = slurp(f.journal());
+  const std::string genesis_line = journal.substr(0, journal.find('\n'));
+  {
+    VaultSession seen = VaultSession::open(f.options(""), Access::read);
+    CHECK(seen.heads().size() == 1);
+  }
+  // Another clone's work, forked from the genesis entry (before bob was added), joined by a union.
+  const ReplayResult at_genesis = replay(genesis_line + "\n");
+  REQUIRE(at_genesis.ok());
+  Entry e;
+  e.vault = at_genesis.state.vault_id;
+  e.actor = "alice";
+  e.ts = f.now;
+  e.host = "clone";
+  e.parents = at_genesis.heads;
+  e.action = OpKind::member_add;
+  e.op = Op{member(f, "carol", {Role::requester}, {"dev"}), {}};
+  e.op->writes = compute_writes(at_genesis.state, e);
+  seal_entry(e, f.id("alice"));
+  spit(f.journal(), journal + dump_entry(e) + "\n");
+
+  VaultSession w = VaultSession::open(f.options(), Access::write);
+  CHECK_FALSE(w.fast_path());
+  CHECK(w.state().member("bob") != nullptr);
+  CHECK(w.state().member("carol") != nullptr);
+  REQUIRE(w.heads().size() == 2);
+  const std::vector<Hash> heads = w.heads();
+  const Entry sealed = w.submit(member(f, "dave", {Role::requester}, {"prod"}));
+  CHECK(sealed.parents == heads);
+  CHECK(read_head_file(f.head()).heads == std::vector<Hash>{sealed.hash});
+  w = VaultSession::open(f.options(""), Access::read);
+  CHECK(w.fast_path());
+  CHECK(w.heads() == std::vector<Hash>{sealed.hash});
+  fs::remove_all(f.state_home);
+  const VaultSession fresh = VaultSession::open(f.options(""), Access::read);
+  CHECK(fresh.state().digest() == w.state().digest());
 }

@@ -6,6 +6,7 @@
 #include <escrow/lock.hpp>
 #include <escrow/util/file.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -242,6 +243,8 @@ std::optional<Verified> Cache::load() const
       }
       v.position.last_hash = jr::fixed_b64<32>(p.need("last_hash"), p.at("last_hash"));
       v.position.last_offset = static_cast<std::uint64_t>(jr::integer(p.need("last_offset"), p.at("last_offset"), 0, k_max_count));
+      v.position.lines = static_cast<std::uint64_t>(jr::integer(p.need("lines"), p.at("lines"), 1, k_max_count));
+      v.position.ts = jr::time(p.need("ts"), p.at("ts"));
       v.position.size = static_cast<std::uint64_t>(jr::integer(p.need("size"), p.at("size"), 1, k_max_count));
       p.finish();
     }
@@ -250,7 +253,7 @@ std::optional<Verified> Cache::load() const
       throw corrupt(verified_path, "belongs to another vault", m_dir);
     }
     f.finish();
-    if (v.position.heads.empty() || v.position.last_offset >= v.position.size || log_count != v.position.entries) {
+    if (v.position.heads.empty() || v.position.last_offset >= v.position.size || log_count == 0) {
       throw corrupt(verified_path, "inconsistent position", m_dir);
     }
   } catch (const Error& error) {
@@ -274,15 +277,15 @@ std::optional<Verified> Cache::load() const
     throw corrupt(log_path, "shorter than verified.json says", m_dir);
   }
   v.log = parse_log(std::string_view(*log).substr(0, log_size), log_count, log_path, m_dir);
-  if (v.log.back().hash != v.position.last_hash) {
-    throw corrupt(log_path, "its last entry is not the verified position", m_dir);
+  if (std::none_of(v.log.rbegin(), v.log.rend(), [&](const VerifiedEntry& e) { return e.hash == v.position.last_hash; })) {
+    throw corrupt(log_path, "does not hold the verified position's entry", m_dir);
   }
   return v;
 }
 
 void Cache::save(const Verified& verified, std::size_t logged) const
 {
-  if (logged > verified.log.size() || verified.log.empty() || verified.log.size() != verified.position.entries) {
+  if (logged > verified.log.size() || verified.log.empty()) {
     fail(ErrorKind::failed, "internal: cache save with an inconsistent log");
   }
   fs::create_directories(m_dir);
@@ -332,7 +335,9 @@ void Cache::save(const Verified& verified, std::size_t logged) const
   pos["heads"] = hashes_json(verified.position.heads);
   pos["last_hash"] = canonical::b64(verified.position.last_hash);
   pos["last_offset"] = verified.position.last_offset;
+  pos["lines"] = verified.position.lines;
   pos["size"] = verified.position.size;
+  pos["ts"] = format_stored_time(verified.position.ts);
   Json json = Json::object();
   json["format"] = std::string(k_verified_format);
   json["log"] = Json{{"count", verified.log.size()}, {"size", log_size}};

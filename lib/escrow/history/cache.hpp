@@ -13,7 +13,7 @@
 //
 // Files of a place (all written atomically; verified.json last, it is the commit point):
 //   verified.json   {"format":"escrow-verified/1","log":{"count","size"},"position":{"entries",
-//                   "heads","last_hash","last_offset","size"},"state":digest,"vault_id"}
+//                   "heads","last_hash","last_offset","lines","size","ts"},"state":digest,"vault_id"}
 //   state-<digest hex>.snap   line 1 {"format":"escrow-state/1","genesis","lost","vault_id"},
 //                   then one line per record, sorted by path: PATH "\t" canonical record
 //   entries.log     one line per verified entry, in order: b64 hash, ts, action, actor (only the
@@ -52,8 +52,10 @@ struct Position
   std::uint64_t size = 0;        // bytes of complete lines verified
   std::uint64_t last_offset = 0; // where the last verified line starts
   Hash last_hash{};              // and its entry hash
-  std::vector<Hash> heads;       // the journal's heads there
-  std::uint64_t entries = 0;     // entries verified
+  std::vector<Hash> heads;       // the journal's heads there, in linearization order
+  std::uint64_t entries = 0;     // entries verified (the replay's count)
+  std::uint64_t lines = 0;       // complete lines of the journal up to `size`
+  Timestamp ts = 0;              // the largest ts of the heads
 
   friend bool operator==(const Position&, const Position&) = default;
 };
@@ -62,7 +64,7 @@ struct Verified
 {
   Position position;
   State state;
-  std::vector<VerifiedEntry> log; // every verified entry, in journal order
+  std::vector<VerifiedEntry> log; // every verified entry, in linearization order
 };
 
 class Cache

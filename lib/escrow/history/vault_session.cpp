@@ -1,8 +1,10 @@
 #include <escrow/history/apply.hpp>
 #include <escrow/history/authorize.hpp>
+#include <escrow/history/replay.hpp>
 #include <escrow/history/vault_session.hpp>
 
 #include <algorithm>
+#include <map>
 
 namespace escrow::history {
 
@@ -80,9 +82,78 @@ struct VaultSession::Impl
     }
   }
 
+  FileNames names() const
+  {
+    return FileNames{store->paths().journal.string(), store->paths().head.string(), store->paths().keys.string()};
+  }
+
+  // The replay's options; `seen` collects each entry's ts, action and actor (the replay hands
+  // every entry whose signature it is about to check to signature_known; it is checked anyway).
+  ReplayOptions replay_options(std::map<Hash, VerifiedEntry>& seen) const
+  {
+    ReplayOptions o;
+    o.head = &store->head();
+    o.vault_id = store->head().vault_id;
+    o.now = now;
+    o.signature_known = [&seen](const Entry& entry, std::string_view) {
+      seen.emplace(entry.hash, verified_entry(entry));
+      return false;
+    };
+    return o;
+  }
+
+  // The accepted entries of `r`, in L order, with what the cache keeps of each.
+  static std::vector<VerifiedEntry> accepted(const ReplayResult& r, const std::map<Hash, VerifiedEntry>& seen,
+                                             std::string_view text, std::string_view what)
+  {
+    std::vector<VerifiedEntry> out;
+    out.reserve(r.order.size());
+    std::map<Hash, VerifiedEntry> parsed;
+    for (const Hash& h : r.order) {
+      auto found = seen.find(h);
+      if (found == seen.end()) {
+        if (parsed.empty()) {
+          parsed = parse_all(text, what);
+        }
+        found = parsed.find(h);
+        if (found == parsed.end()) {
+          fail(ErrorKind::failed, "internal: replay accepted entry {} that no line holds", short_hash(h));
+        }
+      }
+      out.push_back(found->second);
+    }
+    return out;
+  }
+
+  // Every line that parses as an entry (the others are findings of the replay).
+  static std::map<Hash, VerifiedEntry> parse_all(std::string_view text, std::string_view what)
+  {
+    std::map<Hash, VerifiedEntry> out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t nl = text.find('\n', start);
+      try {
+        const Entry e = parse_entry(text.substr(start, nl - start), what);
+        out.emplace(e.hash, verified_entry(e));
+      } catch (const Error&) {
+      }
+      start = nl + 1;
+    }
+    return out;
+  }
+
+  void take_warnings(const ReplayResult& r)
+  {
+    for (const Finding& f : r.findings) {
+      if (f.severity() == Severity::warning && f.kind != FindingKind::torn_write) { // the store's own warning
+        warnings.push_back(format_finding(f, names()));
+      }
+    }
+  }
+
   // Position after `text` (complete lines read from `offset`), or `previous` when it is empty.
   static Position advance(const Position& previous, std::string_view text, std::uint64_t offset,
-                          std::uint64_t entries, const std::vector<Hash>& heads, std::string_view what)
+                          const ReplayResult& r, std::string_view what)
   {
     Position p = previous;
     if (!text.empty()) {
@@ -91,8 +162,10 @@ struct VaultSession::Impl
       p.last_hash = hash_of_line(text.substr(start, text.size() - start - 1), what);
       p.size = offset + text.size();
     }
-    p.entries = entries;
-    p.heads = heads;
+    p.entries = r.entries;
+    p.lines = r.lines;
+    p.ts = r.ts;
+    p.heads = r.heads;
     return p;
   }
 
@@ -112,42 +185,45 @@ struct VaultSession::Impl
       return false;
     }
     const std::string tail = store->read_journal(cached.position.size);
-    state = cached.state;
-    log = cached.log;
-    position = cached.position;
-    if (!tail.empty()) {
-      const ReplayFrom from{cached.state, cached.position.heads, cached.position.size, cached.position.entries};
-      Replayed r;
-      try {
-        r = options.replayer(tail, store->head().vault_id, &from);
-      } catch (const Error& error) {
-        if (error.kind() == ErrorKind::failed) {
-          return false; // not continuable from here (a merge of an older fork)
-        }
-        throw;
-      }
-      for (const VerifiedEntry& e : r.entries) {
-        log.push_back(e);
-      }
-      state = std::move(r.state);
-      position = advance(position, tail, cached.position.size, log.size(), r.heads, journal_name());
-      warnings.insert(warnings.end(), r.warnings.begin(), r.warnings.end());
+    if (tail.empty()) {
+      state = cached.state;
+      log = cached.log;
+      position = cached.position;
+      return true;
     }
+    const Snapshot from{cached.state, cached.position.heads, cached.position.ts, cached.position.entries,
+                        static_cast<std::size_t>(cached.position.lines)};
+    std::map<Hash, VerifiedEntry> seen;
+    const ReplayResult r = replay_from(from, tail, replay_options(seen));
+    if (r.needs_full_replay) {
+      return false; // a merge of an older fork, or parents that are not the verified heads
+    }
+    r.require_ok(names());
+    take_warnings(r);
+    log = cached.log;
+    for (VerifiedEntry& e : accepted(r, seen, tail, journal_name())) {
+      log.push_back(std::move(e));
+    }
+    state = r.state;
+    position = advance(cached.position, tail, cached.position.size, r, journal_name());
     return true;
   }
 
   void full_replay(const std::optional<Verified>& cached)
   {
     const std::string text = store->read_journal(0);
-    if (text.empty()) {
-      fail(ErrorKind::integrity, "{}: holds no entry (a vault's journal starts with its genesis entry)", journal_name());
-    }
-    Replayed r = options.replayer(text, store->head().vault_id, nullptr);
-    warnings.insert(warnings.end(), r.warnings.begin(), r.warnings.end());
+    std::map<Hash, VerifiedEntry> seen;
+    const ReplayResult r = replay(text, replay_options(seen));
+    // The loss check comes first: a journal cut short also fails the replay (its head file
+    // names an entry it lacks), and the loss is what the user must be told.
     if (cached) {
-      std::set<Hash> present;
-      for (const VerifiedEntry& e : r.entries) {
-        present.insert(e.hash);
+      std::set<Hash> present(r.order.begin(), r.order.end());
+      if (!missing_entries(cached->log, present, r.state.lost).empty()) {
+        // Lines the replay rejected or skipped are still there: only a line that is gone is lost.
+        for (const auto& [hash, entry] : parse_all(text, journal_name())) {
+          (void)entry;
+          present.insert(hash);
+        }
       }
       std::vector<VerifiedEntry> missing = missing_entries(cached->log, present, r.state.lost);
       if (!missing.empty()) {
@@ -157,9 +233,22 @@ struct VaultSession::Impl
         lost = std::move(missing);
       }
     }
-    state = std::move(r.state);
-    log = std::move(r.entries);
-    position = advance(Position{}, text, 0, log.size(), r.heads, journal_name());
+    if (lost.empty()) {
+      r.require_ok(names());
+    } else {
+      // Acknowledging a loss: the findings a lost tail causes are expected; nothing else is.
+      for (const Finding& f : r.findings) {
+        if (f.severity() != Severity::warning && f.severity() != Severity::info
+            && f.kind != FindingKind::truncated_tail) {
+          throw Error(f.severity() == Severity::conflict ? ErrorKind::failed : ErrorKind::integrity,
+                      format_finding(f, names()));
+        }
+      }
+    }
+    take_warnings(r);
+    state = r.state;
+    log = accepted(r, seen, text, journal_name());
+    position = advance(Position{}, text, 0, r, journal_name());
   }
 
   void check_head() const
@@ -184,9 +273,6 @@ struct VaultSession::Impl
 
   void verify()
   {
-    if (!options.replayer) {
-      fail(ErrorKind::failed, "internal: a vault session without a replay");
-    }
     const VaultId& vault = store->head().vault_id;
     cache.emplace(Cache::place(options.state_home, vault, store->paths().journal, options.branch), vault);
     const std::optional<Verified> cached = cache->load();
@@ -258,14 +344,7 @@ struct VaultSession::Impl
     e.actor = load_identity().pub.name;
     // Never before a parent (the replay requires ts ≥ the parents'): a clock behind another
     // machine's gives the parent's time.
-    e.ts = now;
-    std::size_t found = 0;
-    for (auto it = log.rbegin(); it != log.rend() && found < position.heads.size(); ++it) {
-      if (std::find(position.heads.begin(), position.heads.end(), it->hash) != position.heads.end()) {
-        e.ts = std::max(e.ts, it->ts);
-        ++found;
-      }
-    }
+    e.ts = std::max(now, position.ts);
     e.host = options.host;
     e.parents = position.heads;
     e.action = action;
@@ -295,7 +374,9 @@ struct VaultSession::Impl
     position.size += line.size();
     position.last_hash = e.hash;
     position.heads = {e.hash};
-    position.entries = log.size();
+    position.entries += 1;
+    position.lines += 1;
+    position.ts = e.ts;
     save_cache(logged);
   }
 };
@@ -362,7 +443,7 @@ VaultSession VaultSession::create(VaultSessionOptions options, const PolicyValue
   impl->cache.emplace(Cache::place(impl->options.state_home, e.vault, impl->store->paths().journal, impl->options.branch),
                       e.vault);
   impl->log = {verified_entry(e)};
-  impl->position = Position{dump_entry(e).size() + 1, 0, e.hash, {e.hash}, 1};
+  impl->position = Position{dump_entry(e).size() + 1, 0, e.hash, {e.hash}, 1, 1, e.ts};
   impl->save_cache(0);
   return VaultSession(std::move(impl));
 }

@@ -13,9 +13,8 @@
 // record(): an event (a read, a refusal) appended to the journal alone.
 //
 // The identity is loaded only when a command needs it (submit, record, identity()): public reads
-// (list, show, verify) need none. The session judges nothing itself: history::authorize and
-// history::apply decide, and the replay is the one of history/replay (passed in as a Replayer
-// until step 5b wires it).
+// (list, show, verify) need none. The session judges nothing itself: history::replay (replay.hpp)
+// verifies what it reads, history::authorize and history::apply decide what it writes.
 #pragma once
 
 #include <escrow/clock.hpp>
@@ -37,31 +36,6 @@
 
 namespace escrow::history {
 
-// Where a replay continues from (the fast path): the verified state at a journal position.
-struct ReplayFrom
-{
-  const State& state;
-  const std::vector<Hash>& heads;
-  std::uint64_t offset = 0;  // the byte offset of the journal text passed in
-  std::uint64_t entries = 0; // entries before it
-};
-
-// What a replay verified.
-struct Replayed
-{
-  State state;
-  std::vector<Hash> heads;
-  std::vector<VerifiedEntry> entries; // the entries this call verified, in linearization order
-  std::vector<std::string> warnings;  // one line each (a torn final line, garbage key lines, …)
-};
-
-// The replay: verifies `journal` (the complete lines of the journal from `from->offset`, or the
-// whole journal when `from` is null) of vault `vault_id`. Error(integrity) naming the journal,
-// the line and the entry on any finding that is not a warning. A continuation may refuse what
-// it cannot do from a snapshot (a merge of an older fork) with Error(failed): the session then
-// takes the slow path.
-using Replayer = std::function<Replayed(std::string_view journal, const VaultId& vault_id, const ReplayFrom* from)>;
-
 // The key lines an operation adds (sealed by the command, material.hpp).
 struct Material
 {
@@ -80,7 +54,6 @@ struct VaultSessionOptions
   std::chrono::milliseconds lock_wait = std::chrono::seconds(30);
   // Loads and unlocks the identity (called at most once, when a command first needs it).
   std::function<Identity()> identity;
-  Replayer replayer;
   // `audit ack-loss` only: open despite a loss (lost() lists it); submit accepts only the
   // journal-loss operation then, and the cache is not advanced until it is acknowledged.
   bool acknowledging_loss = false;
