@@ -7,6 +7,7 @@
 #include <escrow/history/head_file.hpp>
 #include <escrow/history/keys_file.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -865,4 +866,28 @@ TEST_CASE("replay_from: a tail that forks from before the snapshot needs the ful
   CHECK(sealed.ok());
   CHECK(sealed.heads == std::vector<Hash>{sealing.hash});
   CHECK(sealed.state.digest() == open.state.digest());
+}
+
+// A rough figure (run by hand: escrow_tests "[.replay-timing]"): a linear journal of reads.
+TEST_CASE("replay: timing of a long linear journal", "[.replay-timing]")
+{
+  World w = busy_team();
+  for (int i = 0; i < 20000; ++i) {
+    const Entry e = event(w, i % 2 == 0 ? "olive" : "dave", EventKind::reveal, w.heads);
+    w.log.push_back(e);
+    w.heads = {e.hash};
+  }
+  const std::string text = journal_of(w.log);
+  const auto start = std::chrono::steady_clock::now();
+  const ReplayResult r = replay(text);
+  const auto middle = std::chrono::steady_clock::now();
+  ReplayOptions known;
+  known.signature_known = [](const Entry&, std::string_view) { return true; };
+  const ReplayResult cached = replay(text, known);
+  const auto end = std::chrono::steady_clock::now();
+  REQUIRE(r.ok());
+  REQUIRE(cached.ok());
+  const auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  WARN(w.log.size() << " entries, " << text.size() << " bytes: " << ms(middle - start) << " ms; without signatures "
+                    << ms(end - middle) << " ms");
 }

@@ -115,11 +115,12 @@ std::string format_finding(const Finding& finding, const FileNames& names = {});
 
 struct SignatureJob
 {
-  const Entry* entry = nullptr;
+  const Entry* entry = nullptr; // parsed by parse_entry (so its hash is its content's)
   crypto::SignPublicKey key{};
   bool ok = false; // set by verify_signatures
 };
-// Sets every job's `ok` (verify_signature of entry with key). Independent jobs: any split works.
+// Sets every job's `ok`: whether entry.sig is key's signature of entry.hash (the hash itself was
+// checked by parse_entry, so it is not recomputed). Independent jobs: any split works.
 void verify_signatures(std::span<SignatureJob> jobs);
 
 // ---- the replay ----
