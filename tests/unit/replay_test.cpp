@@ -78,8 +78,10 @@ TEST_CASE("replay: a linear history gives the state its operations built", "[his
   CHECK(r.entries == w.log.size());
   CHECK(r.lines == w.log.size());
   REQUIRE(r.order.size() == w.log.size());
+  REQUIRE(r.order_lines.size() == w.log.size());
   for (std::size_t i = 0; i < w.log.size(); ++i) {
     CHECK(r.order[i] == w.log[i].hash);
+    CHECK(r.order_lines[i] == i + 1);
   }
   CHECK(r.ts == reveal.ts);
   CHECK(r.signatures_checked == w.log.size());
@@ -828,6 +830,11 @@ TEST_CASE("replay: three parents are left-nested merges, in parent order", "[his
   CHECK(r.order[n - 3] == b.heads[0]);
   CHECK(r.order[n - 2] == c.heads[0]);
   CHECK(r.order[n - 1] == merge.hash);
+  // order_lines: a's head, then b's (the last of the new lines), then c's.
+  CHECK(r.order_lines[n - 4] == a.log.size());
+  CHECK(r.order_lines[n - 3] == n - 1);
+  CHECK(r.order_lines[n - 2] == a.log.size() + 1);
+  CHECK(r.order_lines[n - 1] == n);
   // Unsealed, the three heads in file order: a, c, b.
   joined.pop_back();
   const ReplayResult open = replay(journal_of(joined));

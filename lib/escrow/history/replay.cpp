@@ -640,6 +640,7 @@ private:
         if (judge(id, state)) {
           m_after[id] = std::move(state);
           m_result.order.push_back(node.entry.hash);
+          m_result.order_lines.push_back(node.line);
         }
       }
       if (node.status != Status::ok) {

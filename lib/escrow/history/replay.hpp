@@ -155,6 +155,7 @@ struct ReplayResult
   State state;                     // the state after L (only meaningful when ok())
   std::vector<Hash> heads;         // the journal's heads, in L order (first: "ours")
   std::vector<Hash> order;         // accepted entries in L order (replay_from: the tail's only)
+  std::vector<std::size_t> order_lines; // the journal line of each entry of `order`
   Timestamp ts = 0;                // the largest ts of the heads
   std::uint64_t entries = 0;       // entries read (replay_from: including the snapshot's)
   std::size_t lines = 0;           // lines read, the torn fragment excluded (replay_from: idem)
