@@ -139,6 +139,8 @@ struct ReplayOptions
 {
   // The head file, when there is one: its vault id must be the journal's and its heads entries
   // of the journal (truncated-tail), an ancestor of a journal head is head-behind (info).
+  // replay_from judges only heads that are tail entries or the snapshot's heads: any other is
+  // older than the snapshot or absent, which only the caller's index of verified entries knows.
   const HeadFile* head = nullptr;
   // The vault id this machine expects (a pin), checked against the genesis entry.
   std::optional<VaultId> vault_id;
