@@ -1,7 +1,8 @@
 // The replay of an escrow-vault/2 journal (docs/design/vault-2-replay.md §1-§2): from the
 // journal's bytes to the verified state, or to the list of what is wrong with them.
 //
-// Pass 1 (streaming over the lines): a final line without "\n" is a torn write (a warning, not an
+// Pass 1 (one pass over the lines; every parsed entry is held until the replay returns, see
+// vault-2-plan.md §2.3 for what streaming is left to step 6/8): a final line without "\n" is a torn write (a warning, not an
 // entry); every other line is parsed strictly (entry.hpp: canonical, every field, check_args) and
 // its hash checked; a hash seen before is a duplicate; every parent must be on an earlier line or
 // acknowledged lost (named by a journal-loss entry anywhere in the file); the vault id must be
@@ -19,7 +20,10 @@
 // or for a merge point the merged state (merge_check.hpp, both orders, strong remove). Per entry:
 // ts ≥ every parent's (and ≤ now + 10 min when `now` is given); the actor an active member of the
 // causal state; the signature with that member's key; authorize; apply (with the writes check).
-// A journal-loss entry may name only hashes absent from the journal.
+// A journal-loss entry may name only hashes absent from the journal. A merge that fails the
+// check is an `unresolved-conflict` (error, exit 3) at a merge entry and a `conflict` (exit 1)
+// between the journal's open heads; the operations strong remove voids are `voided-by-removal`
+// warnings and stay void in every later merge.
 //
 // An entry that fails is rejected and its descendants are skipped (not reported again); every
 // independent problem is reported once. The state returned is meaningful only when ok().
