@@ -1,0 +1,103 @@
+// The per-machine verified-state cache of escrow-vault/2 (docs/design/vault-2-replay.md §3, §6).
+//
+// What THIS machine has verified of one vault, at one place (a journal file and a git branch):
+// the journal position it reached, the state it folded, and every entry it verified. Never
+// committed, never read from another machine; trusted only to skip work this machine already
+// did, and to notice when history it saw has gone (a journal shortened, replaced by an older copy,
+// or cut in the middle): a loss, refused until restored or acknowledged by a `journal-loss`
+// operation.
+//
+// Where: <state_home>/escrow/vaults/<vault id hex>/<place hex>/, place =
+// H16("escrow/v2/cache-place", absolute journal path || 0x00 || branch). The state home is passed
+// in (the CLI gives $XDG_STATE_HOME or ~/.local/state); the library reads no environment.
+//
+// Files of a place (all written atomically; verified.json last, it is the commit point):
+//   verified.json   {"format":"escrow-verified/1","log":{"count","size"},"position":{"entries",
+//                   "heads","last_hash","last_offset","lines","size","ts"},"state":digest,"vault_id"}
+//   state-<digest hex>.snap   line 1 {"format":"escrow-state/1","genesis","lost","vault_id"},
+//                   then one line per record, sorted by path: PATH "\t" canonical record
+//   entries.log     one line per verified entry, in order: b64 hash, ts, action, actor (only the
+//                   first log.count lines count: a longer file is the tail of an interrupted save)
+// A malformed or inconsistent cache file is Error(integrity) naming it (hint: remove the place to
+// verify the vault from its journal again, which forgets what this machine saw).
+#pragma once
+
+#include <escrow/history/entry.hpp>
+#include <escrow/history/state.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace escrow::history {
+
+// One entry this machine verified (what a loss message names).
+struct VerifiedEntry
+{
+  Hash hash{};
+  Timestamp ts = 0;
+  std::string action;
+  std::string actor;
+
+  friend bool operator==(const VerifiedEntry&, const VerifiedEntry&) = default;
+};
+VerifiedEntry verified_entry(const Entry& entry);
+
+// Where the verification reached.
+struct Position
+{
+  std::uint64_t size = 0;        // bytes of complete lines verified
+  std::uint64_t last_offset = 0; // where the last verified line starts
+  Hash last_hash{};              // and its entry hash
+  std::vector<Hash> heads;       // the journal's heads there, in linearization order
+  std::uint64_t entries = 0;     // entries verified (the replay's count)
+  std::uint64_t lines = 0;       // complete lines of the journal up to `size`
+  Timestamp ts = 0;              // the largest ts of the heads
+
+  friend bool operator==(const Position&, const Position&) = default;
+};
+
+struct Verified
+{
+  Position position;
+  State state;
+  std::vector<VerifiedEntry> log; // every verified entry, in linearization order
+};
+
+class Cache
+{
+public:
+  // The place of a vault's journal on a branch ("" outside git).
+  static std::filesystem::path place(const std::filesystem::path& state_home, const VaultId& vault_id,
+                                     const std::filesystem::path& journal, std::string_view branch);
+
+  Cache(std::filesystem::path dir, VaultId vault_id);
+
+  const std::filesystem::path& dir() const { return m_dir; }
+
+  // nullopt when the place holds nothing yet. Checks the snapshot against the digest it is named
+  // by and the log against its count.
+  std::optional<Verified> load() const;
+
+  // Saves `verified`; `logged` = how many of its log entries the place already holds (they are not
+  // written again). The state snapshot is written when its digest changed.
+  void save(const Verified& verified, std::size_t logged) const;
+
+private:
+  std::filesystem::path m_dir;
+  VaultId m_vault_id{};
+};
+
+// The entries of `verified` absent from `present` and not acknowledged lost (`acknowledged`: the
+// state's `lost`), oldest first.
+std::vector<VerifiedEntry> missing_entries(const std::vector<VerifiedEntry>& verified, const std::set<Hash>& present,
+                                           const std::set<Hash>& acknowledged);
+
+// The refusal of a loss (vault-2-replay.md §6): Error(integrity) naming the journal, how many
+// entries and the newest, with the restore and acknowledge hints.
+Error loss_error(const std::filesystem::path& journal, const std::vector<VerifiedEntry>& missing);
+
+} // namespace escrow::history

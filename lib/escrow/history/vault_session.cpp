@@ -1,0 +1,652 @@
+#include <escrow/history/apply.hpp>
+#include <escrow/history/authorize.hpp>
+#include <escrow/history/replay.hpp>
+#include <escrow/history/vault_session.hpp>
+
+#include <algorithm>
+#include <map>
+
+namespace escrow::history {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Where the last complete line of `text` starts (text: complete lines, non-empty).
+std::size_t last_line_start(std::string_view text)
+{
+  const std::size_t nl = text.rfind('\n', text.size() - 2);
+  return nl == std::string_view::npos ? 0 : nl + 1;
+}
+
+Hash hash_of_line(std::string_view line, std::string_view what)
+{
+  return parse_entry(line, what).hash;
+}
+
+} // namespace
+
+std::set<std::string> referenced_line_keys(const State& state)
+{
+  std::set<std::string> out;
+  for (const auto& [name, secret] : state.secrets) {
+    for (const auto& [g, gen] : secret->gens) {
+      for (const auto& [m, k] : gen.holders) {
+        out.insert(line_key(KeyLine{KeyLineKind::reader, name, g, {}, m, {}}, k));
+      }
+    }
+    for (const auto& [vid, version] : secret->versions) {
+      out.insert(line_key(KeyLine{KeyLineKind::value, name, 0, vid, {}, {}}, version.material));
+      for (const auto& [m, k] : version.shares) {
+        out.insert(line_key(KeyLine{KeyLineKind::share, name, 0, vid, m, {}}, k));
+      }
+      for (const auto& [m, grant] : version.grants) {
+        out.insert(line_key(KeyLine{KeyLineKind::grant, name, 0, vid, m, {}}, grant.key));
+      }
+    }
+    for (const auto& [id, request] : secret->requests) {
+      for (const auto& [a, approval] : request.approvals) {
+        out.insert(line_key(KeyLine{KeyLineKind::approval, name, 0, approval.vid, a, id}, approval.share));
+      }
+    }
+  }
+  return out;
+}
+
+struct VaultSession::Impl
+{
+  VaultSessionOptions options;
+  std::optional<Store> store;
+  std::optional<Cache> cache;
+  State state;
+  Position position;
+  std::vector<VerifiedEntry> log;
+  std::vector<std::string> warnings;
+  std::vector<VerifiedEntry> lost;
+  bool fast = false;
+  std::optional<Identity> identity;
+  Timestamp now = 0;
+
+  std::string journal_name() const { return store->paths().journal.string(); }
+
+  void save_cache(std::size_t logged)
+  {
+    if (!lost.empty()) {
+      return; // never forget a loss by advancing past it
+    }
+    try {
+      cache->save(Verified{position, state, log}, logged);
+    } catch (const Error& error) {
+      // The vault is fine; this machine only failed to remember: the next command re-verifies.
+      warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.what()));
+    }
+  }
+
+  FileNames names() const
+  {
+    return FileNames{store->paths().journal.string(), store->paths().head.string(), store->paths().keys.string()};
+  }
+
+  // The replay's options; `seen` collects each entry's ts, action and actor (the replay hands
+  // every entry whose signature it is about to check to signature_known; it is checked anyway).
+  ReplayOptions replay_options(std::map<Hash, VerifiedEntry>& seen) const
+  {
+    ReplayOptions o;
+    o.head = &store->head();
+    o.vault_id = store->head().vault_id;
+    o.now = now;
+    o.signature_known = [&seen](const Entry& entry, std::string_view) {
+      seen.emplace(entry.hash, verified_entry(entry));
+      return false;
+    };
+    return o;
+  }
+
+  // The accepted entries of `r`, in L order, with what the cache keeps of each.
+  static std::vector<VerifiedEntry> accepted(const ReplayResult& r, const std::map<Hash, VerifiedEntry>& seen,
+                                             std::string_view text, std::string_view what)
+  {
+    std::vector<VerifiedEntry> out;
+    out.reserve(r.order.size());
+    std::map<Hash, VerifiedEntry> parsed;
+    for (const Hash& h : r.order) {
+      auto found = seen.find(h);
+      if (found == seen.end()) {
+        if (parsed.empty()) {
+          parsed = parse_all(text, what);
+        }
+        found = parsed.find(h);
+        if (found == parsed.end()) {
+          fail(ErrorKind::failed, "internal: replay accepted entry {} that no line holds", short_hash(h));
+        }
+      }
+      out.push_back(found->second);
+    }
+    return out;
+  }
+
+  // Every line that parses as an entry (the others are findings of the replay).
+  static std::map<Hash, VerifiedEntry> parse_all(std::string_view text, std::string_view what)
+  {
+    std::map<Hash, VerifiedEntry> out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t nl = text.find('\n', start);
+      try {
+        const Entry e = parse_entry(text.substr(start, nl - start), what);
+        out.emplace(e.hash, verified_entry(e));
+      } catch (const Error&) {
+      }
+      start = nl + 1;
+    }
+    return out;
+  }
+
+  void take_warnings(const ReplayResult& r)
+  {
+    for (const Finding& f : r.findings) {
+      if (f.severity() == Severity::warning && f.kind != FindingKind::torn_write) { // the store's own warning
+        warnings.push_back(format_finding(f, names()));
+      }
+    }
+  }
+
+  // Position after `text` (complete lines read from `offset`), or `previous` when it is empty.
+  static Position advance(const Position& previous, std::string_view text, std::uint64_t offset,
+                          const ReplayResult& r, std::string_view what)
+  {
+    Position p = previous;
+    if (!text.empty()) {
+      const std::size_t start = last_line_start(text);
+      p.last_offset = offset + start;
+      p.last_hash = hash_of_line(text.substr(start, text.size() - start - 1), what);
+      p.size = offset + text.size();
+    }
+    p.entries = r.entries;
+    p.lines = r.lines;
+    p.ts = r.ts;
+    p.heads = r.heads;
+    return p;
+  }
+
+  // Fast path: continue the verified state with the lines after it. false when the journal is
+  // not a continuation of what was verified (then the slow path).
+  bool continue_from(const Verified& cached)
+  {
+    const std::optional<std::string> line = store->read_line_at(cached.position.last_offset);
+    if (!line || cached.position.last_offset + line->size() + 1 != cached.position.size) {
+      return false;
+    }
+    try {
+      if (hash_of_line(*line, journal_name()) != cached.position.last_hash) {
+        return false;
+      }
+    } catch (const Error&) {
+      return false;
+    }
+    const std::string tail = store->read_journal(cached.position.size);
+    if (tail.empty()) {
+      state = cached.state;
+      log = cached.log;
+      position = cached.position;
+      return true;
+    }
+    const Snapshot from{cached.state, cached.position.heads, cached.position.ts, cached.position.entries,
+                        static_cast<std::size_t>(cached.position.lines)};
+    std::map<Hash, VerifiedEntry> seen;
+    const ReplayResult r = replay_from(from, tail, replay_options(seen));
+    if (r.needs_full_replay) {
+      return false; // a merge of an older fork, or parents that are not the verified heads
+    }
+    r.require_ok(names());
+    take_warnings(r);
+    log = cached.log;
+    for (VerifiedEntry& e : accepted(r, seen, tail, journal_name())) {
+      log.push_back(std::move(e));
+    }
+    state = r.state;
+    position = advance(cached.position, tail, cached.position.size, r, journal_name());
+    return true;
+  }
+
+  void full_replay(const std::optional<Verified>& cached)
+  {
+    const std::string text = store->read_journal(0);
+    std::map<Hash, VerifiedEntry> seen;
+    const ReplayResult r = replay(text, replay_options(seen));
+    // The loss check comes first: a journal cut short also fails the replay (its head file
+    // names an entry it lacks), and the loss is what the user must be told.
+    if (cached) {
+      std::set<Hash> present(r.order.begin(), r.order.end());
+      if (!missing_entries(cached->log, present, r.state.lost).empty()) {
+        // Lines the replay rejected or skipped are still there: only a line that is gone is lost.
+        for (const auto& [hash, entry] : parse_all(text, journal_name())) {
+          (void)entry;
+          present.insert(hash);
+        }
+      }
+      std::vector<VerifiedEntry> missing = missing_entries(cached->log, present, r.state.lost);
+      if (!missing.empty()) {
+        if (!options.acknowledging_loss) {
+          throw loss_error(store->paths().journal, missing);
+        }
+        lost = std::move(missing);
+      }
+    }
+    if (lost.empty()) {
+      r.require_ok(names());
+    } else {
+      // Acknowledging a loss: the findings a lost tail causes are expected; nothing else is.
+      for (const Finding& f : r.findings) {
+        if (f.severity() != Severity::warning && f.severity() != Severity::info
+            && f.kind != FindingKind::truncated_tail) {
+          throw Error(f.severity() == Severity::conflict ? ErrorKind::failed : ErrorKind::integrity,
+                      format_finding(f, names()));
+        }
+      }
+    }
+    take_warnings(r);
+    state = r.state;
+    log = accepted(r, seen, text, journal_name());
+    position = advance(Position{}, text, 0, r, journal_name());
+  }
+
+  void check_head() const
+  {
+    if (!lost.empty()) {
+      return; // the loss is what is reported
+    }
+    std::set<Hash> known;
+    for (const VerifiedEntry& e : log) {
+      known.insert(e.hash);
+    }
+    for (const Hash& h : store->head().heads) {
+      if (known.count(h) == 0 && state.lost.count(h) == 0) {
+        throw Error(ErrorKind::integrity,
+                    fmt::format("{}: names journal entry {} that {} lacks (the journal lost its tail)",
+                                store->paths().head.string(), short_hash(h), journal_name()),
+                    {"if the journal was checked out or reset, restore it from git (git checkout -- " +
+                     store->paths().journal.filename().string() + ")"});
+      }
+    }
+  }
+
+  void verify()
+  {
+    const VaultId& vault = store->head().vault_id;
+    cache.emplace(Cache::place(options.state_home, vault, store->paths().journal, options.branch), vault);
+    const std::optional<Verified> cached = cache->load();
+    fast = cached && continue_from(*cached);
+    const std::size_t logged = fast ? cached->log.size() : 0;
+    if (!fast) {
+      full_replay(cached);
+    }
+    if (!state.initialised || state.vault_id != vault) {
+      fail(ErrorKind::integrity, "{}: its journal is not the history of vault {}", store->paths().head.string(),
+           canonical::b64(vault));
+    }
+    if (store->torn_tail()) {
+      warnings.push_back(fmt::format("{}: its last line is incomplete (a write was interrupted); the next write "
+                                     "removes it",
+                                     journal_name()));
+    }
+    check_head();
+    if (!fast || logged != log.size() || !cached) {
+      save_cache(logged);
+    }
+  }
+
+  // Under the lock, before a write: what other writers appended since open is verified first.
+  void catch_up()
+  {
+    if (!lost.empty()) {
+      return;
+    }
+    const Verified current{position, state, log};
+    const std::size_t logged = log.size();
+    if (!continue_from(current)) {
+      full_replay(current);
+      check_head();
+      save_cache(0);
+      return;
+    }
+    check_head();
+    if (logged != log.size()) {
+      save_cache(logged);
+    }
+  }
+
+  const Identity& load_identity()
+  {
+    if (identity) {
+      return *identity;
+    }
+    if (!options.identity) {
+      fail(ErrorKind::access, "{}: this command needs an identity and none was given", store->paths().head.string());
+    }
+    Identity id = options.identity();
+    const Member* m = state.member(id.pub.name);
+    if (m == nullptr || !m->active()) {
+      fail(ErrorKind::access, "{}: {} is not a member of this vault", store->paths().head.string(), id.pub.name);
+    }
+    if (m->sign_pk != id.pub.sign_pk || m->box_pk != id.pub.box_pk) {
+      fail(ErrorKind::access, "{}: the identity's keys are not those of member {}", store->paths().head.string(),
+           id.pub.name);
+    }
+    identity.emplace(std::move(id));
+    return *identity;
+  }
+
+  Entry base_entry(Action action, Result result, std::optional<std::string> why)
+  {
+    Entry e;
+    e.vault = store->head().vault_id;
+    e.actor = load_identity().pub.name;
+    // Never before a parent (the replay requires ts ≥ the parents'): a clock behind another
+    // machine's gives the parent's time.
+    e.ts = std::max(now, position.ts);
+    e.host = options.host;
+    e.parents = position.heads;
+    e.action = action;
+    e.result = result;
+    e.why = std::move(why);
+    return e;
+  }
+
+  // Under the lock: the journal must still end where this session verified it (only a program
+  // that ignores the lock can have appended since).
+  void require_unchanged()
+  {
+    if (!store->read_journal(position.size).empty()) {
+      throw Error(ErrorKind::io, fmt::format("{}: changed on disk since it was verified (written without the lock)",
+                                             journal_name()))
+          .hint("run the command again");
+    }
+  }
+
+  // After the journal append: the position and the cache follow (rewrite: the whole log).
+  void committed(const Entry& e, bool rewrite = false)
+  {
+    const std::size_t logged = rewrite ? 0 : log.size();
+    log.push_back(verified_entry(e));
+    const std::string line = dump_entry(e) + "\n";
+    position.last_offset = position.size;
+    position.size += line.size();
+    position.last_hash = e.hash;
+    position.heads = {e.hash};
+    position.entries += 1;
+    position.lines += 1;
+    position.ts = e.ts;
+    save_cache(logged);
+  }
+};
+
+VaultSession::VaultSession(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+VaultSession::VaultSession(VaultSession&&) noexcept = default;
+VaultSession& VaultSession::operator=(VaultSession&&) noexcept = default;
+VaultSession::~VaultSession() = default;
+
+VaultSession VaultSession::open(VaultSessionOptions options, Access access)
+{
+  auto impl = std::make_unique<Impl>();
+  impl->now = options.clock.now();
+  impl->options = std::move(options);
+  StoreOptions store_options;
+  store_options.lock_wait = impl->options.lock_wait;
+  store_options.after_step = impl->options.after_step;
+  impl->store.emplace(Store::open(impl->options.vault_path, access == Access::write, store_options));
+  impl->verify();
+  return VaultSession(std::move(impl));
+}
+
+VaultSession VaultSession::create(VaultSessionOptions options, const PolicyValue& policy, std::optional<std::string> why)
+{
+  auto impl = std::make_unique<Impl>();
+  impl->now = options.clock.now();
+  impl->options = std::move(options);
+  if (!impl->options.identity) {
+    fail(ErrorKind::usage, "{}: init needs an identity", impl->options.vault_path.string());
+  }
+  Identity id = impl->options.identity();
+  InitArgs init;
+  init.member.name = id.pub.name;
+  init.member.sign_pk = id.pub.sign_pk;
+  init.member.box_pk = id.pub.box_pk;
+  const Bytes salt = crypto::random_bytes(init.member.salt.size());
+  std::copy(salt.begin(), salt.end(), init.member.salt.begin());
+  init.policy = policy;
+  Entry e;
+  e.genesis_format = true;
+  e.vault = derive_vault_id(init.member, impl->now);
+  e.actor = id.pub.name;
+  e.ts = impl->now;
+  e.host = impl->options.host;
+  e.action = OpKind::init;
+  e.result = Result::ok;
+  e.why = std::move(why);
+  e.op = Op{init, {}};
+  const State empty;
+  const std::string what = impl->options.vault_path.string();
+  check_args(*e.op, ErrorKind::usage, what);
+  require_authorized(empty, e, ErrorKind::usage, what);
+  e.op->writes = compute_writes(empty, e);
+  seal_entry(e, id, what);
+  State state;
+  apply(state, e, what);
+
+  StoreOptions store_options;
+  store_options.lock_wait = impl->options.lock_wait;
+  store_options.after_step = impl->options.after_step;
+  impl->store.emplace(Store::create(impl->options.vault_path, e, store_options));
+  impl->identity.emplace(std::move(id));
+  impl->state = std::move(state);
+  impl->cache.emplace(Cache::place(impl->options.state_home, e.vault, impl->store->paths().journal, impl->options.branch),
+                      e.vault);
+  impl->log = {verified_entry(e)};
+  impl->position = Position{dump_entry(e).size() + 1, 0, e.hash, {e.hash}, 1, 1, e.ts};
+  impl->save_cache(0);
+  return VaultSession(std::move(impl));
+}
+
+const State& VaultSession::state() const
+{
+  return m_impl->state;
+}
+
+const VaultId& VaultSession::vault_id() const
+{
+  return m_impl->store->head().vault_id;
+}
+
+const std::vector<Hash>& VaultSession::heads() const
+{
+  return m_impl->position.heads;
+}
+
+const HeadFile& VaultSession::head_file() const
+{
+  return m_impl->store->head();
+}
+
+const VaultPaths& VaultSession::paths() const
+{
+  return m_impl->store->paths();
+}
+
+const fs::path& VaultSession::cache_place() const
+{
+  return m_impl->cache->dir();
+}
+
+bool VaultSession::fast_path() const
+{
+  return m_impl->fast;
+}
+
+const std::vector<std::string>& VaultSession::warnings() const
+{
+  return m_impl->warnings;
+}
+
+const std::vector<VerifiedEntry>& VaultSession::lost() const
+{
+  return m_impl->lost;
+}
+
+Timestamp VaultSession::now() const
+{
+  return m_impl->now;
+}
+
+bool VaultSession::writable() const
+{
+  return m_impl->store->locked();
+}
+
+const Identity& VaultSession::identity()
+{
+  return m_impl->load_identity();
+}
+
+const Member& VaultSession::me()
+{
+  return *m_impl->state.member(identity().pub.name);
+}
+
+const KeysFile& VaultSession::keys()
+{
+  return m_impl->store->keys();
+}
+
+void VaultSession::upgrade()
+{
+  if (m_impl->store->locked()) {
+    return;
+  }
+  m_impl->store->lock();
+  m_impl->catch_up();
+}
+
+Entry VaultSession::submit(Args args, const Material& material, std::optional<std::string> why)
+{
+  Impl& s = *m_impl;
+  if (!s.store->locked()) {
+    fail(ErrorKind::failed, "internal: submit on a read session");
+  }
+  const bool acknowledging = std::holds_alternative<JournalLossArgs>(args);
+  if (!s.lost.empty() && !acknowledging) {
+    throw loss_error(s.store->paths().journal, s.lost);
+  }
+  const std::string what = s.store->paths().journal.string();
+  s.require_unchanged();
+  const OpKind kind = kind_of(args);
+  Entry e = s.base_entry(kind, Result::ok, std::move(why));
+  Op op;
+  op.args = std::move(args);
+  for (const SealedLine& line : material.lines) {
+    const std::optional<KeyLine> parsed = parse_line_key(line.key());
+    if (!parsed) {
+      fail(ErrorKind::failed, "internal: key line {} has no v2 name", line.key());
+    }
+    op.writes.push_back(Write{key_path(*parsed, line.hash), std::nullopt, line.hash});
+  }
+  std::sort(op.writes.begin(), op.writes.end(), [](const Write& a, const Write& b) { return a.path < b.path; });
+  e.op = std::move(op);
+  check_args(*e.op, ErrorKind::usage, what);
+  // "escrow.vault: member-add: bob is not an admin of *" (the reason names the kind).
+  require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
+  if (acknowledging) {
+    // Exactly what this machine found lost, nothing else (the rest of journal-loss's rule).
+    std::set<Hash> named;
+    for (const LostEntry& l : std::get<JournalLossArgs>(e.op->args).lost) {
+      named.insert(l.hash);
+    }
+    std::set<Hash> found;
+    for (const VerifiedEntry& l : s.lost) {
+      found.insert(l.hash);
+    }
+    if (named != found) {
+      fail(ErrorKind::usage, "{}: journal-loss must name exactly the {} entries this machine found missing", what,
+           s.lost.size());
+    }
+    // A lost operation changed the state: a journal without it replays differently on every
+    // fresh machine, so it must be restored, never acknowledged (vault-2-replay.md §6).
+    for (const VerifiedEntry& l : s.lost) {
+      if (parse_op_kind(l.action)) {
+        throw Error(ErrorKind::integrity,
+                    fmt::format("{}: lost entry {} ({} by {}, {}) is an operation: it cannot be acknowledged", what,
+                                short_hash(l.hash), l.action, l.actor, format_time(l.ts)),
+                    {"restore it: escrow audit restore --from <commit or file>"});
+      }
+    }
+  }
+  e.op->writes = compute_writes(s.state, e);
+  seal_entry(e, s.load_identity(), what);
+  State next = s.state;
+  apply(next, e, what);
+
+  // Garbage: lines the new state does not reference (a crash before an append, deleted lines).
+  std::set<std::string> keep = referenced_line_keys(next);
+  std::set<std::string> remove;
+  s.store->keys().for_each([&](std::string_view key, std::string_view) {
+    if (keep.count(std::string(key)) == 0) {
+      remove.insert(std::string(key));
+    }
+  });
+  for (const SealedLine& line : material.lines) {
+    remove.erase(line.key());
+  }
+  std::vector<SealedLine> add;
+  for (const SealedLine& line : material.lines) {
+    if (!s.store->keys().find(line.key())) {
+      add.push_back(line);
+    }
+  }
+  s.store->append(e, add, remove, HeadFile{e.vault, {e.hash}, s.log.size() + 1});
+  s.state = std::move(next);
+  if (acknowledging) {
+    // The place still holds the entries that were lost: its log is rewritten from the journal's.
+    s.lost.clear();
+    s.committed(e, true);
+    return e;
+  }
+  s.committed(e);
+  return e;
+}
+
+Entry VaultSession::record(Action action, Result result, std::optional<Json> detail, std::optional<std::string> why)
+{
+  Impl& s = *m_impl;
+  if (!s.lost.empty()) {
+    throw loss_error(s.store->paths().journal, s.lost);
+  }
+  // A read session holds the lock only for the append (as v1's record()).
+  const bool temporary = !s.store->locked();
+  if (temporary) {
+    s.store->lock();
+  }
+  try {
+    if (temporary) {
+      s.catch_up();
+    }
+    const std::string what = s.store->paths().journal.string();
+    s.require_unchanged();
+    Entry e = s.base_entry(action, result, std::move(why));
+    e.detail = std::move(detail);
+    require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
+    seal_entry(e, s.load_identity(), what);
+    s.store->append_event(e);
+    s.committed(e);
+    if (temporary) {
+      s.store->unlock();
+    }
+    return e;
+  } catch (...) {
+    if (temporary) {
+      s.store->unlock();
+    }
+    throw;
+  }
+}
+
+} // namespace escrow::history

@@ -1,0 +1,126 @@
+// A command's session on an escrow-vault/2 vault (docs/design/vault-2-replay.md §3, vault-2.md
+// D4, D7, D8): the one way a command reads the state and the one way it changes it.
+//
+// open(): head file → this machine's cache place → the fast path (the cached state, and a replay
+// of only the journal's lines after the cached position, when the last verified line is intact
+// where it was) or the slow path (a full replay, then the loss check: every entry this machine
+// verified must still be in the journal, unless a `journal-loss` operation acknowledged it) →
+// the cache advanced. A loss is Error(integrity) before anything is handed out: no read and no
+// write acts on a journal known to be damaged.
+//
+// submit(): authorize against the current state (refusal: Error(access), exit 4, nothing
+// written) → apply (the writes check) → the store's D7 write (keys, journal, head) → the cache.
+// record(): an event (a read, a refusal) appended to the journal alone.
+//
+// The identity is loaded only when a command needs it (submit, record, identity()): public reads
+// (list, show, verify) need none. The session judges nothing itself: history::replay (replay.hpp)
+// verifies what it reads, history::authorize and history::apply decide what it writes.
+#pragma once
+
+#include <escrow/clock.hpp>
+#include <escrow/history/cache.hpp>
+#include <escrow/history/entry.hpp>
+#include <escrow/history/keys_file.hpp>
+#include <escrow/history/state.hpp>
+#include <escrow/history/store.hpp>
+#include <escrow/identity.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace escrow::history {
+
+// The key lines an operation adds (sealed by the command, material.hpp).
+struct Material
+{
+  std::vector<SealedLine> lines;
+};
+
+struct VaultSessionOptions
+{
+  std::filesystem::path vault_path = "escrow.vault";
+  // The root of this machine's state ($XDG_STATE_HOME, or ~/.local/state): the CLI passes it.
+  std::filesystem::path state_home;
+  // The checked-out branch's full ref name in a git work tree, "" elsewhere (cache place).
+  std::string branch;
+  Clock clock = Clock::fixed(0);
+  std::string host = "localhost"; // the entries' "host"
+  std::chrono::milliseconds lock_wait = std::chrono::seconds(30);
+  // Loads and unlocks the identity (called at most once, when a command first needs it).
+  std::function<Identity()> identity;
+  // `audit ack-loss` only: open despite a loss (lost() lists it); submit accepts only the
+  // journal-loss operation then, and the cache is not advanced until it is acknowledged.
+  bool acknowledging_loss = false;
+  // Tests: called after each step of a write (throw to simulate a crash there).
+  std::function<void(WriteStep)> after_step;
+};
+
+enum class Access { read, write };
+
+class VaultSession
+{
+public:
+  // Opens an existing vault. Access::write takes the vault lock first.
+  static VaultSession open(VaultSessionOptions options, Access access);
+  // escrow init: a new vault whose genesis member is the identity, with `policy` (must hold "*").
+  // Refuses to overwrite a vault (Error(usage)). Returns a write session on it.
+  static VaultSession create(VaultSessionOptions options, const PolicyValue& policy,
+                             std::optional<std::string> why = std::nullopt);
+
+  VaultSession(VaultSession&&) noexcept;
+  VaultSession& operator=(VaultSession&&) noexcept;
+  ~VaultSession();
+
+  const State& state() const;
+  const VaultId& vault_id() const;
+  // The journal's heads as verified (the parents of the next entry).
+  const std::vector<Hash>& heads() const;
+  const HeadFile& head_file() const;
+  const VaultPaths& paths() const;
+  const std::filesystem::path& cache_place() const;
+  // How open() went: true when the cached state was continued (tests, bench).
+  bool fast_path() const;
+  // Warnings of the replay and of the cache, one line each.
+  const std::vector<std::string>& warnings() const;
+  // With acknowledging_loss: the entries this machine verified that the journal lost.
+  const std::vector<VerifiedEntry>& lost() const;
+  Timestamp now() const;
+  bool writable() const;
+
+  // The identity, loaded on first use; Error(access) unless it is an active member of the state
+  // with the keys the state holds for that name.
+  const Identity& identity();
+  const Member& me();
+  // The keys file (opened and mapped on first use).
+  const KeysFile& keys();
+
+  // Takes the lock (a read session that must write) and verifies what was appended meanwhile.
+  void upgrade();
+
+  // Builds, authorises, applies and writes one operation entry by the identity. Returns it.
+  // Error(access) when the rules refuse it, Error(usage) when it is malformed; then no file and
+  // no cache is touched.
+  Entry submit(Args args, const Material& material = {}, std::optional<std::string> why = std::nullopt);
+
+  // Appends an event entry (an EventKind with result ok, or an operation kind with result
+  // denied/failed: a refusal) to the journal alone. `detail` must be value-free facts.
+  Entry record(Action action, Result result, std::optional<Json> detail = std::nullopt,
+               std::optional<std::string> why = std::nullopt);
+
+  struct Impl;
+
+private:
+  explicit VaultSession(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
+// The line keys ("LOGICAL#H24") of every key line `state` references.
+std::set<std::string> referenced_line_keys(const State& state);
+
+} // namespace escrow::history

@@ -1,0 +1,672 @@
+// The escrow-vault/2 storage and session layer (vault-2-plan.md step 5a): history::Store (the
+// three files, D7's write order, crash points), history::Cache (the verified-state place, loss
+// detection) and history::VaultSession (open: fast path / slow path; submit; record).
+#include "vault_session_support.hpp"
+
+#include <escrow/history/cache.hpp>
+#include <escrow/history/replay.hpp>
+#include <escrow/history/store.hpp>
+
+using namespace v2_test;
+
+namespace {
+
+struct Crash
+{
+  WriteStep step;
+};
+
+// Runs `body` expecting Error of `kind` whose message contains `text`.
+template<typename Body>
+void require_error(Body&& body, ErrorKind kind, const std::string& text)
+{
+  try {
+    body();
+    FAIL("no error; expected: " << text);
+  } catch (const Error& error) {
+    INFO(error.what());
+    CHECK(error.kind() == kind);
+    CHECK(std::string(error.what()).find(text) != std::string::npos);
+  }
+}
+
+// alice (admin *) and bob (approver, prod), as a team the tests start from.
+void team(Fixture& f)
+{
+  VaultSession s = f.init();
+  s.submit(member(f, "bob", {Role::approver}, {"prod"}));
+}
+
+} // namespace
+
+TEST_CASE("v2 store: file names follow the head file", "[v2][store]")
+{
+  const VaultPaths p = VaultPaths::of("dir/escrow.vault");
+  CHECK(p.journal == fs::path("dir/escrow.journal"));
+  CHECK(p.keys == fs::path("dir/escrow.keys"));
+  CHECK(p.lock == fs::path("dir/escrow.vault.lock"));
+  const VaultPaths q = VaultPaths::of("team");
+  CHECK(q.journal == fs::path("team.journal"));
+  CHECK(q.keys == fs::path("team.keys"));
+}
+
+TEST_CASE("v2 init writes the three files and opens", "[v2][store][session]")
+{
+  Fixture f;
+  {
+    VaultSession s = f.init();
+    CHECK(s.writable());
+    CHECK(s.state().member("alice") != nullptr);
+    CHECK(s.heads().size() == 1);
+  }
+  const HeadFile head = read_head_file(f.head());
+  CHECK(line_count(slurp(f.journal())) == 1);
+  CHECK(head.heads.size() == 1);
+  CHECK(head.entries == 1);
+  const KeysFile keys = KeysFile::open(f.keys());
+  CHECK(keys.vault_id() == head.vault_id);
+  CHECK(keys.verify_all() == 0);
+  // A public read: no identity is loaded, and the cache place says nothing is new.
+  int loaded = 0;
+  VaultSessionOptions o = f.options();
+  auto load = o.identity;
+  o.identity = [&loaded, load] {
+    ++loaded;
+    return load();
+  };
+  CHECK(VaultSession::open(o, Access::read).state().members.size() == 1);
+  CHECK(loaded == 0);
+  VaultSession r = VaultSession::open(f.options(""), Access::read);
+  CHECK(r.fast_path());
+  CHECK_FALSE(r.writable());
+  CHECK(r.state().member("alice")->has_role(Role::admin));
+  CHECK(fs::exists(r.cache_place() / "verified.json"));
+  require_error([&] { (void)r.identity(); }, ErrorKind::access, "needs an identity");
+}
+
+TEST_CASE("v2 init refuses to overwrite a vault", "[v2][store][session]")
+{
+  Fixture f;
+  f.init();
+  const auto before = f.vault_files();
+  require_error([&] { f.init(); }, ErrorKind::usage, "escrow.journal: already exists");
+  CHECK(f.vault_files() == before);
+}
+
+TEST_CASE("v2 init stopped before its journal leaves files a new init replaces", "[v2][store][crash]")
+{
+  for (const WriteStep step : {WriteStep::keys_written, WriteStep::head_written}) {
+    Fixture f;
+    VaultSessionOptions o = f.options();
+    o.after_step = [step](WriteStep s) {
+      if (s == step) {
+        throw Crash{step};
+      }
+    };
+    CHECK_THROWS_AS(VaultSession::create(o, star_policy()), Crash);
+    CHECK_FALSE(fs::exists(f.journal()));
+    // Nothing was committed: opening says the journal is missing, and init works.
+    require_error([&] { VaultSession::open(f.options(), Access::read); }, ErrorKind::io, "");
+    VaultSession s = f.init();
+    CHECK(line_count(slurp(f.journal())) == 1);
+  }
+}
+
+TEST_CASE("v2 init refuses files that are not its own leftovers", "[v2][store]")
+{
+  Fixture f;
+  spit(f.keys(), "not a keys file\n");
+  require_error([&] { f.init(); }, ErrorKind::usage, "escrow.keys: already exists");
+  CHECK(slurp(f.keys()) == "not a keys file\n");
+  CHECK_FALSE(fs::exists(f.head()));
+}
+
+TEST_CASE("v2 session refuses a v1 vault file", "[v2][store][session]")
+{
+  Fixture f;
+  const std::string v1 = "{\n  \"format\": \"escrow-vault/1\",\n  \"journal_head\": \"x\"\n}\n";
+  spit(f.head(), v1);
+  require_error([&] { VaultSession::open(f.options(), Access::write); }, ErrorKind::integrity,
+                "escrow-vault/1 is no longer supported; this escrow reads escrow-vault/2");
+  require_error([&] { f.init(); }, ErrorKind::integrity, "escrow-vault/1 is no longer supported");
+  CHECK(slurp(f.head()) == v1);
+  CHECK_FALSE(fs::exists(f.journal()));
+  CHECK_FALSE(fs::exists(f.keys()));
+  CHECK_FALSE(fs::exists(f.vault_dir / "escrow.vault.lock")); // refused before locking
+}
+
+TEST_CASE("v2 store: strict, bounded reading names the file", "[v2][store]")
+{
+  Fixture f;
+  team(f);
+  SECTION("a missing journal")
+  {
+    fs::remove(f.journal());
+    require_error([&] { Store::open(f.head(), false); }, ErrorKind::io, "escrow.journal: no such file");
+  }
+  SECTION("a missing head names the journal that is there")
+  {
+    fs::remove(f.head());
+    try {
+      Store::open(f.head(), false);
+      FAIL("opened");
+    } catch (const Error& error) {
+      CHECK(std::string(error.what()).find("escrow.vault: no such file") != std::string::npos);
+      REQUIRE(error.hints().size() == 1);
+      CHECK(error.hints()[0].find("exists without its head file") != std::string::npos);
+    }
+  }
+  SECTION("a malformed head file")
+  {
+    spit(f.head(), "{}\n");
+    require_error([&] { Store::open(f.head(), false); }, ErrorKind::integrity, "escrow.vault");
+  }
+  SECTION("a line over the limit")
+  {
+    std::string text = slurp(f.journal());
+    text += std::string(k_max_journal_line + 1, 'x') + "\n";
+    spit(f.journal(), text);
+    Store store = Store::open(f.head(), false);
+    require_error([&] { store.read_journal(); }, ErrorKind::integrity, "longer than");
+  }
+  SECTION("keys of another vault")
+  {
+    spit(f.keys(), serialize_keys(VaultId{}, {}));
+    Store store = Store::open(f.head(), false);
+    require_error([&] { (void)store.keys(); }, ErrorKind::integrity, "escrow.keys: belongs to another vault");
+  }
+}
+
+TEST_CASE("v2 store: a torn final line is reported, never read, and cut by the next write", "[v2][store][crash]")
+{
+  Fixture f;
+  team(f);
+  const std::string clean = slurp(f.journal());
+  spit(f.journal(), clean + "{\"action\":\"reve");
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::read);
+    CHECK(s.fast_path());
+    REQUIRE_FALSE(s.warnings().empty());
+    CHECK(s.warnings().back().find("last line is incomplete") != std::string::npos);
+  }
+  VaultSession s = VaultSession::open(f.options(), Access::write);
+  s.submit(member(f, "carol", {Role::requester}, {"prod"}));
+  const std::string after = slurp(f.journal());
+  CHECK(after.substr(0, clean.size()) == clean);
+  CHECK(line_count(after) == line_count(clean) + 1);
+  CHECK(after.back() == '\n');
+  CHECK(after.find("reve\"") == std::string::npos);
+  CHECK(after.find("{\"action\":\"reve{") == std::string::npos);
+}
+
+TEST_CASE("v2 submit writes the operation: journal, keys, head, cache", "[v2][session]")
+{
+  Fixture f;
+  team(f);
+  VaultSession s = VaultSession::open(f.options(), Access::write);
+  const SecretAdd add = secret_add(f, s.vault_id(), "prod/db", "hunter2");
+  const Entry e = s.submit(add.args, add.material, std::string("first"));
+  CHECK(s.state().secret("prod/db") != nullptr);
+  const HeadFile head = read_head_file(f.head());
+  CHECK(head.heads == std::vector<Hash>{e.hash});
+  CHECK(head.entries == 3);
+  const KeysFile keys = KeysFile::open(f.keys());
+  CHECK(keys.verify_all() == 3);
+  for (const SealedLine& line : add.material.lines) {
+    CHECK(keys.find(line.key()).has_value());
+  }
+  // The value never reaches the journal, the head or the cache.
+  CHECK(slurp(f.journal()).find("hunter2") == std::string::npos);
+  for (const auto& [name, bytes] : f.cache_files()) {
+    INFO(name);
+    CHECK(bytes.find("hunter2") == std::string::npos);
+  }
+  // And the committed line opens to it (the material is what the state names).
+  const Secret& secret = *s.state().secret("prod/db");
+  const Version& version = secret.versions.begin()->second;
+  const SecretRef ref{s.vault_id(), "prod/db"};
+  const VersionRef vref{*Vid::from_hex(secret.versions.begin()->first), 1, version.dk_commit, version.material};
+  const GenerationRef gref{1, secret.gens.at(1).rk_commit};
+  const SecretBytes dk = open_as_reader(keys, ref, vref, gref, secret.gens.at(1).holders.at("alice"), f.id("alice"));
+  CHECK(decrypt_value(keys, ref, vref, dk).expose_view() == "hunter2");
+}
+
+TEST_CASE("v2 submit refused by the rules leaves every file byte-identical", "[v2][session]")
+{
+  Fixture f;
+  team(f);
+  const auto files = f.vault_files();
+  VaultSession s = VaultSession::open(f.options("bob"), Access::write);
+  const auto cache = f.cache_files();
+  // bob (approver of prod) may not add members.
+  require_error([&] { s.submit(member(f, "mallory", {Role::admin}, {"*"})); }, ErrorKind::access,
+                "escrow.vault: member-add: bob is not an admin of *");
+  // nor add a secret with a line sealed to himself.
+  SecretAdd add = secret_add(f, s.vault_id(), "prod/db", "v");
+  add.args.owner = "bob";
+  require_error([&] { s.submit(add.args, add.material); }, ErrorKind::access, "secret-add");
+  CHECK(f.vault_files() == files);
+  CHECK(f.cache_files() == cache);
+  CHECK(s.state().member("mallory") == nullptr);
+}
+
+TEST_CASE("v2 session: an identity whose keys are not the member's is refused", "[v2][session]")
+{
+  Fixture f;
+  team(f);
+  const auto files = f.vault_files();
+  VaultSessionOptions o = f.options();
+  o.identity = [] { return generate_identity("alice"); };
+  {
+    VaultSession s = VaultSession::open(o, Access::write);
+    require_error([&] { s.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::access,
+                  "not those of member alice");
+  }
+  VaultSessionOptions outsider = f.options("zoe");
+  VaultSession z = VaultSession::open(outsider, Access::write);
+  require_error([&] { z.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::access,
+                "zoe is not a member");
+  CHECK(f.vault_files() == files);
+}
+
+TEST_CASE("v2 submit crash points: every step leaves a vault that opens", "[v2][session][crash]")
+{
+  for (const WriteStep step : {WriteStep::keys_written, WriteStep::journal_appended, WriteStep::head_written}) {
+    Fixture f;
+    team(f);
+    const std::string journal_before = slurp(f.journal());
+    const std::string head_before = slurp(f.head());
+    VaultId vault{};
+    {
+      VaultSessionOptions o = f.options();
+      o.after_step = [step](WriteStep s) {
+        if (s == step) {
+          throw Crash{step};
+        }
+      };
+      VaultSession s = VaultSession::open(o, Access::write);
+      vault = s.vault_id();
+      const SecretAdd add = secret_add(f, vault, "prod/db", "v1");
+      CHECK_THROWS_AS(s.submit(add.args, add.material), Crash);
+    }
+    const bool committed = step != WriteStep::keys_written;
+    INFO("crash after step " << static_cast<int>(step));
+    CHECK(line_count(slurp(f.journal())) == line_count(journal_before) + (committed ? 1 : 0));
+    // The head is behind after a crash between the append and its rename: allowed.
+    if (step != WriteStep::head_written) {
+      CHECK(slurp(f.head()) == head_before);
+    }
+    // Opens, read and write, from the cache place (the crash came before the cache step) and
+    // from nothing.
+    {
+      VaultSession r = VaultSession::open(f.options(""), Access::read);
+      CHECK((r.state().secret("prod/db") != nullptr) == committed);
+    }
+    fs::remove_all(f.state_home);
+    VaultSession w = VaultSession::open(f.options(), Access::write);
+    CHECK((w.state().secret("prod/db") != nullptr) == committed);
+    // The next write: garbage key lines (a crash before the append) are removed, a head that is
+    // behind is rewritten.
+    const SecretAdd next = secret_add(f, vault, "prod/api", "v2");
+    const Entry e = w.submit(next.args, next.material);
+    const KeysFile keys = KeysFile::open(f.keys());
+    CHECK(keys.verify_all() == (committed ? 6u : 3u));
+    CHECK(referenced_line_keys(w.state()).size() == keys.verify_all());
+    CHECK(read_head_file(f.head()).heads == std::vector<Hash>{e.hash});
+  }
+}
+
+TEST_CASE("v2 events append to the journal only", "[v2][session]")
+{
+  Fixture f;
+  team(f);
+  const std::string head = slurp(f.head());
+  const std::string keys = slurp(f.keys());
+  const std::size_t lines = line_count(slurp(f.journal()));
+  VaultSession s = VaultSession::open(f.options("bob"), Access::read);
+  const Entry e = s.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}});
+  CHECK_FALSE(s.writable()); // took the lock for the append only
+  CHECK(line_count(slurp(f.journal())) == lines + 1);
+  CHECK(slurp(f.head()) == head);
+  CHECK(slurp(f.keys()) == keys);
+  // The head is now behind the journal: allowed; the next operation's parent is the event.
+  VaultSession w = VaultSession::open(f.options(), Access::write);
+  CHECK(w.fast_path());
+  CHECK(w.heads() == std::vector<Hash>{e.hash});
+  const Entry op = w.submit(member(f, "carol", {Role::requester}, {"prod"}));
+  CHECK(op.parents == std::vector<Hash>{e.hash});
+  w = VaultSession::open(f.options(""), Access::read); // releases the lock
+  // A refusal is an event too.
+  VaultSession b = VaultSession::open(f.options("bob"), Access::read);
+  const Entry denied = b.record(OpKind::member_add, Result::denied, Json{{"reason", "not an admin"}});
+  CHECK(denied.result == Result::denied);
+  CHECK(line_count(slurp(f.journal())) == lines + 3);
+}
+
+TEST_CASE("v2 open: the fast path gives the state the slow path gives", "[v2][session][cache]")
+{
+  Fixture f;
+  team(f);
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    const SecretAdd add = secret_add(f, s.vault_id(), "prod/db", "x");
+    s.submit(add.args, add.material);
+  }
+  // Another machine's writes (no cache here) appended after this one's position.
+  const fs::path other_state = f.root / "other-state";
+  {
+    VaultSessionOptions o = f.options("bob");
+    o.state_home = other_state;
+    VaultSession b = VaultSession::open(o, Access::read);
+    CHECK_FALSE(b.fast_path());
+    b.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}});
+    VaultSessionOptions oa = f.options();
+    oa.state_home = other_state;
+    VaultSession a = VaultSession::open(oa, Access::write);
+    a.submit(member(f, "dave", {Role::requester}, {"prod"}));
+    CHECK(a.fast_path());
+  }
+  VaultSession fast = VaultSession::open(f.options(""), Access::read);
+  CHECK(fast.fast_path());
+  CHECK(fast.state().member("dave") != nullptr);
+  const auto cache_after_fast = f.cache_files();
+  fs::remove_all(f.state_home);
+  VaultSession slow = VaultSession::open(f.options(""), Access::read);
+  CHECK_FALSE(slow.fast_path());
+  CHECK(fast.state().digest() == slow.state().digest());
+  CHECK(fast.heads() == slow.heads());
+  // Both leave the same cache.
+  CHECK(f.cache_files() == cache_after_fast);
+  // Nothing new: nothing rewritten.
+  VaultSession again = VaultSession::open(f.options(""), Access::read);
+  CHECK(again.fast_path());
+  CHECK(f.cache_files() == cache_after_fast);
+}
+
+TEST_CASE("v2 open: a forged tail entry is refused on the fast path and the cache does not move", "[v2][session][cache]")
+{
+  Fixture f;
+  team(f);
+  VaultSession first = VaultSession::open(f.options(""), Access::read);
+  const auto cache = f.cache_files();
+  // bob appends a member-add he may not make, signed by himself (a modified escrow).
+  Entry e;
+  e.vault = first.vault_id();
+  e.actor = "bob";
+  e.ts = f.now;
+  e.host = "test";
+  e.parents = first.heads();
+  e.action = OpKind::member_add;
+  e.op = Op{member(f, "mallory", {Role::admin}, {"*"}), {}};
+  e.op->writes = compute_writes(first.state(), e);
+  seal_entry(e, f.id("bob"));
+  spit(f.journal(), slurp(f.journal()) + dump_entry(e) + "\n");
+  const auto files = f.vault_files();
+  require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "member-add");
+  require_error([&] { VaultSession::open(f.options(), Access::write); }, ErrorKind::integrity, "member-add");
+  CHECK(f.vault_files() == files);
+  CHECK(f.cache_files() == cache);
+}
+
+TEST_CASE("v2 loss: a journal shorter than what this machine verified is refused until acknowledged", "[v2][session][loss]")
+{
+  Fixture f;
+  team(f);
+  const std::string older = slurp(f.journal());
+  const std::string older_head = slurp(f.head());
+  std::vector<Entry> reads;
+  {
+    VaultSession b = VaultSession::open(f.options("bob"), Access::read);
+    reads.push_back(b.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}}));
+    reads.push_back(b.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}}));
+  }
+  SECTION("replaced by an older copy (head and journal together): every command refuses, files unchanged")
+  {
+    spit(f.journal(), older);
+    spit(f.head(), older_head);
+    const auto files = f.vault_files();
+    const auto cache = f.cache_files();
+    for (int i = 0; i < 2; ++i) { // and keeps refusing
+      require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                    "2 entries this machine verified are missing");
+      require_error([&] { VaultSession::open(f.options(), Access::write); }, ErrorKind::integrity,
+                    "are missing (lost or rolled back): the newest is " + short_hash(reads[1].hash) + " (reveal by bob");
+    }
+    CHECK(f.vault_files() == files);
+    CHECK(f.cache_files() == cache);
+
+    // An admin acknowledges exactly what was lost; then work resumes.
+    VaultSessionOptions o = f.options();
+    o.acknowledging_loss = true;
+    VaultSession a = VaultSession::open(o, Access::write);
+    REQUIRE(a.lost().size() == 2);
+    require_error([&] { a.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::integrity,
+                  "missing");
+    JournalLossArgs ack;
+    for (const VerifiedEntry& l : a.lost()) {
+      ack.lost.push_back(LostEntry{l.hash, l.ts, l.actor, l.action});
+    }
+    std::sort(ack.lost.begin(), ack.lost.end(), [](const LostEntry& x, const LostEntry& y) { return x.hash < y.hash; });
+    JournalLossArgs partial = ack;
+    partial.lost.pop_back();
+    require_error([&] { a.submit(partial, {}, std::string("lost in a bad rebase")); }, ErrorKind::usage,
+                  "exactly the 2 entries");
+    a.submit(ack, {}, std::string("lost in a bad rebase"));
+    CHECK(a.state().lost.size() == 2);
+    a = VaultSession::open(f.options(""), Access::read); // releases the lock
+    VaultSession again = VaultSession::open(f.options(), Access::write);
+    CHECK(again.fast_path());
+    again.submit(member(f, "carol", {Role::requester}, {"prod"}));
+    again = VaultSession::open(f.options(""), Access::read);
+    fs::remove_all(f.state_home); // a fresh machine agrees
+    VaultSession fresh = VaultSession::open(f.options(""), Access::read);
+    CHECK(fresh.state().digest() == again.state().digest());
+  }
+  SECTION("an entry cut from the middle: the loss is what is reported, not the broken parent link")
+  {
+    const std::string full = slurp(f.journal());
+    const std::size_t start = older.size();
+    const std::size_t end = full.find('\n', start) + 1; // the first reveal
+    spit(f.journal(), full.substr(0, start) + full.substr(end));
+    const auto files = f.vault_files();
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  "1 entry this machine verified is missing (lost or rolled back): the newest is " +
+                    short_hash(reads[0].hash));
+    CHECK(f.vault_files() == files);
+    // A machine that never saw it finds the hole from the journal alone.
+    fs::remove_all(f.state_home);
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "escrow.journal");
+  }
+  SECTION("the journal cut but the head left: the loss is what is reported")
+  {
+    spit(f.journal(), older);
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "missing");
+  }
+  SECTION("a lost operation cannot be acknowledged")
+  {
+    {
+      VaultSession a = VaultSession::open(f.options(), Access::write);
+      a.submit(member(f, "carol", {Role::requester}, {"prod"}));
+    }
+    spit(f.journal(), older);
+    spit(f.head(), older_head);
+    const auto files = f.vault_files();
+    VaultSessionOptions o = f.options();
+    o.acknowledging_loss = true;
+    VaultSession a = VaultSession::open(o, Access::write);
+    REQUIRE(a.lost().size() == 3);
+    JournalLossArgs ack;
+    for (const VerifiedEntry& l : a.lost()) {
+      ack.lost.push_back(LostEntry{l.hash, l.ts, l.actor, l.action});
+    }
+    std::sort(ack.lost.begin(), ack.lost.end(), [](const LostEntry& x, const LostEntry& y) { return x.hash < y.hash; });
+    require_error([&] { a.submit(ack, {}, std::string("x")); }, ErrorKind::integrity,
+                  "(member-add by alice, 2026-12-01T");
+    CHECK(f.vault_files() == files);
+  }
+  SECTION("a non-admin cannot acknowledge")
+  {
+    spit(f.journal(), older);
+    spit(f.head(), older_head);
+    const auto files = f.vault_files();
+    VaultSessionOptions o = f.options("bob");
+    o.acknowledging_loss = true;
+    VaultSession b = VaultSession::open(o, Access::write);
+    JournalLossArgs ack;
+    for (const VerifiedEntry& l : b.lost()) {
+      ack.lost.push_back(LostEntry{l.hash, l.ts, l.actor, l.action});
+    }
+    std::sort(ack.lost.begin(), ack.lost.end(), [](const LostEntry& x, const LostEntry& y) { return x.hash < y.hash; });
+    require_error([&] { b.submit(ack, {}, std::string("x")); }, ErrorKind::access, "journal-loss");
+    CHECK(f.vault_files() == files);
+  }
+  SECTION("a head naming an entry the journal lacks, on a machine that never saw it")
+  {
+    fs::remove_all(f.state_home);
+    spit(f.journal(), older.substr(0, older.find('\n') + 1)); // the genesis alone
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  "which the journal lacks");
+  }
+}
+
+TEST_CASE("v2 cache: a damaged place is an error naming its file", "[v2][cache]")
+{
+  Fixture f;
+  team(f);
+  VaultSession s = VaultSession::open(f.options(""), Access::read);
+  const fs::path place = s.cache_place();
+  SECTION("verified.json")
+  {
+    spit(place / "verified.json", "{}\n");
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "verified.json");
+  }
+  SECTION("the state snapshot")
+  {
+    for (const auto& entry : fs::directory_iterator(place)) {
+      if (entry.path().extension() == ".snap") {
+        std::string text = slurp(entry.path());
+        text.replace(text.find("\"prod\""), 6, "\"test\"");
+        spit(entry.path(), text);
+      }
+    }
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  "do not hash to the digest");
+  }
+  SECTION("the entries log")
+  {
+    spit(place / "entries.log", "x\n");
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "entries.log");
+  }
+}
+
+TEST_CASE("v2 cache: places differ by journal and branch; missing entries are listed oldest first", "[v2][cache]")
+{
+  const VaultId id{};
+  CHECK(Cache::place("/s", id, "/a/escrow.journal", "") != Cache::place("/s", id, "/b/escrow.journal", ""));
+  CHECK(Cache::place("/s", id, "/a/escrow.journal", "refs/heads/main") !=
+        Cache::place("/s", id, "/a/escrow.journal", "refs/heads/dev"));
+  CHECK(Cache::place("/s", id, "/a/escrow.journal", "").parent_path() == fs::path("/s/escrow/vaults") / canonical::hex(id));
+  std::vector<VerifiedEntry> log(3);
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    log[i].hash.fill(static_cast<std::uint8_t>(i));
+    log[i].action = "reveal";
+    log[i].actor = "bob";
+  }
+  const std::set<Hash> present{log[0].hash};
+  CHECK(missing_entries(log, present, {}) == std::vector<VerifiedEntry>{log[1], log[2]});
+  CHECK(missing_entries(log, present, {log[1].hash}) == std::vector<VerifiedEntry>{log[2]});
+  const Error e = loss_error("escrow.journal", {log[1], log[2]});
+  CHECK(e.kind() == ErrorKind::integrity);
+  CHECK(std::string(e.what()).find("escrow.journal: 2 entries this machine verified are missing") == 0);
+  CHECK(e.hints().size() == 2);
+}
+
+TEST_CASE("v2 cache: an interrupted save is ignored (the log beyond its count)", "[v2][cache][crash]")
+{
+  Fixture f;
+  team(f);
+  VaultSession s = VaultSession::open(f.options(""), Access::read);
+  const fs::path log = s.cache_place() / "entries.log";
+  spit(log, slurp(log) + "garbage of a save that died\n");
+  VaultSession again = VaultSession::open(f.options(), Access::write);
+  CHECK(again.fast_path());
+  again.submit(member(f, "carol", {Role::requester}, {"prod"}));
+  CHECK(slurp(log).find("garbage") == std::string::npos);
+  CHECK(line_count(slurp(log)) == 3);
+}
+
+TEST_CASE("v2 submit: an entry is never dated before its parent", "[v2][session]")
+{
+  Fixture f;
+  team(f);
+  const Timestamp later = f.now;
+  VaultSessionOptions o = f.options();
+  o.clock = Clock::fixed(later - 300); // this machine's clock is 5 minutes behind (the replay
+                                       // allows 10 minutes of skew into the future)
+  VaultSession s = VaultSession::open(o, Access::write);
+  const Timestamp parent = s.state().member("bob")->added_at; // the ts of the head entry
+  const Entry e = s.submit(member(f, "carol", {Role::requester}, {"prod"}));
+  CHECK(e.ts == parent);
+  CHECK(VaultSession::open(f.options(""), Access::read).state().member("carol") != nullptr);
+}
+
+TEST_CASE("v2 submit: a journal written behind the lock's back is not written over", "[v2][session]")
+{
+  Fixture f;
+  team(f);
+  VaultSession s = VaultSession::open(f.options(), Access::write);
+  // A foreign program appends a copy of the last line without taking the lock.
+  const std::string text = slurp(f.journal());
+  const std::string last = text.substr(text.rfind('\n', text.size() - 2) + 1);
+  spit(f.journal(), text + last);
+  const auto files = f.vault_files();
+  require_error([&] { s.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::io,
+                "changed on disk");
+  CHECK(f.vault_files() == files);
+  spit(f.journal(), text.substr(0, text.size() / 2));
+  require_error([&] { s.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::io,
+                "changed on disk");
+}
+
+TEST_CASE("v2 open: a fork appended behind this machine's position takes the slow path; the next write seals the merge",
+          "[v2][session][merge]")
+{
+  Fixture f;
+  team(f);
+  const std::string journal = slurp(f.journal());
+  const std::string genesis_line = journal.substr(0, journal.find('\n'));
+  {
+    VaultSession seen = VaultSession::open(f.options(""), Access::read);
+    CHECK(seen.heads().size() == 1);
+  }
+  // Another clone's work, forked from the genesis entry (before bob was added), joined by a union.
+  const ReplayResult at_genesis = replay(genesis_line + "\n");
+  REQUIRE(at_genesis.ok());
+  Entry e;
+  e.vault = at_genesis.state.vault_id;
+  e.actor = "alice";
+  e.ts = f.now;
+  e.host = "clone";
+  e.parents = at_genesis.heads;
+  e.action = OpKind::member_add;
+  e.op = Op{member(f, "carol", {Role::requester}, {"dev"}), {}};
+  e.op->writes = compute_writes(at_genesis.state, e);
+  seal_entry(e, f.id("alice"));
+  spit(f.journal(), journal + dump_entry(e) + "\n");
+
+  VaultSession w = VaultSession::open(f.options(), Access::write);
+  CHECK_FALSE(w.fast_path());
+  CHECK(w.state().member("bob") != nullptr);
+  CHECK(w.state().member("carol") != nullptr);
+  REQUIRE(w.heads().size() == 2);
+  const std::vector<Hash> heads = w.heads();
+  const Entry sealed = w.submit(member(f, "dave", {Role::requester}, {"prod"}));
+  CHECK(sealed.parents == heads);
+  CHECK(read_head_file(f.head()).heads == std::vector<Hash>{sealed.hash});
+  w = VaultSession::open(f.options(""), Access::read);
+  CHECK(w.fast_path());
+  CHECK(w.heads() == std::vector<Hash>{sealed.hash});
+  fs::remove_all(f.state_home);
+  const VaultSession fresh = VaultSession::open(f.options(""), Access::read);
+  CHECK(fresh.state().digest() == w.state().digest());
+}
