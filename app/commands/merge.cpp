@@ -15,7 +15,6 @@ namespace {
 void run_merge(const git::DriverFiles& files, Context& context)
 {
   const history::MergeOutcome outcome = git::merge_driver(files);
-  const std::string name = files.name.empty() ? files.ours.filename().string() : files.name;
   for (const std::string& warning : outcome.warnings) {
     context.err() << "escrow: warning: " << warning << '\n';
   }
@@ -26,7 +25,7 @@ void run_merge(const git::DriverFiles& files, Context& context)
     throw Error(ErrorKind::failed,
                 fmt::format("{}: {} conflict{} between the two sides; nothing merged, git leaves the file unmerged "
                             "holding this clone's version",
-                            name, outcome.conflicts.size(), outcome.conflicts.size() == 1 ? "" : "s"))
+                            outcome.name, outcome.conflicts.size(), outcome.conflicts.size() == 1 ? "" : "s"))
       .hint("git merge --abort, then redo one side's operation on top of the other (docs/TEAM.md \"Conflicts on escrow-vault/2\")");
   }
 }

@@ -117,12 +117,19 @@ std::string textconv(const fs::path& file)
 
 history::MergeOutcome merge_driver(const DriverFiles& files)
 {
-  const std::string name = files.name.empty() ? files.ours.filename().string() : files.name;
   // git hands temporary copies it made itself: read them as person-named files (links followed).
   const auto read = [](const fs::path& path) { return read_file(path, k_max_journal_read, util::Links::follow); };
   const std::string base = read(files.base);
   const std::string ours = read(files.ours);
   const std::string theirs = read(files.theirs);
+  // Without %P (a driver line without it), messages use the file's usual name, not git's temp name.
+  std::string name = files.name;
+  if (name.empty()) {
+    name = std::string(history::usual_file_name(history::detect_format(ours)));
+  }
+  if (name.empty()) {
+    name = files.ours.filename().string();
+  }
   history::MergeOutcome outcome = history::merge_texts(base, ours, theirs, name);
   if (outcome.format == history::MergedFormat::other) {
     throw Error(ErrorKind::failed,

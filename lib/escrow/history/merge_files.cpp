@@ -96,6 +96,17 @@ std::string_view merged_format_name(MergedFormat format)
   return "not an escrow-vault/2 file";
 }
 
+std::string_view usual_file_name(MergedFormat format)
+{
+  switch (format) {
+  case MergedFormat::head: return "escrow.vault";
+  case MergedFormat::journal: return "escrow.journal";
+  case MergedFormat::keys: return "escrow.keys";
+  case MergedFormat::other: return "";
+  }
+  return "";
+}
+
 MergedFormat detect_format(std::string_view bytes)
 {
   if (bytes.substr(0, k_object_prefix.size()) == k_object_prefix) {
@@ -241,6 +252,7 @@ MergeOutcome merge_texts(std::string_view base, std::string_view ours, std::stri
   if (fa == MergedFormat::other && fb == MergedFormat::other && fo == MergedFormat::other) {
     MergeOutcome out;
     out.format = MergedFormat::other;
+    out.name = std::string(name);
     return out;
   }
   if (fb != fa) {
@@ -251,13 +263,15 @@ MergeOutcome merge_texts(std::string_view base, std::string_view ours, std::stri
     fail(ErrorKind::integrity, "{} (base): {} where both sides are {}; nothing merged", name, merged_format_name(fo),
          merged_format_name(fa));
   }
+  MergeOutcome out;
   switch (fa) {
-  case MergedFormat::journal: return merge_journal_texts(base, ours, theirs, name);
-  case MergedFormat::keys: return merge_keys_texts(base, ours, theirs, name);
-  case MergedFormat::head: return merge_head_texts(base, ours, theirs, name);
-  case MergedFormat::other: break;
+  case MergedFormat::journal: out = merge_journal_texts(base, ours, theirs, name); break;
+  case MergedFormat::keys: out = merge_keys_texts(base, ours, theirs, name); break;
+  case MergedFormat::head: out = merge_head_texts(base, ours, theirs, name); break;
+  case MergedFormat::other: fail(ErrorKind::failed, "{}: internal error: no merge for this format", name);
   }
-  fail(ErrorKind::failed, "{}: internal error: no merge for this format", name);
+  out.name = std::string(name);
+  return out;
 }
 
 } // namespace escrow::history

@@ -48,11 +48,15 @@ std::string_view merged_format_name(MergedFormat format); // "escrow-vault/2", â
 
 // The format of a file's bytes, from its first bytes (the strict parse comes later).
 MergedFormat detect_format(std::string_view bytes);
+// The file's usual name ("escrow.vault", "escrow.journal", "escrow.keys"; "" for other): what
+// messages call it when git did not pass %P.
+std::string_view usual_file_name(MergedFormat format);
 
 // How the merge went, for one file.
 struct MergeOutcome
 {
   MergedFormat format = MergedFormat::other;
+  std::string name;                   // what messages call the file
   std::string text;                   // the merged bytes (meaningful when ok())
   bool changed = false;               // text differs from ours' bytes
   std::vector<std::string> conflicts; // one line each, naming both operations (journal only)
