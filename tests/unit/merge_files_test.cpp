@@ -633,7 +633,7 @@ TEST_CASE("merge files: git merge runs the driver on the three files", "[merge][
     REQUIRE(sh_in(repo, "git commit -q -am ours") == 0);
 
     CHECK(sh_in(repo, "git merge -q --no-edit theirs") != 0);
-    CHECK(sh_in(repo, "git diff --name-only --diff-filter=U > unmerged.txt") == 0);
+    CHECK(sh_in(repo, "git diff --name-only --diff-filter=U | tee unmerged.txt") == 0);
     const std::string unmerged = slurp(repo / "unmerged.txt");
     CHECK(unmerged.find("escrow.journal") != std::string::npos);
     CHECK(slurp(repo / "escrow.journal") == f.ours());

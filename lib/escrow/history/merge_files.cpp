@@ -5,6 +5,7 @@
 #include <escrow/history/entry.hpp>
 #include <escrow/history/head_file.hpp>
 #include <escrow/history/keys_file.hpp>
+#include <escrow/history/merge_check.hpp>
 
 #include <fmt/format.h>
 
@@ -72,6 +73,32 @@ std::string describe_entry(const std::map<Hash, std::pair<const Entry*, Origin>>
   const Origin& o = found->second.second;
   return fmt::format("entry {} ({} by {}, {} line {})", short_hash(hash), action_name(e.action), e.actor,
                      merge_side_name(o.side), o.line);
+}
+
+// The operation of `other` that a refused operation `e` of `own` fails after: the first prefix of
+// other's operations after which own's operations up to e, applied from the common state, refuse
+// e. Used to name both operations when the merge check names one (a refusal). Bounded: a merge
+// with hundreds of operations on a side names the first only.
+std::optional<Hash> culprit(const State& base, const std::vector<const Entry*>& own, const Entry& e,
+                            const std::vector<const Entry*>& other)
+{
+  constexpr std::size_t k_max_search = 256;
+  for (std::size_t k = 1; k <= other.size() && k <= k_max_search; ++k) {
+    State s = base;
+    for (std::size_t i = 0; i < k; ++i) {
+      (void)apply_merged(s, *other[i]);
+    }
+    for (const Entry* op : own) {
+      const std::optional<std::string> refused = apply_merged(s, *op);
+      if (op->hash == e.hash) {
+        if (refused) {
+          return other[k - 1]->hash;
+        }
+        break;
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 MergeOutcome finish(MergedFormat format, std::string text, std::string_view ours)
@@ -198,11 +225,56 @@ MergeOutcome merge_journal_texts(std::string_view base, std::string_view ours, s
   }
 
   MergeOutcome out = finish(MergedFormat::journal, std::move(text), ours);
+  // For conflicts the merge check names by one operation (a refusal): the common history's state
+  // and each side's own operations, to find the other side's operation it fails after.
+  std::optional<State> common;
+  std::vector<const Entry*> own_a;
+  std::vector<const Entry*> own_b;
+  const auto other_of = [&](const Finding& f) -> std::optional<Hash> {
+    if (f.other || !f.entry) {
+      return f.other;
+    }
+    if (!common) {
+      std::set<Hash> in_b;
+      for (const Entry& e : b.entries) {
+        in_b.insert(e.hash);
+      }
+      std::string shared;
+      for (std::size_t i = 0; i < a.entries.size(); ++i) {
+        if (in_b.count(a.entries[i].hash) > 0) {
+          shared += a.lines[i];
+          shared += '\n';
+        } else {
+          own_a.push_back(&a.entries[i]);
+        }
+      }
+      std::set<Hash> in_a;
+      for (const Entry& e : a.entries) {
+        in_a.insert(e.hash);
+      }
+      for (const Entry& e : b.entries) {
+        if (in_a.count(e.hash) == 0) {
+          own_b.push_back(&e);
+        }
+      }
+      ReplayResult c = replay(shared);
+      if (shared.empty() || !c.ok()) {
+        return std::nullopt;
+      }
+      common = std::move(c.state);
+    }
+    const auto found = known.find(*f.entry);
+    if (found == known.end()) {
+      return std::nullopt;
+    }
+    const bool is_ours = found->second.second.side == MergeSide::ours;
+    return culprit(*common, is_ours ? own_a : own_b, *found->second.first, is_ours ? own_b : own_a);
+  };
   for (const Finding& f : r.findings) {
     if (f.severity() == Severity::conflict) {
       std::string line = f.entry ? describe_entry(known, *f.entry) : std::string("an operation");
-      if (f.other) {
-        line += " and " + describe_entry(known, *f.other);
+      if (const std::optional<Hash> other = other_of(f)) {
+        line += " and " + describe_entry(known, *other);
       }
       line += ": " + f.reason;
       out.conflicts.push_back(Error::one_line(std::move(line)));
