@@ -644,3 +644,68 @@ TEST_CASE("merge files: git merge runs the driver on the three files", "[merge][
     CHECK(log.find(" between the two sides; nothing merged") != std::string::npos);
   }
 }
+
+TEST_CASE("merge files: escrow merge, exit statuses and one-line errors", "[merge][driver][cli]")
+{
+  TempDir dir;
+  const fs::path o = dir.path / "o";
+  const fs::path a = dir.path / "a";
+  const fs::path b = dir.path / "b";
+  const auto run = [&](const std::string& extra = "") {
+    return sh_in(dir.path, std::string("'") + ESCROW_BINARY + "' merge o a b" + extra);
+  };
+  const auto err = [&] { return slurp(dir.path / "git.log"); };
+  Fork f(team());
+  SECTION("clean: exit 0, ours rewritten")
+  {
+    f.a.add_member("alice", "quinn", {Role::requester}, {"prod"});
+    f.b.add_member("alice", "rose", {Role::requester}, {"prod"});
+    spit(o, f.o());
+    spit(a, f.ours());
+    spit(b, f.theirs());
+    CHECK(run(" escrow.journal") == 0);
+    CHECK(slurp(a) == merge_texts(f.o(), f.ours(), f.theirs(), k_name).text);
+    CHECK(err().empty());
+  }
+  SECTION("conflict: exit 1, the list, ours untouched")
+  {
+    f.a.run("olive", purpose("ours"));
+    f.b.run("olive", purpose("theirs"));
+    spit(o, f.o());
+    spit(a, f.ours());
+    spit(b, f.theirs());
+    CHECK(run() == 1);
+    CHECK(slurp(a) == f.ours());
+    CHECK(err().find("escrow: conflict: entry ") == 0);
+    CHECK(err().find("escrow: error: escrow.journal: ") != std::string::npos);
+  }
+  SECTION("a forgery: exit 3, one line, every file byte-identical")
+  {
+    World evil = f.b;
+    evil.log.push_back(evil.entry("dave", MemberRemoveArgs{"carol"}));
+    spit(o, f.o());
+    spit(a, f.ours());
+    spit(b, journal_of(evil.log));
+    CHECK(run(" escrow.journal") == 3);
+    CHECK(slurp(a) == f.ours());
+    CHECK(slurp(b) == journal_of(evil.log));
+    CHECK(err().find("escrow: error: escrow.journal (theirs): line ") == 0);
+  }
+  SECTION("mismatched formats: exit 3")
+  {
+    spit(o, f.o());
+    spit(a, f.ours());
+    spit(b, keys_text(f.base.state.vault_id, {key_line("olive", 1)}));
+    CHECK(run() == 3);
+    CHECK(slurp(a) == f.ours());
+    CHECK(err().rfind("escrow: error: escrow.journal (theirs): escrow-keys/2 where ours is escrow-journal/2", 0) == 0);
+  }
+  SECTION("v1 files: exit 1, untouched")
+  {
+    spit(o, "{\n  \"format\": \"escrow-vault/1\"\n}\n");
+    spit(a, "{\n  \"format\": \"escrow-vault/1\", \"a\": 1\n}\n");
+    spit(b, "{\n  \"format\": \"escrow-vault/1\", \"b\": 1\n}\n");
+    CHECK(run(" escrow.vault") == 1);
+    CHECK(err().find("escrow: error: escrow.vault: the merge driver merges escrow-vault/2 files") == 0);
+  }
+}
