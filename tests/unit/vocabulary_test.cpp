@@ -37,6 +37,8 @@ Json connector_json(const std::string& kind, const std::string& method = "PUT")
   // The native kinds' own fields (docs/FORMAT.md).
   if (kind == "postgres") {
     json.update(Json{{"conninfo", "host=127.0.0.1"}, {"role", "app"}, {"auth_secret", ""}});
+  } else if (kind == "mysql") {
+    json.update(Json{{"conninfo", "host=127.0.0.1 user=admin"}, {"user", "app"}, {"host", "%"}, {"auth_secret", ""}});
   } else if (kind == "http") {
     json.update(Json{{"url", "https://api.example.com/v1"}, {"method", method}, {"body", "{\"v\": \"{{value}}\"}"},
                      {"headers", Json::array()}, {"expect_status", 0}, {"verify_url", ""}, {"verify_expect_status", 0},

@@ -266,7 +266,9 @@ std::optional<Stop> connect(Connection& out,
   }
   MYSQL* mysql = out.mysql;
   const unsigned int seconds = static_cast<unsigned int>(std::max<std::int64_t>(1, connector.timeout));
-  mysql_options(mysql, MYSQL_OPT_NONBLOCK, nullptr);
+  if (mysql_options(mysql, MYSQL_OPT_NONBLOCK, nullptr) != 0) {
+    return Stop{"Connector/C: cannot use its non-blocking calls (out of memory)"};
+  }
   mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &seconds);
   mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &seconds);
   mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &seconds);
