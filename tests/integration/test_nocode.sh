@@ -56,7 +56,7 @@ flow_answers() { # flow_answers PATH: GET PATH until 200 (10 s at most); 0 when 
   done
   return 1
 }
-if flow_answers row && printf '%s' "$NR_BODY" | grep -q '"answer":"pong"'; then
+if flow_answers row && contains "$NR_BODY" '"answer":"pong"'; then
   pass "the flow answers from MariaDB before any rotation"
 else
   die "the flow does not answer before any rotation: HTTP $NR_CODE $NR_BODY"
@@ -180,7 +180,7 @@ rotate_as 0 "rita (CI's rotator) rotates the flow's database password (MariaDB, 
 rotate_as 0 "rita rotates the application role's password" rita prod/pg-app-password
 rotate_as 1 "a password change MariaDB refuses fails the rotation (exit 1)" rita prod/ghost-password
 it_sample_argv_stop
-if printf '%s' "$OUT" | grep -q "ALTER USER failed for 'ghost'@'%'" && printf '%s' "$ERR" | grep -q 'ROLLBACK INCOMPLETE'; then
+if contains "$OUT" "ALTER USER failed for 'ghost'@'%'" && contains "$ERR" 'ROLLBACK INCOMPLETE'; then
   pass "the refusal is MariaDB's own message"
 else
   die "no ALTER USER failure in the ghost rotation's output: $OUT"
@@ -201,7 +201,7 @@ cmp -s "$IT_DIR/pg-app-v1" "$IT_DIR/pg-app-v2" && die "the application role's pa
 # The flow's pool may keep sessions opened with the old password: close them, so its answer
 # proves it logs in with the credential it now holds.
 my_kill_sessions app
-if flow_answers row && printf '%s' "$NR_BODY" | grep -q '"who":"app@127.0.0.1"'; then
+if flow_answers row && contains "$NR_BODY" '"who":"app@127.0.0.1"'; then
   pass "the flow answers with the new credential (its sessions closed first)"
 else
   die "the flow does not answer after the rotation: HTTP $NR_CODE $NR_BODY"
@@ -264,7 +264,7 @@ my_login app "$IT_DIR/flow-db-v2" && pass "MariaDB is back on the old value" || 
 pg_login app "$IT_DIR/pg-app-v2" && pass "PostgreSQL is back on the old value" || die "PostgreSQL is not back on the old value"
 cmp -s "$IT_DIR/consumer" "$IT_DIR/pg-app-v2" && pass "the consumer is back on the old value" || die "the consumer is not back on the old value"
 my_kill_sessions app
-if flow_answers row && printf '%s' "$NR_BODY" | grep -q '"answer":"pong"'; then
+if flow_answers row && contains "$NR_BODY" '"answer":"pong"'; then
   pass "the flow still answers, on the old credential (its sessions closed first)"
 else
   die "the flow does not answer after the rollback: HTTP $NR_CODE $NR_BODY"
@@ -290,7 +290,7 @@ rotate_as 0 "alternating roles: the first rotation" rita prod/pg-alt-password
 reveal prod/pg-alt-password "$IT_DIR/pg-alt-v2"
 values+=("$IT_DIR/pg-alt-v2")
 [ "$(alt_role)" = app_green ] && pass "the consumer was told to use app_green" || die "the consumer was told '$(alt_role)', not app_green"
-printf '%s' "$OUT" | grep -q 'the consumers use app_green' \
+contains "$OUT" 'the consumers use app_green' \
   && pass "escrow's output names the role the consumers use" || die "escrow's output does not name the role: $OUT"
 pg_login app_green "$IT_DIR/pg-alt-v2" && pass "app_green logs in with the new value" || die "app_green refuses the new value"
 pg_login app_blue "$IT_DIR/pg-alt-v1" && pass "app_blue still logs in with the previous value (no downtime)" \
