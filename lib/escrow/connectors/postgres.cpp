@@ -9,6 +9,9 @@
 // verify: connect with the same conninfo as --role with the new value and run SELECT 1. A server
 //   that lets the role in without asking for a password (trust, peer) proves nothing: the step
 //   fails.
+// Alternating roles (--alternate-role; alternation.cpp, docs/CONNECTORS.md): the role a step acts
+//   on is the one of the version's slot; re-applying the old value after a failed rotation also
+//   removes the other role's password (PASSWORD NULL), which held the failed value.
 // Every libpq message is redacted of every value in play (and of the verifier) before it is kept.
 // The connector's timeout bounds the whole step: connection (non-blocking, polled against the
 // deadline) and statement (cancelled at the deadline).
