@@ -78,6 +78,7 @@ expect 0 "application role password stored" -- \
 expect 2 "a MariaDB connector with a password in its conninfo is refused (exit 2)" -- \
   as alice connector add flow-db --env prod --kind mysql --user app \
     --conninfo "host=127.0.0.1 port=$MY_PORT user=escrow_admin password=hunter2"
+lacks "$ERR" hunter2 && pass "the refusal does not echo the password" || die "the refusal echoes the password: $ERR"
 expect 0 "MariaDB connector added (kind mysql, its admin password from the vault)" -- \
   as alice connector add flow-db --env prod --timeout 30 --kind mysql \
     --conninfo "host=127.0.0.1 port=$MY_PORT user=escrow_admin database=appdb" --user app --host 127.0.0.1 \
