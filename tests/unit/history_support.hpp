@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -81,6 +82,10 @@ public:
   std::vector<Hash> heads;
   // Shared, so a World can be copied (a state to try an operation on) with the same keys.
   std::shared_ptr<std::map<std::string, Identity>> ids = std::make_shared<std::map<std::string, Identity>>();
+  // Every entry run() appended, in order (the journal the replay tests write out).
+  std::vector<Entry> log;
+  // The K of a key line the entries add (default fake_k; the vault tests make real lines).
+  std::function<Hash(const KeyLine&)> key_hash;
 
   Identity& id(const std::string& name)
   {
@@ -107,7 +112,8 @@ public:
     Op op;
     op.args = std::move(args);
     for (const KeyLine& line : keys) {
-      op.writes.push_back(Write{key_path(line, fake_k(line)), std::nullopt, fake_k(line)});
+      const Hash k = key_hash ? key_hash(line) : fake_k(line);
+      op.writes.push_back(Write{key_path(line, k), std::nullopt, k});
     }
     std::sort(op.writes.begin(), op.writes.end(), [](const Write& a, const Write& b) { return a.path < b.path; });
     e.op = std::move(op);
@@ -139,6 +145,7 @@ public:
     REQUIRE_FALSE(v.has_value());
     apply(state, e);
     heads = {e.hash};
+    log.push_back(e);
     now += 60;
     return e;
   }

@@ -1,0 +1,83 @@
+// The merge check of escrow-vault/2 (docs/design/vault-2-merge.md §3): when two sides of the
+// journal's DAG may be joined, and the state they join to.
+//
+// Given each side's state (the fold of the common history B and of its own operations, every one
+// already checked causally — the replay does that, or check_merge(base, …) folds them here) and
+// each side's own operations in its order:
+//   1. strong remove: an operation authored by a member the other side removes is void (not
+//      applied in either order), except the rotation operations (rotate-start, confirm,
+//      rotate-finish, rotate-fail: their value may be in a connector), which are kept and listed as
+//      conflicts; two members removing each other: the removal by the senior (whose member-add is
+//      earlier; the genesis member first) stands, the junior's operations are void (a warning);
+//   2. both orders: S_XY = fold(S_X', Y') and S_YX = fold(S_Y', X'), each operation authorised
+//      (authorize) against the state before it in that order and applied (effects; the signed
+//      `writes` are not compared: they were made against the causal state);
+//   3. ok iff every operation passes in both orders and digest(S_XY) == digest(S_YX). Otherwise
+//      the conflicts: each operation refused in an order (with the refusal's reason), and for each
+//      record the two orders leave different, the operations of both sides that wrote it.
+//
+// The pairs this finds are the table of vault-2-merge.md §3 (same secret rotated on both sides,
+// a member removed on one side and given something on the other, approve vs deny, compromise vs
+// request/approve, the same field set on both sides, the same name added on both sides, …); the
+// check is mechanical, so it finds exactly the pairs that do not commute.
+//
+// Pure: no I/O, no clock, no identity. Used by the replay at every merge point and by the journal
+// merge driver (step 9).
+#pragma once
+
+#include <escrow/history/entry.hpp>
+#include <escrow/history/state.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace escrow::history {
+
+enum class MergeSide { ours, theirs };
+std::string_view merge_side_name(MergeSide side); // "ours", "theirs"
+
+struct Conflict
+{
+  Hash entry{};               // the operation refused in one order, or ours' operation of a pair
+  MergeSide side = MergeSide::ours;
+  std::optional<Hash> other;  // theirs' operation of a pair (same record, different results)
+  std::string object;         // the record path concerned ("s:prod/db", "m:dave"), when known
+  std::string reason;         // one line, value-free
+};
+
+struct MergeCheck
+{
+  State merged;                    // S_X'Y': ours' state with theirs' surviving operations applied
+  std::vector<Conflict> conflicts; // empty: the merge is valid
+  std::vector<Hash> voided;        // operations voided by strong remove (both sides)
+  std::vector<std::string> warnings; // mutual removals decided by seniority
+  bool ok() const { return conflicts.empty(); }
+};
+
+struct MergeInput
+{
+  const State* ours = nullptr;       // S_X: B and ours' operations, each checked causally
+  std::vector<const Entry*> x;       // ours' own entries (not in theirs), in ours' order
+  const State* theirs = nullptr;     // S_Y
+  std::vector<const Entry*> y;       // theirs' own entries, in theirs' order
+  // S_B, the state of the common history: called only when strong remove voids an operation.
+  std::function<State()> base;
+};
+
+// The check of one merge (one nesting level of a merge with more than two parents). Entries
+// without an operation (events, refusals) are ignored. Never throws for what the entries say (a
+// refusal is a conflict); Error(failed) only when `base` is needed and missing.
+MergeCheck check_merge(const MergeInput& input);
+
+// The same from the common state: folds each side onto `base` first (authorize + apply with the
+// writes check; an operation that fails there is a conflict whose reason starts with "causally:",
+// which the merge driver reports as a forgery, exit 3).
+MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours, const std::vector<const Entry*>& theirs);
+
+// One operation in a merged order: authorize against `state`, then its effects (writes not
+// compared). Returns the refusal (state unchanged) or nullopt (state advanced). Events: nullopt.
+std::optional<std::string> apply_merged(State& state, const Entry& entry);
+
+} // namespace escrow::history
