@@ -236,6 +236,22 @@ void Forger::edit_entry(std::size_t line, const std::function<void(Entry&)>& edi
   edit(e);
   if (as != nullptr) {
     e.actor = as->pub.name;
+    if (e.op) {
+      // A careful insider recomputes the writes against the state before the entry (the lines
+      // before it, when they replay; otherwise the writes stay as edited).
+      std::string prefix;
+      for (std::size_t i = 0; i + 1 < line; ++i) {
+        prefix += m_lines.at(i);
+        prefix += '\n';
+      }
+      const ReplayResult r = replay(prefix);
+      if (r.ok()) {
+        try {
+          e.op->writes = compute_writes(r.state, e);
+        } catch (const Error&) {
+        }
+      }
+    }
     seal_entry(e, *as, "forger");
   } else {
     e.hash = compute_hash(e); // no key: the old signature stays, over the old hash

@@ -180,10 +180,17 @@ Team::Team()
     VaultSession s = VaultSession::open(options("", true), Access::read);
     REQUIRE(s.fast_path());
   }
+  template_now = now;
   vault_template = snapshot(vault_dir);
   cache_template = snapshot(state_home);
   template_lines = static_cast<std::uint64_t>(std::count(vault_template.at("escrow.journal").begin(),
                                                          vault_template.at("escrow.journal").end(), '\n'));
+}
+
+Team::~Team()
+{
+  std::error_code ignored;
+  fs::remove_all(root, ignored);
 }
 
 Team::NewSecret Team::seal_new(const std::string& secret, std::uint32_t gen, const std::vector<std::string>& readers,
@@ -232,8 +239,27 @@ SealedLine Team::approval_line(const std::string& secret, const std::string& req
   return seal_approval(ref, vref.vid, request, approver, share, recipient(requester));
 }
 
+Entry Team::honest(const std::string& actor, Args args, const Material& material, std::optional<std::string> why)
+{
+  VaultSessionOptions o = options(actor, true);
+  now += 60;
+  VaultSession s = VaultSession::open(o, Access::write);
+  return s.submit(std::move(args), material, std::move(why));
+}
+
+std::optional<Finding> verify_bytes(const Team& team)
+{
+  const KeysFile keys = KeysFile::open(team.keys());
+  const VerifiedVault v = verify_vault(slurp(team.head()), slurp(team.journal()), &keys);
+  if (const Finding* f = v.replay.first_problem()) {
+    return *f;
+  }
+  return std::nullopt;
+}
+
 void Team::reset()
 {
+  now = template_now;
   restore(vault_dir, vault_template);
   restore(state_home, cache_template);
   restore(empty_state, {});

@@ -48,12 +48,16 @@ class Team
 public:
   // The shared team (built once per process).
   static Team& get();
+  ~Team();
+  Team(const Team&) = delete;
+  Team& operator=(const Team&) = delete;
 
   fs::path root;
   fs::path vault_dir;
   fs::path state_home;  // warm: the cache place verified up to the template's last entry
   fs::path empty_state; // an empty state directory (the fresh replay)
   Timestamp now = 1796119200; // 2026-12-01T10:00:00Z
+  Timestamp template_now = 0;
   Files vault_template;
   Files cache_template;
   std::map<std::string, std::shared_ptr<Identity>> ids;
@@ -70,6 +74,9 @@ public:
   void reset();
   // Options of a session reading as `actor` ("" = a public read) with the warm or empty state.
   VaultSessionOptions options(const std::string& actor, bool warm) const;
+  // An honest operation through VaultSession (the warm cache place follows it).
+  Entry honest(const std::string& actor, Args args, const Material& material = {},
+               std::optional<std::string> why = std::nullopt);
   // A Forger on the vault, its clock at `now`.
   test::Forger forger() const;
 
@@ -105,6 +112,9 @@ std::string error_of(Body&& body, ErrorKind kind)
   FAIL("no error");
   return {};
 }
+
+// verify_vault from the files' bytes: the first problem (nullptr when the vault verifies).
+std::optional<Finding> verify_bytes(const Team& team);
 
 // The four opens of a refused cell: read and write, warm cache place and empty state directory.
 // Each must fail with Error(integrity) whose message contains `expect`; every vault file and both
