@@ -62,6 +62,17 @@ const std::vector<Row>& table()
     {"approve r1 naming another requester", {}},
     {"deny r1", {"cust", "owner", "req", "a"}},
     {"grant-used r1 (never approved)", {}},
+    // later states, prepared by honest operations before the forgery
+    {"approve r1 after owner denied it", {}},
+    {"grant-used r1 after cust approved it", {"req"}},
+    {"rotate-start carrying r1's grant, never approved", {}},
+    {"rotate-start carrying r1's grant, approved by cust", {"owner", "ci"}},
+    {"rotate-start reusing generation 1 (clean)", {"owner", "ci"}},
+    {"rotate-start reusing generation 1 after an unshare (tainted)", {}},
+    {"rotate-finish of owner's rotation in flight", {"owner", "ci"}},
+    {"rotate-fail (cancelled) of owner's rotation in flight", {"owner", "ci"}},
+    {"unshare prod/db from appr (shared by owner)", {"owner"}},
+    {"journal-loss of an absent event", {"a"}},
   };
   return rows;
 }

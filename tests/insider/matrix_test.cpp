@@ -94,6 +94,61 @@ SealedLine reader_line(Team& t, const std::string& secret, const std::string& me
   return seal_reader_key(ref, t.secrets.at(secret).generation, t.recipient(member));
 }
 
+void cust_approves(Team& t)
+{
+  t.honest("cust", approve_r1(t), Material{{t.approval_line("prod/db", "r1", "cust", "req")}});
+}
+
+void shared_with_appr(Team& t)
+{
+  t.honest("owner", ShareArgs{"appr", {ShareItem{"prod/db", {1}}}}, Material{{reader_line(t, "prod/db", "appr")}});
+}
+
+// rotate-start of prod/db (new generation) carrying r1's grant to req.
+Forged rotation_with_grant(Team& t)
+{
+  Material m;
+  RotateItem item = rotation(t, m, {"owner", "ci"});
+  item.grants = {GrantRef{"req", "r1"}};
+  const SecretRef ref{read_head_file(t.head()).vault_id, "prod/db"};
+  // the gr line carries the NEW version's DK: seal_new kept only the first version's keys, so
+  // the line is sealed with a fresh key of the right shape (the replay judges the authority)
+  m.lines.push_back(seal_grant(ref, *Vid::from_hex(item.vid), t.secrets.at("prod/db").data_key, t.recipient("req")));
+  return make(RotateStartArgs{{item}}, m);
+}
+
+// rotate-start of prod/db on the current generation 1 (no new generation).
+Forged rotation_on_gen1(Team& t)
+{
+  const SecretRef ref{read_head_file(t.head()).vault_id, "prod/db"};
+  SealedVersion version = seal_value(ref, t.secrets.at("prod/db").generation, SecretBytes::from("next value"));
+  Material m;
+  m.lines.push_back(version.value_line);
+  const std::vector<Recipient> custodians{t.recipient("cust")};
+  for (SealedLine& line : seal_shares(ref, version.vid, version.data_key, 1, custodians)) {
+    m.lines.push_back(std::move(line));
+  }
+  RotateItem item;
+  item.secret = "prod/db";
+  item.vid = version.vid.hex();
+  item.v = 2;
+  item.gen = 1;
+  item.dk_commit = version.commit;
+  item.custodians = {"cust"};
+  item.threshold = 1;
+  item.why = "scheduled";
+  return make(RotateStartArgs{{item}}, m);
+}
+
+// owner starts a rotation of prod/db honestly; returns its vid.
+std::string rotation_in_flight(Team& t)
+{
+  Material m;
+  RotateItem item = rotation(t, m, {"owner", "ci"});
+  t.honest("owner", RotateStartArgs{{item}}, m);
+  return item.vid;
+}
+
 using Builder = std::function<Forged(Team&, const std::string& signer)>;
 
 const std::map<std::string, Builder>& builders()
@@ -223,6 +278,52 @@ const std::map<std::string, Builder>& builders()
      }},
     {"deny r1", [](Team&, const std::string&) { return make(DenyArgs{"prod/db", "r1"}, {}, std::string("no")); }},
     {"grant-used r1 (never approved)", [](Team&, const std::string&) { return make(GrantUsedArgs{"prod/db", "r1"}); }},
+    {"approve r1 after owner denied it",
+     [](Team& t, const std::string& s) {
+       t.honest("owner", DenyArgs{"prod/db", "r1"}, {}, std::string("no"));
+       return make(approve_r1(t), Material{{t.approval_line("prod/db", "r1", s, "req")}});
+     }},
+    {"grant-used r1 after cust approved it",
+     [](Team& t, const std::string&) {
+       cust_approves(t);
+       return make(GrantUsedArgs{"prod/db", "r1"});
+     }},
+    {"rotate-start carrying r1's grant, never approved", [](Team& t, const std::string&) { return rotation_with_grant(t); }},
+    {"rotate-start carrying r1's grant, approved by cust",
+     [](Team& t, const std::string&) {
+       cust_approves(t);
+       return rotation_with_grant(t);
+     }},
+    {"rotate-start reusing generation 1 (clean)", [](Team& t, const std::string&) { return rotation_on_gen1(t); }},
+    {"rotate-start reusing generation 1 after an unshare (tainted)",
+     [](Team& t, const std::string&) {
+       shared_with_appr(t);
+       t.honest("owner", UnshareArgs{"prod/db", "appr"});
+       return rotation_on_gen1(t);
+     }},
+    {"rotate-finish of owner's rotation in flight",
+     [](Team& t, const std::string&) {
+       const std::string vid = rotation_in_flight(t);
+       return make(RotateFinishArgs{{FinishItem{"prod/db", vid}}});
+     }},
+    {"rotate-fail (cancelled) of owner's rotation in flight",
+     [](Team& t, const std::string&) {
+       const std::string vid = rotation_in_flight(t);
+       return make(RotateFailArgs{{FailItem{"prod/db", vid, FailResult::cancelled}}});
+     }},
+    {"unshare prod/db from appr (shared by owner)",
+     [](Team& t, const std::string&) {
+       shared_with_appr(t);
+       return make(UnshareArgs{"prod/db", "appr"});
+     }},
+    {"journal-loss of an absent event",
+     [](Team& t, const std::string&) {
+       JournalLossArgs loss;
+       Hash gone{};
+       gone[0] = 0x42;
+       loss.lost.push_back(LostEntry{gone, t.now - 60, "req", "reveal"});
+       return make(loss, {}, std::string("a laptop died"));
+     }},
   };
   return map;
 }
