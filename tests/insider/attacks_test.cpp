@@ -2,7 +2,7 @@
 // with the Forger against the insider team (insider_support.hpp: lines 1-16 of its journal are
 // init, nine member-adds, rma's connector-add (11), member-remove rma (12), connector-add prod-cmd
 // (13), secret-add prod/db by owner (14), secret-add prod/api by other (15), request r1 by req
-// (16)). Those that need git or the CLI are listed as pending in vault-2-plan.md §2.5.
+// (16)). Those that need git or the CLI are listed as pending in vault-2-plan.md §2.6.
 #include "expected.hpp"
 #include "insider_support.hpp"
 

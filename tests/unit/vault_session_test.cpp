@@ -239,7 +239,8 @@ TEST_CASE("v2 submit refused by the rules leaves every file byte-identical", "[v
   VaultSession s = VaultSession::open(f.options("bob"), Access::write);
   const auto cache = f.cache_files();
   // bob (approver of prod) may not add members.
-  require_error([&] { s.submit(member(f, "mallory", {Role::admin}, {"*"})); }, ErrorKind::access, "member-add");
+  require_error([&] { s.submit(member(f, "mallory", {Role::admin}, {"*"})); }, ErrorKind::access,
+                "escrow.vault: member-add: bob is not an admin of *");
   // nor add a secret with a line sealed to himself.
   SecretAdd add = secret_add(f, s.vault_id(), "prod/db", "v");
   add.args.owner = "bob";
@@ -460,6 +461,21 @@ TEST_CASE("v2 loss: a journal shorter than what this machine verified is refused
     fs::remove_all(f.state_home); // a fresh machine agrees
     VaultSession fresh = VaultSession::open(f.options(""), Access::read);
     CHECK(fresh.state().digest() == again.state().digest());
+  }
+  SECTION("an entry cut from the middle: the loss is what is reported, not the broken parent link")
+  {
+    const std::string full = slurp(f.journal());
+    const std::size_t start = older.size();
+    const std::size_t end = full.find('\n', start) + 1; // the first reveal
+    spit(f.journal(), full.substr(0, start) + full.substr(end));
+    const auto files = f.vault_files();
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  "1 entry this machine verified is missing (lost or rolled back): the newest is " +
+                    short_hash(reads[0].hash));
+    CHECK(f.vault_files() == files);
+    // A machine that never saw it finds the hole from the journal alone.
+    fs::remove_all(f.state_home);
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "escrow.journal");
   }
   SECTION("the journal cut but the head left: the loss is what is reported")
   {

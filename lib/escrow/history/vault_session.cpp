@@ -602,7 +602,8 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
       }
     }
   }
-  require_authorized(s.state, e, ErrorKind::access, fmt::format("{}: {}", what, op_kind_name(kind)));
+  // "escrow.vault: member-add: bob is not an admin of *" (the reason names the kind).
+  require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
   e.op->writes = compute_writes(s.state, e);
   seal_entry(e, s.load_identity(), what);
   State next = s.state;
@@ -656,7 +657,7 @@ Entry VaultSession::record(Action action, Result result, std::optional<Json> det
     s.require_unchanged();
     Entry e = s.base_entry(action, result, std::move(why));
     e.detail = std::move(detail);
-    require_authorized(s.state, e, ErrorKind::access, what);
+    require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
     seal_entry(e, s.load_identity(), what);
     s.store->append_event(e);
     s.committed(e);
