@@ -27,6 +27,7 @@
 // the deadline; at the deadline the socket is shut down and the connection closed.
 // Connector/C keeps its own copy of the password it logged in with until mysql_close(), which
 // frees it without wiping: that copy is out of escrow's reach (as libpq's is not: it wipes).
+#include <escrow/connectors/c_string.hpp>
 #include <escrow/connectors/kinds.hpp>
 #include <escrow/connectors/template.hpp>
 #include <escrow/crypto.hpp>
@@ -234,20 +235,6 @@ bool drive(Connection& connection, int status, Clock::time_point deadline, Cont 
     status = cont(happened);
   }
   return true;
-}
-
-// A NUL-terminated copy in locked memory (Connector/C takes C strings).
-SecretBytes c_string(const SecretBytes& value)
-{
-  SecretWriter writer;
-  writer.append(value);
-  writer.append(std::string_view("\0", 1));
-  return writer.take();
-}
-
-const char* c_str(const SecretBytes& bytes)
-{
-  return reinterpret_cast<const char*>(bytes.expose().data());
 }
 
 // Connects as `user` (nullptr: the admin of --conninfo) with `password` (nullptr: none).

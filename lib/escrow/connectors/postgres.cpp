@@ -15,6 +15,7 @@
 // Every libpq message is redacted of every value in play (and of the verifier) before it is kept.
 // The connector's timeout bounds the whole step: connection (non-blocking, polled against the
 // deadline) and statement (cancelled at the deadline).
+#include <escrow/connectors/c_string.hpp>
 #include <escrow/connectors/kinds.hpp>
 #include <escrow/connectors/template.hpp>
 #include <escrow/crypto.hpp>
@@ -74,20 +75,6 @@ bool wait_socket(PGconn* conn, bool for_read, Clock::time_point deadline)
       return true; // let libpq find and report the error
     }
   }
-}
-
-// A NUL-terminated copy in locked memory (libpq takes C strings).
-SecretBytes c_string(const SecretBytes& value)
-{
-  SecretWriter writer;
-  writer.append(value);
-  writer.append(std::string_view("\0", 1));
-  return writer.take();
-}
-
-const char* c_str(const SecretBytes& bytes)
-{
-  return reinterpret_cast<const char*>(bytes.expose().data());
 }
 
 // Connects; `user` and `password` (C strings) override the conninfo when given.
