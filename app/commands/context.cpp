@@ -2,7 +2,9 @@
 #include <commands/errors.hpp>
 
 #include <escrow/util/escape.hpp>
+#include <escrow/git/repo.hpp>
 #include <escrow/git/team.hpp>
+#include <escrow/journal.hpp>
 #include <escrow/locate.hpp>
 #include <escrow/agent.hpp>
 #include <escrow/error.hpp>
@@ -96,6 +98,45 @@ Session Context::open(Mode mode) const
     }
   }
   return session;
+}
+
+history::VaultSessionOptions Context::vault_session_options() const
+{
+  const SessionOptions v1 = session_options();
+  history::VaultSessionOptions options;
+  options.vault_path = v1.vault_path;
+  const std::string_view state = env("XDG_STATE_HOME");
+  options.state_home = state.empty() ? std::filesystem::path(env("HOME").empty() ? "." : env("HOME")) / ".local/state"
+                                     : std::filesystem::path(state);
+  if (const std::optional<git::Place> place = git::place_of(v1.vault_path)) {
+    options.branch = place->branch ? *place->branch : std::string("(detached)");
+  }
+  options.clock = v1.clock;
+  options.host = host_name();
+  options.lock_wait = v1.lock_wait;
+  options.identity = [v1] { return load_identity(v1); };
+  return options;
+}
+
+history::VaultSession Context::open_v2(history::Access access) const
+{
+  history::VaultSession session = history::VaultSession::open(vault_session_options(), access);
+  if (!global.quiet) {
+    for (const std::string& warning : session.warnings()) {
+      m_err << "escrow: warning: " << util::escape_controls(warning) << '\n';
+    }
+  }
+  return session;
+}
+
+void Context::warn(const std::vector<std::string>& warnings)
+{
+  if (global.quiet) {
+    return;
+  }
+  for (const std::string& warning : warnings) {
+    m_err << "escrow: warning: " << util::escape_controls(warning) << '\n';
+  }
 }
 
 SecretBytes Context::read_value(std::string_view prompt, std::string_view repeat, std::string_view what) const

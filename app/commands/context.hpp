@@ -10,6 +10,7 @@
 
 #include <escrow/canonical.hpp>
 #include <escrow/secret_bytes.hpp>
+#include <escrow/history/vault_session.hpp>
 #include <escrow/session.hpp>
 
 #include <CLI/CLI.hpp>
@@ -65,6 +66,13 @@ public:
   bool vault_unnamed() const;
   // THE way a command opens the vault (lock, verify, pins, identity, membership).
   Session open(Mode mode) const;
+  // escrow-vault/2 (vault-2-plan.md step 5b, commands ported group by group): the options of a
+  // history::VaultSession (state home, cache place branch, host, the identity loaded on demand),
+  // and THE way a ported command opens the vault. Warnings are printed on stderr.
+  history::VaultSessionOptions vault_session_options() const;
+  history::VaultSession open_v2(history::Access access) const;
+  // Prints a session's warnings ("escrow: warning: …", suppressed by --quiet).
+  void warn(const std::vector<std::string>& warnings);
 
   // A value a person types twice on a terminal (prompts `prompt`, then `repeat`), else all of
   // stdin. `what` prefixes the mismatch error ("add", "rotate").
