@@ -239,7 +239,8 @@ TEST_CASE("v2 submit refused by the rules leaves every file byte-identical", "[v
   VaultSession s = VaultSession::open(f.options("bob"), Access::write);
   const auto cache = f.cache_files();
   // bob (approver of prod) may not add members.
-  require_error([&] { s.submit(member(f, "mallory", {Role::admin}, {"*"})); }, ErrorKind::access, "member-add");
+  require_error([&] { s.submit(member(f, "mallory", {Role::admin}, {"*"})); }, ErrorKind::access,
+                "escrow.vault: member-add: bob is not an admin of *");
   // nor add a secret with a line sealed to himself.
   SecretAdd add = secret_add(f, s.vault_id(), "prod/db", "v");
   add.args.owner = "bob";

@@ -553,7 +553,8 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
   std::sort(op.writes.begin(), op.writes.end(), [](const Write& a, const Write& b) { return a.path < b.path; });
   e.op = std::move(op);
   check_args(*e.op, ErrorKind::usage, what);
-  require_authorized(s.state, e, ErrorKind::access, fmt::format("{}: {}", what, op_kind_name(kind)));
+  // "escrow.vault: member-add: bob is not an admin of *" (the reason names the kind).
+  require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
   if (acknowledging) {
     // Exactly what this machine found lost, nothing else (the rest of journal-loss's rule).
     std::set<Hash> named;
@@ -632,7 +633,7 @@ Entry VaultSession::record(Action action, Result result, std::optional<Json> det
     s.require_unchanged();
     Entry e = s.base_entry(action, result, std::move(why));
     e.detail = std::move(detail);
-    require_authorized(s.state, e, ErrorKind::access, what);
+    require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
     seal_entry(e, s.load_identity(), what);
     s.store->append_event(e);
     s.committed(e);
