@@ -4,8 +4,7 @@ set -euo pipefail
 
 ESCROW=${1:?usage: $0 PATH_TO_ESCROW}
 ESCROW=$(cd "$(dirname "$ESCROW")" && pwd)/$(basename "$ESCROW")
-E2E_FAILS=0
-E2E_PASSES=0
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/assert.sh"
 
 setup() {
   WORK=$(mktemp -d /tmp/escrow-e2e-XXXXXX)
@@ -28,19 +27,6 @@ mkid() {
 init_vault() { mkid "${1:-alice}"; as "${1:-alice}" init >/dev/null; }
 member() { local name=$1; shift; mkid "$name"; as alice member add "$WORK/$name.pub" "$@" >/dev/null; }
 
-pass() { E2E_PASSES=$((E2E_PASSES + 1)); echo "ok - $*"; }
-die() { E2E_FAILS=$((E2E_FAILS + 1)); echo "not ok - $*" >&2; }
-
-# expect CODE DESCRIPTION -- CMD...: runs CMD, checks its exit code; output in $OUT / $ERR.
-expect() {
-  local want=$1 what=$2; shift 3
-  set +e
-  OUT=$("$@" 2>"$WORK/.err"); local got=$?
-  set -e
-  ERR=$(cat "$WORK/.err")
-  if [ "$got" -eq "$want" ]; then pass "$what"; else die "$what: exit $got, wanted $want; stderr: $ERR"; fi
-}
-
 # Fails unless $ERR is a single "escrow: error:" line (plus optional hints) matching the pattern.
 expect_error_line() {
   local pattern=$1 what=$2
@@ -55,7 +41,3 @@ expect_error_line() {
 
 snapshot() { sha256sum "$WORK"/escrow.vault "$WORK"/escrow.journal 2>/dev/null | sha256sum; }
 
-finish() {
-  echo "$E2E_PASSES passed, $E2E_FAILS failed"
-  [ "$E2E_FAILS" -eq 0 ]
-}

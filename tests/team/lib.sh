@@ -6,8 +6,7 @@ set -euo pipefail
 
 ESCROW=${1:?usage: $0 PATH_TO_ESCROW}
 ESCROW=$(cd "$(dirname "$ESCROW")" && pwd)/$(basename "$ESCROW")
-TEAM_FAILS=0
-TEAM_PASSES=0
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/assert.sh"
 
 setup() {
   WORK=$(mktemp -d /tmp/escrow-team-XXXXXX)
@@ -59,32 +58,6 @@ start_team() {
   as alice git push -q -u origin main
 }
 
-pass() { TEAM_PASSES=$((TEAM_PASSES + 1)); echo "ok - $*"; }
-die() { TEAM_FAILS=$((TEAM_FAILS + 1)); echo "not ok - $*" >&2; }
-
-# expect CODE DESCRIPTION -- CMD...: runs CMD, checks its exit code; output in $OUT / $ERR.
-expect() {
-  local want=$1 what=$2; shift 3
-  set +e
-  OUT=$("$@" 2>"$WORK/.err"); local got=$?
-  set -e
-  ERR=$(cat "$WORK/.err")
-  if [ "$got" -eq "$want" ]; then pass "$what"; else die "$what: exit $got, wanted $want; stdout: $OUT; stderr: $ERR"; fi
-}
-
-# check DESCRIPTION -- CMD...: passes when CMD succeeds.
-check() {
-  local what=$1; shift 2
-  if "$@"; then pass "$what"; else die "$what"; fi
-}
-
-contains() { printf '%s' "$1" | grep -qF -- "$2"; }
-lacks() { ! printf '%s' "$1" | grep -qF -- "$2"; }
-
 # The bytes of a member's escrow files (and of HEAD), to prove a refusal changed nothing.
 files_of() { (cd "$WORK/$1" && sha256sum escrow.vault escrow.journal && git rev-parse HEAD && git status --porcelain) | sha256sum; }
 
-finish() {
-  echo "$TEAM_PASSES passed, $TEAM_FAILS failed"
-  [ "$TEAM_FAILS" -eq 0 ]
-}

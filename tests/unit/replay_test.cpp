@@ -7,6 +7,7 @@
 #include <escrow/history/head_file.hpp>
 #include <escrow/history/keys_file.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -77,8 +78,10 @@ TEST_CASE("replay: a linear history gives the state its operations built", "[his
   CHECK(r.entries == w.log.size());
   CHECK(r.lines == w.log.size());
   REQUIRE(r.order.size() == w.log.size());
+  REQUIRE(r.order_lines.size() == w.log.size());
   for (std::size_t i = 0; i < w.log.size(); ++i) {
     CHECK(r.order[i] == w.log[i].hash);
+    CHECK(r.order_lines[i] == i + 1);
   }
   CHECK(r.ts == reveal.ts);
   CHECK(r.signatures_checked == w.log.size());
@@ -795,4 +798,103 @@ TEST_CASE("replay: generate fuzz seeds", "[.generate-replay-seeds]")
   write("seed-conflict", journal_of(union_of(c.log, d.log)));
   e.run("alice", MemberRemoveArgs{"olive"});
   write("seed-strong-remove", journal_of(union_of(c.log, e.log)));
+}
+
+TEST_CASE("replay: three parents are left-nested merges, in parent order", "[history][replay]")
+{
+  World a = team();
+  World b = a;
+  World c = a;
+  a.add_member("alice", "quinn", {Role::requester}, {"prod"});
+  b.now += 20;
+  b.add_member("alice", "rose", {Role::requester}, {"prod"});
+  c.now += 40;
+  c.add_member("alice", "sam", {Role::requester}, {"prod"});
+  // File order: a's, then c's, then b's new entries; the merge names [a, b, c].
+  std::vector<Entry> joined = union_of(union_of(a.log, c.log), b.log);
+  World m = a;
+  m.now = std::max({a.now, b.now, c.now});
+  const Entry merge = event(m, "alice", EventKind::merge, {a.heads[0], b.heads[0], c.heads[0]});
+  joined.push_back(merge);
+  const ReplayResult r = replay(journal_of(joined));
+  INFO(describe(r));
+  REQUIRE(r.ok());
+  CHECK(r.heads == std::vector<Hash>{merge.hash});
+  for (const std::string name : {"quinn", "rose", "sam"}) {
+    CHECK(r.state.member(name) != nullptr);
+  }
+  // L = L(a) ++ new(b) ++ new(c) ++ [merge]: b's entry before c's although c's is earlier in the file.
+  REQUIRE(r.order.size() == joined.size());
+  const std::size_t n = r.order.size();
+  CHECK(r.order[n - 4] == a.heads[0]);
+  CHECK(r.order[n - 3] == b.heads[0]);
+  CHECK(r.order[n - 2] == c.heads[0]);
+  CHECK(r.order[n - 1] == merge.hash);
+  // order_lines: a's head, then b's (the last of the new lines), then c's.
+  CHECK(r.order_lines[n - 4] == a.log.size());
+  CHECK(r.order_lines[n - 3] == n - 1);
+  CHECK(r.order_lines[n - 2] == a.log.size() + 1);
+  CHECK(r.order_lines[n - 1] == n);
+  // Unsealed, the three heads in file order: a, c, b.
+  joined.pop_back();
+  const ReplayResult open = replay(journal_of(joined));
+  REQUIRE(open.ok());
+  CHECK(open.heads == std::vector<Hash>{a.heads[0], c.heads[0], b.heads[0]});
+  CHECK(open.state.digest() == r.state.digest());
+}
+
+TEST_CASE("replay_from: a tail that forks from before the snapshot needs the full replay", "[history][replay]")
+{
+  World a = team();
+  World b = a;
+  a.add_member("alice", "quinn", {Role::requester}, {"prod"});
+  b.now += 30;
+  b.add_member("alice", "rose", {Role::requester}, {"prod"});
+  const std::string ours = journal_of(a.log);
+  const ReplayResult verified = replay(ours);
+  REQUIRE(verified.ok());
+  const std::string joined = journal_of(union_of(a.log, b.log));
+  REQUIRE(joined.rfind(ours, 0) == 0);
+  const ReplayResult tail = replay_from(verified.snapshot(), std::string_view(joined).substr(ours.size()));
+  CHECK(tail.needs_full_replay);
+  CHECK_FALSE(tail.ok());
+  CHECK(tail.findings.empty());
+  CHECK_THROWS_AS(tail.require_ok(), Error);
+  // A tail entry naming the snapshot's heads in another order also needs it.
+  World m = a;
+  m.log = union_of(a.log, b.log);
+  const ReplayResult open = replay(journal_of(m.log));
+  REQUIRE(open.ok());
+  REQUIRE(open.heads.size() == 2);
+  const Entry swapped = event(m, "alice", EventKind::merge, {open.heads[1], open.heads[0]});
+  CHECK(replay_from(open.snapshot(), dump_entry(swapped) + "\n").needs_full_replay);
+  const Entry sealing = event(m, "alice", EventKind::merge, open.heads);
+  const ReplayResult sealed = replay_from(open.snapshot(), dump_entry(sealing) + "\n");
+  CHECK(sealed.ok());
+  CHECK(sealed.heads == std::vector<Hash>{sealing.hash});
+  CHECK(sealed.state.digest() == open.state.digest());
+}
+
+// A rough figure (run by hand: escrow_tests "[.replay-timing]"): a linear journal of reads.
+TEST_CASE("replay: timing of a long linear journal", "[.replay-timing]")
+{
+  World w = busy_team();
+  for (int i = 0; i < 20000; ++i) {
+    const Entry e = event(w, i % 2 == 0 ? "olive" : "dave", EventKind::reveal, w.heads);
+    w.log.push_back(e);
+    w.heads = {e.hash};
+  }
+  const std::string text = journal_of(w.log);
+  const auto start = std::chrono::steady_clock::now();
+  const ReplayResult r = replay(text);
+  const auto middle = std::chrono::steady_clock::now();
+  ReplayOptions known;
+  known.signature_known = [](const Entry&, std::string_view) { return true; };
+  const ReplayResult cached = replay(text, known);
+  const auto end = std::chrono::steady_clock::now();
+  REQUIRE(r.ok());
+  REQUIRE(cached.ok());
+  const auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  WARN(w.log.size() << " entries, " << text.size() << " bytes: " << ms(middle - start) << " ms; without signatures "
+                    << ms(end - middle) << " ms");
 }

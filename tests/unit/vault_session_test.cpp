@@ -462,6 +462,21 @@ TEST_CASE("v2 loss: a journal shorter than what this machine verified is refused
     VaultSession fresh = VaultSession::open(f.options(""), Access::read);
     CHECK(fresh.state().digest() == again.state().digest());
   }
+  SECTION("an entry cut from the middle: the loss is what is reported, not the broken parent link")
+  {
+    const std::string full = slurp(f.journal());
+    const std::size_t start = older.size();
+    const std::size_t end = full.find('\n', start) + 1; // the first reveal
+    spit(f.journal(), full.substr(0, start) + full.substr(end));
+    const auto files = f.vault_files();
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  "1 entry this machine verified is missing (lost or rolled back): the newest is " +
+                    short_hash(reads[0].hash));
+    CHECK(f.vault_files() == files);
+    // A machine that never saw it finds the hole from the journal alone.
+    fs::remove_all(f.state_home);
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "escrow.journal");
+  }
   SECTION("the journal cut but the head left: the loss is what is reported")
   {
     spit(f.journal(), older);

@@ -419,7 +419,9 @@ private:
       return m_jobs[node.job].ok;
     }
     ++m_result.signatures_checked;
-    return verify_signature(node.entry, key);
+    SignatureJob job{&node.entry, key, false};
+    verify_signatures(std::span<SignatureJob>(&job, 1));
+    return job.ok;
   }
 
   // ---- ancestry ----
@@ -638,6 +640,7 @@ private:
         if (judge(id, state)) {
           m_after[id] = std::move(state);
           m_result.order.push_back(node.entry.hash);
+          m_result.order_lines.push_back(node.line);
         }
       }
       if (node.status != Status::ok) {
@@ -835,7 +838,11 @@ std::string format_finding(const Finding& f, const FileNames& names)
 void verify_signatures(std::span<SignatureJob> jobs)
 {
   for (SignatureJob& job : jobs) {
-    job.ok = job.entry != nullptr && verify_signature(*job.entry, job.key);
+    // The hash was checked against the content by parse_entry: only the signature is left.
+    job.ok = job.entry != nullptr
+             && crypto::verify(labels::k_entry_sig, ByteView(job.entry->hash.data(), job.entry->hash.size()),
+                               ByteView(job.entry->sig.data(), job.entry->sig.size()),
+                               ByteView(job.key.data(), job.key.size()));
   }
 }
 

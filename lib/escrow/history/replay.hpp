@@ -1,7 +1,8 @@
 // The replay of an escrow-vault/2 journal (docs/design/vault-2-replay.md §1-§2): from the
 // journal's bytes to the verified state, or to the list of what is wrong with them.
 //
-// Pass 1 (streaming over the lines): a final line without "\n" is a torn write (a warning, not an
+// Pass 1 (one pass over the lines; every parsed entry is held until the replay returns, see
+// vault-2-plan.md §2.3 for what streaming is left to step 6/8): a final line without "\n" is a torn write (a warning, not an
 // entry); every other line is parsed strictly (entry.hpp: canonical, every field, check_args) and
 // its hash checked; a hash seen before is a duplicate; every parent must be on an earlier line or
 // acknowledged lost (named by a journal-loss entry anywhere in the file); the vault id must be
@@ -19,7 +20,10 @@
 // or for a merge point the merged state (merge_check.hpp, both orders, strong remove). Per entry:
 // ts ≥ every parent's (and ≤ now + 10 min when `now` is given); the actor an active member of the
 // causal state; the signature with that member's key; authorize; apply (with the writes check).
-// A journal-loss entry may name only hashes absent from the journal.
+// A journal-loss entry may name only hashes absent from the journal. A merge that fails the
+// check is an `unresolved-conflict` (error, exit 3) at a merge entry and a `conflict` (exit 1)
+// between the journal's open heads; the operations strong remove voids are `voided-by-removal`
+// warnings and stay void in every later merge.
 //
 // An entry that fails is rejected and its descendants are skipped (not reported again); every
 // independent problem is reported once. The state returned is meaningful only when ok().
@@ -115,11 +119,12 @@ std::string format_finding(const Finding& finding, const FileNames& names = {});
 
 struct SignatureJob
 {
-  const Entry* entry = nullptr;
+  const Entry* entry = nullptr; // parsed by parse_entry (so its hash is its content's)
   crypto::SignPublicKey key{};
   bool ok = false; // set by verify_signatures
 };
-// Sets every job's `ok` (verify_signature of entry with key). Independent jobs: any split works.
+// Sets every job's `ok`: whether entry.sig is key's signature of entry.hash (the hash itself was
+// checked by parse_entry, so it is not recomputed). Independent jobs: any split works.
 void verify_signatures(std::span<SignatureJob> jobs);
 
 // ---- the replay ----
@@ -138,6 +143,8 @@ struct ReplayOptions
 {
   // The head file, when there is one: its vault id must be the journal's and its heads entries
   // of the journal (truncated-tail), an ancestor of a journal head is head-behind (info).
+  // replay_from judges only heads that are tail entries or the snapshot's heads: any other is
+  // older than the snapshot or absent, which only the caller's index of verified entries knows.
   const HeadFile* head = nullptr;
   // The vault id this machine expects (a pin), checked against the genesis entry.
   std::optional<VaultId> vault_id;
@@ -154,6 +161,7 @@ struct ReplayResult
   State state;                     // the state after L (only meaningful when ok())
   std::vector<Hash> heads;         // the journal's heads, in L order (first: "ours")
   std::vector<Hash> order;         // accepted entries in L order (replay_from: the tail's only)
+  std::vector<std::size_t> order_lines; // the journal line of each entry of `order`
   Timestamp ts = 0;                // the largest ts of the heads
   std::uint64_t entries = 0;       // entries read (replay_from: including the snapshot's)
   std::size_t lines = 0;           // lines read, the torn fragment excluded (replay_from: idem)
