@@ -1,0 +1,454 @@
+#include <escrow/history/secrets.hpp>
+
+#include <escrow/history/authorize.hpp>
+#include <escrow/history/material.hpp>
+#include <escrow/env_file.hpp>
+#include <escrow/records.hpp>
+#include <escrow/references.hpp>
+#include <escrow/secrets.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace escrow::history {
+
+namespace {
+
+constexpr std::size_t k_max_env_file_size = 1024 * 1024; // as references.cpp
+
+Recipient recipient(const State& state, std::string_view name)
+{
+  const Member* m = state.member(name);
+  if (m == nullptr) {
+    fail(ErrorKind::usage, "{}: no such member", name);
+  }
+  return Recipient{m->name, m->box_pk};
+}
+
+// Runs `write`; an Error(access) from the rules is journaled as `action` denied (detail: value-free
+// facts) and rethrown. Errors of any other kind (usage, integrity) are not refusals.
+template <typename F>
+decltype(auto) journaling_refusal(VaultSession& session, Action action, const Json& detail, F&& write)
+{
+  try {
+    return write();
+  } catch (const Error& error) {
+    if (error.kind() != ErrorKind::access) {
+      throw;
+    }
+    try {
+      session.record(action, Result::denied, detail);
+    } catch (const Error&) {
+      // A non-member cannot journal anything: the refusal itself is what they get.
+    }
+    throw;
+  }
+}
+
+const Version* version_of(const Secret& secret, std::int64_t v, std::string* vid)
+{
+  if (v == 0) {
+    return secret.find_state(VersionState::current, vid);
+  }
+  for (const auto& [id, version] : secret.versions) {
+    if (version.v == v) {
+      *vid = id;
+      return &version;
+    }
+  }
+  return nullptr;
+}
+
+struct Opened
+{
+  SecretBytes value;
+  std::string via;
+  std::string request; // grant or approvals
+};
+
+// The three ways to a value (vault-2.md §4), in order: standing reader, carried grant, k approvals.
+Opened open_version(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
+                    std::string_view what)
+{
+  const State& state = session.state();
+  const std::string me = session.me().name;
+  const Timestamp now = session.now();
+  if (!can_read(state, me, secret, vid, now)) {
+    fail(ErrorKind::access, "{}: {}: {} may not read v{} (not a reader, no active grant)", what, secret.name, me,
+         version.v);
+  }
+  const Identity& identity = session.identity();
+  const KeysFile& keys = session.keys();
+  const SecretRef ref{session.vault_id(), secret.name};
+  const std::optional<Vid> parsed = Vid::from_hex(vid);
+  if (!parsed) {
+    fail(ErrorKind::integrity, "{}: {}: malformed version id", what, secret.name);
+  }
+  const VersionRef vref{*parsed, static_cast<std::uint32_t>(version.gen), version.dk_commit, version.material};
+  Opened out;
+  const auto gen = secret.gens.find(version.gen);
+  if (gen != secret.gens.end() && gen->second.holders.count(me) > 0) {
+    const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen->second.rk_commit};
+    const SecretBytes dk = open_as_reader(keys, ref, vref, gref, gen->second.holders.at(me), identity);
+    out.value = decrypt_value(keys, ref, vref, dk);
+    out.via = "reader";
+    return out;
+  }
+  if (const auto grant = version.grants.find(me); grant != version.grants.end() && now < grant->second.until) {
+    const SecretBytes dk = open_grant(keys, ref, vref, grant->second.key, identity);
+    out.value = decrypt_value(keys, ref, vref, dk);
+    out.via = "grant";
+    out.request = grant->second.request;
+    return out;
+  }
+  for (const auto& [id, request] : secret.requests) {
+    if (request.by != me || !grant_active_for(state, secret, request, vid, now)) {
+      continue;
+    }
+    std::vector<ApprovalRef> approvals;
+    for (const std::string& approver : counted(state, secret, request, vid)) {
+      approvals.push_back(ApprovalRef{approver, request.approvals.at(approver).share});
+    }
+    const SecretBytes dk = open_approvals(keys, ref, vref, id, approvals, static_cast<unsigned>(version.threshold),
+                                          identity);
+    out.value = decrypt_value(keys, ref, vref, dk);
+    out.via = "approvals";
+    out.request = id;
+    return out;
+  }
+  fail(ErrorKind::access, "{}: {}: no key line opens v{} for {}", what, secret.name, version.v, me);
+}
+
+// The first use of a grant to an after_access secret: grant-used (the secret becomes due).
+void mark_used(VaultSession& session, const std::string& name, const std::string& request)
+{
+  const Secret* secret = session.state().secret(name);
+  if (secret == nullptr || !secret->after_access) {
+    return;
+  }
+  const auto it = secret->requests.find(request);
+  if (it == secret->requests.end() || it->second.used_at) {
+    return;
+  }
+  if (!session.writable()) {
+    session.upgrade();
+  }
+  GrantUsedArgs args;
+  args.secret = name;
+  args.request = request;
+  session.submit(std::move(args));
+}
+
+} // namespace
+
+void check_secret_spec(const SecretSpec& spec)
+{
+  NewSecret v1;
+  v1.name = spec.name;
+  v1.owner = spec.owner;
+  v1.purpose = spec.purpose;
+  v1.tier = spec.tier;
+  v1.connectors = spec.connectors;
+  v1.custodians = spec.custodians;
+  v1.threshold = spec.threshold;
+  v1.every = spec.every;
+  v1.after_access = spec.after_access;
+  if (!spec.generator.empty()) {
+    v1.generator = parse_generator(spec.generator);
+  }
+  check_new_secret(v1);
+  if (!valid_secret_name(spec.name)) {
+    fail(ErrorKind::usage, "add: invalid secret name \"{}\" (ENV/NAME)", spec.name);
+  }
+}
+
+const Secret& find_secret(const State& state, std::string_view name, std::string_view what)
+{
+  const Secret* secret = state.secret(name);
+  if (secret == nullptr) {
+    fail(ErrorKind::usage, "{}: no secret {}", what, name);
+  }
+  return *secret;
+}
+
+const Secret& add_secret(VaultSession& session, const SecretSpec& spec, const SecretBytes& value)
+{
+  const State& state = session.state();
+  const std::string me = session.me().name;
+  SecretAddArgs args;
+  args.secret = spec.name;
+  args.owner = spec.owner.empty() ? me : spec.owner;
+  args.purpose = spec.purpose;
+  args.tier = spec.tier;
+  args.connectors = spec.connectors;
+  args.every = spec.every;
+  args.generator = spec.generator;
+  args.after_access = spec.after_access;
+  args.custodians.insert(spec.custodians.begin(), spec.custodians.end());
+  args.threshold = spec.threshold;
+  // What names nothing that exists is a usage error (as v1), not a refusal by the rules.
+  if (state.secret(spec.name) != nullptr) {
+    fail(ErrorKind::usage, "add: {} already exists (retired secrets keep their names)", spec.name);
+  }
+  if (state.member(args.owner) == nullptr) {
+    fail(ErrorKind::usage, "add: --owner: no member {}", args.owner);
+  }
+  for (const std::string& name : spec.custodians) {
+    if (state.member(name) == nullptr) {
+      fail(ErrorKind::usage, "add: --custodians: no member {}", name);
+    }
+  }
+  for (const std::string& name : spec.connectors) {
+    if (state.connector(name) == nullptr) {
+      fail(ErrorKind::usage, "add: --connector: no connector {}", name);
+    }
+  }
+  const Json detail{{"secret", spec.name}};
+  return journaling_refusal(session, OpKind::secret_add, detail, [&]() -> const Secret& {
+    // The readers of generation 1 are the new secret's standing readers (owner, rotators, no
+    // shares yet): the same helper the rule checks the lines against.
+    Secret draft;
+    draft.env = std::string(env_of(spec.name));
+    draft.name = spec.name;
+    draft.owner = args.owner;
+    const SecretRef ref{session.vault_id(), spec.name};
+    const ReaderKey gen = new_generation(ref, 1);
+    SealedVersion version = seal_value(ref, gen, value);
+    args.version.vid = version.vid.hex();
+    args.version.rk_commit = gen.commit;
+    args.version.dk_commit = version.commit;
+    Material material;
+    for (const std::string& reader : standing_readers(state, draft)) {
+      material.lines.push_back(seal_reader_key(ref, gen, recipient(state, reader)));
+    }
+    material.lines.push_back(version.value_line);
+    if (!spec.custodians.empty()) {
+      std::vector<Recipient> custodians;
+      for (const std::string& name : spec.custodians) {
+        custodians.push_back(recipient(state, name));
+      }
+      for (SealedLine& line :
+           seal_shares(ref, version.vid, version.data_key, static_cast<unsigned>(spec.threshold), custodians)) {
+        material.lines.push_back(std::move(line));
+      }
+    }
+    session.submit(std::move(args), material);
+    return *session.state().secret(spec.name);
+  });
+}
+
+std::vector<const Secret*> inventory(const State& state, std::string_view env)
+{
+  if (!env.empty() && !valid_env_name(env)) {
+    fail(ErrorKind::usage, "list: invalid environment name");
+  }
+  std::vector<const Secret*> out;
+  for (const auto& [name, secret] : state.secrets) {
+    if (env.empty() || secret->env == env) {
+      out.push_back(secret.get());
+    }
+  }
+  return out;
+}
+
+std::int64_t cadence(const State& state, const Secret& secret)
+{
+  if (secret.every > 0) {
+    return secret.every;
+  }
+  return state.policy ? state.policy->for_env(secret.env).every : 0;
+}
+
+std::string status(const State& state, const Secret& secret, Timestamp now)
+{
+  if (secret.state == SecretState::retired) {
+    return "retired";
+  }
+  if (const Version* pending = secret.find_state(VersionState::pending)) {
+    return fmt::format("pending v{}", pending->v);
+  }
+  const Version* current = secret.find_state(VersionState::current);
+  if (current == nullptr
+      && std::any_of(secret.versions.begin(), secret.versions.end(), [](const auto& v) { return live(v.second); })) {
+    return "compromised";
+  }
+  if (!secret.due.empty()) {
+    std::string reasons;
+    for (const auto& [reason, since] : secret.due) {
+      reasons += reasons.empty() ? reason : ", " + reason;
+    }
+    return "due: " + reasons;
+  }
+  if (current == nullptr) {
+    return "no current version";
+  }
+  const std::int64_t every = cadence(state, secret);
+  if (every > 0) {
+    const Timestamp due_at = current->created_at + every;
+    if (now >= due_at) {
+      return "overdue " + describe_duration(now - due_at);
+    }
+    return "in " + describe_duration(due_at - now);
+  }
+  return "manual";
+}
+
+Revealed reveal(VaultSession& session, std::string_view name, std::int64_t v)
+{
+  const Secret& secret = find_secret(session.state(), name, "get");
+  std::string vid;
+  const Version* version = version_of(secret, v, &vid);
+  if (version == nullptr) {
+    fail(ErrorKind::usage, "get: {} has no {}", secret.name, v > 0 ? "version " + std::to_string(v) : "current version");
+  }
+  const Json denied{{"secret", secret.name}, {"version", version->v}};
+  Opened opened = journaling_refusal(session, EventKind::reveal, denied,
+                                     [&] { return open_version(session, secret, vid, *version, "get"); });
+  Revealed out{secret.name, version->v, opened.via, std::move(opened.value)};
+  Json detail{{"secret", out.secret}, {"version", out.version}, {"via", out.via}};
+  if (!opened.request.empty()) {
+    detail["request"] = opened.request;
+  }
+  const std::string full_name = secret.name; // `secret` points into a state the writes replace
+  session.record(EventKind::reveal, Result::ok, detail);
+  if (!opened.request.empty()) {
+    mark_used(session, full_name, opened.request);
+  }
+  return out;
+}
+
+std::vector<SecretBytes> load_values(VaultSession& session, const std::vector<Binding>& bindings, std::string_view program)
+{
+  std::vector<SecretBytes> values;
+  std::vector<Json> details;
+  std::vector<std::pair<std::string, std::string>> used; // (secret, request)
+  for (const Binding& binding : bindings) {
+    const Secret& secret = find_secret(session.state(), binding.secret, "exec");
+    std::string vid;
+    const Version* version = version_of(secret, binding.version, &vid);
+    Json detail{{"secret", secret.name}, {"program", std::string(program)}, {"variable", binding.variable}};
+    if (!binding.env_file.empty()) {
+      detail["env_file"] = binding.env_file;
+    }
+    if (version == nullptr && binding.version > 0) {
+      fail(ErrorKind::usage, "exec: {} has no version {}", secret.name, binding.version);
+    }
+    if (version == nullptr) {
+      journaling_refusal(session, EventKind::exec, detail, [&]() -> int {
+        fail(ErrorKind::access, "exec: {} has no current version", secret.name);
+      });
+    }
+    detail["version"] = version->v;
+    Opened opened = journaling_refusal(session, EventKind::exec, detail,
+                                       [&] { return open_version(session, secret, vid, *version, "exec"); });
+    detail["via"] = opened.via;
+    if (!opened.request.empty()) {
+      detail["request"] = opened.request;
+      used.emplace_back(secret.name, opened.request);
+    }
+    values.push_back(std::move(opened.value));
+    details.push_back(std::move(detail));
+  }
+  // Journaled before the command runs.
+  for (Json& detail : details) {
+    session.record(EventKind::exec, Result::ok, std::move(detail));
+  }
+  for (const auto& [name, request] : used) {
+    mark_used(session, name, request);
+  }
+  return values;
+}
+
+EnvFileBindings read_env_file(const std::filesystem::path& path)
+{
+  const SecretBytes text = read_secret_file(path, k_max_env_file_size);
+  EnvFileBindings out;
+  for (EnvEntry& entry : parse_env_file(text.expose_view(), path.string())) {
+    const std::string what = fmt::format("{}: line {}", path.string(), entry.line);
+    const std::optional<Reference> reference = parse_reference(entry.value.expose_view(), what);
+    if (!reference) {
+      out.plain.emplace_back(entry.name, std::string(entry.value.expose_view()));
+      continue;
+    }
+    out.bindings.push_back(Binding{entry.name, reference->secret, reference->version, path.string()});
+  }
+  return out;
+}
+
+std::vector<std::string> share(VaultSession& session, std::string_view target, const std::string& member)
+{
+  const State& state = session.state();
+  const std::string me = session.me().name;
+  std::vector<const Secret*> secrets;
+  const bool bulk = target.size() > 2 && target.substr(target.size() - 2) == "/*";
+  if (bulk) {
+    const std::string env(target.substr(0, target.size() - 2));
+    for (const auto& [name, secret] : state.secrets) {
+      if (secret->env == env && secret->owner == me && secret->state == SecretState::active
+          && standing_readers(state, *secret).count(member) == 0) {
+        secrets.push_back(secret.get());
+      }
+    }
+    if (secrets.empty()) {
+      fail(ErrorKind::usage, "share: {}: no active secret you own that {} cannot already read", target, member);
+    }
+  } else {
+    secrets.push_back(&find_secret(state, target, "share"));
+  }
+  const Json detail{{"secret", std::string(target)}, {"member", member}};
+  return journaling_refusal(session, OpKind::share, detail, [&] {
+    const Recipient to = recipient(state, member);
+    ShareArgs args;
+    args.member = member;
+    Material material;
+    std::vector<std::string> names;
+    for (const Secret* secret : secrets) {
+      ShareItem item;
+      item.secret = secret->name;
+      const SecretRef ref{session.vault_id(), secret->name};
+      for (const auto& [vid, version] : secret->versions) {
+        if (!live(version) || item.gens.count(version.gen) > 0) {
+          continue;
+        }
+        const Generation& gen = secret->gens.at(version.gen);
+        if (gen.holders.count(member) > 0) {
+          continue; // already holds it
+        }
+        const auto mine = gen.holders.find(me);
+        if (mine == gen.holders.end()) {
+          fail(ErrorKind::access, "share: {}: you hold no key of generation {} to share", secret->name, version.gen);
+        }
+        const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen.rk_commit};
+        SecretBytes rk = open_reader_key(session.keys(), ref, gref, mine->second, session.identity());
+        const ReaderKey key = known_generation(ref, static_cast<std::uint32_t>(version.gen), std::move(rk));
+        material.lines.push_back(seal_reader_key(ref, key, to));
+        item.gens.insert(version.gen);
+      }
+      if (item.gens.empty()) {
+        fail(ErrorKind::usage, "share: {}: {} already holds every live generation", secret->name, member);
+      }
+      names.push_back(item.secret);
+      args.items.push_back(std::move(item));
+    }
+    session.submit(std::move(args), material);
+    return names;
+  });
+}
+
+bool unshare(VaultSession& session, std::string_view name, const std::string& member)
+{
+  const Secret& secret = find_secret(session.state(), name, "unshare");
+  const std::string full_name = secret.name;
+  const std::size_t due_before = secret.due.size();
+  const Json detail{{"secret", full_name}, {"member", member}};
+  return journaling_refusal(session, OpKind::unshare, detail, [&] {
+    UnshareArgs args;
+    args.secret = full_name;
+    args.member = member;
+    session.submit(std::move(args));
+    return session.state().secret(full_name)->due.size() > due_before;
+  });
+}
+
+} // namespace escrow::history

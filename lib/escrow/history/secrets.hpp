@@ -1,0 +1,93 @@
+// Secrets on escrow-vault/2 (vault-2-plan.md step 5b, secrets group): add, show/list (public
+// reads of the state), get/exec (the three opening paths of material.hpp, journaled as reveal and
+// exec events), share/unshare (one operation; 'ENV/*' shares every secret of ENV the actor owns
+// in one bulk operation). The rules are history::authorize's; a refusal of a read or a write by a
+// member is journaled as a denied event (value-free detail) before Error(access) is rethrown.
+#pragma once
+
+#include <escrow/generator.hpp>
+#include <escrow/history/vault_session.hpp>
+#include <escrow/secret_bytes.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace escrow::history {
+
+struct SecretSpec
+{
+  std::string name; // ENV/NAME
+  std::string owner; // "" = the adding member
+  std::string purpose;
+  std::string tier = "standard";
+  std::vector<std::string> connectors; // rotation order
+  std::vector<std::string> custodians;
+  std::int64_t threshold = 0;
+  std::int64_t every = 0; // 0 = the environment policy's default
+  std::string generator;  // as typed (--generate), "" = none
+  bool after_access = false;
+};
+
+// What can be checked without the vault (Error(usage), before the value is read and before the
+// lock): name, purpose, tier, custodians listed once, 1 <= threshold <= custodians, connectors
+// listed once, a generator that parses and runs here (no cmd=).
+void check_secret_spec(const SecretSpec& spec);
+
+// escrow add: secret-add with v1 under generation 1: rk lines for the standing readers of the new
+// secret, the v line, one sh line per custodian. A refusal is journaled (secret-add, denied).
+const Secret& add_secret(VaultSession& session, const SecretSpec& spec, const SecretBytes& value);
+
+// The secret named, or Error(usage) "<what>: no secret ENV/NAME".
+const Secret& find_secret(const State& state, std::string_view name, std::string_view what);
+
+// The secrets of `env` ("" = all), in name order: a public read of the state (the journal is
+// readable by every member; no identity is needed). Error(usage) for a malformed env.
+std::vector<const Secret*> inventory(const State& state, std::string_view env);
+
+// The secret's cadence, else its environment policy's; 0 = none.
+std::int64_t cadence(const State& state, const Secret& secret);
+// One line for people: retired, pending vN, compromised, due: <reasons>, overdue …, in …, manual.
+std::string status(const State& state, const Secret& secret, Timestamp now);
+
+// escrow get --reveal: the value of version `v` (0 = the current one), journaled as a reveal event
+// {secret, version, via, request?}; a refusal as a denied reveal. The first use of a grant to an
+// after_access secret is then submitted as grant-used (the session is upgraded to a writer).
+struct Revealed
+{
+  std::string secret;
+  std::int64_t version = 0;
+  std::string via; // reader | grant | approvals
+  SecretBytes value;
+};
+Revealed reveal(VaultSession& session, std::string_view name, std::int64_t v);
+
+// escrow exec: the current value of every binding; every read journaled (exec {secret, version,
+// via, program, variable}) before any value is returned; a refusal journaled, nothing returned.
+struct Binding
+{
+  std::string variable;
+  std::string secret;
+  std::int64_t version = 0; // 0 = the current one
+  std::string env_file;     // the --env-file it came from ("" = --set), journaled
+};
+std::vector<SecretBytes> load_values(VaultSession& session, const std::vector<Binding>& bindings, std::string_view program);
+
+// escrow exec --env-file: the file's plain (non-secret) variables and its escrow:// references
+// as bindings (references.hpp grammar; nothing is read here).
+struct EnvFileBindings
+{
+  std::vector<std::pair<std::string, std::string>> plain;
+  std::vector<Binding> bindings;
+};
+EnvFileBindings read_env_file(const std::filesystem::path& path);
+
+// escrow share NAME|'ENV/*' --with MEMBER: one share operation (bulk for 'ENV/*': every active
+// secret of ENV the actor owns and MEMBER cannot already read). Returns the secrets shared.
+std::vector<std::string> share(VaultSession& session, std::string_view target, const std::string& member);
+// escrow unshare NAME --with MEMBER. Returns true when the secret became due.
+bool unshare(VaultSession& session, std::string_view name, const std::string& member);
+
+} // namespace escrow::history
