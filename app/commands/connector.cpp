@@ -3,6 +3,8 @@
 #include <commands/present.hpp>
 
 #include <escrow/connectors/manage.hpp>
+#include <escrow/history/admin.hpp>
+#include <escrow/util/escape.hpp>
 #include <escrow/error.hpp>
 #include <escrow/lookup.hpp>
 #include <escrow/util/text.hpp>
@@ -91,10 +93,11 @@ void run_connector_add(const ConnectorAddOptions& options, Context& context)
   spec.timeout = options.timeout;
   spec.rehearse_with = options.rehearse_with;
   connector::validate(spec); // before the lock and the passphrase
-  Session session = context.open(Mode::write);
-  const ConnectorRecord& record = connector::add(session, spec);
+  history::VaultSession session = context.open_v2(history::Access::write);
+  const history::Connector& record = history::add_connector(session, spec);
+  context.warn(session.warnings());
   context.emit_or_say(Json{{"connector", record.name}, {"env", record.env}, {"kind", record.kind},
-                           {"timeout", record.timeout}, {"settings", connector::settings_of(record)}},
+                           {"timeout", record.timeout}, {"settings", Json::object()}},
                       fmt::format("added {} connector {} in {}; bind secrets with: escrow connect {}/NAME {}",
                                   connector_kind_name(record.kind), record.name, record.env, record.env, record.name));
 }
@@ -104,18 +107,17 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
   if (!options.env.empty() && !valid_env_name(options.env)) {
     fail(ErrorKind::usage, "connector list: invalid environment name");
   }
-  Session session = context.open(Mode::read);
-  const Vault& vault = session.vault();
-  if (!options.env.empty()) {
-    require_known_environment(vault, options.env, "connector list --env");
-  }
+  // A public read: no identity is loaded.
+  const history::VaultSession session = context.open_v2(history::Access::read);
+  const history::State& state = session.state();
   Json items = Json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const auto& [name, record] : vault.connectors()) {
+  for (const auto& [name, connector] : state.connectors) {
+    const history::Connector& record = *connector;
     if (!options.env.empty() && record.env != options.env) {
       continue;
     }
-    const auto bound = connector::bound_secrets(vault, name);
+    const auto bound = history::bound_secrets(state, name);
     items.push_back(Json{{"name", name},
                          {"env", record.env},
                          {"kind", record.kind},
@@ -124,13 +126,13 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
                          {"instructions", record.instructions},
                          {"timeout", record.timeout},
                          {"created_at", format_time(record.created_at)},
-                         {"by", record.by},
-                         {"rehearse_with", record.rehearse_with},
-                         {"settings", connector::settings_of(record)},
+                         {"by", record.created_by},
+                         {"settings", Json::object()},
                          {"secrets", bound}});
+    const std::string does = record.kind == ConnectorKind::manual ? "a person: " + record.instructions
+                                                                  : "runs: " + record.update;
     rows.push_back({name, record.env, std::string(connector_kind_name(record.kind)), std::to_string(record.timeout) + "s",
-                    bound.empty() ? "-" : util::join(bound, ","),
-                    connector::driver_for(record).describe(record)});
+                    bound.empty() ? "-" : util::join(bound, ","), util::escape_controls(does)});
   }
   if (context.json()) {
     context.emit(Json{{"connectors", items}});
@@ -143,8 +145,9 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
 
 void run_connector_remove(const std::string& name, Context& context)
 {
-  Session session = context.open(Mode::write);
-  connector::remove(session, name);
+  history::VaultSession session = context.open_v2(history::Access::write);
+  history::remove_connector(session, name);
+  context.warn(session.warnings());
   context.emit_or_say(Json{{"connector", name}, {"removed", true}}, "removed connector " + name);
 }
 

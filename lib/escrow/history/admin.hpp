@@ -1,0 +1,28 @@
+// Policy and connectors on escrow-vault/2 (vault-2-plan.md step 5b): policy-set, connector-add,
+// connector-remove, each one operation through VaultSession::submit; the rules are
+// history::authorize's; a member's refusal is journaled as a denied event.
+#pragma once
+
+#include <escrow/connectors/connector.hpp>
+#include <escrow/history/vault_session.hpp>
+
+#include <string>
+#include <vector>
+
+namespace escrow::history {
+
+// escrow policy set ENV / set-notify (env "*"). Error(usage) for a change that changes nothing.
+const Policy& set_policy(VaultSession& session, const PolicySetArgs& change);
+
+// escrow connector add (command and manual kinds). The native kinds (postgres, http, node-red)
+// and --rehearse-with carry settings escrow-vault/2's connector-add does not record yet:
+// Error(usage) naming the gap, before anything is written.
+const Connector& add_connector(VaultSession& session, const connector::Spec& spec);
+
+// escrow connector remove (no secret may still use it: the rules refuse it).
+void remove_connector(VaultSession& session, const std::string& name);
+
+// The secrets bound to connector `name`, in name order.
+std::vector<std::string> bound_secrets(const State& state, const std::string& name);
+
+} // namespace escrow::history
