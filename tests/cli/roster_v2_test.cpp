@@ -64,15 +64,27 @@ TEST_CASE("v2 cli: member add, set, remove and list", "[cli][v2]")
   r = f.as("bob", {"member", "add", f.path("carol.pub").string(), "--role", "admin", "--env", "*"});
   CHECK(r.code == 4);
   CHECK(r.err.find("member-add") != std::string::npos);
-  CHECK(vault_files(f) == files);
+  // The refusal is journaled (one denied event); head and keys byte-identical.
+  {
+    const auto now = vault_files(f);
+    CHECK(now.at("escrow.vault") == files.at("escrow.vault"));
+    CHECK(now.at("escrow.keys") == files.at("escrow.keys"));
+    const std::string& journal = now.at("escrow.journal");
+    REQUIRE(journal.size() > files.at("escrow.journal").size());
+    CHECK(journal.substr(0, files.at("escrow.journal").size()) == files.at("escrow.journal"));
+    const std::string last = journal.substr(files.at("escrow.journal").size());
+    CHECK(last.find("\"action\":\"member-add\"") != std::string::npos);
+    CHECK(last.find("\"result\":\"denied\"") != std::string::npos);
+  }
 
   // Usage errors before the vault is opened.
+  const auto after_refusal = vault_files(f);
   r = f.as("alice", {"member", "add", f.path("carol.pub").string(), "--role", "wizard", "--env", "prod"});
   CHECK(r.code == 2);
   r = f.as("alice", {"member", "add", f.path("carol.pub").string(), "--role", "rotator", "--role", "approver",
                      "--env", "prod"});
   CHECK(r.code == 2);
-  CHECK(vault_files(f) == files);
+  CHECK(vault_files(f) == after_refusal);
 
   r = f.as("alice", {"member", "set", "bob", "--role", "requester", "--env", "prod"});
   INFO(r.err);

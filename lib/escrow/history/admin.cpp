@@ -1,31 +1,10 @@
 #include <escrow/history/admin.hpp>
 
+#include <escrow/history/refusal.hpp>
+
 #include <algorithm>
 
 namespace escrow::history {
-
-namespace {
-
-// As secrets.cpp: a member's refusal by the rules is journaled as `action` denied, then rethrown.
-template <typename F>
-decltype(auto) journaling_refusal(VaultSession& session, Action action, const Json& detail, F&& write)
-{
-  try {
-    return write();
-  } catch (const Error& error) {
-    if (error.kind() != ErrorKind::access) {
-      throw;
-    }
-    try {
-      session.record(action, Result::denied, detail);
-    } catch (const Error&) {
-      // A non-member cannot journal anything.
-    }
-    throw;
-  }
-}
-
-} // namespace
 
 const Policy& set_policy(VaultSession& session, const PolicySetArgs& change)
 {

@@ -4,6 +4,7 @@
 #include <escrow/crypto.hpp>
 #include <escrow/history/authorize.hpp>
 #include <escrow/history/material.hpp>
+#include <escrow/history/refusal.hpp>
 #include <escrow/history/secrets.hpp>
 
 #include <fmt/format.h>
@@ -11,25 +12,6 @@
 namespace escrow::history {
 
 namespace {
-
-// As secrets.cpp: a member's refusal by the rules is journaled as `action` denied, then rethrown.
-template <typename F>
-decltype(auto) journaling_refusal(VaultSession& session, Action action, const Json& detail, F&& write)
-{
-  try {
-    return write();
-  } catch (const Error& error) {
-    if (error.kind() != ErrorKind::access) {
-      throw;
-    }
-    try {
-      session.record(action, Result::denied, detail);
-    } catch (const Error&) {
-      // A non-member cannot journal anything.
-    }
-    throw;
-  }
-}
 
 const RequestOf& find_request(const Secret& secret, std::string_view id, std::string_view what)
 {

@@ -1,4 +1,6 @@
 #include <escrow/history/roster.hpp>
+
+#include <escrow/history/refusal.hpp>
 #include <escrow/records.hpp>
 
 namespace escrow::history {
@@ -47,7 +49,8 @@ Entry add_member(VaultSession& session, const PublicIdentity& pub, const Grants&
   args.box_pk = pub.box_pk;
   args.roles = grants.roles;
   args.envs = grants.envs;
-  return session.submit(std::move(args));
+  return journaling_refusal(session, OpKind::member_add, Json{{"member", pub.name}},
+                            [&] { return session.submit(std::move(args)); });
 }
 
 Entry set_member(VaultSession& session, const std::string& name, const Grants& grants)
@@ -56,7 +59,8 @@ Entry set_member(VaultSession& session, const std::string& name, const Grants& g
   args.name = name;
   args.roles = grants.roles;
   args.envs = grants.envs;
-  return session.submit(std::move(args));
+  return journaling_refusal(session, OpKind::member_set, Json{{"member", name}},
+                            [&] { return session.submit(std::move(args)); });
 }
 
 Removal remove_member(VaultSession& session, const std::string& name, std::optional<std::string> why)
@@ -68,7 +72,8 @@ Removal remove_member(VaultSession& session, const std::string& name, std::optio
   }
   MemberRemoveArgs args;
   args.name = name;
-  const Entry entry = session.submit(std::move(args), {}, std::move(why));
+  const Entry entry = journaling_refusal(session, OpKind::member_remove, Json{{"member", name}},
+                                         [&] { return session.submit(std::move(args), {}, std::move(why)); });
   Removal out;
   out.member = name;
   out.removed_at = entry.ts;

@@ -2,6 +2,7 @@
 
 #include <escrow/history/authorize.hpp>
 #include <escrow/history/material.hpp>
+#include <escrow/history/refusal.hpp>
 #include <escrow/env_file.hpp>
 #include <escrow/records.hpp>
 #include <escrow/references.hpp>
@@ -24,26 +25,6 @@ Recipient recipient(const State& state, std::string_view name)
     fail(ErrorKind::usage, "{}: no such member", name);
   }
   return Recipient{m->name, m->box_pk};
-}
-
-// Runs `write`; an Error(access) from the rules is journaled as `action` denied (detail: value-free
-// facts) and rethrown. Errors of any other kind (usage, integrity) are not refusals.
-template <typename F>
-decltype(auto) journaling_refusal(VaultSession& session, Action action, const Json& detail, F&& write)
-{
-  try {
-    return write();
-  } catch (const Error& error) {
-    if (error.kind() != ErrorKind::access) {
-      throw;
-    }
-    try {
-      session.record(action, Result::denied, detail);
-    } catch (const Error&) {
-      // A non-member cannot journal anything: the refusal itself is what they get.
-    }
-    throw;
-  }
 }
 
 const Version* version_of(const Secret& secret, std::int64_t v, std::string* vid)
