@@ -2,6 +2,7 @@
 // set-notify, connector add | list | remove, through the real command-line front end.
 #include "fixture.hpp"
 
+#include <fstream>
 #include <sstream>
 
 using escrow::test::Fixture;
@@ -133,4 +134,41 @@ TEST_CASE("v2 cli: connector add, list, remove", "[cli][v2]")
   CHECK(last_entry(f)["action"] == "connector-remove");
   r = f.run({"--json", "connector", "list"});
   CHECK(nlohmann::json::parse(r.out)["connectors"].size() == 1);
+}
+
+TEST_CASE("v2 cli: verify replays the whole vault from its bytes", "[cli][v2]")
+{
+  Fixture f;
+  f.init("alice");
+  f.member("bob", {"requester"}, {"prod"});
+  f.add("alice", "prod/db", "verify-value");
+  Result r = f.run({"--json", "verify"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto report = nlohmann::json::parse(r.out);
+  CHECK(report["ok"] == true);
+  CHECK(report["journal_entries"] == 3);
+  CHECK(report["secrets"] == 1);
+  CHECK(report["key_lines"] == 2);
+
+  // bob's member-add re-attributed to bob himself (a self-added member): exit 3, files untouched.
+  std::string journal = f.read("escrow.journal");
+  const std::size_t line2 = journal.find('\n') + 1;
+  const std::size_t at = journal.find("\"actor\":\"alice\"", line2);
+  REQUIRE(at != std::string::npos);
+  journal.replace(at, 15, "\"actor\":\"bob\"  ");
+  {
+    std::ofstream out(f.path("escrow.journal"), std::ios::binary | std::ios::trunc);
+    out << journal;
+  }
+  const auto before = vault_files(f);
+  r = f.run({"verify"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("escrow.journal") != std::string::npos);
+  CHECK(vault_files(f) == before);
+  // A fresh machine (no cache place) refuses it too.
+  std::filesystem::remove_all(f.path("state"));
+  r = f.run({"verify"});
+  CHECK(r.code == 3);
+  CHECK(vault_files(f) == before);
 }

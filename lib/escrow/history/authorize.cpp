@@ -928,7 +928,7 @@ Verdict may_request(const State& s, const Context& ctx, const RequestArgs& a)
   }
   const EnvPolicy& policy = s.policy ? s.policy->for_env(env) : EnvPolicy{};
   if (a.ttl < 1 || a.ttl > policy.max_ttl) {
-    return refuse(k, "ttl {}s is over the policy maximum of {} ({}s)", a.ttl, env, policy.max_ttl);
+    return refuse(k, "ttl {} is over the policy maximum of {} for {}", format_duration(a.ttl), format_duration(policy.max_ttl), env);
   }
   if (policy.require_why && !ctx.why) {
     return refuse(k, "the policy of {} requires a justification", env);
@@ -957,7 +957,7 @@ Verdict may_approve(const State& s, const Context& ctx, const ApproveArgs& a)
     return refuse(k, "request {} is by {}, not {}", a.request, request->by, a.requester);
   }
   if (ctx.actor == request->by) {
-    return refuse(k, "nobody approves their own request");
+    return refuse(k, "{} cannot approve their own request", ctx.actor);
   }
   if (!active(s, request->by)) {
     return refuse(k, "requester {} is not an active member", request->by);
@@ -975,16 +975,19 @@ Verdict may_approve(const State& s, const Context& ctx, const ApproveArgs& a)
     return refuse(k, "version {} is not v{} with this key commitment", a.vid, a.v);
   }
   if (version->shares.count(ctx.actor) == 0) {
-    return refuse(k, "{} holds no share of version {}", ctx.actor, a.vid);
+    return refuse(k, "{} holds no share of version {} (not a custodian of it)", ctx.actor, a.vid);
   }
-  if (request->denial || request->voided) {
-    return refuse(k, "request {} is closed", a.request);
+  if (request->denial) {
+    return refuse(k, "request {} is closed: it was denied by {}", a.request, request->denial->by);
+  }
+  if (request->voided) {
+    return refuse(k, "request {} is closed: it is void", a.request);
   }
   if (!(ctx.ts < request->until)) {
     return refuse(k, "request {} expired", a.request);
   }
   if (request->approvals.count(ctx.actor) > 0) {
-    return refuse(k, "{} approved request {} already", ctx.actor, a.request);
+    return refuse(k, "{} already approved request {}", ctx.actor, a.request);
   }
   const KeyLine expected{KeyLineKind::approval, a.secret, 0, a.vid, ctx.actor, a.request};
   if (ctx.keys.size() != 1 || !ctx.keys[0].added || !(ctx.keys[0].line == expected)) {

@@ -62,10 +62,6 @@ Approval approve(VaultSession& session, std::string_view name, std::string_view 
   return journaling_refusal(session, OpKind::approve, detail, [&] {
     const std::string me = session.me().name;
     const auto mine = version->shares.find(me);
-    if (mine == version->shares.end()) {
-      fail(ErrorKind::access, "approve: {}: {} holds no share of v{} (not one of its custodians)", full_name, me,
-           version->v);
-    }
     const Member* requester = state.member(request.by);
     if (requester == nullptr) {
       fail(ErrorKind::integrity, "approve: {}: request {} names no member", full_name, id);
@@ -84,10 +80,14 @@ Approval approve(VaultSession& session, std::string_view name, std::string_view 
     args.vid = vid;
     args.v = version->v;
     args.dk_commit = version->dk_commit;
-    const SecretBytes share = open_own_share(session.keys(), ref, vref, mine->second, session.identity());
     Material material;
-    material.lines.push_back(
-      seal_approval(ref, *parsed, id, me, share, Recipient{requester->name, requester->box_pk}));
+    // Without a share of the version there is nothing to re-seal: the rules refuse the approval
+    // (and say why) without any line.
+    if (mine != version->shares.end()) {
+      const SecretBytes share = open_own_share(session.keys(), ref, vref, mine->second, session.identity());
+      material.lines.push_back(
+        seal_approval(ref, *parsed, id, me, share, Recipient{requester->name, requester->box_pk}));
+    }
     Approval out;
     out.requester = request.by;
     out.v = version->v;

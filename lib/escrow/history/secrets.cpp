@@ -41,6 +41,34 @@ const Version* version_of(const Secret& secret, std::int64_t v, std::string* vid
   return nullptr;
 }
 
+// Why `me` cannot read the version: their latest request's state, else that they hold nothing.
+std::string why_not(const State& state, const Secret& secret, const std::string& vid, const Version& version,
+                    const std::string& me, Timestamp now)
+{
+  const RequestOf* latest = nullptr;
+  std::string latest_id;
+  for (const auto& [id, request] : secret.requests) {
+    if (request.by == me && (latest == nullptr || request.created_at >= latest->created_at)) {
+      latest = &request;
+      latest_id = id;
+    }
+  }
+  if (latest == nullptr) {
+    return "not a reader, no request, no grant";
+  }
+  if (latest->denial) {
+    return fmt::format("request {} was denied by {}", latest_id, latest->denial->by);
+  }
+  if (latest->voided) {
+    return fmt::format("request {} is void", latest_id);
+  }
+  if (!(now < latest->until)) {
+    return fmt::format("request {} expired at {}", latest_id, format_time(latest->until));
+  }
+  return fmt::format("request {} has {} of {} approvals for v{}", latest_id, counted(state, secret, *latest, vid).size(),
+                     version.threshold, version.v);
+}
+
 struct Opened
 {
   SecretBytes value;
@@ -56,8 +84,9 @@ Opened open_version(VaultSession& session, const Secret& secret, const std::stri
   const std::string me = session.me().name;
   const Timestamp now = session.now();
   if (!can_read(state, me, secret, vid, now)) {
-    fail(ErrorKind::access, "{}: {}: {} may not read v{} (not a reader, no active grant)", what, secret.name, me,
-         version.v);
+    throw Error(ErrorKind::access, fmt::format("{}: {}: {} may not read v{}: {}", what, secret.name, me, version.v,
+                                               why_not(state, secret, vid, version, me, now)))
+      .hint(fmt::format("ask the custodians: escrow request {} --ttl 1h --why \"...\"", secret.name));
   }
   const Identity& identity = session.identity();
   const KeysFile& keys = session.keys();
