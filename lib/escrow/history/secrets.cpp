@@ -177,7 +177,7 @@ const Secret& find_secret(const State& state, std::string_view name, std::string
 {
   const Secret* secret = state.secret(name);
   if (secret == nullptr) {
-    fail(ErrorKind::usage, "{}: no secret {}", what, name);
+    fail(ErrorKind::usage, "{}: no secret named {}", what, name);
   }
   return *secret;
 }
@@ -328,46 +328,96 @@ Revealed reveal(VaultSession& session, std::string_view name, std::int64_t v)
   return out;
 }
 
-std::vector<SecretBytes> load_values(VaultSession& session, const std::vector<Binding>& bindings, std::string_view program)
+namespace {
+
+// One read of many: `detail` holds the event's facts besides secret/version/via/request.
+struct ReadItem
+{
+  std::string secret;
+  std::int64_t version = 0; // 0 = current
+  Json detail;
+};
+
+// Every value opened first (a refusal journaled, nothing returned), then every read journaled as
+// `action`, then the first uses of after_access grants submitted. Returns the values in order and
+// the versions read.
+std::vector<SecretBytes> read_many(VaultSession& session, const std::vector<ReadItem>& items, EventKind action,
+                                   std::string_view what, std::vector<std::int64_t>* versions = nullptr)
 {
   std::vector<SecretBytes> values;
   std::vector<Json> details;
   std::vector<std::pair<std::string, std::string>> used; // (secret, request)
-  for (const Binding& binding : bindings) {
-    const Secret& secret = find_secret(session.state(), binding.secret, "exec");
+  for (const ReadItem& item : items) {
+    const Secret& secret = find_secret(session.state(), item.secret, what);
     std::string vid;
-    const Version* version = version_of(secret, binding.version, &vid);
-    Json detail{{"secret", secret.name}, {"program", std::string(program)}, {"variable", binding.variable}};
-    if (!binding.env_file.empty()) {
-      detail["env_file"] = binding.env_file;
-    }
-    if (version == nullptr && binding.version > 0) {
-      fail(ErrorKind::usage, "exec: {} has no version {}", secret.name, binding.version);
+    const Version* version = version_of(secret, item.version, &vid);
+    Json detail = item.detail;
+    detail["secret"] = secret.name;
+    if (version == nullptr && item.version > 0) {
+      fail(ErrorKind::usage, "{}: {} has no version {}", what, secret.name, item.version);
     }
     if (version == nullptr) {
-      journaling_refusal(session, EventKind::exec, detail, [&]() -> int {
-        fail(ErrorKind::access, "exec: {} has no current version", secret.name);
+      journaling_refusal(session, action, detail, [&]() -> int {
+        fail(ErrorKind::access, "{}: {} has no current version", what, secret.name);
       });
     }
     detail["version"] = version->v;
-    Opened opened = journaling_refusal(session, EventKind::exec, detail,
-                                       [&] { return open_version(session, secret, vid, *version, "exec"); });
+    Opened opened = journaling_refusal(session, action, detail,
+                                       [&] { return open_version(session, secret, vid, *version, what); });
     detail["via"] = opened.via;
     if (!opened.request.empty()) {
       detail["request"] = opened.request;
       used.emplace_back(secret.name, opened.request);
     }
+    if (versions != nullptr) {
+      versions->push_back(version->v);
+    }
     values.push_back(std::move(opened.value));
     details.push_back(std::move(detail));
   }
-  // Journaled before the command runs.
+  // Journaled before any value leaves escrow.
   for (Json& detail : details) {
-    session.record(EventKind::exec, Result::ok, std::move(detail));
+    session.record(action, Result::ok, std::move(detail));
   }
   for (const auto& [name, request] : used) {
     mark_used(session, name, request);
   }
   return values;
+}
+
+} // namespace
+
+std::vector<SecretBytes> load_values(VaultSession& session, const std::vector<Binding>& bindings, std::string_view program)
+{
+  std::vector<ReadItem> items;
+  for (const Binding& binding : bindings) {
+    Json detail{{"program", std::string(program)}, {"variable", binding.variable}};
+    if (!binding.env_file.empty()) {
+      detail["env_file"] = binding.env_file;
+    }
+    items.push_back(ReadItem{binding.secret, binding.version, std::move(detail)});
+  }
+  return read_many(session, items, EventKind::exec, "exec");
+}
+
+InjectResult inject(VaultSession& session, const std::filesystem::path& input, const std::filesystem::path& output,
+                    SecretBytes* to_stdout)
+{
+  std::vector<std::int64_t> versions;
+  InjectResult result = inject_with(input, output, to_stdout, [&](const std::vector<Reference>& distinct) {
+    std::vector<ReadItem> items;
+    for (const Reference& reference : distinct) {
+      items.push_back(ReadItem{reference.secret, reference.version,
+                               Json{{"into", "inject"},
+                                    {"template", input.string()},
+                                    {"output", output.empty() ? std::string("-") : output.string()}}});
+    }
+    return read_many(session, items, EventKind::reveal, "inject", &versions);
+  });
+  for (std::size_t i = 0; i < result.secrets.size() && i < versions.size(); ++i) {
+    result.secrets[i].second = versions[i];
+  }
+  return result;
 }
 
 EnvFileBindings read_env_file(const std::filesystem::path& path)

@@ -7,6 +7,7 @@
 
 #include <escrow/generator.hpp>
 #include <escrow/history/vault_session.hpp>
+#include <escrow/references.hpp>
 #include <escrow/secret_bytes.hpp>
 
 #include <filesystem>
@@ -74,6 +75,11 @@ struct Binding
   std::string env_file;     // the --env-file it came from ("" = --set), journaled
 };
 std::vector<SecretBytes> load_values(VaultSession& session, const std::vector<Binding>& bindings, std::string_view program);
+
+// escrow inject: references.hpp inject_with, each distinct reference read under the rules and
+// journaled as a reveal {into: inject, template, output} before anything is written.
+InjectResult inject(VaultSession& session, const std::filesystem::path& input, const std::filesystem::path& output,
+                    SecretBytes* to_stdout);
 
 // escrow exec --env-file: the file's plain (non-secret) variables and its escrow:// references
 // as bindings (references.hpp grammar; nothing is read here).
