@@ -3,7 +3,8 @@
 #include <commands/context.hpp>
 #include <commands/present.hpp>
 
-#include <escrow/connectors/manage.hpp>
+#include <escrow/history/admin.hpp>
+#include <escrow/records.hpp>
 #include <escrow/error.hpp>
 #include <escrow/util/text.hpp>
 
@@ -24,31 +25,27 @@ void run_bind(const BindOptions& options, Context& context, bool on)
   const std::string command = on ? "connect" : "disconnect";
   (void)split_secret_name(options.secret); // usage errors before the lock
   if (options.escrow_only) {
-    if (!options.connector.empty() || !options.after.empty()) {
-      fail(ErrorKind::usage, "{} --escrow-only takes the secret only (no connector, no --after)", command);
-    }
-    Session session = context.open(Mode::write);
-    connector::set_escrow_only(session, options.secret, on);
-    context.emit_or_say(Json{{"secret", options.secret}, {"escrow_only", on}},
-                        on ? fmt::format("{} is escrow-only: rotate --due rotates it with no connector", options.secret)
-                           : fmt::format("{} is no longer escrow-only", options.secret));
-    return;
+    // escrow-vault/2's secret record has no escrow_only field yet (vault-2-plan.md step 5b).
+    fail(ErrorKind::usage, "{} --escrow-only is not yet recorded in escrow-vault/2", command);
   }
   if (options.connector.empty()) {
     throw Error(ErrorKind::usage, fmt::format("{}: give ENV/NAME CONNECTOR (or ENV/NAME --escrow-only)", command))
       .hint("escrow connector list");
   }
-  Session session = context.open(Mode::write);
-  Json document{{"secret", options.secret}, {"connector", options.connector}, {"bound", on}};
+  const auto [env, short_name] = split_secret_name(options.secret);
+  const std::string full_name = env + "/" + short_name;
+  history::VaultSession session = context.open_v2(history::Access::write);
+  Json document{{"secret", full_name}, {"connector", options.connector}, {"bound", on}};
   if (on) {
-    connector::connect(session, options.secret, options.connector, options.after);
-    const auto& order = session.vault().secret(options.secret).connectors;
+    const std::vector<std::string> order = history::connect_secret(session, full_name, options.connector, options.after);
+    context.warn(session.warnings());
     document["order"] = order;
-    context.emit_or_say(document, fmt::format("bound {} to {}; rotations run {}", options.secret, options.connector,
+    context.emit_or_say(document, fmt::format("bound {} to {}; rotations run {}", full_name, options.connector,
                                               util::join(order, " → ")));
   } else {
-    connector::disconnect(session, options.secret, options.connector);
-    context.emit_or_say(document, fmt::format("unbound {} from {}", options.secret, options.connector));
+    history::disconnect_secret(session, full_name, options.connector);
+    context.warn(session.warnings());
+    context.emit_or_say(document, fmt::format("unbound {} from {}", full_name, options.connector));
   }
 }
 

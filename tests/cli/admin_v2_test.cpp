@@ -172,3 +172,68 @@ TEST_CASE("v2 cli: verify replays the whole vault from its bytes", "[cli][v2]")
   CHECK(r.code == 3);
   CHECK(vault_files(f) == before);
 }
+
+TEST_CASE("v2 cli: connect, disconnect (rotation order) and retire", "[cli][v2]")
+{
+  Fixture f;
+  f.init("alice");
+  f.member("bob", {"requester"}, {"prod"});
+  for (const char* name : {"a", "b", "c"}) {
+    REQUIRE(f.as("alice", {"connector", "add", name, "--env", "prod", "--update", "true", "--verify", "true"}).code == 0);
+  }
+  REQUIRE(f.as("alice", {"connector", "add", "s", "--env", "staging", "--update", "true", "--verify", "true"}).code == 0);
+  f.add("alice", "prod/db", "kept-value", {"--connector", "a"});
+
+  Result r = f.as("alice", {"--json", "connect", "prod/db", "c"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["order"] == nlohmann::json::array({"a", "c"}));
+  r = f.as("alice", {"--json", "connect", "prod/db", "b", "--after", "a"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["order"] == nlohmann::json::array({"a", "b", "c"}));
+  CHECK(last_entry(f)["action"] == "secret-set");
+
+  // Usage errors: files byte-identical.
+  auto before = vault_files(f);
+  CHECK(f.as("alice", {"connect", "prod/db", "b"}).code == 2);             // bound already
+  CHECK(f.as("alice", {"connect", "prod/db", "s"}).code == 2);             // another environment
+  CHECK(f.as("alice", {"connect", "prod/db", "zz"}).code == 2);            // no such connector
+  CHECK(f.as("alice", {"connect", "prod/db", "d", "--after", "zz"}).code == 2);
+  CHECK(f.as("alice", {"connect", "prod/nope", "a"}).code == 2);           // no such secret
+  CHECK(f.as("alice", {"disconnect", "prod/db", "zz"}).code == 2);         // not bound
+  CHECK(f.as("alice", {"connect", "prod/db", "--escrow-only"}).code == 2); // not in escrow-vault/2 yet
+  CHECK(vault_files(f) == before);
+
+  // bob may not change it: refused by the rules, journaled.
+  r = f.as("bob", {"disconnect", "prod/db", "a"});
+  CHECK(r.code == 4);
+  CHECK(last_entry(f)["action"] == "secret-set");
+  CHECK(last_entry(f)["result"] == "denied");
+
+  r = f.as("alice", {"--json", "disconnect", "prod/db", "a"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = f.run({"--json", "show", "prod/db"});
+  CHECK(nlohmann::json::parse(r.out)["connectors"] == nlohmann::json::array({"b", "c"}));
+
+  // Retire: refused for bob (journaled), done by the owner. The name stays taken, nothing new
+  // can be shared; the last value stays readable by its readers (vault-2-operations.md §5).
+  r = f.as("bob", {"retire", "prod/db"});
+  CHECK(r.code == 4);
+  CHECK(last_entry(f)["result"] == "denied");
+  r = f.as("alice", {"retire", "prod/db"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(last_entry(f)["action"] == "retire");
+  r = f.run({"--json", "show", "prod/db"});
+  CHECK(nlohmann::json::parse(r.out)["state"] == "retired");
+  const std::string again = "x";
+  CHECK(f.as("alice", {"add", "prod/db", "--purpose", "again"}, &again).code == 2);
+  CHECK(f.as("alice", {"retire", "prod/nope"}).code == 2);
+  CHECK(f.as("alice", {"connect", "prod/db", "a"}).code == 2);
+  CHECK(f.as("alice", {"share", "prod/db", "--with", "bob"}).code == 4);
+  r = f.as("alice", {"get", "prod/db", "--reveal"});
+  CHECK(r.code == 0);
+  CHECK(r.out == "kept-value");
+}

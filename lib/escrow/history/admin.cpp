@@ -2,6 +2,8 @@
 
 #include <escrow/history/refusal.hpp>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace escrow::history {
@@ -58,6 +60,89 @@ void remove_connector(VaultSession& session, const std::string& name)
   journaling_refusal(session, OpKind::connector_remove, detail, [&] {
     ConnectorRemoveArgs args;
     args.name = name;
+    session.submit(std::move(args));
+    return 0;
+  });
+}
+
+namespace {
+
+std::vector<std::string> set_connectors(VaultSession& session, const std::string& secret, std::vector<std::string> order,
+                                        Json detail)
+{
+  return journaling_refusal(session, OpKind::secret_set, detail, [&] {
+    SecretSetArgs args;
+    args.secret = secret;
+    args.connectors = order;
+    session.submit(std::move(args));
+    return session.state().secret(secret)->connectors;
+  });
+}
+
+} // namespace
+
+std::vector<std::string> connect_secret(VaultSession& session, const std::string& secret, const std::string& connector,
+                                        const std::string& after)
+{
+  const State& state = session.state();
+  const Secret* s = state.secret(secret);
+  if (s == nullptr) {
+    fail(ErrorKind::usage, "connect: no secret named {}", secret);
+  }
+  const Connector* c = state.connector(connector);
+  if (c == nullptr) {
+    throw Error(ErrorKind::usage, fmt::format("connect: no connector {}", connector)).hint("escrow connector list");
+  }
+  if (c->env != s->env) {
+    fail(ErrorKind::usage, "connect: connector {} belongs to {}, not {} (environments never mix)", connector, c->env,
+         s->env);
+  }
+  if (s->state == SecretState::retired) {
+    fail(ErrorKind::usage, "connect: {} is retired", secret);
+  }
+  std::vector<std::string> order = s->connectors;
+  if (std::find(order.begin(), order.end(), connector) != order.end()) {
+    fail(ErrorKind::usage, "connect: {} is bound to {} already", secret, connector);
+  }
+  if (after.empty()) {
+    order.push_back(connector);
+  } else {
+    if (after == connector) {
+      fail(ErrorKind::usage, "connect: {} cannot run after itself", connector);
+    }
+    const auto at = std::find(order.begin(), order.end(), after);
+    if (at == order.end()) {
+      fail(ErrorKind::usage, "connect: --after {}: not bound to {}", after, secret);
+    }
+    order.insert(at + 1, connector);
+  }
+  return set_connectors(session, secret, std::move(order), Json{{"secret", secret}, {"connector", connector}});
+}
+
+std::vector<std::string> disconnect_secret(VaultSession& session, const std::string& secret,
+                                           const std::string& connector)
+{
+  const Secret* s = session.state().secret(secret);
+  if (s == nullptr) {
+    fail(ErrorKind::usage, "disconnect: no secret named {}", secret);
+  }
+  std::vector<std::string> order = s->connectors;
+  const auto at = std::find(order.begin(), order.end(), connector);
+  if (at == order.end()) {
+    fail(ErrorKind::usage, "disconnect: {} is not bound to {}", secret, connector);
+  }
+  order.erase(at);
+  return set_connectors(session, secret, std::move(order), Json{{"secret", secret}, {"connector", connector}});
+}
+
+void retire_secret(VaultSession& session, const std::string& secret)
+{
+  if (session.state().secret(secret) == nullptr) {
+    fail(ErrorKind::usage, "retire: no secret named {}", secret);
+  }
+  journaling_refusal(session, OpKind::retire, Json{{"secret", secret}}, [&] {
+    RetireArgs args;
+    args.secret = secret;
     session.submit(std::move(args));
     return 0;
   });

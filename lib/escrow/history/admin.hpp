@@ -22,6 +22,20 @@ const Connector& add_connector(VaultSession& session, const connector::Spec& spe
 // escrow connector remove (no secret may still use it: the rules refuse it).
 void remove_connector(VaultSession& session, const std::string& name);
 
+// escrow connect SECRET CONNECTOR [--after OTHER] / disconnect: the secret's rotation order
+// changed by one secret-set operation. Usage errors (as v1) for an unknown secret or connector,
+// another environment's connector, a connector bound already (connect) or not bound (disconnect),
+// an --after that is not bound. Returns the new order.
+std::vector<std::string> connect_secret(VaultSession& session, const std::string& secret, const std::string& connector,
+                                        const std::string& after);
+std::vector<std::string> disconnect_secret(VaultSession& session, const std::string& secret,
+                                           const std::string& connector);
+
+// escrow retire: no new version, share, request or approval afterwards (retire operation). The
+// last current version and its readers' keys are kept (vault-2-operations.md §5: dependents
+// being decommissioned may still need the value).
+void retire_secret(VaultSession& session, const std::string& secret);
+
 // The secrets bound to connector `name`, in name order.
 std::vector<std::string> bound_secrets(const State& state, const std::string& name);
 
