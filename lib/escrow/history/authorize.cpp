@@ -984,7 +984,7 @@ Verdict may_approve(const State& s, const Context& ctx, const ApproveArgs& a)
     return refuse(k, "request {} is closed: it is void", a.request);
   }
   if (!(ctx.ts < request->until)) {
-    return refuse(k, "request {} expired", a.request);
+    return refuse(k, "request {} expired at {}", a.request, format_time(request->until));
   }
   if (request->approvals.count(ctx.actor) > 0) {
     return refuse(k, "{} already approved request {}", ctx.actor, a.request);
@@ -1016,7 +1016,7 @@ Verdict may_deny(const State& s, const Context& ctx, const DenyArgs& a)
     return refuse(k, "request {} is denied already", a.request);
   }
   if (!(ctx.ts < request->until)) {
-    return refuse(k, "request {} expired", a.request);
+    return refuse(k, "request {} expired at {}", a.request, format_time(request->until));
   }
   if (!ctx.why) {
     return refuse(k, "a denial needs a reason");

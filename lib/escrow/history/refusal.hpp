@@ -8,7 +8,7 @@
 namespace escrow::history {
 
 // Runs `act`; an Error(access) from it (the rules, or a key that does not open for the member) is
-// journaled as `action` with Result::denied and `detail`, then rethrown. Other errors (usage,
+// journaled as `action` with Result::denied and `detail` plus its "reason", then rethrown. Other errors (usage,
 // integrity, I/O) are not refusals and pass through untouched. A non-member (whose identity the
 // session refuses) cannot journal anything: they get the refusal, and no file changes.
 template <typename F>
@@ -21,7 +21,12 @@ decltype(auto) journaling_refusal(VaultSession& session, Action action, const Js
       throw;
     }
     try {
-      session.record(action, Result::denied, detail);
+      // The reason as the member sees it (refusal messages name members and secrets, never a
+      // value), bounded as every detail fact is.
+      Json facts = detail;
+      const std::string reason = error.what();
+      facts["reason"] = reason.size() > 1024 ? reason.substr(0, 1024) : reason;
+      session.record(action, Result::denied, std::move(facts));
     } catch (const Error&) {
       // Not a member (or the journal cannot take the event): the refusal stands on its own.
     }

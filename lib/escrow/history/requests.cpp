@@ -9,12 +9,21 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace escrow::history {
 
 namespace {
 
 const RequestOf& find_request(const Secret& secret, std::string_view id, std::string_view what)
 {
+  const bool well_formed = !id.empty() && id.size() <= 32
+                           && std::all_of(id.begin(), id.end(), [](char c) {
+                                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+                              });
+  if (!well_formed) {
+    fail(ErrorKind::usage, "{}: \"{}\" is not a request id (16 lower-case hex characters)", what, id);
+  }
   const auto it = secret.requests.find(std::string(id));
   if (it == secret.requests.end()) {
     fail(ErrorKind::usage, "{}: {} has no request {}", what, secret.name, id);

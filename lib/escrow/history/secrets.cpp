@@ -45,12 +45,23 @@ const Version* version_of(const Secret& secret, std::int64_t v, std::string* vid
 std::string why_not(const State& state, const Secret& secret, const std::string& vid, const Version& version,
                     const std::string& me, Timestamp now)
 {
+  // The member's open request with the most approvals, else their latest one.
   const RequestOf* latest = nullptr;
   std::string latest_id;
+  std::size_t best = 0;
+  bool best_open = false;
   for (const auto& [id, request] : secret.requests) {
-    if (request.by == me && (latest == nullptr || request.created_at >= latest->created_at)) {
+    if (request.by != me) {
+      continue;
+    }
+    const bool open = !request.denial && !request.voided && now < request.until;
+    const std::size_t approvals = open ? counted(state, secret, request, vid).size() : 0;
+    if (latest == nullptr || (open && (!best_open || approvals > best))
+        || (!open && !best_open && request.created_at >= latest->created_at)) {
       latest = &request;
       latest_id = id;
+      best = approvals;
+      best_open = open;
     }
   }
   if (latest == nullptr) {

@@ -326,8 +326,12 @@ struct VaultSession::Impl
     }
     Identity id = options.identity();
     const Member* m = state.member(id.pub.name);
-    if (m == nullptr || !m->active()) {
+    if (m == nullptr) {
       fail(ErrorKind::access, "{}: {} is not a member of this vault", store->paths().head.string(), id.pub.name);
+    }
+    if (!m->active()) {
+      fail(ErrorKind::access, "{}: {} was removed from this vault on {} by {}", store->paths().head.string(),
+           id.pub.name, format_time(*m->removed_at), m->removed_by.value_or("?"));
     }
     if (m->sign_pk != id.pub.sign_pk || m->box_pk != id.pub.box_pk) {
       fail(ErrorKind::access, "{}: the identity's keys are not those of member {}", store->paths().head.string(),
