@@ -45,6 +45,9 @@ const Version* version_of(const Secret& secret, std::int64_t v, std::string* vid
 std::string why_not(const State& state, const Secret& secret, const std::string& vid, const Version& version,
                     const std::string& me, Timestamp now)
 {
+  if (!reaches(state, me, secret.env)) {
+    return fmt::format("{} is not assigned to the {} environment", me, secret.env);
+  }
   // The member's open request with the most approvals, else their latest one.
   const RequestOf* latest = nullptr;
   std::string latest_id;
