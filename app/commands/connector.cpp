@@ -30,6 +30,9 @@ struct ConnectorAddOptions
   std::string kind;
   std::string conninfo;
   std::string role;
+  std::string alternate_role;
+  std::string db_user;
+  std::string db_host;
   std::string auth_secret;
   std::string url;
   std::string method;
@@ -58,7 +61,7 @@ void run_connector_add(const ConnectorAddOptions& options, Context& context)
   if (!options.kind.empty()) {
     const std::optional<ConnectorKind> kind = parse_connector_kind(options.kind);
     if (!kind) {
-      fail(ErrorKind::usage, "connector add: --kind must be one of command, manual, postgres, http, node-red");
+      fail(ErrorKind::usage, "connector add: --kind must be one of command, manual, postgres, mysql, http, node-red");
     }
     if (options.manual && *kind != ConnectorKind::manual) {
       fail(ErrorKind::usage, "connector add: --manual and --kind {} exclude each other", *kind);
@@ -76,6 +79,9 @@ void run_connector_add(const ConnectorAddOptions& options, Context& context)
   }
   spec.conninfo = options.conninfo;
   spec.role = options.role;
+  spec.alternate_role = options.alternate_role;
+  spec.db_user = options.db_user;
+  spec.db_host = options.db_host;
   spec.auth_secret = options.auth_secret;
   spec.url = options.url;
   spec.body = options.body;
@@ -162,7 +168,7 @@ void setup_connector(CLI::App& app, Context& context)
   auto add_options = std::make_shared<ConnectorAddOptions>();
   auto* add = connector->add_subcommand(
     "add", "add a connector: --update CMD --verify CMD (value on stdin), --manual for a person to paste it, or "
-           "--kind postgres|http|node-red (docs/CONNECTORS.md)");
+           "--kind postgres|mysql|http|node-red (docs/CONNECTORS.md)");
   add->add_option("name", add_options->name, "connector name")->required();
   add->add_option("--env", add_options->env, "its environment (it binds only secrets of this environment)")->required();
   add->add_option("--update", add_options->update, "shell command that installs the value read from stdin");
@@ -172,11 +178,16 @@ void setup_connector(CLI::App& app, Context& context)
   add->add_option("--timeout", add_options->timeout, "seconds each command may run (default 60)");
   add->add_option("--rehearse-with", add_options->rehearse_with,
                   "a staging twin (an existing connector) that `escrow rehearse` runs instead of this one");
-  add->add_option("--kind", add_options->kind, "command (default), manual, postgres, http or node-red");
+  add->add_option("--kind", add_options->kind, "command (default), manual, postgres, mysql, http or node-red");
   add->add_option("--auth-secret", add_options->auth_secret,
-                  "postgres/http/node-red: ENV/NAME of the connector's own credential, read from the vault by whoever rotates");
-  add->add_option("--conninfo", add_options->conninfo, "postgres: libpq connection string, without a password");
+                  "postgres/mysql/http/node-red: ENV/NAME of the connector's own credential, read from the vault by whoever rotates");
+  add->add_option("--conninfo", add_options->conninfo,
+                  "postgres: libpq connection string; mysql: 'host=H port=P user=ADMIN [database=D]' (never a password)");
   add->add_option("--role", add_options->role, "postgres: the role whose password rotates");
+  add->add_option("--alternate-role", add_options->alternate_role,
+                  "postgres: a second role; rotations alternate between the two (zero downtime)");
+  add->add_option("--user", add_options->db_user, "mysql: the account whose password rotates");
+  add->add_option("--host", add_options->db_host, "mysql: the account's host part (default '%')");
   add->add_option("--url", add_options->url,
                   "http: the request's URL; node-red: the Admin API's base URL (https://, or http:// to loopback)");
   add->add_option("--method", add_options->method, "http: PUT (default), POST or PATCH");

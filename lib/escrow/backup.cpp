@@ -656,7 +656,8 @@ std::vector<ConnectorCheck> reconnect(const Vault& vault, const Identity& me, Ti
       }
       Redactor redactor;
       redactor.add(label_of(probe.secret, probe.version->v), *value);
-      connector::Invocation invocation{probe.secret, probe.env, probe.version->v, 0, connector::Action::reconnect};
+      connector::Invocation invocation = connector::with_alternation(
+        {probe.secret, probe.env, probe.version->v, 0, connector::Action::reconnect}, *probe.record, vault);
       // The connector's own credential, when the restorer can open it (else the step says so).
       std::optional<SecretBytes> auth;
       if (probe.auth != nullptr && probe.auth->state == SecretState::active && probe.auth->current() != nullptr) {

@@ -315,6 +315,7 @@ std::string_view connector_kind_name(ConnectorKind kind)
   case ConnectorKind::postgres: return "postgres";
   case ConnectorKind::http: return "http";
   case ConnectorKind::node_red: return "node-red";
+  case ConnectorKind::mysql: return "mysql";
   }
   return "";
 }
@@ -483,6 +484,15 @@ Json to_json(const ConnectorRecord& r)
   case ConnectorKind::postgres:
     json["conninfo"] = r.conninfo;
     json["role"] = r.role;
+    if (!r.alternate_role.empty()) {
+      json["alternate_role"] = r.alternate_role; // only when set: older vaults keep their bytes
+    }
+    json["auth_secret"] = r.auth_secret;
+    break;
+  case ConnectorKind::mysql:
+    json["conninfo"] = r.conninfo;
+    json["user"] = r.db_user;
+    json["host"] = r.db_host;
     json["auth_secret"] = r.auth_secret;
     break;
   case ConnectorKind::http:
@@ -759,6 +769,21 @@ void native_settings_from_json(Fields& f, ConnectorRecord& r)
     r.role = setting(f, "role", 63);
     if (r.conninfo.empty() || r.role.empty()) {
       fail(ErrorKind::integrity, "{}: a postgres connector needs \"conninfo\" and \"role\"", f.what());
+    }
+    if (f.has("alternate_role")) {
+      r.alternate_role = setting(f, "alternate_role", 63);
+      if (r.alternate_role.empty() || r.alternate_role == r.role) {
+        fail(ErrorKind::integrity, "{}: \"alternate_role\" must name a second role", f.what());
+      }
+    }
+    auth_secret_setting(f, r);
+    return;
+  case ConnectorKind::mysql:
+    r.conninfo = setting(f, "conninfo", 4096);
+    r.db_user = setting(f, "user", 80);
+    r.db_host = setting(f, "host", 255);
+    if (r.conninfo.empty() || r.db_user.empty() || r.db_host.empty()) {
+      fail(ErrorKind::integrity, "{}: a mysql connector needs \"conninfo\", \"user\" and \"host\"", f.what());
     }
     auth_secret_setting(f, r);
     return;

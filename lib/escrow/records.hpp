@@ -52,10 +52,10 @@ std::optional<SecretState> parse_secret_state(std::string_view name);
 
 // How a connector receives a value (lib/escrow/connectors/ has one implementation per kind;
 // docs/CONNECTORS.md). node_red is spelled "node-red".
-enum class ConnectorKind { command, manual, postgres, http, node_red };
+enum class ConnectorKind { command, manual, postgres, http, node_red, mysql };
 inline constexpr ConnectorKind k_connector_kinds[] = {ConnectorKind::command, ConnectorKind::manual,
                                                       ConnectorKind::postgres, ConnectorKind::http,
-                                                      ConnectorKind::node_red};
+                                                      ConnectorKind::node_red, ConnectorKind::mysql};
 std::string_view connector_kind_name(ConnectorKind kind);
 std::optional<ConnectorKind> parse_connector_kind(std::string_view name);
 
@@ -135,9 +135,12 @@ struct ConnectorRecord : Signed
   // The native kinds' settings (docs/CONNECTORS.md). Each kind stores exactly its own fields
   // and no other; command and manual connectors store none of them. No field ever holds a value:
   // the connector's own credential is a secret of the vault, named by auth_secret.
-  std::string auth_secret;          // postgres, http, node-red: ENV/NAME ("" = none)
-  std::string conninfo;             // postgres: libpq connection string, without a password
+  std::string auth_secret;          // postgres, mysql, http, node-red: ENV/NAME ("" = none)
+  std::string conninfo;             // postgres: libpq connection string; mysql: host= port= user= [database=] [socket=]; never a password
   std::string role;                 // postgres: the role whose password rotates
+  std::string alternate_role;       // postgres: the second role of alternating roles ("" = one role)
+  std::string db_user;              // mysql: the account's user name
+  std::string db_host;              // mysql: the account's host part ('%' by default)
   std::string url;                  // http: the request's URL; node-red: the Admin API's base URL
   HttpMethod method = HttpMethod::put; // http
   std::string body;                 // http: JSON template ({{value}}, {{auth}})

@@ -158,7 +158,8 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
     const SecretBytes value = open_value(vault, secret, *live, real.identity(), real.now()).value; // Error(access) first
     Redactor redactor;
     redactor.add(fmt::format("{} v{}", full_name, live->v), value);
-    const connector::Invocation invocation{full_name, env, live->v, 0, connector::Action::rehearse};
+    const connector::Invocation invocation =
+      connector::with_alternation({full_name, env, live->v, 0, connector::Action::rehearse}, secret, vault);
     for (const auto& plan : r.connectors) {
       if (plan.mode != "verify-only") {
         continue;

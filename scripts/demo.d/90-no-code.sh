@@ -9,9 +9,10 @@ IT_REMOVE=("$demo")   # the harness's exit trap now removes the demo directory t
 it_setup
 pg_start
 my_start
-for f in pg-admin pg-app flow-db; do it_new_password "$IT_DIR/$f"; done
+for f in pg-admin pg-app flow-db my-admin; do it_new_password "$IT_DIR/$f"; done
 pg_create_app "$IT_DIR/pg-admin" "$IT_DIR/pg-app"
 my_create_app "$IT_DIR/flow-db"
+my_create_admin "$IT_DIR/my-admin"
 nr_write_flow "$IT_DIR/flow.json" "$IT_DIR/flow-db"
 nr_start "$IT_DIR/flow.json"
 rm -f "$IT_DIR/flow.json"
@@ -26,13 +27,14 @@ demo_flow row
 step "The connectors' own credentials go into the vault too (stdin, never argv)"
 as alice add prod/node-red-admin --purpose "Node-RED adminAuth, user admin" <"$NR_ADMIN_PASSWORD_FILE"
 as alice add prod/pg-admin --purpose "PostgreSQL role escrow_admin" <"$IT_DIR/pg-admin"
+as alice add prod/my-admin --purpose "MariaDB user escrow_admin" <"$IT_DIR/my-admin"
 as alice add prod/flow-db-password --purpose "MariaDB user app, used by the Node-RED flow" <"$IT_DIR/flow-db"
 as alice add prod/pg-app-password --purpose "PostgreSQL role app" <"$IT_DIR/pg-app"
 
 step "Connectors in order: MariaDB first, then the flow's config node (--after)"
-as alice connector add flow-db --env prod --timeout 30 \
-  --update "$root/examples/connectors/mariadb-password.sh update app@127.0.0.1 --no-defaults --socket=$MY_SOCK --user=root" \
-  --verify "$root/examples/connectors/mariadb-password.sh verify app@127.0.0.1 --no-defaults --protocol=TCP --host=127.0.0.1 --port=$MY_PORT --database=appdb"
+as alice connector add flow-db --env prod --timeout 30 --kind mysql \
+  --conninfo "host=127.0.0.1 port=$MY_PORT user=escrow_admin database=appdb" --user app --host 127.0.0.1 \
+  --auth-secret prod/my-admin
 as alice connector add flow --env prod --timeout 30 --kind node-red --url "$NR_URL" \
   --node "$NR_DB_NODE" --field password --auth-user "$NR_ADMIN_USER" --auth-secret prod/node-red-admin \
   --verify-url "$NR_URL/check"

@@ -86,10 +86,26 @@ TEST_CASE("connectors cli: native kinds are added, listed without values, and re
   ok(f.as("alice", {"connector", "add", "flows", "--env", "prod", "--kind", "node-red", "--url", "http://127.0.0.1:1880",
                     "--node", "db-config", "--field", "password", "--auth-user", "admin", "--auth-secret",
                     "prod/pg-admin", "--verify-url", "http://127.0.0.1:1880/check", "--verify-expect-status", "200"}));
+  ok(f.as("alice", {"connector", "add", "my", "--env", "prod", "--kind", "mysql", "--conninfo",
+                    "host=127.0.0.1 port=3306 user=escrow_admin", "--user", "app", "--host", "10.0.0.%",
+                    "--auth-secret", "prod/pg-admin"}));
+  ok(f.as("alice", {"connector", "add", "alt", "--env", "prod", "--kind", "postgres", "--conninfo",
+                    "host=127.0.0.1 dbname=app user=admin", "--role", "app_blue", "--alternate-role", "app_green"}));
   const Result list = f.as("alice", {"--json", "connector", "list"});
   ok(list);
-  const Json connectors = json_of(list)["connectors"];
-  REQUIRE(connectors.size() == 3);
+  Json connectors = json_of(list)["connectors"];
+  REQUIRE(connectors.size() == 5);
+  CHECK(connectors[0]["name"] == "alt");
+  CHECK(connectors[0]["settings"]
+        == Json{{"conninfo", "host=127.0.0.1 dbname=app user=admin"}, {"role", "app_blue"},
+                {"alternate_role", "app_green"}, {"auth_secret", ""}});
+  CHECK(connectors[3]["name"] == "my");
+  CHECK(connectors[3]["kind"] == "mysql");
+  CHECK(connectors[3]["settings"]
+        == Json{{"conninfo", "host=127.0.0.1 port=3306 user=escrow_admin"}, {"user", "app"}, {"host", "10.0.0.%"},
+                {"auth_secret", "prod/pg-admin"}});
+  connectors.erase(3);
+  connectors.erase(0);
   CHECK(connectors[0]["name"] == "db");
   CHECK(connectors[0]["kind"] == "postgres");
   CHECK(connectors[0]["settings"]
@@ -107,6 +123,8 @@ TEST_CASE("connectors cli: native kinds are added, listed without values, and re
   ok(table);
   CHECK(table.out.find("role app_user via host=127.0.0.1") != std::string::npos);
   CHECK(table.out.find("PATCH https://api.example.com/v1/secret") != std::string::npos);
+  CHECK(table.out.find("'app'@'10.0.0.%' via host=127.0.0.1") != std::string::npos);
+  CHECK(table.out.find("roles app_blue/app_green (alternating)") != std::string::npos);
   // No value anywhere: not in the listing, the vault or the journal.
   for (const std::string& text : {list.out, table.out, f.read("escrow.vault"), f.read("escrow.journal")}) {
     CHECK(text.find("adm1n-secret-pw") == std::string::npos);
@@ -116,7 +134,17 @@ TEST_CASE("connectors cli: native kinds are added, listed without values, and re
   std::ofstream(f.path("not-a-ca.pem")) << "hello\n";
   const std::string before = snapshot(f);
   const std::vector<std::pair<std::vector<std::string>, std::string>> refusals = {
-    {{"--kind", "mysql"}, "connector add: --kind must be one of command, manual, postgres, http, node-red"},
+    {{"--kind", "mariadb"}, "connector add: --kind must be one of command, manual, postgres, mysql, http, node-red"},
+    {{"--kind", "mysql", "--conninfo", "host=127.0.0.1 user=admin password=hunter2", "--user", "app"},
+     "connector x: --conninfo must not hold a password (it is stored in clear)"},
+    {{"--kind", "mysql", "--conninfo", "host=127.0.0.1 hunter2 user=admin", "--user", "app"},
+     "connector x: --conninfo: word 2 is not key=value"},
+    {{"--kind", "mysql", "--conninfo", "host=127.0.0.1 user=admin"},
+     "connector x: a mysql connector needs --conninfo and --user"},
+    {{"--kind", "postgres", "--conninfo", "host=127.0.0.1", "--role", "app", "--alternate-role", "app"},
+     "connector x: --alternate-role must name another role than --role"},
+    {{"--kind", "postgres", "--conninfo", "host=127.0.0.1", "--role", "app", "--user", "app"},
+     "connector x: --user does not apply to postgres connectors"},
     {{"--kind", "http", "--manual"}, "connector add: --manual and --kind http exclude each other"},
     {{"--kind", "http", "--url", "https://x.example/", "--body", "{\"v\": \"{{value}}\"}", "--method", "DELETE"},
      "connector add: --method must be PUT, POST or PATCH"},

@@ -9,6 +9,7 @@
 #   pg_login ROLE FILE        # exit 0 when ROLE logs in over TCP with the password in FILE
 #   my_start                  # MariaDB: MY_PORT, MY_LOG (general log), MY_SOCK, my_super
 #   my_create_app APP_FILE    # user app@127.0.0.1, database appdb, table widgets
+#   my_create_admin ADMIN_FILE  # user escrow_admin@127.0.0.1 (CREATE USER), the admin escrow's mysql connector logs in as
 #   my_login USER FILE        # exit 0 when USER logs in over TCP with the password in FILE
 #   nr_write_flow FILE APP_FILE  # the test flow, its MariaDB config node holding APP_FILE's value
 #   nr_start FLOW_FILE        # NR_URL, NR_LOG, NR_ADMIN_USER, NR_ADMIN_PASSWORD_FILE; deploys FLOW_FILE
@@ -438,6 +439,18 @@ GRANT SELECT ON appdb.* TO 'app'@'127.0.0.1';
 SQL
 }
 
+# User escrow_admin@127.0.0.1 (password: the content of FILE, sent as its hash): may change other
+# accounts' passwords (CREATE USER) and reach appdb (the connector's conninfo names it).
+my_create_admin() {
+  local hash
+  hash=$(my_native_hash <"$1")
+  my_super <<SQL
+CREATE USER 'escrow_admin'@'127.0.0.1' IDENTIFIED BY PASSWORD '$hash';
+GRANT CREATE USER ON *.* TO 'escrow_admin'@'127.0.0.1';
+GRANT SELECT ON appdb.* TO 'escrow_admin'@'127.0.0.1';
+SQL
+}
+
 # Closes every open session of USER, so that a client's pool must log in again (with whatever
 # password it now holds) before it answers.
 my_kill_sessions() {
@@ -456,18 +469,21 @@ my_login() {
 # PostgreSQL application
 
 # Creates the application database: roles escrow_admin (CREATEROLE, the admin escrow's postgres
-# connector logs in as) and app (the application's role), database appdb with a table widgets.
+# connector logs in as), app (the application's role) and app_blue, app_green (the two roles of
+# alternating roles, no password yet), database appdb with a table widgets.
 # Usage: pg_create_app ADMIN_PASSWORD_FILE APP_PASSWORD_FILE
 pg_create_app() {
   pg_super <<'SQL'
 CREATE ROLE escrow_admin LOGIN CREATEROLE;
 CREATE ROLE app LOGIN;
+CREATE ROLE app_blue LOGIN;
+CREATE ROLE app_green LOGIN;
 CREATE DATABASE appdb OWNER escrow_admin;
 SQL
   pg_super appdb <<'SQL'
 CREATE TABLE widgets (id int PRIMARY KEY, name text NOT NULL);
 INSERT INTO widgets VALUES (1, 'sprocket'), (2, 'gear');
-GRANT SELECT ON widgets TO app;
+GRANT SELECT ON widgets TO app, app_blue, app_green;
 SQL
   pg_set_password escrow_admin "$1"
   pg_set_password app "$2"

@@ -36,8 +36,8 @@ check "... no stderr" -- test -z "$ERR"
 
 # The merge driver: not yet. A clear refusal, status 1, no file touched.
 printf 'base' >"$WORK/o"; printf 'ours' >"$WORK/a"; printf 'theirs' >"$WORK/b"
-expect 1 "escrow merge refuses until escrow-vault/2" -- escrow merge "$WORK/o" "$WORK/a" "$WORK/b"
-check "... saying when it arrives and how to resolve" -- contains "$ERR" "merge driver arrives with escrow-vault/2"
+expect 1 "escrow merge refuses escrow-vault/1 files (and anything not escrow-vault/2)" -- escrow merge "$WORK/o" "$WORK/a" "$WORK/b"
+check "... saying when it arrives and how to resolve" -- contains "$ERR" "the merge driver merges escrow-vault/2 files"
 check "... with the resolution" -- contains "$ERR" "escrow: hint: resolve by"
 check "... ours untouched" -- test "$(cat "$WORK/a")" = ours
 expect 2 "escrow merge with a missing argument is a usage error" -- escrow merge "$WORK/o" "$WORK/a"

@@ -96,7 +96,7 @@ TEST_CASE("http connector: connector add refuses what cannot work or would leak"
     spec.body = "{\"value\": {{value}}}";
     refused(spec, "connector saas: --body is not JSON once {{value}} is filled in");
     spec.body = "{\"value\": \"{{valeu}}\"}";
-    refused(spec, "connector saas: --body: unknown placeholder {{valeu}} (placeholders are {{value}} and {{auth}})");
+    refused(spec, "connector saas: --body: unknown placeholder {{valeu}} (placeholders are {{value}}, {{auth}} and {{role}})");
   }
   {
     connector::Spec spec = http_spec();

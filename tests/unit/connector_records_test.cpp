@@ -182,3 +182,40 @@ TEST_CASE("secret records: escrow_only is written only when true", "[records]")
   CHECK(require_error(ErrorKind::integrity, [&] { (void)secret_from_json(json, "prod/token", "s"); })
         == "s: \"escrow_only\" is written only as true, and only without connectors");
 }
+
+TEST_CASE("connector records: the mysql kind and postgres alternating roles", "[records][connector][mysql]")
+{
+  ConnectorRecord mysql = base(ConnectorKind::mysql);
+  mysql.conninfo = "host=127.0.0.1 port=3306 user=escrow_admin";
+  mysql.db_user = "app";
+  mysql.db_host = "10.0.0.%";
+  mysql.auth_secret = "prod/my-admin";
+  const ConnectorRecord back = parse(to_json(mysql));
+  same(back, mysql);
+  CHECK(back.db_user == "app");
+  CHECK(back.db_host == "10.0.0.%");
+  CHECK(to_json(mysql)["kind"] == "mysql");
+  CHECK_FALSE(to_json(mysql).contains("role"));
+  Json json = to_json(mysql);
+  json.erase("host");
+  CHECK(refused(json) == "vault: connector c1: missing \"host\"");
+  json = to_json(mysql);
+  json["user"] = "";
+  CHECK(refused(json) == "vault: connector c1: a mysql connector needs \"conninfo\", \"user\" and \"host\"");
+  json = to_json(mysql);
+  json["role"] = "app";
+  CHECK(refused(json) == "vault: connector c1: unknown field \"role\"");
+
+  // A postgres record without alternate_role keeps its bytes; with one, it round-trips.
+  CHECK_FALSE(to_json(postgres()).contains("alternate_role"));
+  ConnectorRecord alternating = postgres();
+  alternating.alternate_role = "app_green";
+  const ConnectorRecord parsed = parse(to_json(alternating));
+  CHECK(parsed.alternate_role == "app_green");
+  CHECK(to_json(parsed) == to_json(alternating));
+  json = to_json(alternating);
+  json["alternate_role"] = alternating.role;
+  CHECK(refused(json) == "vault: connector c1: \"alternate_role\" must name a second role");
+  json["alternate_role"] = "";
+  CHECK(refused(json) == "vault: connector c1: \"alternate_role\" must name a second role");
+}

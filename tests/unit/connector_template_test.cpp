@@ -36,9 +36,9 @@ TEST_CASE("connector templates: placeholders are {{value}} and {{auth}}, nothing
   CHECK(connector::uses(parts, connector::Placeholder::auth));
   CHECK_FALSE(connector::uses(connector::parse_template("plain", "x"), connector::Placeholder::value));
   CHECK(require_error(ErrorKind::usage, [] { (void)connector::parse_template("x {{valeu}} y", "connector c: --body"); })
-        == "connector c: --body: unknown placeholder {{valeu}} (placeholders are {{value}} and {{auth}})");
+        == "connector c: --body: unknown placeholder {{valeu}} (placeholders are {{value}}, {{auth}} and {{role}})");
   CHECK(require_error(ErrorKind::usage, [] { (void)connector::parse_template("x {{value y", "connector c: --body"); })
-        == "connector c: --body: \"{{\" without \"}}\" (placeholders are {{value}} and {{auth}})");
+        == "connector c: --body: \"{{\" without \"}}\" (placeholders are {{value}}, {{auth}} and {{role}})");
   // A control character in an unknown placeholder is not echoed.
   CHECK_THAT(require_error(ErrorKind::usage, [] { (void)connector::parse_template("{{a\x1b[2Jb}}", "t"); }),
              Catch::Contains("{{a?[2Jb}}"));

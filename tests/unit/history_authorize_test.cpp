@@ -1014,6 +1014,11 @@ TEST_CASE("history authorize: journal-loss and resolve", "[history][authorize]")
              std::string("x"));
        return loss(w, "alice");
      }, "is acknowledged already"},
+    {"naming an operation (a lost operation must be restored)", [](World& w) {
+       return w.entry("alice",
+                      JournalLossArgs{{LostEntry{commit("lost"), at("2026-11-30T08:00:00Z"), "bob", "compromise"}}}, {},
+                      std::string("x"));
+     }, "is an operation: a lost operation cannot be acknowledged"},
     {"resolve (needs the merge replay)", [](World& w) {
        ResolveArgs r;
        r.voided = {commit("x")};

@@ -670,3 +670,53 @@ TEST_CASE("v2 open: a fork appended behind this machine's position takes the slo
   const VaultSession fresh = VaultSession::open(f.options(""), Access::read);
   CHECK(fresh.state().digest() == w.state().digest());
 }
+
+TEST_CASE("v2 session: an operation this machine verified cannot be cut out and acknowledged as a lost event",
+          "[v2][session][loss]")
+{
+  // Found by the insider suite (tests/insider, acknowledged_loss_hides_an_operation): an admin of *
+  // removes another member's operation from the journal and appends a journal-loss that declares
+  // it a lost event. The replay cannot know what the lost entry was; this machine verified it.
+  Fixture f;
+  team(f);
+  Entry removed;
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    removed = s.submit(member(f, "carol", {Role::requester}, {"prod"}));
+  }
+  std::string text = slurp(f.journal());
+  text.pop_back();
+  text = text.substr(0, text.rfind('\n') + 1); // the member-add cut
+  const ReplayResult before = replay(text);
+  REQUIRE(before.ok());
+  Entry e;
+  e.vault = before.state.vault_id;
+  e.actor = "alice";
+  e.ts = f.now;
+  e.host = "forger";
+  e.parents = before.heads;
+  e.action = OpKind::journal_loss;
+  e.why = "lost";
+  Op op;
+  op.args = JournalLossArgs{{LostEntry{removed.hash, removed.ts, "alice", "reveal"}}};
+  e.op = op;
+  e.op->writes = compute_writes(before.state, e);
+  seal_entry(e, f.id("alice"));
+  text += dump_entry(e) + "\n";
+  spit(f.journal(), text);
+  spit(f.head(), serialize_head_file(HeadFile{e.vault, {e.hash}, line_count(text)}));
+  const auto files = f.vault_files();
+  const auto cache = f.cache_files();
+  for (const Access access : {Access::read, Access::write}) {
+    require_error([&] { VaultSession::open(f.options(), access); }, ErrorKind::integrity,
+                  "that this machine verified is acknowledged as lost, but it is an operation: a lost operation "
+                  "cannot be acknowledged");
+    require_error([&] { VaultSession::open(f.options(), access); }, ErrorKind::integrity,
+                  fmt::format("entry {} (member-add by alice, ", short_hash(removed.hash)));
+  }
+  CHECK(f.vault_files() == files);
+  CHECK(f.cache_files() == cache);
+  // A machine that never saw it cannot tell (the git first-parent check is for that).
+  fs::remove_all(f.state_home);
+  CHECK_NOTHROW(VaultSession::open(f.options(""), Access::read));
+}

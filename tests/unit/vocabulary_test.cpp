@@ -37,6 +37,8 @@ Json connector_json(const std::string& kind, const std::string& method = "PUT")
   // The native kinds' own fields (docs/FORMAT.md).
   if (kind == "postgres") {
     json.update(Json{{"conninfo", "host=127.0.0.1"}, {"role", "app"}, {"auth_secret", ""}});
+  } else if (kind == "mysql") {
+    json.update(Json{{"conninfo", "host=127.0.0.1 user=admin"}, {"user", "app"}, {"host", "%"}, {"auth_secret", ""}});
   } else if (kind == "http") {
     json.update(Json{{"url", "https://api.example.com/v1"}, {"method", method}, {"body", "{\"v\": \"{{value}}\"}"},
                      {"headers", Json::array()}, {"expect_status", 0}, {"verify_url", ""}, {"verify_expect_status", 0},
@@ -185,8 +187,8 @@ TEST_CASE("vocabulary: an unknown name in a record is an integrity error naming 
         == R"(v.vault: members/bob: unknown role "superuser" in "roles")");
   CHECK(integrity_error([] { (void)member_from_json(member_json({"Admin"}), "bob", "v.vault: members/bob"); })
         == R"(v.vault: members/bob: unknown role "Admin" in "roles")");
-  CHECK(integrity_error([] { (void)connector_from_json(connector_json("mysql"), "crm", "v.vault: connectors/crm"); })
-        == R"(v.vault: connectors/crm: unknown connector kind "mysql" in "kind")");
+  CHECK(integrity_error([] { (void)connector_from_json(connector_json("mariadb"), "crm", "v.vault: connectors/crm"); })
+        == R"(v.vault: connectors/crm: unknown connector kind "mariadb" in "kind")");
   CHECK(integrity_error([] { (void)connector_from_json(connector_json("http", "put"), "crm", "v.vault: connectors/crm"); })
         == R"(v.vault: connectors/crm: unknown HTTP method "put" in "method")");
   CHECK(integrity_error([] { (void)secret_from_json(secret_json("deleted", "current"), "prod/db", "v.vault: secrets/prod/db"); })

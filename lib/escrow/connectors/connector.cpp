@@ -130,6 +130,9 @@ ConnectorRecord record_of(const Spec& spec)
   record.auth_secret = spec.auth_secret;
   record.conninfo = spec.conninfo;
   record.role = spec.role;
+  record.alternate_role = spec.alternate_role;
+  record.db_user = spec.db_user;
+  record.db_host = spec.db_host.empty() && spec.kind == ConnectorKind::mysql ? "%" : spec.db_host;
   record.url = spec.url;
   record.method = spec.method.value_or(HttpMethod::put);
   record.body = spec.body;
@@ -156,25 +159,51 @@ Json settings_of(const ConnectorRecord& connector)
   return settings;
 }
 
-StepResult native_result(const ConnectorRecord& connector, Step step, const Invocation& invocation)
+StepResult run_native(const ConnectorRecord& connector, Step step, const Invocation& invocation,
+                      const Redactor& redactor, const NativeBody& body)
 {
   StepResult result;
   result.connector = connector.name;
   result.step = step;
   result.version = invocation.version;
   result.timeout = std::max<std::int64_t>(connector.timeout, 1);
-  result.ok = true;
-  result.exit_code = 0;
+  const auto started = Clock::now();
+  const auto deadline = started + std::chrono::seconds(result.timeout);
+  Redactor local = redactor.clone();
+  std::string output;
+  std::optional<Stop> stop;
+  try {
+    stop = body(deadline, local, output);
+  } catch (const Error& error) {
+    // e.g. a stored setting the format accepted but the kind refuses (an edited vault).
+    stop = Stop{error.what(), false};
+  }
+  if (stop) {
+    result.ok = false;
+    result.exit_code = -1;
+    result.timed_out = stop->timed_out;
+    // Redacted first (on the raw bytes), then made printable (valid UTF-8, no controls).
+    const std::string redacted = local.redact_all(stop->message);
+    result.output = keep_tail(util::escape_controls(redacted, util::Layout::keep_lines), k_kept_output);
+  } else {
+    result.ok = true;
+    result.exit_code = 0;
+    result.output = keep_tail(local.redact_all(output), k_kept_output);
+  }
+  result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   return result;
 }
 
-void set_failure(StepResult& result, std::string_view message, const Redactor& redactor)
+std::chrono::milliseconds remaining(Clock::time_point deadline)
 {
-  result.ok = false;
-  result.exit_code = -1;
-  // Redacted first (on the raw bytes), then made printable (valid UTF-8, no controls).
-  const std::string redacted = redactor.redact_all(message);
-  result.output = keep_tail(util::escape_controls(redacted, util::Layout::keep_lines), k_kept_output);
+  return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+                  std::chrono::milliseconds(1));
+}
+
+int remaining_poll_ms(Clock::time_point deadline)
+{
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return ms <= 0 ? 0 : static_cast<int>(std::min<long long>(ms, 24LL * 3600 * 1000));
 }
 
 void check_settings(const Spec& spec, std::initializer_list<Setting> allowed)
@@ -203,6 +232,9 @@ void check_settings(const Spec& spec, std::initializer_list<Setting> allowed)
     {Setting::node, !spec.node.empty(), "--node"},
     {Setting::field, !spec.field.empty(), "--field"},
     {Setting::auth_user, !spec.auth_user.empty(), "--auth-user"},
+    {Setting::alternate_role, !spec.alternate_role.empty(), "--alternate-role"},
+    {Setting::db_user, !spec.db_user.empty(), "--user"},
+    {Setting::db_host, !spec.db_host.empty(), "--host"},
   };
   for (const Given& item : all) {
     if (item.given && std::find(allowed.begin(), allowed.end(), item.setting) == allowed.end()) {
@@ -259,7 +291,8 @@ StepResult run_shell_step(const ConnectorRecord& connector,
                           invocation.previous_version > 0 ? std::to_string(invocation.previous_version) : ""},
                          {"ESCROW_CONNECTOR", connector.name},
                          {"ESCROW_STEP", std::string(step_name(step))},
-                         {"ESCROW_ACTION", std::string(action_name(invocation.action))}});
+                         {"ESCROW_ACTION", std::string(action_name(invocation.action))},
+                         {"ESCROW_ROLE", invocation.role}});
   spec.stdin_data = &value;
   spec.timeout = std::chrono::seconds(result.timeout);
   spec.kill_grace = std::chrono::milliseconds(1000);

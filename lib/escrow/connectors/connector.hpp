@@ -12,6 +12,7 @@
 //              ESCROW_STEP             update | verify
 //              ESCROW_ACTION           rotate | rollback | restore (re-applying the old value) |
 //                                      reconnect (restore --reconnect) | rehearse (a rehearsal's real verify)
+//              ESCROW_ROLE             the role of the value (alternating roles, below), else ""
 //            Exit 0 = success; anything else (or the timeout, default 60 s) = failure. Output is
 //            captured, redacted of every value in play and kept (truncated) for the journal and
 //            the error message. Commands must be idempotent: a resumed or rolled-back rotation
@@ -19,10 +20,13 @@
 //   manual   (manual.cpp) a platform with no API: a person pastes the value and confirms with
 //            `escrow rotate --confirm ENV/NAME C`; an optional "verify" command checks the paste.
 //   postgres (postgres.cpp) ALTER ROLE through libpq with a SCRAM-SHA-256 verifier computed on
-//            the client; verify logs in as the role with the new value.
+//            the client; verify logs in as the role with the new value. Optionally two
+//            alternating roles (alternation.cpp).
+//   mysql    (mysql.cpp) ALTER USER through the MariaDB Connector/C with a mysql_native_password
+//            hash computed on the client; verify logs in as the account.
 //   http     (http.cpp) a JSON request with a templated body through libcurl, TLS verified.
 //   node-red (node_red.cpp) a config node's credential set through Node-RED's Admin API.
-// The native kinds (postgres, http, node-red) may hold their own credential in the vault
+// The native kinds (postgres, mysql, http, node-red) may hold their own credential in the vault
 // (`auth_secret`): rotation reads it under the read rules and hands it over in the Invocation.
 // docs/CONNECTORS.md describes every kind for users.
 //
@@ -40,11 +44,16 @@
 #include <escrow/secret_bytes.hpp>
 
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace escrow {
+class Vault;
+} // namespace escrow
 
 namespace escrow::connector {
 
@@ -73,7 +82,29 @@ struct Invocation
   // read rules; nullptr when the connector has none or it was not read (a driver that needs it
   // then fails the step, naming the secret).
   const SecretBytes* auth = nullptr;
+  // Alternating roles (with_alternation below): the version's slot (0 or 1) and the role the
+  // secret's connector with alternating roles gives it ("" when the secret has none). Every
+  // connector of the secret receives them, so the consumers learn which role the value is for.
+  int slot = 0;
+  std::string role{};
 };
+
+// Alternating roles (a postgres connector with --alternate-role; docs/CONNECTORS.md), after AWS
+// Secrets Manager's alternating-users rotation: two roles, and each rotation sets the password of
+// the role the consumers are NOT using, then switches them to it, so the previous value keeps
+// logging in (as the other role) while the consumers move.
+//
+// The slot of a version is the number of the secret's versions before it that did not fail,
+// modulo 2: a rotation's new version always has the other slot than the version it replaces, and
+// a failed attempt does not count. Slot 0 is --role, slot 1 --alternate-role.
+int alternation_slot(const SecretRecord& secret, std::int64_t version);
+// The role of `slot` for a connector with alternating roles (its --role for one role).
+const std::string& role_for_slot(const ConnectorRecord& connector, int slot);
+// `invocation` with its slot and role filled in from the vault: the slot of its version, the role
+// the first of the secret's connectors with alternating roles gives it.
+Invocation with_alternation(Invocation invocation, const Vault& vault);
+// The same for a secret record already at hand (only the vault's connectors are looked up).
+Invocation with_alternation(Invocation invocation, const SecretRecord& secret, const Vault& vault);
 
 struct StepResult
 {
@@ -116,6 +147,9 @@ struct Spec
   std::string auth_secret;          // --auth-secret ENV/NAME
   std::string conninfo;             // --conninfo
   std::string role;                 // --role
+  std::string alternate_role;       // --alternate-role (postgres)
+  std::string db_user;              // --user (mysql)
+  std::string db_host;              // --host (mysql; "" = '%')
   std::string url;                  // --url
   std::optional<HttpMethod> method; // --method (http; default PUT)
   std::string body;                 // --body
@@ -185,7 +219,7 @@ void validate(const Spec& spec);
 // that the kind does not take ("connector C: --role does not apply to http connectors").
 enum class Setting {
   update, verify, instructions, auth_secret, conninfo, role, url, method, body, headers,
-  expect_status, verify_url, verify_expect_status, cacert, node, field, auth_user,
+  expect_status, verify_url, verify_expect_status, cacert, node, field, auth_user, alternate_role, db_user, db_host,
 };
 void check_settings(const Spec& spec, std::initializer_list<Setting> allowed);
 // A text option: UTF-8, at most `limit` bytes, no control characters (but '\n' and '\t' when
@@ -194,10 +228,27 @@ void check_text(const Spec& spec, std::string_view option, std::string_view text
 // 0 (not given) or 100-599.
 void check_status(const Spec& spec, std::string_view option, std::int64_t status);
 
-// A failed step of a native kind: `message` (already free of values) becomes the output, kept
-// redacted and truncated like a command's; exit_code -1.
-StepResult native_result(const ConnectorRecord& connector, Step step, const Invocation& invocation);
-void set_failure(StepResult& result, std::string_view message, const Redactor& redactor);
+// The native kinds' step frame (postgres, mysql, http, node-red), one helper for all of them.
+using Clock = std::chrono::steady_clock;
+// Why a native step stopped: a message (it may hold values: run_native redacts it) and whether
+// the deadline stopped it.
+struct Stop
+{
+  std::string message;
+  bool timed_out = false;
+};
+// What a native step's body does: everything before `deadline` (the connector's timeout from the
+// start), naming any value it adds to what is in play in `redactor` (a clone of the caller's);
+// nullopt with `output` (free of values) on success. An Error it throws is a Stop.
+using NativeBody = std::function<std::optional<Stop>(Clock::time_point deadline, Redactor& redactor, std::string& output)>;
+// Runs `body` and makes its StepResult: connector, step, version, timeout, ok/exit code, the
+// output (a Stop's message redacted and truncated like a command's; exit_code -1), elapsed time.
+StepResult run_native(const ConnectorRecord& connector, Step step, const Invocation& invocation,
+                      const Redactor& redactor, const NativeBody& body);
+// The time left before `deadline`, at least 1 ms (for the libraries' own timeouts).
+std::chrono::milliseconds remaining(Clock::time_point deadline);
+// The time left before `deadline` in whole milliseconds for poll(): 0 once it has passed.
+int remaining_poll_ms(Clock::time_point deadline);
 
 // Runs one shell command with `value` on stdin and the ESCROW_* variables above (what the
 // command kind does for both steps and the manual kind for its verify). An empty command

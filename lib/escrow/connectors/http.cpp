@@ -120,17 +120,10 @@ public:
                  const SecretBytes& value,
                  const Redactor& redactor) const override
   {
-    StepResult result = native_result(connector, step, invocation);
-    const auto started = std::chrono::steady_clock::now();
-    try {
-      run_step(connector, step, invocation, value, redactor, result);
-    } catch (const Error& error) {
-      // A stored template the format accepted but the kind refuses (an edited vault).
-      set_failure(result, error.what(), redactor);
-    }
-    result.elapsed =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    return result;
+    return run_native(connector, step, invocation, redactor,
+                      [&](Clock::time_point deadline, Redactor& local, std::string& output) {
+                        return send(connector, step, invocation, value, local, deadline, output);
+                      });
   }
 
   std::string describe(const ConnectorRecord& connector) const override
@@ -144,32 +137,31 @@ public:
   }
 
 private:
-  static void run_step(const ConnectorRecord& connector,
-                       Step step,
-                       const Invocation& invocation,
-                       const SecretBytes& value,
-                       const Redactor& redactor,
-                       StepResult& result)
+  static std::optional<Stop> send(const ConnectorRecord& connector,
+                                  Step step,
+                                  const Invocation& invocation,
+                                  const SecretBytes& value,
+                                  const Redactor& redactor,
+                                  Clock::time_point deadline,
+                                  std::string& output)
   {
     if (step == Step::verify && connector.verify_url.empty()) {
-      return; // nothing to check
+      return std::nullopt; // nothing to check
     }
     const std::string what = fmt::format("connector {}", connector.name);
     web::Request request;
-    request.timeout = std::chrono::seconds(result.timeout);
+    request.timeout = remaining(deadline);
     request.cacert = connector.cacert;
     bool content_type = false;
     for (const std::string& header : connector.headers) {
       const auto parts = parse_template(header, what + ": header");
       if (uses(parts, Placeholder::auth) && invocation.auth == nullptr) {
-        set_failure(result, fmt::format("its auth secret {} was not read", connector.auth_secret), redactor);
-        return;
+        return Stop{fmt::format("its auth secret {} was not read", connector.auth_secret)};
       }
       SecretWriter line;
       std::string refused;
-      if (!render(parts, nullptr, invocation.auth, Escape::header, line, refused)) {
-        set_failure(result, fmt::format("the {} cannot go into a header (it holds a line break)", refused), redactor);
-        return;
+      if (!render(parts, nullptr, invocation.auth, Escape::header, line, refused, invocation.role)) {
+        return Stop{fmt::format("the {} cannot go into a header (it holds a line break)", refused)};
       }
       content_type = content_type || same_name(header.substr(0, header.find(':')), "Content-Type");
       request.headers.push_back(line.take());
@@ -183,15 +175,12 @@ private:
       }
       const auto parts = parse_template(connector.body, what + ": body");
       if (uses(parts, Placeholder::auth) && invocation.auth == nullptr) {
-        set_failure(result, fmt::format("its auth secret {} was not read", connector.auth_secret), redactor);
-        return;
+        return Stop{fmt::format("its auth secret {} was not read", connector.auth_secret)};
       }
       SecretWriter writer;
       std::string refused;
-      if (!render(parts, &value, invocation.auth, Escape::json, writer, refused)) {
-        set_failure(result, fmt::format("the {} is not UTF-8 text, so it cannot go into a JSON body", refused),
-                    redactor);
-        return;
+      if (!render(parts, &value, invocation.auth, Escape::json, writer, refused, invocation.role)) {
+        return Stop{fmt::format("the {} is not UTF-8 text, so it cannot go into a JSON body", refused)};
       }
       body = writer.take();
       request.method = std::string(http_method_name(connector.method));
@@ -204,21 +193,16 @@ private:
     const std::int64_t expected = step == Step::update ? connector.expect_status : connector.verify_expect_status;
     const web::Response response = web::perform(request);
     if (!response.sent) {
-      result.timed_out = response.timed_out;
-      set_failure(result, fmt::format("{} {}: {}", request.method, request.url, response.error), redactor);
-      result.ok = false;
-      return;
+      return Stop{fmt::format("{} {}: {}", request.method, request.url, response.error), response.timed_out};
     }
     const bool ok = expected == 0 ? response.status >= 200 && response.status < 300 : response.status == expected;
     const std::string answer = redactor.redact_all(response.body.expose_view());
     if (!ok) {
-      set_failure(result,
-                  fmt::format("{} {} answered HTTP {} (expected {}){}{}", request.method, request.url, response.status,
-                              describe_status(expected), answer.empty() ? "" : ": ", answer),
-                  redactor);
-      return;
+      return Stop{fmt::format("{} {} answered HTTP {} (expected {}){}{}", request.method, request.url, response.status,
+                              describe_status(expected), answer.empty() ? "" : ": ", answer)};
     }
-    result.output = keep_tail(fmt::format("HTTP {}", response.status), k_kept_output);
+    output = fmt::format("HTTP {}", response.status);
+    return std::nullopt;
   }
 };
 

@@ -29,8 +29,6 @@ namespace escrow::connector {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 std::string join_url(const std::string& base, std::string_view path)
 {
   std::string url = base;
@@ -46,13 +44,6 @@ SecretBytes line(std::string_view text)
   writer.append(text);
   return writer.take();
 }
-
-// Why a step stops: a message for the journal (redacted by the caller).
-struct Stop
-{
-  std::string message;
-  bool timed_out = false;
-};
 
 class NodeRedDriver final : public Driver
 {
@@ -94,29 +85,21 @@ public:
                  const SecretBytes& value,
                  const Redactor& redactor) const override
   {
-    StepResult result = native_result(connector, step, invocation);
-    const auto started = Clock::now();
-    const auto deadline = started + std::chrono::seconds(result.timeout);
-    std::optional<Stop> stop;
-    try {
-      if (step == Step::update) {
-        stop = update(connector, invocation, value, deadline);
-      } else {
-        stop = verify(connector, deadline);
-      }
-    } catch (const Error& error) {
-      stop = Stop{error.what(), false};
-    }
-    if (stop) {
-      set_failure(result, stop->message, redactor);
-      result.timed_out = stop->timed_out;
-    } else {
-      result.output = step == Step::update ? fmt::format("credential {} of node {} deployed", connector.field,
-                                                         connector.node)
-                                           : std::string("the flow answered as expected");
-    }
-    result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-    return result;
+    return run_native(connector, step, invocation, redactor,
+                      [&](Clock::time_point deadline, Redactor&, std::string& output) -> std::optional<Stop> {
+                        if (step == Step::update) {
+                          if (auto stop = update(connector, invocation, value, deadline)) {
+                            return stop;
+                          }
+                          output = fmt::format("credential {} of node {} deployed", connector.field, connector.node);
+                          return std::nullopt;
+                        }
+                        if (auto stop = verify(connector, deadline)) {
+                          return stop;
+                        }
+                        output = "the flow answered as expected";
+                        return std::nullopt;
+                      });
   }
 
   std::string describe(const ConnectorRecord& connector) const override
@@ -131,12 +114,6 @@ public:
   }
 
 private:
-  static std::chrono::milliseconds left(Clock::time_point deadline)
-  {
-    return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
-                    std::chrono::milliseconds(1));
-  }
-
   static std::optional<Stop> failed_request(const web::Request& request, const web::Response& response,
                                             std::string_view doing)
   {
@@ -166,7 +143,7 @@ private:
       login.method = "POST";
       login.url = join_url(connector.url, "/auth/token");
       login.cacert = connector.cacert;
-      login.timeout = left(deadline);
+      login.timeout = remaining(deadline);
       login.headers.push_back(line("Content-Type: application/x-www-form-urlencoded"));
       SecretWriter form;
       form.append("client_id=node-red-admin&grant_type=password&scope=*&username=");
@@ -231,7 +208,7 @@ private:
     request.method = "POST";
     request.url = join_url(connector.url, "/auth/revoke");
     request.cacert = connector.cacert;
-    request.timeout = left(deadline);
+    request.timeout = remaining(deadline);
     request.headers.push_back(line("Content-Type: application/x-www-form-urlencoded"));
     authorize(request, &token);
     SecretWriter form;
@@ -250,7 +227,7 @@ private:
     web::Request get;
     get.url = join_url(connector.url, "/flows");
     get.cacert = connector.cacert;
-    get.timeout = left(deadline);
+    get.timeout = remaining(deadline);
     get.headers.push_back(line("Node-RED-API-Version: v2"));
     authorize(get, token);
     const web::Response flows = web::perform(get);
@@ -300,7 +277,7 @@ private:
     post.method = "POST";
     post.url = get.url;
     post.cacert = connector.cacert;
-    post.timeout = left(deadline);
+    post.timeout = remaining(deadline);
     post.headers.push_back(line("Content-Type: application/json"));
     post.headers.push_back(line("Node-RED-API-Version: v2"));
     post.headers.push_back(line("Node-RED-Deployment-Type: nodes"));
@@ -333,7 +310,7 @@ private:
       web::Request get;
       get.url = connector.verify_url;
       get.cacert = connector.cacert;
-      get.timeout = left(deadline);
+      get.timeout = remaining(deadline);
       const web::Response response = web::perform(get);
       if (auto failed = failed_request(get, response, "checking the flow")) {
         stop = failed;

@@ -9,9 +9,13 @@
 // verify: connect with the same conninfo as --role with the new value and run SELECT 1. A server
 //   that lets the role in without asking for a password (trust, peer) proves nothing: the step
 //   fails.
+// Alternating roles (--alternate-role; alternation.cpp, docs/CONNECTORS.md): the role a step acts
+//   on is the one of the version's slot; re-applying the old value after a failed rotation also
+//   removes the other role's password (PASSWORD NULL), which held the failed value.
 // Every libpq message is redacted of every value in play (and of the verifier) before it is kept.
 // The connector's timeout bounds the whole step: connection (non-blocking, polled against the
 // deadline) and statement (cancelled at the deadline).
+#include <escrow/connectors/c_string.hpp>
 #include <escrow/connectors/kinds.hpp>
 #include <escrow/connectors/template.hpp>
 #include <escrow/crypto.hpp>
@@ -27,14 +31,6 @@
 namespace escrow::connector {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-struct Stop
-{
-  std::string message; // may hold values: redacted by the caller
-  bool timed_out = false;
-};
 
 struct Connection
 {
@@ -59,17 +55,11 @@ std::string trimmed(const char* message)
   return text;
 }
 
-int left_ms(Clock::time_point deadline)
-{
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return ms <= 0 ? 0 : static_cast<int>(std::min<long long>(ms, 24LL * 3600 * 1000));
-}
-
 // Waits for the connection's socket; false at the deadline.
 bool wait_socket(PGconn* conn, bool for_read, Clock::time_point deadline)
 {
   for (;;) {
-    const int ms = left_ms(deadline);
+    const int ms = remaining_poll_ms(deadline);
     if (ms == 0) {
       return false;
     }
@@ -85,20 +75,6 @@ bool wait_socket(PGconn* conn, bool for_read, Clock::time_point deadline)
       return true; // let libpq find and report the error
     }
   }
-}
-
-// A NUL-terminated copy in locked memory (libpq takes C strings).
-SecretBytes c_string(const SecretBytes& value)
-{
-  SecretWriter writer;
-  writer.append(value);
-  writer.append(std::string_view("\0", 1));
-  return writer.take();
-}
-
-const char* c_str(const SecretBytes& bytes)
-{
-  return reinterpret_cast<const char*>(bytes.expose().data());
 }
 
 // Connects; `user` and `password` (C strings) override the conninfo when given.
@@ -185,7 +161,7 @@ public:
 
   void validate(const Spec& spec) const override
   {
-    check_settings(spec, {Setting::conninfo, Setting::role, Setting::auth_secret});
+    check_settings(spec, {Setting::conninfo, Setting::role, Setting::alternate_role, Setting::auth_secret});
     if (spec.conninfo.empty() || spec.role.empty()) {
       throw Error(ErrorKind::usage,
                   fmt::format("connector {}: a postgres connector needs --conninfo and --role", spec.name))
@@ -193,6 +169,10 @@ public:
     }
     check_text(spec, "--conninfo", spec.conninfo, 4096);
     check_text(spec, "--role", spec.role, 63);
+    check_text(spec, "--alternate-role", spec.alternate_role, 63);
+    if (spec.alternate_role == spec.role) {
+      fail(ErrorKind::usage, "connector {}: --alternate-role must name another role than --role", spec.name);
+    }
     char* error = nullptr;
     PQconninfoOption* options = PQconninfoParse(spec.conninfo.c_str(), &error);
     if (options == nullptr) {
@@ -220,31 +200,35 @@ public:
                  const SecretBytes& value,
                  const Redactor& redactor) const override
   {
-    StepResult result = native_result(connector, step, invocation);
-    const auto started = Clock::now();
-    const auto deadline = started + std::chrono::seconds(result.timeout);
-    Redactor local = redactor.clone();
-    std::optional<Stop> stop;
-    if (std::string_view(value.expose_view()).find('\0') != std::string_view::npos) {
-      stop = Stop{"the value holds a NUL byte, which PostgreSQL cannot take as a password"};
-    } else if (step == Step::update) {
-      stop = update(connector, invocation, value, deadline, local);
-    } else {
-      stop = verify(connector, value, deadline);
-    }
-    if (stop) {
-      set_failure(result, stop->message, local);
-      result.timed_out = stop->timed_out;
-    } else {
-      result.output = step == Step::update ? fmt::format("password of role {} set (SCRAM-SHA-256 verifier)", connector.role)
-                                           : fmt::format("{} logged in with the new value", connector.role);
-    }
-    result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-    return result;
+    return run_native(connector, step, invocation, redactor,
+                      [&](Clock::time_point deadline, Redactor& local, std::string& output) -> std::optional<Stop> {
+                        if (std::string_view(value.expose_view()).find('\0') != std::string_view::npos) {
+                          return Stop{"the value holds a NUL byte, which PostgreSQL cannot take as a password"};
+                        }
+                        const std::string& role = role_for_slot(connector, invocation.slot);
+                        const std::string alternating =
+                          connector.alternate_role.empty() ? "" : fmt::format("; alternating roles: the consumers use {}", role);
+                        if (step == Step::update) {
+                          if (auto stop = update(connector, role, invocation, value, deadline, local)) {
+                            return stop;
+                          }
+                          output = fmt::format("password of role {} set (SCRAM-SHA-256 verifier{})", role, alternating);
+                          return std::nullopt;
+                        }
+                        if (auto stop = verify(connector, role, value, deadline)) {
+                          return stop;
+                        }
+                        output = fmt::format("{} logged in with the value{}", role, alternating);
+                        return std::nullopt;
+                      });
   }
 
   std::string describe(const ConnectorRecord& connector) const override
   {
+    if (!connector.alternate_role.empty()) {
+      return one_line(fmt::format("roles {}/{} (alternating) via {}", connector.role, connector.alternate_role,
+                                  connector.conninfo), 60);
+    }
     return one_line(fmt::format("role {} via {}", connector.role, connector.conninfo), 60);
   }
 
@@ -256,6 +240,7 @@ public:
 
 private:
   static std::optional<Stop> update(const ConnectorRecord& connector,
+                                    const std::string& role_name,
                                     const Invocation& invocation,
                                     const SecretBytes& value,
                                     Clock::time_point deadline,
@@ -278,7 +263,7 @@ private:
     }
     PGconn* conn = connection.conn;
     const SecretBytes password = c_string(value);
-    char* verifier = PQencryptPasswordConn(conn, c_str(password), connector.role.c_str(), "scram-sha-256");
+    char* verifier = PQencryptPasswordConn(conn, c_str(password), role_name.c_str(), "scram-sha-256");
     if (verifier == nullptr) {
       return Stop{"cannot compute the SCRAM-SHA-256 verifier: " + trimmed(PQerrorMessage(conn))};
     }
@@ -287,7 +272,7 @@ private:
     PQfreemem(verifier);
     redactor.add("scram-verifier", verifier_bytes);
 
-    char* role = PQescapeIdentifier(conn, connector.role.c_str(), connector.role.size());
+    char* role = PQescapeIdentifier(conn, role_name.c_str(), role_name.size());
     if (role == nullptr) {
       return Stop{"cannot quote the role name: " + trimmed(PQerrorMessage(conn))};
     }
@@ -306,20 +291,38 @@ private:
     crypto::wipe(literal, std::strlen(literal));
     PQfreemem(literal);
     const SecretBytes statement = sql.take();
-    return execute(conn, c_str(statement), deadline, connector.timeout);
+    if (auto stop = execute(conn, c_str(statement), deadline, connector.timeout)) {
+      return stop;
+    }
+    if (invocation.action == Action::restore && !connector.alternate_role.empty()) {
+      // Re-applying the old value after a failed rotation: the other role holds the failed new
+      // value. Its password is removed, so that value logs in nowhere; the next rotation sets it.
+      const std::string& other = role_for_slot(connector, 1 - invocation.slot);
+      char* quoted = PQescapeIdentifier(conn, other.c_str(), other.size());
+      if (quoted == nullptr) {
+        return Stop{"cannot quote the role name: " + trimmed(PQerrorMessage(conn))};
+      }
+      const std::string clear = std::string("ALTER ROLE ") + quoted + " PASSWORD NULL";
+      PQfreemem(quoted);
+      return execute(conn, clear.c_str(), deadline, connector.timeout);
+    }
+    return std::nullopt;
   }
 
-  static std::optional<Stop> verify(const ConnectorRecord& connector, const SecretBytes& value, Clock::time_point deadline)
+  static std::optional<Stop> verify(const ConnectorRecord& connector,
+                                    const std::string& role,
+                                    const SecretBytes& value,
+                                    Clock::time_point deadline)
   {
     const SecretBytes password = c_string(value);
     Connection connection;
-    if (auto stop = connect(connection, connector, connector.role.c_str(), c_str(password), deadline)) {
+    if (auto stop = connect(connection, connector, role.c_str(), c_str(password), deadline)) {
       return stop;
     }
     if (PQconnectionUsedPassword(connection.conn) == 0) {
       return Stop{fmt::format("the server let {} in without asking for a password (trust or peer authentication), "
                               "so the new value is not checked",
-                              connector.role)};
+                              role)};
     }
     return execute(connection.conn, "SELECT 1", deadline, connector.timeout);
   }

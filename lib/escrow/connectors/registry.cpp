@@ -14,6 +14,7 @@ const Driver& driver_for(ConnectorKind kind)
   case ConnectorKind::postgres: return postgres_driver();
   case ConnectorKind::http: return http_driver();
   case ConnectorKind::node_red: return node_red_driver();
+  case ConnectorKind::mysql: return mysql_driver();
   }
   fail(ErrorKind::integrity, "connector kind {} has no driver", static_cast<int>(kind));
 }

@@ -22,7 +22,7 @@ std::vector<TemplatePart> parse_template(std::string_view text, std::string_view
     }
     const std::size_t close = text.find("}}", open + 2);
     if (close == std::string_view::npos) {
-      fail(ErrorKind::usage, "{}: \"{{{{\" without \"}}}}\" (placeholders are {{{{value}}}} and {{{{auth}}}})", what);
+      fail(ErrorKind::usage, "{}: \"{{{{\" without \"}}}}\" (placeholders are {{{{value}}}}, {{{{auth}}}} and {{{{role}}}})", what);
     }
     const std::string_view name = text.substr(open + 2, close - open - 2);
     TemplatePart part;
@@ -31,12 +31,14 @@ std::vector<TemplatePart> parse_template(std::string_view text, std::string_view
       part.placeholder = Placeholder::value;
     } else if (name == "auth") {
       part.placeholder = Placeholder::auth;
+    } else if (name == "role") {
+      part.placeholder = Placeholder::role;
     } else {
       std::string shown;
       for (const char c : name.substr(0, 32)) {
         shown.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
       }
-      fail(ErrorKind::usage, "{}: unknown placeholder {{{{{}}}}} (placeholders are {{{{value}}}} and {{{{auth}}}})", what,
+      fail(ErrorKind::usage, "{}: unknown placeholder {{{{{}}}}} (placeholders are {{{{value}}}}, {{{{auth}}}} and {{{{role}}}})", what,
            shown);
     }
     parts.push_back(std::move(part));
@@ -131,11 +133,19 @@ bool render(const std::vector<TemplatePart>& parts,
             const SecretBytes* auth,
             Escape escape,
             SecretWriter& out,
-            std::string& refused)
+            std::string& refused,
+            std::string_view role)
 {
   for (const TemplatePart& part : parts) {
     if (part.literal) {
       out.append(part.text);
+      continue;
+    }
+    if (part.placeholder == Placeholder::role) {
+      if (!out.append_escaped(role, escape)) {
+        refused = "role";
+        return false;
+      }
       continue;
     }
     const SecretBytes* bytes = part.placeholder == Placeholder::value ? value : auth;

@@ -1,7 +1,8 @@
 // Templates of the native connector kinds, and the text they are rendered into.
 //
-// A template is text with placeholders: {{value}} (the new value) and {{auth}} (the value of the
-// connector's auth secret). Which placeholders a template may hold is the caller's rule (an http
+// A template is text with placeholders: {{value}} (the new value), {{auth}} (the value of the
+// connector's auth secret) and {{role}} (the role of the value, with alternating roles; else "";
+// not secret). Which placeholders a template may hold is the caller's rule (an http
 // body: both; a header: {{auth}} only; a URL: none). Anything else between "{{" and "}}" is an
 // unknown placeholder, refused when the connector is added. Rendering writes into locked memory
 // (SecretBytes): a rendered template holds values, so it never lives in a std::string.
@@ -15,7 +16,7 @@
 
 namespace escrow::connector {
 
-enum class Placeholder { value, auth };
+enum class Placeholder { value, auth, role };
 
 struct TemplatePart
 {
@@ -54,13 +55,14 @@ private:
 };
 
 // Renders a parsed template. `value` and `auth` may be null when the template does not use them.
-// Returns false when an escape refuses a value (`refused` names which: "value" or "auth").
+// Returns false when an escape refuses a value (`refused` names which: "value", "auth" or "role").
 [[nodiscard]] bool render(const std::vector<TemplatePart>& parts,
                           const SecretBytes* value,
                           const SecretBytes* auth,
                           Escape escape,
                           SecretWriter& out,
-                          std::string& refused);
+                          std::string& refused,
+                          std::string_view role = {});
 
 // The JSON escape of `text` for use inside a JSON string, as a plain string (for text that is
 // not secret).

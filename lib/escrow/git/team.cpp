@@ -115,16 +115,36 @@ std::string textconv(const fs::path& file)
   return summarize(util::read_all(handle, file, k_max_vault_size));
 }
 
-void merge_driver(const fs::path& base, const fs::path& ours, const fs::path& theirs)
+history::MergeOutcome merge_driver(const DriverFiles& files)
 {
-  (void)base;
-  (void)theirs;
-  throw Error(ErrorKind::failed,
-              fmt::format("{}: the merge driver arrives with escrow-vault/2; git leaves this file unmerged, holding "
-                          "this clone's version (never conflict markers)",
-                          ours.string()))
-    .hint("resolve by keeping one side and redoing the other side's change on top of it: git merge --abort, "
-          "then docs/TEAM.md \"When sync reports a conflict\"");
+  // git hands temporary copies it made itself: read them as person-named files (links followed).
+  const auto read = [](const fs::path& path) { return read_file(path, k_max_journal_read, util::Links::follow); };
+  const std::string base = read(files.base);
+  const std::string ours = read(files.ours);
+  const std::string theirs = read(files.theirs);
+  // Without %P (a driver line without it), messages use the file's usual name, not git's temp name.
+  std::string name = files.name;
+  if (name.empty()) {
+    name = std::string(history::usual_file_name(history::detect_format(ours)));
+  }
+  if (name.empty()) {
+    name = files.ours.filename().string();
+  }
+  history::MergeOutcome outcome = history::merge_texts(base, ours, theirs, name);
+  if (outcome.format == history::MergedFormat::other) {
+    throw Error(ErrorKind::failed,
+                fmt::format("{}: the merge driver merges escrow-vault/2 files; git leaves this escrow-vault/1 file "
+                            "unmerged, holding this clone's version (never conflict markers)",
+                            name))
+      .hint("resolve by keeping one side and redoing the other side's change on top of it: git merge --abort, "
+            "then docs/TEAM.md \"When sync reports a conflict\"");
+  }
+  if (outcome.ok() && outcome.changed) {
+    AtomicFile out(files.ours, 0644);
+    out.write(outcome.text);
+    out.commit();
+  }
+  return outcome;
 }
 
 } // namespace escrow::git

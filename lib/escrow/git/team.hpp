@@ -5,6 +5,7 @@
 
 #include <escrow/git/setup.hpp>
 #include <escrow/git/sync.hpp>
+#include <escrow/history/merge_files.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -36,11 +37,21 @@ SyncReport sync_vault(const VaultSyncOptions& options);
 // `escrow diff --textconv FILE`: the summary of FILE (summary.hpp).
 std::string textconv(const std::filesystem::path& file);
 
-// `escrow merge BASE OURS THEIRS [PATH]`: the driver arrives with escrow-vault/2. Until then it
-// touches none of the files and throws Error(failed) saying how to resolve by hand, so git
-// marks the path unmerged with OURS (a valid file, never conflict markers) in the work tree.
-[[noreturn]] void merge_driver(const std::filesystem::path& base,
-                               const std::filesystem::path& ours,
-                               const std::filesystem::path& theirs);
+struct DriverFiles
+{
+  std::filesystem::path base;   // %O
+  std::filesystem::path ours;   // %A: also the result
+  std::filesystem::path theirs; // %B
+  std::string name;             // %P (the path in the work tree); "" when git did not pass it
+};
+
+// `escrow merge BASE OURS THEIRS [PATH]` (history/merge_files.hpp; docs/design/vault-2-merge.md):
+// reads the three versions, merges escrow-vault/2 files by their format and, when the merge is
+// valid and changes ours, replaces OURS atomically. On a conflict nothing is written (OURS keeps
+// this clone's bytes; git marks the path unmerged) and the outcome lists the conflicts. A forged
+// or malformed file: Error(integrity); mismatched formats: Error(integrity); escrow-vault/1
+// files: Error(failed) saying how to merge by hand. Every error leaves every file byte-identical.
+// Needs no identity and signs nothing (D9).
+history::MergeOutcome merge_driver(const DriverFiles& files);
 
 } // namespace escrow::git

@@ -1066,6 +1066,13 @@ Verdict may_acknowledge_loss(const State& s, const Context& ctx, const JournalLo
     if (s.lost.count(e.hash) > 0) {
       return refuse(k, "entry {} is acknowledged already", short_hash(e.hash));
     }
+    // A lost operation changed the state: it must be restored, never acknowledged
+    // (vault-2-replay.md §6). What the entry really was only the machines that verified it know
+    // (the session checks that); a journal-loss that says it was an operation is refused here.
+    if (parse_op_kind(e.action)) {
+      return refuse(k, "entry {} ({} by {}) is an operation: a lost operation cannot be acknowledged",
+                    short_hash(e.hash), e.action, e.actor);
+    }
   }
   return no_key_lines(k, ctx);
 }

@@ -516,6 +516,7 @@ private:
           f.actor = node->entry.actor;
         }
         std::string where = sealed != nullptr ? fmt::format("merged at line {}", sealed->line) : "unsealed merge";
+        f.other = c.other;
         if (c.other) {
           where += fmt::format(", with {}", short_hash(*c.other));
         }
@@ -956,7 +957,7 @@ VerifiedVault verify_vault(std::string_view head_text, std::string_view journal,
     if (reason.rfind("head: ", 0) == 0) {
       reason.erase(0, 6);
     }
-    head_problem = Finding{FindingKind::malformed_file, VaultFile::head, 0, std::nullopt, {}, {}, std::move(reason)};
+    head_problem = Finding{FindingKind::malformed_file, VaultFile::head, 0, std::nullopt, {}, {}, std::move(reason), std::nullopt};
   }
   ReplayOptions with_head = options;
   with_head.head = out.head ? &*out.head : nullptr;
@@ -967,7 +968,7 @@ VerifiedVault verify_vault(std::string_view head_text, std::string_view journal,
   }
   if (keys != nullptr) {
     const auto keys_finding = [&findings](FindingKind kind, std::size_t line, std::string reason) {
-      findings.push_back(Finding{kind, VaultFile::keys, line, std::nullopt, {}, {}, std::move(reason)});
+      findings.push_back(Finding{kind, VaultFile::keys, line, std::nullopt, {}, {}, std::move(reason), std::nullopt});
     };
     if (keys->vault_id() != out.replay.state.vault_id && out.replay.state.initialised) {
       keys_finding(FindingKind::foreign_entry, 0, "the keys file belongs to another vault than the journal");

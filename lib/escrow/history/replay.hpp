@@ -100,6 +100,7 @@ struct Finding
   std::string action;          // its action ("secret-set"), when known
   std::string actor;           // its actor, when known
   std::string reason;          // the rule, one line, value-free
+  std::optional<Hash> other;   // a conflict: the other side's operation of the pair, when there is one
 
   Severity severity() const { return severity_of(kind); }
 };

@@ -199,6 +199,7 @@ struct VaultSession::Impl
       return false; // a merge of an older fork, or parents that are not the verified heads
     }
     r.require_ok(names());
+    refuse_acknowledged_operations(cached.log, cached.state.lost, r.state.lost);
     take_warnings(r);
     log = cached.log;
     for (VerifiedEntry& e : accepted(r, seen, tail, journal_name())) {
@@ -207,6 +208,27 @@ struct VaultSession::Impl
     state = r.state;
     position = advance(cached.position, tail, cached.position.size, r, journal_name());
     return true;
+  }
+
+  // A journal-loss may acknowledge only lost events (vault-2-replay.md §6): an entry this machine
+  // verified as an operation, newly acknowledged as lost, is an operation cut out of history and
+  // declared lost (whatever action the journal-loss claims for it). The replay cannot know what a
+  // lost entry was; this machine can.
+  void refuse_acknowledged_operations(const std::vector<VerifiedEntry>& verified, const std::set<Hash>& before,
+                                      const std::set<Hash>& acknowledged) const
+  {
+    if (acknowledged.size() == before.size()) {
+      return; // nothing newly acknowledged (acknowledgements are only ever added)
+    }
+    for (const VerifiedEntry& e : verified) {
+      if (acknowledged.count(e.hash) > 0 && before.count(e.hash) == 0 && parse_op_kind(e.action)) {
+        throw Error(ErrorKind::integrity,
+                    fmt::format("{}: entry {} ({} by {}, {}) that this machine verified is acknowledged as lost, but "
+                                "it is an operation: a lost operation cannot be acknowledged",
+                                journal_name(), short_hash(e.hash), e.action, e.actor, format_time(e.ts)),
+                    {"restore it: escrow audit restore --from <commit or file>"});
+      }
+    }
   }
 
   void full_replay(const std::optional<Verified>& cached)
@@ -225,6 +247,7 @@ struct VaultSession::Impl
           present.insert(hash);
         }
       }
+      refuse_acknowledged_operations(cached->log, cached->state.lost, r.state.lost);
       std::vector<VerifiedEntry> missing = missing_entries(cached->log, present, r.state.lost);
       if (!missing.empty()) {
         if (!options.acknowledging_loss) {
@@ -557,8 +580,7 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
   std::sort(op.writes.begin(), op.writes.end(), [](const Write& a, const Write& b) { return a.path < b.path; });
   e.op = std::move(op);
   check_args(*e.op, ErrorKind::usage, what);
-  // "escrow.vault: member-add: bob is not an admin of *" (the reason names the kind).
-  require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
+  // What this machine knows of the loss first (exit 3 for an operation), then the rules.
   if (acknowledging) {
     // Exactly what this machine found lost, nothing else (the rest of journal-loss's rule).
     std::set<Hash> named;
@@ -584,6 +606,8 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
       }
     }
   }
+  // "escrow.vault: member-add: bob is not an admin of *" (the reason names the kind).
+  require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
   e.op->writes = compute_writes(s.state, e);
   seal_entry(e, s.load_identity(), what);
   State next = s.state;

@@ -207,7 +207,8 @@ Outcome Rotator::confirm(const std::string& name, const std::string& connector_n
   JournalEntry entry = entry_for(JournalAction::confirm, full_name, secret.env, op.v_new);
   entry.detail = Json{{"connector", connector_name}};
   if (!connector->verify.empty()) {
-    const connector::Invocation invocation{full_name, secret.env, op.v_new, op.v_old, action_of(op.kind)};
+    const connector::Invocation invocation =
+      connector::with_alternation({full_name, secret.env, op.v_new, op.v_old, action_of(op.kind)}, secret, vault);
     connector::StepResult check = connector::run_step(*connector, connector::Step::verify,
                                                       op.invocation_for(*connector, invocation), *op.new_value,
                                                       op.redactor());

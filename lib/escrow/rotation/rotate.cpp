@@ -254,7 +254,8 @@ Outcome Rotator::drive(Op& op)
   }
 
   const Redactor redactor = op.redactor();
-  const connector::Invocation invocation{op.name, op.env, op.v_new, op.v_old, action_of(op.kind)};
+  const connector::Invocation invocation =
+    connector::with_alternation({op.name, op.env, op.v_new, op.v_old, action_of(op.kind)}, vault);
 
   // 2. set.
   std::vector<std::string> attempted;
@@ -378,9 +379,10 @@ void Rotator::roll_back(Op& op, Outcome& out, const std::string& cause, const st
     m_journal.reset();
   }
   const Redactor redactor = op.redactor();
-  const connector::Invocation invocation{op.name, op.env, op.v_old, op.v_new, connector::Action::restore};
-  std::vector<std::string> incomplete;
   const Vault& vault = m_session.vault();
+  const connector::Invocation invocation =
+    connector::with_alternation({op.name, op.env, op.v_old, op.v_new, connector::Action::restore}, vault);
+  std::vector<std::string> incomplete;
   // Re-apply in reverse order, then verify in the declared order once every connector holds the
   // old value again: a consumer's check (a flow querying its database) passes only when its
   // source of truth is back too, so verifying each right after its own re-apply would report a
