@@ -547,9 +547,12 @@ TEST_CASE("rotation cli: --due rotates what is due and what the caller may rotat
   r = f.as("bob", {"--json", "rotate", "--due"});
   CHECK(r.code == 0);
   CHECK(json_of(r)["results"].empty());
+  const std::string keys = f.read("escrow.keys");
   r = f.as("bob", {"rotate", "prod/fresh"});
   CHECK(r.code == 4);
-  CHECK(snapshot(f) == before);
+  CHECK(f.read("escrow.keys") == keys); // escrow-vault/2 journals the refusal (a denied rotate-start event)
+  CHECK(journal_of(f).back()["action"] == "rotate-start");
+  CHECK(journal_of(f).back()["result"] == "denied");
   f.unset_env("ESCROW_NOW");
 }
 
