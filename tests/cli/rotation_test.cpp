@@ -3,6 +3,7 @@
 #include "fixture.hpp"
 
 #include <escrow/history/op.hpp>
+#include <escrow/history/secrets.hpp>
 #include <escrow/history/vault_session.hpp>
 #include <escrow/rotation/v2.hpp>
 #include <escrow/session.hpp>
