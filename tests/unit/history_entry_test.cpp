@@ -928,10 +928,10 @@ TEST_CASE("history entry: the native connector kinds and escrow_only round-trip 
     c.settings = args.settings;
     c.created_by = "alice";
     const Json record = to_json(c);
-    CHECK(to_json(connector_from_json(record, args.name, "c")) == record);
+    CHECK(to_json(escrow::history::connector_from_json(record, args.name, "c")) == record);
     Json other = record;
     other["node"] = "n1"; // a node-red setting on another kind
-    CHECK_THROWS_WITH(connector_from_json(other, args.name, "c"), Catch::Contains("unknown field \"node\""));
+    CHECK_THROWS_WITH(escrow::history::connector_from_json(other, args.name, "c"), Catch::Contains("unknown field \"node\""));
   }
   // check_args refuses settings a kind does not have (a command that built them by mistake).
   ConnectorAddArgs wrong = web;

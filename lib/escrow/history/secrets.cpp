@@ -83,12 +83,7 @@ std::string why_not(const State& state, const Secret& secret, const std::string&
                      version.threshold, version.v);
 }
 
-struct Opened
-{
-  SecretBytes value;
-  std::string via;
-  std::string request; // grant or approvals
-};
+} // namespace
 
 // The three ways to a value (vault-2.md §4), in order: standing reader, carried grant, k approvals.
 Opened open_version(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
@@ -143,6 +138,8 @@ Opened open_version(VaultSession& session, const Secret& secret, const std::stri
   }
   fail(ErrorKind::access, "{}: {}: no key line opens v{} for {}", what, secret.name, version.v, me);
 }
+
+namespace {
 
 // The first use of a grant to an after_access secret: grant-used (the secret becomes due).
 void mark_used(VaultSession& session, const std::string& name, const std::string& request)

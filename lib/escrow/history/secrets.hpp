@@ -43,6 +43,18 @@ void check_secret_spec(const SecretSpec& spec);
 // secret, the v line, one sh line per custodian. A refusal is journaled (secret-add, denied).
 const Secret& add_secret(VaultSession& session, const SecretSpec& spec, const SecretBytes& value);
 
+// The value of version `vid` of `secret` as the identity can open it, in order: standing reader,
+// carried grant, k approvals (vault-2.md §4); Error(access) "<what>: …" saying why not. Journals
+// nothing: the caller records the read (a reveal, an exec) before the value leaves escrow.
+struct Opened
+{
+  SecretBytes value;
+  std::string via;     // reader | grant | approvals
+  std::string request; // grant or approvals
+};
+Opened open_version(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
+                    std::string_view what);
+
 // The secret named, or Error(usage) "<what>: no secret ENV/NAME".
 const Secret& find_secret(const State& state, std::string_view name, std::string_view what);
 
