@@ -36,9 +36,6 @@ void run_update(const AddOptions& options, const CLI::App& add, Context& context
     throw Error(ErrorKind::usage, "add --update: the custodians are changed by their own command")
       .hint(fmt::format("escrow custodians {} --custodians a,b,c --threshold K", options.name));
   }
-  if (options.escrow_only) {
-    throw Error(ErrorKind::usage, "add: --escrow-only is not yet recorded in escrow-vault/2");
-  }
   if (options.after_access && options.no_after_access) {
     fail(ErrorKind::usage, "add --update: --after-access and --no-after-access exclude each other");
   }
@@ -66,6 +63,9 @@ void run_update(const AddOptions& options, const CLI::App& add, Context& context
   if (options.after_access || options.no_after_access) {
     update.after_access = options.after_access;
   }
+  if (options.escrow_only) {
+    update.escrow_only = true;
+  }
   history::check_secret_update(update);
   history::VaultSession session = context.open_v2(history::Access::write);
   const history::Secret& secret = history::update_secret(session, update);
@@ -86,11 +86,6 @@ void run_add(const AddOptions& options, const CLI::App& add, Context& context)
   if (options.no_after_access) {
     fail(ErrorKind::usage, "add: --no-after-access needs --update");
   }
-  if (options.escrow_only) {
-    // escrow-vault/2's secret-add has no escrow_only field yet (vault-2-plan.md step 5b).
-    throw Error(ErrorKind::usage, "add: --escrow-only is not yet recorded in escrow-vault/2")
-      .hint("add it without --escrow-only; rotate --due on escrow-vault/2 is not ported yet");
-  }
   history::SecretSpec spec;
   spec.name = options.name;
   spec.owner = options.owner;
@@ -100,6 +95,7 @@ void run_add(const AddOptions& options, const CLI::App& add, Context& context)
   spec.custodians = split_list(options.custodians);
   spec.threshold = options.threshold;
   spec.after_access = options.after_access;
+  spec.escrow_only = options.escrow_only;
   spec.generator = options.generate;
   if (!options.every.empty()) {
     spec.every = parse_duration_option(options.every, "add: --every");
@@ -116,7 +112,7 @@ void run_add(const AddOptions& options, const CLI::App& add, Context& context)
   const history::Secret& secret = history::add_secret(session, spec, value);
   context.warn(session.warnings());
   const std::int64_t every = history::cadence(session.state(), secret);
-  if (secret.connectors.empty() && every > 0) {
+  if (secret.connectors.empty() && !secret.escrow_only && every > 0) {
     // No silent breakage (docs/CONNECTORS.md): rotate --due will not rotate it as it stands.
     context.note(fmt::format("warning: {} rotates every {} but has no connector, so no system would get a new value: "
                              "rotate --due will report it as needing one. Bind it (escrow connect {} CONNECTOR)",

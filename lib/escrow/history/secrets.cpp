@@ -179,6 +179,7 @@ void check_secret_spec(const SecretSpec& spec)
   v1.threshold = spec.threshold;
   v1.every = spec.every;
   v1.after_access = spec.after_access;
+  v1.escrow_only = spec.escrow_only;
   if (!spec.generator.empty()) {
     v1.generator = parse_generator(spec.generator);
   }
@@ -210,6 +211,7 @@ const Secret& add_secret(VaultSession& session, const SecretSpec& spec, const Se
   args.every = spec.every;
   args.generator = spec.generator;
   args.after_access = spec.after_access;
+  args.escrow_only = spec.escrow_only;
   args.custodians.insert(spec.custodians.begin(), spec.custodians.end());
   args.threshold = spec.threshold;
   // What names nothing that exists is a usage error (as v1), not a refusal by the rules.
@@ -291,9 +293,9 @@ void check_secret_update(const SecretUpdate& update)
     fail(ErrorKind::usage, "add: invalid secret name \"{}\" (ENV/NAME)", update.name);
   }
   if (!update.owner && !update.purpose && !update.tier && !update.connectors && !update.every && !update.generator
-      && !update.after_access) {
+      && !update.after_access && !update.escrow_only) {
     throw Error(ErrorKind::usage, "add --update: nothing to change")
-      .hint("give --owner, --purpose, --tier, --connector, --every, --generate or --after-access");
+      .hint("give --owner, --purpose, --tier, --connector, --every, --generate, --after-access or --escrow-only");
   }
   if (update.purpose) {
     if (update.purpose->empty()) {
@@ -346,6 +348,7 @@ const Secret& update_secret(VaultSession& session, const SecretUpdate& update)
     args.every = update.every;
     args.generator = update.generator;
     args.after_access = update.after_access;
+    args.escrow_only = update.escrow_only;
     Material material;
     if (update.owner && *update.owner != secret.owner) {
       // The new owner becomes a standing reader: a reader key of every live generation they
