@@ -129,6 +129,7 @@ void setup_list(CLI::App& app, Context& context);
 void setup_show(CLI::App& app, Context& context);
 void setup_get(CLI::App& app, Context& context);
 void setup_share(CLI::App& app, Context& context);      // share | unshare
+void setup_custodians(CLI::App& app, Context& context); // custodians-set
 void setup_exec(CLI::App& app, Context& context);
 void setup_verify(CLI::App& app, Context& context);
 void setup_git_setup(CLI::App& app, Context& context); // git-setup (docs/TEAM.md)

@@ -5,8 +5,9 @@
 #include <escrow/canonical.hpp>
 #include <escrow/crypto.hpp>
 #include <escrow/identity.hpp>
-#include <escrow/session.hpp>
-#include <escrow/shamir.hpp>
+#include <escrow/history/material.hpp>
+#include <escrow/history/vault_session.hpp>
+#include "../unit/foundation_support.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -73,8 +74,6 @@ struct World
     return entries;
   }
 
-  json vault_json() const { return json::parse(f.read("escrow.vault")); }
-  json db_json() const { return vault_json()["secrets"]["prod/db"]; }
   // escrow-vault/2: the secret as `show --json` prints it (a public read of the state).
   json shown() const { return json::parse(f.run({"--json", "show", "prod/db"}).out); }
 
@@ -84,30 +83,48 @@ struct World
     return escrow::open_identity(escrow::canonical::parse(f.read(who + ".id"), path), nullptr, path);
   }
 
-  // What a member with push access and their own key can do: edit the JSON and re-sign the head
-  // and manifest (next revision, escrow's exact layout). Record signatures they cannot forge.
-  void resign(const std::string& signer, const std::function<void(json&)>& edit) const
+  // A session as the CLI opens it for `who` (the fixture's state home: this machine's cache).
+  escrow::history::VaultSession session(const std::string& who) const
   {
-    using escrow::canonical::dump_pretty;
-    json doc = escrow::canonical::parse(f.read("escrow.vault"), "vault");
-    edit(doc);
-    const auto hash = [](const std::string& text) {
-      return escrow::canonical::b64(escrow::crypto::hash_raw(escrow::as_bytes(text)));
+    escrow::history::VaultSessionOptions o;
+    o.vault_path = f.vault();
+    o.state_home = f.dir() / "state";
+    o.clock = escrow::Clock::from_setting(f.env("ESCROW_NOW"));
+    o.lock_wait = std::chrono::seconds(5);
+    const std::string path = f.path(who + ".id").string();
+    o.identity = [path] {
+      return escrow::open_identity(escrow::canonical::parse(escrow::test::slurp(path), path), nullptr, path);
     };
-    json manifest = json::object();
-    const auto section = [&](const std::string& key, const std::string& prefix) {
-      std::string out = "{";
-      bool first = true;
-      for (const auto& [name, record] : doc[key].items()) {
-        std::string text;
-        dump_pretty(record, 2, text);
-        manifest[prefix + name] = hash(text);
-        out += first ? "\n    " : ",\n    ";
-        out += json(name).dump() + ": " + text;
-        first = false;
-      }
-      return out + (first ? "}" : "\n  }");
-    };
+    return escrow::history::VaultSession::open(std::move(o), escrow::history::Access::write);
+  }
+
+  // The journal's lines (without their newlines).
+  std::vector<std::string> lines() const
+  {
+    std::vector<std::string> out;
+    std::istringstream text(f.read("escrow.journal"));
+    for (std::string line; std::getline(text, line);) {
+      out.push_back(line);
+    }
+    return out;
+  }
+
+  // What a member with push access and their own key can do to the journal: take an entry,
+  // edit it, and append it signed by themselves after the journal's last entry (a well-formed
+  // line; only the rules of the state before it can refuse it).
+  std::string forge(const std::string& line, const std::string& signer,
+                    const std::function<void(escrow::history::Entry&)>& edit) const
+  {
+    escrow::history::Entry entry = escrow::history::parse_entry(line, "entry");
+    const escrow::history::Entry last = escrow::history::parse_entry(lines().back(), "entry");
+    entry.actor = signer;
+    entry.parents = {last.hash};
+    entry.ts = last.ts + 1;
+    edit(entry);
+    escrow::history::seal_entry(entry, identity(signer));
+    return escrow::history::dump_entry(entry) + "\n";
+  }
+
     const std::string members = section("members", "members/");
     const std::string connectors = section("connectors", "connectors/");
     const std::string secrets = section("secrets", "secrets/");
@@ -371,6 +388,11 @@ TEST_CASE("escrow cli: a removed member's approval is void and they cannot appro
   // writes escrow-vault/1 and no longer applies.)
 }
 
+// escrow-vault/2: an approval is an `approve` operation in the journal, signed by the approver and
+// valid only if the approver may approve that request in the state before it (vault-2.md §1.1
+// "unbound approval"). v1's hand-moved approval records and re-signed heads become journal
+// entries moved, replayed, edited or re-signed; every one is exit 3 naming the journal line, and
+// nothing is written.
 TEST_CASE("escrow cli: forged and replayed approvals are integrity failures", "[cli][escrow]")
 {
   World w;
@@ -382,55 +404,69 @@ TEST_CASE("escrow cli: forged and replayed approvals are integrity failures", "[
   const std::string new_id = w.request("dave", "1h");
   const std::string other_id = w.request("frank", "1h");
   REQUIRE(w.f.as("dave", {"get", "prod/db", "--reveal"}).code == 4);
-
-  SECTION("an approval moved by hand: the signed manifest no longer matches")
-  {
-    const json secret = w.db_json();
-    json moved = secret;
-    moved["requests"][1]["approvals"] = moved["requests"][0]["approvals"];
-    std::string old_text;
-    std::string new_text;
-    escrow::canonical::dump_pretty(secret, 2, old_text);
-    escrow::canonical::dump_pretty(moved, 2, new_text);
-    std::string text = w.f.read("escrow.vault");
-    const auto pos = text.find(old_text);
-    REQUIRE(pos != std::string::npos);
-    text.replace(pos, old_text.size(), new_text);
-    {
-      escrow::AtomicFile file(w.f.vault(), 0644);
-      file.write(text);
-      file.commit();
+  // bob's approval of the old request.
+  std::string bobs;
+  for (const std::string& line : w.lines()) {
+    const json entry = json::parse(line);
+    if (entry["action"] == "approve" && entry["actor"] == "bob") {
+      bobs = line;
     }
-    const Result r = w.f.as("dave", {"get", "prod/db", "--reveal"});
-    CHECK(r.code == 3);
-    CHECK(r.err.find("does not match the signed manifest") != std::string::npos);
-    CHECK(w.f.read("escrow.vault") == text);
-    CHECK(w.f.as("alice", {"verify"}).code == 3);
   }
-  SECTION("replayed from an older request, head re-signed by the requester")
-  {
-    w.resign("dave", [&](json& doc) {
-      json& requests = doc["secrets"]["prod/db"]["requests"];
-      requests[1]["approvals"] = requests[0]["approvals"];
-    });
-    const std::string before = w.f.read("escrow.vault");
-    const Result r = w.f.as("dave", {"get", "prod/db", "--reveal"});
+  REQUIRE_FALSE(bobs.empty());
+  const std::string journal = w.f.read("escrow.journal");
+  const auto refused = [&](const std::string& who, const std::string& part) {
+    const std::string head = w.f.read("escrow.vault");
+    const std::string keys = w.f.read("escrow.keys");
+    const std::string forged = w.f.read("escrow.journal");
+    const Result r = w.f.as(who, {"get", "prod/db", "--reveal"});
+    INFO(r.err);
     CHECK(r.code == 3);
-    CHECK(r.err.find("#request/" + new_id + "/approval/bob") != std::string::npos);
-    CHECK(r.err.find("does not verify") != std::string::npos);
-    CHECK(w.f.read("escrow.vault") == before);
-    CHECK(w.f.read("escrow.vault").find(k_value) == std::string::npos);
-  }
-  SECTION("valid signature, wrong request id: moved to another member's request")
-  {
-    w.resign("frank", [&](json& doc) {
-      json& requests = doc["secrets"]["prod/db"]["requests"];
-      requests[2]["approvals"] = requests[0]["approvals"];
-    });
-    const Result r = w.f.as("frank", {"get", "prod/db", "--reveal"});
-    CHECK(r.code == 3);
-    CHECK(r.err.find("#request/" + other_id + "/approval/bob") != std::string::npos);
+    CHECK(r.out.empty());
+    CHECK(r.err.rfind("escrow: error: " + w.f.journal().string() + ": line ", 0) == 0);
+    CHECK(r.err.find(part) != std::string::npos);
+    CHECK(w.f.read("escrow.vault") == head);
+    CHECK(w.f.read("escrow.keys") == keys);
+    CHECK(w.f.read("escrow.journal") == forged);
     CHECK(w.f.as("alice", {"verify"}).code == 3);
+  };
+
+  SECTION("replayed verbatim: the same approve line again")
+  {
+    escrow::test::spit(w.f.journal(), journal + bobs + "\n");
+    refused("dave", "line 12: ");
+  }
+  SECTION("moved to the new request by hand: the entry no longer hashes to its content")
+  {
+    std::string moved = bobs;
+    moved.replace(moved.find(old_id), old_id.size(), new_id);
+    escrow::test::spit(w.f.journal(), journal + moved + "\n");
+    refused("dave", "its hash is not the hash of its content");
+  }
+  SECTION("replayed onto the new request, re-signed by the requester")
+  {
+    escrow::test::spit(w.f.journal(), journal + w.forge(bobs, "dave", [&](escrow::history::Entry& e) {
+                                        std::get<escrow::history::ApproveArgs>(e.op->args).request = new_id;
+                                      }));
+    refused("dave", "entry ");
+  }
+  SECTION("valid signature, wrong request: bob's approval moved to another member's request")
+  {
+    // The forger cannot sign as bob: signed by frank (an approver, but no custodian).
+    escrow::test::spit(w.f.journal(), journal + w.forge(bobs, "frank", [&](escrow::history::Entry& e) {
+                                        auto& args = std::get<escrow::history::ApproveArgs>(e.op->args);
+                                        args.request = other_id;
+                                        args.requester = "frank";
+                                      }));
+    refused("frank", "(approve by frank)");
+  }
+  SECTION("bob's signature kept, the actor changed: the signature is not the actor's")
+  {
+    escrow::history::Entry entry = escrow::history::parse_entry(bobs, "entry");
+    entry.actor = "dave";
+    entry.parents = {escrow::history::parse_entry(w.lines().back(), "entry").hash};
+    entry.hash = escrow::history::compute_hash(entry);
+    escrow::test::spit(w.f.journal(), journal + escrow::history::dump_entry(entry) + "\n");
+    refused("dave", "the signature is not dave's");
   }
 }
 
@@ -439,35 +475,46 @@ TEST_CASE("escrow cli: a share sealed to the wrong member is caught", "[cli][esc
   World w;
   const std::string id = w.request("dave");
   w.approve("carol", id);
-  // bob's tool (or bob) seals his share to erin instead of dave, and signs it: a valid record.
+  // bob's tool (or bob) re-seals his share to erin instead of dave and signs a valid approve
+  // entry for it: no rule can see inside a sealed box, so the journal accepts it.
   {
-    escrow::SessionOptions options = w.f.options("bob");
-    escrow::Session session = escrow::Session::open(options, escrow::Mode::write);
-    escrow::Vault& vault = session.vault();
-    const escrow::SecretRecord& secret = vault.secret("prod/db");
-    auto share = escrow::crypto::seal_open(escrow::canonical::unb64(secret.current()->shares.at("bob"), "share"),
-                                           session.identity().pub.box_pk, session.identity().box_sk);
-    REQUIRE(share);
-    escrow::Approval approval;
-    approval.v = 1;
-    approval.share = escrow::canonical::b64(escrow::crypto::seal(share->expose(), vault.member("erin")->box_pk));
-    approval.created_at = session.now();
-    escrow::SecretRecord& target = vault.secret_mut("prod/db");
-    vault.sign(target, target.requests[0], approval, session.identity());
-    target.requests[0].approvals.push_back(approval);
-    escrow::JournalEntry entry;
-    entry.action = escrow::JournalAction::approve;
-    entry.secret = "prod/db";
-    entry.request = id;
-    session.commit(std::move(entry));
+    escrow::history::VaultSession session = w.session("bob");
+    const escrow::history::Secret& secret = *session.state().secret("prod/db");
+    std::string vid;
+    const escrow::history::Version* version = secret.find_state(escrow::VersionState::current, &vid);
+    REQUIRE(version != nullptr);
+    const escrow::history::SecretRef ref{session.vault_id(), "prod/db"};
+    const escrow::history::Vid parsed = *escrow::history::Vid::from_hex(vid);
+    const escrow::history::VersionRef vref{parsed, static_cast<std::uint32_t>(version->gen), version->dk_commit,
+                                           version->material};
+    const escrow::SecretBytes share =
+      escrow::history::open_own_share(session.keys(), ref, vref, version->shares.at("bob"), session.identity());
+    const escrow::history::Member* erin = session.state().member("erin");
+    escrow::history::Material material;
+    material.lines.push_back(
+      escrow::history::seal_approval(ref, parsed, id, "bob", share, escrow::history::Recipient{"erin", erin->box_pk}));
+    escrow::history::ApproveArgs args;
+    args.secret = "prod/db";
+    args.request = id;
+    args.requester = "dave";
+    args.vid = vid;
+    args.v = version->v;
+    args.dk_commit = version->dk_commit;
+    session.submit(std::move(args), material);
   }
   REQUIRE(w.f.as("alice", {"verify"}).code == 0);
-  const std::string before = w.f.read("escrow.vault");
+  const std::string head = w.f.read("escrow.vault");
+  const std::string journal = w.f.read("escrow.journal");
+  const std::string keys = w.f.read("escrow.keys");
   const Result r = w.f.as("dave", {"get", "prod/db", "--reveal"});
+  INFO(r.err);
   CHECK(r.code == 3);
-  CHECK(r.err.find("the share approved by bob is not sealed to dave") != std::string::npos);
+  CHECK(r.err.find("the share approved by bob for dave is not sealed to the requester (misdirected by its approver)")
+        != std::string::npos);
   CHECK(r.out.empty());
-  CHECK(w.f.read("escrow.vault") == before);
+  CHECK(w.f.read("escrow.vault") == head);
+  CHECK(w.f.read("escrow.journal") == journal);
+  CHECK(w.f.read("escrow.keys") == keys);
 }
 
 TEST_CASE("escrow cli: a custodian-requester needs k approvals from others", "[cli][escrow]")

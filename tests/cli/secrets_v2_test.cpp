@@ -258,3 +258,121 @@ TEST_CASE("v2 cli: share, bulk share of 'ENV/*' in one operation, unshare", "[cl
   // Unsharing from someone it is not shared with: refused by the rules.
   CHECK(f.as("alice", {"unshare", "prod/db", "--with", "bob"}).code == 4);
 }
+
+TEST_CASE("v2 cli: custodians (custodians-set) and add --update (secret-set)", "[cli][v2]")
+{
+  Fixture f;
+  team(f);
+  f.member("erin", {"approver", "requester"}, {"prod"});
+  const std::string value = "upd4te-value";
+  f.add("alice", "prod/db", value, {"--custodians", "carol", "--threshold", "1"});
+
+  // custodians: one custodians-set entry, no key line, the secret becomes due.
+  auto before = vault_files(f);
+  Result r = f.as("alice", {"--json", "custodians", "prod/db", "--custodians", "carol,erin", "--threshold", "2"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto out = nlohmann::json::parse(r.out);
+  CHECK(out["custodians"] == nlohmann::json::array({"carol", "erin"}));
+  CHECK(out["threshold"] == 2);
+  CHECK(out["due"] == true);
+  CHECK(f.read("escrow.keys") == before.at("escrow.keys"));
+  nlohmann::json last = journal(f).back();
+  CHECK(last["action"] == "custodians-set");
+  CHECK(last["op"]["args"]["custodians"] == nlohmann::json::array({"carol", "erin"}));
+  r = f.run({"--json", "show", "prod/db"});
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["custodians"] == nlohmann::json::array({"carol", "erin"}));
+  CHECK(f.run({"verify"}).code == 0);
+
+  // Usage errors before the vault is touched (exit 2, every file byte-identical).
+  before = vault_files(f);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> usage = {
+    {{"custodians", "prod/db", "--custodians", "carol,carol", "--threshold", "1"}, "lists a name twice"},
+    {{"custodians", "prod/db", "--custodians", "carol", "--threshold", "2"}, "--threshold must be between 1 and"},
+    {{"custodians", "prod/db", "--custodians", "carol,zed", "--threshold", "1"}, "custodians: no member zed"},
+    {{"custodians", "prod/db"}, "give either --custodians"},
+    {{"custodians", "prod/nope", "--none"}, "no secret named prod/nope"},
+    {{"add", "prod/db", "--update"}, "nothing to change"},
+    {{"add", "prod/db", "--update", "--custodians", "carol", "--threshold", "1"}, "by their own command"},
+    {{"add", "prod/db", "--update", "--owner", "zed"}, "--owner: no member zed"},
+    {{"add", "prod/db", "--update", "--purpose", "bad\x1b[2J"}, "without control characters"},
+    {{"add", "prod/db", "--update", "--connector", "nope"}, "--connector: no connector nope"},
+    {{"add", "prod/nope", "--update", "--purpose", "x"}, "no secret named prod/nope"},
+  };
+  for (const auto& [args, part] : usage) {
+    INFO(args[0] << " " << part);
+    r = f.as("alice", args);
+    CHECK(r.code == 2);
+    CHECK(r.err.rfind("escrow: error: ", 0) == 0);
+    CHECK(r.err.find(part) != std::string::npos);
+    CHECK(vault_files(f) == before);
+  }
+
+  // Refusals by the rules are journaled (denied event) and change nothing else (exit 4).
+  r = f.as("bob", {"custodians", "prod/db", "--custodians", "carol", "--threshold", "1"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("only the owner (alice) or an admin of prod may change the custodians") != std::string::npos);
+  require_denied_event(f, before, "custodians-set", "bob");
+  before = vault_files(f);
+  r = f.as("bob", {"add", "prod/db", "--update", "--purpose", "mine now"});
+  CHECK(r.code == 4);
+  require_denied_event(f, before, "secret-set", "bob");
+  before = vault_files(f);
+  r = f.as("bob", {"add", "prod/db", "--update", "--owner", "bob"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("only the owner (alice) or an admin of prod may change the owner") != std::string::npos);
+  require_denied_event(f, before, "secret-set", "bob");
+  // A cmd= generator needs an admin; bob is not even the owner.
+  before = vault_files(f);
+  r = f.as("bob", {"add", "prod/db", "--update", "--generate", "cmd=/bin/echo"});
+  CHECK(r.code == 4);
+  require_denied_event(f, before, "secret-set", "bob");
+
+  // secret-set of plain fields: one entry, keys untouched.
+  before = vault_files(f);
+  r = f.as("alice", {"--json", "add", "prod/db", "--update", "--purpose", "orders db", "--tier", "critical", "--every",
+                     "30d", "--after-access"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(f.read("escrow.keys") == before.at("escrow.keys"));
+  last = journal(f).back();
+  CHECK(last["action"] == "secret-set");
+  CHECK(last["op"]["args"]["purpose"] == "orders db");
+  CHECK(!last["op"]["args"].contains("owner"));
+  r = f.run({"--json", "show", "prod/db"});
+  REQUIRE(r.code == 0);
+  out = nlohmann::json::parse(r.out);
+  CHECK(out["purpose"] == "orders db");
+  CHECK(out["tier"] == "critical");
+  CHECK(out["every"] == "30d");
+  CHECK(out["after_access"] == true);
+  REQUIRE(f.as("alice", {"add", "prod/db", "--update", "--no-after-access"}).code == 0);
+  r = f.run({"--json", "show", "prod/db"});
+  CHECK(nlohmann::json::parse(r.out)["after_access"] == false);
+
+  // A new owner gets a reader key of the live generation (one added key line) and reads the value;
+  // the old owner keeps hers only while she stands (alice is an admin: she still reads).
+  CHECK(f.as("erin", {"get", "prod/db", "--reveal"}).code == 4);
+  before = vault_files(f);
+  r = f.as("alice", {"add", "prod/db", "--update", "--owner", "erin"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("updated prod/db (owner erin)") != std::string::npos);
+  CHECK(f.read("escrow.keys").find("\"prod/db:g1:rk:erin#") != std::string::npos);
+  CHECK(before.at("escrow.keys").find("\"prod/db:g1:rk:erin#") == std::string::npos);
+  r = f.as("erin", {"get", "prod/db", "--reveal"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out == value);
+  // The value is in no file and no output of the update.
+  for (const char* name : {"escrow.vault", "escrow.journal", "escrow.keys"}) {
+    CHECK(f.read(name).find(value) == std::string::npos);
+  }
+  // Every machine agrees: a full replay from the bytes.
+  CHECK(f.run({"verify"}).code == 0);
+  // --none removes escrow (threshold 0).
+  REQUIRE(f.as("erin", {"custodians", "prod/db", "--none"}).code == 0);
+  r = f.run({"--json", "show", "prod/db"});
+  CHECK(nlohmann::json::parse(r.out)["custodians"] == nlohmann::json::array());
+}

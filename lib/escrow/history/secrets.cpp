@@ -3,6 +3,7 @@
 #include <escrow/history/authorize.hpp>
 #include <escrow/history/material.hpp>
 #include <escrow/history/refusal.hpp>
+#include <escrow/canonical.hpp>
 #include <escrow/env_file.hpp>
 #include <escrow/records.hpp>
 #include <escrow/references.hpp>
@@ -258,6 +259,172 @@ const Secret& add_secret(VaultSession& session, const SecretSpec& spec, const Se
     }
     session.submit(std::move(args), material);
     return *session.state().secret(spec.name);
+  });
+}
+
+namespace {
+
+// Metadata is shown to the whole team: UTF-8 text without terminal control characters.
+void check_text(std::string_view what, std::string_view option, std::string_view text)
+{
+  if (!canonical::valid_utf8(text)
+      || std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    fail(ErrorKind::usage, "{}: {} must be UTF-8 text without control characters", what, option);
+  }
+}
+
+void check_listed_once(std::string_view what, std::string_view option, std::vector<std::string> names)
+{
+  std::sort(names.begin(), names.end());
+  if (std::adjacent_find(names.begin(), names.end()) != names.end()) {
+    fail(ErrorKind::usage, "{}: {} lists a name twice", what, option);
+  }
+}
+
+} // namespace
+
+void check_secret_update(const SecretUpdate& update)
+{
+  if (!valid_secret_name(update.name)) {
+    (void)split_secret_name(update.name); // the precise reason
+    fail(ErrorKind::usage, "add: invalid secret name \"{}\" (ENV/NAME)", update.name);
+  }
+  if (!update.owner && !update.purpose && !update.tier && !update.connectors && !update.every && !update.generator
+      && !update.after_access && !update.escrow_only) {
+    throw Error(ErrorKind::usage, "add --update: nothing to change")
+      .hint("give --owner, --purpose, --tier, --connector, --every, --generate, --after-access or --escrow-only");
+  }
+  if (update.purpose) {
+    if (update.purpose->empty()) {
+      fail(ErrorKind::usage, "add: --purpose must not be empty");
+    }
+    check_text("add", "--purpose", *update.purpose);
+  }
+  if (update.tier) {
+    check_text("add", "--tier", *update.tier);
+  }
+  if (update.owner) {
+    check_text("add", "--owner", *update.owner);
+  }
+  if (update.connectors) {
+    check_listed_once("add", "--connector", *update.connectors);
+  }
+  if (update.every && *update.every < 0) {
+    fail(ErrorKind::usage, "add: --every must not be negative");
+  }
+  if (update.generator) {
+    (void)parse_generator(*update.generator);
+  }
+}
+
+const Secret& update_secret(VaultSession& session, const SecretUpdate& update)
+{
+  check_secret_update(update);
+  const State& state = session.state();
+  const Secret& secret = find_secret(state, update.name, "add --update");
+  const std::string name = secret.name;
+  if (update.owner && state.member(*update.owner) == nullptr) {
+    fail(ErrorKind::usage, "add: --owner: no member {}", *update.owner);
+  }
+  if (update.connectors) {
+    for (const std::string& connector : *update.connectors) {
+      if (state.connector(connector) == nullptr) {
+        fail(ErrorKind::usage, "add: --connector: no connector {}", connector);
+      }
+    }
+  }
+  Json detail{{"secret", name}};
+  return journaling_refusal(session, OpKind::secret_set, detail, [&]() -> const Secret& {
+    const std::string me = session.me().name;
+    SecretSetArgs args;
+    args.secret = name;
+    args.owner = update.owner;
+    args.purpose = update.purpose;
+    args.tier = update.tier;
+    args.connectors = update.connectors;
+    args.every = update.every;
+    args.generator = update.generator;
+    args.after_access = update.after_access;
+    args.escrow_only = update.escrow_only;
+    Material material;
+    if (update.owner && *update.owner != secret.owner) {
+      // The new owner becomes a standing reader: a reader key of every live generation they
+      // lack, re-sealed from the actor's own (one open, one seal per generation, as share).
+      const Recipient to = recipient(state, *update.owner);
+      const SecretRef ref{session.vault_id(), name};
+      std::set<std::int64_t> done;
+      for (const auto& [vid, version] : secret.versions) {
+        if (!live(version) || !done.insert(version.gen).second) {
+          continue;
+        }
+        const Generation& gen = secret.gens.at(version.gen);
+        if (gen.holders.count(*update.owner) > 0) {
+          continue;
+        }
+        const auto mine = gen.holders.find(me);
+        if (mine == gen.holders.end()) {
+          // Not sealed for the actor: the rules' own reason comes first (a non-owner non-admin
+          // is refused for that), then the missing key is the refusal.
+          Context ctx;
+          ctx.actor = me;
+          ctx.ts = session.now();
+          ctx.vault = session.vault_id();
+          if (const Verdict verdict = may_set_secret(state, ctx, args)) {
+            Error error(ErrorKind::access, fmt::format("add --update: {}", verdict->reason));
+            if (!verdict->hint.empty()) {
+              error.hint(verdict->hint);
+            }
+            throw error;
+          }
+          fail(ErrorKind::access, "add --update: {}: you hold no key of generation {} to hand to the new owner",
+               name, version.gen);
+        }
+        const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen.rk_commit};
+        SecretBytes rk = open_reader_key(session.keys(), ref, gref, mine->second, session.identity());
+        const ReaderKey key = known_generation(ref, static_cast<std::uint32_t>(version.gen), std::move(rk));
+        material.lines.push_back(seal_reader_key(ref, key, to));
+      }
+    }
+    session.submit(std::move(args), material);
+    return *session.state().secret(name);
+  });
+}
+
+void check_custodians(const std::vector<std::string>& custodians, std::int64_t threshold)
+{
+  for (const std::string& name : custodians) {
+    check_text("custodians", "--custodians", name);
+  }
+  check_listed_once("custodians", "--custodians", custodians);
+  if (custodians.empty() && threshold != 0) {
+    fail(ErrorKind::usage, "custodians: --threshold needs --custodians (an empty list removes escrow: --threshold 0)");
+  }
+  if (!custodians.empty() && (threshold < 1 || threshold > static_cast<std::int64_t>(custodians.size()))) {
+    fail(ErrorKind::usage, "custodians: --threshold must be between 1 and the number of custodians ({})",
+         custodians.size());
+  }
+}
+
+const Secret& set_custodians(VaultSession& session, std::string_view target, const std::vector<std::string>& custodians,
+                             std::int64_t threshold)
+{
+  check_custodians(custodians, threshold);
+  const State& state = session.state();
+  const Secret& secret = find_secret(state, target, "custodians");
+  const std::string name = secret.name;
+  for (const std::string& custodian : custodians) {
+    if (state.member(custodian) == nullptr) {
+      fail(ErrorKind::usage, "custodians: no member {}", custodian);
+    }
+  }
+  const Json detail{{"secret", name}};
+  return journaling_refusal(session, OpKind::custodians_set, detail, [&]() -> const Secret& {
+    CustodiansSetArgs args;
+    args.secret = name;
+    args.custodians.insert(custodians.begin(), custodians.end());
+    args.threshold = threshold;
+    session.submit(std::move(args));
+    return *session.state().secret(name);
   });
 }
 

@@ -55,6 +55,34 @@ struct Opened
 Opened open_version(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
                     std::string_view what);
 
+// escrow add ENV/NAME --update: secret-set of the fields given (unset = unchanged). A new owner
+// gets a reader key of every live generation they lack, re-sealed from the actor's own (the actor
+// must hold one: Error(access) otherwise). Usage errors (text, a name that does not exist) are
+// raised before the vault is touched; a refusal by the rules is journaled (secret-set, denied).
+struct SecretUpdate
+{
+  std::string name; // ENV/NAME
+  std::optional<std::string> owner;
+  std::optional<std::string> purpose;
+  std::optional<std::string> tier;
+  std::optional<std::vector<std::string>> connectors; // rotation order
+  std::optional<std::int64_t> every;
+  std::optional<std::string> generator; // as typed, may be cmd= (admins of the environment)
+  std::optional<bool> after_access;
+  std::optional<bool> escrow_only; // --escrow-only (true): it lives only in escrow
+};
+// What can be checked without the vault (Error(usage)): the name, at least one field, text
+// fields as add checks them, connectors listed once, a generator that parses.
+void check_secret_update(const SecretUpdate& update);
+const Secret& update_secret(VaultSession& session, const SecretUpdate& update);
+
+// escrow custodians ENV/NAME --custodians a,b --threshold K: custodians-set (no key lines: the
+// next rotation splits the new value among them; the secret becomes due "custodians changed").
+// An empty list with threshold 0 removes escrow. A refusal is journaled (custodians-set, denied).
+void check_custodians(const std::vector<std::string>& custodians, std::int64_t threshold);
+const Secret& set_custodians(VaultSession& session, std::string_view name, const std::vector<std::string>& custodians,
+                             std::int64_t threshold);
+
 // The secret named, or Error(usage) "<what>: no secret ENV/NAME".
 const Secret& find_secret(const State& state, std::string_view name, std::string_view what);
 

@@ -169,6 +169,19 @@ struct VaultSession::Impl
     return p;
   }
 
+  // Whether `last` (the last line verified, its hash already compared) is signed by its author's
+  // key in the state it produced (the genesis member's for init; a member who removed themself
+  // keeps their key in the state).
+  static bool last_signature_ok(const State& state, const Entry& last)
+  {
+    const InitArgs* init = last.op ? std::get_if<InitArgs>(&last.op->args) : nullptr;
+    if (init != nullptr) {
+      return verify_signature(last, init->member.sign_pk);
+    }
+    const Member* author = state.member(last.actor);
+    return author != nullptr && verify_signature(last, author->sign_pk);
+  }
+
   // Fast path: continue the verified state with the lines after it. false when the journal is
   // not a continuation of what was verified (then the slow path).
   bool continue_from(const Verified& cached)
@@ -178,7 +191,10 @@ struct VaultSession::Impl
       return false;
     }
     try {
-      if (hash_of_line(*line, journal_name()) != cached.position.last_hash) {
+      // The last verified line must still be the entry verified, signature included (a flipped
+      // byte in its "sig" keeps its hash): else the slow path replays everything and says why.
+      const Entry last = parse_entry(*line, journal_name());
+      if (last.hash != cached.position.last_hash || !last_signature_ok(cached.state, last)) {
         return false;
       }
     } catch (const Error&) {
