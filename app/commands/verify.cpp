@@ -13,7 +13,7 @@ namespace {
 // not yet ported: vault-2-plan.md §2.4 step 5b item 3.)
 void run_verify(Context& context)
 {
-  history::VaultSession session = context.open_v2(history::Access::read);
+  history::VaultSession session = context.open_v2(history::Access::read, true);
   const history::VaultCheck check = history::verify(session);
   for (const std::string& warning : check.warnings) {
     context.note("warning: " + warning);
