@@ -14,7 +14,7 @@ setup
 start_team
 
 VALUE='hunter2-Vv9-the-value'
-printf '%s' "$VALUE" | e alice add prod/stripe-key --owner alice --purpose "payments" --custodians alice --threshold 1 >/dev/null
+printf '%s' "$VALUE" | e alice add prod/stripe-key --owner alice --purpose "payments" --custodians bob --threshold 1 >/dev/null
 e alice connector add crm --env prod --update 'cat >/dev/null' --verify true >/dev/null
 e alice connect prod/stripe-key crm >/dev/null
 
@@ -23,7 +23,7 @@ expect 0 "git diff" -- as alice git diff HEAD
 DIFF=$OUT
 check "git diff shows the add as a journal line" -- contains "$DIFF" "+"
 check "... the secret, its version, owner and purpose" -- contains "$DIFF" 'prod/stripe-key: add v1 by alice (owner alice, "payments"'
-check "... its custodians" -- contains "$DIFF" 'custodians 1 of alice'
+check "... its custodians" -- contains "$DIFF" 'custodians 1 of bob'
 check "... the connector with its commands" -- contains "$DIFF" 'connector crm: command in prod, update "cat >/dev/null", verify "true" (added by alice)'
 check "... the key lines of escrow.keys, named, without bytes" -- contains "$DIFF" "+value of prod/stripe-key version "
 check "... a reader key line" -- contains "$DIFF" "+reader key of prod/stripe-key generation 1 for alice"
@@ -32,25 +32,33 @@ check "no value in git diff" -- lacks "$DIFF" "$VALUE"
 as alice git commit -qam "add the stripe key"
 as alice git push -q
 
-# 2. bob asks for access on his clone, alice approves on hers, bob reads.
+# 2. carol asks for access on her clone, bob (the custodian) approves on his, alice reads and
+#    shares on hers.
+person carol
+e alice member add "$WORK/carol.pub" --role requester --env prod >/dev/null
+as alice git commit -qam "carol joins" && as alice git push -q
 clone bob; e bob git-setup >/dev/null
-REQ=$(e bob --json request prod/stripe-key --ttl 1h --why "incident 7" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-as bob git commit -qam "bob asks"
+clone carol; e carol git-setup >/dev/null
+REQ=$(e carol --json request prod/stripe-key --ttl 1h --why "incident 7" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+as carol git commit -qam "carol asks"
+as carol git push -q
+as bob git pull -q
+e bob approve prod/stripe-key "$REQ" >/dev/null
+as bob git commit -qam "bob approves"
 as bob git push -q
 as alice git pull -q
-e alice approve prod/stripe-key "$REQ" >/dev/null
 READ=$(e alice get prod/stripe-key --reveal)
 check "alice reads the value" -- test "$READ" = "$VALUE"
 e alice share prod/stripe-key --with bob >/dev/null
-as alice git commit -qam "alice approves, reads and shares"
+as alice git commit -qam "alice reads and shares"
 
 expect 0 "git log -p" -- as alice git log -p
 LOG=$OUT
 check "git log -p shows the genesis" -- contains "$LOG" "vault created by alice"
 check "... members as added" -- contains "$LOG" "member bob added by alice: approver, requester in prod"
 check "... connectors, with their commands" -- contains "$LOG" 'connector crm: command in prod, update "cat >/dev/null"'
-check "... the request, with its justification" -- contains "$LOG" "request ${REQ:0:8}… on prod/stripe-key by bob for 1h: \"incident 7\""
-check "... its approval" -- contains "$LOG" "request ${REQ:0:8}… on prod/stripe-key approved by alice"
+check "... the request, with its justification" -- contains "$LOG" "request ${REQ:0:8}… on prod/stripe-key by carol for 1h: \"incident 7\""
+check "... its approval" -- contains "$LOG" "request ${REQ:0:8}… on prod/stripe-key approved by bob (v1 for carol)"
 check "... the read" -- contains "$LOG" "prod/stripe-key: reveal v1"
 check "... the share" -- contains "$LOG" "prod/stripe-key: shared with bob by alice"
 check "... the reader key line it sealed for bob" -- contains "$LOG" "+reader key of prod/stripe-key generation 1 for bob"

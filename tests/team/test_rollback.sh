@@ -16,7 +16,7 @@ person dave
 e alice member add "$WORK/dave.pub" --role requester --env prod >/dev/null
 
 for n in 1 2 3 4; do
-  printf 'value-%s' "$n" | e alice add "prod/s$n" --owner alice --purpose "secret $n" >/dev/null
+  printf 'value-%s' "$n" | e alice add "prod/s$n" --owner alice --purpose "secret $n" --custodians bob --threshold 1 >/dev/null
   as alice git commit -qam "add prod/s$n"
 done
 as alice git push -q
@@ -29,7 +29,7 @@ as dave git checkout HEAD~3 -- escrow.vault escrow.journal escrow.keys
 before=$(files_of dave)
 HEAD_SHORT=$(as dave git rev-parse --short=12 HEAD)
 expect 3 "verify refuses the older working files" -- e dave verify
-check "... naming HEAD's commit" -- contains "$ERR" "escrow.journal: the working files lack 3 journal entries committed at HEAD (commit $HEAD_SHORT"
+check "... naming HEAD's commit ($ERR)" -- contains "$ERR" "escrow.journal: the working files lack journal entries committed at HEAD (commit $HEAD_SHORT"
 check "... in one error line" -- test "$(printf '%s\n' "$ERR" | grep -c '^escrow: error:')" -eq 1
 check "... with the fix" -- contains "$ERR" "git checkout HEAD -- escrow.vault escrow.journal escrow.keys"
 expect 3 "a writer refuses it too (a request)" -- e dave request prod/s1 --ttl 1h --why "incident 1"
@@ -41,7 +41,7 @@ rm -rf "$WORK/state-dave"
 as dave git checkout HEAD~3 -- escrow.vault
 before=$(files_of dave)
 expect 3 "verify refuses an older head file put back alone" -- e dave verify
-check "... naming HEAD's commit" -- contains "$ERR" "escrow.vault: the working head file is older than the one committed at HEAD (commit $HEAD_SHORT"
+check "... naming HEAD's commit ($ERR)" -- contains "$ERR" "escrow.vault: the working head file is older than the one committed at HEAD (commit $HEAD_SHORT"
 check "... files byte-identical" -- test "$before" = "$(files_of dave)"
 as dave git checkout HEAD -- escrow.vault
 expect 0 "with HEAD's files back, verify passes" -- e dave verify
@@ -82,6 +82,7 @@ check "... warning about the healed rollback" -- contains "$ERR" "commit $REVERT
 
 # 5. A branch from an older commit is work: it reads, writes and verifies.
 as dave git switch -q -c older HEAD~4
+check "dave is on the branch older" -- test "$(as dave git symbolic-ref --short HEAD)" = older
 expect 0 "a branch from an older commit verifies" -- e dave verify
 expect 0 "... and can be written (a request on it)" -- e dave request prod/s1 --ttl 1h --why "on the old branch"
 expect 0 "... and verified after the write" -- e dave verify

@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib.sh"
 setup
 start_team
 person carol
-e alice member add "$WORK/carol.pub" --role requester --env staging >/dev/null
+e alice member add "$WORK/carol.pub" --role requester --env staging --env prod >/dev/null
 as alice git commit -qam "carol joins" && as alice git push -q
 clone bob; e bob git-setup >/dev/null
 clone carol; e carol git-setup >/dev/null
@@ -23,7 +23,7 @@ clone carol; e carol git-setup >/dev/null
 bytes() { (cd "$WORK/$1" && sha256sum escrow.vault escrow.journal escrow.keys); }
 
 # 1. alice writes, syncs: one commit with a generated message, pushed.
-printf 'db-value' | e alice add prod/db --owner alice --purpose "the database" --custodians alice,bob --threshold 1 >/dev/null
+printf 'db-value' | e alice add prod/db --owner alice --purpose "the database" --custodians bob --threshold 1 >/dev/null
 e alice share prod/db --with bob >/dev/null
 echo "notes of alice" >"$WORK/alice/notes.txt"
 expect 0 "alice syncs her change" -- e alice sync
@@ -69,7 +69,7 @@ expect 0 "bob reads his secret on carol's merged history" -- e bob get prod/send
 check "... its value" -- test "$OUT" = sg-value
 expect 0 "carol reads hers" -- e carol get staging/twilio --reveal
 check "... its value" -- test "$OUT" = tw-value
-expect 4 "carol may not read bob's (prod is not hers)" -- e carol get prod/sendgrid --reveal
+expect 4 "carol may not read bob's (no share, no grant)" -- e carol get prod/sendgrid --reveal
 expect 4 "nor alice, an admin but no reader of it" -- e alice get staging/twilio --reveal
 for who in alice bob carol alice; do
   expect 0 "$who syncs the reads (reads on every side merge)" -- e "$who" sync
@@ -84,13 +84,14 @@ as carol git push -q
 expect 0 "bob's git pull merges through the driver" -- as bob git pull -q --no-rebase --no-edit
 check "... no conflict markers" -- test "$(grep -c '^<<<<<<<' "$WORK/bob/escrow.journal" || true)" -eq 0
 expect 0 "bob verifies the unsealed merge" -- e bob verify
-expect 0 "bob's next write seals it (a request)" -- e bob request prod/db --ttl 1h --why "after the pull"
+expect 0 "bob's next write seals it (a share)" -- e bob share prod/api --with carol
 check "... whose entry names both heads" -- test "$(tail -n 1 "$WORK/bob/escrow.journal" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["parents"]))')" -eq 2
 expect 0 "bob syncs" -- e bob sync
 expect 0 "carol syncs" -- e carol sync
 expect 0 "carol verifies" -- e carol verify
 expect 0 "carol reads staging/queue" -- e carol get staging/queue --reveal
 check "... its value" -- test "$OUT" = b2
+expect 0 "carol syncs her read (her tree is clean again: the race below pulls into it)" -- e carol sync
 
 # 5. A push that loses the race once is retried: carol pushes between alice's fetch and push
 #    (alice's pre-push hook makes her do it, once).
@@ -115,7 +116,7 @@ touch "$WORK/race-always"
 printf 'web2' | e alice add prod/web2 --owner alice --purpose "the web 2" >/dev/null
 before=$(bytes alice)
 expect 5 "sync --attempts 2 against a remote that always moves first" -- e alice sync --attempts 2
-check "... says it was rejected twice" -- contains "$ERR" "rejected 2 times"
+check "... says it was rejected twice ($ERR)" -- contains "$ERR" "rejected 2 times"
 check "... one error line" -- test "$(printf '%s\n' "$ERR" | grep -c '^escrow: error:')" -eq 1
 check "... escrow's files byte-identical" -- test "$before" = "$(bytes alice)"
 check "... the commit kept locally" -- test "$(as alice git log -1 --format=%s)" != "carol: readme"
@@ -134,31 +135,39 @@ check "... files byte-identical" -- test "$before" = "$(bytes alice)"
 as alice git checkout -q -- escrow.vault escrow.journal escrow.keys
 as alice git switch -q main
 
-# 8. A request made on one clone and approved on another; then a real conflict: bob's request approved on alice's clone and denied on her second clone.
-clone alice "$WORK/alice-2"
-a2() { (cd "$WORK/alice-2" && HOME="$WORK/home-alice" XDG_STATE_HOME="$WORK/state-alice" ESCROW_IDENTITY="$WORK/alice.id" "$@"); }
-a2 escrow git-setup >/dev/null
-REQ=$(e bob --json request prod/db --ttl 1h --why "incident 10" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+# 8. A request made on one clone (carol's) and approved on another (bob's), read on the first;
+#    then a real conflict: a request approved on bob's clone and denied on his second clone.
+REQ=$(e carol --json request prod/db --ttl 1h --why "incident 9" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+expect 0 "carol syncs her request" -- e carol sync
+expect 0 "bob syncs it in" -- e bob sync
+expect 0 "bob approves it on his clone" -- e bob approve prod/db "$REQ"
+expect 0 "... and syncs" -- e bob sync
+expect 0 "carol syncs the approval in" -- e carol sync
+expect 0 "carol reads prod/db under her grant" -- e carol get prod/db --reveal
+check "... its value" -- test "$OUT" = db-value
+expect 0 "carol syncs her read" -- e carol sync
+
+clone bob "$WORK/bob-2"
+b2() { (cd "$WORK/bob-2" && HOME="$WORK/home-bob" XDG_STATE_HOME="$WORK/state-bob" ESCROW_IDENTITY="$WORK/bob.id" "$@"); }
+b2 escrow git-setup >/dev/null
+REQ=$(e carol --json request prod/db --ttl 1h --why "incident 10" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+e carol sync >/dev/null
 e bob sync >/dev/null
-e alice sync >/dev/null
-a2 git pull -q --no-rebase
-expect 0 "alice approves bob's request on her first clone" -- e alice approve prod/db "$REQ"
-expect 0 "... and syncs" -- e alice sync
-expect 0 "bob syncs the approval in" -- e bob sync
-expect 0 "bob's grants show it" -- e bob grants
-check "... the request approved" -- contains "$OUT" "${REQ:0:8}"
-expect 0 "alice denies the same request on her second clone" -- a2 escrow deny prod/db "$REQ"
+b2 git pull -q --no-rebase
+expect 0 "bob approves on his first clone" -- e bob approve prod/db "$REQ"
+expect 0 "... and syncs" -- e bob sync
+expect 0 "bob denies the same request on his second clone" -- b2 escrow deny prod/db "$REQ" --why "not now"
 remote_before=$(git -C "$WORK/remote.git" rev-parse main)
-expect 1 "the second clone's sync meets the approval" -- a2 escrow sync
+expect 1 "the second clone's sync meets the approval" -- b2 escrow sync
 check "... a conflict, said in one error line" -- test "$(printf '%s\n' "$ERR" | grep -c '^escrow: error:')" -eq 1
 check "... saying git could not merge" -- contains "$ERR" "git could not merge"
-check "... naming both operations" -- contains "$ERR" "approve by alice"
-check "... the denial too" -- contains "$ERR" "deny by alice"
+check "... naming the approval" -- contains "$ERR" "approve by bob"
+check "... and the denial" -- contains "$ERR" "deny by bob"
 check "... pointing to the resolution" -- contains "$ERR" "docs/TEAM.md"
-check "... no merge left in progress" -- test ! -e "$WORK/alice-2/.git/MERGE_HEAD"
-check "... no conflict markers in any file" -- test "$(cd "$WORK/alice-2" && cat escrow.vault escrow.journal escrow.keys | grep -c '^<<<<<<<' || true)" -eq 0
-check "... the denial committed locally" -- contains "$(a2 git log -1 --format=%B)" "denied by alice"
+check "... no merge left in progress" -- test ! -e "$WORK/bob-2/.git/MERGE_HEAD"
+check "... no conflict markers in any file" -- test "$(cd "$WORK/bob-2" && cat escrow.vault escrow.journal escrow.keys | grep -c '^<<<<<<<' || true)" -eq 0
+check "... the denial committed locally" -- contains "$(b2 git log -1 --format=%B)" "denied by bob"
 check "... nothing pushed" -- test "$remote_before" = "$(git -C "$WORK/remote.git" rev-parse main)"
-expect 0 "the second clone still verifies" -- a2 escrow verify
+expect 0 "the second clone still verifies" -- b2 escrow verify
 
 finish

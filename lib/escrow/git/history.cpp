@@ -657,11 +657,15 @@ JournalHistoryReport check_journal_history(const Repo& repo, const std::string& 
     std::set<std::string> inner;
     (void)walk(work_heads, hit, inner);
     if (!reaches_top(work_heads, hit)) {
-      const std::size_t n = dropped(top, work_heads);
+      // How many: known only when HEAD's heads are entries of this journal (else they are gone
+      // with what led to them).
+      const bool known = std::all_of(top.begin(), top.end(), in_journal);
+      const std::size_t n = known ? dropped(top, work_heads) : 0;
       throw Error(ErrorKind::integrity,
-                  fmt::format("{}: the working files lack {} journal entr{} committed at HEAD (commit {}, \"{}\"): "
+                  fmt::format("{}: the working files lack {}journal entr{} committed at HEAD (commit {}, \"{}\"): "
                               "they are older than HEAD's",
-                              journal_rel, n, n == 1 ? "y" : "ies", short_id(top_commit->id), top_commit->subject))
+                              journal_rel, known ? std::to_string(n) + " " : std::string(),
+                              known && n == 1 ? "y" : "ies", short_id(top_commit->id), top_commit->subject))
         .hint(fix);
     }
     hit.clear();
