@@ -146,6 +146,33 @@ std::string describe_op(const Entry& e, const Op& op, Versions& versions)
         if (!a.instructions.empty()) {
           what += ", instructions " + in_quotes(a.instructions);
         }
+        // The native kinds' settings a reviewer must see (where a value goes, whose role, which
+        // secret authenticates); a CA's PEM and header templates are named, not shown.
+        const ConnectorSettings& c = a.settings;
+        const auto field = [&](std::string_view label, const std::string& v) {
+          if (!v.empty()) {
+            what += fmt::format(", {} {}", label, in_quotes(v));
+          }
+        };
+        field("conninfo", c.conninfo);
+        field("role", c.role);
+        field("alternate role", c.alternate_role);
+        field("user", c.db_user);
+        field("host", c.db_host);
+        field("url", c.url);
+        field("body", c.body);
+        field("verify url", c.verify_url);
+        field("node", c.node);
+        field("field", c.field);
+        field("auth user", c.auth_user);
+        field("auth secret", c.auth_secret);
+        for (const std::string& header : c.headers) {
+          what += ", header " + in_quotes(header.substr(0, header.find(':')));
+        }
+        if (!c.cacert.empty()) {
+          what += ", its own CA certificates";
+        }
+        field("rehearse with", a.rehearse_with);
         return what + " (added" + by + ")";
       } else if constexpr (std::is_same_v<T, ConnectorRemoveArgs>) {
         return "connector " + esc(a.name) + " removed" + by;
@@ -161,6 +188,9 @@ std::string describe_op(const Entry& e, const Op& op, Versions& versions)
         }
         if (!a.connectors.empty()) {
           what += ", connectors " + joined(a.connectors);
+        }
+        if (a.escrow_only) {
+          what += ", escrow only";
         }
         return what + ")";
       } else if constexpr (std::is_same_v<T, SecretSetArgs>) {
@@ -185,6 +215,9 @@ std::string describe_op(const Entry& e, const Op& op, Versions& versions)
         }
         if (a.after_access) {
           parts.push_back(*a.after_access ? "rotate after access" : "no rotation after access");
+        }
+        if (a.escrow_only) {
+          parts.push_back(*a.escrow_only ? "escrow only" : "not escrow only");
         }
         return esc(a.secret) + ": set " + joined(parts) + by;
       } else if constexpr (std::is_same_v<T, CustodiansSetArgs>) {
