@@ -2,6 +2,7 @@
 #include <commands/errors.hpp>
 
 #include <escrow/util/escape.hpp>
+#include <escrow/git/history.hpp>
 #include <escrow/git/repo.hpp>
 #include <escrow/git/team.hpp>
 #include <escrow/journal.hpp>
@@ -110,6 +111,7 @@ history::VaultSessionOptions Context::vault_session_options() const
                                      : std::filesystem::path(state);
   if (const std::optional<git::Place> place = git::place_of(v1.vault_path)) {
     options.branch = place->branch ? *place->branch : std::string("(detached)");
+    options.history_check = git::journal_history_check(v1.vault_path);
   }
   options.clock = v1.clock;
   options.host = host_name();
@@ -118,9 +120,18 @@ history::VaultSessionOptions Context::vault_session_options() const
   return options;
 }
 
-history::VaultSession Context::open_v2(history::Access access) const
+history::VaultSession Context::open_v2(history::Access access, bool full_history) const
 {
-  history::VaultSession session = history::VaultSession::open(vault_session_options(), access);
+  history::VaultSessionOptions options = vault_session_options();
+  options.full_history_check = full_history;
+  history::VaultSession session = history::VaultSession::open(std::move(options), access);
+  if (!m_setup_checked) {
+    m_setup_checked = true;
+    // A clone lacking escrow's git set-up is told once, with the fix (docs/TEAM.md).
+    if (const auto hint = git::setup_hint(session.paths().head); hint && !global.quiet) {
+      m_err << "escrow: " << util::escape_controls(*hint) << '\n';
+    }
+  }
   if (!global.quiet) {
     for (const std::string& warning : session.warnings()) {
       m_err << "escrow: warning: " << util::escape_controls(warning) << '\n';

@@ -9,11 +9,11 @@ namespace escrow::cli {
 
 namespace {
 
-// A public read: no identity is loaded. (The git first-parent check of vault-2-replay.md §7 is
-// not yet ported: vault-2-plan.md §2.4 step 5b item 3.)
+// A public read: no identity is loaded. In a git work tree the first-parent check of
+// vault-2-replay.md §7 runs in full, whatever this place checked before.
 void run_verify(Context& context)
 {
-  history::VaultSession session = context.open_v2(history::Access::read);
+  history::VaultSession session = context.open_v2(history::Access::read, true);
   const history::VaultCheck check = history::verify(session);
   for (const std::string& warning : check.warnings) {
     context.note("warning: " + warning);

@@ -66,6 +66,7 @@ struct VaultSession::Impl
   bool fast = false;
   std::optional<Identity> identity;
   Timestamp now = 0;
+  std::string git_checked_through;
 
   std::string journal_name() const { return store->paths().journal.string(); }
 
@@ -75,7 +76,7 @@ struct VaultSession::Impl
       return; // never forget a loss by advancing past it
     }
     try {
-      cache->save(Verified{position, state, log}, logged);
+      cache->save(Verified{position, state, log, git_checked_through}, logged);
     } catch (const Error& error) {
       // The vault is fine; this machine only failed to remember: the next command re-verifies.
       warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.what()));
@@ -330,9 +331,63 @@ struct VaultSession::Impl
                                      journal_name()));
     }
     check_head();
-    if (!fast || logged != log.size() || !cached) {
+    const bool checked = check_git_history(cached);
+    if (!fast || logged != log.size() || !cached || checked) {
       save_cache(logged);
     }
+  }
+
+  // The git first-parent check (vault-2-replay.md §7). Returns whether it ran (the place records
+  // the commit it checked through).
+  bool check_git_history(const std::optional<Verified>& cached)
+  {
+    if (cached) {
+      git_checked_through = cached->git_checked_through;
+    }
+    if (!options.history_check || !lost.empty()) {
+      return false;
+    }
+    const std::string head = options.history_check->head();
+    if (head.empty()) {
+      return false;
+    }
+    if (fast && cached && cached->git_checked_through == head && !options.full_history_check) {
+      return false; // checked through HEAD already, and the journal only grew since
+    }
+    std::unordered_map<std::string, std::vector<std::string>> parents;
+    const std::string text = store->read_journal(0);
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t nl = text.find('\n', start);
+      if (nl == std::string::npos) {
+        break; // a torn tail (reported by the store)
+      }
+      try {
+        const Entry e = parse_entry(std::string_view(text).substr(start, nl - start), journal_name());
+        std::vector<std::string> ps;
+        ps.reserve(e.parents.size());
+        for (const Hash& p : e.parents) {
+          ps.push_back(canonical::b64(p));
+        }
+        parents.emplace(canonical::b64(e.hash), std::move(ps));
+      } catch (const Error&) {
+        // The replay judged every line; one it rejected is no entry of the history.
+      }
+      start = nl + 1;
+    }
+    std::vector<std::string> heads;
+    for (const Hash& h : position.heads) {
+      heads.push_back(canonical::b64(h));
+    }
+    std::vector<std::string> file_heads;
+    for (const Hash& h : store->head().heads) {
+      file_heads.push_back(canonical::b64(h));
+    }
+    for (std::string& warning : options.history_check->check(parents, heads, file_heads)) {
+      warnings.push_back(std::move(warning));
+    }
+    git_checked_through = head;
+    return true;
   }
 
   // Under the lock, before a write: what other writers appended since open is verified first.
@@ -341,7 +396,7 @@ struct VaultSession::Impl
     if (!lost.empty()) {
       return;
     }
-    const Verified current{position, state, log};
+    const Verified current{position, state, log, git_checked_through};
     const std::size_t logged = log.size();
     if (!continue_from(current)) {
       full_replay(current);
