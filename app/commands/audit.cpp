@@ -79,10 +79,10 @@ void run_log(const LogOptions& options, Context& context)
   filter.env = options.env;
   filter.action = options.action;
   if (!options.since.empty()) {
-    filter.since = audit::parse_time_arg(options.since, session.now(), "audit log --since");
+    filter.since = audit::time_arg(options.since, session.now(), "audit log --since");
   }
   if (!options.until.empty()) {
-    filter.until = audit::parse_time_arg(options.until, session.now(), "audit log --until");
+    filter.until = audit::time_arg(options.until, session.now(), "audit log --until");
   }
   const std::vector<audit::AuditEntry> entries = audit::read_entries(session);
   const audit::RequestWhys whys = audit::request_whys(entries, &session.state());
@@ -235,7 +235,7 @@ void run_anomalies(const AnomalyOptions& options, Context& context)
   history::VaultSession session = open_as_member(context);
   std::optional<Timestamp> since;
   if (!options.since.empty()) {
-    since = audit::parse_time_arg(options.since, session.now(), "audit anomalies --since");
+    since = audit::time_arg(options.since, session.now(), "audit anomalies --since");
   }
   const std::vector<audit::AuditEntry> entries = audit::read_entries(session);
   audit::AnomalyOptions rules;

@@ -303,7 +303,7 @@ std::vector<const AuditEntry*> filter_entries(const std::vector<AuditEntry>& ent
   return out;
 }
 
-Timestamp parse_time_arg(std::string_view text, Timestamp now, std::string_view option)
+Timestamp time_arg(std::string_view text, Timestamp now, std::string_view option)
 {
   if (!text.empty() && (text.back() == 's' || text.back() == 'm' || text.back() == 'h' || text.back() == 'd'
                         || text.back() == 'w')) {

@@ -74,7 +74,7 @@ std::vector<const AuditEntry*> filter_entries(const std::vector<AuditEntry>& ent
 
 // --since/--until values: an RFC 3339 time, a date, Unix seconds, or a duration meaning that
 // long before `now` ("30d"). Error(usage) naming `option` otherwise.
-Timestamp parse_time_arg(std::string_view text, Timestamp now, std::string_view option);
+Timestamp time_arg(std::string_view text, Timestamp now, std::string_view option);
 
 // The justifications of requests, by (secret, request id): the state's request records, and the
 // journal's request operations for requests the state no longer holds.
