@@ -1030,7 +1030,7 @@ TEST_CASE("history authorize: journal-loss and resolve", "[history][authorize]")
 TEST_CASE("history authorize: a refusal as an error for the command and for the replay", "[history][authorize]")
 {
   World w = team();
-  const Entry forged = w.entry("dave", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}});
+  const Entry forged = w.entry("dave", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}, {}});
   try {
     require_authorized(w.state, forged, ErrorKind::access, "secret-set prod/db");
     FAIL("allowed");
@@ -1046,6 +1046,6 @@ TEST_CASE("history authorize: a refusal as an error for the command and for the 
     CHECK(e.kind() == ErrorKind::integrity);
     CHECK(e.exit_code() == 3);
   }
-  const Entry honest = w.entry("olive", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}});
+  const Entry honest = w.entry("olive", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}, {}});
   CHECK_NOTHROW(require_authorized(w.state, honest, ErrorKind::access, "secret-set prod/db"));
 }
