@@ -589,37 +589,55 @@ int make_vault(const Options& options)
   journal.add(batch);
   batch.clear();
 
-  // The bulk operations, at most k_max_items items each.
-  const auto chunks = [&](std::size_t from, std::size_t to, const std::function<void(std::size_t, std::size_t)>& emit) {
-    for (std::size_t a = from; a < to; a += k_max_items) {
-      emit(a, std::min(to, a + k_max_items));
+  // The bulk operations: at most k_max_items items and 4 * k_max_items + 16 writes each (op.cpp's
+  // limits: a rotate-start item writes 5 paths with 3 custodians, so ~8,000 items an entry).
+  // `writes(i)` is item i's number of writes.
+  const auto chunks = [&](std::size_t from, std::size_t to, const std::function<std::size_t(std::size_t)>& writes,
+                          const std::function<void(std::size_t, std::size_t)>& emit) {
+    std::size_t a = from;
+    while (a < to) {
+      std::size_t b = a;
+      std::size_t total = 0;
+      while (b < to && b - a < k_max_items && total + writes(b) <= 4 * k_max_items + 16) {
+        total += writes(b);
+        ++b;
+      }
+      emit(a, b);
+      a = b;
     }
   };
   for (std::size_t s = 0; s < sharees().size(); ++s) {
-    chunks(0, work.size(), [&](std::size_t a, std::size_t b) {
-      ShareArgs args{sharees()[s], {}};
-      std::vector<const std::vector<Write>*> parts;
-      for (std::size_t i = a; i < b; ++i) {
-        args.items.push_back(work[i].shares[s].first);
-        parts.push_back(&work[i].shares[s].second);
-      }
-      batch.push_back(bulk(vault, "erin", added_at, std::move(args), std::move(parts)));
-    });
+    chunks(0, work.size(), [&](std::size_t i) { return work[i].shares[s].second.size(); },
+           [&](std::size_t a, std::size_t b) {
+             ShareArgs args{sharees()[s], {}};
+             std::vector<const std::vector<Write>*> parts;
+             for (std::size_t i = a; i < b; ++i) {
+               args.items.push_back(work[i].shares[s].first);
+               parts.push_back(&work[i].shares[s].second);
+             }
+             batch.push_back(bulk(vault, "erin", added_at, std::move(args), std::move(parts)));
+           });
   }
   const auto rotation = [&](std::size_t from, std::size_t to, Timestamp at) {
-    chunks(from, to, [&](std::size_t a, std::size_t b) {
+    const auto writes = [&](std::size_t i) { return std::max(work[i].rotate_writes.size(), work[i].finish_writes.size()); };
+    chunks(from, to, writes, [&](std::size_t a, std::size_t b) {
       RotateStartArgs start;
-      RotateFinishArgs finish;
-      std::vector<const std::vector<Write>*> start_parts;
-      std::vector<const std::vector<Write>*> finish_parts;
+      std::vector<const std::vector<Write>*> parts;
       for (std::size_t i = a; i < b; ++i) {
         start.items.push_back(work[i].rotate);
-        start_parts.push_back(&work[i].rotate_writes);
-        finish.items.push_back(work[i].finish);
-        finish_parts.push_back(&work[i].finish_writes);
+        parts.push_back(&work[i].rotate_writes);
       }
-      batch.push_back(bulk(vault, "ci", at, std::move(start), std::move(start_parts)));
-      batch.push_back(bulk(vault, "ci", at, std::move(finish), std::move(finish_parts)));
+      batch.push_back(bulk(vault, "ci", at, std::move(start), std::move(parts)));
+    });
+    // Every pending version reaches the journal before any finish (as `rotate --due` writes them).
+    chunks(from, to, writes, [&](std::size_t a, std::size_t b) {
+      RotateFinishArgs finish;
+      std::vector<const std::vector<Write>*> parts;
+      for (std::size_t i = a; i < b; ++i) {
+        finish.items.push_back(work[i].finish);
+        parts.push_back(&work[i].finish_writes);
+      }
+      batch.push_back(bulk(vault, "ci", at, std::move(finish), std::move(parts)));
     });
   };
   const std::size_t due = std::min(options.due, options.secrets);
