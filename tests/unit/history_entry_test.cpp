@@ -1,4 +1,6 @@
 // history::Entry: the escrow-journal/2 line grammar (docs/design/vault-2-operations.md §1, §7).
+#include <test_paths.hpp>
+
 #include "history_support.hpp"
 
 #include <fstream>

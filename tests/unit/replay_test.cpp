@@ -2,6 +2,8 @@
 // merges, criss-cross merges, every pass-1 finding, every pass-2 finding, replay from a snapshot.
 // Journals are built with the real entry/op/apply APIs and signed by real identities
 // (history_support.hpp); forgeries are made by editing those entries as an attacker would.
+#include <test_paths.hpp>
+
 #include "replay_support.hpp"
 
 #include <escrow/history/head_file.hpp>
