@@ -83,28 +83,26 @@ std::string why_not(const State& state, const Secret& secret, const std::string&
                      version.threshold, version.v);
 }
 
-struct Opened
-{
-  SecretBytes value;
-  std::string via;
-  std::string request; // grant or approvals
-};
-
 // The three ways to a value (vault-2.md §4), in order: standing reader, carried grant, k approvals.
 Opened open_version(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
                     std::string_view what)
 {
-  const State& state = session.state();
-  const std::string me = session.me().name;
-  const Timestamp now = session.now();
+  (void)session.me(); // the identity, checked against the state first
+  return open_readable(session.state(), session.keys(), session.identity(), session.now(), secret, vid, version, what);
+}
+
+} // namespace
+
+Opened open_readable(const State& state, const KeysFile& keys, const Identity& identity, Timestamp now,
+                     const Secret& secret, const std::string& vid, const Version& version, std::string_view what)
+{
+  const std::string me = identity.pub.name;
   if (!can_read(state, me, secret, vid, now)) {
     throw Error(ErrorKind::access, fmt::format("{}: {}: {} may not read v{}: {}", what, secret.name, me, version.v,
                                                why_not(state, secret, vid, version, me, now)))
       .hint(fmt::format("ask the custodians: escrow request {} --ttl 1h --why \"...\"", secret.name));
   }
-  const Identity& identity = session.identity();
-  const KeysFile& keys = session.keys();
-  const SecretRef ref{session.vault_id(), secret.name};
+  const SecretRef ref{state.vault_id, secret.name};
   const std::optional<Vid> parsed = Vid::from_hex(vid);
   if (!parsed) {
     fail(ErrorKind::integrity, "{}: {}: malformed version id", what, secret.name);
@@ -143,6 +141,8 @@ Opened open_version(VaultSession& session, const Secret& secret, const std::stri
   }
   fail(ErrorKind::access, "{}: {}: no key line opens v{} for {}", what, secret.name, version.v, me);
 }
+
+namespace {
 
 // The first use of a grant to an after_access secret: grant-used (the secret becomes due).
 void mark_used(VaultSession& session, const std::string& name, const std::string& request)
