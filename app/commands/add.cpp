@@ -27,11 +27,6 @@ struct AddOptions
 
 void run_add(const AddOptions& options, Context& context)
 {
-  if (options.escrow_only) {
-    // escrow-vault/2's secret-add has no escrow_only field yet (vault-2-plan.md step 5b).
-    throw Error(ErrorKind::usage, "add: --escrow-only is not yet recorded in escrow-vault/2")
-      .hint("add it without --escrow-only; rotate --due on escrow-vault/2 is not ported yet");
-  }
   history::SecretSpec spec;
   spec.name = options.name;
   spec.owner = options.owner;
@@ -41,6 +36,7 @@ void run_add(const AddOptions& options, Context& context)
   spec.custodians = split_list(options.custodians);
   spec.threshold = options.threshold;
   spec.after_access = options.after_access;
+  spec.escrow_only = options.escrow_only;
   spec.generator = options.generate;
   if (!options.every.empty()) {
     spec.every = parse_duration_option(options.every, "add: --every");
@@ -57,7 +53,7 @@ void run_add(const AddOptions& options, Context& context)
   const history::Secret& secret = history::add_secret(session, spec, value);
   context.warn(session.warnings());
   const std::int64_t every = history::cadence(session.state(), secret);
-  if (secret.connectors.empty() && every > 0) {
+  if (secret.connectors.empty() && !secret.escrow_only && every > 0) {
     // No silent breakage (docs/CONNECTORS.md): rotate --due will not rotate it as it stands.
     context.note(fmt::format("warning: {} rotates every {} but has no connector, so no system would get a new value: "
                              "rotate --due will report it as needing one. Bind it (escrow connect {} CONNECTOR)",

@@ -25,8 +25,19 @@ void run_bind(const BindOptions& options, Context& context, bool on)
   const std::string command = on ? "connect" : "disconnect";
   (void)split_secret_name(options.secret); // usage errors before the lock
   if (options.escrow_only) {
-    // escrow-vault/2's secret record has no escrow_only field yet (vault-2-plan.md step 5b).
-    fail(ErrorKind::usage, "{} --escrow-only is not yet recorded in escrow-vault/2", command);
+    if (!options.connector.empty() || !options.after.empty()) {
+      fail(ErrorKind::usage, "{}: --escrow-only takes no connector (and no --after)", command);
+    }
+    const auto [env, short_name] = split_secret_name(options.secret);
+    const std::string full_name = env + "/" + short_name;
+    history::VaultSession session = context.open_v2(history::Access::write);
+    history::set_escrow_only(session, full_name, on);
+    context.warn(session.warnings());
+    context.emit_or_say(Json{{"secret", full_name}, {"escrow_only", on}},
+                        on ? fmt::format("{} lives only in escrow now: rotate --due rotates it with no connector",
+                                         full_name)
+                           : fmt::format("{} is no longer escrow-only", full_name));
+    return;
   }
   if (options.connector.empty()) {
     throw Error(ErrorKind::usage, fmt::format("{}: give ENV/NAME CONNECTOR (or ENV/NAME --escrow-only)", command))

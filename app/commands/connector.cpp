@@ -102,8 +102,15 @@ void run_connector_add(const ConnectorAddOptions& options, Context& context)
   history::VaultSession session = context.open_v2(history::Access::write);
   const history::Connector& record = history::add_connector(session, spec);
   context.warn(session.warnings());
-  context.emit_or_say(Json{{"connector", record.name}, {"env", record.env}, {"kind", record.kind},
-                           {"timeout", record.timeout}, {"settings", Json::object()}},
+  Json document{{"connector", record.name},
+                {"env", record.env},
+                {"kind", record.kind},
+                {"timeout", record.timeout},
+                {"settings", connector::settings_of(history::connector_record(record))}};
+  if (!record.rehearse_with.empty()) {
+    document["rehearse_with"] = record.rehearse_with;
+  }
+  context.emit_or_say(document,
                       fmt::format("added {} connector {} in {}; bind secrets with: escrow connect {}/NAME {}",
                                   connector_kind_name(record.kind), record.name, record.env, record.env, record.name));
 }
@@ -124,6 +131,7 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
       continue;
     }
     const auto bound = history::bound_secrets(state, name);
+    const ConnectorRecord as_run = history::connector_record(record);
     items.push_back(Json{{"name", name},
                          {"env", record.env},
                          {"kind", record.kind},
@@ -133,12 +141,11 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
                          {"timeout", record.timeout},
                          {"created_at", format_time(record.created_at)},
                          {"by", record.created_by},
-                         {"settings", Json::object()},
+                         {"rehearse_with", record.rehearse_with},
+                         {"settings", connector::settings_of(as_run)},
                          {"secrets", bound}});
-    const std::string does = record.kind == ConnectorKind::manual ? "a person: " + record.instructions
-                                                                  : "runs: " + record.update;
     rows.push_back({name, record.env, std::string(connector_kind_name(record.kind)), std::to_string(record.timeout) + "s",
-                    bound.empty() ? "-" : util::join(bound, ","), util::escape_controls(does)});
+                    bound.empty() ? "-" : util::join(bound, ","), connector::driver_for(as_run).describe(as_run)});
   }
   if (context.json()) {
     context.emit(Json{{"connectors", items}});

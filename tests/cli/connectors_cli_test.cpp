@@ -28,11 +28,14 @@ Json json_of(const Result& r)
   return Json::parse(r.out);
 }
 
+// Every file escrow-vault/2 writes (head, keys, journal), for "byte-identical afterwards" checks.
 std::string snapshot(const Fixture& f)
 {
   std::string all = f.read("escrow.vault") + "\n--\n";
-  if (std::filesystem::exists(f.journal())) {
-    all += f.read("escrow.journal");
+  for (const char* file : {"escrow.keys", "escrow.journal"}) {
+    if (std::filesystem::exists(f.path(file))) {
+      all += f.read(file) + "\n--\n";
+    }
   }
   return all;
 }

@@ -2,7 +2,9 @@
 
 #include <escrow/history/refusal.hpp>
 
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -21,20 +23,51 @@ const Policy& set_policy(VaultSession& session, const PolicySetArgs& change)
   });
 }
 
+ConnectorRecord connector_record(const Connector& c)
+{
+  ConnectorRecord record;
+  static_cast<ConnectorSettings&>(record) = c.settings;
+  record.name = c.name;
+  record.env = c.env;
+  record.kind = c.kind;
+  record.update = c.update;
+  record.verify = c.verify;
+  record.instructions = c.instructions;
+  record.timeout = c.timeout;
+  record.created_at = c.created_at;
+  record.rehearse_with = c.rehearse_with;
+  return record;
+}
+
 const Connector& add_connector(VaultSession& session, const connector::Spec& spec)
 {
-  if (spec.kind != ConnectorKind::command && spec.kind != ConnectorKind::manual) {
-    throw Error(ErrorKind::usage,
-                fmt::format("connector add: --kind {} is not yet recorded in escrow-vault/2 (connector-add has no "
-                            "settings for the native kinds)",
-                            connector_kind_name(spec.kind)))
-      .hint("use --update/--verify (command) or --manual until the native kinds are ported");
+  connector::validate(spec);
+  const State& state = session.state();
+  if (state.connector(spec.name) != nullptr) {
+    throw Error(ErrorKind::usage, fmt::format("connector add: connector {} exists", spec.name))
+      .hint("to change it: escrow connector remove " + spec.name + " (after disconnecting its secrets), then add it again");
+  }
+  ConnectorRecord record = connector::record_of(spec);
+  if (!spec.cacert_file.empty()) {
+    record.cacert = connector::read_cacert(spec.cacert_file);
+  }
+  if (!spec.auth_secret.empty()) {
+    // The credential must exist in the vault now (the connector reads it at every rotation,
+    // under the read rules of whoever rotates; docs/CONNECTORS.md).
+    const auto [env, short_name] = split_secret_name(spec.auth_secret);
+    record.auth_secret = env + "/" + short_name;
+    if (state.secret(record.auth_secret) == nullptr) {
+      throw Error(ErrorKind::usage, fmt::format("connector add: --auth-secret {}: no such secret", record.auth_secret))
+        .hint("store the connector's credential first: escrow add " + record.auth_secret + " --stdin");
+    }
   }
   if (!spec.rehearse_with.empty()) {
-    fail(ErrorKind::usage, "connector add: --rehearse-with is not yet recorded in escrow-vault/2");
-  }
-  if (session.state().connector(spec.name) != nullptr) {
-    fail(ErrorKind::usage, "connector add: connector {} exists", spec.name);
+    const Connector* twin = state.connector(spec.rehearse_with);
+    if (twin == nullptr || twin->env != spec.env || spec.rehearse_with == spec.name) {
+      throw Error(ErrorKind::usage, fmt::format("connector add: --rehearse-with {}: no such connector in {}",
+                                                connector::one_line(spec.rehearse_with, 64), spec.env))
+        .hint("add the staging twin first: escrow connector add TWIN --env " + spec.env + " --update CMD --verify CMD");
+    }
   }
   ConnectorAddArgs args;
   args.name = spec.name;
@@ -44,7 +77,15 @@ const Connector& add_connector(VaultSession& session, const connector::Spec& spe
   args.verify = spec.verify;
   args.instructions = spec.instructions;
   args.timeout = spec.timeout;
-  const Json detail{{"connector", spec.name}, {"env", spec.env}};
+  args.rehearse_with = spec.rehearse_with;
+  args.settings = record; // the kind's own settings (record_of leaves the others empty)
+  Json detail{{"connector", spec.name}, {"env", spec.env}};
+  if (!args.rehearse_with.empty()) {
+    detail["rehearse_with"] = args.rehearse_with;
+  }
+  if (!record.auth_secret.empty()) {
+    detail["auth_secret"] = record.auth_secret;
+  }
   return journaling_refusal(session, OpKind::connector_add, detail, [&]() -> const Connector& {
     session.submit(std::move(args));
     return *session.state().connector(spec.name);
@@ -100,6 +141,10 @@ std::vector<std::string> connect_secret(VaultSession& session, const std::string
   if (s->state == SecretState::retired) {
     fail(ErrorKind::usage, "connect: {} is retired", secret);
   }
+  if (s->escrow_only) {
+    throw Error(ErrorKind::usage, fmt::format("connect: {} is declared escrow-only (it lives only in escrow)", secret))
+      .hint(fmt::format("if a system uses it after all: escrow disconnect {} --escrow-only, then connect it", secret));
+  }
   std::vector<std::string> order = s->connectors;
   if (std::find(order.begin(), order.end(), connector) != order.end()) {
     fail(ErrorKind::usage, "connect: {} is bound to {} already", secret, connector);
@@ -133,6 +178,33 @@ std::vector<std::string> disconnect_secret(VaultSession& session, const std::str
   }
   order.erase(at);
   return set_connectors(session, secret, std::move(order), Json{{"secret", secret}, {"connector", connector}});
+}
+
+void set_escrow_only(VaultSession& session, const std::string& secret, bool on)
+{
+  const std::string action = on ? "connect --escrow-only" : "disconnect --escrow-only";
+  const Secret* s = session.state().secret(secret);
+  if (s == nullptr) {
+    fail(ErrorKind::usage, "{}: no secret named {}", action, secret);
+  }
+  if (s->state == SecretState::retired) {
+    fail(ErrorKind::usage, "{}: {} is retired", action, secret);
+  }
+  if (on == s->escrow_only) {
+    fail(ErrorKind::usage, "{}: {} is {} escrow-only", action, secret, on ? "already" : "not");
+  }
+  if (on && !s->connectors.empty()) {
+    throw Error(ErrorKind::usage, fmt::format("{}: {} is bound to {}; an escrow-only secret has no connector", action,
+                                              secret, fmt::join(s->connectors, ", ")))
+      .hint(fmt::format("escrow disconnect {} {} first, if no system uses it", secret, s->connectors.front()));
+  }
+  journaling_refusal(session, OpKind::secret_set, Json{{"secret", secret}, {"escrow_only", on}}, [&] {
+    SecretSetArgs args;
+    args.secret = secret;
+    args.escrow_only = on;
+    session.submit(std::move(args));
+    return 0;
+  });
 }
 
 void retire_secret(VaultSession& session, const std::string& secret)

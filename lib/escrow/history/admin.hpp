@@ -14,10 +14,14 @@ namespace escrow::history {
 // escrow policy set ENV / set-notify (env "*"). Error(usage) for a change that changes nothing.
 const Policy& set_policy(VaultSession& session, const PolicySetArgs& change);
 
-// escrow connector add (command and manual kinds). The native kinds (postgres, http, node-red)
-// and --rehearse-with carry settings escrow-vault/2's connector-add does not record yet:
-// Error(usage) naming the gap, before anything is written.
+// escrow connector add, every kind: connector::validate (the kind's own rules), --cacert read
+// from its file, --auth-secret an existing secret of the environment, --rehearse-with an
+// existing connector of the environment (Error(usage) before anything is written); then one
+// connector-add operation carrying the kind's settings.
 const Connector& add_connector(VaultSession& session, const connector::Spec& spec);
+
+// The connector as the drivers take it (connectors/connector.hpp runs a ConnectorRecord).
+ConnectorRecord connector_record(const Connector& connector);
 
 // escrow connector remove (no secret may still use it: the rules refuse it).
 void remove_connector(VaultSession& session, const std::string& name);
@@ -30,6 +34,11 @@ std::vector<std::string> connect_secret(VaultSession& session, const std::string
                                         const std::string& after);
 std::vector<std::string> disconnect_secret(VaultSession& session, const std::string& secret,
                                            const std::string& connector);
+
+// escrow connect ENV/NAME --escrow-only (on) / disconnect ENV/NAME --escrow-only (off): one
+// secret-set of escrow_only. Usage errors (as v1) for an unknown or retired secret, one already
+// so (or not so), or one with connectors (on).
+void set_escrow_only(VaultSession& session, const std::string& secret, bool on);
 
 // escrow retire: no new version, share, request or approval afterwards (retire operation). The
 // last current version and its readers' keys are kept (vault-2-operations.md §5: dependents

@@ -266,6 +266,8 @@ struct Effects
     c->verify = a.verify;
     c->instructions = a.instructions;
     c->timeout = a.timeout;
+    c->rehearse_with = a.rehearse_with;
+    c->settings = a.settings;
     c->created_by = ctx.actor;
     c->created_at = ctx.ts;
     s.connectors[a.name] = c;
@@ -290,6 +292,7 @@ struct Effects
     secret->every = a.every;
     secret->generator = a.generator;
     secret->after_access = a.after_access;
+    secret->escrow_only = a.escrow_only;
     secret->custodians = a.custodians;
     secret->threshold = a.threshold;
     secret->state = SecretState::active;
@@ -350,6 +353,9 @@ struct Effects
     }
     if (a.after_access) {
       secret.after_access = *a.after_access;
+    }
+    if (a.escrow_only) {
+      secret.escrow_only = *a.escrow_only;
     }
     for (const KeyWrite& k : added_keys(ctx, a.secret)) {
       if (k.line.kind == KeyLineKind::reader) {

@@ -545,7 +545,7 @@ Verdict may_set_secret(const State& s, const Context& ctx, const SecretSetArgs& 
       return refuse(k, "a cmd= generator needs an admin of {} (CI runs it)", env);
     }
   }
-  if (a.purpose || a.tier || a.connectors || a.every || a.after_access) {
+  if (a.purpose || a.tier || a.connectors || a.every || a.after_access || a.escrow_only) {
     if (!is_owner && !is_admin && !(has_role(s, ctx.actor, Role::rotator) && reaches(s, ctx.actor, env))) {
       return refuse(k, "only the owner ({}), an admin or a rotator of {} may change it", secret->owner, env);
     }
@@ -554,6 +554,9 @@ Verdict may_set_secret(const State& s, const Context& ctx, const SecretSetArgs& 
     if (Verdict v = check_connectors(k, s, env, *a.connectors)) {
       return v;
     }
+  }
+  if (a.escrow_only.value_or(secret->escrow_only) && !a.connectors.value_or(secret->connectors).empty()) {
+    return refuse(k, "an escrow-only secret has no connector ({} would be both)", a.secret);
   }
   if (Verdict v = lines_of_secret_only(k, ctx, a.secret)) {
     return v;

@@ -178,6 +178,7 @@ void check_secret_spec(const SecretSpec& spec)
   v1.threshold = spec.threshold;
   v1.every = spec.every;
   v1.after_access = spec.after_access;
+  v1.escrow_only = spec.escrow_only;
   if (!spec.generator.empty()) {
     v1.generator = parse_generator(spec.generator);
   }
@@ -209,6 +210,7 @@ const Secret& add_secret(VaultSession& session, const SecretSpec& spec, const Se
   args.every = spec.every;
   args.generator = spec.generator;
   args.after_access = spec.after_access;
+  args.escrow_only = spec.escrow_only;
   args.custodians.insert(spec.custodians.begin(), spec.custodians.end());
   args.threshold = spec.threshold;
   // What names nothing that exists is a usage error (as v1), not a refusal by the rules.

@@ -30,11 +30,13 @@ struct SecretSpec
   std::int64_t every = 0; // 0 = the environment policy's default
   std::string generator;  // as typed (--generate), "" = none
   bool after_access = false;
+  bool escrow_only = false; // lives only in escrow: rotate --due rotates it with no connector
 };
 
 // What can be checked without the vault (Error(usage), before the value is read and before the
 // lock): name, purpose, tier, custodians listed once, 1 <= threshold <= custodians, connectors
-// listed once, a generator that parses and runs here (no cmd=).
+// listed once, a generator that parses and runs here (no cmd=), not both connectors and
+// escrow_only.
 void check_secret_spec(const SecretSpec& spec);
 
 // escrow add: secret-add with v1 under generation 1: rk lines for the standing readers of the new
