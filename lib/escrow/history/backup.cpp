@@ -297,6 +297,8 @@ ConnectorRecord connector_record(const Connector& c)
   record.verify = c.verify;
   record.instructions = c.instructions;
   record.timeout = c.timeout;
+  record.rehearse_with = c.rehearse_with;
+  static_cast<ConnectorSettings&>(record) = c.settings;
   record.created_at = c.created_at;
   return record;
 }
@@ -311,6 +313,8 @@ struct Probe
   std::int64_t version = 0;
   bool readable = false; // false: the restorer cannot read it (not run)
   std::optional<SecretBytes> value; // until its verify ran
+  std::optional<SecretBytes> auth;  // the connector's own credential, when the restorer reads it
+  std::string auth_name;
   connector::StepResult result;
 };
 
@@ -345,6 +349,21 @@ std::vector<ConnectorCheck> reconnect(const State& state, const KeysFile& keys, 
         try {
           probe.value = open_readable(state, keys, me, now, *secret, vid, *current, "restore").value;
           probe.readable = true;
+          // The connector's own credential (native kinds), read under the same rules; a driver
+          // that needs it and does not get it fails its step, naming the secret.
+          if (const Secret* auth = record.auth_secret.empty() ? nullptr : state.secret(record.auth_secret)) {
+            std::string auth_vid;
+            if (const Version* live = auth->find_state(VersionState::current, &auth_vid)) {
+              try {
+                probe.auth = open_readable(state, keys, me, now, *auth, auth_vid, *live, "restore").value;
+                probe.auth_name = record.auth_secret;
+              } catch (const Error& error) {
+                if (error.kind() != ErrorKind::access) {
+                  throw;
+                }
+              }
+            }
+          }
         } catch (const Error& error) {
           if (error.kind() != ErrorKind::access) {
             throw;
@@ -365,8 +384,13 @@ std::vector<ConnectorCheck> reconnect(const State& state, const KeysFile& keys, 
       Redactor redactor;
       redactor.add(fmt::format("{} v{}", probe.secret, probe.version), *probe.value);
       connector::Invocation invocation{probe.secret, probe.env, probe.version, 0, connector::Action::reconnect};
+      if (probe.auth) {
+        redactor.add(probe.auth_name + " (auth)", *probe.auth);
+        invocation.auth = &*probe.auth;
+      }
       probe.result = connector::run_step(probe.connector, connector::Step::verify, invocation, *probe.value, redactor);
       probe.value.reset(); // dropped as soon as its check ran
+      probe.auth.reset();
     }
   };
   const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);

@@ -88,6 +88,8 @@ ConnectorRecord connector_record(const Connector& c)
   record.verify = c.verify;
   record.instructions = c.instructions;
   record.timeout = c.timeout;
+  record.rehearse_with = c.rehearse_with;
+  static_cast<ConnectorSettings&>(record) = c.settings;
   return record;
 }
 
