@@ -103,7 +103,13 @@ Session Context::open(Mode mode) const
 
 history::VaultSessionOptions Context::vault_session_options() const
 {
-  const SessionOptions v1 = session_options();
+  return vault_session_options(session_options().vault_path);
+}
+
+history::VaultSessionOptions Context::vault_session_options(const std::filesystem::path& vault_path) const
+{
+  SessionOptions v1 = session_options();
+  v1.vault_path = vault_path;
   history::VaultSessionOptions options;
   options.vault_path = v1.vault_path;
   const std::string_view state = env("XDG_STATE_HOME");

@@ -70,6 +70,8 @@ public:
   // history::VaultSession (state home, cache place branch, host, the identity loaded on demand),
   // and THE way a ported command opens the vault. Warnings are printed on stderr.
   history::VaultSessionOptions vault_session_options() const;
+  // The same for the vault whose head file is `vault_path` (restore's destination).
+  history::VaultSessionOptions vault_session_options(const std::filesystem::path& vault_path) const;
   // `full_history`: the git first-parent check runs even when nothing moved (escrow verify).
   history::VaultSession open_v2(history::Access access, bool full_history = false) const;
   // Prints a session's warnings ("escrow: warning: …", suppressed by --quiet).

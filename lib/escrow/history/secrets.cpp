@@ -90,17 +90,21 @@ std::string why_not(const State& state, const Secret& secret, const std::string&
 Opened open_version(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
                     std::string_view what)
 {
-  const State& state = session.state();
-  const std::string me = session.me().name;
-  const Timestamp now = session.now();
+  (void)session.me(); // the identity, checked against the state first
+  return open_readable(session.state(), session.keys(), session.identity(), session.now(), secret, vid, version, what);
+}
+
+
+Opened open_readable(const State& state, const KeysFile& keys, const Identity& identity, Timestamp now,
+                     const Secret& secret, const std::string& vid, const Version& version, std::string_view what)
+{
+  const std::string me = identity.pub.name;
   if (!can_read(state, me, secret, vid, now)) {
     throw Error(ErrorKind::access, fmt::format("{}: {}: {} may not read v{}: {}", what, secret.name, me, version.v,
                                                why_not(state, secret, vid, version, me, now)))
       .hint(fmt::format("ask the custodians: escrow request {} --ttl 1h --why \"...\"", secret.name));
   }
-  const Identity& identity = session.identity();
-  const KeysFile& keys = session.keys();
-  const SecretRef ref{session.vault_id(), secret.name};
+  const SecretRef ref{state.vault_id, secret.name};
   const std::optional<Vid> parsed = Vid::from_hex(vid);
   if (!parsed) {
     fail(ErrorKind::integrity, "{}: {}: malformed version id", what, secret.name);

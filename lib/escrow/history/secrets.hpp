@@ -95,6 +95,11 @@ std::int64_t cadence(const State& state, const Secret& secret);
 // One line for people: retired, pending vN, compromised, due: <reasons>, overdue …, in …, manual.
 std::string status(const State& state, const Secret& secret, Timestamp now);
 
+// The same without a session (restore test-decrypts a backup's versions before anything is
+// written). Error(access) when the rules or the key lines give `identity` no way in.
+Opened open_readable(const State& state, const KeysFile& keys, const Identity& identity, Timestamp now,
+                     const Secret& secret, const std::string& vid, const Version& version, std::string_view what);
+
 // escrow get --reveal: the value of version `v` (0 = the current one), journaled as a reveal event
 // {secret, version, via, request?}; a refusal as a denied reveal. The first use of a grant to an
 // after_access secret is then submitted as grant-used (the session is upgraded to a writer).
