@@ -1021,6 +1021,9 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
 
 void Rotator::send(Outcome& out, const std::string& event)
 {
+  if (!m_options.notify) {
+    return;
+  }
   const State& state = m_session.state();
   Json json{{"event", event},
             {"secret", out.secret},
