@@ -124,35 +124,6 @@ struct World
     escrow::history::seal_entry(entry, identity(signer));
     return escrow::history::dump_entry(entry) + "\n";
   }
-
-    const std::string members = section("members", "members/");
-    const std::string connectors = section("connectors", "connectors/");
-    const std::string secrets = section("secrets", "secrets/");
-    std::string policy;
-    dump_pretty(doc["policy"], 1, policy);
-    manifest["policy"] = hash(policy);
-    std::string out = "{\n";
-    out += "  \"format\": " + doc["format"].dump() + ",\n";
-    out += "  \"vault_id\": " + doc["vault_id"].dump() + ",\n";
-    out += "  \"revision\": " + std::to_string(doc["revision"].get<std::int64_t>() + 1) + ",\n";
-    out += "  \"parents\": ";
-    dump_pretty(doc["parents"], 1, out);
-    out += ",\n  \"journal_head\": " + doc["journal_head"].dump() + ",\n";
-    out += "  \"manifest\": ";
-    dump_pretty(manifest, 1, out);
-    const escrow::Identity id = identity(signer);
-    const auto sig = escrow::crypto::sign("escrow/v1/head", escrow::as_bytes(out), id.sign_sk);
-    out += ",\n  \"head_sig\": ";
-    dump_pretty(json{{"by", signer}, {"sig", escrow::canonical::b64(sig)}}, 1, out);
-    out += ",\n  \"policy\": " + policy;
-    out += ",\n  \"members\": " + members;
-    out += ",\n  \"connectors\": " + connectors;
-    out += ",\n  \"secrets\": " + secrets;
-    out += "\n}\n";
-    escrow::AtomicFile file(f.vault(), 0644);
-    file.write(out);
-    file.commit();
-  }
 };
 
 // A refusal: the exit code, one error line naming the problem, the vault byte-identical.

@@ -657,7 +657,7 @@ TEST_CASE("restore checks what a validly signed backup holds: every entry, key l
   const std::string bytes = t.f.read("good");
   t.f.set_env("XDG_STATE_HOME", t.f.path("fresh-machine").string());
   // The forger's round trip alone is accepted (the test would prove nothing otherwise).
-  spit(t.f.path("same"), forge(t.f, bytes, [](backup::Payload&) {}));
+  spit(t.f.path("same"), forge(t.f, bytes, [](hb::Payload&) {}));
   const Result same = t.f.as("alice", {"restore", t.f.path("same").string(), "--to", t.f.path("ok").string()});
   INFO(same.err);
   CHECK(same.code == 0);
