@@ -11,6 +11,7 @@
 #include <escrow/identity.hpp>
 
 #include <functional>
+#include <map>
 #include <sstream>
 #include <regex>
 #include <set>
@@ -366,7 +367,19 @@ TEST_CASE("rehearse: rotation and rollback on a staging twin; the real vault and
 
   const std::string vault_before = t.f.read("escrow.vault");
   const std::string journal_before = t.f.read("escrow.journal");
-  const std::string known_before = t.f.read("state/escrow/known.json");
+  const std::string keys_before = t.f.read("escrow.keys");
+  // This machine's cache of the vault (escrow-vault/2: state/escrow/vaults/<id>/<place>/).
+  const auto places = [&t] {
+    std::map<std::string, std::int64_t> out; // place → entries verified
+    for (const auto& item : fs::recursive_directory_iterator(t.f.path("state/escrow/vaults"))) {
+      if (item.path().filename() == "verified.json") {
+        out[item.path().parent_path().string()] = Json::parse(slurp(item.path()))["log"]["count"].get<std::int64_t>();
+      }
+    }
+    return out;
+  };
+  const auto places_before = places();
+  REQUIRE(places_before.size() == 1);
   spit(t.f.path("calls.log"), "");
   const Result r = t.f.as("alice", {"rehearse", "prod/db"});
   INFO(r.out << r.err);
@@ -388,12 +401,15 @@ TEST_CASE("rehearse: rotation and rollback on a staging twin; the real vault and
   CHECK(entries.back()["action"] == "rehearsal");
   CHECK(entries.back()["result"] == "ok");
   CHECK(entries.back()["detail"]["secret"] == "prod/db");
-  const Json known_a = Json::parse(known_before);
-  const Json known_b = Json::parse(t.f.read("state/escrow/known.json"));
-  for (const auto& [id, pin] : known_a["vaults"].items()) {
-    CHECK(known_b["vaults"][id]["revision"] == pin["revision"]);
-    CHECK(known_b["vaults"][id]["head"] == pin["head"]);
-  }
+  CHECK(entries.back()["detail"]["plan"] == Json::array({"app twin app-staging"}));
+  CHECK(entries.back()["detail"]["version"] == 3);
+  CHECK(entries.back()["detail"]["sandbox_version"] == 4);
+  // The cache saw the real journal's one new entry and nothing of the sandbox's (no other place).
+  const auto places_after = places();
+  REQUIRE(places_after.size() == 1);
+  CHECK(places_after.begin()->first == places_before.begin()->first);
+  CHECK(places_after.begin()->second == places_before.begin()->second + 1);
+  CHECK(t.f.read("escrow.keys") == keys_before);
   CHECK(t.f.as("alice", {"audit", "verify"}).code == 0);
   CHECK(t.f.as("alice", {"verify"}).code == 0);
   CHECK(journal_after.find(t.value) == std::string::npos);
@@ -641,7 +657,7 @@ TEST_CASE("restore checks what a validly signed backup holds: every entry, key l
   const std::string bytes = t.f.read("good");
   t.f.set_env("XDG_STATE_HOME", t.f.path("fresh-machine").string());
   // The forger's round trip alone is accepted (the test would prove nothing otherwise).
-  spit(t.f.path("same"), forge(t.f, bytes, [](backup::Payload&) {}));
+  spit(t.f.path("same"), forge(t.f, bytes, [](hb::Payload&) {}));
   const Result same = t.f.as("alice", {"restore", t.f.path("same").string(), "--to", t.f.path("ok").string()});
   INFO(same.err);
   CHECK(same.code == 0);

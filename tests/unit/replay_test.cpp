@@ -551,7 +551,7 @@ TEST_CASE("replay: criss-cross merges", "[history][replay]")
   // More work on each, then the final merge of the two merges.
   a2.add_member("alice", "sam", {Role::requester}, {"prod"});
   b2.run("olive", SecretSetArgs{k_db, std::nullopt, std::string("orders db (primary)"), std::nullopt, std::nullopt,
-                                std::nullopt, std::nullopt, std::nullopt});
+                                std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   const std::vector<Entry> joined = union_of(a2.log, b2.log);
   const ReplayResult open = replay_text(journal_of(joined));
   INFO(describe(open));
@@ -574,9 +574,9 @@ TEST_CASE("replay: merges that do not commute", "[history][replay]")
   World b = a;
   // The same field set to different values on the two sides.
   a.run("olive", SecretSetArgs{k_db, std::nullopt, std::string("ours"), std::nullopt, std::nullopt, std::nullopt,
-                               std::nullopt, std::nullopt});
+                               std::nullopt, std::nullopt, std::nullopt});
   b.run("olive", SecretSetArgs{k_db, std::nullopt, std::string("theirs"), std::nullopt, std::nullopt, std::nullopt,
-                               std::nullopt, std::nullopt});
+                               std::nullopt, std::nullopt, std::nullopt});
   const std::vector<Entry> joined = union_of(a.log, b.log);
   const ReplayResult open = replay_text(journal_of(joined));
   INFO(describe(open));
@@ -784,7 +784,7 @@ TEST_CASE("replay: generate fuzz seeds", "[.generate-replay-seeds]")
   a.add_member("alice", "quinn", {Role::requester}, {"prod"});
   b.now += 30;
   b.run("olive", SecretSetArgs{k_db, std::nullopt, std::string("orders db (primary)"), std::nullopt, std::nullopt,
-                               std::nullopt, std::nullopt, std::nullopt});
+                               std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   write("seed-unsealed-merge", journal_of(union_of(a.log, b.log)));
   World sealed = a;
   join_into(sealed, b, "alice");
@@ -794,10 +794,10 @@ TEST_CASE("replay: generate fuzz seeds", "[.generate-replay-seeds]")
   World c = w;
   World d = w;
   c.run("olive", SecretSetArgs{k_db, std::nullopt, std::string("ours"), std::nullopt, std::nullopt, std::nullopt,
-                               std::nullopt, std::nullopt});
+                               std::nullopt, std::nullopt, std::nullopt});
   World e = d;
   d.run("olive", SecretSetArgs{k_db, std::nullopt, std::string("theirs"), std::nullopt, std::nullopt, std::nullopt,
-                               std::nullopt, std::nullopt});
+                               std::nullopt, std::nullopt, std::nullopt});
   write("seed-conflict", journal_of(union_of(c.log, d.log)));
   e.run("alice", MemberRemoveArgs{"olive"});
   write("seed-strong-remove", journal_of(union_of(c.log, e.log)));

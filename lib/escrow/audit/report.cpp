@@ -428,6 +428,11 @@ Report build_report(const State& state, const std::vector<AuditEntry>& journal, 
     compare_values(*options.reader, active_names, report);
   }
 
+  // Rehearsals: never rehearsed, latest one failed.
+  rehearse::Status rehearsals = rehearse::status(state, journal);
+  report.never_rehearsed = std::move(rehearsals.never);
+  report.failed_rehearsals = std::move(rehearsals.failed);
+
   std::stable_sort(report.overdue.begin(), report.overdue.end(),
                    [](const OverdueRotation& a, const OverdueRotation& b) { return a.overdue_by > b.overdue_by; });
   std::stable_sort(report.dormant.begin(), report.dormant.end(),
@@ -507,6 +512,20 @@ Json Report::to_json() const
   for (const auto& group : duplicates) {
     duplicates_json.push_back(Json{{"secrets", group.secrets}});
   }
+  Json never_json = Json::array();
+  for (const auto& item : never_rehearsed) {
+    never_json.push_back(Json{{"secret", item.secret}, {"owner", item.owner}});
+  }
+  Json failed_rehearsals_json = Json::array();
+  for (const auto& item : failed_rehearsals) {
+    failed_rehearsals_json.push_back(Json{{"secret", item.secret},
+                                          {"owner", item.owner},
+                                          {"at", format_time(item.at)},
+                                          {"actor", item.actor},
+                                          {"error", item.error},
+                                          {"line", item.line},
+                                          {"hash", item.hash}});
+  }
   Json reads_json = Json::array();
   for (const auto& item : activity.reads) {
     reads_json.push_back(Json{{"ts", format_time(item.ts)},
@@ -553,6 +572,8 @@ Json Report::to_json() const
               {"bus_factor", bus_json},
               {"silent_custodians", silent_json},
               {"duplicates", duplicates_json},
+              {"never_rehearsed", never_json},
+              {"failed_rehearsals", failed_rehearsals_json},
               {"values_compared", compared_values ? Json(compared.size()) : Json(nullptr)}};
 }
 
@@ -691,6 +712,23 @@ std::vector<Table> Report::tables(Rows rows) const
       }
       table.rows.push_back({item.secret, readers.empty() ? "nobody" : join(readers),
                             item.custodians.empty() ? "-" : fmt::format("{} of {}", item.threshold, join(item.custodians))});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"failed_rehearsals", "Rehearsals that failed", "no latest rehearsal failed",
+                {"SECRET", "OWNER", "WHEN", "BY", "ERROR", "ENTRY"}, {}};
+    for (const auto& item : failed_rehearsals) {
+      table.rows.push_back({item.secret, item.owner, format_time(item.at), item.actor, item.error,
+                            "line " + std::to_string(item.line)});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"never_rehearsed", "Secrets never rehearsed", "every active secret was rehearsed (escrow rehearse)",
+                {"SECRET", "OWNER"}, {}};
+    for (const auto& item : never_rehearsed) {
+      table.rows.push_back({item.secret, item.owner});
     }
     out.push_back(std::move(table));
   }

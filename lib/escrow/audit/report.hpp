@@ -13,6 +13,8 @@
 //   silent_custodians  custodians asked to approve who never approved anything
 //   duplicates         secrets (that the caller can read) holding the same value; the values are
 //                      compared in memory under a per-run random hash key and never written
+//   never_rehearsed    active secrets whose rotation was never rehearsed (escrow rehearse)
+//   failed_rehearsals  active secrets whose latest rehearsal failed, with its error
 //   activity           who read what (with justifications), roster changes, who can read what,
 //                      connectors whose last verify failed or is stale, the journal head
 //                      (activity.hpp)
@@ -23,6 +25,7 @@
 #include <escrow/canonical.hpp>
 #include <escrow/history/state.hpp>
 #include <escrow/history/vault_session.hpp>
+#include <escrow/rehearse.hpp>
 
 #include <optional>
 #include <string>
@@ -151,6 +154,8 @@ struct Report
   std::vector<BusFactor> bus_factor;
   std::vector<SilentCustodian> silent_custodians;
   std::vector<DuplicateGroup> duplicates;
+  std::vector<rehearse::NeverRehearsed> never_rehearsed;
+  std::vector<rehearse::FailedRehearsal> failed_rehearsals;
   bool compared_values = false;
   std::vector<std::string> compared; // the secrets whose values were compared
   std::int64_t stale_verify_after = 0;

@@ -191,6 +191,7 @@ struct Options
   std::optional<std::string> generate;  // generator spec for this and later rotations
   const SecretBytes* value = nullptr;   // the new value (from stdin), instead of generating
   std::function<void(const std::string&)> progress; // a line per step, for a terminal
+  bool notify = true; // false: no notify hook runs (a rehearsal's sandbox; escrow-vault/2 engine)
 };
 
 // The notify hook (policy.notify): one JSON event on stdin, never a value. Returns

@@ -514,6 +514,7 @@ Outcome Rotator::drive(Run& run)
     out.steps.push_back(connector::run_step(*connector, connector::Step::update, run.invocation_for(*connector, base),
                                             *run.new_value, redactor));
     if (!out.steps.back().ok) {
+      journal_step_failure(run, out.steps.back());
       roll_back(run, fmt::format("connector {} {}", connector->name, out.steps.back().describe()), attempted);
       return out;
     }
@@ -530,6 +531,7 @@ Outcome Rotator::drive(Run& run)
     out.steps.push_back(connector::run_step(*connector, connector::Step::verify, run.invocation_for(*connector, base),
                                             *run.new_value, redactor));
     if (!out.steps.back().ok) {
+      journal_step_failure(run, out.steps.back());
       roll_back(run, fmt::format("connector {} {}", connector->name, out.steps.back().describe()), attempted);
       return out;
     }
@@ -537,6 +539,25 @@ Outcome Rotator::drive(Run& run)
   // 4. finish.
   finish(run);
   return out;
+}
+
+// The failed step, as a value-free `rotate-fail` refusal event {secret, vid, version, connector,
+// step, cause} before the rollback starts: `audit report` names the connector and the cause from
+// it (rotation problems, connectors whose last check failed). Journaling it never stops the
+// rollback: the rotate-fail operations that follow record the failure too.
+void Rotator::journal_step_failure(const Run& run, const connector::StepResult& step)
+{
+  const Json detail{{"secret", run.name},
+                    {"vid", run.vid_new},
+                    {"version", run.v_new},
+                    {"connector", step.connector},
+                    {"step", std::string(connector::step_name(step.step))},
+                    {"cause", connector::one_line(step.describe(), connector::k_kept_output)}};
+  try {
+    m_session.record(history::OpKind::rotate_fail, history::Result::failed, detail);
+  } catch (const Error&) {
+    // The rollback matters more than this record; its rotate-fail entries still say it failed.
+  }
 }
 
 void Rotator::finish(Run& run)
@@ -1021,6 +1042,9 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
 
 void Rotator::send(Outcome& out, const std::string& event)
 {
+  if (!m_options.notify) {
+    return;
+  }
   const State& state = m_session.state();
   Json json{{"event", event},
             {"secret", out.secret},

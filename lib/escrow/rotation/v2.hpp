@@ -62,6 +62,7 @@ private:
   struct Run;
   Outcome begin_and_drive(const std::string& name, const std::string& reason);
   Outcome drive(Run& run);
+  void journal_step_failure(const Run& run, const connector::StepResult& step);
   void roll_back(Run& run, const std::string& cause, const std::vector<std::string>& attempted);
   void finish(Run& run);
   Outcome resume_one(const std::string& name, OutcomeAction action);
