@@ -107,8 +107,10 @@ TEST_CASE("golden escrow-vault/1: refused with exit 3, one line, nothing written
     }
     CHECK(escrow::test::snapshot(f.dir()) == before);
   }
-  // init refuses to write over it.
+  // init refuses to write over it, with the same v1 refusal (vault-2-plan.md: "a v1 head file
+  // refused by open and by init").
   const Result r = f.as("alice", {"init"});
-  CHECK(r.code == 2);
+  CHECK(r.code == 3);
+  CHECK(r.err.find("escrow-vault/1 is no longer supported") != std::string::npos);
   CHECK(escrow::test::snapshot(f.dir()) == before);
 }
