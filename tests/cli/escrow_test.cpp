@@ -404,7 +404,7 @@ TEST_CASE("escrow cli: forged and replayed approvals are integrity failures", "[
   SECTION("replayed verbatim: the same approve line again")
   {
     escrow::test::spit(w.f.journal(), journal + bobs + "\n");
-    refused("dave", "line 12: ");
+    refused("dave", "(approve by bob): the same entry as line ");
   }
   SECTION("moved to the new request by hand: the entry no longer hashes to its content")
   {
@@ -434,7 +434,9 @@ TEST_CASE("escrow cli: forged and replayed approvals are integrity failures", "[
   {
     escrow::history::Entry entry = escrow::history::parse_entry(bobs, "entry");
     entry.actor = "dave";
-    entry.parents = {escrow::history::parse_entry(w.lines().back(), "entry").hash};
+    const escrow::history::Entry parent = escrow::history::parse_entry(w.lines().back(), "entry");
+    entry.parents = {parent.hash};
+    entry.ts = parent.ts + 1; // after its parent, so the signature is what is wrong
     entry.hash = escrow::history::compute_hash(entry);
     escrow::test::spit(w.f.journal(), journal + escrow::history::dump_entry(entry) + "\n");
     refused("dave", "the signature is not dave's");

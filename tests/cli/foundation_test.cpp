@@ -506,7 +506,8 @@ TEST_CASE("foundation cli: a member outside the secret's environment is denied, 
   Fixture f;
   team(f);
   // dave reaches dev only; bob reaches prod only.
-  refused(f, "dave", {"get", "prod/db", "--reveal"}, 4, "get: dave is not assigned to the prod environment", Effect::denied_entry);
+  refused(f, "dave", {"get", "prod/db", "--reveal"}, 4, "get: prod/db: dave may not read v1: dave is not assigned to the prod environment",
+          Effect::denied_entry);
   refused(f, "bob", {"get", "dev/token", "--reveal"}, 4, "not assigned to the dev environment", Effect::denied_entry);
   refused(f, "bob", {"exec", "--set", "X=dev/token", "--", "true"}, 4, "not assigned to the dev environment", Effect::denied_entry);
   // A write outside the member's environments: refused by the rules, journaled (secret-add, denied).

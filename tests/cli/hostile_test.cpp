@@ -92,7 +92,7 @@ TEST_CASE("control characters from the vault and journal are escaped in every hu
     (void)session.record(history::EventKind::exec, history::Result::ok,
                          Json{{"secret", "prod/db"}, {"program", k_hostile}, {"variable", "X"}});
   }
-  REQUIRE(f.read("escrow.journal").find(k_hostile.substr(0, 8)) != std::string::npos);
+  REQUIRE(f.read("escrow.journal").find(Json(k_hostile).dump().substr(1, 13)) != std::string::npos); // JSON-escaped: "evil\\u001b[31"
 
   // (audit log / audit report / --html join this list when audit runs on escrow-vault/2: helper audit2.)
   for (const std::vector<std::string>& command :

@@ -253,8 +253,9 @@ TEST_CASE("members: add_member and remove_member with its cascade", "[members]")
     const h::Entry entry = h::add_member(session, pub, h::parse_grants({"requester"}, {"prod"}, "member add"));
     CHECK(entry.actor == "alice");
     CHECK(session.state().member("erin") != nullptr);
+    // escrow-vault/2: a taken name is refused by the rules (authorize.cpp), a journaled denial.
     const std::string message = require_error(
-      ErrorKind::usage, [&] { (void)h::add_member(session, pub, h::parse_grants({"requester"}, {"prod"}, "member add")); });
+      ErrorKind::access, [&] { (void)h::add_member(session, pub, h::parse_grants({"requester"}, {"prod"}, "member add")); });
     CHECK(message.find("erin") != std::string::npos);
   }
   CHECK(journal(f).back().action == h::Action{h::OpKind::member_add});
