@@ -44,7 +44,7 @@ const Connector& add_connector(VaultSession& session, const connector::Spec& spe
   connector::validate(spec);
   const State& state = session.state();
   if (state.connector(spec.name) != nullptr) {
-    throw Error(ErrorKind::usage, fmt::format("connector add: connector {} exists", spec.name))
+    throw Error(ErrorKind::usage, fmt::format("connector add: connector {} already exists", spec.name))
       .hint("to change it: escrow connector remove " + spec.name + " (after disconnecting its secrets), then add it again");
   }
   ConnectorRecord record = connector::record_of(spec);
