@@ -26,7 +26,7 @@ void run_bind(const BindOptions& options, Context& context, bool on)
   (void)split_secret_name(options.secret); // usage errors before the lock
   if (options.escrow_only) {
     if (!options.connector.empty() || !options.after.empty()) {
-      fail(ErrorKind::usage, "{}: --escrow-only takes no connector (and no --after)", command);
+      fail(ErrorKind::usage, "{} --escrow-only takes the secret only (no connector, no --after)", command);
     }
     const auto [env, short_name] = split_secret_name(options.secret);
     const std::string full_name = env + "/" + short_name;

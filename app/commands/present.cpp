@@ -61,6 +61,7 @@ Json secret_summary(const history::State& state, const history::Secret& secret, 
               {"purpose", secret.purpose},
               {"tier", secret.tier},
               {"connectors", secret.connectors}, // in the order they run
+              {"escrow_only", secret.escrow_only},
               {"custodians", secret.custodians},
               {"threshold", secret.threshold},
               {"every", secret.every > 0 ? format_duration(secret.every) : ""},

@@ -88,7 +88,7 @@ void run_show(const ShowOptions& options, Context& context)
     connectors += connectors.empty() ? c : ", " + c;
   }
   field("connectors", !connectors.empty() ? connectors + (secret.connectors.size() > 1 ? " (in this order)" : "")
-                                          : std::string("-"));
+                                          : std::string(secret.escrow_only ? "- (escrow-only: lives only in escrow)" : "-"));
   std::string custodians;
   for (const auto& c : secret.custodians) {
     custodians += custodians.empty() ? c : ", " + c;

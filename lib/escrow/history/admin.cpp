@@ -44,7 +44,7 @@ const Connector& add_connector(VaultSession& session, const connector::Spec& spe
   connector::validate(spec);
   const State& state = session.state();
   if (state.connector(spec.name) != nullptr) {
-    throw Error(ErrorKind::usage, fmt::format("connector add: connector {} exists", spec.name))
+    throw Error(ErrorKind::usage, fmt::format("connector add: connector {} already exists", spec.name))
       .hint("to change it: escrow connector remove " + spec.name + " (after disconnecting its secrets), then add it again");
   }
   ConnectorRecord record = connector::record_of(spec);
@@ -132,7 +132,7 @@ std::vector<std::string> connect_secret(VaultSession& session, const std::string
   }
   const Connector* c = state.connector(connector);
   if (c == nullptr) {
-    throw Error(ErrorKind::usage, fmt::format("connect: no connector {}", connector)).hint("escrow connector list");
+    throw Error(ErrorKind::usage, fmt::format("connect: no connector named {}", connector)).hint("escrow connector list");
   }
   if (c->env != s->env) {
     fail(ErrorKind::usage, "connect: connector {} belongs to {}, not {} (environments never mix)", connector, c->env,
@@ -147,7 +147,7 @@ std::vector<std::string> connect_secret(VaultSession& session, const std::string
   }
   std::vector<std::string> order = s->connectors;
   if (std::find(order.begin(), order.end(), connector) != order.end()) {
-    fail(ErrorKind::usage, "connect: {} is bound to {} already", secret, connector);
+    fail(ErrorKind::usage, "connect: {} is already bound to {}", secret, connector);
   }
   if (after.empty()) {
     order.push_back(connector);
@@ -157,7 +157,7 @@ std::vector<std::string> connect_secret(VaultSession& session, const std::string
     }
     const auto at = std::find(order.begin(), order.end(), after);
     if (at == order.end()) {
-      fail(ErrorKind::usage, "connect: --after {}: not bound to {}", after, secret);
+      fail(ErrorKind::usage, "connect: --after {}: {} is not bound to {}", after, after, secret);
     }
     order.insert(at + 1, connector);
   }

@@ -1209,9 +1209,6 @@ struct CheckArgs
     if (a.kind == ConnectorKind::command && a.update.empty()) {
       c.bad("update: a command connector needs an update command");
     }
-    if (a.kind == ConnectorKind::manual && a.instructions.empty()) {
-      c.bad("instructions: a manual connector needs instructions");
-    }
     if (!a.rehearse_with.empty()) {
       c.name(a.rehearse_with, "rehearse_with");
       if (a.rehearse_with == a.name) {

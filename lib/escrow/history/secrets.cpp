@@ -228,8 +228,13 @@ const Secret& add_secret(VaultSession& session, const SecretSpec& spec, const Se
     }
   }
   for (const std::string& name : spec.connectors) {
-    if (state.connector(name) == nullptr) {
+    const Connector* c = state.connector(name);
+    if (c == nullptr) {
       fail(ErrorKind::usage, "add: --connector: no connector {}", name);
+    }
+    if (c->env != env_of(spec.name)) {
+      fail(ErrorKind::usage, "add: --connector: connector {} belongs to {}, not {} (environments never mix)", name,
+           c->env, env_of(spec.name));
     }
   }
   const Json detail{{"secret", spec.name}};
