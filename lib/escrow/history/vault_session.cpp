@@ -267,6 +267,14 @@ struct VaultSession::Impl
       refuse_acknowledged_operations(cached->log, cached->state.lost, r.state.lost);
       std::vector<VerifiedEntry> missing = missing_entries(cached->log, present, r.state.lost);
       if (!missing.empty()) {
+        // A line still there but no longer the entry it was (edited until it no longer parses,
+        // or no longer hashes to itself) is tampering on that line: name the line, not a loss.
+        for (const Finding& f : r.findings) {
+          if (f.file == VaultFile::journal && f.line > 0
+              && (f.kind == FindingKind::malformed_entry || f.kind == FindingKind::modified_entry)) {
+            throw Error(ErrorKind::integrity, format_finding(f, names()));
+          }
+        }
         if (!options.acknowledging_loss) {
           throw loss_error(store->paths().journal, missing);
         }
