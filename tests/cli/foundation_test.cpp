@@ -244,8 +244,8 @@ TEST_CASE("foundation cli: one flipped byte in a ciphertext, a wrapped key, a si
       return replace_once(text, "\"owner\":\"alice\",\"purpose\":\"test\",\"secret\":\"dev/token\"",
                           "\"owner\":\"carol\",\"purpose\":\"test\",\"secret\":\"dev/token\"");
     });
-    // This machine verified that entry: it is gone as verified (a loss).
-    refused(f, "carol", {"show", "dev/token"}, 3, "escrow.journal: 1 entry this machine verified is missing");
+    // This machine verified that entry; the line in its place is the one named (not a loss).
+    refused(f, "carol", {"show", "dev/token"}, 3, "escrow.journal: line 6: ");
     fresh_machine(f);
     refused(f, "carol", {"show", "dev/token"}, 3, "escrow.journal: line 6: ");
     refused(f, "carol", {"get", "dev/token", "--reveal"}, 3, "its hash is not the hash of its content");
@@ -482,7 +482,8 @@ TEST_CASE("foundation cli: a non-member's identity", "[foundation][bad-input]")
   // escrow-vault/2: list, show and verify are public reads; what needs a member refuses.
   for (const auto& args : std::vector<std::vector<std::string>>{
          {"grants"}, {"get", "dev/token", "--reveal"}, {"exec", "--set", "X=dev/token", "--", "true"}}) {
-    refused(f, "mallory", args, 4, "mallory is not a member of this vault");
+    refused(f, "mallory", args, 4, "mallory (");
+    refused(f, "mallory", args, 4, ") is not a member of this vault");
   }
   refused(f, "mallory", {"add", "dev/x", "--purpose", "p"}, 4, "is not a member of this vault", Effect::nothing, &k_dev_value);
   refused(f, "mallory", {"member", "add", (f.dir() / "mallory.pub").string(), "--role", "admin", "--env", "*"}, 4,

@@ -203,8 +203,8 @@ refused 4 "dave was removed from this vault on" "removed member's identity" -- a
 refused 4 "dave was removed" "removed member's reveal" -- as dave get dev/token --reveal
 
 # A member outside the secret's environment: denied, and the denial is journaled.
-denied 4 "get: bob is not assigned to the dev environment" "member outside the environment" -- as bob get dev/token --reveal
-denied 4 "exec: bob is not assigned to the dev environment" "member outside the environment (exec)" -- as bob exec --set X=dev/token -- true
+denied 4 "get: dev/token: bob may not read v1: bob is not assigned to the dev environment" "member outside the environment" -- as bob get dev/token --reveal
+denied 4 "exec: dev/token: bob may not read v1: bob is not assigned to the dev environment" "member outside the environment (exec)" -- as bob exec --set X=dev/token -- true
 expect 0 "show is a public read on escrow-vault/2 (no value, nothing written)" -- as bob show dev/token
 
 refused 2 "get: refusing to print a secret value without --reveal" "get without --reveal" -- as alice get prod/db
