@@ -24,7 +24,7 @@ void run_retire(const NameOptions& options, Context& context)
   history::retire_secret(session, full_name);
   context.warn(session.warnings());
   context.emit_or_say(Json{{"secret", full_name}, {"state", "retired"}},
-                      fmt::format("retired {}: no new version, share, request or approval; its last value stays readable by its readers", full_name));
+                      fmt::format("retired {}: no new version, share, request or approval; kept in the history, never served", full_name));
 }
 
 } // namespace

@@ -212,6 +212,9 @@ void retire_secret(VaultSession& session, const std::string& secret)
   if (session.state().secret(secret) == nullptr) {
     fail(ErrorKind::usage, "retire: no secret named {}", secret);
   }
+  if (session.state().secret(secret)->state == SecretState::retired) {
+    fail(ErrorKind::usage, "retire: {} is already retired", secret); // like rotate/connect: exit 2, nothing journaled
+  }
   journaling_refusal(session, OpKind::retire, Json{{"secret", secret}}, [&] {
     RetireArgs args;
     args.secret = secret;

@@ -493,6 +493,20 @@ std::string status(const State& state, const Secret& secret, Timestamp now)
   return "manual";
 }
 
+namespace {
+
+// A retired secret is kept in the history and never served (docs/ROTATION.md: get/exec refuse it).
+Opened open_served(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
+                   std::string_view what)
+{
+  if (secret.state == SecretState::retired) {
+    throw Error(ErrorKind::access, fmt::format("{}: {} is retired: kept in the history, never served", what, secret.name));
+  }
+  return open_version(session, secret, vid, version, what);
+}
+
+} // namespace
+
 Revealed reveal(VaultSession& session, std::string_view name, std::int64_t v)
 {
   const Secret& secret = find_secret(session.state(), name, "get");
@@ -503,7 +517,7 @@ Revealed reveal(VaultSession& session, std::string_view name, std::int64_t v)
   }
   const Json denied{{"secret", secret.name}, {"version", version->v}};
   Opened opened = journaling_refusal(session, EventKind::reveal, denied,
-                                     [&] { return open_version(session, secret, vid, *version, "get"); });
+                                     [&] { return open_served(session, secret, vid, *version, "get"); });
   Revealed out{secret.name, version->v, opened.via, std::move(opened.value)};
   Json detail{{"secret", out.secret}, {"version", out.version}, {"via", out.via}};
   if (!opened.request.empty()) {
@@ -552,7 +566,7 @@ std::vector<SecretBytes> read_many(VaultSession& session, const std::vector<Read
     }
     detail["version"] = version->v;
     Opened opened = journaling_refusal(session, action, detail,
-                                       [&] { return open_version(session, secret, vid, *version, what); });
+                                       [&] { return open_served(session, secret, vid, *version, what); });
     detail["via"] = opened.via;
     if (!opened.request.empty()) {
       detail["request"] = opened.request;
