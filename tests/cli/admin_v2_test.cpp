@@ -124,10 +124,12 @@ TEST_CASE("v2 cli: connector add, list, remove", "[cli][v2]")
   CHECK(f.as("alice", {"connector", "remove", "nope"}).code == 2);
   CHECK(vault_files(f) == before);
 
-  // A connector still in use cannot be removed; an unused one can.
+  // A connector still in use cannot be removed (a usage error like connect's: exit 2, nothing
+  // written); an unused one can.
   r = f.as("alice", {"connector", "remove", "web"});
-  CHECK(r.code == 4);
-  CHECK(last_entry(f)["result"] == "denied");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("is still bound to") != std::string::npos);
+  CHECK(vault_files(f) == before);
   r = f.as("alice", {"connector", "remove", "desk"});
   INFO(r.err);
   REQUIRE(r.code == 0);
@@ -233,7 +235,11 @@ TEST_CASE("v2 cli: connect, disconnect (rotation order) and retire", "[cli][v2]"
   CHECK(f.as("alice", {"retire", "prod/nope"}).code == 2);
   CHECK(f.as("alice", {"connect", "prod/db", "a"}).code == 2);
   CHECK(f.as("alice", {"share", "prod/db", "--with", "bob"}).code == 4);
+  // Kept in the history, never served (docs/ROTATION.md); the refusal is journaled.
   r = f.as("alice", {"get", "prod/db", "--reveal"});
-  CHECK(r.code == 0);
-  CHECK(r.out == "kept-value");
+  CHECK(r.code == 4);
+  CHECK(r.out.empty());
+  CHECK_THAT(r.err, Catch::Contains("prod/db is retired"));
+  CHECK(last_entry(f)["result"] == "denied");
+  CHECK(f.as("alice", {"retire", "prod/db"}).code == 2);
 }

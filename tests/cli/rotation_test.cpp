@@ -223,15 +223,19 @@ TEST_CASE("rotation cli: connector add, list and remove, with refusals that chan
   r = f.as("alice", {"connector", "add", "crm", "--env", "prod", "--update", "true", "--verify", "true"});
   CHECK(r.code == 2);
   CHECK(r.err.find("already exists") != std::string::npos);
-  r = f.as("bob", {"connector", "add", "y", "--env", "prod", "--update", "true", "--verify", "true"});
-  CHECK(r.code == 4);
-  r = f.as("rita", {"connector", "add", "y", "--env", "staging", "--update", "true", "--verify", "true"});
-  CHECK(r.code == 4); // rita does not reach staging
   r = f.as("alice", {"connector", "add", "y", "--env", "prod", "--manual", "--update", "true"});
   CHECK(r.code == 2);
   r = f.as("alice", {"connector", "add", "y", "--env", "prod", "--update", "true", "--verify", "true", "--timeout", "0"});
   CHECK(r.code == 2);
-  CHECK(snapshot(f) == before);
+  CHECK(snapshot(f) == before); // usage errors write nothing
+  // A member's refusal is exit 4 and journaled as denied (escrow-vault/2), nothing else changes.
+  r = f.as("bob", {"connector", "add", "y", "--env", "prod", "--update", "true", "--verify", "true"});
+  CHECK(r.code == 4);
+  CHECK(journal_of(f).back()["result"] == "denied");
+  r = f.as("rita", {"connector", "add", "y", "--env", "staging", "--update", "true", "--verify", "true"});
+  CHECK(r.code == 4); // rita does not reach staging
+  CHECK(journal_of(f).back()["result"] == "denied");
+  CHECK(count_actions(f, "connector-add", "ok") == 2);
 
   f.add("alice", "prod/db", "value-1", {"--connector", "crm"});
   r = f.as("alice", {"--json", "connector", "list"});
@@ -788,7 +792,8 @@ TEST_CASE("rotation cli: retire keeps the history and serves nothing", "[rotatio
   CHECK(f.as("alice", {"retire", "prod/db"}).code == 2);
   CHECK(f.as("alice", {"list"}).out.find("retired") != std::string::npos);
   CHECK(json_of(f.as("alice", {"--json", "rotate", "--due"}))["results"].empty());
-  CHECK(count_actions(f, "retire") == 1);
+  CHECK(count_actions(f, "retire", "ok") == 1);     // the second retire is a usage error, not journaled
+  CHECK(count_actions(f, "retire", "denied") == 1); // bob's refusal is (escrow-vault/2 journals members' refusals)
 }
 
 TEST_CASE("rotation cli: the notify hook gets one event per result and never a value", "[rotation][cli]")

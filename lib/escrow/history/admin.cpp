@@ -97,6 +97,14 @@ void remove_connector(VaultSession& session, const std::string& name)
   if (session.state().connector(name) == nullptr) {
     fail(ErrorKind::usage, "connector remove: no connector {}", name);
   }
+  for (const auto& [secret_name, secret] : session.state().secrets) {
+    if (secret->state == SecretState::active
+        && std::find(secret->connectors.begin(), secret->connectors.end(), name) != secret->connectors.end()) {
+      // Like connect's refusals: exit 2, nothing journaled (docs/ROTATION.md).
+      throw Error(ErrorKind::usage, fmt::format("connector remove: {} is still bound to {}", name, secret_name))
+        .hint(fmt::format("unbind it first: escrow disconnect {} {}", secret_name, name));
+    }
+  }
   const Json detail{{"connector", name}};
   journaling_refusal(session, OpKind::connector_remove, detail, [&] {
     ConnectorRemoveArgs args;
