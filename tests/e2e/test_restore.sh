@@ -9,13 +9,13 @@ setup
 export ESCROW_NOW=2026-01-01T09:00:00Z
 init_vault alice
 member bob --role approver --role requester --env prod
-printf 'restore-value-1' | as alice add prod/db >/dev/null
+printf 'restore-value-1' | as alice add prod/db --purpose db >/dev/null
 as alice share prod/db --with bob >/dev/null
 for hour in 10 11 12; do
   ESCROW_NOW=2026-01-02T${hour}:00:00Z as bob get prod/db --reveal >/dev/null
 done
 export ESCROW_NOW=2026-01-03T09:00:00Z
-printf 'restore-value-2' | as alice add prod/api >/dev/null
+printf 'restore-value-2' | as alice add prod/api --purpose api >/dev/null
 as alice get prod/api --reveal >/dev/null
 as alice list >/dev/null
 cp escrow.journal full.journal
@@ -66,7 +66,7 @@ unchanged "a forged signature"
 forge_sig escrow.journal 5
 before=$(snapshot)
 expect 3 "a journal damaged elsewhere: the proving open fails" -- as alice audit restore --from full.journal
-expect_error_line "escrow.journal: line 5: .*put escrow.journal back as it was" "names the damaged line and says it put the journal back"
+expect_error_line "escrow.journal: line 6: .*signature.*in the journal as restored; audit restore put .*escrow.journal back as it was" "names the damaged line and says it put the journal back"
 unchanged "the proving open failed"
 sed '4d' full.journal >escrow.journal
 before=$(snapshot)
@@ -109,11 +109,12 @@ mkdir repo
 cd repo
 git init -q
 as alice init >/dev/null
-printf 'git-value-1' | as alice add prod/x >/dev/null
+printf 'git-value-1' | as alice add prod/x --purpose x >/dev/null
 git add escrow.vault escrow.journal escrow.keys && git commit -qm one
 ESCROW_NOW=2026-01-03T10:00:00Z as alice get prod/x --reveal >/dev/null
-printf 'git-value-2' | ESCROW_NOW=2026-01-03T11:00:00Z as alice add prod/y >/dev/null
+printf 'git-value-2' | ESCROW_NOW=2026-01-03T11:00:00Z as alice add prod/y --purpose y >/dev/null
 git add escrow.vault escrow.journal escrow.keys && git commit -qm two
+export ESCROW_NOW=2026-01-03T12:00:00Z
 as alice list >/dev/null
 git checkout HEAD~1 -- escrow.journal
 snapshot_repo() { sha256sum escrow.vault escrow.journal escrow.keys | sha256sum; }
@@ -128,9 +129,9 @@ expect 2 "a rev that looks like an option" -- as alice audit restore --from=--ou
 [ ! -e x ] && pass "git wrote no file" || die "git wrote x"
 expect 0 "restore --from HEAD" -- as alice audit restore --from HEAD
 contains "$OUT" "restored 2 entries from HEAD (commit" && pass "names the commit" || die "stdout: $OUT"
-git diff --quiet -- escrow.journal && pass "the journal is HEAD's again" || die "journal differs from HEAD"
+git diff --quiet HEAD -- escrow.journal && pass "the journal is HEAD's again" || die "journal differs from HEAD"
 expect 0 "work resumes" -- as alice get prod/y --reveal
 git checkout HEAD~1 -- escrow.journal
 expect 0 "without --from: HEAD's journal" -- as alice audit restore
-git diff --quiet -- escrow.journal && pass "HEAD's journal again" || die "journal differs from HEAD"
+git diff --quiet HEAD -- escrow.journal && pass "HEAD's journal again" || die "journal differs from HEAD"
 finish

@@ -74,7 +74,7 @@ std::string forge_signature(const std::string& text, std::size_t n)
 
 // alice (admin *), bob (approver, prod), then a secret and reads: 7 lines, each the child of the
 // one before. This machine verified all of them.
-std::string history(Fixture& f)
+std::string make_history(Fixture& f)
 {
   {
     VaultSession s = f.init();
@@ -97,7 +97,7 @@ std::string history(Fixture& f)
 TEST_CASE("audit restore: a line cut from the middle is put back in place, from a file", "[audit][restore]")
 {
   Fixture f;
-  const std::string full = history(f);
+  const std::string full = make_history(f);
   spit(f.root / "copy.journal", full);
   spit(f.journal(), without(full, 3));
   require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
@@ -116,10 +116,10 @@ TEST_CASE("audit restore: several cuts, a shuffled source with foreign lines: th
           "[audit][restore]")
 {
   Fixture f;
-  const std::string full = history(f);
+  const std::string full = make_history(f);
   // Another vault's journal: its lines are ignored (not missing entries).
   Fixture other;
-  const std::string foreign = history(other);
+  const std::string foreign = make_history(other);
   std::vector<std::string> source = lines_of(full);
   std::reverse(source.begin(), source.end());
   for (const std::string& l : lines_of(foreign)) {
@@ -150,7 +150,7 @@ TEST_CASE("audit restore: several cuts, a shuffled source with foreign lines: th
 TEST_CASE("audit restore: refusals leave the vault and this machine's cache byte-identical", "[audit][restore]")
 {
   Fixture f;
-  const std::string full = history(f);
+  const std::string full = make_history(f);
   spit(f.root / "full.journal", full);
   const std::string from = (f.root / "full.journal").string();
 
@@ -200,14 +200,14 @@ TEST_CASE("audit restore: refusals leave the vault and this machine's cache byte
 TEST_CASE("audit restore: when the proof fails the journal is put back byte-identical", "[audit][restore]")
 {
   Fixture f;
-  const std::string full = history(f);
+  const std::string full = make_history(f);
   spit(f.root / "full.journal", full);
   // Cut line 4, and another line's signature forged (a damage the restore does not repair).
   spit(f.journal(), forge_signature(without(full, 3), 4));
   const auto files = vault_files(f);
   const auto cache = f.cache_files();
   require_error([&] { audit::restore_entries(f.options(""), (f.root / "full.journal").string()); },
-                ErrorKind::integrity, "(audit restore put " + f.journal().string() + " back as it was)");
+                ErrorKind::integrity, "in the journal as restored; audit restore put " + f.journal().string() + " back as it was)");
   CHECK(vault_files(f) == files);
   CHECK(f.cache_files() == cache);
 }
@@ -215,7 +215,7 @@ TEST_CASE("audit restore: when the proof fails the journal is put back byte-iden
 TEST_CASE("audit restore: a partial restore keeps what it restored and names what remains", "[audit][restore]")
 {
   Fixture f;
-  const std::string full = history(f);
+  const std::string full = make_history(f);
   spit(f.journal(), without(full, 3, 4));
   const std::string partial = without(full, 6);
   spit(f.root / "partial.journal", partial);

@@ -318,7 +318,7 @@ Restored restore_entries(VaultSessionOptions options, const std::optional<std::s
                                && std::string_view(error.what()) == loss_error(paths.journal, remaining).what();
     if (!still_missing) {
       store.replace_journal(original);
-      Error refused(error.kind(), fmt::format("{} (audit restore put {} back as it was)", error.what(), journal_name));
+      Error refused(error.kind(), fmt::format("{} (in the journal as restored; audit restore put {} back as it was)", error.what(), journal_name));
       for (const std::string& h : error.hints()) {
         refused.hint(h);
       }
