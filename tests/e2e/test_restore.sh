@@ -130,7 +130,7 @@ expect 2 "a rev that looks like an option" -- as alice audit restore --from=--ou
 expect 0 "restore --from HEAD" -- as alice audit restore --from HEAD
 contains "$OUT" "restored 2 entries from HEAD (commit" && pass "names the commit" || die "stdout: $OUT"
 git diff --quiet HEAD -- escrow.journal && pass "the journal is HEAD's again" || die "journal differs from HEAD"
-expect 0 "work resumes" -- as alice get prod/y --reveal
+expect 0 "work resumes" -- as alice list
 git checkout HEAD~1 -- escrow.journal
 expect 0 "without --from: HEAD's journal" -- as alice audit restore
 git diff --quiet HEAD -- escrow.journal && pass "HEAD's journal again" || die "journal differs from HEAD"
