@@ -151,7 +151,7 @@ TEST_CASE("v2 store: strict, bounded reading names the file", "[v2][store]")
       Store::open(f.head(), false);
       FAIL("opened");
     } catch (const Error& error) {
-      CHECK(std::string(error.what()).find("escrow.vault: no such file") != std::string::npos);
+      CHECK(std::string(error.what()).find("escrow.vault: no such vault") != std::string::npos);
       REQUIRE(error.hints().size() == 1);
       CHECK(error.hints()[0].find("exists without its head file") != std::string::npos);
     }
