@@ -360,11 +360,13 @@ void Cache::save(const Verified& verified, std::size_t logged) const
   file.write(canonical::dump(json) + "\n");
   file.commit();
   // Older snapshots are no longer named by verified.json.
-  for (const fs::directory_entry& entry : fs::directory_iterator(m_dir)) {
-    const std::string name = entry.path().filename().string();
+  // Best effort: a snapshot left behind is only disk space (the next save removes it).
+  std::error_code error;
+  for (auto it = fs::directory_iterator(m_dir, error); !error && it != fs::directory_iterator(); it.increment(error)) {
+    const std::string name = it->path().filename().string();
     if (name.rfind("state-", 0) == 0 && name.find(".tmp") == std::string::npos && name != snap_name(digest)) {
       std::error_code ignored;
-      fs::remove(entry.path(), ignored);
+      fs::remove(it->path(), ignored);
     }
   }
 }

@@ -80,6 +80,8 @@ struct VaultSession::Impl
     } catch (const Error& error) {
       // The vault is fine; this machine only failed to remember: the next command re-verifies.
       warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.what()));
+    } catch (const std::filesystem::filesystem_error& error) {
+      warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.code().message()));
     }
   }
 
