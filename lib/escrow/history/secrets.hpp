@@ -6,6 +6,7 @@
 #pragma once
 
 #include <escrow/generator.hpp>
+#include <escrow/history/lookup.hpp> // find_secret, find_member, find_connector
 #include <escrow/history/vault_session.hpp>
 #include <escrow/references.hpp>
 #include <escrow/secret_bytes.hpp>
@@ -83,9 +84,6 @@ void check_custodians(const std::vector<std::string>& custodians, std::int64_t t
 const Secret& set_custodians(VaultSession& session, std::string_view name, const std::vector<std::string>& custodians,
                              std::int64_t threshold);
 
-// The secret named, or Error(usage) "<what>: no secret ENV/NAME".
-const Secret& find_secret(const State& state, std::string_view name, std::string_view what);
-
 // The secrets of `env` ("" = all), in name order: a public read of the state (the journal is
 // readable by every member; no identity is needed). Error(usage) for a malformed env.
 std::vector<const Secret*> inventory(const State& state, std::string_view env);
@@ -151,7 +149,8 @@ struct EnvFileBindings
 EnvFileBindings read_env_file(const std::filesystem::path& path);
 
 // escrow share NAME|'ENV/*' --with MEMBER: one share operation (bulk for 'ENV/*': every active
-// secret of ENV the actor owns and MEMBER cannot already read). Returns the secrets shared.
+// secret of ENV the actor owns and MEMBER cannot already read). Returns the secrets shared. A
+// secret or member that does not exist is Error(usage) with a hint (history/lookup.hpp).
 std::vector<std::string> share(VaultSession& session, std::string_view target, const std::string& member);
 // escrow unshare NAME --with MEMBER. Returns true when the secret became due.
 bool unshare(VaultSession& session, std::string_view name, const std::string& member);

@@ -148,11 +148,7 @@ void Rotator::progress(const std::string& line) const
 
 const Secret& Rotator::secret(const std::string& name, std::string_view what) const
 {
-  const Secret* s = m_session.state().secret(name);
-  if (s == nullptr) {
-    throw Error(ErrorKind::usage, fmt::format("{}: no secret named {}", what, name)).hint("escrow list");
-  }
-  return *s;
+  return history::find_secret(m_session.state(), name, what);
 }
 
 std::vector<ConnectorRecord> Rotator::connectors_of(const Secret& secret) const
