@@ -265,7 +265,7 @@ TEST_CASE("v2 session: an identity whose keys are not the member's is refused", 
   VaultSessionOptions outsider = f.options("zoe");
   VaultSession z = VaultSession::open(outsider, Access::write);
   require_error([&] { z.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::access,
-                "zoe is not a member");
+                ") is not a member of this vault");
   CHECK(f.vault_files() == files);
 }
 

@@ -493,6 +493,35 @@ std::string status(const State& state, const Secret& secret, Timestamp now)
   return "manual";
 }
 
+std::optional<DueReason> due_for_rotation(const State& state, const Secret& secret, Timestamp now)
+{
+  if (secret.state != SecretState::active || secret.rotation || secret.find_state(VersionState::pending) != nullptr) {
+    return std::nullopt;
+  }
+  if (!secret.due.empty()) {
+    DueReason out;
+    Timestamp since = now;
+    for (const auto& [reason, at] : secret.due) {
+      out.reason += out.reason.empty() ? reason : ", " + reason;
+      since = std::min(since, at);
+    }
+    out.since = since;
+    return out;
+  }
+  const Version* current = secret.find_state(VersionState::current);
+  if (current == nullptr) {
+    const bool compromised = secret.find_state(VersionState::compromised) != nullptr;
+    return DueReason{compromised ? "compromised" : "no current version", std::nullopt};
+  }
+  const std::int64_t every = cadence(state, secret);
+  if (every > 0 && now >= current->created_at + every) {
+    const Timestamp since = current->created_at + every;
+    return DueReason{fmt::format("overdue {} (every {})", describe_duration(now - since), format_duration(every)),
+                     since};
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 // A retired secret is kept in the history and never served (docs/ROTATION.md: get/exec refuse it).

@@ -95,6 +95,19 @@ std::int64_t cadence(const State& state, const Secret& secret);
 // One line for people: retired, pending vN, compromised, due: <reasons>, overdue …, in …, manual.
 std::string status(const State& state, const Secret& secret, Timestamp now);
 
+// Why a secret is due for rotation at `now`: the one rule `rotate --due` acts on and `audit
+// report` lists (DESIGN §5). An event recorded in its `due` (a member removed, an unshare, a grant
+// used on an after-access secret, an owner or custodian change, an incomplete rollback), no
+// current version ("compromised" when a version is), or the cadence passed. Never while a
+// rotation is in flight or a version is pending, nor for a retired secret. `since`: when it
+// became due, when the state knows (a compromise's time is in the journal, not the state).
+struct DueReason
+{
+  std::string reason;
+  std::optional<Timestamp> since;
+};
+std::optional<DueReason> due_for_rotation(const State& state, const Secret& secret, Timestamp now);
+
 // The same without a session (restore test-decrypts a backup's versions before anything is
 // written). Error(access) when the rules or the key lines give `identity` no way in.
 Opened open_readable(const State& state, const KeysFile& keys, const Identity& identity, Timestamp now,

@@ -73,24 +73,9 @@ const Version* live_version(const Secret& secret, std::string* vid)
 
 std::optional<std::string> due_reason(const State& state, const Secret& secret, Timestamp now)
 {
-  if (secret.state != SecretState::active || secret.rotation) {
-    return std::nullopt;
-  }
-  if (!secret.due.empty()) {
-    std::vector<std::string> reasons;
-    for (const auto& [reason, since] : secret.due) {
-      reasons.push_back(reason);
-    }
-    return join(reasons, ", ");
-  }
-  const Version* current = secret.find_state(VersionState::current);
-  if (current == nullptr) {
-    return live_version(secret) != nullptr ? "compromised" : "no current version";
-  }
-  const std::int64_t every = history::cadence(state, secret);
-  if (every > 0 && now >= current->created_at + every) {
-    return fmt::format("overdue {} (every {})", describe_duration(now - current->created_at - every),
-                       format_duration(every));
+  // The one rule (history::due_for_rotation), which audit report lists too.
+  if (auto due = history::due_for_rotation(state, secret, now)) {
+    return std::move(due->reason);
   }
   return std::nullopt;
 }
