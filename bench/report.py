@@ -191,6 +191,14 @@ def main():
                      if verify_2t else f"{rate:,.0f} entries/s")
         add_only(f"first open on a fresh clone (`list`, no cache: full replay), journal of {fmt_n(m)} entries",
                  f"fresh.{m}.escrow", extra)
+    clone = load_json(os.path.join(args.work, "clone.json"), {})
+    if clone:
+        scale = f"{fmt_n(clone['secrets'])} secrets, journal of {fmt_n(clone['journal'])} entries"
+        add_only(f"first `list` on a fresh clone (no cache: full replay), {scale}", "clone.list.escrow")
+        add_only(f"first `verify` on a fresh clone (no cache: the replay twice, every key line), {scale}",
+                 "clone.verify.escrow")
+        add_only(f"`get --reveal` after another member appended one entry (the cache continued), {scale}",
+                 "clone.get-after-append.escrow", "one new entry verified, then the fast path")
     spawn = d.t("spawn.0.sh-true")
     rotate = d.t(f"rotate.{access}.escrow")
     rotate_extra = ""

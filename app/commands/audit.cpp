@@ -9,6 +9,7 @@
 #include <escrow/audit/restore.hpp>
 #include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
+#include <escrow/history/lookup.hpp>
 #include <escrow/history/vault_session.hpp>
 #include <escrow/util/escape.hpp>
 
@@ -73,7 +74,7 @@ void run_log(const LogOptions& options, Context& context)
   }
   history::VaultSession session = open_as_member(context);
   if (!options.env.empty()) {
-    audit::require_known_environment(session.state(), options.env, "audit log --env");
+    history::require_known_environment(session.state(), options.env, "audit log --env", session.paths().head.string());
   }
   audit::LogFilter filter;
   filter.secret = options.secret;

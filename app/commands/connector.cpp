@@ -6,7 +6,7 @@
 #include <escrow/history/admin.hpp>
 #include <escrow/util/escape.hpp>
 #include <escrow/error.hpp>
-#include <escrow/lookup.hpp>
+#include <escrow/history/lookup.hpp>
 #include <escrow/util/text.hpp>
 
 #include <algorithm>
@@ -123,6 +123,9 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
   // A public read: no identity is loaded.
   const history::VaultSession session = context.open_v2(history::Access::read);
   const history::State& state = session.state();
+  if (!options.env.empty()) {
+    history::require_known_environment(state, options.env, "connector list --env", session.paths().head.string());
+  }
   Json items = Json::array();
   std::vector<std::vector<std::string>> rows;
   for (const auto& [name, connector] : state.connectors) {

@@ -4,6 +4,7 @@
 
 #include <escrow/error.hpp>
 #include <escrow/rotation/rotation.hpp>
+#include <escrow/history/lookup.hpp>
 #include <escrow/history/secrets.hpp>
 
 namespace escrow::cli {
@@ -23,6 +24,9 @@ void run_list(const ListOptions& options, Context& context)
   }
   const history::VaultSession session = context.open_v2(history::Access::read);
   const history::State& state = session.state();
+  if (!options.env.empty()) {
+    history::require_known_environment(state, options.env, "list --env", session.paths().head.string());
+  }
   Json items = Json::array();
   std::vector<std::vector<std::string>> rows;
   for (const history::Secret* secret : history::inventory(state, options.env)) {

@@ -538,7 +538,7 @@ TEST_CASE("foundation cli: a missing vault and a missing identity", "[foundation
 {
   Fixture f;
   f.identity("alice");
-  refused(f, "alice", {"list"}, 5, "escrow.vault: no such file");
+  refused(f, "alice", {"list"}, 5, "escrow.vault: no such vault");
   REQUIRE(f.as("alice", {"init"}).code == 0);
   refused(f, "nobody", {"grants"}, 4, "nobody.id: no identity file");
   refused(f, "alice", {"init"}, 2, "escrow.journal: already exists (a vault is there)");

@@ -290,15 +290,17 @@ TEST_CASE("v2 cli: custodians (custodians-set) and add --update (secret-set)", "
   const std::vector<std::pair<std::vector<std::string>, std::string>> usage = {
     {{"custodians", "prod/db", "--custodians", "carol,carol", "--threshold", "1"}, "lists a name twice"},
     {{"custodians", "prod/db", "--custodians", "carol", "--threshold", "2"}, "--threshold must be between 1 and"},
-    {{"custodians", "prod/db", "--custodians", "carol,zed", "--threshold", "1"}, "custodians: no member zed"},
+    {{"custodians", "prod/db", "--custodians", "carol,zed", "--threshold", "1"}, "custodians: --custodians: no member named zed"},
     {{"custodians", "prod/db"}, "give either --custodians"},
     {{"custodians", "prod/nope", "--none"}, "no secret named prod/nope"},
     {{"add", "prod/db", "--update"}, "nothing to change"},
     {{"add", "prod/db", "--update", "--custodians", "carol", "--threshold", "1"}, "by their own command"},
-    {{"add", "prod/db", "--update", "--owner", "zed"}, "--owner: no member zed"},
+    {{"add", "prod/db", "--update", "--owner", "zed"}, "add: --owner: no member named zed"},
+    {{"add", "prod/db", "--update", "--owner", "alcie"}, "escrow: hint: did you mean 'alice'?"},
     {{"add", "prod/db", "--update", "--purpose", "bad\x1b[2J"}, "without control characters"},
-    {{"add", "prod/db", "--update", "--connector", "nope"}, "--connector: no connector nope"},
+    {{"add", "prod/db", "--update", "--connector", "nope"}, "add: --connector: no connector named nope"},
     {{"add", "prod/nope", "--update", "--purpose", "x"}, "no secret named prod/nope"},
+    {{"custodians", "prod/bd", "--none"}, "escrow: hint: did you mean 'prod/db'?"},
   };
   for (const auto& [args, part] : usage) {
     INFO(args[0] << " " << part);

@@ -3,7 +3,6 @@
 #include <escrow/error.hpp>
 #include <escrow/history/store.hpp>
 #include <escrow/history/vault_session.hpp>
-#include <escrow/util/suggest.hpp>
 #include <escrow/util/text.hpp>
 
 #include <fmt/format.h>
@@ -381,38 +380,6 @@ canonical::Json to_json(const AuditEntry& logged, const RequestWhys& whys)
     json["request_why"] = justification(logged, whys);
   }
   return json;
-}
-
-void require_known_environment(const State& state, std::string_view env, std::string_view what)
-{
-  std::set<std::string> envs;
-  if (state.policy) {
-    for (const auto& [name, policy] : state.policy->envs) {
-      envs.insert(name);
-    }
-  }
-  for (const auto& [name, member] : state.members) {
-    envs.insert(member->envs.begin(), member->envs.end());
-  }
-  for (const auto& [name, connector] : state.connectors) {
-    envs.insert(connector->env);
-  }
-  for (const auto& [name, secret] : state.secrets) {
-    envs.insert(secret->env);
-  }
-  envs.erase("*");
-  envs.erase("");
-  if (envs.count(std::string(env)) > 0) {
-    return;
-  }
-  const std::vector<std::string> known(envs.begin(), envs.end());
-  Error error(ErrorKind::usage, fmt::format("{}: no environment named {} in this vault", what, env));
-  if (std::string hint = util::did_you_mean(env, known); !hint.empty()) {
-    error.hint(hint);
-  } else if (!known.empty()) {
-    error.hint("this vault's environments: " + util::join(known));
-  }
-  throw error;
 }
 
 canonical::Json entry_ref(const AuditEntry& logged)

@@ -88,10 +88,6 @@ std::string justification(const AuditEntry& entry, const RequestWhys& whys);
 // request, member, connectors) and "request_why" when the why comes from the request.
 canonical::Json to_json(const AuditEntry& logged, const RequestWhys& whys);
 
-// The environments the state knows (policy, members, connectors, secrets); Error(usage) "<what>:
-// no environment named ENV" (with a hint) for another one.
-void require_known_environment(const history::State& state, std::string_view env, std::string_view what);
-
 // A reference to an entry in findings: {"line": N, "hash": "..."}.
 canonical::Json entry_ref(const AuditEntry& logged);
 

@@ -65,43 +65,25 @@ bool names_version(const AuditEntry& logged, const std::string& vid, std::int64_
   return logged.vid == vid || (logged.vid.empty() && logged.version && *logged.version == v);
 }
 
-// Whether the secret is due for rotation at `now` (`rotate --due`'s rule on escrow-vault/2): an
-// event recorded in its `due` (a member removed, an unshare, a grant used on an after-access
-// secret, an owner or custodian change, an incomplete rollback), no current version (compromised),
-// or the cadence passed. Not while a rotation is in progress. `since`: when it became due.
+// Whether the secret is due for rotation at `now` (history::due_for_rotation, `rotate --due`'s
+// rule) and since when: a compromise's time is the last compromise the journal shows.
 std::optional<std::string> due_reason(const State& state, const Secret& secret,
                                       const std::vector<const AuditEntry*>& history, Timestamp now, Timestamp& since)
 {
-  if (secret.state != SecretState::active || secret.rotation || secret.find_state(VersionState::pending) != nullptr) {
+  auto due = due_for_rotation(state, secret, now);
+  if (!due) {
     return std::nullopt;
   }
-  if (!secret.due.empty()) {
-    std::string reasons;
-    since = now;
-    for (const auto& [reason, at] : secret.due) {
-      reasons += reasons.empty() ? reason : ", " + reason;
-      since = std::min(since, at);
-    }
-    return reasons;
-  }
-  const Version* current = secret.find_state(VersionState::current);
-  if (current == nullptr) {
-    // Compromised (or never completed): since the last compromise the journal shows.
-    since = now;
+  since = due->since.value_or(now);
+  if (!due->since) {
     for (auto it = history.rbegin(); it != history.rend(); ++it) {
       if ((*it)->entry.is_operation() && std::get<OpKind>((*it)->entry.action) == OpKind::compromise) {
         since = (*it)->entry.ts;
         break;
       }
     }
-    return secret.find_state(VersionState::compromised) != nullptr ? "compromised" : "no current version";
   }
-  const std::int64_t every = cadence(state, secret);
-  if (every > 0 && now >= current->created_at + every) {
-    since = current->created_at + every;
-    return fmt::format("overdue {} (every {})", describe_duration(now - since), format_duration(every));
-  }
-  return std::nullopt;
+  return std::move(due->reason);
 }
 
 std::vector<std::string> sorted(std::set<std::string> items)

@@ -1,7 +1,7 @@
 #include <escrow/history/admin.hpp>
 
+#include <escrow/history/lookup.hpp>
 #include <escrow/history/refusal.hpp>
-
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -57,8 +57,10 @@ const Connector& add_connector(VaultSession& session, const connector::Spec& spe
     const auto [env, short_name] = split_secret_name(spec.auth_secret);
     record.auth_secret = env + "/" + short_name;
     if (state.secret(record.auth_secret) == nullptr) {
+      std::string hint = secret_hint(state, record.auth_secret);
       throw Error(ErrorKind::usage, fmt::format("connector add: --auth-secret {}: no such secret", record.auth_secret))
-        .hint("store the connector's credential first: escrow add " + record.auth_secret + " --stdin");
+        .hint(hint.empty() ? "store the connector's credential first: escrow add " + record.auth_secret + " --stdin"
+                           : hint);
     }
   }
   if (!spec.rehearse_with.empty()) {
@@ -94,9 +96,7 @@ const Connector& add_connector(VaultSession& session, const connector::Spec& spe
 
 void remove_connector(VaultSession& session, const std::string& name)
 {
-  if (session.state().connector(name) == nullptr) {
-    fail(ErrorKind::usage, "connector remove: no connector {}", name);
-  }
+  (void)find_connector(session.state(), name, "connector remove");
   for (const auto& [secret_name, secret] : session.state().secrets) {
     if (secret->state == SecretState::active
         && std::find(secret->connectors.begin(), secret->connectors.end(), name) != secret->connectors.end()) {
@@ -134,14 +134,8 @@ std::vector<std::string> connect_secret(VaultSession& session, const std::string
                                         const std::string& after)
 {
   const State& state = session.state();
-  const Secret* s = state.secret(secret);
-  if (s == nullptr) {
-    fail(ErrorKind::usage, "connect: no secret named {}", secret);
-  }
-  const Connector* c = state.connector(connector);
-  if (c == nullptr) {
-    throw Error(ErrorKind::usage, fmt::format("connect: no connector named {}", connector)).hint("escrow connector list");
-  }
+  const Secret* s = &find_secret(state, secret, "connect");
+  const Connector* c = &find_connector(state, connector, "connect");
   if (c->env != s->env) {
     fail(ErrorKind::usage, "connect: connector {} belongs to {}, not {} (environments never mix)", connector, c->env,
          s->env);
@@ -175,10 +169,7 @@ std::vector<std::string> connect_secret(VaultSession& session, const std::string
 std::vector<std::string> disconnect_secret(VaultSession& session, const std::string& secret,
                                            const std::string& connector)
 {
-  const Secret* s = session.state().secret(secret);
-  if (s == nullptr) {
-    fail(ErrorKind::usage, "disconnect: no secret named {}", secret);
-  }
+  const Secret* s = &find_secret(session.state(), secret, "disconnect");
   std::vector<std::string> order = s->connectors;
   const auto at = std::find(order.begin(), order.end(), connector);
   if (at == order.end()) {
@@ -191,10 +182,7 @@ std::vector<std::string> disconnect_secret(VaultSession& session, const std::str
 void set_escrow_only(VaultSession& session, const std::string& secret, bool on)
 {
   const std::string action = on ? "connect --escrow-only" : "disconnect --escrow-only";
-  const Secret* s = session.state().secret(secret);
-  if (s == nullptr) {
-    fail(ErrorKind::usage, "{}: no secret named {}", action, secret);
-  }
+  const Secret* s = &find_secret(session.state(), secret, action);
   if (s->state == SecretState::retired) {
     fail(ErrorKind::usage, "{}: {} is retired", action, secret);
   }
@@ -217,10 +205,7 @@ void set_escrow_only(VaultSession& session, const std::string& secret, bool on)
 
 void retire_secret(VaultSession& session, const std::string& secret)
 {
-  if (session.state().secret(secret) == nullptr) {
-    fail(ErrorKind::usage, "retire: no secret named {}", secret);
-  }
-  if (session.state().secret(secret)->state == SecretState::retired) {
+  if (find_secret(session.state(), secret, "retire").state == SecretState::retired) {
     fail(ErrorKind::usage, "retire: {} is already retired", secret); // like rotate/connect: exit 2, nothing journaled
   }
   journaling_refusal(session, OpKind::retire, Json{{"secret", secret}}, [&] {

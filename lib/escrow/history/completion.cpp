@@ -1,8 +1,7 @@
 #include <escrow/history/completion.hpp>
 
 #include <escrow/error.hpp>
-
-#include <set>
+#include <escrow/history/lookup.hpp>
 
 namespace escrow::history {
 
@@ -16,42 +15,16 @@ void check_completion_kind(std::string_view kind)
 std::vector<std::string> names_for_completion(const State& state, std::string_view kind)
 {
   check_completion_kind(kind);
-  std::vector<std::string> out;
   if (kind == "secrets") {
-    for (const auto& [name, secret] : state.secrets) {
-      out.push_back(name);
-    }
-  } else if (kind == "members") {
-    for (const auto& [name, member] : state.members) {
-      if (member->active()) {
-        out.push_back(name);
-      }
-    }
-  } else if (kind == "connectors") {
-    for (const auto& [name, connector] : state.connectors) {
-      out.push_back(name);
-    }
-  } else {
-    std::set<std::string> envs;
-    for (const auto& [name, secret] : state.secrets) {
-      envs.insert(secret->env);
-    }
-    for (const auto& [name, connector] : state.connectors) {
-      envs.insert(connector->env);
-    }
-    for (const auto& [name, member] : state.members) {
-      envs.insert(member->envs.begin(), member->envs.end());
-    }
-    if (state.policy) {
-      for (const auto& [env, rules] : state.policy->envs) {
-        envs.insert(env);
-      }
-    }
-    envs.erase("*");
-    envs.erase("");
-    out.assign(envs.begin(), envs.end());
+    return secret_names(state);
   }
-  return out;
+  if (kind == "members") {
+    return member_names(state);
+  }
+  if (kind == "connectors") {
+    return connector_names(state);
+  }
+  return known_environments(state);
 }
 
 } // namespace escrow::history

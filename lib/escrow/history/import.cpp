@@ -4,6 +4,7 @@
 #include <escrow/error.hpp>
 #include <escrow/history/authorize.hpp>
 #include <escrow/history/keys_file.hpp>
+#include <escrow/history/lookup.hpp>
 #include <escrow/history/secrets.hpp>
 #include <escrow/records.hpp>
 
@@ -56,7 +57,11 @@ ImportOutcome import_secrets(VaultSession& session, std::vector<ImportItem>& ite
     const State& state = session.state();
     const Member* owner_record = state.member(owner);
     if (owner_record == nullptr || !owner_record->active()) {
-      fail(ErrorKind::usage, "import: owner {} is not an active member", shown(owner));
+      Error error(ErrorKind::usage, fmt::format("import: owner {} is not an active member", shown(owner)));
+      if (std::string hint = member_hint(state, owner); !hint.empty()) {
+        error.hint(std::move(hint));
+      }
+      throw error;
     }
   }
 

@@ -1,5 +1,6 @@
 #include <escrow/history/roster.hpp>
 
+#include <escrow/history/lookup.hpp>
 #include <escrow/history/refusal.hpp>
 #include <escrow/records.hpp>
 
@@ -55,6 +56,7 @@ Entry add_member(VaultSession& session, const PublicIdentity& pub, const Grants&
 
 Entry set_member(VaultSession& session, const std::string& name, const Grants& grants)
 {
+  (void)find_member(session.state(), name, "member set"); // a name that is not there: usage, nothing journaled
   MemberSetArgs args;
   args.name = name;
   args.roles = grants.roles;
@@ -65,6 +67,7 @@ Entry set_member(VaultSession& session, const std::string& name, const Grants& g
 
 Removal remove_member(VaultSession& session, const std::string& name, std::optional<std::string> why)
 {
+  (void)find_member(session.state(), name, "member remove"); // a name that is not there: usage, nothing journaled
   // What was due before, to name only what this removal made due.
   std::map<std::string, std::map<std::string, Timestamp>> before;
   for (const auto& [secret_name, secret] : session.state().secrets) {

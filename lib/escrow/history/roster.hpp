@@ -30,10 +30,13 @@ Grants parse_grants(const std::vector<std::string>& roles, const std::vector<std
 // escrow member add (an admin of every environment named).
 Entry add_member(VaultSession& session, const PublicIdentity& pub, const Grants& grants);
 
-// escrow member set NAME --role … --env … (roles and environments replaced).
+// escrow member set NAME --role … --env … (roles and environments replaced). A NAME that is no
+// member is Error(usage) with a "did you mean" hint (history/lookup.hpp), nothing journaled.
 Entry set_member(VaultSession& session, const std::string& name, const Grants& grants);
 
 // escrow member remove NAME: the member's access ends; every secret they could read becomes due.
+// A NAME that is no member is Error(usage) with a hint, nothing journaled; the rules judge the
+// rest (a removed member, the last admin: exit 4, journaled as denied).
 struct Removal
 {
   std::string member;

@@ -190,15 +190,6 @@ void check_secret_spec(const SecretSpec& spec)
   }
 }
 
-const Secret& find_secret(const State& state, std::string_view name, std::string_view what)
-{
-  const Secret* secret = state.secret(name);
-  if (secret == nullptr) {
-    fail(ErrorKind::usage, "{}: no secret named {}", what, name);
-  }
-  return *secret;
-}
-
 const Secret& add_secret(VaultSession& session, const SecretSpec& spec, const SecretBytes& value)
 {
   const State& state = session.state();
@@ -219,22 +210,15 @@ const Secret& add_secret(VaultSession& session, const SecretSpec& spec, const Se
   if (state.secret(spec.name) != nullptr) {
     fail(ErrorKind::usage, "add: {} already exists (retired secrets keep their names)", spec.name);
   }
-  if (state.member(args.owner) == nullptr) {
-    fail(ErrorKind::usage, "add: --owner: no member {}", args.owner);
-  }
+  (void)find_member(state, args.owner, "add: --owner");
   for (const std::string& name : spec.custodians) {
-    if (state.member(name) == nullptr) {
-      fail(ErrorKind::usage, "add: --custodians: no member {}", name);
-    }
+    (void)find_member(state, name, "add: --custodians");
   }
   for (const std::string& name : spec.connectors) {
-    const Connector* c = state.connector(name);
-    if (c == nullptr) {
-      fail(ErrorKind::usage, "add: --connector: no connector {}", name);
-    }
-    if (c->env != env_of(spec.name)) {
+    const Connector& c = find_connector(state, name, "add: --connector");
+    if (c.env != env_of(spec.name)) {
       fail(ErrorKind::usage, "add: --connector: connector {} belongs to {}, not {} (environments never mix)", name,
-           c->env, env_of(spec.name));
+           c.env, env_of(spec.name));
     }
   }
   const Json detail{{"secret", spec.name}};
@@ -332,14 +316,12 @@ const Secret& update_secret(VaultSession& session, const SecretUpdate& update)
   const State& state = session.state();
   const Secret& secret = find_secret(state, update.name, "add --update");
   const std::string name = secret.name;
-  if (update.owner && state.member(*update.owner) == nullptr) {
-    fail(ErrorKind::usage, "add: --owner: no member {}", *update.owner);
+  if (update.owner) {
+    (void)find_member(state, *update.owner, "add: --owner");
   }
   if (update.connectors) {
     for (const std::string& connector : *update.connectors) {
-      if (state.connector(connector) == nullptr) {
-        fail(ErrorKind::usage, "add: --connector: no connector {}", connector);
-      }
+      (void)find_connector(state, connector, "add: --connector");
     }
   }
   Json detail{{"secret", name}};
@@ -422,9 +404,7 @@ const Secret& set_custodians(VaultSession& session, std::string_view target, con
   const Secret& secret = find_secret(state, target, "custodians");
   const std::string name = secret.name;
   for (const std::string& custodian : custodians) {
-    if (state.member(custodian) == nullptr) {
-      fail(ErrorKind::usage, "custodians: no member {}", custodian);
-    }
+    (void)find_member(state, custodian, "custodians: --custodians");
   }
   const Json detail{{"secret", name}};
   return journaling_refusal(session, OpKind::custodians_set, detail, [&]() -> const Secret& {
@@ -491,6 +471,35 @@ std::string status(const State& state, const Secret& secret, Timestamp now)
     return "in " + describe_duration(due_at - now);
   }
   return "manual";
+}
+
+std::optional<DueReason> due_for_rotation(const State& state, const Secret& secret, Timestamp now)
+{
+  if (secret.state != SecretState::active || secret.rotation || secret.find_state(VersionState::pending) != nullptr) {
+    return std::nullopt;
+  }
+  if (!secret.due.empty()) {
+    DueReason out;
+    Timestamp since = now;
+    for (const auto& [reason, at] : secret.due) {
+      out.reason += out.reason.empty() ? reason : ", " + reason;
+      since = std::min(since, at);
+    }
+    out.since = since;
+    return out;
+  }
+  const Version* current = secret.find_state(VersionState::current);
+  if (current == nullptr) {
+    const bool compromised = secret.find_state(VersionState::compromised) != nullptr;
+    return DueReason{compromised ? "compromised" : "no current version", std::nullopt};
+  }
+  const std::int64_t every = cadence(state, secret);
+  if (every > 0 && now >= current->created_at + every) {
+    const Timestamp since = current->created_at + every;
+    return DueReason{fmt::format("overdue {} (every {})", describe_duration(now - since), format_duration(every)),
+                     since};
+  }
+  return std::nullopt;
 }
 
 namespace {
@@ -643,6 +652,7 @@ std::vector<std::string> share(VaultSession& session, std::string_view target, c
 {
   const State& state = session.state();
   const std::string me = session.me().name;
+  (void)find_member(state, member, "share --with");
   std::vector<const Secret*> secrets;
   const bool bulk = target.size() > 2 && target.substr(target.size() - 2) == "/*";
   if (bulk) {
@@ -702,6 +712,7 @@ std::vector<std::string> share(VaultSession& session, std::string_view target, c
 bool unshare(VaultSession& session, std::string_view name, const std::string& member)
 {
   const Secret& secret = find_secret(session.state(), name, "unshare");
+  (void)find_member(session.state(), member, "unshare --with");
   const std::string full_name = secret.name;
   const std::size_t due_before = secret.due.size();
   const Json detail{{"secret", full_name}, {"member", member}};

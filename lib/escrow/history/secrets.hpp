@@ -6,6 +6,7 @@
 #pragma once
 
 #include <escrow/generator.hpp>
+#include <escrow/history/lookup.hpp> // find_secret, find_member, find_connector
 #include <escrow/history/vault_session.hpp>
 #include <escrow/references.hpp>
 #include <escrow/secret_bytes.hpp>
@@ -83,9 +84,6 @@ void check_custodians(const std::vector<std::string>& custodians, std::int64_t t
 const Secret& set_custodians(VaultSession& session, std::string_view name, const std::vector<std::string>& custodians,
                              std::int64_t threshold);
 
-// The secret named, or Error(usage) "<what>: no secret ENV/NAME".
-const Secret& find_secret(const State& state, std::string_view name, std::string_view what);
-
 // The secrets of `env` ("" = all), in name order: a public read of the state (the journal is
 // readable by every member; no identity is needed). Error(usage) for a malformed env.
 std::vector<const Secret*> inventory(const State& state, std::string_view env);
@@ -94,6 +92,19 @@ std::vector<const Secret*> inventory(const State& state, std::string_view env);
 std::int64_t cadence(const State& state, const Secret& secret);
 // One line for people: retired, pending vN, compromised, due: <reasons>, overdue …, in …, manual.
 std::string status(const State& state, const Secret& secret, Timestamp now);
+
+// Why a secret is due for rotation at `now`: the one rule `rotate --due` acts on and `audit
+// report` lists (DESIGN §5). An event recorded in its `due` (a member removed, an unshare, a grant
+// used on an after-access secret, an owner or custodian change, an incomplete rollback), no
+// current version ("compromised" when a version is), or the cadence passed. Never while a
+// rotation is in flight or a version is pending, nor for a retired secret. `since`: when it
+// became due, when the state knows (a compromise's time is in the journal, not the state).
+struct DueReason
+{
+  std::string reason;
+  std::optional<Timestamp> since;
+};
+std::optional<DueReason> due_for_rotation(const State& state, const Secret& secret, Timestamp now);
 
 // The same without a session (restore test-decrypts a backup's versions before anything is
 // written). Error(access) when the rules or the key lines give `identity` no way in.
@@ -138,7 +149,8 @@ struct EnvFileBindings
 EnvFileBindings read_env_file(const std::filesystem::path& path);
 
 // escrow share NAME|'ENV/*' --with MEMBER: one share operation (bulk for 'ENV/*': every active
-// secret of ENV the actor owns and MEMBER cannot already read). Returns the secrets shared.
+// secret of ENV the actor owns and MEMBER cannot already read). Returns the secrets shared. A
+// secret or member that does not exist is Error(usage) with a hint (history/lookup.hpp).
 std::vector<std::string> share(VaultSession& session, std::string_view target, const std::string& member);
 // escrow unshare NAME --with MEMBER. Returns true when the secret became due.
 bool unshare(VaultSession& session, std::string_view name, const std::string& member);

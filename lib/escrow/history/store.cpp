@@ -67,10 +67,13 @@ HeadFile read_head(const fs::path& head, const fs::path& journal)
 {
   refuse_v1(head);
   if (!util::kind_of(head)) {
-    Error error(ErrorKind::io, fmt::format("{}: no such file", head.string()));
+    // The head file is the vault (docs/FINDING.md: "escrow.vault: no such vault").
+    Error error(ErrorKind::io, fmt::format("{}: no such vault", head.string()));
     if (util::kind_of(journal)) {
       error.hint(fmt::format("{} exists without its head file: restore {} (git checkout -- {})", journal.string(),
                              head.string(), head.filename().string()));
+    } else {
+      error.hint("create one with 'escrow init', or pass --vault PATH");
     }
     throw error;
   }

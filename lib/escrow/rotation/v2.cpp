@@ -73,24 +73,9 @@ const Version* live_version(const Secret& secret, std::string* vid)
 
 std::optional<std::string> due_reason(const State& state, const Secret& secret, Timestamp now)
 {
-  if (secret.state != SecretState::active || secret.rotation) {
-    return std::nullopt;
-  }
-  if (!secret.due.empty()) {
-    std::vector<std::string> reasons;
-    for (const auto& [reason, since] : secret.due) {
-      reasons.push_back(reason);
-    }
-    return join(reasons, ", ");
-  }
-  const Version* current = secret.find_state(VersionState::current);
-  if (current == nullptr) {
-    return live_version(secret) != nullptr ? "compromised" : "no current version";
-  }
-  const std::int64_t every = history::cadence(state, secret);
-  if (every > 0 && now >= current->created_at + every) {
-    return fmt::format("overdue {} (every {})", describe_duration(now - current->created_at - every),
-                       format_duration(every));
+  // The one rule (history::due_for_rotation), which audit report lists too.
+  if (auto due = history::due_for_rotation(state, secret, now)) {
+    return std::move(due->reason);
   }
   return std::nullopt;
 }
@@ -163,11 +148,7 @@ void Rotator::progress(const std::string& line) const
 
 const Secret& Rotator::secret(const std::string& name, std::string_view what) const
 {
-  const Secret* s = m_session.state().secret(name);
-  if (s == nullptr) {
-    throw Error(ErrorKind::usage, fmt::format("{}: no secret named {}", what, name)).hint("escrow list");
-  }
-  return *s;
+  return history::find_secret(m_session.state(), name, what);
 }
 
 std::vector<ConnectorRecord> Rotator::connectors_of(const Secret& secret) const
