@@ -1,4 +1,4 @@
-// escrow audit log | verify | report | anomalies | ack-loss on escrow-vault/2 (docs/AUDIT.md)
+// escrow audit log | verify | report | anomalies | ack-loss | restore on escrow-vault/2 (docs/AUDIT.md)
 #include <commands/context.hpp>
 
 #include <escrow/audit/anomalies.hpp>
@@ -6,6 +6,7 @@
 #include <escrow/audit/journal_check.hpp>
 #include <escrow/audit/loss.hpp>
 #include <escrow/audit/report.hpp>
+#include <escrow/audit/restore.hpp>
 #include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
 #include <escrow/history/lookup.hpp>
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 namespace escrow::cli {
@@ -298,6 +300,47 @@ void run_ack_loss(const AckLossOptions& options, Context& context)
                           done.lost.size() == 1 ? "entry" : "entries", history::short_hash(done.entry.hash)));
 }
 
+struct RestoreOptions
+{
+  std::string from;
+  CLI::Option* from_option = nullptr;
+};
+
+void run_restore(const RestoreOptions& options, Context& context)
+{
+  std::optional<std::string> from;
+  if (options.from_option != nullptr && options.from_option->count() > 0) {
+    from = options.from;
+  }
+  const audit::Restored done = audit::restore_entries(context.vault_session_options(), from);
+  context.warn(done.warnings);
+  if (context.json()) {
+    Json restored = Json::array();
+    for (const history::VerifiedEntry& e : done.restored) {
+      restored.push_back(Json{{"hash", canonical::b64(e.hash)}, {"ts", format_time(e.ts)}, {"action", e.action},
+                              {"actor", e.actor}});
+    }
+    Json source = Json::object();
+    if (done.source.kind == audit::RestoreSource::Kind::git) {
+      source = Json{{"kind", "git"}, {"rev", done.source.rev}, {"commit", done.source.commit},
+                    {"path", done.source.path.generic_string()}};
+    } else {
+      source = Json{{"kind", "file"}, {"path", done.source.path.string()}};
+    }
+    context.emit(Json{{"restored", restored}, {"source", source}, {"journal", done.journal.string()}, {"verified", true}});
+    return;
+  }
+  for (const history::VerifiedEntry& e : done.restored) {
+    context.note(fmt::format("restored: {} ({} by {}, {})", history::short_hash(e.hash), e.action, e.actor,
+                             format_time(e.ts)));
+  }
+  const history::VerifiedEntry& newest = done.restored.back();
+  context.say(fmt::format("restored {} {} from {} (the newest {}, {} by {}); {} verifies", done.restored.size(),
+                          done.restored.size() == 1 ? "entry" : "entries", done.source.describe(),
+                          history::short_hash(newest.hash), newest.action, newest.actor,
+                          done.journal.filename().string()));
+}
+
 } // namespace
 
 void setup_audit(CLI::App& app, Context& context)
@@ -344,6 +387,14 @@ void setup_audit(CLI::App& app, Context& context)
                                                 "gone (a journal-loss operation); only lost events can be acknowledged");
   ack->add_option("--why", ack_options->why, "why the entries are gone (journaled)")->required();
   ack->callback([ack_options, &context] { run_ack_loss(*ack_options, context); });
+
+  auto restore_options = std::make_shared<RestoreOptions>();
+  auto* restore = audit->add_subcommand("restore", "put back journal entries this machine verified that the journal "
+                                                   "lost, from a git revision or a journal file (nothing is signed)");
+  restore_options->from_option =
+    restore->add_option("--from", restore_options->from,
+                        "a git revision (default HEAD in a git work tree) or a journal file holding the lost lines");
+  restore->callback([restore_options, &context] { run_restore(*restore_options, context); });
 }
 
 } // namespace escrow::cli

@@ -425,4 +425,17 @@ void Store::append_event(const Entry& entry)
   m_impl->step(WriteStep::journal_appended);
 }
 
+void Store::replace_journal(std::string_view text)
+{
+  m_impl->require_lock("a journal rewrite");
+  if (text.empty() || text.back() != '\n') {
+    fail(ErrorKind::failed, "internal: a journal rewrite must be complete lines");
+  }
+  AtomicFile file(m_impl->paths.journal, k_file_mode);
+  file.write(text);
+  file.commit();
+  m_impl->journal_size = text.size();
+  m_impl->torn = false;
+}
+
 } // namespace escrow::history

@@ -327,7 +327,7 @@ struct VaultSession::Impl
     const VaultId& vault = store->head().vault_id;
     cache.emplace(Cache::place(options.state_home, vault, store->paths().journal, options.branch), vault);
     const std::optional<Verified> cached = cache->load();
-    fast = cached && continue_from(*cached);
+    fast = cached && !options.replay_all && continue_from(*cached);
     const std::size_t logged = fast ? cached->log.size() : 0;
     if (!fast) {
       full_replay(cached);

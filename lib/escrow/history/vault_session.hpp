@@ -58,6 +58,9 @@ struct VaultSessionOptions
   // `audit ack-loss` only: open despite a loss (lost() lists it); submit accepts only the
   // journal-loss operation then, and the cache is not advanced until it is acknowledged.
   bool acknowledging_loss = false;
+  // `audit restore`: never the fast path. A rewritten journal may hold its last verified line at
+  // the same place while lines before it changed: the proof of a restore replays every line.
+  bool replay_all = false;
   // Tests: called after each step of a write (throw to simulate a crash there).
   std::function<void(WriteStep)> after_step;
   // The git first-parent check (vault-2-replay.md §7), given by the CLI in a git work tree
