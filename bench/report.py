@@ -160,14 +160,15 @@ def main():
     verify_rates = {}
     for n in args.sizes:
         doc = load_json(os.path.join(args.work, f"verify.{n}.json"), {}) or {}
-        # `verify` checks the vault's signatures and the journal's (one per entry).
-        sigs = (doc.get("signatures") or 0) + (doc.get("journal_entries") or 0)
+        # escrow-vault/2: `verify` replays the journal, one signature per entry ("signatures"); the
+        # key lines are hashed, not signed.
+        sigs = doc.get("signatures") or 0
         ms = d.t(f"verify.{n}.escrow")
         extra = ""
         if sigs and ms:
             rate = sigs / (ms / 1000)
             verify_rates[n] = rate
-            extra = f"{fmt_n(sigs)} signatures (vault and journal), {rate:,.0f}/s = {rate / verify_2t:.0%} of the 2-thread Ed25519 limit" if verify_2t else ""
+            extra = f"{fmt_n(sigs)} entry signatures (the journal replayed), {rate:,.0f}/s = {rate / verify_2t:.0%} of the 2-thread Ed25519 limit" if verify_2t else ""
         add_only(f"`verify`, {fmt_n(n)} secrets", f"verify.{n}.escrow", extra)
     audit_rates = {}
     for m in args.journals:
@@ -181,6 +182,23 @@ def main():
         if pending:
             extra = pending
         add_only(f"`audit verify`, {fmt_n(m)} entries", f"audit.{m}.escrow", extra)
+    for m in args.journals:
+        ms = d.t(f"fresh.{m}.escrow")
+        extra = ""
+        if ms:
+            rate = m / (ms / 1000)
+            extra = (f"{rate:,.0f} entries/s = {rate / verify_2t:.0%} of the 2-thread Ed25519 limit"
+                     if verify_2t else f"{rate:,.0f} entries/s")
+        add_only(f"first open on a fresh clone (`list`, no cache: full replay), journal of {fmt_n(m)} entries",
+                 f"fresh.{m}.escrow", extra)
+    clone = load_json(os.path.join(args.work, "clone.json"), {})
+    if clone:
+        scale = f"{fmt_n(clone['secrets'])} secrets, journal of {fmt_n(clone['journal'])} entries"
+        add_only(f"first `list` on a fresh clone (no cache: full replay), {scale}", "clone.list.escrow")
+        add_only(f"first `verify` on a fresh clone (no cache: the replay twice, every key line), {scale}",
+                 "clone.verify.escrow")
+        add_only(f"`get --reveal` after another member appended one entry (the cache continued), {scale}",
+                 "clone.get-after-append.escrow", "one new entry verified, then the fast path")
     spawn = d.t("spawn.0.sh-true")
     rotate = d.t(f"rotate.{access}.escrow")
     rotate_extra = ""
@@ -280,7 +298,9 @@ def main():
         m = max(audit_rates)
         target(f"`audit verify`, {fmt_n(m)} entries: fraction of the 2-thread Ed25519 limit", f"{audit_rates[m] / verify_2t:.0%}", "≥ 80%", audit_rates[m] / verify_2t >= 0.8)
     else:
-        target("`audit verify`: fraction of the 2-thread Ed25519 limit", "—", "≥ 80%", None, "pending: `audit verify` not implemented yet")
+        why = next((d.status[f"audit.{m}.escrow"] for m in args.journals if f"audit.{m}.escrow" in d.status),
+                   "pending: `audit verify` not implemented yet")
+        target("`audit verify`: fraction of the 2-thread Ed25519 limit", "—", "≥ 80%", None, why)
     if append:
         target("one journal append vs sign + hash + one fdatasync", f"{append['ratio']:.2f}×", "≤ 1.3×", append["ratio"] <= 1.3)
     rss_e, rss_age = d.rss.get(f"read.{large}.escrow"), d.rss.get(f"read.{large}.age-file")

@@ -2,7 +2,8 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/escrow.hpp>
+#include <escrow/history/requests.hpp>
+#include <escrow/records.hpp>
 
 namespace escrow::cli {
 
@@ -19,11 +20,9 @@ void run_approve(const ApproveOptions& options, Context& context)
 {
   const auto [env, short_name] = split_secret_name(options.name);
   const std::string full_name = env + "/" + short_name;
-  Session session = context.open(Mode::write);
-  const ApprovalResult result = approve(session, full_name, options.id);
-  const Request& request = find_request(session.vault(), session.vault().secret(full_name), options.id);
-  const std::string why = request.why;
-  const Timestamp expires = request.expires_at();
+  history::VaultSession session = context.open_v2(history::Access::write);
+  const history::Approval result = history::approve(session, full_name, options.id);
+  context.warn(session.warnings());
   if (context.json()) {
     context.emit(Json{{"secret", full_name},
                       {"id", options.id},
@@ -32,13 +31,13 @@ void run_approve(const ApproveOptions& options, Context& context)
                       {"approvals", result.approvals},
                       {"threshold", result.threshold},
                       {"granted", result.granted()},
-                      {"expires_at", format_time(expires)}});
+                      {"expires_at", format_time(result.until)}});
     return;
   }
   context.say(fmt::format("approved request {} by {} for {} v{} (\"{}\"): {} of {} approvals", options.id,
-                          result.requester, full_name, result.v, why, result.approvals, result.threshold));
+                          result.requester, full_name, result.v, result.why, result.approvals, result.threshold));
   if (result.granted()) {
-    context.say(fmt::format("{} can now read {} until {}", result.requester, full_name, format_time(expires)));
+    context.say(fmt::format("{} can now read {} until {}", result.requester, full_name, format_time(result.until)));
   }
 }
 

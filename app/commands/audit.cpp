@@ -1,17 +1,21 @@
-// escrow audit log | verify | report | anomalies (DESIGN §6; docs/AUDIT.md)
+// escrow audit log | verify | report | anomalies | ack-loss | restore on escrow-vault/2 (docs/AUDIT.md)
 #include <commands/context.hpp>
 
-#include <escrow/util/escape.hpp>
 #include <escrow/audit/anomalies.hpp>
-#include <escrow/audit/log.hpp>
+#include <escrow/audit/entries.hpp>
+#include <escrow/audit/journal_check.hpp>
+#include <escrow/audit/loss.hpp>
 #include <escrow/audit/report.hpp>
-#include <escrow/audit/verify.hpp>
+#include <escrow/audit/restore.hpp>
 #include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
-#include <escrow/lookup.hpp>
+#include <escrow/history/lookup.hpp>
+#include <escrow/history/vault_session.hpp>
+#include <escrow/util/escape.hpp>
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 namespace escrow::cli {
@@ -43,6 +47,20 @@ struct AnomalyOptions
   std::int64_t min_history_days = 7;
 };
 
+struct AckLossOptions
+{
+  std::string why;
+};
+
+// A read session of a member: the audit commands show who read what, for members only (an
+// auditor is one). `escrow audit verify`, like `escrow verify`, needs no identity.
+history::VaultSession open_as_member(Context& context)
+{
+  history::VaultSession session = context.open_v2(history::Access::read);
+  (void)session.me();
+  return session;
+}
+
 // One printable line for a table cell (shared with connector output; never splits UTF-8).
 std::string one_line(std::string_view text, std::size_t limit = 80)
 {
@@ -54,9 +72,9 @@ void run_log(const LogOptions& options, Context& context)
   if (!options.env.empty() && !valid_env_name(options.env)) {
     fail(ErrorKind::usage, "audit log: invalid environment \"{}\"", one_line(options.env, 40));
   }
-  Session session = context.open(Mode::read);
+  history::VaultSession session = open_as_member(context);
   if (!options.env.empty()) {
-    require_known_environment(session.vault(), options.env, "audit log --env");
+    history::require_known_environment(session.state(), options.env, "audit log --env", session.paths().head.string());
   }
   audit::LogFilter filter;
   filter.secret = options.secret;
@@ -64,20 +82,20 @@ void run_log(const LogOptions& options, Context& context)
   filter.env = options.env;
   filter.action = options.action;
   if (!options.since.empty()) {
-    filter.since = audit::parse_time_arg(options.since, session.now(), "audit log --since");
+    filter.since = audit::time_arg(options.since, session.now(), "audit log --since");
   }
   if (!options.until.empty()) {
-    filter.until = audit::parse_time_arg(options.until, session.now(), "audit log --until");
+    filter.until = audit::time_arg(options.until, session.now(), "audit log --until");
   }
-  const std::vector<audit::LoggedEntry> entries = audit::read_entries(session.journal());
-  const audit::RequestWhys whys = audit::request_whys(entries);
+  const std::vector<audit::AuditEntry> entries = audit::read_entries(session);
+  const audit::RequestWhys whys = audit::request_whys(entries, &session.state());
   const auto selected = audit::filter_entries(entries, filter);
   if (context.json()) {
     Json list = Json::array();
-    for (const audit::LoggedEntry* logged : selected) {
+    for (const audit::AuditEntry* logged : selected) {
       list.push_back(audit::to_json(*logged, whys));
     }
-    context.emit(Json{{"journal", session.journal().path().string()}, {"entries", list}});
+    context.emit(Json{{"journal", session.paths().journal.string()}, {"entries", list}});
     return;
   }
   if (context.quiet()) {
@@ -88,47 +106,56 @@ void run_log(const LogOptions& options, Context& context)
     return;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const audit::LoggedEntry* logged : selected) {
-    const JournalEntry& entry = logged->entry;
-    std::string why = audit::justification(entry, whys);
-    if (why.empty() && entry.result != JournalResult::ok) {
-      if (const auto it = entry.detail.find("reason"); it != entry.detail.end() && it->is_string()) {
-        why = "(" + it->get<std::string>() + ")";
+  for (const audit::AuditEntry* logged : selected) {
+    std::string why = audit::justification(*logged, whys);
+    if (why.empty() && logged->entry.result != history::Result::ok) {
+      const std::string reason = logged->detail_string("reason");
+      if (!reason.empty()) {
+        why = "(" + reason + ")";
       }
     }
-    rows.push_back({std::to_string(logged->line), format_time(entry.ts), entry.actor,
-                    std::string(journal_action_name(entry.action)),
-                    entry.secret.empty() ? "-" : entry.secret, entry.version ? "v" + std::to_string(*entry.version) : "-",
-                    std::string(journal_result_name(entry.result)), entry.host, why.empty() ? "-" : one_line(why)});
+    std::string secret = logged->secret.empty() ? "-" : logged->secret;
+    if (logged->secrets.size() > 1) {
+      secret += fmt::format(" (+{})", logged->secrets.size() - 1);
+    }
+    rows.push_back({std::to_string(logged->line), format_time(logged->entry.ts), logged->entry.actor, logged->action,
+                    secret, logged->version ? "v" + std::to_string(*logged->version) : "-", logged->result,
+                    logged->entry.host, why.empty() ? "-" : one_line(why)});
   }
   print_table(context.out(), context, {"LINE", "TIME", "ACTOR", "ACTION", "SECRET", "VERSION", "RESULT", "HOST", "WHY"},
               rows);
 }
 
+// The whole vault from its bytes and this machine's record of what it verified: every problem
+// listed (stdout), the first one the error (exit 3; 1 for an unsealed merge). Nothing is written;
+// a clean check then opens a session, which advances this machine's record.
 void run_verify(Context& context)
 {
-  Session session = context.open(Mode::read);
-  const Vault& vault = session.vault();
-  const std::filesystem::path& path = session.journal().path();
-  const audit::VerifyReport report = audit::verify_session_journal(session);
-  if (report.ok()) {
-    audit::pin_verified(session, report);
-  }
+  const history::VaultSessionOptions options = context.vault_session_options();
+  const audit::JournalCheck check = audit::check_journal(options);
   if (context.json()) {
-    Json document = report.to_json();
-    document["journal"] = path.string();
-    document["vault_revision"] = vault.revision();
-    document["anchor"] = vault.journal_head();
-    context.emit(document);
+    context.emit(check.to_json());
   } else if (!context.quiet()) {
-    for (const auto& finding : report.findings) {
-      context.out() << (finding.warning() ? "warning: " : "error: ") << util::escape_controls(finding.message) << '\n';
+    for (const history::Finding& finding : check.findings) {
+      if (finding.severity() == history::Severity::info) {
+        continue;
+      }
+      const bool warning = finding.severity() == history::Severity::warning;
+      context.out() << (warning ? "warning: " : "error: ") << util::escape_controls(std::string(history::finding_kind_name(finding.kind)))
+                    << ": " << util::escape_controls(history::format_finding(finding, check.names)) << '\n';
+    }
+    if (!check.lost.empty()) {
+      context.out() << "error: lost-entries: "
+                    << util::escape_controls(history::loss_error(check.names.journal, check.lost).what()) << '\n';
     }
   }
-  audit::require_clean(report, path);
-  context.say(fmt::format("ok: {}: {} entries, {} signatures verified, anchored to vault revision {}{}", path.string(),
-                          report.entries, report.signatures, vault.revision(),
-                          report.warnings() == 0 ? std::string() : fmt::format(" ({} warning(s))", report.warnings())));
+  check.require_ok();
+  // Clean: the session's open advances this machine's record of the verified journal.
+  (void)context.open_v2(history::Access::read);
+  context.say(fmt::format("ok: {}: {} entries replayed, each authorised by the state before it, {} signatures verified, "
+                          "{} key lines checked{}",
+                          check.names.journal, check.entries, check.signatures, check.key_lines,
+                          check.warnings() == 0 ? std::string() : fmt::format(" ({} warning(s))", check.warnings())));
 }
 
 void print_tables(Context& context, const std::vector<audit::Table>& tables)
@@ -173,8 +200,7 @@ void run_report(const ReportOptions& options, Context& context)
            options.csv);
     }
   }
-  Session session = context.open(Mode::read);
-  const Vault& vault = session.vault();
+  history::VaultSession session = open_as_member(context);
   audit::ReportOptions report_options;
   report_options.dormant_after = options.dormant_days * 86400;
   report_options.expiring_within = *expiring;
@@ -185,16 +211,15 @@ void run_report(const ReportOptions& options, Context& context)
   const std::vector<std::string>& csv_files = run.csv_files;
   if (context.json()) {
     Json document = report.to_json();
-    document["vault"] = session.vault_path().string();
+    document["vault"] = session.paths().head.string();
     document["html"] = html_path.empty() ? Json(nullptr) : Json(html_path);
     document["csv"] = csv_files;
     context.emit(document);
     return;
   }
   if (!context.quiet()) {
-    context.out() << fmt::format("audit report for {} (revision {}) as of {}\n\n",
-                                 util::escape_controls(session.vault_path().string()), vault.revision(),
-                                 format_time(session.now()));
+    context.out() << fmt::format("audit report for {} as of {}\n\n",
+                                 util::escape_controls(session.paths().head.string()), format_time(session.now()));
     print_tables(context, report.tables());
   }
   if (!html_path.empty()) {
@@ -210,20 +235,20 @@ void run_anomalies(const AnomalyOptions& options, Context& context)
   if (options.min_history_days < 1 || options.min_history_days > 100000) {
     fail(ErrorKind::usage, "audit anomalies: --min-history must be between 1 and 100000 (days)");
   }
-  Session session = context.open(Mode::read);
+  history::VaultSession session = open_as_member(context);
   std::optional<Timestamp> since;
   if (!options.since.empty()) {
-    since = audit::parse_time_arg(options.since, session.now(), "audit anomalies --since");
+    since = audit::time_arg(options.since, session.now(), "audit anomalies --since");
   }
-  const std::vector<audit::LoggedEntry> entries = audit::read_entries(session.journal());
+  const std::vector<audit::AuditEntry> entries = audit::read_entries(session);
   audit::AnomalyOptions rules;
   rules.min_history_days = options.min_history_days;
-  std::vector<audit::Anomaly> anomalies = audit::find_anomalies(entries, session.vault(), rules);
+  std::vector<audit::Anomaly> anomalies = audit::find_anomalies(entries, session.state(), rules);
   if (since) {
     std::erase_if(anomalies, [&](const audit::Anomaly& anomaly) {
       return !anomaly.entries.empty()
              && std::none_of(anomaly.entries.begin(), anomaly.entries.end(),
-                             [&](const audit::LoggedEntry* logged) { return logged->entry.ts >= *since; });
+                             [&](const audit::AuditEntry* logged) { return logged->entry.ts >= *since; });
     });
   }
   if (context.json()) {
@@ -231,7 +256,7 @@ void run_anomalies(const AnomalyOptions& options, Context& context)
     for (const auto& anomaly : anomalies) {
       list.push_back(anomaly.to_json());
     }
-    context.emit(Json{{"journal", session.journal().path().string()},
+    context.emit(Json{{"journal", session.paths().journal.string()},
                       {"entries", entries.size()},
                       {"min_history_days", options.min_history_days},
                       {"anomalies", list}});
@@ -247,13 +272,73 @@ void run_anomalies(const AnomalyOptions& options, Context& context)
   std::vector<std::vector<std::string>> rows;
   for (const auto& anomaly : anomalies) {
     std::string lines;
-    for (const audit::LoggedEntry* logged : anomaly.entries) {
+    for (const audit::AuditEntry* logged : anomaly.entries) {
       lines += (lines.empty() ? "" : ",") + std::to_string(logged->line);
     }
     rows.push_back({std::string(audit::anomaly_name(anomaly.kind)), anomaly.day.empty() ? "-" : anomaly.day,
                     lines.empty() ? "-" : one_line(lines, 40), anomaly.message});
   }
   print_table(context.out(), context, {"KIND", "DAY", "LINES", "FINDING"}, rows);
+}
+
+void run_ack_loss(const AckLossOptions& options, Context& context)
+{
+  const audit::AcknowledgedLoss done = audit::acknowledge_loss(context.vault_session_options(), options.why);
+  if (context.json()) {
+    Json lost = Json::array();
+    for (const history::VerifiedEntry& e : done.lost) {
+      lost.push_back(Json{{"hash", canonical::b64(e.hash)}, {"ts", format_time(e.ts)}, {"action", e.action},
+                          {"actor", e.actor}});
+    }
+    context.emit(Json{{"acknowledged", lost}, {"entry", canonical::b64(done.entry.hash)}});
+    return;
+  }
+  for (const history::VerifiedEntry& e : done.lost) {
+    context.note(fmt::format("lost: {} ({} by {}, {})", history::short_hash(e.hash), e.action, e.actor, format_time(e.ts)));
+  }
+  context.say(fmt::format("acknowledged {} lost {} in entry {} (journal-loss)", done.lost.size(),
+                          done.lost.size() == 1 ? "entry" : "entries", history::short_hash(done.entry.hash)));
+}
+
+struct RestoreOptions
+{
+  std::string from;
+  CLI::Option* from_option = nullptr;
+};
+
+void run_restore(const RestoreOptions& options, Context& context)
+{
+  std::optional<std::string> from;
+  if (options.from_option != nullptr && options.from_option->count() > 0) {
+    from = options.from;
+  }
+  const audit::Restored done = audit::restore_entries(context.vault_session_options(), from);
+  context.warn(done.warnings);
+  if (context.json()) {
+    Json restored = Json::array();
+    for (const history::VerifiedEntry& e : done.restored) {
+      restored.push_back(Json{{"hash", canonical::b64(e.hash)}, {"ts", format_time(e.ts)}, {"action", e.action},
+                              {"actor", e.actor}});
+    }
+    Json source = Json::object();
+    if (done.source.kind == audit::RestoreSource::Kind::git) {
+      source = Json{{"kind", "git"}, {"rev", done.source.rev}, {"commit", done.source.commit},
+                    {"path", done.source.path.generic_string()}};
+    } else {
+      source = Json{{"kind", "file"}, {"path", done.source.path.string()}};
+    }
+    context.emit(Json{{"restored", restored}, {"source", source}, {"journal", done.journal.string()}, {"verified", true}});
+    return;
+  }
+  for (const history::VerifiedEntry& e : done.restored) {
+    context.note(fmt::format("restored: {} ({} by {}, {})", history::short_hash(e.hash), e.action, e.actor,
+                             format_time(e.ts)));
+  }
+  const history::VerifiedEntry& newest = done.restored.back();
+  context.say(fmt::format("restored {} {} from {} (the newest {}, {} by {}); {} verifies", done.restored.size(),
+                          done.restored.size() == 1 ? "entry" : "entries", done.source.describe(),
+                          history::short_hash(newest.hash), newest.action, newest.actor,
+                          done.journal.filename().string()));
 }
 
 } // namespace
@@ -274,7 +359,8 @@ void setup_audit(CLI::App& app, Context& context)
   log->callback([log_options, &context] { run_log(*log_options, context); });
 
   auto* verify = audit->add_subcommand(
-    "verify", "check every entry's hash, signature, author and parent, and the vault's and this machine's anchors");
+    "verify", "replay the journal from its bytes: every hash, signature, author, parent and authorisation, the key "
+              "lines, and the entries this machine verified before");
   verify->callback([&context] { run_verify(context); });
 
   auto report_options = std::make_shared<ReportOptions>();
@@ -295,6 +381,20 @@ void setup_audit(CLI::App& app, Context& context)
   anomalies->add_option("--min-history", anomaly_options->min_history_days,
                         "days of history before an actor or secret has a baseline (default 7)");
   anomalies->callback([anomaly_options, &context] { run_anomalies(*anomaly_options, context); });
+
+  auto ack_options = std::make_shared<AckLossOptions>();
+  auto* ack = audit->add_subcommand("ack-loss", "admin: acknowledge that journal entries this machine verified are "
+                                                "gone (a journal-loss operation); only lost events can be acknowledged");
+  ack->add_option("--why", ack_options->why, "why the entries are gone (journaled)")->required();
+  ack->callback([ack_options, &context] { run_ack_loss(*ack_options, context); });
+
+  auto restore_options = std::make_shared<RestoreOptions>();
+  auto* restore = audit->add_subcommand("restore", "put back journal entries this machine verified that the journal "
+                                                   "lost, from a git revision or a journal file (nothing is signed)");
+  restore_options->from_option =
+    restore->add_option("--from", restore_options->from,
+                        "a git revision (default HEAD in a git work tree) or a journal file holding the lost lines");
+  restore->callback([restore_options, &context] { run_restore(*restore_options, context); });
 }
 
 } // namespace escrow::cli

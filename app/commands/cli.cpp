@@ -62,6 +62,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   setup_show(app, context);
   setup_get(app, context);
   setup_share(app, context);
+  setup_custodians(app, context);
   setup_exec(app, context);
   setup_request(app, context);
   setup_approve(app, context);

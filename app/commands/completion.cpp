@@ -4,7 +4,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/lookup.hpp>
+#include <escrow/history/completion.hpp>
 
 #include <map>
 
@@ -314,7 +314,9 @@ void run_complete_names(const std::string& kind, Context& context)
 {
   // Names are metadata anyone with the repository reads; no identity is unlocked, nothing is
   // journaled. Only plain names are printed (a completion must never receive control bytes).
-  const std::vector<std::string> names = names_for_completion(context.session_options().vault_path, kind);
+  history::check_completion_kind(kind);
+  const history::VaultSession session = context.open_v2(history::Access::read);
+  const std::vector<std::string> names = history::names_for_completion(session.state(), kind);
   for (const auto& name : names) {
     const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
       return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;

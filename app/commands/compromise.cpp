@@ -3,7 +3,7 @@
 #include <commands/present.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/rotation/v2.hpp>
 #include <escrow/util/text.hpp>
 
 namespace escrow::cli {
@@ -24,9 +24,10 @@ void run_compromise(const NameOptions& options, Context& context)
   }
   rotation::Options rotate_options;
   rotate_options.progress = progress_for(context);
-  Session session = context.open(Mode::write);
-  rotation::Rotator rotator(session, rotate_options);
+  history::VaultSession session = context.open_v2(history::Access::write);
+  rotation::v2::Rotator rotator(session, rotate_options);
   const rotation::CompromiseOutcome result = rotator.compromise(options.name, options.why);
+  context.warn(session.warnings());
   note_notify(context, result.notify);
   if (result.rotation) {
     note_notify(context, result.rotation->notify);

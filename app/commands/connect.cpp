@@ -3,7 +3,8 @@
 #include <commands/context.hpp>
 #include <commands/present.hpp>
 
-#include <escrow/connectors/manage.hpp>
+#include <escrow/history/admin.hpp>
+#include <escrow/records.hpp>
 #include <escrow/error.hpp>
 #include <escrow/util/text.hpp>
 
@@ -27,28 +28,35 @@ void run_bind(const BindOptions& options, Context& context, bool on)
     if (!options.connector.empty() || !options.after.empty()) {
       fail(ErrorKind::usage, "{} --escrow-only takes the secret only (no connector, no --after)", command);
     }
-    Session session = context.open(Mode::write);
-    connector::set_escrow_only(session, options.secret, on);
-    context.emit_or_say(Json{{"secret", options.secret}, {"escrow_only", on}},
-                        on ? fmt::format("{} is escrow-only: rotate --due rotates it with no connector", options.secret)
-                           : fmt::format("{} is no longer escrow-only", options.secret));
+    const auto [env, short_name] = split_secret_name(options.secret);
+    const std::string full_name = env + "/" + short_name;
+    history::VaultSession session = context.open_v2(history::Access::write);
+    history::set_escrow_only(session, full_name, on);
+    context.warn(session.warnings());
+    context.emit_or_say(Json{{"secret", full_name}, {"escrow_only", on}},
+                        on ? fmt::format("{} lives only in escrow now: rotate --due rotates it with no connector",
+                                         full_name)
+                           : fmt::format("{} is no longer escrow-only", full_name));
     return;
   }
   if (options.connector.empty()) {
     throw Error(ErrorKind::usage, fmt::format("{}: give ENV/NAME CONNECTOR (or ENV/NAME --escrow-only)", command))
       .hint("escrow connector list");
   }
-  Session session = context.open(Mode::write);
-  Json document{{"secret", options.secret}, {"connector", options.connector}, {"bound", on}};
+  const auto [env, short_name] = split_secret_name(options.secret);
+  const std::string full_name = env + "/" + short_name;
+  history::VaultSession session = context.open_v2(history::Access::write);
+  Json document{{"secret", full_name}, {"connector", options.connector}, {"bound", on}};
   if (on) {
-    connector::connect(session, options.secret, options.connector, options.after);
-    const auto& order = session.vault().secret(options.secret).connectors;
+    const std::vector<std::string> order = history::connect_secret(session, full_name, options.connector, options.after);
+    context.warn(session.warnings());
     document["order"] = order;
-    context.emit_or_say(document, fmt::format("bound {} to {}; rotations run {}", options.secret, options.connector,
+    context.emit_or_say(document, fmt::format("bound {} to {}; rotations run {}", full_name, options.connector,
                                               util::join(order, " → ")));
   } else {
-    connector::disconnect(session, options.secret, options.connector);
-    context.emit_or_say(document, fmt::format("unbound {} from {}", options.secret, options.connector));
+    history::disconnect_secret(session, full_name, options.connector);
+    context.warn(session.warnings());
+    context.emit_or_say(document, fmt::format("unbound {} from {}", full_name, options.connector));
   }
 }
 

@@ -3,8 +3,10 @@
 #include <commands/present.hpp>
 
 #include <escrow/connectors/manage.hpp>
+#include <escrow/history/admin.hpp>
+#include <escrow/util/escape.hpp>
 #include <escrow/error.hpp>
-#include <escrow/lookup.hpp>
+#include <escrow/history/lookup.hpp>
 #include <escrow/util/text.hpp>
 
 #include <algorithm>
@@ -97,10 +99,18 @@ void run_connector_add(const ConnectorAddOptions& options, Context& context)
   spec.timeout = options.timeout;
   spec.rehearse_with = options.rehearse_with;
   connector::validate(spec); // before the lock and the passphrase
-  Session session = context.open(Mode::write);
-  const ConnectorRecord& record = connector::add(session, spec);
-  context.emit_or_say(Json{{"connector", record.name}, {"env", record.env}, {"kind", record.kind},
-                           {"timeout", record.timeout}, {"settings", connector::settings_of(record)}},
+  history::VaultSession session = context.open_v2(history::Access::write);
+  const history::Connector& record = history::add_connector(session, spec);
+  context.warn(session.warnings());
+  Json document{{"connector", record.name},
+                {"env", record.env},
+                {"kind", record.kind},
+                {"timeout", record.timeout},
+                {"settings", connector::settings_of(history::connector_record(record))}};
+  if (!record.rehearse_with.empty()) {
+    document["rehearse_with"] = record.rehearse_with;
+  }
+  context.emit_or_say(document,
                       fmt::format("added {} connector {} in {}; bind secrets with: escrow connect {}/NAME {}",
                                   connector_kind_name(record.kind), record.name, record.env, record.env, record.name));
 }
@@ -110,18 +120,21 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
   if (!options.env.empty() && !valid_env_name(options.env)) {
     fail(ErrorKind::usage, "connector list: invalid environment name");
   }
-  Session session = context.open(Mode::read);
-  const Vault& vault = session.vault();
+  // A public read: no identity is loaded.
+  const history::VaultSession session = context.open_v2(history::Access::read);
+  const history::State& state = session.state();
   if (!options.env.empty()) {
-    require_known_environment(vault, options.env, "connector list --env");
+    history::require_known_environment(state, options.env, "connector list --env", session.paths().head.string());
   }
   Json items = Json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const auto& [name, record] : vault.connectors()) {
+  for (const auto& [name, connector] : state.connectors) {
+    const history::Connector& record = *connector;
     if (!options.env.empty() && record.env != options.env) {
       continue;
     }
-    const auto bound = connector::bound_secrets(vault, name);
+    const auto bound = history::bound_secrets(state, name);
+    const ConnectorRecord as_run = history::connector_record(record);
     items.push_back(Json{{"name", name},
                          {"env", record.env},
                          {"kind", record.kind},
@@ -130,13 +143,12 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
                          {"instructions", record.instructions},
                          {"timeout", record.timeout},
                          {"created_at", format_time(record.created_at)},
-                         {"by", record.by},
+                         {"by", record.created_by},
                          {"rehearse_with", record.rehearse_with},
-                         {"settings", connector::settings_of(record)},
+                         {"settings", connector::settings_of(as_run)},
                          {"secrets", bound}});
     rows.push_back({name, record.env, std::string(connector_kind_name(record.kind)), std::to_string(record.timeout) + "s",
-                    bound.empty() ? "-" : util::join(bound, ","),
-                    connector::driver_for(record).describe(record)});
+                    bound.empty() ? "-" : util::join(bound, ","), connector::driver_for(as_run).describe(as_run)});
   }
   if (context.json()) {
     context.emit(Json{{"connectors", items}});
@@ -149,8 +161,9 @@ void run_connector_list(const ConnectorListOptions& options, Context& context)
 
 void run_connector_remove(const std::string& name, Context& context)
 {
-  Session session = context.open(Mode::write);
-  connector::remove(session, name);
+  history::VaultSession session = context.open_v2(history::Access::write);
+  history::remove_connector(session, name);
+  context.warn(session.warnings());
   context.emit_or_say(Json{{"connector", name}, {"removed", true}}, "removed connector " + name);
 }
 

@@ -2,7 +2,10 @@
 #include <commands/errors.hpp>
 
 #include <escrow/util/escape.hpp>
+#include <escrow/git/history.hpp>
+#include <escrow/git/repo.hpp>
 #include <escrow/git/team.hpp>
+#include <escrow/journal.hpp>
 #include <escrow/locate.hpp>
 #include <escrow/agent.hpp>
 #include <escrow/error.hpp>
@@ -96,6 +99,61 @@ Session Context::open(Mode mode) const
     }
   }
   return session;
+}
+
+history::VaultSessionOptions Context::vault_session_options() const
+{
+  return vault_session_options(session_options().vault_path);
+}
+
+history::VaultSessionOptions Context::vault_session_options(const std::filesystem::path& vault_path) const
+{
+  SessionOptions v1 = session_options();
+  v1.vault_path = vault_path;
+  history::VaultSessionOptions options;
+  options.vault_path = v1.vault_path;
+  const std::string_view state = env("XDG_STATE_HOME");
+  options.state_home = state.empty() ? std::filesystem::path(env("HOME").empty() ? "." : env("HOME")) / ".local/state"
+                                     : std::filesystem::path(state);
+  if (const std::optional<git::Place> place = git::place_of(v1.vault_path)) {
+    options.branch = place->branch ? *place->branch : std::string("(detached)");
+    options.history_check = git::journal_history_check(v1.vault_path);
+  }
+  options.clock = v1.clock;
+  options.host = host_name();
+  options.lock_wait = v1.lock_wait;
+  options.identity = [v1] { return load_identity(v1); };
+  return options;
+}
+
+history::VaultSession Context::open_v2(history::Access access, bool full_history) const
+{
+  history::VaultSessionOptions options = vault_session_options();
+  options.full_history_check = full_history;
+  history::VaultSession session = history::VaultSession::open(std::move(options), access);
+  if (!m_setup_checked) {
+    m_setup_checked = true;
+    // A clone lacking escrow's git set-up is told once, with the fix (docs/TEAM.md).
+    if (const auto hint = git::setup_hint(session.paths().head); hint && !global.quiet) {
+      m_err << "escrow: " << util::escape_controls(*hint) << '\n';
+    }
+  }
+  if (!global.quiet) {
+    for (const std::string& warning : session.warnings()) {
+      m_err << "escrow: warning: " << util::escape_controls(warning) << '\n';
+    }
+  }
+  return session;
+}
+
+void Context::warn(const std::vector<std::string>& warnings)
+{
+  if (global.quiet) {
+    return;
+  }
+  for (const std::string& warning : warnings) {
+    m_err << "escrow: warning: " << util::escape_controls(warning) << '\n';
+  }
 }
 
 SecretBytes Context::read_value(std::string_view prompt, std::string_view repeat, std::string_view what) const

@@ -10,6 +10,7 @@
 
 #include <escrow/canonical.hpp>
 #include <escrow/secret_bytes.hpp>
+#include <escrow/history/vault_session.hpp>
 #include <escrow/session.hpp>
 
 #include <CLI/CLI.hpp>
@@ -65,6 +66,16 @@ public:
   bool vault_unnamed() const;
   // THE way a command opens the vault (lock, verify, pins, identity, membership).
   Session open(Mode mode) const;
+  // escrow-vault/2 (vault-2-plan.md step 5b, commands ported group by group): the options of a
+  // history::VaultSession (state home, cache place branch, host, the identity loaded on demand),
+  // and THE way a ported command opens the vault. Warnings are printed on stderr.
+  history::VaultSessionOptions vault_session_options() const;
+  // The same for the vault whose head file is `vault_path` (restore's destination).
+  history::VaultSessionOptions vault_session_options(const std::filesystem::path& vault_path) const;
+  // `full_history`: the git first-parent check runs even when nothing moved (escrow verify).
+  history::VaultSession open_v2(history::Access access, bool full_history = false) const;
+  // Prints a session's warnings ("escrow: warning: …", suppressed by --quiet).
+  void warn(const std::vector<std::string>& warnings);
 
   // A value a person types twice on a terminal (prompts `prompt`, then `repeat`), else all of
   // stdin. `what` prefixes the mismatch error ("add", "rotate").
@@ -121,6 +132,7 @@ void setup_list(CLI::App& app, Context& context);
 void setup_show(CLI::App& app, Context& context);
 void setup_get(CLI::App& app, Context& context);
 void setup_share(CLI::App& app, Context& context);      // share | unshare
+void setup_custodians(CLI::App& app, Context& context); // custodians-set
 void setup_exec(CLI::App& app, Context& context);
 void setup_verify(CLI::App& app, Context& context);
 void setup_git_setup(CLI::App& app, Context& context); // git-setup (docs/TEAM.md)

@@ -2,7 +2,8 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/escrow.hpp>
+#include <escrow/history/requests.hpp>
+#include <escrow/records.hpp>
 
 namespace escrow::cli {
 
@@ -22,8 +23,9 @@ void run_deny(const DenyOptions& options, Context& context)
   if (options.why.empty()) {
     fail(ErrorKind::usage, "deny: a reason is required (--why \"...\")");
   }
-  Session session = context.open(Mode::write);
-  const std::string requester = deny(session, full_name, options.id, options.why).by;
+  history::VaultSession session = context.open_v2(history::Access::write);
+  const std::string requester = history::deny(session, full_name, options.id, options.why);
+  context.warn(session.warnings());
   context.emit_or_say(Json{{"secret", full_name}, {"id", options.id}, {"requester", requester}, {"denied", true}},
                       fmt::format("denied request {} by {} for {}", options.id, requester, full_name));
 }

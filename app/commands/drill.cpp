@@ -1,7 +1,8 @@
-// escrow drill compromise ENV/NAME (a tabletop exercise; lib/escrow/drill.hpp)
+// escrow drill compromise ENV/NAME (a tabletop exercise; lib/escrow/history/drill.hpp)
 #include <commands/context.hpp>
 
-#include <escrow/drill.hpp>
+#include <escrow/history/drill.hpp>
+#include <escrow/records.hpp>
 #include <escrow/error.hpp>
 
 #include <ostream>
@@ -10,12 +11,12 @@ namespace escrow::cli {
 
 namespace {
 
-std::string window(const drill::Access& access)
+std::string window(const history::drill::Access& access)
 {
   return fmt::format("{} → {}", format_time(access.from), access.until ? format_time(*access.until) : "now");
 }
 
-void print_playbook(Context& context, const drill::Playbook& book)
+void print_playbook(Context& context, const history::drill::Playbook& book)
 {
   auto& out = context.out();
   out << context.bold(fmt::format("DRILL: {} is compromised (tabletop; nothing was changed)", book.secret)) << '\n';
@@ -68,8 +69,8 @@ void print_playbook(Context& context, const drill::Playbook& book)
 void run_drill(const std::string& name, Context& context)
 {
   (void)split_secret_name(name); // usage errors before the passphrase
-  Session session = context.open(Mode::read);
-  const drill::Playbook book = drill::compromise(session, name);
+  history::VaultSession session = context.open_v2(history::Access::read);
+  const history::drill::Playbook book = history::drill::compromise(session, name);
   if (book.notify_result.is_object() && !book.notify_result.value("ok", true)) {
     context.note("notify hook failed: " + book.notify_result.value("error", std::string()));
   }

@@ -3,9 +3,8 @@
 
 #include <escrow/error.hpp>
 #include <escrow/redact.hpp>
-#include <escrow/read.hpp>
-#include <escrow/references.hpp>
-#include <escrow/secrets.hpp>
+#include <escrow/history/secrets.hpp>
+#include <escrow/records.hpp>
 #include <escrow/util/process.hpp>
 
 namespace escrow::cli {
@@ -37,27 +36,29 @@ void run_exec(const ExecOptions& options, Context& context)
   if (options.sets.empty() && options.env_file.empty()) {
     fail(ErrorKind::usage, "exec: nothing to set (--set VAR=ENV/NAME or --env-file FILE)");
   }
-  std::vector<ValueBinding> bindings;
+  std::vector<history::Binding> bindings;
   for (const auto& set : options.sets) {
     const auto eq = set.find('=');
     if (eq == std::string::npos || !valid_variable(set.substr(0, eq))) {
       fail(ErrorKind::usage, "exec: --set wants VAR=ENV/NAME with VAR a shell variable name");
     }
     const auto [env, name] = split_secret_name(set.substr(eq + 1));
-    bindings.push_back(ValueBinding{set.substr(0, eq), env + "/" + name});
+    bindings.push_back(history::Binding{set.substr(0, eq), env + "/" + name, 0, ""});
   }
 
+  // --env-file: references read under the same rules, each journaled like a --set.
+  std::vector<std::pair<std::string, std::string>> plain;
+  if (!options.env_file.empty()) {
+    history::EnvFileBindings file = history::read_env_file(options.env_file);
+    plain = std::move(file.plain);
+    bindings.insert(bindings.end(), file.bindings.begin(), file.bindings.end());
+  }
   // One session: the identity is unlocked once, the uses are journaled before the command runs.
   // It ends before the command starts, so no lock is held while it runs.
-  // --env-file: references read under the same rules (lib/escrow/references.hpp).
-  EnvFileValues file_values;
   std::vector<SecretBytes> values = [&] {
-    Session session = context.open(Mode::read);
-    if (!options.env_file.empty()) {
-      file_values = read_env_file(session, options.env_file, options.command.front());
-    }
-    std::vector<SecretBytes> loaded = load_values(session, bindings, options.command.front());
-    record_reads(session, file_values.reads);
+    history::VaultSession session = context.open_v2(history::Access::read);
+    std::vector<SecretBytes> loaded = history::load_values(session, bindings, options.command.front());
+    context.warn(session.warnings());
     return loaded;
   }();
 
@@ -67,15 +68,11 @@ void run_exec(const ExecOptions& options, Context& context)
   spec.output = util::OutputMode::forward;
   // The command gets the values it asked for, never escrow's own identity (a CI rotator's
   // private keys may be in ESCROW_IDENTITY_DATA).
-  spec.extra_env = file_values.plain;
+  spec.extra_env = plain;
   spec.extra_env.insert(spec.extra_env.end(), {{"ESCROW_IDENTITY_DATA", ""}, {"ESCROW_PASSPHRASE_FILE", ""}});
   for (std::size_t i = 0; i < bindings.size(); ++i) {
     redactor.add(bindings[i].secret, values[i]);
     spec.secret_env.emplace_back(bindings[i].variable, &values[i]);
-  }
-  for (std::size_t i = 0; i < file_values.reads.size(); ++i) {
-    redactor.add(file_values.reads[i].secret, file_values.reads[i].value);
-    spec.secret_env.emplace_back(file_values.variables[i], &file_values.reads[i].value);
   }
   redact_output(spec, redactor);
   const util::ProcessResult result = util::run_process(spec);

@@ -2,7 +2,8 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/secrets.hpp>
+#include <escrow/history/secrets.hpp>
+#include <escrow/records.hpp>
 
 #include <ostream>
 
@@ -50,8 +51,9 @@ void run_get(const GetOptions& options, Context& context)
       .hint("to use a value without seeing it: escrow exec --set VAR=" + options.name + " -- COMMAND");
   }
   (void)split_secret_name(options.name); // usage errors before the session
-  Session session = context.open(Mode::read);
-  const Revealed revealed = reveal(session, options.name, options.version);
+  history::VaultSession session = context.open_v2(history::Access::read);
+  const history::Revealed revealed = history::reveal(session, options.name, options.version);
+  context.warn(session.warnings());
   auto& out = context.out();
   const std::string_view value = revealed.value.expose_view();
   if (context.json()) {

@@ -2,7 +2,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/escrow.hpp>
+#include <escrow/history/requests.hpp>
 
 #include <escrow/util/escape.hpp>
 #include <escrow/util/text.hpp>
@@ -11,19 +11,19 @@ namespace escrow::cli {
 
 namespace {
 
-Json item_json(const GrantsItem& item)
+Json item_json(const history::GrantsItem& item)
 {
-  const Request& request = *item.request;
+  const history::RequestOf& request = *item.request;
   Json json{{"secret", item.secret},
-            {"id", request.id},
+            {"id", item.id},
             {"by", request.by},
             {"why", request.why},
-            {"state", request_state_name(item.status.state)},
-            {"approvals", item.status.approvals},
-            {"threshold", item.status.threshold},
+            {"state", std::string(history::request_phase_name(item.phase))},
+            {"approvals", item.approvals},
+            {"threshold", item.threshold},
             {"created_at", format_time(request.created_at)},
-            {"expires_at", format_time(request.expires_at())},
-            {"carried", item.status.carried}};
+            {"expires_at", format_time(request.until)},
+            {"carried", item.carried}};
   if (request.used_at) {
     json["used_at"] = format_time(*request.used_at);
   }
@@ -34,14 +34,15 @@ Json item_json(const GrantsItem& item)
   return json;
 }
 
+// A read of the state; the identity names the member.
 void run_grants(Context& context)
 {
-  Session session = context.open(Mode::read);
+  history::VaultSession session = context.open_v2(history::Access::read);
   const std::string me = session.me().name;
   const Timestamp now = session.now();
-  const GrantsOverview overview = grants_overview(session.vault(), me, now);
+  const history::GrantsOverview overview = history::grants_overview(session.state(), me, now);
   if (context.json()) {
-    const auto list = [](const std::vector<GrantsItem>& items) {
+    const auto list = [](const std::vector<history::GrantsItem>& items) {
       Json out = Json::array();
       for (const auto& item : items) {
         out.push_back(item_json(item));
@@ -60,10 +61,9 @@ void run_grants(Context& context)
     return;
   }
   auto& out = context.out();
-  const auto until = [&](const Request& request) {
-    return now < request.expires_at() ? format_time(request.expires_at()) + " (in "
-                                          + describe_duration(request.expires_at() - now) + ")"
-                                      : format_time(request.expires_at());
+  const auto until = [&](const history::RequestOf& request) {
+    return now < request.until ? format_time(request.until) + " (in " + describe_duration(request.until - now) + ")"
+                               : format_time(request.until);
   };
   bool any = false;
   const auto section = [&](std::string_view title, const std::vector<std::string>& headers,
@@ -77,20 +77,20 @@ void run_grants(Context& context)
   };
   std::vector<std::vector<std::string>> rows;
   for (const auto& item : overview.pending) {
-    rows.push_back({item.request->id, item.secret,
-                    fmt::format("{} of {}", item.status.approvals, item.status.threshold), until(*item.request),
+    rows.push_back({item.id, item.secret, fmt::format("{} of {}", item.approvals, item.threshold), until(*item.request),
                     item.request->why});
   }
   section("your pending requests", {"ID", "SECRET", "APPROVALS", "EXPIRES", "WHY"}, rows);
   rows.clear();
   for (const auto& item : overview.grants) {
-    std::string state = item.status.state == RequestState::granted  ? "active"
-                        : item.status.state == RequestState::denied ? "revoked by " + item.request->denial->by
-                                                                    : "expired";
-    if (item.status.carried && item.status.state == RequestState::granted) {
+    std::string state = item.phase == history::RequestPhase::granted  ? "active"
+                        : item.phase == history::RequestPhase::denied ? "revoked by " + item.request->denial->by
+                        : item.phase == history::RequestPhase::voided ? std::string("void")
+                                                                      : std::string("expired");
+    if (item.carried && item.phase == history::RequestPhase::granted) {
       state += " (carried across rotation)";
     }
-    rows.push_back({item.request->id, item.secret, state, until(*item.request),
+    rows.push_back({item.id, item.secret, state, until(*item.request),
                     item.request->used_at ? format_time(*item.request->used_at) : "-"});
   }
   section("your grants", {"ID", "SECRET", "STATE", "UNTIL", "USED"}, rows);
@@ -98,15 +98,15 @@ void run_grants(Context& context)
   for (const auto& item : overview.closed) {
     std::string state = item.request->denial ? fmt::format("denied by {}: {}", item.request->denial->by,
                                                            item.request->denial->why)
-                                             : "expired unapproved";
-    rows.push_back({item.request->id, item.secret, state});
+                        : item.phase == history::RequestPhase::voided ? std::string("void")
+                                                                      : std::string("expired unapproved");
+    rows.push_back({item.id, item.secret, state});
   }
   section("your closed requests", {"ID", "SECRET", "STATE"}, rows);
   rows.clear();
   for (const auto& item : overview.awaiting) {
-    rows.push_back({item.request->id, item.secret, item.request->by,
-                    fmt::format("{} of {}", item.status.approvals, item.status.threshold), until(*item.request),
-                    item.request->why});
+    rows.push_back({item.id, item.secret, item.request->by, fmt::format("{} of {}", item.approvals, item.threshold),
+                    until(*item.request), item.request->why});
   }
   section("awaiting your approval (escrow approve SECRET ID / escrow deny SECRET ID --why ...)",
           {"ID", "SECRET", "BY", "APPROVALS", "EXPIRES", "WHY"}, rows);

@@ -2,7 +2,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/import.hpp>
+#include <escrow/history/import.hpp>
 
 #include <cstdlib>
 
@@ -46,9 +46,9 @@ void run_import(const ImportCommandOptions& options, Context& context)
   std::vector<ImportItem> items =
     read_import_source(source, options.dry_run ? ReadValues::no : ReadValues::yes);
   const std::string label = source.path == "-" ? std::string("stdin") : source.path.filename().string();
-  Session session = context.open(options.dry_run ? Mode::read : Mode::write);
-  const ImportResult result = import_secrets(session, items, import, label.empty() ? source.path.string() : label,
-                                             source.format);
+  history::VaultSession session = context.open_v2(options.dry_run ? history::Access::read : history::Access::write);
+  const history::ImportOutcome result =
+    history::import_secrets(session, items, import, label.empty() ? source.path.string() : label, source.format);
   std::size_t added = 0;
   Json secrets = Json::array();
   std::vector<std::vector<std::string>> rows;
@@ -63,7 +63,7 @@ void run_import(const ImportCommandOptions& options, Context& context)
                       {"format", std::string(import_format_name(source.format))},
                       {"secrets", secrets},
                       {"added", options.dry_run ? 0 : added},
-                      {"revision", result.revision}});
+                      {"entry", result.entry}});
     return;
   }
   if (context.quiet()) {
@@ -73,8 +73,7 @@ void run_import(const ImportCommandOptions& options, Context& context)
   if (options.dry_run) {
     context.say(fmt::format("dry run: {} to add, {} skipped; nothing was written", added, result.secrets.size() - added));
   } else {
-    context.say(fmt::format("imported {} secret(s) in revision {} ({} skipped)", added, result.revision,
-                            result.secrets.size() - added));
+    context.say(fmt::format("imported {} secret(s) ({} skipped)", added, result.secrets.size() - added));
   }
 }
 
@@ -84,7 +83,7 @@ void setup_import(CLI::App& app, Context& context)
 {
   auto options = std::make_shared<ImportCommandOptions>();
   auto* import = app.add_subcommand(
-    "import", "add many secrets at once from a .env file, a pass store or a JSON/YAML map (one revision)");
+    "import", "add many secrets at once from a .env file, a pass store or a JSON/YAML map");
   import->add_option("source", options->source,
                      "a .env file, a .json/.yaml file, a pass store folder, or - for stdin (with --format)")
     ->required();

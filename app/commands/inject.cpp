@@ -1,6 +1,7 @@
 // escrow inject -i TEMPLATE [-o FILE]
 #include <commands/context.hpp>
 
+#include <escrow/history/secrets.hpp>
 #include <escrow/references.hpp>
 
 namespace escrow::cli {
@@ -15,9 +16,10 @@ struct InjectOptions
 
 void run_inject(const InjectOptions& options, Context& context)
 {
-  Session session = context.open(Mode::read);
+  history::VaultSession session = context.open_v2(history::Access::read);
   SecretBytes rendered;
-  const InjectResult result = inject(session, options.input, options.output, &rendered);
+  const InjectResult result = history::inject(session, options.input, options.output, &rendered);
+  context.warn(session.warnings());
   Json secrets = Json::array();
   for (const auto& [name, version] : result.secrets) {
     secrets.push_back(Json{{"secret", name}, {"version", version}});

@@ -4,7 +4,8 @@
 
 #include <escrow/error.hpp>
 #include <escrow/rotation/rotation.hpp>
-#include <escrow/secrets.hpp>
+#include <escrow/history/lookup.hpp>
+#include <escrow/history/secrets.hpp>
 
 namespace escrow::cli {
 
@@ -15,31 +16,33 @@ struct ListOptions
   std::string env;
 };
 
+// A public read: no identity is loaded.
 void run_list(const ListOptions& options, Context& context)
 {
   if (!options.env.empty() && !valid_env_name(options.env)) {
     fail(ErrorKind::usage, "list: invalid environment name");
   }
-  Session session = context.open(Mode::read);
-  const Vault& vault = session.vault();
+  const history::VaultSession session = context.open_v2(history::Access::read);
+  const history::State& state = session.state();
+  if (!options.env.empty()) {
+    history::require_known_environment(state, options.env, "list --env", session.paths().head.string());
+  }
   Json items = Json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const SecretRecord* record : inventory(session, options.env)) {
-    const SecretRecord& secret = *record;
-    const std::string name = secret.full_name();
+  for (const history::Secret* secret : history::inventory(state, options.env)) {
     if (context.json()) {
-      items.push_back(secret_summary(secret, vault.policy(), session.now()));
+      items.push_back(secret_summary(state, *secret, session.now()));
       continue;
     }
-    const VersionRecord* current = secret.current();
+    const history::Version* current = secret->find_state(VersionState::current);
     std::string connectors;
-    for (const auto& c : secret.connectors) {
+    for (const auto& c : secret->connectors) {
       connectors += connectors.empty() ? c : "," + c;
     }
-    rows.push_back({name, secret.owner, secret.purpose, connectors.empty() ? "-" : connectors,
+    rows.push_back({secret->name, secret->owner, secret->purpose, connectors.empty() ? "-" : connectors,
                     current != nullptr ? "v" + std::to_string(current->v) : "-",
-                    secret.custodians.empty() ? "-" : fmt::format("{}/{}", secret.threshold, secret.custodians.size()),
-                    rotation::status(secret, vault.policy(), session.now())});
+                    secret->custodians.empty() ? "-" : fmt::format("{}/{}", secret->threshold, secret->custodians.size()),
+                    history::status(state, *secret, session.now())});
   }
   if (context.json()) {
     context.emit(Json{{"secrets", items}});

@@ -1,7 +1,8 @@
-// escrow member add | remove | list
+// escrow member add | set | remove | list (escrow-vault/2: history::VaultSession)
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
+#include <escrow/history/roster.hpp>
 #include <escrow/members.hpp>
 
 namespace escrow::cli {
@@ -20,11 +21,36 @@ struct RemoveOptions
   std::string name;
 };
 
+struct SetOptions
+{
+  std::string name;
+  std::vector<std::string> roles;
+  std::vector<std::string> envs;
+};
+
 std::string join(const std::set<std::string>& items)
 {
   std::string out;
   for (const auto& item : items) {
     out += out.empty() ? item : "," + item;
+  }
+  return out;
+}
+
+std::string join_roles_v2(const std::set<Role>& roles)
+{
+  std::string out;
+  for (const Role role : roles) {
+    out += out.empty() ? std::string(role_name(role)) : "," + std::string(role_name(role));
+  }
+  return out;
+}
+
+Json role_names(const std::set<Role>& roles)
+{
+  Json out = Json::array();
+  for (const Role role : roles) {
+    out.push_back(std::string(role_name(role)));
   }
   return out;
 }
@@ -38,22 +64,34 @@ void run_add(const AddOptions& options, Context& context)
     }
     return read_public_identity(options.pubfile);
   }();
-  check_member_grants(options.roles, options.envs);
-  Session session = context.open(Mode::write);
-  const MemberRecord& member = add_member(session, pub, options.roles, options.envs);
+  const history::Grants grants = history::parse_grants(options.roles, options.envs, "member add");
+  history::VaultSession session = context.open_v2(history::Access::write);
+  history::add_member(session, pub, grants);
+  context.warn(session.warnings());
   if (context.json()) {
-    context.emit(Json{{"member", pub.name}, {"fingerprint", pub.fingerprint()}, {"roles", member.roles},
-                      {"envs", member.envs}});
+    context.emit(Json{{"member", pub.name}, {"fingerprint", pub.fingerprint()}, {"roles", role_names(grants.roles)},
+                      {"envs", grants.envs}});
     return;
   }
-  context.say(fmt::format("added {} ({}) roles={} envs={}", pub.name, pub.fingerprint(), join_roles(member.roles, ","),
-                          join(member.envs)));
+  context.say(fmt::format("added {} ({}) roles={} envs={}", pub.name, pub.fingerprint(), join_roles_v2(grants.roles),
+                          join(grants.envs)));
+}
+
+void run_set(const SetOptions& options, Context& context)
+{
+  const history::Grants grants = history::parse_grants(options.roles, options.envs, "member set");
+  history::VaultSession session = context.open_v2(history::Access::write);
+  history::set_member(session, options.name, grants);
+  context.warn(session.warnings());
+  context.emit_or_say(Json{{"member", options.name}, {"roles", role_names(grants.roles)}, {"envs", grants.envs}},
+                      fmt::format("{}: roles={} envs={}", options.name, join_roles_v2(grants.roles), join(grants.envs)));
 }
 
 void run_remove(const RemoveOptions& options, Context& context)
 {
-  Session session = context.open(Mode::write);
-  const Removal removal = remove_member(session, options.name);
+  history::VaultSession session = context.open_v2(history::Access::write);
+  const history::Removal removal = history::remove_member(session, options.name);
+  context.warn(session.warnings());
   if (context.json()) {
     context.emit(Json{{"member", removal.member}, {"removed_at", format_time(removal.removed_at)}, {"due", removal.due}});
     return;
@@ -70,24 +108,26 @@ void run_remove(const RemoveOptions& options, Context& context)
   }
 }
 
+// A public read: no identity is loaded.
 void run_list(Context& context)
 {
-  Session session = context.open(Mode::read);
-  const Vault& vault = session.vault();
+  const history::VaultSession session = context.open_v2(history::Access::read);
+  const history::State& state = session.state();
+  const auto fingerprint = [](const history::Member& m) { return PublicIdentity{m.name, m.sign_pk, m.box_pk}.fingerprint(); };
   if (context.json()) {
     Json members = Json::array();
-    for (const auto& [name, member] : vault.members()) {
+    for (const auto& [name, member] : state.members) {
       Json item{{"name", name},
-                {"fingerprint", member.fingerprint()},
-                {"roles", member.roles},
-                {"envs", member.envs},
-                {"added_by", member.added_by},
-                {"added_at", format_time(member.added_at)},
-                {"active", member.active()},
-                {"genesis", !member.genesis.empty()}};
-      if (member.removed_at) {
-        item["removed_at"] = format_time(*member.removed_at);
-        item["removed_by"] = member.removed_by;
+                {"fingerprint", fingerprint(*member)},
+                {"roles", role_names(member->roles)},
+                {"envs", member->envs},
+                {"added_by", member->added_by},
+                {"added_at", format_time(member->added_at)},
+                {"active", member->active()},
+                {"genesis", name == state.genesis_name}};
+      if (member->removed_at) {
+        item["removed_at"] = format_time(*member->removed_at);
+        item["removed_by"] = *member->removed_by;
       }
       members.push_back(std::move(item));
     }
@@ -95,9 +135,9 @@ void run_list(Context& context)
     return;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& [name, member] : vault.members()) {
-    rows.push_back({name, member.fingerprint(), join_roles(member.roles, ","), join(member.envs),
-                    member.active() ? "active" : "removed " + format_time(*member.removed_at).substr(0, 10)});
+  for (const auto& [name, member] : state.members) {
+    rows.push_back({name, fingerprint(*member), join_roles_v2(member->roles), join(member->envs),
+                    member->active() ? "active" : "removed " + format_time(*member->removed_at).substr(0, 10)});
   }
   if (!context.quiet()) {
     print_table(context.out(), context, {"NAME", "FINGERPRINT", "ROLES", "ENVS", "STATUS"}, rows);
@@ -123,6 +163,13 @@ void setup_member(CLI::App& app, Context& context)
   auto* remove = member->add_subcommand("remove", "remove a member; every secret they could read becomes due (admins)");
   remove->add_option("name", remove_options->name, "member name")->required();
   remove->callback([remove_options, &context] { run_remove(*remove_options, context); });
+
+  auto set_options = std::make_shared<SetOptions>();
+  auto* set = member->add_subcommand("set", "replace a member's roles and environments (admins of both)");
+  set->add_option("name", set_options->name, "member name")->required();
+  set->add_option("--role", set_options->roles, "admin, approver, requester, rotator, auditor (repeatable)")->required();
+  set->add_option("--env", set_options->envs, "environments they reach; * for all (repeatable)")->required();
+  set->callback([set_options, &context] { run_set(*set_options, context); });
 
   auto* list = member->add_subcommand("list", "list members, their roles, environments and fingerprints");
   list->callback([&context] { run_list(context); });

@@ -4,7 +4,8 @@
 #include <escrow/util/escape.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/escrow.hpp>
+#include <escrow/history/admin.hpp>
+#include <escrow/records.hpp>
 
 namespace escrow::cli {
 
@@ -21,7 +22,7 @@ struct PolicySetOptions
   std::optional<std::string> notify;
 };
 
-Json policy_json(const PolicyRecord& policy)
+Json policy_json(const history::Policy& policy)
 {
   Json envs = Json::object();
   for (const auto& [env, rules] : policy.envs) {
@@ -31,13 +32,14 @@ Json policy_json(const PolicyRecord& policy)
                      {"every", rules.every > 0 ? format_duration(rules.every) : ""},
                      {"keep", rules.keep}};
   }
-  return Json{{"envs", envs}, {"notify", policy.notify}, {"by", policy.by}};
+  return Json{{"envs", envs}, {"notify", policy.notify}};
 }
 
+// A public read: no identity is loaded (who changed the policy is in the journal).
 void run_policy_show(Context& context)
 {
-  Session session = context.open(Mode::read);
-  const PolicyRecord& policy = session.vault().policy();
+  const history::VaultSession session = context.open_v2(history::Access::read);
+  const history::Policy& policy = *session.state().policy;
   if (context.json()) {
     context.emit(policy_json(policy));
     return;
@@ -53,12 +55,16 @@ void run_policy_show(Context& context)
   }
   print_table(context.out(), context, {"ENV", "MIN-THRESHOLD", "MAX-TTL", "REQUIRE-WHY", "EVERY", "KEEP"}, rows);
   context.out() << "notify: " << util::escape_controls(policy.notify.empty() ? "-" : policy.notify) << '\n';
-  context.out() << "signed by: " << util::escape_controls(policy.by) << '\n';
 }
 
 void run_policy_set(const PolicySetOptions& options, Context& context)
 {
-  PolicyChange change;
+  history::PolicySetArgs change;
+  // set-notify has no environment: the hook is vault-wide (an admin of every environment).
+  change.env = options.env.empty() ? std::string("*") : options.env;
+  if (change.env != "*" && !valid_env_name(change.env)) {
+    fail(ErrorKind::usage, "policy set: invalid environment \"{}\" (ENV or *)", change.env);
+  }
   change.min_threshold = options.min_threshold;
   change.keep = options.keep;
   change.notify = options.notify;
@@ -78,9 +84,9 @@ void run_policy_set(const PolicySetOptions& options, Context& context)
       change.every = parse_duration_option(options.every, "policy set: --every");
     }
   }
-  Session session = context.open(Mode::write);
-  (void)set_policy(session, options.env, change);
-  const PolicyRecord& policy = session.vault().policy();
+  history::VaultSession session = context.open_v2(history::Access::write);
+  const history::Policy& policy = history::set_policy(session, change);
+  context.warn(session.warnings());
   if (context.json()) {
     context.emit(policy_json(policy));
     return;

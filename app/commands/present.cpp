@@ -1,5 +1,7 @@
 #include <commands/present.hpp>
 
+#include <escrow/history/secrets.hpp>
+
 #include <escrow/error.hpp>
 #include <escrow/util/escape.hpp>
 #include <escrow/util/terminal.hpp>
@@ -48,6 +50,26 @@ Json secret_summary(const SecretRecord& secret, const PolicyRecord& policy, Time
               {"current_version", current != nullptr ? Json(current->v) : Json(nullptr)},
               {"rotated_at", current != nullptr ? Json(format_time(current->created_at)) : Json(nullptr)},
               {"status", rotation::status(secret, policy, now)}};
+}
+
+Json secret_summary(const history::State& state, const history::Secret& secret, Timestamp now)
+{
+  const history::Version* current = secret.find_state(VersionState::current);
+  return Json{{"name", secret.name},
+              {"env", secret.env},
+              {"owner", secret.owner},
+              {"purpose", secret.purpose},
+              {"tier", secret.tier},
+              {"connectors", secret.connectors}, // in the order they run
+              {"escrow_only", secret.escrow_only},
+              {"custodians", secret.custodians},
+              {"threshold", secret.threshold},
+              {"every", secret.every > 0 ? format_duration(secret.every) : ""},
+              {"after_access", secret.after_access},
+              {"state", std::string(secret_state_name(secret.state))},
+              {"current_version", current != nullptr ? Json(current->v) : Json(nullptr)},
+              {"rotated_at", current != nullptr ? Json(format_time(current->created_at)) : Json(nullptr)},
+              {"status", history::status(state, secret, now)}};
 }
 
 std::function<void(const std::string&)> progress_for(Context& context)

@@ -21,7 +21,7 @@ void run_rehearse(const RehearseOptions& options, Context& context)
   if (options.due == !options.name.empty()) {
     fail(ErrorKind::usage, "rehearse: name one secret (ENV/NAME) or pass --due");
   }
-  const SessionOptions session_options = context.session_options();
+  const history::VaultSessionOptions session_options = context.vault_session_options();
   rehearse::Options rehearse_options;
   if (!options.at.empty()) {
     // "+30d": that long from now; else a time.

@@ -2,7 +2,8 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/escrow.hpp>
+#include <escrow/history/requests.hpp>
+#include <escrow/records.hpp>
 
 #include <escrow/util/text.hpp>
 
@@ -22,35 +23,32 @@ void run_request(const RequestOptions& options, Context& context)
   const auto [env, short_name] = split_secret_name(options.name);
   const std::string full_name = env + "/" + short_name;
   const std::optional<std::int64_t> ttl = parse_duration_option(options.ttl, "request: --ttl");
-  Session session = context.open(Mode::write);
-  (void)session.vault().secret(full_name);                 // no such secret: usage, not journaled
+  history::VaultSession session = context.open_v2(history::Access::write);
   (void)later_time(session.now(), *ttl, "request: --ttl"); // the grant must end by year 9999
-  const Request& request = file_request(session, full_name, *ttl, options.why);
-  const std::string id = request.id;
-  const Timestamp expires = request.expires_at();
-
-  const SecretRecord& secret = session.vault().secret(full_name);
+  const history::Filed filed = history::file_request(session, full_name, *ttl, options.why);
+  context.warn(session.warnings());
+  const std::string me = session.me().name;
   if (context.json()) {
-    context.emit(Json{{"id", id},
+    context.emit(Json{{"id", filed.id},
                       {"secret", full_name},
-                      {"by", session.me().name},
+                      {"by", me},
                       {"ttl", format_duration(*ttl)},
-                      {"expires_at", format_time(expires)},
-                      {"threshold", secret.threshold},
-                      {"custodians", secret.custodians}});
+                      {"expires_at", format_time(filed.until)},
+                      {"threshold", filed.threshold},
+                      {"custodians", filed.custodians}});
     return;
   }
   // The id alone on stdout, so that scripts can capture it; the rest is for people.
-  context.out() << id << '\n';
+  context.out() << filed.id << '\n';
   std::vector<std::string> approvers;
-  for (const auto& custodian : secret.custodians) {
-    if (custodian != session.me().name) {
+  for (const auto& custodian : filed.custodians) {
+    if (custodian != me) {
       approvers.push_back(custodian);
     }
   }
   context.note(fmt::format("requested {} for {} (until {}); it needs {} approval(s) from: {}", full_name,
-                           format_duration(*ttl), format_time(expires), secret.threshold, util::join(approvers)));
-  context.note(fmt::format("each of them runs: escrow approve {} {}", full_name, id));
+                           format_duration(*ttl), format_time(filed.until), filed.threshold, util::join(approvers)));
+  context.note(fmt::format("each of them runs: escrow approve {} {}", full_name, filed.id));
 }
 
 } // namespace

@@ -1,7 +1,7 @@
-// escrow restore FILE --to DIR [--reconnect] (the checks: lib/escrow/backup.hpp)
+// escrow restore FILE --to DIR [--reconnect] (the checks: lib/escrow/history/backup.hpp)
 #include <commands/context.hpp>
 
-#include <escrow/backup.hpp>
+#include <escrow/history/backup.hpp>
 #include <escrow/error.hpp>
 
 namespace escrow::cli {
@@ -17,13 +17,14 @@ struct RestoreCommandOptions
 
 void run_restore(const RestoreCommandOptions& options, Context& context)
 {
-  backup::RestoreOptions restore_options;
+  history::backup::RestoreOptions restore_options;
   restore_options.file = options.file;
   restore_options.to = options.to;
   restore_options.reconnect = options.reconnect;
   restore_options.allow_rollback = context.global.allow_rollback;
-  restore_options.session = context.session_options();
-  const backup::RestoreResult result = backup::restore(restore_options);
+  // The destination's session options (its cache place); the head file's name is the backup's.
+  restore_options.session = context.vault_session_options(std::filesystem::path(options.to) / "escrow.vault");
+  const history::backup::RestoreResult result = history::backup::restore(restore_options);
   if (result.notify.is_object() && !result.notify.value("ok", true)) {
     context.note("notify hook failed (the restore itself is fine): " + result.notify.value("error", std::string()));
   }
@@ -31,12 +32,15 @@ void run_restore(const RestoreCommandOptions& options, Context& context)
     context.emit(result.to_json());
   } else if (!context.quiet()) {
     auto& out = context.out();
-    out << fmt::format("verified {}: revision {} of vault {}, made by {} at {}; {} members, {} secrets, {} journal "
-                       "entries, {} signatures; {} versions decrypted ({} not readable by you)\n",
-                       options.file, result.revision, result.vault_id, result.maker, format_time(result.made_at),
-                       result.members, result.secrets, result.journal_entries, result.signatures, result.decrypted,
-                       result.unreadable);
-    out << fmt::format("wrote {} and {}\n", result.vault.string(), result.journal.string());
+    out << fmt::format("verified {}: vault {}, made by {} at {}; {} members, {} secrets, {} journal entries, {} "
+                       "signatures; {} versions decrypted ({} not readable by you)\n",
+                       options.file, result.vault_id, result.maker, format_time(result.made_at), result.members,
+                       result.secrets, result.journal_entries, result.signatures, result.decrypted, result.unreadable);
+    if (result.rolled_back) {
+      out << fmt::format("accepted the loss of {} journal entries this machine had verified (--allow-rollback)\n",
+                         result.lost);
+    }
+    out << fmt::format("wrote {}, {} and {}\n", result.head.string(), result.journal.string(), result.keys.string());
     for (const auto& check : result.connectors) {
       out << fmt::format("  {}: {}{}\n", check.connector, check.result,
                          check.result == "verified" ? fmt::format(" ({} secrets)", check.secrets)
@@ -55,9 +59,9 @@ void run_restore(const RestoreCommandOptions& options, Context& context)
 void setup_restore(CLI::App& app, Context& context)
 {
   auto options = std::make_shared<RestoreCommandOptions>();
-  auto* command = app.add_subcommand("restore", "verify a backup completely, then write its vault and journal");
+  auto* command = app.add_subcommand("restore", "verify a backup completely, then write its vault files");
   command->add_option("file", options->file, "the backup file")->required();
-  command->add_option("--to", options->to, "directory to restore into (its vault and journal must not exist)")
+  command->add_option("--to", options->to, "directory to restore into (none of the vault's three files may exist there)")
     ->required();
   command->add_flag("--reconnect", options->reconnect,
                     "then run every connector's verify against the restored current values");

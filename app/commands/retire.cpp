@@ -3,7 +3,8 @@
 #include <commands/present.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/history/admin.hpp>
+#include <escrow/records.hpp>
 
 namespace escrow::cli {
 
@@ -18,12 +19,12 @@ struct NameOptions
 void run_retire(const NameOptions& options, Context& context)
 {
   const auto [env, short_name] = split_secret_name(options.name);
-  Session session = context.open(Mode::write);
-  rotation::Rotator rotator(session, {});
-  rotator.retire(options.name);
   const std::string full_name = env + "/" + short_name;
+  history::VaultSession session = context.open_v2(history::Access::write);
+  history::retire_secret(session, full_name);
+  context.warn(session.warnings());
   context.emit_or_say(Json{{"secret", full_name}, {"state", "retired"}},
-                      fmt::format("retired {}: kept in the history, never served again", full_name));
+                      fmt::format("retired {}: no new version, share, request or approval; kept in the history, never served", full_name));
 }
 
 } // namespace
@@ -31,7 +32,7 @@ void run_retire(const NameOptions& options, Context& context)
 void setup_retire(CLI::App& app, Context& context)
 {
   auto retire_options = std::make_shared<NameOptions>();
-  auto* retire = app.add_subcommand("retire", "decommission a secret: kept in the history, never served");
+  auto* retire = app.add_subcommand("retire", "decommission a secret: no new version, share, request or approval");
   retire->add_option("name", retire_options->name, "ENV/NAME")->required();
   retire->callback([retire_options, &context] { run_retire(*retire_options, context); });
 }

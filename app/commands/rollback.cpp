@@ -3,7 +3,7 @@
 #include <commands/present.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/rotation/v2.hpp>
 
 namespace escrow::cli {
 
@@ -20,9 +20,11 @@ void run_rollback(const NameOptions& options, Context& context)
   (void)split_secret_name(options.name);
   rotation::Options rotate_options;
   rotate_options.progress = progress_for(context);
-  Session session = context.open(Mode::write);
-  rotation::Rotator rotator(session, rotate_options);
-  report_outcomes(context, "rollback", {rotator.rollback(options.name)}, false);
+  history::VaultSession session = context.open_v2(history::Access::write);
+  rotation::v2::Rotator rotator(session, rotate_options);
+  const rotation::Outcome outcome = rotator.rollback(options.name);
+  context.warn(session.warnings());
+  report_outcomes(context, "rollback", {outcome}, false);
 }
 
 } // namespace

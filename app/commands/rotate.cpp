@@ -4,7 +4,7 @@
 
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/rotation/v2.hpp>
 
 namespace escrow::cli {
 
@@ -70,8 +70,9 @@ void run_rotate(const RotateOptions& options, Context& context)
 
   const std::string command = confirming ? "rotate --confirm" : options.due ? "rotate --due" : options.name.empty() ? "rotate --resume" : "rotate";
   if (options.dry_run) {
-    Session session = context.open(Mode::read);
-    rotation::Rotator rotator(session, rotate_options);
+    // A plan names what the caller may rotate: the identity is loaded, nothing is written.
+    history::VaultSession session = context.open_v2(history::Access::read);
+    rotation::v2::Rotator rotator(session, rotate_options);
     std::vector<std::string> names;
     if (!options.name.empty()) {
       names.push_back(options.name);
@@ -80,8 +81,8 @@ void run_rotate(const RotateOptions& options, Context& context)
            true);
     return;
   }
-  Session session = context.open(Mode::write);
-  rotation::Rotator rotator(session, rotate_options);
+  history::VaultSession session = context.open_v2(history::Access::write);
+  rotation::v2::Rotator rotator(session, rotate_options);
   std::vector<rotation::Outcome> outcomes;
   if (confirming) {
     outcomes.push_back(rotator.confirm(options.confirm[0], options.confirm[1]));
@@ -92,6 +93,7 @@ void run_rotate(const RotateOptions& options, Context& context)
   } else {
     outcomes.push_back(rotator.rotate(options.name));
   }
+  context.warn(session.warnings());
   report_outcomes(context, command, outcomes, false);
 }
 

@@ -2,7 +2,8 @@
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/secrets.hpp>
+#include <escrow/history/secrets.hpp>
+#include <escrow/records.hpp>
 
 namespace escrow::cli {
 
@@ -14,26 +15,36 @@ struct ShareOptions
   std::string with;
 };
 
+// NAME, or 'ENV/*': every active secret of ENV you own, shared in one operation.
 void run_share(const ShareOptions& options, Context& context, bool share)
 {
-  const auto [env, short_name] = split_secret_name(options.name);
-  const std::string full_name = env + "/" + short_name;
-  Session session = context.open(Mode::write);
-  if (share) {
-    share_secret(session, full_name, options.with);
+  std::string target;
+  if (share && options.name.size() > 2 && options.name.substr(options.name.size() - 2) == "/*") {
+    const std::string env = options.name.substr(0, options.name.size() - 2);
+    if (!valid_env_name(env)) {
+      fail(ErrorKind::usage, "share: invalid environment in \"{}\" (ENV/NAME or 'ENV/*')", options.name);
+    }
+    target = options.name;
   } else {
-    unshare_secret(session, full_name, options.with);
+    const auto [env, short_name] = split_secret_name(options.name);
+    target = env + "/" + short_name;
   }
-  if (context.json()) {
-    context.emit(Json{{"secret", full_name}, {"member", options.with}, {"shared", share}});
+  history::VaultSession session = context.open_v2(history::Access::write);
+  if (share) {
+    const std::vector<std::string> shared = history::share(session, target, options.with);
+    context.warn(session.warnings());
+    context.emit_or_say(Json{{"secret", target}, {"secrets", shared}, {"member", options.with}, {"shared", true}},
+                        shared.size() == 1 && shared.front() == target
+                          ? fmt::format("shared {} with {}", target, options.with)
+                          : fmt::format("shared {} secrets of {} with {}", shared.size(), target, options.with));
     return;
   }
-  if (share) {
-    context.say(fmt::format("shared {} with {}", full_name, options.with));
-  } else {
-    context.say(fmt::format("unshared {} from {}; it is now due for rotation (escrow rotate {})", full_name,
-                            options.with, full_name));
-  }
+  const bool due = history::unshare(session, target, options.with);
+  context.warn(session.warnings());
+  context.emit_or_say(Json{{"secret", target}, {"member", options.with}, {"shared", false}, {"due", due}},
+                      due ? fmt::format("unshared {} from {}; it is now due for rotation (escrow rotate {})", target,
+                                        options.with, target)
+                          : fmt::format("unshared {} from {}", target, options.with));
 }
 
 } // namespace
@@ -42,7 +53,7 @@ void setup_share(CLI::App& app, Context& context)
 {
   auto share_options = std::make_shared<ShareOptions>();
   auto* share = app.add_subcommand("share", "give a member standing access (owner only; journaled)");
-  share->add_option("name", share_options->name, "ENV/NAME")->required();
+  share->add_option("name", share_options->name, "ENV/NAME, or 'ENV/*' for every secret of ENV you own")->required();
   share->add_option("--with", share_options->with, "member")->required();
   share->callback([share_options, &context] { run_share(*share_options, context, true); });
 

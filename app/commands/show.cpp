@@ -5,8 +5,9 @@
 #include <escrow/error.hpp>
 #include <escrow/rotation/rotation.hpp>
 #include <escrow/util/escape.hpp>
-#include <escrow/secrets.hpp>
+#include <escrow/history/secrets.hpp>
 
+#include <algorithm>
 #include <sstream>
 
 namespace escrow::cli {
@@ -18,41 +19,52 @@ struct ShowOptions
   std::string name;
 };
 
+// A public read: no identity is loaded (the journal is readable by every member).
 void run_show(const ShowOptions& options, Context& context)
 {
   (void)split_secret_name(options.name); // usage errors before the session
-  Session session = context.open(Mode::read);
-  const SecretRecord& secret = show_secret(session, options.name);
-  const std::string full_name = secret.full_name();
-  Json summary = secret_summary(secret, session.vault().policy(), session.now());
+  const history::VaultSession session = context.open_v2(history::Access::read);
+  const history::State& state = session.state();
+  const history::Secret& secret = history::find_secret(state, options.name, "show");
+  const Timestamp now = session.now();
+  Json summary = secret_summary(state, secret, now);
+  // Versions in v order.
+  std::vector<const history::Version*> ordered;
+  for (const auto& [vid, version] : secret.versions) {
+    ordered.push_back(&version);
+  }
+  std::sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) { return a->v < b->v; });
   Json versions = Json::array();
-  for (const auto& version : secret.versions) {
+  for (const history::Version* version : ordered) {
     std::vector<std::string> readers;
-    for (const auto& [member, key] : version.wrapped) {
-      readers.push_back(member);
+    if (const auto gen = secret.gens.find(version->gen); gen != secret.gens.end()) {
+      for (const auto& [member, key] : gen->second.holders) {
+        readers.push_back(member);
+      }
     }
-    versions.push_back(Json{{"v", version.v},
-                            {"state", version.state},
-                            {"created_at", format_time(version.created_at)},
-                            {"created_by", version.created_by},
-                            {"why", version.why},
+    versions.push_back(Json{{"v", version->v},
+                            {"state", std::string(version_state_name(version->state))},
+                            {"generation", version->gen},
+                            {"created_at", format_time(version->created_at)},
+                            {"created_by", version->created_by},
+                            {"why", version->why},
                             {"readers", readers},
-                            {"grants", version.granted.size()},
-                            {"custodian_shares", version.shares.size()}});
+                            {"grants", version->grants.size()},
+                            {"custodian_shares", version->shares.size()}});
   }
   summary["versions"] = versions;
   summary["shared_with"] = secret.shared_with;
   summary["created_at"] = format_time(secret.created_at);
   summary["generator"] = secret.generator;
   Json requests = Json::array();
-  for (const auto& request : secret.requests) {
-    std::string state = request.denial ? "denied" : session.now() >= request.expires_at() ? "expired" : "open";
-    requests.push_back(Json{{"id", request.id},
+  for (const auto& [id, request] : secret.requests) {
+    const std::string state_name = request.denial ? "denied" : request.voided ? "void" : now >= request.until ? "expired" : "open";
+    requests.push_back(Json{{"id", id},
                             {"by", request.by},
                             {"why", request.why},
-                            {"state", state},
+                            {"state", state_name},
                             {"approvals", request.approvals.size()},
-                            {"expires_at", format_time(request.expires_at())}});
+                            {"expires_at", format_time(request.until)}});
   }
   summary["requests"] = requests;
   if (context.json()) {
@@ -63,7 +75,7 @@ void run_show(const ShowOptions& options, Context& context)
   if (context.quiet()) {
     return;
   }
-  out << context.bold(util::escape_controls(full_name)) << '\n';
+  out << context.bold(util::escape_controls(secret.name)) << '\n';
   const auto field = [&](std::string_view label, const std::string& value) {
     out << fmt::format("  {:<12} {}\n", label, util::escape_controls(value));
   };
@@ -75,9 +87,8 @@ void run_show(const ShowOptions& options, Context& context)
   for (const auto& c : secret.connectors) {
     connectors += connectors.empty() ? c : ", " + c;
   }
-  field("connectors", !connectors.empty()     ? connectors + (secret.connectors.size() > 1 ? " (in this order)" : "")
-                      : secret.escrow_only ? std::string("- (escrow-only: lives only in escrow)")
-                                           : std::string("-"));
+  field("connectors", !connectors.empty() ? connectors + (secret.connectors.size() > 1 ? " (in this order)" : "")
+                                          : std::string(secret.escrow_only ? "- (escrow-only: lives only in escrow)" : "-"));
   std::string custodians;
   for (const auto& c : secret.custodians) {
     custodians += custodians.empty() ? c : ", " + c;
@@ -85,15 +96,15 @@ void run_show(const ShowOptions& options, Context& context)
   field("custodians", secret.custodians.empty() ? "- (no escrow: shared by the owner only)"
                                                 : fmt::format("{} of {}: {}", secret.threshold, secret.custodians.size(), custodians));
   field("rotation", (secret.every > 0 ? "every " + format_duration(secret.every) + ", " : std::string())
-                      + rotation::status(secret, session.vault().policy(), session.now()) + (secret.after_access ? " (rotates after access)" : ""));
+                      + history::status(state, secret, now) + (secret.after_access ? " (rotates after access)" : ""));
   if (!secret.generator.empty()) {
     field("generator", secret.generator);
   }
   out << "  versions:\n";
   std::vector<std::vector<std::string>> rows;
-  for (auto it = secret.versions.rbegin(); it != secret.versions.rend(); ++it) {
-    rows.push_back({"v" + std::to_string(it->v), std::string(version_state_name(it->state)), format_time(it->created_at),
-                    it->created_by, it->why});
+  for (auto it = ordered.rbegin(); it != ordered.rend(); ++it) {
+    rows.push_back({"v" + std::to_string((*it)->v), std::string(version_state_name((*it)->state)),
+                    format_time((*it)->created_at), (*it)->created_by, (*it)->why});
   }
   std::ostringstream table;
   print_table(table, context, {"VERSION", "STATE", "CREATED", "BY", "WHY"}, rows);

@@ -1,7 +1,9 @@
 // escrow sync: commit escrow's files, pull, push, retry a lost push (lib/escrow/git/sync.hpp)
 #include <commands/context.hpp>
 
+#include <escrow/error.hpp>
 #include <escrow/git/team.hpp>
+#include <escrow/history/team_sync.hpp>
 
 namespace escrow::cli {
 
@@ -20,12 +22,31 @@ void run_sync(const SyncCommandOptions& options, Context& context)
   sync.state_dir = session.state_dir;
   sync.lock_wait = session.lock_wait;
   sync.attempts = options.attempts;
+  // escrow-vault/2: open the vault as every command does (loss check, git first-parent check),
+  // and seal a merged pull with a signed merge entry (history/team_sync.hpp).
+  sync.verify = [&context] { (void)context.open_v2(history::Access::read); };
+  sync.seal = [&context] {
+    history::VaultSession vault = context.open_v2(history::Access::read);
+    try {
+      return history::seal_merge(vault) ? git::VaultSyncOptions::Seal::sealed
+                                          : git::VaultSyncOptions::Seal::nothing;
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::access) {
+        throw;
+      }
+      return git::VaultSyncOptions::Seal::unsigned_; // no identity here: the next write seals it
+    }
+  };
   const git::SyncReport report = git::sync_vault(sync);
+  for (const std::string& note : report.notes) {
+    context.note(note);
+  }
   if (context.json()) {
     context.emit(Json{{"upstream", report.upstream},
                       {"committed", report.committed ? Json(*report.committed) : Json(nullptr)},
                       {"pulled", report.pulled},
                       {"pushed", report.pushed},
+                      {"sealed", report.sealed},
                       {"push_attempts", report.push_attempts}});
     return;
   }
@@ -34,6 +55,9 @@ void run_sync(const SyncCommandOptions& options, Context& context)
   }
   if (report.pulled > 0) {
     context.say(fmt::format("pulled {} commit(s) from {}", report.pulled, report.upstream));
+  }
+  if (report.sealed > 0) {
+    context.say("sealed the merge with a signed merge entry");
   }
   if (report.pushed) {
     context.say(fmt::format("pushed to {}{}", report.upstream,

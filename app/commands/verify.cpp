@@ -1,53 +1,45 @@
 // escrow verify
 #include <commands/context.hpp>
 
-#include <escrow/audit/verify.hpp>
+#include <escrow/history/verify.hpp>
+
 #include <escrow/error.hpp>
 
 namespace escrow::cli {
 
 namespace {
 
+// A public read: no identity is loaded. In a git work tree the first-parent check of
+// vault-2-replay.md §7 runs in full, whatever this place checked before.
 void run_verify(Context& context)
 {
-  Session session = context.open(Mode::read);
-  // In a git work tree: the vault's first-parent history only moves forward (docs/TEAM.md).
-  for (const auto& warning : session.check_history()) {
+  history::VaultSession session = context.open_v2(history::Access::read, true);
+  const history::VaultCheck check = history::verify(session);
+  for (const std::string& warning : check.warnings) {
     context.note("warning: " + warning);
   }
-  const Vault& vault = session.vault();
-  vault.verify_all();
-  // The journal: every hash, signature, parent link and both anchors (escrow/audit/verify.hpp).
-  const audit::VerifyReport journal = audit::verify_session_journal(session);
-  for (const auto& finding : journal.findings) {
-    if (finding.warning()) {
-      context.note("warning: " + session.journal().path().string() + ": " + finding.message);
-    }
-  }
-  audit::require_clean(journal, session.journal().path());
-  audit::pin_verified(session, journal);
+  const std::string vault = session.paths().head.string();
   if (context.json()) {
     context.emit(Json{{"ok", true},
-                      {"vault", session.vault_path().string()},
-                      {"revision", vault.revision()},
-                      {"members", vault.members().size()},
-                      {"secrets", vault.secret_names().size()},
-                      {"signatures", vault.verified_signatures()},
-                      {"journal_entries", journal.entries},
-                      {"journal_warnings", journal.warnings()}});
+                      {"vault", vault},
+                      {"members", check.members},
+                      {"secrets", check.secrets},
+                      {"signatures", check.signatures},
+                      {"journal_entries", check.entries},
+                      {"key_lines", check.key_lines},
+                      {"warnings", check.warnings.size()}});
     return;
   }
-  context.say(fmt::format("ok: {} revision {}: {} members, {} secrets, {} signatures verified, {} journal entries "
-                          "verified and anchored",
-                          session.vault_path().string(), vault.revision(), vault.members().size(),
-                          vault.secret_names().size(), vault.verified_signatures(), journal.entries));
+  context.say(fmt::format("ok: {}: {} journal entries replayed, each authorised by the state before it; {} "
+                          "signatures and {} key lines verified; {} members, {} secrets",
+                          vault, check.entries, check.signatures, check.key_lines, check.members, check.secrets));
 }
 
 } // namespace
 
 void setup_verify(CLI::App& app, Context& context)
 {
-  auto* verify = app.add_subcommand("verify", "check every signature, hash, the journal anchor and the rollback pin");
+  auto* verify = app.add_subcommand("verify", "replay the whole journal: every entry authorised by the state before it, every signature and key line");
   verify->callback([&context] { run_verify(context); });
 }
 

@@ -1,8 +1,11 @@
 // escrow-inventory: prints a vault's inventory as CSV (name,env,owner,purpose,current version)
-// using escrow's library. It verifies what it reads exactly as the CLI does.
-//   escrow-inventory [VAULT]   (identity from ESCROW_IDENTITY / ESCROW_IDENTITY_DATA)
+// using escrow's library. It verifies what it reads exactly as the CLI does (the journal replayed,
+// or continued from this machine's verified cache); the inventory is public to every holder of
+// the repository, so no identity is unlocked.
+//   escrow-inventory [VAULT]
 #include <escrow/error.hpp>
-#include <escrow/session.hpp>
+#include <escrow/history/vault_session.hpp>
+#include <escrow/session.hpp> // init_library
 
 #include <cstdlib>
 #include <iostream>
@@ -11,26 +14,20 @@ int main(int argc, char* argv[])
 {
   try {
     escrow::init_library();
-    // The library reads no environment: a program passes what it wants in SessionOptions.
-    escrow::SessionOptions options;
+    // The library reads no environment: a program passes what it wants in the options.
+    escrow::history::VaultSessionOptions options;
     options.vault_path = argc > 1 ? argv[1] : "escrow.vault";
-    if (const char* data = std::getenv("ESCROW_IDENTITY_DATA"); data != nullptr && *data != '\0') {
-      options.identity_data = escrow::SecretBytes::from(data);
-    } else if (const char* path = std::getenv("ESCROW_IDENTITY"); path != nullptr && *path != '\0') {
-      options.identity_path = path;
-    } else {
-      std::cerr << "escrow-inventory: error: set ESCROW_IDENTITY or ESCROW_IDENTITY_DATA\n";
-      return 2;
-    }
+    const char* state = std::getenv("XDG_STATE_HOME");
     const char* home = std::getenv("HOME");
-    options.state_dir = std::string(home != nullptr ? home : ".") + "/.local/state/escrow";
+    options.state_home = state != nullptr && *state != '\0'
+                           ? std::filesystem::path(state)
+                           : std::filesystem::path(home != nullptr ? home : ".") / ".local/state";
     options.clock = escrow::Clock::from_setting("");
-    auto session = escrow::Session::open(options, escrow::Mode::read);
+    const auto session = escrow::history::VaultSession::open(options, escrow::history::Access::read);
     std::cout << "name,env,owner,purpose,version\n";
-    for (const auto& name : session.vault().secret_names()) {
-      const auto& secret = session.vault().secret(name);
-      const auto* current = secret.current();
-      std::cout << name << ',' << secret.env << ',' << secret.owner << ",\"" << secret.purpose << "\","
+    for (const auto& [name, secret] : session.state().secrets) {
+      const auto* current = secret->find_state(escrow::VersionState::current);
+      std::cout << name << ',' << secret->env << ',' << secret->owner << ",\"" << secret->purpose << "\","
                 << (current != nullptr ? current->v : 0) << '\n';
     }
     return 0;

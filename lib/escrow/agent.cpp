@@ -29,7 +29,9 @@ constexpr char k_op_lock = 'L';
 constexpr char k_ok = 'K';
 constexpr char k_not_recipient = 'N';
 constexpr char k_error = 'E';
-constexpr std::string_view k_label_prefix = "escrow/v1/";
+// The labels the agent signs under: escrow's own (escrow-vault/1's, and escrow-vault/2's entries,
+// backups and identities). Any other label could make a signature some other program trusts.
+constexpr std::string_view k_label_prefixes[] = {"escrow/v1/", "escrow/v2/"};
 constexpr std::chrono::seconds k_io_timeout{5};
 
 volatile std::sig_atomic_t g_stop_signal = 0;
@@ -191,9 +193,10 @@ void handle(int fd, const Identity& identity, const ServeOptions& options, std::
       return;
     }
     const std::string label(body.begin() + 2, body.begin() + 2 + static_cast<std::ptrdiff_t>(label_size));
-    if (!label.starts_with(k_label_prefix)
-        || !std::all_of(label.begin(), label.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
-      send_text(fd, k_error, "the agent signs only under escrow/v1/ labels");
+    const bool escrow_label = std::any_of(std::begin(k_label_prefixes), std::end(k_label_prefixes),
+                                          [&label](std::string_view prefix) { return label.starts_with(prefix); });
+    if (!escrow_label || !std::all_of(label.begin(), label.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+      send_text(fd, k_error, "the agent signs only under escrow/v1/ and escrow/v2/ labels");
       return;
     }
     const ByteView message(body.data() + 2 + label_size, body.size() - 2 - label_size);

@@ -2,7 +2,7 @@
 // for a working session, so a session costs one passphrase and one Argon2id.
 //
 // The private keys never leave the agent. Commands ask it to sign (only digests under an
-// "escrow/v1/..." label) or to open a sealed box (a wrapped data key or a custodian share); the
+// "escrow/v1/..." or "escrow/v2/..." label) or to open a sealed box (a wrapped data key or a custodian share); the
 // client checks every signature it gets back against the identity's public key, and every data
 // key is checked against its version's commitment before use (lib/escrow/versions.hpp).
 //

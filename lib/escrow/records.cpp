@@ -465,6 +465,58 @@ Json to_json(const PolicyRecord& r)
   return json;
 }
 
+void put_native_settings(Json& out, ConnectorKind kind, const ConnectorSettings& settings)
+{
+  switch (kind) {
+  case ConnectorKind::command:
+  case ConnectorKind::manual: break;
+  case ConnectorKind::postgres:
+    out["conninfo"] = settings.conninfo;
+    out["role"] = settings.role;
+    if (!settings.alternate_role.empty()) {
+      out["alternate_role"] = settings.alternate_role; // only when set: older vaults keep their bytes
+    }
+    out["auth_secret"] = settings.auth_secret;
+    break;
+  case ConnectorKind::mysql:
+    out["conninfo"] = settings.conninfo;
+    out["user"] = settings.db_user;
+    out["host"] = settings.db_host;
+    out["auth_secret"] = settings.auth_secret;
+    break;
+  case ConnectorKind::http:
+    out["url"] = settings.url;
+    out["method"] = http_method_name(settings.method);
+    out["body"] = settings.body;
+    out["headers"] = settings.headers;
+    out["expect_status"] = settings.expect_status;
+    out["verify_url"] = settings.verify_url;
+    out["verify_expect_status"] = settings.verify_expect_status;
+    out["cacert"] = settings.cacert;
+    out["auth_secret"] = settings.auth_secret;
+    break;
+  case ConnectorKind::node_red:
+    out["url"] = settings.url;
+    out["node"] = settings.node;
+    out["field"] = settings.field;
+    out["auth_user"] = settings.auth_user;
+    out["auth_secret"] = settings.auth_secret;
+    out["verify_url"] = settings.verify_url;
+    out["verify_expect_status"] = settings.verify_expect_status;
+    out["cacert"] = settings.cacert;
+    break;
+  }
+}
+
+bool is_native_setting_key(std::string_view key)
+{
+  static constexpr std::string_view k_keys[] = {"alternate_role", "auth_secret", "auth_user", "body", "cacert",
+                                                "conninfo", "expect_status", "field", "headers", "host",
+                                                "method", "node", "role", "url", "user",
+                                                "verify_expect_status", "verify_url"};
+  return std::find(std::begin(k_keys), std::end(k_keys), key) != std::end(k_keys);
+}
+
 Json to_json(const ConnectorRecord& r)
 {
   Json json{{"env", r.env},
@@ -477,46 +529,7 @@ Json to_json(const ConnectorRecord& r)
   if (!r.rehearse_with.empty()) {
     json["rehearse_with"] = r.rehearse_with; // only when set: older vaults keep their bytes
   }
-  // Each native kind writes exactly its own fields (connector_from_json refuses any other).
-  switch (r.kind) {
-  case ConnectorKind::command:
-  case ConnectorKind::manual: break;
-  case ConnectorKind::postgres:
-    json["conninfo"] = r.conninfo;
-    json["role"] = r.role;
-    if (!r.alternate_role.empty()) {
-      json["alternate_role"] = r.alternate_role; // only when set: older vaults keep their bytes
-    }
-    json["auth_secret"] = r.auth_secret;
-    break;
-  case ConnectorKind::mysql:
-    json["conninfo"] = r.conninfo;
-    json["user"] = r.db_user;
-    json["host"] = r.db_host;
-    json["auth_secret"] = r.auth_secret;
-    break;
-  case ConnectorKind::http:
-    json["url"] = r.url;
-    json["method"] = http_method_name(r.method);
-    json["body"] = r.body;
-    json["headers"] = r.headers;
-    json["expect_status"] = r.expect_status;
-    json["verify_url"] = r.verify_url;
-    json["verify_expect_status"] = r.verify_expect_status;
-    json["cacert"] = r.cacert;
-    json["auth_secret"] = r.auth_secret;
-    break;
-  case ConnectorKind::node_red:
-    json["url"] = r.url;
-    json["node"] = r.node;
-    json["field"] = r.field;
-    json["auth_user"] = r.auth_user;
-    json["auth_secret"] = r.auth_secret;
-    json["verify_url"] = r.verify_url;
-    json["verify_expect_status"] = r.verify_expect_status;
-    json["cacert"] = r.cacert;
-    break;
-  }
+  put_native_settings(json, r.kind, r); // exactly its own fields (connector_from_json refuses any other)
   put_signature(json, r);
   return json;
 }
@@ -722,7 +735,7 @@ std::string url_setting(Fields& f, std::string_view key, bool required)
   return url;
 }
 
-void auth_secret_setting(Fields& f, ConnectorRecord& r)
+void auth_secret_setting(Fields& f, std::string_view connector_env, ConnectorSettings& r)
 {
   r.auth_secret = f.str("auth_secret");
   if (r.auth_secret.empty()) {
@@ -730,7 +743,7 @@ void auth_secret_setting(Fields& f, ConnectorRecord& r)
   }
   try {
     const auto [env, name] = split_secret_name(r.auth_secret);
-    if (env != r.env) {
+    if (env != connector_env) {
       fail(ErrorKind::integrity, "{}: \"auth_secret\" names a secret of another environment", f.what());
     }
   } catch (const Error& error) {
@@ -741,7 +754,7 @@ void auth_secret_setting(Fields& f, ConnectorRecord& r)
   }
 }
 
-void verify_settings(Fields& f, ConnectorRecord& r, bool required)
+void verify_settings(Fields& f, ConnectorSettings& r, bool required)
 {
   r.verify_url = url_setting(f, "verify_url", required);
   r.verify_expect_status = f.integer("verify_expect_status", 0, 599);
@@ -750,7 +763,7 @@ void verify_settings(Fields& f, ConnectorRecord& r, bool required)
   }
 }
 
-void cacert_setting(Fields& f, ConnectorRecord& r)
+void cacert_setting(Fields& f, ConnectorSettings& r)
 {
   r.cacert = setting(f, "cacert", 64 * 1024, true);
   if (!r.cacert.empty() && r.cacert.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
@@ -759,9 +772,9 @@ void cacert_setting(Fields& f, ConnectorRecord& r)
 }
 
 // The fields of the native kinds: each kind reads exactly its own (Fields::done() refuses the rest).
-void native_settings_from_json(Fields& f, ConnectorRecord& r)
+void native_settings_from_json(Fields& f, ConnectorKind kind, std::string_view env, ConnectorSettings& r)
 {
-  switch (r.kind) {
+  switch (kind) {
   case ConnectorKind::command:
   case ConnectorKind::manual: return;
   case ConnectorKind::postgres:
@@ -776,7 +789,7 @@ void native_settings_from_json(Fields& f, ConnectorRecord& r)
         fail(ErrorKind::integrity, "{}: \"alternate_role\" must name a second role", f.what());
       }
     }
-    auth_secret_setting(f, r);
+    auth_secret_setting(f, env, r);
     return;
   case ConnectorKind::mysql:
     r.conninfo = setting(f, "conninfo", 4096);
@@ -785,7 +798,7 @@ void native_settings_from_json(Fields& f, ConnectorRecord& r)
     if (r.conninfo.empty() || r.db_user.empty() || r.db_host.empty()) {
       fail(ErrorKind::integrity, "{}: a mysql connector needs \"conninfo\", \"user\" and \"host\"", f.what());
     }
-    auth_secret_setting(f, r);
+    auth_secret_setting(f, env, r);
     return;
   case ConnectorKind::http: {
     r.url = url_setting(f, "url", true);
@@ -811,7 +824,7 @@ void native_settings_from_json(Fields& f, ConnectorRecord& r)
     }
     verify_settings(f, r, false);
     cacert_setting(f, r);
-    auth_secret_setting(f, r);
+    auth_secret_setting(f, env, r);
     return;
   }
   case ConnectorKind::node_red:
@@ -822,7 +835,7 @@ void native_settings_from_json(Fields& f, ConnectorRecord& r)
       fail(ErrorKind::integrity, "{}: a node-red connector needs \"node\" and \"field\"", f.what());
     }
     r.auth_user = setting(f, "auth_user", 256);
-    auth_secret_setting(f, r);
+    auth_secret_setting(f, env, r);
     if (r.auth_user.empty() != r.auth_secret.empty()) {
       fail(ErrorKind::integrity, "{}: \"auth_user\" and \"auth_secret\" go together", f.what());
     }
@@ -856,10 +869,20 @@ ConnectorRecord connector_from_json(const Json& json, std::string_view name, std
   if (f.has("rehearse_with") && (!valid_member_name(r.rehearse_with) || r.rehearse_with == r.name)) {
     fail(ErrorKind::integrity, "{}: invalid rehearse_with connector name", what);
   }
-  native_settings_from_json(f, r);
+  native_settings_from_json(f, r.kind, r.env, r);
   f.signature(r);
   f.done();
   return r;
+}
+
+ConnectorSettings native_settings_from_json(ConnectorKind kind, std::string_view env, const Json& settings,
+                                            std::string_view what)
+{
+  Fields f(settings, what);
+  ConnectorSettings out;
+  native_settings_from_json(f, kind, env, out);
+  f.done();
+  return out;
 }
 
 namespace {

@@ -120,21 +120,13 @@ struct PolicyRecord : Signed
   const EnvPolicy& for_env(std::string_view env) const;
 };
 
-struct ConnectorRecord : Signed
+// The native kinds' settings (docs/CONNECTORS.md), shared by escrow-vault/1's connector record
+// and escrow-vault/2's connector-add operation and `c:` record (vault-2-operations.md §7). Each
+// kind stores exactly its own fields and no other; command and manual connectors store none of
+// them. No field ever holds a value: the connector's own credential is a secret of the vault,
+// named by auth_secret.
+struct ConnectorSettings
 {
-  std::string name;
-  std::string env;
-  ConnectorKind kind = ConnectorKind::command;
-  std::string update;
-  std::string verify;
-  std::string instructions; // manual: who pastes where
-  std::int64_t timeout = 60;
-  Timestamp created_at = 0;
-  std::string rehearse_with; // a staging twin `escrow rehearse` uses instead of it ("" = none)
-
-  // The native kinds' settings (docs/CONNECTORS.md). Each kind stores exactly its own fields
-  // and no other; command and manual connectors store none of them. No field ever holds a value:
-  // the connector's own credential is a secret of the vault, named by auth_secret.
   std::string auth_secret;          // postgres, mysql, http, node-red: ENV/NAME ("" = none)
   std::string conninfo;             // postgres: libpq connection string; mysql: host= port= user= [database=] [socket=]; never a password
   std::string role;                 // postgres: the role whose password rotates
@@ -152,6 +144,21 @@ struct ConnectorRecord : Signed
   std::string node;                 // node-red: the config node's id
   std::string field;                // node-red: its credential field
   std::string auth_user;            // node-red: the adminAuth user ("" = no adminAuth)
+
+  friend bool operator==(const ConnectorSettings&, const ConnectorSettings&) = default;
+};
+
+struct ConnectorRecord : Signed, ConnectorSettings
+{
+  std::string name;
+  std::string env;
+  ConnectorKind kind = ConnectorKind::command;
+  std::string update;
+  std::string verify;
+  std::string instructions; // manual: who pastes where
+  std::int64_t timeout = 60;
+  Timestamp created_at = 0;
+  std::string rehearse_with; // a staging twin `escrow rehearse` uses instead of it ("" = none)
 };
 
 struct Grant
@@ -244,6 +251,19 @@ Json to_json(const Denial& record);
 MemberRecord member_from_json(const Json& json, std::string_view name, std::string_view what);
 PolicyRecord policy_from_json(const Json& json, std::string_view what);
 ConnectorRecord connector_from_json(const Json& json, std::string_view name, std::string_view what);
+
+// The settings of a native kind as JSON members (exactly the kind's own; none for command and
+// manual), the one spelling of escrow-vault/1's connector record and escrow-vault/2's
+// connector-add / `c:` (keys: auth_secret conninfo role alternate_role user host url method body
+// headers expect_status verify_url verify_expect_status cacert node field auth_user).
+void put_native_settings(Json& out, ConnectorKind kind, const ConnectorSettings& settings);
+// Whether `key` is one of those members (for a reader that holds them among its own fields).
+[[nodiscard]] bool is_native_setting_key(std::string_view key);
+// Strict: `settings` (an object holding only setting members) must hold exactly kind's settings,
+// each valid (the rules of the connector record: lengths, URLs, statuses, PEM, an auth_secret of
+// `env`, alternate_role a second role, auth_user with auth_secret). Error(integrity) "<what>: …".
+ConnectorSettings native_settings_from_json(ConnectorKind kind, std::string_view env, const Json& settings,
+                                            std::string_view what);
 SecretRecord secret_from_json(const Json& json, std::string_view full_name, std::string_view what);
 
 // Record paths.

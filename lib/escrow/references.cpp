@@ -164,31 +164,32 @@ std::vector<TemplateReference> find_references(std::string_view text, std::strin
   return found;
 }
 
-InjectResult inject(Session& session, const fs::path& input, const fs::path& output, SecretBytes* to_stdout)
+InjectResult inject_with(const fs::path& input, const fs::path& output, SecretBytes* to_stdout,
+                         const ReadReferences& read_all)
 {
   const std::string text = read_file(input, k_max_template_size, util::Links::follow);
   if (!output.empty()) {
     check_output(output, input);
   }
   const std::vector<TemplateReference> references = find_references(text, input.string());
-  // Each distinct (secret, version) is read once; nothing is journaled until all are read.
+  // Each distinct (secret, version) is read once.
   std::map<std::pair<std::string, std::int64_t>, std::size_t> index;
-  std::vector<ValueRead> reads;
+  std::vector<Reference> distinct;
   for (const auto& found : references) {
     const auto key = std::pair{found.reference.secret, found.reference.version};
-    if (index.count(key) > 0) {
-      continue;
+    if (index.count(key) == 0) {
+      index.emplace(key, distinct.size());
+      distinct.push_back(found.reference);
     }
-    Json detail{{"into", "inject"},
-                {"template", input.string()},
-                {"output", output.empty() ? std::string("-") : output.string()}};
-    index.emplace(key, reads.size());
-    reads.push_back(read_value(session, found.reference.secret, found.reference.version, JournalAction::reveal, std::move(detail)));
+  }
+  // Journaled (by read_all) before the value leaves escrow (DESIGN §6).
+  const std::vector<SecretBytes> values = read_all(distinct);
+  if (values.size() != distinct.size()) {
+    fail(ErrorKind::failed, "internal: inject read {} values for {} references", values.size(), distinct.size());
   }
   std::size_t size = text.size();
   for (const auto& found : references) {
-    size = size - (found.end - found.begin)
-           + reads[index.at({found.reference.secret, found.reference.version})].value.size();
+    size = size - (found.end - found.begin) + values[index.at({found.reference.secret, found.reference.version})].size();
   }
   SecretBytes rendered(size);
   std::size_t used = 0;
@@ -201,14 +202,12 @@ InjectResult inject(Session& session, const fs::path& input, const fs::path& out
   };
   for (const auto& found : references) {
     append(reinterpret_cast<const std::uint8_t*>(text.data()) + from, found.begin - from);
-    const SecretBytes& value = reads[index.at({found.reference.secret, found.reference.version})].value;
+    const SecretBytes& value = values[index.at({found.reference.secret, found.reference.version})];
     append(value.expose().data(), value.size());
     from = found.end;
   }
   append(reinterpret_cast<const std::uint8_t*>(text.data()) + from, text.size() - from);
 
-  // Journaled before the value leaves escrow (DESIGN §6).
-  record_reads(session, reads);
   if (!output.empty()) {
     check_output(output, input); // again, just before writing
     remove_dead_temps(output);
@@ -220,8 +219,33 @@ InjectResult inject(Session& session, const fs::path& input, const fs::path& out
   }
   InjectResult result;
   result.references = references.size();
-  for (const auto& read : reads) {
-    result.secrets.emplace_back(read.secret, read.version);
+  for (const Reference& reference : distinct) {
+    result.secrets.emplace_back(reference.secret, reference.version);
+  }
+  return result;
+}
+
+InjectResult inject(Session& session, const fs::path& input, const fs::path& output, SecretBytes* to_stdout)
+{
+  std::vector<std::int64_t> versions;
+  InjectResult result = inject_with(input, output, to_stdout, [&](const std::vector<Reference>& distinct) {
+    std::vector<ValueRead> reads;
+    for (const Reference& reference : distinct) {
+      Json detail{{"into", "inject"},
+                  {"template", input.string()},
+                  {"output", output.empty() ? std::string("-") : output.string()}};
+      reads.push_back(read_value(session, reference.secret, reference.version, JournalAction::reveal, std::move(detail)));
+    }
+    record_reads(session, reads);
+    std::vector<SecretBytes> values;
+    for (ValueRead& read : reads) {
+      versions.push_back(read.version);
+      values.push_back(std::move(read.value));
+    }
+    return values;
+  });
+  for (std::size_t i = 0; i < result.secrets.size() && i < versions.size(); ++i) {
+    result.secrets[i].second = versions[i];
   }
   return result;
 }

@@ -10,6 +10,8 @@
 // way nothing is written and no command runs.
 #pragma once
 
+#include <functional>
+
 #include <escrow/read.hpp>
 #include <escrow/session.hpp>
 
@@ -59,6 +61,15 @@ InjectResult inject(Session& session,
                     const std::filesystem::path& input,
                     const std::filesystem::path& output,
                     SecretBytes* to_stdout);
+
+// inject() with the reading supplied by the caller (escrow-vault/2's session, vault-2-plan.md
+// step 5b): `read_all` gets each distinct reference once, in template order, and returns their
+// values after journaling the reads (or throws: then nothing is written).
+using ReadReferences = std::function<std::vector<SecretBytes>(const std::vector<Reference>& distinct)>;
+InjectResult inject_with(const std::filesystem::path& input,
+                         const std::filesystem::path& output,
+                         SecretBytes* to_stdout,
+                         const ReadReferences& read_all);
 
 // `escrow exec --env-file`: the file's variables. Values that are references are read (not yet
 // journaled: pass `reads` to record_reads()); the others are plain, non-secret values.

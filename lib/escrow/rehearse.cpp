@@ -1,11 +1,13 @@
 #include <escrow/atomic_file.hpp>
-#include <escrow/connectors/manage.hpp>
+#include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
-#include <escrow/passphrase_once.hpp>
-#include <escrow/policy.hpp>
+#include <escrow/history/admin.hpp>
+#include <escrow/history/notify_hook.hpp>
+#include <escrow/history/secrets.hpp>
+#include <escrow/redact.hpp>
 #include <escrow/rehearse.hpp>
-#include <escrow/rotation/rotation.hpp>
-#include <escrow/versions.hpp>
+#include <escrow/rotation/v2.hpp>
+#include <escrow/util/text.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -27,28 +29,32 @@ Timestamp system_now()
 
 // The real vault's session: its entries carry the real time, never a future one (ESCROW_NOW or
 // --at in the future move only the sandbox).
-SessionOptions real_options(const SessionOptions& options)
+history::VaultSessionOptions real_options(const history::VaultSessionOptions& options)
 {
-  SessionOptions real = options;
+  history::VaultSessionOptions real = options;
   real.clock = Clock::fixed(std::min(options.clock.now(), system_now()));
   return real;
 }
 
-// A throwaway directory with a copy of the vault and the journal; removed on destruction.
+// A throwaway directory with a copy of the vault's three files; removed on destruction.
 class Sandbox
 {
 public:
-  explicit Sandbox(const Session& real)
+  explicit Sandbox(const history::VaultSession& real)
   {
     std::string pattern = (fs::temp_directory_path() / "escrow-rehearse-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) {
       fail(ErrorKind::io, "{}: cannot create the rehearsal sandbox", fs::temp_directory_path().string());
     }
     m_dir = pattern;
-    m_vault = m_dir / real.vault_path().filename();
-    create_exclusive(m_vault, real.vault().bytes(), 0600);
-    if (fs::exists(real.journal().path())) {
-      create_exclusive(Journal::path_for(m_vault), read_file(real.journal().path(), std::size_t{1} << 30), 0600);
+    const history::VaultPaths& from = real.paths();
+    m_vault = m_dir / from.head.filename();
+    const history::VaultPaths to = history::VaultPaths::of(m_vault);
+    const std::pair<fs::path, fs::path> files[] = {{from.head, to.head}, {from.journal, to.journal}, {from.keys, to.keys}};
+    for (const auto& file : files) {
+      if (fs::exists(file.first)) {
+        create_exclusive(file.second, read_file(file.first, std::size_t{1} << 31), 0600);
+      }
     }
   }
   ~Sandbox()
@@ -90,21 +96,31 @@ void failed(Rehearsal& r, const std::string& error)
   }
 }
 
-Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::string& name, const Options& ro)
+std::string error_of(const rotation::Outcome& outcome)
+{
+  return outcome.error.empty() ? std::string(rotation::outcome_result_name(outcome.result)) : outcome.error;
+}
+
+Rehearsal rehearse_one(history::VaultSession& real, const history::VaultSessionOptions& options,
+                       const std::string& name, const Options& ro)
 {
   const auto started = std::chrono::steady_clock::now();
-  const Vault& vault = real.vault();
-  const MemberRecord& me = real.me();
   const auto [env, short_name] = split_secret_name(name);
   const std::string full_name = env + "/" + short_name;
-  const SecretRecord& secret = vault.secret(full_name);
-  policy::require_can_manage(me, secret, "rehearse");
+  const history::Secret& secret = history::find_secret(real.state(), full_name, "rehearse");
+  const std::string me = real.me().name; // Error(access) for a non-member
+  if (!rotation::v2::may_rotate(real.state(), me, secret)) {
+    fail(ErrorKind::access, "rehearse: only the owner ({}) or a rotator of {} may rehearse the rotation of {}",
+         secret.owner, secret.env, full_name);
+  }
   if (secret.state != SecretState::active) {
     fail(ErrorKind::usage, "rehearse: {} is retired", full_name);
   }
-  if (const VersionRecord* pending = rotation::pending_version(secret)) {
+  if (secret.rotation) {
+    const history::Version* pending = secret.find(secret.rotation->vid);
     throw Error(ErrorKind::failed, fmt::format("rehearse: {} has a pending v{}; a rehearsal starts from a settled "
-                                               "secret", full_name, pending->v))
+                                               "secret",
+                                               full_name, pending != nullptr ? pending->v : 0))
       .hint("escrow rotate --resume " + full_name + " finishes it; escrow rollback " + full_name + " cancels it");
   }
   Rehearsal r;
@@ -112,22 +128,23 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
   r.env = env;
   r.result = JournalResult::ok;
   r.at = ro.at ? *ro.at : options.clock.now();
-  const VersionRecord* live = rotation::live_version(secret);
+  std::string live_vid;
+  const history::Version* live = rotation::v2::live_version(secret, &live_vid);
   r.live_version = live != nullptr ? live->v : 0;
 
   // The plan: a twin where one is named, else the real connector's verify.
   std::vector<std::string> twins;
   for (const auto& connector_name : secret.connectors) {
-    const ConnectorRecord* record = vault.connector(connector_name);
+    const history::Connector* record = real.state().connector(connector_name);
     if (record == nullptr) {
-      fail(ErrorKind::integrity, "{}: {} is bound to connector {}, which does not exist", vault.what(), full_name,
-           connector_name);
+      fail(ErrorKind::integrity, "{}: {} is bound to connector {}, which does not exist", real.paths().head.string(),
+           full_name, connector_name);
     }
     ConnectorPlan plan;
     plan.connector = connector_name;
     plan.kind = std::string(connector_kind_name(record->kind));
     if (!record->rehearse_with.empty()) {
-      const ConnectorRecord* twin = vault.connector(record->rehearse_with);
+      const history::Connector* twin = real.state().connector(record->rehearse_with);
       plan.twin = record->rehearse_with;
       if (twin == nullptr || twin->env != secret.env) {
         plan.mode = "skipped";
@@ -137,7 +154,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
         plan.mode = "twin";
         twins.push_back(record->rehearse_with);
       }
-    } else if (connector::driver_for(*record).verifies(*record)) {
+    } else if (connector::driver_for(history::connector_record(*record)).verifies(history::connector_record(*record))) {
       plan.mode = "verify-only";
     } else {
       plan.mode = "skipped";
@@ -145,7 +162,7 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
     }
     r.connectors.push_back(std::move(plan));
   }
-  const auto progress = [&](const std::string& line) {
+  const auto progress = [&ro](const std::string& line) {
     if (ro.progress) {
       ro.progress(line);
     }
@@ -155,21 +172,32 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
   const bool verify_real = std::any_of(r.connectors.begin(), r.connectors.end(),
                                        [](const ConnectorPlan& p) { return p.mode == "verify-only"; });
   if (verify_real && live != nullptr) {
-    const SecretBytes value = open_value(vault, secret, *live, real.identity(), real.now()).value; // Error(access) first
+    const SecretBytes value = history::open_version(real, secret, live_vid, *live, "rehearse").value; // Error(access)
     Redactor redactor;
     redactor.add(fmt::format("{} v{}", full_name, live->v), value);
-    const connector::Invocation invocation =
-      connector::with_alternation({full_name, env, live->v, 0, connector::Action::rehearse}, secret, vault);
+    const connector::Invocation invocation{full_name, env, live->v, 0, connector::Action::rehearse};
     for (const auto& plan : r.connectors) {
       if (plan.mode != "verify-only") {
         continue;
       }
       progress(fmt::format("{}: verify {} (real, v{})", full_name, plan.connector, live->v));
-      const ConnectorRecord& record = *vault.connector(plan.connector);
-      const std::optional<SecretBytes> auth = connector::open_auth(vault, record, real.identity(), real.now());
+      const ConnectorRecord record = history::connector_record(*real.state().connector(plan.connector));
       Redactor with_auth = redactor.clone();
       connector::Invocation step = invocation;
-      if (auth) {
+      std::optional<SecretBytes> auth;
+      if (!record.auth_secret.empty()) {
+        const history::Secret* auth_secret = real.state().secret(record.auth_secret);
+        std::string auth_vid;
+        const history::Version* auth_live =
+          auth_secret != nullptr ? rotation::v2::live_version(*auth_secret, &auth_vid) : nullptr;
+        if (auth_live == nullptr) {
+          r.steps.push_back(Step{"verify-real", plan.connector, live->v, false,
+                                 fmt::format("its credential {} has no value", record.auth_secret)});
+          failed(r, fmt::format("connector {} (real): its credential {} has no value", plan.connector,
+                                record.auth_secret));
+          continue;
+        }
+        auth = history::open_version(real, *auth_secret, auth_vid, *auth_live, "rehearse").value;
         with_auth.add(record.auth_secret + " (auth)", *auth);
         step.auth = &*auth;
       }
@@ -181,31 +209,34 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
     }
   }
 
-  // The sandbox: rotate onto the twins, then roll back.
+  // The sandbox: rotate onto the twins, then roll back (rotation::v2::Rotator, as rotate/rollback).
   try {
     Sandbox box(real);
-    SessionOptions sandbox_options = options;
+    history::VaultSessionOptions sandbox_options = options;
     sandbox_options.vault_path = box.vault();
-    sandbox_options.state_dir = box.dir() / "state";
+    sandbox_options.state_home = box.dir() / "state";
+    sandbox_options.branch.clear();
+    sandbox_options.history_check.reset();
+    sandbox_options.full_history_check = false;
+    sandbox_options.after_step = nullptr;
     sandbox_options.clock = Clock::fixed(r.at);
-    sandbox_options.allow_rollback = false;
-    sandbox_options.sandbox = true;
-    Session sandbox = Session::open(sandbox_options, Mode::write);
-    {
-      SecretRecord& copy = sandbox.vault().secret_mut(full_name);
-      copy.connectors = twins;
-      sandbox.vault().sign_meta(copy, sandbox.identity());
-      JournalEntry entry;
-      entry.action = JournalAction::rehearse_setup;
-      entry.secret = full_name;
-      entry.env = env;
-      entry.detail = Json{{"connectors", twins}};
-      sandbox.commit(std::move(entry));
+    history::VaultSession* real_session = &real;
+    sandbox_options.identity = [real_session] {
+      const Identity& id = real_session->identity();
+      return Identity{id.pub, id.sign_sk.clone(), id.box_sk.clone(), id.holder};
+    };
+    history::VaultSession sandbox = history::VaultSession::open(std::move(sandbox_options), history::Access::write);
+    if (sandbox.state().secret(full_name)->connectors != twins) {
+      history::SecretSetArgs args;
+      args.secret = full_name;
+      args.connectors = twins;
+      sandbox.submit(std::move(args), {}, std::string("rehearsal: bound to the staging twins"));
     }
     rotation::Options rotation_options;
     rotation_options.why = "rehearsal";
     rotation_options.progress = ro.progress;
-    rotation::Rotator rotator(sandbox, rotation_options);
+    rotation_options.notify = false; // no hook runs inside the sandbox
+    rotation::v2::Rotator rotator(sandbox, rotation_options);
     const rotation::Outcome forward = rotator.rotate(full_name);
     r.sandbox_version = forward.version;
     r.steps.push_back(Step{"create", "", forward.version, true, ""});
@@ -214,15 +245,14 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
       const rotation::Outcome back = rotator.rollback(full_name);
       add_steps(r, back, true);
       r.steps.push_back(Step{"rollback", "", back.version, back.result == rotation::OutcomeResult::restored,
-                                 back.error});
+                             back.error});
       if (back.result != rotation::OutcomeResult::restored) {
-        failed(r, "rollback: "
-                    + (back.error.empty() ? std::string(rotation::outcome_result_name(back.result)) : back.error));
+        failed(r, "rollback: " + error_of(back));
       }
     } else if (forward.result == rotation::OutcomeResult::awaiting_confirmation) {
       failed(r, "a twin is a manual connector: a rehearsal runs unattended and needs command twins");
     } else {
-      failed(r, forward.error.empty() ? std::string(rotation::outcome_result_name(forward.result)) : forward.error);
+      failed(r, error_of(forward));
     }
   } catch (const Error& error) {
     r.steps.push_back(Step{"sandbox", "", 0, false, error.what()});
@@ -230,39 +260,45 @@ Rehearsal rehearse_one(Session& real, const SessionOptions& options, const std::
   }
   r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 
-  // ONE entry in the real journal.
-  Json plans = Json::array();
+  // ONE event in the real journal: value-free facts (a flat object: strings, integers, lists).
+  std::vector<std::string> plans;
   for (const auto& plan : r.connectors) {
-    plans.push_back(Json{{"connector", plan.connector}, {"mode", plan.mode}, {"twin", plan.twin}});
+    plans.push_back(plan.mode == "twin" ? fmt::format("{} twin {}", plan.connector, plan.twin)
+                                        : fmt::format("{} {}", plan.connector, plan.mode));
   }
-  Json steps = Json::array();
+  std::vector<std::string> steps;
   for (const auto& step : r.steps) {
-    steps.push_back(step.to_json());
+    steps.push_back(connector::one_line(fmt::format("{} {} v{} {}{}", step.phase, step.connector.empty() ? "-" : step.connector,
+                                                    step.version, step.ok ? "ok" : "failed",
+                                                    step.detail.empty() ? "" : ": " + step.detail),
+                                        connector::k_kept_output));
+    if (steps.size() == 256) {
+      break;
+    }
   }
-  JournalEntry entry;
-  entry.action = JournalAction::rehearsal;
-  entry.secret = full_name;
-  entry.env = env;
-  if (r.live_version > 0) {
-    entry.version = r.live_version;
+  Json detail{{"secret", full_name},
+              {"env", env},
+              {"plan", plans},
+              {"steps", steps},
+              {"version", r.live_version},
+              {"sandbox_version", r.sandbox_version},
+              {"at", format_time(r.at)},
+              {"ms", static_cast<std::int64_t>(r.elapsed.count())}};
+  if (!r.ok()) {
+    detail["error"] = connector::one_line(r.error, connector::k_kept_output);
   }
-  entry.result = r.ok() ? JournalResult::ok : JournalResult::failed;
-  entry.detail = Json{{"connectors", plans},
-                      {"steps", steps},
-                      {"sandbox_version", r.sandbox_version},
-                      {"at", format_time(r.at)},
-                      {"ms", static_cast<std::int64_t>(r.elapsed.count())},
-                      {"error", connector::one_line(r.error, connector::k_kept_output)}};
-  r.entry = real.record(std::move(entry));
-  r.notify = rotation::notify(real, Json{{"event", "rehearsal"},
-                                         {"secret", full_name},
-                                         {"env", env},
-                                         {"result", r.result},
-                                         {"error", r.error},
-                                         {"actor", me.name},
-                                         {"at", format_time(real.now())},
-                                         {"vault", vault.id_b64()},
-                                         {"connectors", plans}});
+  const history::Entry recorded = real.record(history::EventKind::rehearsal,
+                                              r.ok() ? history::Result::ok : history::Result::failed, detail);
+  r.entry = canonical::b64(recorded.hash);
+  r.notify = history::notify(real.state(), Json{{"event", "rehearsal"},
+                                                {"secret", full_name},
+                                                {"env", env},
+                                                {"result", r.ok() ? "ok" : "failed"},
+                                                {"error", r.error},
+                                                {"actor", me},
+                                                {"at", format_time(real.now())},
+                                                {"vault", canonical::b64(real.vault_id())},
+                                                {"connectors", plans}});
   return r;
 }
 
@@ -317,64 +353,59 @@ std::string Rehearsal::summary() const
   return fmt::format("{}: rehearsal FAILED ({}): {}; the real vault is unchanged", secret, how, error);
 }
 
-Rehearsal rehearse(const SessionOptions& options, const std::string& name, const Options& rehearse_options)
+Rehearsal rehearse(const history::VaultSessionOptions& options, const std::string& name, const Options& rehearse_options)
 {
   (void)split_secret_name(name); // usage errors before the passphrase
-  const SessionOptions asked = asking_passphrase_once(options);
-  Session real = Session::open(real_options(asked), Mode::read);
-  return rehearse_one(real, asked, name, rehearse_options);
+  history::VaultSession real = history::VaultSession::open(real_options(options), history::Access::read);
+  return rehearse_one(real, options, name, rehearse_options);
 }
 
-std::vector<Rehearsal> rehearse_due(const SessionOptions& options, const Options& rehearse_options)
+std::vector<Rehearsal> rehearse_due(const history::VaultSessionOptions& options, const Options& rehearse_options)
 {
-  const SessionOptions asked = asking_passphrase_once(options);
-  Session real = Session::open(real_options(asked), Mode::read);
+  history::VaultSession real = history::VaultSession::open(real_options(options), history::Access::read);
   const Timestamp at = rehearse_options.at ? *rehearse_options.at : options.clock.now();
-  const Vault& vault = real.vault();
+  const std::string me = real.me().name;
   std::vector<std::string> due;
-  for (const auto& name : vault.secret_names()) {
-    const SecretRecord& secret = vault.secret(name);
-    if (secret.state == SecretState::active && rotation::pending_version(secret) == nullptr
-        && policy::may_rotate(real.me(), secret) && rotation::due_reason(secret, vault.policy(), at)) {
-      due.push_back(name);
+  for (const auto& item : real.state().secrets) {
+    const history::Secret& secret = *item.second;
+    if (secret.state == SecretState::active && !secret.rotation && rotation::v2::may_rotate(real.state(), me, secret)
+        && rotation::v2::due_reason(real.state(), secret, at)) {
+      due.push_back(item.first);
     }
   }
   Options each = rehearse_options;
   each.at = at;
   std::vector<Rehearsal> out;
   for (const auto& name : due) {
-    out.push_back(rehearse_one(real, asked, name, each));
+    out.push_back(rehearse_one(real, options, name, each));
   }
   return out;
 }
 
-Status status(const Vault& vault, const std::vector<audit::LoggedEntry>& journal)
+Status status(const history::State& state, const std::vector<audit::AuditEntry>& journal)
 {
-  std::map<std::string, const audit::LoggedEntry*> latest;
+  std::map<std::string, const audit::AuditEntry*> latest;
   for (const auto& logged : journal) {
-    if (logged.entry.action == JournalAction::rehearsal && !logged.entry.secret.empty()) {
-      latest[logged.entry.secret] = &logged;
+    const auto* kind = std::get_if<history::EventKind>(&logged.entry.action);
+    if (kind != nullptr && *kind == history::EventKind::rehearsal && !logged.secret.empty()) {
+      latest[logged.secret] = &logged;
     }
   }
   Status status;
-  for (const auto& name : vault.secret_names()) {
-    const SecretRecord& secret = vault.secret(name);
+  for (const auto& item : state.secrets) {
+    const history::Secret& secret = *item.second;
     if (secret.state != SecretState::active) {
       continue;
     }
-    const auto it = latest.find(name);
+    const auto it = latest.find(item.first);
     if (it == latest.end()) {
-      status.never.push_back(NeverRehearsed{name, secret.owner});
+      status.never.push_back(NeverRehearsed{item.first, secret.owner});
       continue;
     }
-    const JournalEntry& entry = it->second->entry;
-    if (entry.result != JournalResult::ok) {
-      std::string error;
-      if (const auto field = entry.detail.find("error"); field != entry.detail.end() && field->is_string()) {
-        error = field->get<std::string>();
-      }
-      status.failed.push_back(FailedRehearsal{name, secret.owner, entry.ts, entry.actor, error, it->second->line,
-                                              entry.hash});
+    const audit::AuditEntry& entry = *it->second;
+    if (entry.entry.result != history::Result::ok) {
+      status.failed.push_back(FailedRehearsal{item.first, secret.owner, entry.entry.ts, entry.entry.actor,
+                                              entry.detail_string("error"), entry.line, entry.hash});
     }
   }
   return status;

@@ -2,23 +2,26 @@
 // sandbox, so that a broken connector or generator is found before the real rotation
 // (docs/RECOVERY.md).
 //
-// The sandbox is a throwaway directory holding a copy of the vault and journal and its own state
-// directory (so this machine's pins never see the sandbox's revisions), removed afterwards. In it
+// escrow-vault/2: the rotation is rotation::v2::Rotator's, on a history::VaultSession of the sandbox.
+//
+// The sandbox is a throwaway directory holding a copy of the vault (head file, journal, keys file)
+// and its own state home (so this machine's pins never see the sandbox's revisions), removed afterwards. In it
 // the secret is bound, for each of its connectors, to that connector's staging twin
 // (`connector add … --rehearse-with TWIN`) when it names one; connectors without a twin are not
 // rotated in the sandbox: their real `verify` is run against the current value instead (a
 // read-only check that the real system still accepts it). The sandbox then rotates the secret and
 // rolls it back (previous → current, re-applied to the twins). No notify hook runs inside.
 //
-// The real vault, the real systems (only `verify` touches them) and this machine's vault pins are
-// left as they were; ONE signed "rehearsal" entry is appended to the real journal recording what
+// The real vault, the real systems (only `verify` touches them) and this machine's cache of the
+// vault are left as they were; ONE signed `rehearsal` event (value-free detail) is appended to the real journal recording what
 // ran and how it ended. Its time is the real time: a clock set in the future (ESCROW_NOW, --at)
 // moves only the sandbox.
 #pragma once
 
-#include <escrow/audit/log.hpp>
+#include <escrow/audit/entries.hpp>
 #include <escrow/canonical.hpp>
-#include <escrow/session.hpp>
+#include <escrow/history/vault_session.hpp>
+#include <escrow/journal.hpp>
 
 #include <chrono>
 #include <functional>
@@ -77,10 +80,13 @@ struct Rehearsal
 
 // rehearse ENV/NAME. Error(access|usage) before anything runs when the caller may not rotate it;
 // a failing step is a Rehearsal with result "failed" (journaled), not an exception.
-Rehearsal rehearse(const SessionOptions& options, const std::string& name, const Options& rehearse_options);
+// `options` open the real vault (its clock is the session clock: ESCROW_NOW); the real session
+// uses min(that, the system time).
+Rehearsal rehearse(const history::VaultSessionOptions& options, const std::string& name,
+                   const Options& rehearse_options);
 // rehearse --due: every secret `rotate --due` would rotate at the sandbox's time, that the caller
 // may rotate, each in its own sandbox and with its own journal entry.
-std::vector<Rehearsal> rehearse_due(const SessionOptions& options, const Options& rehearse_options);
+std::vector<Rehearsal> rehearse_due(const history::VaultSessionOptions& options, const Options& rehearse_options);
 
 // For `audit report`: active secrets never rehearsed, and secrets whose latest rehearsal failed.
 struct NeverRehearsed
@@ -103,6 +109,6 @@ struct Status
   std::vector<NeverRehearsed> never;
   std::vector<FailedRehearsal> failed;
 };
-Status status(const Vault& vault, const std::vector<audit::LoggedEntry>& journal);
+Status status(const history::State& state, const std::vector<audit::AuditEntry>& journal);
 
 } // namespace escrow::rehearse

@@ -1,7 +1,9 @@
-// escrow audit log | verify | report | anomalies, in-process, with fixed clocks (ESCROW_NOW).
+// escrow audit log | verify | report | anomalies | ack-loss on escrow-vault/2, in-process, with
+// fixed clocks (ESCROW_NOW).
 #include "fixture.hpp"
 
 #include <escrow/canonical.hpp>
+#include <escrow/history/entry.hpp>
 
 #include <algorithm>
 #include <set>
@@ -204,55 +206,74 @@ TEST_CASE("audit verify: clean, then every kind of tampering through the command
     }
     return text;
   };
+  // v2 (docs/AUDIT.md): each problem is a typed finding printed as "error: <kind>: <file>: line N:
+  // entry …: <reason>" on stdout, the first one the one-line error; a loss (an entry this machine
+  // verified, gone) is "lost-entries". A v1 edit of "result" to "no" would make the line
+  // unparseable (malformed-entry): the modification here keeps the grammar, as an attacker would.
   struct Case
   {
     std::string name;
     std::string text;
-    std::string message;
+    std::string kind;     // the first error's kind
+    std::string file;     // the file its one-line error names
+    std::string message;  // in that line
   };
+  const std::string journal_path = f.journal().string();
+  const std::string head_path = f.vault().string();
   std::vector<Case> cases;
   {
     auto variant = lines;
-    variant[5].replace(variant[5].find("\"result\":\"ok\""), 13, "\"result\":\"no\"");
-    cases.push_back({"modified", join(variant), "line 6: modified entry"});
+    const auto at = variant[5].find("\"ts\":\"") + 6 + 18;
+    variant[5][at] = variant[5][at] == '9' ? '0' : static_cast<char>(variant[5][at] + 1);
+    cases.push_back({"modified", join(variant), "modified-entry", journal_path, "line 6: entry"});
+  }
+  {
+    auto variant = lines;
+    escrow::history::Entry entry = escrow::history::parse_entry(variant[5], "test");
+    entry.why = "nothing to see here";
+    entry.hash = escrow::history::compute_hash(entry);
+    variant[5] = escrow::history::dump_entry(entry);
+    cases.push_back({"modified and re-hashed", join(variant), "forged-signature", journal_path, "line 6: entry"});
   }
   {
     auto variant = lines;
     variant.erase(variant.begin() + 4);
-    cases.push_back({"deleted", join(variant), "line 5: deleted entry"});
+    cases.push_back({"deleted", join(variant), "deleted-entry", journal_path, "line 5: entry"});
   }
   {
     auto variant = lines;
     std::swap(variant[7], variant[8]);
-    cases.push_back({"reordered", join(variant), "line 8: reordered entries"});
+    cases.push_back({"reordered", join(variant), "reordered-entries", journal_path, "line 8: entry"});
   }
   {
     auto variant = lines;
-    variant.resize(variant.size() - 3);
-    cases.push_back({"truncated", join(variant), "truncated tail"});
+    variant.resize(variant.size() - 3); // erin's last request (an operation) and two reads
+    cases.push_back({"truncated", join(variant), "truncated-tail", head_path, "names entry"});
   }
   {
     auto variant = lines;
-    variant.pop_back(); // a refused read, after the vault's last revision: only this machine's pin knows
-    cases.push_back({"truncated (pin)", join(variant), "this machine last saw entry"});
+    variant.pop_back(); // a refused read, after the last operation: only this machine's record knows
+    cases.push_back({"truncated (this machine's record)", join(variant), "lost-entries", journal_path,
+                     "1 entry this machine verified is missing"});
   }
   for (const auto& item : cases) {
     INFO(item.name);
     write(f, "escrow.journal", item.text);
     const Result result = f.as("audrey", {"audit", "verify"});
     CHECK(result.code == 3);
-    check_one_error_line(result, f.journal().string() + ": ");
+    check_one_error_line(result, item.file + ": ");
     CHECK_THAT(result.err, Catch::Contains(item.message));
-    CHECK_THAT(result.out, Catch::Contains("error: ") && Catch::Contains(item.message));
+    CHECK_THAT(result.out, Catch::Contains("error: " + item.kind + ": ") && Catch::Contains(item.message));
     const Result json = f.as("audrey", {"--json", "audit", "verify"});
     CHECK(json.code == 3);
     const Json report = Json::parse(json.out);
     CHECK(report["ok"] == false);
-    CHECK(report["findings"].size() >= 1);
-    // `escrow verify` runs the same checks.
+    REQUIRE(report["findings"].size() >= 1);
+    CHECK(report["findings"][0]["kind"] == item.kind);
+    // `escrow verify` catches it too (a loss first: the session refuses before replaying).
     const Result full = f.as("audrey", {"verify"});
     CHECK(full.code == 3);
-    CHECK_THAT(full.err, Catch::Contains(item.message));
+    CHECK_THAT(full.err, Catch::Contains(item.message) || Catch::Contains("this machine verified"));
     // Verification changes neither file.
     CHECK(f.read("escrow.journal") == item.text);
     CHECK(f.read("escrow.vault") == vault);
@@ -465,7 +486,7 @@ TEST_CASE("audit: a torn last line (a writer killed mid-append) is a warning, re
   const Result verify = f.as("alice", {"audit", "verify"});
   INFO(verify.err);
   CHECK(verify.code == 0);
-  CHECK_THAT(verify.out, Catch::Contains("warning: line 3: torn write"));
+  CHECK_THAT(verify.out, Catch::Contains("warning: torn-write: ") && Catch::Contains("escrow.journal: line 3: "));
   CHECK(json_of(f.as("alice", {"--json", "audit", "log"}))["entries"].size() == 2);
   CHECK(f.as("alice", {"verify"}).code == 0);
   // The next append cuts the fragment off; then all is clean.
@@ -473,4 +494,93 @@ TEST_CASE("audit: a torn last line (a writer killed mid-append) is a warning, re
   const Json clean = json_of(f.as("alice", {"--json", "audit", "verify"}));
   CHECK(clean["findings"].empty());
   CHECK(clean["entries"] == 3);
+}
+
+TEST_CASE("audit ack-loss: a lost tail of reads refuses every command until an admin acknowledges it",
+          "[audit][cli]")
+{
+  Fixture f;
+  at("2026-01-01T09:00:00Z");
+  f.init();
+  f.member("bob", {"approver", "requester"}, {"prod"});
+  f.add("alice", "prod/db", "loss-value-1");
+  REQUIRE(f.as("alice", {"share", "prod/db", "--with", "bob"}).code == 0);
+  at("2026-01-02T09:00:00Z");
+  REQUIRE(f.as("bob", {"get", "prod/db", "--reveal"}).code == 0);
+  REQUIRE(f.as("alice", {"get", "prod/db", "--reveal"}).code == 0);
+  const std::string whole = f.read("escrow.journal");
+  std::vector<std::string> lines = lines_of(whole);
+  // An older copy of the journal comes back (a restore, a checkout): the two reads are gone.
+  std::string older;
+  for (std::size_t i = 0; i + 2 < lines.size(); ++i) {
+    older += lines[i] + '\n';
+  }
+  write(f, "escrow.journal", older);
+  const std::string vault = f.read("escrow.vault");
+  const std::string keys = f.read("escrow.keys");
+  const auto unchanged = [&] {
+    CHECK(f.read("escrow.journal") == older);
+    CHECK(f.read("escrow.vault") == vault);
+    CHECK(f.read("escrow.keys") == keys);
+  };
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"get", "prod/db", "--reveal"}, {"audit", "log"}, {"audit", "verify"}, {"verify"}}) {
+    const Result refused = f.as("alice", args);
+    INFO(args[0]);
+    CHECK(refused.code == 3);
+    check_one_error_line(refused, "2 entries this machine verified are missing");
+    CHECK_THAT(refused.err, Catch::Contains("reveal by alice") && Catch::Contains("escrow audit ack-loss"));
+    unchanged();
+  }
+  const Json listed = Json::parse(f.as("alice", {"--json", "audit", "verify"}).out);
+  REQUIRE(listed["lost"].size() == 2);
+  CHECK(listed["lost"][0]["actor"] == "bob");
+  CHECK(listed["lost"][1]["actor"] == "alice");
+  // Only an admin acknowledges; a reason is required; refusals write nothing.
+  const Result usage = f.as("alice", {"audit", "ack-loss"});
+  CHECK(usage.code == 2);
+  unchanged();
+  const Result not_admin = f.as("bob", {"audit", "ack-loss", "--why", "laptop restored from a backup"});
+  CHECK(not_admin.code == 4);
+  check_one_error_line(not_admin, "journal-loss");
+  unchanged();
+  const Result acknowledged = f.as("alice", {"audit", "ack-loss", "--why", "laptop restored from a backup"});
+  INFO(acknowledged.err);
+  REQUIRE(acknowledged.code == 0);
+  CHECK_THAT(acknowledged.out, Catch::Contains("acknowledged 2 lost entries"));
+  // The acknowledgement is an operation in the history: who accepted which loss, why, when.
+  const Json ack = Json::parse(lines_of(f.read("escrow.journal")).back());
+  CHECK(ack["action"] == "journal-loss");
+  CHECK(ack["actor"] == "alice");
+  CHECK(ack["why"] == "laptop restored from a backup");
+  CHECK(ack["op"]["args"]["lost"].size() == 2);
+  CHECK(f.as("alice", {"audit", "verify"}).code == 0);
+  CHECK(f.as("bob", {"get", "prod/db", "--reveal"}).code == 0);
+  const Json log = json_of(f.as("alice", {"--json", "audit", "log", "--action", "journal-loss"}));
+  CHECK(log["entries"].size() == 1);
+  // Nothing left to acknowledge.
+  CHECK(f.as("alice", {"audit", "ack-loss", "--why", "again"}).code == 2);
+}
+
+TEST_CASE("audit ack-loss: a lost operation cannot be acknowledged", "[audit][cli]")
+{
+  Fixture f;
+  at("2026-01-01T09:00:00Z");
+  f.init();
+  f.add("alice", "prod/db", "loss-value-2");
+  const std::vector<std::string> lines = lines_of(f.read("escrow.journal"));
+  const std::string head = f.read("escrow.vault");
+  f.add("alice", "prod/other", "loss-value-3");
+  // The journal and its head file as they were before the last add: a whole operation is gone.
+  std::string older;
+  for (const auto& line : lines) {
+    older += line + '\n';
+  }
+  write(f, "escrow.journal", older);
+  write(f, "escrow.vault", head);
+  const Result refused = f.as("alice", {"audit", "ack-loss", "--why", "gone"});
+  CHECK(refused.code == 3);
+  CHECK_THAT(refused.err, Catch::Contains("secret-add"));
+  CHECK(f.read("escrow.journal") == older);
+  CHECK(f.read("escrow.vault") == head);
 }

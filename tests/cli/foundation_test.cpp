@@ -7,7 +7,7 @@
 #include "fixture.hpp"
 
 #include <escrow/canonical.hpp>
-#include <escrow/journal.hpp>
+#include <escrow/history/entry.hpp>
 
 #include <functional>
 #include <set>
@@ -65,7 +65,7 @@ enum class Effect { nothing, denied_entry };
 Result refused(Fixture& f, const std::string& who, std::vector<std::string> args, int code, const std::string& part,
                Effect effect = Effect::nothing, const std::string* stdin_text = nullptr)
 {
-  const auto before = escrow::test::snapshot(f.dir());
+  auto before = escrow::test::snapshot(f.dir());
   const Result result = who.empty() ? f.run(std::move(args), stdin_text) : f.as(who, std::move(args), stdin_text);
   INFO("stdout: " << result.out);
   CHECK(result.code == code);
@@ -80,24 +80,16 @@ Result refused(Fixture& f, const std::string& who, std::vector<std::string> args
     CHECK(new_journal.compare(0, old_journal.size(), old_journal) == 0);
     const std::string added = new_journal.substr(old_journal.size());
     REQUIRE(lines_of(added).size() == 1);
-    const escrow::JournalEntry entry =
-      escrow::journal_entry_from_json(escrow::canonical::parse(lines_of(added)[0], "entry"), "entry");
-    CHECK(entry.result == escrow::JournalResult::denied);
-    CHECK(escrow::journal_entry_hash(entry) == entry.hash);
+    const escrow::history::Entry entry = escrow::history::parse_entry(lines_of(added)[0], "entry");
+    CHECK(entry.result == escrow::history::Result::denied);
+    CHECK_FALSE(entry.op.has_value()); // an event: no operation, no writes
     after["escrow.journal"] = old_journal;
-    // The pin file may note the journal's new head (audit); the vault pins stay as they were.
-    const std::string pins = "state/escrow/known.json";
-    if (before.count(pins) == 1 && after.count(pins) == 1) {
-      const auto strip = [](const std::string& text) {
-        Json json = escrow::canonical::parse(text, "known.json");
-        for (auto& [id, pin] : json["vaults"].items()) {
-          pin.erase("journal_head");
-          pin.erase("journal_size");
-        }
-        return json;
-      };
-      CHECK(strip(after.at(pins)) == strip(before.at(pins)));
-      after[pins] = before.at(pins);
+    // This machine's cache place (under state/) follows the journal it verified: left out.
+    for (auto it = after.begin(); it != after.end();) {
+      it = it->first.rfind("state/", 0) == 0 ? after.erase(it) : std::next(it);
+    }
+    for (auto it = before.begin(); it != before.end();) {
+      it = it->first.rfind("state/", 0) == 0 ? before.erase(it) : std::next(it);
     }
   }
   for (const auto& [name, bytes] : after) {
@@ -108,12 +100,50 @@ Result refused(Fixture& f, const std::string& who, std::vector<std::string> args
   return result;
 }
 
-void edit_vault(Fixture& f, const std::function<std::string(std::string)>& change)
+void edit_file(Fixture& f, const std::string& name, const std::function<std::string(std::string)>& change)
 {
-  const std::string text = slurp(f.vault());
+  const std::string text = slurp(f.dir() / name);
   const std::string changed = change(text);
   REQUIRE(changed != text);
-  spit(f.vault(), changed);
+  spit(f.dir() / name, changed);
+}
+
+// This machine forgets what it verified (its cache place under $XDG_STATE_HOME): a fresh clone.
+void fresh_machine(Fixture& f)
+{
+  fs::remove_all(f.dir() / "state");
+}
+
+// Flips one base64 character of the value of the first key line starting with `prefix` whose
+// key contains `part` (escrow.keys: `    "LOGICAL#H24": "<b64>"`).
+std::string flip_value(const std::string& text, const std::string& prefix, const std::string& part)
+{
+  std::size_t at = text.find(prefix);
+  while (at != std::string::npos && text.substr(at, text.find('"', at + 1) - at).find(part) == std::string::npos) {
+    at = text.find(prefix, at + 1);
+  }
+  REQUIRE(at != std::string::npos);
+  const auto quote = text.find(": \"", at) + 3;
+  std::string out = text;
+  char& c = out[quote + 5];
+  c = c == 'A' ? 'B' : 'A';
+  return out;
+}
+
+// Flips one base64 character after the first `field` (e.g. "sig":") of journal line `line` (1-based).
+std::string flip_in_line(const std::string& text, std::size_t line, const std::string& field)
+{
+  std::size_t start = 0;
+  for (std::size_t i = 1; i < line; ++i) {
+    start = text.find('\n', start) + 1;
+  }
+  const auto end = text.find('\n', start);
+  const auto at = text.find(field, start);
+  REQUIRE(at < end);
+  std::string out = text;
+  char& c = out[at + field.size() + 5];
+  c = c == 'A' ? 'B' : 'A';
+  return out;
 }
 
 std::string replace_once(std::string text, const std::string& from, const std::string& to)
@@ -123,151 +153,257 @@ std::string replace_once(std::string text, const std::string& from, const std::s
   return text.replace(at, from.size(), to);
 }
 
-// Flips one base64 character of the first string value of `field` in the record `key`.
-std::string flip_field(const std::string& text, const std::string& key, const std::string& field)
-{
-  const auto record = text.find("\"" + key + "\": {");
-  REQUIRE(record != std::string::npos);
-  const auto at = text.find("\"" + field + "\": ", record);
-  REQUIRE(at != std::string::npos);
-  std::size_t quote = text.find('"', at + field.size() + 4);
-  if (text[at + field.size() + 4] == '{') { // a map: the first value in it
-    quote = text.find('"', text.find(':', text.find('"', at + field.size() + 4)) + 1);
-  }
-  REQUIRE(quote != std::string::npos);
-  std::string out = text;
-  char& c = out[quote + 5];
-  c = c == 'A' ? 'B' : 'A';
-  return out;
-}
-
 } // namespace
+
+// escrow-vault/2 (vault-2.md §3): three files. A command reads the head file and the journal
+// (only the lines after what this machine verified: the per-machine cache, D8) and the keys file
+// only to decrypt or seal; `verify` and a machine with no cache (a fresh clone) read everything.
+// So a byte changed inside a line this machine already verified is caught by `verify` and by a
+// fresh machine, and the newest line, the head file and the key lines by every command.
 
 TEST_CASE("foundation cli: a truncated vault", "[foundation][bad-input]")
 {
-  Fixture f;
-  team(f);
-  edit_vault(f, [](std::string text) { return text.substr(0, text.size() * 2 / 3); });
-  refused(f, "alice", {"list"}, 3, f.vault().string() + ": ");
-  const Result result = refused(f, "bob", {"get", "prod/db", "--reveal"}, 3, "truncated");
-  CHECK_THAT(result.err, Catch::Contains(f.vault().string()));
+  {
+    Fixture f;
+    team(f);
+    edit_file(f, "escrow.vault", [](std::string text) { return text.substr(0, text.size() * 2 / 3); });
+    const Result result = refused(f, "alice", {"list"}, 3, f.vault().string() + ": ");
+    CHECK_THAT(result.err, Catch::Contains("truncated"));
+    refused(f, "bob", {"get", "prod/db", "--reveal"}, 3, "escrow.vault: ");
+  }
+  {
+    Fixture f;
+    team(f);
+    edit_file(f, "escrow.journal", [](std::string text) { return text.substr(0, text.size() * 2 / 3); });
+    // This machine verified the entries now gone: a loss, named, with the way out.
+    const Result result = refused(f, "alice", {"list"}, 3, f.journal().string() + ": ");
+    CHECK_THAT(result.err, Catch::Contains("this machine verified are missing (lost or rolled back)")
+                             && Catch::Contains("escrow: hint: ") && Catch::Contains("audit ack-loss"));
+    // A fresh machine: the head file names an entry the journal lacks.
+    fresh_machine(f);
+    refused(f, "alice", {"list"}, 3, "escrow.vault: names entry");
+  }
+  {
+    Fixture f;
+    team(f);
+    edit_file(f, "escrow.keys", [](std::string text) { return text.substr(0, text.size() * 2 / 3); });
+    refused(f, "alice", {"get", "dev/token", "--reveal"}, 3, "escrow.keys: not an escrow-keys/2 file as escrow writes it");
+    refused(f, "alice", {"verify"}, 3, "escrow.keys: ");
+  }
 }
 
 TEST_CASE("foundation cli: one flipped byte in a ciphertext, a wrapped key, a signature, a public key, an owner", "[foundation][bad-input]")
 {
-  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
-    {"prod/db", "ciphertext", "secrets/prod/db: record does not match the signed manifest"},
-    {"prod/db", "wrapped", "secrets/prod/db: record does not match the signed manifest"},
-    {"dev/token", "sig", "secrets/dev/token: record does not match the signed manifest"},
-    {"bob", "sign_pk", "members/bob: record does not match the signed manifest"},
-    {"alice", "sig", "members/alice: record does not match the signed manifest"},
-  };
-  for (const auto& [key, field, message] : cases) {
+  // Key lines: every command that uses one recomputes its hash (the journal names it).
+  for (const std::string& logical : {std::string("dev/token:g1:rk:alice"), std::string(":v#")}) {
     Fixture f;
     team(f);
-    INFO(key << " " << field);
-    edit_vault(f, [&, &key = key, &field = field](const std::string& text) { return flip_field(text, key, field); });
-    refused(f, "alice", {"list"}, 3, message);
-    refused(f, "alice", {"verify"}, 3, message);
+    INFO(logical);
+    edit_file(f, "escrow.keys", [&](const std::string& text) { return flip_value(text, "\"dev/token:", logical); });
+    refused(f, "alice", {"get", "dev/token", "--reveal"}, 3, "escrow.keys: line ");
+    const Result result = refused(f, "alice", {"get", "dev/token", "--reveal"}, 3, "(modified outside escrow)");
+    CHECK_THAT(result.err, Catch::Contains("dev/token:"));
+    refused(f, "alice", {"verify"}, 3, "escrow.keys: ");
+    CHECK(f.as("alice", {"get", "prod/db", "--reveal"}).out == k_db_value); // the other lines still serve
   }
-  Fixture f;
-  team(f);
-  edit_vault(f, [](const std::string& text) {
-    return replace_once(text, "\"owner\": \"alice\",\n      \"purpose\": \"test\"", "\"owner\": \"carol\",\n      \"purpose\": \"test\"");
-  });
-  refused(f, "carol", {"show", "dev/token"}, 3, "secrets/dev/token: record does not match the signed manifest (modified outside escrow)");
-  CHECK(f.as("carol", {"show", "prod/db"}).code == 0); // lazy: an untouched record still serves
-  // The head signature too.
-  Fixture g;
-  team(g);
-  edit_vault(g, [](const std::string& text) {
-    const auto at = text.find("\"head_sig\"");
-    const auto sig = text.find("\"sig\": \"", at) + 9;
-    std::string out = text;
-    out[sig] = out[sig] == 'A' ? 'B' : 'A';
-    return out;
-  });
-  refused(g, "alice", {"list"}, 3, "the head signature does not verify");
+  {
+    // A custodian's share (only the custodian opens it).
+    Fixture f;
+    team(f);
+    edit_file(f, "escrow.keys", [&](const std::string& text) { return flip_value(text, "\"prod/db:", ":sh:bob#"); });
+    refused(f, "alice", {"verify"}, 3, "escrow.keys: ");
+  }
+  // Journal lines: the newest line is checked by every command (hash and signature); an older one
+  // by verify and by a machine without this one's cache.
+  const std::vector<std::tuple<std::string, std::size_t, std::string, std::string>> lines = {
+    {"the signature of the newest entry", 6, "\"sig\":\"", "the signature is not alice's"},
+    {"a member's public key", 2, "\"sign_pk\":\"", "its hash is not the hash of its content"},
+    {"the genesis signature", 1, "\"sig\":\"", "the signature is not alice's"},
+  };
+  for (const auto& [what, line, field, message] : lines) {
+    Fixture f;
+    team(f);
+    INFO(what);
+    edit_file(f, "escrow.journal", [&, &line = line, &field = field](const std::string& text) {
+      return flip_in_line(text, line, field);
+    });
+    refused(f, "alice", {"verify"}, 3, "escrow.journal: line " + std::to_string(line) + ": ");
+    refused(f, "alice", {"verify"}, 3, message);
+    if (line == 6) {
+      refused(f, "alice", {"list"}, 3, message);
+    }
+    fresh_machine(f);
+    refused(f, "alice", {"list"}, 3, "escrow.journal: line " + std::to_string(line) + ": ");
+    refused(f, "bob", {"get", "prod/db", "--reveal"}, 3, message);
+  }
+  {
+    // The owner of dev/token changed in its secret-add: the entry's hash no longer matches.
+    Fixture f;
+    team(f);
+    edit_file(f, "escrow.journal", [](const std::string& text) {
+      return replace_once(text, "\"owner\":\"alice\",\"purpose\":\"test\",\"secret\":\"dev/token\"",
+                          "\"owner\":\"carol\",\"purpose\":\"test\",\"secret\":\"dev/token\"");
+    });
+    // This machine verified that entry; the line in its place is the one named (not a loss).
+    refused(f, "carol", {"show", "dev/token"}, 3, "escrow.journal: line 6: ");
+    fresh_machine(f);
+    refused(f, "carol", {"show", "dev/token"}, 3, "escrow.journal: line 6: ");
+    refused(f, "carol", {"get", "dev/token", "--reveal"}, 3, "its hash is not the hash of its content");
+  }
+  {
+    // The head file's journal head.
+    Fixture g;
+    team(g);
+    edit_file(g, "escrow.vault", [](const std::string& text) {
+      const auto at = text.find("\"heads\": [\n      \"") + 18;
+      std::string out = text;
+      out[at] = out[at] == 'A' ? 'B' : 'A';
+      return out;
+    });
+    refused(g, "alice", {"list"}, 3, "escrow.vault: names journal entry");
+    refused(g, "alice", {"list"}, 3, "(the journal lost its tail)");
+  }
 }
 
 TEST_CASE("foundation cli: a record copied in from another vault", "[foundation][bad-input]")
 {
   Fixture f;
   team(f);
-  const std::string other = (f.dir() / "other.vault").string();
+  const std::string other = (f.dir() / "other" / "escrow.vault").string();
+  fs::create_directories(f.dir() / "other");
   REQUIRE(f.as("alice", {"--vault", other, "init"}).code == 0);
   const std::string value = "other-vault-value";
   REQUIRE(f.as("alice", {"--vault", other, "add", "dev/token", "--purpose", "test"}, &value).code == 0);
-  const std::string donor = slurp(other);
-  const auto record_of = [](const std::string& text) {
-    const auto start = text.find("\"dev/token\": {") + std::string("\"dev/token\": ").size();
-    const auto end = text.find("\n    }", start) + 6;
-    return std::pair{start, end};
-  };
-  edit_vault(f, [&](std::string text) {
-    const auto [start, end] = record_of(text);
-    const auto [donor_start, donor_end] = record_of(donor);
-    return text.replace(start, end - start, donor.substr(donor_start, donor_end - donor_start));
-  });
-  refused(f, "alice", {"get", "dev/token", "--reveal"}, 3, "secrets/dev/token: record does not match the signed manifest");
-  refused(f, "alice", {"verify"}, 3, "secrets/dev/token");
+  const auto snapshot_before = escrow::test::snapshot(f.dir());
+  const std::string donor_keys = slurp(f.dir() / "other" / "escrow.keys");
+  const std::string donor_journal = slurp(f.dir() / "other" / "escrow.journal");
+  {
+    // alice's sealed reader key of dev/token from the other vault, under this vault's line key.
+    const std::string keys = slurp(f.dir() / "escrow.keys");
+    const auto value_of = [](const std::string& text) {
+      const auto at = text.find("\"dev/token:g1:rk:alice#");
+      const auto start = text.find(": \"", at) + 3;
+      return std::pair{start, text.find('"', start)};
+    };
+    const auto [start, end] = value_of(keys);
+    const auto [donor_start, donor_end] = value_of(donor_keys);
+    std::string changed = keys;
+    changed.replace(start, end - start, donor_keys.substr(donor_start, donor_end - donor_start));
+    REQUIRE(changed != keys);
+    spit(f.dir() / "escrow.keys", changed);
+    refused(f, "alice", {"get", "dev/token", "--reveal"}, 3, "escrow.keys: line ");
+    refused(f, "alice", {"get", "dev/token", "--reveal"}, 3, "does not hash to what the journal recorded");
+    refused(f, "alice", {"verify"}, 3, "escrow.keys: ");
+    spit(f.dir() / "escrow.keys", keys);
+  }
+  {
+    // The other vault's whole keys file.
+    const std::string keys = slurp(f.dir() / "escrow.keys");
+    spit(f.dir() / "escrow.keys", donor_keys);
+    refused(f, "alice", {"get", "dev/token", "--reveal"}, 3, "escrow.keys: belongs to another vault");
+    spit(f.dir() / "escrow.keys", keys);
+  }
+  {
+    // The other vault's secret-add line appended to this journal.
+    const std::string journal = slurp(f.journal());
+    const auto last = donor_journal.rfind('\n', donor_journal.size() - 2) + 1;
+    spit(f.journal(), journal + donor_journal.substr(last));
+    refused(f, "alice", {"list"}, 3, "escrow.journal: line 7: ");
+    refused(f, "alice", {"get", "dev/token", "--reveal"}, 3, "escrow.journal: line 7: ");
+    spit(f.journal(), journal);
+  }
+  CHECK(escrow::test::snapshot(f.dir()) == snapshot_before);
 }
 
 TEST_CASE("foundation cli: a vault rolled back to an older revision, --allow-rollback accepts it", "[foundation][bad-input]")
 {
+  // escrow-vault/2 replaces v1's revision pins and --allow-rollback with loss detection
+  // (vault-2-replay.md §6): an older copy of the files is refused on every machine that verified
+  // the newer entries, whatever the options; only `escrow audit ack-loss` (a signed, journaled
+  // operation by an admin) lets the vault go on without them.
   Fixture f;
   team(f);
-  const std::string older = slurp(f.vault());
+  const std::map<std::string, std::string> older = {
+    {"escrow.vault", slurp(f.vault())}, {"escrow.journal", slurp(f.journal())}, {"escrow.keys", f.read("escrow.keys")}};
   f.add("alice", "dev/newer", "n3wer-value");
-  spit(f.vault(), older);
-  const Result result = refused(f, "bob", {"list"}, 3, "rolled back: this is revision 6, this machine has already seen revision 7");
-  CHECK_THAT(result.err, Catch::Contains("escrow: hint: ") && Catch::Contains("--allow-rollback"));
-  refused(f, "alice", {"add", "dev/x", "--purpose", "p"}, 3, "rolled back", Effect::nothing, &k_dev_value);
-  // The pins live in $XDG_STATE_HOME/escrow/known.json.
-  const Json pins = escrow::canonical::parse(slurp(f.dir() / "state/escrow/known.json"), "known.json");
-  CHECK(pins["vaults"].begin().value()["revision"] == 7);
-
-  const std::string journal = slurp(f.journal());
-  const Result accepted = f.as("bob", {"--allow-rollback", "list"});
-  INFO(accepted.err);
-  CHECK(accepted.code == 0);
-  CHECK(slurp(f.vault()) == older);
-  const auto added = lines_of(slurp(f.journal()).substr(journal.size()));
-  REQUIRE(added.size() == 1);
-  CHECK_THAT(added[0], Catch::Contains("\"action\":\"allow-rollback\"") && Catch::Contains("\"seen\":7"));
-  CHECK(f.as("bob", {"list"}).code == 0);
+  // The journal alone, then all three files, put back as they were.
+  spit(f.journal(), older.at("escrow.journal"));
+  Result result = refused(f, "bob", {"list"}, 3, "escrow.journal: 1 entry this machine verified is missing (lost or rolled back)");
+  CHECK_THAT(result.err, Catch::Contains("(secret-add by alice, ") && Catch::Contains("escrow: hint: ")
+                           && Catch::Contains("escrow audit ack-loss"));
+  for (const auto& [name, bytes] : older) {
+    spit(f.dir() / name, bytes);
+  }
+  refused(f, "bob", {"list"}, 3, "escrow.journal: 1 entry this machine verified is missing");
+  refused(f, "alice", {"add", "dev/x", "--purpose", "p"}, 3, "lost or rolled back", Effect::nothing, &k_dev_value);
+  refused(f, "bob", {"--allow-rollback", "list"}, 3, "lost or rolled back");
+  refused(f, "alice", {"verify"}, 3, "lost or rolled back");
 }
 
 TEST_CASE("foundation cli: an unknown major format version", "[foundation][bad-input]")
 {
   Fixture f;
   team(f);
-  edit_vault(f, [](const std::string& text) { return replace_once(text, "escrow-vault/1", "escrow-vault/2"); });
-  refused(f, "alice", {"list"}, 3, "unsupported format \"escrow-vault/2\" (this escrow reads escrow-vault/1)");
-  refused(f, "alice", {"add", "dev/x", "--purpose", "p"}, 3, "escrow-vault/2", Effect::nothing, &k_dev_value);
+  const auto bump = [&](const std::string& name, const std::string& from, const std::string& to) {
+    const std::string before = f.read(name);
+    edit_file(f, name, [&](const std::string& text) { return replace_once(text, from, to); });
+    return before;
+  };
+  std::string saved = bump("escrow.vault", "escrow-vault/2", "escrow-vault/3");
+  refused(f, "alice", {"list"}, 3, "escrow.vault: format \"escrow-vault/3\" is not escrow-vault/2 (this escrow reads escrow-vault/2)");
+  refused(f, "alice", {"add", "dev/x", "--purpose", "p"}, 3, "escrow-vault/3", Effect::nothing, &k_dev_value);
+  spit(f.vault(), saved);
+  saved = bump("escrow.keys", "escrow-keys/2", "escrow-keys/3");
+  refused(f, "alice", {"get", "dev/token", "--reveal"}, 3, "escrow.keys: format \"escrow-keys/3\" is not escrow-keys/2");
+  spit(f.dir() / "escrow.keys", saved);
+  bump("escrow.journal", "escrow-journal/2", "escrow-journal/3");
+  refused(f, "alice", {"verify"}, 3, "escrow.journal: line 1: ");
+  fresh_machine(f);
+  refused(f, "alice", {"list"}, 3, "not escrow-journal/2 (a journal of another format or version)");
 }
 
 TEST_CASE("foundation cli: duplicate JSON keys", "[foundation][bad-input]")
 {
   Fixture f;
   team(f);
-  edit_vault(f, [](const std::string& text) {
-    return replace_once(text, "\n  \"connectors\": {},", "\n  \"connectors\": {},\n  \"connectors\": {},");
+  edit_file(f, "escrow.vault", [](const std::string& text) {
+    return replace_once(text, "\n  \"format\": \"escrow-vault/2\",", "\n  \"format\": \"escrow-vault/2\",\n  \"format\": \"escrow-vault/2\",");
   });
   refused(f, "alice", {"list"}, 3, "escrow.vault: duplicate key at byte");
   Fixture g;
   team(g);
-  edit_vault(g, [](const std::string& text) { return replace_once(text, "\"tier\": \"standard\",", "\"tier\": \"standard\", \"tier\": \"x\","); });
-  // Inside a record, the changed bytes fail the signed manifest before anything is parsed.
-  refused(g, "alice", {"get", "dev/token", "--reveal"}, 3, "secrets/dev/token: record does not match the signed manifest");
+  edit_file(g, "escrow.journal", [](const std::string& text) {
+    return replace_once(text, "\"tier\":\"standard\"", "\"tier\":\"standard\",\"tier\":\"x\"");
+  });
+  refused(g, "alice", {"verify"}, 3, "duplicate key at byte");
+  fresh_machine(g);
+  refused(g, "alice", {"get", "dev/token", "--reveal"}, 3, "escrow.journal: line ");
+  refused(g, "alice", {"list"}, 3, "duplicate key at byte");
+  Fixture h;
+  team(h);
+  edit_file(h, "escrow.keys", [](const std::string& text) {
+    return replace_once(text, "\n  \"format\": \"escrow-keys/2\",", "\n  \"format\": \"escrow-keys/2\",\n  \"format\": \"escrow-keys/2\",");
+  });
+  refused(h, "alice", {"get", "dev/token", "--reveal"}, 3, "escrow.keys: not an escrow-keys/2 file as escrow writes it");
 }
 
 TEST_CASE("foundation cli: invalid UTF-8, in the vault and in arguments", "[foundation][bad-input]")
 {
   Fixture f;
   team(f);
-  edit_vault(f, [](const std::string& text) { return replace_once(text, "\"purpose\": \"test\"", "\"purpose\": \"t\xC3\x28st\""); });
+  edit_file(f, "escrow.vault", [](const std::string& text) { return replace_once(text, "\"journal\"", "\"jo\xC3\x28urnal\""); });
   refused(f, "alice", {"list"}, 3, "escrow.vault: invalid UTF-8 at byte");
+  Fixture h;
+  team(h);
+  edit_file(h, "escrow.journal", [](const std::string& text) { return replace_once(text, "\"purpose\":\"test\"", "\"purpose\":\"t\xC3\x28st\""); });
+  refused(h, "alice", {"verify"}, 3, "invalid UTF-8 at byte");
+  fresh_machine(h);
+  refused(h, "alice", {"list"}, 3, "escrow.journal: line ");
+  refused(h, "alice", {"list"}, 3, "invalid UTF-8 at byte");
+  Fixture k;
+  team(k);
+  edit_file(k, "escrow.keys", [](const std::string& text) { return replace_once(text, "\"escrow-keys/2\"", "\"escrow-keys/2\xC3\x28\""); });
+  refused(k, "alice", {"get", "dev/token", "--reveal"}, 3, "escrow.keys: ");
 
   Fixture g;
   team(g);
@@ -277,6 +413,9 @@ TEST_CASE("foundation cli: invalid UTF-8, in the vault and in arguments", "[foun
   refused(g, "alice", {"add", "dev/x", "--purpose", "red \x1b[31m"}, 2, "without control characters", Effect::nothing,
           &k_dev_value);
   refused(g, "alice", {"get", "dev/t\xFFoken", "--reveal"}, 2, "invalid secret name: not valid UTF-8");
+  refused(g, "alice", {"add", "dev/token", "--update", "--purpose", "p\xFF"}, 2, "--purpose must be UTF-8 text");
+  refused(g, "alice", {"custodians", "prod/db", "--custodians", "bob,\xFF", "--threshold", "1"}, 2,
+          "--custodians must be UTF-8 text");
 }
 
 TEST_CASE("foundation cli: a NUL, '/..' or an empty segment in a secret name", "[foundation][bad-input]")
@@ -327,9 +466,10 @@ TEST_CASE("foundation cli: the wrong passphrase", "[foundation][bad-input]")
   const Result pub = f.as("erin", {"identity", "show", "--public"});
   spit(f.dir() / "erin.pub", pub.out);
   REQUIRE(f.as("alice", {"member", "add", (f.dir() / "erin.pub").string(), "--role", "requester", "--env", "dev"}).code == 0);
-  CHECK(f.as("erin", {"list"}).code == 0);
+  // escrow-vault/2: list, show and verify are public reads (no identity); grants needs one.
+  CHECK(f.as("erin", {"grants"}).code == 0);
   f.set_env("ESCROW_PASSPHRASE_FILE", (f.dir() / "wrong.pass").string());
-  refused(f, "erin", {"list"}, 4, "erin.id: wrong passphrase");
+  refused(f, "erin", {"grants"}, 4, "erin.id: wrong passphrase");
   refused(f, "erin", {"add", "dev/x", "--purpose", "p"}, 4, "wrong passphrase", Effect::nothing, &k_dev_value);
   f.unset_env("ESCROW_PASSPHRASE_FILE");
 }
@@ -339,9 +479,11 @@ TEST_CASE("foundation cli: a non-member's identity", "[foundation][bad-input]")
   Fixture f;
   team(f);
   f.identity("mallory");
+  // escrow-vault/2: list, show and verify are public reads; what needs a member refuses.
   for (const auto& args : std::vector<std::vector<std::string>>{
-         {"list"}, {"get", "dev/token", "--reveal"}, {"show", "prod/db"}, {"verify"}, {"exec", "--set", "X=dev/token", "--", "true"}}) {
+         {"grants"}, {"get", "dev/token", "--reveal"}, {"exec", "--set", "X=dev/token", "--", "true"}}) {
     refused(f, "mallory", args, 4, "mallory (");
+    refused(f, "mallory", args, 4, ") is not a member of this vault");
   }
   refused(f, "mallory", {"add", "dev/x", "--purpose", "p"}, 4, "is not a member of this vault", Effect::nothing, &k_dev_value);
   refused(f, "mallory", {"member", "add", (f.dir() / "mallory.pub").string(), "--role", "admin", "--env", "*"}, 4,
@@ -354,7 +496,7 @@ TEST_CASE("foundation cli: a removed member's identity", "[foundation][bad-input
   team(f);
   REQUIRE(f.as("alice", {"member", "remove", "dave"}).code == 0);
   for (const auto& args :
-       std::vector<std::vector<std::string>>{{"list"}, {"get", "dev/token", "--reveal"}, {"exec", "--set", "X=dev/token", "--", "true"}}) {
+       std::vector<std::vector<std::string>>{{"grants"}, {"get", "dev/token", "--reveal"}, {"exec", "--set", "X=dev/token", "--", "true"}}) {
     refused(f, "dave", args, 4, "dave was removed from this vault on");
   }
   refused(f, "dave", {"add", "dev/x", "--purpose", "p"}, 4, "dave was removed", Effect::nothing, &k_dev_value);
@@ -365,16 +507,23 @@ TEST_CASE("foundation cli: a member outside the secret's environment is denied, 
   Fixture f;
   team(f);
   // dave reaches dev only; bob reaches prod only.
-  refused(f, "dave", {"get", "prod/db", "--reveal"}, 4, "get: dave is not assigned to the prod environment", Effect::denied_entry);
+  refused(f, "dave", {"get", "prod/db", "--reveal"}, 4, "get: prod/db: dave may not read v1: dave is not assigned to the prod environment",
+          Effect::denied_entry);
   refused(f, "bob", {"get", "dev/token", "--reveal"}, 4, "not assigned to the dev environment", Effect::denied_entry);
   refused(f, "bob", {"exec", "--set", "X=dev/token", "--", "true"}, 4, "not assigned to the dev environment", Effect::denied_entry);
-  refused(f, "bob", {"show", "dev/token"}, 4, "not assigned to the dev environment");
-  refused(f, "bob", {"add", "dev/x", "--purpose", "p"}, 4, "not assigned to the dev environment", Effect::nothing, &k_dev_value);
+  // A write outside the member's environments: refused by the rules, journaled (secret-add, denied).
+  refused(f, "bob", {"add", "dev/x", "--purpose", "p"}, 4, "dev", Effect::denied_entry, &k_dev_value);
   // A member who reaches the environment but holds no key: denied, journaled.
-  refused(f, "carol", {"get", "dev/token", "--reveal"}, 4, "carol has no access to dev/token v1", Effect::denied_entry);
+  refused(f, "carol", {"get", "dev/token", "--reveal"}, 4, "get: dev/token: carol may not read v1: not a reader, no request, no grant",
+          Effect::denied_entry);
+  // escrow-vault/2: list and show are public reads of the journal's state (every member reads the
+  // journal; vault-2.md §3.5): no value, no key line, nothing written.
+  const auto before = escrow::test::snapshot(f.dir());
+  CHECK(f.as("bob", {"show", "dev/token"}).code == 0);
   const Result list = f.as("bob", {"list"});
   CHECK(list.code == 0);
-  CHECK_THAT(list.out, Catch::Contains("prod/db") && !Catch::Contains("dev/token"));
+  CHECK_THAT(list.out, Catch::Contains("prod/db") && Catch::Contains("dev/token"));
+  CHECK(escrow::test::snapshot(f.dir()) == before);
 }
 
 TEST_CASE("foundation cli: get without --reveal", "[foundation][bad-input]")
@@ -391,8 +540,8 @@ TEST_CASE("foundation cli: a missing vault and a missing identity", "[foundation
   f.identity("alice");
   refused(f, "alice", {"list"}, 5, "escrow.vault: no such vault");
   REQUIRE(f.as("alice", {"init"}).code == 0);
-  refused(f, "nobody", {"list"}, 4, "nobody.id: no identity file");
-  refused(f, "alice", {"init"}, 2, "escrow.vault: already exists; refusing to overwrite");
+  refused(f, "nobody", {"grants"}, 4, "nobody.id: no identity file");
+  refused(f, "alice", {"init"}, 2, "escrow.journal: already exists (a vault is there)");
 }
 
 TEST_CASE("foundation cli: no value reaches an output, the journal or the vault", "[foundation]")
@@ -465,7 +614,8 @@ TEST_CASE("foundation cli: --help of every subcommand exits 0 and mentions its o
     {"member add", {"pubfile", "--role", "--env"}},
     {"member remove", {"name"}},
     {"member list", {"--help"}},
-    {"add", {"--owner", "--purpose", "--connector", "--custodians", "--threshold", "--every", "--generate", "--tier", "--after-access"}},
+    {"add", {"--owner", "--purpose", "--connector", "--custodians", "--threshold", "--every", "--generate", "--tier", "--after-access", "--update", "--no-after-access"}},
+    {"custodians", {"name", "--custodians", "--threshold", "--none"}},
     {"list", {"--env"}},
     {"show", {"name"}},
     {"get", {"--reveal", "--version"}},

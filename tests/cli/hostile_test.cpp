@@ -3,8 +3,12 @@
 // with a modified build can write both). Every human output shows them escaped; --json is exact.
 #include "fixture.hpp"
 
-#include <escrow/escrow.hpp>
-#include <escrow/session.hpp>
+#include "../unit/foundation_support.hpp"
+
+#include <escrow/canonical.hpp>
+#include <escrow/history/labels.hpp>
+#include <escrow/history/requests.hpp>
+#include <escrow/history/vault_session.hpp>
 #include <escrow/util/escape.hpp>
 
 namespace escrow::test {
@@ -27,9 +31,23 @@ bool raw_controls(const std::string& text)
   return text.find("\xc2\x9b") != std::string::npos || text.find("\xe2\x80\xae") != std::string::npos;
 }
 
-SessionOptions options_for(const Fixture& f, const std::string& member)
+// A session as the CLI opens it for `member`: what a member's own build can drive.
+history::VaultSession session_for(const Fixture& f, const std::string& member)
 {
-  return f.options(member);
+  history::VaultSessionOptions o;
+  o.vault_path = f.vault();
+  o.state_home = f.dir() / "state";
+  o.clock = Clock::from_setting(f.env("ESCROW_NOW"));
+  o.lock_wait = std::chrono::seconds(5);
+  const std::string path = f.path(member + ".id").string();
+  o.identity = [path] { return open_identity(canonical::parse(test::slurp(path), path), nullptr, path); };
+  return history::VaultSession::open(std::move(o), history::Access::write);
+}
+
+Identity identity_of(const Fixture& f, const std::string& member)
+{
+  const std::string path = f.path(member + ".id").string();
+  return open_identity(canonical::parse(test::slurp(path), path), nullptr, path);
 }
 
 } // namespace
@@ -49,6 +67,10 @@ TEST_CASE("escape_controls makes terminal controls visible and leaves text alone
   CHECK(util::has_controls("\x1b"));
 }
 
+// escrow-vault/2: the entry grammar refuses C0 controls in every text of an operation and in an
+// entry's "why" (a line holding one is exit 3, and the error line quotes none of it); what the
+// grammar lets through is printed escaped: C1 controls and bidi overrides in a justification, and
+// any control in an event's detail facts (a member's own build can sign both).
 TEST_CASE("control characters from the vault and journal are escaped in every human output", "[hostile][escape]")
 {
   Fixture f;
@@ -59,31 +81,22 @@ TEST_CASE("control characters from the vault and journal are escaped in every hu
   f.member("erin", {"requester"}, {"prod"});
   f.add("alice", "prod/db", "pr0d-Value", {"--custodians", "bob,carol", "--threshold", "2"});
 
-  // erin, with a build of her own: a signed request whose justification holds escapes, and
-  // journal fields (why, connector-style output in detail) holding them too.
+  const std::string k_c1_bidi = "evil\xc2\x9b"
+                                "csi\xe2\x80\xae"
+                                "bidi 2 of 2 approvals";
+  // erin, with a build of her own: a signed request whose justification holds a C1 control and a
+  // bidi override, and an exec event whose detail holds every kind of control.
   {
-    Session session = Session::open(options_for(f, "erin"), Mode::write);
-    Vault& vault = session.vault();
-    const std::string id = request_access(vault, "prod/db", session.identity(), 3600, "benign", session.now()).id;
-    SecretRecord& secret = vault.secret_mut("prod/db");
-    for (Request& request : secret.requests) {
-      if (request.id == id) {
-        request.why = k_hostile;
-        vault.sign(secret, request, session.identity());
-      }
-    }
-    JournalEntry entry;
-    entry.action = JournalAction::request;
-    entry.secret = "prod/db";
-    entry.env = "prod";
-    entry.request = id;
-    entry.why = k_hostile;
-    entry.detail = Json{{"output", k_hostile}};
-    session.commit(std::move(entry));
+    history::VaultSession session = session_for(f, "erin");
+    (void)history::file_request(session, "prod/db", 3600, k_c1_bidi);
+    (void)session.record(history::EventKind::exec, history::Result::ok,
+                         Json{{"secret", "prod/db"}, {"program", k_hostile}, {"variable", "X"}});
   }
+  REQUIRE(f.read("escrow.journal").find(Json(k_hostile).dump().substr(1, 13)) != std::string::npos); // JSON-escaped: "evil\\u001b[31"
 
+  // (audit log / audit report / --html join this list when audit runs on escrow-vault/2: helper audit2.)
   for (const std::vector<std::string>& command :
-       {std::vector<std::string>{"grants"}, {"show", "prod/db"}, {"audit", "log"}, {"audit", "report"}}) {
+       {std::vector<std::string>{"grants"}, {"show", "prod/db"}, {"list"}, {"member", "list"}, {"verify"}}) {
     const Result result = f.as("bob", command);
     INFO(command[0] << ": " << result.err);
     REQUIRE(result.code == 0);
@@ -91,19 +104,39 @@ TEST_CASE("control characters from the vault and journal are escaped in every hu
     CHECK_FALSE(raw_controls(result.err));
   }
   const Result grants = f.as("bob", {"grants"});
-  CHECK(grants.out.find("evil\\u001b[31mRED\\u0007bell\\u000dCR\\u009bcsi\\u202ebidi\\u000a2 of 2 approvals")
-        != std::string::npos);
-  // The forged second line never starts a line of its own.
-  CHECK(grants.out.find("\n2 of 2 approvals") == std::string::npos);
+  CHECK(grants.out.find("evil\\u009bcsi\\u202ebidi 2 of 2 approvals") != std::string::npos);
+  const Result json = f.as("bob", {"--json", "grants"});
+  REQUIRE(json.code == 0);
+  CHECK(json.out.find(Json(k_c1_bidi).dump()) != std::string::npos); // --json stays exact
 
-  const Result log = f.as("bob", {"--json", "audit", "log"});
-  REQUIRE(log.code == 0);
-  CHECK(log.out.find(Json(k_hostile).dump()) != std::string::npos); // --json stays exact
-
-  const Result html = f.as("bob", {"audit", "report", "--html", f.path("r.html").string()});
-  REQUIRE(html.code == 0);
-  const std::string page = f.read("r.html");
-  CHECK_FALSE(raw_controls(page));
+  // A request whose "why" holds C0 controls, hashed and signed by erin by hand (the grammar
+  // refuses to write it): every command refuses the line, quoting none of it, changing nothing.
+  {
+    const std::string journal = f.read("escrow.journal");
+    std::string last_line = journal.substr(0, journal.size() - 1);
+    last_line = last_line.substr(last_line.rfind('\n') + 1);
+    const history::Entry last = history::parse_entry(last_line, "entry");
+    history::Entry forged = history::parse_entry(last_line, "entry");
+    // An exec event is erin's: re-use it with a why that holds the escapes.
+    forged.parents = {last.hash};
+    forged.ts = last.ts + 1;
+    forged.why = k_hostile;
+    forged.hash = history::compute_hash(forged);
+    const Identity erin = identity_of(f, "erin");
+    forged.sig = erin.sign(history::labels::k_entry_sig, ByteView(forged.hash.data(), forged.hash.size()));
+    spit(f.journal(), journal + history::dump_entry(forged) + "\n");
+  }
+  const auto before = snapshot(f.dir());
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"grants"}, {"show", "prod/db"}, {"list"}, {"verify"}}) {
+    const Result result = f.as("bob", command);
+    INFO(command[0] << ": " << result.err);
+    CHECK(result.code == 3);
+    CHECK(result.err.rfind("escrow: error: " + f.journal().string() + ": line ", 0) == 0);
+    CHECK_FALSE(raw_controls(result.out));
+    CHECK_FALSE(raw_controls(result.err));
+    CHECK(snapshot(f.dir()) == before);
+  }
 }
 
 } // namespace escrow::test

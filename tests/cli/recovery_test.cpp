@@ -2,15 +2,17 @@
 // docs/RECOVERY.md) — in-process, against connectors that are small shell commands on files.
 #include "fixture.hpp"
 
-#include <escrow/backup.hpp>
 #include <escrow/error.hpp>
-#include <escrow/journal.hpp>
+#include <escrow/history/backup.hpp>
+#include <escrow/history/replay.hpp>
 #include <escrow/session.hpp>
 
 #include <escrow/crypto.hpp>
 #include <escrow/identity.hpp>
 
 #include <functional>
+#include <map>
+#include <sstream>
 #include <regex>
 #include <set>
 #include <sys/stat.h>
@@ -19,6 +21,7 @@ using escrow::test::Fixture;
 using escrow::test::Result;
 using namespace escrow;
 namespace fs = std::filesystem;
+namespace hb = escrow::history::backup;
 
 namespace {
 
@@ -60,9 +63,15 @@ std::size_t lines_of(const std::string& text)
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
-std::vector<JournalEntry> journal_of(const fs::path& path)
+// The journal's entries (escrow-vault/2: one canonical JSON object a line).
+std::vector<Json> journal_of(const fs::path& path)
 {
-  return Journal(path).read_all();
+  std::vector<Json> out;
+  std::istringstream lines(slurp(path));
+  for (std::string line; std::getline(lines, line);) {
+    out.push_back(Json::parse(line));
+  }
+  return out;
 }
 
 // The team: alice (genesis admin), bob and carol (custodians), henry (requester), ci (rotator).
@@ -103,7 +112,10 @@ struct Team
     REQUIRE(slurp(f.path("app.value")) == value);
   }
 
-  std::string snapshot() const { return f.read("escrow.vault") + "\n--\n" + f.read("escrow.journal"); }
+  std::string snapshot() const
+  {
+    return f.read("escrow.vault") + "\n--\n" + f.read("escrow.journal") + "\n--\n" + f.read("escrow.keys");
+  }
 };
 
 // Runs `restore` into <dir>/<to> and checks that a refusal wrote nothing there.
@@ -121,6 +133,7 @@ void expect_refused(const Fixture& f, const std::string& file, int code, const s
   CHECK(std::regex_search(r.err, std::regex("^escrow: error: [^\n]*\n(escrow: hint: [^\n]*\n)*$")));
   CHECK_FALSE(fs::exists(to / "escrow.vault"));
   CHECK_FALSE(fs::exists(to / "escrow.journal"));
+  CHECK_FALSE(fs::exists(to / "escrow.keys"));
 }
 
 } // namespace
@@ -130,6 +143,7 @@ TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the
   Team t;
   const std::string vault_before = t.f.read("escrow.vault");
   const std::string journal_before = t.f.read("escrow.journal");
+  const std::string keys_before = t.f.read("escrow.keys");
   const Result made = t.f.as("alice", {"--json", "backup", "--out", t.f.path("team.backup").string()});
   INFO(made.err);
   REQUIRE(made.code == 0);
@@ -139,18 +153,19 @@ TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the
 
   // Encrypted at rest: neither the value nor any metadata is readable in the file; 0600.
   const std::string file = t.f.read("team.backup");
-  CHECK(file.rfind("escrow-backup/1\n", 0) == 0);
+  CHECK(file.rfind("escrow-backup/2\n", 0) == 0); // the v2 files inside
   CHECK(file.find(t.value) == std::string::npos);
   CHECK(file.find("prod/db") == std::string::npos);
   CHECK(file.find("incident 812") == std::string::npos);
   struct stat st{};
   REQUIRE(::stat(t.f.path("team.backup").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
-  // Journaled, in the real journal; the vault is unchanged.
+  // Journaled, in the real journal (an event: the head and keys files are unchanged).
   CHECK(t.f.read("escrow.vault") == vault_before);
+  CHECK(t.f.read("escrow.keys") == keys_before);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == JournalAction::backup);
-  CHECK(entries.back().actor == "alice");
+  CHECK(entries.back()["action"] == "backup");
+  CHECK(entries.back()["actor"] == "alice");
   // Never over an existing file.
   CHECK(t.f.as("alice", {"backup", "--out", t.f.path("team.backup").string()}).code == 2);
 
@@ -162,11 +177,12 @@ TEST_CASE("backup: one encrypted, signed, journaled file; restore gives back the
   REQUIRE(restored.code == 0);
   CHECK(std::regex_search(restored.out, std::regex("restored in [0-9]+\\.[0-9] s")));
   CHECK(slurp(to / "escrow.vault") == vault_before);
+  CHECK(slurp(to / "escrow.keys") == keys_before);
   const std::string restored_journal = slurp(to / "escrow.journal");
   CHECK(restored_journal.rfind(journal_before, 0) == 0); // as backed up (with its backup entry), then restore
   const auto restored_entries = journal_of(to / "escrow.journal");
-  CHECK(restored_entries.back().action == JournalAction::restore);
-  CHECK(restored_entries[restored_entries.size() - 2].action == JournalAction::backup);
+  CHECK(restored_entries.back()["action"] == "restore");
+  CHECK(restored_entries[restored_entries.size() - 2]["action"] == "backup");
   CHECK(restored_entries.size() == lines_of(journal_before) + 2);
   const Result verify = t.f.as("alice", {"--vault", (to / "escrow.vault").string(), "verify"});
   INFO(verify.err);
@@ -240,9 +256,9 @@ TEST_CASE("restore refuses corrupted, truncated, foreign and stale backups: exit
     expect_refused(t.f, variant("c1", flip(l3 + 100)), 3, "signature does not verify");      // ciphertext
     expect_refused(t.f, variant("c2", flip(l4 + 10)), 3, "signature does not verify");       // signature
     std::string header = bytes;
-    header.replace(header.find("\"revision\":"), 12, "\"revision\":9");
+    header.replace(header.find("\"entries\":"), 10, "\"entries\":1"); // one more digit
     expect_refused(t.f, variant("c3", header), 3, "");                                      // header
-    expect_refused(t.f, variant("c4", "escrow-backup/2\n" + bytes.substr(l2)), 3, "unsupported backup format");
+    expect_refused(t.f, variant("c4", "escrow-backup/3\n" + bytes.substr(l2)), 3, "unsupported backup format");
     expect_refused(t.f, variant("c5", "hello world\n"), 3, "not an escrow backup");
     expect_refused(t.f, variant("c6", bytes + "extra\n"), 3, "unexpected bytes");
   }
@@ -290,14 +306,19 @@ TEST_CASE("restore refuses corrupted, truncated, foreign and stale backups: exit
   SECTION("stale: older than this machine has seen, unless --allow-rollback")
   {
     t.f.add("alice", "prod/newer", "newer-value"); // revision + 1, pinned here
-    expect_refused(t.f, good.string(), 3, "stale: a backup of revision");
+    // This machine verified an entry the backup lacks: restoring it would be a loss.
+    expect_refused(t.f, good.string(), 3, "stale: a backup made .* that lacks 1 journal entry this machine has verified");
     const fs::path to = t.f.path("rolled-back");
     const Result r = t.f.as("alice", {"restore", good.string(), "--to", to.string(), "--allow-rollback"});
     INFO(r.err);
     CHECK(r.code == 0);
     const auto entries = journal_of(to / "escrow.journal");
-    CHECK(entries[entries.size() - 2].action == JournalAction::allow_rollback); // journaled
-    CHECK(entries.back().action == JournalAction::restore);
+    CHECK(entries[entries.size() - 2]["action"] == "rollback-accepted"); // journaled
+    CHECK(entries.back()["action"] == "restore");
+    // The restored vault opens on this machine (its own place: no loss reported there).
+    const Result verify = t.f.as("alice", {"--vault", (to / "escrow.vault").string(), "verify"});
+    INFO(verify.err);
+    CHECK(verify.code == 0);
   }
   SECTION("a damaged journal is not backed up")
   {
@@ -317,13 +338,19 @@ TEST_CASE("parse_backup: the file round-trips byte for byte", "[recovery]")
   Team t;
   REQUIRE(t.f.as("alice", {"backup", "--out", t.f.path("b").string()}).code == 0);
   const std::string bytes = t.f.read("b");
-  const backup::BackupFile file = backup::parse_backup(bytes, "b");
-  CHECK(backup::serialize_backup(file) == bytes);
+  const hb::BackupFile file = hb::parse_backup(bytes, "b");
+  CHECK(hb::serialize_backup(file) == bytes);
   CHECK(file.header.maker == "alice");
   CHECK(file.header.recipients.size() == 1);
-  const backup::Payload payload{"vault text\n", ""};
-  CHECK(backup::parse_payload(backup::serialize_payload(payload), "p").vault == "vault text\n");
-  CHECK_THROWS_AS(backup::parse_payload("escrow-backup-payload/1\nvault 99\nabc\n", "p"), Error);
+  CHECK(file.header.head.name == "escrow.vault");
+  CHECK(file.header.keys.name == "escrow.keys");
+  const hb::Payload payload{"head text\n", "", "keys\n"};
+  const hb::Payload back = hb::parse_payload(hb::serialize_payload(payload), "p");
+  CHECK(back.head == "head text\n");
+  CHECK(back.journal.empty());
+  CHECK(back.keys == "keys\n");
+  CHECK_THROWS_AS(hb::parse_payload("escrow-backup-payload/2\nhead 99\nabc\n", "p"), Error);
+  CHECK_THROWS_AS(hb::parse_payload("escrow-backup-payload/1\nvault 3\nabc\njournal 0\n\n", "p"), Error);
 }
 
 TEST_CASE("rehearse: rotation and rollback on a staging twin; the real vault and system untouched", "[recovery][cli]")
@@ -340,7 +367,19 @@ TEST_CASE("rehearse: rotation and rollback on a staging twin; the real vault and
 
   const std::string vault_before = t.f.read("escrow.vault");
   const std::string journal_before = t.f.read("escrow.journal");
-  const std::string known_before = t.f.read("state/escrow/known.json");
+  const std::string keys_before = t.f.read("escrow.keys");
+  // This machine's cache of the vault (escrow-vault/2: state/escrow/vaults/<id>/<place>/).
+  const auto places = [&t] {
+    std::map<std::string, std::int64_t> out; // place → entries verified
+    for (const auto& item : fs::recursive_directory_iterator(t.f.path("state/escrow/vaults"))) {
+      if (item.path().filename() == "verified.json") {
+        out[item.path().parent_path().string()] = Json::parse(slurp(item.path()))["log"]["count"].get<std::int64_t>();
+      }
+    }
+    return out;
+  };
+  const auto places_before = places();
+  REQUIRE(places_before.size() == 1);
   spit(t.f.path("calls.log"), "");
   const Result r = t.f.as("alice", {"rehearse", "prod/db"});
   INFO(r.out << r.err);
@@ -359,15 +398,18 @@ TEST_CASE("rehearse: rotation and rollback on a staging twin; the real vault and
   REQUIRE(journal_after.rfind(journal_before, 0) == 0);
   CHECK(lines_of(journal_after.substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == JournalAction::rehearsal);
-  CHECK(entries.back().result == JournalResult::ok);
-  CHECK(entries.back().secret == "prod/db");
-  const Json known_a = Json::parse(known_before);
-  const Json known_b = Json::parse(t.f.read("state/escrow/known.json"));
-  for (const auto& [id, pin] : known_a["vaults"].items()) {
-    CHECK(known_b["vaults"][id]["revision"] == pin["revision"]);
-    CHECK(known_b["vaults"][id]["head"] == pin["head"]);
-  }
+  CHECK(entries.back()["action"] == "rehearsal");
+  CHECK(entries.back()["result"] == "ok");
+  CHECK(entries.back()["detail"]["secret"] == "prod/db");
+  CHECK(entries.back()["detail"]["plan"] == Json::array({"app twin app-staging"}));
+  CHECK(entries.back()["detail"]["version"] == 3);
+  CHECK(entries.back()["detail"]["sandbox_version"] == 4);
+  // The cache saw the real journal's one new entry and nothing of the sandbox's (no other place).
+  const auto places_after = places();
+  REQUIRE(places_after.size() == 1);
+  CHECK(places_after.begin()->first == places_before.begin()->first);
+  CHECK(places_after.begin()->second == places_before.begin()->second + 1);
+  CHECK(t.f.read("escrow.keys") == keys_before);
   CHECK(t.f.as("alice", {"audit", "verify"}).code == 0);
   CHECK(t.f.as("alice", {"verify"}).code == 0);
   CHECK(journal_after.find(t.value) == std::string::npos);
@@ -395,8 +437,8 @@ TEST_CASE("rehearse: a failing twin is reported, journaled, listed by audit repo
   CHECK(t.f.read("app.value") == t.value);
   CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == JournalAction::rehearsal);
-  CHECK(entries.back().result == JournalResult::failed);
+  CHECK(entries.back()["action"] == "rehearsal");
+  CHECK(entries.back()["result"] == "failed");
 
   const Json report = json_of(t.f.as("alice", {"--json", "audit", "report"}));
   REQUIRE(report["failed_rehearsals"].size() == 1);
@@ -426,8 +468,8 @@ TEST_CASE("rehearse: without a twin only the real verify runs; a future clock ne
   CHECK(t.f.read("calls.log") == "app verify rehearse\n");        // the real system: verify only
   CHECK(t.f.read("escrow.vault") == vault_before);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == JournalAction::rehearsal);
-  CHECK(entries.back().ts < *parse_time("2030-01-01T00:00:00Z")); // the real time
+  CHECK(entries.back()["action"] == "rehearsal");
+  CHECK(*parse_time(entries.back()["ts"].get<std::string>()) < *parse_time("2030-01-01T00:00:00Z")); // the real time
 }
 
 TEST_CASE("rehearse --due rehearses what would be due at --at", "[recovery][cli]")
@@ -469,17 +511,22 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
   CHECK(t.f.read("escrow.vault") == vault_before);
   CHECK(lines_of(t.f.read("escrow.journal").substr(journal_before.size())) == 1);
   const auto entries = journal_of(t.f.journal());
-  CHECK(entries.back().action == JournalAction::drill);
+  CHECK(entries.back()["action"] == "drill");
 
-  // Against the vault: for each version, the members holding a sealed key, a carried grant or a
-  // share are exactly the playbook's readers (by way of standing access, grant, custodian).
-  Session session = [&] {
-    return Session::open(t.f.options("alice"), Mode::read);
-  }();
-  const SecretRecord& secret = session.vault().secret("prod/db");
-  REQUIRE(book["versions"].size() == secret.versions.size());
-  for (std::size_t i = 0; i < secret.versions.size(); ++i) {
-    const VersionRecord& version = secret.versions[i];
+  // Against the vault (its state, replayed from the journal): for each version, the members
+  // holding its generation's reader key, a carried grant or a share are exactly the playbook's
+  // readers (by way of standing access, grant, custodian).
+  const history::ReplayResult replayed = history::replay(t.f.read("escrow.journal"));
+  REQUIRE(replayed.ok());
+  const history::Secret& secret = *replayed.state.secret("prod/db");
+  std::vector<const history::Version*> versions;
+  for (const auto& [vid, version] : secret.versions) {
+    versions.push_back(&version);
+  }
+  std::sort(versions.begin(), versions.end(), [](const auto* a, const auto* b) { return a->v < b->v; });
+  REQUIRE(book["versions"].size() == versions.size());
+  for (std::size_t i = 0; i < versions.size(); ++i) {
+    const history::Version& version = *versions[i];
     const Json& v = book["versions"][i];
     CHECK(v["v"] == version.v);
     std::set<std::string> standing;
@@ -496,7 +543,7 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
       }
     }
     std::set<std::string> wrapped;
-    for (const auto& [member, key] : version.wrapped) {
+    for (const auto& [member, key] : secret.gens.at(version.gen).holders) {
       wrapped.insert(member);
     }
     std::set<std::string> shares;
@@ -513,7 +560,7 @@ TEST_CASE("drill compromise: the who-could-read list matches the vault and the j
   // Against the journal: every successful reveal of a version is listed under it.
   std::size_t reads = 0;
   for (const auto& entry : journal_of(t.f.journal())) {
-    if (entry.secret == "prod/db" && entry.action == JournalAction::reveal && entry.result == JournalResult::ok) {
+    if (entry["action"] == "reveal" && entry["result"] == "ok" && entry["detail"]["secret"] == "prod/db") {
       ++reads;
     }
   }
@@ -571,61 +618,84 @@ namespace {
 
 // A backup re-made by a member from edited contents: validly encrypted and signed, so only the
 // checks of what is inside can catch it.
-std::string forge(const Fixture& f, const std::string& bytes, const std::function<void(backup::Payload&)>& edit)
+std::string forge(const Fixture& f, const std::string& bytes, const std::function<void(hb::Payload&)>& edit)
 {
   SessionOptions options = f.options("alice");
   const Identity alice = load_identity(options);
-  backup::BackupFile file = backup::parse_backup(bytes, "forge");
-  const std::string associated = "escrow-backup/1\n" + file.header_line + "\n";
+  hb::BackupFile file = hb::parse_backup(bytes, "forge");
+  const std::string associated = std::string(hb::k_format) + "\n" + file.header_line + "\n";
   const auto key = crypto::seal_open(file.header.recipients.at(0).sealed_key, alice.pub.box_pk, alice.box_sk);
   REQUIRE(key);
   const auto plain = crypto::aead_decrypt(file.nonce, file.ciphertext, as_bytes(associated), *key);
   REQUIRE(plain);
-  backup::Payload payload = backup::parse_payload(
+  hb::Payload payload = hb::parse_payload(
     std::string_view(reinterpret_cast<const char*>(plain->expose().data()), plain->size()), "forge");
   edit(payload);
   // The header must still match the sizes: rebuild it with the new ones.
   Json header = Json::parse(file.header_line);
-  header["vault"]["size"] = payload.vault.size();
+  header["head"]["size"] = payload.head.size();
   header["journal"]["size"] = payload.journal.size();
+  header["keys"]["size"] = payload.keys.size();
   file.header_line = canonical::dump(header);
-  const std::string new_associated = "escrow-backup/1\n" + file.header_line + "\n";
-  const std::string text = backup::serialize_payload(payload);
+  const std::string new_associated = std::string(hb::k_format) + "\n" + file.header_line + "\n";
+  const std::string text = hb::serialize_payload(payload);
   crypto::Sealed sealed = crypto::aead_encrypt(as_bytes(text), as_bytes(new_associated), *key);
   file.nonce = sealed.nonce;
   file.ciphertext = sealed.ciphertext;
-  std::string out = backup::serialize_backup(file);
-  const std::size_t signed_size = out.size() - 89;
-  file.signature = crypto::sign("escrow/v1/backup", as_bytes(std::string_view(out).substr(0, signed_size)), alice.sign_sk);
-  return backup::serialize_backup(file);
+  const std::string out = hb::serialize_backup(file);
+  file.signature = crypto::sign(hb::k_signature_label, as_bytes(hb::signed_part(out)), alice.sign_sk);
+  return hb::serialize_backup(file);
 }
 
 } // namespace
 
-TEST_CASE("restore checks what a validly signed backup holds: every record, the journal chain", "[recovery][cli]")
+TEST_CASE("restore checks what a validly signed backup holds: every entry, key line and head, the journal chain",
+          "[recovery][cli]")
 {
   Team t;
   REQUIRE(t.f.as("alice", {"backup", "--out", t.f.path("good").string()}).code == 0);
   const std::string bytes = t.f.read("good");
   t.f.set_env("XDG_STATE_HOME", t.f.path("fresh-machine").string());
   // The forger's round trip alone is accepted (the test would prove nothing otherwise).
-  spit(t.f.path("same"), forge(t.f, bytes, [](backup::Payload&) {}));
+  spit(t.f.path("same"), forge(t.f, bytes, [](hb::Payload&) {}));
   const Result same = t.f.as("alice", {"restore", t.f.path("same").string(), "--to", t.f.path("ok").string()});
   INFO(same.err);
   CHECK(same.code == 0);
   t.f.set_env("XDG_STATE_HOME", t.f.path("fresh-machine-2").string());
-  SECTION("a record edited inside")
+  SECTION("an operation edited inside")
   {
-    spit(t.f.path("edited"), forge(t.f, bytes, [](backup::Payload& p) {
-           const std::size_t at = p.vault.find("\"purpose\": \"test\"");
+    spit(t.f.path("edited"), forge(t.f, bytes, [](hb::Payload& p) {
+           const std::size_t at = p.journal.find("\"purpose\":\"test\"");
            REQUIRE(at != std::string::npos);
-           p.vault.replace(at, 17, "\"purpose\": \"TEST\"");
+           p.journal.replace(at, 16, "\"purpose\":\"TEST\"");
          }));
     expect_refused(t.f, t.f.path("edited").string(), 3, "");
   }
+  SECTION("a key line edited inside")
+  {
+    spit(t.f.path("edited-key"), forge(t.f, bytes, [](hb::Payload& p) {
+           // The last line's sealed bytes (its base64 text before the final newline).
+           REQUIRE(p.keys.size() > 20);
+           char& c = p.keys[p.keys.size() - 10];
+           c = c == 'A' ? 'B' : 'A';
+         }));
+    expect_refused(t.f, t.f.path("edited-key").string(), 3, "escrow.keys");
+  }
+  SECTION("the head file naming an entry the journal lacks")
+  {
+    spit(t.f.path("other-head"), forge(t.f, bytes, [](hb::Payload& p) {
+           const std::size_t list = p.head.find("\"heads\": [");
+           REQUIRE(list != std::string::npos);
+           const std::size_t at = p.head.find('"', list + 10); // the first head's opening quote
+           REQUIRE(at != std::string::npos);
+           char& c = p.head[at + 5];
+           c = c == 'A' ? 'B' : 'A';
+         }));
+    expect_refused(t.f, t.f.path("other-head").string(), 3, "");
+  }
   SECTION("a journal entry deleted inside")
   {
-    spit(t.f.path("cut"), forge(t.f, bytes, [](backup::Payload& p) {
+    spit(t.f.path("cut"), forge(t.f, bytes, [](hb::Payload& p) {
            const std::size_t second = p.journal.find('\n') + 1;
            const std::size_t third = p.journal.find('\n', second) + 1;
            p.journal.erase(second, third - second);
@@ -634,10 +704,90 @@ TEST_CASE("restore checks what a validly signed backup holds: every record, the 
   }
   SECTION("the journal cut before the vault's anchor")
   {
-    spit(t.f.path("short"), forge(t.f, bytes, [](backup::Payload& p) {
+    spit(t.f.path("short"), forge(t.f, bytes, [](hb::Payload& p) {
            p.journal = p.journal.substr(0, p.journal.find('\n') + 1);
          }));
     expect_refused(t.f, t.f.path("short").string(), 3, "");
   }
   t.f.set_env("XDG_STATE_HOME", t.f.path("state").string());
+}
+
+TEST_CASE("restore and this machine's cache: the newest backup is no loss, an older one is one", "[recovery][cli]")
+{
+  // No rotation here: a vault of two secrets and a few reads, backed up by its admin.
+  Fixture f;
+  f.init();
+  f.member("bob", {"requester"}, {"prod"});
+  f.add("alice", "prod/db", "db-value-1");
+  f.add("alice", "prod/api", "api-value-1");
+  REQUIRE(f.as("alice", {"get", "prod/db", "--reveal"}).code == 0);
+  const fs::path newest = f.path("newest.backup");
+  REQUIRE(f.as("alice", {"backup", "--out", newest.string()}).code == 0);
+  const std::string head = f.read("escrow.vault");
+  const std::string journal = f.read("escrow.journal");
+  const std::string keys = f.read("escrow.keys");
+  // bob is no recipient (not an admin): his own restore is foreign.
+  expect_refused(f, newest.string(), 3, "foreign: not encrypted to bob", "bob");
+
+  SECTION("the checkout lost, the newest backup restored where it was: no loss, same bytes")
+  {
+    for (const char* name : {"escrow.vault", "escrow.journal", "escrow.keys"}) {
+      fs::remove(f.path(name));
+    }
+    const Result r = f.as("alice", {"restore", newest.string(), "--to", f.dir().string()});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(f.read("escrow.vault") == head);
+    CHECK(f.read("escrow.keys") == keys);
+    CHECK(f.read("escrow.journal").rfind(journal, 0) == 0); // + the restore event
+    CHECK(journal_of(f.journal()).back()["action"] == "restore");
+    const Result verify = f.as("alice", {"verify"});
+    INFO(verify.err);
+    CHECK(verify.code == 0);
+    const Result get = f.as("alice", {"get", "prod/api", "--reveal"});
+    CHECK(get.out == "api-value-1");
+  }
+  SECTION("a later operation, then the older backup: stale on this machine; never at the place that saw it")
+  {
+    f.add("alice", "prod/later", "later-value");
+    expect_refused(f, newest.string(), 3, "stale: a backup made .* that lacks 1 journal entry");
+    for (const char* name : {"escrow.vault", "escrow.journal", "escrow.keys"}) {
+      fs::rename(f.path(name), f.path(std::string(name) + ".moved"));
+    }
+    // Where the cache saw the lost entry, even --allow-rollback refuses: every command would
+    // report the restored vault there as a loss.
+    const Result here = f.as("alice", {"restore", newest.string(), "--to", f.dir().string(), "--allow-rollback"});
+    CHECK(here.code == 3);
+    CHECK(here.err.find("at this very place") != std::string::npos);
+    CHECK_FALSE(fs::exists(f.path("escrow.vault")));
+    CHECK_FALSE(fs::exists(f.path("escrow.journal")));
+    CHECK_FALSE(fs::exists(f.path("escrow.keys")));
+    // The loss is real: the older files put back by hand are refused by every command here.
+    const fs::path elsewhere = f.path("elsewhere");
+    const Result there = f.as("alice", {"restore", newest.string(), "--to", elsewhere.string(), "--allow-rollback"});
+    INFO(there.err);
+    REQUIRE(there.code == 0);
+    CHECK(there.out.find("accepted the loss of 1 journal entries") != std::string::npos);
+    for (const char* name : {"escrow.vault", "escrow.journal", "escrow.keys"}) {
+      fs::copy_file(elsewhere / name, f.path(name));
+    }
+    const Result lost = f.as("alice", {"list"});
+    CHECK(lost.code == 3);
+    CHECK(lost.err.find("prod/later") == std::string::npos); // the message names entries, never values
+    // The restored copy itself opens (its own place) and holds no trace of the later secret.
+    const Result list = f.as("alice", {"--vault", (elsewhere / "escrow.vault").string(), "list"});
+    INFO(list.err);
+    CHECK(list.code == 0);
+    CHECK(list.out.find("prod/later") == std::string::npos);
+    CHECK(list.out.find("prod/api") != std::string::npos);
+  }
+  SECTION("nothing of a value in the backup's header, and the backup event holds no value either")
+  {
+    const std::string bytes = f.read("newest.backup");
+    CHECK(bytes.find("db-value-1") == std::string::npos);
+    CHECK(bytes.find("prod/db") == std::string::npos);
+    const Json event = journal_of(f.journal()).back();
+    CHECK(event["action"] == "backup");
+    CHECK(event.dump().find("db-value-1") == std::string::npos);
+  }
 }

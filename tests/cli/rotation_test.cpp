@@ -2,13 +2,16 @@
 // retire, rollback — in-process, against connectors that are small shell commands on files.
 #include "fixture.hpp"
 
-#include <escrow/policy.hpp>
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/history/op.hpp>
+#include <escrow/history/secrets.hpp>
+#include <escrow/history/vault_session.hpp>
+#include <escrow/rotation/v2.hpp>
 #include <escrow/session.hpp>
-#include <escrow/versions.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <sstream>
 
 using escrow::test::Fixture;
 using escrow::test::Result;
@@ -47,12 +50,14 @@ Json json_of(const Result& r)
   return Json::parse(r.out);
 }
 
-// Every file escrow writes, for "byte-identical afterwards" checks.
+// Every file escrow-vault/2 writes (head, keys, journal), for "byte-identical afterwards" checks.
 std::string snapshot(const Fixture& f)
 {
   std::string all = f.read("escrow.vault") + "\n--\n";
-  if (std::filesystem::exists(f.journal())) {
-    all += f.read("escrow.journal");
+  for (const char* file : {"escrow.keys", "escrow.journal"}) {
+    if (std::filesystem::exists(f.path(file))) {
+      all += f.read(file) + "\n--\n";
+    }
   }
   return all;
 }
@@ -62,10 +67,12 @@ void check_no_leak(const Fixture& f, const std::vector<std::string>& values, con
 {
   const std::string vault = f.read("escrow.vault");
   const std::string journal = f.read("escrow.journal");
+  const std::string keys = f.read("escrow.keys");
   for (const auto& value : values) {
     INFO("value " << value);
     CHECK(vault.find(value) == std::string::npos);
     CHECK(journal.find(value) == std::string::npos);
+    CHECK(keys.find(value) == std::string::npos);
     for (const auto& r : results) {
       CHECK(r.out.find(value) == std::string::npos);
       CHECK(r.err.find(value) == std::string::npos);
@@ -73,51 +80,116 @@ void check_no_leak(const Fixture& f, const std::vector<std::string>& values, con
   }
 }
 
-// Opens the vault through the library as `who` (for state set-ups the CLI cannot make).
-Session open_as(const Fixture& f, const std::string& who)
+// Session options as the CLI builds them for `who` (for set-ups the CLI cannot make).
+history::VaultSessionOptions v2_options(const Fixture& f, const std::string& who)
 {
-  return Session::open(f.options(who), Mode::write);
+  const SessionOptions v1 = f.options(who);
+  history::VaultSessionOptions options;
+  options.vault_path = v1.vault_path;
+  options.state_home = f.dir() / "state";
+  options.clock = v1.clock;
+  options.lock_wait = v1.lock_wait;
+  options.identity = [v1] { return load_identity(v1); };
+  return options;
 }
 
-void set_policy(const Fixture& f, const std::function<void(PolicyRecord&)>& change)
+void set_policy(const Fixture& f, std::vector<std::string> args)
 {
-  Session session = open_as(f, "alice");
-  PolicyRecord policy = session.vault().policy();
-  change(policy);
-  session.vault().sign(policy, session.identity());
-  session.vault().put_policy(policy);
-  JournalEntry entry;
-  entry.action = JournalAction::policy_set;
-  session.commit(std::move(entry));
+  args.insert(args.begin(), "policy");
+  const Result r = f.as("alice", args);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
 }
 
-SecretRecord read_secret(const Fixture& f, const std::string& name)
+history::Secret read_secret(const Fixture& f, const std::string& name)
 {
-  Session session = Session::open(f.options("alice"), Mode::read);
-  SecretRecord copy = session.vault().secret(name);
-  return copy;
+  const history::VaultSession session = history::VaultSession::open(v2_options(f, "alice"), history::Access::read);
+  const history::Secret* secret = session.state().secret(name);
+  REQUIRE(secret != nullptr);
+  return *secret;
 }
 
-std::string state_of(const SecretRecord& secret, std::int64_t v)
+const history::Version* version_of(const history::Secret& secret, std::int64_t v, std::string* vid = nullptr)
 {
-  const VersionRecord* version = secret.find_version(v);
+  for (const auto& [id, version] : secret.versions) {
+    if (version.v == v) {
+      if (vid != nullptr) {
+        *vid = id;
+      }
+      return &version;
+    }
+  }
+  return nullptr;
+}
+
+std::string state_of(const history::Secret& secret, std::int64_t v)
+{
+  const history::Version* version = version_of(secret, v);
   return version == nullptr ? "none" : std::string(version_state_name(version->state));
 }
 
-std::vector<JournalEntry> journal_of(const Fixture& f)
+// The journal's entries as JSON (escrow-vault/2: one canonical entry a line).
+std::vector<Json> journal_of(const Fixture& f)
 {
-  return Journal(f.journal()).read_all();
+  std::vector<Json> entries;
+  std::istringstream lines(f.read("escrow.journal"));
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) {
+      entries.push_back(Json::parse(line));
+    }
+  }
+  return entries;
 }
 
+// Entries of `action` (and, when given, `result`: an entry's result, or for rotate-fail the
+// result of one of its items).
 std::size_t count_actions(const Fixture& f, const std::string& action, const std::string& result = "")
 {
   std::size_t n = 0;
-  for (const auto& entry : journal_of(f)) {
-    n += journal_action_name(entry.action) == action && (result.empty() || journal_result_name(entry.result) == result)
-           ? 1
-           : 0;
+  for (const Json& entry : journal_of(f)) {
+    if (entry.value("action", "") != action) {
+      continue;
+    }
+    if (result.empty() || entry.value("result", "") == result) {
+      ++n;
+      continue;
+    }
+    if (entry.contains("op")) {
+      for (const Json& item : entry["op"]["args"].value("items", Json::array())) {
+        n += item.value("result", "") == result || item.value("kind", "") == result ? 1 : 0;
+      }
+    }
   }
   return n;
+}
+
+// Leaves prod/db with a rotation in flight as a crashed run would: the rotate-start of v2
+// ("n3w-value-2") committed, the run stopped before its first connector, and connector a holding
+// v2. With `decided`, the run had also committed rotate-fail rolling-back.
+std::string crash_after_create(Fixture& f, bool decided = false)
+{
+  const SecretBytes value = SecretBytes::from("n3w-value-2");
+  {
+    history::VaultSession session = history::VaultSession::open(v2_options(f, "alice"), history::Access::write);
+    rotation::Options options;
+    options.value = &value;
+    options.progress = [](const std::string& line) {
+      if (line.find(": update ") != std::string::npos) {
+        throw std::runtime_error("killed");
+      }
+    };
+    rotation::v2::Rotator rotator(session, options);
+    REQUIRE_THROWS_WITH(rotator.rotate("prod/db"), "killed");
+  }
+  if (decided) {
+    history::VaultSession session = history::VaultSession::open(v2_options(f, "alice"), history::Access::write);
+    const std::string vid = session.state().secret("prod/db")->rotation->vid;
+    session.submit(history::RotateFailArgs{{history::FailItem{"prod/db", vid, history::FailResult::rolling_back}}});
+  }
+  std::FILE* out = std::fopen(f.path("a.txt").c_str(), "wb");
+  std::fputs("n3w-value-2", out);
+  std::fclose(out);
+  return "n3w-value-2";
 }
 
 // alice (admin, owner of prod/db with value "0ld-value-1"), connectors a and b bound to it.
@@ -151,15 +223,19 @@ TEST_CASE("rotation cli: connector add, list and remove, with refusals that chan
   r = f.as("alice", {"connector", "add", "crm", "--env", "prod", "--update", "true", "--verify", "true"});
   CHECK(r.code == 2);
   CHECK(r.err.find("already exists") != std::string::npos);
-  r = f.as("bob", {"connector", "add", "y", "--env", "prod", "--update", "true", "--verify", "true"});
-  CHECK(r.code == 4);
-  r = f.as("rita", {"connector", "add", "y", "--env", "staging", "--update", "true", "--verify", "true"});
-  CHECK(r.code == 4); // rita does not reach staging
   r = f.as("alice", {"connector", "add", "y", "--env", "prod", "--manual", "--update", "true"});
   CHECK(r.code == 2);
   r = f.as("alice", {"connector", "add", "y", "--env", "prod", "--update", "true", "--verify", "true", "--timeout", "0"});
   CHECK(r.code == 2);
-  CHECK(snapshot(f) == before);
+  CHECK(snapshot(f) == before); // usage errors write nothing
+  // A member's refusal is exit 4 and journaled as denied (escrow-vault/2), nothing else changes.
+  r = f.as("bob", {"connector", "add", "y", "--env", "prod", "--update", "true", "--verify", "true"});
+  CHECK(r.code == 4);
+  CHECK(journal_of(f).back()["result"] == "denied");
+  r = f.as("rita", {"connector", "add", "y", "--env", "staging", "--update", "true", "--verify", "true"});
+  CHECK(r.code == 4); // rita does not reach staging
+  CHECK(journal_of(f).back()["result"] == "denied");
+  CHECK(count_actions(f, "connector-add", "ok") == 2);
 
   f.add("alice", "prod/db", "value-1", {"--connector", "crm"});
   r = f.as("alice", {"--json", "connector", "list"});
@@ -212,8 +288,8 @@ TEST_CASE("rotation cli: connect refuses a connector of another environment (exi
   CHECK(f.as("alice", {"connect", "prod/db", "prod-app"}).code == 2); // already bound
   CHECK(read_secret(f, "prod/db").connectors == std::vector<std::string>{"prod-app"});
   const auto entries = journal_of(f);
-  CHECK(entries.back().action == JournalAction::connect);
-  CHECK(entries.back().detail["connector"] == "prod-app");
+  CHECK(entries.back()["action"] == "secret-set"); // escrow-vault/2: connect is a secret-set of the order
+  CHECK(entries.back()["op"]["args"]["connectors"] == Json::array({"prod-app"}));
 }
 
 TEST_CASE("rotation cli: rotate pushes the new value to every connector, then verifies", "[rotation][cli]")
@@ -241,30 +317,31 @@ TEST_CASE("rotation cli: rotate pushes the new value to every connector, then ve
   CHECK(env.find("ESCROW_VERSION=2\n") != std::string::npos);
   CHECK(env.find("ESCROW_PREVIOUS_VERSION=1\n") != std::string::npos);
 
-  const SecretRecord secret = read_secret(f, "prod/db");
+  const history::Secret secret = read_secret(f, "prod/db");
   CHECK(state_of(secret, 1) == "previous");
   CHECK(state_of(secret, 2) == "current");
-  CHECK(secret.find_version(2)->why == "on request");
+  CHECK(version_of(secret, 2)->why == "on request");
   CHECK(reveal(f, "alice", "prod/db", 1) == "0ld-value-1");
   // The journal: the pending version was committed before the connectors ran, then finished.
-  std::vector<JournalEntry> entries;
+  // (escrow-vault/2: the rotate-start operation carries v2's key lines, rotate-finish makes it
+  // current; the connectors that ran are in the command's output, not in the operation.)
+  std::vector<Json> entries;
   for (auto& entry : journal_of(f)) {
-    if (entry.action != JournalAction::reveal) {
+    if (entry["action"] != "reveal") {
       entries.push_back(std::move(entry));
     }
   }
   REQUIRE(entries.size() >= 2);
-  CHECK(entries[entries.size() - 2].action == JournalAction::rotate_start);
-  CHECK(entries[entries.size() - 2].result == JournalResult::pending);
-  CHECK(entries.back().action == JournalAction::rotate);
-  CHECK(entries.back().result == JournalResult::ok);
-  CHECK(entries.back().detail.value("connectors", Json()) == Json::array({"a", "b"}));
+  CHECK(entries[entries.size() - 2]["action"] == "rotate-start");
+  CHECK(entries[entries.size() - 2]["result"] == "ok");
+  CHECK(entries.back()["action"] == "rotate-finish");
+  CHECK(entries.back()["result"] == "ok");
   check_no_leak(f, {value, "0ld-value-1"}, {r});
   CHECK(f.as("alice", {"verify"}).code == 0);
 
   // A second rotation retires v1 (keep 3 keeps its keys), and show lists who and why.
   REQUIRE(f.as("alice", {"rotate", "prod/db", "--why", "quarterly"}).code == 0);
-  const SecretRecord after = read_secret(f, "prod/db");
+  const history::Secret after = read_secret(f, "prod/db");
   CHECK(state_of(after, 1) == "retired");
   CHECK(state_of(after, 2) == "previous");
   CHECK(state_of(after, 3) == "current");
@@ -296,13 +373,13 @@ TEST_CASE("rotation cli: a verify that fails puts the old value back on every co
   CHECK(f.read("a.txt") == "0ld-value-1");
   CHECK(f.read("b.txt") == "0ld-value-1");
   CHECK(f.read("c.txt") == "0ld-value-1");
-  const SecretRecord secret = read_secret(f, "prod/db");
+  const history::Secret secret = read_secret(f, "prod/db");
   CHECK(state_of(secret, 1) == "current");
   CHECK(state_of(secret, 2) == "failed");
   CHECK(reveal(f, "alice", "prod/db") == "0ld-value-1");
   const std::string failed_value = reveal(f, "alice", "prod/db", 2); // kept: never lose a value
-  CHECK(count_actions(f, "rotate-failed", "rolling-back") == 1);
-  CHECK(count_actions(f, "rotate-failed", "rolled-back") == 1);
+  CHECK(count_actions(f, "rotate-fail", "rolling-back") == 1);
+  CHECK(count_actions(f, "rotate-fail", "rolled-back") == 1);
   check_no_leak(f, {failed_value, "0ld-value-1"}, {r});
   CHECK(f.as("alice", {"verify"}).code == 0);
 }
@@ -357,7 +434,7 @@ TEST_CASE("rotation cli: a connector that prints the value never leaks it", "[ro
   CHECK(r.code == 1);
   const Result human = f.as("alice", {"rotate", "prod/db"});
   CHECK(human.code == 1);
-  const SecretRecord secret = read_secret(f, "prod/db");
+  const history::Secret secret = read_secret(f, "prod/db");
   const std::string v2 = reveal(f, "alice", "prod/db", 2);
   const std::string v3 = reveal(f, "alice", "prod/db", 3);
   CHECK(r.err.find("<redacted:prod/db@v2>") != std::string::npos);
@@ -475,45 +552,15 @@ TEST_CASE("rotation cli: --due rotates what is due and what the caller may rotat
   r = f.as("bob", {"--json", "rotate", "--due"});
   CHECK(r.code == 0);
   CHECK(json_of(r)["results"].empty());
+  const std::string keys = f.read("escrow.keys");
   r = f.as("bob", {"rotate", "prod/fresh"});
   CHECK(r.code == 4);
-  CHECK(snapshot(f) == before);
+  CHECK(f.read("escrow.keys") == keys); // escrow-vault/2 journals the refusal (a denied rotate-start event)
+  CHECK(journal_of(f).back()["action"] == "rotate-start");
+  CHECK(journal_of(f).back()["result"] == "denied");
   f.unset_env("ESCROW_NOW");
 }
 
-namespace {
-
-// Leaves prod/db with a pending v2 as a crashed run would, after connector a took it.
-std::string crash_after_create(Fixture& f)
-{
-  Session session = open_as(f, "alice");
-  Vault& vault = session.vault();
-  const SecretRecord& secret = vault.secret("prod/db");
-  const SecretBytes value = SecretBytes::from("n3w-value-2");
-  VersionPlan plan;
-  plan.v = 2;
-  plan.state = VersionState::pending;
-  plan.why = "on request";
-  plan.readers = policy::standing_readers(vault, secret);
-  plan.readers.insert("alice");
-  VersionRecord version = seal_version(vault, secret, value, plan, session.now(), "alice");
-  SecretRecord& mutable_secret = vault.secret_mut("prod/db");
-  vault.sign(mutable_secret, version, session.identity());
-  mutable_secret.versions.push_back(std::move(version));
-  JournalEntry entry;
-  entry.action = JournalAction::rotate_start;
-  entry.secret = "prod/db";
-  entry.env = "prod";
-  entry.version = 2;
-  entry.result = JournalResult::pending;
-  session.commit(std::move(entry));
-  std::FILE* out = std::fopen(f.path("a.txt").c_str(), "wb");
-  std::fputs("n3w-value-2", out);
-  std::fclose(out);
-  return "n3w-value-2";
-}
-
-} // namespace
 
 TEST_CASE("rotation cli: --resume rolls a crashed rotation forward", "[rotation][cli]")
 {
@@ -543,23 +590,13 @@ TEST_CASE("rotation cli: --resume rolls back when the crashed run had decided to
 {
   Fixture f;
   two_connectors(f);
-  crash_after_create(f);
-  {
-    Session session = open_as(f, "alice");
-    JournalEntry entry;
-    entry.action = JournalAction::rotate_failed;
-    entry.secret = "prod/db";
-    entry.env = "prod";
-    entry.version = 2;
-    entry.result = JournalResult::rolling_back;
-    session.record(std::move(entry));
-  }
+  crash_after_create(f, true);
   const Result r = f.as("alice", {"rotate", "--resume", "prod/db"});
   CHECK(r.code == 1); // the rotation did fail
   CHECK(r.err.find("an earlier run had begun rolling it back; v1 re-applied to a, b") != std::string::npos);
   CHECK(f.read("a.txt") == "0ld-value-1");
   CHECK(f.read("b.txt") == "0ld-value-1");
-  const SecretRecord secret = read_secret(f, "prod/db");
+  const history::Secret secret = read_secret(f, "prod/db");
   CHECK(state_of(secret, 1) == "current");
   CHECK(state_of(secret, 2) == "failed");
   CHECK(reveal(f, "alice", "prod/db", 2) == "n3w-value-2");
@@ -590,12 +627,10 @@ TEST_CASE("rotation cli: a manual connector pauses the rotation until confirmed"
   CHECK(reveal(f, "alice", "prod/db") == "0ld-value-1");
   CHECK(f.as("alice", {"list"}).out.find("pending v2") != std::string::npos);
   {
-    Session session = open_as(f, "alice");
-    const auto awaiting = rotation::awaiting_confirmation(session.vault(), session.journal().read_all());
-    REQUIRE(awaiting.size() == 1);
-    CHECK(awaiting[0].secret == "prod/db");
-    CHECK(awaiting[0].version == 2);
-    CHECK(awaiting[0].connectors == std::vector<std::string>{"portal"});
+    const history::Secret awaiting = read_secret(f, "prod/db");
+    REQUIRE(awaiting.rotation.has_value());
+    CHECK(awaiting.find(awaiting.rotation->vid)->v == 2);
+    CHECK(awaiting.rotation->confirmed.empty());
   }
   // --due and --resume leave it waiting.
   r = f.as("alice", {"--json", "rotate", "--resume"});
@@ -627,7 +662,7 @@ TEST_CASE("rotation cli: rollback cancels a rotation awaiting confirmation", "[r
   INFO(r.err);
   CHECK(r.code == 0);
   CHECK(r.out == "prod/db: cancelled the rotation to v2; v1 stays current (re-applied to its command connectors)\n");
-  const SecretRecord secret = read_secret(f, "prod/db");
+  const history::Secret secret = read_secret(f, "prod/db");
   CHECK(state_of(secret, 1) == "current");
   CHECK(state_of(secret, 2) == "failed");
   CHECK(f.read("a.txt") == "0ld-value-1"); // re-applied to be sure
@@ -646,10 +681,10 @@ TEST_CASE("rotation cli: rollback makes the previous version current again, with
   CHECK(r.out == "prod/db: rolled back to v1 (v2 is previous again)\n");
   CHECK(f.read("a.txt") == "0ld-value-1");
   CHECK(f.read("b.txt") == "0ld-value-1");
-  SecretRecord secret = read_secret(f, "prod/db");
+  history::Secret secret = read_secret(f, "prod/db");
   CHECK(state_of(secret, 1) == "current");
   CHECK(state_of(secret, 2) == "previous");
-  CHECK(count_actions(f, "rollback") == 1);
+  CHECK(count_actions(f, "rotate-start", "rollback") == 1);
 
   // A rollback whose connector fails is itself rolled back: v2 returns everywhere, v1 stays previous.
   const std::string guard = f.path("guard.txt").string();
@@ -690,24 +725,27 @@ TEST_CASE("rotation cli: compromise marks, voids and rotates at once when the ca
   CHECK(doc["compromised_version"] == 1);
   CHECK(doc["rotated"] == true);
   CHECK(doc["rotation"]["result"] == "rotated");
-  const SecretRecord secret = read_secret(f, "prod/db");
+  const history::Secret secret = read_secret(f, "prod/db");
   CHECK(state_of(secret, 1) == "compromised");
   CHECK(state_of(secret, 2) == "current");
-  CHECK(secret.find_version(2)->why == "compromised: pasted in chat");
+  CHECK(version_of(secret, 2)->why == "compromised: pasted in chat");
   CHECK(secret.due.empty());
   CHECK(f.read("a.txt") == reveal(f, "alice", "prod/db"));
-  CHECK(rotation::status(secret, PolicyRecord{}, 0) == "manual");
+  {
+    const history::VaultSession session = history::VaultSession::open(v2_options(f, "alice"), history::Access::read);
+    CHECK(history::status(session.state(), secret, 0) == "manual");
+  }
   // Rollback never goes back to a compromised value.
   CHECK(f.as("alice", {"rollback", "prod/db"}).code == 2);
 
   // A member who may not change it: reported in the journal, refused, nothing else changes.
-  const std::string before = f.read("escrow.vault");
+  const std::string before = f.read("escrow.keys");
   const Result denied = f.as("bob", {"compromise", "prod/db", "--why", "saw it on a screen"});
   CHECK(denied.code == 4);
   CHECK(denied.err.find("who can rotate it: alice") != std::string::npos);
-  CHECK(f.read("escrow.vault") == before);
-  CHECK(journal_of(f).back().action == JournalAction::compromise);
-  CHECK(journal_of(f).back().result == JournalResult::denied);
+  CHECK(f.read("escrow.keys") == before);
+  CHECK(journal_of(f).back()["action"] == "compromise");
+  CHECK(journal_of(f).back()["result"] == "denied");
   CHECK(f.as("alice", {"compromise", "prod/db"}).code == 2); // --why is required
 }
 
@@ -724,15 +762,20 @@ TEST_CASE("rotation cli: compromise by an admin who cannot read it marks it due 
   REQUIRE(r.code == 0);
   CHECK(r.out.find("marked prod/api v1 compromised") == 0);
   CHECK(r.out.find("who can rotate it: owen, rita") != std::string::npos);
-  const SecretRecord secret = read_secret(f, "prod/api");
+  const history::Secret secret = read_secret(f, "prod/api");
   CHECK(state_of(secret, 1) == "compromised");
-  CHECK(secret.due == "compromised: laptop stolen");
+  {
+    // escrow-vault/2 derives this due reason from the state (vault-2-operations.md §5.3: so a
+    // compromise commutes with a concurrent rotation); the why stays in the compromise entry.
+    const history::VaultSession session = history::VaultSession::open(v2_options(f, "alice"), history::Access::read);
+    CHECK(rotation::v2::due_reason(session.state(), secret, session.now()) == std::optional<std::string>("compromised"));
+  }
   CHECK(f.as("owen", {"get", "prod/api", "--reveal"}).code != 0); // never served while compromised
   // The rotator's --due picks it up.
   r = f.as("rita", {"--json", "rotate", "--due"});
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK(json_of(r)["results"][0]["reason"] == "compromised: laptop stolen");
+  CHECK(json_of(r)["results"][0]["reason"] == "compromised");
   CHECK(f.read("a.txt") == reveal(f, "owen", "prod/api"));
 }
 
@@ -749,7 +792,8 @@ TEST_CASE("rotation cli: retire keeps the history and serves nothing", "[rotatio
   CHECK(f.as("alice", {"retire", "prod/db"}).code == 2);
   CHECK(f.as("alice", {"list"}).out.find("retired") != std::string::npos);
   CHECK(json_of(f.as("alice", {"--json", "rotate", "--due"}))["results"].empty());
-  CHECK(count_actions(f, "retire") == 1);
+  CHECK(count_actions(f, "retire", "ok") == 1);     // the second retire is a usage error, not journaled
+  CHECK(count_actions(f, "retire", "denied") == 1); // bob's refusal is (escrow-vault/2 journals members' refusals)
 }
 
 TEST_CASE("rotation cli: the notify hook gets one event per result and never a value", "[rotation][cli]")
@@ -757,7 +801,7 @@ TEST_CASE("rotation cli: the notify hook gets one event per result and never a v
   Fixture f;
   two_connectors(f);
   const std::string events = f.path("events.jsonl").string();
-  set_policy(f, [&](PolicyRecord& policy) { policy.notify = "cat >> '" + events + "'; echo >> '" + events + "'"; });
+  set_policy(f, {"set-notify", "cat >> '" + events + "'; echo >> '" + events + "'"});
   REQUIRE(f.as("alice", {"rotate", "prod/db"}).code == 0);
   const std::string value = reveal(f, "alice", "prod/db");
   std::string text = f.read("events.jsonl");
@@ -777,7 +821,7 @@ TEST_CASE("rotation cli: the notify hook gets one event per result and never a v
   CHECK(text.find("0ld-value-1") == std::string::npos);
 
   // A failing hook is reported and does not fail the rotation.
-  set_policy(f, [](PolicyRecord& policy) { policy.notify = "echo 'hook down' >&2; exit 5"; });
+  set_policy(f, {"set-notify", "echo 'hook down' >&2; exit 5"});
   const Result r = f.as("alice", {"rotate", "prod/db"});
   CHECK(r.code == 0);
   CHECK(r.err == "escrow: notify hook failed (the operation itself is unaffected): exit 5: hook down\n");
@@ -803,12 +847,13 @@ TEST_CASE("rotation cli: generators: cmd= output and --stdin become the new valu
 
   // The generator failing changes no version and names the problem.
   std::filesystem::remove(minted);
-  const std::string vault_before = f.read("escrow.vault");
+  const std::string keys_before = f.read("escrow.keys");
   r = f.as("alice", {"rotate", "prod/db"});
   CHECK(r.code == 1);
   CHECK(r.err.find("the generator (cat '") != std::string::npos);
   CHECK(r.err.find("exit 1") != std::string::npos);
-  CHECK(f.read("escrow.vault") == vault_before);
+  CHECK(f.read("escrow.keys") == keys_before); // no version (its failure is a journal event)
+  CHECK(state_of(read_secret(f, "prod/db"), 3) == "none");
 
   const std::string typed = "typ3d-by-hand";
   r = f.as("alice", {"rotate", "prod/db", "--stdin"}, &typed);
@@ -826,19 +871,22 @@ TEST_CASE("rotation cli: retention drops the keys of versions beyond the policy'
 {
   Fixture f;
   f.init();
-  set_policy(f, [](PolicyRecord& policy) { policy.envs["*"].keep = 2; });
+  set_policy(f, {"set", "*", "--keep", "2"});
   f.add("alice", "prod/db", "v-1");
   for (int i = 0; i < 3; ++i) {
     REQUIRE(f.as("alice", {"rotate", "prod/db"}).code == 0);
   }
-  const SecretRecord secret = read_secret(f, "prod/db");
-  CHECK(state_of(secret, 1) == "retired");
-  CHECK(secret.find_version(1)->wrapped.empty());
+  const history::Secret secret = read_secret(f, "prod/db");
+  // escrow-vault/2: a version beyond keep loses its key lines and leaves the state (its history
+  // stays in the journal); the newest retired one keeps its lines.
+  CHECK(state_of(secret, 1) == "none");
   CHECK(state_of(secret, 2) == "retired");
-  CHECK_FALSE(secret.find_version(2)->wrapped.empty());
   CHECK(state_of(secret, 3) == "previous");
   CHECK(state_of(secret, 4) == "current");
-  CHECK(f.as("alice", {"get", "prod/db", "--reveal", "--version", "1"}).code == 4);
+  const Result dropped = f.as("alice", {"get", "prod/db", "--reveal", "--version", "1"});
+  CHECK(dropped.code == 2); // left the state: no such version to read (v1 refused it as access, exit 4)
+  CHECK(dropped.out.empty());
+  CHECK(dropped.err.find("no version 1") != std::string::npos);
   CHECK(f.as("alice", {"get", "prod/db", "--reveal", "--version", "2"}).code == 0);
   CHECK(f.as("alice", {"verify"}).code == 0);
 }
@@ -879,13 +927,14 @@ TEST_CASE("rotation cli: compromise voids open requests and grants", "[rotation]
   const Json doc = json_of(r);
   CHECK(doc["voided_requests"].size() == 2);
   CHECK(doc["rotated"] == true);
-  const SecretRecord secret = read_secret(f, "prod/db");
-  for (const auto& request : secret.requests) {
-    REQUIRE(request.denial.has_value());
-    CHECK(request.denial->why == "voided: leaked in a log");
+  const history::Secret secret = read_secret(f, "prod/db");
+  // escrow-vault/2: the requests are void (the why is the compromise entry's) and no version
+  // carries a grant any more.
+  for (const auto& [id, request] : secret.requests) {
+    CHECK(request.voided);
   }
-  for (const auto& version : secret.versions) {
-    CHECK(version.granted.empty());
+  for (const auto& [vid, version] : secret.versions) {
+    CHECK(version.grants.empty());
   }
   CHECK(f.as("bob", {"get", "prod/db", "--reveal"}).code == 4);
   CHECK(f.as("bob", {"get", "prod/db", "--reveal", "--version", "1"}).code == 4);
@@ -932,19 +981,29 @@ TEST_CASE("rotation cli: a forged journal entry does not confirm a manual paste"
   REQUIRE(f.as("alice", {"connect", "prod/db", "desk"}).code == 0);
   REQUIRE(f.as("alice", {"rotate", "prod/db"}).code == 0);
 
-  // Someone who can push but holds no key appends "portal confirmed" (a well-formed entry with
-  // a correct hash, and alice's name, but no valid signature).
-  JournalEntry forged = journal_of(f).back();
-  REQUIRE(forged.action == JournalAction::rotate_start);
-  forged.parents = {forged.hash};
-  forged.action = JournalAction::confirm;
-  forged.result = JournalResult::ok;
-  forged.why.clear();
-  forged.detail = Json{{"connector", "portal"}};
-  forged.hash = journal_entry_hash(forged);
-  append_durably(f.journal(), canonical::dump(to_json(forged)) + "\n");
-
+  // Someone who can push but holds no key appends "portal confirmed": alice's name, the right
+  // parent, a well-formed confirm operation, but no valid hash or signature. escrow-vault/2
+  // refuses the journal outright (exit 3), so nothing runs on it; the honest journal still works.
+  const std::string honest = f.read("escrow.journal");
+  Json forged = journal_of(f).back();
+  REQUIRE(forged["action"] == "rotate-start");
+  const std::string vid = forged["op"]["args"]["items"][0]["vid"];
+  forged["parents"] = Json::array({forged["hash"]});
+  forged["action"] = "confirm";
+  forged["op"] = Json{{"args", {{"connector", "portal"}, {"secret", "prod/db"}, {"vid", vid}}},
+                      {"writes", Json::array()}};
+  {
+    std::ofstream out(f.journal(), std::ios::app | std::ios::binary);
+    out << forged.dump() << "\n";
+  }
   Result r = f.as("alice", {"--json", "rotate", "--resume"});
+  CHECK(r.code == 3);
+  CHECK_FALSE(file_exists(f, "a.txt"));
+  {
+    std::ofstream out(f.journal(), std::ios::trunc | std::ios::binary);
+    out << honest;
+  }
+  r = f.as("alice", {"--json", "rotate", "--resume"});
   INFO(r.err);
   REQUIRE(r.code == 0);
   const Json resumed = json_of(r)["results"][0];

@@ -26,7 +26,10 @@ printf 'pg-secret-value' | as alice add prod/db --owner dave --purpose database 
 id=$(as bob request prod/db --ttl 1h --why "incident 7")
 
 # Without an agent and without a terminal, dave cannot unlock: this is what the agent changes.
-expect 4 "without an agent, list needs dave's passphrase" -- as dave list
+# (escrow-vault/2: list and show are public reads that unlock no identity, so the checks of the
+# identity use get.)
+expect 4 "without an agent, get needs dave's passphrase" -- as dave get prod/db --reveal
+expect 0 "list unlocks no identity (a public read)" -- as dave list
 expect 2 "an agent for a --no-passphrase identity is refused" -- as alice agent --foreground
 expect_error_line "has no passphrase" "the refusal says why"
 [ -e "$SOCK" ] && die "the refused agent left a socket" || pass "no socket left by the refused agent"
@@ -86,7 +89,7 @@ while True:  # the reply may arrive in several pieces (length, then body): read 
 print(data[4:].decode(errors="replace"))' "$SOCK"
   case "$OUT" in E*"serves uid $(id -u) only"*) pass "the agent answers another uid with a refusal only: $OUT" ;; *) die "raw reply: $OUT" ;; esac
   grep -q "refused a connection from uid $other" "$WORK/agent.log" && pass "the agent logged the refusal of uid $other" || die "agent log: $(cat "$WORK/agent.log")"
-  expect 0 "the agent still serves its own uid" -- as dave list
+  expect 0 "the agent still serves its own uid" -- as dave get prod/db --reveal
   chmod 0700 "$XDG_RUNTIME_DIR/escrow" "$WORK" "$XDG_RUNTIME_DIR"; chmod 0600 "$SOCK"
 else
   echo "ok - # SKIP another-uid refusal needs root, setpriv and useradd"
@@ -96,7 +99,7 @@ expect 0 "agent lock" -- as dave agent lock
 wait_gone && pass "the socket is removed after lock" || die "socket still there"
 wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
 grep -q "agent stopped: locked" "$WORK/agent.log" && pass "the agent exited on lock" || die "log: $(cat "$WORK/agent.log")"
-expect 4 "after lock, list needs the passphrase again" -- as dave list
+expect 4 "after lock, get needs the passphrase again" -- as dave get prod/db --reveal
 expect 0 "agent lock with no agent is not an error" -- as dave agent lock
 printf '%s\n' "$OUT" | grep -q "no agent was running" && pass "and says so" || die "lock: $OUT"
 
@@ -104,18 +107,18 @@ printf '%s\n' "$OUT" | grep -q "no agent was running" && pass "and says so" || d
 ESCROW_PASSPHRASE_FILE=$WORK/pp "$ESCROW" --identity "$WORK/dave.id" agent --foreground --timeout 2s 2>"$WORK/agent.log" &
 AGENT_PID=$!
 wait_for || die "no socket for the timeout agent"
-expect 0 "used within the timeout" -- as dave list
+expect 0 "used within the timeout" -- as dave get prod/db --reveal
 sleep 3.5
 wait_gone && pass "the idle agent removed its socket" || die "socket still there after the timeout"
 wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
 grep -q "agent stopped: idle timeout" "$WORK/agent.log" && pass "the agent exited on its idle timeout" || die "log: $(cat "$WORK/agent.log")"
-expect 4 "after the timeout, list needs the passphrase" -- as dave list
+expect 4 "after the timeout, get needs the passphrase" -- as dave get prod/db --reveal
 
 # The default daemonises and returns.
 expect 0 "escrow agent detaches" -- env ESCROW_PASSPHRASE_FILE="$WORK/pp" "$ESCROW" --identity "$WORK/dave.id" agent --timeout 60s
 daemon=$(printf '%s\n' "$OUT" | sed -n 's/.*(pid \([0-9]*\)).*/\1/p')
 [ -n "$daemon" ] && kill -0 "$daemon" 2>/dev/null && pass "the daemon runs (pid $daemon)" || die "agent output: $OUT"
-expect 0 "list through the daemon" -- as dave list
+expect 0 "get through the daemon" -- as dave get prod/db --reveal
 expect 0 "agent lock stops the daemon" -- as dave agent lock
 for _ in $(seq 1 50); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$daemon" 2>/dev/null && die "daemon still running" || pass "the daemon exited"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Two processes each add 50 secrets to one vault at the same time: all 100 end up present and
 # `verify` is clean. Readers running meanwhile never see a spurious error (no false "rolled
-# back": a reader re-reads when a writer replaced the file under it).
+# back": a reader re-reads when a writer replaced the file under it). escrow-vault/2: one
+# secret-add entry per add, each a key-file write, a journal append and a head rewrite (D7).
 source "$(dirname "$0")/lib.sh"
 setup
 
@@ -35,8 +36,10 @@ expect 0 "list --json" -- as alice list --json
 count=$(printf '%s\n' "$OUT" | grep -c '"name": "dev/[ab][0-9]*"')
 [ "$count" -eq 100 ] && pass "all 100 secrets present" || die "found $count secrets"
 expect 0 "verify is clean" -- as alice verify
-grep -q '"revision": 102' escrow.vault && pass "one revision per add (102)" || die "revision: $(grep '"revision"' escrow.vault)"
-[ "$(grep -c '"action":"add"' escrow.journal)" -eq 100 ] && pass "100 add entries journaled" || die "journal entries"
+grep -q '"entries": 102' escrow.vault && pass "one journal entry per add (102 with init and member-add)" \
+  || die "entries: $(grep '"entries"' escrow.vault)"
+[ "$(grep -c '"action":"secret-add"' escrow.journal)" -eq 100 ] && pass "100 secret-add entries journaled" || die "journal entries"
+[ "$(grep -c ':v#' escrow.keys)" -eq 100 ] && pass "100 value lines in escrow.keys" || die "keys: $(grep -c ':v#' escrow.keys)"
 expect 0 "a value written concurrently reads back" -- as bob get dev/b37 --reveal
 [ "$OUT" = "value-b-37" ] && pass "dev/b37 round-trips" || die "got $OUT"
 ls -a | grep -q '\.tmp\.' && die "temp files left: $(ls -a)" || pass "no temp files left"

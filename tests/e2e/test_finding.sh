@@ -74,17 +74,17 @@ unset ESCROW_VAULT
 repo=$WORK/repo
 mkdir -p "$repo/services/api"
 git -C "$repo" init -q
-cp "$WORK/escrow.vault" "$WORK/escrow.journal" "$repo/"
+cp "$WORK/escrow.vault" "$WORK/escrow.journal" "$WORK/escrow.keys" "$repo/"
 cd "$repo/services/api"
 expect 0 "list from a subfolder finds the vault" -- as alice list
 printf '%s\n' "$OUT" | grep -q '^prod/db-password' && pass "it is the repository's vault" || die "$OUT"
 expect 0 "get from a subfolder" -- as alice get prod/db-password --reveal
 [ "$OUT" = "pw-value-1" ] && pass "reads the value" || die "value"
-repo_before=$(sha256sum "$repo/escrow.vault" "$repo/escrow.journal")
+repo_before=$(sha256sum "$repo/escrow.vault" "$repo/escrow.journal" "$repo/escrow.keys")
 expect 2 "init in a subfolder of a work tree that has a vault" -- as alice init
 expect_error_line "\.\./\.\./escrow\.vault: this git work tree already has a vault" "says where it is"
 [ ! -e escrow.vault ] && pass "no second vault" || die "a second vault was created"
-[ "$(sha256sum "$repo/escrow.vault" "$repo/escrow.journal")" = "$repo_before" ] && pass "the vault is untouched" || die "changed"
+[ "$(sha256sum "$repo/escrow.vault" "$repo/escrow.journal" "$repo/escrow.keys")" = "$repo_before" ] && pass "the vault is untouched" || die "changed"
 # Never above the work tree's root: a vault in a parent folder of the repository is not used.
 other=$WORK/other
 mkdir -p "$other/deep"

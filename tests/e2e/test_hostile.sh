@@ -18,11 +18,16 @@ printf 'dev-t0ken-Value' | as alice add dev/token --purpose "test" >/dev/null
 mkid dave
 cp escrow.vault good.vault
 cp escrow.journal good.journal
+cp escrow.keys good.keys
 cp -r state good.state
-restore() { rm -f escrow.vault escrow.journal escrow.vault.lock; cp good.vault escrow.vault; cp good.journal escrow.journal; rm -rf state; cp -r good.state state; }
+restore() {
+  rm -f escrow.vault escrow.journal escrow.keys escrow.vault.lock
+  cp good.vault escrow.vault; cp good.journal escrow.journal; cp good.keys escrow.keys
+  rm -rf state; cp -r good.state state
+}
 
-# refused CODE PATTERN DESCRIPTION -- CMD...: exit code (within 10 s), one error line, vault and
-# journal byte-identical.
+# refused CODE PATTERN DESCRIPTION -- CMD...: exit code (within 10 s), one error line, head,
+# journal and keys byte-identical.
 refused() {
   local code=$1 pattern=$2 what=$3; shift 4
   local before after
@@ -79,23 +84,27 @@ fifo_case() {
 fifo_case escrow.vault "the vault" as alice list; restore
 fifo_case escrow.vault "the vault (write)" as alice member add dave.pub --role requester --env dev; restore
 fifo_case escrow.journal "the journal" as alice get dev/token --reveal; restore
-fifo_case escrow.journal "the journal (audit log)" as alice audit log; restore
+fifo_case escrow.journal "the journal (verify)" as alice verify; restore
+fifo_case escrow.keys "the keys file" as alice get dev/token --reveal; restore
+fifo_case escrow.keys "the keys file (write)" as alice share prod/db --with bob; restore
 cp dave.id dave.id.orig
-fifo_case dave.id "the identity" as dave list; cp dave.id.orig dave.id
+fifo_case dave.id "the identity" as dave grants; cp dave.id.orig dave.id
 cp dave.pub dave.pub.orig
 fifo_case dave.pub "a member's public file" as alice member add dave.pub --role requester --env dev; cp dave.pub.orig dave.pub; restore
 fifo_case pass.fifo "ESCROW_PASSPHRASE_FILE" timeout 10 env ESCROW_PASSPHRASE_FILE="$WORK/pass.fifo" "$ESCROW" identity new --name eve --out "$WORK/eve.id"
-mv state/escrow/known.json known.orig
-fifo_case state/escrow/known.json "known.json" as alice list
-mv known.orig state/escrow/known.json
+# This machine's verified-state cache (escrow-vault/2: $XDG_STATE_HOME/escrow/vaults/...).
+cache=$(ls -d state/escrow/vaults/*/* | head -1)
+mv "$cache/verified.json" verified.orig
+fifo_case "$cache/verified.json" "the cache's verified.json" as alice list
+mv verified.orig "$cache/verified.json"
 restore
 
 # ---- 2. a refused command writes nothing --------------------------------------------------
-# A layout edit in a record no command reads lazily (extra space in dev/token's record line):
-# the lazy reader does not see it, the writer does: it must refuse BEFORE the journal append.
-perl -0pi -e 's/\n    "dev\/token": \{/\n    "dev\/token":  {/' escrow.vault
-cmp -s escrow.vault good.vault && die "the layout edit did not apply" || pass "layout edit applied"
-cp escrow.vault edited.vault
+# A layout edit in a key line no command opens here (extra space in dev/token's value line): a
+# reader that bisects the keys file need not see it, a writer (which rewrites the keys file) does:
+# it must refuse BEFORE anything is written (keys first, then the journal append: D7).
+perl -0pi -e 's/(\n    "dev\/token:[0-9a-f]{16}:v#[0-9a-f]+"):/$1 :/' escrow.keys
+cmp -s escrow.keys good.keys && die "the layout edit did not apply" || pass "layout edit applied"
 refused 3 "" "share after a layout edit" -- as alice share prod/db --with carol
 refused 3 "" "member add after a layout edit" -- as alice member add dave.pub --role requester --env dev
 refused 3 "" "policy set after a layout edit" -- as alice policy set prod --max-ttl 2h
@@ -141,7 +150,7 @@ ESCROW_PASSPHRASE_FILE=$WORK/pw "$ESCROW" identity new --name eve --out "$WORK/e
 perl -0pi -e 's/"memlimit": *\d+/"memlimit": 4294967296/' eve.id
 grep -q '"memlimit": *4294967296' eve.id && pass "eve.id asks for 4 GiB" || die "could not edit eve.id"
 start=$(date +%s)
-expect 3 "an identity asking Argon2id for 4 GiB is refused" -- timeout 20 env ESCROW_PASSPHRASE_FILE="$WORK/pw" "$ESCROW" --identity "$WORK/eve.id" list
+expect 3 "an identity asking Argon2id for 4 GiB is refused" -- timeout 20 env ESCROW_PASSPHRASE_FILE="$WORK/pw" "$ESCROW" --identity "$WORK/eve.id" grants
 expect_error_line "eve.id: .*memlimit" "the KDF refusal names the file and the limit"
 [ $(($(date +%s) - start)) -le 3 ] && pass "refused quickly" || die "took $(($(date +%s) - start)) s"
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Identities through the real binary: passphrase file, wrong passphrase (4), tampered file (3),
 # group-readable warning, O_EXCL refusal (2), ESCROW_IDENTITY_DATA, --kdf moderate, --public.
+# (escrow-vault/2: list, show and verify are public reads that load no identity; the identity
+# checks below use `grants`, which needs one.)
 source "$(dirname "$0")/lib.sh"
 setup
 
@@ -29,20 +31,20 @@ printf '%s\n' "$OUT" | grep -q '"passphrase": true' && pass "--json says it is p
 
 expect 0 "init with the passphrase file" -- "$ESCROW" --identity alice.id init
 snap=$(snapshot)
-expect 4 "wrong passphrase is exit 4" -- env ESCROW_PASSPHRASE_FILE="$WORK/wrong" "$ESCROW" --identity alice.id list
+expect 4 "wrong passphrase is exit 4" -- env ESCROW_PASSPHRASE_FILE="$WORK/wrong" "$ESCROW" --identity alice.id grants
 expect_error_line "alice.id: wrong passphrase" "wrong passphrase names the file"
 [ "$(snapshot)" = "$snap" ] && pass "wrong passphrase: files byte-identical" || die "files changed"
 
 # A tampered identity (one character of the ciphertext) is exit 3, not "wrong passphrase".
 perl -0pe 's/("ciphertext": ")(.)/$1 . ($2 eq "A" ? "B" : "A")/e' alice.id >tampered.id
 chmod 600 tampered.id
-expect 3 "tampered identity is exit 3" -- "$ESCROW" --identity tampered.id list
+expect 3 "tampered identity is exit 3" -- "$ESCROW" --identity tampered.id grants
 expect_error_line "tampered.id: the private keys do not decrypt with the right passphrase \(file modified\)" \
   "tampered identity names the problem"
 perl -0pe 's/"name": "alice"/"name": "mallory"/' alice.id >renamed.id
-expect 3 "identity with a changed name is exit 3" -- "$ESCROW" --identity renamed.id list
+expect 3 "identity with a changed name is exit 3" -- "$ESCROW" --identity renamed.id grants
 head -c 100 alice.id >truncated.id
-expect 3 "truncated identity is exit 3" -- "$ESCROW" --identity truncated.id list
+expect 3 "truncated identity is exit 3" -- "$ESCROW" --identity truncated.id grants
 expect_error_line "truncated.id: .*truncated" "truncated identity names the file"
 [ "$(snapshot)" = "$snap" ] && pass "bad identities: files byte-identical" || die "files changed"
 
@@ -63,11 +65,11 @@ grep -q '"secret"' ci.id && ! grep -q '"ciphertext"' ci.id && pass "CI identity 
 ESCROW_PASSPHRASE_FILE=$WORK/pass "$ESCROW" --identity alice.id member add ci.pub --role rotator --env prod >/dev/null
 data=$(cat ci.id)
 rm ci.id
-expect 0 "ESCROW_IDENTITY_DATA opens the vault" -- env ESCROW_IDENTITY_DATA="$data" "$ESCROW" list
+expect 0 "ESCROW_IDENTITY_DATA opens the vault" -- env ESCROW_IDENTITY_DATA="$data" "$ESCROW" grants
 expect 0 "ESCROW_IDENTITY_DATA identity show" -- env ESCROW_IDENTITY_DATA="$data" "$ESCROW" identity show
 printf '%s\n' "$OUT" | grep -q "^name: *ci$" && printf '%s\n' "$OUT" | grep -q "ESCROW_IDENTITY_DATA" \
   && pass "identity show names ESCROW_IDENTITY_DATA" || die "$OUT"
-expect 3 "malformed ESCROW_IDENTITY_DATA is exit 3" -- env ESCROW_IDENTITY_DATA='{"format":' "$ESCROW" list
+expect 3 "malformed ESCROW_IDENTITY_DATA is exit 3" -- env ESCROW_IDENTITY_DATA='{"format":' "$ESCROW" grants
 expect_error_line "ESCROW_IDENTITY_DATA: " "malformed ESCROW_IDENTITY_DATA names its source"
 
 # --kdf moderate is accepted (not "sensitive": too slow for a test suite).
@@ -77,7 +79,7 @@ expect 2 "--kdf with an unknown strength is a usage error" -- "$ESCROW" identity
 [ ! -e x.id ] && pass "nothing written on a usage error" || die "x.id written"
 expect 2 "an invalid member name" -- "$ESCROW" identity new --name "bad name" --no-passphrase --out "$WORK/y.id"
 expect_error_line "invalid member name" "invalid name names the rule"
-expect 4 "a missing identity file" -- "$ESCROW" --identity "$WORK/none.id" list
+expect 4 "a missing identity file" -- "$ESCROW" --identity "$WORK/none.id" grants
 expect_error_line "none.id: no identity file" "missing identity names the file"
 expect 2 "no passphrase source and no terminal" -- setsid -w sh -c "'$ESCROW' identity new --name z --out '$WORK/z.id' </dev/null"
 finish

@@ -6,7 +6,7 @@ build_dir=$(cd "$(dirname "$ESCROW")/.." && pwd)
 src=${ESCROW_SOURCE_DIR:?}
 expect 0 "cmake --install into a prefix" -- cmake --install "$build_dir" --prefix "$WORK/prefix"
 [ -x "$WORK/prefix/bin/escrow" ] && pass "binary installed" || die "no binary"
-[ -f "$WORK/prefix/include/escrow/vault.hpp" ] && pass "headers installed" || die "no headers"
+[ -f "$WORK/prefix/include/escrow/history/vault_session.hpp" ] && pass "headers installed" || die "no headers"
 ls "$WORK"/prefix/lib*/libescrow_core.a >/dev/null 2>&1 && pass "static library installed" || die "no library"
 # A sanitizer build's library needs the sanitizer runtime in whatever links it.
 sanitize=()

@@ -19,8 +19,9 @@ wait $P1 && pass "first run exits 0" || die "first run: $(cat "$WORK/one.err")"
 wait $P2 && pass "second run exits 0" || die "second run: $(cat "$WORK/two.err")"
 total=$(cat "$WORK/one.json" "$WORK/two.json" | grep -c '"result": "rotated"')
 [ "$total" -eq 3 ] && pass "three rotations in all" || die "rotations: $total"
+# escrow-vault/2: a finished rotation is one rotate-finish operation naming the secret in its items.
 for n in 1 2 3; do
-  count=$(grep -c "\"action\":\"rotate\",.*\"secret\":\"prod/s$n\"" escrow.journal || true)
+  count=$(grep -c "\"action\":\"rotate-finish\",.*\"secret\":\"prod/s$n\"" escrow.journal || true)
   [ "$count" -eq 1 ] && pass "prod/s$n rotated once" || die "prod/s$n rotated $count times"
 done
 [ "$(grep -c . "$WORK/pushes.txt")" -eq 3 ] && pass "the connector was updated three times" || die "pushes: $(grep -c . "$WORK/pushes.txt")"

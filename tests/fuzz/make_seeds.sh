@@ -39,12 +39,12 @@ seed vault golden.vault <"$GOLDEN/escrow.vault"
 for f in "$CORPUS"/vault/seed-*; do seed vault_lazy "${f##*/seed-}" <"$f"; done
 seed canonical vault.json <"$GOLDEN/escrow.vault"
 
-# Backups (escrow-backup/1) of the small vault, to the admin and to two recipients.
+# Backups (escrow-backup/2) of the small vault, to the admin and to two recipients.
 as alice backup --out "$WORK/small.backup" >/dev/null
 seed backup small.backup <"$WORK/small.backup"
 as alice backup --out "$WORK/two.backup" --to "$GOLDEN/alice.pub" --to "$GOLDEN/bob.pub" >/dev/null
 seed backup two-recipients.backup <"$WORK/two.backup"
-printf 'escrow-backup-payload/1\nvault 3\n{}\n\njournal 0\n\n' | seed backup payload
+printf 'escrow-backup-payload/2\nhead 0\n\njournal 0\n\nkeys 0\n\n' | seed backup payload
 
 # Journals: whole, one line, and the small vault's.
 seed journal golden.journal <"$GOLDEN/escrow.journal"
@@ -94,8 +94,9 @@ for j in '[]' '{"a":[1,-2,{"b":null}],"c":"\u00e9\ud83d\ude00\n"}' '"aGVsbG8="' 
 done
 printf 'aGVsbG8=' | seed canonical base64
 # The small vault's payload, env files and templates.
-{ printf 'escrow-backup-payload/1\nvault %s\n' "$(wc -c <"$WORK/escrow.vault")"; cat "$WORK/escrow.vault"
-  printf '\njournal %s\n' "$(wc -c <"$WORK/escrow.journal")"; cat "$WORK/escrow.journal"; printf '\n'; } | seed backup payload-small
+{ printf 'escrow-backup-payload/2\nhead %s\n' "$(wc -c <"$WORK/escrow.vault")"; cat "$WORK/escrow.vault"
+  printf '\njournal %s\n' "$(wc -c <"$WORK/escrow.journal")"; cat "$WORK/escrow.journal"
+  printf '\nkeys %s\n' "$(wc -c <"$WORK/escrow.keys")"; cat "$WORK/escrow.keys"; printf '\n'; } | seed backup payload-small
 printf '# app\nexport DB_URL=postgres://db\nAPI_KEY=escrow://prod/api\nQUOTED="a\\nb \\$HOME \\"q\\""\nSINGLE='"'"'lit $x'"'"'\r\nTRAIL=v # c\n' \
   | seed env_file app.env
 printf 'url: escrow://prod/db@v2\nsee escrow://prod/api.\nkey=escrow://dev/multi/line\n' | seed env_file template

@@ -148,6 +148,16 @@ void cut_tests(Team& t, const std::function<void()>& first, const std::string& f
 
 } // namespace
 
+TEST_CASE("insider cli: the acting commands accept the honest vault (control)", "[insider][cli]")
+{
+  // What makes every refusal of the suite the forgery's: the same commands, same identities and
+  // cache places, succeed on the vault before it is forged.
+  Team& team = Team::get();
+  team.reset();
+  require_cli_accepts(team);
+  team.reset();
+}
+
 TEST_CASE("insider: self_authorising_owner", "[insider][attack]")
 {
   Team& t = Team::get();

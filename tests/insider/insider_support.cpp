@@ -1,5 +1,9 @@
 #include "insider_support.hpp"
 
+#include <commands/cli.hpp>
+
+#include <escrow/atomic_file.hpp>
+
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
@@ -112,6 +116,12 @@ Team::Team()
   }
   for (const std::string name : {"mallory"}) {
     ids[name] = std::make_shared<Identity>(generate_identity(name));
+  }
+  ids_dir = root / "ids";
+  fs::create_directories(ids_dir);
+  for (const auto& [name, id] : ids) {
+    create_exclusive(ids_dir / (name + ".id"),
+                     serialize_identity(*id, Protection::none, nullptr, identity_kdf("interactive", true)), 0600);
   }
   auto session = [this](const std::string& actor) {
     VaultSessionOptions o = options(actor, true);
@@ -310,6 +320,7 @@ std::string require_refused_everywhere(const Team& team, const std::string& expe
       CHECK(snapshot(team.empty_state) == empty_before);
     }
   }
+  require_cli_refused(team, expect);
   return first;
 }
 
@@ -323,6 +334,117 @@ void require_opens_everywhere(const Team& team)
       } catch (const Error& error) {
         FAIL("refused: " << error.what());
       }
+    }
+  }
+}
+
+namespace {
+
+struct Acting
+{
+  std::string actor; // "" = no identity
+  std::vector<std::string> args;
+};
+
+const std::vector<Acting>& acting_commands()
+{
+  static const std::vector<Acting> commands{
+    {"", {"verify"}},
+    {"auditor", {"audit", "verify"}},
+    {"owner", {"get", "prod/db", "--reveal"}},
+    {"cust", {"approve", "prod/db", "r1"}},
+    {"ci", {"rotate", "--due"}},
+  };
+  return commands;
+}
+
+CliRun run_cli(const Team& team, const Acting& command, bool warm)
+{
+  std::map<std::string, std::string> env{
+    {"HOME", team.root.string()},
+    {"XDG_STATE_HOME", (warm ? team.state_home : team.empty_state).string()},
+    {"XDG_CONFIG_HOME", (team.root / "config").string()},
+    {"ESCROW_KDF", "fast"},
+    {"NO_COLOR", "1"},
+    {"ESCROW_LOCK_WAIT", "1"},
+    {"ESCROW_NOW", std::to_string(team.now)},
+  };
+  std::vector<std::string> args{"--vault", team.head().string()};
+  if (!command.actor.empty()) {
+    args.push_back("--identity");
+    args.push_back((team.ids_dir / (command.actor + ".id")).string());
+  }
+  args.insert(args.end(), command.args.begin(), command.args.end());
+  escrow::cli::Io io;
+  io.getenv = [env](const char* name) -> const char* {
+    const auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  io.stdin_is_terminal = [] { return false; };
+  io.read_stdin = [](std::size_t) { return SecretBytes::from(""); };
+  io.read_hidden_line = [](std::string_view) -> std::optional<SecretBytes> { return std::nullopt; };
+  std::ostringstream out;
+  std::ostringstream err;
+  CliRun run;
+  std::string label;
+  for (const std::string& a : command.args) {
+    label += (label.empty() ? "" : " ") + a;
+  }
+  run.label = fmt::format("escrow {}{}, {}", label, command.actor.empty() ? "" : " as " + command.actor,
+                          warm ? "warm cache place" : "empty state directory");
+  run.code = escrow::cli::run(args, out, err, std::move(io));
+  run.out = out.str();
+  run.err = err.str();
+  return run;
+}
+
+} // namespace
+
+std::vector<CliRun> run_acting_commands(const Team& team, bool warm)
+{
+  std::vector<CliRun> runs;
+  for (const Acting& command : acting_commands()) {
+    runs.push_back(run_cli(team, command, warm));
+  }
+  return runs;
+}
+
+void require_cli_refused(const Team& team, const std::string& expect)
+{
+  const Files vault_before = snapshot(team.vault_dir);
+  const Files warm_before = snapshot(team.state_home);
+  const Files empty_before = snapshot(team.empty_state);
+  for (const bool warm : {true, false}) {
+    for (const Acting& command : acting_commands()) {
+      const CliRun run = run_cli(team, command, warm);
+      INFO(run.label << "\nstderr: " << run.err);
+      CHECK(run.code == 3);
+      const std::string first_line = run.err.substr(0, run.err.find('\n'));
+      CHECK_THAT(first_line, Catch::StartsWith("escrow: error: ") && Catch::Contains(expect));
+      CHECK(run.out.find("value of prod/db") == std::string::npos);
+      CHECK(snapshot(team.vault_dir) == vault_before);
+      CHECK(snapshot(team.state_home) == warm_before);
+      CHECK(snapshot(team.empty_state) == empty_before);
+    }
+  }
+}
+
+void require_cli_accepts(Team& team)
+{
+  for (const bool warm : {true, false}) {
+    for (const Acting& command : acting_commands()) {
+      const Files vault_before = snapshot(team.vault_dir);
+      const Files warm_before = snapshot(team.state_home);
+      const Files empty_before = snapshot(team.empty_state);
+      const CliRun run = run_cli(team, command, warm);
+      INFO(run.label << "\nstderr: " << run.err);
+      CHECK(run.code == 0);
+      if (command.args.front() == "get") {
+        CHECK(run.out == "value of prod/db");
+      }
+      restore(team.vault_dir, vault_before);
+      restore(team.state_home, warm_before);
+      restore(team.empty_state, empty_before);
     }
   }
 }

@@ -63,6 +63,7 @@ public:
   std::map<std::string, std::shared_ptr<Identity>> ids;
   std::map<std::string, SecretKeys> secrets; // "prod/db", "prod/api"
   std::uint64_t template_lines = 0;
+  fs::path ids_dir; // <name>.id for every identity (no passphrase), for the command line
 
   fs::path head() const { return vault_dir / "escrow.vault"; }
   fs::path journal() const { return vault_dir / "escrow.journal"; }
@@ -122,5 +123,25 @@ std::optional<Finding> verify_bytes(const Team& team);
 std::string require_refused_everywhere(const Team& team, const std::string& expect);
 // The four opens succeed (the control cases).
 void require_opens_everywhere(const Team& team);
+
+// The commands that would act on a forged vault (issue 15 deliverable 5), run through the real
+// command-line front end (cli::run, in process) with the team's identity files, warm cache place
+// or empty state directory, ESCROW_NOW at the team's clock:
+//   verify (no identity), audit verify (the auditor), get prod/db --reveal (its owner),
+//   approve prod/db r1 (its custodian), rotate --due (the rotator).
+struct CliRun
+{
+  std::string label; // e.g. "get prod/db --reveal as owner, warm cache place"
+  int code = 0;
+  std::string out;
+  std::string err;
+};
+std::vector<CliRun> run_acting_commands(const Team& team, bool warm);
+// Each acting command, warm and empty: exit 3, a first stderr line `escrow: error: …` containing
+// `expect`, and every vault file and both state directories byte-identical.
+void require_cli_refused(const Team& team, const std::string& expect);
+// Each acting command, warm and empty, on an honest vault: not refused (exit 0), so a refusal of a
+// forged vault is the forgery's. Resets the team after each (approve and rotate write).
+void require_cli_accepts(Team& team);
 
 } // namespace insider

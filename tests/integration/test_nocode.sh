@@ -147,14 +147,24 @@ no_value_in() { # no_value_in WHAT FILE...: none of $values appears in FILE...
   done
   if [ -z "$hit" ]; then pass "$what"; else die "$what: found the value of$hit"; fi
 }
-# The journal entries of one secret, newest last, as "action result step connector" lines.
+# The journal entries of one secret, newest last, as "action result step connector connectors
+# item-results" lines (escrow-vault/2: a rotation is rotate-start then rotate-finish, or
+# rotate-fail items rolling-back / rolled-back; a failed connector step is a failed rotate-fail
+# event naming the connector and the step; the order connectors run in is the secret's binding,
+# journaled by the secret-set that bound them).
 journal_of() {
   as alice audit log --secret "$1" --json | python3 -c '
 import json, sys
 for e in json.load(sys.stdin)["entries"]:
-    d = e.get("detail", {})
+    d = e.get("detail") or {}
+    items = (e.get("args") or {}).get("items") or []
     print(e["action"], e["result"], d.get("step", "-"), d.get("connector", "-"),
-          ",".join(d.get("connectors", [])) or "-", ",".join(d.get("restored", [])) or "-")'
+          ",".join(e.get("connectors") or []) or "-",
+          ",".join(i["result"] for i in items if "result" in i) or "-")'
+}
+# bound_in_order FILE ORDER: the newest entry that set the secret's connectors set them to ORDER.
+bound_in_order() {
+  [ "$(grep -E '^secret-(add|set) ok ' "$1" | awk '$5 != "-" {c=$5} END {print c}')" = "$2" ]
 }
 
 # read_failed ENV/NAME FILE: the value of the secret's newest failed version into FILE (0600),
@@ -233,13 +243,13 @@ else
   die "the sampler did not see the rotations ($(tail -1 "$IT_DIR/argv-1")): its check proves nothing"
 fi
 journal_of prod/flow-db-password >"$IT_DIR/journal-1"
-if grep -q '^rotate ok - - flow-db,flow ' "$IT_DIR/journal-1"; then
+if grep -q '^rotate-finish ok ' "$IT_DIR/journal-1" && bound_in_order "$IT_DIR/journal-1" flow-db,flow; then
   pass "journal: rotated and verified, flow-db before flow"
 else
   die "journal: no successful rotation in the order flow-db, flow: $(tail -3 "$IT_DIR/journal-1")"
 fi
 journal_of prod/pg-app-password >"$IT_DIR/journal-pg-1"
-grep -q '^rotate ok - - app-db,app-consumer ' "$IT_DIR/journal-pg-1" \
+grep -q '^rotate-finish ok ' "$IT_DIR/journal-pg-1" && bound_in_order "$IT_DIR/journal-pg-1" app-db,app-consumer \
   && pass "journal: app-db before app-consumer" || die "journal: no rotation in the order app-db, app-consumer"
 
 # --- a check broken on purpose: the rotation rolls back ---------------------------------------
@@ -272,14 +282,15 @@ else
 fi
 flow_answers check && pass "the flow's check passes again after the rollback" || die "the flow's check after the rollback: HTTP $NR_CODE"
 journal_of prod/flow-db-password >"$IT_DIR/journal-2"
-if grep -q '^rotate-failed rolling-back verify flow ' "$IT_DIR/journal-2" \
-   && grep -q '^rotate-failed rolled-back .* flow-db,flow$\|^rotate-failed rolled-back .* flow,flow-db$' "$IT_DIR/journal-2"; then
+if grep -q '^rotate-fail failed verify flow ' "$IT_DIR/journal-2" \
+   && grep -q '^rotate-fail ok .* rolling-back$' "$IT_DIR/journal-2" \
+   && grep -q '^rotate-fail ok .* rolled-back$' "$IT_DIR/journal-2"; then
   pass "journal: the flow's verification failed and both connectors were rolled back"
 else
   die "journal: no verify failure and rollback: $(tail -4 "$IT_DIR/journal-2")"
 fi
 journal_of prod/pg-app-password >"$IT_DIR/journal-pg-2"
-grep -q '^rotate-failed rolled-back .*app-db' "$IT_DIR/journal-pg-2" \
+grep -q '^rotate-fail failed ' "$IT_DIR/journal-pg-2" && grep -q '^rotate-fail ok .* rolled-back$' "$IT_DIR/journal-pg-2" \
   && pass "journal: the application role's rotation rolled back" || die "journal: the application role's rotation did not roll back"
 
 # --- alternating roles (PostgreSQL): app_blue and app_green take turns ------------------------
@@ -329,8 +340,9 @@ pg_login app_blue "$IT_DIR/pg-alt-v3" && pass "app_blue still logs in with the p
   || die "app_blue no longer logs in with the previous value"
 it_sample_argv_stop
 journal_of prod/pg-alt-password >"$IT_DIR/journal-alt"
-[ "$(grep -c '^rotate ok - - alt-db,alt-consumer ' "$IT_DIR/journal-alt")" -eq 3 ] \
-  && grep -q '^rotate-failed rolled-back .*alt-db' "$IT_DIR/journal-alt" \
+[ "$(grep -c '^rotate-finish ok ' "$IT_DIR/journal-alt")" -eq 3 ] \
+  && bound_in_order "$IT_DIR/journal-alt" alt-db,alt-consumer \
+  && grep -q '^rotate-fail ok .* rolled-back$' "$IT_DIR/journal-alt" \
   && pass "journal: three alternating rotations and one rollback" || die "journal: $(tail -5 "$IT_DIR/journal-alt")"
 
 no_value_in "after the rollback: no value in the PostgreSQL, MariaDB or Node-RED logs" "$PG_LOG" "$MY_LOG" "$MY_ERRLOG" "$NR_LOG"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The recovery drill of docs/RECOVERY.md, timed: a 1,000-secret vault with 12 connectors (made by
-# bench/gen.cpp through escrow_core), backed up, lost, restored on a fresh machine and reconnected.
+# The recovery drill of docs/RECOVERY.md, timed: a 1,000-secret escrow-vault/2 vault with 12
+# connectors (made by bench/gen.cpp through the history library: every operation authorised and
+# applied as the escrow binary does it), backed up, lost, restored on a fresh machine and
+# reconnected.
 # The recovery time is the figure `escrow restore --reconnect` prints itself; this test fails unless
 # every connector verifies. Usage: rto.sh ESCROW ESCROW_BENCH_GEN [SECRETS] [CONNECTORS]
 set -euo pipefail
@@ -15,9 +17,14 @@ cd "$WORK"
 export HOME=$WORK XDG_STATE_HOME=$WORK/state-ops XDG_CONFIG_HOME=$WORK/config NO_COLOR=1 ESCROW_KDF=fast
 unset ESCROW_IDENTITY ESCROW_IDENTITY_DATA ESCROW_PASSPHRASE_FILE ESCROW_NOW ESCROW_VAULT || true
 
-# The team's vault: 1,000 secrets (2 versions each, 5 readers, 3 custodians), a 5,000-entry journal,
-# 12 connectors whose "systems" hold the current values.
+# The team's vault: 1,000 secrets (2 versions each, 5 readers, 3 custodians), a 5,000-entry journal
+# (the operations, then reveal and exec events), 12 connectors whose "systems" hold the current
+# values. It must verify before the drill starts: a drill of a vault escrow refuses proves nothing.
 "$GEN" vault "$WORK/team" --secrets "$SECRETS" --journal 5000 --connectors "$CONNECTORS" --threads 2 >/dev/null
+if ! VERIFY_ERR=$("$ESCROW" --vault "$WORK/team/escrow.vault" verify 2>&1 >/dev/null) || [ -n "$VERIFY_ERR" ]; then
+  echo "not ok - the generated vault does not verify cleanly: $VERIFY_ERR" >&2
+  exit 1
+fi
 cp "$WORK/team/ids/alice.id" "$WORK/alice.id"
 ops() { "$ESCROW" --identity "$WORK/alice.id" --vault "$WORK/team/escrow.vault" "$@"; }
 
@@ -26,8 +33,8 @@ mkdir -p "$WORK/offsite"
 ops backup --out "$WORK/offsite/team-$(date +%F).backup" >/dev/null
 BACKUP=$(ls "$WORK"/offsite/*.backup)
 
-# 2. Loss: the repository and the machine are gone.
-rm -f "$WORK/team/escrow.vault" "$WORK/team/escrow.journal"
+# 2. Loss: the repository and the machine are gone (the three files of escrow-vault/2).
+rm -f "$WORK/team/escrow.vault" "$WORK/team/escrow.journal" "$WORK/team/escrow.keys"
 rm -rf "$WORK/state-ops"
 
 # 3 + 4. Restore on a fresh machine, and reconnect every integration.

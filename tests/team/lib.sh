@@ -59,5 +59,5 @@ start_team() {
 }
 
 # The bytes of a member's escrow files (and of HEAD), to prove a refusal changed nothing.
-files_of() { (cd "$WORK/$1" && sha256sum escrow.vault escrow.journal && git rev-parse HEAD && git status --porcelain) | sha256sum; }
+files_of() { (cd "$WORK/$1" && sha256sum escrow.vault escrow.journal escrow.keys && git rev-parse HEAD && git status --porcelain) | sha256sum; }
 

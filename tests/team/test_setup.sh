@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # escrow git-setup: init runs it in a work tree; it is idempotent; a clone lacking the config is
-# told once per command, with the exact fix; the merge driver's name is reserved and its command
-# refuses clearly until escrow-vault/2.
+# told once per command, with the exact fix; the merge driver is registered for the three files of
+# escrow-vault/2 (head, journal, keys) with %P, and refuses escrow-vault/1 files clearly.
+# (Adapted to escrow-vault/2: escrow.keys is the third file; the driver line gained %P.)
 source "$(dirname "$0")/lib.sh"
 setup
 start_team
@@ -9,9 +10,11 @@ start_team
 a=$WORK/alice
 check "init wrote the .gitattributes lines" -- grep -qx '/escrow.vault merge=escrow diff=escrow' "$a/.gitattributes"
 check "... for the journal too" -- grep -qx '/escrow.journal merge=escrow diff=escrow' "$a/.gitattributes"
+check "... and for the keys file" -- grep -qx '/escrow.keys merge=escrow diff=escrow' "$a/.gitattributes"
+check "the three files are committed" -- test "$(as alice git ls-files escrow.vault escrow.journal escrow.keys | wc -l)" -eq 3
 check "init ignored the lock file" -- grep -qx '/escrow.vault.lock' "$a/.gitignore"
 check "the textconv is configured in the clone" -- test "$(as alice git config --local diff.escrow.textconv)" = "escrow diff --textconv"
-check "the merge driver's name is reserved" -- test "$(as alice git config --local merge.escrow.driver)" = "escrow merge %O %A %B"
+check "the merge driver is registered, with the path (%P)" -- test "$(as alice git config --local merge.escrow.driver)" = "escrow merge %O %A %B %P"
 check "the lock file is not tracked" -- test -z "$(as alice git ls-files escrow.vault.lock)"
 
 before=$(cd "$a" && sha256sum .gitattributes .gitignore .git/config)
@@ -34,10 +37,19 @@ check "... and leaves the committed files alone" -- test -z "$(as bob git status
 expect 0 "afterwards the hint is gone" -- e bob list
 check "... no stderr" -- test -z "$ERR"
 
-# The merge driver: not yet. A clear refusal, status 1, no file touched.
+# A clone set up by an older escrow (driver without %P, no escrow.keys line) is told, and fixed.
+as bob git config --local merge.escrow.driver "escrow merge %O %A %B"
+expect 0 "a clone with the old driver line" -- e bob list
+check "... is told to run git-setup" -- contains "$ERR" "merge.escrow.driver"
+expect 0 "git-setup brings it up to date" -- e bob git-setup
+check "... the driver line" -- test "$(as bob git config --local merge.escrow.driver)" = "escrow merge %O %A %B %P"
+expect 0 "and the hint is gone" -- e bob list
+check "... no stderr" -- test -z "$ERR"
+
+# The merge driver on files that are not escrow-vault/2: a clear refusal, status 1, no file touched.
 printf 'base' >"$WORK/o"; printf 'ours' >"$WORK/a"; printf 'theirs' >"$WORK/b"
 expect 1 "escrow merge refuses escrow-vault/1 files (and anything not escrow-vault/2)" -- escrow merge "$WORK/o" "$WORK/a" "$WORK/b"
-check "... saying when it arrives and how to resolve" -- contains "$ERR" "the merge driver merges escrow-vault/2 files"
+check "... saying what it merges and how to resolve" -- contains "$ERR" "the merge driver merges escrow-vault/2 files"
 check "... with the resolution" -- contains "$ERR" "escrow: hint: resolve by"
 check "... ours untouched" -- test "$(cat "$WORK/a")" = ours
 expect 2 "escrow merge with a missing argument is a usage error" -- escrow merge "$WORK/o" "$WORK/a"

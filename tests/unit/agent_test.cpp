@@ -67,7 +67,11 @@ TEST_CASE("agent: signs and opens for its own identity; keys stay in the agent")
   CHECK(borrowed->box_sk.empty());
   const auto signature = borrowed->sign("escrow/v1/record", as_bytes("message"));
   CHECK(crypto::verify("escrow/v1/record", as_bytes("message"), signature, pub.sign_pk));
-  CHECK_THROWS_AS(borrowed->sign("other/label", as_bytes("message")), Error); // only escrow/v1/ labels
+  CHECK_THROWS_AS(borrowed->sign("other/label", as_bytes("message")), Error); // only escrow's labels
+  CHECK_THROWS_AS(borrowed->sign("escrow/v3/entry", as_bytes("message")), Error);
+  // escrow-vault/2's entries are signed under escrow/v2/ labels.
+  const auto v2 = borrowed->sign("escrow/v2/entry-sig", as_bytes("message"));
+  CHECK(crypto::verify("escrow/v2/entry-sig", as_bytes("message"), v2, pub.sign_pk));
   const auto opened = borrowed->seal_open(sealed);
   REQUIRE(opened);
   CHECK(opened->expose_view() == "data key");

@@ -3,6 +3,8 @@
 // the locations of the golden files and the test vectors (all inside the repository).
 #pragma once
 
+#include <test_paths.hpp>
+
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
 

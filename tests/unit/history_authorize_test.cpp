@@ -837,7 +837,7 @@ TEST_CASE("history authorize: request", "[history][authorize]")
     {"the owner, who reads it already", [](World& w) { return request_by(w, "olive"); }, "olive reads prod/db already"},
     {"a custodian the threshold needs", [](World& w) { return request_by(w, "bob"); },
      "without bob the custodians cannot reach the threshold"},
-    {"a ttl over the policy", [](World& w) { return request_by(w, "dave", 9 * 3600); }, "over the policy maximum of prod"},
+    {"a ttl over the policy", [](World& w) { return request_by(w, "dave", 9 * 3600); }, "ttl 9h is over the policy maximum of 8h for prod"},
     {"a ttl at the policy maximum", [](World& w) { return request_by(w, "dave", 8 * 3600); }, nullptr},
     {"no justification where the policy requires one", [](World& w) {
        return w.entry("dave", RequestArgs{k_db, k_req, 3600});
@@ -885,14 +885,14 @@ TEST_CASE("history authorize: approve", "[history][authorize]")
     {"the requester approves her own", [](World& w) {
        w.run("alice", MemberSetArgs{"dave", {Role::approver, Role::requester}, {"prod"}});
        return approval(w, "dave");
-     }, "nobody approves their own request"},
+     }, "dave cannot approve their own request"},
     {"an approval naming another requester (unbound approval)", [](World& w) { return approval(w, "bob", "olive"); },
      "request 0123456789abcdef is by dave, not olive"},
     {"the rotator approves", [](World& w) { return approval(w, "erin"); }, "erin may not approve requests of prod"},
     {"an approver who is not a custodian", [](World& w) {
        w.run("alice", member(w, "cody", {Role::approver}, {"prod"}));
        return approval(w, "cody");
-     }, "cody holds no share of version 00000000000000a1"},
+     }, "cody holds no share of version 00000000000000a1 (not a custodian of it)"},
     {"an approver of another environment", [](World& w) {
        w.run("alice", member(w, "devon", {Role::approver}, {"dev"}));
        return approval(w, "devon");
@@ -910,11 +910,11 @@ TEST_CASE("history authorize: approve", "[history][authorize]")
     {"a denied request", [](World& w) {
        w.run("carol", DenyArgs{k_db, k_req}, {}, std::string("no"));
        return approval(w, "bob");
-     }, "request 0123456789abcdef is closed"},
+     }, "request 0123456789abcdef is closed: it was denied by carol"},
     {"twice by one custodian", [](World& w) {
        w.run("bob", ApproveArgs{k_db, k_req, "dave", k_v1, 1, commit("dk1")}, {ap(k_db, k_v1, k_req, "bob")});
        return approval(w, "bob");
-     }, "bob approved request 0123456789abcdef already"},
+     }, "bob already approved request 0123456789abcdef"},
     {"an approval line for another approver", [](World& w) {
        return w.entry("bob", ApproveArgs{k_db, k_req, "dave", k_v1, 1, commit("dk1")}, {ap(k_db, k_v1, k_req, "carol")});
      }, "must write exactly one approval line"},
@@ -1030,7 +1030,7 @@ TEST_CASE("history authorize: journal-loss and resolve", "[history][authorize]")
 TEST_CASE("history authorize: a refusal as an error for the command and for the replay", "[history][authorize]")
 {
   World w = team();
-  const Entry forged = w.entry("dave", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}});
+  const Entry forged = w.entry("dave", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}, {}});
   try {
     require_authorized(w.state, forged, ErrorKind::access, "secret-set prod/db");
     FAIL("allowed");
@@ -1046,6 +1046,6 @@ TEST_CASE("history authorize: a refusal as an error for the command and for the 
     CHECK(e.kind() == ErrorKind::integrity);
     CHECK(e.exit_code() == 3);
   }
-  const Entry honest = w.entry("olive", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}});
+  const Entry honest = w.entry("olive", SecretSetArgs{k_db, std::string("dave"), {}, {}, {}, {}, {}, {}, {}});
   CHECK_NOTHROW(require_authorized(w.state, honest, ErrorKind::access, "secret-set prod/db"));
 }

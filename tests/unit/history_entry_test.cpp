@@ -1,4 +1,6 @@
 // history::Entry: the escrow-journal/2 line grammar (docs/design/vault-2-operations.md §1, §7).
+#include <test_paths.hpp>
+
 #include "history_support.hpp"
 
 #include <fstream>
@@ -461,6 +463,52 @@ TEST_CASE("history entry: arguments of every kind are checked", "[history][entry
           {"owner", "olive"}, {"purpose", ""}, {"secret", "prod/x"}, {"threshold", 0}, {"tier", "standard"},
           {"version", {{"dk_commit", k}, {"vid", "00000000000000a1"}}}},
      "missing field \"rk_commit\""},
+    // The native kinds' settings: exactly the kind's own, each valid (records.hpp's rules).
+    {"connector-add",
+     Json{{"auth_secret", ""}, {"conninfo", "host=db"}, {"env", "prod"}, {"instructions", ""}, {"kind", "postgres"},
+          {"name", "c"}, {"timeout", 60}, {"update", ""}, {"verify", ""}},
+     "missing \"role\""},
+    {"connector-add",
+     Json{{"auth_secret", ""}, {"conninfo", "host=db"}, {"env", "prod"}, {"instructions", ""}, {"kind", "postgres"},
+          {"name", "c"}, {"role", "app"}, {"timeout", 60}, {"update", ""}, {"url", "https://x.example/"}, {"verify", ""}},
+     "unknown field \"url\""},
+    {"connector-add",
+     Json{{"alternate_role", "app"}, {"auth_secret", ""}, {"conninfo", "host=db"}, {"env", "prod"}, {"instructions", ""},
+          {"kind", "postgres"}, {"name", "c"}, {"role", "app"}, {"timeout", 60}, {"update", ""}, {"verify", ""}},
+     "must name a second role"},
+    {"connector-add",
+     Json{{"auth_secret", "staging/pw"}, {"conninfo", "host=db"}, {"env", "prod"}, {"instructions", ""},
+          {"kind", "postgres"}, {"name", "c"}, {"role", "app"}, {"timeout", 60}, {"update", ""}, {"verify", ""}},
+     "names a secret of another environment"},
+    {"connector-add",
+     Json{{"auth_secret", ""}, {"env", "prod"}, {"instructions", ""}, {"kind", "command"}, {"name", "c"},
+          {"timeout", 60}, {"update", "u"}, {"verify", ""}},
+     "unknown field \"auth_secret\""},
+    {"connector-add",
+     Json{{"auth_secret", ""}, {"body", ""}, {"cacert", ""}, {"env", "prod"}, {"expect_status", 204},
+          {"headers", Json::array()}, {"instructions", ""}, {"kind", "http"}, {"method", "put"}, {"name", "c"},
+          {"timeout", 60}, {"update", ""}, {"url", "https://x.example/"}, {"verify", ""},
+          {"verify_expect_status", 0}, {"verify_url", ""}},
+     "HTTP method"},
+    {"connector-add",
+     Json{{"env", "prod"}, {"instructions", ""}, {"kind", "command"}, {"name", "c"}, {"rehearse_with", ""},
+          {"timeout", 60}, {"update", "u"}, {"verify", ""}},
+     "written only when set"},
+    {"connector-add",
+     Json{{"env", "prod"}, {"instructions", ""}, {"kind", "command"}, {"name", "c"}, {"rehearse_with", "c"},
+          {"timeout", 60}, {"update", "u"}, {"verify", ""}},
+     "its own staging twin"},
+    {"secret-add",
+     Json{{"after_access", false}, {"connectors", Json::array()}, {"custodians", Json::array()}, {"escrow_only", false},
+          {"every", 0}, {"generator", ""}, {"owner", "olive"}, {"purpose", ""}, {"secret", "prod/x"}, {"threshold", 0},
+          {"tier", "standard"}, {"version", {{"dk_commit", k}, {"rk_commit", k}, {"vid", "00000000000000a1"}}}},
+     "written only as true"},
+    {"secret-add",
+     Json{{"after_access", false}, {"connectors", {"crm"}}, {"custodians", Json::array()}, {"escrow_only", true},
+          {"every", 0}, {"generator", ""}, {"owner", "olive"}, {"purpose", ""}, {"secret", "prod/x"}, {"threshold", 0},
+          {"tier", "standard"}, {"version", {{"dk_commit", k}, {"rk_commit", k}, {"vid", "00000000000000a1"}}}},
+     "an escrow-only secret has no connector"},
+    {"secret-set", Json{{"escrow_only", 1}, {"secret", "prod/db"}}, "expected true or false"},
     {"secret-set", Json{{"secret", "prod/db"}}, "changes nothing"},
     {"custodians-set", Json{{"custodians", Json::array()}, {"secret", "prod/db"}, {"threshold", 1}}, "threshold"},
     {"unshare", Json{{"member", "dave"}}, "missing field \"secret\""},
@@ -839,4 +887,72 @@ TEST_CASE("history entry: every field of every kind, removed, retyped or joined 
     }
   }
   CHECK(refused > 1000);
+}
+
+TEST_CASE("history entry: the native connector kinds and escrow_only round-trip in args and records",
+          "[history][entry]")
+{
+  World w = team();
+  ConnectorAddArgs pg;
+  pg.name = "db";
+  pg.env = "prod";
+  pg.kind = ConnectorKind::postgres;
+  pg.rehearse_with = "crm";
+  pg.settings.conninfo = "host=127.0.0.1 dbname=app user=admin";
+  pg.settings.role = "app_blue";
+  pg.settings.alternate_role = "app_green";
+  pg.settings.auth_secret = k_db;
+  ConnectorAddArgs web;
+  web.name = "saas";
+  web.env = "prod";
+  web.kind = ConnectorKind::http;
+  web.settings.url = "https://api.example.com/v1/secret";
+  web.settings.method = HttpMethod::patch;
+  web.settings.body = "{\"password\": \"{{value}}\"}";
+  web.settings.headers = {"Authorization: Bearer {{auth}}"};
+  web.settings.expect_status = 204;
+  web.settings.verify_url = "https://api.example.com/health";
+  web.settings.verify_expect_status = 200;
+  for (const ConnectorAddArgs& args : {pg, web}) {
+    const Entry e = w.entry("alice", args);
+    const std::string line = dump_entry(e);
+    const Entry back = parse_entry(line, "line");
+    CHECK(dump_entry(back) == line);
+    const auto& parsed = std::get<ConnectorAddArgs>(back.op->args);
+    CHECK(parsed.settings == args.settings);
+    CHECK(parsed.rehearse_with == args.rehearse_with);
+    // The state's record holds them too, in one spelling the strict reader gives back.
+    Connector c;
+    c.name = args.name;
+    c.env = args.env;
+    c.kind = args.kind;
+    c.rehearse_with = args.rehearse_with;
+    c.settings = args.settings;
+    c.created_by = "alice";
+    const Json record = to_json(c);
+    CHECK(to_json(escrow::history::connector_from_json(record, args.name, "c")) == record);
+    Json other = record;
+    other["node"] = "n1"; // a node-red setting on another kind
+    CHECK_THROWS_WITH(escrow::history::connector_from_json(other, args.name, "c"), Catch::Contains("unknown field \"node\""));
+  }
+  // check_args refuses settings a kind does not have (a command that built them by mistake).
+  ConnectorAddArgs wrong = web;
+  wrong.settings.role = "app";
+  CHECK_THROWS_WITH(check_args(Args{wrong}, ErrorKind::usage, "connector add"),
+                    Catch::Contains("holds exactly its own settings"));
+  ConnectorAddArgs command;
+  command.name = "c";
+  command.env = "prod";
+  command.update = "u";
+  command.settings.auth_secret = k_db;
+  CHECK_THROWS_WITH(check_args(Args{command}, ErrorKind::usage, "connector add"),
+                    Catch::Contains("holds exactly its own settings"));
+
+  SecretSetArgs set;
+  set.secret = k_db;
+  set.escrow_only = true;
+  const Entry e = w.entry("olive", set);
+  const std::string line = dump_entry(e);
+  CHECK(line.find("\"escrow_only\":true") != std::string::npos);
+  CHECK(std::get<SecretSetArgs>(parse_entry(line, "line").op->args).escrow_only == std::optional<bool>(true));
 }

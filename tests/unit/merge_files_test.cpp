@@ -4,6 +4,8 @@
 // dispatch, the driver on files (atomic %A, nothing written on a conflict or an error), and the
 // driver run by REAL git (`git merge` in a temporary repository, the driver configured to the
 // built escrow binary).
+#include <test_paths.hpp>
+
 #include "replay_support.hpp"
 
 #include <escrow/canonical.hpp>

@@ -1,6 +1,8 @@
 // Shamir over GF(2^8): known answers from tests/vectors/shamir (derived by generate.py there,
 // cross-checked against FIPS-197, codahale/shamir and hashicorp/vault test data), properties
 // of the field and of the threshold, and the integrity and usage failures.
+#include <test_paths.hpp>
+
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
 #include <escrow/shamir.hpp>

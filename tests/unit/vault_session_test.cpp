@@ -151,7 +151,7 @@ TEST_CASE("v2 store: strict, bounded reading names the file", "[v2][store]")
       Store::open(f.head(), false);
       FAIL("opened");
     } catch (const Error& error) {
-      CHECK(std::string(error.what()).find("escrow.vault: no such file") != std::string::npos);
+      CHECK(std::string(error.what()).find("escrow.vault: no such vault") != std::string::npos);
       REQUIRE(error.hints().size() == 1);
       CHECK(error.hints()[0].find("exists without its head file") != std::string::npos);
     }
@@ -264,8 +264,10 @@ TEST_CASE("v2 session: an identity whose keys are not the member's is refused", 
   }
   VaultSessionOptions outsider = f.options("zoe");
   VaultSession z = VaultSession::open(outsider, Access::write);
+  // Named with the identity's fingerprint (e8af861: "NAME (FINGERPRINT) is not a member of this vault").
+  require_error([&] { z.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::access, ": zoe (");
   require_error([&] { z.submit(member(f, "carol", {Role::requester}, {"prod"})); }, ErrorKind::access,
-                "zoe is not a member");
+                ") is not a member of this vault");
   CHECK(f.vault_files() == files);
 }
 

@@ -1,7 +1,9 @@
 #include <escrow/audit/activity.hpp>
 
-#include <escrow/escrow.hpp>
-#include <escrow/policy.hpp>
+#include <escrow/history/authorize.hpp>
+#include <escrow/records.hpp>
+
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -9,26 +11,7 @@ namespace escrow::audit {
 
 namespace {
 
-std::vector<std::string> strings_of(const Json& detail, const char* key)
-{
-  std::vector<std::string> out;
-  if (detail.is_object() && detail.contains(key) && detail[key].is_array()) {
-    for (const auto& item : detail[key]) {
-      if (item.is_string()) {
-        out.push_back(item.get<std::string>());
-      }
-    }
-  }
-  return out;
-}
-
-std::string string_of(const Json& detail, const char* key)
-{
-  if (detail.is_object() && detail.contains(key) && detail[key].is_string()) {
-    return detail[key].get<std::string>();
-  }
-  return {};
-}
+using namespace escrow::history;
 
 struct Check
 {
@@ -38,113 +21,183 @@ struct Check
   std::size_t line = 0;
 };
 
-// The connector checks a journal entry records: a finished rotation or rollback verified every
-// connector it names; a failed one names the connector that failed; a confirmation names one.
-void checks_of(const LoggedEntry& logged, std::map<std::string, Check>& last)
+std::string version_text(const AuditEntry& logged)
 {
-  const JournalEntry& entry = logged.entry;
+  return logged.version ? fmt::format("v{}", *logged.version) : logged.vid.empty() ? std::string("?") : logged.vid;
+}
+
+// The connector checks an entry records: a finished rotation verified every connector of the
+// secrets it finishes; a confirmation names one; a failure event names the connector that failed.
+void checks_of(const AuditEntry& logged, const State& state, std::map<std::string, Check>& last)
+{
+  const Entry& entry = logged.entry;
   const auto note = [&](const std::string& connector, bool ok, std::string detail) {
     if (!connector.empty()) {
       last[connector] = Check{entry.ts, ok, std::move(detail), logged.line};
     }
   };
-  if ((entry.action == JournalAction::rotate || entry.action == JournalAction::rollback) && entry.result == JournalResult::ok) {
-    for (const auto& connector : strings_of(entry.detail, "connectors")) {
-      note(connector, true, fmt::format("{} of {} v{}", entry.action, entry.secret, entry.version.value_or(0)));
-    }
-  } else if (entry.action == JournalAction::rotate_failed || entry.action == JournalAction::rollback_failed) {
-    const std::string step = string_of(entry.detail, "step");
-    const std::string cause = string_of(entry.detail, "cause");
-    note(string_of(entry.detail, "connector"), false,
-         fmt::format("{} ({} v{})",
-                     !cause.empty() ? cause : step.empty() ? std::string("failed") : step + " failed",
-                     entry.secret, entry.version.value_or(0)));
-  } else if (entry.action == JournalAction::confirm) {
-    note(string_of(entry.detail, "connector"), entry.result == JournalResult::ok,
-         entry.result == JournalResult::ok ? fmt::format("confirmed {} v{}", entry.secret, entry.version.value_or(0))
-                              : fmt::format("the paste of {} v{} did not verify", entry.secret, entry.version.value_or(0)));
+  const auto* kind = std::get_if<OpKind>(&entry.action);
+  if (kind == nullptr) {
+    return;
   }
+  if (entry.result == Result::ok && entry.op) {
+    if (const auto* finish = std::get_if<RotateFinishArgs>(&entry.op->args)) {
+      for (const FinishItem& item : finish->items) {
+        const Secret* secret = state.secret(item.secret);
+        if (secret == nullptr) {
+          continue;
+        }
+        const Version* version = secret->find(item.vid);
+        const std::string v = version != nullptr ? fmt::format("v{}", version->v) : item.vid;
+        for (const std::string& connector : secret->connectors) {
+          note(connector, true, fmt::format("rotate of {} {}", item.secret, v));
+        }
+      }
+    } else if (const auto* confirm = std::get_if<ConfirmArgs>(&entry.op->args)) {
+      note(confirm->connector, true, fmt::format("confirmed {} {}", confirm->secret, version_text(logged)));
+    }
+    return;
+  }
+  if (entry.result != Result::ok && entry.detail) {
+    const std::string connector = logged.detail_string("connector");
+    if (connector.empty() || (*kind != OpKind::rotate_start && *kind != OpKind::rotate_finish
+                              && *kind != OpKind::rotate_fail && *kind != OpKind::confirm)) {
+      return;
+    }
+    const std::string step = logged.detail_string("step");
+    std::string cause = logged.detail_string("cause");
+    if (cause.empty()) {
+      cause = logged.detail_string("reason");
+    }
+    note(connector, false,
+         fmt::format("{} ({} {})", !cause.empty() ? cause : step.empty() ? std::string("failed") : step + " failed",
+                     logged.secret, version_text(logged)));
+  }
+}
+
+std::vector<std::string> role_names(const std::set<Role>& roles)
+{
+  std::vector<std::string> out;
+  for (const Role role : roles) {
+    out.emplace_back(role_name(role));
+  }
+  return out;
 }
 
 } // namespace
 
-Activity build_activity(const Vault& vault, const std::vector<LoggedEntry>& journal, Timestamp now, std::int64_t stale_after)
+std::string request_phase(const State& state, const Secret& secret, const std::string& id, const RequestOf& request,
+                          Timestamp now, std::size_t* approvals, std::int64_t* threshold)
+{
+  (void)id;
+  std::string vid;
+  const Version* current = secret.find_state(VersionState::current, &vid);
+  const std::size_t counted_now = current != nullptr ? counted(state, secret, request, vid).size() : 0;
+  if (approvals != nullptr) {
+    *approvals = counted_now;
+  }
+  if (threshold != nullptr) {
+    *threshold = current != nullptr ? current->threshold : secret.threshold;
+  }
+  bool approved = current != nullptr && current->grants.count(request.by) > 0;
+  for (const auto& [other_vid, version] : secret.versions) {
+    approved = approved || (version.threshold > 0
+                            && static_cast<std::int64_t>(counted(state, secret, request, other_vid).size())
+                                 >= version.threshold);
+  }
+  return request.voided          ? "void"
+         : request.denial        ? "denied"
+         : !(now < request.until) ? "expired"
+         : approved              ? "granted"
+                                 : "pending";
+}
+
+Activity build_activity(const State& state, const std::vector<AuditEntry>& journal, const std::vector<Hash>& heads,
+                        Timestamp now, std::int64_t stale_after)
 {
   Activity out;
-  const RequestWhys whys = request_whys(journal);
+  const RequestWhys whys = request_whys(journal, &state);
   std::map<std::string, Check> checks;
   for (const auto& logged : journal) {
-    const JournalEntry& entry = logged.entry;
-    if (is_access(entry) && !entry.secret.empty()) {
-      out.reads.push_back(ReadEvent{entry.ts, entry.actor, entry.secret, entry.version,
-                                    std::string(journal_action_name(entry.action)),
-                                    std::string(journal_result_name(entry.result)), justification(entry, whys),
-                                    logged.line, entry.hash});
+    const Entry& entry = logged.entry;
+    if (is_access(logged) && !logged.secret.empty()) {
+      out.reads.push_back(ReadEvent{entry.ts, entry.actor, logged.secret, logged.version, logged.action, logged.result,
+                                    justification(logged, whys), logged.line, logged.hash});
     }
-    if (entry.result == JournalResult::ok && (entry.action == JournalAction::member_add
-                                              || entry.action == JournalAction::member_remove
-                                              || entry.action == JournalAction::init)) {
+    if (entry.result == Result::ok && entry.op) {
       RosterChange change;
       change.ts = entry.ts;
       change.by = entry.actor;
       change.line = logged.line;
-      if (entry.action == JournalAction::init) {
+      if (const auto* init = std::get_if<InitArgs>(&entry.op->args)) {
         change.change = "genesis";
-        change.member = entry.actor;
+        change.member = init->member.name;
         change.roles = {"admin"};
         change.envs = {"*"};
-      } else {
-        change.change = entry.action == JournalAction::member_add ? "added" : "removed";
-        change.member = string_of(entry.detail, "member");
-        change.roles = strings_of(entry.detail, "roles");
-        change.envs = strings_of(entry.detail, "envs");
+      } else if (const auto* add = std::get_if<MemberAddArgs>(&entry.op->args)) {
+        change.change = "added";
+        change.member = add->name;
+        change.roles = role_names(add->roles);
+        change.envs = {add->envs.begin(), add->envs.end()};
+      } else if (const auto* set = std::get_if<MemberSetArgs>(&entry.op->args)) {
+        change.change = "changed";
+        change.member = set->name;
+        change.roles = role_names(set->roles);
+        change.envs = {set->envs.begin(), set->envs.end()};
+      } else if (const auto* removal = std::get_if<MemberRemoveArgs>(&entry.op->args)) {
+        change.change = "removed";
+        change.member = removal->name;
       }
-      out.roster.push_back(std::move(change));
+      if (!change.change.empty()) {
+        out.roster.push_back(std::move(change));
+      }
     }
-    checks_of(logged, checks);
+    checks_of(logged, state, checks);
   }
   if (!journal.empty()) {
-    out.journal_head = journal.back().entry.hash;
+    out.journal_head = journal.back().hash;
     out.journal_head_line = journal.back().line;
   }
-  out.anchored_head = vault.journal_head();
+  for (const Hash& h : heads) {
+    out.heads.push_back(canonical::b64(h));
+  }
 
-  for (const auto& [name, member] : vault.members()) {
-    if (member.active()) {
+  for (const auto& [name, member] : state.members) {
+    if (member->active()) {
       out.members.push_back(name);
     }
   }
-  for (const auto& name : vault.secret_names()) {
-    const SecretRecord& secret = vault.secret(name);
+  for (const auto& [name, record] : state.secrets) {
+    const Secret& secret = *record;
     if (secret.state != SecretState::active) {
       continue;
     }
-    ReadAccess access{name, {}, secret.custodians, secret.threshold};
-    for (const auto& reader : policy::standing_readers(vault, secret)) {
-      const MemberRecord* member = vault.member(reader);
-      const bool shared = std::find(secret.shared_with.begin(), secret.shared_with.end(), reader) != secret.shared_with.end();
+    ReadAccess access{name, {}, {secret.custodians.begin(), secret.custodians.end()}, secret.threshold};
+    for (const auto& reader : standing_readers(state, secret)) {
+      const Member* member = state.member(reader);
       access.readers[reader] = reader == secret.owner                                   ? "owner"
                                : member != nullptr && member->has_role(Role::rotator) ? "rotator"
-                               : shared                                                ? "shared"
+                               : secret.shared_with.count(reader) > 0                  ? "shared"
                                                                                        : "standing";
     }
-    for (const Request& request : secret.requests) {
-      const RequestStatus status = request_status(vault, secret, request, now);
-      if (status.state == RequestState::granted && access.readers.count(request.by) == 0) {
-        access.readers[request.by] = "grant until " + format_time(request.expires_at());
+    for (const auto& [id, request] : secret.requests) {
+      if (request_phase(state, secret, id, request, now) == "granted" && access.readers.count(request.by) == 0) {
+        access.readers[request.by] = "grant until " + format_time(request.until);
       }
     }
     out.can_read.push_back(std::move(access));
   }
 
-  for (const auto& [name, connector] : vault.connectors()) {
+  for (const auto& [name, connector] : state.connectors) {
     bool bound = false;
     for (const auto& access : out.can_read) {
-      const SecretRecord& secret = vault.secret(access.secret);
-      bound = bound || std::find(secret.connectors.begin(), secret.connectors.end(), name) != secret.connectors.end();
+      const Secret* secret = state.secret(access.secret);
+      bound = bound
+              || (secret != nullptr
+                  && std::find(secret->connectors.begin(), secret->connectors.end(), name) != secret->connectors.end());
     }
     const auto it = checks.find(name);
-    ConnectorHealth health{name, connector.env, std::string(connector_kind_name(connector.kind)), {}, std::nullopt, {}, 0};
+    ConnectorHealth health{name, connector->env, std::string(connector_kind_name(connector->kind)), {}, std::nullopt, {}, 0};
     if (it == checks.end()) {
       if (!bound) {
         continue; // binds nothing yet: nothing to verify

@@ -1,10 +1,10 @@
 // The people side of `audit report` (docs/AUDIT.md): who read what and why, how the roster and
 // its roles changed, who can read what now, and connectors whose last verify failed or is stale.
-// Built from the vault (as verified by the session) and the journal's entries.
+// Built from the escrow-vault/2 state (as the session verified it) and the journal's entries.
 #pragma once
 
-#include <escrow/audit/log.hpp>
-#include <escrow/vault.hpp>
+#include <escrow/audit/entries.hpp>
+#include <escrow/history/state.hpp>
 
 #include <map>
 #include <optional>
@@ -21,17 +21,18 @@ struct ReadEvent
   std::string secret;
   std::optional<std::int64_t> version;
   std::string action; // reveal | exec
-  std::string result; // ok | denied | ...
+  std::string result; // ok | denied | failed
   std::string justification; // the entry's why, else that of the request it used, else ""
   std::size_t line = 0;
   std::string hash;
 };
 
-// A member added (with their roles and environments) or removed; the genesis admin at init.
+// A member added (with their roles and environments), changed (member-set: the new roles and
+// environments) or removed; the genesis admin at init.
 struct RosterChange
 {
   Timestamp ts = 0;
-  std::string change; // genesis | added | removed
+  std::string change; // genesis | added | changed | removed
   std::string member;
   std::vector<std::string> roles;
   std::vector<std::string> envs;
@@ -70,11 +71,18 @@ struct Activity
   std::vector<ConnectorHealth> connectors;
   std::string journal_head;            // the newest entry's hash ("" for an empty journal)
   std::size_t journal_head_line = 0;
-  std::string anchored_head;           // the vault's journal_head (what the vault signs)
+  std::vector<std::string> heads;      // the journal's heads as verified (the head file names them)
 };
 
-Activity build_activity(const Vault& vault,
-                        const std::vector<LoggedEntry>& journal,
+// A request's phase at `now` (as `escrow grants` shows it): pending, granted, expired, denied,
+// void; `approvals` counted for the current version, `threshold` its k.
+std::string request_phase(const history::State& state, const history::Secret& secret, const std::string& id,
+                          const history::RequestOf& request, Timestamp now, std::size_t* approvals = nullptr,
+                          std::int64_t* threshold = nullptr);
+
+Activity build_activity(const history::State& state,
+                        const std::vector<AuditEntry>& journal,
+                        const std::vector<history::Hash>& heads,
                         Timestamp now,
                         std::int64_t stale_after);
 

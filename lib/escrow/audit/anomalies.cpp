@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -28,15 +29,6 @@ int hour_of(Timestamp ts)
   return static_cast<int>(((ts % k_day) + k_day) % k_day / 3600);
 }
 
-std::string env_of(const JournalEntry& entry)
-{
-  if (!entry.env.empty()) {
-    return entry.env;
-  }
-  const auto slash = entry.secret.find('/');
-  return slash == std::string::npos ? std::string() : entry.secret.substr(0, slash);
-}
-
 // Hours as people read them: "09-12, 14, 17".
 std::string describe_hours(const std::set<int>& hours)
 {
@@ -56,49 +48,15 @@ std::string describe_hours(const std::set<int>& hours)
   return out;
 }
 
-// Connector names an entry's detail mentions.
-std::vector<std::string> connectors_in(const Json& detail)
-{
-  std::vector<std::string> names;
-  if (!detail.is_object()) {
-    return names;
-  }
-  const auto add = [&](const Json& value) {
-    if (value.is_string()) {
-      names.push_back(value.get<std::string>());
-    } else if (value.is_object()) {
-      for (const char* key : {"connector", "name"}) {
-        if (const auto it = value.find(key); it != value.end() && it->is_string()) {
-          names.push_back(it->get<std::string>());
-          return;
-        }
-      }
-    }
-  };
-  if (const auto it = detail.find("connector"); it != detail.end()) {
-    add(*it);
-  }
-  for (const char* key : {"connectors", "confirmed", "steps", "restored"}) {
-    if (const auto it = detail.find(key); it != detail.end() && it->is_array()) {
-      for (const Json& item : *it) {
-        add(item);
-      }
-    }
-  }
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
-  return names;
-}
-
 // Days whose count is above the key's own baseline.
 void volume(AnomalyKind kind,
             const std::string& key,
-            const std::vector<const LoggedEntry*>& accesses,
+            const std::vector<const AuditEntry*>& accesses,
             const AnomalyOptions& options,
             std::vector<Anomaly>& out)
 {
-  std::map<std::int64_t, std::vector<const LoggedEntry*>> days;
-  for (const LoggedEntry* logged : accesses) {
+  std::map<std::int64_t, std::vector<const AuditEntry*>> days;
+  for (const AuditEntry* logged : accesses) {
     days[day_of(logged->entry.ts)].push_back(logged);
   }
   if (days.empty()) {
@@ -152,7 +110,7 @@ std::string_view anomaly_name(AnomalyKind kind)
 Json Anomaly::to_json() const
 {
   Json refs = Json::array();
-  for (const LoggedEntry* logged : entries) {
+  for (const AuditEntry* logged : entries) {
     refs.push_back(entry_ref(*logged));
   }
   return Json{{"kind", anomaly_name(kind)},
@@ -163,21 +121,21 @@ Json Anomaly::to_json() const
               {"entries", refs}};
 }
 
-std::vector<Anomaly> find_anomalies(const std::vector<LoggedEntry>& entries,
-                                    const Vault& vault,
+std::vector<Anomaly> find_anomalies(const std::vector<AuditEntry>& entries,
+                                    const history::State& state,
                                     const AnomalyOptions& options)
 {
   std::vector<Anomaly> out;
   const std::int64_t min_history = options.min_history_days * k_day;
 
   // Volumes per actor and per secret.
-  std::map<std::string, std::vector<const LoggedEntry*>> by_actor;
-  std::map<std::string, std::vector<const LoggedEntry*>> by_secret;
+  std::map<std::string, std::vector<const AuditEntry*>> by_actor;
+  std::map<std::string, std::vector<const AuditEntry*>> by_secret;
   for (const auto& logged : entries) {
-    if (is_access(logged.entry)) {
+    if (is_access(logged)) {
       by_actor[logged.entry.actor].push_back(&logged);
-      if (!logged.entry.secret.empty()) {
-        by_secret[logged.entry.secret].push_back(&logged);
+      for (const std::string& secret : logged.secrets) {
+        by_secret[secret].push_back(&logged);
       }
     }
   }
@@ -200,26 +158,27 @@ std::vector<Anomaly> find_anomalies(const std::vector<LoggedEntry>& entries,
   };
   std::map<std::string, ActorHistory> actors;
   for (const auto& logged : entries) {
-    const JournalEntry& entry = logged.entry;
+    const history::Entry& entry = logged.entry;
+    const std::string& secret = logged.secret;
     ActorHistory& history = actors[entry.actor];
     if (!history.any) {
       history.first_entry = entry.ts;
     }
-    if (is_access(entry)) {
+    if (is_access(logged)) {
       const std::string day = day_name(day_of(entry.ts));
-      if (!entry.secret.empty() && history.secrets.insert(entry.secret).second && history.first_access
+      if (!secret.empty() && history.secrets.insert(secret).second && history.first_access
           && entry.ts - *history.first_access >= min_history) {
-        out.push_back(Anomaly{AnomalyKind::first_access, entry.actor, entry.secret, day,
+        out.push_back(Anomaly{AnomalyKind::first_access, entry.actor, secret, day,
                               fmt::format("{} accessed {} for the first time ({}, after {} days of access history)",
-                                          entry.actor, entry.secret, format_time(entry.ts),
+                                          entry.actor, secret, format_time(entry.ts),
                                           (entry.ts - *history.first_access) / k_day),
                               {&logged}});
       }
       const int hour = hour_of(entry.ts);
       if (history.any && entry.ts - history.first_entry >= min_history && history.hours.count(hour) == 0) {
-        out.push_back(Anomaly{AnomalyKind::new_hour, entry.actor, entry.secret, day,
+        out.push_back(Anomaly{AnomalyKind::new_hour, entry.actor, secret, day,
                               fmt::format("{} accessed {} at {:02}h UTC ({}), an hour they never used before (usual: {})",
-                                          entry.actor, entry.secret.empty() ? "a secret" : entry.secret, hour,
+                                          entry.actor, secret.empty() ? "a secret" : secret, hour,
                                           format_time(entry.ts), describe_hours(history.hours)),
                               {&logged}});
       }
@@ -228,9 +187,9 @@ std::vector<Anomaly> find_anomalies(const std::vector<LoggedEntry>& entries,
         for (const auto& host : history.hosts) {
           known += known.empty() ? host : ", " + host;
         }
-        out.push_back(Anomaly{AnomalyKind::new_host, entry.actor, entry.secret, day,
+        out.push_back(Anomaly{AnomalyKind::new_host, entry.actor, secret, day,
                               fmt::format("{} accessed {} from host {} ({}), never seen for them before (known: {})",
-                                          entry.actor, entry.secret.empty() ? "a secret" : entry.secret, entry.host,
+                                          entry.actor, secret.empty() ? "a secret" : secret, entry.host,
                                           format_time(entry.ts), known),
                               {&logged}});
       }
@@ -246,38 +205,35 @@ std::vector<Anomaly> find_anomalies(const std::vector<LoggedEntry>& entries,
   // Connectors touching secrets of another environment.
   std::map<std::string, std::string> connector_env;
   for (const auto& logged : entries) {
-    if (logged.entry.action == JournalAction::connector_add && !logged.entry.env.empty()) {
-      for (const auto& name : connectors_in(logged.entry.detail)) {
-        connector_env[name] = logged.entry.env;
-      }
+    if (const auto* add = logged.entry.op ? std::get_if<history::ConnectorAddArgs>(&logged.entry.op->args) : nullptr) {
+      connector_env[add->name] = add->env;
     }
   }
-  for (const auto& [name, connector] : vault.connectors()) {
-    connector_env[name] = connector.env;
+  for (const auto& [name, connector] : state.connectors) {
+    connector_env[name] = connector->env;
   }
-  std::map<std::pair<std::string, std::string>, std::vector<const LoggedEntry*>> bindings; // (secret, connector)
+  std::map<std::pair<std::string, std::string>, std::vector<const AuditEntry*>> bindings; // (secret, connector)
   for (const auto& logged : entries) {
-    const JournalEntry& entry = logged.entry;
-    if (entry.secret.empty()) {
-      continue;
-    }
-    const std::string env = env_of(entry);
-    for (const auto& name : connectors_in(entry.detail)) {
-      bindings[{entry.secret, name}].push_back(&logged);
-      const auto it = connector_env.find(name);
-      if (it == connector_env.end() || it->second == env) {
-        continue;
+    const history::Entry& entry = logged.entry;
+    for (const std::string& secret : logged.secrets) {
+      const std::string env(history::env_of(secret));
+      for (const auto& name : logged.connectors) {
+        bindings[{secret, name}].push_back(&logged);
+        const auto it = connector_env.find(name);
+        if (it == connector_env.end() || it->second == env) {
+          continue;
+        }
+        out.push_back(Anomaly{AnomalyKind::cross_env_connector, entry.actor, secret, day_name(day_of(entry.ts)),
+                              fmt::format("connector {} of environment {} touched {} of environment {} ({} by {}, {})",
+                                          name, it->second, secret, env, logged.action, entry.actor,
+                                          format_time(entry.ts)),
+                              {&logged}});
       }
-      out.push_back(Anomaly{AnomalyKind::cross_env_connector, entry.actor, entry.secret, day_name(day_of(entry.ts)),
-                            fmt::format("connector {} of environment {} touched {} of environment {} ({} by {}, {})",
-                                        name, it->second, entry.secret, env, entry.action, entry.actor,
-                                        format_time(entry.ts)),
-                            {&logged}});
     }
   }
   std::vector<Anomaly> bound;
-  for (const auto& name : vault.secret_names()) {
-    const SecretRecord& secret = vault.secret(name);
+  for (const auto& [name, record] : state.secrets) {
+    const history::Secret& secret = *record;
     for (const auto& connector : secret.connectors) {
       const auto it = connector_env.find(connector);
       if (it == connector_env.end() || it->second == secret.env) {

@@ -1,6 +1,6 @@
 // `audit anomalies`: what looks unusual in the journal (docs/AUDIT.md has each rule).
 //
-// Accesses are reveal and exec entries, whatever their result (a burst of refused attempts is
+// Accesses are reveal and exec events, whatever their result (a burst of refused attempts is
 // as interesting as a burst of reads). Days and hours are UTC. The rules:
 //   actor-volume / secret-volume  a day whose access count by that actor (to that secret) is
 //       above mean + sigma * max(stddev, sigma_floor) of the previous days since its first access
@@ -12,14 +12,15 @@
 //   new-host       an access from a host the actor never wrote an entry from before (when they
 //       have written any);
 //   cross-env-connector  an entry in which a connector of one environment touches a secret of
-//       another (environments never mix), or a secret bound to such a connector in the vault.
+//       another (environments never mix), or a secret bound to such a connector in the state (escrow-vault/2 entries:
+//       entries.hpp; connectors come from the operations' arguments and the events' detail).
 // The findings depend on the journal (and the vault's connectors) only, never on the clock:
 // the same journal gives the same findings, in journal order.
 #pragma once
 
-#include <escrow/audit/log.hpp>
+#include <escrow/audit/entries.hpp>
 #include <escrow/canonical.hpp>
-#include <escrow/vault.hpp>
+#include <escrow/history/state.hpp>
 
 #include <string>
 #include <vector>
@@ -36,7 +37,7 @@ struct Anomaly
   std::string secret; // "" for actor-volume
   std::string day;    // YYYY-MM-DD of the first entry behind it
   std::string message;
-  std::vector<const LoggedEntry*> entries; // the entries behind it, in journal order
+  std::vector<const AuditEntry*> entries; // the entries behind it, in journal order
 
   canonical::Json to_json() const;
 };
@@ -49,8 +50,8 @@ struct AnomalyOptions
 };
 
 // `entries` must outlive the findings (they point into it).
-std::vector<Anomaly> find_anomalies(const std::vector<LoggedEntry>& entries,
-                                    const Vault& vault,
+std::vector<Anomaly> find_anomalies(const std::vector<AuditEntry>& entries,
+                                    const history::State& state,
                                     const AnomalyOptions& options = {});
 
 } // namespace escrow::audit

@@ -80,20 +80,23 @@ constexpr std::array<std::string_view, 8> k_actor_colors = {"#2f6fde", "#7c3aed"
                                                             "#be185d", "#4d7c0f", "#a16207", "#475569"};
 constexpr std::string_view k_other_color = "#9ca3af";
 
-void timeline_html(std::string& out, const std::vector<LoggedEntry>& journal)
+void timeline_html(std::string& out, const std::vector<AuditEntry>& journal)
 {
-  std::map<std::string, std::vector<const LoggedEntry*>> rows;
+  std::map<std::string, std::vector<const AuditEntry*>> rows;
   std::map<std::string, std::size_t> reads_by_actor;
   Timestamp first = 0;
   Timestamp last = 0;
   bool any = false;
   for (const auto& logged : journal) {
-    const JournalEntry& entry = logged.entry;
-    if (entry.secret.empty() || (!is_access(entry) && !is_rotation(entry))) {
+    const history::Entry& entry = logged.entry;
+    if (logged.secrets.empty() || (!is_access(logged) && !is_rotation(logged))) {
       continue;
     }
-    rows[entry.secret].push_back(&logged);
-    if (is_access(entry)) {
+    // A batched rotation marks the row of every secret it names.
+    for (const std::string& secret : logged.secrets) {
+      rows[secret].push_back(&logged);
+    }
+    if (is_access(logged)) {
       ++reads_by_actor[entry.actor];
     }
     first = any ? std::min(first, entry.ts) : entry.ts;
@@ -152,22 +155,23 @@ void timeline_html(std::string& out, const std::vector<LoggedEntry>& journal)
       out += fmt::format("<rect class=\"row\" x=\"0\" y=\"{}\" width=\"{}\" height=\"{}\"/>", top, width, k_row_height);
     }
     out += fmt::format("<text x=\"8\" y=\"{}\">{}</text>\n", middle + 4, html_escape(secret));
-    for (const LoggedEntry* logged : entries) {
-      const JournalEntry& entry = logged->entry;
+    for (const AuditEntry* logged : entries) {
+      const history::Entry& entry = logged->entry;
       const double x = x_of(entry.ts);
       const std::string title = html_escape(fmt::format(
-        "{} {} {} {}{} ({}){}", format_time(entry.ts), entry.actor, entry.action, entry.secret,
-        entry.version ? fmt::format(" v{}", *entry.version) : std::string(), entry.result,
-        entry.why.empty() ? std::string() : ": " + entry.why));
+        "{} {} {} {}{} ({}){}", format_time(entry.ts), entry.actor, logged->action, secret,
+        logged->version ? fmt::format(" v{}", *logged->version) : std::string(), logged->result,
+        logged->why().empty() ? std::string() : ": " + logged->why()));
       const std::string data = fmt::format("data-line=\"{}\" data-entry=\"{}\" data-actor=\"{}\"", logged->line,
-                                           html_escape(entry.hash), html_escape(entry.actor));
-      if (is_access(entry)) {
-        const bool ok = entry.result == JournalResult::ok;
+                                           html_escape(logged->hash), html_escape(entry.actor));
+      if (is_access(*logged)) {
+        const bool ok = entry.result == history::Result::ok;
         out += fmt::format("<circle class=\"mark access {}\" cx=\"{:.1f}\" cy=\"{}\" r=\"5\" style=\"{}\" {}><title>{}</title></circle>\n",
                            ok ? "ok" : "denied", x, middle,
                            ok ? fmt::format("fill:{}", color_of[entry.actor]) : std::string("fill:#fff"), data, title);
       } else {
-        const bool ok = entry.action == JournalAction::rotate || entry.action == JournalAction::rollback;
+        const bool ok = entry.result == history::Result::ok && entry.is_operation()
+                        && std::get<history::OpKind>(entry.action) == history::OpKind::rotate_finish;
         out += fmt::format("<path class=\"mark rotation {}\" d=\"M{:.1f} {} l6 7 l-6 7 l-6 -7 z\" {}><title>{}</title></path>\n",
                            ok ? "ok" : "failed", x, middle - 7, data, title);
       }
@@ -237,14 +241,14 @@ std::string html_escape(std::string_view text)
 
 std::string render_html(const Report& report,
                         const std::vector<Anomaly>& anomalies,
-                        const std::vector<LoggedEntry>& journal,
+                        const std::vector<AuditEntry>& journal,
                         const HtmlContext& context)
 {
   std::size_t accesses = 0;
   std::size_t rotations = 0;
   for (const auto& logged : journal) {
-    accesses += is_access(logged.entry) && !logged.entry.secret.empty() ? 1 : 0;
-    rotations += is_rotation(logged.entry) && !logged.entry.secret.empty() ? 1 : 0;
+    accesses += is_access(logged) ? logged.secrets.size() : 0;
+    rotations += is_rotation(logged) ? logged.secrets.size() : 0;
   }
   std::string out;
   out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
@@ -254,9 +258,9 @@ std::string render_html(const Report& report,
   out += "<link rel=\"icon\" href=\"data:,\">\n";
   out += fmt::format("<title>escrow audit report: {}</title>\n", html_escape(context.vault));
   out += "<style>" + std::string(k_style) + "</style>\n</head>\n<body>\n";
-  out += fmt::format("<h1>escrow audit report</h1>\n<div class=\"meta\">{} &middot; vault {} &middot; revision {} "
+  out += fmt::format("<h1>escrow audit report</h1>\n<div class=\"meta\">{} &middot; vault {} "
                      "&middot; {} journal entries &middot; as of {} &middot; journal head <code>{}</code></div>\n",
-                     html_escape(context.vault), html_escape(context.vault_id), context.revision,
+                     html_escape(context.vault), html_escape(context.vault_id),
                      context.journal_entries, html_escape(format_time(report.now)),
                      html_escape(report.activity.journal_head.substr(0, 16)));
   const auto card = [&](const std::string& label, std::size_t count, bool bad_when_nonzero) {
@@ -302,7 +306,7 @@ std::string render_html(const Report& report,
   std::vector<std::vector<std::string>> rows;
   for (const auto& anomaly : anomalies) {
     std::vector<std::string> lines;
-    for (const LoggedEntry* logged : anomaly.entries) {
+    for (const AuditEntry* logged : anomaly.entries) {
       lines.push_back(std::to_string(logged->line));
     }
     rows.push_back({std::string(anomaly_name(anomaly.kind)), anomaly.day, anomaly.message,
@@ -314,16 +318,19 @@ std::string render_html(const Report& report,
   if (report.activity.journal_head.empty()) {
     out += "<p class=\"meta\" id=\"journal-head\">The journal is empty.</p>\n";
   } else {
-    out += fmt::format("<p id=\"journal-head\">Journal head (line {}): <code>{}</code><br>Anchored by vault revision {}: "
-                       "<code>{}</code></p>\n<p class=\"meta\">Keep the journal head somewhere escrow does not write (a "
+    std::string heads;
+    for (const std::string& head : report.activity.heads) {
+      heads += (heads.empty() ? "" : ", ") + fmt::format("<code>{}</code>", html_escape(head));
+    }
+    out += fmt::format("<p id=\"journal-head\">Journal head (line {}): <code>{}</code><br>Heads named by the head file "
+                       "(the next entry's parents): {}</p>\n<p class=\"meta\">Keep the journal head somewhere escrow does not write (a "
                        "ticket, a signed tag, a chat message): a journal rewritten later no longer contains it, and "
                        "<code>escrow audit verify</code> reports the difference.</p>\n",
-                       report.activity.journal_head_line, html_escape(report.activity.journal_head), context.revision,
-                       html_escape(report.activity.anchored_head));
+                       report.activity.journal_head_line, html_escape(report.activity.journal_head), heads);
   }
   if (context.verification.empty()) {
     out += "<p class=\"meta\">The journal was read, not verified: run <code>escrow audit verify</code> to check every "
-           "hash and signature.</p>\n";
+           "hash, signature and authorisation.</p>\n";
   } else {
     out += "<p class=\"meta\" id=\"verification\">Journal verification: " + html_escape(context.verification) + "</p>\n";
   }

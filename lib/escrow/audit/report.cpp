@@ -2,13 +2,14 @@
 #include <escrow/audit/anomalies.hpp>
 #include <escrow/audit/csv.hpp>
 #include <escrow/audit/html.hpp>
+#include <escrow/audit/journal_check.hpp>
 #include <escrow/audit/report.hpp>
-#include <escrow/audit/verify.hpp>
+#include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
-#include <escrow/escrow.hpp>
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/history/authorize.hpp>
+#include <escrow/history/material.hpp>
+#include <escrow/history/secrets.hpp>
 #include <escrow/util/text.hpp>
-#include <escrow/versions.hpp>
 
 #include <algorithm>
 #include <map>
@@ -19,6 +20,7 @@ namespace escrow::audit {
 namespace {
 
 using canonical::Json;
+using namespace escrow::history;
 
 using util::join;
 
@@ -36,14 +38,14 @@ Json refs_json(const std::vector<EntryRef>& refs)
   return out;
 }
 
-EntryRef ref_of(const LoggedEntry& logged)
+EntryRef ref_of(const AuditEntry& logged)
 {
-  return EntryRef{logged.line, logged.entry.hash};
+  return EntryRef{logged.line, logged.hash};
 }
 
-bool removed(const Vault& vault, const std::string& name, std::optional<Timestamp>& removed_at)
+bool removed(const State& state, const std::string& name, std::optional<Timestamp>& removed_at)
 {
-  const MemberRecord* member = vault.member(name);
+  const Member* member = state.member(name);
   if (member == nullptr) {
     removed_at.reset();
     return true;
@@ -52,44 +54,36 @@ bool removed(const Vault& vault, const std::string& name, std::optional<Timestam
   return !member->active();
 }
 
-bool active_member(const Vault& vault, const std::string& name)
+bool active_member(const State& state, const std::string& name)
 {
-  const MemberRecord* member = vault.member(name);
+  const Member* member = state.member(name);
   return member != nullptr && member->active();
 }
 
-// The earliest moment the secret became due, for "overdue by".
-Timestamp due_since(const SecretRecord& secret,
-                    const PolicyRecord& policy,
-                    const std::vector<const LoggedEntry*>& history,
-                    Timestamp now)
+bool names_version(const AuditEntry& logged, const std::string& vid, std::int64_t v)
 {
-  if (!secret.due.empty()) {
-    return secret.due_since;
+  return logged.vid == vid || (logged.vid.empty() && logged.version && *logged.version == v);
+}
+
+// Whether the secret is due for rotation at `now` (history::due_for_rotation, `rotate --due`'s
+// rule) and since when: a compromise's time is the last compromise the journal shows.
+std::optional<std::string> due_reason(const State& state, const Secret& secret,
+                                      const std::vector<const AuditEntry*>& history, Timestamp now, Timestamp& since)
+{
+  auto due = due_for_rotation(state, secret, now);
+  if (!due) {
+    return std::nullopt;
   }
-  const VersionRecord* current = secret.current();
-  if (current == nullptr) {
-    // Compromised or missing: since the last compromise the journal shows.
+  since = due->since.value_or(now);
+  if (!due->since) {
     for (auto it = history.rbegin(); it != history.rend(); ++it) {
-      if ((*it)->entry.action == JournalAction::compromise && (*it)->entry.result == JournalResult::ok) {
-        return (*it)->entry.ts;
-      }
-    }
-    return now;
-  }
-  Timestamp since = now;
-  if (secret.after_access) {
-    for (const Request& request : secret.requests) {
-      if (request.used_at && *request.used_at >= current->created_at) {
-        since = std::min(since, *request.used_at);
+      if ((*it)->entry.is_operation() && std::get<OpKind>((*it)->entry.action) == OpKind::compromise) {
+        since = (*it)->entry.ts;
+        break;
       }
     }
   }
-  const std::int64_t every = rotation::cadence(secret, policy);
-  if (every > 0 && now >= current->created_at + every) {
-    since = std::min(since, current->created_at + every);
-  }
-  return since;
+  return std::move(due->reason);
 }
 
 std::vector<std::string> sorted(std::set<std::string> items)
@@ -97,34 +91,49 @@ std::vector<std::string> sorted(std::set<std::string> items)
   return {items.begin(), items.end()};
 }
 
-void compare_values(const Vault& vault,
-                    const std::vector<std::string>& names,
-                    const ReportOptions& options,
-                    Report& report)
+// The current value of `secret` for the session's member, as a standing reader or through a
+// carried grant — never by combining approvals (comparing must not use up a request); nullopt
+// when the member cannot read it that way.
+std::optional<SecretBytes> open_current(VaultSession& session, const Secret& secret)
 {
-  const Identity& reader = *options.reader;
+  if (secret.state != SecretState::active) {
+    return std::nullopt;
+  }
+  std::string vid;
+  const Version* version = secret.find_state(VersionState::current, &vid);
+  const std::optional<Vid> parsed = Vid::from_hex(vid);
+  if (version == nullptr || !parsed) {
+    return std::nullopt;
+  }
+  try {
+    const std::string me = session.me().name;
+    const Identity& identity = session.identity();
+    const KeysFile& keys = session.keys();
+    const SecretRef ref{session.vault_id(), secret.name};
+    const VersionRef vref{*parsed, static_cast<std::uint32_t>(version->gen), version->dk_commit, version->material};
+    const auto gen = secret.gens.find(version->gen);
+    if (gen != secret.gens.end() && gen->second.holders.count(me) > 0) {
+      const GenerationRef gref{static_cast<std::uint32_t>(version->gen), gen->second.rk_commit};
+      return decrypt_value(keys, ref, vref, open_as_reader(keys, ref, vref, gref, gen->second.holders.at(me), identity));
+    }
+    if (const auto grant = version->grants.find(me); grant != version->grants.end() && session.now() < grant->second.until) {
+      return decrypt_value(keys, ref, vref, open_grant(keys, ref, vref, grant->second.key, identity));
+    }
+  } catch (const Error&) {
+    // Not readable by the caller (or damaged: `escrow verify` says so).
+  }
+  return std::nullopt;
+}
+
+void compare_values(VaultSession& session, const std::vector<std::string>& names, Report& report)
+{
   report.compared_values = true;
   // A per-run random key: the digests mean nothing outside this process and are never kept.
   const Bytes key = crypto::random_bytes(32);
-  const auto open = [&](const SecretRecord& secret) -> std::optional<SecretBytes> {
-    const VersionRecord* current = secret.current();
-    if (current == nullptr || secret.state != SecretState::active) {
-      return std::nullopt;
-    }
-    try {
-      OpenedValue opened = open_value(vault, secret, *current, reader, options.now);
-      if (opened.path == AccessPath::approvals) {
-        return std::nullopt; // comparing must not consume an approval-based grant
-      }
-      return std::move(opened.value);
-    } catch (const Error&) {
-      return std::nullopt; // not readable by the caller (or damaged: `escrow verify` says so)
-    }
-  };
+  const State& state = session.state();
   std::map<crypto::Hash, std::vector<std::string>> by_digest;
   for (const auto& name : names) {
-    const SecretRecord& secret = vault.secret(name);
-    const std::optional<SecretBytes> value = open(secret);
+    const std::optional<SecretBytes> value = open_current(session, *state.secret(name));
     if (!value) {
       continue;
     }
@@ -142,7 +151,7 @@ void compare_values(const Vault& vault,
     std::vector<bool> placed(group.size(), false);
     std::vector<std::optional<SecretBytes>> values;
     for (const auto& name : group) {
-      values.push_back(open(vault.secret(name)));
+      values.push_back(open_current(session, *state.secret(name)));
     }
     for (std::size_t a = 0; a < group.size(); ++a) {
       if (placed[a] || !values[a]) {
@@ -168,95 +177,110 @@ void compare_values(const Vault& vault,
 
 } // namespace
 
-Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal, const ReportOptions& options)
+Report build_report(const State& state, const std::vector<AuditEntry>& journal, const std::vector<Hash>& heads,
+                    const ReportOptions& options)
 {
   Report report;
   report.now = options.now;
   report.dormant_after = options.dormant_after;
   report.expiring_within = options.expiring_within;
   report.stale_verify_after = options.stale_verify_after;
-  report.activity = build_activity(vault, journal, options.now, options.stale_verify_after);
+  report.activity = build_activity(state, journal, heads, options.now, options.stale_verify_after);
   const Timestamp now = options.now;
 
-  std::map<std::string, std::vector<const LoggedEntry*>> by_secret;
-  std::vector<JournalEntry> plain;
-  plain.reserve(journal.size());
+  std::map<std::string, std::vector<const AuditEntry*>> by_secret;
   for (const auto& logged : journal) {
-    if (!logged.entry.secret.empty()) {
-      by_secret[logged.entry.secret].push_back(&logged);
+    for (const std::string& secret : logged.secrets) {
+      by_secret[secret].push_back(&logged);
     }
-    plain.push_back(logged.entry);
   }
-  static const std::vector<const LoggedEntry*> k_none;
-  const auto history_of = [&](const std::string& name) -> const std::vector<const LoggedEntry*>& {
+  static const std::vector<const AuditEntry*> k_none;
+  const auto history_of = [&](const std::string& name) -> const std::vector<const AuditEntry*>& {
     const auto it = by_secret.find(name);
     return it == by_secret.end() ? k_none : it->second;
   };
 
   std::vector<std::string> active_names;
   std::map<std::string, std::set<std::string>> custodian_of; // member -> secrets
-  for (const auto& name : vault.secret_names()) {
-    const SecretRecord& secret = vault.secret(name);
+  for (const auto& [name, record] : state.secrets) {
+    const Secret& secret = *record;
     if (secret.state != SecretState::active) {
       continue;
     }
     active_names.push_back(name);
     const auto& history = history_of(name);
-    const VersionRecord* current = secret.current();
+    std::string current_vid;
+    const Version* current = secret.find_state(VersionState::current, &current_vid);
 
     // Overdue rotations.
-    if (const auto reason = rotation::due_reason(secret, vault.policy(), now)) {
-      const Timestamp since = due_since(secret, vault.policy(), history, now);
+    Timestamp since = now;
+    if (const auto reason = due_reason(state, secret, history, now, since)) {
       report.overdue.push_back(OverdueRotation{name, secret.owner, *reason, since, std::max<std::int64_t>(0, now - since)});
     }
 
-    // Rotations awaiting confirmation, interrupted, or failed.
-    if (const VersionRecord* pending = rotation::pending_version(secret)) {
-      const auto state = rotation::pending_state(vault, secret, plain);
+    // Rotations awaiting confirmation, rolling back, or interrupted.
+    std::string pending_vid;
+    if (const Version* pending = secret.find_state(VersionState::pending, &pending_vid)) {
       RotationProblem problem{name, pending->v, "interrupted", {}, pending->created_at, {}, {}};
-      if (state) {
-        problem.since = state->since;
-        if (state->rolling_back) {
+      if (secret.rotation) {
+        problem.since = secret.rotation->since;
+        std::vector<std::string> awaiting;
+        for (const std::string& connector : secret.connectors) {
+          const Connector* c = state.connector(connector);
+          if (c != nullptr && c->kind == ConnectorKind::manual && secret.rotation->confirmed.count(connector) == 0) {
+            awaiting.push_back(connector);
+          }
+        }
+        if (secret.rotation->rolling_back) {
           problem.state = "rolling-back";
           problem.detail = "a failure was recorded; escrow rotate --resume rolls it back";
-        } else if (!state->awaiting.empty()) {
+        } else if (!awaiting.empty()) {
           problem.state = "awaiting-confirmation";
-          problem.connectors = state->awaiting;
+          problem.connectors = awaiting;
           problem.detail = fmt::format("paste v{} and run: escrow rotate --confirm {} CONNECTOR", pending->v, name);
         } else {
           problem.detail = "left by a crash; escrow rotate --resume finishes it";
         }
       }
-      for (const LoggedEntry* logged : history) {
-        if (logged->entry.version && *logged->entry.version == pending->v) {
+      for (const AuditEntry* logged : history) {
+        if (names_version(*logged, pending_vid, pending->v)) {
           problem.entries.push_back(ref_of(*logged));
         }
       }
       report.rotation_problems.push_back(std::move(problem));
     }
-    const VersionRecord* live = rotation::live_version(secret);
-    const VersionRecord* failed = nullptr;
-    for (const auto& version : secret.versions) {
-      if (version.state == VersionState::failed && (live == nullptr || version.v > live->v)
-          && (failed == nullptr || version.v > failed->v)) {
+    const std::int64_t live_v = current != nullptr ? current->v : 0;
+    const Version* failed = nullptr;
+    std::string failed_vid;
+    for (const auto& [vid, version] : secret.versions) {
+      if (version.state == VersionState::failed && version.v > live_v && (failed == nullptr || version.v > failed->v)) {
         failed = &version;
+        failed_vid = vid;
       }
     }
     if (failed != nullptr) {
       RotationProblem problem{name, failed->v, "failed", {}, failed->created_at, "rolled back; the old value is live", {}};
-      for (const LoggedEntry* logged : history) {
-        const JournalEntry& entry = logged->entry;
-        if (!entry.version || *entry.version != failed->v) {
+      for (const AuditEntry* logged : history) {
+        if (!names_version(*logged, failed_vid, failed->v)) {
           continue;
         }
         problem.entries.push_back(ref_of(*logged));
-        if (entry.action == JournalAction::rotate_failed || entry.action == JournalAction::rollback_failed) {
-          problem.since = entry.ts;
-          if (const auto it = entry.detail.find("cause"); it != entry.detail.end() && it->is_string()) {
-            problem.detail = it->get<std::string>();
+        if (logged->entry.is_operation() && std::get<OpKind>(logged->entry.action) == OpKind::rotate_fail) {
+          problem.since = logged->entry.ts;
+        }
+        if (logged->entry.result == Result::failed) {
+          // The failure's facts, as the rotation journaled them (value-free).
+          problem.since = logged->entry.ts;
+          std::string cause = logged->detail_string("cause");
+          if (cause.empty()) {
+            cause = logged->detail_string("reason");
           }
-          if (const auto it = entry.detail.find("connector"); it != entry.detail.end() && it->is_string()) {
-            problem.connectors = {it->get<std::string>()};
+          if (!cause.empty()) {
+            problem.detail = cause;
+          }
+          const std::string connector = logged->detail_string("connector");
+          if (!connector.empty()) {
+            problem.connectors = {connector};
           }
         }
       }
@@ -264,9 +288,9 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
     }
 
     // Dormant credentials.
-    const LoggedEntry* last_use = nullptr;
+    const AuditEntry* last_use = nullptr;
     for (auto it = history.rbegin(); it != history.rend(); ++it) {
-      if (is_access((*it)->entry) && (*it)->entry.result == JournalResult::ok) {
+      if (is_access(**it) && (*it)->entry.result == Result::ok) {
         last_use = *it;
         break;
       }
@@ -283,22 +307,22 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
 
     // Owner removed; current version by a removed member.
     std::optional<Timestamp> removed_at;
-    if (removed(vault, secret.owner, removed_at)) {
+    if (removed(state, secret.owner, removed_at)) {
       report.owner_removed.push_back(OwnerRemoved{name, secret.owner, removed_at});
     }
-    if (current != nullptr && removed(vault, current->created_by, removed_at)) {
+    if (current != nullptr && removed(state, current->created_by, removed_at)) {
       report.removed_authors.push_back(RemovedAuthor{name, current->v, current->created_by, removed_at});
     }
 
     // Pending requests, grants about to expire.
-    for (const Request& request : secret.requests) {
-      const RequestStatus status = request_status(vault, secret, request, now);
-      const std::int64_t left = request.expires_at() - now;
-      if (status.state == RequestState::pending
-          || (status.state == RequestState::granted && left <= options.expiring_within)) {
-        report.open_requests.push_back(OpenRequest{name, request.id, request.by, request.why,
-                                                   std::string(request_state_name(status.state)), status.approvals,
-                                                   status.threshold, request.expires_at(), left});
+    for (const auto& [id, request] : secret.requests) {
+      std::size_t approvals = 0;
+      std::int64_t threshold = 0;
+      const std::string phase = request_phase(state, secret, id, request, now, &approvals, &threshold);
+      const std::int64_t left = request.until - now;
+      if (phase == "pending" || (phase == "granted" && left <= options.expiring_within)) {
+        report.open_requests.push_back(
+          OpenRequest{name, id, request.by, request.why, phase, approvals, threshold, request.until, left});
       }
     }
 
@@ -307,19 +331,21 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
     // the smallest such loss is |R| + max(0, |C \ R| - k + 1).
     if (current != nullptr) {
       std::set<std::string> readers;
-      for (const auto& [member, wrapped] : current->wrapped) {
-        if (active_member(vault, member)) {
-          readers.insert(member);
+      if (const auto gen = secret.gens.find(current->gen); gen != secret.gens.end()) {
+        for (const auto& [member, key] : gen->second.holders) {
+          if (active_member(state, member)) {
+            readers.insert(member);
+          }
         }
       }
-      for (const auto& [member, grant] : current->granted) {
-        if (active_member(vault, member) && grant.until > now) {
+      for (const auto& [member, grant] : current->grants) {
+        if (active_member(state, member) && grant.until > now) {
           readers.insert(member);
         }
       }
       std::set<std::string> custodians;
-      for (const auto& custodian : secret.custodians) {
-        if (active_member(vault, custodian) && current->shares.count(custodian) > 0) {
+      for (const auto& [custodian, share] : current->shares) {
+        if (active_member(state, custodian)) {
           custodians.insert(custodian);
         }
       }
@@ -327,66 +353,67 @@ Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal,
       for (const auto& custodian : custodians) {
         others += readers.count(custodian) == 0 ? 1 : 0;
       }
-      const std::int64_t k = secret.threshold;
+      const std::int64_t k = current->threshold;
       const std::int64_t bus = static_cast<std::int64_t>(readers.size())
                                + (k >= 1 && others >= k ? others - k + 1 : 0);
       if (bus <= 1) {
         report.bus_factor.push_back(BusFactor{name, sorted(readers), sorted(custodians), k, bus});
       }
-      for (const auto& custodian : secret.custodians) {
+      for (const auto& custodian : current->custodians) {
         custodian_of[custodian].insert(name);
       }
     }
   }
 
   // Custodians who never approve: asked (requests by others on secrets they hold a share of,
-  // in the vault or the journal) but no approval by them anywhere.
+  // in the state or the journal) but no approval by them anywhere.
   std::map<std::string, std::size_t> approvals;
   std::map<std::string, std::size_t> denials;
   for (const auto& logged : journal) {
-    const JournalEntry& entry = logged.entry;
-    if (entry.result == JournalResult::ok && entry.action == JournalAction::approve) {
-      ++approvals[entry.actor];
-    } else if (entry.result == JournalResult::ok && entry.action == JournalAction::deny) {
-      ++denials[entry.actor];
+    if (logged.entry.result != Result::ok || !logged.entry.is_operation()) {
+      continue;
+    }
+    const OpKind kind = std::get<OpKind>(logged.entry.action);
+    if (kind == OpKind::approve) {
+      ++approvals[logged.entry.actor];
+    } else if (kind == OpKind::deny) {
+      ++denials[logged.entry.actor];
     }
   }
   for (const auto& [member, secrets] : custodian_of) {
-    if (!active_member(vault, member)) {
+    if (!active_member(state, member)) {
       continue;
     }
     std::set<std::pair<std::string, std::string>> asked;
     std::size_t approved_here = approvals[member];
     for (const auto& name : secrets) {
-      const SecretRecord& secret = vault.secret(name);
-      for (const Request& request : secret.requests) {
+      const Secret& secret = *state.secret(name);
+      for (const auto& [id, request] : secret.requests) {
         if (request.by != member) {
-          asked.emplace(name, request.id);
+          asked.emplace(name, id);
         }
-        approved_here += static_cast<std::size_t>(std::count_if(
-          request.approvals.begin(), request.approvals.end(), [&by = member](const Approval& a) { return a.by == by; }));
+        approved_here += request.approvals.count(member);
       }
-      for (const LoggedEntry* logged : history_of(name)) {
-        if (logged->entry.action == JournalAction::request && logged->entry.result == JournalResult::ok && logged->entry.actor != member
-            && !logged->entry.request.empty()) {
-          asked.emplace(name, logged->entry.request);
+      for (const AuditEntry* logged : history_of(name)) {
+        if (logged->entry.is_operation() && std::get<OpKind>(logged->entry.action) == OpKind::request
+            && logged->entry.result == Result::ok && logged->entry.actor != member && !logged->request.empty()) {
+          asked.emplace(name, logged->request);
         }
       }
     }
     if (!asked.empty() && approved_here == 0) {
-      report.silent_custodians.push_back(
-        SilentCustodian{member, sorted(secrets), asked.size(), denials[member]});
+      report.silent_custodians.push_back(SilentCustodian{member, sorted(secrets), asked.size(), denials[member]});
     }
   }
 
   if (options.reader != nullptr) {
-    compare_values(vault, active_names, options, report);
+    compare_values(*options.reader, active_names, report);
   }
-  {
-    rehearse::Status rehearsals = rehearse::status(vault, journal);
-    report.never_rehearsed = std::move(rehearsals.never);
-    report.failed_rehearsals = std::move(rehearsals.failed);
-  }
+
+  // Rehearsals: never rehearsed, latest one failed.
+  rehearse::Status rehearsals = rehearse::status(state, journal);
+  report.never_rehearsed = std::move(rehearsals.never);
+  report.failed_rehearsals = std::move(rehearsals.failed);
 
   std::stable_sort(report.overdue.begin(), report.overdue.end(),
                    [](const OverdueRotation& a, const OverdueRotation& b) { return a.overdue_by > b.overdue_by; });
@@ -467,6 +494,20 @@ Json Report::to_json() const
   for (const auto& group : duplicates) {
     duplicates_json.push_back(Json{{"secrets", group.secrets}});
   }
+  Json never_json = Json::array();
+  for (const auto& item : never_rehearsed) {
+    never_json.push_back(Json{{"secret", item.secret}, {"owner", item.owner}});
+  }
+  Json failed_rehearsals_json = Json::array();
+  for (const auto& item : failed_rehearsals) {
+    failed_rehearsals_json.push_back(Json{{"secret", item.secret},
+                                          {"owner", item.owner},
+                                          {"at", format_time(item.at)},
+                                          {"actor", item.actor},
+                                          {"error", item.error},
+                                          {"line", item.line},
+                                          {"hash", item.hash}});
+  }
   Json reads_json = Json::array();
   for (const auto& item : activity.reads) {
     reads_json.push_back(Json{{"ts", format_time(item.ts)},
@@ -494,19 +535,6 @@ Json Report::to_json() const
                                    {"state", item.state}, {"last_check", time_or_null(item.last_check)},
                                    {"detail", item.detail}, {"line", item.line > 0 ? Json(item.line) : Json(nullptr)}});
   }
-  Json never_json = Json::array();
-  for (const auto& item : never_rehearsed) {
-    never_json.push_back(Json{{"secret", item.secret}, {"owner", item.owner}});
-  }
-  Json failed_json = Json::array();
-  for (const auto& item : failed_rehearsals) {
-    failed_json.push_back(Json{{"secret", item.secret},
-                               {"owner", item.owner},
-                               {"at", format_time(item.at)},
-                               {"actor", item.actor},
-                               {"error", item.error},
-                               {"entry", Json{{"line", item.line}, {"hash", item.hash}}}});
-  }
   return Json{{"now", format_time(now)},
               {"reads", reads_json},
               {"roster", roster_json},
@@ -514,7 +542,7 @@ Json Report::to_json() const
               {"connectors", connectors_json},
               {"stale_verify_days", stale_verify_after / 86400},
               {"journal_head", Json{{"hash", activity.journal_head}, {"line", activity.journal_head_line},
-                                    {"anchored", activity.anchored_head}}},
+                                    {"heads", activity.heads}}},
               {"dormant_days", dormant_after / 86400},
               {"expiring_within", format_duration(expiring_within)},
               {"overdue", overdue_json},
@@ -527,7 +555,7 @@ Json Report::to_json() const
               {"silent_custodians", silent_json},
               {"duplicates", duplicates_json},
               {"never_rehearsed", never_json},
-              {"failed_rehearsals", failed_json},
+              {"failed_rehearsals", failed_rehearsals_json},
               {"values_compared", compared_values ? Json(compared.size()) : Json(nullptr)}};
 }
 
@@ -622,23 +650,6 @@ std::vector<Table> Report::tables(Rows rows) const
     out.push_back(std::move(table));
   }
   {
-    Table table{"failed_rehearsals", "Rehearsals that failed (latest per secret)", "no secret's latest rehearsal failed",
-                {"SECRET", "OWNER", "WHEN", "BY", "WHY"}, {}};
-    for (const auto& item : failed_rehearsals) {
-      table.rows.push_back({item.secret, item.owner, format_time(item.at), item.actor,
-                            connector::one_line(item.error, 120)});
-    }
-    out.push_back(std::move(table));
-  }
-  {
-    Table table{"never_rehearsed", "Secrets never rehearsed (escrow rehearse ENV/NAME)", "every active secret was rehearsed",
-                {"SECRET", "OWNER"}, {}};
-    for (const auto& item : never_rehearsed) {
-      table.rows.push_back({item.secret, item.owner});
-    }
-    out.push_back(std::move(table));
-  }
-  {
     Table table{"connectors",
                 fmt::format("Connectors whose last verify failed or is stale (older than {} days)", stale_verify_after / 86400),
                 "every connector in use verified recently",
@@ -686,30 +697,58 @@ std::vector<Table> Report::tables(Rows rows) const
     }
     out.push_back(std::move(table));
   }
+  {
+    Table table{"failed_rehearsals", "Rehearsals that failed", "no latest rehearsal failed",
+                {"SECRET", "OWNER", "WHEN", "BY", "ERROR", "ENTRY"}, {}};
+    for (const auto& item : failed_rehearsals) {
+      table.rows.push_back({item.secret, item.owner, format_time(item.at), item.actor, item.error,
+                            "line " + std::to_string(item.line)});
+    }
+    out.push_back(std::move(table));
+  }
+  {
+    Table table{"never_rehearsed", "Secrets never rehearsed", "every active secret was rehearsed (escrow rehearse)",
+                {"SECRET", "OWNER"}, {}};
+    for (const auto& item : never_rehearsed) {
+      table.rows.push_back({item.secret, item.owner});
+    }
+    out.push_back(std::move(table));
+  }
   return out;
 }
 
-ReportRun report_on(Session& session, ReportOptions options, bool compare_values, const std::string& html,
+ReportRun report_on(VaultSession& session, ReportOptions options, bool compare_values, const std::string& html,
                     const std::string& csv_dir)
 {
-  const Vault& vault = session.vault();
-  const std::vector<LoggedEntry> entries = read_entries(session.journal());
+  const std::vector<AuditEntry> entries = read_entries(session);
   options.now = session.now();
-  options.reader = compare_values ? &session.identity() : nullptr;
+  options.reader = compare_values ? &session : nullptr;
   ReportRun run;
-  run.report = build_report(vault, entries, options);
+  run.report = build_report(session.state(), entries, session.heads(), options);
   if (!html.empty()) {
-    const std::vector<Anomaly> anomalies = find_anomalies(entries, vault);
-    const VerifyReport verified = verify_session_journal(session);
+    const std::vector<Anomaly> anomalies = find_anomalies(entries, session.state());
     HtmlContext page;
-    page.vault = session.vault_path().string();
-    page.vault_id = vault.id_b64();
-    page.revision = vault.revision();
+    page.vault = session.paths().head.string();
+    page.vault_id = canonical::b64(session.vault_id());
     page.journal_entries = entries.size();
-    page.verification = verified.ok()
-                          ? fmt::format("ok, {} entries, every hash and signature verified{}", verified.entries,
-                                        verified.warnings() > 0 ? fmt::format(" ({} warning(s))", verified.warnings()) : "")
-                          : fmt::format("FAILED: {}", verified.first_error()->message);
+    try {
+      // The bytes alone (the session that opened has already checked this machine's record of
+      // what it verified: a loss would have refused the open).
+      VaultSessionOptions check_options;
+      check_options.vault_path = session.paths().head;
+      check_options.clock = Clock::fixed(session.now());
+      const JournalCheck checked = check_journal(check_options);
+      const std::size_t warnings = checked.warnings();
+      if (checked.ok()) {
+        page.verification = fmt::format("ok, {} entries replayed, every hash, signature, authorisation and key line "
+                                        "verified{}",
+                                        checked.entries, warnings > 0 ? fmt::format(" ({} warning(s))", warnings) : "");
+      } else {
+        page.verification = fmt::format("FAILED: {}", checked.lines().front());
+      }
+    } catch (const Error& error) {
+      page.verification = fmt::format("FAILED: {}", error.what());
+    }
     AtomicFile file(html, 0644);
     file.write(render_html(run.report, anomalies, entries, page));
     file.commit();
@@ -727,10 +766,8 @@ ReportRun report_on(Session& session, ReportOptions options, bool compare_values
   }
   if (!run.report.compared.empty()) {
     // Values were decrypted (never shown, never written): that leaves a trace too.
-    JournalEntry entry;
-    entry.action = JournalAction::audit_compare;
-    entry.detail = Json{{"secrets", run.report.compared.size()}, {"duplicates", run.report.duplicates.size()}};
-    session.record(std::move(entry));
+    session.record(EventKind::audit_compare, Result::ok,
+                   Json{{"secrets", run.report.compared.size()}, {"duplicates", run.report.duplicates.size()}});
   }
   return run;
 }

@@ -1,5 +1,6 @@
 // `audit report`: what a security lead asks of the vault and its journal (docs/AUDIT.md has each
-// rule). Built from the vault (as verified by the session) and the journal's entries, at `now`.
+// rule). Built from the escrow-vault/2 state (as the session verified it) and the journal's
+// entries (entries.hpp), at `now`.
 //
 //   overdue            active secrets due for rotation (rotation::due_reason) and since when
 //   rotation_problems  pending versions awaiting manual confirmation or left by a crash, and
@@ -12,20 +13,19 @@
 //   silent_custodians  custodians asked to approve who never approved anything
 //   duplicates         secrets (that the caller can read) holding the same value; the values are
 //                      compared in memory under a per-run random hash key and never written
-//   never_rehearsed    active secrets with no `rehearse` entry in the journal (rehearse.hpp)
-//   failed_rehearsals  active secrets whose latest rehearsal failed
+//   never_rehearsed    active secrets whose rotation was never rehearsed (escrow rehearse)
+//   failed_rehearsals  active secrets whose latest rehearsal failed, with its error
 //   activity           who read what (with justifications), roster changes, who can read what,
 //                      connectors whose last verify failed or is stale, the journal head
 //                      (activity.hpp)
 #pragma once
 
 #include <escrow/audit/activity.hpp>
-#include <escrow/audit/log.hpp>
+#include <escrow/audit/entries.hpp>
 #include <escrow/canonical.hpp>
-#include <escrow/identity.hpp>
-#include <escrow/session.hpp>
+#include <escrow/history/state.hpp>
+#include <escrow/history/vault_session.hpp>
 #include <escrow/rehearse.hpp>
-#include <escrow/vault.hpp>
 
 #include <optional>
 #include <string>
@@ -45,8 +45,9 @@ struct ReportOptions
   std::int64_t dormant_after = 90 * 86400;
   std::int64_t expiring_within = 86400;
   std::int64_t stale_verify_after = 90 * 86400; // a connector verified longer ago is "stale"
-  // Whose readable values are compared for duplicates; nullptr skips the comparison.
-  const Identity* reader = nullptr;
+  // Whose readable values are compared for duplicates (the session's identity, as a standing
+  // reader or through a carried grant, never by combining approvals); nullptr skips it.
+  history::VaultSession* reader = nullptr;
 };
 
 struct OverdueRotation
@@ -167,7 +168,8 @@ struct Report
   std::vector<Table> tables(Rows rows = Rows::recent) const;
 };
 
-Report build_report(const Vault& vault, const std::vector<LoggedEntry>& journal, const ReportOptions& options);
+Report build_report(const history::State& state, const std::vector<AuditEntry>& journal,
+                    const std::vector<history::Hash>& heads, const ReportOptions& options);
 
 // escrow audit report as an operation on the command's session: the report over its vault and
 // journal (values compared with the session's identity when `compare_values`), the HTML page
@@ -181,7 +183,7 @@ struct ReportRun
 };
 // Builds the report; writes the HTML page (html != "") and one CSV file per table in csv_dir
 // (csv_dir != ""); journals the value comparison when values were compared.
-ReportRun report_on(Session& session, ReportOptions options, bool compare_values, const std::string& html,
+ReportRun report_on(history::VaultSession& session, ReportOptions options, bool compare_values, const std::string& html,
                     const std::string& csv_dir = {});
 
 } // namespace escrow::audit

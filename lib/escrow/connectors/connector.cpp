@@ -2,7 +2,10 @@
 #include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
 #include <escrow/util/escape.hpp>
+#include <escrow/util/file.hpp>
 #include <escrow/util/process.hpp>
+
+#include <fcntl.h>
 
 #include <algorithm>
 
@@ -144,6 +147,34 @@ ConnectorRecord record_of(const Spec& spec)
   record.field = spec.field;
   record.auth_user = spec.auth_user;
   return record;
+}
+
+// --cacert FILE: the PEM is stored in the record, so every machine that rotates trusts the same
+// CAs with no set-up of its own.
+std::string read_cacert(const std::string& path)
+{
+  constexpr std::size_t k_max = 64 * 1024;
+  std::string pem;
+  try {
+    const util::FileHandle file = util::open_regular(path, O_RDONLY, util::Links::follow);
+    pem = util::read_all(file, path, k_max);
+  } catch (const Error& error) {
+    if (error.kind() != ErrorKind::integrity) {
+      throw;
+    }
+    fail(ErrorKind::usage, "{}: larger than {} KiB (--cacert takes PEM certificates)", path, k_max / 1024);
+  }
+  const bool controls = std::any_of(pem.begin(), pem.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\n' && c != '\t' && c != '\r') || u == 0x7f;
+  });
+  pem.erase(std::remove(pem.begin(), pem.end(), '\r'), pem.end());
+  if (controls || !canonical::valid_utf8(pem) || pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos
+      || pem.find("PRIVATE KEY") != std::string::npos) {
+    fail(ErrorKind::usage, "{}: not PEM certificates (--cacert takes the CA certificates to trust, no key)",
+         path);
+  }
+  return pem;
 }
 
 Json settings_of(const ConnectorRecord& connector)

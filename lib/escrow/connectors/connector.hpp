@@ -166,6 +166,10 @@ struct Spec
 // The record a spec describes (without created_at, signature or the CA file's contents).
 ConnectorRecord record_of(const Spec& spec);
 
+// --cacert FILE: the PEM certificates read (at most 64 KiB, CR removed, no private key), stored
+// in the record so every machine that rotates trusts the same CAs. Error(usage) naming the file.
+std::string read_cacert(const std::string& path);
+
 // The kind's own settings as the format writes them (docs/FORMAT.md), for `connector list`:
 // {} for command and manual; "cacert" is shown as true/false (whether a CA is stored). Never a
 // value: the auth secret is a name.

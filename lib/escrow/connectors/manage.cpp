@@ -12,38 +12,6 @@
 
 namespace escrow::connector {
 
-namespace {
-
-// --cacert FILE: the PEM is stored in the record, so every machine that rotates trusts the same
-// CAs with no set-up of its own.
-std::string read_cacert(const Spec& spec)
-{
-  constexpr std::size_t k_max = 64 * 1024;
-  std::string pem;
-  try {
-    const util::FileHandle file = util::open_regular(spec.cacert_file, O_RDONLY, util::Links::follow);
-    pem = util::read_all(file, spec.cacert_file, k_max);
-  } catch (const Error& error) {
-    if (error.kind() != ErrorKind::integrity) {
-      throw;
-    }
-    fail(ErrorKind::usage, "{}: larger than {} KiB (--cacert takes PEM certificates)", spec.cacert_file, k_max / 1024);
-  }
-  const bool controls = std::any_of(pem.begin(), pem.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return (u < 0x20 && c != '\n' && c != '\t' && c != '\r') || u == 0x7f;
-  });
-  pem.erase(std::remove(pem.begin(), pem.end(), '\r'), pem.end());
-  if (controls || !canonical::valid_utf8(pem) || pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos
-      || pem.find("PRIVATE KEY") != std::string::npos) {
-    fail(ErrorKind::usage, "{}: not PEM certificates (--cacert takes the CA certificates to trust, no key)",
-         spec.cacert_file);
-  }
-  return pem;
-}
-
-} // namespace
-
 const ConnectorRecord& add(Session& session, const Spec& spec)
 {
   validate(spec);
@@ -62,7 +30,7 @@ const ConnectorRecord& add(Session& session, const Spec& spec)
   record.created_at = session.now();
   record.rehearse_with.clear(); // checked below
   if (!spec.cacert_file.empty()) {
-    record.cacert = read_cacert(spec);
+    record.cacert = read_cacert(spec.cacert_file);
   }
   if (!spec.auth_secret.empty()) {
     // The credential must exist in the vault now (the connector reads it at every rotation,

@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <charconv>
 #include <string_view>
+#include <cctype>
+#include <set>
+#include <unordered_set>
 
 namespace escrow::git {
 
@@ -361,6 +364,319 @@ FreshnessReport check_freshness(const Repo& repo, const FreshnessInput& input)
                               "working file",
                               input.journal_rel, short_id(*report.head), lines))
         .hint(fmt::format("the journal only grows; compare with: git diff HEAD -- {}", input.journal_rel));
+    }
+  }
+  return report;
+}
+
+} // namespace escrow::git
+
+namespace escrow::git {
+
+namespace {
+
+// The head file's lines in its one layout (history/head_file.hpp): two spaces before a top-level
+// key, six before each head.
+constexpr std::string_view k_v2_format_line = "  \"format\": \"escrow-vault/2\"";
+constexpr std::string_view k_format_prefix = "  \"format\": ";
+constexpr std::string_view k_head_prefix = "      \"";
+
+struct HeadCommit
+{
+  std::string id;
+  std::string subject;
+  std::vector<std::string> heads; // the head file's heads after this commit (sorted)
+};
+
+// A head line's hash ("      \"<44 b64>\"" with an optional comma), or "".
+std::string head_of_line(std::string_view line)
+{
+  if (line.rfind(k_head_prefix, 0) != 0) {
+    return {};
+  }
+  line.remove_prefix(k_head_prefix.size());
+  if (!line.empty() && line.back() == ',') {
+    line.remove_suffix(1);
+  }
+  if (line.size() != 45 || line.back() != '"') {
+    return {};
+  }
+  line.remove_suffix(1);
+  for (const char c : line) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/' && c != '=') {
+      return {};
+    }
+  }
+  return std::string(line);
+}
+
+// The first-parent commits that changed the head file, oldest first, each with the heads its
+// head file names. A commit that replaced the file by another vault (a new vault_id), by a file
+// of another format, or deleted it, starts the history over (`restart` marks it).
+std::vector<HeadCommit> head_commits(const Repo& repo, const std::string& head_rel, std::vector<std::size_t>& restarts)
+{
+  const Run run = repo.run_checked({"log", "--first-parent", "--reverse", "--format=%x01%H %s", "-p", "-U0",
+                                    "--no-textconv", "--no-ext-diff", "--no-renames", "--no-color", "HEAD", "--",
+                                    head_rel},
+                                   k_log_limit);
+  std::vector<HeadCommit> commits;
+  std::set<std::string> heads;
+  bool v2 = false;
+  std::set<std::string> removed;
+  std::set<std::string> added;
+  bool restart = false;
+  const auto close = [&] {
+    if (commits.empty()) {
+      return;
+    }
+    if (restart) {
+      heads.clear();
+      restarts.push_back(commits.size() - 1);
+    }
+    for (const auto& h : removed) {
+      heads.erase(h);
+    }
+    heads.insert(added.begin(), added.end());
+    commits.back().heads.assign(heads.begin(), heads.end());
+    if (!v2) {
+      commits.back().heads.clear(); // not an escrow-vault/2 head file: nothing to check
+    }
+    removed.clear();
+    added.clear();
+    restart = false;
+  };
+  for_each_line(run.out, [&](std::string_view line) {
+    if (!line.empty() && line.front() == '\x01') {
+      close();
+      line.remove_prefix(1);
+      const std::size_t space = line.find(' ');
+      HeadCommit commit;
+      commit.id = std::string(line.substr(0, space));
+      commit.subject = space == std::string_view::npos ? std::string() : std::string(line.substr(space + 1));
+      commits.push_back(std::move(commit));
+      return;
+    }
+    if (commits.empty() || line.empty()) {
+      return;
+    }
+    if (line == "+++ /dev/null") {
+      restart = true;
+      v2 = false;
+      return;
+    }
+    const char sign = line.front();
+    if (sign != '+' && sign != '-') {
+      return;
+    }
+    const std::string_view body = line.substr(1);
+    if (sign == '+' && body.rfind(k_format_prefix, 0) == 0) {
+      const bool now_v2 = body.rfind(k_v2_format_line, 0) == 0;
+      if (now_v2 != v2) {
+        restart = true;
+      }
+      v2 = now_v2;
+      return;
+    }
+    if (sign == '+' && body.rfind(k_vault_id_line.substr(1), 0) == 0) {
+      restart = true; // another vault from here on
+      return;
+    }
+    const std::string head = head_of_line(body);
+    if (!head.empty()) {
+      (sign == '-' ? removed : added).insert(head);
+    }
+  });
+  close();
+  return commits;
+}
+
+} // namespace
+
+JournalHistoryReport check_journal_history(const Repo& repo, const std::string& head_rel,
+                                           const std::string& journal_rel, const JournalParents& parents,
+                                           const std::vector<std::string>& work_heads,
+                                           const std::vector<std::string>& file_heads)
+{
+  JournalHistoryReport report;
+  if (!repo.head()) {
+    return report; // no commit yet
+  }
+  std::vector<std::size_t> restarts;
+  const std::vector<HeadCommit> commits = head_commits(repo, head_rel, restarts);
+  report.commits = commits.size();
+  const auto in_journal = [&](const std::string& h) { return parents.count(h) > 0; };
+
+  // R: every entry reachable from `top`, the heads of the last commit known good (in the journal).
+  std::unordered_set<std::string> reach;
+  std::vector<std::string> top;
+  const HeadCommit* top_commit = nullptr;
+  // A commit whose heads did not reach `top`, and the commit `top` came from (nullptr: none open).
+  const HeadCommit* open_commit = nullptr;
+  const HeadCommit* open_had = nullptr;
+
+  // Walks from `heads` towards the genesis, stopping at entries already in `reach`. Returns the
+  // new entries; `hit` gets the entries of `reach` it touched, `inner` the heads reached as a
+  // parent of another entry (not maximal).
+  const auto walk = [&](const std::vector<std::string>& heads, std::set<std::string>& hit,
+                        std::set<std::string>& inner) {
+    const std::set<std::string> head_set(heads.begin(), heads.end());
+    std::unordered_set<std::string> visited;
+    std::vector<std::string> stack;
+    for (const auto& h : heads) {
+      if (reach.count(h) > 0) {
+        hit.insert(h);
+      } else if (in_journal(h) && visited.insert(h).second) {
+        stack.push_back(h);
+      }
+    }
+    while (!stack.empty()) {
+      const std::string node = std::move(stack.back());
+      stack.pop_back();
+      for (const auto& p : parents.at(node)) {
+        if (head_set.count(p) > 0) {
+          inner.insert(p);
+        }
+        if (reach.count(p) > 0) {
+          hit.insert(p);
+        } else if (in_journal(p) && visited.insert(p).second) {
+          stack.push_back(p);
+        }
+      }
+    }
+    return visited;
+  };
+  // Entries reachable from `from` and not from `to` (the count a message gives).
+  const auto dropped = [&](const std::vector<std::string>& from, const std::vector<std::string>& to) {
+    const auto closure = [&](const std::vector<std::string>& start) {
+      std::unordered_set<std::string> seen(start.begin(), start.end());
+      std::vector<std::string> stack(start.begin(), start.end());
+      while (!stack.empty()) {
+        const std::string node = std::move(stack.back());
+        stack.pop_back();
+        const auto it = parents.find(node);
+        if (it == parents.end()) {
+          continue;
+        }
+        for (const auto& p : it->second) {
+          if (seen.insert(p).second) {
+            stack.push_back(p);
+          }
+        }
+      }
+      return seen;
+    };
+    const auto a = closure(from);
+    const auto b = closure(to);
+    std::size_t n = 0;
+    for (const auto& h : a) {
+      n += b.count(h) == 0 ? 1 : 0;
+    }
+    return n;
+  };
+  // Whether `heads` reach every head of `top` (a head kept as it was counts).
+  const auto reaches_top = [&](const std::vector<std::string>& heads, const std::set<std::string>& hit) {
+    const std::set<std::string> head_set(heads.begin(), heads.end());
+    return std::all_of(top.begin(), top.end(),
+                       [&](const std::string& t) { return head_set.count(t) > 0 || hit.count(t) > 0; });
+  };
+
+  std::size_t next_restart = 0;
+  for (std::size_t i = 0; i < commits.size(); ++i) {
+    const HeadCommit& c = commits[i];
+    if (next_restart < restarts.size() && restarts[next_restart] == i) {
+      ++next_restart;
+      reach.clear();
+      top.clear();
+      top_commit = nullptr;
+      open_commit = nullptr;
+      open_had = nullptr;
+    }
+    if (c.heads.empty()) {
+      continue; // not an escrow-vault/2 head file
+    }
+    const bool judged = std::all_of(c.heads.begin(), c.heads.end(), in_journal);
+    std::set<std::string> hit;
+    std::set<std::string> inner;
+    const std::unordered_set<std::string> fresh = walk(c.heads, hit, inner);
+    if (!judged) {
+      // It names entries this journal lacks: the commits after it (or the work tree) dropped
+      // them; it is the new reference.
+      top = c.heads;
+      top_commit = &c;
+      continue;
+    }
+    if (!reaches_top(c.heads, hit)) {
+      if (open_commit == nullptr) {
+        open_commit = &c;
+        open_had = top_commit;
+      }
+      continue;
+    }
+    if (open_commit != nullptr && open_had != nullptr) {
+      report.warnings.push_back(fmt::format("{}: commit {} (\"{}\") dropped journal entries that commit {} had; "
+                                            "commit {} restored them",
+                                            journal_rel, short_id(open_commit->id), open_commit->subject,
+                                            short_id(open_had->id), short_id(c.id)));
+      open_commit = nullptr;
+      open_had = nullptr;
+    }
+    const std::set<std::string> old_top(top.begin(), top.end());
+    std::vector<std::string> next;
+    for (const auto& h : c.heads) {
+      const bool behind = reach.count(h) > 0 && old_top.count(h) == 0;
+      if (inner.count(h) == 0 && !behind) {
+        next.push_back(h);
+      }
+    }
+    reach.insert(fresh.begin(), fresh.end());
+    top = std::move(next);
+    top_commit = &c;
+  }
+  if (open_commit != nullptr && open_had != nullptr) {
+    const HeadCommit* const culprit = open_commit;
+    const HeadCommit* const had = open_had;
+    const std::size_t n = dropped(had->heads, culprit->heads);
+    throw Error(ErrorKind::integrity,
+                fmt::format("{}: rolled back by commit {} (\"{}\"): it dropped {} journal entr{} that commit {} had, "
+                            "in the branch's first-parent history",
+                            journal_rel, short_id(culprit->id), culprit->subject, n, n == 1 ? "y" : "ies",
+                            short_id(had->id)))
+      .hint(fmt::format("the entries are still in commit {}; if commit {} is not wanted, undo it: git revert {} "
+                        "(the journal only grows: docs/TEAM.md)",
+                        short_id(had->id), short_id(culprit->id), short_id(culprit->id)));
+  }
+  if (top_commit != nullptr) {
+    const std::string keys_rel = [&] {
+      const std::string suffix = ".journal";
+      return journal_rel.size() > suffix.size() ? journal_rel.substr(0, journal_rel.size() - suffix.size()) + ".keys"
+                                                : journal_rel + ".keys";
+    }();
+    const std::string fix =
+      fmt::format("put the committed files back: git checkout HEAD -- {} {} {}", head_rel, journal_rel, keys_rel);
+    std::set<std::string> hit;
+    std::set<std::string> inner;
+    (void)walk(work_heads, hit, inner);
+    if (!reaches_top(work_heads, hit)) {
+      // How many: known only when HEAD's heads are entries of this journal (else they are gone
+      // with what led to them).
+      const bool known = std::all_of(top.begin(), top.end(), in_journal);
+      const std::size_t n = known ? dropped(top, work_heads) : 0;
+      throw Error(ErrorKind::integrity,
+                  fmt::format("{}: the working files lack {}journal entr{} committed at HEAD (commit {}, \"{}\"): "
+                              "they are older than HEAD's",
+                              journal_rel, known ? std::to_string(n) + " " : std::string(),
+                              known && n == 1 ? "y" : "ies", short_id(top_commit->id), top_commit->subject))
+        .hint(fix);
+    }
+    hit.clear();
+    inner.clear();
+    (void)walk(file_heads, hit, inner);
+    if (!reaches_top(file_heads, hit)) {
+      throw Error(ErrorKind::integrity,
+                  fmt::format("{}: the working head file is older than the one committed at HEAD (commit {}, \"{}\"): "
+                              "its heads do not reach HEAD's",
+                              head_rel, short_id(top_commit->id), top_commit->subject))
+        .hint(fix);
     }
   }
   return report;

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace escrow::git {
@@ -87,5 +88,40 @@ struct FreshnessReport
 // Throws Error(integrity) naming the commit when the vault's first-parent history went back, the
 // working vault is older than HEAD's, or the working journal lost an entry HEAD's journal has.
 FreshnessReport check_freshness(const Repo& repo, const FreshnessInput& input);
+
+// ---- escrow-vault/2 (docs/design/vault-2-replay.md §7) ----
+//
+// Along HEAD's first-parent history the journal is append-only: every commit's journal holds
+// every entry of the commit before it. Reading every commit's journal would be slow; the head
+// file is the anchor: each commit that changed `escrow.vault` names the journal heads its write
+// saw, and the work tree's journal (verified by the session) gives the DAG. A commit whose heads
+// do not reach the heads of the last good commit before it dropped entries (a pushed `git revert`,
+// an old file committed): Error(integrity) naming it, unless a later commit reaches them again
+// (healed: a warning). A work tree whose journal does not reach HEAD's heads is older than HEAD
+// (`git checkout HEAD~3 -- escrow.vault escrow.journal escrow.keys`, uncommitted): Error(integrity)
+// naming HEAD. A commit naming heads the work tree's journal lacks is judged by the commits after
+// it (and by the work tree, last). A branch made from an older commit has a first-parent history
+// of its own that only grows: it is work, not a rollback.
+//
+// Cost: one `git log --first-parent -p -U0` of the head file (git diffs each commit's head file
+// against its first parent; only the changed head lines are read) and one walk over the DAG:
+// O(commits + entries).
+
+// The work tree's journal, verified: each entry's parents (b64 hashes).
+using JournalParents = std::unordered_map<std::string, std::vector<std::string>>;
+
+struct JournalHistoryReport
+{
+  std::size_t commits = 0;           // head-file commits read
+  std::vector<std::string> warnings; // healed rollbacks, one line each
+};
+
+// `head_rel`, `journal_rel`: the head file and the journal relative to the top (messages);
+// `heads`: the work tree's journal heads; `file_heads`: the work tree's head file's heads (a head
+// file put back alone, `git checkout HEAD~3 -- escrow.vault`, is older than HEAD's too).
+JournalHistoryReport check_journal_history(const Repo& repo, const std::string& head_rel,
+                                           const std::string& journal_rel, const JournalParents& parents,
+                                           const std::vector<std::string>& heads,
+                                           const std::vector<std::string>& file_heads);
 
 } // namespace escrow::git

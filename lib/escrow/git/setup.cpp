@@ -76,17 +76,31 @@ std::vector<std::string> ensure_lines(const fs::path& path, const std::vector<st
   return added;
 }
 
-std::vector<std::string> attribute_lines(const std::string& vault_rel, const std::string& journal_rel)
+std::vector<std::string> attribute_lines(const std::string& vault_rel, const std::string& journal_rel,
+                                         const std::string& keys_rel)
 {
-  return {anchored(vault_rel) + " merge=escrow diff=escrow", anchored(journal_rel) + " merge=escrow diff=escrow"};
+  return {anchored(vault_rel) + " merge=escrow diff=escrow", anchored(journal_rel) + " merge=escrow diff=escrow",
+          anchored(keys_rel) + " merge=escrow diff=escrow"};
+}
+
+// The keys file beside the head file ("X.vault" → "X.keys"), as history::VaultPaths names it.
+std::string keys_beside(const std::string& vault_rel)
+{
+  const std::string suffix = ".vault";
+  if (vault_rel.size() > suffix.size() && vault_rel.compare(vault_rel.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return vault_rel.substr(0, vault_rel.size() - suffix.size()) + ".keys";
+  }
+  return vault_rel + ".keys";
 }
 
 } // namespace
 
-SetupReport setup(const Repo& repo, const std::string& vault_rel, const std::string& journal_rel)
+SetupReport setup(const Repo& repo, const std::string& vault_rel, const std::string& journal_rel,
+                  const std::string& keys_rel)
 {
   SetupReport report;
-  for (const auto& line : ensure_lines(repo.top() / ".gitattributes", attribute_lines(vault_rel, journal_rel))) {
+  for (const auto& line :
+       ensure_lines(repo.top() / ".gitattributes", attribute_lines(vault_rel, journal_rel, keys_rel))) {
     report.changed.push_back(".gitattributes: " + line);
   }
   for (const auto& line : ensure_lines(repo.top() / ".gitignore", {anchored(vault_rel) + ".lock"})) {
@@ -94,7 +108,7 @@ SetupReport setup(const Repo& repo, const std::string& vault_rel, const std::str
   }
   const std::vector<std::pair<std::string, std::string>> config{
     {"diff.escrow.textconv", k_textconv_command},
-    {"merge.escrow.name", "escrow vault merge (arrives with escrow-vault/2)"},
+    {"merge.escrow.name", "escrow vault merge (escrow-vault/2: journal, keys, head)"},
     {"merge.escrow.driver", k_merge_command},
   };
   for (const auto& [key, value] : config) {
@@ -114,7 +128,7 @@ std::vector<std::string> missing_setup(const Repo& repo, const std::string& vaul
     missing.push_back("the diff textconv (git config diff.escrow.textconv)");
   }
   if (config.out.find("merge.escrow.driver " + std::string(k_merge_command)) == std::string::npos) {
-    missing.push_back("the merge driver's name (git config merge.escrow.driver)");
+    missing.push_back("the merge driver (git config merge.escrow.driver)");
   }
   std::string pattern;
   try {
@@ -122,7 +136,15 @@ std::vector<std::string> missing_setup(const Repo& repo, const std::string& vaul
   } catch (const Error&) {
     return missing; // a path git-setup cannot name: nothing it could fix
   }
-  if (!has_line(read_if_exists(repo.top() / ".gitattributes"), pattern + " merge=escrow diff=escrow")) {
+  const std::string attributes = read_if_exists(repo.top() / ".gitattributes");
+  std::string keys_pattern;
+  try {
+    keys_pattern = anchored(keys_beside(vault_rel));
+  } catch (const Error&) {
+    keys_pattern = pattern;
+  }
+  if (!has_line(attributes, pattern + " merge=escrow diff=escrow")
+      || !has_line(attributes, keys_pattern + " merge=escrow diff=escrow")) {
     missing.push_back("the .gitattributes lines");
   }
   return missing;

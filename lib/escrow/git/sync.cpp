@@ -36,7 +36,8 @@ std::size_t count_ahead(const Repo& repo)
 }
 
 // Merges the fetched upstream: a fast-forward or a clean merge. Returns the commits brought in.
-std::size_t integrate(const Repo& repo, const SyncOptions& options, const std::string& upstream)
+std::size_t integrate(const Repo& repo, const SyncOptions& options, const std::string& upstream,
+                      std::optional<FileLock>& lock)
 {
   const std::size_t behind = count_behind(repo);
   if (behind == 0) {
@@ -47,22 +48,44 @@ std::size_t integrate(const Repo& repo, const SyncOptions& options, const std::s
     const bool conflicted = repo.merging();
     if (conflicted) {
       (void)repo.run({"merge", "--abort"});
+      // The merge driver's own lines (escrow-vault/2: the operations that conflict), as hints.
+      std::vector<std::string> conflicts;
+      std::size_t start = 0;
+      while (start < merge.err.size()) {
+        std::size_t end = merge.err.find('\n', start);
+        if (end == std::string::npos) {
+          end = merge.err.size();
+        }
+        const std::string line = merge.err.substr(start, end - start);
+        if (line.rfind("escrow: conflict: ", 0) == 0 || line.rfind("escrow: error: ", 0) == 0) {
+          conflicts.push_back(line.substr(line.find(": ") + 2));
+        }
+        start = end + 1;
+      }
       std::string files;
       for (const auto& file : options.files) {
         files += (files.empty() ? "" : ", ") + file;
       }
-      throw Error(ErrorKind::failed,
+      Error error(ErrorKind::failed,
                   fmt::format("{}: git could not merge {} into this clone's commits (both sides changed them); "
                               "the merge was undone and nothing was pushed",
-                              files, upstream))
-        .hint("the merge driver arrives with escrow-vault/2; until then redo this clone's change on top of "
-              "theirs: docs/TEAM.md, \"When sync reports a conflict\"");
+                              files, upstream));
+      for (const std::string& conflict : conflicts) {
+        error.hint(conflict);
+      }
+      error.hint(!options.conflict_hint.empty()
+                   ? options.conflict_hint
+                   : std::string("the merge driver merges escrow-vault/2 files only; redo this clone's change on top "
+                                 "of theirs: docs/TEAM.md, \"When sync reports a conflict\""));
+      throw error;
     }
     throw Error(ErrorKind::failed, fmt::format("git merge {}: {}", upstream, merge.first_error()))
       .hint("commit or stash your own changes to the files git names, then run escrow sync again");
   }
   if (options.check) {
+    lock.reset();
     options.check();
+    lock.emplace(options.lock, options.lock_wait);
   }
   return behind;
 }
@@ -99,7 +122,8 @@ SyncReport sync(const Repo& repo, const SyncOptions& options)
   if (options.attempts < 1) {
     fail(ErrorKind::usage, "--attempts: at least 1");
   }
-  FileLock lock(options.lock, options.lock_wait);
+  std::optional<FileLock> lock;
+  lock.emplace(options.lock, options.lock_wait);
   if (repo.merging()) {
     throw Error(ErrorKind::failed, fmt::format("{}: a git merge is in progress", repo.top().string()))
       .hint("finish it (git commit) or abort it (git merge --abort), then run escrow sync again");
@@ -110,7 +134,7 @@ SyncReport sync(const Repo& repo, const SyncOptions& options)
     if (!fetch.ok()) {
       fail(ErrorKind::io, "git fetch {}: {}", upstream->remote, fetch.first_error());
     }
-    report.pulled += integrate(repo, options, upstream->ref);
+    report.pulled += integrate(repo, options, upstream->ref, lock);
     if (count_ahead(repo) == 0) {
       return report; // nothing of ours to publish
     }

@@ -35,8 +35,11 @@ struct SyncOptions
   std::string message;                       // the commit message (sync_message)
   int attempts = 3;                          // pushes tried before giving up
   // Run after each pull that changed something, before pushing (the freshness check): an
-  // Error stops the sync with nothing pushed.
+  // Error stops the sync with nothing pushed. Run WITHOUT the vault lock (it may open an escrow
+  // session, which takes the lock itself to append); the lock is taken again afterwards.
   std::function<void()> check;
+  // How a conflict is explained (the hint of the exit-1 error); "" = the escrow-vault/1 text.
+  std::string conflict_hint;
 };
 
 struct SyncReport
@@ -46,6 +49,10 @@ struct SyncReport
   std::size_t pulled = 0;               // commits brought in from the upstream
   bool pushed = false;                  // something was pushed (false: already up to date)
   int push_attempts = 0;
+  // escrow-vault/2: the signed merge entries sync appended (and committed) to seal a pull that
+  // merged two lines of history; 0 when nothing needed sealing or no identity could sign.
+  std::size_t sealed = 0;
+  std::vector<std::string> notes; // one line each, for stderr
 };
 
 SyncReport sync(const Repo& repo, const SyncOptions& options);

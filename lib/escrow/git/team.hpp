@@ -6,8 +6,10 @@
 #include <escrow/git/setup.hpp>
 #include <escrow/git/sync.hpp>
 #include <escrow/history/merge_files.hpp>
+#include <escrow/history/vault_session.hpp>
 
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -29,10 +31,25 @@ struct VaultSyncOptions
   std::filesystem::path state_dir; // this machine's (the history cache; "" = none)
   std::chrono::milliseconds lock_wait{30000};
   int attempts = 3;
+  // escrow-vault/2 (the three files): `verify` opens the vault as every command does (the loss
+  // check, the git first-parent check; throws to stop), before the commit and after each pull;
+  // `seal` appends the signed `merge` entry naming the journal's heads when a pull left two
+  // (vault-2-merge.md §7): `nothing` when there was nothing to seal, `unsigned_` when no identity
+  // could sign (then the next escrow write seals it). Both run without the vault lock held.
+  enum class Seal { nothing, sealed, unsigned_ };
+  std::function<void()> verify;
+  std::function<Seal()> seal;
 };
-// Commits the vault and journal (message from the journal's new entries), pulls, checks the
-// merged files' freshness (history.hpp), pushes, retries a lost push (sync.hpp has the statuses).
+// Commits escrow's files (message from the journal's new entries), pulls (escrow-vault/2: git
+// merges through the driver, then sync seals the merge and commits that), checks the merged
+// files (v1: freshness, history.hpp; v2: `verify`), pushes, retries a lost push (sync.hpp has the
+// statuses).
 SyncReport sync_vault(const VaultSyncOptions& options);
+
+// The git first-parent check of an escrow-vault/2 vault at `vault_path` (history.hpp
+// check_journal_history), for VaultSessionOptions::history_check; nullopt outside a work tree.
+// Asking for HEAD costs one `git rev-parse`; the check itself runs only when HEAD moved.
+std::optional<history::VaultSessionOptions::HistoryCheck> journal_history_check(const std::filesystem::path& vault_path);
 
 // `escrow diff --textconv FILE`: the summary of FILE (summary.hpp).
 std::string textconv(const std::filesystem::path& file);

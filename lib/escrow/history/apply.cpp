@@ -11,12 +11,38 @@ namespace {
   fail(ErrorKind::integrity, "operation on {}, which does not exist", what);
 }
 
+// Saves the record `name` of `records` in `saved` unless the effect saved it already (its first
+// change wins: the undo log holds the state before the effect).
+template <class T>
+void save(const std::map<std::string, std::shared_ptr<const T>>& records,
+          std::map<std::string, std::shared_ptr<const T>>& saved, const std::string& name)
+{
+  if (saved.count(name) == 0) {
+    const auto it = records.find(name);
+    saved.emplace(name, it == records.end() ? nullptr : it->second);
+  }
+}
+
+template <class T>
+void restore(std::map<std::string, std::shared_ptr<const T>>& records,
+             const std::map<std::string, std::shared_ptr<const T>>& saved)
+{
+  for (const auto& [name, old] : saved) {
+    if (old) {
+      records[name] = old;
+    } else {
+      records.erase(name);
+    }
+  }
+}
+
 Member& edit_member(State& s, const std::string& name, Trace& trace)
 {
   auto it = s.members.find(name);
   if (it == s.members.end()) {
     missing(member_record_path(name));
   }
+  save(s.members, trace.undo.members, name);
   auto copy = std::make_shared<Member>(*it->second);
   it->second = copy;
   trace.touched.insert(member_record_path(name));
@@ -29,14 +55,23 @@ Secret& edit_secret(State& s, const std::string& name, Trace& trace)
   if (it == s.secrets.end()) {
     missing(secret_record_path(name));
   }
+  save(s.secrets, trace.undo.secrets, name);
   auto copy = std::make_shared<Secret>(*it->second);
   it->second = copy;
   trace.touched.insert(secret_record_path(name));
   return *copy;
 }
 
+void save_policy(const State& s, Trace& trace)
+{
+  if (!trace.undo.policy) {
+    trace.undo.policy = s.policy;
+  }
+}
+
 Policy& edit_policy(State& s, Trace& trace)
 {
+  save_policy(s, trace);
   auto copy = s.policy ? std::make_shared<Policy>(*s.policy) : std::make_shared<Policy>();
   s.policy = copy;
   trace.touched.insert(std::string(k_policy_path));
@@ -66,16 +101,30 @@ bool open_request(const RequestOf& r)
   return !r.denial && !r.voided;
 }
 
-std::vector<KeyWrite> added_keys(const Context& ctx, std::string_view secret)
+// The key lines an entry adds, by secret, in the entry's order: built once per operation, so a
+// bulk entry's N items find theirs in log N, not by N scans of its up to 40,016 key writes.
+class AddedKeys
 {
-  std::vector<KeyWrite> out;
-  for (const KeyWrite& k : ctx.keys) {
-    if (k.added && k.line.secret == secret) {
-      out.push_back(k);
+public:
+  explicit AddedKeys(const Context& ctx)
+  {
+    for (const KeyWrite& k : ctx.keys) {
+      if (k.added) {
+        m_by_secret[k.line.secret].push_back(&k);
+      }
     }
   }
-  return out;
-}
+
+  const std::vector<const KeyWrite*>& of(std::string_view secret) const
+  {
+    static const std::vector<const KeyWrite*> none;
+    const auto it = m_by_secret.find(secret);
+    return it == m_by_secret.end() ? none : it->second;
+  }
+
+private:
+  std::map<std::string_view, std::vector<const KeyWrite*>> m_by_secret;
+};
 
 void delete_grants(Secret& secret, const std::string& vid, Version& version, Trace& trace)
 {
@@ -137,9 +186,16 @@ struct Effects
   State& s;
   const Context& ctx;
   Trace& trace;
+  const AddedKeys& added;
 
   void operator()(const InitArgs& a) const
   {
+    if (!trace.undo.head) {
+      trace.undo.head = true;
+      trace.undo.initialised = s.initialised;
+      trace.undo.vault_id = s.vault_id;
+      trace.undo.genesis_name = s.genesis_name;
+    }
     s.initialised = true;
     s.vault_id = ctx.vault;
     s.genesis_name = a.member.name;
@@ -151,11 +207,13 @@ struct Effects
     m->envs = {"*"};
     m->added_by = a.member.name;
     m->added_at = ctx.ts;
+    save(s.members, trace.undo.members, a.member.name);
     s.members[a.member.name] = m;
     trace.touched.insert(member_record_path(a.member.name));
     auto p = std::make_shared<Policy>();
     p->envs = a.policy.envs;
     p->notify = a.policy.notify;
+    save_policy(s, trace);
     s.policy = p;
     trace.touched.insert(std::string(k_policy_path));
   }
@@ -169,6 +227,7 @@ struct Effects
     m->envs = a.envs;
     m->added_by = ctx.actor;
     m->added_at = ctx.ts;
+    save(s.members, trace.undo.members, a.name);
     s.members[a.name] = m;
     trace.touched.insert(member_record_path(a.name));
   }
@@ -266,13 +325,17 @@ struct Effects
     c->verify = a.verify;
     c->instructions = a.instructions;
     c->timeout = a.timeout;
+    c->rehearse_with = a.rehearse_with;
+    c->settings = a.settings;
     c->created_by = ctx.actor;
     c->created_at = ctx.ts;
+    save(s.connectors, trace.undo.connectors, a.name);
     s.connectors[a.name] = c;
     trace.touched.insert(connector_record_path(a.name));
   }
   void operator()(const ConnectorRemoveArgs& a) const
   {
+    save(s.connectors, trace.undo.connectors, a.name);
     if (s.connectors.erase(a.name) == 0) {
       missing(connector_record_path(a.name));
     }
@@ -290,6 +353,7 @@ struct Effects
     secret->every = a.every;
     secret->generator = a.generator;
     secret->after_access = a.after_access;
+    secret->escrow_only = a.escrow_only;
     secret->custodians = a.custodians;
     secret->threshold = a.threshold;
     secret->state = SecretState::active;
@@ -307,7 +371,8 @@ struct Effects
     version.dk_commit = a.version.dk_commit;
     version.custodians = a.custodians;
     version.threshold = a.threshold;
-    for (const KeyWrite& k : added_keys(ctx, a.secret)) {
+    for (const KeyWrite* key : added.of(a.secret)) {
+      const KeyWrite& k = *key;
       switch (k.line.kind) {
       case KeyLineKind::reader:
         gen.holders[k.line.member] = k.k;
@@ -318,6 +383,7 @@ struct Effects
       default: break;
       }
     }
+    save(s.secrets, trace.undo.secrets, a.secret);
     s.secrets[a.secret] = secret;
     trace.touched.insert(secret_record_path(a.secret));
   }
@@ -351,7 +417,11 @@ struct Effects
     if (a.after_access) {
       secret.after_access = *a.after_access;
     }
-    for (const KeyWrite& k : added_keys(ctx, a.secret)) {
+    if (a.escrow_only) {
+      secret.escrow_only = *a.escrow_only;
+    }
+    for (const KeyWrite* key : added.of(a.secret)) {
+      const KeyWrite& k = *key;
       if (k.line.kind == KeyLineKind::reader) {
         Generation& gen = secret.gens[k.line.gen];
         gen.holders[k.line.member] = k.k;
@@ -376,7 +446,8 @@ struct Effects
       if (!standing(s, secret, a.member)) {
         secret.shared_with.insert(a.member);
       }
-      for (const KeyWrite& k : added_keys(ctx, item.secret)) {
+      for (const KeyWrite* key : added.of(item.secret)) {
+        const KeyWrite& k = *key;
         if (k.line.kind == KeyLineKind::reader) {
           Generation& gen = secret.gens[k.line.gen];
           gen.holders[k.line.member] = k.k;
@@ -441,7 +512,8 @@ struct Effects
       version.dk_commit = item.dk_commit;
       version.custodians = item.custodians;
       version.threshold = item.threshold;
-      for (const KeyWrite& k : added_keys(ctx, item.secret)) {
+      for (const KeyWrite* key : added.of(item.secret)) {
+        const KeyWrite& k = *key;
         switch (k.line.kind) {
         case KeyLineKind::reader:
           gen.holders[k.line.member] = k.k;
@@ -549,7 +621,8 @@ struct Effects
       missing(fmt::format("request {} of {}", a.request, a.secret));
     }
     ApprovalOf approval{a.vid, a.v, a.dk_commit, ctx.ts, {}};
-    for (const KeyWrite& k : added_keys(ctx, a.secret)) {
+    for (const KeyWrite* key : added.of(a.secret)) {
+      const KeyWrite& k = *key;
       if (k.line.kind == KeyLineKind::approval) {
         approval.share = k.k;
       }
@@ -580,7 +653,9 @@ struct Effects
   void operator()(const JournalLossArgs& a) const
   {
     for (const LostEntry& e : a.lost) {
-      s.lost.insert(e.hash);
+      if (s.lost.insert(e.hash).second) {
+        trace.undo.lost.push_back(e.hash);
+      }
     }
   }
   void operator()(const ResolveArgs&) const
@@ -598,16 +673,80 @@ std::string describe(const std::optional<Hash>& h)
 
 void run_effects(State& state, const Context& ctx, const Args& args, Trace& trace)
 {
-  std::visit(Effects{state, ctx, trace}, args);
+  const AddedKeys added(ctx);
+  std::visit(Effects{state, ctx, trace, added}, args);
+}
+
+void undo(State& state, const Trace& trace)
+{
+  const Trace::Undo& u = trace.undo;
+  restore(state.members, u.members);
+  restore(state.connectors, u.connectors);
+  restore(state.secrets, u.secrets);
+  if (u.policy) {
+    state.policy = *u.policy;
+  }
+  if (u.head) {
+    state.initialised = u.initialised;
+    state.vault_id = u.vault_id;
+    state.genesis_name = u.genesis_name;
+  }
+  for (const Hash& h : u.lost) {
+    state.lost.erase(h);
+  }
 }
 
 namespace {
 
-std::vector<Write> writes_of(const State& before, const State& after, const Context& ctx, const Trace& trace)
+template <class T>
+std::optional<Hash> saved_hash(const std::string& path, const std::shared_ptr<const T>& record)
+{
+  if (!record) {
+    return std::nullopt;
+  }
+  return record_hash(path, to_json(*record));
+}
+
+// The hash `path` had before the effect traced in `trace` ran on `after`: the undo log's record
+// when the effect replaced or removed it, else the record of `after` (unchanged).
+std::optional<Hash> before_hash(const State& after, const Trace& trace, const std::string& path)
+{
+  const Trace::Undo& u = trace.undo;
+  const std::optional<ParsedPath> parsed = parse_path(path);
+  if (parsed) {
+    switch (parsed->kind) {
+    case PathKind::member:
+      if (const auto it = u.members.find(parsed->name); it != u.members.end()) {
+        return saved_hash(path, it->second);
+      }
+      break;
+    case PathKind::policy:
+      if (u.policy) {
+        return saved_hash(path, *u.policy);
+      }
+      break;
+    case PathKind::connector:
+      if (const auto it = u.connectors.find(parsed->name); it != u.connectors.end()) {
+        return saved_hash(path, it->second);
+      }
+      break;
+    case PathKind::secret:
+      if (const auto it = u.secrets.find(parsed->name); it != u.secrets.end()) {
+        return saved_hash(path, it->second);
+      }
+      break;
+    default: break;
+    }
+  }
+  return after.record_hash(path);
+}
+
+// The writes of the effect traced in `trace`, which has been run on `after` (in place).
+std::vector<Write> writes_of(const State& after, const Context& ctx, const Trace& trace)
 {
   std::vector<Write> out;
   for (const std::string& path : trace.touched) {
-    const std::optional<Hash> b = before.record_hash(path);
+    const std::optional<Hash> b = before_hash(after, trace, path);
     const std::optional<Hash> a = after.record_hash(path);
     if (b != a) {
       out.push_back(Write{path, b, a});
@@ -630,18 +769,51 @@ std::vector<Write> writes_of(const State& before, const State& after, const Cont
   return out;
 }
 
+[[noreturn]] void wrong_writes(std::string_view what, const std::vector<Write>& expected,
+                               const std::vector<Write>& signed_writes)
+{
+  // Name the first path where they differ (paths are names, never values).
+  std::size_t i = 0;
+  while (i < expected.size() && i < signed_writes.size() && expected[i] == signed_writes[i]) {
+    ++i;
+  }
+  if (i < expected.size() && (i >= signed_writes.size() || expected[i].path < signed_writes[i].path)) {
+    fail(ErrorKind::integrity, "{}: wrong writes: {} is changed ({} -> {}) but not listed", what, expected[i].path,
+         describe(expected[i].before), describe(expected[i].after));
+  }
+  if (i < signed_writes.size() && (i >= expected.size() || signed_writes[i].path < expected[i].path)) {
+    fail(ErrorKind::integrity, "{}: wrong writes: {} is listed but the operation does not change it", what,
+         signed_writes[i].path);
+  }
+  fail(ErrorKind::integrity, "{}: wrong writes: {} is {} -> {}, the entry says {} -> {}", what, expected[i].path,
+       describe(expected[i].before), describe(expected[i].after), describe(signed_writes[i].before),
+       describe(signed_writes[i].after));
+}
+
 } // namespace
 
-std::vector<Write> compute_writes(const State& before, const Entry& entry)
+std::vector<Write> compute_writes(State& state, const Entry& entry)
 {
   if (!entry.op) {
     return {};
   }
   const Context ctx = context_of(entry);
-  State after = before;
   Trace trace;
-  run_effects(after, ctx, entry.op->args, trace);
-  return writes_of(before, after, ctx, trace);
+  try {
+    run_effects(state, ctx, entry.op->args, trace);
+    std::vector<Write> out = writes_of(state, ctx, trace);
+    undo(state, trace);
+    return out;
+  } catch (...) {
+    undo(state, trace);
+    throw;
+  }
+}
+
+std::vector<Write> compute_writes(const State& before, const Entry& entry)
+{
+  State state = before;
+  return compute_writes(state, entry);
 }
 
 void apply(State& state, const Entry& entry, std::string_view what)
@@ -650,30 +822,17 @@ void apply(State& state, const Entry& entry, std::string_view what)
     return;
   }
   const Context ctx = context_of(entry);
-  State after = state;
   Trace trace;
-  run_effects(after, ctx, entry.op->args, trace);
-  const std::vector<Write> expected = writes_of(state, after, ctx, trace);
-  const std::vector<Write>& signed_writes = entry.op->writes;
-  if (expected != signed_writes) {
-    // Name the first path where they differ (paths are names, never values).
-    std::size_t i = 0;
-    while (i < expected.size() && i < signed_writes.size() && expected[i] == signed_writes[i]) {
-      ++i;
+  try {
+    run_effects(state, ctx, entry.op->args, trace);
+    const std::vector<Write> expected = writes_of(state, ctx, trace);
+    if (expected != entry.op->writes) {
+      wrong_writes(what, expected, entry.op->writes);
     }
-    if (i < expected.size() && (i >= signed_writes.size() || expected[i].path < signed_writes[i].path)) {
-      fail(ErrorKind::integrity, "{}: wrong writes: {} is changed ({} -> {}) but not listed", what, expected[i].path,
-           describe(expected[i].before), describe(expected[i].after));
-    }
-    if (i < signed_writes.size() && (i >= expected.size() || signed_writes[i].path < expected[i].path)) {
-      fail(ErrorKind::integrity, "{}: wrong writes: {} is listed but the operation does not change it", what,
-           signed_writes[i].path);
-    }
-    fail(ErrorKind::integrity, "{}: wrong writes: {} is {} -> {}, the entry says {} -> {}", what, expected[i].path,
-         describe(expected[i].before), describe(expected[i].after), describe(signed_writes[i].before),
-         describe(signed_writes[i].after));
+  } catch (...) {
+    undo(state, trace);
+    throw;
   }
-  state = std::move(after);
 }
 
 } // namespace escrow::history

@@ -248,6 +248,15 @@ std::optional<Verified> Cache::load() const
       v.position.size = static_cast<std::uint64_t>(jr::integer(p.need("size"), p.at("size"), 1, k_max_count));
       p.finish();
     }
+    if (const Json* git = f.maybe("git")) {
+      jr::Fields g(jr::object(*git, f.at("git")), f.at("git"));
+      v.git_checked_through = jr::string(g.need("checked_through"), g.at("checked_through"));
+      g.finish();
+      if (v.git_checked_through.size() < 40 || v.git_checked_through.size() > 64
+          || v.git_checked_through.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        throw corrupt(verified_path, "git.checked_through is not a commit id", m_dir);
+      }
+    }
     digest = jr::fixed_b64<32>(f.need("state"), f.at("state"));
     if (jr::fixed_b64<16>(f.need("vault_id"), f.at("vault_id")) != m_vault_id) {
       throw corrupt(verified_path, "belongs to another vault", m_dir);
@@ -340,6 +349,9 @@ void Cache::save(const Verified& verified, std::size_t logged) const
   pos["ts"] = format_stored_time(verified.position.ts);
   Json json = Json::object();
   json["format"] = std::string(k_verified_format);
+  if (!verified.git_checked_through.empty()) {
+    json["git"] = Json{{"checked_through", verified.git_checked_through}};
+  }
   json["log"] = Json{{"count", verified.log.size()}, {"size", log_size}};
   json["position"] = pos;
   json["state"] = canonical::b64(digest);
@@ -348,11 +360,13 @@ void Cache::save(const Verified& verified, std::size_t logged) const
   file.write(canonical::dump(json) + "\n");
   file.commit();
   // Older snapshots are no longer named by verified.json.
-  for (const fs::directory_entry& entry : fs::directory_iterator(m_dir)) {
-    const std::string name = entry.path().filename().string();
+  // Best effort: a snapshot left behind is only disk space (the next save removes it).
+  std::error_code error;
+  for (auto it = fs::directory_iterator(m_dir, error); !error && it != fs::directory_iterator(); it.increment(error)) {
+    const std::string name = it->path().filename().string();
     if (name.rfind("state-", 0) == 0 && name.find(".tmp") == std::string::npos && name != snap_name(digest)) {
       std::error_code ignored;
-      fs::remove(entry.path(), ignored);
+      fs::remove(it->path(), ignored);
     }
   }
 }

@@ -12,8 +12,9 @@
 // in (the CLI gives $XDG_STATE_HOME or ~/.local/state); the library reads no environment.
 //
 // Files of a place (all written atomically; verified.json last, it is the commit point):
-//   verified.json   {"format":"escrow-verified/1","log":{"count","size"},"position":{"entries",
-//                   "heads","last_hash","last_offset","lines","size","ts"},"state":digest,"vault_id"}
+//   verified.json   {"format":"escrow-verified/1","git"?:{"checked_through"},"log":{"count","size"},
+//                   "position":{"entries","heads","last_hash","last_offset","lines","size","ts"},
+//                   "state":digest,"vault_id"}
 //   state-<digest hex>.snap   line 1 {"format":"escrow-state/1","genesis","lost","vault_id"},
 //                   then one line per record, sorted by path: PATH "\t" canonical record
 //   entries.log     one line per verified entry, in order: b64 hash, ts, action, actor (only the
@@ -65,6 +66,10 @@ struct Verified
   Position position;
   State state;
   std::vector<VerifiedEntry> log; // every verified entry, in linearization order
+  // The git first-parent check (vault-2-replay.md §7): the HEAD commit through which this place
+  // checked that the journal only grew along first-parent history ("" = never checked, or not
+  // in a git work tree).
+  std::string git_checked_through;
 };
 
 class Cache

@@ -40,16 +40,24 @@ std::string_view event_kind_name(EventKind kind)
 {
   switch (kind) {
   case EventKind::audit_compare: return "audit-compare";
+  case EventKind::backup: return "backup";
+  case EventKind::drill: return "drill";
   case EventKind::exec: return "exec";
+  case EventKind::import: return "import";
   case EventKind::merge: return "merge";
+  case EventKind::rehearsal: return "rehearsal";
+  case EventKind::restore: return "restore";
   case EventKind::reveal: return "reveal";
+  case EventKind::rollback_accepted: return "rollback-accepted";
   }
   return "reveal";
 }
 
 std::optional<EventKind> parse_event_kind(std::string_view name)
 {
-  for (const EventKind k : {EventKind::audit_compare, EventKind::exec, EventKind::merge, EventKind::reveal}) {
+  for (const EventKind k : {EventKind::audit_compare, EventKind::backup, EventKind::drill, EventKind::exec,
+                            EventKind::import, EventKind::merge, EventKind::rehearsal, EventKind::restore,
+                            EventKind::reveal, EventKind::rollback_accepted}) {
     if (event_kind_name(k) == name) {
       return k;
     }

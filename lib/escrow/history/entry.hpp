@@ -29,7 +29,12 @@ inline constexpr std::string_view k_journal_format = "escrow-journal/2";
 constexpr std::size_t k_max_parents = 64;
 
 // Entries that change no state (§1.3), in the order their names sort.
-enum class EventKind { audit_compare, exec, merge, reveal };
+// backup, drill, import, rehearsal, restore, rollback_accepted: the ops group's records (a backup
+// made, a compromise drill, a bulk import's summary, a rotation rehearsal, a restore and a stale
+// restore accepted with --allow-rollback); value-free facts in detail, like every event.
+enum class EventKind {
+  audit_compare, backup, drill, exec, import, merge, rehearsal, restore, reveal, rollback_accepted
+};
 std::string_view event_kind_name(EventKind kind);
 std::optional<EventKind> parse_event_kind(std::string_view name);
 

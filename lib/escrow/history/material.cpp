@@ -318,6 +318,8 @@ SecretBytes open_approvals(const KeysFile& keys,
   std::set<std::string> approvers;
   std::vector<shamir::Share> shares;
   shares.reserve(approvals.size());
+  std::string misdirected; // the first approval that does not open for this identity
+  std::string misdirected_context;
   for (std::size_t i = 0; i < approvals.size(); ++i) {
     const ApprovalRef& approval = approvals[i];
     if (!approvers.insert(approval.approver).second) {
@@ -329,15 +331,23 @@ SecretBytes open_approvals(const KeysFile& keys,
       fmt::format("{}: the share approved by {} for {}", where(keys, ref, version.vid), approval.approver, me);
     auto opened = identity.seal_open(line.raw);
     if (!opened) {
-      // None opens: this identity is not the requester's key. One opens and another does not:
-      // its approver sealed it to someone else.
-      if (i == 0) {
-        throw KeyError(KeyFailure::wrong_key, fmt::format("{} does not open with this identity (wrong key)", context_text));
+      if (misdirected.empty()) {
+        misdirected = approval.approver;
+        misdirected_context = context_text;
       }
-      throw KeyError(KeyFailure::commitment,
-                     fmt::format("{} is not sealed to the requester (misdirected by its approver)", context_text));
+      continue;
     }
     shares.push_back(decode_share(*opened, context_text));
+  }
+  if (!misdirected.empty()) {
+    // None opens: this identity is not the requester's key. One opens and another does not: its
+    // approver sealed it to someone else (whatever the order the approvals are counted in).
+    if (shares.empty()) {
+      throw KeyError(KeyFailure::wrong_key,
+                     fmt::format("{} does not open with this identity (wrong key)", misdirected_context));
+    }
+    throw KeyError(KeyFailure::commitment,
+                   fmt::format("{} is not sealed to the requester (misdirected by its approver)", misdirected_context));
   }
   SecretBytes data_key;
   try {

@@ -639,31 +639,40 @@ struct ToJson
   }
   Json operator()(const ConnectorAddArgs& a) const
   {
-    return Json{{"env", a.env},
-                {"instructions", a.instructions},
-                {"kind", std::string(connector_kind_name(a.kind))},
-                {"name", a.name},
-                {"timeout", a.timeout},
-                {"update", a.update},
-                {"verify", a.verify}};
+    Json out{{"env", a.env},
+             {"instructions", a.instructions},
+             {"kind", std::string(connector_kind_name(a.kind))},
+             {"name", a.name},
+             {"timeout", a.timeout},
+             {"update", a.update},
+             {"verify", a.verify}};
+    if (!a.rehearse_with.empty()) {
+      out["rehearse_with"] = a.rehearse_with;
+    }
+    put_native_settings(out, a.kind, a.settings);
+    return out;
   }
   Json operator()(const ConnectorRemoveArgs& a) const { return Json{{"name", a.name}}; }
   Json operator()(const SecretAddArgs& a) const
   {
-    return Json{{"after_access", a.after_access},
-                {"connectors", strings_json(a.connectors)},
-                {"custodians", strings_json(a.custodians)},
-                {"every", a.every},
-                {"generator", a.generator},
-                {"owner", a.owner},
-                {"purpose", a.purpose},
-                {"secret", a.secret},
-                {"threshold", a.threshold},
-                {"tier", a.tier},
-                {"version",
-                 {{"dk_commit", b64(a.version.dk_commit)},
-                  {"rk_commit", b64(a.version.rk_commit)},
-                  {"vid", a.version.vid}}}};
+    Json out{{"after_access", a.after_access},
+             {"connectors", strings_json(a.connectors)},
+             {"custodians", strings_json(a.custodians)},
+             {"every", a.every},
+             {"generator", a.generator},
+             {"owner", a.owner},
+             {"purpose", a.purpose},
+             {"secret", a.secret},
+             {"threshold", a.threshold},
+             {"tier", a.tier},
+             {"version",
+              {{"dk_commit", b64(a.version.dk_commit)},
+               {"rk_commit", b64(a.version.rk_commit)},
+               {"vid", a.version.vid}}}};
+    if (a.escrow_only) {
+      out["escrow_only"] = true; // only when set: one spelling
+    }
+    return out;
   }
   Json operator()(const SecretSetArgs& a) const
   {
@@ -673,6 +682,9 @@ struct ToJson
     }
     if (a.connectors) {
       out["connectors"] = strings_json(*a.connectors);
+    }
+    if (a.escrow_only) {
+      out["escrow_only"] = *a.escrow_only;
     }
     if (a.every) {
       out["every"] = *a.every;
@@ -890,9 +902,23 @@ Args read_args(OpKind kind, const Json& json, const std::string& where)
     }
     a.kind = *ck;
     a.name = str("name");
+    if (const Json* j = f.maybe("rehearse_with")) {
+      a.rehearse_with = jr::string(*j, f.at("rehearse_with"));
+      if (a.rehearse_with.empty()) {
+        fail(ErrorKind::integrity, "{}: written only when set", f.at("rehearse_with"));
+      }
+    }
     a.timeout = integer("timeout", 1, k_max_timeout);
     a.update = str("update");
     a.verify = str("verify");
+    Json settings = Json::object();
+    for (const auto& item : json.items()) {
+      if (is_native_setting_key(item.key())) {
+        settings[item.key()] = item.value();
+        (void)f.maybe(item.key());
+      }
+    }
+    a.settings = native_settings_from_json(a.kind, a.env, settings, where);
     out = std::move(a);
     break;
   }
@@ -902,6 +928,12 @@ Args read_args(OpKind kind, const Json& json, const std::string& where)
     a.after_access = jr::boolean(f.need("after_access"), f.at("after_access"));
     a.connectors = read_ordered_names(f.need("connectors"), f.at("connectors"));
     a.custodians = name_set("custodians", k_max_custodians);
+    if (const Json* j = f.maybe("escrow_only")) {
+      a.escrow_only = jr::boolean(*j, f.at("escrow_only"));
+      if (!a.escrow_only) {
+        fail(ErrorKind::integrity, "{}: written only as true", f.at("escrow_only"));
+      }
+    }
     a.every = integer("every", 0, k_max_duration);
     a.generator = str("generator");
     a.owner = str("owner");
@@ -925,6 +957,9 @@ Args read_args(OpKind kind, const Json& json, const std::string& where)
     }
     if (const Json* j = f.maybe("connectors")) {
       a.connectors = read_ordered_names(*j, f.at("connectors"));
+    }
+    if (const Json* j = f.maybe("escrow_only")) {
+      a.escrow_only = jr::boolean(*j, f.at("escrow_only"));
     }
     if (const Json* j = f.maybe("every")) {
       a.every = jr::integer(*j, f.at("every"), 0, k_max_duration);
@@ -1174,8 +1209,24 @@ struct CheckArgs
     if (a.kind == ConnectorKind::command && a.update.empty()) {
       c.bad("update: a command connector needs an update command");
     }
-    if (a.kind == ConnectorKind::manual && a.instructions.empty()) {
-      c.bad("instructions: a manual connector needs instructions");
+    if (!a.rehearse_with.empty()) {
+      c.name(a.rehearse_with, "rehearse_with");
+      if (a.rehearse_with == a.name) {
+        c.bad("rehearse_with: a connector cannot be its own staging twin");
+      }
+    }
+    // The settings: exactly the kind's own, each valid (the one reader of records.hpp: what it
+    // reads back from their one spelling must be what was given).
+    Json spelled = Json::object();
+    put_native_settings(spelled, a.kind, a.settings);
+    ConnectorSettings back;
+    try {
+      back = native_settings_from_json(a.kind, a.env, spelled, "settings");
+    } catch (const Error& error) {
+      c.bad("{}", error.what());
+    }
+    if (!(back == a.settings)) {
+      c.bad("settings: a {} connector holds exactly its own settings", connector_kind_name(a.kind));
     }
   }
   void operator()(const ConnectorRemoveArgs& a) const { c.name(a.name, "name"); }
@@ -1188,6 +1239,9 @@ struct CheckArgs
       c.bad("tier: not a tier (1-32 of a-z 0-9 _ -)");
     }
     c.connectors(a.connectors, "connectors");
+    if (a.escrow_only && !a.connectors.empty()) {
+      c.bad("escrow_only: an escrow-only secret has no connector");
+    }
     c.range(a.every, "every", 0, k_max_duration);
     c.generator(a.generator, "generator");
     c.custodians(a.custodians, a.threshold);
@@ -1196,7 +1250,8 @@ struct CheckArgs
   void operator()(const SecretSetArgs& a) const
   {
     c.secret(a.secret, "secret");
-    if (!a.owner && !a.purpose && !a.tier && !a.connectors && !a.every && !a.generator && !a.after_access) {
+    if (!a.owner && !a.purpose && !a.tier && !a.connectors && !a.every && !a.generator && !a.after_access
+        && !a.escrow_only) {
       c.bad("secret-set changes nothing");
     }
     if (a.owner) {

@@ -145,6 +145,8 @@ struct ConnectorAddArgs
   std::string verify;
   std::string instructions;
   std::int64_t timeout = 60;
+  std::string rehearse_with;   // "" = none (written only when set)
+  ConnectorSettings settings;  // the native kind's own settings (records.hpp), none for command/manual
 };
 struct ConnectorRemoveArgs
 {
@@ -166,6 +168,7 @@ struct SecretAddArgs
   std::int64_t every = 0;
   std::string generator;
   bool after_access = false;
+  bool escrow_only = false; // written only when true; excludes connectors
   std::set<std::string> custodians;
   std::int64_t threshold = 0;
   NewVersion version;
@@ -180,6 +183,7 @@ struct SecretSetArgs
   std::optional<std::int64_t> every;
   std::optional<std::string> generator;
   std::optional<bool> after_access;
+  std::optional<bool> escrow_only;
 };
 struct CustodiansSetArgs
 {

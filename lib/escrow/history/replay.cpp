@@ -810,7 +810,11 @@ Severity severity_of(FindingKind kind)
   switch (kind) {
   case FindingKind::torn_write:
   case FindingKind::voided_by_removal:
-  case FindingKind::garbage_key_line: return Severity::warning;
+  case FindingKind::garbage_key_line:
+  // A line no operation wrote is never read (every read goes through a K the state names), and a
+  // writer killed between its keys write and its journal append (the commit point, D7) leaves
+  // exactly such lines: an error would make a crash break the vault. The next write removes it.
+  case FindingKind::key_line_unknown: return Severity::warning;
   case FindingKind::head_behind: return Severity::info;
   case FindingKind::conflict: return Severity::conflict;
   default: return Severity::error;
@@ -1006,7 +1010,9 @@ VerifiedVault verify_vault(std::string_view head_text, std::string_view journal,
             if (written.count(k) > 0) {
               keys_finding(FindingKind::garbage_key_line, line, fmt::format("{} is no longer used (garbage)", k));
             } else {
-              keys_finding(FindingKind::key_line_unknown, line, fmt::format("{} was written by no operation", k));
+              keys_finding(FindingKind::key_line_unknown, line, fmt::format("{} was written by no operation (an interrupted write, or added by hand): never read; "
+                                                                      "the next write removes it",
+                                                                      k));
             }
           }
           ++line;

@@ -143,14 +143,19 @@ Json to_json(const Policy& p)
 
 Json to_json(const Connector& c)
 {
-  return Json{{"created_at", format_time(c.created_at)},
-              {"created_by", c.created_by},
-              {"env", c.env},
-              {"instructions", c.instructions},
-              {"kind", std::string(connector_kind_name(c.kind))},
-              {"timeout", c.timeout},
-              {"update", c.update},
-              {"verify", c.verify}};
+  Json out{{"created_at", format_time(c.created_at)},
+           {"created_by", c.created_by},
+           {"env", c.env},
+           {"instructions", c.instructions},
+           {"kind", std::string(connector_kind_name(c.kind))},
+           {"timeout", c.timeout},
+           {"update", c.update},
+           {"verify", c.verify}};
+  if (!c.rehearse_with.empty()) {
+    out["rehearse_with"] = c.rehearse_with;
+  }
+  put_native_settings(out, c.kind, c.settings);
+  return out;
 }
 
 Json to_json(const Secret& s)
@@ -231,6 +236,9 @@ Json to_json(const Secret& s)
            {"threshold", s.threshold},
            {"tier", s.tier},
            {"versions", versions}};
+  if (s.escrow_only) {
+    out["escrow_only"] = true; // only when set: one spelling
+  }
   if (s.rotation) {
     out["rotation"] = Json{{"confirmed", names(s.rotation->confirmed)},
                            {"kind", std::string(rotation_kind_name(s.rotation->kind))},
@@ -466,9 +474,23 @@ Connector connector_from_json(const Json& json, std::string_view name, std::stri
     fail(ErrorKind::integrity, "{}: unknown connector kind", f.at("kind"));
   }
   c.kind = *kind;
+  if (const Json* j = f.maybe("rehearse_with")) {
+    c.rehearse_with = need_name(*j, f.at("rehearse_with"));
+    if (c.rehearse_with == c.name) {
+      fail(ErrorKind::integrity, "{}: names the connector itself", f.at("rehearse_with"));
+    }
+  }
   c.timeout = jr::integer(f.need("timeout"), f.at("timeout"), 1, k_max_timeout);
   c.update = plain_text(f.need("update"), f.at("update"), k_max_command);
   c.verify = plain_text(f.need("verify"), f.at("verify"), k_max_command);
+  Json settings = Json::object();
+  for (const auto& item : json.items()) {
+    if (is_native_setting_key(item.key())) {
+      settings[item.key()] = item.value();
+      (void)f.maybe(item.key());
+    }
+  }
+  c.settings = native_settings_from_json(c.kind, c.env, settings, what);
   f.finish();
   return c;
 }
@@ -495,6 +517,12 @@ Secret secret_from_json(const Json& json, std::string_view secret, std::string_v
   s.custodians = name_set(f.need("custodians"), f.at("custodians"));
   for (const auto& item : jr::object(f.need("due"), f.at("due")).items()) {
     s.due[item.key()] = jr::time(item.value(), f.at("due"));
+  }
+  if (const Json* j = f.maybe("escrow_only")) {
+    if (!jr::boolean(*j, f.at("escrow_only")) || !s.connectors.empty()) {
+      fail(ErrorKind::integrity, "{}: written only as true, and only without connectors", f.at("escrow_only"));
+    }
+    s.escrow_only = true;
   }
   s.every = jr::integer(f.need("every"), f.at("every"), 0, k_max_duration);
   s.generator = plain_text(f.need("generator"), f.at("generator"), k_max_command);

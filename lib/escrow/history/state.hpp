@@ -70,6 +70,8 @@ struct Connector
   std::int64_t timeout = 60;
   std::string created_by;
   Timestamp created_at = 0;
+  std::string rehearse_with;  // "" = none
+  ConnectorSettings settings; // the native kind's own (records.hpp)
 };
 
 struct Generation
@@ -152,6 +154,7 @@ struct Secret
   std::int64_t every = 0;
   std::string generator;
   bool after_access = false;
+  bool escrow_only = false; // lives only in escrow: rotate --due rotates it with no connector
   std::set<std::string> custodians;
   std::int64_t threshold = 0;
   std::set<std::string> shared_with;

@@ -67,10 +67,13 @@ HeadFile read_head(const fs::path& head, const fs::path& journal)
 {
   refuse_v1(head);
   if (!util::kind_of(head)) {
-    Error error(ErrorKind::io, fmt::format("{}: no such file", head.string()));
+    // The head file is the vault (docs/FINDING.md: "escrow.vault: no such vault").
+    Error error(ErrorKind::io, fmt::format("{}: no such vault", head.string()));
     if (util::kind_of(journal)) {
       error.hint(fmt::format("{} exists without its head file: restore {} (git checkout -- {})", journal.string(),
                              head.string(), head.filename().string()));
+    } else {
+      error.hint("create one with 'escrow init', or pass --vault PATH");
     }
     throw error;
   }
@@ -361,24 +364,47 @@ void Store::append(const Entry& entry, std::span<const SealedLine> add, const st
          k_max_journal_line);
   }
   const std::string head_text = serialize_head_file(next_head); // refuses a bad head before writing
+  // A write that fails before its commit point (the journal append) leaves every file as it was:
+  // the keys file's old bytes are put back (best effort: the lines it gained are only garbage,
+  // which verify reports and the next write removes, if even that fails).
+  std::optional<std::string> old_keys;
   if (!add.empty() || !remove.empty()) {
+    old_keys = std::string(keys().bytes());
     const std::string text = keys().rewrite(add, remove);
     m_impl->keys.reset();
     AtomicFile file(m_impl->paths.keys, k_file_mode);
     file.write(text);
     file.commit();
   }
-  m_impl->step(WriteStep::keys_written);
-  m_impl->cut_torn_tail();
-  append_durably(m_impl->paths.journal, line);
+  m_impl->step(WriteStep::keys_written); // (tests: a crash here leaves the new keys file)
+  try {
+    m_impl->cut_torn_tail();
+    append_durably(m_impl->paths.journal, line);
+  } catch (...) {
+    if (old_keys) {
+      try {
+        AtomicFile file(m_impl->paths.keys, k_file_mode);
+        file.write(*old_keys);
+        file.commit();
+      } catch (const Error&) {
+        // The added lines stay as garbage (no entry names them).
+      }
+    }
+    throw;
+  }
   m_impl->journal_size += line.size();
   m_impl->step(WriteStep::journal_appended);
-  {
+  // After the commit point: the operation is in the journal. A head file that could not be
+  // rewritten is behind, which every reader allows (vault-2.md §3.1) and the next write repairs:
+  // the command does not fail for it.
+  try {
     AtomicFile file(m_impl->paths.head, k_file_mode);
     file.write(head_text);
     file.commit();
+    m_impl->head = next_head;
+  } catch (const Error&) {
+    // Behind: this session keeps the head file it read.
   }
-  m_impl->head = next_head;
   m_impl->step(WriteStep::head_written);
 }
 
@@ -397,6 +423,19 @@ void Store::append_event(const Entry& entry)
   append_durably(m_impl->paths.journal, line);
   m_impl->journal_size += line.size();
   m_impl->step(WriteStep::journal_appended);
+}
+
+void Store::replace_journal(std::string_view text)
+{
+  m_impl->require_lock("a journal rewrite");
+  if (text.empty() || text.back() != '\n') {
+    fail(ErrorKind::failed, "internal: a journal rewrite must be complete lines");
+  }
+  AtomicFile file(m_impl->paths.journal, k_file_mode);
+  file.write(text);
+  file.commit();
+  m_impl->journal_size = text.size();
+  m_impl->torn = false;
 }
 
 } // namespace escrow::history

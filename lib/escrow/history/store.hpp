@@ -111,6 +111,10 @@ public:
   // An event (a read, a refusal): the journal append alone. Requires the lock (so its parents are
   // the journal's heads: the session re-reads what was appended since it opened).
   void append_event(const Entry& entry);
+  // `escrow audit restore` (vault-2-replay.md §6): replaces the whole journal with `text` (complete
+  // lines) by an atomic rename (temp file, fsync, rename, fsync the folder). Requires the lock.
+  // Nothing is judged here: the caller proves the result by opening the vault again.
+  void replace_journal(std::string_view text);
 
   struct Impl;
 

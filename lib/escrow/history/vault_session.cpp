@@ -66,6 +66,7 @@ struct VaultSession::Impl
   bool fast = false;
   std::optional<Identity> identity;
   Timestamp now = 0;
+  std::string git_checked_through;
 
   std::string journal_name() const { return store->paths().journal.string(); }
 
@@ -75,10 +76,12 @@ struct VaultSession::Impl
       return; // never forget a loss by advancing past it
     }
     try {
-      cache->save(Verified{position, state, log}, logged);
+      cache->save(Verified{position, state, log, git_checked_through}, logged);
     } catch (const Error& error) {
       // The vault is fine; this machine only failed to remember: the next command re-verifies.
       warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.what()));
+    } catch (const std::filesystem::filesystem_error& error) {
+      warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.code().message()));
     }
   }
 
@@ -93,7 +96,8 @@ struct VaultSession::Impl
   {
     ReplayOptions o;
     o.head = &store->head();
-    o.vault_id = store->head().vault_id;
+    // No vault_id pin: the head file is no pin (it is the file under test), and the replay
+    // checks it against the journal's genesis, which names the head file when they differ.
     o.now = now;
     o.signature_known = [&seen](const Entry& entry, std::string_view) {
       seen.emplace(entry.hash, verified_entry(entry));
@@ -169,6 +173,19 @@ struct VaultSession::Impl
     return p;
   }
 
+  // Whether `last` (the last line verified, its hash already compared) is signed by its author's
+  // key in the state it produced (the genesis member's for init; a member who removed themself
+  // keeps their key in the state).
+  static bool last_signature_ok(const State& state, const Entry& last)
+  {
+    const InitArgs* init = last.op ? std::get_if<InitArgs>(&last.op->args) : nullptr;
+    if (init != nullptr) {
+      return verify_signature(last, init->member.sign_pk);
+    }
+    const Member* author = state.member(last.actor);
+    return author != nullptr && verify_signature(last, author->sign_pk);
+  }
+
   // Fast path: continue the verified state with the lines after it. false when the journal is
   // not a continuation of what was verified (then the slow path).
   bool continue_from(const Verified& cached)
@@ -178,7 +195,10 @@ struct VaultSession::Impl
       return false;
     }
     try {
-      if (hash_of_line(*line, journal_name()) != cached.position.last_hash) {
+      // The last verified line must still be the entry verified, signature included (a flipped
+      // byte in its "sig" keeps its hash): else the slow path replays everything and says why.
+      const Entry last = parse_entry(*line, journal_name());
+      if (last.hash != cached.position.last_hash || !last_signature_ok(cached.state, last)) {
         return false;
       }
     } catch (const Error&) {
@@ -250,6 +270,14 @@ struct VaultSession::Impl
       refuse_acknowledged_operations(cached->log, cached->state.lost, r.state.lost);
       std::vector<VerifiedEntry> missing = missing_entries(cached->log, present, r.state.lost);
       if (!missing.empty()) {
+        // A line still there but no longer the entry it was (edited until it no longer parses,
+        // or no longer hashes to itself) is tampering on that line: name the line, not a loss.
+        for (const Finding& f : r.findings) {
+          if (f.file == VaultFile::journal && f.line > 0
+              && (f.kind == FindingKind::malformed_entry || f.kind == FindingKind::modified_entry)) {
+            throw Error(ErrorKind::integrity, format_finding(f, names()));
+          }
+        }
         if (!options.acknowledging_loss) {
           throw loss_error(store->paths().journal, missing);
         }
@@ -299,7 +327,7 @@ struct VaultSession::Impl
     const VaultId& vault = store->head().vault_id;
     cache.emplace(Cache::place(options.state_home, vault, store->paths().journal, options.branch), vault);
     const std::optional<Verified> cached = cache->load();
-    fast = cached && continue_from(*cached);
+    fast = cached && !options.replay_all && continue_from(*cached);
     const std::size_t logged = fast ? cached->log.size() : 0;
     if (!fast) {
       full_replay(cached);
@@ -314,9 +342,63 @@ struct VaultSession::Impl
                                      journal_name()));
     }
     check_head();
-    if (!fast || logged != log.size() || !cached) {
+    const bool checked = check_git_history(cached);
+    if (!fast || logged != log.size() || !cached || checked) {
       save_cache(logged);
     }
+  }
+
+  // The git first-parent check (vault-2-replay.md §7). Returns whether it ran (the place records
+  // the commit it checked through).
+  bool check_git_history(const std::optional<Verified>& cached)
+  {
+    if (cached) {
+      git_checked_through = cached->git_checked_through;
+    }
+    if (!options.history_check || !lost.empty()) {
+      return false;
+    }
+    const std::string head = options.history_check->head();
+    if (head.empty()) {
+      return false;
+    }
+    if (fast && cached && cached->git_checked_through == head && !options.full_history_check) {
+      return false; // checked through HEAD already, and the journal only grew since
+    }
+    std::unordered_map<std::string, std::vector<std::string>> parents;
+    const std::string text = store->read_journal(0);
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t nl = text.find('\n', start);
+      if (nl == std::string::npos) {
+        break; // a torn tail (reported by the store)
+      }
+      try {
+        const Entry e = parse_entry(std::string_view(text).substr(start, nl - start), journal_name());
+        std::vector<std::string> ps;
+        ps.reserve(e.parents.size());
+        for (const Hash& p : e.parents) {
+          ps.push_back(canonical::b64(p));
+        }
+        parents.emplace(canonical::b64(e.hash), std::move(ps));
+      } catch (const Error&) {
+        // The replay judged every line; one it rejected is no entry of the history.
+      }
+      start = nl + 1;
+    }
+    std::vector<std::string> heads;
+    for (const Hash& h : position.heads) {
+      heads.push_back(canonical::b64(h));
+    }
+    std::vector<std::string> file_heads;
+    for (const Hash& h : store->head().heads) {
+      file_heads.push_back(canonical::b64(h));
+    }
+    for (std::string& warning : options.history_check->check(parents, heads, file_heads)) {
+      warnings.push_back(std::move(warning));
+    }
+    git_checked_through = head;
+    return true;
   }
 
   // Under the lock, before a write: what other writers appended since open is verified first.
@@ -325,7 +407,7 @@ struct VaultSession::Impl
     if (!lost.empty()) {
       return;
     }
-    const Verified current{position, state, log};
+    const Verified current{position, state, log, git_checked_through};
     const std::size_t logged = log.size();
     if (!continue_from(current)) {
       full_replay(current);
@@ -349,8 +431,14 @@ struct VaultSession::Impl
     }
     Identity id = options.identity();
     const Member* m = state.member(id.pub.name);
-    if (m == nullptr || !m->active()) {
-      fail(ErrorKind::access, "{}: {} is not a member of this vault", store->paths().head.string(), id.pub.name);
+    if (m == nullptr) {
+      throw Error(ErrorKind::access, fmt::format("{}: {} ({}) is not a member of this vault",
+                                                 store->paths().head.string(), id.pub.name, id.pub.fingerprint()))
+        .hint("an admin adds members with: escrow member add PUBFILE --role ROLE --env ENV");
+    }
+    if (!m->active()) {
+      fail(ErrorKind::access, "{}: {} was removed from this vault on {} by {}", store->paths().head.string(),
+           id.pub.name, format_time(*m->removed_at), m->removed_by.value_or("?"));
     }
     if (m->sign_pk != id.pub.sign_pk || m->box_pk != id.pub.box_pk) {
       fail(ErrorKind::access, "{}: the identity's keys are not those of member {}", store->paths().head.string(),

@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace escrow::history {
@@ -57,8 +58,28 @@ struct VaultSessionOptions
   // `audit ack-loss` only: open despite a loss (lost() lists it); submit accepts only the
   // journal-loss operation then, and the cache is not advanced until it is acknowledged.
   bool acknowledging_loss = false;
+  // `audit restore`: never the fast path. A rewritten journal may hold its last verified line at
+  // the same place while lines before it changed: the proof of a restore replays every line.
+  bool replay_all = false;
   // Tests: called after each step of a write (throw to simulate a crash there).
   std::function<void(WriteStep)> after_step;
+  // The git first-parent check (vault-2-replay.md §7), given by the CLI in a git work tree
+  // (git/history.hpp check_journal_history): `head` returns HEAD's commit ("" = no commit yet);
+  // `check` gets the verified journal's DAG (b64 entry hash → parents' b64 hashes), its heads and
+  // the head file's heads, throws Error(integrity) on a rollback and returns warnings. open() runs it, before the
+  // cache advances, unless this place already checked through HEAD's commit
+  // (verified.json git.checked_through) and the journal only grew since (fast path).
+  struct HistoryCheck
+  {
+    std::function<std::string()> head;
+    std::function<std::vector<std::string>(const std::unordered_map<std::string, std::vector<std::string>>& parents,
+                                           const std::vector<std::string>& heads,
+                                           const std::vector<std::string>& file_heads)>
+      check;
+  };
+  std::optional<HistoryCheck> history_check;
+  // `escrow verify`: run the history check even when this place checked through HEAD already.
+  bool full_history_check = false;
 };
 
 enum class Access { read, write };

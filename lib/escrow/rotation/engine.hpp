@@ -62,19 +62,8 @@ inline bool needs_connector(const SecretRecord& secret)
 
 inline Outcome needs_connector_outcome(const SecretRecord& secret, const std::string& reason)
 {
-  Outcome out;
-  out.secret = secret.full_name();
-  out.env = secret.env;
-  out.action = OutcomeAction::rotate;
-  out.result = OutcomeResult::needs_connector;
-  out.reason = reason;
   const VersionRecord* live = live_version(secret);
-  out.previous_version = live != nullptr ? live->v : 0;
-  out.error = fmt::format("due ({}) but it has no connector, so no system would get a new value: not rotated. "
-                          "Bind it (escrow connect {} CONNECTOR; a manual step is a connector added with --manual) "
-                          "or declare that only escrow holds it (escrow connect {} --escrow-only)",
-                          reason, out.secret, out.secret);
-  return out;
+  return needs_connector_outcome(secret.full_name(), secret.env, live != nullptr ? live->v : 0, reason);
 }
 
 // What a person must do for a manual connector to take version `v` of `secret`.

@@ -10,11 +10,12 @@
 
 namespace escrow::rotation {
 
-SecretBytes Rotator::generate(const SecretRecord& secret, const std::string& spec_text, std::int64_t v)
+Generated run_generator(const GeneratorSpec& spec, const std::string& secret, const std::string& env, std::int64_t v)
 {
-  const GeneratorSpec spec = parse_generator(spec_text);
+  Generated result;
   if (spec.command.empty()) {
-    return generate_random(spec);
+    result.value = generate_random(spec);
+    return result;
   }
   // An external command prints the value (a credential minted by a provider). Its stdout is
   // collected straight into locked memory; its stderr is kept only redacted.
@@ -37,8 +38,8 @@ SecretBytes Rotator::generate(const SecretRecord& secret, const std::string& spe
   util::ProcessSpec process;
   process.argv = util::shell_argv(spec.command);
   process.extra_env = connector::scrubbed_environment();
-  process.extra_env.insert(process.extra_env.end(), {{"ESCROW_SECRET_NAME", secret.full_name()},
-                                                     {"ESCROW_ENV", secret.env},
+  process.extra_env.insert(process.extra_env.end(), {{"ESCROW_SECRET_NAME", secret},
+                                                     {"ESCROW_ENV", env},
                                                      {"ESCROW_VERSION", std::to_string(v)}});
   process.timeout = std::chrono::seconds(120);
   process.kill_grace = std::chrono::milliseconds(1000);
@@ -57,18 +58,29 @@ SecretBytes Rotator::generate(const SecretRecord& secret, const std::string& spe
     value.resize(value.size() - 1);
   }
   Redactor redactor;
-  redactor.add(label(secret.full_name(), v), value);
-  const std::string said = connector::one_line(redactor.redact_all(collected->err.expose_view()), connector::k_message_output);
-  std::string problem;
+  redactor.add(label(secret, v), value);
+  result.said = connector::one_line(redactor.redact_all(collected->err.expose_view()), connector::k_message_output);
   if (run.timed_out) {
-    problem = "timed out after 120s";
+    result.problem = "timed out after 120s";
   } else if (run.exit_code != 0) {
-    problem = fmt::format("exit {}", run.exit_code);
+    result.problem = fmt::format("exit {}", run.exit_code);
   } else if (collected->overflow || value.size() > k_max_value_size) {
-    problem = fmt::format("printed more than {} bytes", k_max_value_size);
+    result.problem = fmt::format("printed more than {} bytes", k_max_value_size);
   } else if (value.empty()) {
-    problem = "printed nothing";
+    result.problem = "printed nothing";
   }
+  if (result.problem.empty()) {
+    result.value = std::move(value);
+  }
+  return result;
+}
+
+SecretBytes Rotator::generate(const SecretRecord& secret, const std::string& spec_text, std::int64_t v)
+{
+  const GeneratorSpec spec = parse_generator(spec_text);
+  Generated generated = run_generator(spec, secret.full_name(), secret.env, v);
+  const std::string& problem = generated.problem;
+  const std::string& said = generated.said;
   if (!problem.empty()) {
     JournalEntry entry = entry_for(JournalAction::rotate_failed, secret.full_name(), secret.env, v);
     entry.result = JournalResult::failed;
@@ -78,7 +90,7 @@ SecretBytes Rotator::generate(const SecretRecord& secret, const std::string& spe
     fail(ErrorKind::failed, "rotate {}: the generator ({}) failed: {}{}", secret.full_name(),
          connector::one_line(spec.command, 60), problem, said.empty() ? "" : ": " + said);
   }
-  return value;
+  return std::move(generated.value);
 }
 
 } // namespace escrow::rotation

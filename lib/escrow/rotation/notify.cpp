@@ -7,8 +7,15 @@ namespace escrow::rotation {
 
 Json notify(const Session& session, const Json& event)
 {
-  const std::string& command = session.vault().policy().notify;
-  if (command.empty() || session.options().sandbox) {
+  if (session.options().sandbox) {
+    return nullptr;
+  }
+  return run_notify(session.vault().policy().notify, event);
+}
+
+Json run_notify(const std::string& command, const Json& event)
+{
+  if (command.empty()) {
     return nullptr;
   }
   const SecretBytes body = SecretBytes::from(event.dump() + "\n");

@@ -138,4 +138,21 @@ Json CompromiseOutcome::to_json() const
               {"notify", notify}};
 }
 
+Outcome needs_connector_outcome(const std::string& secret, const std::string& env, std::int64_t live_version,
+                                const std::string& reason)
+{
+  Outcome out;
+  out.secret = secret;
+  out.env = env;
+  out.action = OutcomeAction::rotate;
+  out.result = OutcomeResult::needs_connector;
+  out.reason = reason;
+  out.previous_version = live_version;
+  out.error = fmt::format("due ({}) but it has no connector, so no system would get a new value: not rotated. "
+                          "Bind it (escrow connect {} CONNECTOR; a manual step is a connector added with --manual) "
+                          "or declare that only escrow holds it (escrow connect {} --escrow-only)",
+                          reason, out.secret, out.secret);
+  return out;
+}
+
 } // namespace escrow::rotation

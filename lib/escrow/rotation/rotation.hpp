@@ -33,6 +33,7 @@
 #pragma once
 
 #include <escrow/connectors/connector.hpp>
+#include <escrow/generator.hpp>
 #include <escrow/journal.hpp>
 #include <escrow/records.hpp>
 #include <escrow/session.hpp>
@@ -190,11 +191,29 @@ struct Options
   std::optional<std::string> generate;  // generator spec for this and later rotations
   const SecretBytes* value = nullptr;   // the new value (from stdin), instead of generating
   std::function<void(const std::string&)> progress; // a line per step, for a terminal
+  bool notify = true; // false: no notify hook runs (a rehearsal's sandbox; escrow-vault/2 engine)
 };
 
 // The notify hook (policy.notify): one JSON event on stdin, never a value. Returns
 // {"ran":bool,"ok":bool,"error":...}; a failing hook never fails the operation.
 Json notify(const Session& session, const Json& event);
+// The same for a hook command at hand ("" = none: null); escrow-vault/2 passes its policy's.
+Json run_notify(const std::string& command, const Json& event);
+
+// A generator's new value (docs/ROTATION.md): random, or what a cmd= generator printed, straight
+// into locked memory. `problem` is set (and `value` empty) when a command failed, timed out,
+// printed nothing or too much; `said` is its stderr, redacted, one line.
+struct Generated
+{
+  SecretBytes value;
+  std::string problem;
+  std::string said;
+};
+Generated run_generator(const GeneratorSpec& spec, const std::string& secret, const std::string& env, std::int64_t v);
+
+// rotate --due's needs-connector outcome for a due secret with no connector (not escrow-only).
+Outcome needs_connector_outcome(const std::string& secret, const std::string& env, std::int64_t live_version,
+                                const std::string& reason);
 
 class Rotator
 {

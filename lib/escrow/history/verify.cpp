@@ -1,0 +1,47 @@
+#include <escrow/history/verify.hpp>
+
+#include <escrow/atomic_file.hpp>
+#include <escrow/history/head_file.hpp>
+#include <escrow/history/replay.hpp>
+
+#include <fmt/format.h>
+
+namespace escrow::history {
+
+VaultCheck verify(VaultSession& session)
+{
+  const VaultPaths& paths = session.paths();
+  const std::string head = read_file(paths.head, k_max_head_file_size);
+  const std::string journal = read_file(paths.journal, static_cast<std::size_t>(k_max_journal_size));
+  const KeysFile& keys = session.keys();
+  ReplayOptions options;
+  options.now = session.now();
+  const VerifiedVault checked = verify_vault(head, journal, &keys, options);
+  const FileNames names{paths.journal.string(), paths.head.string(), paths.keys.string()};
+  checked.replay.require_ok(names);
+  if (!checked.head) {
+    fail(ErrorKind::integrity, "{}: malformed head file", paths.head.string());
+  }
+  if (checked.replay.state.digest() != session.state().digest()) {
+    throw Error(ErrorKind::integrity,
+                fmt::format("{}: this machine's verified state differs from the journal's full replay",
+                            session.cache_place().string()))
+      .hint(fmt::format("if nothing else is wrong, remove {} and run verify again", session.cache_place().string()));
+  }
+  VaultCheck out;
+  out.entries = checked.replay.entries;
+  out.signatures = checked.replay.signatures_checked;
+  out.key_lines = checked.key_lines;
+  for (const auto& [name, member] : checked.replay.state.members) {
+    out.members += member->active() ? 1 : 0;
+  }
+  out.secrets = checked.replay.state.secrets.size();
+  for (const Finding& finding : checked.replay.findings) {
+    if (finding.severity() == Severity::warning) {
+      out.warnings.push_back(format_finding(finding, names));
+    }
+  }
+  return out;
+}
+
+} // namespace escrow::history

@@ -1,0 +1,84 @@
+// Rotation on escrow-vault/2 (vault-2-plan.md step 5b; docs/ROTATION.md has the protocol): the
+// engine of rotation.hpp — create → set → test → finish, rolled back on failure, resumed after a
+// crash, paused for manual connectors — reading the state and the key material through
+// history::VaultSession and committing through its operations:
+//
+//   1. create:  rotate-start (kind rotate) carries the new version: a new reader-key generation
+//               sealed to the standing readers, the v line, the custodians' shares and the active
+//               grants. It is durable (keys, then the journal) BEFORE any connector runs, so a
+//               value a connector may accept is never lost;
+//   2. set, 3. test: each command connector's update, then every verify (connectors/);
+//   4. finish:  rotate-finish (pending → current, current → previous, retention by the policy's
+//               keep: history::apply deletes the lines of versions beyond it).
+// On a failure: rotate-fail `rolling-back` is committed before any connector is touched again,
+// the live version is re-applied in reverse order and verified, then rotate-fail `rolled-back`
+// (the new version becomes failed) or `rollback-incomplete` (the rotation stays in flight, the
+// secret due; rotate --resume retries). `rollback` is rotate-start kind rollback of the previous
+// version, driven the same way; rollback of a rotation in flight cancels it (rotate-fail
+// `cancelled` after the old value is re-applied). Manual connectors: the run stops after step 1
+// and `rotate --confirm` records each paste (confirm), then steps 2-4 run.
+//
+// Reads of values (the old value to re-apply, a connector's auth secret, the pending value on
+// resume) open key lines under the read rules of whoever rotates; a connector's auth secret read
+// is journaled as a reveal {into: connector-auth} before any connector runs. A refusal by the
+// rules is Error(access) (exit 4) with nothing written.
+#pragma once
+
+#include <escrow/history/vault_session.hpp>
+#include <escrow/rotation/rotation.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace escrow::rotation::v2 {
+
+// The version connectors hold now: the current one, else the newest compromised one (nullptr
+// when neither exists); `vid` receives its id.
+const history::Version* live_version(const history::Secret& secret, std::string* vid = nullptr);
+// Why an active secret without a rotation in flight should rotate now, or nullopt: an event
+// (its due reasons: member removed, access changed, grant used, …), a compromised or missing
+// current version, or its cadence having passed.
+std::optional<std::string> due_reason(const history::State& state, const history::Secret& secret, Timestamp now);
+// Owner, or a rotator reaching its environment: who may rotate it (history::authorize's rule).
+bool may_rotate(const history::State& state, const std::string& member, const history::Secret& secret);
+
+class Rotator
+{
+public:
+  // A write session for everything but plan().
+  Rotator(history::VaultSession& session, Options options);
+
+  Outcome rotate(const std::string& name);
+  std::vector<Outcome> rotate_due();
+  std::vector<Outcome> resume(const std::string& name = "");
+  Outcome confirm(const std::string& name, const std::string& connector);
+  Outcome rollback(const std::string& name);
+  CompromiseOutcome compromise(const std::string& name, const std::string& why);
+  std::vector<Outcome> plan(const std::vector<std::string>& names, bool due, bool resume);
+
+private:
+  struct Run;
+  Outcome begin_and_drive(const std::string& name, const std::string& reason);
+  Outcome drive(Run& run);
+  void journal_step_failure(const Run& run, const connector::StepResult& step);
+  void roll_back(Run& run, const std::string& cause, const std::vector<std::string>& attempted);
+  void finish(Run& run);
+  Outcome resume_one(const std::string& name, OutcomeAction action);
+  SecretBytes read_value(const std::string& name, const std::string& vid, std::string_view what);
+  void read_auth(Run& run);
+  std::vector<ConnectorRecord> connectors_of(const history::Secret& secret) const;
+  connector::Invocation invocation(const Run& run, std::int64_t version, std::int64_t previous,
+                                   connector::Action action) const;
+  std::vector<std::string> who_can_rotate(const history::Secret& secret) const;
+  Outcome plan_one(const std::string& name, const std::string& reason);
+  void send(Outcome& out, const std::string& event);
+  void progress(const std::string& line) const;
+  const history::Secret& secret(const std::string& name, std::string_view what) const;
+
+  history::VaultSession& m_session;
+  Options m_options;
+};
+
+} // namespace escrow::rotation::v2

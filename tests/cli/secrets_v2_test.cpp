@@ -1,0 +1,380 @@
+// The secrets commands on escrow-vault/2 (vault-2-plan.md step 5b, secrets group): add, list,
+// show, get, exec, share (incl. bulk 'ENV/*') and unshare through history::VaultSession, run
+// through the real command-line front end. Refusals by members are journaled as denied events.
+#include "fixture.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+using escrow::test::Fixture;
+using escrow::test::Result;
+
+namespace {
+
+std::map<std::string, std::string> vault_files(const Fixture& f)
+{
+  std::map<std::string, std::string> out;
+  for (const char* name : {"escrow.vault", "escrow.journal", "escrow.keys"}) {
+    out[name] = f.read(name);
+  }
+  return out;
+}
+
+std::vector<nlohmann::json> journal(const Fixture& f)
+{
+  std::vector<nlohmann::json> out;
+  std::istringstream lines(f.read("escrow.journal"));
+  for (std::string line; std::getline(lines, line);) {
+    out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+// alice: genesis admin; bob: requester of prod; carol: approver of prod; dave: auditor.
+void team(Fixture& f)
+{
+  f.init("alice");
+  f.member("bob", {"requester"}, {"prod"});
+  f.member("carol", {"approver"}, {"prod"});
+  f.member("dave", {"auditor"}, {"prod"});
+}
+
+// A refusal that only appends one denied event: head and keys file byte-identical, the journal
+// the same bytes plus one line.
+void require_denied_event(const Fixture& f, const std::map<std::string, std::string>& before, const std::string& action,
+                          const std::string& actor)
+{
+  const auto after = vault_files(f);
+  CHECK(after.at("escrow.vault") == before.at("escrow.vault"));
+  CHECK(after.at("escrow.keys") == before.at("escrow.keys"));
+  const std::string& old_journal = before.at("escrow.journal");
+  REQUIRE(after.at("escrow.journal").size() > old_journal.size());
+  CHECK(after.at("escrow.journal").substr(0, old_journal.size()) == old_journal);
+  const nlohmann::json last = journal(f).back();
+  CHECK(last["action"] == action);
+  CHECK(last["actor"] == actor);
+  CHECK(last["result"] == "denied");
+  CHECK(!last.contains("op"));
+}
+
+} // namespace
+
+TEST_CASE("v2 cli: add, list, show and get", "[cli][v2]")
+{
+  Fixture f;
+  team(f);
+  const std::string value = "hunter2-v2-value";
+  f.add("alice", "prod/db", value, {"--custodians", "carol", "--threshold", "1"});
+  f.add("alice", "prod/api", "api-value", {"--every", "30d"});
+
+  // Public reads: no identity exists at the default path.
+  Result r = f.run({"--json", "list"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto listed = nlohmann::json::parse(r.out)["secrets"];
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0]["name"] == "prod/api");
+  CHECK(listed[0]["every"] == "30d");
+  CHECK(listed[1]["name"] == "prod/db");
+  CHECK(listed[1]["custodians"] == nlohmann::json::array({"carol"}));
+  CHECK(listed[1]["current_version"] == 1);
+  CHECK(listed[1]["status"] == "manual");
+  r = f.run({"--json", "show", "prod/db"});
+  REQUIRE(r.code == 0);
+  const auto shown = nlohmann::json::parse(r.out);
+  CHECK(shown["owner"] == "alice");
+  REQUIRE(shown["versions"].size() == 1);
+  CHECK(shown["versions"][0]["readers"] == nlohmann::json::array({"alice"}));
+  CHECK(shown["versions"][0]["custodian_shares"] == 1);
+  r = f.run({"show", "prod/nope"});
+  CHECK(r.code == 2);
+  CHECK(f.run({"list", "--env", "Bad Env"}).code == 2);
+
+  // The owner reads; the read is journaled as a reveal event naming how it was opened.
+  r = f.as("alice", {"get", "prod/db", "--reveal"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out == value);
+  const nlohmann::json reveal = journal(f).back();
+  CHECK(reveal["action"] == "reveal");
+  CHECK(reveal["result"] == "ok");
+  CHECK(reveal["detail"]["secret"] == "prod/db");
+  CHECK(reveal["detail"]["version"] == 1);
+  CHECK(reveal["detail"]["via"] == "reader");
+
+  // The value is in none of the three files, nor in this machine's cache.
+  for (const auto& [name, bytes] : vault_files(f)) {
+    INFO(name);
+    CHECK(bytes.find(value) == std::string::npos);
+  }
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(f.path("state"))) {
+    if (entry.is_regular_file()) {
+      INFO(entry.path());
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      CHECK(bytes.find(value) == std::string::npos);
+    }
+  }
+
+  // Usage errors come before the session, files unchanged.
+  const auto files = vault_files(f);
+  CHECK(f.as("alice", {"get", "prod/db"}).code == 2);
+  CHECK(f.as("alice", {"get", "prod/db", "--reveal", "--version", "7"}).code == 2);
+  const std::string other = "x";
+  CHECK(f.as("alice", {"add", "prod/db", "--purpose", "again"}, &other).code == 2); // name in use
+  CHECK(f.as("alice", {"add", "prod/x", "--purpose", ""}, &other).code == 2);
+  CHECK(f.as("alice", {"add", "prod/x", "--purpose", "p", "--custodians", "carol", "--threshold", "2"}, &other).code == 2);
+  CHECK(vault_files(f) == files);
+}
+
+TEST_CASE("v2 cli: refused reads and writes are journaled as denied events", "[cli][v2]")
+{
+  Fixture f;
+  team(f);
+  f.add("alice", "prod/db", "secret-value");
+
+  // bob is neither a reader nor holds a grant.
+  auto before = vault_files(f);
+  Result r = f.as("bob", {"get", "prod/db", "--reveal"});
+  CHECK(r.code == 4);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("secret-value") == std::string::npos);
+  require_denied_event(f, before, "reveal", "bob");
+  CHECK(journal(f).back()["detail"]["secret"] == "prod/db");
+
+  // exec: refused before the command runs (it would create a file).
+  before = vault_files(f);
+  r = f.as("bob", {"exec", "--set", "X=prod/db", "--", "sh", "-c", "touch ran"});
+  CHECK(r.code == 4);
+  CHECK(!std::filesystem::exists(f.path("ran")));
+  require_denied_event(f, before, "exec", "bob");
+
+  // A pure auditor may not add a secret: secret-add denied, nothing sealed.
+  before = vault_files(f);
+  const std::string v = "auditor-value";
+  r = f.as("dave", {"add", "prod/audit", "--purpose", "p"}, &v);
+  CHECK(r.code == 4);
+  require_denied_event(f, before, "secret-add", "dave");
+
+  // Only the owner shares.
+  before = vault_files(f);
+  r = f.as("bob", {"share", "prod/db", "--with", "carol"});
+  CHECK(r.code == 4);
+  require_denied_event(f, before, "share", "bob");
+
+  // A non-member's refusal cannot be journaled: every file byte-identical.
+  f.identity("mallory");
+  before = vault_files(f);
+  r = f.as("mallory", {"get", "prod/db", "--reveal"});
+  CHECK(r.code == 4);
+  CHECK(vault_files(f) == before);
+
+  // Every denied event verifies: the journal is still accepted by a fresh machine.
+  std::filesystem::remove_all(f.path("state"));
+  r = f.run({"list"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+}
+
+TEST_CASE("v2 cli: share, bulk share of 'ENV/*' in one operation, unshare", "[cli][v2]")
+{
+  Fixture f;
+  team(f);
+  f.add("alice", "prod/db", "db-value");
+  f.add("alice", "prod/api", "api-value");
+  f.add("alice", "prod/cache", "cache-value");
+  f.member("erin", {"requester"}, {"staging"});
+
+  // One secret.
+  Result r = f.as("alice", {"share", "prod/db", "--with", "bob"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  r = f.as("bob", {"get", "prod/db", "--reveal"});
+  REQUIRE(r.code == 0);
+  CHECK(r.out == "db-value");
+
+  // Bulk: every secret of prod that alice owns and carol cannot read, one share operation.
+  const std::size_t lines = journal(f).size();
+  r = f.as("alice", {"--json", "share", "prod/*", "--with", "carol"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["secrets"].size() == 3);
+  const auto entries = journal(f);
+  REQUIRE(entries.size() == lines + 1);
+  CHECK(entries.back()["action"] == "share");
+  CHECK(entries.back()["op"]["args"]["items"].size() == 3);
+  for (const char* name : {"prod/db", "prod/api", "prod/cache"}) {
+    r = f.as("carol", {"get", name, "--reveal"});
+    INFO(name << ": " << r.err);
+    CHECK(r.code == 0);
+  }
+  // Nothing left to share: a usage error, files unchanged.
+  auto before = vault_files(f);
+  r = f.as("alice", {"share", "prod/*", "--with", "carol"});
+  CHECK(r.code == 2);
+  CHECK(vault_files(f) == before);
+  CHECK(f.as("alice", {"share", "Bad Env/*", "--with", "carol"}).code == 2);
+  // A member outside the environment: refused by the rules (exit 4), journaled.
+  r = f.as("alice", {"share", "prod/db", "--with", "erin"});
+  CHECK(r.code == 4);
+  require_denied_event(f, before, "share", "alice");
+
+  // exec: the value in the environment, redacted in the output, journaled before it runs.
+  // (The child's output goes to escrow's own stdout, past the fixture: it writes a file instead.)
+  r = f.as("bob", {"exec", "--set", "DB=prod/db", "--", "sh", "-c",
+                   "[ \"$DB\" = db-value ] && printf '%s' ${#DB} > " + f.path("out").string()});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(f.read("out") == "8");
+  const nlohmann::json exec = journal(f).back();
+  CHECK(exec["action"] == "exec");
+  CHECK(exec["detail"]["variable"] == "DB");
+  CHECK(exec["detail"]["program"] == "sh");
+  CHECK(exec["detail"]["via"] == "reader");
+
+  // exec --env-file: references read under the same rules, plain values passed through.
+  {
+    std::ofstream env(f.path("app.env"));
+    env << "API=escrow://prod/api\nMODE=plain\n";
+  }
+  r = f.as("bob", {"exec", "--env-file", f.path("app.env").string(), "--", "sh", "-c", "printf '%s' \"$MODE\""});
+  CHECK(r.code == 4); // bob cannot read prod/api
+  r = f.as("carol", {"exec", "--env-file", f.path("app.env").string(), "--", "sh", "-c",
+                     "[ \"$API\" = api-value ] && printf '%s' \"$MODE\" > " + f.path("out2").string()});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(f.read("out2") == "plain");
+  CHECK(journal(f).back()["detail"]["env_file"] == f.path("app.env").string());
+
+  // Unshare: bob's access ends and the secret becomes due.
+  r = f.as("alice", {"--json", "unshare", "prod/db", "--with", "bob"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["due"] == true);
+  CHECK(f.as("bob", {"get", "prod/db", "--reveal"}).code == 4);
+  r = f.run({"--json", "show", "prod/db"});
+  CHECK(nlohmann::json::parse(r.out)["status"] == "due: unshared from bob");
+  // Unsharing from someone it is not shared with: refused by the rules.
+  CHECK(f.as("alice", {"unshare", "prod/db", "--with", "bob"}).code == 4);
+}
+
+TEST_CASE("v2 cli: custodians (custodians-set) and add --update (secret-set)", "[cli][v2]")
+{
+  Fixture f;
+  team(f);
+  f.member("erin", {"approver", "requester"}, {"prod"});
+  const std::string value = "upd4te-value";
+  f.add("alice", "prod/db", value, {"--custodians", "carol", "--threshold", "1"});
+
+  // custodians: one custodians-set entry, no key line, the secret becomes due.
+  auto before = vault_files(f);
+  Result r = f.as("alice", {"--json", "custodians", "prod/db", "--custodians", "carol,erin", "--threshold", "2"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  auto out = nlohmann::json::parse(r.out);
+  CHECK(out["custodians"] == nlohmann::json::array({"carol", "erin"}));
+  CHECK(out["threshold"] == 2);
+  CHECK(out["due"] == true);
+  CHECK(f.read("escrow.keys") == before.at("escrow.keys"));
+  nlohmann::json last = journal(f).back();
+  CHECK(last["action"] == "custodians-set");
+  CHECK(last["op"]["args"]["custodians"] == nlohmann::json::array({"carol", "erin"}));
+  r = f.run({"--json", "show", "prod/db"});
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["custodians"] == nlohmann::json::array({"carol", "erin"}));
+  CHECK(f.run({"verify"}).code == 0);
+
+  // Usage errors before the vault is touched (exit 2, every file byte-identical).
+  before = vault_files(f);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> usage = {
+    {{"custodians", "prod/db", "--custodians", "carol,carol", "--threshold", "1"}, "lists a name twice"},
+    {{"custodians", "prod/db", "--custodians", "carol", "--threshold", "2"}, "--threshold must be between 1 and"},
+    {{"custodians", "prod/db", "--custodians", "carol,zed", "--threshold", "1"}, "custodians: --custodians: no member named zed"},
+    {{"custodians", "prod/db"}, "give either --custodians"},
+    {{"custodians", "prod/nope", "--none"}, "no secret named prod/nope"},
+    {{"add", "prod/db", "--update"}, "nothing to change"},
+    {{"add", "prod/db", "--update", "--custodians", "carol", "--threshold", "1"}, "by their own command"},
+    {{"add", "prod/db", "--update", "--owner", "zed"}, "add: --owner: no member named zed"},
+    {{"add", "prod/db", "--update", "--owner", "alcie"}, "escrow: hint: did you mean 'alice'?"},
+    {{"add", "prod/db", "--update", "--purpose", "bad\x1b[2J"}, "without control characters"},
+    {{"add", "prod/db", "--update", "--connector", "nope"}, "add: --connector: no connector named nope"},
+    {{"add", "prod/nope", "--update", "--purpose", "x"}, "no secret named prod/nope"},
+    {{"custodians", "prod/bd", "--none"}, "escrow: hint: did you mean 'prod/db'?"},
+  };
+  for (const auto& [args, part] : usage) {
+    INFO(args[0] << " " << part);
+    r = f.as("alice", args);
+    CHECK(r.code == 2);
+    CHECK(r.err.rfind("escrow: error: ", 0) == 0);
+    CHECK(r.err.find(part) != std::string::npos);
+    CHECK(vault_files(f) == before);
+  }
+
+  // Refusals by the rules are journaled (denied event) and change nothing else (exit 4).
+  r = f.as("bob", {"custodians", "prod/db", "--custodians", "carol", "--threshold", "1"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("only the owner (alice) or an admin of prod may change the custodians") != std::string::npos);
+  require_denied_event(f, before, "custodians-set", "bob");
+  before = vault_files(f);
+  r = f.as("bob", {"add", "prod/db", "--update", "--purpose", "mine now"});
+  CHECK(r.code == 4);
+  require_denied_event(f, before, "secret-set", "bob");
+  before = vault_files(f);
+  r = f.as("bob", {"add", "prod/db", "--update", "--owner", "bob"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("only the owner (alice) or an admin of prod may change the owner") != std::string::npos);
+  require_denied_event(f, before, "secret-set", "bob");
+  // A cmd= generator needs an admin; bob is not even the owner.
+  before = vault_files(f);
+  r = f.as("bob", {"add", "prod/db", "--update", "--generate", "cmd=/bin/echo"});
+  CHECK(r.code == 4);
+  require_denied_event(f, before, "secret-set", "bob");
+
+  // secret-set of plain fields: one entry, keys untouched.
+  before = vault_files(f);
+  r = f.as("alice", {"--json", "add", "prod/db", "--update", "--purpose", "orders db", "--tier", "critical", "--every",
+                     "30d", "--after-access"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(f.read("escrow.keys") == before.at("escrow.keys"));
+  last = journal(f).back();
+  CHECK(last["action"] == "secret-set");
+  CHECK(last["op"]["args"]["purpose"] == "orders db");
+  CHECK(!last["op"]["args"].contains("owner"));
+  r = f.run({"--json", "show", "prod/db"});
+  REQUIRE(r.code == 0);
+  out = nlohmann::json::parse(r.out);
+  CHECK(out["purpose"] == "orders db");
+  CHECK(out["tier"] == "critical");
+  CHECK(out["every"] == "30d");
+  CHECK(out["after_access"] == true);
+  REQUIRE(f.as("alice", {"add", "prod/db", "--update", "--no-after-access"}).code == 0);
+  r = f.run({"--json", "show", "prod/db"});
+  CHECK(nlohmann::json::parse(r.out)["after_access"] == false);
+
+  // A new owner gets a reader key of the live generation (one added key line) and reads the value;
+  // the old owner keeps hers only while she stands (alice is an admin: she still reads).
+  CHECK(f.as("erin", {"get", "prod/db", "--reveal"}).code == 4);
+  before = vault_files(f);
+  r = f.as("alice", {"add", "prod/db", "--update", "--owner", "erin"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("updated prod/db (owner erin)") != std::string::npos);
+  CHECK(f.read("escrow.keys").find("\"prod/db:g1:rk:erin#") != std::string::npos);
+  CHECK(before.at("escrow.keys").find("\"prod/db:g1:rk:erin#") == std::string::npos);
+  r = f.as("erin", {"get", "prod/db", "--reveal"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out == value);
+  // The value is in no file and no output of the update.
+  for (const char* name : {"escrow.vault", "escrow.journal", "escrow.keys"}) {
+    CHECK(f.read(name).find(value) == std::string::npos);
+  }
+  // Every machine agrees: a full replay from the bytes.
+  CHECK(f.run({"verify"}).code == 0);
+  // --none removes escrow (threshold 0).
+  REQUIRE(f.as("erin", {"custodians", "prod/db", "--none"}).code == 0);
+  r = f.run({"--json", "show", "prod/db"});
+  CHECK(nlohmann::json::parse(r.out)["custodians"] == nlohmann::json::array());
+}
