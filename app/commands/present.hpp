@@ -5,7 +5,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/history/state.hpp>
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/rotation/outcome.hpp>
 
 #include <functional>
 #include <string>

@@ -15,11 +15,6 @@
 
 namespace escrow::rotation {
 
-inline std::string label(const std::string& name, std::int64_t v)
-{
-  return fmt::format("{}@v{}", name, v);
-}
-
 // ENV/NAME as the vault spells it; Error(usage) for a malformed name.
 inline std::string full_name_of(const std::string& name)
 {
@@ -64,24 +59,6 @@ inline Outcome needs_connector_outcome(const SecretRecord& secret, const std::st
 {
   const VersionRecord* live = live_version(secret);
   return needs_connector_outcome(secret.full_name(), secret.env, live != nullptr ? live->v : 0, reason);
-}
-
-// What a person must do for a manual connector to take version `v` of `secret`.
-inline Instruction paste_instruction(const std::string& secret,
-                                     const std::string& connector_name,
-                                     const ConnectorRecord* connector,
-                                     std::int64_t v,
-                                     std::vector<std::string> who)
-{
-  Instruction instruction;
-  instruction.connector = connector_name;
-  instruction.text = connector != nullptr && !connector->instructions.empty()
-                       ? connector->instructions
-                       : "paste the new value where " + connector_name + " needs it";
-  instruction.who = std::move(who);
-  instruction.value_command = fmt::format("escrow get {} --reveal --version {}", secret, v);
-  instruction.confirm_command = fmt::format("escrow rotate --confirm {} {}", secret, connector_name);
-  return instruction;
 }
 
 struct Rotator::Op

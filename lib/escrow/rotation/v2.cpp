@@ -7,7 +7,8 @@
 #include <escrow/history/material.hpp>
 #include <escrow/history/refusal.hpp>
 #include <escrow/history/secrets.hpp>
-#include <escrow/rotation/engine.hpp>
+#include <escrow/redact.hpp>
+#include <escrow/rotation/outcome.hpp>
 #include <escrow/rotation/v2.hpp>
 #include <escrow/util/text.hpp>
 

@@ -25,7 +25,7 @@
 #pragma once
 
 #include <escrow/history/vault_session.hpp>
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/rotation/outcome.hpp>
 
 #include <functional>
 #include <optional>
