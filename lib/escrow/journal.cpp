@@ -2,6 +2,7 @@
 #include <escrow/error.hpp>
 #include <escrow/util/text.hpp>
 #include <escrow/journal.hpp>
+#include <escrow/session_options.hpp>
 #include <escrow/util/file.hpp>
 #include <escrow/labels.hpp>
 
@@ -178,15 +179,6 @@ void to_json(Json& json, JournalAction action)
 void to_json(Json& json, JournalResult result)
 {
   json = std::string(journal_result_name(result));
-}
-
-std::string host_name()
-{
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
-    return "unknown";
-  }
-  return host;
 }
 
 Json to_json(const JournalEntry& e)

@@ -154,8 +154,6 @@ private:
   std::filesystem::path m_path;
 };
 
-std::string host_name();
-
 } // namespace escrow
 
 template<>

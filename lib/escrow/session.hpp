@@ -12,6 +12,7 @@
 #include <escrow/identity.hpp>
 #include <escrow/journal.hpp>
 #include <escrow/lock.hpp>
+#include <escrow/session_options.hpp>
 #include <escrow/vault.hpp>
 
 #include <chrono>
@@ -22,45 +23,6 @@
 #include <vector>
 
 namespace escrow {
-
-// Everything a session needs from outside, passed in (nothing here reads the environment; the
-// CLI fills these from its environment in app/commands/context.cpp, tests fill them directly).
-struct SessionOptions
-{
-  std::filesystem::path vault_path = "escrow.vault";
-  std::optional<std::filesystem::path> identity_path; // else identity_data
-  std::optional<SecretBytes> identity_data;           // a private identity's text (CI), wiped on free
-  std::filesystem::path state_dir;                    // where known.json lives
-  bool allow_rollback = false;
-  bool sandbox = false; // a rehearsal's throwaway copy: no notify hook runs for it
-  Clock clock = Clock::fixed(0);
-  std::chrono::milliseconds lock_wait = std::chrono::seconds(30); // for the vault lock
-  // The agent asked first for an encrypted identity's keys (lib/escrow/agent.hpp); none = never.
-  std::optional<std::filesystem::path> agent_socket;
-  // Asked for a passphrase when the identity is encrypted; nullopt = none available.
-  std::function<std::optional<SecretBytes>(std::string_view prompt)> passphrase;
-
-  SessionOptions() = default;
-  SessionOptions(const SessionOptions& other);
-  SessionOptions& operator=(const SessionOptions& other);
-  SessionOptions(SessionOptions&&) noexcept = default;
-  SessionOptions& operator=(SessionOptions&&) noexcept = default;
-  ~SessionOptions() = default;
-};
-
-// Loads and unlocks an identity as the options say (no vault involved).
-Identity load_identity(const SessionOptions& options);
-std::string identity_source(const SessionOptions& options);
-
-// What `identity show` prints, read without the passphrase: the public half, whether a passphrase
-// protects the keys, and whether the file is readable by other users (warned about).
-struct IdentityInfo
-{
-  PublicIdentity pub;
-  bool passphrase = false;
-  bool group_readable = false;
-};
-IdentityInfo inspect_identity(const SessionOptions& options);
 
 enum class Mode { read, write };
 
@@ -145,9 +107,6 @@ private:
   bool m_detached = false; // a detached HEAD: history, not a pin, says what is fresh
   std::optional<std::vector<std::string>> m_history; // check_history() ran (its warnings)
 };
-
-// Once at start, before anything else (libsodium's initialisation; Error when it fails).
-void init_library();
 
 // escrow init: a new vault and journal with the identity as genesis admin (refuses to overwrite
 // either), journaled "init". Returns the write session on it.
