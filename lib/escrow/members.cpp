@@ -8,20 +8,6 @@
 
 namespace escrow {
 
-PublicIdentity parse_public_identity(std::string_view text, const std::string& what)
-{
-  const Json json = canonical::parse(text, what);
-  if (json.is_object() && (json.contains("secret") || json.contains("ciphertext"))) {
-    fail(ErrorKind::usage, "{}: this is a private identity; pass the output of 'escrow identity show --public'", what);
-  }
-  return PublicIdentity::from_json(json, what);
-}
-
-PublicIdentity read_public_identity(const std::filesystem::path& path)
-{
-  return parse_public_identity(read_file(path, 64 * 1024, util::Links::follow), path.string());
-}
-
 void check_member_grants(const std::vector<std::string>& roles, const std::vector<std::string>& envs)
 {
   std::set<std::string> names;

@@ -13,12 +13,6 @@
 
 namespace escrow {
 
-// A member's public identity from the text of `escrow identity show --public` (`what` names
-// its source). Error(usage) for a private identity file.
-PublicIdentity parse_public_identity(std::string_view text, const std::string& what);
-// The same, from a file.
-PublicIdentity read_public_identity(const std::filesystem::path& path);
-
 // Checks roles and environments as given on the command line (Error(usage)): known roles,
 // valid environment names or *, and separation of duties (rotator excludes requester/approver).
 void check_member_grants(const std::vector<std::string>& roles, const std::vector<std::string>& envs);

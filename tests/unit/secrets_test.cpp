@@ -8,7 +8,7 @@
 #include <escrow/history/admin.hpp>
 #include <escrow/history/requests.hpp>
 #include <escrow/history/roster.hpp>
-#include <escrow/members.hpp> // the public identity file (read_public_identity), as member add reads it
+#include <escrow/identity.hpp> // the public identity file (read_public_identity), as member add reads it
 #include <escrow/history/secrets.hpp>
 
 #include <catch2/catch.hpp>
