@@ -1,4 +1,6 @@
 #include <escrow/agent.hpp>
+#include <escrow/atomic_file.hpp>
+#include <escrow/canonical.hpp>
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
 #include <escrow/session_options.hpp>
@@ -14,6 +16,7 @@
 namespace escrow {
 
 namespace fs = std::filesystem;
+using canonical::Json;
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The rotation engine on escrow-vault/2 (v2.hpp): the protocol of rotation.hpp, with the state
+// The rotation engine on escrow-vault/2 (v2.hpp; the protocol: docs/ROTATION.md), with the state
 // and the key material of history::VaultSession and its operations as the commits.
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>

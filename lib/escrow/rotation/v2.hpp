@@ -1,5 +1,5 @@
 // Rotation on escrow-vault/2 (vault-2-plan.md step 5b; docs/ROTATION.md has the protocol): the
-// engine of rotation.hpp — create → set → test → finish, rolled back on failure, resumed after a
+// rotation engine — create → set → test → finish, rolled back on failure, resumed after a
 // crash, paused for manual connectors — reading the state and the key material through
 // history::VaultSession and committing through its operations:
 //
