@@ -327,7 +327,7 @@ Json Rehearsal::to_json() const
               {"env", env},
               {"live_version", live_version},
               {"sandbox_version", sandbox_version},
-              {"result", result},
+              {"result", ok() ? "ok" : "failed"},
               {"error", error},
               {"connectors", plans},
               {"steps", step_list},
