@@ -30,7 +30,9 @@ TEST_CASE("records: secret names", "[records]")
     {"prod/\xFF", "UTF-8"},
     {"prod/a\\b", "letters, digits"},
   };
-  for (const auto& [name, reason] : bad) {
+  for (const auto& item : bad) {
+    const std::string& name = item.first; // no structured binding: the lambda below captures it (clang 14)
+    const std::string& reason = item.second;
     INFO(name);
     const std::string message = require_error(ErrorKind::usage, [&] { (void)split_secret_name(name); });
     CHECK_THAT(message, Catch::StartsWith("invalid secret name: ") && Catch::Contains(reason));
