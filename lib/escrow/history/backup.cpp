@@ -4,6 +4,7 @@
 #include <escrow/canonical.hpp>
 #include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
+#include <escrow/history/admin.hpp>
 #include <escrow/history/notify_hook.hpp>
 #include <escrow/history/replay.hpp>
 #include <escrow/history/secrets.hpp>
@@ -286,22 +287,6 @@ void check_destination(const VaultPaths& paths, const Header& header, const std:
   }
 }
 
-// The command connector's record for the connector drivers (the v2 `c:` record's fields).
-ConnectorRecord connector_record(const Connector& c)
-{
-  ConnectorRecord record;
-  record.name = c.name;
-  record.env = c.env;
-  record.kind = c.kind;
-  record.update = c.update;
-  record.verify = c.verify;
-  record.instructions = c.instructions;
-  record.timeout = c.timeout;
-  record.rehearse_with = c.rehearse_with;
-  static_cast<ConnectorSettings&>(record) = c.settings;
-  record.created_at = c.created_at;
-  return record;
-}
 
 // One verify to run: a connector and the current value of one secret bound to it.
 struct Probe

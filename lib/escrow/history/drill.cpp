@@ -3,6 +3,7 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
+#include <escrow/history/admin.hpp>
 #include <escrow/history/authorize.hpp>
 #include <escrow/history/notify_hook.hpp>
 #include <escrow/history/refusal.hpp>
@@ -78,20 +79,6 @@ std::optional<std::int64_t> detail_integer(const Entry& entry, const char* key)
   return std::nullopt;
 }
 
-ConnectorRecord connector_record(const Connector& c)
-{
-  ConnectorRecord record;
-  record.name = c.name;
-  record.env = c.env;
-  record.kind = c.kind;
-  record.update = c.update;
-  record.verify = c.verify;
-  record.instructions = c.instructions;
-  record.timeout = c.timeout;
-  record.rehearse_with = c.rehearse_with;
-  static_cast<ConnectorSettings&>(record) = c.settings;
-  return record;
-}
 
 // When the k-th counted approval of `request` for `vid` arrived; nullopt below the threshold.
 std::optional<Timestamp> granted_at(const State& state, const Secret& secret, const RequestOf& request,
