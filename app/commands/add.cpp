@@ -1,4 +1,4 @@
-// escrow add ENV/NAME --purpose ... (the value from stdin or --generate; lib/escrow/secrets.hpp)
+// escrow add ENV/NAME --purpose ... (the value from stdin or --generate; lib/escrow/history/secrets.hpp)
 #include <commands/context.hpp>
 #include <commands/present.hpp>
 

@@ -1,4 +1,4 @@
-// escrow approve ENV/NAME ID: re-seal your share to the requester (lib/escrow/escrow.hpp)
+// escrow approve ENV/NAME ID: re-seal your share to the requester (lib/escrow/history/requests.hpp)
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>

@@ -1,4 +1,4 @@
-// escrow compromise ENV/NAME --why W (lib/escrow/rotation.hpp)
+// escrow compromise ENV/NAME --why W (lib/escrow/rotation/v2.hpp)
 #include <commands/context.hpp>
 #include <commands/present.hpp>
 

@@ -1,5 +1,5 @@
 // escrow connect | disconnect ENV/NAME CONNECTOR [--after OTHER], and ENV/NAME --escrow-only
-// (lib/escrow/connectors/manage.hpp; docs/CONNECTORS.md)
+// (lib/escrow/history/admin.hpp; docs/CONNECTORS.md)
 #include <commands/context.hpp>
 #include <commands/present.hpp>
 

@@ -2,7 +2,6 @@
 #include <commands/context.hpp>
 #include <commands/present.hpp>
 
-#include <escrow/connectors/manage.hpp>
 #include <escrow/history/admin.hpp>
 #include <escrow/util/escape.hpp>
 #include <escrow/error.hpp>

@@ -5,12 +5,11 @@
 #include <escrow/git/history.hpp>
 #include <escrow/git/repo.hpp>
 #include <escrow/git/team.hpp>
-#include <escrow/journal.hpp>
 #include <escrow/locate.hpp>
 #include <escrow/agent.hpp>
 #include <escrow/error.hpp>
 #include <escrow/util/terminal.hpp>
-#include <escrow/versions.hpp>
+#include <escrow/history/keys_file.hpp>
 
 #include <cstdlib>
 #include <ostream>
@@ -88,19 +87,6 @@ bool Context::vault_unnamed() const
   return global.vault.empty() && env("ESCROW_VAULT").empty();
 }
 
-Session Context::open(Mode mode) const
-{
-  Session session = Session::open(session_options(), mode);
-  if (!m_setup_checked) {
-    m_setup_checked = true;
-    // A clone lacking escrow's git set-up is told once, with the fix (docs/TEAM.md).
-    if (const auto hint = git::setup_hint(session.vault_path()); hint && !global.quiet) {
-      m_err << "escrow: " << util::escape_controls(*hint) << '\n';
-    }
-  }
-  return session;
-}
-
 history::VaultSessionOptions Context::vault_session_options() const
 {
   return vault_session_options(session_options().vault_path);
@@ -166,7 +152,7 @@ SecretBytes Context::read_value(std::string_view prompt, std::string_view repeat
     }
     return std::move(*first);
   }
-  return m_io.read_stdin(k_max_value_size);
+  return m_io.read_stdin(history::k_max_value_size);
 }
 
 void Context::emit(const canonical::Json& document)

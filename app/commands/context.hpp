@@ -11,7 +11,7 @@
 #include <escrow/canonical.hpp>
 #include <escrow/secret_bytes.hpp>
 #include <escrow/history/vault_session.hpp>
-#include <escrow/session.hpp>
+#include <escrow/session_options.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -64,11 +64,8 @@ public:
   SessionOptions session_options() const;
   // Neither --vault nor ESCROW_VAULT names the vault: it is found by walking up (locate.hpp).
   bool vault_unnamed() const;
-  // THE way a command opens the vault (lock, verify, pins, identity, membership).
-  Session open(Mode mode) const;
-  // escrow-vault/2 (vault-2-plan.md step 5b, commands ported group by group): the options of a
-  // history::VaultSession (state home, cache place branch, host, the identity loaded on demand),
-  // and THE way a ported command opens the vault. Warnings are printed on stderr.
+  // The options of a history::VaultSession (state home, cache place branch, host, the identity
+  // loaded on demand), and THE way a command opens the vault. Warnings are printed on stderr.
   history::VaultSessionOptions vault_session_options() const;
   // The same for the vault whose head file is `vault_path` (restore's destination).
   history::VaultSessionOptions vault_session_options(const std::filesystem::path& vault_path) const;

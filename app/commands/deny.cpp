@@ -1,4 +1,4 @@
-// escrow deny ENV/NAME ID --why W: close a request (lib/escrow/escrow.hpp)
+// escrow deny ENV/NAME ID --why W: close a request (lib/escrow/history/requests.hpp)
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>

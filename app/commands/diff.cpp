@@ -1,4 +1,4 @@
-// escrow diff --textconv FILE: the value-free summary git shows in diffs (lib/escrow/summary.hpp)
+// escrow diff --textconv FILE: the value-free summary git shows in diffs (lib/escrow/history/textconv.hpp)
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>

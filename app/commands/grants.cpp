@@ -1,4 +1,4 @@
-// escrow grants: your requests, grants and what awaits your approval (lib/escrow/escrow.hpp)
+// escrow grants: your requests, grants and what awaits your approval (lib/escrow/history/requests.hpp)
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>

@@ -3,7 +3,7 @@
 
 #include <escrow/error.hpp>
 #include <escrow/identity.hpp>
-#include <escrow/session.hpp>
+#include <escrow/session_options.hpp>
 
 namespace escrow::cli {
 

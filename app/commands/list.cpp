@@ -3,7 +3,6 @@
 #include <commands/present.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/rotation/rotation.hpp>
 #include <escrow/history/lookup.hpp>
 #include <escrow/history/secrets.hpp>
 

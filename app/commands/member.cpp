@@ -3,7 +3,7 @@
 
 #include <escrow/error.hpp>
 #include <escrow/history/roster.hpp>
-#include <escrow/members.hpp>
+#include <escrow/identity.hpp>
 
 namespace escrow::cli {
 

@@ -1,4 +1,4 @@
-// escrow policy show | set | set-notify (admins change it; lib/escrow/escrow.hpp)
+// escrow policy show | set | set-notify (admins change it; lib/escrow/history/admin.hpp)
 #include <commands/context.hpp>
 
 #include <escrow/util/escape.hpp>

@@ -32,26 +32,6 @@ std::vector<std::string> split_list(const std::string& text)
   return out;
 }
 
-Json secret_summary(const SecretRecord& secret, const PolicyRecord& policy, Timestamp now)
-{
-  const VersionRecord* current = secret.current();
-  return Json{{"name", secret.full_name()},
-              {"env", secret.env},
-              {"owner", secret.owner},
-              {"purpose", secret.purpose},
-              {"tier", secret.tier},
-              {"connectors", secret.connectors}, // in the order they run
-              {"escrow_only", secret.escrow_only},
-              {"custodians", secret.custodians},
-              {"threshold", secret.threshold},
-              {"every", secret.every > 0 ? format_duration(secret.every) : ""},
-              {"after_access", secret.after_access},
-              {"state", secret.state},
-              {"current_version", current != nullptr ? Json(current->v) : Json(nullptr)},
-              {"rotated_at", current != nullptr ? Json(format_time(current->created_at)) : Json(nullptr)},
-              {"status", rotation::status(secret, policy, now)}};
-}
-
 Json secret_summary(const history::State& state, const history::Secret& secret, Timestamp now)
 {
   const history::Version* current = secret.find_state(VersionState::current);

@@ -5,7 +5,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/history/state.hpp>
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/rotation/outcome.hpp>
 
 #include <functional>
 #include <string>
@@ -17,8 +17,6 @@ namespace escrow::cli {
 std::vector<std::string> split_list(const std::string& text);
 
 // One secret as `list --json`, `show --json` and `add --json` print it.
-Json secret_summary(const SecretRecord& secret, const PolicyRecord& policy, Timestamp now);
-// The same on escrow-vault/2 (vault-2-plan.md step 5b).
 Json secret_summary(const history::State& state, const history::Secret& secret, Timestamp now);
 
 // Per-step lines on a terminal (stderr), so a person sees where a slow connector is.

@@ -1,4 +1,4 @@
-// escrow request ENV/NAME --ttl T --why W: ask the custodians (DESIGN §4; lib/escrow/escrow.hpp)
+// escrow request ENV/NAME --ttl T --why W: ask the custodians (DESIGN §4; lib/escrow/history/requests.hpp)
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>

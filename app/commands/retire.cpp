@@ -1,4 +1,4 @@
-// escrow retire ENV/NAME: kept in the history, never served (lib/escrow/rotation.hpp)
+// escrow retire ENV/NAME: kept in the history, never served (lib/escrow/rotation/v2.hpp)
 #include <commands/context.hpp>
 #include <commands/present.hpp>
 

@@ -1,4 +1,4 @@
-// escrow rollback ENV/NAME: the previous version again (lib/escrow/rotation.hpp)
+// escrow rollback ENV/NAME: the previous version again (lib/escrow/rotation/v2.hpp)
 #include <commands/context.hpp>
 #include <commands/present.hpp>
 

@@ -1,4 +1,4 @@
-// escrow rotate ENV/NAME | --due | --resume | --confirm ENV/NAME CONNECTOR [--dry-run] (lib/escrow/rotation.hpp; docs/ROTATION.md)
+// escrow rotate ENV/NAME | --due | --resume | --confirm ENV/NAME CONNECTOR [--dry-run] (lib/escrow/rotation/v2.hpp; docs/ROTATION.md)
 #include <commands/context.hpp>
 #include <commands/present.hpp>
 

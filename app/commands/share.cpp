@@ -1,4 +1,4 @@
-// escrow share | unshare ENV/NAME --with MEMBER (the owner; lib/escrow/secrets.hpp)
+// escrow share | unshare ENV/NAME --with MEMBER (the owner; lib/escrow/history/secrets.hpp)
 #include <commands/context.hpp>
 
 #include <escrow/error.hpp>

@@ -3,7 +3,6 @@
 #include <commands/present.hpp>
 
 #include <escrow/error.hpp>
-#include <escrow/rotation/rotation.hpp>
 #include <escrow/util/escape.hpp>
 #include <escrow/history/secrets.hpp>
 

@@ -5,7 +5,7 @@
 //   escrow-inventory [VAULT]
 #include <escrow/error.hpp>
 #include <escrow/history/vault_session.hpp>
-#include <escrow/session.hpp> // init_library
+#include <escrow/session_options.hpp> // init_library
 
 #include <cstdlib>
 #include <iostream>

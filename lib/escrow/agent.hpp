@@ -4,7 +4,7 @@
 // The private keys never leave the agent. Commands ask it to sign (only digests under an
 // "escrow/v1/..." or "escrow/v2/..." label) or to open a sealed box (a wrapped data key or a custodian share); the
 // client checks every signature it gets back against the identity's public key, and every data
-// key is checked against its version's commitment before use (lib/escrow/versions.hpp).
+// key is checked against its version's commitment before use (lib/escrow/history/material.hpp).
 //
 // Socket: $ESCROW_AGENT_SOCK, else $XDG_RUNTIME_DIR/escrow/agent.sock, else
 // /tmp/escrow-<uid>/agent.sock. The folder is created 0700 and must be ours and not reachable by

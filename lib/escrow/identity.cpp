@@ -368,4 +368,18 @@ void write_identity_file(const fs::path& path,
   create_exclusive(path, text.expose_view(), 0600);
 }
 
+PublicIdentity parse_public_identity(std::string_view text, const std::string& what)
+{
+  const Json json = canonical::parse(text, what);
+  if (json.is_object() && (json.contains("secret") || json.contains("ciphertext"))) {
+    fail(ErrorKind::usage, "{}: this is a private identity; pass the output of 'escrow identity show --public'", what);
+  }
+  return PublicIdentity::from_json(json, what);
+}
+
+PublicIdentity read_public_identity(const std::filesystem::path& path)
+{
+  return parse_public_identity(read_file(path, 64 * 1024, util::Links::follow), path.string());
+}
+
 } // namespace escrow

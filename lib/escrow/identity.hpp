@@ -100,4 +100,10 @@ void write_identity_file(const std::filesystem::path& path,
 std::filesystem::path default_identity_path(std::string_view escrow_identity, std::string_view xdg_config_home,
                                             std::string_view home);
 
+// A member's public identity from the text of `escrow identity show --public` (`what` names
+// its source). Error(usage) for a private identity file.
+PublicIdentity parse_public_identity(std::string_view text, const std::string& what);
+// The same, from a file (at most 64 KiB).
+PublicIdentity read_public_identity(const std::filesystem::path& path);
+
 } // namespace escrow

@@ -1,10 +1,9 @@
 #include <escrow/env_file.hpp>
 #include <escrow/error.hpp>
+#include <escrow/crypto.hpp>
+#include <escrow/history/keys_file.hpp>
 #include <escrow/import.hpp>
-#include <escrow/secrets.hpp>
-#include <escrow/policy.hpp>
 #include <escrow/util/terminal.hpp>
-#include <escrow/versions.hpp>
 
 #include <nlohmann/json.hpp>
 #include <yaml.h>
@@ -22,6 +21,7 @@
 namespace escrow {
 
 namespace fs = std::filesystem;
+using history::k_max_value_size;
 
 namespace {
 
@@ -375,15 +375,6 @@ std::vector<ImportItem> read_pass(const ImportSource& source, ReadValues values)
   return items;
 }
 
-std::string clean_label(std::string_view text)
-{
-  std::string out;
-  for (const char c : text) {
-    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
-  }
-  return canonical::valid_utf8(out) ? out : shown(out);
-}
-
 } // namespace
 
 std::string_view import_format_name(ImportFormat format)
@@ -447,113 +438,6 @@ std::vector<ImportItem> read_import_source(const ImportSource& source, ReadValue
     return items;
   }
   }
-}
-
-ImportResult import_secrets(Session& session,
-                            std::vector<ImportItem>& items,
-                            const ImportOptions& options,
-                            std::string_view source_label,
-                            ImportFormat format)
-{
-  if (!valid_env_name(options.env)) {
-    fail(ErrorKind::usage, "import: --env must name an environment (1-32 of a-z, 0-9, '_', '-')");
-  }
-  const std::string label = clean_label(source_label);
-  for (const auto& [option, text] : {std::pair{"--purpose", &options.purpose}, std::pair{"--owner", &options.owner},
-                                     std::pair{"--prefix", &options.prefix}}) {
-    if (!canonical::valid_utf8(*text)
-        || std::any_of(text->begin(), text->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
-      fail(ErrorKind::usage, "import: {} must be UTF-8 text without control characters", option);
-    }
-  }
-  Vault& vault = session.vault();
-  const MemberRecord& me = session.me();
-  policy::require_can_add(me, options.env);
-  const std::string owner = options.owner.empty() ? me.name : options.owner;
-  const MemberRecord* owner_record = vault.member(owner);
-  if (owner_record == nullptr || !owner_record->active()) {
-    fail(ErrorKind::usage, "import: owner {} is not an active member", shown(owner));
-  }
-  policy::require_env(*owner_record, options.env, "import (owner)");
-
-  // Every name and value is checked before anything is written.
-  ImportResult result;
-  std::set<std::string> names;
-  for (const auto& item : items) {
-    const std::string full = options.env + "/" + options.prefix + item.key;
-    ImportedSecret entry;
-    entry.key = item.key;
-    try {
-      const auto [env, name] = split_secret_name(full);
-      entry.secret = env + "/" + name;
-    } catch (const Error& error) {
-      fail(ErrorKind::usage, "{}: {}: {}", label, shown(item.key), error.what());
-    }
-    if (!names.insert(entry.secret).second) {
-      fail(ErrorKind::usage, "{}: two entries map to {}", label, entry.secret);
-    }
-    if (vault.has_secret(entry.secret)) {
-      if (options.duplicates == Duplicates::refuse) {
-        throw Error(ErrorKind::usage,
-                    fmt::format("{}: {} already exists; nothing was imported", session.vault_path().string(),
-                                entry.secret))
-          .hint("pass --skip-existing to import only the new names");
-      }
-      entry.skipped = true;
-    }
-    if (!options.dry_run && !entry.skipped) {
-      if (item.value.empty()) {
-        fail(ErrorKind::usage, "{}: {}: the value is empty; nothing was imported", label, shown(item.key));
-      }
-      if (item.value.size() > k_max_value_size) {
-        fail(ErrorKind::usage, "{}: {}: the value is larger than {} bytes; nothing was imported", label,
-             shown(item.key), k_max_value_size);
-      }
-    }
-    result.secrets.push_back(std::move(entry));
-  }
-  if (options.dry_run) {
-    return result;
-  }
-
-  const EnvPolicy& rules = vault.policy().for_env(options.env);
-  Json added = Json::array();
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const ImportedSecret& entry = result.secrets[i];
-    if (entry.skipped) {
-      continue;
-    }
-    const auto [env, name] = split_secret_name(entry.secret);
-    SecretRecord secret;
-    secret.env = env;
-    secret.name = name;
-    secret.owner = owner;
-    secret.purpose = options.purpose.empty() ? fmt::format("imported from {} ({})", label, entry.key) : options.purpose;
-    secret.tier = "standard";
-    secret.every = rules.every;
-    secret.created_at = session.now();
-    put_new_secret(session, std::move(secret), items[i].value, "imported");
-    ++count;
-    if (added.dump().size() < 32 * 1024) {
-      added.push_back(entry.secret);
-    }
-  }
-  if (count == 0) {
-    return result;
-  }
-  JournalEntry journal;
-  journal.action = JournalAction::import_secrets;
-  journal.env = options.env;
-  journal.detail = Json{{"format", std::string(import_format_name(format))},
-                        {"from", label},
-                        {"owner", owner},
-                        {"count", count},
-                        {"secrets", added},
-                        {"skipped", result.secrets.size() - count}};
-  session.commit(std::move(journal));
-  result.revision = session.vault().revision();
-  return result;
 }
 
 } // namespace escrow

@@ -10,12 +10,11 @@
 // A source file may also be stdin ("-"), e.g. `sops -d secrets.yaml | escrow import - ...`.
 //
 // Names map to ENV/<prefix><key>. Every name is checked, duplicates within the source and in the
-// vault are refused (or skipped, as told) before anything is written; the whole import is ONE
-// vault revision with one journal entry ("import", listing the secrets, never values).
+// vault are refused (or skipped, as told) before anything is written. Adding them to the vault is
+// history::import_secrets (history/import.hpp).
 #pragma once
 
 #include <escrow/secret_bytes.hpp>
-#include <escrow/session.hpp>
 
 #include <filesystem>
 #include <functional>
@@ -72,20 +71,5 @@ struct ImportedSecret
   std::string key;
   bool skipped = false; // already in the vault (with Duplicates::skip)
 };
-
-struct ImportResult
-{
-  std::vector<ImportedSecret> secrets;
-  std::int64_t revision = 0; // the vault revision written (0 for a dry run or nothing to add)
-};
-
-// Maps, checks and (unless dry_run) adds every item in one vault revision. `session` must be a
-// write session (a dry run may use a read session). `source_label` names the source in purposes
-// and in the journal.
-ImportResult import_secrets(Session& session,
-                            std::vector<ImportItem>& items,
-                            const ImportOptions& options,
-                            std::string_view source_label,
-                            ImportFormat format);
 
 } // namespace escrow

@@ -1,7 +1,6 @@
 #include <escrow/error.hpp>
 #include <escrow/util/text.hpp>
 #include <escrow/identity.hpp>
-#include <escrow/labels.hpp>
 #include <escrow/records.hpp>
 
 #include <algorithm>
@@ -9,8 +8,6 @@
 namespace escrow {
 
 namespace {
-
-constexpr std::string_view k_record_label = labels::k_record;
 
 // Reads the fields of one JSON object strictly: each field once, with its type, and no field
 // the format does not define.
@@ -179,12 +176,6 @@ public:
     return text;
   }
 
-  void signature(Signed& record)
-  {
-    record.by = str("by");
-    record.sig = fixed_b64<crypto::k_signature_size>("sig");
-  }
-
   // Everything else is unknown: refuse it.
   void done()
   {
@@ -202,44 +193,6 @@ private:
   std::string m_what;
   std::set<std::string> m_seen;
 };
-
-void put_signature(Json& json, const Signed& record)
-{
-  json["by"] = record.by;
-  json["sig"] = canonical::b64(record.sig);
-}
-
-Json names_json(const std::vector<std::string>& names)
-{
-  return Json(names);
-}
-
-Json names_json(const std::set<std::string>& names)
-{
-  return Json(std::vector<std::string>(names.begin(), names.end()));
-}
-
-Json role_names(const std::set<Role>& roles)
-{
-  Json out = Json::array();
-  for (const Role role : roles) {
-    out.push_back(role_name(role));
-  }
-  return out;
-}
-
-void check_sealed_map(const std::map<std::string, std::string>& map, std::string_view what, std::string_view key)
-{
-  for (const auto& [member, value] : map) {
-    if (!valid_member_name(member)) {
-      fail(ErrorKind::integrity, "{}: \"{}\" names an invalid member", what, key);
-    }
-    const Bytes bytes = canonical::unb64(value, what);
-    if (bytes.size() <= crypto::k_seal_overhead) {
-      fail(ErrorKind::integrity, "{}: \"{}\" holds a sealed key that is too short", what, key);
-    }
-  }
-}
 
 } // namespace
 
@@ -377,93 +330,7 @@ std::string join_roles(const std::set<Role>& roles, std::string_view separator)
   return out;
 }
 
-std::string MemberRecord::fingerprint() const
-{
-  PublicIdentity pub{name, sign_pk, box_pk};
-  return pub.fingerprint();
-}
-
-const EnvPolicy& PolicyRecord::for_env(std::string_view env) const
-{
-  static const EnvPolicy k_default;
-  if (const auto it = envs.find(std::string(env)); it != envs.end()) {
-    return it->second;
-  }
-  if (const auto it = envs.find("*"); it != envs.end()) {
-    return it->second;
-  }
-  return k_default;
-}
-
-const VersionRecord* SecretRecord::current() const
-{
-  for (const auto& version : versions) {
-    if (version.state == VersionState::current) {
-      return &version;
-    }
-  }
-  return nullptr;
-}
-
-VersionRecord* SecretRecord::current()
-{
-  return const_cast<VersionRecord*>(std::as_const(*this).current());
-}
-
-const VersionRecord* SecretRecord::find_version(std::int64_t v) const
-{
-  for (const auto& version : versions) {
-    if (version.v == v) {
-      return &version;
-    }
-  }
-  return nullptr;
-}
-
-std::int64_t SecretRecord::next_version() const
-{
-  std::int64_t highest = 0;
-  for (const auto& version : versions) {
-    highest = std::max(highest, version.v);
-  }
-  return highest + 1;
-}
-
 // --- to_json -------------------------------------------------------------------------------
-
-Json to_json(const MemberRecord& r)
-{
-  Json json{{"sign_pk", canonical::b64(r.sign_pk)},
-            {"box_pk", canonical::b64(r.box_pk)},
-            {"roles", role_names(r.roles)},
-            {"envs", names_json(r.envs)},
-            {"added_by", r.added_by},
-            {"added_at", format_stored_time(r.added_at)}};
-  if (r.removed_at) {
-    json["removed_at"] = format_stored_time(*r.removed_at);
-    json["removed_by"] = r.removed_by;
-  }
-  if (!r.genesis.empty()) {
-    json["genesis"] = r.genesis;
-  }
-  put_signature(json, r);
-  return json;
-}
-
-Json to_json(const PolicyRecord& r)
-{
-  Json envs = Json::object();
-  for (const auto& [env, p] : r.envs) {
-    envs[env] = Json{{"min_threshold", p.min_threshold},
-                     {"max_ttl", format_duration(p.max_ttl)},
-                     {"require_why", p.require_why},
-                     {"every", p.every > 0 ? format_duration(p.every) : std::string()},
-                     {"keep", p.keep}};
-  }
-  Json json{{"envs", envs}, {"notify", r.notify}};
-  put_signature(json, r);
-  return json;
-}
 
 void put_native_settings(Json& out, ConnectorKind kind, const ConnectorSettings& settings)
 {
@@ -517,196 +384,7 @@ bool is_native_setting_key(std::string_view key)
   return std::find(std::begin(k_keys), std::end(k_keys), key) != std::end(k_keys);
 }
 
-Json to_json(const ConnectorRecord& r)
-{
-  Json json{{"env", r.env},
-            {"kind", connector_kind_name(r.kind)},
-            {"update", r.update},
-            {"verify", r.verify},
-            {"instructions", r.instructions},
-            {"timeout", r.timeout},
-            {"created_at", format_stored_time(r.created_at)}};
-  if (!r.rehearse_with.empty()) {
-    json["rehearse_with"] = r.rehearse_with; // only when set: older vaults keep their bytes
-  }
-  put_native_settings(json, r.kind, r); // exactly its own fields (connector_from_json refuses any other)
-  put_signature(json, r);
-  return json;
-}
-
-static Json version_json(const VersionRecord& r)
-{
-  Json granted = Json::object();
-  for (const auto& [member, grant] : r.granted) {
-    granted[member] = Json{{"key", grant.key}, {"until", format_stored_time(grant.until)}, {"request", grant.request}};
-  }
-  Json json{{"v", r.v},
-            {"state", version_state_name(r.state)},
-            {"created_at", format_stored_time(r.created_at)},
-            {"created_by", r.created_by},
-            {"why", r.why},
-            {"nonce", r.nonce},
-            {"ciphertext", r.ciphertext},
-            {"dk_commit", r.dk_commit},
-            {"wrapped", r.wrapped},
-            {"shares", r.shares},
-            {"granted", granted}};
-  put_signature(json, r);
-  return json;
-}
-
-Json to_json(const Approval& a)
-{
-  Json approval{{"v", a.v}, {"share", a.share}, {"created_at", format_stored_time(a.created_at)}};
-  put_signature(approval, a);
-  return approval;
-}
-
-Json to_json(const Denial& d)
-{
-  Json denial{{"why", d.why}, {"created_at", format_stored_time(d.created_at)}};
-  put_signature(denial, d);
-  return denial;
-}
-
-static Json request_json(const Request& r)
-{
-  Json approvals = Json::array();
-  for (const auto& a : r.approvals) {
-    approvals.push_back(to_json(a));
-  }
-  Json json{{"id", r.id},
-            {"why", r.why},
-            {"ttl", r.ttl},
-            {"created_at", format_stored_time(r.created_at)},
-            {"approvals", approvals}};
-  if (r.used_at) {
-    json["used_at"] = format_stored_time(*r.used_at);
-  }
-  if (r.denial) {
-    json["denial"] = to_json(*r.denial);
-  }
-  put_signature(json, r);
-  return json;
-}
-
-Json to_json(const VersionRecord& r)
-{
-  return version_json(r);
-}
-
-Json to_json(const Request& r)
-{
-  return request_json(r);
-}
-
-Json to_json(const SecretRecord& r)
-{
-  Json versions = Json::array();
-  for (const auto& version : r.versions) {
-    versions.push_back(version_json(version));
-  }
-  Json requests = Json::array();
-  for (const auto& request : r.requests) {
-    requests.push_back(request_json(request));
-  }
-  Json json{{"env", r.env},
-            {"name", r.name},
-            {"owner", r.owner},
-            {"purpose", r.purpose},
-            {"tier", r.tier},
-            {"connectors", names_json(r.connectors)},
-            {"every", r.every > 0 ? format_duration(r.every) : std::string()},
-            {"generator", r.generator},
-            {"after_access", r.after_access},
-            {"custodians", names_json(r.custodians)},
-            {"threshold", r.threshold},
-            {"shared_with", names_json(r.shared_with)},
-            {"due", r.due},
-            {"due_since", r.due_since > 0 ? format_stored_time(r.due_since) : std::string()},
-            {"state", secret_state_name(r.state)},
-            {"created_at", format_stored_time(r.created_at)},
-            {"versions", versions},
-            {"requests", requests}};
-  if (r.escrow_only) {
-    json["escrow_only"] = true; // only when set: older vaults keep their bytes
-  }
-  put_signature(json, r);
-  return json;
-}
-
 // --- from_json -----------------------------------------------------------------------------
-
-MemberRecord member_from_json(const Json& json, std::string_view name, std::string_view what)
-{
-  Fields f(json, what);
-  MemberRecord r;
-  r.name = std::string(name);
-  if (!valid_member_name(name)) {
-    fail(ErrorKind::integrity, "{}: invalid member name", what);
-  }
-  r.sign_pk = f.fixed_b64<crypto::k_sign_public_size>("sign_pk");
-  r.box_pk = f.fixed_b64<crypto::k_box_public_size>("box_pk");
-  r.roles = f.enum_set("roles", parse_role, "role");
-  r.envs = f.name_set("envs");
-  for (const auto& env : r.envs) {
-    if (env != "*" && !valid_env_name(env)) {
-      fail(ErrorKind::integrity, "{}: invalid environment name", what);
-    }
-  }
-  r.added_by = f.str("added_by");
-  r.added_at = f.time("added_at");
-  r.removed_at = f.opt_time("removed_at");
-  if (r.removed_at) {
-    r.removed_by = f.str("removed_by");
-  }
-  if (f.has("genesis")) {
-    r.genesis = f.b64_str("genesis", 16);
-  }
-  f.signature(r);
-  f.done();
-  return r;
-}
-
-PolicyRecord policy_from_json(const Json& json, std::string_view what)
-{
-  Fields f(json, what);
-  PolicyRecord r;
-  const Json& envs = f.raw("envs");
-  if (!envs.is_object()) {
-    fail(ErrorKind::integrity, "{}: \"envs\" must be an object", what);
-  }
-  for (const auto& [env, value] : envs.items()) {
-    if (env != "*" && !valid_env_name(env)) {
-      fail(ErrorKind::integrity, "{}: invalid environment name", what);
-    }
-    const std::string env_what = fmt::format("{} (environment {})", what, env);
-    Fields e(value, env_what);
-    EnvPolicy p;
-    p.min_threshold = e.integer("min_threshold", 1, 255);
-    const auto ttl = parse_duration(e.str("max_ttl"));
-    if (!ttl) {
-      fail(ErrorKind::integrity, "{}: \"max_ttl\" is not a duration", env_what);
-    }
-    p.max_ttl = *ttl;
-    p.require_why = e.boolean("require_why");
-    const std::string every = e.str("every");
-    if (!every.empty()) {
-      const auto cadence = parse_duration(every);
-      if (!cadence) {
-        fail(ErrorKind::integrity, "{}: \"every\" is not a duration", env_what);
-      }
-      p.every = *cadence;
-    }
-    p.keep = e.integer("keep", 0, 1000);
-    e.done();
-    r.envs.emplace(env, p);
-  }
-  r.notify = f.str("notify");
-  f.signature(r);
-  f.done();
-  return r;
-}
 
 namespace {
 
@@ -847,34 +525,6 @@ void native_settings_from_json(Fields& f, ConnectorKind kind, std::string_view e
 
 } // namespace
 
-ConnectorRecord connector_from_json(const Json& json, std::string_view name, std::string_view what)
-{
-  Fields f(json, what);
-  ConnectorRecord r;
-  r.name = std::string(name);
-  if (!valid_member_name(name)) {
-    fail(ErrorKind::integrity, "{}: invalid connector name", what);
-  }
-  r.env = f.str("env");
-  if (!valid_env_name(r.env)) {
-    fail(ErrorKind::integrity, "{}: invalid environment name", what);
-  }
-  r.kind = f.enumerated("kind", parse_connector_kind, "connector kind");
-  r.update = f.str("update");
-  r.verify = f.str("verify");
-  r.instructions = f.str("instructions");
-  r.timeout = f.integer("timeout", 1, 86400);
-  r.created_at = f.time("created_at");
-  r.rehearse_with = f.opt_str("rehearse_with");
-  if (f.has("rehearse_with") && (!valid_member_name(r.rehearse_with) || r.rehearse_with == r.name)) {
-    fail(ErrorKind::integrity, "{}: invalid rehearse_with connector name", what);
-  }
-  native_settings_from_json(f, r.kind, r.env, r);
-  f.signature(r);
-  f.done();
-  return r;
-}
-
 ConnectorSettings native_settings_from_json(ConnectorKind kind, std::string_view env, const Json& settings,
                                             std::string_view what)
 {
@@ -885,245 +535,12 @@ ConnectorSettings native_settings_from_json(ConnectorKind kind, std::string_view
   return out;
 }
 
-namespace {
+// --- names ------------------------------------------------------------------------------------
 
-VersionRecord version_from_json(const Json& json, std::string_view what)
+bool valid_request_id(std::string_view id)
 {
-  Fields f(json, what);
-  VersionRecord r;
-  r.v = f.integer("v", 1, std::int64_t{1} << 40); // next_version() must not overflow
-  r.state = f.enumerated("state", parse_version_state, "version state");
-  r.created_at = f.time("created_at");
-  r.created_by = f.str("created_by");
-  r.why = f.str("why");
-  r.nonce = f.str("nonce");
-  if (canonical::unb64(r.nonce, what).size() != crypto::k_nonce_size) {
-    fail(ErrorKind::integrity, "{}: \"nonce\" has the wrong length", what);
-  }
-  r.ciphertext = f.b64_str("ciphertext", crypto::k_tag_size);
-  r.dk_commit = f.str("dk_commit");
-  if (canonical::unb64(r.dk_commit, what).size() != 32) {
-    fail(ErrorKind::integrity, "{}: \"dk_commit\" has the wrong length", what);
-  }
-  r.wrapped = f.string_map("wrapped");
-  check_sealed_map(r.wrapped, what, "wrapped");
-  r.shares = f.string_map("shares");
-  check_sealed_map(r.shares, what, "shares");
-  const Json& granted = f.raw("granted");
-  if (!granted.is_object()) {
-    fail(ErrorKind::integrity, "{}: \"granted\" must be an object", what);
-  }
-  for (const auto& [member, value] : granted.items()) {
-    Fields g(value, what);
-    Grant grant;
-    grant.key = g.b64_str("key", crypto::k_seal_overhead + 1);
-    grant.until = g.time("until");
-    grant.request = g.str("request");
-    g.done();
-    if (!valid_member_name(member)) {
-      fail(ErrorKind::integrity, "{}: \"granted\" names an invalid member", what);
-    }
-    r.granted.emplace(member, std::move(grant));
-  }
-  f.signature(r);
-  f.done();
-  return r;
-}
-
-Request request_from_json(const Json& json, std::string_view what)
-{
-  Fields f(json, what);
-  Request r;
-  r.id = f.str("id");
-  if (r.id.empty() || r.id.size() > 32
-      || !std::all_of(r.id.begin(), r.id.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-         })) {
-    fail(ErrorKind::integrity, "{}: invalid request id", what);
-  }
-  r.why = f.str("why");
-  r.ttl = f.integer("ttl", 1, std::int64_t{1} << 40); // parse_duration's bound: no overflow in expires_at()
-  r.created_at = f.time("created_at");
-  r.used_at = f.opt_time("used_at");
-  const Json& approvals = f.raw("approvals");
-  if (!approvals.is_array()) {
-    fail(ErrorKind::integrity, "{}: \"approvals\" must be a list", what);
-  }
-  for (const Json& item : approvals) {
-    Fields a(item, what);
-    Approval approval;
-    approval.v = a.integer("v", 1);
-    approval.share = a.b64_str("share", crypto::k_seal_overhead + 2);
-    approval.created_at = a.time("created_at");
-    a.signature(approval);
-    a.done();
-    r.approvals.push_back(std::move(approval));
-  }
-  if (f.has("denial")) {
-    Fields d(f.raw("denial"), what);
-    Denial denial;
-    denial.why = d.str("why");
-    denial.created_at = d.time("created_at");
-    d.signature(denial);
-    d.done();
-    r.denial = std::move(denial);
-  }
-  f.signature(r);
-  f.done();
-  return r;
-}
-
-} // namespace
-
-SecretRecord secret_from_json(const Json& json, std::string_view full_name, std::string_view what)
-{
-  Fields f(json, what);
-  SecretRecord r;
-  r.env = f.str("env");
-  r.name = f.str("name");
-  if (r.full_name() != full_name) {
-    fail(ErrorKind::integrity, "{}: \"env\"/\"name\" do not match the record's key", what);
-  }
-  r.owner = f.str("owner");
-  r.purpose = f.str("purpose");
-  r.tier = f.str("tier");
-  r.connectors = f.names("connectors");
-  if (f.has("escrow_only")) {
-    // Written only when true: one spelling per record.
-    if (!f.boolean("escrow_only") || !r.connectors.empty()) {
-      fail(ErrorKind::integrity, "{}: \"escrow_only\" is written only as true, and only without connectors", what);
-    }
-    r.escrow_only = true;
-  }
-  const std::string every = f.str("every");
-  if (!every.empty()) {
-    const auto cadence = parse_duration(every);
-    if (!cadence) {
-      fail(ErrorKind::integrity, "{}: \"every\" is not a duration", what);
-    }
-    r.every = *cadence;
-  }
-  r.generator = f.str("generator");
-  r.after_access = f.boolean("after_access");
-  r.custodians = f.names("custodians");
-  r.threshold = f.integer("threshold", 0, 255);
-  if ((r.custodians.empty() && r.threshold != 0)
-      || (!r.custodians.empty()
-          && (r.threshold < 1 || r.threshold > static_cast<std::int64_t>(r.custodians.size())))) {
-    fail(ErrorKind::integrity, "{}: \"threshold\" does not fit the custodians", what);
-  }
-  r.shared_with = f.names("shared_with");
-  r.due = f.str("due");
-  const std::string due_since = f.str("due_since");
-  if (!due_since.empty()) {
-    const auto at = parse_time(due_since);
-    if (!at || due_since != format_time(*at)) {
-      fail(ErrorKind::integrity, "{}: \"due_since\" is not a time", what);
-    }
-    r.due_since = *at;
-  }
-  r.state = f.enumerated("state", parse_secret_state, "secret state");
-  r.created_at = f.time("created_at");
-  const Json& versions = f.raw("versions");
-  if (!versions.is_array()) {
-    fail(ErrorKind::integrity, "{}: \"versions\" must be a list", what);
-  }
-  std::set<std::int64_t> numbers;
-  int current = 0;
-  for (const Json& item : versions) {
-    VersionRecord version = version_from_json(item, what);
-    if (!numbers.insert(version.v).second) {
-      fail(ErrorKind::integrity, "{}: version {} appears twice", what, version.v);
-    }
-    current += version.state == VersionState::current ? 1 : 0;
-    r.versions.push_back(std::move(version));
-  }
-  if (current > 1) {
-    fail(ErrorKind::integrity, "{}: more than one current version", what);
-  }
-  const Json& requests = f.raw("requests");
-  if (!requests.is_array()) {
-    fail(ErrorKind::integrity, "{}: \"requests\" must be a list", what);
-  }
-  std::set<std::string> ids;
-  for (const Json& item : requests) {
-    Request request = request_from_json(item, what);
-    if (!ids.insert(request.id).second) {
-      fail(ErrorKind::integrity, "{}: request {} appears twice", what, request.id);
-    }
-    r.requests.push_back(std::move(request));
-  }
-  f.signature(r);
-  f.done();
-  return r;
-}
-
-// --- paths, signing, names -------------------------------------------------------------------
-
-std::string member_path(std::string_view name)
-{
-  return fmt::format("members/{}", name);
-}
-std::string connector_path(std::string_view name)
-{
-  return fmt::format("connectors/{}", name);
-}
-std::string secret_path(std::string_view full_name)
-{
-  return fmt::format("secrets/{}", full_name);
-}
-std::string version_path(std::string_view full_name, std::int64_t v)
-{
-  return fmt::format("secrets/{}#v{}", full_name, v);
-}
-std::string request_path(std::string_view full_name, std::string_view id)
-{
-  return fmt::format("secrets/{}#request/{}", full_name, id);
-}
-std::string approval_path(std::string_view full_name, std::string_view id, std::string_view by)
-{
-  return fmt::format("secrets/{}#request/{}/approval/{}", full_name, id, by);
-}
-std::string denial_path(std::string_view full_name, std::string_view id)
-{
-  return fmt::format("secrets/{}#request/{}/denial", full_name, id);
-}
-
-Bytes signing_message(ByteView vault_id, std::string_view path, const Json& body)
-{
-  Json stripped = body;
-  if (stripped.is_object()) {
-    for (const char* key : {"sig", "versions", "requests", "approvals", "denial"}) {
-      stripped.erase(key);
-    }
-  }
-  const std::string canonical_body = canonical::dump(stripped);
-  Bytes message;
-  message.reserve(vault_id.size() + path.size() + 1 + canonical_body.size());
-  message.insert(message.end(), vault_id.begin(), vault_id.end());
-  message.insert(message.end(), path.begin(), path.end());
-  message.push_back(0);
-  message.insert(message.end(), canonical_body.begin(), canonical_body.end());
-  return message;
-}
-
-crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const SecretBytes& sign_sk)
-{
-  return crypto::sign(k_record_label, signing_message(vault_id, path, body), sign_sk);
-}
-
-crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const Identity& signer)
-{
-  return signer.sign(k_record_label, signing_message(vault_id, path, body));
-}
-
-bool verify_body(ByteView vault_id,
-                 std::string_view path,
-                 const Json& body,
-                 const crypto::Signature& sig,
-                 const crypto::SignPublicKey& sign_pk)
-{
-  return crypto::verify(k_record_label, signing_message(vault_id, path, body), sig, sign_pk);
+  return !id.empty() && id.size() <= 32
+         && std::all_of(id.begin(), id.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
 }
 
 bool valid_env_name(std::string_view env)
@@ -1177,16 +594,6 @@ std::pair<std::string, std::string> split_secret_name(std::string_view full_name
     start = end + 1;
   }
   return {std::string(env), std::string(name)};
-}
-
-std::array<std::uint8_t, 16> derive_vault_id(const MemberRecord& genesis)
-{
-  const Json body{{"name", genesis.name},
-                  {"sign_pk", canonical::b64(genesis.sign_pk)},
-                  {"box_pk", canonical::b64(genesis.box_pk)},
-                  {"added_at", format_stored_time(genesis.added_at)},
-                  {"genesis", genesis.genesis}};
-  return crypto::hash16(labels::k_vault_id, as_bytes(canonical::dump(body)));
 }
 
 } // namespace escrow

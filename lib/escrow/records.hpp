@@ -1,13 +1,8 @@
-// The signed records of a vault (docs/FORMAT.md has the grammar).
-//
-// Every record carries "by" (the member who signed it) and "sig": Ed25519 by that member over
-// the digest BLAKE2b-256("escrow/v1/record" || 0x00 || message), where
-//   message = vault_id (16 bytes) || path || 0x00 || canonical(body)
-// and body is the record without "sig" and without its nested signed lists (a secret's
-// "versions" and "requests", a request's "approvals" and "denial"). The path names where the
-// record lives ("members/alice", "secrets/prod/db#v3", "secrets/prod/db#request/ID/approval/bob";
-// see the *_path functions), so a record cannot be moved to another place, secret, request or
-// vault.
+// The closed vocabularies escrow-vault/2 shares with the connectors and the CLI (roles, version and
+// secret states, connector kinds, HTTP methods), the environment policy's fields, a connector's
+// settings as the drivers run them (ConnectorRecord), the one spelling of the native kinds'
+// settings, and the name rules. The records themselves are history/state.hpp's (the format:
+// docs/design/vault-2-operations.md).
 #pragma once
 
 #include <escrow/canonical.hpp>
@@ -75,34 +70,6 @@ void to_json(Json& json, HttpMethod method);
 // "admin, rotator" (for people).
 std::string join_roles(const std::set<Role>& roles, std::string_view separator = ", ");
 
-struct Signed
-{
-  std::string by;
-  crypto::Signature sig{};
-};
-
-struct MemberRecord : Signed
-{
-  std::string name;
-  crypto::SignPublicKey sign_pk{};
-  crypto::BoxPublicKey box_pk{};
-  std::set<Role> roles;
-  std::set<std::string> envs; // "*" = every environment
-  std::string added_by;
-  Timestamp added_at = 0;
-  std::optional<Timestamp> removed_at;
-  std::string removed_by;
-  std::string genesis; // b64 salt; only on the genesis admin
-
-  bool active() const { return !removed_at.has_value(); }
-  bool has_role(Role role) const { return roles.count(role) > 0; }
-  bool reaches(std::string_view env) const
-  {
-    return envs.count("*") > 0 || envs.count(std::string(env)) > 0;
-  }
-  std::string fingerprint() const;
-};
-
 struct EnvPolicy
 {
   std::int64_t min_threshold = 1;
@@ -112,17 +79,8 @@ struct EnvPolicy
   std::int64_t keep = 3;            // versions kept besides current (previous + retired)
 };
 
-struct PolicyRecord : Signed
-{
-  std::map<std::string, EnvPolicy> envs; // "*" is the default for unlisted environments
-  std::string notify;                    // command receiving one JSON event per result
-
-  const EnvPolicy& for_env(std::string_view env) const;
-};
-
-// The native kinds' settings (docs/CONNECTORS.md), shared by escrow-vault/1's connector record
-// and escrow-vault/2's connector-add operation and `c:` record (vault-2-operations.md §7). Each
-// kind stores exactly its own fields and no other; command and manual connectors store none of
+// The native kinds' settings (docs/CONNECTORS.md) of escrow-vault/2's connector-add operation and
+// `c:` record (vault-2-operations.md §7). Each kind stores exactly its own fields and no other; command and manual connectors store none of
 // them. No field ever holds a value: the connector's own credential is a secret of the vault,
 // named by auth_secret.
 struct ConnectorSettings
@@ -148,7 +106,9 @@ struct ConnectorSettings
   friend bool operator==(const ConnectorSettings&, const ConnectorSettings&) = default;
 };
 
-struct ConnectorRecord : Signed, ConnectorSettings
+// A connector as the drivers run it (connectors/connector.hpp), made from escrow-vault/2's
+// connector (history::connector_record).
+struct ConnectorRecord : ConnectorSettings
 {
   std::string name;
   std::string env;
@@ -161,140 +121,24 @@ struct ConnectorRecord : Signed, ConnectorSettings
   std::string rehearse_with; // a staging twin `escrow rehearse` uses instead of it ("" = none)
 };
 
-struct Grant
-{
-  std::string key; // b64 crypto_box_seal(DK) to the grantee
-  Timestamp until = 0;
-  std::string request;
-};
-
-struct VersionRecord : Signed
-{
-  std::int64_t v = 0;
-  VersionState state = VersionState::current;
-  Timestamp created_at = 0;
-  std::string created_by;
-  std::string why;
-  std::string nonce;      // b64
-  std::string ciphertext; // b64
-  std::string dk_commit;  // b64
-  std::map<std::string, std::string> wrapped; // member -> b64 sealed DK
-  std::map<std::string, std::string> shares;  // custodian -> b64 sealed (x || y)
-  std::map<std::string, Grant> granted;       // grant holders carried across rotation
-};
-
-struct Approval : Signed
-{
-  std::int64_t v = 0;           // the version whose share is re-sealed
-  std::string share;            // b64 crypto_box_seal(x || y) to the requester
-  Timestamp created_at = 0;
-};
-
-struct Denial : Signed
-{
-  std::string why;
-  Timestamp created_at = 0;
-};
-
-struct Request : Signed // by = the requester
-{
-  std::string id;
-  std::string why;
-  std::int64_t ttl = 0;
-  Timestamp created_at = 0;
-  std::optional<Timestamp> used_at;
-  std::vector<Approval> approvals;
-  std::optional<Denial> denial;
-
-  Timestamp expires_at() const { return created_at + ttl; }
-};
-
-struct SecretRecord : Signed
-{
-  std::string env;
-  std::string name;
-  std::string owner;
-  std::string purpose;
-  std::string tier = "standard";
-  std::vector<std::string> connectors; // in the order they run (rollback: the reverse)
-  bool escrow_only = false; // lives only in escrow (exec/get): rotates with no connector
-  std::int64_t every = 0; // rotation cadence, seconds; 0 = none
-  std::string generator;  // "len=32,alphabet=base62", "cmd=..." or ""
-  bool after_access = false;
-  std::vector<std::string> custodians;
-  std::int64_t threshold = 0;
-  std::vector<std::string> shared_with;
-  std::string due;        // why it is due for rotation now ("" = not by event)
-  Timestamp due_since = 0;
-  SecretState state = SecretState::active;
-  Timestamp created_at = 0;
-  std::vector<VersionRecord> versions;
-  std::vector<Request> requests;
-
-  std::string full_name() const { return env + "/" + name; }
-  const VersionRecord* current() const;
-  VersionRecord* current();
-  const VersionRecord* find_version(std::int64_t v) const;
-  std::int64_t next_version() const;
-};
-
-// JSON conversion. from_json is strict: unknown or missing fields, wrong types, bad base64 or
-// key lengths are Error(integrity) naming `what`.
-Json to_json(const MemberRecord& record);
-Json to_json(const PolicyRecord& record);
-Json to_json(const ConnectorRecord& record);
-Json to_json(const SecretRecord& record);
-Json to_json(const VersionRecord& record);
-Json to_json(const Request& record);
-Json to_json(const Approval& record);
-Json to_json(const Denial& record);
-MemberRecord member_from_json(const Json& json, std::string_view name, std::string_view what);
-PolicyRecord policy_from_json(const Json& json, std::string_view what);
-ConnectorRecord connector_from_json(const Json& json, std::string_view name, std::string_view what);
-
 // The settings of a native kind as JSON members (exactly the kind's own; none for command and
-// manual), the one spelling of escrow-vault/1's connector record and escrow-vault/2's
-// connector-add / `c:` (keys: auth_secret conninfo role alternate_role user host url method body
-// headers expect_status verify_url verify_expect_status cacert node field auth_user).
+// manual), the one spelling of escrow-vault/2's connector-add / `c:` (keys: auth_secret conninfo
+// role alternate_role user host url method body headers expect_status verify_url verify_expect_status cacert node field auth_user).
 void put_native_settings(Json& out, ConnectorKind kind, const ConnectorSettings& settings);
 // Whether `key` is one of those members (for a reader that holds them among its own fields).
 [[nodiscard]] bool is_native_setting_key(std::string_view key);
 // Strict: `settings` (an object holding only setting members) must hold exactly kind's settings,
-// each valid (the rules of the connector record: lengths, URLs, statuses, PEM, an auth_secret of
-// `env`, alternate_role a second role, auth_user with auth_secret). Error(integrity) "<what>: …".
+// each valid (lengths, URLs, statuses, PEM, an auth_secret of `env`, alternate_role a second role, auth_user with auth_secret). Error(integrity) "<what>: …".
 ConnectorSettings native_settings_from_json(ConnectorKind kind, std::string_view env, const Json& settings,
                                             std::string_view what);
-SecretRecord secret_from_json(const Json& json, std::string_view full_name, std::string_view what);
-
-// Record paths.
-std::string member_path(std::string_view name);
-std::string connector_path(std::string_view name);
-std::string secret_path(std::string_view full_name);
-std::string version_path(std::string_view full_name, std::int64_t v);
-std::string request_path(std::string_view full_name, std::string_view id);
-std::string approval_path(std::string_view full_name, std::string_view id, std::string_view by);
-std::string denial_path(std::string_view full_name, std::string_view id);
-
-// The bytes a record signature covers. `body` is the record's JSON; "sig" and the nested
-// signed lists are dropped here.
-Bytes signing_message(ByteView vault_id, std::string_view path, const Json& body);
-crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const SecretBytes& sign_sk);
-// The same, through the identity (its local keys or its agent).
-crypto::Signature sign_body(ByteView vault_id, std::string_view path, const Json& body, const Identity& signer);
-[[nodiscard]] bool verify_body(ByteView vault_id,
-                               std::string_view path,
-                               const Json& body,
-                               const crypto::Signature& sig,
-                               const crypto::SignPublicKey& sign_pk);
 
 // Names. Secret names are ENV/NAME: ENV is 1-32 of [a-z0-9_-]; NAME is 1-128 bytes of segments
 // of [A-Za-z0-9._-] joined by '/', no empty, "." or ".." segment.
 [[nodiscard]] bool valid_env_name(std::string_view env);
 // Splits and checks "ENV/NAME"; throws Error(usage) with the reason.
 std::pair<std::string, std::string> split_secret_name(std::string_view full_name);
-
-// The vault id derived from the genesis member (16 bytes).
-std::array<std::uint8_t, 16> derive_vault_id(const MemberRecord& genesis);
+// Whether text is a well-formed request id (1-32 of [a-z0-9]; escrow writes 16 hex characters).
+[[nodiscard]] bool valid_request_id(std::string_view id);
 
 } // namespace escrow
 

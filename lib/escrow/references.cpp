@@ -1,6 +1,7 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/env_file.hpp>
 #include <escrow/error.hpp>
+#include <escrow/records.hpp>
 #include <escrow/references.hpp>
 
 #include <cerrno>
@@ -17,7 +18,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t k_max_template_size = 16 * 1024 * 1024;
-constexpr std::size_t k_max_env_file_size = 1024 * 1024;
 
 bool name_char(char c)
 {
@@ -223,50 +223,6 @@ InjectResult inject_with(const fs::path& input, const fs::path& output, SecretBy
     result.secrets.emplace_back(reference.secret, reference.version);
   }
   return result;
-}
-
-InjectResult inject(Session& session, const fs::path& input, const fs::path& output, SecretBytes* to_stdout)
-{
-  std::vector<std::int64_t> versions;
-  InjectResult result = inject_with(input, output, to_stdout, [&](const std::vector<Reference>& distinct) {
-    std::vector<ValueRead> reads;
-    for (const Reference& reference : distinct) {
-      Json detail{{"into", "inject"},
-                  {"template", input.string()},
-                  {"output", output.empty() ? std::string("-") : output.string()}};
-      reads.push_back(read_value(session, reference.secret, reference.version, JournalAction::reveal, std::move(detail)));
-    }
-    record_reads(session, reads);
-    std::vector<SecretBytes> values;
-    for (ValueRead& read : reads) {
-      versions.push_back(read.version);
-      values.push_back(std::move(read.value));
-    }
-    return values;
-  });
-  for (std::size_t i = 0; i < result.secrets.size() && i < versions.size(); ++i) {
-    result.secrets[i].second = versions[i];
-  }
-  return result;
-}
-
-EnvFileValues read_env_file(Session& session, const fs::path& path, const std::string& program)
-{
-  const SecretBytes text = read_secret_file(path, k_max_env_file_size);
-  std::vector<EnvEntry> entries = parse_env_file(text.expose_view(), path.string());
-  EnvFileValues values;
-  for (auto& entry : entries) {
-    const std::string what = fmt::format("{}: line {}", path.string(), entry.line);
-    const auto reference = parse_reference(entry.value.expose_view(), what);
-    if (!reference) {
-      values.plain.emplace_back(entry.name, std::string(entry.value.expose_view()));
-      continue;
-    }
-    Json detail{{"program", program}, {"variable", entry.name}, {"env_file", path.string()}};
-    values.reads.push_back(read_value(session, reference->secret, reference->version, JournalAction::exec, std::move(detail)));
-    values.variables.push_back(entry.name);
-  }
-  return values;
 }
 
 } // namespace escrow

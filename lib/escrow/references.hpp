@@ -4,16 +4,15 @@
 //
 // In a template, a reference is "escrow://" followed by the longest run of name characters
 // (letters, digits, '.', '_', '-', '/') not ending in '.' or '/' (so "see escrow://prod/db." ends
-// before the full stop), then optionally "@v" and digits. Every read goes through
-// read_value() (lib/escrow/read.hpp): the normal read rules, one journal entry per secret read.
-// An unknown secret or version is Error(usage) (exit 2), no access Error(access) (exit 4); either
+// before the full stop), then optionally "@v" and digits. The caller reads the values (the vault
+// session's read rules, one journal entry per secret read: history/secrets.hpp). An unknown
+// secret or version is Error(usage) (exit 2), no access Error(access) (exit 4); either
 // way nothing is written and no command runs.
 #pragma once
 
 #include <functional>
 
-#include <escrow/read.hpp>
-#include <escrow/session.hpp>
+#include <escrow/secret_bytes.hpp>
 
 #include <filesystem>
 #include <optional>
@@ -53,15 +52,6 @@ struct InjectResult
   std::size_t references = 0;
 };
 
-// `escrow inject`: reads the template (a text file without values), resolves its references
-// (each distinct one read once, journaled as a "reveal" into this output), and writes the result:
-// to `output` atomically with mode 0600 (a symbolic link there is refused, Error(io)), or, when
-// `output` is empty, into `to_stdout`.
-InjectResult inject(Session& session,
-                    const std::filesystem::path& input,
-                    const std::filesystem::path& output,
-                    SecretBytes* to_stdout);
-
 // inject() with the reading supplied by the caller (escrow-vault/2's session, vault-2-plan.md
 // step 5b): `read_all` gets each distinct reference once, in template order, and returns their
 // values after journaling the reads (or throws: then nothing is written).
@@ -70,15 +60,5 @@ InjectResult inject_with(const std::filesystem::path& input,
                          const std::filesystem::path& output,
                          SecretBytes* to_stdout,
                          const ReadReferences& read_all);
-
-// `escrow exec --env-file`: the file's variables. Values that are references are read (not yet
-// journaled: pass `reads` to record_reads()); the others are plain, non-secret values.
-struct EnvFileValues
-{
-  std::vector<std::pair<std::string, std::string>> plain;
-  std::vector<std::string> variables; // the variable of each read, parallel to `reads`
-  std::vector<ValueRead> reads;
-};
-EnvFileValues read_env_file(Session& session, const std::filesystem::path& path, const std::string& program);
 
 } // namespace escrow

@@ -90,8 +90,8 @@ void add_steps(Rehearsal& r, const rotation::Outcome& outcome, bool rollback_pha
 
 void failed(Rehearsal& r, const std::string& error)
 {
-  if (r.result != JournalResult::failed) {
-    r.result = JournalResult::failed;
+  if (r.result != RehearsalResult::failed) {
+    r.result = RehearsalResult::failed;
     r.error = error;
   }
 }
@@ -126,7 +126,7 @@ Rehearsal rehearse_one(history::VaultSession& real, const history::VaultSessionO
   Rehearsal r;
   r.secret = full_name;
   r.env = env;
-  r.result = JournalResult::ok;
+  r.result = RehearsalResult::ok;
   r.at = ro.at ? *ro.at : options.clock.now();
   std::string live_vid;
   const history::Version* live = rotation::v2::live_version(secret, &live_vid);
@@ -327,7 +327,7 @@ Json Rehearsal::to_json() const
               {"env", env},
               {"live_version", live_version},
               {"sandbox_version", sandbox_version},
-              {"result", result},
+              {"result", ok() ? "ok" : "failed"},
               {"error", error},
               {"connectors", plans},
               {"steps", step_list},

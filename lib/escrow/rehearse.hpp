@@ -21,7 +21,6 @@
 #include <escrow/audit/entries.hpp>
 #include <escrow/canonical.hpp>
 #include <escrow/history/vault_session.hpp>
-#include <escrow/journal.hpp>
 
 #include <chrono>
 #include <functional>
@@ -57,13 +56,15 @@ struct Step
   canonical::Json to_json() const;
 };
 
+enum class RehearsalResult { ok, failed };
+
 struct Rehearsal
 {
   std::string secret;
   std::string env;
   std::int64_t live_version = 0; // the real current version
   std::int64_t sandbox_version = 0;
-  JournalResult result = JournalResult::ok; // ok | failed
+  RehearsalResult result = RehearsalResult::ok;
   std::string error;  // the first failure, one line
   std::vector<ConnectorPlan> connectors;
   std::vector<Step> steps;
@@ -72,7 +73,7 @@ struct Rehearsal
   std::string entry; // the real journal entry
   canonical::Json notify;
 
-  bool ok() const { return result == JournalResult::ok; }
+  bool ok() const { return result == RehearsalResult::ok; }
   canonical::Json to_json() const;
   // "prod/db: rehearsed v3 → v4 and back in 0.4 s (db-staging twin, app verify-only)"
   std::string summary() const;

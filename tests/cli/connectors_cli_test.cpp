@@ -5,8 +5,7 @@
 #include "../unit/loopback_server.hpp"
 #include "fixture.hpp"
 
-#include <escrow/journal.hpp>
-#include <escrow/session.hpp>
+#include <escrow/session_options.hpp>
 
 #include <algorithm>
 #include <fstream>

@@ -6,7 +6,7 @@
 
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
-#include <escrow/session.hpp>
+#include <escrow/session_options.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -5,7 +5,7 @@
 #include <escrow/error.hpp>
 #include <escrow/history/backup.hpp>
 #include <escrow/history/replay.hpp>
-#include <escrow/session.hpp>
+#include <escrow/session_options.hpp>
 
 #include <escrow/crypto.hpp>
 #include <escrow/identity.hpp>

@@ -6,7 +6,7 @@
 #include <escrow/history/secrets.hpp>
 #include <escrow/history/vault_session.hpp>
 #include <escrow/rotation/v2.hpp>
-#include <escrow/session.hpp>
+#include <escrow/session_options.hpp>
 
 #include <chrono>
 #include <fstream>

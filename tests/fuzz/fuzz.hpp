@@ -135,7 +135,7 @@ inline std::string slurp(const std::filesystem::path& path)
 }
 
 // A regular file in a private temp folder, rewritten for each input: for the readers that take
-// a path (Vault::read maps the file, Journal reads it).
+// a path (the keys file reader maps the file).
 class ScratchFile
 {
 public:

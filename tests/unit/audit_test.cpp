@@ -17,7 +17,7 @@
 #include <escrow/audit/journal_check.hpp>
 #include <escrow/history/head_file.hpp>
 #include <escrow/history/vault_session.hpp>
-#include <escrow/session.hpp>
+#include <escrow/session_options.hpp>
 
 #include <catch2/catch.hpp>
 

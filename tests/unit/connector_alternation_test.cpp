@@ -1,4 +1,4 @@
-// connectors/alternation: which of a postgres connector's two roles a version belongs to, and how
+// connectors/alternation: which of a postgres connector's two roles a slot stands for, and how
 // the consumers are told (ESCROW_ROLE for a command, {{role}} in an http template). The real
 // rotations against PostgreSQL are the integration suite's (tests/integration/test_nocode.sh).
 #include "foundation_support.hpp"
@@ -8,42 +8,10 @@
 
 using namespace escrow;
 
-namespace {
-
-SecretRecord secret_with(std::initializer_list<VersionState> states)
+TEST_CASE("alternating roles: slot 0 is --role, slot 1 --alternate-role", "[connector][alternation]")
 {
-  SecretRecord secret;
-  std::int64_t v = 0;
-  for (const VersionState state : states) {
-    VersionRecord version;
-    version.v = ++v;
-    version.state = state;
-    secret.versions.push_back(version);
-  }
-  return secret;
-}
-
-} // namespace
-
-TEST_CASE("alternating roles: a version's slot counts the versions before it that did not fail", "[connector][alternation]")
-{
-  using S = VersionState;
-  // v1 slot 0, v2 slot 1, v3 slot 0: each rotation alternates.
-  const SecretRecord plain = secret_with({S::retired, S::previous, S::current});
-  CHECK(connector::alternation_slot(plain, 1) == 0);
-  CHECK(connector::alternation_slot(plain, 2) == 1);
-  CHECK(connector::alternation_slot(plain, 3) == 0);
-  CHECK(connector::alternation_slot(plain, 4) == 1); // the next rotation's new version
-  // A failed attempt does not count: v3 failed, so v4 (the next try) is the other slot than v2,
-  // like v3 was; and re-applying v2 after v3 failed uses v2's own slot.
-  const SecretRecord failed = secret_with({S::previous, S::current, S::failed});
-  CHECK(connector::alternation_slot(failed, 2) == 1);
-  CHECK(connector::alternation_slot(failed, 3) == 0);
-  CHECK(connector::alternation_slot(failed, 4) == 0);
-  // A rotation in progress: the pending version is the other slot than the current one.
-  const SecretRecord pending = secret_with({S::current, S::pending});
-  CHECK(connector::alternation_slot(pending, 2) != connector::alternation_slot(pending, 1));
-
+  // Which slot a version has (the versions before it that did not fail, modulo 2) is the v2
+  // engine's (rotation/v2.cpp: slot_of), exercised against PostgreSQL by tests/integration/test_nocode.sh.
   ConnectorRecord pg;
   pg.kind = ConnectorKind::postgres;
   pg.role = "app_blue";

@@ -1,6 +1,7 @@
-// The connector record's native-kind fields and the secret's escrow_only flag: each kind writes
-// exactly its own fields, parsing is strict (another kind's field, a missing one, a wrong type or
-// range is Error(integrity)), and records of the older kinds keep their bytes.
+// The native kinds' connector settings (records.hpp: put_native_settings /
+// native_settings_from_json, the one spelling of escrow-vault/2's connector-add and `c:`): each
+// kind writes exactly its own fields, parsing is strict (another kind's field, a missing one, a
+// wrong type or range is Error(integrity)), and the command and manual kinds write none.
 #include "foundation_support.hpp"
 
 #include <escrow/records.hpp>
@@ -18,7 +19,6 @@ ConnectorRecord base(ConnectorKind kind)
   r.kind = kind;
   r.timeout = 30;
   r.created_at = 1700000000;
-  r.by = "alice";
   return r;
 }
 
@@ -59,9 +59,19 @@ ConnectorRecord node_red()
   return r;
 }
 
-ConnectorRecord parse(const Json& json)
+// The settings as escrow-vault/2 writes them.
+Json to_json(const ConnectorRecord& r)
 {
-  return connector_from_json(json, "c1", "vault: connector c1");
+  Json json = Json::object();
+  put_native_settings(json, r.kind, r);
+  return json;
+}
+
+ConnectorRecord parse(ConnectorKind kind, const Json& json)
+{
+  ConnectorRecord r = base(kind);
+  static_cast<ConnectorSettings&>(r) = native_settings_from_json(kind, "prod", json, "vault: connector c1");
+  return r;
 }
 
 void same(const ConnectorRecord& a, const ConnectorRecord& b)
@@ -84,21 +94,20 @@ void same(const ConnectorRecord& a, const ConnectorRecord& b)
   CHECK(a.auth_user == b.auth_user);
 }
 
-std::string refused(Json json)
+std::string refused(ConnectorKind kind, Json json)
 {
-  return require_error(ErrorKind::integrity, [&] { (void)parse(json); });
+  return require_error(ErrorKind::integrity, [&] { (void)parse(kind, json); });
 }
 
 } // namespace
 
-TEST_CASE("connector records: each native kind round-trips with exactly its own fields", "[records][connector]")
+TEST_CASE("connector settings: each native kind round-trips with exactly its own fields", "[records][connector]")
 {
-  same(parse(to_json(postgres())), postgres());
-  same(parse(to_json(http())), http());
-  same(parse(to_json(node_red())), node_red());
+  same(parse(ConnectorKind::postgres, to_json(postgres())), postgres());
+  same(parse(ConnectorKind::http, to_json(http())), http());
+  same(parse(ConnectorKind::node_red, to_json(node_red())), node_red());
   CHECK(to_json(http())["method"] == "PATCH");
-  CHECK(to_json(node_red())["kind"] == "node-red");
-  // The older kinds write none of the new fields: their bytes do not change.
+  // The command and manual kinds write none of the settings.
   const Json command = to_json(base(ConnectorKind::command));
   for (const char* key : {"auth_secret", "conninfo", "role", "url", "method", "body", "headers", "node", "field",
                           "auth_user", "verify_url", "cacert"}) {
@@ -108,114 +117,54 @@ TEST_CASE("connector records: each native kind round-trips with exactly its own 
   CHECK_FALSE(to_json(node_red()).contains("body"));
 }
 
-TEST_CASE("connector records: the native fields are parsed strictly", "[records][connector]")
+TEST_CASE("connector settings: the native fields are parsed strictly", "[records][connector]")
 {
   // Another kind's field.
   Json json = to_json(postgres());
   json["url"] = "https://x";
-  CHECK(refused(json) == "vault: connector c1: unknown field \"url\"");
+  CHECK(refused(ConnectorKind::postgres, json) == "vault: connector c1: unknown field \"url\"");
   json = to_json(base(ConnectorKind::command));
   json["auth_secret"] = "prod/x";
-  CHECK(refused(json) == "vault: connector c1: unknown field \"auth_secret\"");
+  CHECK(refused(ConnectorKind::command, json) == "vault: connector c1: unknown field \"auth_secret\"");
   // A missing one.
   json = to_json(http());
   json.erase("headers");
-  CHECK(refused(json) == "vault: connector c1: missing \"headers\"");
+  CHECK(refused(ConnectorKind::http, json) == "vault: connector c1: missing \"headers\"");
   // Wrong values.
   json = to_json(http());
   json["method"] = "DELETE";
-  CHECK(refused(json) == "vault: connector c1: unknown HTTP method \"DELETE\" in \"method\"");
+  CHECK(refused(ConnectorKind::http, json) == "vault: connector c1: unknown HTTP method \"DELETE\" in \"method\"");
   json = to_json(http());
   json["expect_status"] = 99;
-  CHECK_THAT(refused(json), Catch::Contains("\"expect_status\" must be 100-599"));
+  CHECK_THAT(refused(ConnectorKind::http, json), Catch::Contains("\"expect_status\" must be 100-599"));
   json = to_json(http());
   json["verify_url"] = "";
-  CHECK_THAT(refused(json), Catch::Contains("\"verify_expect_status\" must be 100-599 with a verify_url, else 0"));
+  CHECK_THAT(refused(ConnectorKind::http, json), Catch::Contains("\"verify_expect_status\" must be 100-599 with a verify_url, else 0"));
   json = to_json(http());
   json["url"] = "ftp://x";
-  CHECK(refused(json) == "vault: connector c1: \"url\" must be an http:// or https:// URL");
+  CHECK(refused(ConnectorKind::http, json) == "vault: connector c1: \"url\" must be an http:// or https:// URL");
   json = to_json(http());
   json["headers"] = Json::array({"X-Evil: a\r\nX-Other: b"});
-  CHECK(refused(json) == "vault: connector c1: \"headers\" must list \"Name: value\" lines");
+  CHECK(refused(ConnectorKind::http, json) == "vault: connector c1: \"headers\" must list \"Name: value\" lines");
   json = to_json(http());
   json["cacert"] = "not a certificate";
-  CHECK(refused(json) == "vault: connector c1: \"cacert\" must hold PEM certificates");
+  CHECK(refused(ConnectorKind::http, json) == "vault: connector c1: \"cacert\" must hold PEM certificates");
   json = to_json(postgres());
   json["auth_secret"] = "staging/pg-admin";
-  CHECK(refused(json) == "vault: connector c1: \"auth_secret\" names a secret of another environment");
+  CHECK(refused(ConnectorKind::postgres, json) == "vault: connector c1: \"auth_secret\" names a secret of another environment");
   json["auth_secret"] = "not a name";
-  CHECK(refused(json) == "vault: connector c1: \"auth_secret\" is not a secret name (ENV/NAME)");
+  CHECK(refused(ConnectorKind::postgres, json) == "vault: connector c1: \"auth_secret\" is not a secret name (ENV/NAME)");
   json = to_json(postgres());
   json["role"] = "";
-  CHECK(refused(json) == "vault: connector c1: a postgres connector needs \"conninfo\" and \"role\"");
+  CHECK(refused(ConnectorKind::postgres, json) == "vault: connector c1: a postgres connector needs \"conninfo\" and \"role\"");
   json = to_json(postgres());
   json["conninfo"] = "host=x\u0001";
-  CHECK_THAT(refused(json), Catch::Contains("\"conninfo\" must be UTF-8 text of at most 4096 bytes"));
+  CHECK_THAT(refused(ConnectorKind::postgres, json), Catch::Contains("\"conninfo\" must be UTF-8 text of at most 4096 bytes"));
   json = to_json(node_red());
   json["auth_secret"] = "";
-  CHECK(refused(json) == "vault: connector c1: \"auth_user\" and \"auth_secret\" go together");
+  CHECK(refused(ConnectorKind::node_red, json) == "vault: connector c1: \"auth_user\" and \"auth_secret\" go together");
   json = to_json(node_red());
   json["verify_url"] = "";
   json["verify_expect_status"] = 0;
-  CHECK(refused(json) == "vault: connector c1: \"verify_url\" must be an http:// or https:// URL");
-}
-
-TEST_CASE("secret records: escrow_only is written only when true", "[records]")
-{
-  SecretRecord secret;
-  secret.env = "prod";
-  secret.name = "token";
-  secret.owner = "alice";
-  secret.created_at = 1700000000;
-  secret.by = "alice";
-  CHECK_FALSE(to_json(secret).contains("escrow_only"));
-  CHECK_FALSE(secret_from_json(to_json(secret), "prod/token", "s").escrow_only);
-  secret.escrow_only = true;
-  Json json = to_json(secret);
-  CHECK(json["escrow_only"] == true);
-  CHECK(secret_from_json(json, "prod/token", "s").escrow_only);
-  json["escrow_only"] = false;
-  CHECK(require_error(ErrorKind::integrity, [&] { (void)secret_from_json(json, "prod/token", "s"); })
-        == "s: \"escrow_only\" is written only as true, and only without connectors");
-  json["escrow_only"] = true;
-  json["connectors"] = Json::array({"c1"});
-  CHECK(require_error(ErrorKind::integrity, [&] { (void)secret_from_json(json, "prod/token", "s"); })
-        == "s: \"escrow_only\" is written only as true, and only without connectors");
-}
-
-TEST_CASE("connector records: the mysql kind and postgres alternating roles", "[records][connector][mysql]")
-{
-  ConnectorRecord mysql = base(ConnectorKind::mysql);
-  mysql.conninfo = "host=127.0.0.1 port=3306 user=escrow_admin";
-  mysql.db_user = "app";
-  mysql.db_host = "10.0.0.%";
-  mysql.auth_secret = "prod/my-admin";
-  const ConnectorRecord back = parse(to_json(mysql));
-  same(back, mysql);
-  CHECK(back.db_user == "app");
-  CHECK(back.db_host == "10.0.0.%");
-  CHECK(to_json(mysql)["kind"] == "mysql");
-  CHECK_FALSE(to_json(mysql).contains("role"));
-  Json json = to_json(mysql);
-  json.erase("host");
-  CHECK(refused(json) == "vault: connector c1: missing \"host\"");
-  json = to_json(mysql);
-  json["user"] = "";
-  CHECK(refused(json) == "vault: connector c1: a mysql connector needs \"conninfo\", \"user\" and \"host\"");
-  json = to_json(mysql);
-  json["role"] = "app";
-  CHECK(refused(json) == "vault: connector c1: unknown field \"role\"");
-
-  // A postgres record without alternate_role keeps its bytes; with one, it round-trips.
-  CHECK_FALSE(to_json(postgres()).contains("alternate_role"));
-  ConnectorRecord alternating = postgres();
-  alternating.alternate_role = "app_green";
-  const ConnectorRecord parsed = parse(to_json(alternating));
-  CHECK(parsed.alternate_role == "app_green");
-  CHECK(to_json(parsed) == to_json(alternating));
-  json = to_json(alternating);
-  json["alternate_role"] = alternating.role;
-  CHECK(refused(json) == "vault: connector c1: \"alternate_role\" must name a second role");
-  json["alternate_role"] = "";
-  CHECK(refused(json) == "vault: connector c1: \"alternate_role\" must name a second role");
+  CHECK(refused(ConnectorKind::node_red, json) == "vault: connector c1: \"verify_url\" must be an http:// or https:// URL");
 }

@@ -8,7 +8,7 @@
 #include <escrow/history/admin.hpp>
 #include <escrow/history/requests.hpp>
 #include <escrow/history/roster.hpp>
-#include <escrow/members.hpp> // the public identity file (read_public_identity), as member add reads it
+#include <escrow/identity.hpp> // the public identity file (read_public_identity), as member add reads it
 #include <escrow/history/secrets.hpp>
 
 #include <catch2/catch.hpp>
@@ -104,7 +104,7 @@ TEST_CASE("secrets: add_secret seals v1 for its readers and journals it; reveal 
   }
 }
 
-TEST_CASE("secrets: check_new_secret refuses bad arguments before any vault is opened", "[secrets]")
+TEST_CASE("secrets: check_secret_spec refuses bad arguments before any vault is opened", "[secrets]")
 {
   h::SecretSpec spec;
   spec.name = "prod/db";

@@ -179,11 +179,8 @@ std::string read_cacert(const std::string& path)
 
 Json settings_of(const ConnectorRecord& connector)
 {
-  Json settings = to_json(connector);
-  for (const char* common : {"env", "kind", "update", "verify", "instructions", "timeout", "created_at",
-                             "rehearse_with", "by", "sig"}) {
-    settings.erase(common);
-  }
+  Json settings = Json::object();
+  put_native_settings(settings, connector.kind, connector);
   if (settings.contains("cacert")) {
     settings["cacert"] = !connector.cacert.empty();
   }

@@ -82,7 +82,7 @@ struct Invocation
   // read rules; nullptr when the connector has none or it was not read (a driver that needs it
   // then fails the step, naming the secret).
   const SecretBytes* auth = nullptr;
-  // Alternating roles (with_alternation below): the version's slot (0 or 1) and the role the
+  // Alternating roles (role_for_slot below): the version's slot (0 or 1) and the role the
   // secret's connector with alternating roles gives it ("" when the secret has none). Every
   // connector of the secret receives them, so the consumers learn which role the value is for.
   int slot = 0;
@@ -96,15 +96,10 @@ struct Invocation
 //
 // The slot of a version is the number of the secret's versions before it that did not fail,
 // modulo 2: a rotation's new version always has the other slot than the version it replaces, and
-// a failed attempt does not count. Slot 0 is --role, slot 1 --alternate-role.
-int alternation_slot(const SecretRecord& secret, std::int64_t version);
+// a failed attempt does not count (rotation/v2.cpp computes it). Slot 0 is --role, slot 1
+// --alternate-role.
 // The role of `slot` for a connector with alternating roles (its --role for one role).
 const std::string& role_for_slot(const ConnectorRecord& connector, int slot);
-// `invocation` with its slot and role filled in from the vault: the slot of its version, the role
-// the first of the secret's connectors with alternating roles gives it.
-Invocation with_alternation(Invocation invocation, const Vault& vault);
-// The same for a secret record already at hand (only the vault's connectors are looked up).
-Invocation with_alternation(Invocation invocation, const SecretRecord& secret, const Vault& vault);
 
 struct StepResult
 {

@@ -2,9 +2,7 @@
 
 #include <escrow/canonical.hpp>
 #include <escrow/error.hpp>
-#include <escrow/journal.hpp>
 #include <escrow/lock.hpp>
-#include <escrow/summary.hpp>
 #include <escrow/util/escape.hpp>
 
 #include <random>
@@ -165,56 +163,6 @@ SyncReport sync(const Repo& repo, const SyncOptions& options)
     }
     pause_before_retry(attempt);
   }
-}
-
-std::string sync_message(std::string_view committed, std::string_view working)
-{
-  const std::string_view added =
-    working.substr(0, committed.size()) == committed ? working.substr(committed.size()) : working;
-  std::vector<std::string> lines;
-  std::set<std::string> actors;
-  const std::string summary = summarize_journal(added);
-  std::size_t start = 0;
-  while (start < summary.size()) {
-    const std::size_t end = summary.find('\n', start);
-    lines.push_back(summary.substr(start, end - start));
-    start = end == std::string::npos ? summary.size() : end + 1;
-  }
-  start = 0;
-  while (start < added.size()) {
-    std::size_t end = added.find('\n', start);
-    if (end == std::string_view::npos) {
-      end = added.size();
-    }
-    try {
-      actors.insert(util::escape_controls(
-        journal_entry_from_json(canonical::parse(added.substr(start, end - start), "entry"), "entry").actor));
-    } catch (const Error&) {
-    }
-    start = end + 1;
-  }
-  std::string subject;
-  if (lines.empty()) {
-    subject = "escrow: update the vault";
-  } else if (lines.size() == 1) {
-    // Without its timestamp: "escrow: prod/stripe-key: v4 → v5 by alice (rotation)".
-    const std::size_t space = lines[0].find(' ');
-    subject = "escrow: " + (space == std::string::npos ? lines[0] : lines[0].substr(space + 1));
-  } else {
-    std::string who;
-    for (const auto& actor : actors) {
-      who += (who.empty() ? "" : ", ") + actor;
-    }
-    subject = fmt::format("escrow: {} journal entries by {}", lines.size(), who.empty() ? "?" : who);
-  }
-  std::string message = subject + "\n";
-  if (lines.size() > 1) {
-    message += "\n";
-    for (const auto& line : lines) {
-      message += line + "\n";
-    }
-  }
-  return message;
 }
 
 } // namespace escrow::git

@@ -32,7 +32,7 @@ struct SyncOptions
   std::vector<std::string> files;            // escrow's own files, relative to the top
   std::filesystem::path lock;                // the vault's lock file
   std::chrono::milliseconds lock_wait{30000};
-  std::string message;                       // the commit message (sync_message)
+  std::string message;                       // the commit message
   int attempts = 3;                          // pushes tried before giving up
   // Run after each pull that changed something, before pushing (the freshness check): an
   // Error stops the sync with nothing pushed. Run WITHOUT the vault lock (it may open an escrow
@@ -56,10 +56,5 @@ struct SyncReport
 };
 
 SyncReport sync(const Repo& repo, const SyncOptions& options);
-
-// The commit message for the journal growing from `committed` (HEAD's) to `working`: a subject
-// "escrow: <the one entry>" or "escrow: N entries by alice, bob", and one body line per entry
-// (summary.hpp). Value-free like the journal.
-std::string sync_message(std::string_view committed, std::string_view working);
 
 } // namespace escrow::git

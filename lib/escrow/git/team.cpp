@@ -4,11 +4,8 @@
 #include <escrow/error.hpp>
 #include <escrow/git/history.hpp>
 #include <escrow/history/textconv.hpp>
-#include <escrow/journal.hpp>
-#include <escrow/summary.hpp>
 #include <escrow/util/escape.hpp>
 #include <escrow/util/file.hpp>
-#include <escrow/vault.hpp>
 
 #include <fcntl.h>
 
@@ -199,35 +196,12 @@ SyncReport sync_vault(const VaultSyncOptions& options)
   if (is_v2(options.vault_path)) {
     return sync_vault_v2(repo, options);
   }
-  const fs::path journal = Journal::path_for(options.vault_path);
-  const std::string vault_rel = repo.relative(options.vault_path);
-  const std::string journal_rel = repo.relative(journal);
   if (!util::kind_of(options.vault_path)) {
     throw Error(ErrorKind::io, fmt::format("{}: no such vault", options.vault_path.string()))
       .hint("create one with 'escrow init', or pass --vault PATH");
   }
-  // The freshness of what is about to be committed and of what a pull brings in.
-  const auto check = [&] {
-    const Vault vault = Vault::read(options.vault_path);
-    FreshnessInput input;
-    input.vault_rel = vault_rel;
-    input.journal_rel = journal_rel;
-    input.working_revision = vault.revision();
-    input.working_vault_id = vault.id_b64();
-    input.cache = options.state_dir;
-    input.working_journal = read_or_empty(journal, k_max_journal_read);
-    (void)check_freshness(repo, input);
-  };
-  check();
-  SyncOptions sync_options;
-  sync_options.files = {vault_rel, journal_rel};
-  sync_options.lock = fs::path(options.vault_path.string() + ".lock");
-  sync_options.lock_wait = options.lock_wait;
-  sync_options.attempts = options.attempts;
-  sync_options.check = check;
-  const std::string committed = repo.head() ? show(repo, "HEAD", journal_rel).value_or("") : std::string();
-  sync_options.message = sync_message(committed, read_or_empty(journal, k_max_journal_read));
-  return sync(repo, sync_options);
+  fail(ErrorKind::integrity, "{}: not an escrow-vault/2 head file (escrow-vault/1 is no longer supported)",
+       options.vault_path.string());
 }
 
 std::optional<history::VaultSessionOptions::HistoryCheck> journal_history_check(const fs::path& vault_path)
@@ -271,7 +245,7 @@ std::string textconv(const fs::path& file)
   if (std::optional<std::string> summary = history::summarize_v2(bytes)) {
     return std::move(*summary);
   }
-  return summarize(bytes);
+  return fmt::format("(not an escrow-vault/2 file: {} bytes)\n", bytes.size());
 }
 
 history::MergeOutcome merge_driver(const DriverFiles& files)

@@ -51,7 +51,8 @@ SyncReport sync_vault(const VaultSyncOptions& options);
 // Asking for HEAD costs one `git rev-parse`; the check itself runs only when HEAD moved.
 std::optional<history::VaultSessionOptions::HistoryCheck> journal_history_check(const std::filesystem::path& vault_path);
 
-// `escrow diff --textconv FILE`: the summary of FILE (summary.hpp).
+// `escrow diff --textconv FILE`: the summary of FILE (history/textconv.hpp); one line naming its
+// size for a file that is not escrow-vault/2.
 std::string textconv(const std::filesystem::path& file);
 
 struct DriverFiles

@@ -1,5 +1,5 @@
 #include <escrow/canonical.hpp>
-#include <escrow/escrow.hpp>
+#include <escrow/records.hpp>
 #include <escrow/history/keys_file.hpp>
 #include <escrow/identity.hpp>
 #include <escrow/records.hpp>

@@ -57,7 +57,7 @@ namespace escrow::history {
 
 constexpr std::string_view k_keys_format = "escrow-keys/2";
 constexpr std::string_view k_key_line_label = labels::k_key; // "escrow/v2/key"
-// The largest value a version holds (as v1, versions.hpp).
+// The largest value a version holds (64 KiB, as escrow-vault/1's).
 constexpr std::size_t k_max_value_size = 64 * 1024;
 // Bounds a hostile file cannot exceed: the whole file, one line key.
 constexpr std::size_t k_max_keys_file_size = std::size_t{1} << 30;

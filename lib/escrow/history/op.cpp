@@ -1,6 +1,6 @@
 #include <escrow/history/op.hpp>
 
-#include <escrow/escrow.hpp>
+#include <escrow/records.hpp>
 #include <escrow/generator.hpp>
 #include <escrow/history/entry.hpp>
 #include <escrow/history/json_read.hpp>

@@ -7,7 +7,7 @@
 #include <escrow/env_file.hpp>
 #include <escrow/records.hpp>
 #include <escrow/references.hpp>
-#include <escrow/secrets.hpp>
+#include <escrow/generator.hpp>
 
 #include <fmt/format.h>
 
@@ -17,7 +17,7 @@ namespace escrow::history {
 
 namespace {
 
-constexpr std::size_t k_max_env_file_size = 1024 * 1024; // as references.cpp
+constexpr std::size_t k_max_env_file_size = 1024 * 1024; // an env file (exec --env-file)
 
 Recipient recipient(const State& state, std::string_view name)
 {
@@ -170,21 +170,42 @@ void mark_used(VaultSession& session, const std::string& name, const std::string
 
 void check_secret_spec(const SecretSpec& spec)
 {
-  NewSecret v1;
-  v1.name = spec.name;
-  v1.owner = spec.owner;
-  v1.purpose = spec.purpose;
-  v1.tier = spec.tier;
-  v1.connectors = spec.connectors;
-  v1.custodians = spec.custodians;
-  v1.threshold = spec.threshold;
-  v1.every = spec.every;
-  v1.after_access = spec.after_access;
-  v1.escrow_only = spec.escrow_only;
-  if (!spec.generator.empty()) {
-    v1.generator = parse_generator(spec.generator);
+  (void)split_secret_name(spec.name);
+  if (spec.purpose.empty()) {
+    fail(ErrorKind::usage, "add: --purpose is required (what is this credential for?)");
   }
-  check_new_secret(v1);
+  // Metadata is shown to the whole team: text only, no terminal control characters.
+  for (const auto& [option, text] : {std::pair{"--purpose", &spec.purpose}, std::pair{"--tier", &spec.tier},
+                                     std::pair{"--owner", &spec.owner}}) {
+    if (!canonical::valid_utf8(*text)
+        || std::any_of(text->begin(), text->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      fail(ErrorKind::usage, "add: {} must be UTF-8 text without control characters", option);
+    }
+  }
+  if (!spec.generator.empty() && !parse_generator(spec.generator).command.empty()) {
+    fail(ErrorKind::usage, "add: --generate cmd=... is for rotation; give the first value on stdin");
+  }
+  if (spec.custodians.empty() && spec.threshold != 0) {
+    fail(ErrorKind::usage, "add: --threshold needs --custodians");
+  }
+  if (!spec.custodians.empty()
+      && (spec.threshold < 1 || spec.threshold > static_cast<std::int64_t>(spec.custodians.size()))) {
+    fail(ErrorKind::usage, "add: --threshold must be between 1 and the number of custodians ({})",
+         spec.custodians.size());
+  }
+  auto sorted = spec.custodians;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    fail(ErrorKind::usage, "add: a custodian is listed twice");
+  }
+  auto connectors = spec.connectors;
+  std::sort(connectors.begin(), connectors.end());
+  if (std::adjacent_find(connectors.begin(), connectors.end()) != connectors.end()) {
+    fail(ErrorKind::usage, "add: a connector is listed twice");
+  }
+  if (spec.escrow_only && !spec.connectors.empty()) {
+    fail(ErrorKind::usage, "add: --escrow-only and --connector exclude each other (an escrow-only secret has no connector)");
+  }
   if (!valid_secret_name(spec.name)) {
     fail(ErrorKind::usage, "add: invalid secret name \"{}\" (ENV/NAME)", spec.name);
   }

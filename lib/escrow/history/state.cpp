@@ -1,6 +1,6 @@
 #include <escrow/history/state.hpp>
 
-#include <escrow/escrow.hpp>
+#include <escrow/records.hpp>
 #include <escrow/history/json_read.hpp>
 #include <escrow/history/labels.hpp>
 #include <escrow/identity.hpp>

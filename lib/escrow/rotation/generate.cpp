@@ -1,14 +1,17 @@
 // The new value: generated at random, or printed by an external generator command straight into
-// locked memory (a failure is journaled, its output redacted).
+// locked memory (its output redacted; the engine journals a failure).
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
-#include <escrow/rotation/engine.hpp>
+#include <escrow/history/keys_file.hpp>
+#include <escrow/redact.hpp>
+#include <escrow/rotation/outcome.hpp>
 #include <escrow/util/process.hpp>
-#include <escrow/versions.hpp>
 
 #include <memory>
 
 namespace escrow::rotation {
+
+using history::k_max_value_size;
 
 Generated run_generator(const GeneratorSpec& spec, const std::string& secret, const std::string& env, std::int64_t v)
 {
@@ -73,24 +76,6 @@ Generated run_generator(const GeneratorSpec& spec, const std::string& secret, co
     result.value = std::move(value);
   }
   return result;
-}
-
-SecretBytes Rotator::generate(const SecretRecord& secret, const std::string& spec_text, std::int64_t v)
-{
-  const GeneratorSpec spec = parse_generator(spec_text);
-  Generated generated = run_generator(spec, secret.full_name(), secret.env, v);
-  const std::string& problem = generated.problem;
-  const std::string& said = generated.said;
-  if (!problem.empty()) {
-    JournalEntry entry = entry_for(JournalAction::rotate_failed, secret.full_name(), secret.env, v);
-    entry.result = JournalResult::failed;
-    entry.detail = Json{{"stage", "generate"}, {"error", problem}, {"output", said}};
-    m_session.record(std::move(entry));
-    m_journal.reset();
-    fail(ErrorKind::failed, "rotate {}: the generator ({}) failed: {}{}", secret.full_name(),
-         connector::one_line(spec.command, 60), problem, said.empty() ? "" : ": " + said);
-  }
-  return std::move(generated.value);
 }
 
 } // namespace escrow::rotation

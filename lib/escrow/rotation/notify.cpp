@@ -1,17 +1,9 @@
 // The notify hook (policy.notify): one JSON event per result on the hook's stdin, never a value.
 #include <escrow/error.hpp>
-#include <escrow/rotation/engine.hpp>
+#include <escrow/rotation/outcome.hpp>
 #include <escrow/util/process.hpp>
 
 namespace escrow::rotation {
-
-Json notify(const Session& session, const Json& event)
-{
-  if (session.options().sandbox) {
-    return nullptr;
-  }
-  return run_notify(session.vault().policy().notify, event);
-}
 
 Json run_notify(const std::string& command, const Json& event)
 {
@@ -40,34 +32,6 @@ Json run_notify(const std::string& command, const Json& event)
   } catch (const Error& error) {
     return Json{{"ran", false}, {"ok", false}, {"error", error.what()}};
   }
-}
-
-void Rotator::send(Outcome& out, const std::string& event)
-{
-  Json json{{"event", event},
-            {"secret", out.secret},
-            {"env", out.env},
-            {"action", outcome_action_name(out.action)},
-            {"result", outcome_result_name(out.result)},
-            {"version", out.version > 0 ? Json(out.version) : Json(nullptr)},
-            {"previous_version", out.previous_version > 0 ? Json(out.previous_version) : Json(nullptr)},
-            {"reason", out.reason},
-            {"error", out.error},
-            {"actor", m_session.me().name},
-            {"at", format_time(m_session.now())},
-            {"vault", m_session.vault().id_b64()}};
-  Json connectors = Json::array();
-  for (const auto& instruction : out.instructions) {
-    connectors.push_back(Json{{"connector", instruction.connector}, {"needs", "manual paste"}});
-  }
-  for (const auto& step : out.steps) {
-    connectors.push_back(Json{{"connector", step.connector},
-                              {"step", connector::step_name(step.step)},
-                              {"version", step.version},
-                              {"ok", step.ok}});
-  }
-  json["connectors"] = connectors;
-  out.notify = notify(m_session, json);
 }
 
 } // namespace escrow::rotation

@@ -1,5 +1,5 @@
 // Results: the outcome of each operation as JSON and as one line for people.
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/rotation/outcome.hpp>
 #include <escrow/util/text.hpp>
 
 #include <algorithm>
@@ -7,6 +7,28 @@
 namespace escrow::rotation {
 
 using util::join;
+
+std::string label(const std::string& name, std::int64_t v)
+{
+  return fmt::format("{}@v{}", name, v);
+}
+
+Instruction paste_instruction(const std::string& secret,
+                              const std::string& connector_name,
+                              const ConnectorRecord* connector,
+                              std::int64_t v,
+                              std::vector<std::string> who)
+{
+  Instruction instruction;
+  instruction.connector = connector_name;
+  instruction.text = connector != nullptr && !connector->instructions.empty()
+                       ? connector->instructions
+                       : "paste the new value where " + connector_name + " needs it";
+  instruction.who = std::move(who);
+  instruction.value_command = fmt::format("escrow get {} --reveal --version {}", secret, v);
+  instruction.confirm_command = fmt::format("escrow rotate --confirm {} {}", secret, connector_name);
+  return instruction;
+}
 
 std::string_view outcome_action_name(OutcomeAction action)
 {

@@ -1,4 +1,4 @@
-// The rotation engine on escrow-vault/2 (v2.hpp): the protocol of rotation.hpp, with the state
+// The rotation engine on escrow-vault/2 (v2.hpp; the protocol: docs/ROTATION.md), with the state
 // and the key material of history::VaultSession and its operations as the commits.
 #include <escrow/error.hpp>
 #include <escrow/generator.hpp>
@@ -7,7 +7,8 @@
 #include <escrow/history/material.hpp>
 #include <escrow/history/refusal.hpp>
 #include <escrow/history/secrets.hpp>
-#include <escrow/rotation/engine.hpp>
+#include <escrow/redact.hpp>
+#include <escrow/rotation/outcome.hpp>
 #include <escrow/rotation/v2.hpp>
 #include <escrow/util/text.hpp>
 

@@ -1,5 +1,5 @@
 // Rotation on escrow-vault/2 (vault-2-plan.md step 5b; docs/ROTATION.md has the protocol): the
-// engine of rotation.hpp — create → set → test → finish, rolled back on failure, resumed after a
+// rotation engine — create → set → test → finish, rolled back on failure, resumed after a
 // crash, paused for manual connectors — reading the state and the key material through
 // history::VaultSession and committing through its operations:
 //
@@ -25,7 +25,7 @@
 #pragma once
 
 #include <escrow/history/vault_session.hpp>
-#include <escrow/rotation/rotation.hpp>
+#include <escrow/rotation/outcome.hpp>
 
 #include <functional>
 #include <optional>
