@@ -331,16 +331,18 @@ struct VaultSession::Impl
     position = advance(Position{}, text, 0, r, journal_name());
   }
 
-  void check_head() const
+  // Returns whether the place's record of the head file's heads changed (then save it).
+  bool check_head()
   {
     if (!lost.empty()) {
-      return; // the loss is what is reported
+      return false; // the loss is what is reported
     }
     // The head file names the journal's heads (the usual case: nothing read), or entries this
     // session verified, or older ones: then the place's log is read.
     std::optional<std::set<Hash>> known;
     const auto is_known = [&](const Hash& h) {
       if (std::find(position.heads.begin(), position.heads.end(), h) != position.heads.end()
+          || std::find(position.head_file.begin(), position.head_file.end(), h) != position.head_file.end()
           || std::any_of(fresh.begin(), fresh.end(), [&](const VerifiedEntry& e) { return e.hash == h; })) {
         return true;
       }
@@ -361,6 +363,11 @@ struct VaultSession::Impl
                      store->paths().journal.filename().string() + ")"});
       }
     }
+    if (position.head_file == store->head().heads) {
+      return false;
+    }
+    position.head_file = store->head().heads;
+    return true;
   }
 
   void verify()
@@ -389,9 +396,9 @@ struct VaultSession::Impl
                                      "removes it",
                                      journal_name()));
     }
-    check_head();
+    const bool head_file_moved = check_head();
     const bool checked = check_git_history(cached);
-    if (!fast || !fresh.empty() || checked) {
+    if (!fast || !fresh.empty() || checked || head_file_moved) {
       save_cache();
     }
   }
