@@ -428,11 +428,6 @@ std::optional<Verified> Cache::load() const
       for (const Json& h : jr::array(p.need("heads"), p.at("heads"), 256)) {
         v.position.heads.push_back(jr::fixed_b64<32>(h, p.at("heads")));
       }
-      if (const Json* hf = p.maybe("head_file")) {
-        for (const Json& h : jr::array(*hf, p.at("head_file"), 256)) {
-          v.position.head_file.push_back(jr::fixed_b64<32>(h, p.at("head_file")));
-        }
-      }
       v.position.last_hash = jr::fixed_b64<32>(p.need("last_hash"), p.at("last_hash"));
       v.position.last_offset = static_cast<std::uint64_t>(jr::integer(p.need("last_offset"), p.at("last_offset"), 0, k_max_count));
       v.position.lines = static_cast<std::uint64_t>(jr::integer(p.need("lines"), p.at("lines"), 1, k_max_count));
@@ -575,9 +570,6 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   }
   Json pos = Json::object();
   pos["entries"] = position.entries;
-  if (!position.head_file.empty()) {
-    pos["head_file"] = hashes_json(position.head_file);
-  }
   pos["heads"] = hashes_json(position.heads);
   pos["last_hash"] = canonical::b64(position.last_hash);
   pos["last_offset"] = position.last_offset;

@@ -15,7 +15,7 @@
 // commit point):
 //   verified.json   {"format":"escrow-verified/2","git"?:{"checked_through"},
 //                   "log":{"chain","count","size"},
-//                   "position":{"entries","head_file"?,"heads","last_hash","last_offset","lines","size","ts"},
+//                   "position":{"entries","heads","last_hash","last_offset","lines","size","ts"},
 //                   "state":digest,"vault_id"}
 //   state2-<digest hex>.snap  escrow-state/2: line 1 {"format","genesis","index":BYTES,"lost",
 //                   "vault_id"}; then the index, one line per record sorted by path:
@@ -71,10 +71,6 @@ struct Position
   std::uint64_t entries = 0;     // entries verified (the replay's count)
   std::uint64_t lines = 0;       // complete lines of the journal up to `size`
   Timestamp ts = 0;              // the largest ts of the heads
-  // The head file's heads when they were last found among the verified entries (an event does
-  // not move the head file, so it usually names an older entry): the next open knows them without
-  // reading entries.log.
-  std::vector<Hash> head_file;
 
   friend bool operator==(const Position&, const Position&) = default;
 };

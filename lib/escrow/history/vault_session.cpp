@@ -1,7 +1,10 @@
+#include <escrow/atomic_file.hpp>
+#include <escrow/canonical.hpp>
 #include <escrow/history/apply.hpp>
 #include <escrow/history/authorize.hpp>
 #include <escrow/history/replay.hpp>
 #include <escrow/history/vault_session.hpp>
+#include <escrow/util/file.hpp>
 
 #include <algorithm>
 #include <map>
@@ -67,6 +70,7 @@ struct VaultSession::Impl
   std::vector<VerifiedEntry> fresh;
   // The state's digest while it is the one the cache named (nullopt: compute it at the next save).
   std::optional<Hash> digest;
+  std::vector<Hash> head_file_known; // see load_head_file_hint
   std::vector<std::string> warnings;
   std::vector<VerifiedEntry> lost;
   bool fast = false;
@@ -342,7 +346,7 @@ struct VaultSession::Impl
     std::optional<std::set<Hash>> known;
     const auto is_known = [&](const Hash& h) {
       if (std::find(position.heads.begin(), position.heads.end(), h) != position.heads.end()
-          || std::find(position.head_file.begin(), position.head_file.end(), h) != position.head_file.end()
+          || std::find(head_file_known.begin(), head_file_known.end(), h) != head_file_known.end()
           || std::any_of(fresh.begin(), fresh.end(), [&](const VerifiedEntry& e) { return e.hash == h; })) {
         return true;
       }
@@ -363,11 +367,67 @@ struct VaultSession::Impl
                      store->paths().journal.filename().string() + ")"});
       }
     }
-    if (position.head_file == store->head().heads) {
+    if (head_file_known == store->head().heads) {
       return false;
     }
-    position.head_file = store->head().heads;
+    head_file_known = store->head().heads;
+    save_head_file_hint();
     return true;
+  }
+
+  // The head file's heads found among the verified entries, remembered in the place's
+  // `head-file` (b64 hashes, one a line): an event does not move the head file, so it usually
+  // names an older entry than the journal's heads, and without this every open would read
+  // entries.log to find it. Only hashes this place verified are written; a file that does not
+  // parse is ignored (the log is read instead). Replaced atomically, best effort.
+  void load_head_file_hint()
+  {
+    head_file_known.clear();
+    try {
+      const fs::path file = cache->dir() / "head-file";
+      if (!util::kind_of(file)) {
+        return;
+      }
+      const std::string text = read_file(file, 64 * 1024);
+      std::size_t start = 0;
+      while (start < text.size()) {
+        const std::size_t nl = text.find('\n', start);
+        if (nl == std::string::npos) {
+          head_file_known.clear();
+          return;
+        }
+        const Bytes raw = canonical::unb64(std::string_view(text).substr(start, nl - start), file.string());
+        Hash h{};
+        if (raw.size() != h.size()) {
+          head_file_known.clear();
+          return;
+        }
+        std::copy(raw.begin(), raw.end(), h.begin());
+        head_file_known.push_back(h);
+        start = nl + 1;
+      }
+    } catch (const std::exception&) {
+      head_file_known.clear();
+    }
+  }
+
+  void save_head_file_hint() const
+  {
+    if (!lost.empty() || head_file_known.empty()) {
+      return;
+    }
+    try {
+      std::string text;
+      for (const Hash& h : head_file_known) {
+        text += canonical::b64(h) + "\n";
+      }
+      fs::create_directories(cache->dir());
+      AtomicFile file(cache->dir() / "head-file", 0600);
+      file.write(text);
+      file.commit();
+    } catch (const std::exception&) {
+      // Only an optimisation: the next open reads entries.log instead.
+    }
   }
 
   void verify()
@@ -378,6 +438,7 @@ struct VaultSession::Impl
     if (cached && !cached->legacy) {
       base = cached->log;
       digest = cached->state_digest;
+      load_head_file_hint();
     }
     fast = cached && !cached->legacy && !options.replay_all && continue_from(cached->position, cached->state);
     if (!fast) {
@@ -396,9 +457,9 @@ struct VaultSession::Impl
                                      "removes it",
                                      journal_name()));
     }
-    const bool head_file_moved = check_head();
+    check_head();
     const bool checked = check_git_history(cached);
-    if (!fast || !fresh.empty() || checked || head_file_moved) {
+    if (!fast || !fresh.empty() || checked) {
       save_cache();
     }
   }
