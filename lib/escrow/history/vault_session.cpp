@@ -71,6 +71,7 @@ struct VaultSession::Impl
   // The state's digest while it is the one the cache named (nullopt: compute it at the next save).
   std::optional<Hash> digest;
   std::vector<Hash> head_file_known; // see load_head_file_hint
+  bool head_file_dirty = false;
   std::vector<std::string> warnings;
   std::vector<VerifiedEntry> lost;
   bool fast = false;
@@ -102,6 +103,10 @@ struct VaultSession::Impl
       if (const std::optional<LogSummary> saved = cache->save(position, state, git_checked_through, base, fresh, digest)) {
         base = *saved;
         fresh.clear();
+        if (head_file_dirty) {
+          save_head_file_hint();
+          head_file_dirty = false;
+        }
       }
     } catch (const Error& error) {
       // The vault is fine; this machine only failed to remember: the next command re-verifies.
@@ -371,7 +376,7 @@ struct VaultSession::Impl
       return false;
     }
     head_file_known = store->head().heads;
-    save_head_file_hint();
+    head_file_dirty = true; // written with the next cache save (an open alone writes nothing)
     return true;
   }
 
