@@ -371,6 +371,21 @@ void Cache::save(const Verified& verified, std::size_t logged) const
   }
 }
 
+void Cache::forget(const std::set<Hash>& hashes) const
+{
+  std::optional<Verified> verified = load();
+  if (!verified || hashes.empty()) {
+    return;
+  }
+  const std::size_t before = verified->log.size();
+  std::erase_if(verified->log, [&](const VerifiedEntry& e) { return hashes.count(e.hash) > 0; });
+  if (verified->log.size() == before) {
+    return;
+  }
+  verified->position.last_hash = Hash{}; // no line has it: the next open takes the slow path
+  save(*verified, 0);
+}
+
 std::vector<VerifiedEntry> missing_entries(const std::vector<VerifiedEntry>& verified, const std::set<Hash>& present,
                                            const std::set<Hash>& acknowledged)
 {

@@ -91,6 +91,12 @@ public:
   // written again). The state snapshot is written when its digest changed.
   void save(const Verified& verified, std::size_t logged) const;
 
+  // Forgets the entries `hashes` (the git lock's undo of a phase 1 a crash interrupted,
+  // vault-2-merge.md §6: entries never published, about to be cut from the journal): they leave the
+  // log, and the position's last hash is cleared so the next open replays the journal (slow path) instead of
+  // continuing past them. Nothing when the place holds none of them.
+  void forget(const std::set<Hash>& hashes) const;
+
 private:
   std::filesystem::path m_dir;
   VaultId m_vault_id{};
