@@ -154,6 +154,8 @@ expect 5 "rollback loses the lock to a push in between" -- e ci2 rollback prod/d
 check "... with the lock message" -- contains "$ERR" "someone else pushed first (rotation lock not acquired); no connector was touched"
 check "... no connector ran" -- test "$(log_lines)" -eq "$LINES"
 check "... files, HEAD and status byte-identical" -- test "$(files_of ci2)" = "$BEFORE"
+e ci2 sync >/dev/null # (the pushes in between: the command would pull them first, as sync)
+BEFORE=$(files_of ci2)
 lose_next_push ci2
 expect 5 "compromise loses the lock the same way" -- e ci2 compromise prod/db --why "leaked in a log"
 check "... no connector ran" -- test "$(log_lines)" -eq "$LINES"
@@ -163,6 +165,8 @@ expect 0 "after escrow sync" -- e ci2 sync
 expect 0 "the compromise goes through" -- e ci2 compromise prod/db --why "leaked in a log"
 check "... its rotation ran the connector" -- test "$(log_lines)" -eq $((LINES + 1))
 check "... and is pushed, finish included" -- test "$(remote_head)" = "$(as ci2 git rev-parse HEAD)"
+expect 0 "a rotation under the lock" -- e ci2 rotate prod/db
+check "... pushed" -- test "$(remote_head)" = "$(as ci2 git rev-parse HEAD)"
 expect 0 "a rollback under the lock" -- e ci2 rollback prod/db
 check "... pushed too" -- test "$(remote_head)" = "$(as ci2 git rev-parse HEAD)"
 expect 0 "ci1 syncs" -- e ci1 sync

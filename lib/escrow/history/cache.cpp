@@ -382,7 +382,15 @@ void Cache::forget(const std::set<Hash>& hashes) const
   if (verified->log.size() == before) {
     return;
   }
-  verified->position.last_hash = Hash{}; // no line has it: the next open takes the slow path
+  if (verified->log.empty()) {
+    return; // cannot happen (the genesis is never tentative); nothing sensible to keep
+  }
+  // The last verified position is one of the forgotten entries: name the last entry kept instead.
+  // The line at the position's offset is then not that entry (it is gone, or is the forgotten
+  // one), so the next open replays the journal (slow path) rather than continuing past it.
+  if (hashes.count(verified->position.last_hash) > 0) {
+    verified->position.last_hash = verified->log.back().hash;
+  }
   save(*verified, 0);
 }
 

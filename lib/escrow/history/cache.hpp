@@ -93,7 +93,7 @@ public:
 
   // Forgets the entries `hashes` (the git lock's undo of a phase 1 a crash interrupted,
   // vault-2-merge.md §6: entries never published, about to be cut from the journal): they leave the
-  // log, and the position's last hash is cleared so the next open replays the journal (slow path) instead of
+  // log, and a position on one of them names the last entry kept, so the next open replays the journal (slow path) instead of
   // continuing past them. Nothing when the place holds none of them.
   void forget(const std::set<Hash>& hashes) const;
 
