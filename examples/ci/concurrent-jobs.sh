@@ -82,7 +82,7 @@ updates=$(grep -c . "$work/system/updates.log" || true)
 say "--- connector updates: $updates ($(tr '\n' ' ' <"$work/system/updates.log"))"
 journal=$(git -C "$work/team.git" show main:escrow.journal)
 finishes=$(printf '%s\n' "$journal" | grep -c '"action":"rotate-finish"' || true)
-reads=$(printf '%s\n' "$journal" | grep -c '"action":"reveal","actor":"ci-deploy"' || true)
+reads=$(printf '%s\n' "$journal" | grep -c '"action":"exec","actor":"ci-deploy"' || true)
 git clone -q "$work/team.git" "$work/fresh" 2>/dev/null
 (cd "$work/fresh" && escrow git-setup >/dev/null)
 verified=0

@@ -4,9 +4,9 @@
 # itself (exactly one connector update, one finished rotation upstream, the read in the shared
 # journal, a fresh clone verifies, the connector holds the vault's value); here it runs three
 # times, since the interleaving differs from run to run.
+EXAMPLES=$(cd "$(dirname "$0")/../../examples" && pwd)
 source "$(dirname "$0")/lib.sh"
 setup
-EXAMPLES=$(cd "$(dirname "$0")/../../examples" && pwd)
 for run in 1 2 3; do
   expect 0 "run $run: concurrent CI jobs (two rotations, one read)" -- \
     env ESCROW="$ESCROW" sh "$EXAMPLES/ci/concurrent-jobs.sh" "$WORK/demo$run"
