@@ -475,6 +475,13 @@ LockedRun run_rotation(const GitLockOptions& options, Options rotate_options,
     }
   }
   // 3. The run: phase 1 published through the lock before any connector runs.
+  const history::VaultPaths paths = history::VaultPaths::of(options.vault_path);
+  const auto journal_size = [&paths] {
+    std::error_code ignored;
+    const std::uintmax_t size = fs::file_size(paths.journal, ignored);
+    return ignored ? std::uintmax_t{0} : size;
+  };
+  const std::uintmax_t size_before = journal_size();
   rotate_options.publisher = &lock;
   if (rotate_options.in_flight_grace == 0) {
     rotate_options.in_flight_grace = k_in_flight_grace;
@@ -485,8 +492,8 @@ LockedRun run_rotation(const GitLockOptions& options, Options rotate_options,
     body(rotator);
     report.warnings = session.warnings();
   } catch (const Error&) {
-    if (lock.rejected()) {
-      throw; // phase 1 undone: nothing to publish
+    if (lock.rejected() || !lock.published()) {
+      throw; // phase 1 undone, or never reached: nothing of a rotation to publish
     }
     // Whatever the run wrote after a published phase 1 (a rollback's record) is pushed too.
     try {
@@ -496,6 +503,9 @@ LockedRun run_rotation(const GitLockOptions& options, Options rotate_options,
     throw;
   }
   report.start_pushed = lock.published();
+  if (!lock.published() && journal_size() == size_before) {
+    return report; // the run wrote nothing (nothing due, nothing to resume): nothing to publish
+  }
   // 4. The finish: committed and pushed (a lost push: pull through the driver, push again).
   try {
     const git::SyncReport finished = git::sync_vault(sync_options(options, options.finish_attempts));
