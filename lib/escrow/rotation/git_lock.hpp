@@ -18,7 +18,11 @@
 //                              cache place), Error(io), exit 5: no connector ran
 //   phases 2-3                 the connectors, then the finish (rotation/v2.hpp)
 //   after the run              the finish is committed and pushed like `escrow sync` (a rejected
-//                              push: pull through the merge driver, push again, up to 5 times)
+//                              push: pull through the merge driver, push again, up to 5 times),
+//                              when the run wrote anything; after an error, only when a phase 1
+//                              was published (what follows it must reach the team too)
+//   rotate --due               leaves alone a pending rotation younger than an hour (it may be
+//                              running in another clone), instead of resuming it
 //
 // Without an upstream (or with --no-push / escrow.push=false) nothing here runs: the rotation is
 // exactly the local one. Git is run as sync runs it (git/repo.hpp): argv only, never a value in an
