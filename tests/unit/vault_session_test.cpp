@@ -894,3 +894,62 @@ TEST_CASE("v2 session: an operation this machine verified cannot be cut out and 
   fs::remove_all(f.state_home);
   CHECK_NOTHROW(VaultSession::open(f.options(""), Access::read));
 }
+
+// The git lock of rotation (vault-2-merge.md §6): a phase 1 whose push was rejected is undone.
+TEST_CASE("v2 undo puts the files, the session and the cache place back to the checkpoint", "[v2][session][gitlock]")
+{
+  Fixture f;
+  team(f);
+  const auto files = f.vault_files();
+  VaultSession s = VaultSession::open(f.options(), Access::write);
+  const VaultSession::Checkpoint checkpoint = s.checkpoint();
+  const SecretAdd add = secret_add(f, s.vault_id(), "prod/db", "hunter2");
+  const Entry e = s.submit(add.args, add.material);
+  s.record(EventKind::merge, Result::ok, Json{{"heads", 1}});
+  CHECK(f.vault_files() != files);
+  const std::vector<Hash> undone = s.undo(checkpoint);
+  REQUIRE(undone.size() == 2);
+  CHECK(undone.front() == e.hash);
+  CHECK(f.vault_files() == files);
+  CHECK(s.state().secret("prod/db") == nullptr);
+  // The session writes on from the checkpoint; a new session opens without a loss.
+  s.submit(member(f, "carol", {Role::requester}, {"prod"}));
+  VaultSession again = VaultSession::open(f.options(), Access::read);
+  CHECK(again.fast_path());
+  CHECK(again.state().member("carol") != nullptr);
+  CHECK(again.state().secret("prod/db") == nullptr);
+}
+
+TEST_CASE("v2 cache forget: entries cut from the journal after a crash are no loss", "[v2][session][gitlock]")
+{
+  Fixture f;
+  team(f);
+  const std::string journal = slurp(f.journal());
+  const std::string head = slurp(f.head());
+  Hash added{};
+  fs::path place;
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    place = s.cache_place();
+    added = s.submit(member(f, "carol", {Role::requester}, {"prod"})).hash;
+  }
+  // Cut without forgetting: this machine reports the loss.
+  spit(f.journal(), journal);
+  spit(f.head(), head);
+  require_error([&] { (void)VaultSession::open(f.options(), Access::read); }, ErrorKind::integrity, "missing");
+  // Forgotten first (what the resolution of a tentative marker does): no loss, the slow path.
+  const Cache cache(place, read_head_file(f.head()).vault_id);
+  cache.forget({added});
+  VaultSession s = VaultSession::open(f.options(), Access::read);
+  CHECK_FALSE(s.fast_path());
+  CHECK(s.state().member("carol") == nullptr);
+  // Forgetting before the cut works too: the journal still holding the entry is replayed as new.
+  {
+    VaultSession w = VaultSession::open(f.options(), Access::write);
+    added = w.submit(member(f, "dave", {Role::requester}, {"prod"})).hash;
+  }
+  cache.forget({added});
+  VaultSession after = VaultSession::open(f.options(), Access::read);
+  CHECK_FALSE(after.fast_path());
+  CHECK(after.state().member("dave") != nullptr);
+}

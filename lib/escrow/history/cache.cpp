@@ -602,6 +602,29 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   return next;
 }
 
+void Cache::forget(const std::set<Hash>& hashes) const
+{
+  std::optional<Verified> verified = load();
+  if (!verified || hashes.empty()) {
+    return;
+  }
+  const std::size_t before = verified->log.size();
+  std::erase_if(verified->log, [&](const VerifiedEntry& e) { return hashes.count(e.hash) > 0; });
+  if (verified->log.size() == before) {
+    return;
+  }
+  if (verified->log.empty()) {
+    return; // cannot happen (the genesis is never tentative); nothing sensible to keep
+  }
+  // The last verified position is one of the forgotten entries: name the last entry kept instead.
+  // The line at the position's offset is then not that entry (it is gone, or is the forgotten
+  // one), so the next open replays the journal (slow path) rather than continuing past it.
+  if (hashes.count(verified->position.last_hash) > 0) {
+    verified->position.last_hash = verified->log.back().hash;
+  }
+  save(*verified, 0);
+}
+
 std::vector<VerifiedEntry> missing_entries(const std::vector<VerifiedEntry>& verified, const std::set<Hash>& present,
                                            const std::set<Hash>& acknowledged)
 {

@@ -130,6 +130,12 @@ public:
                                  const LogSummary& base, const std::vector<VerifiedEntry>& added,
                                  std::optional<Hash> digest = std::nullopt) const;
 
+  // Forgets the entries `hashes` (the git lock's undo of a phase 1 a crash interrupted,
+  // vault-2-merge.md §6: entries never published, about to be cut from the journal): they leave the
+  // log, and a position on one of them names the last entry kept, so the next open replays the journal (slow path) instead of
+  // continuing past them. Nothing when the place holds none of them.
+  void forget(const std::set<Hash>& hashes) const;
+
 private:
   std::filesystem::path m_dir;
   VaultId m_vault_id{};

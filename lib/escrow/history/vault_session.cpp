@@ -887,4 +887,70 @@ Entry VaultSession::record(Action action, Result result, std::optional<Json> det
   }
 }
 
+VaultSession::Checkpoint VaultSession::checkpoint()
+{
+  Impl& s = *m_impl;
+  if (!s.store->locked()) {
+    fail(ErrorKind::failed, "internal: checkpoint on a read session");
+  }
+  s.require_unchanged();
+  Checkpoint c;
+  c.journal_size = s.position.size;
+  c.head = read_file(s.store->paths().head, 64 * 1024);
+  c.keys = std::string(s.store->keys().bytes());
+  c.position = s.position;
+  c.state = s.state;
+  c.log = s.log;
+  c.git_checked_through = s.git_checked_through;
+  return c;
+}
+
+std::vector<Hash> VaultSession::entries_after(std::uint64_t offset) const
+{
+  std::vector<Hash> out;
+  const std::string text = m_impl->store->read_journal(offset);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t nl = text.find('\n', start);
+    out.push_back(hash_of_line(std::string_view(text).substr(start, nl - start), m_impl->journal_name()));
+    start = nl + 1;
+  }
+  return out;
+}
+
+std::vector<Hash> VaultSession::undo(const Checkpoint& c)
+{
+  Impl& s = *m_impl;
+  if (!s.store->locked()) {
+    fail(ErrorKind::failed, "internal: undo on a read session");
+  }
+  const std::vector<Hash> undone = entries_after(c.journal_size);
+  // The cache place first: a crash after it leaves entries this machine no longer counts as
+  // verified (replayed again as new), never a verified entry missing (a false loss).
+  s.state = c.state;
+  s.position = c.position;
+  s.log = c.log;
+  s.git_checked_through = c.git_checked_through;
+  s.save_cache(0);
+  s.store->undo_appends(c.journal_size, c.head, std::string_view(c.keys));
+  return undone;
+}
+
+std::size_t VaultSession::drop_garbage_key_lines()
+{
+  Impl& s = *m_impl;
+  if (!s.store->locked()) {
+    fail(ErrorKind::failed, "internal: a keys rewrite on a read session");
+  }
+  const std::set<std::string> keep = referenced_line_keys(s.state);
+  std::set<std::string> remove;
+  s.store->keys().for_each([&](std::string_view key, std::string_view) {
+    if (keep.count(std::string(key)) == 0) {
+      remove.insert(std::string(key));
+    }
+  });
+  s.store->remove_key_lines(remove);
+  return remove.size();
+}
+
 } // namespace escrow::history
