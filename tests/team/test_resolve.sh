@@ -101,7 +101,10 @@ expect 0 "bob syncs" -- e bob sync
 expect 0 "alice syncs" -- e alice sync
 expect 0 "alice verifies" -- e alice verify
 expect 0 "carol syncs" -- e carol sync
-expect 4 "carol cannot read under the denied request" -- e carol get prod/db --reveal
+expect 0 "carol's grants" -- e carol --json grants
+check "... request 2 denied by alice, with no approval" -- test "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); r=[c for c in d["closed"] if c["id"]==sys.argv[2]][0]; print(r["state"], r["denied_by"], r["approvals"])' "$OUT" "$REQ2")" = "denied alice 0"
+check "... request 1 still granted" -- test "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print([g["state"] for g in d["grants"] if g["id"]==sys.argv[2]])' "$OUT" "$REQ")" = "['granted']"
+check "bob's journal: one resolve entry by bob" -- test "$(grep -c '"action":"resolve","actor":"bob"' "$WORK/bob/escrow.journal")" -eq 1
 expect 0 "carol verifies" -- e carol verify
 
 finish
