@@ -107,4 +107,28 @@ check "... request 1 still granted" -- test "$(python3 -c 'import json,sys; d=js
 check "bob's journal: one resolve entry by bob" -- test "$(grep -c '"action":"resolve","actor":"bob"' "$WORK/bob/escrow.journal")" -eq 1
 expect 0 "carol verifies" -- e carol verify
 
+# 3. A rotation race (alice rotates prod/api on two clones): listed with the rule's suggestion;
+#    keeping a side would void a rotation whose value may be in a connector: refused (exit 1),
+#    nothing written; --current is not built (exit 1, says so).
+printf 'api-v1' | e alice add prod/api --owner alice --purpose "the api" >/dev/null
+e alice sync >/dev/null
+clone alice "$WORK/alice-2"
+a2() { (cd "$WORK/alice-2" && HOME="$WORK/home-alice" XDG_STATE_HOME="$WORK/state-alice" ESCROW_IDENTITY="$WORK/alice.id" "$@"); }
+a2 escrow git-setup >/dev/null
+printf 'api-v2' | a2 escrow rotate prod/api >/dev/null
+a2 escrow sync >/dev/null
+printf 'api-v3' | e alice rotate prod/api >/dev/null
+as alice git commit -qam "alice rotates prod/api"
+expect 1 "alice's pull stops on the rotation race" -- as alice git pull --no-rebase --no-edit
+expect 0 "escrow resolve lists it" -- e alice resolve
+check "... as a rotation race on prod/api" -- contains "$OUT" "suggested: escrow resolve prod/api --current"
+check "... both rotations listed" -- test "$(grep -c 'prod/api: v1 → v2 by alice (rotation started' <<<"$OUT")" -eq 2
+before=$(files_of alice)
+expect 1 "keeping a side would void a rotation" -- e alice resolve 1 --keep theirs
+check "... says why" -- contains "$ERR" "whose value may have reached a connector"
+expect 1 "--suggested cannot settle it either" -- e alice resolve --suggested
+expect 1 "--current is not built" -- e alice resolve prod/api --current 0123456789abcdef
+check "... files byte-identical" -- test "$before" = "$(files_of alice)"
+check "... no secret value in any output" -- lacks "$OUT$ERR" "api-v"
+
 finish

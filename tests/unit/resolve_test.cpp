@@ -108,9 +108,11 @@ TEST_CASE("resolve: keeping a side voids the other's operations and their closur
   {
     const std::set<Hash> voids = keep_side(m, 0, MergeSide::theirs);
     CHECK(voids == std::set<Hash>{r.carol_ok.hash, r.bob_ok.hash, r.used.hash});
-    const MergeAnalysis after = analyse_merge(journal_of(r.a.log), journal_of(r.b.log), voids, "olive");
+    const MergeAnalysis after = analyse_merge(journal_of(r.a.log), journal_of(r.b.log), voids, "bob");
     CHECK(after.conflicts.empty());
-    CHECK(after.refusals.empty()); // olive, the owner, could have denied (and approved nothing)
+    CHECK(after.refusals.empty()); // bob: his own approval, carol's he could have made, dave's use is closure
+    const MergeAnalysis olive = analyse_merge(journal_of(r.a.log), journal_of(r.b.log), voids, "olive");
+    CHECK_FALSE(olive.refusals.empty()); // the owner may deny but not approve: she may not void approvals
   }
   SECTION("keep ours: the denial is void")
   {

@@ -236,6 +236,26 @@ MergeAnalysis analyse_merge(std::string_view ours, std::string_view theirs, cons
   for (const Entry& e : impl->theirs_entries) {
     in_theirs.insert(e.hash);
   }
+  // Each side's summary, one line per entry (versions followed through the side's own file).
+  const auto summaries = [](std::string_view text) {
+    std::vector<std::string> lines;
+    const std::string all = summarize_journal_v2(text);
+    std::size_t pos = 0;
+    while (pos < all.size()) {
+      std::size_t end = all.find('\n', pos);
+      if (end == std::string::npos) {
+        end = all.size();
+      }
+      lines.push_back(all.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    return lines;
+  };
+  const std::vector<std::string> ours_summary = summaries(ours);
+  const std::vector<std::string> theirs_summary = summaries(theirs);
+  const auto summary_at = [](const std::vector<std::string>& lines, std::size_t i) {
+    return i < lines.size() ? lines[i] : std::string("(no summary)");
+  };
   MergeAnalysis out;
   out.union_text = std::string(ours);
   std::string common_text;
@@ -249,7 +269,7 @@ MergeAnalysis analyse_merge(std::string_view ours, std::string_view theirs, cons
     } else {
       impl->x.push_back(&e);
       listed.emplace(e.hash, ConflictOp{e.hash, MergeSide::ours, i + 1, e.actor, e.ts, action_name(e.action),
-                                        summarize_journal_v2(impl->ours_lines[i] + "\n")});
+                                        summary_at(ours_summary, i)});
       by_hash.emplace(e.hash, &e);
     }
   }
@@ -260,7 +280,7 @@ MergeAnalysis analyse_merge(std::string_view ours, std::string_view theirs, cons
       out.union_text += impl->theirs_lines[i];
       out.union_text += '\n';
       listed.emplace(e.hash, ConflictOp{e.hash, MergeSide::theirs, i + 1, e.actor, e.ts, action_name(e.action),
-                                        summarize_journal_v2(impl->theirs_lines[i] + "\n")});
+                                        summary_at(theirs_summary, i)});
       by_hash.emplace(e.hash, &e);
     }
   }
