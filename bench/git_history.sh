@@ -33,7 +33,7 @@ while [ "$n" -lt "$COMMITS" ]; do
   git commit -qam "rotate $n"; n=$((n + 1))
 done
 echo "commits on the first-parent line: $(git rev-list --first-parent --count HEAD); vault $(wc -c <escrow.vault) bytes, journal $(wc -c <escrow.journal) bytes"
-rm -rf "$WORK/plain" && mkdir "$WORK/plain" && cp escrow.vault escrow.journal "$WORK/plain/"
+rm -rf "$WORK/plain" && mkdir "$WORK/plain" && cp escrow.vault escrow.journal escrow.keys "$WORK/plain/" 2>/dev/null || cp escrow.vault escrow.journal "$WORK/plain/"
 time_ms() { # median of 5 runs, milliseconds
   local runs=()
   for _ in 1 2 3 4 5; do

@@ -37,7 +37,7 @@ done
 # --due 4: exactly the first 4 secrets are overdue; each has v2 current and v1 previous, 2 of 3.
 "$ESCROW" --vault v/escrow.vault list > list.txt
 [ "$(grep -c ' overdue ' list.txt)" = 4 ] || fail "expected 4 overdue secrets: $(cat list.txt)"
-for i in 1 2 3 4; do grep "$(sed -n "${i}p" v/names.txt) " list.txt | grep -q ' overdue ' || fail "secret $i not overdue"; done
+for i in 1 2 3 4; do grep "$(sed -n "${i}p" v/names.txt) " list.txt | grep >/dev/null ' overdue ' || fail "secret $i not overdue"; done
 NAME=$(sed -n 7p v/names.txt)
 "$ESCROW" --vault v/escrow.vault show "$NAME" > show.txt
 grep -q '2 of 3: bob, carol, dave' show.txt || fail "custodians: $(cat show.txt)"
@@ -69,22 +69,22 @@ as v carol approve "$NAME" "$ID" >/dev/null
 
 # The in-process timings run on it, and what append journals still verifies.
 "$GEN" read v --count 2 --now "$NOW" | json 'd["first_open_ms"] > 0 and d["open_ms"] > 0 and d["one_secret_ms"] > 0' \
-  | grep -qx True || fail "read timings"
-"$GEN" append v --count 3 --now "$NOW" | json 'd["append_ms"] > 0 and d["floor_ms"] > 0' | grep -qx True || fail "append timings"
-"$ESCROW" --vault v/escrow.vault --json verify | json 'd["ok"], d["warnings"]' | grep -qx 'True 0' \
+  | grep >/dev/null -x True || fail "read timings"
+"$GEN" append v --count 3 --now "$NOW" | json 'd["append_ms"] > 0 and d["floor_ms"] > 0' | grep >/dev/null -x True || fail "append timings"
+"$ESCROW" --vault v/escrow.vault --json verify | json 'd["ok"], d["warnings"]' | grep >/dev/null -x 'True 0' \
   || fail "the vault does not verify after the appended events"
 [ ! -e v/floor.journal ] && ! ls -d v/bench-state.* >/dev/null 2>&1 || fail "read/append left files behind"
 
 # --connectors 3 (the recovery drill): secret i bound to sync-(i mod 3 + 1), whose system holds
 # the current value; the journal holds at least the operations.
 "$GEN" vault "$WORK/c" --secrets 6 --journal 1 --connectors 3 --threads 2 --now "$NOW" > genc.json
-"$ESCROW" --vault c/escrow.vault --json verify | json 'd["ok"], d["warnings"]' | grep -qx 'True 0' || fail "--connectors vault"
+"$ESCROW" --vault c/escrow.vault --json verify | json 'd["ok"], d["warnings"]' | grep >/dev/null -x 'True 0' || fail "--connectors vault"
 i=0
 while read -r name; do
   system=c/systems/sync-0$((i % 3 + 1))/$name
   [ -f "$system" ] || fail "no system value for $name"
   [ "$(cat "$system")" = "$(as c erin get "$name" --reveal)" ] || fail "$system does not hold the current value"
-  "$ESCROW" --vault c/escrow.vault show "$name" | grep -q "sync-0$((i % 3 + 1))" || fail "$name is not bound to sync-0$((i % 3 + 1))"
+  "$ESCROW" --vault c/escrow.vault show "$name" | grep >/dev/null "sync-0$((i % 3 + 1))" || fail "$name is not bound to sync-0$((i % 3 + 1))"
   i=$((i + 1))
 done < c/names.txt
 

@@ -30,9 +30,9 @@ member() { local name=$1; shift; mkid "$name"; as alice member add "$WORK/$name.
 # Fails unless $ERR is a single "escrow: error:" line (plus optional hints) matching the pattern.
 expect_error_line() {
   local pattern=$1 what=$2
-  if printf '%s\n' "$ERR" | grep -v '^escrow: hint:' | grep -q . \
+  if printf '%s\n' "$ERR" | grep -v '^escrow: hint:' | grep >/dev/null . \
      && [ "$(printf '%s\n' "$ERR" | grep -vc '^escrow: hint:')" -eq 1 ] \
-     && printf '%s\n' "$ERR" | head -1 | grep -Eq "^escrow: error: .*$pattern"; then
+     && printf '%s\n' "$ERR" | sed -n 1p | grep >/dev/null -E "^escrow: error: .*$pattern"; then
     pass "$what"
   else
     die "$what: stderr was: $ERR"

@@ -44,7 +44,7 @@ wait_for && pass "the agent listens on \$XDG_RUNTIME_DIR/escrow/agent.sock" || d
 [ "$(stat -c %u "$SOCK")" = "$(id -u)" ] && pass "socket is ours" || die "socket owner"
 
 expect 0 "list asks no passphrase with the agent" -- as dave list
-printf '%s\n' "$OUT" | grep -q prod/db && pass "list works through the agent" || die "list: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null prod/db && pass "list works through the agent" || die "list: $OUT"
 expect 0 "get asks no passphrase with the agent" -- as dave get prod/db --reveal
 [ "$OUT" = pg-secret-value ] && pass "get opens the data key through the agent" || die "get: $OUT"
 expect 0 "exec asks no passphrase with the agent" -- as dave exec --set V=prod/db -- sh -c 'test "$V" = pg-secret-value && echo same'
@@ -55,7 +55,7 @@ expect 0 "bob's grant works after dave's approval" -- as bob get prod/db --revea
 expect 0 "the journal and vault signed through the agent verify" -- as alice verify
 expect 0 "audit verify" -- as alice audit verify
 expect 0 "agent status names the identity" -- as dave agent status
-printf '%s\n' "$OUT" | grep -q "agent for dave" && pass "status: $OUT" || die "status: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null "agent for dave" && pass "status: $OUT" || die "status: $OUT"
 grep -q 'pg-secret-value\|correct horse' "$WORK/agent.log" && die "agent log holds a secret" || pass "agent log holds no secret"
 
 snap=$(snapshot)
@@ -101,7 +101,7 @@ wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
 grep -q "agent stopped: locked" "$WORK/agent.log" && pass "the agent exited on lock" || die "log: $(cat "$WORK/agent.log")"
 expect 4 "after lock, get needs the passphrase again" -- as dave get prod/db --reveal
 expect 0 "agent lock with no agent is not an error" -- as dave agent lock
-printf '%s\n' "$OUT" | grep -q "no agent was running" && pass "and says so" || die "lock: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null "no agent was running" && pass "and says so" || die "lock: $OUT"
 
 # The idle timeout.
 ESCROW_PASSPHRASE_FILE=$WORK/pp "$ESCROW" --identity "$WORK/dave.id" agent --foreground --timeout 2s 2>"$WORK/agent.log" &

@@ -25,7 +25,7 @@ export ESCROW_NOW=2026-02-15T09:00:00Z
 
 # "Who read prod/db-password this month, and why?"
 expect 0 "audit log answers who read it this month" -- as audrey audit log --secret prod/db-password --action reveal --since 2026-02-01
-if printf '%s\n' "$OUT" | grep -q 'erin.*incident 812' && [ "$(printf '%s\n' "$OUT" | wc -l)" -eq 2 ]; then
+if printf '%s\n' "$OUT" | grep >/dev/null 'erin.*incident 812' && [ "$(printf '%s\n' "$OUT" | wc -l)" -eq 2 ]; then
   pass "erin's read shows the request's justification"
 else
   die "audit log output: $OUT"
@@ -36,7 +36,7 @@ n=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.st
 
 # Verify: clean, then each kind of edit; verify itself never changes the files.
 expect 0 "audit verify is clean" -- as audrey audit verify
-printf '%s\n' "$OUT" | grep -q '^ok: .*signatures verified' && pass "verify says ok" || die "verify output: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null '^ok: .*signatures verified' && pass "verify says ok" || die "verify output: $OUT"
 cp escrow.journal journal.orig
 before=$(snapshot)
 # escrow-vault/2: each problem is a typed finding, "error: <kind>: <file>: line N: entry …: <reason>"
@@ -50,7 +50,7 @@ tamper() { # tamper DESCRIPTION KIND PATTERN COMMAND...: edit the journal, expec
   edited=$(snapshot)
   expect 3 "audit verify catches: $what" -- as audrey audit verify
   expect_error_line "$pattern" "the error names the file and says: $pattern"
-  printf '%s\n' "$OUT" | grep -q "^error: $kind: " && pass "verify lists it as $kind" || die "verify output: $OUT"
+  printf '%s\n' "$OUT" | grep >/dev/null "^error: $kind: " && pass "verify lists it as $kind" || die "verify output: $OUT"
   [ "$(snapshot)" = "$edited" ] && pass "verify left the files as they were ($what)" || die "verify changed a file ($what)"
   expect 3 "escrow verify catches it too: $what" -- as audrey verify
   cp journal.orig escrow.journal
@@ -79,7 +79,7 @@ assert [i["secret"] for i in r["dormant"]] == [], r["dormant"]
 assert r["values_compared"] == 2, r["values_compared"]
 ' && pass "report: prod/db-password is 15 days overdue, nothing dormant" || die "report: $OUT"
 expect 0 "audit report for people" -- as audrey audit report
-printf '%s\n' "$OUT" | grep -q 'Rotations overdue' && pass "report has its tables" || die "report: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null 'Rotations overdue' && pass "report has its tables" || die "report: $OUT"
 expect 0 "audit anomalies --json" -- as audrey --json audit anomalies
 printf '%s' "$OUT" | python3 -c '
 import json, sys

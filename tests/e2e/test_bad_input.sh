@@ -56,7 +56,7 @@ denied() {
   [ "$(sha256sum <escrow.keys)" = "$keys_before" ] && pass "$what: keys byte-identical" || die "$what: keys changed"
   [ "$(head -c "$size_before" escrow.journal | sha256sum)" = "$journal_before" ] \
     && [ "$(wc -l <escrow.journal)" -eq $((lines_before + 1)) ] \
-    && tail -1 escrow.journal | grep -q '"result":"denied"' \
+    && tail -1 escrow.journal | grep >/dev/null '"result":"denied"' \
     && pass "$what: journal grew by one denied entry" || die "$what: journal not as expected"
 }
 
@@ -144,7 +144,7 @@ restore
 printf 'n3wer' | as alice add dev/newer --purpose test >/dev/null
 cp good.journal escrow.journal
 refused 3 "escrow.journal: 1 entry this machine verified is missing \(lost or rolled back\)" "older journal" -- as bob list
-printf '%s\n' "$ERR" | grep -q "^escrow: hint: .*audit ack-loss" && pass "loss hint names audit ack-loss" || die "hint: $ERR"
+printf '%s\n' "$ERR" | grep >/dev/null "^escrow: hint: .*audit ack-loss" && pass "loss hint names audit ack-loss" || die "hint: $ERR"
 cp good.vault escrow.vault; cp good.keys escrow.keys
 refused 3 "escrow.journal: 1 entry this machine verified is missing" "older copy of all three files" -- as bob list
 refused 3 "lost or rolled back" "--allow-rollback does not accept it" -- as bob --allow-rollback list

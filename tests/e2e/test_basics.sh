@@ -9,7 +9,7 @@ member carol --role approver --env '*'
 
 expect 0 "add reads the value from stdin" -- sh -c "printf 'sk_live_123' | '$ESCROW' --identity alice.id add prod/stripe --purpose payments"
 expect 0 "list shows the secret" -- as alice list
-printf '%s\n' "$OUT" | grep -q 'prod/stripe' && pass "list names prod/stripe" || die "list output: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null 'prod/stripe' && pass "list names prod/stripe" || die "list output: $OUT"
 expect 0 "get --reveal prints the exact bytes" -- as alice get prod/stripe --reveal
 [ "$OUT" = "sk_live_123" ] && pass "value round-trips" || die "got '$OUT'"
 expect 2 "get without --reveal is refused" -- as alice get prod/stripe

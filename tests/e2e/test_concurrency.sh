@@ -42,5 +42,5 @@ grep -q '"entries": 102' escrow.vault && pass "one journal entry per add (102 wi
 [ "$(grep -c ':v#' escrow.keys)" -eq 100 ] && pass "100 value lines in escrow.keys" || die "keys: $(grep -c ':v#' escrow.keys)"
 expect 0 "a value written concurrently reads back" -- as bob get dev/b37 --reveal
 [ "$OUT" = "value-b-37" ] && pass "dev/b37 round-trips" || die "got $OUT"
-ls -a | grep -q '\.tmp\.' && die "temp files left: $(ls -a)" || pass "no temp files left"
+ls -a | grep >/dev/null '\.tmp\.' && die "temp files left: $(ls -a)" || pass "no temp files left"
 finish

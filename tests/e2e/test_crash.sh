@@ -41,7 +41,7 @@ for i in $(seq 1 "$iterations"); do
   lines=$(wc -l <escrow.journal)
   if [ "$new_journal" = "$old_journal" ]; then
     state=old
-  elif [ "$lines" -eq $((old_lines + 1)) ] && tail -1 escrow.journal | grep -q "\"secret\":\"dev/k$i\""; then
+  elif [ "$lines" -eq $((old_lines + 1)) ] && tail -1 escrow.journal | grep >/dev/null "\"secret\":\"dev/k$i\""; then
     state=new
     landed=$((landed + 1))
   else
@@ -55,7 +55,7 @@ for i in $(seq 1 "$iterations"); do
   if ! as alice add "dev/after$i" --purpose crash <value >/dev/null 2>"$WORK/add.err"; then
     die "iteration $i: the next add failed: $(cat "$WORK/add.err")"
   fi
-  if ls -a | grep -q '^\.escrow\.\(vault\|keys\)\.tmp\.'; then
+  if ls -a | grep >/dev/null '^\.escrow\.\(vault\|keys\)\.tmp\.'; then
     die "iteration $i: temp files left after a locked write: $(ls -a | grep tmp)"
   fi
 done
@@ -77,7 +77,7 @@ printf '{"action":"secret-add","actor":"alice","hash":"torn-fragment' >>escrow.j
 expect 0 "add after a torn journal line" -- as alice add dev/torn --purpose crash <value
 [ "$(head -c ${#good_journal} escrow.journal)" = "$good_journal" ] && pass "journal prefix intact" || die "journal prefix changed"
 grep -q torn-fragment escrow.journal && die "torn fragment still there" || pass "torn fragment removed"
-tail -1 escrow.journal | grep -q '"secret":"dev/torn"' && pass "new entry appended whole" || die "$(tail -1 escrow.journal)"
+tail -1 escrow.journal | grep >/dev/null '"secret":"dev/torn"' && pass "new entry appended whole" || die "$(tail -1 escrow.journal)"
 expect 0 "verify after the torn line" -- as alice verify
 
 # A lock holder killed with SIGKILL leaves no stale lock.

@@ -23,11 +23,11 @@ expect 0 "dave requests access for 4h with a reason" -- as dave request prod/db 
 id=$OUT
 [[ "$id" =~ ^[0-9a-f]{16}$ ]] && pass "the request id is 16 hex characters" || die "request id: '$id'"
 expect 0 "bob sees it awaiting his approval" -- as bob grants
-printf '%s\n' "$OUT" | grep -q "$id" && pass "grants lists the request for a custodian" || die "grants: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null "$id" && pass "grants lists the request for a custodian" || die "grants: $OUT"
 
 # 2. One approval is not enough.
 expect 0 "bob approves" -- as bob approve prod/db "$id"
-printf '%s\n' "$OUT" | grep -q "1 of 2 approvals" && pass "approve reports 1 of 2" || die "approve: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null "1 of 2 approvals" && pass "approve reports 1 of 2" || die "approve: $OUT"
 expect 4 "with one approval dave is still refused" -- as dave get prod/db --reveal
 expect_error_line "1 of 2 approvals" "the refusal says 1 of 2 approvals"
 
@@ -38,7 +38,7 @@ expect 0 "with two approvals dave reads the value" -- as dave get prod/db --reve
 expect 0 "exec works with the grant too" -- as dave exec --set DB=prod/db -- sh -c 'test -n "$DB" && echo "db=$DB"'
 [ "$OUT" = "db=<redacted:prod/db>" ] && pass "exec output redacted" || die "exec output: $OUT"
 expect 0 "grants --json shows the active grant" -- as dave --json grants
-printf '%s' "$OUT" | grep -q '"state": "granted"' && pass "grant is active" || die "grants: $OUT"
+printf '%s' "$OUT" | grep >/dev/null '"state": "granted"' && pass "grant is active" || die "grants: $OUT"
 
 # 4. Expiry ends it.
 export ESCROW_NOW=2030-01-01T13:00:00Z

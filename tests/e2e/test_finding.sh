@@ -14,36 +14,36 @@ before=$(snapshot)
 
 expect 2 "a mistyped command" -- as alice lst
 expect_error_line "escrow: no command named lst" "names the command"
-printf '%s\n' "$ERR" | grep -qx "escrow: hint: did you mean 'list'?" && pass "suggests list" || die "hint: $ERR"
+printf '%s\n' "$ERR" | grep >/dev/null -x "escrow: hint: did you mean 'list'?" && pass "suggests list" || die "hint: $ERR"
 expect 2 "a mistyped subcommand" -- as alice member lsit
-printf '%s\n' "$ERR" | grep -q "^escrow: error: escrow member: no command named lsit" \
-  && printf '%s\n' "$ERR" | grep -qx "escrow: hint: did you mean 'list'?" && pass "suggests member list" || die "$ERR"
+printf '%s\n' "$ERR" | grep >/dev/null "^escrow: error: escrow member: no command named lsit" \
+  && printf '%s\n' "$ERR" | grep >/dev/null -x "escrow: hint: did you mean 'list'?" && pass "suggests member list" || die "$ERR"
 expect 2 "a mistyped option" -- as alice list --evn prod
-printf '%s\n' "$ERR" | grep -qx "escrow: hint: did you mean '--env'?" && pass "suggests --env" || die "$ERR"
+printf '%s\n' "$ERR" | grep >/dev/null -x "escrow: hint: did you mean '--env'?" && pass "suggests --env" || die "$ERR"
 expect 2 "a word close to nothing" -- as alice frobnicate
-printf '%s\n' "$ERR" | grep -q "did you mean" && die "suggested something for frobnicate: $ERR" || pass "no wild guess"
+printf '%s\n' "$ERR" | grep >/dev/null "did you mean" && die "suggested something for frobnicate: $ERR" || pass "no wild guess"
 
 expect 2 "a mistyped secret" -- as alice get prod/db-pasword --reveal
 expect_error_line "no secret named prod/db-pasword" "names the secret"
-printf '%s\n' "$ERR" | grep -qx "escrow: hint: did you mean 'prod/db-password'?" && pass "suggests the secret" || die "$ERR"
+printf '%s\n' "$ERR" | grep >/dev/null -x "escrow: hint: did you mean 'prod/db-password'?" && pass "suggests the secret" || die "$ERR"
 [ -z "$OUT" ] && pass "no value printed" || die "stdout: $OUT"
 expect 2 "a mistyped member" -- as alice member remove bbo
-printf '%s\n' "$ERR" | grep -qx "escrow: hint: did you mean 'bob'?" && pass "suggests the member" || die "$ERR"
+printf '%s\n' "$ERR" | grep >/dev/null -x "escrow: hint: did you mean 'bob'?" && pass "suggests the member" || die "$ERR"
 expect 2 "share with a mistyped member" -- as alice share prod/db-password --with bbo
-printf '%s\n' "$ERR" | grep -qx "escrow: hint: did you mean 'bob'?" && pass "suggests the member for share" || die "$ERR"
+printf '%s\n' "$ERR" | grep >/dev/null -x "escrow: hint: did you mean 'bob'?" && pass "suggests the member for share" || die "$ERR"
 expect 2 "a mistyped connector" -- as alice connector remove app-confg
-printf '%s\n' "$ERR" | grep -qx "escrow: hint: did you mean 'app-config'?" && pass "suggests the connector" || die "$ERR"
+printf '%s\n' "$ERR" | grep >/dev/null -x "escrow: hint: did you mean 'app-config'?" && pass "suggests the connector" || die "$ERR"
 
 expect 2 "list --env with an unknown environment" -- as alice list --env prd
 expect_error_line "list --env: no environment named prd" "names the environment"
-printf '%s\n' "$ERR" | grep -qx "escrow: hint: did you mean 'prod'?" && pass "suggests prod" || die "$ERR"
+printf '%s\n' "$ERR" | grep >/dev/null -x "escrow: hint: did you mean 'prod'?" && pass "suggests prod" || die "$ERR"
 [ -z "$OUT" ] && pass "no empty table" || die "stdout: $OUT"
 expect 2 "connector list --env with an unknown environment" -- as alice connector list --env qa
-printf '%s\n' "$ERR" | grep -q "escrow: hint: this vault's environments: prod, staging" && pass "lists the known ones" \
+printf '%s\n' "$ERR" | grep >/dev/null "escrow: hint: this vault's environments: prod, staging" && pass "lists the known ones" \
   || die "$ERR"
 expect 2 "audit log --env with an unknown environment" -- as alice audit log --env stagign
 expect 0 "list --env with a known environment" -- as alice list --env staging
-printf '%s\n' "$OUT" | grep -q '^staging/api-token' && pass "lists it" || die "$OUT"
+printf '%s\n' "$OUT" | grep >/dev/null '^staging/api-token' && pass "lists it" || die "$OUT"
 
 # --json: the error is also a document on stdout, the exit code unchanged.
 expect 2 "--json error for an unknown environment" -- as alice --json list --env prd
@@ -56,7 +56,7 @@ assert e["code"] == 2 and e["kind"] == "usage", e
 assert "no environment named prd" in e["message"], e
 assert e["hints"] == ["did you mean '"'"'prod'"'"'?"], e
 ' && pass "the JSON error document" || die "stdout: $OUT"
-printf '%s\n' "$ERR" | grep -q "^escrow: error: " && pass "and the line on stderr" || die "$ERR"
+printf '%s\n' "$ERR" | grep >/dev/null "^escrow: error: " && pass "and the line on stderr" || die "$ERR"
 expect 2 "--json error for a parse error (before the flag is read)" -- as alice lst --json
 printf '%s\n' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["error"]["kind"]=="usage" and d["error"]["hints"][0]=="did you mean '"'"'list'"'"'?"' \
   && pass "parse errors too" || die "stdout: $OUT"
@@ -77,7 +77,7 @@ git -C "$repo" init -q
 cp "$WORK/escrow.vault" "$WORK/escrow.journal" "$WORK/escrow.keys" "$repo/"
 cd "$repo/services/api"
 expect 0 "list from a subfolder finds the vault" -- as alice list
-printf '%s\n' "$OUT" | grep -q '^prod/db-password' && pass "it is the repository's vault" || die "$OUT"
+printf '%s\n' "$OUT" | grep >/dev/null '^prod/db-password' && pass "it is the repository's vault" || die "$OUT"
 expect 0 "get from a subfolder" -- as alice get prod/db-password --reveal
 [ "$OUT" = "pw-value-1" ] && pass "reads the value" || die "value"
 repo_before=$(sha256sum "$repo/escrow.vault" "$repo/escrow.journal" "$repo/escrow.keys")

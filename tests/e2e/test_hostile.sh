@@ -126,17 +126,17 @@ restore
 # ---- 4. exec redaction --------------------------------------------------------------------
 expect 0 "a value split across stdout and stderr" -- \
   sh -c "'$ESCROW' --identity alice.id exec --set T=dev/token -- sh -c 'printf dev-t0k; printf en-Value >&2' 2>&1"
-printf '%s' "$OUT" | grep -q 'dev-t0k' && die "split value leaked: $OUT" || pass "split value redacted: $OUT"
+printf '%s' "$OUT" | grep >/dev/null 'dev-t0k' && die "split value leaked: $OUT" || pass "split value redacted: $OUT"
 printf 'nl-Secret-V4lue\n' | as alice add dev/nl --purpose nl >/dev/null
 expect 0 "a value stored with a trailing newline, printed without it" -- \
   as alice exec --set N=dev/nl -- sh -c 'printf "%s" "nl-Secret-V4lue"; echo; printf "x%sx" "nl-Secret-V4lue"'
-printf '%s' "$OUT" | grep -q 'nl-Secret-V4lue' && die "trailing-newline value leaked: $OUT" || pass "trailing-newline value redacted"
+printf '%s' "$OUT" | grep >/dev/null 'nl-Secret-V4lue' && die "trailing-newline value leaked: $OUT" || pass "trailing-newline value redacted"
 restore
 
 # ---- 6. times, KDF, units, same value -----------------------------------------------------
 refused 2 "max-ttl" "policy set --max-ttl 1800000w" -- as alice policy set prod --max-ttl 1800000w
 refused 2 "ttl" "request --ttl 4 (no unit)" -- as erin request prod/db --ttl 4 --why x
-printf '%s\n' "$ERR" | grep -q '^escrow: hint: .*unit' && pass "--ttl 4: a hint names the units" || die "no hint: $ERR"
+printf '%s\n' "$ERR" | grep >/dev/null '^escrow: hint: .*unit' && pass "--ttl 4: a hint names the units" || die "no hint: $ERR"
 refused 2 "every" "policy set --every 4 (no unit)" -- as alice policy set prod --every 4
 refused 2 "" "request whose grant would end after 9999" -- timeout 10 env ESCROW_NOW=9999-12-31T23:00:00Z "$ESCROW" --identity erin.id request prod/db --ttl 2h --why x
 refused 2 "ESCROW_NOW" "ESCROW_NOW past 9999" -- timeout 10 env ESCROW_NOW=300000000000 "$ESCROW" --identity alice.id list

@@ -21,13 +21,13 @@ expect_error_line "alice.id: already exists; refusing to overwrite" "overwrite r
 [ "$(sha256sum <alice.id)" = "$before" ] && pass "existing identity untouched" || die "identity changed"
 
 expect 0 "identity show" -- "$ESCROW" --identity alice.id identity show
-printf '%s\n' "$OUT" | grep -Eq '^fingerprint: [0-9a-f]{4}( [0-9a-f]{4}){7}$' && pass "fingerprint in groups of 4" || die "$OUT"
+printf '%s\n' "$OUT" | grep >/dev/null -E '^fingerprint: [0-9a-f]{4}( [0-9a-f]{4}){7}$' && pass "fingerprint in groups of 4" || die "$OUT"
 expect 0 "identity show --public" -- "$ESCROW" --identity alice.id identity show --public
 printf '%s\n' "$OUT" >alice.pub
 grep -q '"escrow-public-identity/1"' alice.pub && ! grep -q -e ciphertext -e '"kdf"' alice.pub \
   && pass "public identity holds no private part" || die "$OUT"
 expect 0 "identity show --json" -- "$ESCROW" --identity alice.id --json identity show
-printf '%s\n' "$OUT" | grep -q '"passphrase": true' && pass "--json says it is passphrase-protected" || die "$OUT"
+printf '%s\n' "$OUT" | grep >/dev/null '"passphrase": true' && pass "--json says it is passphrase-protected" || die "$OUT"
 
 expect 0 "init with the passphrase file" -- "$ESCROW" --identity alice.id init
 snap=$(snapshot)
@@ -51,7 +51,7 @@ expect_error_line "truncated.id: .*truncated" "truncated identity names the file
 # Group-readable: works, with a warning.
 chmod 640 alice.id
 expect 0 "group-readable identity still works" -- "$ESCROW" --identity alice.id identity show
-printf '%s\n' "$ERR" | grep -q "^escrow: warning: .*alice.id is readable by other users; run chmod 600" \
+printf '%s\n' "$ERR" | grep >/dev/null "^escrow: warning: .*alice.id is readable by other users; run chmod 600" \
   && pass "group-readable identity warns" || die "no warning: $ERR"
 chmod 600 alice.id
 expect 0 "0600 identity" -- "$ESCROW" --identity alice.id identity show
@@ -67,7 +67,7 @@ data=$(cat ci.id)
 rm ci.id
 expect 0 "ESCROW_IDENTITY_DATA opens the vault" -- env ESCROW_IDENTITY_DATA="$data" "$ESCROW" grants
 expect 0 "ESCROW_IDENTITY_DATA identity show" -- env ESCROW_IDENTITY_DATA="$data" "$ESCROW" identity show
-printf '%s\n' "$OUT" | grep -q "^name: *ci$" && printf '%s\n' "$OUT" | grep -q "ESCROW_IDENTITY_DATA" \
+printf '%s\n' "$OUT" | grep >/dev/null "^name: *ci$" && printf '%s\n' "$OUT" | grep >/dev/null "ESCROW_IDENTITY_DATA" \
   && pass "identity show names ESCROW_IDENTITY_DATA" || die "$OUT"
 expect 3 "malformed ESCROW_IDENTITY_DATA is exit 3" -- env ESCROW_IDENTITY_DATA='{"format":' "$ESCROW" grants
 expect_error_line "ESCROW_IDENTITY_DATA: " "malformed ESCROW_IDENTITY_DATA names its source"

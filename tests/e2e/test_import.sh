@@ -19,7 +19,7 @@ QUOTED="line1\nline2"
 T
 snap=$(snapshot)
 expect 0 "import --dry-run lists what would be added" -- as alice import app.env --env prod --dry-run
-printf '%s\n' "$OUT" | grep -q "prod/API_TOKEN" && printf '%s\n' "$OUT" | grep -q "3 to add" && pass "dry run lists 3" || die "dry run: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null "prod/API_TOKEN" && printf '%s\n' "$OUT" | grep >/dev/null "3 to add" && pass "dry run lists 3" || die "dry run: $OUT"
 [ "$(snapshot)" = "$snap" ] && pass "dry run writes nothing" || die "dry run changed files"
 a0=$(adds)
 expect 0 "import a .env file" -- as alice import app.env --env prod
@@ -30,8 +30,8 @@ expect 0 "imported value" -- as alice get prod/API_TOKEN --reveal
 expect 0 "imported escapes" -- as alice get prod/QUOTED --reveal
 [ "$OUT" = "$(printf 'line1\nline2')" ] && pass "double-quoted escapes" || die "got '$OUT'"
 expect 0 "show purpose" -- as alice show prod/DB_PASSWORD
-printf '%s\n' "$OUT" | grep -q "imported from app.env (DB_PASSWORD)" && pass "default purpose names the source" || die "show: $OUT"
-[ "$(grep -c '"action":"import"' escrow.journal)" = 1 ] && grep '"action":"import"' escrow.journal | grep -q '"count":3' && pass "one import journal entry" || die "journal: $(grep import escrow.journal)"
+printf '%s\n' "$OUT" | grep >/dev/null "imported from app.env (DB_PASSWORD)" && pass "default purpose names the source" || die "show: $OUT"
+[ "$(grep -c '"action":"import"' escrow.journal)" = 1 ] && grep '"action":"import"' escrow.journal | grep >/dev/null '"count":3' && pass "one import journal entry" || die "journal: $(grep import escrow.journal)"
 grep -q 'env-db-pass-1\|env-api token' escrow.journal escrow.vault escrow.keys && die "a value reached the files" || pass "no value in the vault's files"
 
 snap=$(snapshot)
@@ -40,7 +40,7 @@ expect_error_line "prod/DB_PASSWORD already exists; nothing was imported" "the r
 [ "$(snapshot)" = "$snap" ] && pass "files untouched on refusal" || die "files changed"
 printf 'DB_PASSWORD=new\nNEW_ONE=fresh-value\n' >more.env
 expect 0 "--skip-existing imports the rest" -- as alice import more.env --env prod --skip-existing
-printf '%s\n' "$OUT" | grep -q "skip (exists)" && pass "skips are listed" || die "out: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null "skip (exists)" && pass "skips are listed" || die "out: $OUT"
 expect 0 "old value kept" -- as alice get prod/DB_PASSWORD --reveal
 [ "$OUT" = env-db-pass-1 ] && pass "a skipped secret keeps its value" || die "got $OUT"
 
@@ -57,7 +57,7 @@ printf '{"a": "x", "a": "y"}' >dup.json
 expect 2 "a key twice in JSON is refused" -- as alice import dup.json --env prod
 printf '{"a": "SECRETJSON' >broken.json
 expect 2 "broken JSON" -- as alice import broken.json --env prod
-printf '%s' "$ERR" | grep -q SECRETJSON && die "the JSON error quotes a value" || pass "the JSON error never quotes a value"
+printf '%s' "$ERR" | grep >/dev/null SECRETJSON && die "the JSON error quotes a value" || pass "the JSON error never quotes a value"
 
 # YAML, from stdin as `sops -d file.yaml | escrow import - --format yaml` would give it.
 cat >s.yaml <<'T'
@@ -72,7 +72,7 @@ expect 2 "stdin needs --format" -- sh -c "'$ESCROW' --identity alice.id import -
 state=$(state_files); lines=$(wc -l <escrow.journal)
 expect 4 "bob may not add to prod" -- sh -c "'$ESCROW' --identity bob.id import - --env prod --format yaml <s.yaml"
 [ "$(state_files)" = "$state" ] && pass "head and keys untouched" || die "files changed"
-[ "$(wc -l <escrow.journal)" = $((lines + 1)) ] && tail -n 1 escrow.journal | grep -q '"action":"secret-add".*"result":"denied"' \
+[ "$(wc -l <escrow.journal)" = $((lines + 1)) ] && tail -n 1 escrow.journal | grep >/dev/null '"action":"secret-add".*"result":"denied"' \
   && pass "the refusal is journaled (a denied secret-add), nothing added" || die "journal: $(tail -n 1 escrow.journal)"
 expect 0 "import YAML from stdin" -- sh -c "'$ESCROW' --identity bob.id import - --env staging --format yaml <s.yaml"
 expect 0 "YAML nested value" -- as bob get staging/smtp/password --reveal
@@ -102,7 +102,7 @@ if command -v gpg >/dev/null && command -v pass >/dev/null; then
   printf 'pass-db-secret\nuser: app\nurl: db.internal\n' | command pass insert -m db/password >/dev/null
   printf 'pass-api-secret\n' | command pass insert -m api >/dev/null
   expect 0 "pass dry run decrypts nothing" -- as alice import "$PASSWORD_STORE_DIR" --env ops --dry-run
-  printf '%s\n' "$OUT" | grep -q "ops/db/password" && pass "dry run lists pass entries" || die "out: $OUT"
+  printf '%s\n' "$OUT" | grep >/dev/null "ops/db/password" && pass "dry run lists pass entries" || die "out: $OUT"
   # A fake gpg proves the dry run never calls it and that values come through a pipe.
   mkdir fakebin; printf '#!/bin/sh\necho "$@" >>%s/gpg-argv\nexec gpg "$@"\n' "$WORK" >fakebin/gpg; chmod +x fakebin/gpg
   expect 0 "import a pass store" -- as alice import "$PASSWORD_STORE_DIR" --env ops --gpg "$WORK/fakebin/gpg"

@@ -21,5 +21,5 @@ init_vault alice
 printf 'v' | as alice add dev/api --purpose "consumer test" >/dev/null
 export ESCROW_IDENTITY=$WORK/alice.id
 expect 0 "the consumer reads the vault" -- "$WORK/consumer/escrow-inventory" "$WORK/escrow.vault"
-printf '%s\n' "$OUT" | grep -q '^dev/api,dev,alice,"consumer test",1$' && pass "inventory row" || die "output: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null '^dev/api,dev,alice,"consumer test",1$' && pass "inventory row" || die "output: $OUT"
 finish

@@ -12,7 +12,7 @@ generated=$build_dir/generated
 export PATH=$(dirname "$ESCROW"):$PATH
 
 expect 0 "--version" -- "$ESCROW" --version
-printf '%s\n' "$OUT" | grep -Eq '^escrow [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}(-dirty)?|[A-Za-z0-9._-]+)\)$' \
+printf '%s\n' "$OUT" | grep >/dev/null -E '^escrow [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}(-dirty)?|[A-Za-z0-9._-]+)\)$' \
   && pass "names the version and the commit: $OUT" || die "version line: $OUT"
 expect 0 "version as a subcommand's option too" -- "$ESCROW" list --version 2>/dev/null || true
 
@@ -25,7 +25,7 @@ done
 "$ESCROW" man >"$WORK/escrow.1"
 cmp -s "$WORK/escrow.1" "$generated/escrow.1" && pass "escrow.1 is the output of escrow man" || die "escrow.1 differs"
 expect 2 "an unknown shell is refused" -- "$ESCROW" completion tcsh
-"$ESCROW" --help | grep -Eq '^ +(completion|man|__complete) ' && die "hidden commands shown in --help" \
+"$ESCROW" --help | grep >/dev/null -E '^ +(completion|man|__complete) ' && die "hidden commands shown in --help" \
   || pass "the generators are hidden from --help"
 # Every visible command is in every script and in the man page.
 for command in init member list get exec request approve rotate audit verify; do

@@ -32,10 +32,10 @@ grep -qx 'again  = stripe-live-key.' app.conf && pass "a trailing dot is not par
 grep -q '# app config' app.conf && pass "text outside references is kept" || die "comment lost"
 added=$(( $(wc -l <escrow.journal) - lines_before ))
 [ "$added" = 3 ] && pass "one journal entry per secret read (3 distinct)" || die "journal grew by $added"
-tail -3 escrow.journal | grep -q '"into":"inject"' && pass "journaled as a reveal into the output" || die "journal: $(tail -3 escrow.journal)"
+tail -3 escrow.journal | grep >/dev/null '"into":"inject"' && pass "journaled as a reveal into the output" || die "journal: $(tail -3 escrow.journal)"
 grep -q 'stripe-live-key\|pg-pass-v1' escrow.journal escrow.vault && die "a value reached the journal or vault" || pass "no value in journal or vault"
 expect 0 "inject to stdout" -- as alice inject -i app.conf.tpl
-printf '%s\n' "$OUT" | grep -q "stripe = \"stripe-live-key\"" && pass "stdout output" || die "stdout: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null "stripe = \"stripe-live-key\"" && pass "stdout output" || die "stdout: $OUT"
 expect 0 "inject --json -o" -- as alice --json inject -i app.conf.tpl -o app.conf
 printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["references"]==4 and len(d["secrets"])==3 and d["output"]=="app.conf"' \
   && pass "inject --json: one document" || die "json: $OUT"
@@ -53,7 +53,7 @@ printf 'x = escrow://prod/stripe\ny = escrow://prod/bobs\n' >denied.tpl
 lines_before=$(wc -l <escrow.journal)
 expect 4 "no access: exit 4" -- as alice inject -i denied.tpl -o out.txt
 [ "$(cat out.txt)" = keep ] && pass "output untouched on denial" || die "out.txt changed"
-[ $(( $(wc -l <escrow.journal) - lines_before )) = 1 ] && tail -1 escrow.journal | grep -q '"result":"denied"' \
+[ $(( $(wc -l <escrow.journal) - lines_before )) = 1 ] && tail -1 escrow.journal | grep >/dev/null '"result":"denied"' \
   && pass "only the denial is journaled (no ok entry for prod/stripe)" || die "journal: $(tail -2 escrow.journal)"
 printf 'x = escrow://prod/../etc\n' >path.tpl
 expect 2 "a path-like reference is refused" -- as alice inject -i path.tpl -o out.txt
@@ -66,7 +66,7 @@ expect 5 "an output folder that does not exist" -- as alice inject -i app.conf.t
 [ "$(wc -l <escrow.journal)" = "$lines_before" ] && pass "no read journaled for a bad output" || die "journal grew"
 expect 2 "the template cannot be its own output" -- as alice inject -i app.conf.tpl -o app.conf.tpl
 grep -q 'escrow://prod/db@v1' app.conf.tpl && pass "template untouched" || die "template overwritten"
-ls -a | grep -q '\.tmp\.' && die "temp file left behind" || pass "no temp file left"
+ls -a | grep >/dev/null '\.tmp\.' && die "temp file left behind" || pass "no temp file left"
 # A temp file of a killed inject (its pid is gone) is removed by the next inject to that output.
 printf 'stale' >.app.conf.tmp.999999999.abc
 printf 'live' >".app.conf.tmp.$$.def"
@@ -87,7 +87,7 @@ lines_before=$(wc -l <escrow.journal)
 expect 0 "exec --env-file" -- as alice exec --env-file app.env -- sh -c 'echo "$LOG_LEVEL $DB_PASSWORD $STRIPE_KEY $OLD_DB"; test "$STRIPE_KEY" = stripe-live-key && test "$OLD_DB" = pg-pass-v1 && echo values-ok'
 [ "$OUT" = "$(printf 'debug <redacted:prod/db> <redacted:prod/stripe> <redacted:prod/db>\nvalues-ok')" ] && pass "values set, plain value kept, output redacted" || die "exec: $OUT"
 [ $(( $(wc -l <escrow.journal) - lines_before )) = 3 ] && pass "one exec entry per variable read" || die "journal grew by $(( $(wc -l <escrow.journal) - lines_before ))"
-tail -3 escrow.journal | grep -q '"env_file"' && pass "entries name the env file" || die "journal: $(tail -1 escrow.journal)"
+tail -3 escrow.journal | grep >/dev/null '"env_file"' && pass "entries name the env file" || die "journal: $(tail -1 escrow.journal)"
 expect 0 "exec --env-file with --set" -- as alice exec --env-file app.env --set S=prod/stripe -- sh -c 'test "$S" = "$STRIPE_KEY" && echo ok'
 [ "$OUT" = ok ] && pass "both sources together" || die "exec: $OUT"
 printf 'A=escrow://prod/nope\n' >bad.env
@@ -103,6 +103,6 @@ expect 2 "a malformed env file" -- as alice exec --env-file broken.env -- true
 expect_error_line "broken.env: line 1" "the error names the file and line"
 printf 'SECRETVALUE9 oops\n' >leak.env
 expect 2 "a bad line" -- as alice exec --env-file leak.env -- true
-printf '%s' "$ERR" | grep -q "SECRETVALUE9" && die "the error quotes the line" || pass "the error never quotes the line"
+printf '%s' "$ERR" | grep >/dev/null "SECRETVALUE9" && die "the error quotes the line" || pass "the error never quotes the line"
 expect 4 "bob cannot read prod/db through --env-file" -- as bob exec --env-file app.env -- true
 finish

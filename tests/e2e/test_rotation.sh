@@ -64,7 +64,7 @@ fi
 expect 0 "secret bound to both connectors" -- sh -c "printf 'old-db-pass-1' | '$ESCROW' --identity '$WORK/alice.id' add prod/db --purpose 'app database' --every 30d ${CONNECT[*]}"
 
 expect 0 "rotate pushes to every connector" -- as alice rotate prod/db
-printf '%s\n' "$OUT" | grep -q '^prod/db: rotated v1 → v2' && pass "rotation reported" || die "rotate said: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null '^prod/db: rotated v1 → v2' && pass "rotation reported" || die "rotate said: $OUT"
 NEW=$(as alice get prod/db --reveal)
 grep -qx "DB_PASSWORD=$NEW" "$WORK/app.env" && pass ".env holds the new value" || die ".env: $(cat "$WORK/app.env")"
 grep -qx 'PORT=8080' "$WORK/app.env" && pass ".env keeps its other lines" || die ".env lost lines"
@@ -82,9 +82,9 @@ if [ "$HAVE_WEBHOOK" = 1 ]; then
   [ "$(curl -s "$URL/value")" = "$NEW" ] && pass "webhook service holds the old value again" || die "service changed"
   [ "$(as alice get prod/db --reveal)" = "$NEW" ] && pass "v2 is still current" || die "current changed"
   expect 0 "show lists the failed version" -- as alice show prod/db
-  printf '%s\n' "$OUT" | grep -Eq '^ +v3 +failed' && pass "v3 failed" || die "show: $OUT"
+  printf '%s\n' "$OUT" | grep >/dev/null -E '^ +v3 +failed' && pass "v3 failed" || die "show: $OUT"
   FAILED=$(as alice get prod/db --reveal --version 3)
-  printf '%s\n' "$ERR" | grep -qF -- "$FAILED" && die "the failed value is in the error" || pass "the error holds no value"
+  printf '%s\n' "$ERR" | grep >/dev/null -F -- "$FAILED" && die "the failed value is in the error" || pass "the error holds no value"
   rm -f "$WORK/reject"
 fi
 
@@ -94,7 +94,7 @@ expect 0 "manual connector added" -- as alice connector add billing-portal --env
 expect 0 "bound with connect" -- sh -c "printf 'bill-key-1' | '$ESCROW' --identity '$WORK/alice.id' add prod/billing --purpose billing"
 expect 0 "connect binds an existing secret" -- as alice connect prod/billing billing-portal
 expect 0 "rotation stops for the paste" -- as alice rotate prod/billing
-printf '%s\n' "$OUT" | grep -q 'awaiting confirmation from billing-portal' && pass "says who must paste where" || die "$OUT"
+printf '%s\n' "$OUT" | grep >/dev/null 'awaiting confirmation from billing-portal' && pass "says who must paste where" || die "$OUT"
 [ "$(as alice get prod/billing --reveal)" = "bill-key-1" ] && pass "the old value stays current" || die "current changed"
 expect 0 "manual-paste.sh pastes and confirms" -- sh -c "echo y | ESCROW='$ESCROW --identity $WORK/alice.id' ESCROW_PASTE_WITH='cat > $WORK/pasted.txt' '$EXAMPLES/connectors/manual-paste.sh' prod/billing billing-portal"
 [ "$(cat "$WORK/pasted.txt")" = "$(as alice get prod/billing --reveal)" ] && pass "the pasted value is now current" || die "paste mismatch: $OUT / $ERR / $(as alice show prod/billing)"
@@ -104,13 +104,13 @@ export ESCROW_NOW=2030-02-15T00:00:00Z
 RITA=$(cat "$WORK/rita.id")
 expect 0 "the CI wrapper rotates what is due" -- env ESCROW_IDENTITY_DATA="$RITA" ESCROW="$ESCROW" \
   ESCROW_CI_REPORT="$WORK/report.json" "$EXAMPLES/ci/rotate-due.sh"
-printf '%s\n' "$OUT" | grep -q '^- prod/db: rotated to v' && pass "wrapper summary names the rotation" || die "wrapper: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null '^- prod/db: rotated to v' && pass "wrapper summary names the rotation" || die "wrapper: $OUT"
 grep -q '"result": "rotated"' "$WORK/report.json" && pass "JSON report kept" || die "report: $(cat "$WORK/report.json")"
 NEWEST=$(as alice get prod/db --reveal)
 grep -qx "DB_PASSWORD=$NEWEST" "$WORK/app.env" && pass ".env follows the CI rotation" || die ".env: $(cat "$WORK/app.env")"
 expect 0 "nothing is due afterwards" -- env ESCROW_IDENTITY_DATA="$RITA" ESCROW="$ESCROW" \
   ESCROW_CI_REPORT="$WORK/report2.json" "$EXAMPLES/ci/rotate-due.sh"
-printf '%s\n' "$OUT" | grep -q 'nothing was due' && pass "second run is a no-op" || die "second run: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null 'nothing was due' && pass "second run is a no-op" || die "second run: $OUT"
 
 # Rollback: the previous value goes back to every connector.
 expect 0 "rollback re-applies the previous version" -- as alice rollback prod/db

@@ -61,10 +61,10 @@ kill_during block-b-rotate rotate prod/db
 TAKEN=$(cat "$WORK/a.txt")
 [ "$TAKEN" != first-value ] && pass "connector a had accepted the new value" || die "a did not update"
 expect 0 "list shows the pending version" -- as alice list
-printf '%s\n' "$OUT" | grep -q 'pending v2' && pass "pending v2 survived the kill" || die "list: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null 'pending v2' && pass "pending v2 survived the kill" || die "list: $OUT"
 [ "$(as alice get prod/db --reveal --version 2)" = "$TAKEN" ] && pass "the accepted value is in the vault" || die "value lost"
 expect 0 "rotate --resume rolls forward" -- as alice --json rotate --resume
-printf '%s\n' "$OUT" | grep -q '"result": "rotated"' && pass "resumed as rotated" || die "resume: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null '"result": "rotated"' && pass "resumed as rotated" || die "resume: $OUT"
 [ "$(as alice get prod/db --reveal)" = "$TAKEN" ] && pass "the accepted value is current" || die "current differs"
 agree "after roll-forward"
 
@@ -76,7 +76,7 @@ expect_error_line "an earlier run had begun rolling it back; v2 re-applied to a,
 [ "$(as alice get prod/db --reveal)" = "$TAKEN" ] && pass "v2 is still current" || die "current changed"
 agree "after roll-back"
 expect 0 "show" -- as alice show prod/db
-printf '%s\n' "$OUT" | grep -Eq '^ +v3 +failed' && pass "v3 is marked failed (and kept)" || die "show: $OUT"
+printf '%s\n' "$OUT" | grep >/dev/null -E '^ +v3 +failed' && pass "v3 is marked failed (and kept)" || die "show: $OUT"
 
 # 3. Killed while verifying: resume re-applies and re-verifies, then finishes.
 kill_during block-c-rotate rotate prod/db   # c's update blocks on v4

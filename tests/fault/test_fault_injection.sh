@@ -92,7 +92,7 @@ matrix() {
       lines=$(printf '%s\n' "$ERR" | grep -vc '^escrow: hint:' || true)
       if [ "$before" != "$after" ] && [ "$command" = rotate ] && [ "$lines" -eq 1 ] && verify_all \
          && "$ESCROW" --identity "$WORK/rob.id" rotate --resume dev/token >/dev/null 2>&1 && verify_all \
-         && "$ESCROW" --identity "$WORK/rob.id" --json show dev/token | grep -q '"current_version": 2'; then
+         && "$ESCROW" --identity "$WORK/rob.id" --json show dev/token | grep >/dev/null '"current_version": 2'; then
         # A rotation is two commits (create the pending version, then activate it): a fault in
         # the second leaves the durable pending version the protocol defines (docs/ROTATION.md),
         # which --resume completes.
@@ -101,7 +101,7 @@ matrix() {
         die "$command/$errno N=$n ($where): exit 5 but vault or journal changed"
       elif [ "$command" = restore ] && [ -n "$(ls -A "$WORK/restored" 2>/dev/null)" ]; then
         die "$command/$errno N=$n ($where): exit 5 but restored/ holds $(ls -A "$WORK/restored")"
-      elif [ "$lines" -ne 1 ] || ! printf '%s\n' "$ERR" | head -1 | grep -q '^escrow: error: .'; then
+      elif [ "$lines" -ne 1 ] || ! printf '%s\n' "$ERR" | sed -n 1p | grep >/dev/null '^escrow: error: .'; then
         die "$command/$errno N=$n ($where): not one error line: $ERR"
       elif ! run_command "$command" >/dev/null 2>"$WORK/.err2" || ! verify_all; then
         die "$command/$errno N=$n ($where): the next run failed: $(cat "$WORK/.err2")"

@@ -42,7 +42,7 @@ export XDG_STATE_HOME=$WORK/state-new
 OUT=$("$ESCROW" --identity "$WORK/alice.id" restore "$BACKUP" --to "$WORK/recovered" --reconnect)
 echo "$OUT" | tail -n "$((CONNECTORS + 1))"
 LAST=$(echo "$OUT" | tail -n 1)
-if ! echo "$LAST" | grep -Eq "^restored in [0-9]+\.[0-9] s; $CONNECTORS of $CONNECTORS connectors verified$"; then
+if ! echo "$LAST" | grep >/dev/null -E "^restored in [0-9]+\.[0-9] s; $CONNECTORS of $CONNECTORS connectors verified$"; then
   echo "not ok - restore did not verify every connector: $LAST" >&2
   exit 1
 fi
