@@ -605,24 +605,26 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
 void Cache::forget(const std::set<Hash>& hashes) const
 {
   std::optional<Verified> verified = load();
-  if (!verified || hashes.empty()) {
+  if (!verified || hashes.empty() || verified->legacy) {
     return;
   }
-  const std::size_t before = verified->log.size();
-  std::erase_if(verified->log, [&](const VerifiedEntry& e) { return hashes.count(e.hash) > 0; });
-  if (verified->log.size() == before) {
+  std::vector<VerifiedEntry> log = entries(verified->log);
+  const std::size_t before = log.size();
+  std::erase_if(log, [&](const VerifiedEntry& e) { return hashes.count(e.hash) > 0; });
+  if (log.size() == before) {
     return;
   }
-  if (verified->log.empty()) {
+  if (log.empty()) {
     return; // cannot happen (the genesis is never tentative); nothing sensible to keep
   }
   // The last verified position is one of the forgotten entries: name the last entry kept instead.
   // The line at the position's offset is then not that entry (it is gone, or is the forgotten
   // one), so the next open replays the journal (slow path) rather than continuing past it.
   if (hashes.count(verified->position.last_hash) > 0) {
-    verified->position.last_hash = verified->log.back().hash;
+    verified->position.last_hash = log.back().hash;
   }
-  save(*verified, 0);
+  // The log is written anew (base {}); the state is unchanged, so its digest stands.
+  save(verified->position, verified->state, verified->git_checked_through, LogSummary{}, log, verified->state_digest);
 }
 
 std::vector<VerifiedEntry> missing_entries(const std::vector<VerifiedEntry>& verified, const std::set<Hash>& present,

@@ -900,7 +900,7 @@ VaultSession::Checkpoint VaultSession::checkpoint()
   c.keys = std::string(s.store->keys().bytes());
   c.position = s.position;
   c.state = s.state;
-  c.log = s.log;
+  c.log = s.all_entries(); // reads the place's log: a rotation's phase 1 is rare, and must be exact
   c.git_checked_through = s.git_checked_through;
   return c;
 }
@@ -929,9 +929,13 @@ std::vector<Hash> VaultSession::undo(const Checkpoint& c)
   // verified (replayed again as new), never a verified entry missing (a false loss).
   s.state = c.state;
   s.position = c.position;
-  s.log = c.log;
+  // The log is written anew (base {}): the place's log now also holds the undone entries, so a
+  // save on the checkpoint's summary would be refused as another process's change.
+  s.base = LogSummary{};
+  s.fresh = c.log;
+  s.digest.reset();
   s.git_checked_through = c.git_checked_through;
-  s.save_cache(0);
+  s.save_cache();
   s.store->undo_appends(c.journal_size, c.head, std::string_view(c.keys));
   return undone;
 }
