@@ -107,7 +107,8 @@ check "... request 1 still granted" -- test "$(python3 -c 'import json,sys; d=js
 check "bob's journal: one resolve entry by bob" -- test "$(grep -c '"action":"resolve","actor":"bob"' "$WORK/bob/escrow.journal")" -eq 1
 expect 0 "carol verifies" -- e carol verify
 
-# 3. A rotation race (alice rotates prod/api on two clones): listed with the rule's suggestion;
+# 3. A rotation race (alice rotates prod/api on two clones, --no-push: with the git lock of
+#    vault-2-merge.md §6 the second rotate would first pull the first and there is no race): listed with the rule's suggestion;
 #    keeping a side would void a rotation whose value may be in a connector: refused (exit 1),
 #    nothing written; --current is not built (exit 1, says so).
 printf 'api-v1' | e alice add prod/api --owner alice --purpose "the api" >/dev/null
@@ -115,9 +116,9 @@ e alice sync >/dev/null
 clone alice "$WORK/alice-2"
 a2() { (cd "$WORK/alice-2" && HOME="$WORK/home-alice" XDG_STATE_HOME="$WORK/state-alice" ESCROW_IDENTITY="$WORK/alice.id" "$@"); }
 a2 escrow git-setup >/dev/null
-printf 'api-v2' | a2 escrow rotate prod/api >/dev/null
+printf 'api-v2' | a2 escrow rotate prod/api --no-push >/dev/null
 a2 escrow sync >/dev/null
-printf 'api-v3' | e alice rotate prod/api >/dev/null
+printf 'api-v3' | e alice rotate prod/api --no-push >/dev/null
 as alice git commit -qam "alice rotates prod/api"
 expect 1 "alice's pull stops on the rotation race" -- as alice git pull --no-rebase --no-edit
 expect 0 "escrow resolve lists it" -- e alice resolve
