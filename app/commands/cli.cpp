@@ -13,6 +13,9 @@
 
 namespace escrow::cli {
 
+// Declared here rather than in context.hpp (to be moved there with the next change to that header).
+void setup_resolve(CLI::App& app, Context& context); // resolve [N --keep ours|theirs | --suggested]
+
 namespace {
 
 void print_error(std::ostream& err, const Error& error)
@@ -81,6 +84,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   setup_sync(app, context);
   setup_diff(app, context);
   setup_merge(app, context);
+  setup_resolve(app, context);
   setup_agent(app, context);
   setup_inject(app, context);
   setup_import(app, context);

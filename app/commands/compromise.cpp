@@ -14,6 +14,7 @@ struct NameOptions
 {
   std::string name;
   std::string why;
+  bool no_push = false;
 };
 
 void run_compromise(const NameOptions& options, Context& context)
@@ -24,10 +25,12 @@ void run_compromise(const NameOptions& options, Context& context)
   }
   rotation::Options rotate_options;
   rotate_options.progress = progress_for(context);
-  history::VaultSession session = context.open_v2(history::Access::write);
-  rotation::v2::Rotator rotator(session, rotate_options);
-  const rotation::CompromiseOutcome result = rotator.compromise(options.name, options.why);
-  context.warn(session.warnings());
+  std::optional<rotation::CompromiseOutcome> outcome;
+  const rotation::LockedRun run = rotation::run_rotation(
+    git_lock_options(context, options.no_push), rotate_options,
+    [&](rotation::v2::Rotator& rotator) { outcome = rotator.compromise(options.name, options.why); });
+  note_lock(context, run);
+  const rotation::CompromiseOutcome& result = *outcome;
   note_notify(context, result.notify);
   if (result.rotation) {
     note_notify(context, result.rotation->notify);
@@ -50,6 +53,7 @@ void run_compromise(const NameOptions& options, Context& context)
     fail(ErrorKind::failed, "compromise {}: marked compromised, but the rotation failed: {}", result.secret,
          result.rotation->error);
   }
+  fail_unpublished(run);
 }
 
 } // namespace
@@ -61,6 +65,9 @@ void setup_compromise(CLI::App& app, Context& context)
     "compromise", "mark the current version compromised, void open requests and grants, rotate at once if you can");
   compromise->add_option("name", compromise_options->name, "ENV/NAME")->required();
   compromise->add_option("--why", compromise_options->why, "what happened")->required();
+  compromise->add_flag("--no-push", compromise_options->no_push,
+                       "no git lock: do not commit and push the compromise and the rotation's start before the "
+                       "connectors run");
   compromise->callback([compromise_options, &context] { run_compromise(*compromise_options, context); });
 }
 

@@ -26,7 +26,7 @@ void run_merge(const git::DriverFiles& files, Context& context)
                 fmt::format("{}: {} conflict{} between the two sides; nothing merged, git leaves the file unmerged "
                             "holding this clone's version",
                             outcome.name, outcome.conflicts.size(), outcome.conflicts.size() == 1 ? "" : "s"))
-      .hint("git merge --abort, then redo one side's operation on top of the other (docs/TEAM.md \"Conflicts on escrow-vault/2\")");
+      .hint("escrow resolve lists them and settles them (docs/TEAM.md \"Conflicts on escrow-vault/2\")");
   }
 }
 

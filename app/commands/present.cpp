@@ -149,4 +149,39 @@ void report_outcomes(Context& context, const std::string& command, const std::ve
   }
 }
 
+rotation::GitLockOptions git_lock_options(Context& context, bool no_push)
+{
+  const history::VaultSessionOptions session = context.vault_session_options();
+  rotation::GitLockOptions options;
+  options.vault_path = session.vault_path;
+  options.state_home = session.state_home;
+  options.branch = session.branch;
+  options.lock_wait = session.lock_wait;
+  options.no_push = no_push;
+  options.open = [&context](history::Access access) { return context.open_v2(access); };
+  return options;
+}
+
+void note_lock(Context& context, const rotation::LockedRun& run)
+{
+  context.warn(run.warnings);
+  for (const std::string& note : run.notes) {
+    context.note(note);
+  }
+  if (run.finish_error) {
+    context.note(fmt::format("warning: the rotation finished, but publishing its finish failed: {}",
+                             run.finish_error->what()));
+  }
+}
+
+void fail_unpublished(const rotation::LockedRun& run)
+{
+  if (run.finish_error) {
+    throw Error(ErrorKind::io, fmt::format("{} (the connectors hold what this clone's vault says; its finish is "
+                                           "committed here, unpushed)",
+                                           run.finish_error->what()))
+      .hint("escrow sync publishes it");
+  }
+}
+
 } // namespace escrow::cli

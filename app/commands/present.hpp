@@ -5,6 +5,7 @@
 #include <commands/context.hpp>
 
 #include <escrow/history/state.hpp>
+#include <escrow/rotation/git_lock.hpp>
 #include <escrow/rotation/outcome.hpp>
 
 #include <functional>
@@ -28,5 +29,12 @@ void note_notify(Context& context, const Json& notify);
 // Prints the outcomes (one JSON document, or a line each) and turns failures into exit 1.
 void report_outcomes(Context& context, const std::string& command, const std::vector<rotation::Outcome>& outcomes,
                      bool dry_run);
+
+// The git lock of rotation (rotation/git_lock.hpp) for this command's vault and session.
+rotation::GitLockOptions git_lock_options(Context& context, bool no_push);
+// Its notes and the session's warnings on stderr, before the outcomes.
+void note_lock(Context& context, const rotation::LockedRun& run);
+// After the outcomes: a finish that could not be pushed is exit 5 (the rotation itself stands).
+void fail_unpublished(const rotation::LockedRun& run);
 
 } // namespace escrow::cli

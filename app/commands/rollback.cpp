@@ -13,6 +13,7 @@ struct NameOptions
 {
   std::string name;
   std::string why;
+  bool no_push = false;
 };
 
 void run_rollback(const NameOptions& options, Context& context)
@@ -20,11 +21,13 @@ void run_rollback(const NameOptions& options, Context& context)
   (void)split_secret_name(options.name);
   rotation::Options rotate_options;
   rotate_options.progress = progress_for(context);
-  history::VaultSession session = context.open_v2(history::Access::write);
-  rotation::v2::Rotator rotator(session, rotate_options);
-  const rotation::Outcome outcome = rotator.rollback(options.name);
-  context.warn(session.warnings());
-  report_outcomes(context, "rollback", {outcome}, false);
+  std::vector<rotation::Outcome> outcomes;
+  const rotation::LockedRun run =
+    rotation::run_rotation(git_lock_options(context, options.no_push), rotate_options,
+                           [&](rotation::v2::Rotator& rotator) { outcomes.push_back(rotator.rollback(options.name)); });
+  note_lock(context, run);
+  report_outcomes(context, "rollback", outcomes, false);
+  fail_unpublished(run);
 }
 
 } // namespace
@@ -35,6 +38,8 @@ void setup_rollback(CLI::App& app, Context& context)
   auto* rollback = app.add_subcommand(
     "rollback", "make the previous version current again and re-apply it to every connector (or cancel a pending rotation)");
   rollback->add_option("name", rollback_options->name, "ENV/NAME")->required();
+  rollback->add_flag("--no-push", rollback_options->no_push,
+                     "no git lock: do not commit and push the rollback's start before the connectors run");
   rollback->callback([rollback_options, &context] { run_rollback(*rollback_options, context); });
 }
 

@@ -20,6 +20,7 @@ struct RotateOptions
   std::string generate;
   std::string why;
   bool from_stdin = false;
+  bool no_push = false;
 };
 
 void run_rotate(const RotateOptions& options, Context& context)
@@ -81,20 +82,23 @@ void run_rotate(const RotateOptions& options, Context& context)
            true);
     return;
   }
-  history::VaultSession session = context.open_v2(history::Access::write);
-  rotation::v2::Rotator rotator(session, rotate_options);
+  // Under the git lock when the repository has an upstream (docs/TEAM.md "Rotation: git is the lock").
   std::vector<rotation::Outcome> outcomes;
-  if (confirming) {
-    outcomes.push_back(rotator.confirm(options.confirm[0], options.confirm[1]));
-  } else if (options.resume && !options.due) {
-    outcomes = rotator.resume(options.name);
-  } else if (options.due) {
-    outcomes = rotator.rotate_due();
-  } else {
-    outcomes.push_back(rotator.rotate(options.name));
-  }
-  context.warn(session.warnings());
+  const rotation::LockedRun run = rotation::run_rotation(
+    git_lock_options(context, options.no_push), rotate_options, [&](rotation::v2::Rotator& rotator) {
+      if (confirming) {
+        outcomes.push_back(rotator.confirm(options.confirm[0], options.confirm[1]));
+      } else if (options.resume && !options.due) {
+        outcomes = rotator.resume(options.name);
+      } else if (options.due) {
+        outcomes = rotator.rotate_due();
+      } else {
+        outcomes.push_back(rotator.rotate(options.name));
+      }
+    });
+  note_lock(context, run);
   report_outcomes(context, command, outcomes, false);
+  fail_unpublished(run);
 }
 
 } // namespace
@@ -118,6 +122,9 @@ void setup_rotate(CLI::App& app, Context& context)
                      "value generator for this and later rotations: len=N,alphabet=A or cmd=COMMAND");
   rotate->add_flag("--stdin", rotate_options->from_stdin, "read the new value from stdin instead of generating it");
   rotate->add_option("--why", rotate_options->why, "reason recorded with the new version");
+  rotate->add_flag("--no-push", rotate_options->no_push,
+                   "no git lock: do not commit and push the pending version before the connectors run "
+                   "(docs/TEAM.md; also: git config escrow.push false)");
   rotate->callback([rotate_options, &context] { run_rotate(*rotate_options, context); });
 }
 

@@ -12,7 +12,8 @@
 #   1  a rotation failed and was rolled back cleanly: the old value is still in place everywhere
 #   2  a rollback was incomplete: a connector may hold a value the vault has as pending — page
 #      someone; `escrow rotate --resume` retries
-#   3  escrow itself failed (lock, I/O, integrity, access): see its error line
+#   3  escrow itself failed (lock, I/O, integrity, access): see its error line; also when it lost
+#      the git rotation lock ESCROW_CI_LOCK_ATTEMPTS times (default 3) in a row
 #   4  only with ESCROW_CI_STRICT=1: a rotation awaits a person's manual confirmation
 # A summary goes to stdout and, on GitHub Actions, to $GITHUB_STEP_SUMMARY. The full JSON result
 # is kept in ${ESCROW_CI_REPORT:-escrow-rotation.json} (no values: escrow never prints them).
@@ -24,8 +25,24 @@ if [ -z "${ESCROW_IDENTITY_DATA:-}" ] && [ -z "${ESCROW_IDENTITY:-}" ]; then
   exit 3
 fi
 
-"$escrow" --json rotate --due "$@" >"$report"
-status=$?
+# In a clone whose branch has an upstream, escrow takes the git lock for each rotation (docs/TEAM.md
+# "Rotation: git is the lock"): it commits and pushes the pending version before any connector
+# runs, and pushes the finish itself. A run that loses the lock to a concurrent job (exit 5,
+# "rotation lock not acquired") touched no connector: it syncs and tries again, and then finds
+# nothing due when the other job rotated it.
+attempt=1
+while :; do
+  "$escrow" --json rotate --due "$@" >"$report"
+  status=$?
+  if [ "$status" -eq 5 ] && grep -q 'rotation lock not acquired' "$report" \
+     && [ "$attempt" -lt "${ESCROW_CI_LOCK_ATTEMPTS:-3}" ]; then
+    echo "rotate-due: another job pushed first (no connector was touched); escrow sync, then again" >&2
+    "$escrow" sync --attempts 5 >&2 || { echo "rotate-due: escrow sync failed" >&2; exit 3; }
+    attempt=$((attempt + 1))
+    continue
+  fi
+  break
+done
 if [ ! -s "$report" ]; then
   echo "rotate-due: escrow exited with $status and printed no result" >&2
   exit 3

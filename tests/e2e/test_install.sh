@@ -12,6 +12,9 @@ ls "$WORK"/prefix/lib*/libescrow_core.a >/dev/null 2>&1 && pass "static library 
 sanitize=()
 if grep -q '^ESCROW_SANITIZE:BOOL=ON' "$build_dir/CMakeCache.txt" 2>/dev/null; then
   sanitize=(-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined)
+elif grep -q '^ESCROW_FUZZ:BOOL=ON' "$build_dir/CMakeCache.txt" 2>/dev/null; then
+  # scripts/test's sanitizer build (clang, ASan + UBSan + coverage hooks): link as it does.
+  sanitize=(-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=fuzzer-no-link,address,undefined)
 fi
 expect 0 "a consumer configures with find_package(escrow)" -- \
   cmake -S "$src/examples/library" -B "$WORK/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$WORK/prefix" \

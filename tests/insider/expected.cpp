@@ -73,6 +73,8 @@ const std::vector<Row>& table()
     {"rotate-fail (cancelled) of owner's rotation in flight", {"owner", "ci"}},
     {"unshare prod/db from appr (shared by owner)", {"owner"}},
     {"journal-loss of an absent event", {"a"}},
+    // merges (vault-2-merge.md §5): a resolve is honoured only at a merge point it settles
+    {"resolve outside a merge point", {}},
   };
   return rows;
 }

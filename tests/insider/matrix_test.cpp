@@ -324,6 +324,12 @@ const std::map<std::string, Builder>& builders()
        loss.lost.push_back(LostEntry{gone, t.now - 60, "req", "reveal"});
        return make(loss, {}, std::string("a laptop died"));
      }},
+    {"resolve outside a merge point",
+     [](Team&, const std::string&) {
+       Hash some{};
+       some[0] = 0x42;
+       return make(ResolveArgs{{some}, {}, {}});
+     }},
   };
   return map;
 }

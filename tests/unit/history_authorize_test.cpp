@@ -1019,11 +1019,21 @@ TEST_CASE("history authorize: journal-loss and resolve", "[history][authorize]")
                       JournalLossArgs{{LostEntry{commit("lost"), at("2026-11-30T08:00:00Z"), "bob", "compromise"}}}, {},
                       std::string("x"));
      }, "is an operation: a lost operation cannot be acknowledged"},
-    {"resolve (needs the merge replay)", [](World& w) {
+    {"resolve of voids (judged at its merge point by the replay)", [](World& w) {
        ResolveArgs r;
        r.voided = {commit("x")};
        return w.entry("alice", r);
-     }, "needs the merge replay"},
+     }, nullptr},
+    {"resolve keeping an exposed rotation (not built)", [](World& w) {
+       ResolveArgs r;
+       r.exposed = {commit("x")};
+       return w.entry("alice", r);
+     }, "not supported by this escrow yet"},
+    {"resolve of a rotation race (not built)", [](World& w) {
+       ResolveArgs r;
+       r.rotations = {RaceResolution{k_db, k_v1, {{k_v2, 3}}}};
+       return w.entry("alice", r);
+     }, "not supported by this escrow yet"},
   });
 }
 

@@ -531,34 +531,206 @@ TEST_CASE("v2 loss: a journal shorter than what this machine verified is refused
   }
 }
 
+namespace {
+
+fs::path snapshot_of(const fs::path& place)
+{
+  for (const auto& entry : fs::directory_iterator(place)) {
+    if (entry.path().extension() == ".snap") {
+      return entry.path();
+    }
+  }
+  FAIL("no snapshot in " << place);
+  return {};
+}
+
+// Opens (a read session) and reads every record of its state.
+void open_all(Fixture& f, bool replay_all = false)
+{
+  VaultSessionOptions o = f.options("");
+  o.replay_all = replay_all;
+  VaultSession s = VaultSession::open(o, Access::read);
+  s.state().load_all();
+}
+
+// alice's team with two secrets (a state whose records are not all read by a lookup).
+void team_with_secrets(Fixture& f)
+{
+  team(f);
+  VaultSession s = VaultSession::open(f.options(), Access::write);
+  for (const char* name : {"prod/db", "prod/api"}) {
+    const SecretAdd add = secret_add(f, s.vault_id(), name, "x");
+    s.submit(add.args, add.material);
+  }
+}
+
+} // namespace
+
 TEST_CASE("v2 cache: a damaged place is an error naming its file", "[v2][cache]")
 {
   Fixture f;
-  team(f);
+  team_with_secrets(f);
   VaultSession s = VaultSession::open(f.options(""), Access::read);
   const fs::path place = s.cache_place();
+  const auto vault = f.vault_files();
   SECTION("verified.json")
   {
     spit(place / "verified.json", "{}\n");
-    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "verified.json");
+    require_error([&] { open_all(f); }, ErrorKind::integrity, "verified.json");
   }
-  SECTION("the state snapshot")
+  SECTION("verified.json cut short")
   {
-    for (const auto& entry : fs::directory_iterator(place)) {
-      if (entry.path().extension() == ".snap") {
-        std::string text = slurp(entry.path());
-        text.replace(text.find("\"prod\""), 6, "\"test\"");
-        spit(entry.path(), text);
-      }
-    }
+    const std::string text = slurp(place / "verified.json");
+    spit(place / "verified.json", text.substr(0, text.size() / 2));
+    require_error([&] { open_all(f); }, ErrorKind::integrity, "verified.json: not a complete file");
+  }
+  SECTION("a record of the state snapshot edited (read when first used)")
+  {
+    const fs::path snap = snapshot_of(place);
+    std::string text = slurp(snap);
+    const std::size_t at = text.rfind("\"prod\"");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, 6, "\"test\"");
+    spit(snap, text);
+    require_error([&] { open_all(f); }, ErrorKind::integrity, "does not hash to the hash its index names");
+    require_error([&] { open_all(f); }, ErrorKind::integrity, snap.filename().string());
+  }
+  SECTION("a record of the state snapshot replaced, its index hash with it")
+  {
+    // The index must hash to verified.json's digest: a record and its index line changed
+    // together are caught at open.
+    const fs::path snap = snapshot_of(place);
+    std::string text = slurp(snap);
+    const std::size_t line = text.find("\ns:prod/db\t");
+    REQUIRE(line != std::string::npos);
+    const std::size_t hash = line + std::string("\ns:prod/db\t").size();
+    text[hash] = text[hash] == 'A' ? 'B' : 'A';
+    spit(snap, text);
     require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
                   "do not hash to the digest");
   }
-  SECTION("the entries log")
+  SECTION("the state snapshot cut short")
   {
-    spit(place / "entries.log", "x\n");
-    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "entries.log");
+    const fs::path snap = snapshot_of(place);
+    const std::string text = slurp(snap);
+    spit(snap, text.substr(0, text.size() - 10));
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  snap.filename().string());
   }
+  SECTION("the state snapshot missing")
+  {
+    fs::remove(snapshot_of(place));
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "missing");
+  }
+  SECTION("the place of another vault")
+  {
+    Fixture other;
+    team(other);
+    VaultSession o = VaultSession::open(other.options(""), Access::read);
+    const fs::path mine = snapshot_of(place);
+    const fs::path theirs = snapshot_of(o.cache_place());
+    fs::remove(mine);
+    fs::copy_file(theirs, mine);
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  "belongs to another vault");
+    fs::copy_file(o.cache_place() / "verified.json", place / "verified.json", fs::copy_options::overwrite_existing);
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  "verified.json: belongs to another vault");
+  }
+  SECTION("the entries log: not read by the fast path, checked by the slow path")
+  {
+    const std::string log = slurp(place / "entries.log");
+    // The same size, one byte changed: the fast path never reads it...
+    std::string edited = log;
+    edited[edited.find(" member-add ") + 1] = 'M';
+    spit(place / "entries.log", edited);
+    {
+      VaultSession fast = VaultSession::open(f.options(""), Access::read);
+      CHECK(fast.fast_path());
+    }
+    // ...the slow path (and audit restore, audit verify, backup) reads it, and its chain hash
+    // names the change.
+    require_error([&] { open_all(f, true); }, ErrorKind::integrity, "entries.log: its entries are not the ones");
+    spit(place / "entries.log", "x\n");
+    require_error([&] { open_all(f); }, ErrorKind::integrity, "entries.log: shorter than verified.json says");
+    spit(place / "entries.log", std::string(log.size(), 'x'));
+    require_error([&] { open_all(f, true); }, ErrorKind::integrity, "entries.log");
+  }
+  // Whatever was damaged, the vault's files are untouched.
+  CHECK(f.vault_files() == vault);
+}
+
+TEST_CASE("v2 cache: an open reads only the records the command looks up", "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  VaultSession slow = VaultSession::open(f.options(""), Access::read);
+  VaultSession s = VaultSession::open(f.options(""), Access::read);
+  REQUIRE(s.fast_path());
+  CHECK(s.state().secrets.pending_count() == 2);
+  // One member read: the author of the last verified line, whose signature the fast path checks.
+  CHECK(s.state().members.pending_count() == 1);
+  // The digest from the index alone, and the same as the replay's.
+  CHECK(s.state().digest() == slow.state().digest());
+  CHECK(s.state().secrets.pending_count() == 2);
+  const Secret* db = s.state().secret("prod/db");
+  REQUIRE(db != nullptr);
+  CHECK(db->name == "prod/db");
+  CHECK(s.state().secrets.pending_count() == 1);
+  CHECK(s.state().secret("prod/none") == nullptr);
+  CHECK(s.state().secrets.pending_count() == 1);
+  CHECK(s.state().secrets.names() == std::vector<std::string>{"prod/api", "prod/db"});
+  // Iterating reads the rest.
+  std::size_t n = 0;
+  for (const auto& item : s.state().secrets) {
+    n += item.second != nullptr ? 1 : 0;
+  }
+  CHECK(n == 2);
+  CHECK(s.state().secrets.pending_count() == 0);
+  CHECK(s.state().digest() == slow.state().digest());
+  // A copy that changes a record computes that record's hash; the others keep theirs.
+  State copy = s.state();
+  copy.secrets.erase("prod/api");
+  CHECK(copy.secrets.names() == std::vector<std::string>{"prod/db"});
+  CHECK(copy.digest() != slow.state().digest());
+  CHECK(s.state().digest() == slow.state().digest());
+}
+
+TEST_CASE("v2 cache: a reader's event appends one log line without reading the log", "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  VaultSession first = VaultSession::open(f.options(""), Access::read);
+  const fs::path place = first.cache_place();
+  const std::string log_before = slurp(place / "entries.log");
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::read);
+    REQUIRE(s.fast_path());
+    s.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}});
+    // The secrets were never read: the save named the state by the digest it loaded.
+    CHECK(s.state().secrets.pending_count() == 2);
+  }
+  const std::string log_after = slurp(place / "entries.log");
+  CHECK(log_after.substr(0, log_before.size()) == log_before);
+  CHECK(line_count(log_after) == line_count(log_before) + 1);
+  // Two sessions from the same cache each record an event: the second finds the place changed
+  // since it loaded and leaves the first one's save; the next open continues from it.
+  {
+    VaultSession a = VaultSession::open(f.options(), Access::read);
+    VaultSession b = VaultSession::open(f.options(), Access::read);
+    a.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}});
+    b.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/api"}});
+  }
+  CHECK(line_count(slurp(place / "entries.log")) == line_count(log_before) + 2);
+  VaultSession next = VaultSession::open(f.options(""), Access::read);
+  CHECK(next.fast_path());
+  CHECK(line_count(slurp(place / "entries.log")) == line_count(log_before) + 3);
+  // And the slow path agrees with what the place holds (the chain over every line checks).
+  VaultSessionOptions o = f.options("");
+  o.replay_all = true;
+  VaultSession all = VaultSession::open(o, Access::read);
+  CHECK_FALSE(all.fast_path());
+  CHECK(all.state().digest() == next.state().digest());
 }
 
 TEST_CASE("v2 cache: places differ by journal and branch; missing entries are listed oldest first", "[v2][cache]")
@@ -721,4 +893,63 @@ TEST_CASE("v2 session: an operation this machine verified cannot be cut out and 
   // A machine that never saw it cannot tell (the git first-parent check is for that).
   fs::remove_all(f.state_home);
   CHECK_NOTHROW(VaultSession::open(f.options(""), Access::read));
+}
+
+// The git lock of rotation (vault-2-merge.md §6): a phase 1 whose push was rejected is undone.
+TEST_CASE("v2 undo puts the files, the session and the cache place back to the checkpoint", "[v2][session][gitlock]")
+{
+  Fixture f;
+  team(f);
+  const auto files = f.vault_files();
+  VaultSession s = VaultSession::open(f.options(), Access::write);
+  const VaultSession::Checkpoint checkpoint = s.checkpoint();
+  const SecretAdd add = secret_add(f, s.vault_id(), "prod/db", "hunter2");
+  const Entry e = s.submit(add.args, add.material);
+  s.record(EventKind::merge, Result::ok, Json{{"heads", 1}});
+  CHECK(f.vault_files() != files);
+  const std::vector<Hash> undone = s.undo(checkpoint);
+  REQUIRE(undone.size() == 2);
+  CHECK(undone.front() == e.hash);
+  CHECK(f.vault_files() == files);
+  CHECK(s.state().secret("prod/db") == nullptr);
+  // The session writes on from the checkpoint; a new session opens without a loss.
+  s.submit(member(f, "carol", {Role::requester}, {"prod"}));
+  VaultSession again = VaultSession::open(f.options(), Access::read);
+  CHECK(again.fast_path());
+  CHECK(again.state().member("carol") != nullptr);
+  CHECK(again.state().secret("prod/db") == nullptr);
+}
+
+TEST_CASE("v2 cache forget: entries cut from the journal after a crash are no loss", "[v2][session][gitlock]")
+{
+  Fixture f;
+  team(f);
+  const std::string journal = slurp(f.journal());
+  const std::string head = slurp(f.head());
+  Hash added{};
+  fs::path place;
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    place = s.cache_place();
+    added = s.submit(member(f, "carol", {Role::requester}, {"prod"})).hash;
+  }
+  // Cut without forgetting: this machine reports the loss.
+  spit(f.journal(), journal);
+  spit(f.head(), head);
+  require_error([&] { (void)VaultSession::open(f.options(), Access::read); }, ErrorKind::integrity, "missing");
+  // Forgotten first (what the resolution of a tentative marker does): no loss, the slow path.
+  const Cache cache(place, read_head_file(f.head()).vault_id);
+  cache.forget({added});
+  VaultSession s = VaultSession::open(f.options(), Access::read);
+  CHECK_FALSE(s.fast_path());
+  CHECK(s.state().member("carol") == nullptr);
+  // Forgetting before the cut works too: the journal still holding the entry is replayed as new.
+  {
+    VaultSession w = VaultSession::open(f.options(), Access::write);
+    added = w.submit(member(f, "dave", {Role::requester}, {"prod"})).hash;
+  }
+  cache.forget({added});
+  VaultSession after = VaultSession::open(f.options(), Access::read);
+  CHECK_FALSE(after.fast_path());
+  CHECK(after.state().member("dave") != nullptr);
 }

@@ -202,7 +202,7 @@ JournalCheck check_journal(const VaultSessionOptions& options)
     const std::set<Hash> present = present_hashes(journal);
     std::set<Hash> acknowledged = cached->state.lost;
     acknowledged.insert(verified.replay.state.lost.begin(), verified.replay.state.lost.end());
-    out.lost = missing_entries(cached->log, present, acknowledged);
+    out.lost = missing_entries(cache.entries(cached->log), present, acknowledged);
   }
   return out;
 }

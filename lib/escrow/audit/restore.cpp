@@ -206,7 +206,7 @@ Restored restore_entries(VaultSessionOptions options, const std::optional<std::s
     present.push_back(std::move(line));
   }
   const std::vector<VerifiedEntry> missing =
-    cached ? missing_entries(cached->log, present_hashes, acknowledged) : std::vector<VerifiedEntry>{};
+    cached ? missing_entries(cache.entries(cached->log), present_hashes, acknowledged) : std::vector<VerifiedEntry>{};
   std::set<Hash> wanted;
   for (const VerifiedEntry& e : missing) {
     wanted.insert(e.hash);

@@ -164,7 +164,7 @@ SyncReport sync_vault_v2(const Repo& repo, const VaultSyncOptions& options)
   sync_options.attempts = options.attempts;
   sync_options.conflict_hint =
     "the operations above do not commute (docs/TEAM.md \"Conflicts on escrow-vault/2\"): git merge was undone; "
-    "redo one side's operation on top of the other";
+    "git pull --no-rebase, then escrow resolve settles them (or redo one side's operation on top of the other)";
   sync_options.check = [&] {
     if (options.verify) {
       options.verify();

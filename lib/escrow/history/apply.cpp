@@ -14,8 +14,7 @@ namespace {
 // Saves the record `name` of `records` in `saved` unless the effect saved it already (its first
 // change wins: the undo log holds the state before the effect).
 template <class T>
-void save(const std::map<std::string, std::shared_ptr<const T>>& records,
-          std::map<std::string, std::shared_ptr<const T>>& saved, const std::string& name)
+void save(const RecordMap<T>& records, std::map<std::string, std::shared_ptr<const T>>& saved, const std::string& name)
 {
   if (saved.count(name) == 0) {
     const auto it = records.find(name);
@@ -24,8 +23,7 @@ void save(const std::map<std::string, std::shared_ptr<const T>>& records,
 }
 
 template <class T>
-void restore(std::map<std::string, std::shared_ptr<const T>>& records,
-             const std::map<std::string, std::shared_ptr<const T>>& saved)
+void restore(RecordMap<T>& records, const std::map<std::string, std::shared_ptr<const T>>& saved)
 {
   for (const auto& [name, old] : saved) {
     if (old) {
@@ -660,7 +658,8 @@ struct Effects
   }
   void operator()(const ResolveArgs&) const
   {
-    fail(ErrorKind::integrity, "resolve: settling a merge conflict needs the merge replay, which this escrow does not have yet");
+    // Its voids act at its merge point (the replay leaves the voided operations out of the merged
+    // state, merge_check.hpp); the entry itself changes no record.
   }
 };
 

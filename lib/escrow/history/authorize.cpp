@@ -1081,9 +1081,16 @@ Verdict may_acknowledge_loss(const State& s, const Context& ctx, const JournalLo
   return no_key_lines(k, ctx);
 }
 
-Verdict may_resolve(const State&, const Context&, const ResolveArgs&)
+Verdict may_resolve(const State&, const Context& ctx, const ResolveArgs& a)
 {
-  return refuse(OpKind::resolve, "settling a merge conflict needs the merge replay, which this escrow does not have yet");
+  constexpr OpKind k = OpKind::resolve;
+  if (!a.exposed.empty()) {
+    return refuse(k, "keeping an exposed rotation (exposed) is not supported by this escrow yet");
+  }
+  if (!a.rotations.empty()) {
+    return refuse(k, "settling a rotation race (rotations) is not supported by this escrow yet");
+  }
+  return no_key_lines(k, ctx);
 }
 
 // ---- dispatch ----
@@ -1234,6 +1241,60 @@ std::optional<std::string> single_secret(const Args& args)
 }
 
 } // namespace
+
+Verdict may_void(const State& before, const Entry& voided, std::string_view resolver,
+                 const std::vector<const Entry*>& side)
+{
+  constexpr OpKind k = OpKind::resolve;
+  const std::string what = fmt::format("entry {} ({} by {})", short_hash(voided.hash), action_name(voided.action),
+                                       voided.actor);
+  if (!voided.op) {
+    return refuse(k, "{} is not an operation: there is nothing to void", what);
+  }
+  // A published pending value is assumed to have reached a connector (vault-2-merge.md §5 rule 1).
+  if (const auto* start = std::get_if<RotateStartArgs>(&voided.op->args)) {
+    for (const RotateItem& item : start->items) {
+      if (item.kind != RotationKind::rotate) {
+        continue;
+      }
+      const bool cancelled = std::any_of(side.begin(), side.end(), [&](const Entry* e) {
+        const auto* fail_args = e != nullptr && e->op ? std::get_if<RotateFailArgs>(&e->op->args) : nullptr;
+        return fail_args != nullptr
+               && std::any_of(fail_args->items.begin(), fail_args->items.end(), [&](const FailItem& f) {
+                    return f.secret == item.secret && f.vid == item.vid && f.result == FailResult::cancelled;
+                  });
+      });
+      if (!cancelled) {
+        Refusal r = *refuse(k, "{} creates {} v{} ({}), whose value may have reached a connector: a rotate-start is "
+                               "voided only when its side recorded rotate-fail cancelled for it",
+                            what, item.secret, item.v, item.vid);
+        r.hint = fmt::format("a rotation race keeps both versions: escrow resolve {} --current VID", item.secret);
+        return r;
+      }
+    }
+  }
+  if (voided.actor == resolver) {
+    return std::nullopt; // its author may withdraw it
+  }
+  // Who could have done it may undo it: the same operation by the resolver, judged where it stood.
+  if (!active(before, resolver)) {
+    return refuse(k, "{} may not void {}: not an active member where it was made", resolver, what);
+  }
+  Context ctx = context_of(voided);
+  ctx.actor = std::string(resolver);
+  for (KeyWrite& key : ctx.keys) {
+    if (key.line.member == voided.actor && key.line.kind == KeyLineKind::approval) {
+      key.line.member = std::string(resolver); // the line an approver writes as themself
+    }
+  }
+  if (Verdict v = std::visit(Dispatch{before, ctx}, voided.op->args)) {
+    Refusal r = *refuse(k, "{} may not void {}: neither its author nor allowed to do it ({})", resolver, what,
+                        v->reason);
+    r.hint = fmt::format("{} or a member who may do what it did can resolve this conflict", voided.actor);
+    return r;
+  }
+  return std::nullopt;
+}
 
 Verdict authorize(const State& before, const Entry& entry)
 {

@@ -109,8 +109,17 @@ void require_authorized(const State& before, const Entry& entry, ErrorKind kind,
 // The part of journal-loss the state decides (an admin of "*", a reason); that the hashes are
 // absent from the journal and were events is the replay's check (it knows the journal).
 [[nodiscard]] Verdict may_acknowledge_loss(const State&, const Context&, const JournalLossArgs&);
-// resolve is judged against a merge (vault-2-merge.md §3), which the state alone cannot show:
-// refused until the merge replay exists (vault-2-plan.md step 4/9).
+// The part of resolve the state decides: no key lines, nothing but voids (exposed rotations and
+// rotation races are refused: not supported yet). What it voids is judged at its merge point by
+// the replay (merge_check.hpp), one voided operation at a time, with may_void.
 [[nodiscard]] Verdict may_resolve(const State&, const Context&, const ResolveArgs&);
+// resolve's rule for one operation it voids (vault-2-operations.md §5.5, vault-2-merge.md §5):
+// `resolver` is its author, or could have done it — the same operation by the resolver, judged
+// against `before` (the state it was applied to on its side, the side's earlier voids left out),
+// with the approval line an approver writes as themself taken as the resolver's. A
+// rotate-start (kind rotate) is never voided unless its side (`side`: that side's operations)
+// recorded rotate-fail cancelled for it: a published pending value may be in a connector.
+[[nodiscard]] Verdict may_void(const State& before, const Entry& voided, std::string_view resolver,
+                               const std::vector<const Entry*>& side);
 
 } // namespace escrow::history

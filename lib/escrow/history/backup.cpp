@@ -451,11 +451,12 @@ Staleness staleness(const fs::path& state_home, const VaultId& vault_id, const f
   }
   std::sort(places.begin(), places.end());
   for (const fs::path& place : places) {
-    const std::optional<Verified> verified = Cache(place, vault_id).load();
+    const Cache cache(place, vault_id);
+    const std::optional<Verified> verified = cache.load();
     if (!verified) {
       continue;
     }
-    const std::vector<VerifiedEntry> missing = missing_entries(verified->log, present, acknowledged);
+    const std::vector<VerifiedEntry> missing = missing_entries(cache.entries(verified->log), present, acknowledged);
     if (!missing.empty() && place == destination_place) {
       out.at_destination = true;
     }

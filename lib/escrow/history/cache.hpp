@@ -11,14 +11,28 @@
 // H16("escrow/v2/cache-place", absolute journal path || 0x00 || branch). The state home is passed
 // in (the CLI gives $XDG_STATE_HOME or ~/.local/state); the library reads no environment.
 //
-// Files of a place (all written atomically; verified.json last, it is the commit point):
-//   verified.json   {"format":"escrow-verified/1","git"?:{"checked_through"},"log":{"count","size"},
+// Files of a place (written atomically or appended then committed; verified.json last, it is the
+// commit point):
+//   verified.json   {"format":"escrow-verified/2","git"?:{"checked_through"},
+//                   "log":{"chain","count","size"},
 //                   "position":{"entries","heads","last_hash","last_offset","lines","size","ts"},
 //                   "state":digest,"vault_id"}
-//   state-<digest hex>.snap   line 1 {"format":"escrow-state/1","genesis","lost","vault_id"},
-//                   then one line per record, sorted by path: PATH "\t" canonical record
+//   state2-<digest hex>.snap  escrow-state/2: line 1 {"format","genesis","index":BYTES,"lost",
+//                   "vault_id"}; then the index, one line per record sorted by path:
+//                   PATH "\t" b64 record hash "\t" LENGTH; then the records, each its canonical text
+//                   and "\n", in the index's order (a record's offset = the sum of the lengths + 1
+//                   before it)
 //   entries.log     one line per verified entry, in order: b64 hash, ts, action, actor (only the
-//                   first log.count lines count: a longer file is the tail of an interrupted save)
+//                   first log.size bytes, log.count lines, count: a longer file is the tail of an
+//                   interrupted save); log.chain = c(count), c(0) = 32 zero bytes,
+//                   c(i) = H("escrow/v2/cache-log", c(i-1) || line i with its "\n")
+//
+// Lazy reading (what keeps an open's cost independent of the journal and of the number of
+// records): load() reads verified.json, the snapshot's first line and its index, checks that the
+// index hashes to verified.json's state digest, and reads the policy; every other record is read
+// when the command first looks it up (RecordMap, state.hpp), its text checked against the index's
+// hash and parsed strictly. entries.log is read only by entries() — the slow path's loss check,
+// `audit verify`, `audit restore`, backup — which checks its count, size and chain.
 // A malformed or inconsistent cache file is Error(integrity) naming it (hint: remove the place to
 // verify the vault from its journal again, which forgets what this machine saw).
 #pragma once
@@ -61,11 +75,29 @@ struct Position
   friend bool operator==(const Position&, const Position&) = default;
 };
 
+// What entries.log holds as verified.json names it: `count` lines, `size` bytes, and the chain
+// hash over them (a log edited, truncated or swapped is detected when it is read).
+struct LogSummary
+{
+  std::uint64_t count = 0;
+  std::uint64_t size = 0;
+  Hash chain{};
+
+  friend bool operator==(const LogSummary&, const LogSummary&) = default;
+};
+
+// The next chain hash after `line` (one line of entries.log with its "\n").
+Hash log_chain(const Hash& previous, std::string_view line);
+
 struct Verified
 {
   Position position;
-  State state;
-  std::vector<VerifiedEntry> log; // every verified entry, in linearization order
+  State state; // lazily read from the snapshot (RecordMap)
+  Hash state_digest{}; // verified.json's "state": the digest of `state`
+  LogSummary log;
+  // An escrow-verified/1 place (before lazy reading): only its log is read (its chain is not
+  // known: log.chain is unchecked); the session replays the journal and rewrites the place.
+  bool legacy = false;
   // The git first-parent check (vault-2-replay.md §7): the HEAD commit through which this place
   // checked that the journal only grew along first-parent history ("" = never checked, or not
   // in a git work tree).
@@ -83,13 +115,26 @@ public:
 
   const std::filesystem::path& dir() const { return m_dir; }
 
-  // nullopt when the place holds nothing yet. Checks the snapshot against the digest it is named
-  // by and the log against its count.
+  // nullopt when the place holds nothing yet. Reads verified.json and the snapshot's index
+  // (checked against the state digest); the records are read on first use.
   std::optional<Verified> load() const;
 
-  // Saves `verified`; `logged` = how many of its log entries the place already holds (they are not
-  // written again). The state snapshot is written when its digest changed.
-  void save(const Verified& verified, std::size_t logged) const;
+  // Every entry of the log `log` names (load()'s or save()'s summary), checked against it.
+  std::vector<VerifiedEntry> entries(const LogSummary& log) const;
+
+  // Saves the position, the state and the git check, with the log `base` (a summary this place
+  // holds: load()'s or an earlier save()'s; {} = write the whole log anew) followed by `added`.
+  // `digest` = the state's digest when the caller knows it. Returns the new summary, or nullopt
+  // when another process changed the place's log since `base` (its save stands; nothing written).
+  std::optional<LogSummary> save(const Position& position, const State& state, const std::string& git_checked_through,
+                                 const LogSummary& base, const std::vector<VerifiedEntry>& added,
+                                 std::optional<Hash> digest = std::nullopt) const;
+
+  // Forgets the entries `hashes` (the git lock's undo of a phase 1 a crash interrupted,
+  // vault-2-merge.md §6: entries never published, about to be cut from the journal): they leave the
+  // log, and a position on one of them names the last entry kept, so the next open replays the journal (slow path) instead of
+  // continuing past them. Nothing when the place holds none of them.
+  void forget(const std::set<Hash>& hashes) const;
 
 private:
   std::filesystem::path m_dir;

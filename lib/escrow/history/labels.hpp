@@ -27,5 +27,7 @@ inline constexpr std::string_view k_dk_commit = "escrow/v2/dk-commit";
 inline constexpr std::string_view k_rk_commit = "escrow/v2/rk-commit";
 // the per-machine verified-state cache place (vault-2-replay.md §3)
 inline constexpr std::string_view k_cache_place = "escrow/v2/cache-place";
+// the chain hash over the cache's entries.log (cache.hpp)
+inline constexpr std::string_view k_cache_log = "escrow/v2/cache-log";
 
 } // namespace escrow::history::labels

@@ -170,25 +170,42 @@ MergeCheck check_merge(const MergeInput& input)
   x = strong_remove(x, MergeSide::ours, removed_by_y);
   y = strong_remove(y, MergeSide::theirs, removed_by_x);
 
+  const auto is_void = [&](const Entry* e) { return input.voids != nullptr && input.voids->count(e->hash) > 0; };
+  const bool resolving = std::any_of(x.begin(), x.end(), is_void) || std::any_of(y.begin(), y.end(), is_void);
+
   State ours = *input.ours;
   State theirs = *input.theirs;
-  if (x.size() != x_size || y.size() != y_size) {
+  if (x.size() != x_size || y.size() != y_size || resolving) {
     if (!input.base) {
       fail(ErrorKind::failed, "check_merge: strong remove needs the common state");
     }
     const State base = input.base();
-    Folded fx = fold(base, x);
-    Folded fy = fold(base, y);
-    for (const auto& [e, reason] : fx.refused) {
-      out.conflicts.push_back(Conflict{e->hash, MergeSide::ours, {}, {},
-                                       fmt::format("fails without the operations voided by a removal: {}", reason)});
-    }
-    for (const auto& [e, reason] : fy.refused) {
-      out.conflicts.push_back(Conflict{e->hash, MergeSide::theirs, {}, {},
-                                       fmt::format("fails without the operations voided by a removal: {}", reason)});
-    }
-    ours = std::move(fx.state);
-    theirs = std::move(fy.state);
+    // One side re-folded from the common state without the voided operations (the resolve's
+    // authority judged where each stood); returns the side's operations that remain.
+    const auto refold = [&](const std::vector<const Entry*>& side, MergeSide which, State& state) {
+      std::vector<const Entry*> kept;
+      state = base;
+      for (const Entry* e : side) {
+        if (is_void(e)) {
+          out.resolved.push_back(e->hash);
+          State probe = state;
+          if (!apply_merged(probe, *e)) {
+            if (Verdict v = may_void(state, *e, input.resolver, side)) {
+              out.void_refusals.push_back(v->reason);
+            }
+          }
+          continue;
+        }
+        kept.push_back(e);
+        if (std::optional<std::string> refusal = apply_merged(state, *e)) {
+          out.conflicts.push_back(Conflict{e->hash, which, {}, {},
+                                           fmt::format("fails without the voided operations: {}", *refusal)});
+        }
+      }
+      return kept;
+    };
+    x = refold(x, MergeSide::ours, ours);
+    y = refold(y, MergeSide::theirs, theirs);
   }
 
   // 2. Both orders.
@@ -247,7 +264,8 @@ MergeCheck check_merge(const MergeInput& input)
   return out;
 }
 
-MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours, const std::vector<const Entry*>& theirs)
+MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours, const std::vector<const Entry*>& theirs,
+                       const std::set<Hash>* voids, std::string_view resolver)
 {
   // Each side causally; an operation that fails there is reported once, as causal, and left out.
   std::vector<Conflict> causal;
@@ -273,9 +291,33 @@ MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours,
   input.ours = &s_x;
   input.theirs = &s_y;
   input.base = [&base] { return base; };
+  input.voids = voids;
+  input.resolver = std::string(resolver);
   MergeCheck out = check_merge(input);
   out.conflicts.insert(out.conflicts.begin(), causal.begin(), causal.end());
   return out;
+}
+
+std::optional<Hash> find_culprit(const State& base, const std::vector<const Entry*>& own, const Entry& e,
+                                 const std::vector<const Entry*>& other)
+{
+  constexpr std::size_t k_max_search = 256;
+  for (std::size_t k = 1; k <= other.size() && k <= k_max_search; ++k) {
+    State s = base;
+    for (std::size_t i = 0; i < k; ++i) {
+      (void)apply_merged(s, *other[i]);
+    }
+    for (const Entry* op : own) {
+      const std::optional<std::string> refused = apply_merged(s, *op);
+      if (op->hash == e.hash) {
+        if (refused) {
+          return other[k - 1]->hash;
+        }
+        break;
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace escrow::history

@@ -30,6 +30,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,8 @@ struct MergeCheck
   std::vector<Conflict> conflicts; // empty: the merge is valid
   std::vector<Hash> voided;        // operations voided by strong remove (both sides)
   std::vector<std::string> warnings; // mutual removals decided by seniority
+  std::vector<Hash> resolved;        // operations of the sides a resolve entry voids (MergeInput::voids)
+  std::vector<std::string> void_refusals; // may_void's refusals: the resolve entry is unauthorised
   bool ok() const { return conflicts.empty(); }
 };
 
@@ -64,6 +67,14 @@ struct MergeInput
   std::vector<const Entry*> y;       // theirs' own entries, in theirs' order
   // S_B, the state of the common history: called only when strong remove voids an operation.
   std::function<State()> base;
+  // A resolve entry at this merge point (vault-2-merge.md §5): the operations it voids are left
+  // out of both orders (after strong remove, which needs no one), each side re-folded from the
+  // common state without them. A voided operation the re-fold could have applied is judged by
+  // may_void (authorize.hpp) for `resolver` against the state it meets there; one that fails
+  // anyway depends on another void (its closure) and needs no authority. An operation that is
+  // not voided and fails without the voided ones is a conflict (the closure was incomplete).
+  const std::set<Hash>* voids = nullptr;
+  std::string resolver;
 };
 
 // The check of one merge (one nesting level of a merge with more than two parents). Entries
@@ -74,7 +85,16 @@ MergeCheck check_merge(const MergeInput& input);
 // The same from the common state: folds each side onto `base` first (authorize + apply with the
 // writes check; an operation that fails there is a conflict whose reason starts with "causally:",
 // which the merge driver reports as a forgery, exit 3).
-MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours, const std::vector<const Entry*>& theirs);
+// `voids` and `resolver`: as MergeInput's (nullptr: no resolve).
+MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours, const std::vector<const Entry*>& theirs,
+                       const std::set<Hash>* voids = nullptr, std::string_view resolver = {});
+
+// The operation of `other` that a refused operation `e` of `own` fails after: the first prefix of
+// other's operations after which own's operations up to e, applied from the common state, refuse
+// e. Names the second operation of a conflict the check names by one (a refusal). Bounded: a
+// merge with hundreds of operations on a side tries the first 256 only.
+std::optional<Hash> find_culprit(const State& base, const std::vector<const Entry*>& own, const Entry& e,
+                                 const std::vector<const Entry*>& other);
 
 // One operation in a merged order: authorize against `state`, then its effects (writes not
 // compared). Returns the refusal (state unchanged) or nullopt (state advanced). Events: nullopt.

@@ -75,32 +75,6 @@ std::string describe_entry(const std::map<Hash, std::pair<const Entry*, Origin>>
                      merge_side_name(o.side), o.line);
 }
 
-// The operation of `other` that a refused operation `e` of `own` fails after: the first prefix of
-// other's operations after which own's operations up to e, applied from the common state, refuse
-// e. Used to name both operations when the merge check names one (a refusal). Bounded: a merge
-// with hundreds of operations on a side names the first only.
-std::optional<Hash> culprit(const State& base, const std::vector<const Entry*>& own, const Entry& e,
-                            const std::vector<const Entry*>& other)
-{
-  constexpr std::size_t k_max_search = 256;
-  for (std::size_t k = 1; k <= other.size() && k <= k_max_search; ++k) {
-    State s = base;
-    for (std::size_t i = 0; i < k; ++i) {
-      (void)apply_merged(s, *other[i]);
-    }
-    for (const Entry* op : own) {
-      const std::optional<std::string> refused = apply_merged(s, *op);
-      if (op->hash == e.hash) {
-        if (refused) {
-          return other[k - 1]->hash;
-        }
-        break;
-      }
-    }
-  }
-  return std::nullopt;
-}
-
 MergeOutcome finish(MergedFormat format, std::string text, std::string_view ours)
 {
   MergeOutcome out;
@@ -268,7 +242,7 @@ MergeOutcome merge_journal_texts(std::string_view base, std::string_view ours, s
       return std::nullopt;
     }
     const bool is_ours = found->second.second.side == MergeSide::ours;
-    return culprit(*common, is_ours ? own_a : own_b, *found->second.first, is_ours ? own_b : own_a);
+    return find_culprit(*common, is_ours ? own_a : own_b, *found->second.first, is_ours ? own_b : own_a);
   };
   for (const Finding& f : r.findings) {
     if (f.severity() == Severity::conflict) {

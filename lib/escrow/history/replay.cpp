@@ -471,6 +471,12 @@ private:
   // the merge is an entry (conflicts are errors) rather than the journal's open heads.
   State merge(const std::vector<std::size_t>& parents, const Node* sealed)
   {
+    // A resolve entry at this merge point: its voids are left out (merge_check.hpp); what it
+    // voids and its authority are judged here, the verdict given to judge() (m_resolve_*).
+    const ResolveArgs* resolve =
+      sealed != nullptr && sealed->entry.op ? std::get_if<ResolveArgs>(&sealed->entry.op->args) : nullptr;
+    m_resolve_voids.clear();
+    m_resolve_refusal.reset();
     std::vector<char> covered = ancestry(parents[0]);
     State merged = *m_after[parents[0]];
     for (std::size_t i = 1; i < parents.size(); ++i) {
@@ -492,6 +498,10 @@ private:
       input.theirs = m_after[parents[i]] ? &*m_after[parents[i]] : nullptr;
       if (input.theirs == nullptr) {
         continue; // a rejected side: reported already
+      }
+      if (resolve != nullptr) {
+        input.voids = &resolve->voided;
+        input.resolver = sealed->entry.actor;
       }
       input.base = [this, &covered, &theirs] {
         State base = start_state();
@@ -534,9 +544,22 @@ private:
       for (const std::string& warning : check.warnings) {
         add(FindingKind::voided_by_removal, sealed != nullptr ? sealed->line : 0, warning);
       }
+      m_resolve_voids.insert(m_resolve_voids.end(), check.resolved.begin(), check.resolved.end());
+      if (!check.void_refusals.empty() && !m_resolve_refusal) {
+        m_resolve_refusal = check.void_refusals.front();
+      }
       merged = std::move(check.merged);
       for (std::size_t n = 0; n < covered.size(); ++n) {
         covered[n] = static_cast<char>(covered[n] || theirs[n]);
+      }
+    }
+    if (resolve != nullptr && !m_resolve_refusal) {
+      const std::set<Hash> honoured(m_resolve_voids.begin(), m_resolve_voids.end());
+      for (const Hash& h : resolve->voided) {
+        if (honoured.count(h) == 0) {
+          m_resolve_refusal = fmt::format("resolve: entry {} is not an operation of the merge it settles", short_hash(h));
+          break;
+        }
       }
     }
     return merged;
@@ -582,6 +605,16 @@ private:
     if (Verdict v = authorize(state, e)) {
       reject(id, FindingKind::unauthorised_operation, v->reason);
       return false;
+    }
+    if (e.op && std::holds_alternative<ResolveArgs>(e.op->args)) {
+      if (node.parents.size() < 2) {
+        reject(id, FindingKind::unauthorised_operation, "resolve: not at a merge point (its parents must be the heads it merges)");
+        return false;
+      }
+      if (m_resolve_refusal) {
+        reject(id, FindingKind::unauthorised_operation, *m_resolve_refusal);
+        return false;
+      }
     }
     if (e.op) {
       if (const auto* loss = std::get_if<JournalLossArgs>(&e.op->args)) {
@@ -638,7 +671,15 @@ private:
         State state = node.parents.empty() ? start_state()
                       : node.parents.size() == 1 ? take(node.parents[0])
                                                  : merge(node.parents, &node);
+        if (node.parents.size() < 2) {
+          m_resolve_voids.clear();
+          m_resolve_refusal.reset();
+        }
         if (judge(id, state)) {
+          if (node.entry.op && std::holds_alternative<ResolveArgs>(node.entry.op->args)) {
+            // Void in every later merge too, as strong remove's.
+            m_voided.insert(m_resolve_voids.begin(), m_resolve_voids.end());
+          }
           m_after[id] = std::move(state);
           m_result.order.push_back(node.entry.hash);
           m_result.order_lines.push_back(node.line);
@@ -769,6 +810,9 @@ private:
   std::vector<std::size_t> m_heads;
   std::size_t m_genesis = k_none;
   std::set<Hash> m_voided; // operations strong remove voided at a merge: void in every later one
+  // The resolve entry being judged: the voids its merge honoured, and why it is refused (if so).
+  std::vector<Hash> m_resolve_voids;
+  std::optional<std::string> m_resolve_refusal;
 };
 
 } // namespace

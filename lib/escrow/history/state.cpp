@@ -292,6 +292,21 @@ std::optional<Json> State::record(std::string_view path) const
 
 std::optional<Hash> State::record_hash(std::string_view path) const
 {
+  // A record read from this machine's cache and not replaced since has the hash it was checked
+  // against (load_pending); a pending one, the hash its index names.
+  if (const std::optional<ParsedPath> parsed = parse_path(path)) {
+    std::optional<Hash> known;
+    switch (parsed->kind) {
+    case PathKind::member: known = members.known_hash(parsed->name); break;
+    case PathKind::connector: known = connectors.known_hash(parsed->name); break;
+    case PathKind::secret: known = secrets.known_hash(parsed->name); break;
+    case PathKind::policy:
+    case PathKind::key: break;
+    }
+    if (known) {
+      return known;
+    }
+  }
   const std::optional<Json> json = record(path);
   if (!json) {
     return std::nullopt;
@@ -302,20 +317,27 @@ std::optional<Hash> State::record_hash(std::string_view path) const
 std::vector<std::string> State::paths() const
 {
   std::vector<std::string> out;
-  for (const auto& [name, m] : members) {
+  for (const std::string& name : members.names()) {
     out.push_back(member_record_path(name));
   }
   if (policy) {
     out.emplace_back(k_policy_path);
   }
-  for (const auto& [name, c] : connectors) {
+  for (const std::string& name : connectors.names()) {
     out.push_back(connector_record_path(name));
   }
-  for (const auto& [name, s] : secrets) {
+  for (const std::string& name : secrets.names()) {
     out.push_back(secret_record_path(name));
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+void State::load_all() const
+{
+  (void)members.size();
+  (void)connectors.size();
+  (void)secrets.size();
 }
 
 Hash State::digest() const
@@ -689,6 +711,71 @@ void load_record(State& state, std::string_view path, const Json& json, std::str
     break;
   case PathKind::key: break;
   }
+}
+
+namespace {
+
+template <class T>
+std::shared_ptr<const T> read_pending(const RecordSource& source, const PendingRecord& pending, const std::string& path)
+{
+  const std::string text = source.read(pending.offset, pending.length);
+  if (record_hash_of_text(path, text) != pending.hash) {
+    source.corrupt(path, "its text does not hash to the hash its index names");
+  }
+  Json json;
+  try {
+    json = canonical::parse(text, path);
+  } catch (const Error& error) {
+    source.corrupt(path, error.what());
+  }
+  std::shared_ptr<const T> record;
+  try {
+    if constexpr (std::is_same_v<T, Member>) {
+      record = std::make_shared<const Member>(member_from_json(json, pending.name, path));
+    } else if constexpr (std::is_same_v<T, Connector>) {
+      record = std::make_shared<const Connector>(connector_from_json(json, pending.name, path));
+    } else {
+      record = std::make_shared<const Secret>(secret_from_json(json, pending.name, path));
+    }
+  } catch (const Error& error) {
+    source.corrupt(path, error.what());
+  }
+  // The record handed out must be the one the hash covers: the reader is strict, and this makes
+  // it exact (what it parsed writes back to the very text that was hashed).
+  if (canonical::dump(to_json(*record)) != text) {
+    source.corrupt(path, "its text is not the canonical form of its record");
+  }
+  return record;
+}
+
+} // namespace
+
+Hash record_hash_of_text(std::string_view path, std::string_view canonical_text)
+{
+  std::string input;
+  input.reserve(path.size() + 1 + canonical_text.size());
+  input.append(path);
+  input.push_back('\0');
+  input.append(canonical_text);
+  return crypto::hash(labels::k_record, as_bytes(input));
+}
+
+template <>
+std::shared_ptr<const Member> load_pending<Member>(const RecordSource& source, const PendingRecord& pending)
+{
+  return read_pending<Member>(source, pending, member_record_path(pending.name));
+}
+
+template <>
+std::shared_ptr<const Connector> load_pending<Connector>(const RecordSource& source, const PendingRecord& pending)
+{
+  return read_pending<Connector>(source, pending, connector_record_path(pending.name));
+}
+
+template <>
+std::shared_ptr<const Secret> load_pending<Secret>(const RecordSource& source, const PendingRecord& pending)
+{
+  return read_pending<Secret>(source, pending, secret_record_path(pending.name));
 }
 
 } // namespace escrow::history

@@ -25,12 +25,15 @@
 
 #include <escrow/history/op.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace escrow::history {
 
@@ -176,15 +179,194 @@ struct Secret
   std::int64_t current_gen() const;
 };
 
+// Where a state loaded from this machine's cache (cache.hpp) finds the records it has not read
+// yet: the snapshot file, read at an offset. Implemented by history/cache.cpp.
+class RecordSource
+{
+public:
+  virtual ~RecordSource() = default;
+  // `length` bytes at `offset` of the records section; Error(integrity) naming the file when
+  // they cannot be read.
+  virtual std::string read(std::uint64_t offset, std::uint64_t length) const = 0;
+  // Error(integrity) naming the file: the record at `path` is not the one its index names.
+  [[noreturn]] virtual void corrupt(std::string_view path, std::string_view problem) const = 0;
+};
+
+// A record not read yet: where its canonical text is, and the record hash it must have.
+struct PendingRecord
+{
+  std::string name;
+  Hash hash{};
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+// Reads, checks and parses one pending record of kind T (Member, Connector, Secret): its text
+// must hash to `pending.hash` under its path and be exactly the canonical form of what it parses
+// to (so the record handed out is the one the verified digest covers). state.cpp.
+template <class T>
+std::shared_ptr<const T> load_pending(const RecordSource& source, const PendingRecord& pending);
+template <>
+std::shared_ptr<const Member> load_pending<Member>(const RecordSource& source, const PendingRecord& pending);
+template <>
+std::shared_ptr<const Connector> load_pending<Connector>(const RecordSource& source, const PendingRecord& pending);
+template <>
+std::shared_ptr<const Secret> load_pending<Secret>(const RecordSource& source, const PendingRecord& pending);
+
+// The records of one kind, by name: a std::map that a cached state fills lazily (vault-2-replay.md
+// §3, "Lazy reading"). A lookup (find, count, at, operator[]) reads at most the one record it
+// names; iterating (begin) or size() reads every pending record first, so code that walks the
+// records sees all of them, checked. end() reads nothing (a std::map's end is stable). Not
+// thread-safe: a const lookup may read a record (one State is used by one thread).
+template <class T>
+class RecordMap
+{
+public:
+  using Map = std::map<std::string, std::shared_ptr<const T>>;
+  using iterator = typename Map::iterator;
+  using const_iterator = typename Map::const_iterator;
+  using value_type = typename Map::value_type;
+
+  struct Lazy
+  {
+    std::shared_ptr<const RecordSource> source;
+    std::vector<PendingRecord> index; // sorted by name, unique
+  };
+
+  RecordMap() = default;
+  explicit RecordMap(std::shared_ptr<const Lazy> lazy) : m_lazy(std::move(lazy)) {}
+
+  iterator begin() { load_all(); return m_map.begin(); }
+  iterator end() { return m_map.end(); }
+  const_iterator begin() const { load_all(); return m_map.begin(); }
+  const_iterator end() const { return m_map.end(); }
+
+  iterator find(const std::string& name) { load(name); return m_map.find(name); }
+  const_iterator find(const std::string& name) const { load(name); return m_map.find(name); }
+  std::size_t count(const std::string& name) const { load(name); return m_map.count(name); }
+  const std::shared_ptr<const T>& at(const std::string& name) const { load(name); return m_map.at(name); }
+  std::shared_ptr<const T>& operator[](const std::string& name) { load(name); return m_map[name]; }
+  template <class... A>
+  std::pair<iterator, bool> emplace(const std::string& name, A&&... args)
+  {
+    load(name);
+    return m_map.emplace(name, std::forward<A>(args)...);
+  }
+  std::pair<iterator, bool> insert(const value_type& value)
+  {
+    load(value.first);
+    return m_map.insert(value);
+  }
+  std::size_t erase(const std::string& name)
+  {
+    load(name);
+    return m_map.erase(name);
+  }
+  std::size_t size() const { load_all(); return m_map.size(); }
+  bool empty() const { return size() == 0; }
+
+  // Every name, sorted, without reading a pending record.
+  std::vector<std::string> names() const
+  {
+    std::vector<std::string> out;
+    out.reserve(m_map.size() + (m_lazy ? m_lazy->index.size() : 0));
+    auto loaded = m_map.begin();
+    if (m_lazy) {
+      for (const PendingRecord& p : m_lazy->index) {
+        for (; loaded != m_map.end() && loaded->first < p.name; ++loaded) {
+          out.push_back(loaded->first);
+        }
+        if (loaded != m_map.end() && loaded->first == p.name) {
+          out.push_back(loaded->first);
+          ++loaded;
+        } else if (m_read.count(p.name) == 0) {
+          out.push_back(p.name); // pending
+        }
+      }
+    }
+    for (; loaded != m_map.end(); ++loaded) {
+      out.push_back(loaded->first);
+    }
+    return out;
+  }
+
+  // The record hash of `name` when it is known without hashing: a pending record's, or a record
+  // read from the source and not replaced since. nullopt otherwise (compute it).
+  std::optional<Hash> known_hash(const std::string& name) const
+  {
+    const PendingRecord* p = pending(name);
+    if (p == nullptr) {
+      return std::nullopt;
+    }
+    const auto read = m_read.find(name);
+    if (read == m_read.end()) {
+      return p->hash; // still pending
+    }
+    const auto now = m_map.find(name);
+    if (now != m_map.end() && now->second == read->second) {
+      return p->hash;
+    }
+    return std::nullopt;
+  }
+
+  // How many records are still pending (tests, bench).
+  std::size_t pending_count() const
+  {
+    return m_lazy ? m_lazy->index.size() - m_read.size() : 0;
+  }
+
+private:
+  const PendingRecord* pending(const std::string& name) const
+  {
+    if (!m_lazy) {
+      return nullptr;
+    }
+    const auto& index = m_lazy->index;
+    const auto it = std::lower_bound(index.begin(), index.end(), name,
+                                     [](const PendingRecord& p, const std::string& n) { return p.name < n; });
+    return it != index.end() && it->name == name ? &*it : nullptr;
+  }
+
+  void load(const std::string& name) const
+  {
+    if (!m_lazy || m_read.count(name) > 0) {
+      return;
+    }
+    const PendingRecord* p = pending(name);
+    if (p == nullptr) {
+      return;
+    }
+    std::shared_ptr<const T> record = load_pending<T>(*m_lazy->source, *p);
+    m_map.emplace(name, record);
+    m_read.emplace(name, std::move(record));
+  }
+
+  void load_all() const
+  {
+    if (!m_lazy || m_read.size() == m_lazy->index.size()) {
+      return;
+    }
+    for (const PendingRecord& p : m_lazy->index) {
+      load(p.name);
+    }
+  }
+
+  // Loaded or written records. A name of the index absent here and present in m_read was erased.
+  mutable Map m_map;
+  std::shared_ptr<const Lazy> m_lazy;
+  // The records read from the source (kept alive: known_hash compares pointers).
+  mutable std::map<std::string, std::shared_ptr<const T>> m_read;
+};
+
 struct State
 {
   bool initialised = false;
   VaultId vault_id{};
   std::string genesis_name;
-  std::map<std::string, std::shared_ptr<const Member>> members;
+  RecordMap<Member> members;
   std::shared_ptr<const Policy> policy;
-  std::map<std::string, std::shared_ptr<const Connector>> connectors;
-  std::map<std::string, std::shared_ptr<const Secret>> secrets;
+  RecordMap<Connector> connectors;
+  RecordMap<Secret> secrets;
   std::set<Hash> lost; // acknowledged lost entries (history, not part of the digest)
 
   const Member* member(std::string_view name) const;
@@ -199,6 +381,8 @@ struct State
   std::vector<std::string> paths() const;
   // H("escrow/v2/state", ...) over every record.
   Hash digest() const;
+  // Reads every record a cached state has not read yet (each checked against its hash).
+  void load_all() const;
 };
 
 Json to_json(const Member& m);
@@ -206,6 +390,8 @@ Json to_json(const Policy& p);
 Json to_json(const Connector& c);
 Json to_json(const Secret& s);
 Hash record_hash(std::string_view path, const Json& record);
+// The same hash from the record's canonical text (what the cache's snapshot stores).
+Hash record_hash_of_text(std::string_view path, std::string_view canonical_text);
 
 // Strict readers of the canonical records (the per-machine cache stores them, vault-2-replay.md
 // §3): unknown or missing fields, wrong types, unsorted sets, out-of-range numbers and names that

@@ -438,4 +438,44 @@ void Store::replace_journal(std::string_view text)
   m_impl->torn = false;
 }
 
+void Store::undo_appends(std::uint64_t journal_size, std::string_view head, std::optional<std::string_view> keys)
+{
+  m_impl->require_lock("an undo");
+  const fs::path& path = m_impl->paths.journal;
+  {
+    const util::FileHandle file = m_impl->open_journal();
+    if (size_of(file, path) < journal_size) {
+      fail(ErrorKind::io, "{}: shorter than the {} bytes it had before the undone entries", path.string(), journal_size);
+    }
+  }
+  truncate_durably(path, journal_size);
+  m_impl->journal_size = journal_size;
+  m_impl->torn = false;
+  if (keys) {
+    m_impl->keys.reset();
+    AtomicFile file(m_impl->paths.keys, k_file_mode);
+    file.write(*keys);
+    file.commit();
+  }
+  {
+    AtomicFile file(m_impl->paths.head, k_file_mode);
+    file.write(head);
+    file.commit();
+  }
+  m_impl->head = read_head(m_impl->paths.head, m_impl->paths.journal);
+}
+
+void Store::remove_key_lines(const std::set<std::string>& remove)
+{
+  m_impl->require_lock("a keys rewrite");
+  if (remove.empty()) {
+    return;
+  }
+  const std::string text = keys().rewrite({}, remove);
+  m_impl->keys.reset();
+  AtomicFile file(m_impl->paths.keys, k_file_mode);
+  file.write(text);
+  file.commit();
+}
+
 } // namespace escrow::history

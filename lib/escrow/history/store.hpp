@@ -115,6 +115,13 @@ public:
   // lines) by an atomic rename (temp file, fsync, rename, fsync the folder). Requires the lock.
   // Nothing is judged here: the caller proves the result by opening the vault again.
   void replace_journal(std::string_view text);
+  // The git lock of rotation (vault-2-merge.md §6): undoes a phase 1 whose push was rejected, or
+  // that a crash interrupted before it was published. Cuts the journal back to `journal_size`
+  // (durably), then writes `keys` (when given) and `head` back by rename. Requires the lock.
+  // Error(io) when the journal is already shorter than `journal_size`.
+  void undo_appends(std::uint64_t journal_size, std::string_view head, std::optional<std::string_view> keys);
+  // Rewrites the keys file without the line keys `remove` (garbage no entry names). Requires the lock.
+  void remove_key_lines(const std::set<std::string>& remove);
 
   struct Impl;
 

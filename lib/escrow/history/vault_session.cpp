@@ -1,7 +1,10 @@
+#include <escrow/atomic_file.hpp>
+#include <escrow/canonical.hpp>
 #include <escrow/history/apply.hpp>
 #include <escrow/history/authorize.hpp>
 #include <escrow/history/replay.hpp>
 #include <escrow/history/vault_session.hpp>
+#include <escrow/util/file.hpp>
 
 #include <algorithm>
 #include <map>
@@ -60,7 +63,15 @@ struct VaultSession::Impl
   std::optional<Cache> cache;
   State state;
   Position position;
-  std::vector<VerifiedEntry> log;
+  // The verified entries: the place's log as `base` names it (read only when needed: the slow
+  // path's loss check, a head the journal's heads do not name, an acknowledgement), then `fresh`,
+  // those verified since.
+  LogSummary base;
+  std::vector<VerifiedEntry> fresh;
+  // The state's digest while it is the one the cache named (nullopt: compute it at the next save).
+  std::optional<Hash> digest;
+  std::vector<Hash> head_file_known; // see load_head_file_hint
+  bool head_file_dirty = false;
   std::vector<std::string> warnings;
   std::vector<VerifiedEntry> lost;
   bool fast = false;
@@ -70,13 +81,33 @@ struct VaultSession::Impl
 
   std::string journal_name() const { return store->paths().journal.string(); }
 
-  void save_cache(std::size_t logged)
+  std::uint64_t log_count() const { return base.count + fresh.size(); }
+
+  // Every verified entry, in order (reads the place's log).
+  std::vector<VerifiedEntry> all_entries() const
+  {
+    std::vector<VerifiedEntry> out = base.count > 0 ? cache->entries(base) : std::vector<VerifiedEntry>{};
+    out.insert(out.end(), fresh.begin(), fresh.end());
+    return out;
+  }
+
+  void save_cache()
   {
     if (!lost.empty()) {
       return; // never forget a loss by advancing past it
     }
     try {
-      cache->save(Verified{position, state, log, git_checked_through}, logged);
+      if (!digest) {
+        digest = state.digest();
+      }
+      if (const std::optional<LogSummary> saved = cache->save(position, state, git_checked_through, base, fresh, digest)) {
+        base = *saved;
+        fresh.clear();
+        if (head_file_dirty) {
+          save_head_file_hint();
+          head_file_dirty = false;
+        }
+      }
     } catch (const Error& error) {
       // The vault is fine; this machine only failed to remember: the next command re-verifies.
       warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.what()));
@@ -188,45 +219,48 @@ struct VaultSession::Impl
 
   // Fast path: continue the verified state with the lines after it. false when the journal is
   // not a continuation of what was verified (then the slow path).
-  bool continue_from(const Verified& cached)
+  bool continue_from(const Position& from_position, const State& from_state)
   {
-    const std::optional<std::string> line = store->read_line_at(cached.position.last_offset);
-    if (!line || cached.position.last_offset + line->size() + 1 != cached.position.size) {
+    const std::optional<std::string> line = store->read_line_at(from_position.last_offset);
+    if (!line || from_position.last_offset + line->size() + 1 != from_position.size) {
       return false;
     }
     try {
       // The last verified line must still be the entry verified, signature included (a flipped
       // byte in its "sig" keeps its hash): else the slow path replays everything and says why.
       const Entry last = parse_entry(*line, journal_name());
-      if (last.hash != cached.position.last_hash || !last_signature_ok(cached.state, last)) {
+      if (last.hash != from_position.last_hash || !last_signature_ok(from_state, last)) {
         return false;
       }
     } catch (const Error&) {
       return false;
     }
-    const std::string tail = store->read_journal(cached.position.size);
+    const std::string tail = store->read_journal(from_position.size);
     if (tail.empty()) {
-      state = cached.state;
-      log = cached.log;
-      position = cached.position;
+      if (&from_state != &state) {
+        state = from_state;
+      }
+      position = from_position;
       return true;
     }
-    const Snapshot from{cached.state, cached.position.heads, cached.position.ts, cached.position.entries,
-                        static_cast<std::size_t>(cached.position.lines)};
+    const Snapshot from{from_state, from_position.heads, from_position.ts, from_position.entries,
+                        static_cast<std::size_t>(from_position.lines)};
     std::map<Hash, VerifiedEntry> seen;
     const ReplayResult r = replay_from(from, tail, replay_options(seen));
     if (r.needs_full_replay) {
       return false; // a merge of an older fork, or parents that are not the verified heads
     }
     r.require_ok(names());
-    refuse_acknowledged_operations(cached.log, cached.state.lost, r.state.lost);
+    if (r.state.lost.size() != from_state.lost.size()) {
+      refuse_acknowledged_operations(all_entries(), from_state.lost, r.state.lost);
+    }
     take_warnings(r);
-    log = cached.log;
     for (VerifiedEntry& e : accepted(r, seen, tail, journal_name())) {
-      log.push_back(std::move(e));
+      fresh.push_back(std::move(e));
     }
     state = r.state;
-    position = advance(cached.position, tail, cached.position.size, r, journal_name());
+    digest.reset();
+    position = advance(from_position, tail, from_position.size, r, journal_name());
     return true;
   }
 
@@ -251,24 +285,26 @@ struct VaultSession::Impl
     }
   }
 
-  void full_replay(const std::optional<Verified>& cached)
+  // `prior`: the entries this machine verified before (nullopt: none), `prior_lost` the losses
+  // acknowledged then.
+  void full_replay(const std::optional<std::vector<VerifiedEntry>>& prior, const std::set<Hash>& prior_lost)
   {
     const std::string text = store->read_journal(0);
     std::map<Hash, VerifiedEntry> seen;
     const ReplayResult r = replay(text, replay_options(seen));
     // The loss check comes first: a journal cut short also fails the replay (its head file
     // names an entry it lacks), and the loss is what the user must be told.
-    if (cached) {
+    if (prior) {
       std::set<Hash> present(r.order.begin(), r.order.end());
-      if (!missing_entries(cached->log, present, r.state.lost).empty()) {
+      if (!missing_entries(*prior, present, r.state.lost).empty()) {
         // Lines the replay rejected or skipped are still there: only a line that is gone is lost.
         for (const auto& [hash, entry] : parse_all(text, journal_name())) {
           (void)entry;
           present.insert(hash);
         }
       }
-      refuse_acknowledged_operations(cached->log, cached->state.lost, r.state.lost);
-      std::vector<VerifiedEntry> missing = missing_entries(cached->log, present, r.state.lost);
+      refuse_acknowledged_operations(*prior, prior_lost, r.state.lost);
+      std::vector<VerifiedEntry> missing = missing_entries(*prior, present, r.state.lost);
       if (!missing.empty()) {
         // A line still there but no longer the entry it was (edited until it no longer parses,
         // or no longer hashes to itself) is tampering on that line: name the line, not a loss.
@@ -298,27 +334,104 @@ struct VaultSession::Impl
     }
     take_warnings(r);
     state = r.state;
-    log = accepted(r, seen, text, journal_name());
+    digest.reset();
+    base = LogSummary{}; // the place's log is written anew
+    fresh = accepted(r, seen, text, journal_name());
     position = advance(Position{}, text, 0, r, journal_name());
   }
 
-  void check_head() const
+  // Returns whether the place's record of the head file's heads changed (then save it).
+  bool check_head()
   {
     if (!lost.empty()) {
-      return; // the loss is what is reported
+      return false; // the loss is what is reported
     }
-    std::set<Hash> known;
-    for (const VerifiedEntry& e : log) {
-      known.insert(e.hash);
-    }
+    // The head file names the journal's heads (the usual case: nothing read), or entries this
+    // session verified, or older ones: then the place's log is read.
+    std::optional<std::set<Hash>> known;
+    const auto is_known = [&](const Hash& h) {
+      if (std::find(position.heads.begin(), position.heads.end(), h) != position.heads.end()
+          || std::find(head_file_known.begin(), head_file_known.end(), h) != head_file_known.end()
+          || std::any_of(fresh.begin(), fresh.end(), [&](const VerifiedEntry& e) { return e.hash == h; })) {
+        return true;
+      }
+      if (!known) {
+        known.emplace();
+        for (const VerifiedEntry& e : all_entries()) {
+          known->insert(e.hash);
+        }
+      }
+      return known->count(h) > 0;
+    };
     for (const Hash& h : store->head().heads) {
-      if (known.count(h) == 0 && state.lost.count(h) == 0) {
+      if (state.lost.count(h) == 0 && !is_known(h)) {
         throw Error(ErrorKind::integrity,
                     fmt::format("{}: names journal entry {} that {} lacks (the journal lost its tail)",
                                 store->paths().head.string(), short_hash(h), journal_name()),
                     {"if the journal was checked out or reset, restore it from git (git checkout -- " +
                      store->paths().journal.filename().string() + ")"});
       }
+    }
+    if (head_file_known == store->head().heads) {
+      return false;
+    }
+    head_file_known = store->head().heads;
+    head_file_dirty = true; // written with the next cache save (an open alone writes nothing)
+    return true;
+  }
+
+  // The head file's heads found among the verified entries, remembered in the place's
+  // `head-file` (b64 hashes, one a line): an event does not move the head file, so it usually
+  // names an older entry than the journal's heads, and without this every open would read
+  // entries.log to find it. Only hashes this place verified are written; a file that does not
+  // parse is ignored (the log is read instead). Replaced atomically, best effort.
+  void load_head_file_hint()
+  {
+    head_file_known.clear();
+    try {
+      const fs::path file = cache->dir() / "head-file";
+      if (!util::kind_of(file)) {
+        return;
+      }
+      const std::string text = read_file(file, 64 * 1024);
+      std::size_t start = 0;
+      while (start < text.size()) {
+        const std::size_t nl = text.find('\n', start);
+        if (nl == std::string::npos) {
+          head_file_known.clear();
+          return;
+        }
+        const Bytes raw = canonical::unb64(std::string_view(text).substr(start, nl - start), file.string());
+        Hash h{};
+        if (raw.size() != h.size()) {
+          head_file_known.clear();
+          return;
+        }
+        std::copy(raw.begin(), raw.end(), h.begin());
+        head_file_known.push_back(h);
+        start = nl + 1;
+      }
+    } catch (const std::exception&) {
+      head_file_known.clear();
+    }
+  }
+
+  void save_head_file_hint() const
+  {
+    if (!lost.empty() || head_file_known.empty()) {
+      return;
+    }
+    try {
+      std::string text;
+      for (const Hash& h : head_file_known) {
+        text += canonical::b64(h) + "\n";
+      }
+      fs::create_directories(cache->dir());
+      AtomicFile file(cache->dir() / "head-file", 0600);
+      file.write(text);
+      file.commit();
+    } catch (const std::exception&) {
+      // Only an optimisation: the next open reads entries.log instead.
     }
   }
 
@@ -327,10 +440,18 @@ struct VaultSession::Impl
     const VaultId& vault = store->head().vault_id;
     cache.emplace(Cache::place(options.state_home, vault, store->paths().journal, options.branch), vault);
     const std::optional<Verified> cached = cache->load();
-    fast = cached && !options.replay_all && continue_from(*cached);
-    const std::size_t logged = fast ? cached->log.size() : 0;
+    if (cached && !cached->legacy) {
+      base = cached->log;
+      digest = cached->state_digest;
+      load_head_file_hint();
+    }
+    fast = cached && !cached->legacy && !options.replay_all && continue_from(cached->position, cached->state);
     if (!fast) {
-      full_replay(cached);
+      std::optional<std::vector<VerifiedEntry>> prior;
+      if (cached) {
+        prior = cache->entries(cached->log);
+      }
+      full_replay(prior, cached ? cached->state.lost : std::set<Hash>{});
     }
     if (!state.initialised || state.vault_id != vault) {
       fail(ErrorKind::integrity, "{}: its journal is not the history of vault {}", store->paths().head.string(),
@@ -343,8 +464,8 @@ struct VaultSession::Impl
     }
     check_head();
     const bool checked = check_git_history(cached);
-    if (!fast || logged != log.size() || !cached || checked) {
-      save_cache(logged);
+    if (!fast || !fresh.empty() || checked) {
+      save_cache();
     }
   }
 
@@ -407,17 +528,18 @@ struct VaultSession::Impl
     if (!lost.empty()) {
       return;
     }
-    const Verified current{position, state, log, git_checked_through};
-    const std::size_t logged = log.size();
-    if (!continue_from(current)) {
-      full_replay(current);
+    const std::size_t before = fresh.size();
+    const Position from_position = position;
+    if (!continue_from(from_position, state)) {
+      const State from_state = state;
+      full_replay(all_entries(), from_state.lost);
       check_head();
-      save_cache(0);
+      save_cache();
       return;
     }
     check_head();
-    if (logged != log.size()) {
-      save_cache(logged);
+    if (fresh.size() != before) {
+      save_cache();
     }
   }
 
@@ -478,8 +600,11 @@ struct VaultSession::Impl
   // After the journal append: the position and the cache follow (rewrite: the whole log).
   void committed(const Entry& e, bool rewrite = false)
   {
-    const std::size_t logged = rewrite ? 0 : log.size();
-    log.push_back(verified_entry(e));
+    if (rewrite && base.count > 0) {
+      fresh = all_entries();
+      base = LogSummary{};
+    }
+    fresh.push_back(verified_entry(e));
     const std::string line = dump_entry(e) + "\n";
     position.last_offset = position.size;
     position.size += line.size();
@@ -488,7 +613,7 @@ struct VaultSession::Impl
     position.entries += 1;
     position.lines += 1;
     position.ts = e.ts;
-    save_cache(logged);
+    save_cache();
   }
 };
 
@@ -553,9 +678,9 @@ VaultSession VaultSession::create(VaultSessionOptions options, const PolicyValue
   impl->state = std::move(state);
   impl->cache.emplace(Cache::place(impl->options.state_home, e.vault, impl->store->paths().journal, impl->options.branch),
                       e.vault);
-  impl->log = {verified_entry(e)};
+  impl->fresh = {verified_entry(e)};
   impl->position = Position{dump_entry(e).size() + 1, 0, e.hash, {e.hash}, 1, 1, e.ts};
-  impl->save_cache(0);
+  impl->save_cache();
   return VaultSession(std::move(impl));
 }
 
@@ -714,8 +839,9 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
       add.push_back(line);
     }
   }
-  s.store->append(e, add, remove, HeadFile{e.vault, {e.hash}, s.log.size() + 1});
+  s.store->append(e, add, remove, HeadFile{e.vault, {e.hash}, s.log_count() + 1});
   s.state = std::move(next);
+  s.digest.reset();
   if (acknowledging) {
     // The place still holds the entries that were lost: its log is rewritten from the journal's.
     s.lost.clear();
@@ -759,6 +885,76 @@ Entry VaultSession::record(Action action, Result result, std::optional<Json> det
     }
     throw;
   }
+}
+
+VaultSession::Checkpoint VaultSession::checkpoint()
+{
+  Impl& s = *m_impl;
+  if (!s.store->locked()) {
+    fail(ErrorKind::failed, "internal: checkpoint on a read session");
+  }
+  s.require_unchanged();
+  Checkpoint c;
+  c.journal_size = s.position.size;
+  c.head = read_file(s.store->paths().head, 64 * 1024);
+  c.keys = std::string(s.store->keys().bytes());
+  c.position = s.position;
+  c.state = s.state;
+  c.log = s.all_entries(); // reads the place's log: a rotation's phase 1 is rare, and must be exact
+  c.git_checked_through = s.git_checked_through;
+  return c;
+}
+
+std::vector<Hash> VaultSession::entries_after(std::uint64_t offset) const
+{
+  std::vector<Hash> out;
+  const std::string text = m_impl->store->read_journal(offset);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t nl = text.find('\n', start);
+    out.push_back(hash_of_line(std::string_view(text).substr(start, nl - start), m_impl->journal_name()));
+    start = nl + 1;
+  }
+  return out;
+}
+
+std::vector<Hash> VaultSession::undo(const Checkpoint& c)
+{
+  Impl& s = *m_impl;
+  if (!s.store->locked()) {
+    fail(ErrorKind::failed, "internal: undo on a read session");
+  }
+  const std::vector<Hash> undone = entries_after(c.journal_size);
+  // The cache place first: a crash after it leaves entries this machine no longer counts as
+  // verified (replayed again as new), never a verified entry missing (a false loss).
+  s.state = c.state;
+  s.position = c.position;
+  // The log is written anew (base {}): the place's log now also holds the undone entries, so a
+  // save on the checkpoint's summary would be refused as another process's change.
+  s.base = LogSummary{};
+  s.fresh = c.log;
+  s.digest.reset();
+  s.git_checked_through = c.git_checked_through;
+  s.save_cache();
+  s.store->undo_appends(c.journal_size, c.head, std::string_view(c.keys));
+  return undone;
+}
+
+std::size_t VaultSession::drop_garbage_key_lines()
+{
+  Impl& s = *m_impl;
+  if (!s.store->locked()) {
+    fail(ErrorKind::failed, "internal: a keys rewrite on a read session");
+  }
+  const std::set<std::string> keep = referenced_line_keys(s.state);
+  std::set<std::string> remove;
+  s.store->keys().for_each([&](std::string_view key, std::string_view) {
+    if (keep.count(std::string(key)) == 0) {
+      remove.insert(std::string(key));
+    }
+  });
+  s.store->remove_key_lines(remove);
+  return remove.size();
 }
 
 } // namespace escrow::history

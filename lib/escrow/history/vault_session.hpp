@@ -134,6 +134,30 @@ public:
   Entry record(Action action, Result result, std::optional<Json> detail = std::nullopt,
                std::optional<std::string> why = std::nullopt);
 
+  // The git lock of rotation (docs/design/vault-2-merge.md §6): a write session remembers the three
+  // files' bytes and what it verified before phase 1 (checkpoint), and undo() puts all of it back —
+  // the journal cut to its size then, the keys and head files' bytes, this session's view and this
+  // machine's cache place (so the entries undone are not taken for a loss). Both require the lock.
+  // The only removal of journal entries escrow ever makes: entries this run appended, never pushed.
+  struct Checkpoint
+  {
+    std::uint64_t journal_size = 0;
+    std::string head; // the head file's bytes
+    std::string keys; // the keys file's bytes
+    Position position;
+    State state;
+    std::vector<VerifiedEntry> log;
+    std::string git_checked_through;
+  };
+  Checkpoint checkpoint();
+  // Returns the hashes of the entries undone.
+  std::vector<Hash> undo(const Checkpoint& checkpoint);
+  // The hashes of the journal's entries after byte `offset` (a line start), as verified.
+  std::vector<Hash> entries_after(std::uint64_t offset) const;
+  // Rewrites the keys file without the lines no entry names (what every write does; after a crash
+  // undo, the lines of the undone entries). Requires the lock. Returns how many were removed.
+  std::size_t drop_garbage_key_lines();
+
   struct Impl;
 
 private:

@@ -22,6 +22,9 @@ VaultCheck verify(VaultSession& session)
   if (!checked.head) {
     fail(ErrorKind::integrity, "{}: malformed head file", paths.head.string());
   }
+  // Every record of this machine's cached state is read and checked against its hash first (a
+  // command reads only the records it needs; verify checks them all).
+  session.state().load_all();
   if (checked.replay.state.digest() != session.state().digest()) {
     throw Error(ErrorKind::integrity,
                 fmt::format("{}: this machine's verified state differs from the journal's full replay",

@@ -109,6 +109,8 @@ struct CompromiseOutcome
   Json to_json() const;
 };
 
+class Publisher; // rotation/v2.hpp: the git lock of rotation
+
 struct Options
 {
   std::string why;                      // the new version's reason (default: due reason or "on request")
@@ -116,6 +118,14 @@ struct Options
   const SecretBytes* value = nullptr;   // the new value (from stdin), instead of generating
   std::function<void(const std::string&)> progress; // a line per step, for a terminal
   bool notify = true; // false: no notify hook runs (a rehearsal's sandbox)
+  // The git lock (docs/design/vault-2-merge.md §6; rotation/git_lock.hpp): phase 1 is published
+  // through it before any connector runs. nullptr: no lock (no upstream, --no-push, escrow.push=false).
+  Publisher* publisher = nullptr;
+  // Under the git lock, `rotate --due` leaves alone a pending rotation started less than this many
+  // seconds ago: it may be running right now in another clone (its connectors in phase 2), and
+  // resuming it here would run them twice. Older ones are taken as interrupted and resumed.
+  // `rotate --resume` (a person's decision) resumes any. 0: resume every pending one (no lock).
+  std::int64_t in_flight_grace = 0;
 };
 
 // The notify hook (the policy's notify command; "" = none: null): one JSON event on stdin, never a

@@ -444,15 +444,34 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
     }
     run.vid_new = item.vid;
     const Json detail{{"secret", name}};
-    history::journaling_refusal(m_session, history::OpKind::rotate_start, detail, [&] {
-      m_session.submit(history::RotateStartArgs{{item}}, material, reason);
-      return 0;
+    phase_one(fmt::format("rotate-start {} v{} ({})", name, run.v_new, reason), [&] {
+      history::journaling_refusal(m_session, history::OpKind::rotate_start, detail, [&] {
+        m_session.submit(history::RotateStartArgs{{item}}, material, reason);
+        return 0;
+      });
     });
   }
   run.new_value = std::move(value);
   run.out.action = OutcomeAction::rotate;
   run.out.reason = reason;
   return drive(run);
+}
+
+void Rotator::phase_one(const std::string& what, const std::function<void()>& write)
+{
+  Publisher* publisher = m_options.publisher;
+  if (publisher == nullptr) {
+    write();
+    return;
+  }
+  publisher->begin(m_session);
+  try {
+    write();
+  } catch (...) {
+    publisher->settle(); // refused or failed before anything to publish: what it wrote stays
+    throw;
+  }
+  publisher->publish(m_session, what); // rejected: phase 1 undone, Error(io), no connector runs
 }
 
 Outcome Rotator::drive(Run& run)
@@ -729,9 +748,18 @@ std::vector<Outcome> Rotator::resume(const std::string& name)
     outcomes.push_back(resume_one(full, OutcomeAction::resume));
     return outcomes;
   }
+  return resume_all({});
+}
+
+std::vector<Outcome> Rotator::resume_all(const std::set<std::string>& skip)
+{
+  std::vector<Outcome> outcomes;
   const std::string me = m_session.me().name;
   std::vector<std::string> names;
   for (const auto& [secret_name, s] : m_session.state().secrets) {
+    if (skip.count(secret_name) > 0) {
+      continue;
+    }
     if (s->rotation && s->state == SecretState::active && may_rotate(m_session.state(), me, *s)) {
       names.push_back(secret_name);
     }
@@ -757,8 +785,22 @@ std::vector<Outcome> Rotator::resume(const std::string& name)
 
 std::vector<Outcome> Rotator::rotate_due()
 {
-  std::vector<Outcome> outcomes = resume();
-  std::set<std::string> handled;
+  // Under the git lock, a rotation started moments ago may be running in another clone: left to it.
+  std::set<std::string> in_flight;
+  if (m_options.publisher != nullptr && m_options.in_flight_grace > 0) {
+    for (const auto& [name, s] : m_session.state().secrets) {
+      if (s->rotation && s->state == SecretState::active && m_session.now() - s->rotation->since < m_options.in_flight_grace) {
+        in_flight.insert(name);
+        const Version* pending = s->find(s->rotation->vid);
+        progress(fmt::format("{}: v{} is in flight (started by {} at {}, maybe running elsewhere): left alone; "
+                             "escrow rotate --resume {} takes it over",
+                             name, pending != nullptr ? pending->v : 0, s->rotation->started_by,
+                             format_time(s->rotation->since), name));
+      }
+    }
+  }
+  std::vector<Outcome> outcomes = resume_all(in_flight);
+  std::set<std::string> handled = in_flight;
   for (const auto& outcome : outcomes) {
     handled.insert(outcome.secret);
   }
@@ -948,9 +990,11 @@ Outcome Rotator::rollback(const std::string& name)
   item.kind = RotationKind::rollback;
   item.secret = full;
   item.vid = previous_vid;
-  history::journaling_refusal(m_session, history::OpKind::rotate_start, Json{{"secret", full}}, [&] {
-    m_session.submit(history::RotateStartArgs{{item}}, {}, run.out.reason);
-    return 0;
+  phase_one(fmt::format("rotate-start {} {}", full, run.out.reason), [&] {
+    history::journaling_refusal(m_session, history::OpKind::rotate_start, Json{{"secret", full}}, [&] {
+      m_session.submit(history::RotateStartArgs{{item}}, {}, run.out.reason);
+      return 0;
+    });
   });
   return drive(run);
 }
@@ -985,12 +1029,21 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
     result.dropped_grants += version.state == VersionState::current ? version.grants.size() : 0;
   }
   const std::string me = m_session.me().name;
+  // Under the git lock the compromise is part of phase 1: a lost push undoes it with the
+  // rotate-start (run it again after escrow sync); without a rotation it stays a local write.
+  Publisher* publisher = m_options.publisher;
+  if (publisher != nullptr) {
+    publisher->begin(m_session);
+  }
   try {
     history::journaling_refusal(m_session, history::OpKind::compromise, Json{{"secret", full}}, [&] {
       m_session.submit(history::CompromiseArgs{full, vid}, {}, why);
       return 0;
     });
   } catch (const Error& error) {
+    if (publisher != nullptr) {
+      publisher->settle();
+    }
     if (error.kind() != ErrorKind::access) {
       throw;
     }
@@ -1018,6 +1071,9 @@ CompromiseOutcome Rotator::compromise(const std::string& name, const std::string
       throw;
     }
     result.not_rotated = error.what();
+  }
+  if (publisher != nullptr) {
+    publisher->settle(); // no rotate-start was published: the compromise stays a local write
   }
   return result;
 }

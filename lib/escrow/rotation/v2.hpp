@@ -29,8 +29,28 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
+
+namespace escrow::rotation {
+
+// Phase 1 of a rotation under the git lock (docs/design/vault-2-merge.md §6): the engine calls
+// begin() before the first entry of phase 1 (the rotate-start, or the compromise before it),
+// publish() once it is written and before any connector runs, and settle() when phase 1 ended
+// without a rotate-start to publish (its entries stay, as local writes). publish() commits and
+// pushes; when the push is rejected it undoes phase 1 exactly and throws Error(io) (exit 5): no
+// connector runs. begin() while phase 1 is open, and settle() when none is, do nothing.
+class Publisher
+{
+public:
+  virtual ~Publisher() = default;
+  virtual void begin(history::VaultSession& session) = 0;
+  virtual void publish(history::VaultSession& session, const std::string& what) = 0;
+  virtual void settle() = 0;
+};
+
+} // namespace escrow::rotation
 
 namespace escrow::rotation::v2 {
 
@@ -61,11 +81,13 @@ public:
 private:
   struct Run;
   Outcome begin_and_drive(const std::string& name, const std::string& reason);
+  void phase_one(const std::string& what, const std::function<void()>& write);
   Outcome drive(Run& run);
   void journal_step_failure(const Run& run, const connector::StepResult& step);
   void roll_back(Run& run, const std::string& cause, const std::vector<std::string>& attempted);
   void finish(Run& run);
   Outcome resume_one(const std::string& name, OutcomeAction action);
+  std::vector<Outcome> resume_all(const std::set<std::string>& skip);
   SecretBytes read_value(const std::string& name, const std::string& vid, std::string_view what);
   void read_auth(Run& run);
   std::vector<ConnectorRecord> connectors_of(const history::Secret& secret) const;

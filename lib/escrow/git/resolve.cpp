@@ -1,0 +1,231 @@
+// `escrow resolve` in a git work tree (resolve.hpp).
+#include <escrow/git/resolve.hpp>
+
+#include <escrow/atomic_file.hpp>
+#include <escrow/canonical.hpp>
+#include <escrow/error.hpp>
+#include <escrow/git/repo.hpp>
+#include <escrow/history/store.hpp>
+#include <escrow/lock.hpp>
+#include <escrow/util/file.hpp>
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace escrow::git {
+
+namespace fs = std::filesystem;
+using history::Hash;
+using history::MergeSide;
+
+namespace {
+
+constexpr std::size_t k_max_journal_read = std::size_t{1} << 32;
+constexpr std::size_t k_max_choices = std::size_t{16} << 20;
+constexpr unsigned k_file_mode = 0644; // committed to git (store.cpp)
+constexpr std::string_view k_choices_format = "escrow-resolve/1";
+
+struct Choices
+{
+  std::string merge_head;
+  std::set<Hash> voids;
+};
+
+std::string hash_b64(const Hash& h)
+{
+  return canonical::b64(ByteView(h.data(), h.size()));
+}
+
+Hash hash_of_b64(const std::string& text, std::string_view what)
+{
+  const Bytes raw = canonical::unb64(text, what);
+  Hash h{};
+  if (raw.size() != h.size()) {
+    fail(ErrorKind::integrity, "{}: an entry hash of {} bytes", what, raw.size());
+  }
+  std::memcpy(h.data(), raw.data(), h.size());
+  return h;
+}
+
+// The choices made so far for this merge (a file of another merge is ignored: stale).
+std::set<Hash> read_choices(const fs::path& path, const std::string& merge_head)
+{
+  const auto file = util::open_regular_if_exists(path, O_RDONLY, util::Links::refuse);
+  if (!file) {
+    return {};
+  }
+  const std::string what = path.string();
+  const canonical::Json json = canonical::parse(util::read_all(*file, path, k_max_choices), what);
+  if (!json.is_object() || json.value("format", "") != k_choices_format || !json.contains("void")
+      || !json["void"].is_array()) {
+    fail(ErrorKind::integrity, "{}: not an {} file", what, k_choices_format);
+  }
+  if (json.value("merge_head", "") != merge_head) {
+    return {};
+  }
+  std::set<Hash> out;
+  for (const canonical::Json& h : json["void"]) {
+    if (!h.is_string()) {
+      fail(ErrorKind::integrity, "{}: void: an entry hash that is not a string", what);
+    }
+    out.insert(hash_of_b64(h.get<std::string>(), what));
+  }
+  return out;
+}
+
+void write_choices(const fs::path& path, const std::string& merge_head, const std::set<Hash>& voids)
+{
+  canonical::Json list = canonical::Json::array();
+  for (const Hash& h : voids) {
+    list.push_back(hash_b64(h));
+  }
+  const canonical::Json json{{"format", std::string(k_choices_format)}, {"merge_head", merge_head}, {"void", list}};
+  AtomicFile file(path);
+  file.write(canonical::dump(json) + "\n");
+  file.commit();
+}
+
+std::string show_stage(const Repo& repo, int stage, const std::string& rel)
+{
+  const Run run = repo.run({"show", fmt::format(":{}:{}", stage, rel)}, k_max_journal_read);
+  if (!run.ok()) {
+    fail(ErrorKind::usage, "{}: git has no {} version of it in the index ({})", rel,
+         stage == 2 ? "ours (:2:)" : "theirs (:3:)", run.first_error());
+  }
+  return run.out;
+}
+
+} // namespace
+
+ResolveReport resolve_merge(const ResolveOptions& options)
+{
+  const history::VaultPaths paths = history::VaultPaths::of(options.vault_path);
+  const std::optional<Repo> found = Repo::find(options.vault_path);
+  if (!found) {
+    throw Error(ErrorKind::usage, fmt::format("{}: not inside a git work tree: no merge to resolve", paths.head.string()))
+      .hint("escrow resolve settles a merge git left unmerged (git pull / git merge)");
+  }
+  const Repo& repo = *found;
+  const std::string journal_rel = repo.relative(paths.journal);
+  const std::string keys_rel = repo.relative(paths.keys);
+  const std::string head_rel = repo.relative(paths.head);
+  if (!repo.merging()) {
+    throw Error(ErrorKind::usage, fmt::format("{}: no merge in progress: nothing to resolve", journal_rel))
+      .hint("escrow resolve settles the conflicts a git pull / git merge left unmerged in the journal");
+  }
+  const std::vector<FileStatus> status = repo.status({journal_rel});
+  const bool unmerged = std::any_of(status.begin(), status.end(), [](const FileStatus& s) { return s.unmerged(); });
+  if (!unmerged) {
+    throw Error(ErrorKind::usage, fmt::format("{}: not unmerged: the merge in progress has no escrow conflict", journal_rel))
+      .hint("git commit finishes the merge (escrow sync seals it)");
+  }
+  const std::string merge_head = repo.run_checked({"rev-parse", "MERGE_HEAD"}).out;
+  const std::string ours_index = show_stage(repo, 2, journal_rel);
+  const std::string theirs = show_stage(repo, 3, journal_rel);
+  // The work tree's journal is ours (the driver wrote nothing), plus any event appended since.
+  const std::string ours = util::read_all(
+    [&] {
+      auto file = util::open_regular_if_exists(paths.journal, O_RDONLY, util::Links::refuse);
+      if (!file) {
+        fail(ErrorKind::io, "{}: missing from the work tree", journal_rel);
+      }
+      return std::move(*file);
+    }(),
+    paths.journal, k_max_journal_read);
+  if (ours.compare(0, ours_index.size(), ours_index) != 0) {
+    throw Error(ErrorKind::integrity,
+                fmt::format("{}: the work tree's file does not begin with ours (:2:): changed since the merge", journal_rel))
+      .hint(fmt::format("git checkout --ours -- {} restores it", journal_rel));
+  }
+  const auto trimmed = [](std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+      text.pop_back();
+    }
+    return text;
+  };
+  const std::string choices_rel = trimmed(repo.run_checked({"rev-parse", "--git-path", "escrow-resolve.json"}).out);
+  const fs::path choices_file = fs::path(choices_rel).is_absolute() ? fs::path(choices_rel) : repo.top() / choices_rel;
+  const std::string head_commit = trimmed(merge_head);
+  const std::set<Hash> chosen = read_choices(choices_file, head_commit);
+
+  ResolveReport report;
+  report.analysis = history::analyse_merge(ours, theirs, chosen, "", journal_rel);
+  if (options.action == ResolveOptions::Action::list) {
+    return report;
+  }
+
+  // The choice, then the resolver's authority over it.
+  std::set<Hash> voids;
+  if (options.action == ResolveOptions::Action::keep) {
+    if (options.number == 0) {
+      fail(ErrorKind::usage, "resolve: conflicts are numbered from 1");
+    }
+    voids = history::keep_side(report.analysis, options.number - 1, options.keep);
+  } else {
+    if (report.analysis.conflicts.empty()) {
+      fail(ErrorKind::usage, "{}: no conflict is left to settle", journal_rel);
+    }
+    history::MergeAnalysis step = report.analysis;
+    voids = chosen;
+    for (std::size_t guard = 0; !step.conflicts.empty(); ++guard) {
+      const history::MergeConflict& first = step.conflicts.front();
+      if (first.suggestion != history::SuggestionKind::keep || guard > 1000) {
+        // keep_side explains what cannot be settled by keeping a side (and refuses).
+        (void)history::keep_side(step, 0, first.keep);
+        fail(ErrorKind::failed, "{}: the suggestions do not settle the merge", journal_rel);
+      }
+      voids = history::keep_side(step, 0, first.keep);
+      step = history::analyse_merge(ours, theirs, voids, "", journal_rel);
+    }
+  }
+  const Identity identity = options.identity();
+  history::MergeAnalysis after = history::analyse_merge(ours, theirs, voids, identity.pub.name, journal_rel);
+  if (!after.refusals.empty()) {
+    throw Error(ErrorKind::access, fmt::format("{}: {}", journal_rel, after.refusals.front()))
+      .hint("the author of an operation, or a member who may do what it did, can void it");
+  }
+  for (const Hash& h : voids) {
+    if (chosen.count(h) == 0) {
+      report.voided_now.push_back(h);
+    }
+  }
+  report.analysis = std::move(after);
+  if (!report.analysis.conflicts.empty()) {
+    write_choices(choices_file, head_commit, voids);
+    return report;
+  }
+
+  // Every conflict has a choice: the resolve entry and the three files, under the vault lock.
+  const FileLock lock(paths.lock, options.lock_wait);
+  const history::KeysFile keys = history::KeysFile::open(paths.keys);
+  history::SealedResolution sealed =
+    history::seal_resolution(report.analysis, keys, identity, options.now, options.host);
+  {
+    AtomicFile file(paths.keys, k_file_mode);
+    file.write(sealed.keys);
+    file.commit();
+  }
+  {
+    AtomicFile file(paths.journal, k_file_mode);
+    file.write(sealed.journal);
+    file.commit();
+  }
+  {
+    AtomicFile file(paths.head, k_file_mode);
+    file.write(sealed.head);
+    file.commit();
+  }
+  repo.run_checked({"add", "--", head_rel, journal_rel, keys_rel});
+  std::error_code ignored;
+  fs::remove(choices_file, ignored);
+  report.entry = std::move(sealed.entry);
+  report.garbage_lines = sealed.garbage_lines;
+  report.staged = {head_rel, journal_rel, keys_rel};
+  return report;
+}
+
+} // namespace escrow::git

@@ -1,0 +1,53 @@
+// `escrow resolve` in a git work tree (docs/design/vault-2-merge.md §5; docs/TEAM.md "Conflicts"):
+// the merge `git pull` / `git merge` left unmerged because the journal driver found operations
+// that do not commute. The driver wrote nothing: the work tree's escrow.journal is this clone's
+// (ours, index stage :2:, plus any event appended since), theirs is stage :3:; escrow.keys and
+// escrow.vault were merged by their drivers. history/resolve.hpp decides; this reads the sides,
+// keeps the choices made so far (in the git folder, `escrow-resolve.json`, bound to MERGE_HEAD),
+// and once every conflict has a choice writes the three files (D7 order, under the vault lock) and
+// `git add`s them; `git commit` then finishes the merge.
+#pragma once
+
+#include <escrow/clock.hpp>
+#include <escrow/history/resolve.hpp>
+#include <escrow/identity.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace escrow::git {
+
+struct ResolveOptions
+{
+  enum class Action { list, keep, suggested };
+  std::filesystem::path vault_path;
+  std::chrono::milliseconds lock_wait{30000};
+  Action action = Action::list;
+  std::size_t number = 0;                         // keep: 1-based conflict number
+  history::MergeSide keep = history::MergeSide::theirs;
+  std::function<Identity()> identity;             // loads (and unlocks) the resolver's identity
+  Timestamp now = 0;
+  std::string host = "localhost";
+};
+
+struct ResolveReport
+{
+  history::MergeAnalysis analysis;  // the merge after this run's choice (what is left)
+  std::vector<history::Hash> voided_now; // the operations this run's choice voids (closure included)
+  std::optional<history::Entry> entry;   // the resolve entry, when this run settled the merge
+  std::size_t garbage_lines = 0;
+  std::vector<std::string> staged;       // the files `git add`ed (relative to the work tree's top)
+};
+
+// Error(usage) outside a work tree, with no merge in progress, or when the journal is not
+// unmerged (nothing to resolve); Error(integrity) for a forged side; keep: Error(usage) for a
+// conflict number out of range, Error(access) for a void beyond the resolver's authority,
+// Error(failed) for what cannot be settled here (a rotation race) or a proof that fails. Every
+// error leaves every file byte-identical (the choices file included).
+ResolveReport resolve_merge(const ResolveOptions& options);
+
+} // namespace escrow::git
