@@ -17,18 +17,6 @@ World requested_team()
   return w;
 }
 
-ApproveArgs approval_of_dave()
-{
-  ApproveArgs a;
-  a.secret = k_db;
-  a.request = k_req;
-  a.requester = "dave";
-  a.vid = k_v1;
-  a.v = 1;
-  a.dk_commit = commit("dk1");
-  return a;
-}
-
 SecretSetArgs purpose(std::string text)
 {
   SecretSetArgs s;
@@ -130,7 +118,7 @@ TEST_CASE("merge check: a member removed on one side and given something on the 
   {
     Fork f(requested_team());
     const Entry x = f.a.run("alice", MemberRemoveArgs{"dave"});
-    const Entry y = f.b.run("carol", approval_of_dave(), {ap(k_db, k_v1, k_req, "carol")});
+    const Entry y = f.b.run("carol", approval_of_dave(k_req), {ap(k_db, k_v1, k_req, "carol")});
     require_conflict(f, x, y);
     CHECK(names(f.check(), y));
   }
@@ -156,7 +144,7 @@ TEST_CASE("merge check: a member removed on one side and given something on the 
 TEST_CASE("merge check: approved on one side, denied on the other", "[history][merge]")
 {
   Fork f(requested_team());
-  const Entry x = f.a.run("carol", approval_of_dave(), {ap(k_db, k_v1, k_req, "carol")});
+  const Entry x = f.a.run("carol", approval_of_dave(k_req), {ap(k_db, k_v1, k_req, "carol")});
   const Entry y = f.b.run("bob", DenyArgs{k_db, k_req}, {}, std::string("not on call"));
   require_conflict(f, x, y);
 }
@@ -165,7 +153,7 @@ TEST_CASE("merge check: a compromise against an approval of the same secret", "[
 {
   Fork f(requested_team());
   const Entry x = f.a.run("olive", CompromiseArgs{k_db, k_v1}, {}, std::string("seen in a log"));
-  const Entry y = f.b.run("carol", approval_of_dave(), {ap(k_db, k_v1, k_req, "carol")});
+  const Entry y = f.b.run("carol", approval_of_dave(k_req), {ap(k_db, k_v1, k_req, "carol")});
   require_conflict(f, x, y);
 }
 
@@ -263,7 +251,7 @@ TEST_CASE("merge check: what commutes", "[history][merge]")
   SECTION("an approval on one side, a rotation on the other")
   {
     Fork f(requested_team());
-    f.a.run("carol", approval_of_dave(), {ap(k_db, k_v1, k_req, "carol")});
+    f.a.run("carol", approval_of_dave(k_req), {ap(k_db, k_v1, k_req, "carol")});
     f.b.run("erin", RotateStartArgs{{next_version(f.b, k_v2)}},
             {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol")});
     require_commutes(f);

@@ -54,18 +54,6 @@ World requested_team()
   return w;
 }
 
-ApproveArgs approval_of_dave()
-{
-  ApproveArgs a;
-  a.secret = k_db;
-  a.request = k_req;
-  a.requester = "dave";
-  a.vid = k_v1;
-  a.v = 1;
-  a.dk_commit = commit("dk1");
-  return a;
-}
-
 SecretSetArgs purpose(std::string text)
 {
   SecretSetArgs s;
@@ -316,7 +304,7 @@ TEST_CASE("merge files: the conflict table is listed, nothing merged", "[merge][
   SECTION("approved on one side, denied on the other")
   {
     Fork f(requested_team());
-    const Entry x = f.a.run("carol", approval_of_dave(), {ap(k_db, k_v1, k_req, "carol")});
+    const Entry x = f.a.run("carol", approval_of_dave(k_req), {ap(k_db, k_v1, k_req, "carol")});
     const Entry y = f.b.run("bob", DenyArgs{k_db, k_req}, {}, std::string("not on call"));
     require_conflict(f, x, y);
   }

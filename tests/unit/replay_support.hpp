@@ -127,4 +127,18 @@ inline std::string describe(const ReplayResult& r)
   return out.empty() ? "no findings" : out;
 }
 
+// dave's approval of his request `request` for k_db's first version (the merge, merge-driver and
+// resolve tests' common conflict).
+inline ApproveArgs approval_of_dave(const std::string& request)
+{
+  ApproveArgs a;
+  a.secret = k_db;
+  a.request = request;
+  a.requester = "dave";
+  a.vid = k_v1;
+  a.v = 1;
+  a.dk_commit = commit("dk1");
+  return a;
+}
+
 } // namespace replay_test

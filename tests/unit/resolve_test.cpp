@@ -14,18 +14,6 @@ namespace {
 
 const std::string k_req = "0123456789abcdef";
 
-ApproveArgs approval()
-{
-  ApproveArgs a;
-  a.secret = k_db;
-  a.request = k_req;
-  a.requester = "dave";
-  a.vid = k_v1;
-  a.v = 1;
-  a.dk_commit = commit("dk1");
-  return a;
-}
-
 // The common history: dave's request. Ours (a): carol and bob approve, dave uses the grant.
 // Theirs (b): olive (the owner) denies.
 struct Race
@@ -45,8 +33,8 @@ struct Race
     a = base;
     b = base;
     b.now += 30;
-    carol_ok = a.run("carol", approval(), {ap(k_db, k_v1, k_req, "carol")});
-    bob_ok = a.run("bob", approval(), {ap(k_db, k_v1, k_req, "bob")});
+    carol_ok = a.run("carol", approval_of_dave(k_req), {ap(k_db, k_v1, k_req, "carol")});
+    bob_ok = a.run("bob", approval_of_dave(k_req), {ap(k_db, k_v1, k_req, "bob")});
     used = a.run("dave", GrantUsedArgs{k_db, k_req});
     denied = b.run("olive", DenyArgs{k_db, k_req}, {}, std::string("not on call"));
   }
