@@ -201,6 +201,18 @@ struct PendingRecord
   std::uint64_t length = 0;
 };
 
+// The pending records of one kind (cache.cpp implements it over the snapshot's index, which it
+// reads and checks a block at a time).
+class PendingIndex
+{
+public:
+  virtual ~PendingIndex() = default;
+  // The pending record `name`, or nullptr. May read and check one block of the index.
+  virtual const PendingRecord* find(const std::string& name) const = 0;
+  // Every pending record of this kind, sorted by name, unique. Reads every block it spans.
+  virtual const std::vector<PendingRecord>& all() const = 0;
+};
+
 // Reads, checks and parses one pending record of kind T (Member, Connector, Secret): its text
 // must hash to `pending.hash` under its path and be exactly the canonical form of what it parses
 // to (so the record handed out is the one the verified digest covers). state.cpp.
@@ -230,7 +242,7 @@ public:
   struct Lazy
   {
     std::shared_ptr<const RecordSource> source;
-    std::vector<PendingRecord> index; // sorted by name, unique
+    std::shared_ptr<const PendingIndex> index;
   };
 
   RecordMap() = default;
@@ -269,10 +281,11 @@ public:
   std::vector<std::string> names() const
   {
     std::vector<std::string> out;
-    out.reserve(m_map.size() + (m_lazy ? m_lazy->index.size() : 0));
+    const std::vector<PendingRecord>* index = m_lazy ? &m_lazy->index->all() : nullptr;
+    out.reserve(m_map.size() + (index != nullptr ? index->size() : 0));
     auto loaded = m_map.begin();
-    if (m_lazy) {
-      for (const PendingRecord& p : m_lazy->index) {
+    if (index != nullptr) {
+      for (const PendingRecord& p : *index) {
         for (; loaded != m_map.end() && loaded->first < p.name; ++loaded) {
           out.push_back(loaded->first);
         }
@@ -312,19 +325,13 @@ public:
   // How many records are still pending (tests, bench).
   std::size_t pending_count() const
   {
-    return m_lazy ? m_lazy->index.size() - m_read.size() : 0;
+    return m_lazy ? m_lazy->index->all().size() - m_read.size() : 0;
   }
 
 private:
   const PendingRecord* pending(const std::string& name) const
   {
-    if (!m_lazy) {
-      return nullptr;
-    }
-    const auto& index = m_lazy->index;
-    const auto it = std::lower_bound(index.begin(), index.end(), name,
-                                     [](const PendingRecord& p, const std::string& n) { return p.name < n; });
-    return it != index.end() && it->name == name ? &*it : nullptr;
+    return m_lazy ? m_lazy->index->find(name) : nullptr;
   }
 
   void load(const std::string& name) const
@@ -343,10 +350,14 @@ private:
 
   void load_all() const
   {
-    if (!m_lazy || m_read.size() == m_lazy->index.size()) {
+    if (!m_lazy) {
       return;
     }
-    for (const PendingRecord& p : m_lazy->index) {
+    const std::vector<PendingRecord>& index = m_lazy->index->all();
+    if (m_read.size() == index.size()) {
+      return;
+    }
+    for (const PendingRecord& p : index) {
       load(p.name);
     }
   }
