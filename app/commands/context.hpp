@@ -136,6 +136,7 @@ void setup_git_setup(CLI::App& app, Context& context); // git-setup (docs/TEAM.m
 void setup_sync(CLI::App& app, Context& context);
 void setup_diff(CLI::App& app, Context& context);      // diff --textconv FILE (git runs it)
 void setup_merge(CLI::App& app, Context& context);     // the merge driver (arrives with escrow-vault/2)
+void setup_resolve(CLI::App& app, Context& context);   // resolve [N --keep ours|theirs | --suggested]
 void setup_request(CLI::App& app, Context& context);
 void setup_approve(CLI::App& app, Context& context);
 void setup_deny(CLI::App& app, Context& context);
