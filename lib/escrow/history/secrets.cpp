@@ -526,13 +526,25 @@ std::optional<DueReason> due_for_rotation(const State& state, const Secret& secr
 namespace {
 
 // A retired secret is kept in the history and never served (docs/ROTATION.md: get/exec refuse it).
+// During an unresolved merge (unresolved.hpp) a secret in a conflict is not served, nor a value
+// whose read would write (the first use of an after_access grant marks it used).
 Opened open_served(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
                    std::string_view what)
 {
+  session.require_readable(secret.name);
   if (secret.state == SecretState::retired) {
     throw Error(ErrorKind::access, fmt::format("{}: {} is retired: kept in the history, never served", what, secret.name));
   }
-  return open_version(session, secret, vid, version, what);
+  Opened opened = open_version(session, secret, vid, version, what);
+  if (session.unresolved() && !opened.request.empty() && secret.after_access) {
+    const auto request = secret.requests.find(opened.request);
+    if (request != secret.requests.end() && !request->second.used_at) {
+      throw session.unresolved()->refusal(fmt::format("the first use of grant {} on {} is a write (the secret "
+                                                      "becomes due): not served until the merge is resolved",
+                                                      opened.request, secret.name));
+    }
+  }
+  return opened;
 }
 
 } // namespace
