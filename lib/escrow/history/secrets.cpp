@@ -87,9 +87,11 @@ std::string why_not(const State& state, const Secret& secret, const std::string&
 } // namespace
 
 // The three ways to a value (vault-2.md §4), in order: standing reader, carried grant, k approvals.
+// During an unresolved merge no value of a secret in a conflict is opened (unresolved.hpp).
 Opened open_version(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
                     std::string_view what)
 {
+  session.require_readable(secret.name);
   (void)session.me(); // the identity, checked against the state first
   return open_readable(session.state(), session.keys(), session.identity(), session.now(), secret, vid, version, what);
 }
@@ -531,7 +533,7 @@ namespace {
 Opened open_served(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
                    std::string_view what)
 {
-  session.require_readable(secret.name);
+  session.require_readable(secret.name); // before the retired check: the conflict is the news
   if (secret.state == SecretState::retired) {
     throw Error(ErrorKind::access, fmt::format("{}: {} is retired: kept in the history, never served", what, secret.name));
   }
