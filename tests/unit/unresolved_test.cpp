@@ -63,6 +63,7 @@ struct Scene
       s.submit(db.args, db.material);
       const SecretAdd api = secret_add(f, s.vault_id(), "prod/api", "api-value");
       s.submit(api.args, api.material);
+      (void)share(s, "prod/api", "bob");
     }
     base_head = slurp(f.head());
     base_keys = slurp(f.keys());
@@ -85,6 +86,7 @@ struct Scene
       o.vault_path = theirs_vault;
       o.state_home = f.root / "state-theirs";
       VaultSession t = VaultSession::open(o, Access::write);
+      (void)unshare(t, "prod/api", "bob"); // commutes with ours; its key line leaves theirs' keys file
       theirs_head = t.submit(purpose_of("prod/db", "theirs")).hash;
     }
     theirs_journal = slurp(theirs_dir / "escrow.journal");
@@ -155,7 +157,8 @@ TEST_CASE("unresolved: a session acts on ours and says so once", "[unresolved]")
   VaultSession r = VaultSession::open(s.options(""), Access::read);
   REQUIRE(r.unresolved().has_value());
   CHECK(r.unresolved()->conflicts() == 1);
-  CHECK(r.unresolved()->theirs_only == std::set<Hash>{s.theirs_head});
+  CHECK(r.unresolved()->theirs_only.size() == 2);
+  CHECK(r.unresolved()->theirs_only.count(s.theirs_head) == 1);
   REQUIRE_FALSE(r.warnings().empty());
   CHECK(r.warnings().front() == s.f.journal().string() + ": unresolved merge (1 conflict): escrow resolve");
   CHECK(std::count_if(r.warnings().begin(), r.warnings().end(),
@@ -222,6 +225,13 @@ TEST_CASE("unresolved: reads of other secrets are served, their events name ours
   const Error record = error_of([&] { r.require_readable("prod/db", ReadKind::record); });
   CHECK(contains(record.what(), "prod/db is in conflict 1"));
   r.require_readable("prod/api", ReadKind::record);
+  CHECK(s.everything() == before);
+
+  // bob reads prod/api on ours, but theirs unshared it: his key line left the merged keys file.
+  VaultSession bob = VaultSession::open(s.options("bob"), Access::read);
+  const Error gone = error_of([&] { (void)reveal(bob, "prod/api", 0); });
+  CHECK(gone.kind() == ErrorKind::failed);
+  CHECK(contains(gone.what(), "prod/api: not served until the merge is resolved (theirs removed a key line ours reads"));
   CHECK(s.everything() == before);
 
   // The next session continues ours (the event included), still unresolved.

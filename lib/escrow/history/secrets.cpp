@@ -93,7 +93,19 @@ Opened open_version(VaultSession& session, const Secret& secret, const std::stri
 {
   session.require_readable(secret.name);
   (void)session.me(); // the identity, checked against the state first
-  return open_readable(session.state(), session.keys(), session.identity(), session.now(), secret, vid, version, what);
+  try {
+    return open_readable(session.state(), session.keys(), session.identity(), session.now(), secret, vid, version,
+                         what);
+  } catch (const KeyError& error) {
+    // The keys file during a merge is the keys driver's union: a line ours needs that theirs
+    // deleted (an unshare, a retired version) is missing until the merge is resolved.
+    if (!session.unresolved() || error.failure() != KeyFailure::missing) {
+      throw;
+    }
+    throw session.unresolved()->refusal(
+      fmt::format("{}: not served until the merge is resolved (theirs removed a key line ours reads: {})", secret.name,
+                  error.what()));
+  }
 }
 
 
