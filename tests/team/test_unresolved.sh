@@ -81,6 +81,7 @@ check "... a reveal" -- test "$(tail -n 1 "$WORK/alice/escrow.journal" | python3
 check "... whose parent is ours' head only" -- test "$(tail -n 1 "$WORK/alice/escrow.journal" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["parents"]))')" = "$OURS_HEAD"
 check "... the head file untouched (theirs' head beside ours)" -- test "$head_before" = "$(sha256sum <"$WORK/alice/escrow.vault")"
 expect 0 "exec with prod/api works" -- e alice exec --set API=prod/api -- sh -c 'test "$API" = api-value'
+check "... the warning once" -- test "$(count_of "$ERR" "$WARNING")" -eq 1
 expect 0 "show prod/api works" -- e alice show prod/api
 
 # 4. The secret in the conflict is not served.
