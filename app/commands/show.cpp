@@ -22,9 +22,10 @@ struct ShowOptions
 void run_show(const ShowOptions& options, Context& context)
 {
   (void)split_secret_name(options.name); // usage errors before the session
-  const history::VaultSession session = context.open_v2(history::Access::read);
+  history::VaultSession session = context.open_v2(history::Access::read);
   const history::State& state = session.state();
   const history::Secret& secret = history::find_secret(state, options.name, "show");
+  session.require_readable(secret.name, history::ReadKind::record); // an unresolved merge's conflict
   const Timestamp now = session.now();
   Json summary = secret_summary(state, secret, now);
   // Versions in v order.

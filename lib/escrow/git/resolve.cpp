@@ -228,4 +228,47 @@ ResolveReport resolve_merge(const ResolveOptions& options)
   return report;
 }
 
+std::function<std::optional<history::UnresolvedMerge>()> unresolved_merge_source(const fs::path& vault_path,
+                                                                                 const fs::path& git_dir)
+{
+  return [vault_path, git_dir]() -> std::optional<history::UnresolvedMerge> {
+    std::error_code ignored;
+    if (!fs::exists(git_dir / "MERGE_HEAD", ignored)) {
+      return std::nullopt;
+    }
+    const std::optional<Repo> found = Repo::find(vault_path);
+    if (!found) {
+      return std::nullopt;
+    }
+    const Repo& repo = *found;
+    const std::string journal_rel = repo.relative(history::VaultPaths::of(vault_path).journal);
+    const std::vector<FileStatus> status = repo.status({journal_rel});
+    if (std::none_of(status.begin(), status.end(), [](const FileStatus& s) { return s.unmerged(); })) {
+      return std::nullopt;
+    }
+    const Run theirs = repo.run({"show", fmt::format(":3:{}", journal_rel)}, k_max_journal_read);
+    const Run merge_head = repo.run({"rev-parse", "-q", "--verify", "MERGE_HEAD"});
+    if (!theirs.ok() || !merge_head.ok()) {
+      return std::nullopt; // not a merge escrow's driver stopped (theirs deleted the file…)
+    }
+    std::string head = merge_head.out;
+    while (!head.empty() && (head.back() == '\n' || head.back() == '\r')) {
+      head.pop_back();
+    }
+    std::string choices = repo.run_checked({"rev-parse", "--git-path", "escrow-resolve.json"}).out;
+    while (!choices.empty() && (choices.back() == '\n' || choices.back() == '\r')) {
+      choices.pop_back();
+    }
+    const fs::path choices_file = fs::path(choices).is_absolute() ? fs::path(choices) : repo.top() / choices;
+    history::UnresolvedMerge out;
+    out.theirs = theirs.out;
+    try {
+      out.voids = read_choices(choices_file, head);
+    } catch (const Error&) {
+      // A damaged choices file: resolve reports it; the merge is unresolved all the same.
+    }
+    return out;
+  };
+}
+
 } // namespace escrow::git

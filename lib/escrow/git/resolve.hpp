@@ -10,6 +10,7 @@
 
 #include <escrow/clock.hpp>
 #include <escrow/history/resolve.hpp>
+#include <escrow/history/unresolved.hpp>
 #include <escrow/identity.hpp>
 
 #include <chrono>
@@ -49,5 +50,12 @@ struct ResolveReport
 // Error(failed) for what cannot be settled here (a rotation race) or a proof that fails. Every
 // error leaves every file byte-identical (the choices file included).
 ResolveReport resolve_merge(const ResolveOptions& options);
+
+// For every command's session while a merge is unresolved (history/unresolved.hpp): a function
+// returning what git holds of a merge it stopped on the journal of `vault_path` (theirs' journal,
+// stage :3:, and the choices recorded so far), nullopt when no merge is in progress (one stat of
+// `git_dir`/MERGE_HEAD: no git process then) or the journal is not unmerged.
+std::function<std::optional<history::UnresolvedMerge>()> unresolved_merge_source(const std::filesystem::path& vault_path,
+                                                                                 const std::filesystem::path& git_dir);
 
 } // namespace escrow::git
