@@ -226,4 +226,53 @@ HEAD_BEFORE=$(as solo git rev-parse HEAD)
 expect 0 "rotate in a repository without an upstream" -- e solo rotate dev/x
 check "... made no commit" -- test "$(as solo git rev-parse HEAD)" = "$HEAD_BEFORE"
 check "... rotated" -- contains "$OUT" "rotated"
+# 8. rotate --due is one batched run (vault-2-merge.md §6, issue 12 target 4): phase 1 for every
+#    due secret in one rotate-start (one commit, one push), the connectors secret by secret, one
+#    rotate-finish (one more commit): two commits upstream, whatever the number of secrets.
+export ESCROW_NOW=2030-09-02T00:00:00Z
+e alice sync >/dev/null
+MULTI_FILE="$WORK/multi-\$(printf %s \"\$ESCROW_SECRET_NAME\" | tr / _)"
+e alice connector add multi --env prod \
+  --update "cat > $MULTI_FILE; echo \"\$ESCROW_SECRET_NAME\" >> $WORK/multi.log" \
+  --verify "cmp -s - $MULTI_FILE" >/dev/null
+for n in 1 2 3; do
+  printf 'batch-%s-first' "$n" | e alice add "prod/b$n" --purpose "batch $n" --every 7d --connector multi >/dev/null
+done
+expect 0 "alice publishes three more secrets" -- e alice sync
+expect 0 "ci1 pulls them" -- e ci1 sync
+: >"$WORK/multi.log"
+multi_lines() { grep -c . "$WORK/multi.log" || true; }
+last_start() { git -C "$WORK/remote.git" show "main:escrow.journal" | grep '"action":"rotate-start"' | tail -n 1; }
+export ESCROW_NOW=2030-09-20T00:00:00Z # prod/b1..b3 and prod/db are due
+e alice sync >/dev/null
+lose_next_push ci1
+BEFORE=$(files_of ci1); LINES=$(log_lines); REMOTE_BEFORE=$(remote_head)
+expect 5 "a batched rotate --due loses the lock to a push in between" -- e ci1 rotate --due
+check "... with the lock message" -- contains "$ERR" "someone else pushed first (rotation lock not acquired); no connector was touched"
+check "... no connector ran" -- test "$(log_lines)/$(multi_lines)" = "$LINES/0"
+check "... the whole batch is undone: files, HEAD and status byte-identical" -- test "$(files_of ci1)" = "$BEFORE"
+expect 0 "ci1 verifies" -- e ci1 verify
+expect 0 "ci1 syncs" -- e ci1 sync
+REMOTE_BEFORE=$(remote_head); STARTS=$(remote_count rotate-start); FINISHES=$(remote_count rotate-finish)
+expect 0 "rotate --due rotates the four due secrets" -- e ci1 --json rotate --due
+check "... all four rotated" -- contains "$OUT" '"rotated": 4'
+check "... exactly two commits upstream" -- \
+  test "$(git -C "$WORK/remote.git" rev-list --count "$REMOTE_BEFORE..main")" -eq 2
+check "... the first is the batched start, naming the count" -- \
+  contains "$(git -C "$WORK/remote.git" log --reverse --format=%s "$REMOTE_BEFORE..main" | sed -n 1p)" \
+  "escrow: rotate-start of 4 due secrets: prod/b1 v2, prod/b2 v2, prod/b3 v2, prod/db v"
+check "... one rotate-start and one rotate-finish entry upstream" -- \
+  test "$(remote_count rotate-start)/$(remote_count rotate-finish)" = "$((STARTS + 1))/$((FINISHES + 1))"
+check "... the start has an item per secret" -- \
+  test "$(last_start | grep -o '"kind":"rotate"' | grep -c .)" -eq 4
+check "... the connectors ran once per secret" -- test "$(multi_lines)/$(log_lines)" = "3/$((LINES + 1))"
+check "... the finish is pushed" -- test "$(remote_head)" = "$(as ci1 git rev-parse HEAD)"
+for n in 1 2 3; do
+  V=$(e ci1 get "prod/b$n" --reveal)
+  check "prod/b$n: the connector holds the vault's new value" -- test "$V" = "$(cat "$WORK/multi-prod_b$n")"
+done
+V=$(e ci1 get prod/db --reveal)
+check "prod/db: the connector holds the vault's new value" -- test "$V" = "$(cat "$WORK/system.value")"
+expect 0 "ci1 verifies" -- e ci1 verify
+unset ESCROW_NOW
 finish

@@ -71,6 +71,10 @@ public:
   Rotator(history::VaultSession& session, Options options);
 
   Outcome rotate(const std::string& name);
+  // Interrupted rotations first (one by one), then every due secret the caller may rotate as one
+  // batched run: phase 1 for all of them in one rotate-start (one write, one publish), phase 2 per
+  // secret (a failure rolls back that secret alone), phase 3 in one rotate-finish. A secret that
+  // cannot be prepared, and a due one without a connector, is an outcome, never an exception.
   std::vector<Outcome> rotate_due();
   std::vector<Outcome> resume(const std::string& name = "");
   Outcome confirm(const std::string& name, const std::string& connector);
@@ -80,12 +84,18 @@ public:
 
 private:
   struct Run;
+  struct Start;
+  // Whether drive() finishes a run that set and tested well (one secret), or leaves it to one
+  // batched finish (rotate --due: phase 3 is one rotate-finish for every secret).
+  enum class Finish { now, later };
   Outcome begin_and_drive(const std::string& name, const std::string& reason);
+  Start prepare(const std::string& name, const std::string& reason);
+  void write_starts(std::vector<Start>& starts, const std::optional<std::string>& why);
   void phase_one(const std::string& what, const std::function<void()>& write);
-  Outcome drive(Run& run);
+  Outcome drive(Run& run, Finish when = Finish::now);
   void journal_step_failure(const Run& run, const connector::StepResult& step);
   void roll_back(Run& run, const std::string& cause, const std::vector<std::string>& attempted);
-  void finish(Run& run);
+  void finish(const std::vector<Run*>& runs);
   Outcome resume_one(const std::string& name, OutcomeAction action);
   std::vector<Outcome> resume_all(const std::set<std::string>& skip);
   SecretBytes read_value(const std::string& name, const std::string& vid, std::string_view what);
