@@ -626,7 +626,7 @@ TEST_CASE("rotation cli: --due rotates what is due and what the caller may rotat
 }
 
 
-TEST_CASE("rotation cli: --due is one batched run: one rotate-start, one rotate-finish; a failure rolls back alone",
+TEST_CASE("rotation cli: --due is one batched run: one rotate-start, one rotate-finish, a failure rolls back alone",
           "[rotation][cli]")
 {
   Fixture f;
