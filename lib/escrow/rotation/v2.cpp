@@ -96,6 +96,7 @@ struct Rotator::Run
   std::string env;
   RotationKind kind = RotationKind::rotate;
   std::string vid_new;
+  std::string vid_old; // the live version whose value old_value holds ("" = none read)
   std::int64_t v_new = 0;
   std::int64_t v_old = 0;
   std::optional<SecretBytes> new_value;
@@ -342,6 +343,7 @@ Rotator::Start Rotator::prepare(const std::string& name, const std::string& reas
     // The old value is what a failure re-applies: without it there is no safe rollback.
     try {
       run.old_value = read_value(name, live_vid, "rotate");
+      run.vid_old = live_vid;
     } catch (const Error& error) {
       if (error.kind() != ErrorKind::access) {
         throw;
@@ -1028,13 +1030,27 @@ std::vector<Outcome> Rotator::rotate_due()
     }
     return outcomes;
   }
+  // The values leave memory until their secret's turn, and are read back from the vault then (what
+  // the connectors get is what the vault holds): each one is a sodium_malloc mapping with guard
+  // pages, and every connector's fork copies every mapping — all N held at once made each fork
+  // cost O(N), the run O(N²).
+  for (Start& start : starts) {
+    start.run.new_value.reset();
+    start.run.old_value.reset();
+  }
   // 2. set, 3. test: secret by secret; a failure rolls back that secret alone (its rotate-fail
   // entries) and the others go on.
   std::vector<Run*> tested;
   for (Start& start : starts) {
     Run& run = start.run;
     try {
+      run.new_value = read_value(run.name, run.vid_new, "rotate --due");
+      if (!run.vid_old.empty()) {
+        run.old_value = read_value(run.name, run.vid_old, "rotate --due");
+      }
       drive(run, Finish::later);
+      run.new_value.reset();
+      run.old_value.reset();
     } catch (const Error& error) {
       if (error.kind() == ErrorKind::io || error.kind() == ErrorKind::integrity) {
         throw; // the pending versions stay in flight: rotate --resume finishes them
