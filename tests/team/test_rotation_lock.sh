@@ -274,5 +274,43 @@ done
 V=$(e ci1 get prod/db --reveal)
 check "prod/db: the connector holds the vault's new value" -- test "$V" = "$(cat "$WORK/system.value")"
 expect 0 "ci1 verifies" -- e ci1 verify
+
+# 9. A connector failing for one secret of the batch rolls back that secret alone; still two
+#    commits (the finish carries its rotate-fail entries).
+export ESCROW_NOW=2030-10-01T00:00:00Z # prod/b1..b3 and prod/db due again
+e alice sync >/dev/null; e ci1 sync >/dev/null
+mv "$WORK/multi-prod_b2" "$WORK/multi-prod_b2.kept"
+mkdir "$WORK/multi-prod_b2" # prod/b2's update cannot write its file: it fails, and so does the restore
+REMOTE_BEFORE=$(remote_head); FINISHES=$(remote_count rotate-finish)
+expect 1 "rotate --due with prod/b2's connector failing exits 1" -- e ci1 --json rotate --due
+check "... three rotated" -- contains "$OUT" '"rotated": 3'
+check "... prod/b2's rollback is incomplete (its connector cannot even take the old value back)" -- \
+  contains "$OUT" '"rollback-incomplete": 1'
+check "... still exactly two commits upstream" -- \
+  test "$(git -C "$WORK/remote.git" rev-list --count "$REMOTE_BEFORE..main")" -eq 2
+check "... one more rotate-finish, naming three secrets" -- test "$(remote_count rotate-finish)" -eq $((FINISHES + 1))
+check "... the rotate-fail entries name prod/b2 only" -- test "$(git -C "$WORK/remote.git" show main:escrow.journal \
+  | grep '"action":"rotate-fail"' | grep -o '"secret":"prod/[a-z0-9]*"' | sort -u)" = '"secret":"prod/b2"'
+rmdir "$WORK/multi-prod_b2"; mv "$WORK/multi-prod_b2.kept" "$WORK/multi-prod_b2"
+expect 1 "rotate --resume finishes prod/b2's rollback (exit 1: the rotation failed)" -- e ci1 rotate --resume prod/b2
+check "... v2 re-applied" -- contains "$ERR" "v2 re-applied to multi"
+check "... the connector holds v2 again" -- test "$(cat "$WORK/multi-prod_b2")" = "$(e ci1 get prod/b2 --reveal)"
+expect 0 "ci1 verifies" -- e ci1 verify
+
+# 10. A crash between the batched phase-1 commit and its push: the next command undoes the whole
+#     batch (one journal entry, every secret's key lines); no connector had run.
+export ESCROW_NOW=2030-11-01T00:00:00Z
+e ci1 sync >/dev/null
+BEFORE=$(bytes ci1); HEAD_BEFORE=$(as ci1 git rev-parse HEAD); LINES=$(log_lines); MULTI=$(multi_lines)
+crash_hook ci1 1
+expect 137 "rotate --due killed between its batched commit and its push" -- e ci1 rotate --due
+check "... no connector ran" -- test "$(log_lines)/$(multi_lines)" = "$LINES/$MULTI"
+expect 0 "rotate --resume resolves it" -- e ci1 rotate --resume
+check "... the whole batch undone: one journal entry" -- contains "$ERR" "was never pushed: undone (1 journal entry"
+check "... the three files are as before the crashed run" -- test "$(bytes ci1)" = "$BEFORE"
+check "... the commit is gone" -- test "$(as ci1 git rev-parse HEAD)" = "$HEAD_BEFORE"
+expect 0 "the next rotate --due rotates the four" -- e ci1 --json rotate --due
+check "... all four" -- contains "$OUT" '"rotated": 4'
+expect 0 "ci1 verifies" -- e ci1 verify
 unset ESCROW_NOW
 finish
