@@ -744,6 +744,36 @@ TEST_CASE("rotation cli: --due crashed after phase 1, or in the middle of phase 
   }
 }
 
+TEST_CASE("rotation cli: --due puts a secret with a manual connector in the batch, then it waits", "[rotation][cli]")
+{
+  Fixture f;
+  four_due(f);
+  f.set_env("ESCROW_NOW", "2030-01-01T00:00:00Z");
+  REQUIRE(f.as("alice", {"connector", "add", "portal", "--env", "prod", "--manual"}).code == 0);
+  f.add("alice", "prod/m", "m-value-1", {"--every", "30d", "--connector", "portal"});
+  f.set_env("ESCROW_NOW", "2030-02-15T00:00:00Z");
+  const std::size_t skip = journal_of(f).size();
+  Result r = f.as("alice", {"--json", "rotate", "--due"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Json doc = json_of(r);
+  REQUIRE(doc["results"].size() == 5);
+  CHECK(doc["results"][4]["secret"] == "prod/m");
+  CHECK(doc["results"][4]["result"] == "awaiting-confirmation");
+  CHECK(doc["counts"]["rotated"] == 4);
+  CHECK(items_of(f, "rotate-start", skip)
+        == std::vector<std::vector<std::string>>{{"prod/a", "prod/b", "prod/c", "prod/d", "prod/m"}});
+  CHECK(items_of(f, "rotate-finish", skip)
+        == std::vector<std::vector<std::string>>{{"prod/a", "prod/b", "prod/c", "prod/d"}});
+  CHECK(state_of(read_secret(f, "prod/m"), 2) == "pending");
+  CHECK(reveal(f, "alice", "prod/m") == "m-value-1");
+  r = f.as("alice", {"rotate", "--confirm", "prod/m", "portal"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(state_of(read_secret(f, "prod/m"), 2) == "current");
+  f.unset_env("ESCROW_NOW");
+}
+
 TEST_CASE("rotation cli: --resume rolls a crashed rotation forward", "[rotation][cli]")
 {
   Fixture f;
