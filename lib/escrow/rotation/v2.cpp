@@ -1053,7 +1053,16 @@ std::vector<Outcome> Rotator::rotate_due()
       run.old_value.reset();
     } catch (const Error& error) {
       if (error.kind() == ErrorKind::io || error.kind() == ErrorKind::integrity) {
-        throw; // the pending versions stay in flight: rotate --resume finishes them
+        // Those that set and tested well are finished first (as when each secret ran alone); the
+        // others stay in flight: rotate --resume finishes them.
+        if (!tested.empty()) {
+          try {
+            finish(tested);
+          } catch (const Error&) {
+            // They stay in flight too; the error that stopped the run is the one to report.
+          }
+        }
+        throw;
       }
       run.stamp();
       run.out.result = OutcomeResult::error;
