@@ -1049,8 +1049,6 @@ std::vector<Outcome> Rotator::rotate_due()
         run.old_value = read_value(run.name, run.vid_old, "rotate --due");
       }
       drive(run, Finish::later);
-      run.new_value.reset();
-      run.old_value.reset();
     } catch (const Error& error) {
       if (error.kind() == ErrorKind::io || error.kind() == ErrorKind::integrity) {
         // Those that set and tested well are finished first (as when each secret ran alone); the
@@ -1069,6 +1067,8 @@ std::vector<Outcome> Rotator::rotate_due()
       run.out.error = error.what();
       progress(run.out.summary());
     }
+    run.new_value.reset();
+    run.old_value.reset();
     if (run.tested) {
       tested.push_back(&run);
     }
