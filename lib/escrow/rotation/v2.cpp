@@ -474,28 +474,16 @@ Rotator::Start Rotator::prepare(const std::string& name, const std::string& reas
   return start;
 }
 
-namespace {
-
-// The limits of one bulk operation (op.hpp): items, key writes, and the journal's line (with
-// room to spare: `bytes` are estimates of the item's and its writes' JSON).
-struct Load
-{
-  std::size_t writes = 0;
-  std::size_t bytes = 0;
-};
-
-// [begin, end) ranges of consecutive items, each within one entry's limits: every run of
-// `rotate --due` short of them (~8,000 secrets with 3 custodians) is one entry.
-std::vector<std::pair<std::size_t, std::size_t>> bulk_chunks(const std::vector<Load>& loads)
+std::vector<std::pair<std::size_t, std::size_t>> bulk_chunks(const std::vector<BulkLoad>& loads)
 {
   constexpr std::size_t k_max_bytes = history::k_max_entry_line / 2;
   std::vector<std::pair<std::size_t, std::size_t>> out;
   std::size_t from = 0;
   while (from < loads.size()) {
     std::size_t to = from;
-    Load total;
+    BulkLoad total;
     while (to < loads.size() && to - from < history::k_max_items) {
-      const Load& load = loads[to];
+      const BulkLoad& load = loads[to];
       if (to > from && (total.writes + load.writes > history::k_max_writes || total.bytes + load.bytes > k_max_bytes)) {
         break;
       }
@@ -508,6 +496,8 @@ std::vector<std::pair<std::size_t, std::size_t>> bulk_chunks(const std::vector<L
   }
   return out;
 }
+
+namespace {
 
 // A write's JSON: its path (the secret's name and ~100 bytes of ids) and the line's hash.
 std::size_t write_bytes(const std::string& secret)
@@ -553,7 +543,7 @@ std::size_t key_lines_of(const Secret& secret)
 void Rotator::write_starts(std::vector<Start>& starts, const std::optional<std::string>& why)
 {
   std::sort(starts.begin(), starts.end(), [](const Start& a, const Start& b) { return a.item.secret < b.item.secret; });
-  std::vector<Load> loads;
+  std::vector<BulkLoad> loads;
   loads.reserve(starts.size());
   for (const Start& start : starts) {
     const history::RotateItem& item = start.item;
@@ -564,7 +554,7 @@ void Rotator::write_starts(std::vector<Start>& starts, const std::optional<std::
     for (const history::GrantRef& grant : item.grants) {
       bytes += grant.member.size() + grant.request.size() + 32;
     }
-    loads.push_back(Load{start.material.lines.size(), bytes});
+    loads.push_back(BulkLoad{start.material.lines.size(), bytes});
   }
   for (const auto& [from, to] : bulk_chunks(loads)) {
     history::RotateStartArgs args;
@@ -695,11 +685,11 @@ void Rotator::finish(const std::vector<Run*>& runs)
 {
   std::vector<Run*> sorted = runs;
   std::sort(sorted.begin(), sorted.end(), [](const Run* a, const Run* b) { return a->name < b->name; });
-  std::vector<Load> loads;
+  std::vector<BulkLoad> loads;
   loads.reserve(sorted.size());
   for (const Run* run : sorted) {
     const std::size_t lines = key_lines_of(secret(run->name, "rotate"));
-    loads.push_back(Load{lines, 256 + run->name.size() + lines * write_bytes(run->name)});
+    loads.push_back(BulkLoad{lines, 256 + run->name.size() + lines * write_bytes(run->name)});
   }
   for (const auto& [from, to] : bulk_chunks(loads)) {
     history::RotateFinishArgs args;

@@ -31,6 +31,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace escrow::rotation {
@@ -63,6 +64,18 @@ const history::Version* live_version(const history::Secret& secret, std::string*
 std::optional<std::string> due_reason(const history::State& state, const history::Secret& secret, Timestamp now);
 // Owner, or a rotator reaching its environment: who may rotate it (history::authorize's rule).
 bool may_rotate(const history::State& state, const std::string& member, const history::Secret& secret);
+
+// rotate --due writes its rotate-start and its rotate-finish as one entry each, unless a bulk
+// operation's limits (op.hpp: k_max_items items, k_max_writes key writes, and half the journal's
+// line limit in bytes, estimated) are exceeded: then as consecutive entries. Given each item's
+// load, the [begin, end) ranges of items, each within the limits (an item alone over them is a
+// range of its own: the write refuses it).
+struct BulkLoad
+{
+  std::size_t writes = 0;
+  std::size_t bytes = 0;
+};
+std::vector<std::pair<std::size_t, std::size_t>> bulk_chunks(const std::vector<BulkLoad>& loads);
 
 class Rotator
 {
