@@ -477,6 +477,8 @@ private:
       sealed != nullptr && sealed->entry.op ? std::get_if<ResolveArgs>(&sealed->entry.op->args) : nullptr;
     m_resolve_voids.clear();
     m_resolve_refusal.reset();
+    std::set<Hash> exposed_honoured;
+    std::set<std::string> races_settled;
     std::vector<char> covered = ancestry(parents[0]);
     State merged = *m_after[parents[0]];
     for (std::size_t i = 1; i < parents.size(); ++i) {
@@ -501,6 +503,9 @@ private:
       }
       if (resolve != nullptr) {
         input.voids = &resolve->voided;
+        input.exposed = &resolve->exposed;
+        input.races = &resolve->rotations;
+        input.at = sealed->entry.ts;
         input.resolver = sealed->entry.actor;
       }
       input.base = [this, &covered, &theirs] {
@@ -545,6 +550,8 @@ private:
         add(FindingKind::voided_by_removal, sealed != nullptr ? sealed->line : 0, warning);
       }
       m_resolve_voids.insert(m_resolve_voids.end(), check.resolved.begin(), check.resolved.end());
+      exposed_honoured.insert(check.exposed.begin(), check.exposed.end());
+      races_settled.insert(check.races.begin(), check.races.end());
       if (!check.void_refusals.empty() && !m_resolve_refusal) {
         m_resolve_refusal = check.void_refusals.front();
       }
@@ -559,6 +566,17 @@ private:
         if (honoured.count(h) == 0) {
           m_resolve_refusal = fmt::format("resolve: entry {} is not an operation of the merge it settles", short_hash(h));
           break;
+        }
+      }
+      for (const Hash& h : resolve->exposed) {
+        if (!m_resolve_refusal && exposed_honoured.count(h) == 0) {
+          m_resolve_refusal =
+            fmt::format("resolve: exposed entry {} is not an operation of the merge it settles", short_hash(h));
+        }
+      }
+      for (const RaceResolution& race : resolve->rotations) {
+        if (!m_resolve_refusal && races_settled.count(race.secret) == 0) {
+          m_resolve_refusal = fmt::format("resolve: the merge it settles has no rotation race of {}", race.secret);
         }
       }
     }
@@ -975,6 +993,11 @@ std::map<std::string, Hash> referenced_lines(const State& state)
     }
     for (const auto& [vid, version] : secret->versions) {
       put(KeyLine{KeyLineKind::value, name, 0, vid, {}, {}}, version.material);
+      if (version.race_gen) {
+        for (const auto& [member, k] : version.race_gen->holders) {
+          put(KeyLine{KeyLineKind::reader, name, version.gen, {}, member, {}}, k);
+        }
+      }
       for (const auto& [custodian, k] : version.shares) {
         put(KeyLine{KeyLineKind::share, name, 0, vid, custodian, {}}, k);
       }

@@ -105,6 +105,10 @@ struct Version
   std::int64_t threshold = 0;
   std::map<std::string, Hash> shares;   // custodian -> K of the sh line
   std::map<std::string, GrantKey> grants; // member -> carried grant
+  // A rotation race settled by `resolve --current` (vault-2-merge.md §5): both sides created
+  // generation `gen` with their own reader key; the state's gens[gen] is the chosen side's, this
+  // version keeps its own side's here ("race_gen", written only when set).
+  std::optional<Generation> race_gen;
 };
 
 struct ApprovalOf
@@ -177,6 +181,9 @@ struct Secret
   std::int64_t max_gen() const;
   // The generation of the current version (0 when there is none).
   std::int64_t current_gen() const;
+  // The generation a version's value is boxed under: its own race_gen, else gens[version.gen]
+  // (nullptr when absent).
+  const Generation* generation_of(const Version& version) const;
 };
 
 // Where a state loaded from this machine's cache (cache.hpp) finds the records it has not read
