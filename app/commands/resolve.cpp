@@ -161,12 +161,19 @@ std::vector<rotation::Outcome> reapply_races(const ResolveCommandOptions& option
   }
   rotation::Options rotate_options;
   rotate_options.progress = progress_for(context);
-  run = rotation::run_rotation(git_lock_options(context, options.no_push), rotate_options,
-                               [&](rotation::v2::Rotator& rotator) {
-                                 for (const history::RaceResolution& race : races) {
-                                   outcomes.push_back(rotator.reapply(race.secret, race.current));
-                                 }
-                               });
+  try {
+    run = rotation::run_rotation(git_lock_options(context, options.no_push), rotate_options,
+                                 [&](rotation::v2::Rotator& rotator) {
+                                   for (const history::RaceResolution& race : races) {
+                                     outcomes.push_back(rotator.reapply(race.secret, race.current));
+                                   }
+                                 });
+  } catch (const Error&) {
+    if (!locked) {
+      git::stage_vault(session.vault_path); // what the run wrote belongs to the merge too
+    }
+    throw;
+  }
   if (!locked) {
     git::stage_vault(session.vault_path);
   }

@@ -130,9 +130,9 @@ a2 escrow git-setup >/dev/null
 carol_in_alice() { (cd "$WORK/alice" && HOME="$WORK/home-carol" XDG_STATE_HOME="$WORK/state-carol" ESCROW_IDENTITY="$WORK/carol.id" "$@"); }
 # race N: theirs (alice-2, pushed) rotates prod/api to api-bN, ours (alice) to api-aN; alice's pull stops.
 race() {
-  printf "api-b$1" | a2 escrow rotate prod/api --no-push >/dev/null
+  printf "api-b$1" | a2 escrow rotate prod/api --stdin --no-push >/dev/null
   a2 escrow sync >/dev/null
-  printf "api-a$1" | e alice rotate prod/api --no-push >/dev/null
+  printf "api-a$1" | e alice rotate prod/api --stdin --no-push >/dev/null
   as alice git commit -qam "alice rotates prod/api ($1)"
   expect 1 "alice's pull stops on rotation race $1" -- as alice git pull --no-rebase --no-edit
 }
@@ -221,7 +221,7 @@ check "... no secret value in any listing" -- lacks "$(cat "$WORK/race.json")" "
 #    rotates it (--no-push), sealing it to bob. The version stays, the secret becomes due.
 expect 0 "alice-2 unshares prod/api from bob" -- a2 escrow unshare prod/api --with bob
 a2 escrow sync >/dev/null
-printf 'api-a3' | e alice rotate prod/api --no-push >/dev/null
+printf "api-a3" | e alice rotate prod/api --stdin --no-push >/dev/null
 as alice git commit -qam "alice rotates prod/api (3)"
 expect 1 "alice's pull stops" -- as alice git pull --no-rebase --no-edit
 expect 0 "escrow resolve lists it" -- e alice resolve

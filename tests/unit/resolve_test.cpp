@@ -547,3 +547,52 @@ TEST_CASE("resolve --keep-exposed: the removed member's own rotation (strong rem
   CHECK(s.find(k_v2)->state == VersionState::current);
   CHECK(s.due.count("rotated by erin concurrently with their removal") == 1);
 }
+
+TEST_CASE("resolve --current: a second race over a settled one replays the same from a snapshot", "[history][resolve]")
+{
+  // A later merge's common state starts from the settled race (replay.cpp m_settled), not from a
+  // re-fold of both sides' rotations: the full replay and the replay from a snapshot agree.
+  const RotationRace r(false);
+  const std::string first = r.resolved("erin", race_choice(k_v2, k_v3, 3));
+  const ReplayResult full_first = replay(first);
+  INFO(describe(full_first));
+  REQUIRE(full_first.ok());
+  World j = r.a;
+  j.log = union_of(r.a.log, r.b.log);
+  j.log.push_back(parse_entry(lines_of(first).back(), "resolve"));
+  j.state = full_first.state;
+  j.heads = {j.log.back().hash};
+  j.now = std::max(r.a.now, r.b.now) + 120;
+  World a2 = j;
+  World b2 = j;
+  b2.now += 30;
+  const std::string k_v4 = "00000000000000d4";
+  const std::string k_v5 = "00000000000000e5";
+  RotateItem ia = next_version(a2, k_v4);
+  ia.dk_commit = commit("dk-v4");
+  a2.run("erin", RotateStartArgs{{ia}}, {vline(k_db, k_v4), sh(k_db, k_v4, "bob"), sh(k_db, k_v4, "carol")});
+  a2.run("erin", RotateFinishArgs{{FinishItem{k_db, k_v4}}});
+  RotateItem ib = next_version(b2, k_v5);
+  ib.dk_commit = commit("dk-v5");
+  b2.run("olive", RotateStartArgs{{ib}}, {vline(k_db, k_v5), sh(k_db, k_v5, "bob"), sh(k_db, k_v5, "carol")});
+  b2.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v5}}});
+  World m = a2;
+  m.log = union_of(a2.log, b2.log);
+  m.now = std::max(a2.now, b2.now) + 60;
+  m.heads = {a2.heads.at(0), b2.heads.at(0)};
+  m.log.push_back(m.entry("erin", race_choice(k_v4, k_v5, 5)));
+  const std::string second = journal_of(m.log);
+  REQUIRE(second.compare(0, first.size(), first) == 0);
+  const ReplayResult full = replay(second);
+  INFO(describe(full));
+  REQUIRE(full.ok());
+  const ReplayResult from = replay_from(full_first.snapshot(), std::string_view(second).substr(first.size()));
+  INFO(describe(from));
+  REQUIRE(from.ok());
+  CHECK(full.state.digest() == from.state.digest());
+  const Secret& s = *full.state.secret(k_db);
+  CHECK(s.find(k_v3)->v == 3); // the first race's renumbering survives the second merge
+  CHECK(s.find(k_v5)->state == VersionState::current);
+  CHECK(s.find(k_v5)->v == 5);
+  CHECK(s.find(k_v4)->state == VersionState::previous);
+}

@@ -626,7 +626,9 @@ MergeCheck check_merge(const MergeInput& input)
         }
         const std::set<std::string> readers = standing_readers(out.merged, secret);
         for (const KeyWrite& k : context_of(*e).keys) {
-          if (!k.added || k.line.secret != name) {
+          const bool recipient = k.line.kind == KeyLineKind::reader || k.line.kind == KeyLineKind::share
+                                 || k.line.kind == KeyLineKind::grant;
+          if (!k.added || k.line.secret != name || !recipient) {
             continue;
           }
           const std::string& m = k.line.member;

@@ -509,9 +509,20 @@ private:
         input.resolver = sealed->entry.actor;
       }
       input.base = [this, &covered, &theirs] {
-        State base = start_state();
+        // The common history folded again. A resolve that settled a rotation race or kept a
+        // rotation exposed changed the state at its merge point beyond its operations: the fold
+        // starts from the state after the latest such resolve both sides have (m_settled), and
+        // adds the common operations it does not cover.
+        std::optional<std::size_t> anchor;
+        for (const auto& [id, settled] : m_settled) {
+          if (covered[id] && theirs[id]) {
+            anchor = id;
+          }
+        }
+        State base = anchor ? m_settled.at(*anchor) : start_state();
+        const std::vector<char> done = anchor ? ancestry(*anchor) : std::vector<char>(m_nodes.size(), 0);
         for (std::size_t n = 0; n < m_nodes.size(); ++n) {
-          if (!m_nodes[n].base && covered[n] && theirs[n] && m_nodes[n].status == Status::ok
+          if (!m_nodes[n].base && !done[n] && covered[n] && theirs[n] && m_nodes[n].status == Status::ok
               && m_voided.count(m_nodes[n].entry.hash) == 0) {
             (void)apply_merged(base, m_nodes[n].entry);
           }
@@ -697,6 +708,10 @@ private:
           if (node.entry.op && std::holds_alternative<ResolveArgs>(node.entry.op->args)) {
             // Void in every later merge too, as strong remove's.
             m_voided.insert(m_resolve_voids.begin(), m_resolve_voids.end());
+            const ResolveArgs& resolve = std::get<ResolveArgs>(node.entry.op->args);
+            if (!resolve.rotations.empty() || !resolve.exposed.empty()) {
+              m_settled.emplace(id, state);
+            }
           }
           m_after[id] = std::move(state);
           m_result.order.push_back(node.entry.hash);
@@ -829,6 +844,9 @@ private:
   std::size_t m_genesis = k_none;
   std::set<Hash> m_voided; // operations strong remove voided at a merge: void in every later one
   // The resolve entry being judged: the voids its merge honoured, and why it is refused (if so).
+  // The state after each resolve entry that settled a rotation race or kept a rotation exposed
+  // (by node id): what a later merge's common state starts from (merge()'s base).
+  std::map<std::size_t, State> m_settled;
   std::vector<Hash> m_resolve_voids;
   std::optional<std::string> m_resolve_refusal;
 };
