@@ -174,6 +174,7 @@ check "... the connector untouched (ours' value)" -- test "$(cat "$WORK/system.v
 touch "$WORK/reject"
 expect 1 "alice chooses theirs; its value fails the check" -- e alice resolve prod/api --current "$THEIRS"
 check "... says so" -- contains "$ERR" "could not be re-applied"
+check "... the race settled" -- contains "$OUT" "rotation race of prod/api settled: $THEIRS chosen"
 check "... the connector holds ours' value again" -- test "$(cat "$WORK/system.value")" = api-a1
 check "... the merge committed" -- test ! -e "$WORK/alice/.git/MERGE_HEAD"
 check "... and pushed" -- test "$(git -C "$WORK/remote.git" rev-parse main)" = "$(as alice git rev-parse HEAD)"
@@ -196,8 +197,8 @@ expect 0 "... verifies" -- e bob verify
 # Race 2 settled with --current --no-push: the chosen value re-applied, the other previous.
 race 2
 THEIRS=$(vid_of theirs)
-expect 0 "alice chooses theirs (--no-push)" -- e alice resolve prod/api --current "$THEIRS" --no-push
-check "... settled" -- contains "$OUT" "rotation race of prod/api settled: $THEIRS chosen"
+expect 0 "alice chooses theirs (--no-push, --json)" -- e alice --json resolve prod/api --current "$THEIRS" --no-push
+check "... one document: settled, resolved, re-applied" -- test "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["settled_now"][0]["secret"], d["settled_now"][0]["current"] == sys.argv[2], d["resolved"], d["reapplied"][0]["result"], d["conflicts"])' "$OUT" "$THEIRS")" = "prod/api True True restored []"
 check "... the connector holds the chosen value" -- test "$(cat "$WORK/system.value")" = api-b2
 check "... staged: the merge is left to git commit" -- test -e "$WORK/alice/.git/MERGE_HEAD"
 check "... nothing unmerged" -- lacks "$(as alice git status --porcelain)" "UU"
