@@ -247,4 +247,29 @@ expect 4 "bob no longer reads the current value" -- e bob get prod/api --reveal
 expect 0 "carol syncs" -- e carol sync
 expect 0 "carol verifies" -- e carol verify
 
+# 5. Strong remove (§3): rob, a rotator, rotates prod/api and pushes; alice removes him on her
+#    clone meanwhile. His rotation is not voided (its value is in the connector): --suggested keeps
+#    it exposed, the secret due "rotated by rob concurrently with their removal".
+person rob
+e alice member add "$WORK/rob.pub" --role rotator --env prod >/dev/null
+e alice rotate prod/api >/dev/null # a version rob holds a key of
+e alice sync >/dev/null
+clone rob; e rob git-setup >/dev/null
+expect 0 "rob rotates prod/api (and pushes)" -- e rob rotate prod/api
+expect 0 "alice removes rob on her clone" -- e alice member remove rob
+as alice git commit -qam "alice removes rob"
+expect 1 "alice's pull stops" -- as alice git pull --no-rebase --no-edit
+expect 0 "escrow resolve lists it" -- e alice resolve
+check "... suggests --keep-exposed" -- contains "$OUT" "--keep-exposed (a rotation by a member removed concurrently"
+expect 0 "--suggested keeps it exposed" -- e alice resolve --suggested
+check "... resolved" -- contains "$OUT" "merge resolved by entry"
+expect 0 "git commit" -- as alice git commit -q --no-edit
+expect 0 "alice verifies" -- e alice verify
+expect 0 "the secret is due" -- e alice --json rotate --due --dry-run
+check "... rotated by rob" -- contains "$OUT" "rotated by rob concurrently with their removal"
+expect 0 "rotate --due rotates it" -- e alice rotate --due
+expect 0 "alice syncs" -- e alice sync
+expect 0 "carol syncs" -- e carol sync
+expect 0 "carol verifies" -- e carol verify
+
 finish
