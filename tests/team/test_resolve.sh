@@ -12,8 +12,9 @@
 # version not in the race, a secret without one, a member who may not rotate (files
 # byte-identical); a chosen value that fails the connector's check rolled back (exit 1, the secret
 # due, `rotate --due` rotates it); a chosen value re-applied to the connector (the other
-# previous, both readable, every clone verifies). Last, `N --keep-exposed` (a rotation sealed to a
-# member unshared concurrently): the secret due, `rotate --due` rotates it.
+# previous, both readable, every clone verifies). Then `N --keep-exposed` (a rotation sealed to a
+# member unshared concurrently): the secret due, `rotate --due` rotates it. Last, strong remove: a
+# removed rotator's own rotation kept exposed by `--suggested`, the secret due.
 source "$(dirname "$0")/lib.sh"
 setup
 start_team
