@@ -236,6 +236,9 @@ expect 2 "--keep-exposed of a conflict that does not exist" -- e alice resolve 4
 expect 0 "alice keeps her rotation exposed" -- e alice resolve 1 --keep-exposed
 check "... kept exposed, resolved" -- contains "$OUT" "exposed (the secret is due); merge resolved by entry"
 expect 0 "git commit" -- as alice git commit -q --no-edit
+expect 0 "the journal's summaries" -- e alice diff --textconv escrow.journal
+check "... the race settled" -- contains "$OUT" "1 rotation race settled)"
+check "... the rotation kept exposed" -- contains "$OUT" "2 rotation operations kept exposed)"
 expect 0 "alice verifies" -- e alice verify
 expect 0 "the secret is due" -- e alice --json rotate --due --dry-run
 check "... exposed to bob" -- contains "$OUT" "exposed to bob by a concurrent rotation"
