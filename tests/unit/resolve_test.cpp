@@ -596,3 +596,53 @@ TEST_CASE("resolve --current: a second race over a settled one replays the same 
   CHECK(s.find(k_v5)->v == 5);
   CHECK(s.find(k_v4)->state == VersionState::previous);
 }
+
+TEST_CASE("resolve --current: unsharing takes the member's key of the race's own generation too", "[history][resolve]")
+{
+  World base = team();
+  base.run("olive", ShareArgs{"dave", {ShareItem{k_db, {1}}}}, {rk(k_db, 1, "dave")});
+  World a = base;
+  World b = base;
+  b.now += 30;
+  b.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+  const auto rotate = [](World& w, const std::string& actor, const std::string& vid, const std::string& rk_label) {
+    RotateItem i = next_version(w, vid);
+    i.dk_commit = commit("dk-" + vid);
+    i.gen = 2;
+    i.new_gen_rk_commit = commit(rk_label);
+    w.run(actor, RotateStartArgs{{i}},
+          {vline(k_db, vid), sh(k_db, vid, "bob"), sh(k_db, vid, "carol"), rk(k_db, 2, "dave"), rk(k_db, 2, "erin"),
+           rk(k_db, 2, "olive")});
+    w.run(actor, RotateFinishArgs{{FinishItem{k_db, vid}}});
+  };
+  rotate(a, "erin", k_v2, "rk-a");
+  rotate(b, "olive", k_v3, "rk-b");
+  World j = a;
+  j.log = union_of(a.log, b.log);
+  j.now = std::max(a.now, b.now) + 60;
+  j.heads = {a.heads.at(0), b.heads.at(0)};
+  j.log.push_back(j.entry("erin", race_choice(k_v2, k_v3, 3)));
+  const ReplayResult settled = replay(journal_of(j.log));
+  INFO(describe(settled));
+  REQUIRE(settled.ok());
+  j.state = settled.state;
+  j.heads = {j.log.back().hash};
+  j.now += 60;
+  {
+    const Secret& s = *j.state.secret(k_db);
+    REQUIRE(s.find(k_v3)->race_gen.has_value());
+    CHECK(s.find(k_v3)->race_gen->holders.count("dave") == 1);
+    CHECK(can_read(j.state, "dave", s, k_v3, j.now));
+  }
+  j.run("olive", UnshareArgs{k_db, "dave"});
+  const Secret& s = *j.state.secret(k_db);
+  CHECK(s.find(k_v3)->race_gen->holders.count("dave") == 0);
+  CHECK(s.gens.at(2).holders.count("dave") == 0);
+  CHECK_FALSE(can_read(j.state, "dave", s, k_v3, j.now));
+  CHECK_FALSE(can_read(j.state, "dave", s, k_v2, j.now));
+  CHECK(s.due.count("unshared from dave") == 1);
+  const ReplayResult rr = replay(journal_of(j.log));
+  INFO(describe(rr));
+  REQUIRE(rr.ok());
+  CHECK(rr.state.digest() == j.state.digest());
+}

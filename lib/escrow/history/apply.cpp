@@ -477,6 +477,20 @@ struct Effects
                     return item.second.gen == generation && live(item.second);
                   });
     }
+    for (auto& [vid, version] : secret.versions) {
+      // A settled rotation race's own generation (vault-2-merge.md §5) loses the member's key too.
+      if (!version.race_gen) {
+        continue;
+      }
+      const auto it = version.race_gen->holders.find(a.member);
+      if (it == version.race_gen->holders.end()) {
+        continue;
+      }
+      trace.deleted.push_back(
+        KeyWrite{KeyLine{KeyLineKind::reader, secret.name, version.gen, {}, a.member, {}}, it->second, false});
+      version.race_gen->holders.erase(it);
+      held_live = held_live || live(version);
+    }
     if (held_live) {
       add_due(secret, fmt::format("unshared from {}", a.member), ctx.ts);
     }
