@@ -18,7 +18,7 @@
 //             "rotation"?:{"confirmed","kind","rolling_back","since","started_by","vid"},
 //             "shared_with","state","threshold","tier","versions":{vid:{"created_at","created_by",
 //             "custodians","dk_commit","gen","grants":{name:{"key","request","until"}},"material",
-//             "shares":{name:K},"state","threshold","v","why"}}}
+//             "race_gen"?:{"ever","holders","rk_commit"},"shares":{name:K},"state","threshold","v","why"}}}
 // record hash  = H("escrow/v2/record", path || 0x00 || canonical(record))
 // state digest = H("escrow/v2/state", concatenation over paths in bytewise order of path || 0x00 || hash)
 #pragma once
