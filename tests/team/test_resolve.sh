@@ -28,6 +28,9 @@ clone carol; e carol git-setup >/dev/null
 
 expect 2 "resolve with no merge in progress" -- e alice resolve
 check "... says so in one line" -- contains "$ERR" "escrow: error: escrow.journal: no merge in progress"
+expect 2 "resolve --current with no merge in progress" -- e alice resolve prod/db --current 0123456789abcdef
+check "... says so" -- contains "$ERR" "escrow: error: escrow.journal: no merge in progress"
+expect 2 "resolve --keep-exposed with no merge in progress" -- e alice resolve 1 --keep-exposed
 
 # 1. carol requests; bob approves on his clone and pushes; alice denies on hers.
 REQ=$(e carol --json request prod/db --ttl 1h --why "incident 1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
@@ -162,6 +165,8 @@ check "... one line naming the file and both versions" -- one_error_line
 check "... (the file)" -- contains "$ERR" "escrow.journal: prod/api: 0123456789abcdef is not one of the two versions"
 expect 2 "--current on a secret without a race" -- e alice resolve prod/db --current "$THEIRS"
 check "... names the file" -- contains "$ERR" "escrow.journal: prod/db: no rotation race"
+expect 2 "--current on a secret that does not exist" -- e alice resolve prod/nope --current "$THEIRS"
+check "... names the file" -- contains "$ERR" "escrow.journal: prod/nope: no such secret in the merged vault"
 expect 2 "--current without the secret" -- e alice resolve --current "$THEIRS"
 expect 4 "carol (not owner, not rotator) may not settle the race" -- carol_in_alice escrow resolve prod/api --current "$THEIRS"
 check "... one line" -- one_error_line

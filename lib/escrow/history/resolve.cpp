@@ -612,6 +612,10 @@ ResolveArgs choose_current(const MergeAnalysis& analysis, std::string_view secre
       race = &c;
     }
   }
+  if (race == nullptr && analysis.impl->merged.secret(std::string(secret)) == nullptr) {
+    throw Error(ErrorKind::usage, fmt::format("escrow.journal: {}: no such secret in the merged vault", secret))
+      .hint("escrow resolve lists the conflicts (a rotation race is suggested as ENV/NAME --current VID)");
+  }
   if (race == nullptr) {
     throw Error(ErrorKind::usage, fmt::format("escrow.journal: {}: no rotation race of it in this merge", secret))
       .hint("escrow resolve lists the conflicts (a rotation race is suggested as ENV/NAME --current VID)");
