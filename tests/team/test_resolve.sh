@@ -200,7 +200,9 @@ expect 0 "... verifies" -- a2 escrow verify
 expect 0 "bob syncs" -- e bob sync
 expect 0 "... verifies" -- e bob verify
 
-# Race 2 settled with --current --no-push: the chosen value re-applied, the other previous.
+# Race 2 settled with --current --no-push: the chosen value re-applied, the other previous. bob
+# reads meanwhile: his sync merges his read with the settled race (through the driver).
+expect 0 "bob reads prod/api" -- e bob get prod/api --reveal
 race 2
 THEIRS=$(vid_of theirs)
 expect 0 "alice chooses theirs (--no-push, --json)" -- e alice --json resolve prod/api --current "$THEIRS" --no-push

@@ -362,6 +362,16 @@ MergeCheck check_merge(const MergeInput& input)
   MergeCheck out;
   std::vector<const Entry*> x = operations_of(input.x);
   std::vector<const Entry*> y = operations_of(input.y);
+  const bool choices = (input.voids != nullptr && !input.voids->empty())
+                       || (input.exposed != nullptr && !input.exposed->empty())
+                       || (input.races != nullptr && !input.races->empty());
+  if ((x.empty() || y.empty()) && !choices) {
+    // One side made no operation (reads only): its state is the common one, and the other side's
+    // operations were each authorised causally on top of it, so the merge is the other side's
+    // state. (Folding that side again would not repeat a rotation race settled inside it.)
+    out.merged = x.empty() ? *input.theirs : *input.ours;
+    return out;
+  }
   const std::vector<const Entry*> x_all = x;
   const std::vector<const Entry*> y_all = y;
   const auto is_exposed = [&](const Entry* e) {
