@@ -214,6 +214,10 @@ expect 0 "git commit finishes the merge" -- as alice git commit -q --no-edit
 expect 0 "alice verifies" -- e alice verify
 expect 0 "alice shows the versions" -- e alice --json show prod/api
 check "... theirs (v5) current, ours (v6) previous" -- test "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(sorted((v["v"], v["state"]) for v in d["versions"] if v["v"] >= 5))' "$OUT")" = "[(5, 'current'), (6, 'previous')]"
+# Before alice pushes her resolution, alice-2 adds a secret and pushes: alice's sync merges new
+# work with her settled race (the settled side is a fixed prefix, vault-2-merge.md §5).
+printf 'new-value' | a2 escrow add staging/new --owner alice --purpose "another" >/dev/null
+expect 0 "alice-2 pushes new work" -- a2 escrow sync
 expect 0 "alice syncs" -- e alice sync
 for who in alice-2 bob carol; do
   if [ "$who" = alice-2 ]; then run=(a2 escrow); else run=(e "$who"); fi

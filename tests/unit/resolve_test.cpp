@@ -646,3 +646,40 @@ TEST_CASE("resolve --current: unsharing takes the member's key of the race's own
   REQUIRE(rr.ok());
   CHECK(rr.state.digest() == j.state.digest());
 }
+
+TEST_CASE("resolve --current: new work merged with a settled race the other side lacks", "[history][resolve]")
+{
+  // Ours resolved the race; theirs (the other side of the race) went on without the resolution
+  // (a member added). The merge takes ours' settled part as a fixed prefix (MergeInput::ours_settled).
+  const RotationRace r(false);
+  const std::string first = r.resolved("erin", race_choice(k_v2, k_v3, 3));
+  REQUIRE(replay(first).ok());
+  std::vector<Entry> ours;
+  for (const std::string& line : lines_of(first)) {
+    ours.push_back(parse_entry(line, "ours"));
+  }
+  World c = r.b;
+  c.add_member("alice", "zoe", {Role::requester}, {"prod"});
+  World j = c;
+  j.log = union_of(ours, c.log);
+  j.now = std::max(c.now, r.a.now) + 120;
+  const Entry m = event(j, "alice", EventKind::merge, {ours.back().hash, c.heads.at(0)});
+  j.log.push_back(m);
+  const ReplayResult rr = replay(journal_of(j.log));
+  INFO(describe(rr));
+  REQUIRE(rr.ok());
+  CHECK(rr.state.member("zoe") != nullptr);
+  const Secret& s = *rr.state.secret(k_db);
+  CHECK(s.find(k_v3)->state == VersionState::current);
+  CHECK(s.find(k_v3)->v == 3);
+  CHECK(s.find(k_v2)->state == VersionState::previous);
+  // The same from theirs' side (their journal first): the same state.
+  World k = c;
+  k.log = union_of(c.log, ours);
+  k.now = j.now;
+  k.log.push_back(event(k, "alice", EventKind::merge, {c.heads.at(0), ours.back().hash}));
+  const ReplayResult rk_ = replay(journal_of(k.log));
+  INFO(describe(rk_));
+  REQUIRE(rk_.ok());
+  CHECK(rk_.state.digest() == rr.state.digest());
+}

@@ -534,14 +534,42 @@ MergeCheck check_merge(const MergeInput& input)
     y = refold(y, MergeSide::theirs, theirs);
   }
 
-  // 2. Both orders.
-  Folded xy = fold(std::move(ours), y, apply_one);
-  Folded yx = fold(std::move(theirs), x, apply_one);
-  for (const auto& [e, reason] : xy.refused) {
+  // 2. Both orders. A side with a settled prefix (MergeInput::ours_settled) has its other order
+  // start from that prefix's state.
+  const bool refolded = removed || resolving || !races.empty();
+  const bool ours_prefix = !refolded && input.ours_settled != nullptr && input.theirs_settled == nullptr;
+  const bool theirs_prefix = !refolded && input.theirs_settled != nullptr && input.ours_settled == nullptr;
+  const auto rest = [](const std::vector<const Entry*>& side, const std::set<Hash>& settled) {
+    std::vector<const Entry*> out_ops;
+    std::copy_if(side.begin(), side.end(), std::back_inserter(out_ops),
+                 [&](const Entry* e) { return settled.count(e->hash) == 0; });
+    return out_ops;
+  };
+  std::vector<std::pair<const Entry*, std::string>> refused_ours;   // after theirs' operations
+  std::vector<std::pair<const Entry*, std::string>> refused_theirs; // after ours' operations
+  Folded xy;
+  Folded yx;
+  if (theirs_prefix) {
+    Folded first = fold(*input.theirs_settled, x, apply_one);
+    refused_ours = std::move(first.refused);
+    xy = fold(std::move(first.state), rest(y, input.theirs_settled_ops), apply_one);
+  } else {
+    xy = fold(std::move(ours), y, apply_one);
+  }
+  refused_theirs.insert(refused_theirs.end(), xy.refused.begin(), xy.refused.end());
+  if (ours_prefix) {
+    Folded first = fold(*input.ours_settled, y, apply_one);
+    refused_theirs.insert(refused_theirs.end(), first.refused.begin(), first.refused.end());
+    yx = fold(std::move(first.state), rest(x, input.ours_settled_ops), apply_one);
+  } else {
+    yx = fold(std::move(theirs), x, apply_one);
+  }
+  refused_ours.insert(refused_ours.end(), yx.refused.begin(), yx.refused.end());
+  for (const auto& [e, reason] : refused_theirs) {
     out.conflicts.push_back(Conflict{e->hash, MergeSide::theirs, {}, {},
                                      fmt::format("refused after ours' operations: {}", reason)});
   }
-  for (const auto& [e, reason] : yx.refused) {
+  for (const auto& [e, reason] : refused_ours) {
     out.conflicts.push_back(Conflict{e->hash, MergeSide::ours, {}, {},
                                      fmt::format("refused after theirs' operations: {}", reason)});
   }

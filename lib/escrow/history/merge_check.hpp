@@ -92,6 +92,16 @@ struct MergeInput
   // (may_settle_race). Neither version loses a line.
   const std::vector<RaceResolution>* races = nullptr;
   Timestamp at = 0; // the resolve entry's time: the due reasons it adds
+  // A side that carries a settling resolve (a race settled, a rotation kept exposed) the other
+  // side lacks: the state after it and the side's operations it covers. Those operations are a
+  // fixed prefix of that side (a person settled them; a fold cannot repeat the settlement): the
+  // other order folds the other side's operations onto that state, then the side's remaining
+  // ones. Used when the merge needs no re-fold (no strong remove, void or race at this point) and
+  // only one side carries one; otherwise the side is folded as usual.
+  const State* ours_settled = nullptr;
+  std::set<Hash> ours_settled_ops;
+  const State* theirs_settled = nullptr;
+  std::set<Hash> theirs_settled_ops;
 };
 
 // The check of one merge (one nesting level of a merge with more than two parents). Entries

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <set>
 #include <unordered_map>
 
@@ -529,6 +530,30 @@ private:
         }
         return base;
       };
+      // A settling resolve one side carries and the other lacks: that side's settled prefix.
+      std::optional<std::size_t> settled_x;
+      std::optional<std::size_t> settled_y;
+      for (const auto& [id, settled] : m_settled) {
+        if (covered[id] && !theirs[id]) {
+          settled_x = id;
+        } else if (theirs[id] && !covered[id]) {
+          settled_y = id;
+        }
+      }
+      for (const auto& [anchor, state, ops] :
+           {std::tuple{settled_x, &input.ours_settled, &input.ours_settled_ops},
+            std::tuple{settled_y, &input.theirs_settled, &input.theirs_settled_ops}}) {
+        if (!anchor) {
+          continue;
+        }
+        *state = &m_settled.at(*anchor);
+        const std::vector<char> prefix = ancestry(*anchor);
+        for (std::size_t n = 0; n < m_nodes.size(); ++n) {
+          if (prefix[n] && !m_nodes[n].base && !(covered[n] && theirs[n])) {
+            ops->insert(m_nodes[n].entry.hash);
+          }
+        }
+      }
       MergeCheck check = check_merge(input);
       for (const Conflict& c : check.conflicts) {
         Finding f;
