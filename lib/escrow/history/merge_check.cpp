@@ -486,11 +486,9 @@ MergeCheck check_merge(const MergeInput& input)
   }
 
   // An exposed rotation refused in an order is applied there anyway (MergeInput::exposed).
-  std::set<Hash> excused;
   const Applier apply_one = [&](State& state, const Entry& e) -> std::optional<std::string> {
     std::optional<std::string> refusal = apply_merged(state, e);
     if (refusal && is_exposed(&e) && !apply_effects(state, e)) {
-      excused.insert(e.hash);
       return std::nullopt;
     }
     return refusal;

@@ -16,6 +16,12 @@
 //      the conflicts: each operation refused in an order (with the refusal's reason), and for each
 //      record the two orders leave different, the operations of both sides that wrote it.
 //
+// A resolve entry at the merge point (MergeInput::voids, exposed, races) settles what does not
+// commute: voided operations are left out, exposed rotations applied in the order that refuses
+// them, rotation races settled on the merged state (vault-2-merge.md §5 "As built"). A side with
+// no operation merges to the other side's state; a side carrying a settling resolve the other
+// lacks is a fixed prefix (MergeInput::ours_settled).
+//
 // The pairs this finds are the table of vault-2-merge.md §3 (same secret rotated on both sides,
 // a member removed on one side and given something on the other, approve vs deny, compromise vs
 // request/approve, the same field set on both sides, the same name added on both sides, …); the
