@@ -37,8 +37,8 @@ void run_show(const ShowOptions& options, Context& context)
   Json versions = Json::array();
   for (const history::Version* version : ordered) {
     std::vector<std::string> readers;
-    if (const auto gen = secret.gens.find(version->gen); gen != secret.gens.end()) {
-      for (const auto& [member, key] : gen->second.holders) {
+    if (const history::Generation* gen = secret.generation_of(*version)) {
+      for (const auto& [member, key] : gen->holders) {
         readers.push_back(member);
       }
     }

@@ -125,10 +125,10 @@ Opened open_readable(const State& state, const KeysFile& keys, const Identity& i
   }
   const VersionRef vref{*parsed, static_cast<std::uint32_t>(version.gen), version.dk_commit, version.material};
   Opened out;
-  const auto gen = secret.gens.find(version.gen);
-  if (gen != secret.gens.end() && gen->second.holders.count(me) > 0) {
-    const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen->second.rk_commit};
-    const SecretBytes dk = open_as_reader(keys, ref, vref, gref, gen->second.holders.at(me), identity);
+  const Generation* gen = secret.generation_of(version);
+  if (gen != nullptr && gen->holders.count(me) > 0) {
+    const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen->rk_commit};
+    const SecretBytes dk = open_as_reader(keys, ref, vref, gref, gen->holders.at(me), identity);
     out.value = decrypt_value(keys, ref, vref, dk);
     out.via = "reader";
     return out;

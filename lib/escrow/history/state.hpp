@@ -18,7 +18,7 @@
 //             "rotation"?:{"confirmed","kind","rolling_back","since","started_by","vid"},
 //             "shared_with","state","threshold","tier","versions":{vid:{"created_at","created_by",
 //             "custodians","dk_commit","gen","grants":{name:{"key","request","until"}},"material",
-//             "shares":{name:K},"state","threshold","v","why"}}}
+//             "race_gen"?:{"ever","holders","rk_commit"},"shares":{name:K},"state","threshold","v","why"}}}
 // record hash  = H("escrow/v2/record", path || 0x00 || canonical(record))
 // state digest = H("escrow/v2/state", concatenation over paths in bytewise order of path || 0x00 || hash)
 #pragma once
@@ -105,6 +105,10 @@ struct Version
   std::int64_t threshold = 0;
   std::map<std::string, Hash> shares;   // custodian -> K of the sh line
   std::map<std::string, GrantKey> grants; // member -> carried grant
+  // A rotation race settled by `resolve --current` (vault-2-merge.md §5): both sides created
+  // generation `gen` with their own reader key; the state's gens[gen] is the chosen side's, this
+  // version keeps its own side's here ("race_gen", written only when set).
+  std::optional<Generation> race_gen;
 };
 
 struct ApprovalOf
@@ -177,6 +181,9 @@ struct Secret
   std::int64_t max_gen() const;
   // The generation of the current version (0 when there is none).
   std::int64_t current_gen() const;
+  // The generation a version's value is boxed under: its own race_gen, else gens[version.gen]
+  // (nullptr when absent).
+  const Generation* generation_of(const Version& version) const;
 };
 
 // Where a state loaded from this machine's cache (cache.hpp) finds the records it has not read

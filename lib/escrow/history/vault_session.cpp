@@ -40,6 +40,11 @@ std::set<std::string> referenced_line_keys(const State& state)
     }
     for (const auto& [vid, version] : secret->versions) {
       out.insert(line_key(KeyLine{KeyLineKind::value, name, 0, vid, {}, {}}, version.material));
+      if (version.race_gen) {
+        for (const auto& [m, k] : version.race_gen->holders) {
+          out.insert(line_key(KeyLine{KeyLineKind::reader, name, version.gen, {}, m, {}}, k));
+        }
+      }
       for (const auto& [m, k] : version.shares) {
         out.insert(line_key(KeyLine{KeyLineKind::share, name, 0, vid, m, {}}, k));
       }

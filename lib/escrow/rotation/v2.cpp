@@ -1187,6 +1187,42 @@ Outcome Rotator::rollback(const std::string& name)
   if (previous == nullptr) {
     fail(ErrorKind::usage, "rollback: {} has no previous version to go back to", full);
   }
+  return roll_back_to(full, previous_vid, fmt::format("rollback to v{}", previous->v), "rollback");
+}
+
+Outcome Rotator::reapply(const std::string& name, const std::string& vid)
+{
+  const std::string full = full_name(name);
+  const Secret& s = secret(full, "resolve");
+  const std::string me = m_session.me().name;
+  if (!may_rotate(m_session.state(), me, s)) {
+    fail(ErrorKind::access, "resolve: only the owner ({}) or a rotator of {} may re-apply {} to its connectors", s.owner,
+         s.env, full);
+  }
+  if (s.state != SecretState::active) {
+    fail(ErrorKind::usage, "resolve: {} is retired", full);
+  }
+  if (s.rotation) {
+    fail(ErrorKind::failed, "resolve: a rotation of {} is in flight; escrow rotate --resume {} ends it", full, full);
+  }
+  const Version* target = s.find(vid);
+  if (target == nullptr || target->state != VersionState::previous) {
+    fail(ErrorKind::usage, "resolve: {} has no previous version {} to re-apply", full, vid);
+  }
+  return roll_back_to(full, vid, fmt::format("rotation race: v{} chosen, re-applied to every connector", target->v),
+                      "resolve");
+}
+
+Outcome Rotator::roll_back_to(const std::string& full, const std::string& vid, const std::string& reason,
+                              std::string_view what)
+{
+  const Secret& s = secret(full, what);
+  const std::string me = m_session.me().name;
+  const Version* previous = s.find(vid);
+  if (previous == nullptr) {
+    fail(ErrorKind::integrity, "{}: {} has no version {}", what, full, vid);
+  }
+  const std::string previous_vid = vid;
   Run run;
   run.name = full;
   run.env = s.env;
@@ -1201,21 +1237,22 @@ Outcome Rotator::rollback(const std::string& name)
     return connector::driver_for(c).pushes();
   });
   try {
-    run.new_value = read_value(full, previous_vid, "rollback");
+    run.new_value = read_value(full, previous_vid, what);
     if (has_commands && live != nullptr) {
-      run.old_value = read_value(full, live_vid, "rollback");
+      run.old_value = read_value(full, live_vid, what);
     }
   } catch (const Error& error) {
     if (error.kind() != ErrorKind::access) {
       throw;
     }
-    throw Error(ErrorKind::access, fmt::format("rollback: {} cannot read the versions of {} it would re-apply: {}",
+    throw Error(ErrorKind::access, fmt::format("{}: {} cannot read the versions of {} it would re-apply: {}", what,
                                                me, full, error.what()));
   }
   read_auth(run);
   run.out.action = OutcomeAction::rollback;
-  run.out.reason = fmt::format("rollback to v{}", run.v_new);
-  progress(fmt::format("{}: rolling back to v{}", full, run.v_new));
+  run.out.reason = reason;
+  progress(what == "rollback" ? fmt::format("{}: rolling back to v{}", full, run.v_new)
+                              : fmt::format("{}: re-applying v{} ({})", full, run.v_new, reason));
   history::RotateItem item;
   item.kind = RotationKind::rollback;
   item.secret = full;

@@ -92,6 +92,12 @@ public:
   std::vector<Outcome> resume(const std::string& name = "");
   Outcome confirm(const std::string& name, const std::string& connector);
   Outcome rollback(const std::string& name);
+  // A rotation race settled by `escrow resolve ENV/NAME --current VID` (docs/design/vault-2-merge.md
+  // §5): the resolve entry made the other version current and `vid` previous; this re-applies `vid`
+  // to every connector as a rollback to it (rotate-start kind rollback, set + test, finish: `vid`
+  // current). A failure re-applies the current version, records rotate-fail and leaves the secret
+  // due (the resolve made it so). Error(usage) when `vid` is not a previous version.
+  Outcome reapply(const std::string& name, const std::string& vid);
   CompromiseOutcome compromise(const std::string& name, const std::string& why);
   std::vector<Outcome> plan(const std::vector<std::string>& names, bool due, bool resume);
 
@@ -104,6 +110,8 @@ private:
   Outcome begin_and_drive(const std::string& name, const std::string& reason);
   Start prepare(const std::string& name, const std::string& reason);
   void write_starts(std::vector<Start>& starts, const std::optional<std::string>& why);
+  Outcome roll_back_to(const std::string& full, const std::string& vid, const std::string& reason,
+                       std::string_view what);
   void phase_one(const std::string& what, const std::function<void()>& write);
   Outcome drive(Run& run, Finish when = Finish::now);
   void journal_step_failure(const Run& run, const connector::StepResult& step);
