@@ -24,3 +24,25 @@ void* symbol(void* library, const char* soname, const char* package, const char*
 // Fills one member of `table` from `library`.
 #define ESCROW_DYNLIB_LOAD(f) \
   table.f = reinterpret_cast<decltype(&::f)>(::escrow::connector::dynlib::symbol(library, soname, package, #f));
+// A function table `Type` holding every function FUNCTIONS lists (an X-macro), and `accessor()`,
+// which loads `soname` (from Debian's `package`) and fills the table on first use:
+//   #define ESCROW_LIBPQ_FUNCTIONS(X) X(PQconnectStartParams) X(PQfinish) …
+//   ESCROW_DYNLIB_TABLE(LibPq, libpq, ESCROW_LIBPQ_FUNCTIONS, "libpq.so.5", "libpq5")
+//   … libpq().PQfinish(conn);
+#define ESCROW_DYNLIB_TABLE(Type, accessor, FUNCTIONS, soname_, package_) \
+  struct Type \
+  { \
+    FUNCTIONS(ESCROW_DYNLIB_MEMBER) \
+  }; \
+  const Type& accessor() \
+  { \
+    static const Type loaded = [] { \
+      const char* soname = soname_; \
+      const char* package = package_; \
+      void* library = ::escrow::connector::dynlib::open(soname, package); \
+      Type table; \
+      FUNCTIONS(ESCROW_DYNLIB_LOAD) \
+      return table; \
+    }(); \
+    return loaded; \
+  }

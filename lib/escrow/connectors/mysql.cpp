@@ -52,23 +52,7 @@ namespace {
 #define ESCROW_LIBCRYPTO_FUNCTIONS(X) \
   X(EVP_Digest) \
   X(EVP_sha1)
-struct LibCrypto
-{
-  ESCROW_LIBCRYPTO_FUNCTIONS(ESCROW_DYNLIB_MEMBER)
-};
-
-const LibCrypto& libcrypto()
-{
-  static const LibCrypto loaded = [] {
-    const char* soname = "libcrypto.so.3";
-    const char* package = "libssl3";
-    void* library = dynlib::open(soname, package);
-    LibCrypto table;
-    ESCROW_LIBCRYPTO_FUNCTIONS(ESCROW_DYNLIB_LOAD)
-    return table;
-  }();
-  return loaded;
-}
+ESCROW_DYNLIB_TABLE(LibCrypto, libcrypto, ESCROW_LIBCRYPTO_FUNCTIONS, "libcrypto.so.3", "libssl3")
 
 // libmariadb.so.3, loaded on first use (dynlib.hpp).
 #define ESCROW_LIBMARIADB_FUNCTIONS(X) \
@@ -91,23 +75,7 @@ const LibCrypto& libcrypto()
   X(mysql_real_query_start) \
   X(mysql_store_result_cont) \
   X(mysql_store_result_start)
-struct LibMariaDb
-{
-  ESCROW_LIBMARIADB_FUNCTIONS(ESCROW_DYNLIB_MEMBER)
-};
-
-const LibMariaDb& libmariadb()
-{
-  static const LibMariaDb loaded = [] {
-    const char* soname = "libmariadb.so.3";
-    const char* package = "libmariadb3";
-    void* library = dynlib::open(soname, package);
-    LibMariaDb table;
-    ESCROW_LIBMARIADB_FUNCTIONS(ESCROW_DYNLIB_LOAD)
-    return table;
-  }();
-  return loaded;
-}
+ESCROW_DYNLIB_TABLE(LibMariaDb, libmariadb, ESCROW_LIBMARIADB_FUNCTIONS, "libmariadb.so.3", "libmariadb3")
 
 
 enum class Tls { off, required, verify };

@@ -57,23 +57,7 @@ namespace {
   X(PQsendQuery) \
   X(PQsocket) \
   X(PQstatus)
-struct LibPq
-{
-  ESCROW_LIBPQ_FUNCTIONS(ESCROW_DYNLIB_MEMBER)
-};
-
-const LibPq& libpq()
-{
-  static const LibPq loaded = [] {
-    const char* soname = "libpq.so.5";
-    const char* package = "libpq5";
-    void* library = dynlib::open(soname, package);
-    LibPq table;
-    ESCROW_LIBPQ_FUNCTIONS(ESCROW_DYNLIB_LOAD)
-    return table;
-  }();
-  return loaded;
-}
+ESCROW_DYNLIB_TABLE(LibPq, libpq, ESCROW_LIBPQ_FUNCTIONS, "libpq.so.5", "libpq5")
 
 
 struct Connection

@@ -32,23 +32,7 @@ namespace {
   X(curl_url_cleanup) \
   X(curl_url_get) \
   X(curl_url_set)
-struct LibCurl
-{
-  ESCROW_LIBCURL_FUNCTIONS(ESCROW_DYNLIB_MEMBER)
-};
-
-const LibCurl& libcurl()
-{
-  static const LibCurl loaded = [] {
-    const char* soname = "libcurl.so.4";
-    const char* package = "libcurl4";
-    void* library = dynlib::open(soname, package);
-    LibCurl table;
-    ESCROW_LIBCURL_FUNCTIONS(ESCROW_DYNLIB_LOAD)
-    return table;
-  }();
-  return loaded;
-}
+ESCROW_DYNLIB_TABLE(LibCurl, libcurl, ESCROW_LIBCURL_FUNCTIONS, "libcurl.so.4", "libcurl4")
 
 
 void global_init()

@@ -343,15 +343,7 @@ std::optional<std::string> apply_merged(State& state, const Entry& entry)
   if (Verdict v = authorize(state, entry)) {
     return v->reason;
   }
-  State after = state;
-  try {
-    Trace trace;
-    run_effects(after, context_of(entry), entry.op->args, trace);
-  } catch (const Error& error) {
-    return std::string(error.what());
-  }
-  state = std::move(after);
-  return std::nullopt;
+  return apply_effects(state, entry);
 }
 
 MergeCheck check_merge(const MergeInput& input)
