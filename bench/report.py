@@ -276,6 +276,12 @@ def main():
         target(f"read one secret: {fmt_n(large)} vs {fmt_n(small)} secrets", f"{r:.2f}× ({fmt_ms(get_large)} vs {fmt_ms(get_small)})", "≤ 1.2×", r <= 1.2)
     else:
         target("read one secret: largest vs smallest vault", "—", "≤ 1.2×", None, "one size only (--quick)")
+    if args.extra_members and get_small:
+        k = max(args.extra_members)
+        many = d.t(f"read-members.{k + 9}.escrow")
+        if many:
+            r = many / get_small
+            target(f"read one secret, {fmt_n(small)} secrets: {fmt_n(k + 9)} vs 9 members", f"{r:.2f}× ({fmt_ms(many)} vs {fmt_ms(get_small)})", "≤ 1.5×", r <= 1.5)
     add_e, add_age = d.t(f"add.{bulk}.escrow"), d.t(f"add.{bulk}.age-file")
     if add_e and add_age:
         target(f"add one secret to {fmt_n(bulk)}: escrow vs age (one file)", f"{add_e / add_age:.2f}× ({fmt_ms(add_e)} vs {fmt_ms(add_age)})", "≤ 1.0×", add_e <= add_age)

@@ -39,5 +39,8 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.invalid/escrow")
 # dpkg-shlibdeps; git is what escrow's sync and merge driver call.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "git")
+# The connector kinds' client libraries are loaded when a connector first needs them (dlopen, so
+# dpkg-shlibdeps cannot see them): postgres, http/node-red, mysql.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpq5, libcurl4, libmariadb3, libssl3")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "bash-completion")
 include(CPack)

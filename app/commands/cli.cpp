@@ -13,9 +13,6 @@
 
 namespace escrow::cli {
 
-// Declared here rather than in context.hpp (to be moved there with the next change to that header).
-void setup_resolve(CLI::App& app, Context& context); // resolve [N --keep ours|theirs | --suggested]
-
 namespace {
 
 void print_error(std::ostream& err, const Error& error)

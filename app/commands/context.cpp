@@ -4,6 +4,7 @@
 #include <escrow/util/escape.hpp>
 #include <escrow/git/history.hpp>
 #include <escrow/git/repo.hpp>
+#include <escrow/git/resolve.hpp>
 #include <escrow/git/team.hpp>
 #include <escrow/locate.hpp>
 #include <escrow/agent.hpp>
@@ -104,6 +105,7 @@ history::VaultSessionOptions Context::vault_session_options(const std::filesyste
   if (const std::optional<git::Place> place = git::place_of(v1.vault_path)) {
     options.branch = place->branch ? *place->branch : std::string("(detached)");
     options.history_check = git::journal_history_check(v1.vault_path);
+    options.unresolved_merge = git::unresolved_merge_source(v1.vault_path, place->git_dir);
   }
   options.clock = v1.clock;
   options.host = host_name();
@@ -125,8 +127,11 @@ history::VaultSession Context::open_v2(history::Access access, bool full_history
     }
   }
   if (!global.quiet) {
+    // Said once per command, however often it opens the vault (an unresolved merge's warning).
     for (const std::string& warning : session.warnings()) {
-      m_err << "escrow: warning: " << util::escape_controls(warning) << '\n';
+      if (m_warned.insert(warning).second) {
+        m_err << "escrow: warning: " << util::escape_controls(warning) << '\n';
+      }
     }
   }
   return session;
@@ -138,7 +143,9 @@ void Context::warn(const std::vector<std::string>& warnings)
     return;
   }
   for (const std::string& warning : warnings) {
-    m_err << "escrow: warning: " << util::escape_controls(warning) << '\n';
+    if (m_warned.insert(warning).second) { // a session's warnings were said when it opened
+      m_err << "escrow: warning: " << util::escape_controls(warning) << '\n';
+    }
   }
 }
 

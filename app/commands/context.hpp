@@ -18,6 +18,7 @@
 #include <functional>
 #include <iosfwd>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,8 @@ public:
   history::VaultSessionOptions vault_session_options(const std::filesystem::path& vault_path) const;
   // `full_history`: the git first-parent check runs even when nothing moved (escrow verify).
   history::VaultSession open_v2(history::Access access, bool full_history = false) const;
-  // Prints a session's warnings ("escrow: warning: …", suppressed by --quiet).
+  // Prints a session's warnings ("escrow: warning: …", suppressed by --quiet); each warning is
+  // said once per command (open_v2 said those of the open already).
   void warn(const std::vector<std::string>& warnings);
 
   // A value a person types twice on a terminal (prompts `prompt`, then `repeat`), else all of
@@ -111,6 +113,7 @@ private:
   std::ostream& m_err;
   bool m_emitted = false;
   mutable bool m_setup_checked = false; // the git set-up hint is said once per command
+  mutable std::set<std::string> m_warned; // a session's warnings are said once per command
   Io m_io;
 };
 
@@ -136,6 +139,7 @@ void setup_git_setup(CLI::App& app, Context& context); // git-setup (docs/TEAM.m
 void setup_sync(CLI::App& app, Context& context);
 void setup_diff(CLI::App& app, Context& context);      // diff --textconv FILE (git runs it)
 void setup_merge(CLI::App& app, Context& context);     // the merge driver (arrives with escrow-vault/2)
+void setup_resolve(CLI::App& app, Context& context);   // resolve [N --keep ours|theirs | --suggested]
 void setup_request(CLI::App& app, Context& context);
 void setup_approve(CLI::App& app, Context& context);
 void setup_deny(CLI::App& app, Context& context);

@@ -22,9 +22,10 @@ struct ShowOptions
 void run_show(const ShowOptions& options, Context& context)
 {
   (void)split_secret_name(options.name); // usage errors before the session
-  const history::VaultSession session = context.open_v2(history::Access::read);
+  history::VaultSession session = context.open_v2(history::Access::read);
   const history::State& state = session.state();
   const history::Secret& secret = history::find_secret(state, options.name, "show");
+  session.require_readable(secret.name, history::ReadKind::record); // an unresolved merge's conflict
   const Timestamp now = session.now();
   Json summary = secret_summary(state, secret, now);
   // Versions in v order.
@@ -36,8 +37,8 @@ void run_show(const ShowOptions& options, Context& context)
   Json versions = Json::array();
   for (const history::Version* version : ordered) {
     std::vector<std::string> readers;
-    if (const auto gen = secret.gens.find(version->gen); gen != secret.gens.end()) {
-      for (const auto& [member, key] : gen->second.holders) {
+    if (const history::Generation* gen = secret.generation_of(*version)) {
+      for (const auto& [member, key] : gen->holders) {
         readers.push_back(member);
       }
     }

@@ -25,9 +25,9 @@ if [ -z "${ESCROW_IDENTITY_DATA:-}" ] && [ -z "${ESCROW_IDENTITY:-}" ]; then
   exit 3
 fi
 
-# In a clone whose branch has an upstream, escrow takes the git lock for each rotation (docs/TEAM.md
-# "Rotation: git is the lock"): it commits and pushes the pending version before any connector
-# runs, and pushes the finish itself. A run that loses the lock to a concurrent job (exit 5,
+# In a clone whose branch has an upstream, escrow takes the git lock for the run (docs/TEAM.md
+# "Rotation: git is the lock"): it commits and pushes every due secret's pending version (one
+# commit) before any connector runs, and pushes the finish itself (a second commit). A run that loses the lock to a concurrent job (exit 5,
 # "rotation lock not acquired") touched no connector: it syncs and tries again, and then finds
 # nothing due when the other job rotated it.
 attempt=1

@@ -8,6 +8,7 @@
 #include <escrow/rotation/v2.hpp>
 #include <escrow/session_options.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -199,6 +200,69 @@ void two_connectors(Fixture& f)
   REQUIRE(f.as("alice", file_connector(f, "a")).code == 0);
   REQUIRE(f.as("alice", file_connector(f, "b")).code == 0);
   f.add("alice", "prod/db", "0ld-value-1", {"--connector", "a", "--connector", "b"});
+}
+
+// A command connector that keeps each secret's value in <dir>/<name>-<ENV>_<NAME>.txt (one
+// connector bound to many secrets, as CI binds one); its verify refuses `fail_at` ("ENV/NAME:V").
+std::vector<std::string> per_secret_connector(const Fixture& f, const std::string& name, const std::string& fail_at = "")
+{
+  const std::string file =
+    "'" + (f.dir() / name).string() + "-'\"$(printf %s \"$ESCROW_SECRET_NAME\" | tr / _)\".txt";
+  std::string verify = "cmp -s - " + file;
+  if (!fail_at.empty()) {
+    verify = "[ \"$ESCROW_SECRET_NAME:$ESCROW_VERSION\" != '" + fail_at + "' ] && " + verify;
+  }
+  return {"connector", "add", name, "--env", "prod", "--update", "cat > " + file, "--verify", verify};
+}
+
+std::string held_by(const Fixture& f, const std::string& connector, const std::string& secret)
+{
+  std::string file = secret;
+  std::replace(file.begin(), file.end(), '/', '_');
+  return f.read(connector + "-" + file + ".txt");
+}
+
+// The journal's operation entries (result ok) of `action` after the first `skip` entries, and the
+// secrets their items name, one list per entry.
+std::vector<std::vector<std::string>> items_of(const Fixture& f, const std::string& action, std::size_t skip,
+                                               const std::string& item_result = "")
+{
+  std::vector<std::vector<std::string>> out;
+  const std::vector<Json> entries = journal_of(f);
+  for (std::size_t i = skip; i < entries.size(); ++i) {
+    const Json& e = entries[i];
+    if (e.value("action", "") != action || e.value("result", "") != "ok" || !e.contains("op")) {
+      continue;
+    }
+    std::vector<std::string> names;
+    for (const Json& item : e["op"]["args"]["items"]) {
+      if (item_result.empty() || item.value("result", "") == item_result) {
+        names.push_back(item["secret"].get<std::string>());
+      }
+    }
+    out.push_back(names);
+  }
+  return out;
+}
+
+// The vault's revisions: its operation entries (events are not revisions).
+std::size_t revisions(const Fixture& f)
+{
+  const std::vector<Json> entries = journal_of(f);
+  return static_cast<std::size_t>(std::count_if(entries.begin(), entries.end(), [](const Json& e) { return e.contains("op"); }));
+}
+
+// prod/a … prod/d, every 30 days, bound to connector p (whose verify refuses `fail_at`), due at
+// 2030-02-15.
+void four_due(Fixture& f, const std::string& fail_at = "")
+{
+  f.init();
+  REQUIRE(f.as("alice", per_secret_connector(f, "p", fail_at)).code == 0);
+  f.set_env("ESCROW_NOW", "2030-01-01T00:00:00Z");
+  for (const char* name : {"prod/a", "prod/b", "prod/c", "prod/d"}) {
+    f.add("alice", name, std::string(name) + "-value-1", {"--every", "30d", "--connector", "p"});
+  }
+  f.set_env("ESCROW_NOW", "2030-02-15T00:00:00Z");
 }
 
 } // namespace
@@ -561,6 +625,154 @@ TEST_CASE("rotation cli: --due rotates what is due and what the caller may rotat
   f.unset_env("ESCROW_NOW");
 }
 
+
+TEST_CASE("rotation cli: --due is one batched run: one rotate-start, one rotate-finish, a failure rolls back alone",
+          "[rotation][cli]")
+{
+  Fixture f;
+  four_due(f, "prod/b:2"); // the connector refuses prod/b v2 at its verify
+  const std::size_t skip = journal_of(f).size();
+  Result r = f.as("alice", {"--json", "rotate", "--due"});
+  INFO(r.err);
+  CHECK(r.code == 1); // one rotation failed
+  Json doc = json_of(r);
+  REQUIRE(doc["results"].size() == 4);
+  CHECK(doc["results"][0]["secret"] == "prod/a");
+  CHECK(doc["results"][0]["result"] == "rotated");
+  CHECK(doc["results"][1]["secret"] == "prod/b");
+  CHECK(doc["results"][1]["result"] == "rolled-back");
+  CHECK(doc["results"][2]["result"] == "rotated");
+  CHECK(doc["results"][3]["result"] == "rotated");
+  // Phase 1: one rotate-start with an item per secret; phase 3: one rotate-finish for those that
+  // succeeded; the failure's rotate-fail entries name prod/b alone.
+  const std::vector<std::string> all{"prod/a", "prod/b", "prod/c", "prod/d"};
+  CHECK(items_of(f, "rotate-start", skip) == std::vector<std::vector<std::string>>{all});
+  CHECK(items_of(f, "rotate-finish", skip)
+        == std::vector<std::vector<std::string>>{{"prod/a", "prod/c", "prod/d"}});
+  CHECK(items_of(f, "rotate-fail", skip)
+        == std::vector<std::vector<std::string>>{{"prod/b"}, {"prod/b"}}); // rolling-back, rolled-back
+  CHECK(items_of(f, "rotate-fail", skip, "rolled-back") == std::vector<std::vector<std::string>>{{}, {"prod/b"}});
+  // The start precedes every rotate-fail, which precede the finish.
+  const std::vector<Json> entries = journal_of(f);
+  std::vector<std::string> order;
+  for (std::size_t i = skip; i < entries.size(); ++i) {
+    order.push_back(entries[i].value("action", "") + "/" + entries[i].value("result", ""));
+  }
+  CHECK(order
+        == std::vector<std::string>{"rotate-start/ok", "rotate-fail/failed", "rotate-fail/ok", "rotate-fail/ok",
+                                    "rotate-finish/ok"});
+  for (const char* name : {"prod/a", "prod/c", "prod/d"}) {
+    INFO(name);
+    CHECK(state_of(read_secret(f, name), 2) == "current");
+    CHECK(held_by(f, "p", name) == reveal(f, "alice", name));
+  }
+  CHECK(state_of(read_secret(f, "prod/b"), 1) == "current");
+  CHECK(state_of(read_secret(f, "prod/b"), 2) == "failed");
+  CHECK(held_by(f, "p", "prod/b") == "prod/b-value-1"); // v1 re-applied
+
+  // All four due again (prod/b still, the others 45 days on): no failure now. Exactly two
+  // revisions, and nothing else in the journal.
+  f.set_env("ESCROW_NOW", "2030-04-01T00:00:00Z");
+  const std::size_t before = revisions(f);
+  const std::size_t skip2 = journal_of(f).size();
+  r = f.as("alice", {"--json", "rotate", "--due"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  doc = json_of(r);
+  REQUIRE(doc["results"].size() == 4);
+  CHECK(doc["counts"]["rotated"] == 4);
+  CHECK(revisions(f) == before + 2);
+  CHECK(journal_of(f).size() == skip2 + 2);
+  CHECK(items_of(f, "rotate-start", skip2) == std::vector<std::vector<std::string>>{all});
+  CHECK(items_of(f, "rotate-finish", skip2) == std::vector<std::vector<std::string>>{all});
+  for (const std::string& name : all) {
+    INFO(name);
+    CHECK(held_by(f, "p", name) == reveal(f, "alice", name));
+  }
+  CHECK(state_of(read_secret(f, "prod/b"), 3) == "current");
+  CHECK(f.as("alice", {"verify"}).code == 0);
+  f.unset_env("ESCROW_NOW");
+}
+
+TEST_CASE("rotation cli: --due crashed after phase 1, or in the middle of phase 2, is resumed", "[rotation][cli]")
+{
+  // The crash: the k-th connector update of the run throws (as crash_after_create), 1 = before any
+  // connector ran, 3 = after prod/a and prod/b were set and tested, before prod/c.
+  for (const int crash_at : {1, 3}) {
+    INFO("crash at update " << crash_at);
+    Fixture f;
+    four_due(f);
+    const std::size_t skip = journal_of(f).size();
+    {
+      history::VaultSession session = history::VaultSession::open(v2_options(f, "alice"), history::Access::write);
+      rotation::Options options;
+      int updates = 0;
+      options.progress = [&](const std::string& line) {
+        if (line.find(": update ") != std::string::npos && ++updates == crash_at) {
+          throw std::runtime_error("killed");
+        }
+      };
+      rotation::v2::Rotator rotator(session, options);
+      REQUIRE_THROWS_WITH(rotator.rotate_due(), "killed");
+    }
+    // Every pending value was durable before any connector saw it; nothing was finished.
+    const std::vector<std::string> all{"prod/a", "prod/b", "prod/c", "prod/d"};
+    CHECK(items_of(f, "rotate-start", skip) == std::vector<std::vector<std::string>>{all});
+    CHECK(items_of(f, "rotate-finish", skip).empty());
+    for (const std::string& name : all) {
+      INFO(name);
+      CHECK(state_of(read_secret(f, name), 2) == "pending");
+      if (crash_at == 3 && (name == "prod/a" || name == "prod/b")) {
+        CHECK(held_by(f, "p", name) == reveal(f, "alice", name, 2)); // the connector took v2
+      } else {
+        CHECK_FALSE(file_exists(f, "p-" + name.substr(0, 4) + "_" + name.substr(5) + ".txt"));
+      }
+    }
+    Result r = f.as("alice", {"--json", "rotate", "--resume"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    const Json doc = json_of(r);
+    REQUIRE(doc["results"].size() == 4);
+    CHECK(doc["counts"]["rotated"] == 4);
+    for (const std::string& name : all) {
+      INFO(name);
+      CHECK(state_of(read_secret(f, name), 2) == "current");
+      CHECK(held_by(f, "p", name) == reveal(f, "alice", name));
+    }
+    CHECK(f.as("alice", {"verify"}).code == 0);
+    f.unset_env("ESCROW_NOW");
+  }
+}
+
+TEST_CASE("rotation cli: --due puts a secret with a manual connector in the batch, then it waits", "[rotation][cli]")
+{
+  Fixture f;
+  four_due(f);
+  f.set_env("ESCROW_NOW", "2030-01-01T00:00:00Z");
+  REQUIRE(f.as("alice", {"connector", "add", "portal", "--env", "prod", "--manual"}).code == 0);
+  f.add("alice", "prod/m", "m-value-1", {"--every", "30d", "--connector", "portal"});
+  f.set_env("ESCROW_NOW", "2030-02-15T00:00:00Z");
+  const std::size_t skip = journal_of(f).size();
+  Result r = f.as("alice", {"--json", "rotate", "--due"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const Json doc = json_of(r);
+  REQUIRE(doc["results"].size() == 5);
+  CHECK(doc["results"][4]["secret"] == "prod/m");
+  CHECK(doc["results"][4]["result"] == "awaiting-confirmation");
+  CHECK(doc["counts"]["rotated"] == 4);
+  CHECK(items_of(f, "rotate-start", skip)
+        == std::vector<std::vector<std::string>>{{"prod/a", "prod/b", "prod/c", "prod/d", "prod/m"}});
+  CHECK(items_of(f, "rotate-finish", skip)
+        == std::vector<std::vector<std::string>>{{"prod/a", "prod/b", "prod/c", "prod/d"}});
+  CHECK(state_of(read_secret(f, "prod/m"), 2) == "pending");
+  CHECK(reveal(f, "alice", "prod/m") == "m-value-1");
+  r = f.as("alice", {"rotate", "--confirm", "prod/m", "portal"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(state_of(read_secret(f, "prod/m"), 2) == "current");
+  f.unset_env("ESCROW_NOW");
+}
 
 TEST_CASE("rotation cli: --resume rolls a crashed rotation forward", "[rotation][cli]")
 {

@@ -101,6 +101,21 @@ command -v dpkg-deb >/dev/null && command -v cpack >/dev/null || die "dpkg-deb o
   depends=$(dpkg-deb -f "$deb" Depends)
   printf '%s\n' "$depends" | has 'libsodium' && printf '%s\n' "$depends" | has 'git' \
     && pass "Depends: $depends" || die "Depends: $depends"
+  recommends=$(dpkg-deb -f "$deb" Recommends)
+  for lib in libpq5 libcurl4 libmariadb3 libssl3; do
+    printf '%s\n' "$recommends" | has "$lib" && pass "Recommends $lib (a connector library loaded on first use)" \
+      || die "Recommends: $recommends"
+  done
   [ "$(dpkg-deb -f "$deb" Package)" = escrow ] && pass "package name" || die "package name"
 }
+# The connector kinds' client libraries are loaded when a connector runs, never at start-up: a
+# `get` does not pay for relocating libpq, libcurl, Connector/C and OpenSSL (connectors/dynlib.hpp).
+if command -v ldd >/dev/null; then
+  linked=$(ldd "$ESCROW")
+  if printf '%s\n' "$linked" | grep -E 'libpq|libcurl|libmariadb|libcrypto|libssl' >/dev/null; then
+    die "the binary links a connector library at start-up: $(printf '%s\n' "$linked" | grep -E 'libpq|libcurl|libmariadb|libcrypto|libssl' | tr '\n' ' ')"
+  else
+    pass "no connector library is loaded at start-up"
+  fi
+fi
 finish

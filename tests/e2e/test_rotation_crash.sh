@@ -84,4 +84,52 @@ expect 0 "resume after a kill in the middle of v4" -- as alice rotate --resume
 agree "after the third resume"
 [ "$(as alice get prod/db --reveal --version 4)" = "$(as alice get prod/db --reveal)" ] && pass "v4 is current" || die "v4"
 expect 0 "verify is clean" -- as alice verify
+# 4. rotate --due is one batched run (docs/ROTATION.md): one rotate-start for every due secret
+#    before any connector runs. Killed while the second secret's connector runs: every pending
+#    value is in the vault (the first secret's connector holds its own), nothing is finished, and
+#    rotate --resume finishes them all.
+cat >"$WORK/per.sh" <<'SH'
+#!/bin/sh
+# per.sh update|verify: one file per secret; blocks while $WORK/block-per-<ENV>_<NAME> exists.
+step=$1 work=$(dirname "$0") id=$(printf %s "$ESCROW_SECRET_NAME" | tr / _)
+v=$(cat)
+if [ "$step" = update ]; then printf '%s' "$v" >"$work/per-$id.txt"; fi
+if [ -e "$work/block-per-$id" ]; then
+  rm -f "$work/block-per-$id"
+  echo ready >"$work/ready"
+  sleep 30
+fi
+if [ "$step" = verify ]; then [ "$v" = "$(cat "$work/per-$id.txt")" ]; fi
+SH
+chmod +x "$WORK/per.sh"
+as alice connector add per --env prod --update "$WORK/per.sh update" --verify "$WORK/per.sh verify" >/dev/null
+for n in 1 2 3; do
+  printf 'batch-%s-1' "$n" | as alice add "prod/b$n" --purpose "batch $n" --every 1d --connector per >/dev/null
+  printf 'batch-%s-1' "$n" >"$WORK/per-prod_b$n.txt"
+done
+export ESCROW_NOW; ESCROW_NOW=$(date -u -d '+2 days' +%Y-%m-%dT%H:%M:%SZ)
+STARTS=$(grep -c '"action":"rotate-start"' "$WORK/escrow.journal" || true)
+FINISHES=$(grep -c '"action":"rotate-finish"' "$WORK/escrow.journal" || true)
+kill_during block-per-prod_b2 rotate --due
+check_journal() { # check_journal DESCRIPTION STARTS FINISHES
+  [ "$(grep -c '"action":"rotate-start"' "$WORK/escrow.journal")/$(grep -c '"action":"rotate-finish"' "$WORK/escrow.journal" || true)" = "$2/$3" ] \
+    && pass "$1" || die "$1: $(grep -c '"action":"rotate-start"' "$WORK/escrow.journal") starts"
+}
+check_journal "one batched rotate-start, no finish" $((STARTS + 1)) "$FINISHES"
+ITEMS=$(grep '"action":"rotate-start"' "$WORK/escrow.journal" | tail -n 1 | grep -o '"secret":"prod/b[123]"' | grep -c . || true)
+[ "$ITEMS" -eq 3 ] && pass "... with an item per due secret" || die "items: $ITEMS"
+for n in 1 2 3; do
+  expect 0 "prod/b$n: pending v2 is in the vault" -- as alice get "prod/b$n" --reveal --version 2
+done
+[ "$(cat "$WORK/per-prod_b1.txt")" = "$(as alice get prod/b1 --reveal --version 2)" ] \
+  && pass "prod/b1's connector had taken v2 (set and tested before the kill)" || die "prod/b1"
+[ "$(cat "$WORK/per-prod_b3.txt")" = batch-3-1 ] && pass "prod/b3's connector was never touched" || die "prod/b3"
+expect 0 "rotate --resume finishes the batch" -- as alice --json rotate --resume
+printf '%s\n' "$OUT" | grep >/dev/null '"rotated": 3' && pass "three rotated" || die "resume: $OUT"
+for n in 1 2 3; do
+  [ "$(cat "$WORK/per-prod_b$n.txt")" = "$(as alice get "prod/b$n" --reveal)" ] \
+    && pass "prod/b$n: vault and connector agree on v2" || die "prod/b$n disagrees"
+done
+expect 0 "verify is clean" -- as alice verify
+unset ESCROW_NOW
 finish

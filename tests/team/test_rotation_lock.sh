@@ -226,4 +226,91 @@ HEAD_BEFORE=$(as solo git rev-parse HEAD)
 expect 0 "rotate in a repository without an upstream" -- e solo rotate dev/x
 check "... made no commit" -- test "$(as solo git rev-parse HEAD)" = "$HEAD_BEFORE"
 check "... rotated" -- contains "$OUT" "rotated"
+# 8. rotate --due is one batched run (vault-2-merge.md §6, issue 12 target 4): phase 1 for every
+#    due secret in one rotate-start (one commit, one push), the connectors secret by secret, one
+#    rotate-finish (one more commit): two commits upstream, whatever the number of secrets.
+export ESCROW_NOW=2030-09-02T00:00:00Z
+e alice sync >/dev/null
+MULTI_FILE="$WORK/multi-\$(printf %s \"\$ESCROW_SECRET_NAME\" | tr / _)"
+e alice connector add multi --env prod \
+  --update "cat > $MULTI_FILE; echo \"\$ESCROW_SECRET_NAME\" >> $WORK/multi.log" \
+  --verify "cmp -s - $MULTI_FILE" >/dev/null
+for n in 1 2 3; do
+  printf 'batch-%s-first' "$n" | e alice add "prod/b$n" --purpose "batch $n" --every 7d --connector multi >/dev/null
+done
+expect 0 "alice publishes three more secrets" -- e alice sync
+expect 0 "ci1 pulls them" -- e ci1 sync
+: >"$WORK/multi.log"
+multi_lines() { grep -c . "$WORK/multi.log" || true; }
+last_start() { git -C "$WORK/remote.git" show "main:escrow.journal" | grep '"action":"rotate-start"' | tail -n 1; }
+export ESCROW_NOW=2030-09-20T00:00:00Z # prod/b1..b3 and prod/db are due
+e alice sync >/dev/null
+lose_next_push ci1
+BEFORE=$(files_of ci1); LINES=$(log_lines); REMOTE_BEFORE=$(remote_head)
+expect 5 "a batched rotate --due loses the lock to a push in between" -- e ci1 rotate --due
+check "... with the lock message" -- contains "$ERR" "someone else pushed first (rotation lock not acquired); no connector was touched"
+check "... no connector ran" -- test "$(log_lines)/$(multi_lines)" = "$LINES/0"
+check "... the whole batch is undone: files, HEAD and status byte-identical" -- test "$(files_of ci1)" = "$BEFORE"
+expect 0 "ci1 verifies" -- e ci1 verify
+expect 0 "ci1 syncs" -- e ci1 sync
+REMOTE_BEFORE=$(remote_head); STARTS=$(remote_count rotate-start); FINISHES=$(remote_count rotate-finish)
+expect 0 "rotate --due rotates the four due secrets" -- e ci1 --json rotate --due
+check "... all four rotated" -- contains "$OUT" '"rotated": 4'
+check "... exactly two commits upstream" -- \
+  test "$(git -C "$WORK/remote.git" rev-list --count "$REMOTE_BEFORE..main")" -eq 2
+check "... the first is the batched start, naming the count" -- \
+  contains "$(git -C "$WORK/remote.git" log --reverse --format=%s "$REMOTE_BEFORE..main" | sed -n 1p)" \
+  "escrow: rotate-start of 4 due secrets: prod/b1 v2, prod/b2 v2, prod/b3 v2, prod/db v"
+check "... one rotate-start and one rotate-finish entry upstream" -- \
+  test "$(remote_count rotate-start)/$(remote_count rotate-finish)" = "$((STARTS + 1))/$((FINISHES + 1))"
+check "... the start has an item per secret" -- \
+  test "$(last_start | grep -o '"kind":"rotate"' | grep -c .)" -eq 4
+check "... the connectors ran once per secret" -- test "$(multi_lines)/$(log_lines)" = "3/$((LINES + 1))"
+check "... the finish is pushed" -- test "$(remote_head)" = "$(as ci1 git rev-parse HEAD)"
+for n in 1 2 3; do
+  V=$(e ci1 get "prod/b$n" --reveal)
+  check "prod/b$n: the connector holds the vault's new value" -- test "$V" = "$(cat "$WORK/multi-prod_b$n")"
+done
+V=$(e ci1 get prod/db --reveal)
+check "prod/db: the connector holds the vault's new value" -- test "$V" = "$(cat "$WORK/system.value")"
+expect 0 "ci1 verifies" -- e ci1 verify
+
+# 9. A connector failing for one secret of the batch rolls back that secret alone; still two
+#    commits (the finish carries its rotate-fail entries).
+export ESCROW_NOW=2030-10-01T00:00:00Z # prod/b1..b3 and prod/db due again
+e alice sync >/dev/null; e ci1 sync >/dev/null
+mv "$WORK/multi-prod_b2" "$WORK/multi-prod_b2.kept"
+mkdir "$WORK/multi-prod_b2" # prod/b2's update cannot write its file: it fails, and so does the restore
+REMOTE_BEFORE=$(remote_head); FINISHES=$(remote_count rotate-finish)
+expect 1 "rotate --due with prod/b2's connector failing exits 1" -- e ci1 --json rotate --due
+check "... three rotated" -- contains "$OUT" '"rotated": 3'
+check "... prod/b2's rollback is incomplete (its connector cannot even take the old value back)" -- \
+  contains "$OUT" '"rollback-incomplete": 1'
+check "... still exactly two commits upstream" -- \
+  test "$(git -C "$WORK/remote.git" rev-list --count "$REMOTE_BEFORE..main")" -eq 2
+check "... one more rotate-finish, naming three secrets" -- test "$(remote_count rotate-finish)" -eq $((FINISHES + 1))
+check "... the rotate-fail entries name prod/b2 only" -- test "$(git -C "$WORK/remote.git" show main:escrow.journal \
+  | grep '"action":"rotate-fail"' | grep -o '"secret":"prod/[a-z0-9]*"' | sort -u)" = '"secret":"prod/b2"'
+rmdir "$WORK/multi-prod_b2"; mv "$WORK/multi-prod_b2.kept" "$WORK/multi-prod_b2"
+expect 1 "rotate --resume finishes prod/b2's rollback (exit 1: the rotation failed)" -- e ci1 rotate --resume prod/b2
+check "... v2 re-applied" -- contains "$ERR" "v2 re-applied to multi"
+check "... the connector holds v2 again" -- test "$(cat "$WORK/multi-prod_b2")" = "$(e ci1 get prod/b2 --reveal)"
+expect 0 "ci1 verifies" -- e ci1 verify
+
+# 10. A crash between the batched phase-1 commit and its push: the next command undoes the whole
+#     batch (one journal entry, every secret's key lines); no connector had run.
+export ESCROW_NOW=2030-11-01T00:00:00Z
+e ci1 sync >/dev/null
+BEFORE=$(bytes ci1); HEAD_BEFORE=$(as ci1 git rev-parse HEAD); LINES=$(log_lines); MULTI=$(multi_lines)
+crash_hook ci1 1
+expect 137 "rotate --due killed between its batched commit and its push" -- e ci1 rotate --due
+check "... no connector ran" -- test "$(log_lines)/$(multi_lines)" = "$LINES/$MULTI"
+expect 0 "rotate --resume resolves it" -- e ci1 rotate --resume
+check "... the whole batch undone: one journal entry" -- contains "$ERR" "was never pushed: undone (1 journal entry"
+check "... the three files are as before the crashed run" -- test "$(bytes ci1)" = "$BEFORE"
+check "... the commit is gone" -- test "$(as ci1 git rev-parse HEAD)" = "$HEAD_BEFORE"
+expect 0 "the next rotate --due rotates the four" -- e ci1 --json rotate --due
+check "... all four" -- contains "$OUT" '"rotated": 4'
+expect 0 "ci1 verifies" -- e ci1 verify
+unset ESCROW_NOW
 finish

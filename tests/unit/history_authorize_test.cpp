@@ -1024,16 +1024,16 @@ TEST_CASE("history authorize: journal-loss and resolve", "[history][authorize]")
        r.voided = {commit("x")};
        return w.entry("alice", r);
      }, nullptr},
-    {"resolve keeping an exposed rotation (not built)", [](World& w) {
+    {"resolve keeping an exposed rotation (judged at its merge point: may_expose)", [](World& w) {
        ResolveArgs r;
        r.exposed = {commit("x")};
        return w.entry("alice", r);
-     }, "not supported by this escrow yet"},
-    {"resolve of a rotation race (not built)", [](World& w) {
+     }, nullptr},
+    {"resolve of a rotation race (judged at its merge point: may_settle_race)", [](World& w) {
        ResolveArgs r;
        r.rotations = {RaceResolution{k_db, k_v1, {{k_v2, 3}}}};
        return w.entry("alice", r);
-     }, "not supported by this escrow yet"},
+     }, nullptr},
   });
 }
 

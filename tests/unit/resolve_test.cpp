@@ -7,6 +7,7 @@
 #include "replay_support.hpp"
 
 #include <escrow/history/resolve.hpp>
+#include <escrow/history/vault_session.hpp>
 
 using namespace replay_test;
 
@@ -210,4 +211,475 @@ TEST_CASE("resolve: a resolve entry replayed at its merge point", "[history][res
     const ReplayResult rr = replay(journal_of(j.log));
     CHECK(rr.has_errors());
   }
+}
+
+namespace {
+
+// A rotation race on prod/db (vault-2-merge.md §5): ours (a) erin rotates to k_v2, theirs (b) olive
+// rotates to k_v3, both v2, each finished. With `new_generation` each side starts generation 2
+// with its own reader key (what the rotation engine does); otherwise both reuse generation 1.
+struct RotationRace
+{
+  World base;
+  World a;
+  World b;
+  Entry start_a;
+  Entry finish_a;
+  Entry start_b;
+  Entry finish_b;
+
+  explicit RotationRace(bool new_generation)
+  {
+    base = team();
+    a = base;
+    b = base;
+    b.now += 30;
+    b.key_hash = [](const KeyLine& line) { return fake_k(line, 1); }; // another sealing, another K
+    start_a = a.run("erin", RotateStartArgs{{item(a, k_v2, "rk-a", new_generation)}}, lines(k_v2, new_generation));
+    finish_a = a.run("erin", RotateFinishArgs{{FinishItem{k_db, k_v2}}});
+    start_b = b.run("olive", RotateStartArgs{{item(b, k_v3, "rk-b", new_generation)}}, lines(k_v3, new_generation));
+    finish_b = b.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v3}}});
+  }
+
+  static RotateItem item(const World& w, const std::string& vid, const std::string& rk_label, bool new_generation)
+  {
+    RotateItem i = next_version(w, vid);
+    i.dk_commit = commit("dk-" + vid);
+    if (new_generation) {
+      i.gen = 2;
+      i.new_gen_rk_commit = commit(rk_label);
+    }
+    return i;
+  }
+
+  static std::vector<KeyLine> lines(const std::string& vid, bool new_generation)
+  {
+    std::vector<KeyLine> out{vline(k_db, vid), sh(k_db, vid, "bob"), sh(k_db, vid, "carol")};
+    if (new_generation) {
+      out.push_back(rk(k_db, 2, "erin"));
+      out.push_back(rk(k_db, 2, "olive"));
+    }
+    return out;
+  }
+
+  MergeAnalysis analysis(const ResolveArgs& choices = {}, const std::string& resolver = "") const
+  {
+    return analyse_choices(journal_of(a.log), journal_of(b.log), choices, resolver);
+  }
+
+  // The union with a resolve entry by `actor` carrying `args` at the merge of both heads.
+  std::string resolved(const std::string& actor, ResolveArgs args) const
+  {
+    World j = a;
+    j.log = union_of(a.log, b.log);
+    j.now = std::max(a.now, b.now) + 60;
+    j.heads = {a.heads.at(0), b.heads.at(0)};
+    j.log.push_back(j.entry(actor, std::move(args)));
+    return journal_of(j.log);
+  }
+};
+
+ResolveArgs race_choice(std::string current, std::string other, std::int64_t renumbered)
+{
+  ResolveArgs args;
+  args.rotations.push_back(RaceResolution{k_db, std::move(current), {{std::move(other), renumbered}}});
+  return args;
+}
+
+// ours (a): olive rotates prod/db to a new generation sealed to erin and herself; theirs (b):
+// alice removes erin. In theirs-then-ours the rotation seals to a removed member.
+struct ExposedRotation
+{
+  World base;
+  World a;
+  World b;
+  Entry start;
+  Entry finish;
+  Entry removal;
+
+  ExposedRotation()
+  {
+    base = team();
+    a = base;
+    b = base;
+    b.now += 30;
+    RotateItem i = next_version(a, k_v2);
+    i.gen = 2;
+    i.new_gen_rk_commit = commit("rk2");
+    start = a.run("olive", RotateStartArgs{{i}},
+                  {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol"), rk(k_db, 2, "erin"),
+                   rk(k_db, 2, "olive")});
+    finish = a.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v2}}});
+    removal = b.run("alice", MemberRemoveArgs{"erin"});
+  }
+
+  std::string resolved(const std::string& actor, ResolveArgs args) const
+  {
+    World j = a;
+    j.log = union_of(a.log, b.log);
+    j.now = std::max(a.now, b.now) + 60;
+    j.heads = {a.heads.at(0), b.heads.at(0)};
+    j.log.push_back(j.entry(actor, std::move(args)));
+    return journal_of(j.log);
+  }
+};
+
+} // namespace
+
+TEST_CASE("resolve --current: a rotation race listed, chosen and checked", "[history][resolve]")
+{
+  const RotationRace r(false);
+  const MergeAnalysis m = r.analysis();
+  REQUIRE(m.conflicts.size() == 1);
+  const MergeConflict& c = m.conflicts.front();
+  CHECK(c.suggestion == SuggestionKind::rotation_race);
+  CHECK(c.secret == k_db);
+  REQUIRE(c.race.size() == 2);
+  CHECK(c.race[0].vid == k_v2);
+  CHECK(c.race[1].vid == k_v3);
+  CHECK(c.race[0].v == 2);
+  CHECK(c.race[0].ended);
+  CHECK(c.current == k_v3); // both finished: the one finished most recently (theirs, later)
+
+  SECTION("choosing ours' version: the other renumbered 1 + max v, nothing left")
+  {
+    const ResolveArgs choice = choose_current(m, k_db, k_v2);
+    REQUIRE(choice.rotations.size() == 1);
+    CHECK(choice.rotations[0].current == k_v2);
+    CHECK(choice.rotations[0].renumber == std::map<std::string, std::int64_t>{{k_v3, 3}});
+    CHECK(choice.voided.empty());
+    const MergeAnalysis after = r.analysis(choice, "erin");
+    CHECK(after.conflicts.empty());
+    CHECK(after.refusals.empty());
+    const MergeAnalysis olive = r.analysis(choice, "olive"); // the owner may too
+    CHECK(olive.refusals.empty());
+    const MergeAnalysis dave = r.analysis(choice, "dave"); // neither owner nor rotator
+    REQUIRE_FALSE(dave.refusals.empty());
+    CHECK_THAT(dave.refusals.front(), Catch::Contains("dave may not settle the rotation race of prod/db"));
+  }
+  SECTION("a secret without a race, a version not in it: usage errors")
+  {
+    const auto kind_of = [&](const std::string& secret, const std::string& vid) {
+      try {
+        (void)choose_current(m, secret, vid);
+      } catch (const Error& error) {
+        return error.kind();
+      }
+      return ErrorKind::io; // no error at all
+    };
+    CHECK(kind_of("prod/other", k_v2) == ErrorKind::usage);
+    CHECK(kind_of(k_db, k_v1) == ErrorKind::usage);
+    CHECK(kind_of(k_db, "0123456789abcdef") == ErrorKind::usage);
+  }
+  SECTION("keeping a side is refused: a rotation is never voided")
+  {
+    try {
+      (void)keep_side(m, 0, MergeSide::ours);
+      FAIL("no error");
+    } catch (const Error& error) {
+      CHECK(error.kind() == ErrorKind::failed);
+      CHECK_THAT(std::string(error.what()), !Catch::Contains("not available"));
+    }
+  }
+}
+
+TEST_CASE("resolve --current: the resolve entry replayed", "[history][resolve]")
+{
+  for (const bool new_generation : {false, true}) {
+    DYNAMIC_SECTION((new_generation ? "each side a new generation" : "one generation"))
+    {
+      const RotationRace r(new_generation);
+      SECTION("by a rotator: both versions kept, the chosen one previous, the other current and renumbered")
+      {
+        const ReplayResult rr = replay(r.resolved("erin", race_choice(k_v2, k_v3, 3)));
+        INFO(describe(rr));
+        REQUIRE(rr.ok());
+        const Secret& s = *rr.state.secret(k_db);
+        REQUIRE(s.find(k_v2) != nullptr);
+        REQUIRE(s.find(k_v3) != nullptr);
+        CHECK(s.find(k_v2)->state == VersionState::previous);
+        CHECK(s.find(k_v2)->v == 2);
+        CHECK(s.find(k_v3)->state == VersionState::current);
+        CHECK(s.find(k_v3)->v == 3);
+        CHECK(s.find(k_v1)->state == VersionState::previous);
+        CHECK_FALSE(s.rotation.has_value());
+        CHECK(s.due.count("rotation race resolved: the connectors may hold either version") == 1);
+        // Both versions keep their lines: every reader of one can read the other.
+        for (const std::string& vid : {k_v2, k_v3}) {
+          const Generation* g = s.generation_of(*s.find(vid));
+          REQUIRE(g != nullptr);
+          CHECK(g->holders.count("olive") == 1);
+        }
+        if (new_generation) {
+          CHECK(s.gens.at(2).rk_commit == commit("rk-a")); // the chosen side's generation 2
+          REQUIRE(s.find(k_v3)->race_gen.has_value());
+          CHECK(s.find(k_v3)->race_gen->rk_commit == commit("rk-b")); // theirs' own generation 2
+          // The record round-trips (the cache's snapshot) with the race generation.
+          const Json record = to_json(s);
+          CHECK(to_json(secret_from_json(record, k_db, "test")) == record);
+        } else {
+          CHECK_FALSE(s.find(k_v3)->race_gen.has_value());
+        }
+        const std::set<std::string> keys = referenced_line_keys(rr.state);
+        CHECK(keys.count(line_key(vline(k_db, k_v2), fake_k(vline(k_db, k_v2)))) == 1);
+        CHECK(keys.count(line_key(vline(k_db, k_v3), fake_k(vline(k_db, k_v3), 1))) == 1);
+        if (new_generation) {
+          CHECK(keys.count(line_key(rk(k_db, 2, "olive"), fake_k(rk(k_db, 2, "olive"), 1))) == 1);
+          CHECK(keys.count(line_key(rk(k_db, 2, "olive"), fake_k(rk(k_db, 2, "olive")))) == 1);
+        }
+      }
+      SECTION("the same merge sealed without a resolve entry is an unresolved conflict")
+      {
+        World j = r.a;
+        j.log = union_of(r.a.log, r.b.log);
+        j.now = std::max(r.a.now, r.b.now) + 60;
+        j.log.push_back(event(j, "erin", EventKind::merge, {r.a.heads.at(0), r.b.heads.at(0)}));
+        const ReplayResult rr = replay(journal_of(j.log));
+        CHECK(has_finding(rr, FindingKind::unresolved_conflict));
+      }
+      SECTION("forged: by a member who may not rotate prod/db")
+      {
+        const ReplayResult rr = replay(r.resolved("dave", race_choice(k_v2, k_v3, 3)));
+        CHECK(rr.has_errors());
+        CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+      }
+      SECTION("forged: a renumbering that is not 1 + max v")
+      {
+        const ReplayResult rr = replay(r.resolved("erin", race_choice(k_v2, k_v3, 7)));
+        CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+      }
+      SECTION("forged: a current version that is not one of the race's")
+      {
+        const ReplayResult rr = replay(r.resolved("erin", race_choice(k_v1, k_v3, 3)));
+        CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+      }
+      SECTION("forged: a race of a secret the merge did not rotate")
+      {
+        ResolveArgs args = race_choice(k_v2, k_v3, 3);
+        args.rotations.insert(args.rotations.begin(), RaceResolution{"dev/none", k_v2, {{k_v3, 3}}});
+        const ReplayResult rr = replay(r.resolved("erin", args));
+        CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+      }
+    }
+  }
+}
+
+TEST_CASE("resolve --keep-exposed: a rotation sealed to a member removed concurrently", "[history][resolve]")
+{
+  const ExposedRotation r;
+  const MergeAnalysis m = analyse_merge(journal_of(r.a.log), journal_of(r.b.log), {}, "");
+  REQUIRE(m.conflicts.size() == 1);
+  const MergeConflict& c = m.conflicts.front();
+  CHECK(c.suggestion == SuggestionKind::keep_exposed);
+
+  SECTION("keep exposed: the rotation's operations, the merge passes, the owner may")
+  {
+    const ResolveArgs choice = keep_exposed(m, 0);
+    CHECK(choice.exposed == std::set<Hash>{r.start.hash, r.finish.hash});
+    CHECK(choice.voided.empty());
+    const MergeAnalysis after = analyse_choices(journal_of(r.a.log), journal_of(r.b.log), choice, "olive");
+    CHECK(after.conflicts.empty());
+    CHECK(after.refusals.empty());
+    const MergeAnalysis carol = analyse_choices(journal_of(r.a.log), journal_of(r.b.log), choice, "carol");
+    CHECK_FALSE(carol.refusals.empty()); // a custodian may not rotate
+  }
+  SECTION("the resolve entry replayed: the version stays, the secret is due")
+  {
+    ResolveArgs args;
+    args.exposed = {r.start.hash, r.finish.hash};
+    const ReplayResult rr = replay(r.resolved("olive", args));
+    INFO(describe(rr));
+    REQUIRE(rr.ok());
+    const Secret& s = *rr.state.secret(k_db);
+    REQUIRE(s.find(k_v2) != nullptr);
+    CHECK(s.find(k_v2)->state == VersionState::current);
+    CHECK(s.due.count("exposed to erin by a concurrent rotation") == 1);
+    CHECK(s.gens.at(2).ever.count("erin") == 1); // the next rotation starts a new generation
+    CHECK_FALSE(rr.state.member("erin")->active());
+  }
+  SECTION("forged: kept exposed by someone who may not rotate it")
+  {
+    ResolveArgs args;
+    args.exposed = {r.start.hash, r.finish.hash};
+    const ReplayResult rr = replay(r.resolved("carol", args));
+    CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+  }
+  SECTION("forged: an exposed entry that is not a rotation")
+  {
+    ResolveArgs args;
+    args.exposed = {r.start.hash, r.finish.hash, r.removal.hash};
+    const ReplayResult rr = replay(r.resolved("olive", args));
+    CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+  }
+}
+
+TEST_CASE("resolve --keep-exposed: the removed member's own rotation (strong remove)", "[history][resolve]")
+{
+  World base = team();
+  World a = base;
+  World b = base;
+  b.now += 30;
+  RotateItem i = next_version(a, k_v2);
+  const Entry start = a.run("erin", RotateStartArgs{{i}}, {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol")});
+  const Entry finish = a.run("erin", RotateFinishArgs{{FinishItem{k_db, k_v2}}});
+  b.run("alice", MemberRemoveArgs{"erin"});
+  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
+  REQUIRE_FALSE(m.conflicts.empty());
+  CHECK(m.conflicts.front().suggestion == SuggestionKind::keep_exposed);
+  ResolveArgs choice = keep_exposed(m, 0);
+  for (std::size_t n = 1; n < m.conflicts.size(); ++n) {
+    const MergeAnalysis step = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "");
+    if (step.conflicts.empty()) {
+      break;
+    }
+    choice = keep_exposed(step, 0);
+  }
+  CHECK(choice.exposed == std::set<Hash>{start.hash, finish.hash});
+  World j = a;
+  j.log = union_of(a.log, b.log);
+  j.now = std::max(a.now, b.now) + 60;
+  j.heads = {a.heads.at(0), b.heads.at(0)};
+  j.log.push_back(j.entry("olive", choice));
+  const ReplayResult rr = replay(journal_of(j.log));
+  INFO(describe(rr));
+  REQUIRE(rr.ok());
+  const Secret& s = *rr.state.secret(k_db);
+  CHECK(s.find(k_v2)->state == VersionState::current);
+  CHECK(s.due.count("rotated by erin concurrently with their removal") == 1);
+}
+
+TEST_CASE("resolve --current: a second race over a settled one replays the same from a snapshot", "[history][resolve]")
+{
+  // A later merge's common state starts from the settled race (replay.cpp m_settled), not from a
+  // re-fold of both sides' rotations: the full replay and the replay from a snapshot agree.
+  const RotationRace r(false);
+  const std::string first = r.resolved("erin", race_choice(k_v2, k_v3, 3));
+  const ReplayResult full_first = replay(first);
+  INFO(describe(full_first));
+  REQUIRE(full_first.ok());
+  World j = r.a;
+  j.log = union_of(r.a.log, r.b.log);
+  j.log.push_back(parse_entry(lines_of(first).back(), "resolve"));
+  j.state = full_first.state;
+  j.heads = {j.log.back().hash};
+  j.now = std::max(r.a.now, r.b.now) + 120;
+  World a2 = j;
+  World b2 = j;
+  b2.now += 30;
+  const std::string k_v4 = "00000000000000d4";
+  const std::string k_v5 = "00000000000000e5";
+  RotateItem ia = next_version(a2, k_v4);
+  ia.dk_commit = commit("dk-v4");
+  a2.run("erin", RotateStartArgs{{ia}}, {vline(k_db, k_v4), sh(k_db, k_v4, "bob"), sh(k_db, k_v4, "carol")});
+  a2.run("erin", RotateFinishArgs{{FinishItem{k_db, k_v4}}});
+  RotateItem ib = next_version(b2, k_v5);
+  ib.dk_commit = commit("dk-v5");
+  b2.run("olive", RotateStartArgs{{ib}}, {vline(k_db, k_v5), sh(k_db, k_v5, "bob"), sh(k_db, k_v5, "carol")});
+  b2.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v5}}});
+  World m = a2;
+  m.log = union_of(a2.log, b2.log);
+  m.now = std::max(a2.now, b2.now) + 60;
+  m.heads = {a2.heads.at(0), b2.heads.at(0)};
+  m.log.push_back(m.entry("erin", race_choice(k_v4, k_v5, 5)));
+  const std::string second = journal_of(m.log);
+  REQUIRE(second.compare(0, first.size(), first) == 0);
+  const ReplayResult full = replay(second);
+  INFO(describe(full));
+  REQUIRE(full.ok());
+  const ReplayResult from = replay_from(full_first.snapshot(), std::string_view(second).substr(first.size()));
+  INFO(describe(from));
+  REQUIRE(from.ok());
+  CHECK(full.state.digest() == from.state.digest());
+  const Secret& s = *full.state.secret(k_db);
+  CHECK(s.find(k_v3)->v == 3); // the first race's renumbering survives the second merge
+  CHECK(s.find(k_v5)->state == VersionState::current);
+  CHECK(s.find(k_v5)->v == 5);
+  CHECK(s.find(k_v4)->state == VersionState::previous);
+}
+
+TEST_CASE("resolve --current: unsharing takes the member's key of the race's own generation too", "[history][resolve]")
+{
+  World base = team();
+  base.run("olive", ShareArgs{"dave", {ShareItem{k_db, {1}}}}, {rk(k_db, 1, "dave")});
+  World a = base;
+  World b = base;
+  b.now += 30;
+  b.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+  const auto rotate = [](World& w, const std::string& actor, const std::string& vid, const std::string& rk_label) {
+    RotateItem i = next_version(w, vid);
+    i.dk_commit = commit("dk-" + vid);
+    i.gen = 2;
+    i.new_gen_rk_commit = commit(rk_label);
+    w.run(actor, RotateStartArgs{{i}},
+          {vline(k_db, vid), sh(k_db, vid, "bob"), sh(k_db, vid, "carol"), rk(k_db, 2, "dave"), rk(k_db, 2, "erin"),
+           rk(k_db, 2, "olive")});
+    w.run(actor, RotateFinishArgs{{FinishItem{k_db, vid}}});
+  };
+  rotate(a, "erin", k_v2, "rk-a");
+  rotate(b, "olive", k_v3, "rk-b");
+  World j = a;
+  j.log = union_of(a.log, b.log);
+  j.now = std::max(a.now, b.now) + 60;
+  j.heads = {a.heads.at(0), b.heads.at(0)};
+  j.log.push_back(j.entry("erin", race_choice(k_v2, k_v3, 3)));
+  const ReplayResult settled = replay(journal_of(j.log));
+  INFO(describe(settled));
+  REQUIRE(settled.ok());
+  j.state = settled.state;
+  j.heads = {j.log.back().hash};
+  j.now += 60;
+  {
+    const Secret& s = *j.state.secret(k_db);
+    REQUIRE(s.find(k_v3)->race_gen.has_value());
+    CHECK(s.find(k_v3)->race_gen->holders.count("dave") == 1);
+    CHECK(can_read(j.state, "dave", s, k_v3, j.now));
+  }
+  j.run("olive", UnshareArgs{k_db, "dave"});
+  const Secret& s = *j.state.secret(k_db);
+  CHECK(s.find(k_v3)->race_gen->holders.count("dave") == 0);
+  CHECK(s.gens.at(2).holders.count("dave") == 0);
+  CHECK_FALSE(can_read(j.state, "dave", s, k_v3, j.now));
+  CHECK_FALSE(can_read(j.state, "dave", s, k_v2, j.now));
+  CHECK(s.due.count("unshared from dave") == 1);
+  const ReplayResult rr = replay(journal_of(j.log));
+  INFO(describe(rr));
+  REQUIRE(rr.ok());
+  CHECK(rr.state.digest() == j.state.digest());
+}
+
+TEST_CASE("resolve --current: new work merged with a settled race the other side lacks", "[history][resolve]")
+{
+  // Ours resolved the race; theirs (the other side of the race) went on without the resolution
+  // (a member added). The merge takes ours' settled part as a fixed prefix (MergeInput::ours_settled).
+  const RotationRace r(false);
+  const std::string first = r.resolved("erin", race_choice(k_v2, k_v3, 3));
+  REQUIRE(replay(first).ok());
+  std::vector<Entry> ours;
+  for (const std::string& line : lines_of(first)) {
+    ours.push_back(parse_entry(line, "ours"));
+  }
+  World c = r.b;
+  c.add_member("alice", "zoe", {Role::requester}, {"prod"});
+  World j = c;
+  j.log = union_of(ours, c.log);
+  j.now = std::max(c.now, r.a.now) + 120;
+  const Entry m = event(j, "alice", EventKind::merge, {ours.back().hash, c.heads.at(0)});
+  j.log.push_back(m);
+  const ReplayResult rr = replay(journal_of(j.log));
+  INFO(describe(rr));
+  REQUIRE(rr.ok());
+  CHECK(rr.state.member("zoe") != nullptr);
+  const Secret& s = *rr.state.secret(k_db);
+  CHECK(s.find(k_v3)->state == VersionState::current);
+  CHECK(s.find(k_v3)->v == 3);
+  CHECK(s.find(k_v2)->state == VersionState::previous);
+  // The same from theirs' side (their journal first): the same state.
+  World k = c;
+  k.log = union_of(c.log, ours);
+  k.now = j.now;
+  k.log.push_back(event(k, "alice", EventKind::merge, {c.heads.at(0), ours.back().hash}));
+  const ReplayResult rk_ = replay(journal_of(k.log));
+  INFO(describe(rk_));
+  REQUIRE(rk_.ok());
+  CHECK(rk_.state.digest() == rr.state.digest());
 }

@@ -1,9 +1,11 @@
 // Rotation pieces that need no vault: running a connector command (stdin, environment, timeout,
-// redaction) and the outcomes' names. What is due, retention and resuming on escrow-vault/2 are
+// redaction), the outcomes' names, and how rotate --due splits a batch at the bulk limits. What is due, retention and resuming on escrow-vault/2 are
 // tests/cli/rotation_test.cpp's.
 #include <escrow/connectors/connector.hpp>
 #include <escrow/error.hpp>
+#include <escrow/history/op.hpp>
 #include <escrow/rotation/outcome.hpp>
+#include <escrow/rotation/v2.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -174,4 +176,46 @@ TEST_CASE("rotation: outcomes write their action and result by name", "[rotation
   CHECK_FALSE(out.ok());
   CHECK(out.summary() == "prod/db: rollback-incomplete: boom");
   CHECK(Json(rotation::OutcomeResult::awaiting_confirmation) == "awaiting-confirmation");
+}
+
+TEST_CASE("rotation: rotate --due writes one entry per batch unless the bulk limits split it", "[rotation]")
+{
+  using rotation::v2::BulkLoad;
+  using rotation::v2::bulk_chunks;
+  using Ranges = std::vector<std::pair<std::size_t, std::size_t>>;
+  CHECK(bulk_chunks({}).empty());
+  // 1,000 secrets of 10 key lines and ~2.7 KB each (the bench's): one entry.
+  CHECK(bulk_chunks(std::vector<BulkLoad>(1000, BulkLoad{10, 2700})) == Ranges{{0, 1000}});
+  // Items: at most k_max_items an entry.
+  const std::size_t items = history::k_max_items;
+  CHECK(bulk_chunks(std::vector<BulkLoad>(items + 1, BulkLoad{1, 100})) == Ranges{{0, items}, {items, items + 1}});
+  // Key writes: at most k_max_writes an entry (40,016 = 4,001 items of 10 and 6 to spare).
+  CHECK(bulk_chunks(std::vector<BulkLoad>(5000, BulkLoad{10, 100})) == Ranges{{0, 4001}, {4001, 5000}});
+  // Bytes: half the journal's line limit (8 MiB) an entry.
+  const std::size_t mib = std::size_t{1} << 20;
+  CHECK(bulk_chunks(std::vector<BulkLoad>(5, BulkLoad{1, 3 * mib})) == Ranges{{0, 2}, {2, 4}, {4, 5}});
+  // An item alone over a limit is an entry of its own (the write refuses it, naming the limit).
+  CHECK(bulk_chunks({BulkLoad{1, 10}, BulkLoad{history::k_max_writes + 1, 10}, BulkLoad{1, 10}})
+        == Ranges{{0, 1}, {1, 2}, {2, 3}});
+  // Every range is within the limits and together they cover every item, in order.
+  std::vector<BulkLoad> mixed;
+  for (std::size_t i = 0; i < 30000; ++i) {
+    mixed.push_back(BulkLoad{1 + i % 13, 200 + (i % 7) * 1000});
+  }
+  std::size_t next = 0;
+  for (const auto& [from, to] : bulk_chunks(mixed)) {
+    CHECK(from == next);
+    CHECK(to > from);
+    CHECK(to - from <= history::k_max_items);
+    std::size_t writes = 0;
+    std::size_t bytes = 0;
+    for (std::size_t i = from; i < to; ++i) {
+      writes += mixed[i].writes;
+      bytes += mixed[i].bytes;
+    }
+    CHECK(writes <= history::k_max_writes);
+    CHECK(bytes <= history::k_max_entry_line / 2);
+    next = to;
+  }
+  CHECK(next == mixed.size());
 }

@@ -3,7 +3,9 @@
 // detection) and history::VaultSession (open: fast path / slow path; submit; record).
 #include "vault_session_support.hpp"
 
+#include <escrow/crypto.hpp>
 #include <escrow/history/cache.hpp>
+#include <escrow/history/labels.hpp>
 #include <escrow/history/replay.hpp>
 #include <escrow/history/store.hpp>
 
@@ -597,8 +599,9 @@ TEST_CASE("v2 cache: a damaged place is an error naming its file", "[v2][cache]"
   }
   SECTION("a record of the state snapshot replaced, its index hash with it")
   {
-    // The index must hash to verified.json's digest: a record and its index line changed
-    // together are caught at open.
+    // Each index block must hash to the hash the first line names (which verified.json names): a
+    // record and its index line changed together are caught when the block is read — at open
+    // here, where the policy's block is the only one.
     const fs::path snap = snapshot_of(place);
     std::string text = slurp(snap);
     const std::size_t line = text.find("\ns:prod/db\t");
@@ -607,7 +610,18 @@ TEST_CASE("v2 cache: a damaged place is an error naming its file", "[v2][cache]"
     text[hash] = text[hash] == 'A' ? 'B' : 'A';
     spit(snap, text);
     require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
-                  "do not hash to the digest");
+                  "block 1 of its index does not hash to the hash its first line names");
+  }
+  SECTION("the snapshot's first line edited (its block list)")
+  {
+    const fs::path snap = snapshot_of(place);
+    std::string text = slurp(snap);
+    const std::size_t at = text.find("\"lines\":");
+    REQUIRE(at != std::string::npos);
+    text.insert(at + 8, "1");
+    spit(snap, text);
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  "its first line is not the one verified.json names");
   }
   SECTION("the state snapshot cut short")
   {
@@ -631,8 +645,9 @@ TEST_CASE("v2 cache: a damaged place is an error naming its file", "[v2][cache]"
     const fs::path theirs = snapshot_of(o.cache_place());
     fs::remove(mine);
     fs::copy_file(theirs, mine);
+    // Another snapshot under this one's name: its first line is not the one verified.json names.
     require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
-                  "belongs to another vault");
+                  "its first line is not the one verified.json names");
     fs::copy_file(o.cache_place() / "verified.json", place / "verified.json", fs::copy_options::overwrite_existing);
     require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
                   "verified.json: belongs to another vault");
@@ -952,4 +967,85 @@ TEST_CASE("v2 cache forget: entries cut from the journal after a crash are no lo
   VaultSession after = VaultSession::open(f.options(), Access::read);
   CHECK_FALSE(after.fast_path());
   CHECK(after.state().member("dave") != nullptr);
+}
+
+TEST_CASE("v2 cache: a large state's index is read a block at a time, each block checked", "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  VaultSession s = VaultSession::open(f.options(""), Access::read);
+  const Cache real(s.cache_place(), s.vault_id());
+  const std::optional<Verified> verified = real.load();
+  REQUIRE(verified);
+  // 1,100 more secrets (copies of prod/db under other names): five blocks of 256 index lines
+  // (members and the policy sort first, "s:prod/s0000" … "s:prod/s1099" after them).
+  State big = s.state();
+  big.load_all();
+  const std::shared_ptr<const Secret> model = big.secrets.at("prod/db");
+  for (int i = 0; i < 1100; ++i) {
+    auto copy = std::make_shared<Secret>(*model);
+    copy->name = fmt::format("prod/s{:04}", i);
+    big.secrets.emplace(copy->name, std::move(copy));
+  }
+  const Hash digest = big.digest();
+  const fs::path place = f.root / "big-place";
+  const Cache cache(place, s.vault_id());
+  REQUIRE(cache.save(verified->position, big, "", LogSummary{}, real.entries(verified->log), std::nullopt));
+  const fs::path snap = snapshot_of(place);
+  const std::string text = slurp(snap);
+  const std::size_t first_end = text.find('\n');
+  const Json meta = Json::parse(text.substr(0, first_end));
+  REQUIRE(meta.at("blocks").size() == 5);
+  // The byte range of index block `b` (0-based) in the file.
+  const auto block_at = [&](std::size_t b) {
+    std::size_t at = first_end + 1;
+    for (std::size_t i = 0; i < b; ++i) {
+      at += meta.at("blocks")[i].at("size").get<std::size_t>();
+    }
+    return std::make_pair(at, meta.at("blocks")[b].at("size").get<std::size_t>());
+  };
+  SECTION("intact: lookups, names and the digest")
+  {
+    Verified v = cache.load().value();
+    CHECK(v.state.secret("prod/s0500") != nullptr);
+    CHECK(v.state.secret("prod/s0500")->name == "prod/s0500");
+    CHECK(v.state.secret("prod/none") == nullptr);
+    CHECK(v.state.secret("aaa/none") == nullptr);
+    CHECK(v.state.secrets.names().size() == 1102);
+    CHECK(v.state.digest() == digest);
+  }
+  SECTION("a damaged block is caught when it is read, and only then")
+  {
+    const auto [at, size] = block_at(3);
+    std::string damaged = text;
+    damaged[at + size / 2] = damaged[at + size / 2] == 'A' ? 'B' : 'A';
+    spit(snap, damaged);
+    Verified v = cache.load().value(); // the first line is intact
+    CHECK(v.state.secret("prod/s0010") != nullptr); // in block 2
+    const std::string block3 = meta.at("blocks")[3].at("first").get<std::string>().substr(2);
+    require_error([&] { (void)v.state.secret(block3); }, ErrorKind::integrity,
+                  "block 4 of its index does not hash to the hash its first line names");
+    require_error([&] { cache.load().value().state.load_all(); }, ErrorKind::integrity, "block 4");
+  }
+  SECTION("an index line and its block hash changed together: caught once every block is read")
+  {
+    // A consistent forgery of one block (and of the first line, and of verified.json's hash of
+    // it) passes the block checks; the (path, hash) pairs then no longer hash to the digest.
+    const auto [at, size] = block_at(2);
+    std::string block = text.substr(at, size);
+    const std::size_t tab = block.find('\t');
+    block[tab + 1] = block[tab + 1] == 'A' ? 'B' : 'A';
+    Json forged = meta;
+    forged["blocks"][2]["hash"] = canonical::b64(crypto::hash(labels::k_cache_block, as_bytes(block)));
+    const std::string first = canonical::dump(forged);
+    std::string rest = text.substr(first_end);
+    rest.replace(at - first_end, size, block);
+    spit(snap, first + rest);
+    Json v = Json::parse(slurp(place / "verified.json"));
+    v["snapshot"] = canonical::b64(crypto::hash(labels::k_cache_snapshot, as_bytes(first)));
+    spit(place / "verified.json", canonical::dump(v) + "\n");
+    Verified opened = cache.load().value();
+    CHECK(opened.state.secret("prod/s1099") != nullptr); // another block
+    require_error([&] { opened.state.load_all(); }, ErrorKind::integrity, "do not hash to the digest");
+  }
 }

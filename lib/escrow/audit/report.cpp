@@ -111,10 +111,10 @@ std::optional<SecretBytes> open_current(VaultSession& session, const Secret& sec
     const KeysFile& keys = session.keys();
     const SecretRef ref{session.vault_id(), secret.name};
     const VersionRef vref{*parsed, static_cast<std::uint32_t>(version->gen), version->dk_commit, version->material};
-    const auto gen = secret.gens.find(version->gen);
-    if (gen != secret.gens.end() && gen->second.holders.count(me) > 0) {
-      const GenerationRef gref{static_cast<std::uint32_t>(version->gen), gen->second.rk_commit};
-      return decrypt_value(keys, ref, vref, open_as_reader(keys, ref, vref, gref, gen->second.holders.at(me), identity));
+    const history::Generation* gen = secret.generation_of(*version);
+    if (gen != nullptr && gen->holders.count(me) > 0) {
+      const GenerationRef gref{static_cast<std::uint32_t>(version->gen), gen->rk_commit};
+      return decrypt_value(keys, ref, vref, open_as_reader(keys, ref, vref, gref, gen->holders.at(me), identity));
     }
     if (const auto grant = version->grants.find(me); grant != version->grants.end() && session.now() < grant->second.until) {
       return decrypt_value(keys, ref, vref, open_grant(keys, ref, vref, grant->second.key, identity));
@@ -331,8 +331,8 @@ Report build_report(const State& state, const std::vector<AuditEntry>& journal, 
     // the smallest such loss is |R| + max(0, |C \ R| - k + 1).
     if (current != nullptr) {
       std::set<std::string> readers;
-      if (const auto gen = secret.gens.find(current->gen); gen != secret.gens.end()) {
-        for (const auto& [member, key] : gen->second.holders) {
+      if (const history::Generation* gen = secret.generation_of(*current)) {
+        for (const auto& [member, key] : gen->holders) {
           if (active_member(state, member)) {
             readers.insert(member);
           }

@@ -30,6 +30,7 @@
 #include <escrow/connectors/c_string.hpp>
 #include <escrow/connectors/kinds.hpp>
 #include <escrow/connectors/template.hpp>
+#include <escrow/connectors/dynlib.hpp>
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
 
@@ -47,6 +48,35 @@
 namespace escrow::connector {
 
 namespace {
+// libcrypto.so.3 (OpenSSL), loaded on first use (dynlib.hpp): SHA-1 for the password hash.
+#define ESCROW_LIBCRYPTO_FUNCTIONS(X) \
+  X(EVP_Digest) \
+  X(EVP_sha1)
+ESCROW_DYNLIB_TABLE(LibCrypto, libcrypto, ESCROW_LIBCRYPTO_FUNCTIONS, "libcrypto.so.3", "libssl3")
+
+// libmariadb.so.3, loaded on first use (dynlib.hpp).
+#define ESCROW_LIBMARIADB_FUNCTIONS(X) \
+  X(mysql_close) \
+  X(mysql_errno) \
+  X(mysql_error) \
+  X(mysql_fetch_lengths) \
+  X(mysql_fetch_row) \
+  X(mysql_field_count) \
+  X(mysql_free_result) \
+  X(mysql_get_socket) \
+  X(mysql_get_timeout_value_ms) \
+  X(mysql_init) \
+  X(mysql_server_init) \
+  X(mysql_options) \
+  X(mysql_real_connect_cont) \
+  X(mysql_real_connect_start) \
+  X(mysql_real_escape_string) \
+  X(mysql_real_query_cont) \
+  X(mysql_real_query_start) \
+  X(mysql_store_result_cont) \
+  X(mysql_store_result_start)
+ESCROW_DYNLIB_TABLE(LibMariaDb, libmariadb, ESCROW_LIBMARIADB_FUNCTIONS, "libmariadb.so.3", "libmariadb3")
+
 
 enum class Tls { off, required, verify };
 
@@ -163,14 +193,14 @@ struct Connection
   ~Connection()
   {
     if (mysql != nullptr) {
-      mysql_close(mysql);
+      libmariadb().mysql_close(mysql);
     }
   }
   // At the deadline: no more waiting on the server, whatever state the call was in.
   void abandon()
   {
     if (mysql != nullptr) {
-      const my_socket fd = mysql_get_socket(mysql);
+      const my_socket fd = libmariadb().mysql_get_socket(mysql);
       if (fd >= 0) {
         ::shutdown(fd, SHUT_RDWR);
       }
@@ -180,9 +210,9 @@ struct Connection
 
 std::string error_of(MYSQL* mysql)
 {
-  const char* message = mysql_error(mysql);
+  const char* message = libmariadb().mysql_error(mysql);
   return fmt::format("{} (error {})", message != nullptr && message[0] != '\0' ? message : "unknown error",
-                     mysql_errno(mysql));
+                     libmariadb().mysql_errno(mysql));
 }
 
 // Drives one non-blocking call: `status` is what its _start returned, `cont` calls its _cont with
@@ -197,9 +227,9 @@ bool drive(Connection& connection, int status, Clock::time_point deadline, Cont 
       return false;
     }
     if ((status & MYSQL_WAIT_TIMEOUT) != 0) {
-      ms = std::min<int>(ms, static_cast<int>(mysql_get_timeout_value_ms(connection.mysql)));
+      ms = std::min<int>(ms, static_cast<int>(libmariadb().mysql_get_timeout_value_ms(connection.mysql)));
     }
-    pollfd fd{mysql_get_socket(connection.mysql), 0, 0};
+    pollfd fd{libmariadb().mysql_get_socket(connection.mysql), 0, 0};
     if ((status & MYSQL_WAIT_READ) != 0) {
       fd.events |= POLLIN;
     }
@@ -246,39 +276,39 @@ std::optional<Stop> connect(Connection& out,
                             Clock::time_point deadline)
 {
   static std::once_flag library;
-  std::call_once(library, [] { mysql_library_init(0, nullptr, nullptr); });
-  out.mysql = mysql_init(nullptr);
+  std::call_once(library, [] { libmariadb().mysql_server_init(0, nullptr, nullptr); });
+  out.mysql = libmariadb().mysql_init(nullptr);
   if (out.mysql == nullptr) {
     return Stop{"Connector/C: out of memory"};
   }
   MYSQL* mysql = out.mysql;
   const unsigned int seconds = static_cast<unsigned int>(std::max<std::int64_t>(1, connector.timeout));
-  if (mysql_options(mysql, MYSQL_OPT_NONBLOCK, nullptr) != 0) {
+  if (libmariadb().mysql_options(mysql, MYSQL_OPT_NONBLOCK, nullptr) != 0) {
     return Stop{"Connector/C: cannot use its non-blocking calls (out of memory)"};
   }
-  mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &seconds);
-  mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &seconds);
-  mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &seconds);
-  mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  libmariadb().mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &seconds);
+  libmariadb().mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &seconds);
+  libmariadb().mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &seconds);
+  libmariadb().mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
   const unsigned int no_local_infile = 0; // LOAD DATA LOCAL stays off (a null argument would turn it on)
-  mysql_options(mysql, MYSQL_OPT_LOCAL_INFILE, &no_local_infile);
+  libmariadb().mysql_options(mysql, MYSQL_OPT_LOCAL_INFILE, &no_local_infile);
   unsigned int protocol = settings.socket.empty() ? MYSQL_PROTOCOL_TCP : MYSQL_PROTOCOL_SOCKET;
-  mysql_options(mysql, MYSQL_OPT_PROTOCOL, &protocol);
+  libmariadb().mysql_options(mysql, MYSQL_OPT_PROTOCOL, &protocol);
   if (settings.tls != Tls::off) {
     const my_bool yes = 1;
-    mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &yes);
+    libmariadb().mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &yes);
     const my_bool verify = settings.tls == Tls::verify ? 1 : 0;
-    mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    libmariadb().mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
     if (!settings.tls_ca.empty()) {
-      mysql_options(mysql, MYSQL_OPT_SSL_CA, settings.tls_ca.c_str());
+      libmariadb().mysql_options(mysql, MYSQL_OPT_SSL_CA, settings.tls_ca.c_str());
     }
   }
   MYSQL* connected = nullptr;
-  const int status = mysql_real_connect_start(
+  const int status = libmariadb().mysql_real_connect_start(
     &connected, mysql, settings.socket.empty() ? settings.host.c_str() : nullptr,
     user != nullptr ? user : settings.user.c_str(), password, settings.database.empty() ? nullptr : settings.database.c_str(),
     settings.port, settings.socket.empty() ? nullptr : settings.socket.c_str(), 0);
-  if (!drive(out, status, deadline, [&](int events) { return mysql_real_connect_cont(&connected, mysql, events); })) {
+  if (!drive(out, status, deadline, [&](int events) { return libmariadb().mysql_real_connect_cont(&connected, mysql, events); })) {
     return Stop{fmt::format("cannot connect within {}s", connector.timeout), true};
   }
   if (connected == nullptr) {
@@ -300,35 +330,35 @@ std::optional<Stop> execute(Connection& connection,
   const auto late = [&] {
     return Stop{fmt::format("the statement did not finish within {}s (connection closed)", timeout), true};
   };
-  int status = mysql_real_query_start(&error, mysql, sql.data(), static_cast<unsigned long>(sql.size()));
-  if (!drive(connection, status, deadline, [&](int events) { return mysql_real_query_cont(&error, mysql, events); })) {
+  int status = libmariadb().mysql_real_query_start(&error, mysql, sql.data(), static_cast<unsigned long>(sql.size()));
+  if (!drive(connection, status, deadline, [&](int events) { return libmariadb().mysql_real_query_cont(&error, mysql, events); })) {
     return late();
   }
   if (error != 0) {
     return Stop{error_of(mysql)};
   }
   MYSQL_RES* result = nullptr;
-  status = mysql_store_result_start(&result, mysql);
-  if (!drive(connection, status, deadline, [&](int events) { return mysql_store_result_cont(&result, mysql, events); })) {
+  status = libmariadb().mysql_store_result_start(&result, mysql);
+  if (!drive(connection, status, deadline, [&](int events) { return libmariadb().mysql_store_result_cont(&result, mysql, events); })) {
     return late();
   }
   if (result == nullptr) {
-    if (mysql_field_count(mysql) != 0) {
+    if (libmariadb().mysql_field_count(mysql) != 0) {
       return Stop{error_of(mysql)};
     }
     return std::nullopt; // a statement without rows
   }
   std::optional<Stop> stop;
   if (first != nullptr) {
-    MYSQL_ROW row = mysql_fetch_row(result); // stored: no I/O
-    unsigned long* lengths = row != nullptr ? mysql_fetch_lengths(result) : nullptr;
+    MYSQL_ROW row = libmariadb().mysql_fetch_row(result); // stored: no I/O
+    unsigned long* lengths = row != nullptr ? libmariadb().mysql_fetch_lengths(result) : nullptr;
     if (row == nullptr || row[0] == nullptr || lengths == nullptr) {
       stop = Stop{"the statement returned no row"};
     } else {
       first->assign(row[0], lengths[0]);
     }
   }
-  mysql_free_result(result); // a stored result: no I/O
+  libmariadb().mysql_free_result(result); // a stored result: no I/O
   return stop;
 }
 
@@ -341,8 +371,9 @@ std::optional<SecretBytes> mysql_native_password_hash(const SecretBytes& value)
   unsigned int size1 = 0;
   unsigned int size2 = 0;
   const auto bytes = value.expose();
-  const bool ok = EVP_Digest(bytes.data(), bytes.size(), stage1.data(), &size1, EVP_sha1(), nullptr) == 1
-                  && size1 == 20 && EVP_Digest(stage1.data(), size1, stage2.data(), &size2, EVP_sha1(), nullptr) == 1
+  const LibCrypto& openssl = libcrypto();
+  const bool ok = openssl.EVP_Digest(bytes.data(), bytes.size(), stage1.data(), &size1, openssl.EVP_sha1(), nullptr) == 1
+                  && size1 == 20 && openssl.EVP_Digest(stage1.data(), size1, stage2.data(), &size2, openssl.EVP_sha1(), nullptr) == 1
                   && size2 == 20;
   crypto::wipe(stage1.data(), stage1.size()); // SHA1(value) logs in as the account: never kept
   if (!ok) {
@@ -369,7 +400,7 @@ namespace {
 std::string literal(MYSQL* mysql, const std::string& text)
 {
   std::string out(text.size() * 2 + 1, '\0');
-  const unsigned long size = mysql_real_escape_string(mysql, out.data(), text.data(), static_cast<unsigned long>(text.size()));
+  const unsigned long size = libmariadb().mysql_real_escape_string(mysql, out.data(), text.data(), static_cast<unsigned long>(text.size()));
   out.resize(size == static_cast<unsigned long>(-1) ? 0 : size);
   return "'" + out + "'";
 }

@@ -18,6 +18,7 @@
 #include <escrow/connectors/c_string.hpp>
 #include <escrow/connectors/kinds.hpp>
 #include <escrow/connectors/template.hpp>
+#include <escrow/connectors/dynlib.hpp>
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
 
@@ -31,6 +32,33 @@
 namespace escrow::connector {
 
 namespace {
+// libpq.so.5, loaded on first use (dynlib.hpp).
+#define ESCROW_LIBPQ_FUNCTIONS(X) \
+  X(PQcancel) \
+  X(PQclear) \
+  X(PQconnectPoll) \
+  X(PQconnectStartParams) \
+  X(PQconnectionUsedPassword) \
+  X(PQconninfoFree) \
+  X(PQconninfoParse) \
+  X(PQconsumeInput) \
+  X(PQencryptPasswordConn) \
+  X(PQerrorMessage) \
+  X(PQescapeIdentifier) \
+  X(PQescapeLiteral) \
+  X(PQfinish) \
+  X(PQfreeCancel) \
+  X(PQfreemem) \
+  X(PQgetCancel) \
+  X(PQgetResult) \
+  X(PQisBusy) \
+  X(PQresultErrorMessage) \
+  X(PQresultStatus) \
+  X(PQsendQuery) \
+  X(PQsocket) \
+  X(PQstatus)
+ESCROW_DYNLIB_TABLE(LibPq, libpq, ESCROW_LIBPQ_FUNCTIONS, "libpq.so.5", "libpq5")
+
 
 struct Connection
 {
@@ -41,7 +69,7 @@ struct Connection
   ~Connection()
   {
     if (conn != nullptr) {
-      PQfinish(conn); // libpq wipes its copy of the password
+      libpq().PQfinish(conn); // libpq wipes its copy of the password
     }
   }
 };
@@ -63,7 +91,7 @@ bool wait_socket(PGconn* conn, bool for_read, Clock::time_point deadline)
     if (ms == 0) {
       return false;
     }
-    pollfd fd{PQsocket(conn), static_cast<short>(for_read ? POLLIN : POLLOUT), 0};
+    pollfd fd{libpq().PQsocket(conn), static_cast<short>(for_read ? POLLIN : POLLOUT), 0};
     const int ready = ::poll(&fd, 1, ms);
     if (ready > 0) {
       return true;
@@ -97,12 +125,12 @@ std::optional<Stop> connect(Connection& out,
   }
   keywords.push_back(nullptr);
   values.push_back(nullptr);
-  out.conn = PQconnectStartParams(keywords.data(), values.data(), 1);
+  out.conn = libpq().PQconnectStartParams(keywords.data(), values.data(), 1);
   if (out.conn == nullptr) {
     return Stop{"libpq: out of memory"};
   }
-  if (PQstatus(out.conn) == CONNECTION_BAD) {
-    return Stop{"cannot connect: " + trimmed(PQerrorMessage(out.conn))};
+  if (libpq().PQstatus(out.conn) == CONNECTION_BAD) {
+    return Stop{"cannot connect: " + trimmed(libpq().PQerrorMessage(out.conn))};
   }
   PostgresPollingStatusType state = PGRES_POLLING_WRITING;
   for (;;) {
@@ -110,45 +138,45 @@ std::optional<Stop> connect(Connection& out,
       return std::nullopt;
     }
     if (state == PGRES_POLLING_FAILED) {
-      return Stop{"cannot connect: " + trimmed(PQerrorMessage(out.conn))};
+      return Stop{"cannot connect: " + trimmed(libpq().PQerrorMessage(out.conn))};
     }
     if (!wait_socket(out.conn, state == PGRES_POLLING_READING, deadline)) {
       return Stop{fmt::format("cannot connect within {}s", connector.timeout), true};
     }
-    state = PQconnectPoll(out.conn);
+    state = libpq().PQconnectPoll(out.conn);
   }
 }
 
 // Runs one statement; its error (or the deadline, which cancels it) is a Stop.
 std::optional<Stop> execute(PGconn* conn, const char* sql, Clock::time_point deadline, std::int64_t timeout)
 {
-  if (PQsendQuery(conn, sql) == 0) {
-    return Stop{trimmed(PQerrorMessage(conn))};
+  if (libpq().PQsendQuery(conn, sql) == 0) {
+    return Stop{trimmed(libpq().PQerrorMessage(conn))};
   }
   std::optional<Stop> stop;
   for (;;) {
-    while (PQisBusy(conn) != 0) {
+    while (libpq().PQisBusy(conn) != 0) {
       if (!wait_socket(conn, true, deadline)) {
-        if (PGcancel* cancel = PQgetCancel(conn)) {
+        if (PGcancel* cancel = libpq().PQgetCancel(conn)) {
           char ignored[256];
-          (void)PQcancel(cancel, ignored, sizeof ignored);
-          PQfreeCancel(cancel);
+          (void)libpq().PQcancel(cancel, ignored, sizeof ignored);
+          libpq().PQfreeCancel(cancel);
         }
         return Stop{fmt::format("the statement did not finish within {}s (cancelled)", timeout), true};
       }
-      if (PQconsumeInput(conn) == 0) {
-        return Stop{trimmed(PQerrorMessage(conn))};
+      if (libpq().PQconsumeInput(conn) == 0) {
+        return Stop{trimmed(libpq().PQerrorMessage(conn))};
       }
     }
-    PGresult* result = PQgetResult(conn);
+    PGresult* result = libpq().PQgetResult(conn);
     if (result == nullptr) {
       return stop;
     }
-    const ExecStatusType status = PQresultStatus(result);
+    const ExecStatusType status = libpq().PQresultStatus(result);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !stop) {
-      stop = Stop{trimmed(PQresultErrorMessage(result))};
+      stop = Stop{trimmed(libpq().PQresultErrorMessage(result))};
     }
-    PQclear(result);
+    libpq().PQclear(result);
   }
 }
 
@@ -174,10 +202,10 @@ public:
       fail(ErrorKind::usage, "connector {}: --alternate-role must name another role than --role", spec.name);
     }
     char* error = nullptr;
-    PQconninfoOption* options = PQconninfoParse(spec.conninfo.c_str(), &error);
+    PQconninfoOption* options = libpq().PQconninfoParse(spec.conninfo.c_str(), &error);
     if (options == nullptr) {
       const std::string reason = error != nullptr ? trimmed(error) : std::string("out of memory");
-      PQfreemem(error);
+      libpq().PQfreemem(error);
       fail(ErrorKind::usage, "connector {}: --conninfo: {}", spec.name, one_line(reason, 200));
     }
     bool password = false;
@@ -186,7 +214,7 @@ public:
         password = true;
       }
     }
-    PQconninfoFree(options);
+    libpq().PQconninfoFree(options);
     if (password) {
       throw Error(ErrorKind::usage,
                   fmt::format("connector {}: --conninfo must not hold a password (it is stored in clear)", spec.name))
@@ -263,23 +291,23 @@ private:
     }
     PGconn* conn = connection.conn;
     const SecretBytes password = c_string(value);
-    char* verifier = PQencryptPasswordConn(conn, c_str(password), role_name.c_str(), "scram-sha-256");
+    char* verifier = libpq().PQencryptPasswordConn(conn, c_str(password), role_name.c_str(), "scram-sha-256");
     if (verifier == nullptr) {
-      return Stop{"cannot compute the SCRAM-SHA-256 verifier: " + trimmed(PQerrorMessage(conn))};
+      return Stop{"cannot compute the SCRAM-SHA-256 verifier: " + trimmed(libpq().PQerrorMessage(conn))};
     }
     SecretBytes verifier_bytes = SecretBytes::from(verifier);
     crypto::wipe(verifier, std::strlen(verifier));
-    PQfreemem(verifier);
+    libpq().PQfreemem(verifier);
     redactor.add("scram-verifier", verifier_bytes);
 
-    char* role = PQescapeIdentifier(conn, role_name.c_str(), role_name.size());
+    char* role = libpq().PQescapeIdentifier(conn, role_name.c_str(), role_name.size());
     if (role == nullptr) {
-      return Stop{"cannot quote the role name: " + trimmed(PQerrorMessage(conn))};
+      return Stop{"cannot quote the role name: " + trimmed(libpq().PQerrorMessage(conn))};
     }
-    char* literal = PQescapeLiteral(conn, c_str(c_string(verifier_bytes)), verifier_bytes.size());
+    char* literal = libpq().PQescapeLiteral(conn, c_str(c_string(verifier_bytes)), verifier_bytes.size());
     if (literal == nullptr) {
-      PQfreemem(role);
-      return Stop{"cannot quote the verifier: " + trimmed(PQerrorMessage(conn))};
+      libpq().PQfreemem(role);
+      return Stop{"cannot quote the verifier: " + trimmed(libpq().PQerrorMessage(conn))};
     }
     SecretWriter sql;
     sql.append("ALTER ROLE ");
@@ -287,9 +315,9 @@ private:
     sql.append(" PASSWORD ");
     sql.append(literal);
     sql.append(std::string_view("\0", 1));
-    PQfreemem(role);
+    libpq().PQfreemem(role);
     crypto::wipe(literal, std::strlen(literal));
-    PQfreemem(literal);
+    libpq().PQfreemem(literal);
     const SecretBytes statement = sql.take();
     if (auto stop = execute(conn, c_str(statement), deadline, connector.timeout)) {
       return stop;
@@ -298,12 +326,12 @@ private:
       // Re-applying the old value after a failed rotation: the other role holds the failed new
       // value. Its password is removed, so that value logs in nowhere; the next rotation sets it.
       const std::string& other = role_for_slot(connector, 1 - invocation.slot);
-      char* quoted = PQescapeIdentifier(conn, other.c_str(), other.size());
+      char* quoted = libpq().PQescapeIdentifier(conn, other.c_str(), other.size());
       if (quoted == nullptr) {
-        return Stop{"cannot quote the role name: " + trimmed(PQerrorMessage(conn))};
+        return Stop{"cannot quote the role name: " + trimmed(libpq().PQerrorMessage(conn))};
       }
       const std::string clear = std::string("ALTER ROLE ") + quoted + " PASSWORD NULL";
-      PQfreemem(quoted);
+      libpq().PQfreemem(quoted);
       return execute(conn, clear.c_str(), deadline, connector.timeout);
     }
     return std::nullopt;
@@ -319,7 +347,7 @@ private:
     if (auto stop = connect(connection, connector, role.c_str(), c_str(password), deadline)) {
       return stop;
     }
-    if (PQconnectionUsedPassword(connection.conn) == 0) {
+    if (libpq().PQconnectionUsedPassword(connection.conn) == 0) {
       return Stop{fmt::format("the server let {} in without asking for a password (trust or peer authentication), "
                               "so the new value is not checked",
                               role)};

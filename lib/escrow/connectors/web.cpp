@@ -1,8 +1,11 @@
 #include <escrow/connectors/template.hpp>
 #include <escrow/connectors/web.hpp>
+#include <escrow/connectors/dynlib.hpp>
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
 
+// The calls go through a table (dynlib.hpp), which curl's type-checking macros cannot wrap.
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -13,12 +16,30 @@
 namespace escrow::connector::web {
 
 namespace {
+// libcurl.so.4, loaded on first use (dynlib.hpp).
+#define ESCROW_LIBCURL_FUNCTIONS(X) \
+  X(curl_easy_cleanup) \
+  X(curl_easy_getinfo) \
+  X(curl_easy_init) \
+  X(curl_easy_perform) \
+  X(curl_easy_setopt) \
+  X(curl_easy_strerror) \
+  X(curl_free) \
+  X(curl_global_init) \
+  X(curl_slist_append) \
+  X(curl_slist_free_all) \
+  X(curl_url) \
+  X(curl_url_cleanup) \
+  X(curl_url_get) \
+  X(curl_url_set)
+ESCROW_DYNLIB_TABLE(LibCurl, libcurl, ESCROW_LIBCURL_FUNCTIONS, "libcurl.so.4", "libcurl4")
+
 
 void global_init()
 {
   static std::once_flag once;
   std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (libcurl().curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       fail(ErrorKind::io, "libcurl cannot start");
     }
   });
@@ -36,19 +57,19 @@ UrlParts parts_of(std::string_view url)
 {
   UrlParts parts;
   const std::string text(url);
-  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> handle(curl_url(), curl_url_cleanup);
+  std::unique_ptr<CURLU, decltype(libcurl().curl_url_cleanup)> handle(libcurl().curl_url(), libcurl().curl_url_cleanup);
   if (!handle) {
     fail(ErrorKind::io, "libcurl: out of memory");
   }
-  if (curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK) {
+  if (libcurl().curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK) {
     parts.problem = "is not a valid URL";
     return parts;
   }
   const auto get = [&](CURLUPart part, std::string& out) {
     char* value = nullptr;
-    if (curl_url_get(handle.get(), part, &value, 0) == CURLUE_OK && value != nullptr) {
+    if (libcurl().curl_url_get(handle.get(), part, &value, 0) == CURLUE_OK && value != nullptr) {
       out = value;
-      curl_free(value);
+      libcurl().curl_free(value);
       return true;
     }
     return false;
@@ -104,7 +125,7 @@ struct HeaderList
         crypto::wipe(item->data, std::strlen(item->data));
       }
     }
-    curl_slist_free_all(list);
+    libcurl().curl_slist_free_all(list);
   }
   void add(std::string_view line)
   {
@@ -113,7 +134,7 @@ struct HeaderList
     writer.append(line);
     writer.append(std::string_view("\0", 1));
     const SecretBytes text = writer.take();
-    curl_slist* next = curl_slist_append(list, reinterpret_cast<const char*>(text.expose().data()));
+    curl_slist* next = libcurl().curl_slist_append(list, reinterpret_cast<const char*>(text.expose().data()));
     if (next == nullptr) {
       fail(ErrorKind::io, "libcurl: out of memory");
     }
@@ -158,7 +179,7 @@ Response perform(const Request& request)
     return response;
   }
   const UrlParts parts = parts_of(request.url);
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  std::unique_ptr<CURL, decltype(libcurl().curl_easy_cleanup)> curl(libcurl().curl_easy_init(), libcurl().curl_easy_cleanup);
   if (!curl) {
     fail(ErrorKind::io, "libcurl: cannot start a request");
   }
@@ -170,52 +191,52 @@ Response perform(const Request& request)
   }
   headers.add("Expect:"); // no 100-continue round trip
   SecretWriter received;
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED));
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "escrow");
+  libcurl().curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
+  libcurl().curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+  libcurl().curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  libcurl().curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  libcurl().curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  libcurl().curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  libcurl().curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  libcurl().curl_easy_setopt(h, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_IGNORED));
+  libcurl().curl_easy_setopt(h, CURLOPT_USERAGENT, "escrow");
   const auto timeout_ms = static_cast<long>(std::max<std::int64_t>(request.timeout.count(), 1));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  libcurl().curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+  libcurl().curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
   if (parts.scheme == "http") {
-    curl_easy_setopt(h, CURLOPT_PROXY, ""); // loopback: never through a proxy
+    libcurl().curl_easy_setopt(h, CURLOPT_PROXY, ""); // loopback: never through a proxy
   }
   curl_blob ca{};
   if (!request.cacert.empty()) {
     ca.data = const_cast<char*>(request.cacert.data());
     ca.len = request.cacert.size();
     ca.flags = CURL_BLOB_COPY;
-    curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
-    curl_easy_setopt(h, CURLOPT_CAPATH, nullptr); // these CAs only, not the system's as well
+    libcurl().curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+    libcurl().curl_easy_setopt(h, CURLOPT_CAPATH, nullptr); // these CAs only, not the system's as well
   }
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.list);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &received);
+  libcurl().curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.list);
+  libcurl().curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+  libcurl().curl_easy_setopt(h, CURLOPT_WRITEDATA, &received);
   if (request.method == "GET") {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    libcurl().curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   } else {
     // POSTFIELDS points at the caller's locked buffer (libcurl does not copy it).
     static const char k_empty[] = "";
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+    libcurl().curl_easy_setopt(h, CURLOPT_POSTFIELDS,
                      request.body != nullptr ? reinterpret_cast<const char*>(request.body->expose().data()) : k_empty);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+    libcurl().curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body != nullptr ? request.body->size() : 0));
     if (request.method != "POST") {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+      libcurl().curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
   }
-  const CURLcode code = curl_easy_perform(h);
+  const CURLcode code = libcurl().curl_easy_perform(h);
   long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  libcurl().curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   response.body = received.take();
   if (code != CURLE_OK) {
     response.timed_out = code == CURLE_OPERATION_TIMEDOUT;
-    response.error = error_buffer[0] != '\0' ? std::string(error_buffer) : std::string(curl_easy_strerror(code));
+    response.error = error_buffer[0] != '\0' ? std::string(error_buffer) : std::string(libcurl().curl_easy_strerror(code));
     return response;
   }
   response.sent = true;

@@ -296,6 +296,7 @@ std::optional<Place> place_of(const fs::path& vault_path)
   }
   Place place;
   place.top = *top;
+  place.git_dir = git_dir;
   const std::string head = read_small(git_dir / "HEAD");
   if (head.empty()) {
     return std::nullopt; // not a repository git would recognise

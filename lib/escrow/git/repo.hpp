@@ -107,6 +107,7 @@ struct Place
 {
   std::filesystem::path top;
   std::optional<std::string> branch; // nullopt: a detached HEAD
+  std::filesystem::path git_dir;     // the work tree's git folder (.git, or a linked worktree's)
   std::string key() const;           // "TOP@BRANCH", "TOP@(detached)"
 };
 std::optional<Place> place_of(const std::filesystem::path& vault_path);

@@ -29,11 +29,6 @@ constexpr std::size_t k_max_choices = std::size_t{16} << 20;
 constexpr unsigned k_file_mode = 0644; // committed to git (store.cpp)
 constexpr std::string_view k_choices_format = "escrow-resolve/1";
 
-struct Choices
-{
-  std::string merge_head;
-  std::set<Hash> voids;
-};
 
 std::string hash_b64(const Hash& h)
 {
@@ -51,8 +46,20 @@ Hash hash_of_b64(const std::string& text, std::string_view what)
   return h;
 }
 
+std::set<Hash> read_hashes(const canonical::Json& json, const std::string& what)
+{
+  std::set<Hash> out;
+  for (const canonical::Json& h : json) {
+    if (!h.is_string()) {
+      fail(ErrorKind::integrity, "{}: an entry hash that is not a string", what);
+    }
+    out.insert(hash_of_b64(h.get<std::string>(), what));
+  }
+  return out;
+}
+
 // The choices made so far for this merge (a file of another merge is ignored: stale).
-std::set<Hash> read_choices(const fs::path& path, const std::string& merge_head)
+history::ResolveArgs read_choices(const fs::path& path, const std::string& merge_head)
 {
   const auto file = util::open_regular_if_exists(path, O_RDONLY, util::Links::refuse);
   if (!file) {
@@ -67,23 +74,60 @@ std::set<Hash> read_choices(const fs::path& path, const std::string& merge_head)
   if (json.value("merge_head", "") != merge_head) {
     return {};
   }
-  std::set<Hash> out;
-  for (const canonical::Json& h : json["void"]) {
-    if (!h.is_string()) {
-      fail(ErrorKind::integrity, "{}: void: an entry hash that is not a string", what);
+  history::ResolveArgs out;
+  out.voided = read_hashes(json["void"], what + ": void");
+  if (json.contains("exposed")) {
+    if (!json["exposed"].is_array()) {
+      fail(ErrorKind::integrity, "{}: exposed: not a list", what);
     }
-    out.insert(hash_of_b64(h.get<std::string>(), what));
+    out.exposed = read_hashes(json["exposed"], what + ": exposed");
+  }
+  if (json.contains("rotations")) {
+    if (!json["rotations"].is_array()) {
+      fail(ErrorKind::integrity, "{}: rotations: not a list", what);
+    }
+    for (const canonical::Json& r : json["rotations"]) {
+      if (!r.is_object() || !r.contains("secret") || !r["secret"].is_string() || !r.contains("current")
+          || !r["current"].is_string() || !r.contains("renumber") || !r["renumber"].is_object()) {
+        fail(ErrorKind::integrity, "{}: rotations: not a rotation race choice", what);
+      }
+      history::RaceResolution race;
+      race.secret = r["secret"].get<std::string>();
+      race.current = r["current"].get<std::string>();
+      for (const auto& item : r["renumber"].items()) {
+        if (!item.value().is_number_integer()) {
+          fail(ErrorKind::integrity, "{}: rotations: renumber: not a version number", what);
+        }
+        race.renumber[item.key()] = item.value().get<std::int64_t>();
+      }
+      out.rotations.push_back(std::move(race));
+    }
   }
   return out;
 }
 
-void write_choices(const fs::path& path, const std::string& merge_head, const std::set<Hash>& voids)
+void write_choices(const fs::path& path, const std::string& merge_head, const history::ResolveArgs& choices)
 {
-  canonical::Json list = canonical::Json::array();
-  for (const Hash& h : voids) {
-    list.push_back(hash_b64(h));
+  const auto hashes = [](const std::set<Hash>& set) {
+    canonical::Json list = canonical::Json::array();
+    for (const Hash& h : set) {
+      list.push_back(hash_b64(h));
+    }
+    return list;
+  };
+  canonical::Json rotations = canonical::Json::array();
+  for (const history::RaceResolution& r : choices.rotations) {
+    canonical::Json renumber = canonical::Json::object();
+    for (const auto& [vid, v] : r.renumber) {
+      renumber[vid] = v;
+    }
+    rotations.push_back(canonical::Json{{"current", r.current}, {"renumber", renumber}, {"secret", r.secret}});
   }
-  const canonical::Json json{{"format", std::string(k_choices_format)}, {"merge_head", merge_head}, {"void", list}};
+  const canonical::Json json{{"exposed", hashes(choices.exposed)},
+                             {"format", std::string(k_choices_format)},
+                             {"merge_head", merge_head},
+                             {"rotations", rotations},
+                             {"void", hashes(choices.voided)}};
   AtomicFile file(path);
   file.write(canonical::dump(json) + "\n");
   file.commit();
@@ -150,52 +194,82 @@ ResolveReport resolve_merge(const ResolveOptions& options)
   const std::string choices_rel = trimmed(repo.run_checked({"rev-parse", "--git-path", "escrow-resolve.json"}).out);
   const fs::path choices_file = fs::path(choices_rel).is_absolute() ? fs::path(choices_rel) : repo.top() / choices_rel;
   const std::string head_commit = trimmed(merge_head);
-  const std::set<Hash> chosen = read_choices(choices_file, head_commit);
+  const history::ResolveArgs chosen = read_choices(choices_file, head_commit);
 
   ResolveReport report;
-  report.analysis = history::analyse_merge(ours, theirs, chosen, "", journal_rel);
+  report.analysis = history::analyse_choices(ours, theirs, chosen, "", journal_rel);
   if (options.action == ResolveOptions::Action::list) {
     return report;
   }
 
   // The choice, then the resolver's authority over it.
-  std::set<Hash> voids;
-  if (options.action == ResolveOptions::Action::keep) {
+  history::ResolveArgs choices = chosen;
+  const auto with_voids = [](const history::MergeAnalysis& analysis, std::set<Hash> voids) {
+    history::ResolveArgs out = history::choices_of(analysis);
+    out.voided = std::move(voids);
+    return out;
+  };
+  if (options.action == ResolveOptions::Action::keep || options.action == ResolveOptions::Action::keep_exposed) {
     if (options.number == 0) {
       fail(ErrorKind::usage, "resolve: conflicts are numbered from 1");
     }
-    voids = history::keep_side(report.analysis, options.number - 1, options.keep);
+    choices = options.action == ResolveOptions::Action::keep
+                ? with_voids(report.analysis, history::keep_side(report.analysis, options.number - 1, options.keep))
+                : history::keep_exposed(report.analysis, options.number - 1);
+  } else if (options.action == ResolveOptions::Action::current) {
+    choices = history::choose_current(report.analysis, options.secret, options.vid);
   } else {
     if (report.analysis.conflicts.empty()) {
       fail(ErrorKind::usage, "{}: no conflict is left to settle", journal_rel);
     }
     history::MergeAnalysis step = report.analysis;
-    voids = chosen;
     for (std::size_t guard = 0; !step.conflicts.empty(); ++guard) {
       const history::MergeConflict& first = step.conflicts.front();
-      if (first.suggestion != history::SuggestionKind::keep || guard > 1000) {
-        // keep_side explains what cannot be settled by keeping a side (and refuses).
-        (void)history::keep_side(step, 0, first.keep);
+      if (guard > 1000) {
         fail(ErrorKind::failed, "{}: the suggestions do not settle the merge", journal_rel);
       }
-      voids = history::keep_side(step, 0, first.keep);
-      step = history::analyse_merge(ours, theirs, voids, "", journal_rel);
+      if (first.suggestion == history::SuggestionKind::rotation_race) {
+        // The rule's suggestion is shown, never applied silently (vault-2-merge.md §5).
+        throw Error(ErrorKind::failed,
+                    fmt::format("{}: a rotation race of {}: both versions are kept and the resolver chooses the "
+                                "current one; --suggested does not choose it (suggested: {}, {})",
+                                journal_rel, first.secret, first.current, first.why))
+          .hint(fmt::format("escrow resolve {} --current {}", first.secret, first.current));
+      }
+      choices = first.suggestion == history::SuggestionKind::keep_exposed
+                  ? history::keep_exposed(step, 0)
+                  : with_voids(step, history::keep_side(step, 0, first.keep));
+      step = history::analyse_choices(ours, theirs, choices, "", journal_rel);
     }
   }
   const Identity identity = options.identity();
-  history::MergeAnalysis after = history::analyse_merge(ours, theirs, voids, identity.pub.name, journal_rel);
+  history::MergeAnalysis after = history::analyse_choices(ours, theirs, choices, identity.pub.name, journal_rel);
   if (!after.refusals.empty()) {
     throw Error(ErrorKind::access, fmt::format("{}: {}", journal_rel, after.refusals.front()))
-      .hint("the author of an operation, or a member who may do what it did, can void it");
+      .hint("the author of an operation, or a member who may do what it did, can void it; the owner or a rotator "
+            "of a secret keeps its rotation exposed or settles its rotation race");
   }
-  for (const Hash& h : voids) {
-    if (chosen.count(h) == 0) {
+  for (const Hash& h : choices.voided) {
+    if (chosen.voided.count(h) == 0) {
       report.voided_now.push_back(h);
+    }
+  }
+  for (const Hash& h : choices.exposed) {
+    if (chosen.exposed.count(h) == 0) {
+      report.exposed_now.push_back(h);
+    }
+  }
+  for (const history::RaceResolution& r : choices.rotations) {
+    const bool before = std::any_of(chosen.rotations.begin(), chosen.rotations.end(), [&](const auto& c) {
+      return c.secret == r.secret && c.current == r.current;
+    });
+    if (!before) {
+      report.settled_now.push_back(r);
     }
   }
   report.analysis = std::move(after);
   if (!report.analysis.conflicts.empty()) {
-    write_choices(choices_file, head_commit, voids);
+    write_choices(choices_file, head_commit, choices);
     return report;
   }
 
@@ -226,6 +300,72 @@ ResolveReport resolve_merge(const ResolveOptions& options)
   report.garbage_lines = sealed.garbage_lines;
   report.staged = {head_rel, journal_rel, keys_rel};
   return report;
+}
+
+std::function<std::optional<history::UnresolvedMerge>()> unresolved_merge_source(const fs::path& vault_path,
+                                                                                 const fs::path& git_dir)
+{
+  return [vault_path, git_dir]() -> std::optional<history::UnresolvedMerge> {
+    std::error_code ignored;
+    if (!fs::exists(git_dir / "MERGE_HEAD", ignored)) {
+      return std::nullopt;
+    }
+    const std::optional<Repo> found = Repo::find(vault_path);
+    if (!found) {
+      return std::nullopt;
+    }
+    const Repo& repo = *found;
+    const std::string journal_rel = repo.relative(history::VaultPaths::of(vault_path).journal);
+    const std::vector<FileStatus> status = repo.status({journal_rel});
+    if (std::none_of(status.begin(), status.end(), [](const FileStatus& s) { return s.unmerged(); })) {
+      return std::nullopt;
+    }
+    const Run theirs = repo.run({"show", fmt::format(":3:{}", journal_rel)}, k_max_journal_read);
+    const Run merge_head = repo.run({"rev-parse", "-q", "--verify", "MERGE_HEAD"});
+    if (!theirs.ok() || !merge_head.ok()) {
+      return std::nullopt; // not a merge escrow's driver stopped (theirs deleted the file…)
+    }
+    std::string head = merge_head.out;
+    while (!head.empty() && (head.back() == '\n' || head.back() == '\r')) {
+      head.pop_back();
+    }
+    std::string choices = repo.run_checked({"rev-parse", "--git-path", "escrow-resolve.json"}).out;
+    while (!choices.empty() && (choices.back() == '\n' || choices.back() == '\r')) {
+      choices.pop_back();
+    }
+    const fs::path choices_file = fs::path(choices).is_absolute() ? fs::path(choices) : repo.top() / choices;
+    history::UnresolvedMerge out;
+    out.theirs = theirs.out;
+    try {
+      out.voids = read_choices(choices_file, head).voided;
+    } catch (const Error&) {
+      // A damaged choices file: resolve reports it; the merge is unresolved all the same.
+    }
+    return out;
+  };
+}
+
+void stage_vault(const fs::path& vault_path)
+{
+  const history::VaultPaths paths = history::VaultPaths::of(vault_path);
+  const std::optional<Repo> found = Repo::find(vault_path);
+  if (!found) {
+    fail(ErrorKind::usage, "{}: not inside a git work tree", paths.head.string());
+  }
+  found->run_checked({"add", "--", found->relative(paths.head), found->relative(paths.journal),
+                      found->relative(paths.keys)});
+}
+
+void commit_merge(const fs::path& vault_path)
+{
+  const history::VaultPaths paths = history::VaultPaths::of(vault_path);
+  const std::optional<Repo> found = Repo::find(vault_path);
+  if (!found) {
+    fail(ErrorKind::usage, "{}: not inside a git work tree", paths.head.string());
+  }
+  if (found->merging()) {
+    found->run_checked({"commit", "-q", "--no-edit"});
+  }
 }
 
 } // namespace escrow::git

@@ -3,6 +3,7 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/error.hpp>
 #include <escrow/git/history.hpp>
+#include <escrow/git/resolve.hpp>
 #include <escrow/history/textconv.hpp>
 #include <escrow/util/escape.hpp>
 #include <escrow/util/file.hpp>
@@ -152,6 +153,16 @@ SyncReport sync_vault_v2(const Repo& repo, const VaultSyncOptions& options)
   const history::VaultPaths paths = history::VaultPaths::of(options.vault_path);
   const std::vector<std::string> files{repo.relative(paths.head), repo.relative(paths.journal),
                                        repo.relative(paths.keys)};
+  // A merge git stopped on the journal is settled by escrow resolve, never committed or pushed as
+  // it is (docs/design/vault-2-merge.md §3 "Commands while a merge is unresolved").
+  if (const std::optional<Place> place = place_of(options.vault_path)) {
+    if (const auto merge = unresolved_merge_source(options.vault_path, place->git_dir)()) {
+      if (const auto unresolved =
+            history::assess_unresolved(read_or_empty(paths.journal, k_max_journal_read), *merge, paths.journal.string())) {
+        throw unresolved->refusal("no write until it is resolved (nothing is committed, pulled or pushed)");
+      }
+    }
+  }
   if (options.verify) {
     options.verify();
   }

@@ -151,6 +151,12 @@ void retain(Secret& secret, std::int64_t keep, Trace& trace)
       trace.deleted.push_back(KeyWrite{KeyLine{KeyLineKind::share, secret.name, 0, vid, custodian, {}}, k, false});
     }
     delete_grants(secret, vid, version, trace);
+    if (version.race_gen) {
+      // A settled rotation race's own generation goes with its version (vault-2-merge.md §5).
+      for (const auto& [member, k] : version.race_gen->holders) {
+        trace.deleted.push_back(KeyWrite{KeyLine{KeyLineKind::reader, secret.name, version.gen, {}, member, {}}, k, false});
+      }
+    }
     for (auto& [id, request] : secret.requests) {
       for (auto it = request.approvals.begin(); it != request.approvals.end();) {
         if (it->second.vid == vid) {
@@ -167,7 +173,7 @@ void retain(Secret& secret, std::int64_t keep, Trace& trace)
   for (auto it = secret.gens.begin(); it != secret.gens.end();) {
     const std::int64_t g = it->first;
     const bool used = std::any_of(secret.versions.begin(), secret.versions.end(),
-                                  [g](const auto& item) { return item.second.gen == g; });
+                                  [g](const auto& item) { return item.second.gen == g && !item.second.race_gen; });
     if (used) {
       ++it;
       continue;
@@ -470,6 +476,20 @@ struct Effects
       held_live = held_live || std::any_of(secret.versions.begin(), secret.versions.end(), [&](const auto& item) {
                     return item.second.gen == generation && live(item.second);
                   });
+    }
+    for (auto& [vid, version] : secret.versions) {
+      // A settled rotation race's own generation (vault-2-merge.md §5) loses the member's key too.
+      if (!version.race_gen) {
+        continue;
+      }
+      const auto it = version.race_gen->holders.find(a.member);
+      if (it == version.race_gen->holders.end()) {
+        continue;
+      }
+      trace.deleted.push_back(
+        KeyWrite{KeyLine{KeyLineKind::reader, secret.name, version.gen, {}, a.member, {}}, it->second, false});
+      version.race_gen->holders.erase(it);
+      held_live = held_live || live(version);
     }
     if (held_live) {
       add_due(secret, fmt::format("unshared from {}", a.member), ctx.ts);

@@ -298,8 +298,8 @@ bool can_read(const State& s, std::string_view member, const Secret& secret, std
   if (version == nullptr || !active(s, member)) {
     return false;
   }
-  const auto gen = secret.gens.find(version->gen);
-  if (gen != secret.gens.end() && gen->second.holders.count(std::string(member)) > 0) {
+  const Generation* gen = secret.generation_of(*version);
+  if (gen != nullptr && gen->holders.count(std::string(member)) > 0) {
     return true;
   }
   const auto grant = version->grants.find(std::string(member));
@@ -1081,16 +1081,9 @@ Verdict may_acknowledge_loss(const State& s, const Context& ctx, const JournalLo
   return no_key_lines(k, ctx);
 }
 
-Verdict may_resolve(const State&, const Context& ctx, const ResolveArgs& a)
+Verdict may_resolve(const State&, const Context& ctx, const ResolveArgs&)
 {
-  constexpr OpKind k = OpKind::resolve;
-  if (!a.exposed.empty()) {
-    return refuse(k, "keeping an exposed rotation (exposed) is not supported by this escrow yet");
-  }
-  if (!a.rotations.empty()) {
-    return refuse(k, "settling a rotation race (rotations) is not supported by this escrow yet");
-  }
-  return no_key_lines(k, ctx);
+  return no_key_lines(OpKind::resolve, ctx);
 }
 
 // ---- dispatch ----
@@ -1292,6 +1285,68 @@ Verdict may_void(const State& before, const Entry& voided, std::string_view reso
                         v->reason);
     r.hint = fmt::format("{} or a member who may do what it did can resolve this conflict", voided.actor);
     return r;
+  }
+  return std::nullopt;
+}
+
+Verdict may_expose(const State& merged, const Entry& exposed, std::string_view resolver,
+                   const std::vector<const Entry*>& other)
+{
+  constexpr OpKind k = OpKind::resolve;
+  const std::string what = fmt::format("entry {} ({} by {})", short_hash(exposed.hash), action_name(exposed.action),
+                                       exposed.actor);
+  const OpKind kind = exposed.op ? exposed.op->kind() : OpKind::resolve;
+  if (kind != OpKind::rotate_start && kind != OpKind::confirm && kind != OpKind::rotate_finish
+      && kind != OpKind::rotate_fail) {
+    return refuse(k, "{} is not a rotation operation: only rotations are kept exposed", what);
+  }
+  const bool lost_access = std::any_of(other.begin(), other.end(), [](const Entry* e) {
+    if (e == nullptr || !e->op) {
+      return false;
+    }
+    const OpKind o = e->op->kind();
+    return o == OpKind::member_remove || o == OpKind::member_set || o == OpKind::unshare || o == OpKind::secret_set
+           || o == OpKind::custodians_set;
+  });
+  if (!lost_access) {
+    return refuse(k, "{}: nobody lost access on the other side of the merge, so there is nothing to keep exposed",
+                  what);
+  }
+  std::set<std::string> secrets;
+  std::visit(
+    [&](const auto& a) {
+      using T = std::decay_t<decltype(a)>;
+      if constexpr (std::is_same_v<T, ConfirmArgs>) {
+        secrets.insert(a.secret);
+      } else if constexpr (std::is_same_v<T, RotateStartArgs> || std::is_same_v<T, RotateFinishArgs>
+                           || std::is_same_v<T, RotateFailArgs>) {
+        for (const auto& item : a.items) {
+          secrets.insert(item.secret);
+        }
+      }
+    },
+    exposed.op->args);
+  for (const std::string& name : secrets) {
+    const Secret* secret = merged.secret(name);
+    if (secret == nullptr || !owner_or_rotator(merged, resolver, *secret)) {
+      return refuse(k, "{} may not keep {} exposed: only the owner{} or a rotator of {} may", resolver, what,
+                    secret != nullptr ? fmt::format(" ({})", secret->owner) : std::string(),
+                    secret != nullptr ? secret->env : name);
+    }
+  }
+  return std::nullopt;
+}
+
+Verdict may_settle_race(const State& merged, std::string_view secret_name, std::string_view resolver)
+{
+  constexpr OpKind k = OpKind::resolve;
+  const Secret* secret = merged.secret(secret_name);
+  if (secret == nullptr) {
+    return refuse(k, "no secret {} in the merged vault", secret_name);
+  }
+  if (!owner_or_rotator(merged, resolver, *secret)) {
+    return refuse(k, "{} may not settle the rotation race of {}: only the owner ({}) or a rotator of {} may", resolver,
+                  secret_name, secret->owner, secret->env);
   }
   return std::nullopt;
 }

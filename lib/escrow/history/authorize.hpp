@@ -109,9 +109,9 @@ void require_authorized(const State& before, const Entry& entry, ErrorKind kind,
 // The part of journal-loss the state decides (an admin of "*", a reason); that the hashes are
 // absent from the journal and were events is the replay's check (it knows the journal).
 [[nodiscard]] Verdict may_acknowledge_loss(const State&, const Context&, const JournalLossArgs&);
-// The part of resolve the state decides: no key lines, nothing but voids (exposed rotations and
-// rotation races are refused: not supported yet). What it voids is judged at its merge point by
-// the replay (merge_check.hpp), one voided operation at a time, with may_void.
+// The part of resolve the state decides: no key lines. What it voids, keeps exposed and settles
+// is judged at its merge point by the replay (merge_check.hpp): may_void for each voided
+// operation, may_expose for each exposed one, may_settle_race for each rotation race.
 [[nodiscard]] Verdict may_resolve(const State&, const Context&, const ResolveArgs&);
 // resolve's rule for one operation it voids (vault-2-operations.md §5.5, vault-2-merge.md §5):
 // `resolver` is its author, or could have done it — the same operation by the resolver, judged
@@ -121,5 +121,15 @@ void require_authorized(const State& before, const Entry& entry, ErrorKind kind,
 // recorded rotate-fail cancelled for it: a published pending value may be in a connector.
 [[nodiscard]] Verdict may_void(const State& before, const Entry& voided, std::string_view resolver,
                                const std::vector<const Entry*>& side);
+// resolve's rule for a rotation operation it keeps exposed (vault-2-operations.md §5.5, "exposed";
+// vault-2-merge.md §3 table): a rotation operation (rotate-start, confirm, rotate-finish,
+// rotate-fail) of one side of the merge, the other side (`other`: its operations) took access away
+// from someone (member-remove, member-set, unshare, secret-set, custodians-set), and `resolver` is
+// the owner or a rotator reaching the secret's environment in `merged` (who may rotate it).
+[[nodiscard]] Verdict may_expose(const State& merged, const Entry& exposed, std::string_view resolver,
+                                 const std::vector<const Entry*>& other);
+// resolve's rule for a rotation race (vault-2-merge.md §5 rule 2): `resolver` is the owner or a
+// rotator reaching the secret's environment in `merged` (the rotation predicate).
+[[nodiscard]] Verdict may_settle_race(const State& merged, std::string_view secret, std::string_view resolver);
 
 } // namespace escrow::history

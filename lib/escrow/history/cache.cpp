@@ -20,9 +20,12 @@ namespace jr = json_read;
 
 namespace {
 
-constexpr std::string_view k_verified_format = "escrow-verified/2";
+constexpr std::string_view k_verified_format = "escrow-verified/3";
+constexpr std::string_view k_verified_format_v2 = "escrow-verified/2";
 constexpr std::string_view k_verified_format_v1 = "escrow-verified/1";
-constexpr std::string_view k_state_format = "escrow-state/2";
+constexpr std::string_view k_state_format = "escrow-state/3";
+// Index lines per block of a snapshot's index: a lookup reads and checks one block (~20 KB).
+constexpr std::size_t k_block_lines = 256;
 constexpr std::size_t k_max_verified_size = 64 * 1024 * 1024; // heads ≤ 256: tiny; bound anyway
 constexpr std::size_t k_max_cache_file = std::size_t{4} << 30;
 constexpr std::int64_t k_max_count = std::int64_t{1} << 53;
@@ -38,7 +41,7 @@ Error corrupt(const fs::path& file, std::string_view problem, const fs::path& pl
 
 std::string snap_name(const Hash& digest)
 {
-  return "state2-" + canonical::hex(digest) + ".snap"; // state-*.snap: escrow-state/1, removed
+  return "state3-" + canonical::hex(digest) + ".snap"; // state-, state2-: escrow-state/1 and /2, removed
 }
 
 Json hashes_json(const std::vector<Hash>& hashes)
@@ -122,26 +125,51 @@ struct SnapRecord
   std::string text; // canonical
 };
 
-std::string serialize_state(const State& state)
+// A serialized snapshot: the file's text and the hash of its first line (verified.json names it).
+struct SerializedState
+{
+  std::string text;
+  Hash first_line{};
+};
+
+SerializedState serialize_state(const State& state)
 {
   std::vector<SnapRecord> records;
   for (const std::string& path : state.paths()) {
     records.push_back(SnapRecord{path, canonical::dump(*state.record(path))});
   }
   std::string index;
-  for (const SnapRecord& r : records) {
-    index += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(record_hash_of_text(r.path, r.text)), r.text.size());
+  Json blocks = Json::array();
+  for (std::size_t b = 0; b < records.size(); b += k_block_lines) {
+    std::string block;
+    std::uint64_t bytes = 0;
+    const std::size_t end = std::min(records.size(), b + k_block_lines);
+    for (std::size_t i = b; i < end; ++i) {
+      const SnapRecord& r = records[i];
+      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(record_hash_of_text(r.path, r.text)), r.text.size());
+      bytes += r.text.size() + 1;
+    }
+    blocks.push_back(Json{{"first", records[b].path},
+                          {"hash", canonical::b64(crypto::hash(labels::k_cache_block, as_bytes(block)))},
+                          {"lines", end - b},
+                          {"records", bytes},
+                          {"size", block.size()}});
+    index += block;
   }
   Json meta = Json::object();
+  meta["blocks"] = std::move(blocks);
   meta["format"] = std::string(k_state_format);
   meta["genesis"] = state.genesis_name;
   meta["index"] = index.size();
   meta["lost"] = hashes_json(std::vector<Hash>(state.lost.begin(), state.lost.end()));
   meta["vault_id"] = canonical::b64(state.vault_id);
-  std::string out = canonical::dump(meta) + "\n" + index;
+  SerializedState out;
+  const std::string first = canonical::dump(meta);
+  out.first_line = crypto::hash(labels::k_cache_snapshot, as_bytes(first));
+  out.text = first + "\n" + index;
   for (const SnapRecord& r : records) {
-    out += r.text;
-    out += '\n';
+    out.text += r.text;
+    out.text += '\n';
   }
   return out;
 }
@@ -160,10 +188,18 @@ public:
     return pread_exact(m_file, m_path, m_place, m_base + offset, length);
   }
 
+  // `length` bytes at `offset` of the file.
+  std::string read_absolute(std::uint64_t offset, std::uint64_t length) const
+  {
+    return pread_exact(m_file, m_path, m_place, offset, length);
+  }
+
   [[noreturn]] void corrupt(std::string_view path, std::string_view problem) const override
   {
     throw history::corrupt(m_path, fmt::format("record {}: {}", path, problem), m_place);
   }
+
+  [[noreturn]] void damaged(std::string_view problem) const { throw history::corrupt(m_path, problem, m_place); }
 
   static std::string pread_exact(const util::FileHandle& file, const fs::path& path, const fs::path& place,
                                  std::uint64_t offset, std::uint64_t length)
@@ -190,18 +226,201 @@ private:
   std::uint64_t m_base = 0;
 };
 
+// The index of an escrow-state/3 snapshot, read a block at a time: a lookup bisects the blocks
+// named by the first line (which verified.json names by its hash), then reads the one block,
+// checks it against its hash and parses it. When every block has been read, the (path, hash)
+// pairs must hash to the state digest the snapshot is named by.
+class SnapIndex
+{
+public:
+  struct Block
+  {
+    std::string first;
+    Hash hash{};
+    std::uint64_t lines = 0;
+    std::uint64_t size = 0;    // bytes of index
+    std::uint64_t records = 0; // bytes of records (each record's text and "\n")
+    std::uint64_t at = 0;      // offset of the block in the file
+    std::uint64_t record_at = 0; // offset of its first record in the records section
+  };
+  struct Line
+  {
+    PathKind kind = PathKind::policy;
+    std::string path;
+    PendingRecord record;
+  };
+
+  SnapIndex(std::shared_ptr<const SnapSource> source, std::vector<Block> blocks, const Hash& digest)
+    : m_source(std::move(source)), m_blocks(std::move(blocks)), m_parsed(m_blocks.size()), m_digest(digest)
+  {
+  }
+
+  // The line of `path`, or nullptr.
+  const Line* find(std::string_view path) const
+  {
+    const auto after = std::upper_bound(m_blocks.begin(), m_blocks.end(), path,
+                                        [](std::string_view p, const Block& b) { return p < b.first; });
+    if (after == m_blocks.begin()) {
+      return nullptr;
+    }
+    const std::vector<Line>& lines = block(static_cast<std::size_t>(after - m_blocks.begin()) - 1);
+    const auto it = std::lower_bound(lines.begin(), lines.end(), path,
+                                     [](const Line& l, std::string_view p) { return l.path < p; });
+    return it != lines.end() && it->path == path ? &*it : nullptr;
+  }
+
+  // Every pending record of `kind`, sorted by name.
+  const std::vector<PendingRecord>& all(PathKind kind) const
+  {
+    std::optional<std::vector<PendingRecord>>& out = m_all[static_cast<std::size_t>(kind)];
+    if (!out) {
+      std::vector<PendingRecord> records;
+      for (std::size_t b = 0; b < m_blocks.size(); ++b) {
+        for (const Line& line : block(b)) {
+          if (line.kind == kind) {
+            records.push_back(line.record);
+          }
+        }
+      }
+      out = std::move(records);
+    }
+    return *out;
+  }
+
+private:
+  const std::vector<Line>& block(std::size_t b) const
+  {
+    if (m_parsed[b]) {
+      return *m_parsed[b];
+    }
+    const Block& info = m_blocks[b];
+    const std::string text = m_source->read_absolute(info.at, info.size);
+    if (crypto::hash(labels::k_cache_block, as_bytes(text)) != info.hash) {
+      m_source->damaged(fmt::format("block {} of its index does not hash to the hash its first line names", b + 1));
+    }
+    std::vector<Line> lines;
+    lines.reserve(static_cast<std::size_t>(info.lines));
+    std::uint64_t offset = info.record_at;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t end = text.find('\n', start);
+      const std::string_view line = std::string_view(text).substr(start, end == std::string::npos ? end : end - start);
+      const std::size_t t1 = line.find('\t');
+      const std::size_t t2 = t1 == std::string_view::npos ? t1 : line.find('\t', t1 + 1);
+      Line out;
+      std::optional<ParsedPath> parsed;
+      bool ok = end != std::string::npos && t2 != std::string_view::npos;
+      if (ok) {
+        const std::string_view path = line.substr(0, t1);
+        parsed = parse_path(path);
+        const std::string_view previous = lines.empty() ? std::string_view() : std::string_view(lines.back().path);
+        ok = parsed && parsed->kind != PathKind::key && t2 - t1 - 1 == 44
+             && (lines.empty() ? path == info.first : previous < path)
+             && (b + 1 == m_blocks.size() || path < m_blocks[b + 1].first);
+        if (ok) {
+          try {
+            const Bytes raw = canonical::unb64(line.substr(t1 + 1, 44), "index");
+            ok = raw.size() == out.record.hash.size();
+            if (ok) {
+              std::copy(raw.begin(), raw.end(), out.record.hash.begin());
+            }
+          } catch (const Error&) {
+            ok = false;
+          }
+          const std::string_view len = line.substr(t2 + 1);
+          const auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), out.record.length);
+          ok = ok && ec == std::errc{} && ptr == len.data() + len.size() && out.record.length > 0
+               && out.record.length <= k_max_record;
+        }
+        if (ok) {
+          out.kind = parsed->kind;
+          out.path = std::string(path);
+          out.record.name = parsed->name;
+          out.record.offset = offset;
+          offset += out.record.length + 1;
+        }
+      }
+      if (!ok) {
+        m_source->damaged(fmt::format("line {} of block {} of its index is malformed", lines.size() + 1, b + 1));
+      }
+      lines.push_back(std::move(out));
+      start = end + 1;
+    }
+    if (lines.size() != info.lines || offset - info.record_at != info.records) {
+      m_source->damaged(fmt::format("block {} of its index is not the size its first line says", b + 1));
+    }
+    m_parsed[b] = std::move(lines);
+    if (++m_read == m_blocks.size()) {
+      check_digest();
+    }
+    return *m_parsed[b];
+  }
+
+  // Every block read: the (path, hash) pairs must be the state the snapshot is named by.
+  void check_digest() const
+  {
+    crypto::Hasher hasher;
+    hasher.update(as_bytes(labels::k_state));
+    const std::uint8_t zero = 0;
+    hasher.update(ByteView(&zero, 1));
+    for (const auto& lines : m_parsed) {
+      for (const Line& line : *lines) {
+        hasher.update(as_bytes(line.path));
+        hasher.update(ByteView(&zero, 1));
+        hasher.update(ByteView(line.record.hash.data(), line.record.hash.size()));
+      }
+    }
+    if (hasher.finish() != m_digest) {
+      m_source->damaged("its records do not hash to the digest it is named by");
+    }
+  }
+
+  std::shared_ptr<const SnapSource> m_source;
+  std::vector<Block> m_blocks;
+  mutable std::vector<std::optional<std::vector<Line>>> m_parsed;
+  mutable std::size_t m_read = 0;
+  mutable std::array<std::optional<std::vector<PendingRecord>>, 5> m_all;
+  Hash m_digest{};
+};
+
+// The pending records of one kind, a view of the snapshot's index.
+class KindIndex final : public PendingIndex
+{
+public:
+  KindIndex(std::shared_ptr<const SnapIndex> index, PathKind kind, std::string prefix)
+    : m_index(std::move(index)), m_kind(kind), m_prefix(std::move(prefix))
+  {
+  }
+
+  const PendingRecord* find(const std::string& name) const override
+  {
+    const SnapIndex::Line* line = m_index->find(m_prefix + name);
+    return line != nullptr && line->kind == m_kind ? &line->record : nullptr;
+  }
+
+  const std::vector<PendingRecord>& all() const override { return m_index->all(m_kind); }
+
+private:
+  std::shared_ptr<const SnapIndex> m_index;
+  PathKind m_kind;
+  std::string m_prefix;
+};
+
 template <class T>
-void set_lazy(RecordMap<T>& map, const std::shared_ptr<const RecordSource>& source, std::vector<PendingRecord> index)
+void set_lazy(RecordMap<T>& map, const std::shared_ptr<const SnapSource>& source,
+              const std::shared_ptr<const SnapIndex>& index, PathKind kind, std::string prefix)
 {
   auto lazy = std::make_shared<typename RecordMap<T>::Lazy>();
   lazy->source = source;
-  lazy->index = std::move(index);
+  lazy->index = std::make_shared<const KindIndex>(index, kind, std::move(prefix));
   map = RecordMap<T>(std::move(lazy));
 }
 
-// Opens `file` as a state snapshot: its first line, its index (checked against `digest`), the
-// policy; every other record pending.
-State open_state(const fs::path& file, const Hash& digest, const VaultId& vault_id, const fs::path& place)
+// Opens `file` as a state snapshot: its first line (checked against `first_line`, the hash
+// verified.json names) and the policy; every other record pending, its index block read when a
+// lookup first needs it.
+State open_state(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
+                 const fs::path& place)
 {
   std::optional<util::FileHandle> handle = util::open_regular_if_exists(file, O_RDONLY, util::Links::refuse);
   if (!handle) {
@@ -215,7 +434,7 @@ State open_state(const fs::path& file, const Hash& digest, const VaultId& vault_
   // The first line: read in growing pieces (the "lost" list is its only long part).
   std::string head;
   std::size_t nl = std::string::npos;
-  for (std::uint64_t want = 4096; nl == std::string::npos; want *= 4) {
+  for (std::uint64_t want = 16384; nl == std::string::npos; want *= 4) {
     if (head.size() >= file_size || head.size() >= k_max_verified_size) {
       throw corrupt(file, "its first line has no end", place);
     }
@@ -223,22 +442,51 @@ State open_state(const fs::path& file, const Hash& digest, const VaultId& vault_
     head += SnapSource::pread_exact(*handle, file, place, head.size(), take);
     nl = head.find('\n');
   }
+  if (crypto::hash(labels::k_cache_snapshot, as_bytes(std::string_view(head).substr(0, nl))) != first_line) {
+    throw corrupt(file, "its first line is not the one verified.json names", place);
+  }
   State state;
   std::uint64_t index_size = 0;
+  std::vector<SnapIndex::Block> blocks;
+  const std::uint64_t index_at = nl + 1;
   const std::string where = file.string() + ": line 1";
   try {
     const Json meta = canonical::parse(std::string_view(head).substr(0, nl), where);
     jr::Fields f(meta, where, ": ");
     if (jr::string(f.need("format"), f.at("format")) != k_state_format) {
-      throw corrupt(file, "not an escrow-state/2 file", place);
+      throw corrupt(file, "not an escrow-state/3 file", place);
     }
     state.genesis_name = jr::string(f.need("genesis"), f.at("genesis"));
     index_size = static_cast<std::uint64_t>(jr::integer(f.need("index"), f.at("index"), 0, k_max_count));
+    std::uint64_t at = index_at;
+    std::uint64_t record_at = 0;
+    for (const Json& b : jr::array(f.need("blocks"), f.at("blocks"), std::size_t{1} << 24)) {
+      jr::Fields g(jr::object(b, f.at("blocks")), f.at("blocks"));
+      SnapIndex::Block block;
+      block.first = jr::string(g.need("first"), g.at("first"));
+      block.hash = jr::fixed_b64<32>(g.need("hash"), g.at("hash"));
+      block.lines = static_cast<std::uint64_t>(jr::integer(g.need("lines"), g.at("lines"), 1, k_max_count));
+      block.records = static_cast<std::uint64_t>(jr::integer(g.need("records"), g.at("records"), 1, k_max_count));
+      block.size = static_cast<std::uint64_t>(jr::integer(g.need("size"), g.at("size"), 1, k_max_count));
+      g.finish();
+      if (!blocks.empty() && !(blocks.back().first < block.first)) {
+        throw corrupt(file, "the blocks of its index are not in order", place);
+      }
+      block.at = at;
+      block.record_at = record_at;
+      at += block.size;
+      record_at += block.records;
+      blocks.push_back(std::move(block));
+    }
     for (const Json& h : jr::array(f.need("lost"), f.at("lost"), std::size_t{1} << 24)) {
       state.lost.insert(jr::fixed_b64<32>(h, f.at("lost")));
     }
     state.vault_id = jr::fixed_b64<16>(f.need("vault_id"), f.at("vault_id"));
     f.finish();
+    if (at != index_at + index_size || index_size > file_size - index_at
+        || record_at != file_size - index_at - index_size) {
+      throw corrupt(file, "its size is not the one its index says", place);
+    }
   } catch (const Error& error) {
     if (error.hints().empty()) {
       throw corrupt(file, fmt::format("malformed ({})", error.what()), place);
@@ -248,83 +496,12 @@ State open_state(const fs::path& file, const Hash& digest, const VaultId& vault_
   if (state.vault_id != vault_id) {
     throw corrupt(file, "belongs to another vault", place);
   }
-  const std::uint64_t index_at = nl + 1;
-  if (index_size > file_size - index_at) {
-    throw corrupt(file, "shorter than its index says", place);
-  }
-  const std::string index = SnapSource::pread_exact(*handle, file, place, index_at, index_size);
-  // Index lines: PATH \t HASH \t LENGTH, paths strictly increasing; the digest over them.
-  std::vector<PendingRecord> members;
-  std::vector<PendingRecord> connectors;
-  std::vector<PendingRecord> secrets;
-  std::optional<PendingRecord> policy;
-  crypto::Hasher hasher;
-  hasher.update(as_bytes(labels::k_state));
-  const std::uint8_t zero = 0;
-  hasher.update(ByteView(&zero, 1));
-  std::uint64_t offset = 0;
-  std::string_view previous;
-  std::size_t start = 0;
-  std::size_t number = 1;
-  while (start < index.size()) {
-    ++number;
-    const std::size_t end = index.find('\n', start);
-    const std::string_view line = std::string_view(index).substr(start, end == std::string::npos ? end : end - start);
-    const std::size_t t1 = line.find('\t');
-    const std::size_t t2 = t1 == std::string_view::npos ? t1 : line.find('\t', t1 + 1);
-    PendingRecord p;
-    std::optional<ParsedPath> parsed;
-    bool ok = end != std::string::npos && t2 != std::string_view::npos;
-    if (ok) {
-      const std::string_view path = line.substr(0, t1);
-      parsed = parse_path(path);
-      ok = parsed && parsed->kind != PathKind::key && (previous.empty() || previous < path) && t2 - t1 - 1 == 44;
-      if (ok) {
-        try {
-          const Bytes raw = canonical::unb64(line.substr(t1 + 1, 44), file.string());
-          ok = raw.size() == p.hash.size();
-          if (ok) {
-            std::copy(raw.begin(), raw.end(), p.hash.begin());
-          }
-        } catch (const Error&) {
-          ok = false;
-        }
-        const std::string_view len = line.substr(t2 + 1);
-        const auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), p.length);
-        ok = ok && ec == std::errc{} && ptr == len.data() + len.size() && p.length > 0 && p.length <= k_max_record;
-      }
-      if (ok) {
-        previous = path;
-        hasher.update(as_bytes(path));
-        hasher.update(ByteView(&zero, 1));
-        hasher.update(ByteView(p.hash.data(), p.hash.size()));
-        p.name = parsed->name;
-        p.offset = offset;
-        offset += p.length + 1;
-      }
-    }
-    if (!ok) {
-      throw corrupt(file, fmt::format("line {} is malformed", number), place);
-    }
-    switch (parsed->kind) {
-    case PathKind::member: members.push_back(std::move(p)); break;
-    case PathKind::connector: connectors.push_back(std::move(p)); break;
-    case PathKind::secret: secrets.push_back(std::move(p)); break;
-    case PathKind::policy: policy = std::move(p); break;
-    case PathKind::key: break;
-    }
-    start = end + 1;
-  }
-  if (hasher.finish() != digest) {
-    throw corrupt(file, "its records do not hash to the digest it is named by", place);
-  }
-  if (index_at + index_size + offset != file_size) {
-    throw corrupt(file, "its size is not the one its index says", place);
-  }
   auto source = std::make_shared<const SnapSource>(std::move(*handle), file, place, index_at + index_size);
-  if (policy) {
-    const std::string text = source->read(policy->offset, policy->length);
-    if (record_hash_of_text(k_policy_path, text) != policy->hash) {
+  auto index = std::make_shared<const SnapIndex>(source, std::move(blocks), digest);
+  if (const SnapIndex::Line* policy = index->find(k_policy_path); policy != nullptr && policy->kind == PathKind::policy) {
+    const PendingRecord& p = policy->record;
+    const std::string text = source->read(p.offset, p.length);
+    if (record_hash_of_text(k_policy_path, text) != p.hash) {
       source->corrupt(k_policy_path, "its text does not hash to the hash its index names");
     }
     try {
@@ -340,9 +517,9 @@ State open_state(const fs::path& file, const Hash& digest, const VaultId& vault_
       source->corrupt(k_policy_path, error.what());
     }
   }
-  set_lazy(state.members, source, std::move(members));
-  set_lazy(state.connectors, source, std::move(connectors));
-  set_lazy(state.secrets, source, std::move(secrets));
+  set_lazy(state.members, source, index, PathKind::member, "m:");
+  set_lazy(state.connectors, source, index, PathKind::connector, "c:");
+  set_lazy(state.secrets, source, index, PathKind::secret, "s:");
   state.initialised = true;
   return state;
 }
@@ -353,6 +530,34 @@ std::optional<std::string> read_if_exists(const fs::path& path, std::size_t max)
     return std::nullopt;
   }
   return read_file(path, max);
+}
+
+// The hash of the first line of the snapshot at `path` (verified.json names it), or nullopt when
+// there is no such file or it has no complete first line (then it is written anew).
+std::optional<Hash> first_line_hash(const fs::path& path)
+{
+  const std::optional<util::FileHandle> file = util::open_regular_if_exists(path, O_RDONLY, util::Links::refuse);
+  if (!file) {
+    return std::nullopt;
+  }
+  std::string head;
+  std::array<char, 16384> buffer{};
+  while (head.size() < k_max_verified_size) {
+    const ssize_t n = ::pread(file->get(), buffer.data(), buffer.size(), static_cast<off_t>(head.size()));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return std::nullopt;
+    }
+    const std::size_t before = head.size();
+    head.append(buffer.data(), static_cast<std::size_t>(n));
+    const std::size_t nl = head.find('\n', before);
+    if (nl != std::string::npos) {
+      return crypto::hash(labels::k_cache_snapshot, as_bytes(std::string_view(head).substr(0, nl)));
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -399,6 +604,7 @@ std::optional<Verified> Cache::load() const
   }
   Verified v;
   Hash digest{};
+  Hash first_line{};
   try {
     if (text->empty() || text->back() != '\n') {
       throw corrupt(verified_path, "not a complete file", m_dir);
@@ -407,14 +613,16 @@ std::optional<Verified> Cache::load() const
     const std::string where = verified_path.string();
     jr::Fields f(json, where, ": ");
     const std::string format = jr::string(f.need("format"), f.at("format"));
-    if (format != k_verified_format && format != k_verified_format_v1) {
-      throw corrupt(verified_path, "not an escrow-verified/2 file", m_dir);
+    if (format != k_verified_format && format != k_verified_format_v2 && format != k_verified_format_v1) {
+      throw corrupt(verified_path, "not an escrow-verified/3 file", m_dir);
     }
-    v.legacy = format == k_verified_format_v1;
+    // An older place (escrow-verified/1 or /2, written by an earlier escrow): its log is used, the
+    // session replays the journal and rewrites the place in the current formats.
+    v.legacy = format != k_verified_format;
     {
       const Json& log = jr::object(f.need("log"), f.at("log"));
       jr::Fields l(log, f.at("log"));
-      if (!v.legacy) {
+      if (format != k_verified_format_v1) {
         v.log.chain = jr::fixed_b64<32>(l.need("chain"), l.at("chain"));
       }
       v.log.count = static_cast<std::uint64_t>(jr::integer(l.need("count"), l.at("count"), 0, k_max_count));
@@ -444,6 +652,11 @@ std::optional<Verified> Cache::load() const
         throw corrupt(verified_path, "git.checked_through is not a commit id", m_dir);
       }
     }
+    if (format == k_verified_format) {
+      first_line = jr::fixed_b64<32>(f.need("snapshot"), f.at("snapshot"));
+    } else {
+      (void)f.maybe("snapshot");
+    }
     digest = jr::fixed_b64<32>(f.need("state"), f.at("state"));
     v.state_digest = digest;
     if (jr::fixed_b64<16>(f.need("vault_id"), f.at("vault_id")) != m_vault_id) {
@@ -470,7 +683,7 @@ std::optional<Verified> Cache::load() const
   if (v.legacy) {
     return v; // only the log is used: the session replays the journal and rewrites the place
   }
-  v.state = open_state(m_dir / snap_name(digest), digest, m_vault_id, m_dir);
+  v.state = open_state(m_dir / snap_name(digest), digest, first_line, m_vault_id, m_dir);
   return v;
 }
 
@@ -563,10 +776,15 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   }
   const Hash state_digest = digest ? *digest : state.digest();
   const fs::path snap_path = m_dir / snap_name(state_digest);
-  if (!util::kind_of(snap_path)) {
+  Hash first_line{};
+  if (const std::optional<Hash> existing = first_line_hash(snap_path)) {
+    first_line = *existing; // the same state, saved before (an event changes no record)
+  } else {
+    const SerializedState snap_text = serialize_state(state);
     AtomicFile snap(snap_path, 0600);
-    snap.write(serialize_state(state));
+    snap.write(snap_text.text);
     snap.commit();
+    first_line = snap_text.first_line;
   }
   Json pos = Json::object();
   pos["entries"] = position.entries;
@@ -583,6 +801,7 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   }
   json["log"] = Json{{"chain", canonical::b64(next.chain)}, {"count", next.count}, {"size", next.size}};
   json["position"] = pos;
+  json["snapshot"] = canonical::b64(first_line);
   json["state"] = canonical::b64(state_digest);
   json["vault_id"] = canonical::b64(m_vault_id);
   AtomicFile file(verified_path, 0600);
@@ -593,7 +812,8 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   std::error_code error;
   for (auto it = fs::directory_iterator(m_dir, error); !error && it != fs::directory_iterator(); it.increment(error)) {
     const std::string name = it->path().filename().string();
-    if ((name.rfind("state-", 0) == 0 || name.rfind("state2-", 0) == 0) && name.find(".tmp") == std::string::npos
+    if ((name.rfind("state-", 0) == 0 || name.rfind("state2-", 0) == 0 || name.rfind("state3-", 0) == 0)
+        && name.find(".tmp") == std::string::npos
         && name != snap_name(state_digest)) {
       std::error_code ignored;
       fs::remove(it->path(), ignored);

@@ -13,26 +13,32 @@
 //
 // Files of a place (written atomically or appended then committed; verified.json last, it is the
 // commit point):
-//   verified.json   {"format":"escrow-verified/2","git"?:{"checked_through"},
+//   verified.json   {"format":"escrow-verified/3","git"?:{"checked_through"},
 //                   "log":{"chain","count","size"},
 //                   "position":{"entries","heads","last_hash","last_offset","lines","size","ts"},
+//                   "snapshot":H("escrow/v2/cache-snapshot", the snapshot's first line),
 //                   "state":digest,"vault_id"}
-//   state2-<digest hex>.snap  escrow-state/2: line 1 {"format","genesis","index":BYTES,"lost",
-//                   "vault_id"}; then the index, one line per record sorted by path:
-//                   PATH "\t" b64 record hash "\t" LENGTH; then the records, each its canonical text
-//                   and "\n", in the index's order (a record's offset = the sum of the lengths + 1
-//                   before it)
+//   state3-<digest hex>.snap  escrow-state/3: line 1 {"blocks":[{"first","hash","lines","records",
+//                   "size"}…],"format","genesis","index":BYTES,"lost","vault_id"}; then the index,
+//                   one line per record sorted by path: PATH "\t" b64 record hash "\t" LENGTH, in
+//                   blocks of 256 lines (each block: its first path, H("escrow/v2/cache-index-block",
+//                   its bytes), its line count, its bytes of index and of records); then the
+//                   records, each its canonical text and "\n", in the index's order (a record's
+//                   offset = the sum of the lengths + 1 before it)
 //   entries.log     one line per verified entry, in order: b64 hash, ts, action, actor (only the
 //                   first log.size bytes, log.count lines, count: a longer file is the tail of an
 //                   interrupted save); log.chain = c(count), c(0) = 32 zero bytes,
 //                   c(i) = H("escrow/v2/cache-log", c(i-1) || line i with its "\n")
 //
 // Lazy reading (what keeps an open's cost independent of the journal and of the number of
-// records): load() reads verified.json, the snapshot's first line and its index, checks that the
-// index hashes to verified.json's state digest, and reads the policy; every other record is read
-// when the command first looks it up (RecordMap, state.hpp), its text checked against the index's
-// hash and parsed strictly. entries.log is read only by entries() — the slow path's loss check,
-// `audit verify`, `audit restore`, backup — which checks its count, size and chain.
+// records): load() reads verified.json and the snapshot's first line (checked against the hash
+// verified.json names), and reads the policy; a lookup reads the one index block that can hold
+// its path (checked against its hash) and then the record (its text checked against the index's
+// hash and parsed strictly). Once every block has been read (list, verify, a write), the index's
+// (path, hash) pairs must hash to the state digest. entries.log is read only by entries() — the
+// slow path's loss check, `audit verify`, `audit restore`, backup — which checks its count, size
+// and chain. A place in an older format (escrow-verified/1 or /2) is read for its log only: the
+// session replays the journal and rewrites the place.
 // A malformed or inconsistent cache file is Error(integrity) naming it (hint: remove the place to
 // verify the vault from its journal again, which forgets what this machine saw).
 #pragma once

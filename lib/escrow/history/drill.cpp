@@ -241,9 +241,9 @@ Playbook compromise(VaultSession& session, const std::string& name)
     exposure.created_at = version.created_at;
     exposure.created_by = version.created_by;
     exposure.threshold = version.threshold;
-    const auto gen = secret.gens.find(version.gen);
+    const Generation* gen = secret.generation_of(version);
     static const std::map<std::string, Hash> none;
-    const std::map<std::string, Hash>& holders = gen != secret.gens.end() ? gen->second.holders : none;
+    const std::map<std::string, Hash>& holders = gen != nullptr ? gen->holders : none;
     exposure.keys_present = !holders.empty() || !version.shares.empty() || !version.grants.empty();
     for (const auto& [member, key] : holders) {
       (void)key;

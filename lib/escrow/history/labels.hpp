@@ -29,5 +29,9 @@ inline constexpr std::string_view k_rk_commit = "escrow/v2/rk-commit";
 inline constexpr std::string_view k_cache_place = "escrow/v2/cache-place";
 // the chain hash over the cache's entries.log (cache.hpp)
 inline constexpr std::string_view k_cache_log = "escrow/v2/cache-log";
+// the cache's state snapshot: its first line (named by verified.json), each block of its index
+// (named by the first line) (cache.hpp)
+inline constexpr std::string_view k_cache_snapshot = "escrow/v2/cache-snapshot";
+inline constexpr std::string_view k_cache_block = "escrow/v2/cache-index-block";
 
 } // namespace escrow::history::labels

@@ -4,6 +4,8 @@
 #include <escrow/history/authorize.hpp>
 
 #include <algorithm>
+#include <deque>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -74,16 +76,256 @@ struct Folded
   std::vector<std::pair<const Entry*, std::string>> refused;
 };
 
-Folded fold(State state, const std::vector<const Entry*>& ops)
+using Applier = std::function<std::optional<std::string>(State&, const Entry&)>;
+
+Folded fold(State state, const std::vector<const Entry*>& ops, const Applier& apply_one)
 {
   Folded out;
   for (const Entry* e : ops) {
-    if (std::optional<std::string> refusal = apply_merged(state, *e)) {
+    if (std::optional<std::string> refusal = apply_one(state, *e)) {
       out.refused.emplace_back(e, std::move(*refusal));
     }
   }
   out.state = std::move(state);
   return out;
+}
+
+// An operation's effects without authorize (an exposed rotation in the order that refuses it).
+std::optional<std::string> apply_effects(State& state, const Entry& entry)
+{
+  State after = state;
+  try {
+    Trace trace;
+    run_effects(after, context_of(entry), entry.op->args, trace);
+  } catch (const Error& error) {
+    return std::string(error.what());
+  }
+  state = std::move(after);
+  return std::nullopt;
+}
+
+// The secrets a rotation operation names (its items, or a confirm's secret).
+std::set<std::string> rotation_secrets(const Entry& e)
+{
+  std::set<std::string> out;
+  if (!e.op) {
+    return out;
+  }
+  std::visit(
+    [&](const auto& a) {
+      using T = std::decay_t<decltype(a)>;
+      if constexpr (std::is_same_v<T, ConfirmArgs>) {
+        out.insert(a.secret);
+      } else if constexpr (std::is_same_v<T, RotateStartArgs> || std::is_same_v<T, RotateFinishArgs>
+                           || std::is_same_v<T, RotateFailArgs>) {
+        for (const auto& item : a.items) {
+          out.insert(item.secret);
+        }
+      }
+    },
+    e.op->args);
+  return out;
+}
+
+// The versions one side's rotate-starts (kind rotate) create for `secret`.
+std::vector<std::string> race_vids(const std::vector<const Entry*>& side, const std::string& secret)
+{
+  std::vector<std::string> out;
+  for (const Entry* e : side) {
+    if (const auto* start = std::get_if<RotateStartArgs>(&e->op->args)) {
+      for (const RotateItem& item : start->items) {
+        if (item.kind == RotationKind::rotate && item.secret == secret) {
+          out.push_back(item.vid);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// A rotation operation without its items (and key lines) of `secrets`; nullopt when nothing is left.
+std::optional<Entry> without_secrets(const Entry& e, const std::set<std::string>& secrets)
+{
+  Entry out = e;
+  bool left = true;
+  std::visit(
+    [&](auto& a) {
+      using T = std::decay_t<decltype(a)>;
+      if constexpr (std::is_same_v<T, ConfirmArgs>) {
+        left = secrets.count(a.secret) == 0;
+      } else if constexpr (std::is_same_v<T, RotateStartArgs> || std::is_same_v<T, RotateFinishArgs>
+                           || std::is_same_v<T, RotateFailArgs>) {
+        a.items.erase(std::remove_if(a.items.begin(), a.items.end(),
+                                     [&](const auto& item) { return secrets.count(item.secret) > 0; }),
+                      a.items.end());
+        left = !a.items.empty();
+      }
+    },
+    out.op->args);
+  if (!left) {
+    return std::nullopt;
+  }
+  std::vector<Write> writes;
+  for (const Write& w : out.op->writes) {
+    const std::optional<ParsedPath> p = parse_path(w.path);
+    if (p && ((p->kind == PathKind::key && p->key && secrets.count(p->key->secret) > 0)
+              || (p->kind == PathKind::secret && secrets.count(p->name) > 0))) {
+      continue;
+    }
+    writes.push_back(w);
+  }
+  out.op->writes = std::move(writes);
+  return out;
+}
+
+// Due reasons keep their earliest time (as apply's).
+void add_due_reason(Secret& secret, const std::string& reason, Timestamp at)
+{
+  const auto it = secret.due.find(reason);
+  if (it == secret.due.end() || at < it->second) {
+    secret.due[reason] = at;
+  }
+}
+
+Secret& edit(State& state, const std::string& name)
+{
+  auto copy = std::make_shared<Secret>(*state.secrets.at(name));
+  Secret& out = *copy;
+  state.secrets[name] = std::move(copy);
+  return out;
+}
+
+struct Race
+{
+  const RaceResolution* resolution = nullptr;
+  MergeSide chosen = MergeSide::ours; // the side that created `current`
+  std::string current;
+  std::string other;
+};
+
+// A rotation race settled on the merged state (MergeInput::races): a refusal, or nullopt.
+std::optional<std::string> settle_race(State& merged, const State& ours, const State& theirs, const Race& race,
+                                       Timestamp at)
+{
+  const std::string& name = race.resolution->secret;
+  const Secret* m = merged.secret(name);
+  const Secret* c = (race.chosen == MergeSide::ours ? ours : theirs).secret(name);
+  const Secret* o = (race.chosen == MergeSide::ours ? theirs : ours).secret(name);
+  if (m == nullptr || c == nullptr || o == nullptr) {
+    return fmt::format("{} is missing on a side of the merge", name);
+  }
+  const Version* vc = c->find(race.current);
+  const Version* vo = o->find(race.other);
+  if (vc == nullptr || vo == nullptr) {
+    return fmt::format("a side lacks its version of {}", name);
+  }
+  for (const auto& [side, vid] : {std::pair{c, race.current}, std::pair{o, race.other}}) {
+    if (side->rotation && side->rotation->vid == vid) {
+      return fmt::format("the rotation of {} to {} is still in flight on its side: it must finish or fail first", name,
+                         vid);
+    }
+  }
+  Secret out = *m;
+  const auto rank = [](VersionState s) {
+    switch (s) {
+    case VersionState::current: return 0;
+    case VersionState::previous: return 1;
+    case VersionState::retired: return 2;
+    default: return 3;
+    }
+  };
+  // The versions both sides had: the state the sides' finishes moved them to (the furthest);
+  // one that either side's retention dropped is gone (its key lines are deleted in the merge).
+  for (auto it = out.versions.begin(); it != out.versions.end();) {
+    const Version* a = c->find(it->first);
+    const Version* b = o->find(it->first);
+    if (a == nullptr || b == nullptr) {
+      for (auto& [id, request] : out.requests) {
+        for (auto ap = request.approvals.begin(); ap != request.approvals.end();) {
+          ap = ap->second.vid == it->first ? request.approvals.erase(ap) : std::next(ap);
+        }
+      }
+      it = out.versions.erase(it);
+      continue;
+    }
+    VersionState& state = it->second.state;
+    if (rank(state) < 3) {
+      for (const Version* side : {a, b}) {
+        if (rank(side->state) < 3 && rank(side->state) > rank(state)) {
+          state = side->state;
+        }
+      }
+      if (state == VersionState::current) {
+        state = VersionState::previous;
+      }
+    }
+    ++it;
+  }
+  for (auto it = out.gens.begin(); it != out.gens.end();) {
+    const std::int64_t g = it->first;
+    const bool used = std::any_of(out.versions.begin(), out.versions.end(),
+                                  [g](const auto& item) { return item.second.gen == g && !item.second.race_gen; });
+    if (!used && (c->gens.count(g) == 0 || o->gens.count(g) == 0)) {
+      it = out.gens.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Each race version with its generation: the chosen one's in gens; the other's too unless its
+  // number is taken by another key, then as its race_gen.
+  const Generation* gc = c->generation_of(*vc);
+  const Generation* go = o->generation_of(*vo);
+  if (gc == nullptr || go == nullptr) {
+    return fmt::format("a version of {} names a generation its side does not have", name);
+  }
+  const auto put_gen = [&](std::int64_t g, const Generation& gen) {
+    const auto it = out.gens.find(g);
+    if (it == out.gens.end()) {
+      out.gens[g] = gen;
+      return true;
+    }
+    if (it->second.rk_commit != gen.rk_commit) {
+      return false;
+    }
+    for (const auto& [member, k] : gen.holders) {
+      it->second.holders.emplace(member, k); // either line opens the same key
+    }
+    it->second.ever.insert(gen.ever.begin(), gen.ever.end());
+    return true;
+  };
+  Version chosen = *vc;
+  Version other = *vo;
+  chosen.race_gen.reset();
+  other.race_gen.reset();
+  if (!put_gen(vc->gen, *gc)) {
+    return fmt::format("generation {} of {} is another key on the merged side", vc->gen, name);
+  }
+  if (!put_gen(vo->gen, *go)) {
+    other.race_gen = *go;
+  }
+  chosen.state = VersionState::previous;
+  other.state = VersionState::current;
+  out.versions[race.current] = chosen;
+  std::int64_t max_v = 0;
+  for (const auto& [vid, v] : out.versions) {
+    max_v = std::max(max_v, v.v);
+  }
+  const std::int64_t renumbered = race.resolution->renumber.at(race.other);
+  if (renumbered != max_v + 1) {
+    return fmt::format("{} must be renumbered v{} (1 + the highest version number of {}), not v{}", race.other,
+                       max_v + 1, name, renumbered);
+  }
+  other.v = renumbered;
+  out.versions[race.other] = other;
+  out.rotation.reset();
+  for (const Secret* side : {c, o}) {
+    for (const auto& [reason, since] : side->due) {
+      add_due_reason(out, reason, since);
+    }
+  }
+  add_due_reason(out, "rotation race resolved: the connectors may hold either version", at);
+  merged.secrets[name] = std::make_shared<Secret>(std::move(out));
+  return std::nullopt;
 }
 
 } // namespace
@@ -101,15 +343,7 @@ std::optional<std::string> apply_merged(State& state, const Entry& entry)
   if (Verdict v = authorize(state, entry)) {
     return v->reason;
   }
-  State after = state;
-  try {
-    Trace trace;
-    run_effects(after, context_of(entry), entry.op->args, trace);
-  } catch (const Error& error) {
-    return std::string(error.what());
-  }
-  state = std::move(after);
-  return std::nullopt;
+  return apply_effects(state, entry);
 }
 
 MergeCheck check_merge(const MergeInput& input)
@@ -120,6 +354,22 @@ MergeCheck check_merge(const MergeInput& input)
   MergeCheck out;
   std::vector<const Entry*> x = operations_of(input.x);
   std::vector<const Entry*> y = operations_of(input.y);
+  const bool choices = (input.voids != nullptr && !input.voids->empty())
+                       || (input.exposed != nullptr && !input.exposed->empty())
+                       || (input.races != nullptr && !input.races->empty());
+  if ((x.empty() || y.empty()) && !choices) {
+    // One side made no operation (reads only): its state is the common one, and the other side's
+    // operations were each authorised causally on top of it, so the merge is the other side's
+    // state. (Folding that side again would not repeat a rotation race settled inside it.)
+    out.merged = x.empty() ? *input.theirs : *input.ours;
+    return out;
+  }
+  const std::vector<const Entry*> x_all = x;
+  const std::vector<const Entry*> y_all = y;
+  const auto is_exposed = [&](const Entry* e) {
+    return input.exposed != nullptr && input.exposed->count(e->hash) > 0;
+  };
+  std::set<Hash> removed_rotators; // exposed operations whose author the other side removes
 
   // 1. Strong remove.
   std::map<std::string, const Entry*> removed_by_x = removals(x);
@@ -155,6 +405,10 @@ MergeCheck check_merge(const MergeInput& input)
       }
       if (rotation_kind(e->op->kind())) {
         kept.push_back(e);
+        if (is_exposed(e)) {
+          removed_rotators.insert(e->hash); // kept exposed by the resolve: due below
+          continue;
+        }
         out.conflicts.push_back(Conflict{e->hash, which, removed_by_other.at(e->actor)->hash, {},
                                          fmt::format("{} by {}, whom the other side removes: its value may be in a "
                                                      "connector (keep it exposed or void it)",
@@ -169,13 +423,75 @@ MergeCheck check_merge(const MergeInput& input)
   const std::size_t y_size = y.size();
   x = strong_remove(x, MergeSide::ours, removed_by_y);
   y = strong_remove(y, MergeSide::theirs, removed_by_x);
+  const bool removed = x.size() != x_size || y.size() != y_size;
+
+  // Rotation races the resolve settles: their secrets' rotation operations leave both orders.
+  std::vector<Race> races;
+  std::set<std::string> race_secrets;
+  if (input.races != nullptr) {
+    for (const RaceResolution& r : *input.races) {
+      const std::vector<std::string> vx = race_vids(x, r.secret);
+      const std::vector<std::string> vy = race_vids(y, r.secret);
+      if (vx.empty() && vy.empty()) {
+        continue; // not at this level of the merge
+      }
+      const auto refuse_race = [&](const std::string& why) {
+        out.void_refusals.push_back(fmt::format("resolve: the rotation race of {}: {}", r.secret, why));
+      };
+      if (vx.size() != 1 || vy.size() != 1 || vx[0] == vy[0]) {
+        refuse_race("not a rotation race (each side must have started one rotation of it)");
+        continue;
+      }
+      if (r.current != vx[0] && r.current != vy[0]) {
+        refuse_race(fmt::format("{} is not one of its two versions ({}, {})", r.current, vx[0], vy[0]));
+        continue;
+      }
+      Race race{&r, r.current == vx[0] ? MergeSide::ours : MergeSide::theirs, r.current,
+                r.current == vx[0] ? vy[0] : vx[0]};
+      if (r.renumber.size() != 1 || r.renumber.count(race.other) == 0) {
+        refuse_race(fmt::format("it renumbers the version not chosen ({}) and nothing else", race.other));
+        continue;
+      }
+      races.push_back(std::move(race));
+      race_secrets.insert(r.secret);
+    }
+  }
+  std::deque<Entry> trimmed; // rotation operations without the races' items (stable addresses)
+  const auto without_races = [&](const std::vector<const Entry*>& side) {
+    std::vector<const Entry*> kept;
+    for (const Entry* e : side) {
+      const std::set<std::string> named = rotation_kind(e->op->kind()) ? rotation_secrets(*e) : std::set<std::string>{};
+      const bool touches = std::any_of(named.begin(), named.end(),
+                                       [&](const std::string& n) { return race_secrets.count(n) > 0; });
+      if (!touches) {
+        kept.push_back(e);
+      } else if (std::optional<Entry> rest = without_secrets(*e, race_secrets)) {
+        trimmed.push_back(std::move(*rest));
+        kept.push_back(&trimmed.back());
+      }
+    }
+    return kept;
+  };
+  if (!races.empty()) {
+    x = without_races(x);
+    y = without_races(y);
+  }
+
+  // An exposed rotation refused in an order is applied there anyway (MergeInput::exposed).
+  const Applier apply_one = [&](State& state, const Entry& e) -> std::optional<std::string> {
+    std::optional<std::string> refusal = apply_merged(state, e);
+    if (refusal && is_exposed(&e) && !apply_effects(state, e)) {
+      return std::nullopt;
+    }
+    return refusal;
+  };
 
   const auto is_void = [&](const Entry* e) { return input.voids != nullptr && input.voids->count(e->hash) > 0; };
   const bool resolving = std::any_of(x.begin(), x.end(), is_void) || std::any_of(y.begin(), y.end(), is_void);
 
   State ours = *input.ours;
   State theirs = *input.theirs;
-  if (x.size() != x_size || y.size() != y_size || resolving) {
+  if (removed || resolving || !races.empty()) {
     if (!input.base) {
       fail(ErrorKind::failed, "check_merge: strong remove needs the common state");
     }
@@ -197,7 +513,7 @@ MergeCheck check_merge(const MergeInput& input)
           continue;
         }
         kept.push_back(e);
-        if (std::optional<std::string> refusal = apply_merged(state, *e)) {
+        if (std::optional<std::string> refusal = apply_one(state, *e)) {
           out.conflicts.push_back(Conflict{e->hash, which, {}, {},
                                            fmt::format("fails without the voided operations: {}", *refusal)});
         }
@@ -208,20 +524,74 @@ MergeCheck check_merge(const MergeInput& input)
     y = refold(y, MergeSide::theirs, theirs);
   }
 
-  // 2. Both orders.
-  Folded xy = fold(std::move(ours), y);
-  Folded yx = fold(std::move(theirs), x);
-  for (const auto& [e, reason] : xy.refused) {
+  // 2. Both orders. A side with a settled prefix (MergeInput::ours_settled) has its other order
+  // start from that prefix's state.
+  const bool refolded = removed || resolving || !races.empty();
+  const bool ours_prefix = !refolded && input.ours_settled != nullptr && input.theirs_settled == nullptr;
+  const bool theirs_prefix = !refolded && input.theirs_settled != nullptr && input.ours_settled == nullptr;
+  const auto rest = [](const std::vector<const Entry*>& side, const std::set<Hash>& settled) {
+    std::vector<const Entry*> out_ops;
+    std::copy_if(side.begin(), side.end(), std::back_inserter(out_ops),
+                 [&](const Entry* e) { return settled.count(e->hash) == 0; });
+    return out_ops;
+  };
+  std::vector<std::pair<const Entry*, std::string>> refused_ours;   // after theirs' operations
+  std::vector<std::pair<const Entry*, std::string>> refused_theirs; // after ours' operations
+  Folded xy;
+  Folded yx;
+  if (theirs_prefix) {
+    Folded first = fold(*input.theirs_settled, x, apply_one);
+    refused_ours = std::move(first.refused);
+    xy = fold(std::move(first.state), rest(y, input.theirs_settled_ops), apply_one);
+  } else {
+    xy = fold(std::move(ours), y, apply_one);
+  }
+  refused_theirs.insert(refused_theirs.end(), xy.refused.begin(), xy.refused.end());
+  if (ours_prefix) {
+    Folded first = fold(*input.ours_settled, y, apply_one);
+    refused_theirs.insert(refused_theirs.end(), first.refused.begin(), first.refused.end());
+    yx = fold(std::move(first.state), rest(x, input.ours_settled_ops), apply_one);
+  } else {
+    yx = fold(std::move(theirs), x, apply_one);
+  }
+  refused_ours.insert(refused_ours.end(), yx.refused.begin(), yx.refused.end());
+  for (const auto& [e, reason] : refused_theirs) {
     out.conflicts.push_back(Conflict{e->hash, MergeSide::theirs, {}, {},
                                      fmt::format("refused after ours' operations: {}", reason)});
   }
-  for (const auto& [e, reason] : yx.refused) {
+  for (const auto& [e, reason] : refused_ours) {
     out.conflicts.push_back(Conflict{e->hash, MergeSide::ours, {}, {},
                                      fmt::format("refused after theirs' operations: {}", reason)});
   }
 
+  // Exposed rotations: the records they write may differ by the order (the access taken away
+  // before or after them); the merged state is then the order in which their side comes first.
+  std::set<std::string> exposed_paths;
+  bool exposed_in_x = false;
+  for (const std::vector<const Entry*>* side : {&x_all, &y_all}) {
+    for (const Entry* e : *side) {
+      if (is_exposed(e)) {
+        out.exposed.push_back(e->hash);
+        const std::set<std::string> paths = record_paths(*e);
+        exposed_paths.insert(paths.begin(), paths.end());
+        exposed_in_x = exposed_in_x || side == &x_all;
+      }
+    }
+  }
+  bool accept_exposed = false;
+
   // 3. Equal results, record by record.
-  if (xy.state.digest() != yx.state.digest()) {
+  const bool differ = xy.state.digest() != yx.state.digest();
+  if (differ && !exposed_paths.empty()) {
+    accept_exposed = true;
+    for (const State* st : {&xy.state, &yx.state}) {
+      for (const std::string& p : st->paths()) {
+        accept_exposed = accept_exposed
+                         && (xy.state.record_hash(p) == yx.state.record_hash(p) || exposed_paths.count(p) > 0);
+      }
+    }
+  }
+  if (differ && !accept_exposed) {
     std::set<std::string> paths;
     for (const std::string& p : xy.state.paths()) {
       paths.insert(p);
@@ -260,12 +630,76 @@ MergeCheck check_merge(const MergeInput& input)
       out.conflicts.push_back(std::move(c));
     }
   }
-  out.merged = std::move(xy.state);
+  out.merged = std::move(accept_exposed && !exposed_in_x ? yx.state : xy.state);
+
+  // The exposures, as due reasons of their secrets, and the resolver's authority over them.
+  for (const std::vector<const Entry*>* side : {&x_all, &y_all}) {
+    const std::vector<const Entry*>& other = side == &x_all ? y_all : x_all;
+    for (const Entry* e : *side) {
+      if (!is_exposed(e)) {
+        continue;
+      }
+      if (!input.resolver.empty()) {
+        if (Verdict v = may_expose(out.merged, *e, input.resolver, other)) {
+          out.void_refusals.push_back(v->reason);
+        }
+      }
+      for (const std::string& name : rotation_secrets(*e)) {
+        if (out.merged.secret(name) == nullptr) {
+          continue;
+        }
+        Secret& secret = edit(out.merged, name);
+        if (removed_rotators.count(e->hash) > 0) {
+          add_due_reason(secret, fmt::format("rotated by {} concurrently with their removal", e->actor), input.at);
+        }
+        const std::set<std::string> readers = standing_readers(out.merged, secret);
+        for (const KeyWrite& k : context_of(*e).keys) {
+          const bool recipient = k.line.kind == KeyLineKind::reader || k.line.kind == KeyLineKind::share
+                                 || k.line.kind == KeyLineKind::grant;
+          if (!k.added || k.line.secret != name || !recipient) {
+            continue;
+          }
+          const std::string& m = k.line.member;
+          const bool lost = !active(out.merged, m) || (k.line.kind == KeyLineKind::reader && readers.count(m) == 0)
+                            || (k.line.kind == KeyLineKind::share && secret.custodians.count(m) == 0)
+                            || (k.line.kind == KeyLineKind::grant && !reaches(out.merged, m, secret.env));
+          if (lost) {
+            add_due_reason(secret, fmt::format("exposed to {} by a concurrent rotation", m), input.at);
+          }
+        }
+      }
+    }
+  }
+
+  // The rotation races.
+  for (const Race& race : races) {
+    if (!input.resolver.empty()) {
+      if (Verdict v = may_settle_race(out.merged, race.resolution->secret, input.resolver)) {
+        out.void_refusals.push_back(v->reason);
+        continue;
+      }
+    }
+    if (std::optional<std::string> refusal = settle_race(out.merged, *input.ours, *input.theirs, race, input.at)) {
+      out.void_refusals.push_back(fmt::format("resolve: the rotation race of {}: {}", race.resolution->secret, *refusal));
+      continue;
+    }
+    out.races.push_back(race.resolution->secret);
+  }
   return out;
 }
 
 MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours, const std::vector<const Entry*>& theirs,
                        const std::set<Hash>* voids, std::string_view resolver)
+{
+  ResolveArgs resolution;
+  if (voids != nullptr) {
+    resolution.voided = *voids;
+  }
+  return check_merge(base, ours, theirs, resolution, resolver, 0);
+}
+
+MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours, const std::vector<const Entry*>& theirs,
+                       const ResolveArgs& resolution, std::string_view resolver, Timestamp at)
 {
   // Each side causally; an operation that fails there is reported once, as causal, and left out.
   std::vector<Conflict> causal;
@@ -291,7 +725,10 @@ MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours,
   input.ours = &s_x;
   input.theirs = &s_y;
   input.base = [&base] { return base; };
-  input.voids = voids;
+  input.voids = &resolution.voided;
+  input.exposed = &resolution.exposed;
+  input.races = &resolution.rotations;
+  input.at = at;
   input.resolver = std::string(resolver);
   MergeCheck out = check_merge(input);
   out.conflicts.insert(out.conflicts.begin(), causal.begin(), causal.end());

@@ -16,6 +16,12 @@
 //      the conflicts: each operation refused in an order (with the refusal's reason), and for each
 //      record the two orders leave different, the operations of both sides that wrote it.
 //
+// A resolve entry at the merge point (MergeInput::voids, exposed, races) settles what does not
+// commute: voided operations are left out, exposed rotations applied in the order that refuses
+// them, rotation races settled on the merged state (vault-2-merge.md §5 "As built"). A side with
+// no operation merges to the other side's state; a side carrying a settling resolve the other
+// lacks is a fixed prefix (MergeInput::ours_settled).
+//
 // The pairs this finds are the table of vault-2-merge.md §3 (same secret rotated on both sides,
 // a member removed on one side and given something on the other, approve vs deny, compromise vs
 // request/approve, the same field set on both sides, the same name added on both sides, …); the
@@ -55,7 +61,10 @@ struct MergeCheck
   std::vector<Hash> voided;        // operations voided by strong remove (both sides)
   std::vector<std::string> warnings; // mutual removals decided by seniority
   std::vector<Hash> resolved;        // operations of the sides a resolve entry voids (MergeInput::voids)
-  std::vector<std::string> void_refusals; // may_void's refusals: the resolve entry is unauthorised
+  std::vector<std::string> void_refusals; // may_void's, may_expose's, may_settle_race's refusals and the
+                                          // malformed choices: the resolve entry is unauthorised
+  std::vector<Hash> exposed;               // operations of the sides a resolve entry keeps exposed
+  std::vector<std::string> races;          // secrets whose rotation race a resolve entry settled
   bool ok() const { return conflicts.empty(); }
 };
 
@@ -75,6 +84,30 @@ struct MergeInput
   // not voided and fails without the voided ones is a conflict (the closure was incomplete).
   const std::set<Hash>* voids = nullptr;
   std::string resolver;
+  // Its exposed rotations (vault-2-merge.md §3, "--keep-exposed"): each may be refused in an order
+  // only because someone lost access on the other side; it is applied anyway (effects without
+  // authorize), the merged state is the order in which its side comes first, and its secret is
+  // due: "exposed to NAME by a concurrent rotation" for a recipient who lost access, "rotated by
+  // NAME concurrently with their removal" for an author the other side removes (may_expose).
+  const std::set<Hash>* exposed = nullptr;
+  // Its rotation races (vault-2-merge.md §5): the rotation operations of each race's secret are
+  // left out of both orders; then the secret gets both sides' versions: the one not chosen becomes
+  // current, renumbered 1 + max v, the chosen one previous (the command re-applies it to the
+  // connectors as a rollback to it, rotation/v2.hpp `reapply`), with its generation and key lines
+  // (a second generation of the same number is kept as the version's race_gen), and is due
+  // (may_settle_race). Neither version loses a line.
+  const std::vector<RaceResolution>* races = nullptr;
+  Timestamp at = 0; // the resolve entry's time: the due reasons it adds
+  // A side that carries a settling resolve (a race settled, a rotation kept exposed) the other
+  // side lacks: the state after it and the side's operations it covers. Those operations are a
+  // fixed prefix of that side (a person settled them; a fold cannot repeat the settlement): the
+  // other order folds the other side's operations onto that state, then the side's remaining
+  // ones. Used when the merge needs no re-fold (no strong remove, void or race at this point) and
+  // only one side carries one; otherwise the side is folded as usual.
+  const State* ours_settled = nullptr;
+  std::set<Hash> ours_settled_ops;
+  const State* theirs_settled = nullptr;
+  std::set<Hash> theirs_settled_ops;
 };
 
 // The check of one merge (one nesting level of a merge with more than two parents). Entries
@@ -88,6 +121,9 @@ MergeCheck check_merge(const MergeInput& input);
 // `voids` and `resolver`: as MergeInput's (nullptr: no resolve).
 MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours, const std::vector<const Entry*>& theirs,
                        const std::set<Hash>* voids = nullptr, std::string_view resolver = {});
+// The same with a whole resolution (its voids, exposed rotations and rotation races) made at `at`.
+MergeCheck check_merge(const State& base, const std::vector<const Entry*>& ours, const std::vector<const Entry*>& theirs,
+                       const ResolveArgs& resolution, std::string_view resolver, Timestamp at);
 
 // The operation of `other` that a refused operation `e` of `own` fails after: the first prefix of
 // other's operations after which own's operations up to e, applied from the common state, refuse

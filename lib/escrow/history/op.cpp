@@ -1443,7 +1443,7 @@ Op op_from_json(OpKind kind, const Json& json, std::string_view what)
   Op op;
   op.args = read_args(kind, f.need("args"), fmt::format("{}: args", what));
   const std::string writes_at = fmt::format("{}: writes", what);
-  for (const Json& triple : jr::array(f.need("writes"), writes_at, 4 * k_max_items + 16)) {
+  for (const Json& triple : jr::array(f.need("writes"), writes_at, k_max_writes)) {
     if (!triple.is_array() || triple.size() != 3) {
       fail(ErrorKind::integrity, "{}: expected [path, before, after]", writes_at);
     }
@@ -1471,7 +1471,7 @@ void check_args(const Op& op, ErrorKind kind, std::string_view what)
 {
   check_args(op.args, kind, what);
   const Checker c{kind, what};
-  if (op.writes.size() > 4 * k_max_items + 16) {
+  if (op.writes.size() > k_max_writes) {
     c.bad("writes: too many");
   }
   for (std::size_t i = 0; i < op.writes.size(); ++i) {

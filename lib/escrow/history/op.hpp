@@ -36,6 +36,7 @@ using crypto::Hash;
 using VaultId = std::array<std::uint8_t, 16>;
 
 constexpr std::size_t k_max_items = 10000;        // items of one bulk operation
+constexpr std::size_t k_max_writes = 4 * k_max_items + 16; // key writes of one operation
 constexpr std::size_t k_max_entry_line = 16u << 20; // 16 MiB per journal line
 constexpr std::size_t k_max_why = 1024;
 constexpr std::size_t k_max_host = 255;

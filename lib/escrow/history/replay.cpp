@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <set>
 #include <unordered_map>
 
@@ -477,6 +478,8 @@ private:
       sealed != nullptr && sealed->entry.op ? std::get_if<ResolveArgs>(&sealed->entry.op->args) : nullptr;
     m_resolve_voids.clear();
     m_resolve_refusal.reset();
+    std::set<Hash> exposed_honoured;
+    std::set<std::string> races_settled;
     std::vector<char> covered = ancestry(parents[0]);
     State merged = *m_after[parents[0]];
     for (std::size_t i = 1; i < parents.size(); ++i) {
@@ -501,18 +504,56 @@ private:
       }
       if (resolve != nullptr) {
         input.voids = &resolve->voided;
+        input.exposed = &resolve->exposed;
+        input.races = &resolve->rotations;
+        input.at = sealed->entry.ts;
         input.resolver = sealed->entry.actor;
       }
       input.base = [this, &covered, &theirs] {
-        State base = start_state();
+        // The common history folded again. A resolve that settled a rotation race or kept a
+        // rotation exposed changed the state at its merge point beyond its operations: the fold
+        // starts from the state after the latest such resolve both sides have (m_settled), and
+        // adds the common operations it does not cover.
+        std::optional<std::size_t> anchor;
+        for (const auto& [id, settled] : m_settled) {
+          if (covered[id] && theirs[id]) {
+            anchor = id;
+          }
+        }
+        State base = anchor ? m_settled.at(*anchor) : start_state();
+        const std::vector<char> done = anchor ? ancestry(*anchor) : std::vector<char>(m_nodes.size(), 0);
         for (std::size_t n = 0; n < m_nodes.size(); ++n) {
-          if (!m_nodes[n].base && covered[n] && theirs[n] && m_nodes[n].status == Status::ok
+          if (!m_nodes[n].base && !done[n] && covered[n] && theirs[n] && m_nodes[n].status == Status::ok
               && m_voided.count(m_nodes[n].entry.hash) == 0) {
             (void)apply_merged(base, m_nodes[n].entry);
           }
         }
         return base;
       };
+      // A settling resolve one side carries and the other lacks: that side's settled prefix.
+      std::optional<std::size_t> settled_x;
+      std::optional<std::size_t> settled_y;
+      for (const auto& [id, settled] : m_settled) {
+        if (covered[id] && !theirs[id]) {
+          settled_x = id;
+        } else if (theirs[id] && !covered[id]) {
+          settled_y = id;
+        }
+      }
+      for (const auto& [anchor, state, ops] :
+           {std::tuple{settled_x, &input.ours_settled, &input.ours_settled_ops},
+            std::tuple{settled_y, &input.theirs_settled, &input.theirs_settled_ops}}) {
+        if (!anchor) {
+          continue;
+        }
+        *state = &m_settled.at(*anchor);
+        const std::vector<char> prefix = ancestry(*anchor);
+        for (std::size_t n = 0; n < m_nodes.size(); ++n) {
+          if (prefix[n] && !m_nodes[n].base && !(covered[n] && theirs[n])) {
+            ops->insert(m_nodes[n].entry.hash);
+          }
+        }
+      }
       MergeCheck check = check_merge(input);
       for (const Conflict& c : check.conflicts) {
         Finding f;
@@ -545,6 +586,8 @@ private:
         add(FindingKind::voided_by_removal, sealed != nullptr ? sealed->line : 0, warning);
       }
       m_resolve_voids.insert(m_resolve_voids.end(), check.resolved.begin(), check.resolved.end());
+      exposed_honoured.insert(check.exposed.begin(), check.exposed.end());
+      races_settled.insert(check.races.begin(), check.races.end());
       if (!check.void_refusals.empty() && !m_resolve_refusal) {
         m_resolve_refusal = check.void_refusals.front();
       }
@@ -559,6 +602,17 @@ private:
         if (honoured.count(h) == 0) {
           m_resolve_refusal = fmt::format("resolve: entry {} is not an operation of the merge it settles", short_hash(h));
           break;
+        }
+      }
+      for (const Hash& h : resolve->exposed) {
+        if (!m_resolve_refusal && exposed_honoured.count(h) == 0) {
+          m_resolve_refusal =
+            fmt::format("resolve: exposed entry {} is not an operation of the merge it settles", short_hash(h));
+        }
+      }
+      for (const RaceResolution& race : resolve->rotations) {
+        if (!m_resolve_refusal && races_settled.count(race.secret) == 0) {
+          m_resolve_refusal = fmt::format("resolve: the merge it settles has no rotation race of {}", race.secret);
         }
       }
     }
@@ -679,6 +733,10 @@ private:
           if (node.entry.op && std::holds_alternative<ResolveArgs>(node.entry.op->args)) {
             // Void in every later merge too, as strong remove's.
             m_voided.insert(m_resolve_voids.begin(), m_resolve_voids.end());
+            const ResolveArgs& resolve = std::get<ResolveArgs>(node.entry.op->args);
+            if (!resolve.rotations.empty() || !resolve.exposed.empty()) {
+              m_settled.emplace(id, state);
+            }
           }
           m_after[id] = std::move(state);
           m_result.order.push_back(node.entry.hash);
@@ -811,6 +869,9 @@ private:
   std::size_t m_genesis = k_none;
   std::set<Hash> m_voided; // operations strong remove voided at a merge: void in every later one
   // The resolve entry being judged: the voids its merge honoured, and why it is refused (if so).
+  // The state after each resolve entry that settled a rotation race or kept a rotation exposed
+  // (by node id): what a later merge's common state starts from (merge()'s base).
+  std::map<std::size_t, State> m_settled;
   std::vector<Hash> m_resolve_voids;
   std::optional<std::string> m_resolve_refusal;
 };
@@ -975,6 +1036,11 @@ std::map<std::string, Hash> referenced_lines(const State& state)
     }
     for (const auto& [vid, version] : secret->versions) {
       put(KeyLine{KeyLineKind::value, name, 0, vid, {}, {}}, version.material);
+      if (version.race_gen) {
+        for (const auto& [member, k] : version.race_gen->holders) {
+          put(KeyLine{KeyLineKind::reader, name, version.gen, {}, member, {}}, k);
+        }
+      }
       for (const auto& [custodian, k] : version.shares) {
         put(KeyLine{KeyLineKind::share, name, 0, vid, custodian, {}}, k);
       }

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <utility>
 
@@ -123,6 +124,38 @@ Timestamp finished_at(const std::vector<const Entry*>& side, std::string_view se
   return at;
 }
 
+bool is_rotation(OpKind k)
+{
+  return k == OpKind::rotate_start || k == OpKind::confirm || k == OpKind::rotate_finish || k == OpKind::rotate_fail;
+}
+
+// Whether the side recorded the end of its rotation of `secret` to `vid` (finish, or a fail that
+// ends it: rolled-back, cancelled).
+bool ended_on(const std::vector<const Entry*>& side, std::string_view secret, std::string_view vid)
+{
+  for (const Entry* e : side) {
+    if (!e->op) {
+      continue;
+    }
+    if (const auto* finish = std::get_if<RotateFinishArgs>(&e->op->args)) {
+      for (const FinishItem& item : finish->items) {
+        if (item.secret == secret && item.vid == vid) {
+          return true;
+        }
+      }
+    }
+    if (const auto* failed = std::get_if<RotateFailArgs>(&e->op->args)) {
+      for (const FailItem& item : failed->items) {
+        if (item.secret == secret && item.vid == vid
+            && (item.result == FailResult::rolled_back || item.result == FailResult::cancelled)) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
 bool cancelled_on(const std::vector<const Entry*>& side, const RotateItem& item)
 {
   return std::any_of(side.begin(), side.end(), [&](const Entry* e) {
@@ -150,6 +183,8 @@ void suggest(MergeConflict& c, const MergeAnalysis::Impl& impl, const std::map<H
       }
       c.suggestion = SuggestionKind::rotation_race;
       c.secret = item.secret;
+      c.race = {RaceVersion{item.vid, item.v, MergeSide::ours, ended_on(impl.x, item.secret, item.vid)},
+                RaceVersion{other->vid, other->v, MergeSide::theirs, ended_on(impl.y, item.secret, other->vid)}};
       const Timestamp fa = finished_at(impl.x, item.secret, item.vid);
       const Timestamp fb = finished_at(impl.y, item.secret, other->vid);
       const Timestamp sa = e->ts;
@@ -191,6 +226,25 @@ void suggest(MergeConflict& c, const MergeAnalysis::Impl& impl, const std::map<H
     c.why = "a rotation by a member removed concurrently: its value may be in a connector, keep it exposed";
     return;
   }
+  // A rotation on one side that sealed to someone who lost access on the other (§3 table).
+  const auto rotation = [&](const std::vector<ConflictOp>& ops) {
+    return std::any_of(ops.begin(), ops.end(), [&](const ConflictOp& op) {
+      return is_rotation(by_hash.at(op.hash)->op->kind());
+    });
+  };
+  const auto loses_access = [&](const std::vector<ConflictOp>& ops) {
+    return std::any_of(ops.begin(), ops.end(), [&](const ConflictOp& op) {
+      const OpKind k = by_hash.at(op.hash)->op->kind();
+      return k == OpKind::member_remove || k == OpKind::member_set || k == OpKind::unshare || k == OpKind::secret_set
+             || k == OpKind::custodians_set;
+    });
+  };
+  if ((rotation(c.ours) && loses_access(c.theirs)) || (rotation(c.theirs) && loses_access(c.ours))) {
+    c.suggestion = SuggestionKind::keep_exposed;
+    c.why = "a rotation sealed to someone who lost access concurrently: its value may be in a connector, keep it "
+            "exposed (the secret becomes due)";
+    return;
+  }
   c.suggestion = SuggestionKind::keep;
   const auto side_with = [&](OpKind kind) -> std::optional<MergeSide> {
     const bool a = has_kind(c.ours, by_hash, kind);
@@ -220,6 +274,20 @@ void suggest(MergeConflict& c, const MergeAnalysis::Impl& impl, const std::map<H
 MergeAnalysis analyse_merge(std::string_view ours, std::string_view theirs, const std::set<Hash>& voids,
                             std::string_view resolver, std::string_view name)
 {
+  ResolveArgs choices;
+  choices.voided = voids;
+  return analyse_choices(ours, theirs, choices, resolver, name);
+}
+
+ResolveArgs choices_of(const MergeAnalysis& analysis)
+{
+  return ResolveArgs{analysis.voids, analysis.exposed, analysis.rotations};
+}
+
+MergeAnalysis analyse_choices(std::string_view ours, std::string_view theirs, const ResolveArgs& choices,
+                              std::string_view resolver, std::string_view name)
+{
+  const std::set<Hash>& voids = choices.voided;
   auto impl = std::make_shared<MergeAnalysis::Impl>();
   const std::string ours_what = fmt::format("{} (ours)", name);
   const std::string theirs_what = fmt::format("{} (theirs)", name);
@@ -287,9 +355,11 @@ MergeAnalysis analyse_merge(std::string_view ours, std::string_view theirs, cons
   if (impl->y.empty() || impl->x.empty()) {
     fail(ErrorKind::usage, "{}: one side holds every entry of the other: no merge to resolve", name);
   }
-  for (const Hash& h : voids) {
-    if (listed.count(h) == 0) {
-      fail(ErrorKind::usage, "{}: entry {} is not an operation of this merge", name, short_hash(h));
+  for (const std::set<Hash>* chosen : {&voids, &choices.exposed}) {
+    for (const Hash& h : *chosen) {
+      if (listed.count(h) == 0) {
+        fail(ErrorKind::usage, "{}: entry {} is not an operation of this merge", name, short_hash(h));
+      }
     }
   }
 
@@ -315,8 +385,10 @@ MergeAnalysis analyse_merge(std::string_view ours, std::string_view theirs, cons
   }
   impl->common = std::move(common.state);
 
-  MergeCheck check = check_merge(impl->common, impl->x, impl->y, &voids, resolver);
+  MergeCheck check = check_merge(impl->common, impl->x, impl->y, choices, resolver, out.ts);
   out.voids = voids;
+  out.exposed = choices.exposed;
+  out.rotations = choices.rotations;
   out.refusals = std::move(check.void_refusals);
   for (const Hash& h : check.voided) {
     out.warnings.push_back(fmt::format("entry {} ({}) is void: its author is removed on the other side",
@@ -424,11 +496,10 @@ std::set<Hash> keep_side(const MergeAnalysis& analysis, std::size_t index, Merge
   const MergeAnalysis::Impl& impl = *analysis.impl;
   if (c.suggestion == SuggestionKind::keep_exposed) {
     throw Error(ErrorKind::failed,
-                fmt::format("conflict {}: a rotation by a member removed on the other side; its value may be in a "
-                            "connector, so it is kept exposed (escrow resolve {} --keep-exposed), which this escrow "
-                            "does not have yet",
-                            index + 1, index + 1))
-      .hint("git merge --abort, then redo one side's operation on top of the other (docs/TEAM.md)");
+                fmt::format("conflict {}: a rotation whose value may be in a connector cannot be voided; it is kept "
+                            "exposed and the secret made due",
+                            index + 1))
+      .hint(fmt::format("escrow resolve {} --keep-exposed", index + 1));
   }
   const std::vector<ConflictOp>& dropped = keep == MergeSide::ours ? c.theirs : c.ours;
   if (dropped.empty()) {
@@ -450,11 +521,11 @@ std::set<Hash> keep_side(const MergeAnalysis& analysis, std::size_t index, Merge
           if (item.kind == RotationKind::rotate && !cancelled_on(side, item)) {
             throw Error(ErrorKind::failed,
                         fmt::format("conflict {}: keeping {} would void {}'s rotation of {} (v{}, {}), whose value may "
-                                    "have reached a connector: both versions are kept and one is made current "
-                                    "(escrow resolve {} --current VID), which this escrow does not have yet",
-                                    index + 1, merge_side_name(keep), e->actor, item.secret, item.v, item.vid,
-                                    item.secret))
-              .hint("git merge --abort, then rotate again on top of the other side's version (docs/TEAM.md)");
+                                    "have reached a connector: both versions are kept and one is made current",
+                                    index + 1, merge_side_name(keep), e->actor, item.secret, item.v, item.vid))
+              .hint(c.suggestion == SuggestionKind::rotation_race && !c.current.empty()
+                      ? fmt::format("escrow resolve {} --current {} ({})", item.secret, c.current, c.why)
+                      : fmt::format("escrow resolve {} --current VID", item.secret));
           }
         }
       }
@@ -475,6 +546,112 @@ std::set<Hash> keep_side(const MergeAnalysis& analysis, std::size_t index, Merge
   return voids;
 }
 
+ResolveArgs keep_exposed(const MergeAnalysis& analysis, std::size_t index)
+{
+  if (index >= analysis.conflicts.size()) {
+    if (analysis.conflicts.empty()) {
+      fail(ErrorKind::usage, "conflict {}: no conflict is left to settle", index + 1);
+    }
+    fail(ErrorKind::usage, "conflict {}: no such conflict (1 to {})", index + 1, analysis.conflicts.size());
+  }
+  const MergeConflict& c = analysis.conflicts[index];
+  if (c.suggestion != SuggestionKind::keep_exposed) {
+    throw Error(ErrorKind::failed,
+                fmt::format("escrow.journal: conflict {}: not a rotation that sealed to someone who lost access concurrently: "
+                            "nothing to keep exposed",
+                            index + 1))
+      .hint(c.suggestion == SuggestionKind::rotation_race
+              ? fmt::format("a rotation race: escrow resolve {} --current {}", c.secret, c.current)
+              : fmt::format("escrow resolve {} --keep {}", index + 1, merge_side_name(c.keep)));
+  }
+  const MergeAnalysis::Impl& impl = *analysis.impl;
+  ResolveArgs out = choices_of(analysis);
+  // The conflict's rotation operations, and the later rotation operations of their side on the
+  // same secrets (the finish or fail of an exposed start).
+  for (const auto& [ops, side] : {std::pair{&c.ours, &impl.x}, std::pair{&c.theirs, &impl.y}}) {
+    std::set<std::string> secrets;
+    std::size_t first = SIZE_MAX;
+    for (const ConflictOp& op : *ops) {
+      for (std::size_t i = 0; i < side->size(); ++i) {
+        const Entry* e = (*side)[i];
+        if (e->hash == op.hash && e->op && is_rotation(e->op->kind())) {
+          first = std::min(first, i);
+          for (const std::string& path : record_paths(*e)) {
+            const std::optional<ParsedPath> p = parse_path(path);
+            if (p && p->kind == PathKind::secret) {
+              secrets.insert(p->name);
+            }
+          }
+        }
+      }
+    }
+    for (std::size_t i = first; i < side->size(); ++i) {
+      const Entry* e = (*side)[i];
+      if (!e->op || !is_rotation(e->op->kind()) || out.voided.count(e->hash) > 0) {
+        continue;
+      }
+      const std::set<std::string> paths = record_paths(*e);
+      const bool same = std::any_of(secrets.begin(), secrets.end(),
+                                    [&](const std::string& n) { return paths.count(secret_record_path(n)) > 0; });
+      if (same) {
+        out.exposed.insert(e->hash);
+      }
+    }
+  }
+  if (out.exposed.size() == analysis.exposed.size()) {
+    fail(ErrorKind::failed, "escrow.journal: conflict {}: it names no rotation operation to keep exposed", index + 1);
+  }
+  return out;
+}
+
+ResolveArgs choose_current(const MergeAnalysis& analysis, std::string_view secret, std::string_view vid)
+{
+  const MergeConflict* race = nullptr;
+  for (const MergeConflict& c : analysis.conflicts) {
+    if (c.suggestion == SuggestionKind::rotation_race && c.secret == secret) {
+      race = &c;
+    }
+  }
+  if (race == nullptr && analysis.impl->merged.secret(std::string(secret)) == nullptr) {
+    throw Error(ErrorKind::usage, fmt::format("escrow.journal: {}: no such secret in the merged vault", secret))
+      .hint("escrow resolve lists the conflicts (a rotation race is suggested as ENV/NAME --current VID)");
+  }
+  if (race == nullptr) {
+    throw Error(ErrorKind::usage, fmt::format("escrow.journal: {}: no rotation race of it in this merge", secret))
+      .hint("escrow resolve lists the conflicts (a rotation race is suggested as ENV/NAME --current VID)");
+  }
+  const auto chosen = std::find_if(race->race.begin(), race->race.end(),
+                                   [&](const RaceVersion& r) { return r.vid == vid; });
+  if (race->race.size() != 2 || chosen == race->race.end()) {
+    throw Error(ErrorKind::usage, fmt::format("escrow.journal: {}: {} is not one of the two versions of its rotation race ({})", secret,
+                                              vid, race->race.size() == 2 ? race->race[0].vid + ", " + race->race[1].vid
+                                                                          : std::string("?")))
+      .hint(fmt::format("escrow resolve {} --current {}", secret, race->current));
+  }
+  for (const RaceVersion& r : race->race) {
+    if (!r.ended) {
+      throw Error(ErrorKind::failed, fmt::format("escrow.journal: {}: the rotation to v{} ({}) on {} has not finished or failed: a "
+                                                 "connector may be taking its value right now",
+                                                 secret, r.v, r.vid, merge_side_name(r.side)))
+        .hint("let it end on that clone (escrow rotate --resume there), then merge again");
+    }
+  }
+  const RaceVersion& other = &*chosen == &race->race[0] ? race->race[1] : race->race[0];
+  std::int64_t max_v = chosen->v;
+  if (const Secret* common = analysis.impl->common.secret(std::string(secret))) {
+    max_v = std::max(max_v, common->max_v());
+  }
+  ResolveArgs out = choices_of(analysis);
+  RaceResolution resolution{std::string(secret), std::string(vid), {{other.vid, max_v + 1}}};
+  out.rotations.erase(std::remove_if(out.rotations.begin(), out.rotations.end(),
+                                     [&](const RaceResolution& r) { return r.secret == secret; }),
+                      out.rotations.end());
+  out.rotations.push_back(std::move(resolution));
+  std::sort(out.rotations.begin(), out.rotations.end(),
+            [](const RaceResolution& a, const RaceResolution& b) { return a.secret < b.secret; });
+  return out;
+}
+
 SealedResolution seal_resolution(const MergeAnalysis& analysis, const KeysFile& keys, const Identity& author,
                                  Timestamp now, std::string_view host)
 {
@@ -483,7 +660,7 @@ SealedResolution seal_resolution(const MergeAnalysis& analysis, const KeysFile& 
     fail(ErrorKind::failed, "escrow.journal: {} conflict{} left to settle", analysis.conflicts.size(),
          analysis.conflicts.size() == 1 ? "" : "s");
   }
-  if (analysis.voids.empty()) {
+  if (analysis.voids.empty() && analysis.exposed.empty() && analysis.rotations.empty()) {
     fail(ErrorKind::failed, "escrow.journal: the merge has no conflict: nothing to resolve (escrow sync seals it)");
   }
   if (!analysis.refusals.empty()) {
@@ -506,7 +683,7 @@ SealedResolution seal_resolution(const MergeAnalysis& analysis, const KeysFile& 
   e.action = OpKind::resolve;
   e.result = Result::ok;
   Op op;
-  op.args = ResolveArgs{analysis.voids, {}, {}};
+  op.args = choices_of(analysis);
   e.op = std::move(op);
   check_args(*e.op, ErrorKind::usage, "escrow.journal");
   require_authorized(impl.merged, e, ErrorKind::access, "escrow.vault");

@@ -16,10 +16,12 @@
 //                   must pass, else Error(failed) explaining it); the keys file loses the lines
 //                   no operation of the result references (the voided operations' lines).
 //
-// Rotation races (the same secret rotated on both sides) are listed with the rule's suggestion
-// (§5: the version to make current), but `--current` and `--keep-exposed` are not built: such a
-// conflict cannot be settled by this escrow (keep_side refuses to void a rotate-start that was not
-// cancelled, as the rule says), and the listing says so.
+//   keep_exposed    the choices that keep conflict N's rotations (a rotation that sealed to someone
+//                   who lost access concurrently, or by a member the other side removes) exposed;
+//   choose_current  the choices that settle the rotation race of one secret with a version current
+//                   (§5: neither version voided, the other renumbered 1 + max v).
+// keep_side refuses to void a rotate-start that was not cancelled (§5 rule 1): a rotation race is
+// settled by choose_current, an exposed rotation by keep_exposed.
 #pragma once
 
 #include <escrow/history/entry.hpp>
@@ -53,8 +55,17 @@ struct ConflictOp
 
 enum class SuggestionKind {
   keep,            // --keep <side>
-  rotation_race,   // --current VID (not built)
-  keep_exposed,    // --keep-exposed (not built)
+  rotation_race,   // ENV/NAME --current VID (never applied by --suggested)
+  keep_exposed,    // --keep-exposed
+};
+
+// One version of a rotation race: created by a rotate-start on one side.
+struct RaceVersion
+{
+  std::string vid;
+  std::int64_t v = 0;
+  MergeSide side = MergeSide::ours;
+  bool ended = false; // its side recorded rotate-finish or rotate-fail (rolled-back, cancelled) for it
 };
 
 struct MergeConflict
@@ -67,6 +78,7 @@ struct MergeConflict
   MergeSide keep = MergeSide::theirs; // the suggested side (SuggestionKind::keep)
   std::string secret;                 // rotation_race: the secret
   std::string current;                // rotation_race: the suggested current version's vid
+  std::vector<RaceVersion> race;      // rotation_race: the two versions (ours first)
   std::string why;                    // the suggestion's reason, one line
 };
 
@@ -78,6 +90,8 @@ struct MergeAnalysis
   Timestamp ts = 0;                  // the largest ts of the heads
   std::uint64_t entries = 0;         // entries of the union
   std::set<Hash> voids;              // the voids the analysis applied (closure included)
+  std::set<Hash> exposed;            // the rotations kept exposed so far
+  std::vector<RaceResolution> rotations; // the rotation races settled so far (by secret)
   std::vector<MergeConflict> conflicts; // what is left to settle, numbered 1..n
   std::vector<std::string> refusals; // may_void's refusals of `voids` for the resolver given
   std::vector<std::string> warnings; // strong remove's voids and seniority decisions
@@ -91,12 +105,28 @@ struct MergeAnalysis
 // `resolver`: whose authority the refusals are judged for ("" = none judged).
 MergeAnalysis analyse_merge(std::string_view ours, std::string_view theirs, const std::set<Hash>& voids,
                             std::string_view resolver, std::string_view name = "escrow.journal");
+// The same with every kind of choice (voids, exposed rotations, rotation races: a resolve entry's
+// arguments).
+MergeAnalysis analyse_choices(std::string_view ours, std::string_view theirs, const ResolveArgs& choices,
+                              std::string_view resolver, std::string_view name = "escrow.journal");
+// The choices made so far (analysis.voids, exposed, rotations), as a resolve entry's arguments.
+ResolveArgs choices_of(const MergeAnalysis& analysis);
 
 // The voids that keep `keep` of conflict `index` (0-based in analysis.conflicts): analysis.voids,
 // the other side's operations of that conflict, and the closure of each side. Error(failed) for
-// a rotation race or an exposed rotation (not built here, the message says what to do);
+// a rotation race or an exposed rotation (the message names --current / --keep-exposed);
 // Error(usage) for an index out of range.
 std::set<Hash> keep_side(const MergeAnalysis& analysis, std::size_t index, MergeSide keep);
+
+// The choices with conflict `index`'s rotations kept exposed: its rotation operations and the
+// later rotation operations of their side on the same secrets. Error(usage) for an index out of
+// range; Error(failed) for a conflict that is not an exposed rotation (its suggestion is named).
+ResolveArgs keep_exposed(const MergeAnalysis& analysis, std::size_t index);
+
+// The choices with the rotation race of `secret` settled, `vid` current (the other renumbered
+// 1 + max v). Error(usage) when the merge has no rotation race of `secret` or `vid` is not one of
+// its two versions; Error(failed) when a side's rotation has not ended (finish or fail it first).
+ResolveArgs choose_current(const MergeAnalysis& analysis, std::string_view secret, std::string_view vid);
 
 // The resolve entry and the three files' new bytes, proved (see above). `keys` is the work
 // tree's keys file (the keys driver's union). Error(access) when `author` is not an active member

@@ -87,11 +87,25 @@ std::string why_not(const State& state, const Secret& secret, const std::string&
 } // namespace
 
 // The three ways to a value (vault-2.md §4), in order: standing reader, carried grant, k approvals.
+// During an unresolved merge no value of a secret in a conflict is opened (unresolved.hpp).
 Opened open_version(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
                     std::string_view what)
 {
+  session.require_readable(secret.name);
   (void)session.me(); // the identity, checked against the state first
-  return open_readable(session.state(), session.keys(), session.identity(), session.now(), secret, vid, version, what);
+  try {
+    return open_readable(session.state(), session.keys(), session.identity(), session.now(), secret, vid, version,
+                         what);
+  } catch (const KeyError& error) {
+    // The keys file during a merge is the keys driver's union: a line ours needs that theirs
+    // deleted (an unshare, a retired version) is missing until the merge is resolved.
+    if (!session.unresolved() || error.failure() != KeyFailure::missing) {
+      throw;
+    }
+    throw session.unresolved()->refusal(
+      fmt::format("{}: not served until the merge is resolved (theirs removed a key line ours reads: {})", secret.name,
+                  error.what()));
+  }
 }
 
 
@@ -111,10 +125,10 @@ Opened open_readable(const State& state, const KeysFile& keys, const Identity& i
   }
   const VersionRef vref{*parsed, static_cast<std::uint32_t>(version.gen), version.dk_commit, version.material};
   Opened out;
-  const auto gen = secret.gens.find(version.gen);
-  if (gen != secret.gens.end() && gen->second.holders.count(me) > 0) {
-    const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen->second.rk_commit};
-    const SecretBytes dk = open_as_reader(keys, ref, vref, gref, gen->second.holders.at(me), identity);
+  const Generation* gen = secret.generation_of(version);
+  if (gen != nullptr && gen->holders.count(me) > 0) {
+    const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen->rk_commit};
+    const SecretBytes dk = open_as_reader(keys, ref, vref, gref, gen->holders.at(me), identity);
     out.value = decrypt_value(keys, ref, vref, dk);
     out.via = "reader";
     return out;
@@ -526,13 +540,25 @@ std::optional<DueReason> due_for_rotation(const State& state, const Secret& secr
 namespace {
 
 // A retired secret is kept in the history and never served (docs/ROTATION.md: get/exec refuse it).
+// During an unresolved merge (unresolved.hpp) a secret in a conflict is not served, nor a value
+// whose read would write (the first use of an after_access grant marks it used).
 Opened open_served(VaultSession& session, const Secret& secret, const std::string& vid, const Version& version,
                    std::string_view what)
 {
+  session.require_readable(secret.name); // before the retired check: the conflict is the news
   if (secret.state == SecretState::retired) {
     throw Error(ErrorKind::access, fmt::format("{}: {} is retired: kept in the history, never served", what, secret.name));
   }
-  return open_version(session, secret, vid, version, what);
+  Opened opened = open_version(session, secret, vid, version, what);
+  if (session.unresolved() && !opened.request.empty() && secret.after_access) {
+    const auto request = secret.requests.find(opened.request);
+    if (request != secret.requests.end() && !request->second.used_at) {
+      throw session.unresolved()->refusal(fmt::format("the first use of grant {} on {} is a write (the secret "
+                                                      "becomes due): not served until the merge is resolved",
+                                                      opened.request, secret.name));
+    }
+  }
+  return opened;
 }
 
 } // namespace

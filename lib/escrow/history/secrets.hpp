@@ -45,8 +45,9 @@ void check_secret_spec(const SecretSpec& spec);
 const Secret& add_secret(VaultSession& session, const SecretSpec& spec, const SecretBytes& value);
 
 // The value of version `vid` of `secret` as the identity can open it, in order: standing reader,
-// carried grant, k approvals (vault-2.md §4); Error(access) "<what>: …" saying why not. Journals
-// nothing: the caller records the read (a reveal, an exec) before the value leaves escrow.
+// carried grant, k approvals (vault-2.md §4); Error(access) "<what>: …" saying why not;
+// Error(failed) for a secret in a conflict of an unresolved merge (VaultSession::require_readable).
+// Journals nothing: the caller records the read (a reveal, an exec) before the value leaves escrow.
 struct Opened
 {
   SecretBytes value;

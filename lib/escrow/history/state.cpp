@@ -88,6 +88,15 @@ std::int64_t Secret::current_gen() const
   return current == nullptr ? 0 : current->gen;
 }
 
+const Generation* Secret::generation_of(const Version& version) const
+{
+  if (version.race_gen) {
+    return &*version.race_gen;
+  }
+  const auto it = gens.find(version.gen);
+  return it == gens.end() ? nullptr : &it->second;
+}
+
 const Member* State::member(std::string_view name) const
 {
   const auto it = members.find(std::string(name));
@@ -168,10 +177,12 @@ Json to_json(const Secret& s)
   for (const auto& [reason, since] : s.due) {
     due[reason] = format_time(since);
   }
+  const auto generation_json = [](const Generation& gen) {
+    return Json{{"ever", names(gen.ever)}, {"holders", hash_map(gen.holders)}, {"rk_commit", b64(gen.rk_commit)}};
+  };
   Json gens = Json::object();
   for (const auto& [g, gen] : s.gens) {
-    gens[std::to_string(g)] =
-      Json{{"ever", names(gen.ever)}, {"holders", hash_map(gen.holders)}, {"rk_commit", b64(gen.rk_commit)}};
+    gens[std::to_string(g)] = generation_json(gen);
   }
   Json requests = Json::object();
   for (const auto& [id, r] : s.requests) {
@@ -218,6 +229,9 @@ Json to_json(const Secret& s)
                          {"threshold", v.threshold},
                          {"v", v.v},
                          {"why", v.why}};
+    if (v.race_gen) {
+      versions[vid]["race_gen"] = generation_json(*v.race_gen); // only when set: one spelling
+    }
   }
   Json out{{"after_access", s.after_access},
            {"connectors", connectors},
@@ -393,6 +407,17 @@ std::map<std::string, Hash> hash_map_from(const Json& json, const std::string& w
   return out;
 }
 
+Generation generation_from(const Json& json, const std::string& where)
+{
+  jr::Fields gf(json, where);
+  Generation gen;
+  gen.ever = name_set(gf.need("ever"), gf.at("ever"));
+  gen.holders = hash_map_from(gf.need("holders"), gf.at("holders"));
+  gen.rk_commit = jr::fixed_b64<32>(gf.need("rk_commit"), gf.at("rk_commit"));
+  gf.finish();
+  return gen;
+}
+
 std::string need_vid(const Json& json, const std::string& where)
 {
   const std::string& vid = jr::string(json, where);
@@ -561,13 +586,7 @@ Secret secret_from_json(const Json& json, std::string_view secret, std::string_v
     if (key.empty() || key[0] == '0' || g < 1 || g > k_max_generation) {
       fail(ErrorKind::integrity, "{}: not a generation number", gens_at);
     }
-    jr::Fields gf(item.value(), gens_at);
-    Generation gen;
-    gen.ever = name_set(gf.need("ever"), gf.at("ever"));
-    gen.holders = hash_map_from(gf.need("holders"), gf.at("holders"));
-    gen.rk_commit = jr::fixed_b64<32>(gf.need("rk_commit"), gf.at("rk_commit"));
-    gf.finish();
-    s.gens[g] = std::move(gen);
+    s.gens[g] = generation_from(item.value(), gens_at);
   }
   s.owner = need_name(f.need("owner"), f.at("owner"));
   s.purpose = plain_text(f.need("purpose"), f.at("purpose"), k_max_purpose);
@@ -675,6 +694,9 @@ Secret secret_from_json(const Json& json, std::string_view secret, std::string_v
       v.grants[g.key()] = std::move(grant);
     }
     v.material = jr::fixed_b64<32>(vf.need("material"), vf.at("material"));
+    if (const Json* race = vf.maybe("race_gen")) {
+      v.race_gen = generation_from(*race, vf.at("race_gen"));
+    }
     v.shares = hash_map_from(vf.need("shares"), vf.at("shares"));
     const std::optional<VersionState> vs = parse_version_state(jr::string(vf.need("state"), vf.at("state")));
     if (!vs) {

@@ -18,7 +18,7 @@
 //             "rotation"?:{"confirmed","kind","rolling_back","since","started_by","vid"},
 //             "shared_with","state","threshold","tier","versions":{vid:{"created_at","created_by",
 //             "custodians","dk_commit","gen","grants":{name:{"key","request","until"}},"material",
-//             "shares":{name:K},"state","threshold","v","why"}}}
+//             "race_gen"?:{"ever","holders","rk_commit"},"shares":{name:K},"state","threshold","v","why"}}}
 // record hash  = H("escrow/v2/record", path || 0x00 || canonical(record))
 // state digest = H("escrow/v2/state", concatenation over paths in bytewise order of path || 0x00 || hash)
 #pragma once
@@ -105,6 +105,10 @@ struct Version
   std::int64_t threshold = 0;
   std::map<std::string, Hash> shares;   // custodian -> K of the sh line
   std::map<std::string, GrantKey> grants; // member -> carried grant
+  // A rotation race settled by `resolve --current` (vault-2-merge.md §5): both sides created
+  // generation `gen` with their own reader key; the state's gens[gen] is the chosen side's, this
+  // version keeps its own side's here ("race_gen", written only when set).
+  std::optional<Generation> race_gen;
 };
 
 struct ApprovalOf
@@ -177,6 +181,9 @@ struct Secret
   std::int64_t max_gen() const;
   // The generation of the current version (0 when there is none).
   std::int64_t current_gen() const;
+  // The generation a version's value is boxed under: its own race_gen, else gens[version.gen]
+  // (nullptr when absent).
+  const Generation* generation_of(const Version& version) const;
 };
 
 // Where a state loaded from this machine's cache (cache.hpp) finds the records it has not read
@@ -199,6 +206,18 @@ struct PendingRecord
   Hash hash{};
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
+};
+
+// The pending records of one kind (cache.cpp implements it over the snapshot's index, which it
+// reads and checks a block at a time).
+class PendingIndex
+{
+public:
+  virtual ~PendingIndex() = default;
+  // The pending record `name`, or nullptr. May read and check one block of the index.
+  virtual const PendingRecord* find(const std::string& name) const = 0;
+  // Every pending record of this kind, sorted by name, unique. Reads every block it spans.
+  virtual const std::vector<PendingRecord>& all() const = 0;
 };
 
 // Reads, checks and parses one pending record of kind T (Member, Connector, Secret): its text
@@ -230,7 +249,7 @@ public:
   struct Lazy
   {
     std::shared_ptr<const RecordSource> source;
-    std::vector<PendingRecord> index; // sorted by name, unique
+    std::shared_ptr<const PendingIndex> index;
   };
 
   RecordMap() = default;
@@ -269,10 +288,11 @@ public:
   std::vector<std::string> names() const
   {
     std::vector<std::string> out;
-    out.reserve(m_map.size() + (m_lazy ? m_lazy->index.size() : 0));
+    const std::vector<PendingRecord>* index = m_lazy ? &m_lazy->index->all() : nullptr;
+    out.reserve(m_map.size() + (index != nullptr ? index->size() : 0));
     auto loaded = m_map.begin();
-    if (m_lazy) {
-      for (const PendingRecord& p : m_lazy->index) {
+    if (index != nullptr) {
+      for (const PendingRecord& p : *index) {
         for (; loaded != m_map.end() && loaded->first < p.name; ++loaded) {
           out.push_back(loaded->first);
         }
@@ -312,19 +332,13 @@ public:
   // How many records are still pending (tests, bench).
   std::size_t pending_count() const
   {
-    return m_lazy ? m_lazy->index.size() - m_read.size() : 0;
+    return m_lazy ? m_lazy->index->all().size() - m_read.size() : 0;
   }
 
 private:
   const PendingRecord* pending(const std::string& name) const
   {
-    if (!m_lazy) {
-      return nullptr;
-    }
-    const auto& index = m_lazy->index;
-    const auto it = std::lower_bound(index.begin(), index.end(), name,
-                                     [](const PendingRecord& p, const std::string& n) { return p.name < n; });
-    return it != index.end() && it->name == name ? &*it : nullptr;
+    return m_lazy ? m_lazy->index->find(name) : nullptr;
   }
 
   void load(const std::string& name) const
@@ -343,10 +357,14 @@ private:
 
   void load_all() const
   {
-    if (!m_lazy || m_read.size() == m_lazy->index.size()) {
+    if (!m_lazy) {
       return;
     }
-    for (const PendingRecord& p : m_lazy->index) {
+    const std::vector<PendingRecord>& index = m_lazy->index->all();
+    if (m_read.size() == index.size()) {
+      return;
+    }
+    for (const PendingRecord& p : index) {
       load(p.name);
     }
   }

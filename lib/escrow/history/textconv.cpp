@@ -295,8 +295,13 @@ std::string describe_op(const Entry& e, const Op& op, Versions& versions)
         return fmt::format("{} lost journal entr{} acknowledged{}", a.lost.size(), a.lost.size() == 1 ? "y" : "ies",
                            by);
       } else if constexpr (std::is_same_v<T, ResolveArgs>) {
-        return fmt::format("merge resolved{} ({} operation{} voided, {} rotation race{} settled)", by, a.voided.size(),
-                           a.voided.size() == 1 ? "" : "s", a.rotations.size(), a.rotations.size() == 1 ? "" : "s");
+        const std::string exposed =
+          a.exposed.empty() ? std::string()
+                            : fmt::format(", {} rotation operation{} kept exposed", a.exposed.size(),
+                                          a.exposed.size() == 1 ? "" : "s");
+        return fmt::format("merge resolved{} ({} operation{} voided, {} rotation race{} settled{})", by,
+                           a.voided.size(), a.voided.size() == 1 ? "" : "s", a.rotations.size(),
+                           a.rotations.size() == 1 ? "" : "s", exposed);
       } else {
         return std::string(op_kind_name(op.kind())) + by;
       }

@@ -40,6 +40,11 @@ std::set<std::string> referenced_line_keys(const State& state)
     }
     for (const auto& [vid, version] : secret->versions) {
       out.insert(line_key(KeyLine{KeyLineKind::value, name, 0, vid, {}, {}}, version.material));
+      if (version.race_gen) {
+        for (const auto& [m, k] : version.race_gen->holders) {
+          out.insert(line_key(KeyLine{KeyLineKind::reader, name, version.gen, {}, m, {}}, k));
+        }
+      }
       for (const auto& [m, k] : version.shares) {
         out.insert(line_key(KeyLine{KeyLineKind::share, name, 0, vid, m, {}}, k));
       }
@@ -71,6 +76,13 @@ struct VaultSession::Impl
   // The state's digest while it is the one the cache named (nullopt: compute it at the next save).
   std::optional<Hash> digest;
   std::vector<Hash> head_file_known; // see load_head_file_hint
+  std::optional<Unresolved> unresolved;
+  // During an unresolved merge: the head file without the heads only theirs has (the journal is
+  // ours). No write happens then, so it stays the file's.
+  std::optional<HeadFile> ours_head;
+
+  // The head file as this session judges it.
+  const HeadFile& head_view() const { return ours_head ? *ours_head : store->head(); }
   bool head_file_dirty = false;
   std::vector<std::string> warnings;
   std::vector<VerifiedEntry> lost;
@@ -126,7 +138,7 @@ struct VaultSession::Impl
   ReplayOptions replay_options(std::map<Hash, VerifiedEntry>& seen) const
   {
     ReplayOptions o;
-    o.head = &store->head();
+    o.head = &head_view();
     // No vault_id pin: the head file is no pin (it is the file under test), and the replay
     // checks it against the journal's genesis, which names the head file when they differ.
     o.now = now;
@@ -363,7 +375,7 @@ struct VaultSession::Impl
       }
       return known->count(h) > 0;
     };
-    for (const Hash& h : store->head().heads) {
+    for (const Hash& h : head_view().heads) {
       if (state.lost.count(h) == 0 && !is_known(h)) {
         throw Error(ErrorKind::integrity,
                     fmt::format("{}: names journal entry {} that {} lacks (the journal lost its tail)",
@@ -372,10 +384,10 @@ struct VaultSession::Impl
                      store->paths().journal.filename().string() + ")"});
       }
     }
-    if (head_file_known == store->head().heads) {
+    if (head_file_known == head_view().heads) {
       return false;
     }
-    head_file_known = store->head().heads;
+    head_file_known = head_view().heads;
     head_file_dirty = true; // written with the next cache save (an open alone writes nothing)
     return true;
   }
@@ -435,8 +447,29 @@ struct VaultSession::Impl
     }
   }
 
-  void verify()
+  // An unresolved merge (unresolved.hpp): asked of git once, before anything is verified, so that
+  // the head file's heads only theirs has are set aside (the journal is ours).
+  void detect_unresolved()
   {
+    if (!options.unresolved_merge) {
+      return;
+    }
+    const std::optional<UnresolvedMerge> merge = options.unresolved_merge();
+    if (!merge) {
+      return;
+    }
+    unresolved = assess_unresolved(store->read_journal(0), *merge, journal_name());
+    if (!unresolved) {
+      return;
+    }
+    ours_head = store->head();
+    std::erase_if(ours_head->heads, [&](const Hash& h) { return unresolved->theirs_only.count(h) > 0; });
+    warnings.push_back(unresolved->warning());
+  }
+
+  void verify(Access access)
+  {
+    detect_unresolved();
     const VaultId& vault = store->head().vault_id;
     cache.emplace(Cache::place(options.state_home, vault, store->paths().journal, options.branch), vault);
     const std::optional<Verified> cached = cache->load();
@@ -464,6 +497,10 @@ struct VaultSession::Impl
     }
     check_head();
     const bool checked = check_git_history(cached);
+    if (unresolved && access == Access::write) {
+      // Refused after the checks (a damaged journal is still exit 3), before anything is written.
+      throw unresolved->refusal("no write until it is resolved");
+    }
     if (!fast || !fresh.empty() || checked) {
       save_cache();
     }
@@ -512,7 +549,7 @@ struct VaultSession::Impl
       heads.push_back(canonical::b64(h));
     }
     std::vector<std::string> file_heads;
-    for (const Hash& h : store->head().heads) {
+    for (const Hash& h : head_view().heads) {
       file_heads.push_back(canonical::b64(h));
     }
     for (std::string& warning : options.history_check->check(parents, heads, file_heads)) {
@@ -631,7 +668,7 @@ VaultSession VaultSession::open(VaultSessionOptions options, Access access)
   store_options.lock_wait = impl->options.lock_wait;
   store_options.after_step = impl->options.after_step;
   impl->store.emplace(Store::open(impl->options.vault_path, access == Access::write, store_options));
-  impl->verify();
+  impl->verify(access);
   return VaultSession(std::move(impl));
 }
 
@@ -724,6 +761,36 @@ const std::vector<std::string>& VaultSession::warnings() const
   return m_impl->warnings;
 }
 
+const std::optional<Unresolved>& VaultSession::unresolved() const
+{
+  return m_impl->unresolved;
+}
+
+void VaultSession::require_readable(std::string_view secret, ReadKind kind)
+{
+  const std::optional<Unresolved>& u = m_impl->unresolved;
+  if (!u) {
+    return;
+  }
+  if (const std::optional<std::size_t> n = u->conflict_of("s:" + std::string(secret))) {
+    throw u->refusal(fmt::format("{} is in conflict {}: not served until the merge is resolved", secret, *n));
+  }
+  if (kind == ReadKind::record) {
+    return;
+  }
+  const bool members_in_conflict = std::any_of(u->objects.begin(), u->objects.end(), [](const std::set<std::string>& o) {
+    return std::any_of(o.begin(), o.end(), [](const std::string& path) { return path.rfind("m:", 0) == 0; });
+  });
+  if (members_in_conflict) {
+    const std::string me = identity().pub.name;
+    if (const std::optional<std::size_t> n = u->conflict_of("m:" + me)) {
+      throw u->refusal(fmt::format("{}'s membership is in conflict {}: no value is served to {} until the merge is "
+                                   "resolved",
+                                   me, *n, me));
+    }
+  }
+}
+
 const std::vector<VerifiedEntry>& VaultSession::lost() const
 {
   return m_impl->lost;
@@ -756,6 +823,9 @@ const KeysFile& VaultSession::keys()
 
 void VaultSession::upgrade()
 {
+  if (m_impl->unresolved) {
+    throw m_impl->unresolved->refusal("no write until it is resolved");
+  }
   if (m_impl->store->locked()) {
     return;
   }
@@ -766,6 +836,9 @@ void VaultSession::upgrade()
 Entry VaultSession::submit(Args args, const Material& material, std::optional<std::string> why)
 {
   Impl& s = *m_impl;
+  if (s.unresolved) {
+    throw s.unresolved->refusal("no write until it is resolved");
+  }
   if (!s.store->locked()) {
     fail(ErrorKind::failed, "internal: submit on a read session");
   }

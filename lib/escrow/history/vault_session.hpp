@@ -23,6 +23,7 @@
 #include <escrow/history/keys_file.hpp>
 #include <escrow/history/state.hpp>
 #include <escrow/history/store.hpp>
+#include <escrow/history/unresolved.hpp>
 #include <escrow/identity.hpp>
 
 #include <chrono>
@@ -80,14 +81,22 @@ struct VaultSessionOptions
   std::optional<HistoryCheck> history_check;
   // `escrow verify`: run the history check even when this place checked through HEAD already.
   bool full_history_check = false;
+  // A merge git stopped on the journal (unresolved.hpp): what git holds of it while it is in
+  // progress, nullopt otherwise. Given by the CLI in a git work tree (git/resolve.hpp
+  // unresolved_merge_source); called once, by open().
+  std::function<std::optional<UnresolvedMerge>()> unresolved_merge;
 };
 
 enum class Access { read, write };
+// What a read serves: a secret's record (show) or its value (get, exec, inject).
+enum class ReadKind { record, value };
 
 class VaultSession
 {
 public:
-  // Opens an existing vault. Access::write takes the vault lock first.
+  // Opens an existing vault. Access::write takes the vault lock first. During an unresolved merge
+  // (unresolved.hpp) the session is ours' and Access::write is refused: Error(failed), nothing
+  // written (neither the files nor this machine's cache place).
   static VaultSession open(VaultSessionOptions options, Access access);
   // escrow init: a new vault whose genesis member is the identity, with `policy` (must hold "*").
   // Refuses to overwrite a vault (Error(usage)). Returns a write session on it.
@@ -107,8 +116,14 @@ public:
   const std::filesystem::path& cache_place() const;
   // How open() went: true when the cached state was continued (tests, bench).
   bool fast_path() const;
-  // Warnings of the replay and of the cache, one line each.
+  // Warnings of the replay and of the cache, one line each (an unresolved merge's first).
   const std::vector<std::string>& warnings() const;
+  // The merge git left unresolved, when there is one (unresolved.hpp): this session is ours'.
+  const std::optional<Unresolved>& unresolved() const;
+  // Before a secret's record or value is served: Error(failed) when an unresolved merge has it
+  // (`secret`, ENV/NAME) in a conflict; for a value also when it has the identity's own member
+  // record in one (the identity is loaded only then).
+  void require_readable(std::string_view secret, ReadKind kind = ReadKind::value);
   // With acknowledging_loss: the entries this machine verified that the journal lost.
   const std::vector<VerifiedEntry>& lost() const;
   Timestamp now() const;
@@ -122,15 +137,17 @@ public:
   const KeysFile& keys();
 
   // Takes the lock (a read session that must write) and verifies what was appended meanwhile.
+  // Refused (Error(failed)) during an unresolved merge.
   void upgrade();
 
   // Builds, authorises, applies and writes one operation entry by the identity. Returns it.
-  // Error(access) when the rules refuse it, Error(usage) when it is malformed; then no file and
-  // no cache is touched.
+  // Error(access) when the rules refuse it, Error(usage) when it is malformed, Error(failed)
+  // during an unresolved merge; then no file and no cache is touched.
   Entry submit(Args args, const Material& material = {}, std::optional<std::string> why = std::nullopt);
 
   // Appends an event entry (an EventKind with result ok, or an operation kind with result
-  // denied/failed: a refusal) to the journal alone. `detail` must be value-free facts.
+  // denied/failed: a refusal) to the journal alone. `detail` must be value-free facts. Its
+  // parents are the verified heads: during an unresolved merge, ours' only.
   Entry record(Action action, Result result, std::optional<Json> detail = std::nullopt,
                std::optional<std::string> why = std::nullopt);
 

@@ -11,12 +11,20 @@ namespace escrow::history {
 VaultCheck verify(VaultSession& session)
 {
   const VaultPaths& paths = session.paths();
-  const std::string head = read_file(paths.head, k_max_head_file_size);
+  std::string head = read_file(paths.head, k_max_head_file_size);
   const std::string journal = read_file(paths.journal, static_cast<std::size_t>(k_max_journal_size));
-  const KeysFile& keys = session.keys();
+  const std::optional<Unresolved>& unresolved = session.unresolved();
+  if (unresolved) {
+    // Ours is verified as always, with the head file's heads only theirs has set aside; the keys
+    // file (both sides' lines) is judged once the merge is resolved.
+    HeadFile ours_head = parse_head_file(head, paths.head.string());
+    std::erase_if(ours_head.heads, [&](const Hash& h) { return unresolved->theirs_only.count(h) > 0; });
+    head = serialize_head_file(ours_head);
+  }
+  const KeysFile* keys = unresolved ? nullptr : &session.keys();
   ReplayOptions options;
   options.now = session.now();
-  const VerifiedVault checked = verify_vault(head, journal, &keys, options);
+  const VerifiedVault checked = verify_vault(head, journal, keys, options);
   const FileNames names{paths.journal.string(), paths.head.string(), paths.keys.string()};
   checked.replay.require_ok(names);
   if (!checked.head) {
@@ -30,6 +38,24 @@ VaultCheck verify(VaultSession& session)
                 fmt::format("{}: this machine's verified state differs from the journal's full replay",
                             session.cache_place().string()))
       .hint(fmt::format("if nothing else is wrong, remove {} and run verify again", session.cache_place().string()));
+  }
+  if (unresolved) {
+    // Work to finish, not tampering (exit 1), unless theirs is forged (exit 3): the conflicts
+    // listed, one hint each.
+    if (unresolved->problem) {
+      Error error(unresolved->problem->kind() == ErrorKind::integrity ? ErrorKind::integrity : ErrorKind::failed,
+                  unresolved->summary());
+      error.hint("git merge --abort gives the merge up (theirs cannot be merged as it is)");
+      throw error;
+    }
+    Error error(ErrorKind::failed,
+                fmt::format("{}: ours verifies ({} journal entries); the merge does not until it is resolved",
+                            unresolved->summary(), checked.replay.entries));
+    for (const std::string& line : unresolved->listed) {
+      error.hint(line);
+    }
+    error.hint("escrow resolve lists the conflicts and settles them (or git merge --abort gives the merge up)");
+    throw error;
   }
   VaultCheck out;
   out.entries = checked.replay.entries;

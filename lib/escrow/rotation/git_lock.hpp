@@ -16,6 +16,8 @@
 //                              back, the commit dropped with `git reset --soft`, the index entries
 //                              of the three files put back, the undone entries dropped from the
 //                              cache place), Error(io), exit 5: no connector ran
+//                              (rotate --due: one rotate-start for every due secret, so one
+//                              commit and one push per run, and a lost push undoes all of it)
 //   phases 2-3                 the connectors, then the finish (rotation/v2.hpp)
 //   after the run              the finish is committed and pushed like `escrow sync` (a rejected
 //                              push: pull through the merge driver, push again, up to 5 times),

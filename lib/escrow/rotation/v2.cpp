@@ -13,6 +13,7 @@
 #include <escrow/util/text.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 
 namespace escrow::rotation::v2 {
@@ -95,6 +96,7 @@ struct Rotator::Run
   std::string env;
   RotationKind kind = RotationKind::rotate;
   std::string vid_new;
+  std::string vid_old; // the live version whose value old_value holds ("" = none read)
   std::int64_t v_new = 0;
   std::int64_t v_old = 0;
   std::optional<SecretBytes> new_value;
@@ -103,6 +105,7 @@ struct Rotator::Run
   std::set<std::string> confirmed;
   bool resuming = false; // unknown which connectors hold what: every command connector counts
   bool cancel = false;   // rollback of a rotation in flight: undoing it is the goal
+  bool tested = false;   // set and tested, not yet finished (Finish::later: the batched finish)
   Outcome out;
 
   void stamp()
@@ -134,6 +137,16 @@ struct Rotator::Run
     }
     return base;
   }
+};
+
+// A rotation prepared for phase 1: its run (the new value in locked memory), its rotate-start item
+// and the key lines the item adds.
+struct Rotator::Start
+{
+  Run run;
+  history::RotateItem item;
+  history::Material material;
+  std::size_t slot = 0; // rotate --due: its place among the outcomes
 };
 
 Rotator::Rotator(history::VaultSession& session, Options options) : m_session(session), m_options(std::move(options))
@@ -283,6 +296,15 @@ Outcome Rotator::rotate(const std::string& name)
 
 Outcome Rotator::begin_and_drive(const std::string& name, const std::string& reason)
 {
+  std::vector<Start> starts;
+  starts.push_back(prepare(name, reason));
+  phase_one(fmt::format("rotate-start {} v{} ({})", name, starts.front().run.v_new, reason),
+            [&] { write_starts(starts, reason); });
+  return drive(starts.front().run);
+}
+
+Rotator::Start Rotator::prepare(const std::string& name, const std::string& reason)
+{
   const State& state = m_session.state();
   const Secret& s = secret(name, "rotate");
   const std::string me = m_session.me().name;
@@ -308,7 +330,8 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
   const bool command_connectors = std::any_of(connectors.begin(), connectors.end(), [](const ConnectorRecord& c) {
     return connector::driver_for(c).pushes();
   });
-  Run run;
+  Start start;
+  Run& run = start.run;
   run.name = name;
   run.env = s.env;
   run.kind = RotationKind::rotate;
@@ -320,6 +343,7 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
     // The old value is what a failure re-applies: without it there is no safe rollback.
     try {
       run.old_value = read_value(name, live_vid, "rotate");
+      run.vid_old = live_vid;
     } catch (const Error& error) {
       if (error.kind() != ErrorKind::access) {
         throw;
@@ -392,7 +416,7 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
     }
   }
 
-  // 1. create: the pending version is durable before any connector runs.
+  // The rotate-start item and its key lines (phase 1 writes them: write_starts).
   progress(fmt::format("{}: creating v{}", name, run.v_new));
   {
     const State& st = m_session.state();
@@ -401,7 +425,7 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
     const std::int64_t gen = sec.max_gen() + 1;
     const history::ReaderKey reader_key = history::new_generation(ref, static_cast<std::uint32_t>(gen));
     history::SealedVersion sealed = history::seal_value(ref, reader_key, value);
-    history::RotateItem item;
+    history::RotateItem& item = start.item;
     item.kind = RotationKind::rotate;
     item.secret = name;
     item.vid = sealed.vid.hex();
@@ -412,7 +436,7 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
     item.custodians = sec.custodians;
     item.threshold = sec.threshold;
     item.why = reason;
-    history::Material material;
+    history::Material& material = start.material;
     const std::set<std::string> readers = history::standing_readers(st, sec);
     for (const std::string& reader : readers) {
       material.lines.push_back(history::seal_reader_key(ref, reader_key, recipient(st, reader)));
@@ -443,18 +467,109 @@ Outcome Rotator::begin_and_drive(const std::string& name, const std::string& rea
       material.lines.push_back(history::seal_grant(ref, sealed.vid, sealed.data_key, recipient(st, member)));
     }
     run.vid_new = item.vid;
-    const Json detail{{"secret", name}};
-    phase_one(fmt::format("rotate-start {} v{} ({})", name, run.v_new, reason), [&] {
-      history::journaling_refusal(m_session, history::OpKind::rotate_start, detail, [&] {
-        m_session.submit(history::RotateStartArgs{{item}}, material, reason);
-        return 0;
-      });
-    });
   }
   run.new_value = std::move(value);
   run.out.action = OutcomeAction::rotate;
   run.out.reason = reason;
-  return drive(run);
+  return start;
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> bulk_chunks(const std::vector<BulkLoad>& loads)
+{
+  constexpr std::size_t k_max_bytes = history::k_max_entry_line / 2;
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  std::size_t from = 0;
+  while (from < loads.size()) {
+    std::size_t to = from;
+    BulkLoad total;
+    while (to < loads.size() && to - from < history::k_max_items) {
+      const BulkLoad& load = loads[to];
+      if (to > from && (total.writes + load.writes > history::k_max_writes || total.bytes + load.bytes > k_max_bytes)) {
+        break;
+      }
+      total.writes += load.writes;
+      total.bytes += load.bytes;
+      ++to;
+    }
+    out.emplace_back(from, to);
+    from = to;
+  }
+  return out;
+}
+
+namespace {
+
+// A write's JSON: its path (the secret's name and ~100 bytes of ids) and the line's hash.
+std::size_t write_bytes(const std::string& secret)
+{
+  return 192 + secret.size();
+}
+
+// The refusal event's facts for a bulk entry (a fact lists at most 256 strings).
+template<typename Item>
+Json bulk_detail(const std::vector<Item>& items)
+{
+  if (items.size() == 1) {
+    return Json{{"secret", items.front().secret}};
+  }
+  Json names = Json::array();
+  for (std::size_t i = 0; i < items.size() && i < 256; ++i) {
+    names.push_back(items[i].secret);
+  }
+  return Json{{"secrets", std::move(names)}, {"items", items.size()}};
+}
+
+// Every key line a secret's versions, generations and approvals name: what a finish's retention
+// can delete at most.
+std::size_t key_lines_of(const Secret& secret)
+{
+  std::size_t n = 0;
+  for (const auto& [vid, version] : secret.versions) {
+    n += 1 + version.shares.size() + version.grants.size();
+  }
+  for (const auto& [g, gen] : secret.gens) {
+    n += gen.holders.size();
+  }
+  for (const auto& [id, request] : secret.requests) {
+    n += request.approvals.size();
+  }
+  return n;
+}
+
+} // namespace
+
+// 1. create: the rotate-start of every prepared rotation — one entry (several only beyond the
+// bulk limits), its key lines written with it — durable before any connector runs.
+void Rotator::write_starts(std::vector<Start>& starts, const std::optional<std::string>& why)
+{
+  std::sort(starts.begin(), starts.end(), [](const Start& a, const Start& b) { return a.item.secret < b.item.secret; });
+  std::vector<BulkLoad> loads;
+  loads.reserve(starts.size());
+  for (const Start& start : starts) {
+    const history::RotateItem& item = start.item;
+    std::size_t bytes = 512 + item.secret.size() + item.why.size() + start.material.lines.size() * write_bytes(item.secret);
+    for (const std::string& custodian : item.custodians) {
+      bytes += custodian.size() + 4;
+    }
+    for (const history::GrantRef& grant : item.grants) {
+      bytes += grant.member.size() + grant.request.size() + 32;
+    }
+    loads.push_back(BulkLoad{start.material.lines.size(), bytes});
+  }
+  for (const auto& [from, to] : bulk_chunks(loads)) {
+    history::RotateStartArgs args;
+    history::Material material;
+    for (std::size_t i = from; i < to; ++i) {
+      args.items.push_back(starts[i].item);
+      std::move(starts[i].material.lines.begin(), starts[i].material.lines.end(), std::back_inserter(material.lines));
+      starts[i].material.lines.clear();
+    }
+    const Json detail = bulk_detail(args.items);
+    history::journaling_refusal(m_session, history::OpKind::rotate_start, detail, [&] {
+      m_session.submit(std::move(args), material, why);
+      return 0;
+    });
+  }
 }
 
 void Rotator::phase_one(const std::string& what, const std::function<void()>& write)
@@ -474,7 +589,7 @@ void Rotator::phase_one(const std::string& what, const std::function<void()>& wr
   publisher->publish(m_session, what); // rejected: phase 1 undone, Error(io), no connector runs
 }
 
-Outcome Rotator::drive(Run& run)
+Outcome Rotator::drive(Run& run, Finish when)
 {
   Outcome& out = run.out;
   run.stamp();
@@ -537,8 +652,11 @@ Outcome Rotator::drive(Run& run)
       return out;
     }
   }
-  // 4. finish.
-  finish(run);
+  // 4. finish (Finish::later: in the run's one batched rotate-finish).
+  run.tested = true;
+  if (when == Finish::now) {
+    finish({&run});
+  }
   return out;
 }
 
@@ -561,16 +679,36 @@ void Rotator::journal_step_failure(const Run& run, const connector::StepResult& 
   }
 }
 
-void Rotator::finish(Run& run)
+// 4. finish: one rotate-finish for every run that set and tested well (several entries only beyond
+// the bulk limits).
+void Rotator::finish(const std::vector<Run*>& runs)
 {
-  Outcome& out = run.out;
-  history::journaling_refusal(m_session, history::OpKind::rotate_finish, Json{{"secret", run.name}}, [&] {
-    m_session.submit(history::RotateFinishArgs{{history::FinishItem{run.name, run.vid_new}}});
-    return 0;
-  });
-  out.result = run.kind == RotationKind::rotate ? OutcomeResult::rotated : OutcomeResult::restored;
-  progress(out.summary());
-  send(out, run.kind == RotationKind::rotate ? "rotated" : "rolled-back");
+  std::vector<Run*> sorted = runs;
+  std::sort(sorted.begin(), sorted.end(), [](const Run* a, const Run* b) { return a->name < b->name; });
+  std::vector<BulkLoad> loads;
+  loads.reserve(sorted.size());
+  for (const Run* run : sorted) {
+    const std::size_t lines = key_lines_of(secret(run->name, "rotate"));
+    loads.push_back(BulkLoad{lines, 256 + run->name.size() + lines * write_bytes(run->name)});
+  }
+  for (const auto& [from, to] : bulk_chunks(loads)) {
+    history::RotateFinishArgs args;
+    for (std::size_t i = from; i < to; ++i) {
+      args.items.push_back(history::FinishItem{sorted[i]->name, sorted[i]->vid_new});
+    }
+    const Json detail = bulk_detail(args.items);
+    history::journaling_refusal(m_session, history::OpKind::rotate_finish, detail, [&] {
+      m_session.submit(std::move(args));
+      return 0;
+    });
+  }
+  for (Run* run : runs) {
+    run->tested = false;
+    Outcome& out = run->out;
+    out.result = run->kind == RotationKind::rotate ? OutcomeResult::rotated : OutcomeResult::restored;
+    progress(out.summary());
+    send(out, run->kind == RotationKind::rotate ? "rotated" : "rolled-back");
+  }
 }
 
 void Rotator::roll_back(Run& run, const std::string& cause, const std::vector<std::string>& attempted)
@@ -814,6 +952,21 @@ std::vector<Outcome> Rotator::rotate_due()
       due.emplace_back(name, *reason);
     }
   }
+  // The due secrets are prepared (checks, old values, new values, connector credentials); one that
+  // cannot be is an error outcome and the others go on.
+  std::vector<Start> starts;
+  const auto error_outcome = [&](const std::string& name, const std::string& env, const std::string& reason,
+                                 const Error& error) {
+    Outcome out;
+    out.secret = name;
+    out.env = env;
+    out.action = OutcomeAction::rotate;
+    out.reason = reason;
+    out.result = OutcomeResult::error;
+    out.error = error.what();
+    progress(out.summary());
+    return out;
+  };
   for (const auto& [name, reason] : due) {
     const Secret& s = secret(name, "rotate --due");
     if (s.connectors.empty() && !s.escrow_only) {
@@ -824,21 +977,98 @@ std::vector<Outcome> Rotator::rotate_due()
       continue;
     }
     try {
-      outcomes.push_back(begin_and_drive(name, reason));
+      starts.push_back(prepare(name, reason));
+      starts.back().slot = outcomes.size();
+      outcomes.emplace_back(); // its outcome, once driven
     } catch (const Error& error) {
       if (error.kind() == ErrorKind::io || error.kind() == ErrorKind::integrity) {
         throw;
       }
-      Outcome out;
-      out.secret = name;
-      out.env = s.env;
-      out.action = OutcomeAction::rotate;
-      out.reason = reason;
-      out.result = OutcomeResult::error;
-      out.error = error.what();
-      progress(out.summary());
-      outcomes.push_back(std::move(out));
+      outcomes.push_back(error_outcome(name, s.env, reason, error));
     }
+  }
+  if (starts.empty()) {
+    return outcomes;
+  }
+  // 1. create: every pending version in one rotate-start (one keys write, one journal append, one
+  // head write; under the git lock one commit and one push). A lost push undoes all of it
+  // (Error(io), exit 5) before any connector runs.
+  std::string what;
+  std::optional<std::string> why;
+  if (starts.size() == 1) {
+    const Run& run = starts.front().run;
+    what = fmt::format("rotate-start {} v{} ({})", run.name, run.v_new, run.out.reason);
+    why = run.out.reason;
+  } else {
+    constexpr std::size_t k_named = 5;
+    std::vector<std::string> named;
+    for (std::size_t i = 0; i < starts.size() && i < k_named; ++i) {
+      named.push_back(fmt::format("{} v{}", starts[i].run.name, starts[i].run.v_new));
+    }
+    what = fmt::format("rotate-start of {} due secrets: {}{}", starts.size(), join(named),
+                       starts.size() > k_named ? fmt::format(" and {} more", starts.size() - k_named) : std::string());
+    why = fmt::format("rotate --due: {} secrets", starts.size());
+  }
+  try {
+    phase_one(what, [&] { write_starts(starts, why); });
+  } catch (const Error& error) {
+    if (error.kind() == ErrorKind::io || error.kind() == ErrorKind::integrity) {
+      throw;
+    }
+    for (Start& start : starts) {
+      outcomes[start.slot] = error_outcome(start.run.name, start.run.env, start.run.out.reason, error);
+    }
+    return outcomes;
+  }
+  // The values leave memory until their secret's turn, and are read back from the vault then (what
+  // the connectors get is what the vault holds): each one is a sodium_malloc mapping with guard
+  // pages, and every connector's fork copies every mapping — all N held at once made each fork
+  // cost O(N), the run O(N²).
+  for (Start& start : starts) {
+    start.run.new_value.reset();
+    start.run.old_value.reset();
+  }
+  // 2. set, 3. test: secret by secret; a failure rolls back that secret alone (its rotate-fail
+  // entries) and the others go on.
+  std::vector<Run*> tested;
+  for (Start& start : starts) {
+    Run& run = start.run;
+    try {
+      run.new_value = read_value(run.name, run.vid_new, "rotate --due");
+      if (!run.vid_old.empty()) {
+        run.old_value = read_value(run.name, run.vid_old, "rotate --due");
+      }
+      drive(run, Finish::later);
+    } catch (const Error& error) {
+      if (error.kind() == ErrorKind::io || error.kind() == ErrorKind::integrity) {
+        // Those that set and tested well are finished first (as when each secret ran alone); the
+        // others stay in flight: rotate --resume finishes them.
+        if (!tested.empty()) {
+          try {
+            finish(tested);
+          } catch (const Error&) {
+            // They stay in flight too; the error that stopped the run is the one to report.
+          }
+        }
+        throw;
+      }
+      run.stamp();
+      run.out.result = OutcomeResult::error;
+      run.out.error = error.what();
+      progress(run.out.summary());
+    }
+    run.new_value.reset();
+    run.old_value.reset();
+    if (run.tested) {
+      tested.push_back(&run);
+    }
+  }
+  // 4. finish: one rotate-finish for every secret that set and tested well.
+  if (!tested.empty()) {
+    finish(tested);
+  }
+  for (Start& start : starts) {
+    outcomes[start.slot] = std::move(start.run.out);
   }
   return outcomes;
 }
@@ -957,6 +1187,42 @@ Outcome Rotator::rollback(const std::string& name)
   if (previous == nullptr) {
     fail(ErrorKind::usage, "rollback: {} has no previous version to go back to", full);
   }
+  return roll_back_to(full, previous_vid, fmt::format("rollback to v{}", previous->v), "rollback");
+}
+
+Outcome Rotator::reapply(const std::string& name, const std::string& vid)
+{
+  const std::string full = full_name(name);
+  const Secret& s = secret(full, "resolve");
+  const std::string me = m_session.me().name;
+  if (!may_rotate(m_session.state(), me, s)) {
+    fail(ErrorKind::access, "resolve: only the owner ({}) or a rotator of {} may re-apply {} to its connectors", s.owner,
+         s.env, full);
+  }
+  if (s.state != SecretState::active) {
+    fail(ErrorKind::usage, "resolve: {} is retired", full);
+  }
+  if (s.rotation) {
+    fail(ErrorKind::failed, "resolve: a rotation of {} is in flight; escrow rotate --resume {} ends it", full, full);
+  }
+  const Version* target = s.find(vid);
+  if (target == nullptr || target->state != VersionState::previous) {
+    fail(ErrorKind::usage, "resolve: {} has no previous version {} to re-apply", full, vid);
+  }
+  return roll_back_to(full, vid, fmt::format("rotation race: v{} chosen, re-applied to every connector", target->v),
+                      "resolve");
+}
+
+Outcome Rotator::roll_back_to(const std::string& full, const std::string& vid, const std::string& reason,
+                              std::string_view what)
+{
+  const Secret& s = secret(full, what);
+  const std::string me = m_session.me().name;
+  const Version* previous = s.find(vid);
+  if (previous == nullptr) {
+    fail(ErrorKind::integrity, "{}: {} has no version {}", what, full, vid);
+  }
+  const std::string previous_vid = vid;
   Run run;
   run.name = full;
   run.env = s.env;
@@ -971,21 +1237,22 @@ Outcome Rotator::rollback(const std::string& name)
     return connector::driver_for(c).pushes();
   });
   try {
-    run.new_value = read_value(full, previous_vid, "rollback");
+    run.new_value = read_value(full, previous_vid, what);
     if (has_commands && live != nullptr) {
-      run.old_value = read_value(full, live_vid, "rollback");
+      run.old_value = read_value(full, live_vid, what);
     }
   } catch (const Error& error) {
     if (error.kind() != ErrorKind::access) {
       throw;
     }
-    throw Error(ErrorKind::access, fmt::format("rollback: {} cannot read the versions of {} it would re-apply: {}",
+    throw Error(ErrorKind::access, fmt::format("{}: {} cannot read the versions of {} it would re-apply: {}", what,
                                                me, full, error.what()));
   }
   read_auth(run);
   run.out.action = OutcomeAction::rollback;
-  run.out.reason = fmt::format("rollback to v{}", run.v_new);
-  progress(fmt::format("{}: rolling back to v{}", full, run.v_new));
+  run.out.reason = reason;
+  progress(what == "rollback" ? fmt::format("{}: rolling back to v{}", full, run.v_new)
+                              : fmt::format("{}: re-applying v{} ({})", full, run.v_new, reason));
   history::RotateItem item;
   item.kind = RotationKind::rollback;
   item.secret = full;

@@ -31,6 +31,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace escrow::rotation {
@@ -64,6 +65,18 @@ std::optional<std::string> due_reason(const history::State& state, const history
 // Owner, or a rotator reaching its environment: who may rotate it (history::authorize's rule).
 bool may_rotate(const history::State& state, const std::string& member, const history::Secret& secret);
 
+// rotate --due writes its rotate-start and its rotate-finish as one entry each, unless a bulk
+// operation's limits (op.hpp: k_max_items items, k_max_writes key writes, and half the journal's
+// line limit in bytes, estimated) are exceeded: then as consecutive entries. Given each item's
+// load, the [begin, end) ranges of items, each within the limits (an item alone over them is a
+// range of its own: the write refuses it).
+struct BulkLoad
+{
+  std::size_t writes = 0;
+  std::size_t bytes = 0;
+};
+std::vector<std::pair<std::size_t, std::size_t>> bulk_chunks(const std::vector<BulkLoad>& loads);
+
 class Rotator
 {
 public:
@@ -71,21 +84,39 @@ public:
   Rotator(history::VaultSession& session, Options options);
 
   Outcome rotate(const std::string& name);
+  // Interrupted rotations first (one by one), then every due secret the caller may rotate as one
+  // batched run: phase 1 for all of them in one rotate-start (one write, one publish), phase 2 per
+  // secret (a failure rolls back that secret alone), phase 3 in one rotate-finish. A secret that
+  // cannot be prepared, and a due one without a connector, is an outcome, never an exception.
   std::vector<Outcome> rotate_due();
   std::vector<Outcome> resume(const std::string& name = "");
   Outcome confirm(const std::string& name, const std::string& connector);
   Outcome rollback(const std::string& name);
+  // A rotation race settled by `escrow resolve ENV/NAME --current VID` (docs/design/vault-2-merge.md
+  // §5): the resolve entry made the other version current and `vid` previous; this re-applies `vid`
+  // to every connector as a rollback to it (rotate-start kind rollback, set + test, finish: `vid`
+  // current). A failure re-applies the current version, records rotate-fail and leaves the secret
+  // due (the resolve made it so). Error(usage) when `vid` is not a previous version.
+  Outcome reapply(const std::string& name, const std::string& vid);
   CompromiseOutcome compromise(const std::string& name, const std::string& why);
   std::vector<Outcome> plan(const std::vector<std::string>& names, bool due, bool resume);
 
 private:
   struct Run;
+  struct Start;
+  // Whether drive() finishes a run that set and tested well (one secret), or leaves it to one
+  // batched finish (rotate --due: phase 3 is one rotate-finish for every secret).
+  enum class Finish { now, later };
   Outcome begin_and_drive(const std::string& name, const std::string& reason);
+  Start prepare(const std::string& name, const std::string& reason);
+  void write_starts(std::vector<Start>& starts, const std::optional<std::string>& why);
+  Outcome roll_back_to(const std::string& full, const std::string& vid, const std::string& reason,
+                       std::string_view what);
   void phase_one(const std::string& what, const std::function<void()>& write);
-  Outcome drive(Run& run);
+  Outcome drive(Run& run, Finish when = Finish::now);
   void journal_step_failure(const Run& run, const connector::StepResult& step);
   void roll_back(Run& run, const std::string& cause, const std::vector<std::string>& attempted);
-  void finish(Run& run);
+  void finish(const std::vector<Run*>& runs);
   Outcome resume_one(const std::string& name, OutcomeAction action);
   std::vector<Outcome> resume_all(const std::set<std::string>& skip);
   SecretBytes read_value(const std::string& name, const std::string& vid, std::string_view what);
