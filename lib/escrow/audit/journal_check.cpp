@@ -42,26 +42,6 @@ std::string_view severity_name(Severity severity)
   return "error";
 }
 
-// The hashes of every complete line that parses as an entry (a line the replay rejected or
-// skipped is still there: only a line that is gone is lost).
-std::set<Hash> present_hashes(std::string_view text)
-{
-  std::set<Hash> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) {
-      break;
-    }
-    try {
-      out.insert(parse_entry(text.substr(start, nl - start), "journal").hash);
-    } catch (const Error&) {
-    }
-    start = nl + 1;
-  }
-  return out;
-}
-
 } // namespace
 
 std::size_t JournalCheck::errors() const
@@ -199,7 +179,7 @@ JournalCheck check_journal(const VaultSessionOptions& options)
   const Cache cache(Cache::place(options.state_home, store.head().vault_id, paths.journal, options.branch),
                     store.head().vault_id);
   if (const std::optional<Verified> cached = cache.load()) {
-    const std::set<Hash> present = present_hashes(journal);
+    const std::set<Hash> present = history::entry_hashes(journal);
     std::set<Hash> acknowledged = cached->state.lost;
     acknowledged.insert(verified.replay.state.lost.begin(), verified.replay.state.lost.end());
     out.lost = missing_entries(cache.entries(cached->log), present, acknowledged);

@@ -174,6 +174,28 @@ Context context_of(const Entry& entry)
   return ctx;
 }
 
+std::set<std::string> rotation_secrets(const Entry& entry)
+{
+  std::set<std::string> out;
+  if (!entry.op) {
+    return out;
+  }
+  std::visit(
+    [&](const auto& a) {
+      using T = std::decay_t<decltype(a)>;
+      if constexpr (std::is_same_v<T, ConfirmArgs>) {
+        out.insert(a.secret);
+      } else if constexpr (std::is_same_v<T, RotateStartArgs> || std::is_same_v<T, RotateFinishArgs>
+                           || std::is_same_v<T, RotateFailArgs>) {
+        for (const auto& item : a.items) {
+          out.insert(item.secret);
+        }
+      }
+    },
+    entry.op->args);
+  return out;
+}
+
 // ---- helpers ----
 
 bool active(const State& s, std::string_view member)
@@ -1312,20 +1334,7 @@ Verdict may_expose(const State& merged, const Entry& exposed, std::string_view r
     return refuse(k, "{}: nobody lost access on the other side of the merge, so there is nothing to keep exposed",
                   what);
   }
-  std::set<std::string> secrets;
-  std::visit(
-    [&](const auto& a) {
-      using T = std::decay_t<decltype(a)>;
-      if constexpr (std::is_same_v<T, ConfirmArgs>) {
-        secrets.insert(a.secret);
-      } else if constexpr (std::is_same_v<T, RotateStartArgs> || std::is_same_v<T, RotateFinishArgs>
-                           || std::is_same_v<T, RotateFailArgs>) {
-        for (const auto& item : a.items) {
-          secrets.insert(item.secret);
-        }
-      }
-    },
-    exposed.op->args);
+  const std::set<std::string> secrets = rotation_secrets(exposed);
   for (const std::string& name : secrets) {
     const Secret* secret = merged.secret(name);
     if (secret == nullptr || !owner_or_rotator(merged, resolver, *secret)) {

@@ -51,6 +51,8 @@ struct Context
   std::vector<KeyWrite> keys; // the key lines of op.writes, in path order
 };
 Context context_of(const Entry& entry);
+// The secrets a rotation operation names (its items, or a confirm's secret); empty otherwise.
+std::set<std::string> rotation_secrets(const Entry& entry);
 
 // ---- derived helpers (§3) ----
 [[nodiscard]] bool active(const State& s, std::string_view member);

@@ -326,4 +326,23 @@ std::string short_hash(const Hash& hash)
   return b64(ByteView(hash.data(), hash.size())).substr(0, 12);
 }
 
+std::set<Hash> entry_hashes(std::string_view journal)
+{
+  std::set<Hash> out;
+  std::size_t start = 0;
+  while (start < journal.size()) {
+    const std::size_t nl = journal.find('\n', start);
+    if (nl == std::string_view::npos) {
+      break; // a torn last line: not an entry
+    }
+    try {
+      out.insert(parse_entry(journal.substr(start, nl - start), "journal").hash);
+    } catch (const Error&) {
+      // not an entry: reported by the replay
+    }
+    start = nl + 1;
+  }
+  return out;
+}
+
 } // namespace escrow::history

@@ -18,6 +18,7 @@
 #include <escrow/identity.hpp>
 
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -85,6 +86,9 @@ void seal_entry(Entry& entry, const Identity& author, std::string_view what = "e
 
 // Strict parse of one journal line (without its "\n"); Error(integrity) naming `what`.
 Entry parse_entry(std::string_view line, std::string_view what);
+// The hashes of every complete line of `journal` that parses as an entry (a torn last line and
+// the lines that do not parse are left out: they are the replay's findings).
+std::set<Hash> entry_hashes(std::string_view journal);
 
 // vault_id = H16("escrow/v2/vault-id", canonical {"added_at","box_pk","name","salt","sign_pk"})
 VaultId derive_vault_id(const GenesisMember& member, Timestamp added_at);

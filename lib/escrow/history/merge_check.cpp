@@ -104,29 +104,6 @@ std::optional<std::string> apply_effects(State& state, const Entry& entry)
   return std::nullopt;
 }
 
-// The secrets a rotation operation names (its items, or a confirm's secret).
-std::set<std::string> rotation_secrets(const Entry& e)
-{
-  std::set<std::string> out;
-  if (!e.op) {
-    return out;
-  }
-  std::visit(
-    [&](const auto& a) {
-      using T = std::decay_t<decltype(a)>;
-      if constexpr (std::is_same_v<T, ConfirmArgs>) {
-        out.insert(a.secret);
-      } else if constexpr (std::is_same_v<T, RotateStartArgs> || std::is_same_v<T, RotateFinishArgs>
-                           || std::is_same_v<T, RotateFailArgs>) {
-        for (const auto& item : a.items) {
-          out.insert(item.secret);
-        }
-      }
-    },
-    e.op->args);
-  return out;
-}
-
 // The versions one side's rotate-starts (kind rotate) create for `secret`.
 std::vector<std::string> race_vids(const std::vector<const Entry*>& side, const std::string& secret)
 {

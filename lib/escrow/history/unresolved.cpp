@@ -11,25 +11,6 @@ namespace escrow::history {
 
 namespace {
 
-// The hashes of the lines that parse as entries (the others are the replay's findings).
-std::set<Hash> hashes_of(std::string_view text)
-{
-  std::set<Hash> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) {
-      break; // a torn last line: not an entry
-    }
-    try {
-      out.insert(parse_entry(text.substr(start, nl - start), "entry").hash);
-    } catch (const Error&) {
-    }
-    start = nl + 1;
-  }
-  return out;
-}
-
 std::string complete_lines(std::string_view text)
 {
   const std::size_t nl = text.rfind('\n');
@@ -81,8 +62,8 @@ std::optional<Unresolved> assess_unresolved(std::string_view ours_text, const Un
   const std::string ours = complete_lines(ours_text);
   Unresolved out;
   out.journal = std::string(name);
-  const std::set<Hash> in_ours = hashes_of(ours);
-  for (const Hash& h : hashes_of(merge.theirs)) {
+  const std::set<Hash> in_ours = entry_hashes(ours);
+  for (const Hash& h : entry_hashes(merge.theirs)) {
     if (in_ours.count(h) == 0) {
       out.theirs_only.insert(h);
     }
