@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 using escrow::test::Fixture;
@@ -175,6 +176,58 @@ TEST_CASE("v2 cli: refused reads and writes are journaled as denied events", "[c
   r = f.run({"list"});
   INFO(r.err);
   CHECK(r.code == 0);
+}
+
+// Past 32 reader keys a bulk share opens and seals on two threads (history::share): every key
+// sealed once to the member, in one operation that names each secret, the member reads each
+// value, and a retry finds nothing left to share.
+TEST_CASE("v2 cli: a bulk share of 40 secrets (two threads) seals each key once, one entry names each", "[cli][v2]")
+{
+  Fixture f;
+  team(f);
+  constexpr int k_secrets = 40;
+  for (int i = 0; i < k_secrets; ++i) {
+    f.add("alice", "prod/s" + std::to_string(i), "value-" + std::to_string(i));
+  }
+  f.add("alice", "staging/other", "not shared"); // another environment: left out
+  const std::size_t lines = journal(f).size();
+  Result r = f.as("alice", {"--json", "share", "prod/*", "--with", "bob"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["secrets"].size() == k_secrets);
+  const auto entries = journal(f);
+  REQUIRE(entries.size() == lines + 1);
+  const nlohmann::json& entry = entries.back();
+  CHECK(entry["action"] == "share");
+  REQUIRE(entry["op"]["args"]["items"].size() == k_secrets);
+  std::set<std::string> named;
+  for (const auto& item : entry["op"]["args"]["items"]) {
+    named.insert(item["secret"].get<std::string>());
+  }
+  CHECK(named.size() == k_secrets);
+  // One new rk line for bob per secret, and one record write per secret.
+  std::size_t bob_lines = 0;
+  std::size_t records = 0;
+  for (const auto& write : entry["op"]["writes"]) {
+    const std::string path = write[0];
+    bob_lines += path.find(":rk:bob#") != std::string::npos ? 1 : 0;
+    records += path.rfind("s:", 0) == 0 ? 1 : 0;
+  }
+  CHECK(bob_lines == k_secrets);
+  CHECK(records == k_secrets);
+  for (int i = 0; i < k_secrets; i += 7) {
+    r = f.as("bob", {"get", "prod/s" + std::to_string(i), "--reveal"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.out == "value-" + std::to_string(i));
+  }
+  CHECK(f.as("bob", {"get", "staging/other", "--reveal"}).code == 4);
+  r = f.run({"verify"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+  auto before = vault_files(f);
+  CHECK(f.as("alice", {"share", "prod/*", "--with", "bob"}).code == 2);
+  CHECK(vault_files(f) == before);
 }
 
 TEST_CASE("v2 cli: share, bulk share of 'ENV/*' in one operation, unshare", "[cli][v2]")
