@@ -48,9 +48,12 @@ def main():
     sealed = collections.Counter()
     b64 = 0
     names = 0
+    generations = set()  # (secret, G) of every rk line
     for name, value in lines.items():
         raw = len(base64.b64decode(value))
         kind = line_kind(name)
+        if kind == "rk":
+            generations.add(tuple(name.split(":")[:2]))
         kinds[kind] += 1
         sealed[kind] += raw
         b64 += len(value)
@@ -103,11 +106,9 @@ def main():
     # signature, hash and parent of the one entry that created the secret (bulk entries'
     # are shared by all their items: ~0 per secret).
     versions = kinds.get("v", 0) / n
-    generations = kinds.get("rk", 0) / n / max(1, 1)  # rk lines per secret (readers x generations)
-    floor_sealed = sealed_total / n
     floor = {
-        "sealed_key_material": floor_sealed,
-        "commitments": HASH * versions + HASH,  # dk_commit per version + rk_commit (1 generation)
+        "sealed_key_material": sealed_total / n,
+        "commitments": HASH * (versions + len(generations) / n),  # dk_commit per version, rk_commit per generation
         "line_hashes": HASH * len(lines) / n,
         "one_signed_entry": SIGNATURE + 2 * HASH,
     }
@@ -124,7 +125,7 @@ def main():
         "floor_per_secret": floor,
         "ratio_to_floor": (total / n) / floor["total"],
         "ratio_to_floor_base64": (total / n) / floor["total_base64"],
-        "rk_lines_per_secret": generations,
+        "generations_per_secret": len(generations) / n,
     }, indent=1, sort_keys=True))
 
 
