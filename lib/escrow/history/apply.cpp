@@ -835,6 +835,22 @@ std::vector<Write> compute_writes(const State& before, const Entry& entry)
   return compute_writes(state, entry);
 }
 
+std::vector<Write> apply_own(State& state, const Entry& entry)
+{
+  if (!entry.op) {
+    return {};
+  }
+  const Context ctx = context_of(entry);
+  Trace trace;
+  try {
+    run_effects(state, ctx, entry.op->args, trace);
+    return writes_of(state, ctx, trace);
+  } catch (...) {
+    undo(state, trace);
+    throw;
+  }
+}
+
 void apply(State& state, const Entry& entry, std::string_view what)
 {
   if (!entry.op) {

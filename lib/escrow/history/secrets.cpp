@@ -12,6 +12,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <exception>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 namespace escrow::history {
 
@@ -719,9 +723,17 @@ std::vector<std::string> share(VaultSession& session, std::string_view target, c
   const Json detail{{"secret", std::string(target)}, {"member", member}};
   return journaling_refusal(session, OpKind::share, detail, [&] {
     const Recipient to = recipient(state, member);
+    // First, in order, what to re-seal: the rk line of each live generation `member` lacks, read
+    // and checked against its K here (the keys file is not thread-safe).
+    struct Job
+    {
+      SecretRef ref;
+      GenerationRef gref;
+      SealedLine line;
+    };
+    std::vector<Job> jobs;
     ShareArgs args;
     args.member = member;
-    Material material;
     std::vector<std::string> names;
     for (const Secret* secret : secrets) {
       ShareItem item;
@@ -740,9 +752,8 @@ std::vector<std::string> share(VaultSession& session, std::string_view target, c
           fail(ErrorKind::access, "share: {}: you hold no key of generation {} to share", secret->name, version.gen);
         }
         const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen.rk_commit};
-        SecretBytes rk = open_reader_key(session.keys(), ref, gref, mine->second, session.identity());
-        const ReaderKey key = known_generation(ref, static_cast<std::uint32_t>(version.gen), std::move(rk));
-        material.lines.push_back(seal_reader_key(ref, key, to));
+        jobs.push_back(Job{ref, gref,
+                           session.keys().get(LineName::reader_key(secret->name, gref.gen, me), mine->second)});
         item.gens.insert(version.gen);
       }
       if (item.gens.empty()) {
@@ -750,6 +761,48 @@ std::vector<std::string> share(VaultSession& session, std::string_view target, c
       }
       names.push_back(item.secret);
       args.items.push_back(std::move(item));
+    }
+    // Then the opens and seals (the cost: two X25519 operations each), on two threads when the
+    // identity holds its own keys (an agent answers one request at a time). Each reader key
+    // stays in a sodium_malloc'd SecretBytes; the first failure, in job order, is the one thrown.
+    std::vector<std::optional<SealedLine>> sealed(jobs.size());
+    std::vector<std::exception_ptr> failed(jobs.size());
+    const Identity& identity = session.identity();
+    const std::string& keys_what = session.keys().what();
+    auto work = [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        try {
+          const Job& job = jobs[i];
+          SecretBytes rk = open_reader_key(job.line, keys_what, job.ref, job.gref, identity);
+          const ReaderKey key = known_generation(job.ref, job.gref.gen, std::move(rk));
+          sealed[i] = seal_reader_key(job.ref, key, to);
+        } catch (...) {
+          failed[i] = std::current_exception();
+        }
+      }
+    };
+    constexpr std::size_t k_parallel_from = 32;
+    std::thread other;
+    std::size_t mine_end = jobs.size();
+    if (identity.holder == nullptr && jobs.size() >= k_parallel_from) {
+      try {
+        other = std::thread(work, jobs.size() / 2, jobs.size());
+        mine_end = jobs.size() / 2;
+      } catch (const std::system_error&) {
+        // No second thread to be had: this one does it all.
+      }
+    }
+    work(0, mine_end);
+    if (other.joinable()) {
+      other.join();
+    }
+    Material material;
+    material.lines.reserve(jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (failed[i]) {
+        std::rethrow_exception(failed[i]);
+      }
+      material.lines.push_back(std::move(*sealed[i]));
     }
     session.submit(std::move(args), material);
     return names;

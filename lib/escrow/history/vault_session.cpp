@@ -890,10 +890,10 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
   }
   // "escrow.vault: member-add: bob is not an admin of *" (the reason names the kind).
   require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
-  e.op->writes = compute_writes(s.state, e);
-  seal_entry(e, s.load_identity(), what);
+  // The effect run once, on the next state (apply_own: its writes are what is signed).
   State next = s.state;
-  apply(next, e, what);
+  e.op->writes = apply_own(next, e);
+  seal_entry(e, s.load_identity(), what);
 
   // Garbage: lines the new state does not reference (a crash before an append, deleted lines).
   std::set<std::string> keep = referenced_line_keys(next);
