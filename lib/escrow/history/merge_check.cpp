@@ -755,6 +755,31 @@ MergeCheck check_merge(const MergeInput& input)
         continue;
       }
       Secret record = *settled;
+      // A version either side's later rotations (the re-applies) dropped by retention is gone,
+      // its key lines deleted in the merge; a generation no kept version uses goes with it.
+      for (auto it = record.versions.begin(); it != record.versions.end();) {
+        if (a->find(it->first) != nullptr && b->find(it->first) != nullptr) {
+          ++it;
+          continue;
+        }
+        for (auto& [id, request] : record.requests) {
+          for (auto ap = request.approvals.begin(); ap != request.approvals.end();) {
+            ap = ap->second.vid == it->first ? request.approvals.erase(ap) : std::next(ap);
+          }
+        }
+        it = record.versions.erase(it);
+      }
+      for (auto it = record.gens.begin(); it != record.gens.end();) {
+        const std::int64_t g = it->first;
+        const bool used = std::any_of(record.versions.begin(), record.versions.end(), [g](const auto& item) {
+          return item.second.gen == g && !item.second.race_gen;
+        });
+        it = used || (a->gens.count(g) > 0 && b->gens.count(g) > 0) ? std::next(it) : record.gens.erase(it);
+      }
+      if (record.find(chosen->current) == nullptr || record.find(other_current) == nullptr) {
+        refuse_apart(fmt::format("a side's retention dropped {} or {}", chosen->current, other_current));
+        continue;
+      }
       for (auto& [vid, version] : record.versions) {
         if (version.state == VersionState::current) {
           version.state = VersionState::previous;
