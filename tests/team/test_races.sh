@@ -73,7 +73,15 @@ for v in $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(" ".joi
   expect 0 "version $v readable" -- e alice get prod/api --reveal --version "$v"
   check "... one of the four values" -- contains " api-a1 api-a2 api-b1 api-b2 " " $OUT "
 done
+# The versions not chosen keep their side's own generation (race_gen): a reader added now gets it too.
+expect 0 "alice shares prod/api with carol" -- e alice share prod/api --with carol
+check "... two share entries (the race generations second)" -- test "$(grep -c '"action":"share","actor":"alice".*"member":"carol"' "$WORK/alice/escrow.journal")" -eq 2
 expect 0 "alice syncs" -- e alice sync
+expect 0 "carol syncs" -- e carol sync
+for v in $(e alice --json show prod/api | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(str(v["v"]) for v in d["versions"] if v["v"] >= 2 and v["state"] in ("current", "previous")))'); do
+  expect 0 "carol reads version $v" -- e carol get prod/api --reveal --version "$v"
+  check "... one of the four values" -- contains " api-a1 api-a2 api-b1 api-b2 " " $OUT "
+done
 for who in bob carol; do
   expect 0 "$who syncs" -- e "$who" sync
   expect 0 "$who verifies" -- e "$who" verify
