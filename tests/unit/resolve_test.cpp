@@ -1129,6 +1129,34 @@ TEST_CASE("resolve: the same race settled the same way on both sides merges", "[
   const Secret& s = *ab.state.secret(k_db);
   CHECK(s.find(k_v3)->state == VersionState::current);
   CHECK(s.find(k_v2)->state == VersionState::previous);
+
+  SECTION("each clone also re-applied it: the second identical re-apply is the first again")
+  {
+    const World ra = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, true);
+    World rb = settled(r.b, r.a, "olive", k_db, k_v2, k_v3, 3, true);
+    const ReplayResult xy = replay(sealed_union(ra, rb));
+    INFO(describe(xy));
+    REQUIRE(xy.ok());
+    const ReplayResult yx = replay(sealed_union(rb, ra));
+    INFO(describe(yx));
+    REQUIRE(yx.ok());
+    CHECK(xy.state.digest() == yx.state.digest());
+    CHECK(xy.state.secret(k_db)->find(k_v2)->state == VersionState::current);
+    CHECK(xy.state.secret(k_db)->due.empty());
+    CHECK(analyse_merge(journal_of(ra.log), journal_of(rb.log), {}, "").conflicts.empty());
+  }
+  SECTION("one clone's re-apply failed: the two re-applies do not commute (listed)")
+  {
+    const World ra = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, true);
+    World rb = settled(r.b, r.a, "olive", k_db, k_v2, k_v3, 3, false);
+    RotateItem back;
+    back.kind = RotationKind::rollback;
+    back.secret = k_db;
+    back.vid = k_v2;
+    rb.run("olive", RotateStartArgs{{back}});
+    rb.run("olive", RotateFailArgs{{FailItem{k_db, k_v2, FailResult::rolled_back}}});
+    CHECK_FALSE(analyse_merge(journal_of(ra.log), journal_of(rb.log), {}, "").conflicts.empty());
+  }
 }
 
 TEST_CASE("resolve --current: the same race settled differently apart, then chosen", "[history][resolve][merge]")

@@ -399,6 +399,46 @@ Prefix prefix_of(const std::vector<const Entry*>& side, const std::set<Hash>& se
   return out;
 }
 
+// The entries of a side's first re-apply of `vid` to `secret` after its settled prefix: the
+// rollback's rotate-start, its confirms and its successful rotate-finish. Empty when the side has
+// none, or when it did not finish (a rotate-fail): only a re-apply that set the value everywhere
+// is the same as another's.
+std::set<Hash> reapply_of(const std::vector<const Entry*>& side, const std::set<Hash>& settled,
+                          const std::string& secret, const std::string& vid)
+{
+  std::set<Hash> out;
+  bool started = false;
+  for (const Entry* e : side) {
+    if (settled.count(e->hash) > 0 || !rotation_kind(e->op->kind()) || rotation_secrets(*e).count(secret) == 0) {
+      continue;
+    }
+    if (const auto* start = std::get_if<RotateStartArgs>(&e->op->args)) {
+      const bool back = std::any_of(start->items.begin(), start->items.end(), [&](const RotateItem& item) {
+        return item.secret == secret && item.kind == RotationKind::rollback && item.vid == vid;
+      });
+      if (started || !back) {
+        return {};
+      }
+      started = true;
+      out.insert(e->hash);
+    } else if (!started || std::holds_alternative<RotateFailArgs>(e->op->args)) {
+      return {};
+    } else if (const auto* finish = std::get_if<RotateFinishArgs>(&e->op->args)) {
+      const bool done = std::any_of(finish->items.begin(), finish->items.end(), [&](const FinishItem& item) {
+        return item.secret == secret && item.vid == vid;
+      });
+      if (!done) {
+        return {};
+      }
+      out.insert(e->hash);
+      return out;
+    } else {
+      out.insert(e->hash); // a confirm
+    }
+  }
+  return {};
+}
+
 void copy_record(State& to, const State& from, const std::string& path)
 {
   if (const std::optional<Json> record = from.record(path)) {
@@ -662,6 +702,7 @@ MergeCheck check_merge(const MergeInput& input)
     refused_ours = std::move(syx.refused);
     State combined = sxy.state;
     std::set<std::string> reapplied; // secrets whose later rotation operations (re-applies) leave both orders
+    std::map<Hash, std::set<std::string>> repeated; // a second identical re-apply's entries -> its secrets
     std::set<std::string> paths;
     for (const State* st : {&sxy.state, &syx.state}) {
       for (const std::string& p : st->paths()) {
@@ -693,8 +734,21 @@ MergeCheck check_merge(const MergeInput& input)
                         && rx->second.first->current == ry->second.first->current
                         && rx->second.first->renumber == ry->second.first->renumber;
       if (same) {
-        if (earlier(*ry->second.second, *rx->second.second)) {
+        const bool y_first = earlier(*ry->second.second, *rx->second.second);
+        if (y_first) {
           copy_record(combined, syx.state, path);
+        }
+        // Both clones re-applied the same choice successfully: the same value set and tested on
+        // every connector twice. The later settlement's re-apply is the earlier's again, not a
+        // second rotation: it leaves both orders (the earlier one's is applied).
+        const std::string& vid = rx->second.first->current;
+        const std::set<Hash> again_x = reapply_of(x, input.ours_settled_ops, name, vid);
+        const std::set<Hash> again_y = reapply_of(y, input.theirs_settled_ops, name, vid);
+        if (!again_x.empty() && !again_y.empty()) {
+          const std::set<Hash>& later = y_first ? again_x : again_y;
+          for (const Hash& h : later) {
+            repeated[h].insert(name);
+          }
         }
         continue;
       }
@@ -805,12 +859,16 @@ MergeCheck check_merge(const MergeInput& input)
         if (settled.count(e->hash) > 0) {
           continue;
         }
+        std::set<std::string> drop = reapplied;
+        if (const auto again = repeated.find(e->hash); again != repeated.end()) {
+          drop.insert(again->second.begin(), again->second.end());
+        }
         const std::set<std::string> named = rotation_kind(e->op->kind()) ? rotation_secrets(*e) : std::set<std::string>{};
         const bool touches = std::any_of(named.begin(), named.end(),
-                                         [&](const std::string& n) { return reapplied.count(n) > 0; });
+                                         [&](const std::string& n) { return drop.count(n) > 0; });
         if (!touches) {
           kept.push_back(e);
-        } else if (std::optional<Entry> left = without_secrets(*e, reapplied)) {
+        } else if (std::optional<Entry> left = without_secrets(*e, drop)) {
           trimmed.push_back(std::move(*left));
           kept.push_back(&trimmed.back());
         }
