@@ -11,6 +11,8 @@
 #      the merge stops, `escrow resolve` lists it, a member without the authority and a version
 #      neither settlement chose are refused (files byte-identical), `resolve prod/api --current`
 #      settles it and re-applies the chosen value.
+#   4. the same race settled the same way on two clones (each re-applied it): they merge.
+# A reader shared after scene 1 reads every kept version (the race generation, a second entry).
 source "$(dirname "$0")/lib.sh"
 setup
 start_team
@@ -170,6 +172,34 @@ for run in "e bob" "e carol" "a2 escrow" "a3 escrow"; do
 done
 expect 0 "bob reads prod/api" -- e bob get prod/api --reveal
 check "... api-h" -- test "$OUT" = api-h
+# 4. The same race settled the SAME way on two clones, each re-applying it: their merge needs
+#    nothing (the later re-apply is the earlier's again).
+printf 'api-i' | a2 escrow rotate prod/api --stdin --no-push >/dev/null
+a2 git commit -qam "alice-2 rotates prod/api (4)"
+a2 git push -q origin HEAD:refs/heads/race-a2-4
+printf 'api-j' | e alice rotate prod/api --stdin --no-push >/dev/null
+as alice git commit -qam "alice rotates prod/api (4)"
+as alice git push -q origin HEAD:refs/heads/race-alice-4
+as alice git fetch -q
+a2 git fetch -q
+expect 1 "alice merges alice-2's rotation: a race" -- as alice git merge --no-edit origin/race-a2-4
+e alice --json resolve >"$WORK/race5.json"
+J=$(versions "$WORK/race5.json" ours)
+expect 0 "alice settles it with api-j" -- e alice resolve prod/api --current "$J" --no-push
+expect 0 "git commit" -- as alice git commit -q --no-edit
+expect 1 "alice-2 merges alice's rotation: the same race" -- a2 git merge --no-edit origin/race-alice-4
+expect 0 "alice-2 settles it the same way" -- a2 escrow resolve prod/api --current "$J" --no-push
+expect 0 "git commit" -- a2 git commit -q --no-edit
+expect 0 "alice-2 pushes" -- a2 escrow sync
+expect 0 "alice syncs: the two identical settlements merge" -- e alice sync
+check "... no merge left" -- test ! -e "$WORK/alice/.git/MERGE_HEAD"
+check "... the connector holds api-j" -- test "$(cat "$WORK/api.value")" = api-j
+for run in "e alice" "e bob" "e carol" "a2 escrow" "a3 escrow"; do
+  expect 0 "$run syncs" -- $run sync
+  expect 0 "$run verifies" -- $run verify
+done
+expect 0 "bob reads prod/api" -- e bob get prod/api --reveal
+check "... api-j" -- test "$OUT" = api-j
 check "no value in any listing" -- lacks "$(cat "$WORK"/race*.json)" "api-"
 
 finish
