@@ -1,5 +1,7 @@
 #include <escrow/history/apply.hpp>
 
+#include <escrow/history/race_gen.hpp>
+
 #include <algorithm>
 
 namespace escrow::history {
@@ -452,11 +454,15 @@ struct Effects
       }
       for (const KeyWrite* key : added.of(item.secret)) {
         const KeyWrite& k = *key;
-        if (k.line.kind == KeyLineKind::reader) {
-          Generation& gen = secret.gens[k.line.gen];
-          gen.holders[k.line.member] = k.k;
-          gen.ever.insert(k.line.member);
+        if (k.line.kind != KeyLineKind::reader) {
+          continue;
         }
+        // The secret's own generation of that number, else a settled race's (race_gen.hpp).
+        const std::string race_vid = share_target(secret, k.line.gen, k.line.member).race_vid;
+        const auto race = race_vid.empty() ? secret.versions.end() : secret.versions.find(race_vid);
+        Generation& gen = race != secret.versions.end() ? *race->second.race_gen : secret.gens[k.line.gen];
+        gen.holders[k.line.member] = k.k;
+        gen.ever.insert(k.line.member);
       }
     }
   }

@@ -1,5 +1,7 @@
 #include <escrow/history/replay.hpp>
 
+#include <escrow/history/open_merge.hpp>
+
 #include <escrow/history/apply.hpp>
 #include <escrow/history/authorize.hpp>
 #include <escrow/history/labels.hpp>
@@ -59,7 +61,13 @@ struct Node
 class Replayer
 {
 public:
-  Replayer(const ReplayOptions& options, const Snapshot* from) : m_options(options), m_from(from) {}
+  Replayer(const ReplayOptions& options, const Snapshot* from, const OpenChoices* open = nullptr)
+    : m_options(options), m_from(from), m_open(open)
+  {
+  }
+
+  // The check of the unsealed merge of the heads with m_open's choices (replay_open_merge).
+  std::optional<MergeCheck> take_open_merge() { return std::move(m_open_merge); }
 
   ReplayResult run(std::string_view text)
   {
@@ -476,8 +484,15 @@ private:
     // voids and its authority are judged here, the verdict given to judge() (m_resolve_*).
     const ResolveArgs* resolve =
       sealed != nullptr && sealed->entry.op ? std::get_if<ResolveArgs>(&sealed->entry.op->args) : nullptr;
+    // escrow resolve's choices for the unsealed merge of the heads (ReplayOptions::open_choices).
+    const bool open = sealed == nullptr && m_open != nullptr;
+    if (open) {
+      resolve = &m_open->choices;
+      m_open_merge.emplace();
+    }
     m_resolve_voids.clear();
     m_resolve_refusal.reset();
+    m_merge_settled = false;
     std::set<Hash> exposed_honoured;
     std::set<std::string> races_settled;
     std::vector<char> covered = ancestry(parents[0]);
@@ -506,8 +521,8 @@ private:
         input.voids = &resolve->voided;
         input.exposed = &resolve->exposed;
         input.races = &resolve->rotations;
-        input.at = sealed->entry.ts;
-        input.resolver = sealed->entry.actor;
+        input.at = open ? m_open->at : sealed->entry.ts;
+        input.resolver = open ? m_open->resolver : sealed->entry.actor;
       }
       input.base = [this, &covered, &theirs] {
         // The common history folded again. A resolve that settled a rotation race or kept a
@@ -540,6 +555,7 @@ private:
           settled_y = id;
         }
       }
+      m_merge_settled = m_merge_settled || settled_x || settled_y;
       for (const auto& [anchor, state, ops] :
            {std::tuple{settled_x, &input.ours_settled, &input.ours_settled_ops},
             std::tuple{settled_y, &input.theirs_settled, &input.theirs_settled_ops}}) {
@@ -555,6 +571,16 @@ private:
         }
       }
       MergeCheck check = check_merge(input);
+      if (open) {
+        MergeCheck& all = *m_open_merge;
+        all.conflicts.insert(all.conflicts.end(), check.conflicts.begin(), check.conflicts.end());
+        all.voided.insert(all.voided.end(), check.voided.begin(), check.voided.end());
+        all.warnings.insert(all.warnings.end(), check.warnings.begin(), check.warnings.end());
+        all.resolved.insert(all.resolved.end(), check.resolved.begin(), check.resolved.end());
+        all.void_refusals.insert(all.void_refusals.end(), check.void_refusals.begin(), check.void_refusals.end());
+        all.exposed.insert(all.exposed.end(), check.exposed.begin(), check.exposed.end());
+        all.races.insert(all.races.end(), check.races.begin(), check.races.end());
+      }
       for (const Conflict& c : check.conflicts) {
         Finding f;
         f.kind = sealed != nullptr ? FindingKind::unresolved_conflict : FindingKind::conflict;
@@ -595,6 +621,12 @@ private:
       for (std::size_t n = 0; n < covered.size(); ++n) {
         covered[n] = static_cast<char>(covered[n] || theirs[n]);
       }
+    }
+    if (open) {
+      m_open_merge->merged = merged;
+      m_resolve_voids.clear();
+      m_resolve_refusal.reset();
+      return merged;
     }
     if (resolve != nullptr && !m_resolve_refusal) {
       const std::set<Hash> honoured(m_resolve_voids.begin(), m_resolve_voids.end());
@@ -738,6 +770,12 @@ private:
               m_settled.emplace(id, state);
             }
           }
+          if (node.parents.size() >= 2 && m_merge_settled && m_settled.count(id) == 0) {
+            // A merge point whose sides carried settled prefixes: its state is settled too (a
+            // later merge starts its common state here, and a side carrying it has it as its
+            // fixed prefix), so two resolutions joined here are never folded again.
+            m_settled.emplace(id, state);
+          }
           m_after[id] = std::move(state);
           m_result.order.push_back(node.entry.hash);
           m_result.order_lines.push_back(node.line);
@@ -855,6 +893,8 @@ private:
 
   const ReplayOptions& m_options;
   const Snapshot* m_from;
+  const OpenChoices* m_open = nullptr;
+  std::optional<MergeCheck> m_open_merge;
   ReplayResult m_result;
   std::vector<std::pair<std::size_t, std::string_view>> m_lines;
   std::set<Hash> m_lost;
@@ -872,6 +912,7 @@ private:
   // The state after each resolve entry that settled a rotation race or kept a rotation exposed
   // (by node id): what a later merge's common state starts from (merge()'s base).
   std::map<std::size_t, State> m_settled;
+  bool m_merge_settled = false; // the last merge() used a settled prefix on a side
   std::vector<Hash> m_resolve_voids;
   std::optional<std::string> m_resolve_refusal;
 };
@@ -1002,6 +1043,16 @@ void ReplayResult::require_ok(const FileNames& names) const
 Snapshot ReplayResult::snapshot() const
 {
   return Snapshot{state, heads, ts, entries, lines};
+}
+
+OpenMergeReplay replay_open_merge(std::string_view journal, const OpenChoices& choices)
+{
+  const ReplayOptions options;
+  Replayer replayer(options, nullptr, &choices);
+  OpenMergeReplay out;
+  out.result = replayer.run(journal);
+  out.check = replayer.take_open_merge();
+  return out;
 }
 
 ReplayResult replay(std::string_view journal, const ReplayOptions& options)
