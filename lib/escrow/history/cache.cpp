@@ -119,61 +119,6 @@ std::vector<VerifiedEntry> parse_log(std::string_view text, std::size_t count, c
   return out;
 }
 
-struct SnapRecord
-{
-  std::string path;
-  std::string text; // canonical
-};
-
-// A serialized snapshot: the file's text and the hash of its first line (verified.json names it).
-struct SerializedState
-{
-  std::string text;
-  Hash first_line{};
-};
-
-SerializedState serialize_state(const State& state)
-{
-  std::vector<SnapRecord> records;
-  for (const std::string& path : state.paths()) {
-    records.push_back(SnapRecord{path, canonical::dump(*state.record(path))});
-  }
-  std::string index;
-  Json blocks = Json::array();
-  for (std::size_t b = 0; b < records.size(); b += k_block_lines) {
-    std::string block;
-    std::uint64_t bytes = 0;
-    const std::size_t end = std::min(records.size(), b + k_block_lines);
-    for (std::size_t i = b; i < end; ++i) {
-      const SnapRecord& r = records[i];
-      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(record_hash_of_text(r.path, r.text)), r.text.size());
-      bytes += r.text.size() + 1;
-    }
-    blocks.push_back(Json{{"first", records[b].path},
-                          {"hash", canonical::b64(crypto::hash(labels::k_cache_block, as_bytes(block)))},
-                          {"lines", end - b},
-                          {"records", bytes},
-                          {"size", block.size()}});
-    index += block;
-  }
-  Json meta = Json::object();
-  meta["blocks"] = std::move(blocks);
-  meta["format"] = std::string(k_state_format);
-  meta["genesis"] = state.genesis_name;
-  meta["index"] = index.size();
-  meta["lost"] = hashes_json(std::vector<Hash>(state.lost.begin(), state.lost.end()));
-  meta["vault_id"] = canonical::b64(state.vault_id);
-  SerializedState out;
-  const std::string first = canonical::dump(meta);
-  out.first_line = crypto::hash(labels::k_cache_snapshot, as_bytes(first));
-  out.text = first + "\n" + index;
-  for (const SnapRecord& r : records) {
-    out.text += r.text;
-    out.text += '\n';
-  }
-  return out;
-}
-
 // The snapshot file, open for the records a state reads on first use.
 class SnapSource final : public RecordSource
 {
@@ -186,6 +131,19 @@ public:
   std::string read(std::uint64_t offset, std::uint64_t length) const override
   {
     return pread_exact(m_file, m_path, m_place, m_base + offset, length);
+  }
+
+  // The whole records section, read once (a write copying the records it did not change).
+  const std::string& records() const
+  {
+    if (!m_records) {
+      struct stat info {};
+      if (::fstat(m_file.get(), &info) != 0 || static_cast<std::uint64_t>(info.st_size) < m_base) {
+        damaged("cannot be read");
+      }
+      m_records = pread_exact(m_file, m_path, m_place, m_base, static_cast<std::uint64_t>(info.st_size) - m_base);
+    }
+    return *m_records;
   }
 
   // `length` bytes at `offset` of the file.
@@ -224,6 +182,7 @@ private:
   fs::path m_path;
   fs::path m_place;
   std::uint64_t m_base = 0;
+  mutable std::optional<std::string> m_records;
 };
 
 // The index of an escrow-state/3 snapshot, read a block at a time: a lookup bisects the blocks
@@ -419,8 +378,15 @@ void set_lazy(RecordMap<T>& map, const std::shared_ptr<const SnapSource>& source
 // Opens `file` as a state snapshot: its first line (checked against `first_line`, the hash
 // verified.json names) and the policy; every other record pending, its index block read when a
 // lookup first needs it.
-State open_state(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
-                 const fs::path& place)
+struct Snapshot
+{
+  State state;
+  std::shared_ptr<const SnapSource> source;
+  std::shared_ptr<const SnapIndex> index;
+};
+
+Snapshot open_snapshot(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
+                       const fs::path& place)
 {
   std::optional<util::FileHandle> handle = util::open_regular_if_exists(file, O_RDONLY, util::Links::refuse);
   if (!handle) {
@@ -521,7 +487,120 @@ State open_state(const fs::path& file, const Hash& digest, const Hash& first_lin
   set_lazy(state.connectors, source, index, PathKind::connector, "c:");
   set_lazy(state.secrets, source, index, PathKind::secret, "s:");
   state.initialised = true;
-  return state;
+  return Snapshot{std::move(state), std::move(source), std::move(index)};
+}
+
+State open_state(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
+                 const fs::path& place)
+{
+  return open_snapshot(file, digest, first_line, vault_id, place).state;
+}
+
+struct SnapRecord
+{
+  std::string path;
+  std::string text; // canonical
+  Hash hash{};      // record_hash_of_text(path, text)
+};
+
+// A serialized snapshot: the file's text and the hash of its first line (verified.json names it).
+struct SerializedState
+{
+  std::string text;
+  Hash first_line{};
+};
+
+// The record hash of `path` in `state` when it is known without reading or hashing the record
+// (a record still pending, or read from the snapshot and not replaced since), else nullopt.
+std::optional<Hash> known_record_hash(const State& state, std::string_view path)
+{
+  const std::optional<ParsedPath> parsed = parse_path(path);
+  if (!parsed) {
+    return std::nullopt;
+  }
+  switch (parsed->kind) {
+  case PathKind::member: return state.members.known_hash(parsed->name);
+  case PathKind::connector: return state.connectors.known_hash(parsed->name);
+  case PathKind::secret: return state.secrets.known_hash(parsed->name);
+  case PathKind::policy:
+  case PathKind::key: break;
+  }
+  return std::nullopt;
+}
+
+// `state` as an escrow-state/3 snapshot. `previous`: the snapshot this place holds (the one the
+// state was loaded from, when it was): a record whose hash is known from it and unchanged is
+// copied as the bytes its index names, with the hash its (checked) index block names — never
+// re-read, re-serialised or re-hashed, so a write that changes one record costs one copy of the
+// records instead of reading, parsing and dumping every one of them (docs/PERFORMANCE.md, issue
+// 12 target 3). A copied text damaged on disk keeps its old hash: the next reader of it refuses
+// it, as it would have refused the old file.
+SerializedState serialize_state(const State& state, const Snapshot* previous)
+{
+  std::vector<SnapRecord> records;
+  const std::string* old_records = nullptr;
+  for (const std::string& path : state.paths()) {
+    if (previous != nullptr) {
+      if (const std::optional<Hash> known = known_record_hash(state, path)) {
+        const SnapIndex::Line* line = previous->index->find(path);
+        if (line != nullptr && line->record.hash == *known) {
+          if (old_records == nullptr) {
+            old_records = &previous->source->records();
+          }
+          const PendingRecord& r = line->record;
+          if (r.offset + r.length >= old_records->size() || (*old_records)[r.offset + r.length] != '\n') {
+            previous->source->damaged("shorter than its index says");
+          }
+          records.push_back(SnapRecord{path, old_records->substr(r.offset, r.length), *known});
+          continue;
+        }
+      }
+    }
+    std::string text = canonical::dump(*state.record(path));
+    const Hash hash = record_hash_of_text(path, text);
+    records.push_back(SnapRecord{path, std::move(text), hash});
+  }
+  std::string index;
+  Json blocks = Json::array();
+  for (std::size_t b = 0; b < records.size(); b += k_block_lines) {
+    std::string block;
+    std::uint64_t bytes = 0;
+    const std::size_t end = std::min(records.size(), b + k_block_lines);
+    for (std::size_t i = b; i < end; ++i) {
+      const SnapRecord& r = records[i];
+      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(r.hash), r.text.size());
+      bytes += r.text.size() + 1;
+    }
+    blocks.push_back(Json{{"first", records[b].path},
+                          {"hash", canonical::b64(crypto::hash(labels::k_cache_block, as_bytes(block)))},
+                          {"lines", end - b},
+                          {"records", bytes},
+                          {"size", block.size()}});
+    index += block;
+  }
+  Json meta = Json::object();
+  meta["blocks"] = std::move(blocks);
+  meta["format"] = std::string(k_state_format);
+  meta["genesis"] = state.genesis_name;
+  meta["index"] = index.size();
+  meta["lost"] = hashes_json(std::vector<Hash>(state.lost.begin(), state.lost.end()));
+  meta["vault_id"] = canonical::b64(state.vault_id);
+  SerializedState out;
+  const std::string first = canonical::dump(meta);
+  out.first_line = crypto::hash(labels::k_cache_snapshot, as_bytes(first));
+  std::size_t total = first.size() + 1 + index.size();
+  for (const SnapRecord& r : records) {
+    total += r.text.size() + 1;
+  }
+  out.text.reserve(total);
+  out.text = first;
+  out.text += '\n';
+  out.text += index;
+  for (const SnapRecord& r : records) {
+    out.text += r.text;
+    out.text += '\n';
+  }
+  return out;
 }
 
 std::optional<std::string> read_if_exists(const fs::path& path, std::size_t max)
@@ -530,6 +609,27 @@ std::optional<std::string> read_if_exists(const fs::path& path, std::size_t max)
     return std::nullopt;
   }
   return read_file(path, max);
+}
+
+// The snapshot verified.json names (a save copies from it the records it did not change), or
+// nullopt when there is none or it cannot be opened: then every record is serialised.
+std::optional<Snapshot> previous_snapshot(const fs::path& verified_path, const VaultId& vault_id, const fs::path& place)
+{
+  try {
+    const std::optional<std::string> text = read_if_exists(verified_path, k_max_verified_size);
+    if (!text || text->empty()) {
+      return std::nullopt;
+    }
+    const Json json = canonical::parse(std::string_view(*text).substr(0, text->size() - 1), verified_path.string());
+    if (json.value("format", "") != k_verified_format) {
+      return std::nullopt;
+    }
+    const Hash digest = jr::fixed_b64<32>(json.at("state"), "state");
+    const Hash first_line = jr::fixed_b64<32>(json.at("snapshot"), "snapshot");
+    return open_snapshot(place / snap_name(digest), digest, first_line, vault_id, place);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 // The hash of the first line of the snapshot at `path` (verified.json names it), or nullopt when
@@ -780,7 +880,8 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   if (const std::optional<Hash> existing = first_line_hash(snap_path)) {
     first_line = *existing; // the same state, saved before (an event changes no record)
   } else {
-    const SerializedState snap_text = serialize_state(state);
+    const std::optional<Snapshot> previous = previous_snapshot(verified_path, m_vault_id, m_dir);
+    const SerializedState snap_text = serialize_state(state, previous ? &*previous : nullptr);
     AtomicFile snap(snap_path, 0600);
     snap.write(snap_text.text);
     snap.commit();
