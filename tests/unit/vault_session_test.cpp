@@ -6,6 +6,8 @@
 #include <escrow/crypto.hpp>
 #include <escrow/history/cache.hpp>
 #include <escrow/history/labels.hpp>
+#include <escrow/history/listing.hpp>
+#include <escrow/history/secrets.hpp>
 #include <escrow/history/replay.hpp>
 #include <escrow/history/store.hpp>
 
@@ -598,7 +600,9 @@ TEST_CASE("v2 cache: a damaged place is an error naming its file", "[v2][cache]"
   {
     const fs::path snap = snapshot_of(place);
     std::string text = slurp(snap);
-    const std::size_t at = text.rfind("\"prod\"");
+    // The last record (the listing section follows the records: escrow-state/4).
+    const std::size_t listing = Json::parse(text.substr(0, text.find('\n'))).at("listing").at("size").get<std::size_t>();
+    const std::size_t at = text.rfind("\"prod\"", text.size() - listing);
     REQUIRE(at != std::string::npos);
     text.replace(at, 6, "\"test\"");
     spit(snap, text);
@@ -1165,4 +1169,146 @@ TEST_CASE("v2 cache: a write copies unchanged records; a damaged one stays caugh
   CHECK(r.state().secret("prod/web") != nullptr);
   require_error([&] { (void)r.state().secret("prod/db"); }, ErrorKind::integrity,
                 "does not hash to the hash its index names");
+}
+
+// Issue 12 target 2: `list` from the snapshot's listing section, bound to the state's index.
+TEST_CASE("v2 cache: the listing gives what the records give, and a damaged or forged one is caught",
+          "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  fs::path place;
+  VaultId vault{};
+  {
+    VaultSession s = VaultSession::open(f.options(""), Access::read);
+    place = s.cache_place();
+    vault = s.vault_id();
+    const std::optional<std::vector<Secret>> listed = cached_listing(place, vault, s.state());
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 2);
+    for (const Secret& row : *listed) {
+      const Secret* full = s.state().secret(row.name);
+      REQUIRE(full != nullptr);
+      CHECK(row.env == full->env);
+      CHECK(row.owner == full->owner);
+      CHECK(row.purpose == full->purpose);
+      CHECK(row.connectors == full->connectors);
+      CHECK(row.custodians == full->custodians);
+      CHECK(row.threshold == full->threshold);
+      CHECK(row.every == full->every);
+      CHECK(status(s.state(), row, s.now()) == status(s.state(), *full, s.now()));
+      REQUIRE(row.versions.size() == full->versions.size());
+      for (const auto& [vid, v] : full->versions) {
+        CHECK(row.versions.at(vid).v == v.v);
+        CHECK(row.versions.at(vid).state == v.state);
+        CHECK(row.versions.at(vid).created_at == v.created_at);
+      }
+    }
+  }
+  const fs::path snap = snapshot_of(place);
+  const std::string good = slurp(snap);
+  const std::size_t first_end = good.find('\n');
+  Json meta = Json::parse(good.substr(0, first_end));
+  const std::size_t listing_size = meta.at("listing").at("size").get<std::size_t>();
+  const std::size_t listing_at = good.size() - listing_size;
+  REQUIRE(good.compare(listing_at, 8, "prod/api") == 0);
+  SECTION("a byte of the listing changed: exit 3 naming the snapshot")
+  {
+    std::string bad = good;
+    const std::size_t owner = bad.find("\"owner\":\"alice\"", listing_at);
+    REQUIRE(owner != std::string::npos);
+    bad[owner + 9] = 'A';
+    spit(snap, bad);
+    VaultSession s = VaultSession::open(f.options(""), Access::read);
+    require_error([&] { (void)cached_listing(place, vault, s.state()); }, ErrorKind::integrity,
+                  "its listing does not hash to the hash its first line names");
+  }
+  SECTION("a listing forged with its hash and first line, verified.json not: refused")
+  {
+    std::string rows = good.substr(listing_at);
+    const std::size_t owner = rows.find("\"owner\":\"alice\"");
+    rows[owner + 9] = 'A';
+    meta["listing"]["hash"] = canonical::b64(crypto::hash("escrow/v2/cache-listing", as_bytes(rows)));
+    spit(snap, canonical::dump(meta) + good.substr(first_end, listing_at - first_end) + rows);
+    require_error([&] { (void)VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  "its first line is not the one verified.json names");
+  }
+  SECTION("a row naming another record hash than the index: refused")
+  {
+    // Swap the two rows' hashes, the section hash, the first line and verified.json made
+    // consistent: the binding to the index still refuses it.
+    std::string rows = good.substr(listing_at);
+    const std::size_t nl = rows.find('\n');
+    std::string a = rows.substr(0, nl);
+    std::string b = rows.substr(nl + 1, rows.size() - nl - 2);
+    const std::size_t ha = a.find('\t') + 1;
+    const std::size_t hb = b.find('\t') + 1;
+    const std::string hash_a = a.substr(ha, 44);
+    a.replace(ha, 44, b.substr(hb, 44));
+    b.replace(hb, 44, hash_a);
+    rows = a + "\n" + b + "\n";
+    meta["listing"]["hash"] = canonical::b64(crypto::hash("escrow/v2/cache-listing", as_bytes(rows)));
+    const std::string first = canonical::dump(meta);
+    spit(snap, first + good.substr(first_end, listing_at - first_end) + rows);
+    Json verified = Json::parse(slurp(place / "verified.json"));
+    verified["snapshot"] = canonical::b64(crypto::hash(labels::k_cache_snapshot, as_bytes(first)));
+    spit(place / "verified.json", canonical::dump(verified) + "\n");
+    VaultSession s = VaultSession::open(f.options(""), Access::read);
+    require_error([&] { (void)cached_listing(place, vault, s.state()); }, ErrorKind::integrity,
+                  "row 1 of its listing is not the secret its index names");
+  }
+  SECTION("a state that moved past the snapshot reads its records instead")
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    const SecretAdd add = secret_add(f, vault, "prod/web", "w");
+    s.submit(add.args, add.material);
+    // The session's own state now holds a record it wrote (no known hash): no listing.
+    CHECK_FALSE(cached_listing(place, vault, s.state()));
+    VaultSession r = VaultSession::open(f.options(""), Access::read);
+    const std::optional<std::vector<Secret>> listed = cached_listing(place, vault, r.state());
+    REQUIRE(listed);
+    CHECK(listed->size() == 3);
+  }
+}
+
+TEST_CASE("v2 cache: an escrow-state/3 snapshot (no listing) is read, and the next write adds the listing",
+          "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  fs::path place;
+  VaultId vault{};
+  {
+    VaultSession s = VaultSession::open(f.options(""), Access::read);
+    place = s.cache_place();
+    vault = s.vault_id();
+  }
+  // What escrow wrote before the listing: format /3, no "listing", the records up to the end.
+  const fs::path snap = snapshot_of(place);
+  const std::string good = slurp(snap);
+  const std::size_t first_end = good.find('\n');
+  Json meta = Json::parse(good.substr(0, first_end));
+  const std::size_t listing_size = meta.at("listing").at("size").get<std::size_t>();
+  meta.erase("listing");
+  meta["format"] = "escrow-state/3";
+  const std::string first = canonical::dump(meta);
+  spit(snap, first + good.substr(first_end, good.size() - listing_size - first_end));
+  Json verified = Json::parse(slurp(place / "verified.json"));
+  verified["snapshot"] = canonical::b64(crypto::hash(labels::k_cache_snapshot, as_bytes(first)));
+  spit(place / "verified.json", canonical::dump(verified) + "\n");
+  {
+    VaultSession s = VaultSession::open(f.options(""), Access::read);
+    CHECK(s.fast_path());
+    CHECK_FALSE(cached_listing(place, vault, s.state()));
+    CHECK(s.state().secret("prod/db") != nullptr);
+  }
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    const SecretAdd add = secret_add(f, vault, "prod/web", "w");
+    s.submit(add.args, add.material);
+  }
+  VaultSession s = VaultSession::open(f.options(""), Access::read);
+  const std::optional<std::vector<Secret>> listed = cached_listing(place, vault, s.state());
+  REQUIRE(listed);
+  CHECK(listed->size() == 3);
 }

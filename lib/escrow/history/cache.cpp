@@ -3,6 +3,7 @@
 #include <escrow/history/cache.hpp>
 #include <escrow/history/json_read.hpp>
 #include <escrow/history/labels.hpp>
+#include <escrow/history/listing.hpp>
 #include <escrow/lock.hpp>
 #include <escrow/util/file.hpp>
 
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -23,7 +25,10 @@ namespace {
 constexpr std::string_view k_verified_format = "escrow-verified/3";
 constexpr std::string_view k_verified_format_v2 = "escrow-verified/2";
 constexpr std::string_view k_verified_format_v1 = "escrow-verified/1";
-constexpr std::string_view k_state_format = "escrow-state/3";
+constexpr std::string_view k_state_format = "escrow-state/4"; // /3 and a listing section (listing.hpp)
+constexpr std::string_view k_state_format_v3 = "escrow-state/3"; // read: no listing
+// The listing section's hash (H(label, its bytes)), named by the snapshot's first line.
+constexpr std::string_view k_cache_listing_label = "escrow/v2/cache-listing";
 // Index lines per block of a snapshot's index: a lookup reads and checks one block (~20 KB).
 constexpr std::size_t k_block_lines = 256;
 constexpr std::size_t k_max_verified_size = 64 * 1024 * 1024; // heads ≤ 256: tiny; bound anyway
@@ -123,8 +128,8 @@ std::vector<VerifiedEntry> parse_log(std::string_view text, std::size_t count, c
 class SnapSource final : public RecordSource
 {
 public:
-  SnapSource(util::FileHandle file, fs::path path, fs::path place, std::uint64_t base)
-    : m_file(std::move(file)), m_path(std::move(path)), m_place(std::move(place)), m_base(base)
+  SnapSource(util::FileHandle file, fs::path path, fs::path place, std::uint64_t base, std::uint64_t end)
+    : m_file(std::move(file)), m_path(std::move(path)), m_place(std::move(place)), m_base(base), m_end(end)
   {
   }
 
@@ -137,11 +142,7 @@ public:
   const std::string& records() const
   {
     if (!m_records) {
-      struct stat info {};
-      if (::fstat(m_file.get(), &info) != 0 || static_cast<std::uint64_t>(info.st_size) < m_base) {
-        damaged("cannot be read");
-      }
-      m_records = pread_exact(m_file, m_path, m_place, m_base, static_cast<std::uint64_t>(info.st_size) - m_base);
+      m_records = pread_exact(m_file, m_path, m_place, m_base, m_end - m_base);
     }
     return *m_records;
   }
@@ -182,6 +183,7 @@ private:
   fs::path m_path;
   fs::path m_place;
   std::uint64_t m_base = 0;
+  std::uint64_t m_end = 0; // where the records end (the listing section follows)
   mutable std::optional<std::string> m_records;
 };
 
@@ -378,11 +380,20 @@ void set_lazy(RecordMap<T>& map, const std::shared_ptr<const SnapSource>& source
 // Opens `file` as a state snapshot: its first line (checked against `first_line`, the hash
 // verified.json names) and the policy; every other record pending, its index block read when a
 // lookup first needs it.
+// The listing section of an escrow-state/4 snapshot (listing.hpp): where it is and its hash.
+struct Listing
+{
+  Hash hash{};
+  std::uint64_t size = 0;
+  std::uint64_t at = 0; // offset in the file
+};
+
 struct Snapshot
 {
   State state;
   std::shared_ptr<const SnapSource> source;
   std::shared_ptr<const SnapIndex> index;
+  std::optional<Listing> listing;
 };
 
 Snapshot open_snapshot(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
@@ -413,14 +424,24 @@ Snapshot open_snapshot(const fs::path& file, const Hash& digest, const Hash& fir
   }
   State state;
   std::uint64_t index_size = 0;
+  std::optional<Listing> listing_info;
   std::vector<SnapIndex::Block> blocks;
   const std::uint64_t index_at = nl + 1;
   const std::string where = file.string() + ": line 1";
   try {
     const Json meta = canonical::parse(std::string_view(head).substr(0, nl), where);
     jr::Fields f(meta, where, ": ");
-    if (jr::string(f.need("format"), f.at("format")) != k_state_format) {
-      throw corrupt(file, "not an escrow-state/3 file", place);
+    const std::string format = jr::string(f.need("format"), f.at("format"));
+    if (format != k_state_format && format != k_state_format_v3) {
+      throw corrupt(file, "not an escrow-state/3 or /4 file", place);
+    }
+    if (format == k_state_format) {
+      jr::Fields l(jr::object(f.need("listing"), f.at("listing")), f.at("listing"));
+      Listing listing;
+      listing.hash = jr::fixed_b64<32>(l.need("hash"), l.at("hash"));
+      listing.size = static_cast<std::uint64_t>(jr::integer(l.need("size"), l.at("size"), 0, k_max_count));
+      l.finish();
+      listing_info = listing;
     }
     state.genesis_name = jr::string(f.need("genesis"), f.at("genesis"));
     index_size = static_cast<std::uint64_t>(jr::integer(f.need("index"), f.at("index"), 0, k_max_count));
@@ -449,8 +470,15 @@ Snapshot open_snapshot(const fs::path& file, const Hash& digest, const Hash& fir
     }
     state.vault_id = jr::fixed_b64<16>(f.need("vault_id"), f.at("vault_id"));
     f.finish();
-    if (at != index_at + index_size || index_size > file_size - index_at
-        || record_at != file_size - index_at - index_size) {
+    const std::uint64_t listing_size = listing_info ? listing_info->size : 0;
+    if (listing_size > file_size) {
+      throw corrupt(file, "its size is not the one its index says", place);
+    }
+    if (listing_info) {
+      listing_info->at = file_size - listing_size;
+    }
+    if (at != index_at + index_size || index_size > file_size - listing_size - index_at
+        || record_at != file_size - listing_size - index_at - index_size) {
       throw corrupt(file, "its size is not the one its index says", place);
     }
   } catch (const Error& error) {
@@ -462,7 +490,8 @@ Snapshot open_snapshot(const fs::path& file, const Hash& digest, const Hash& fir
   if (state.vault_id != vault_id) {
     throw corrupt(file, "belongs to another vault", place);
   }
-  auto source = std::make_shared<const SnapSource>(std::move(*handle), file, place, index_at + index_size);
+  auto source = std::make_shared<const SnapSource>(std::move(*handle), file, place, index_at + index_size,
+                                                   file_size - (listing_info ? listing_info->size : 0));
   auto index = std::make_shared<const SnapIndex>(source, std::move(blocks), digest);
   if (const SnapIndex::Line* policy = index->find(k_policy_path); policy != nullptr && policy->kind == PathKind::policy) {
     const PendingRecord& p = policy->record;
@@ -487,13 +516,72 @@ Snapshot open_snapshot(const fs::path& file, const Hash& digest, const Hash& fir
   set_lazy(state.connectors, source, index, PathKind::connector, "c:");
   set_lazy(state.secrets, source, index, PathKind::secret, "s:");
   state.initialised = true;
-  return Snapshot{std::move(state), std::move(source), std::move(index)};
+  return Snapshot{std::move(state), std::move(source), std::move(index), listing_info};
 }
 
 State open_state(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
                  const fs::path& place)
 {
   return open_snapshot(file, digest, first_line, vault_id, place).state;
+}
+
+// One row of the listing section (listing.hpp): "ENV/NAME" TAB b64 record hash TAB JSON.
+std::string listing_row(const std::string& name, const Hash& hash, const Secret& secret)
+{
+  Json due = Json::array();
+  for (const auto& [reason, since] : secret.due) {
+    due.push_back(reason);
+  }
+  Json versions = Json::array();
+  for (const auto& [vid, version] : secret.versions) {
+    versions.push_back(Json::array({vid, version.v, std::string(version_state_name(version.state)), version.created_at}));
+  }
+  Json row = Json::object();
+  row["connectors"] = secret.connectors;
+  row["custodians"] = secret.custodians;
+  row["due"] = std::move(due);
+  row["env"] = secret.env;
+  row["every"] = secret.every;
+  row["owner"] = secret.owner;
+  row["purpose"] = secret.purpose;
+  row["state"] = std::string(secret_state_name(secret.state));
+  row["threshold"] = secret.threshold;
+  row["versions"] = std::move(versions);
+  return fmt::format("{}\t{}\t{}", name, canonical::b64(hash), canonical::dump(row));
+}
+
+// The listing section of `snapshot`, checked against the hash its first line names, cut into
+// rows; nullopt for an escrow-state/3 snapshot (none).
+std::optional<std::vector<std::string_view>> listing_rows(const Snapshot& snapshot, std::string& text)
+{
+  if (!snapshot.listing) {
+    return std::nullopt;
+  }
+  text = snapshot.source->read_absolute(snapshot.listing->at, snapshot.listing->size);
+  if (crypto::hash(k_cache_listing_label, as_bytes(text)) != snapshot.listing->hash) {
+    snapshot.source->damaged("its listing does not hash to the hash its first line names");
+  }
+  std::vector<std::string_view> rows;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) {
+      snapshot.source->damaged("its listing does not end with a newline");
+    }
+    rows.push_back(std::string_view(text).substr(start, nl - start));
+    start = nl + 1;
+  }
+  return rows;
+}
+
+// A row's name and b64 hash (the first two fields), or nullopt when it has no two tabs.
+std::optional<std::pair<std::string_view, std::string_view>> row_key(std::string_view row)
+{
+  const std::size_t t1 = row.find('\t');
+  const std::size_t t2 = t1 == std::string_view::npos ? t1 : row.find('\t', t1 + 1);
+  if (t2 == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::make_pair(row.substr(0, t1), row.substr(t1 + 1, t2 - t1 - 1));
 }
 
 struct SnapRecord
@@ -539,6 +627,24 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
 {
   std::vector<SnapRecord> records;
   const std::string* old_records = nullptr;
+  // The previous listing's rows by name (each with its record hash): a copied record's row is
+  // copied too. An unreadable or damaged previous listing is not copied from.
+  std::string old_listing_text;
+  std::map<std::string_view, std::string_view> old_rows;
+  if (previous != nullptr) {
+    try {
+      if (const auto rows = listing_rows(*previous, old_listing_text)) {
+        for (const std::string_view row : *rows) {
+          if (const auto key = row_key(row)) {
+            old_rows.emplace(key->first, row);
+          }
+        }
+      }
+    } catch (const Error&) {
+      old_rows.clear();
+    }
+  }
+  std::string listing;
   for (const std::string& path : state.paths()) {
     if (previous != nullptr) {
       if (const std::optional<Hash> known = known_record_hash(state, path)) {
@@ -552,12 +658,29 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
             previous->source->damaged("shorter than its index says");
           }
           records.push_back(SnapRecord{path, old_records->substr(r.offset, r.length), *known});
+          if (path.rfind("s:", 0) == 0) {
+            const auto row = old_rows.find(std::string_view(path).substr(2));
+            const std::optional<std::pair<std::string_view, std::string_view>> key =
+              row != old_rows.end() ? row_key(row->second) : std::nullopt;
+            if (key && key->second == canonical::b64(*known)) {
+              listing.append(row->second);
+              listing += '\n';
+            } else {
+              listing += listing_row(r.name, *known, *state.secrets.at(r.name));
+              listing += '\n';
+            }
+          }
           continue;
         }
       }
     }
     std::string text = canonical::dump(*state.record(path));
     const Hash hash = record_hash_of_text(path, text);
+    if (path.rfind("s:", 0) == 0) {
+      const std::string name = path.substr(2);
+      listing += listing_row(name, hash, *state.secrets.at(name));
+      listing += '\n';
+    }
     records.push_back(SnapRecord{path, std::move(text), hash});
   }
   std::string index;
@@ -583,6 +706,8 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
   meta["format"] = std::string(k_state_format);
   meta["genesis"] = state.genesis_name;
   meta["index"] = index.size();
+  meta["listing"] = Json{{"hash", canonical::b64(crypto::hash(k_cache_listing_label, as_bytes(listing)))},
+                         {"size", listing.size()}};
   meta["lost"] = hashes_json(std::vector<Hash>(state.lost.begin(), state.lost.end()));
   meta["vault_id"] = canonical::b64(state.vault_id);
   SerializedState out;
@@ -592,6 +717,7 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
   for (const SnapRecord& r : records) {
     total += r.text.size() + 1;
   }
+  total += listing.size();
   out.text.reserve(total);
   out.text = first;
   out.text += '\n';
@@ -600,6 +726,7 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
     out.text += r.text;
     out.text += '\n';
   }
+  out.text += listing;
   return out;
 }
 
@@ -971,6 +1098,133 @@ Error loss_error(const fs::path& journal, const std::vector<VerifiedEntry>& miss
                            newest.action, newest.actor, format_time(newest.ts)),
                {"if they are in git (a reset or a checkout), restore them: escrow audit restore --from <commit>",
                 "if they are gone, an admin acknowledges the loss: escrow audit ack-loss --why TEXT"});
+}
+
+
+std::optional<std::vector<Secret>> cached_listing(const fs::path& place, const VaultId& vault_id, const State& state)
+{
+  const fs::path verified_path = place / "verified.json";
+  const std::optional<std::string> verified_text = read_if_exists(verified_path, k_max_verified_size);
+  if (!verified_text || verified_text->empty()) {
+    return std::nullopt;
+  }
+  Hash digest{};
+  Hash first_line{};
+  try {
+    const Json json = canonical::parse(std::string_view(*verified_text).substr(0, verified_text->size() - 1),
+                                       verified_path.string());
+    if (json.value("format", "") != k_verified_format) {
+      return std::nullopt;
+    }
+    digest = jr::fixed_b64<32>(json.at("state"), "state");
+    first_line = jr::fixed_b64<32>(json.at("snapshot"), "snapshot");
+  } catch (const std::exception&) {
+    throw corrupt(verified_path, "malformed", place);
+  }
+  // The rows are bound to this session's state below, secret by secret: each row's record hash
+  // must be the one the state's index gives (its blocks are checked as they are read, and once
+  // all are read their pairs against the state digest), and a secret the session changed since
+  // (no known hash) sends the command back to the records.
+  const fs::path file = place / snap_name(digest);
+  const Snapshot snapshot = open_snapshot(file, digest, first_line, vault_id, place);
+  std::string listing_text;
+  const std::optional<std::vector<std::string_view>> rows = listing_rows(snapshot, listing_text);
+  if (!rows) {
+    return std::nullopt;
+  }
+  const std::vector<std::string> names = state.secrets.names();
+  if (rows->size() != names.size()) {
+    snapshot.source->damaged("its listing does not name the secrets its index names");
+  }
+  std::vector<Secret> out;
+  out.reserve(names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string_view row = (*rows)[i];
+    const auto key = row_key(row);
+    const std::optional<Hash> known = state.secrets.known_hash(names[i]);
+    if (!known) {
+      return std::nullopt; // changed since the snapshot: read the records
+    }
+    if (!key || key->first != names[i] || key->second != canonical::b64(*known)) {
+      snapshot.source->damaged(fmt::format("row {} of its listing is not the secret its index names", i + 1));
+    }
+    const auto bad = [&](std::string_view problem) {
+      snapshot.source->damaged(fmt::format("row {} of its listing: {}", i + 1, problem));
+    };
+    Json json;
+    try {
+      json = canonical::parse(row.substr(key->first.size() + key->second.size() + 2), file.string());
+    } catch (const Error& error) {
+      bad(error.what());
+    }
+    // Exactly the fields listing_row writes, with their types (a row is this machine's writing).
+    if (!json.is_object() || json.size() != 10) {
+      bad("not the listing's fields");
+    }
+    const auto field = [&](const char* name) -> const Json& {
+      const auto it = json.find(name);
+      if (it == json.end()) {
+        bad(fmt::format("no \"{}\"", name));
+      }
+      return *it;
+    };
+    const auto text = [&](const Json& j) -> const std::string& {
+      if (!j.is_string()) {
+        bad("a field is not a string");
+      }
+      return j.get_ref<const std::string&>();
+    };
+    const auto number = [&](const Json& j) -> std::int64_t {
+      if (!j.is_number_integer() || j.get<std::int64_t>() < 0) {
+        bad("a field is not a count");
+      }
+      return j.get<std::int64_t>();
+    };
+    const auto list = [&](const char* name) -> const Json& {
+      const Json& j = field(name);
+      if (!j.is_array()) {
+        bad(fmt::format("\"{}\" is not a list", name));
+      }
+      return j;
+    };
+    Secret secret;
+    secret.name = names[i];
+    for (const Json& c : list("connectors")) {
+      secret.connectors.push_back(text(c));
+    }
+    for (const Json& c : list("custodians")) {
+      secret.custodians.insert(text(c));
+    }
+    for (const Json& d : list("due")) {
+      secret.due.emplace(text(d), 0);
+    }
+    secret.env = text(field("env"));
+    secret.every = number(field("every"));
+    secret.owner = text(field("owner"));
+    secret.purpose = text(field("purpose"));
+    const std::optional<SecretState> st = parse_secret_state(text(field("state")));
+    if (!st) {
+      bad("an unknown state");
+    }
+    secret.state = *st;
+    secret.threshold = number(field("threshold"));
+    for (const Json& v : list("versions")) {
+      if (!v.is_array() || v.size() != 4) {
+        bad("a malformed version");
+      }
+      Version version;
+      version.v = number(v[1]);
+      const std::optional<VersionState> vs = parse_version_state(text(v[2]));
+      if (!vs) {
+        bad("an unknown version state");
+      }
+      version.state = *vs;
+      version.created_at = number(v[3]);
+      secret.versions.emplace(text(v[0]), std::move(version));
+    }
+    out.push_back(std::move(secret));
+  }
+  return out;
 }
 
 } // namespace escrow::history
