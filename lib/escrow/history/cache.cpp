@@ -587,8 +587,11 @@ std::optional<std::pair<std::string_view, std::string_view>> row_key(std::string
 struct SnapRecord
 {
   std::string path;
-  std::string text; // canonical
-  Hash hash{};      // record_hash_of_text(path, text)
+  std::string owned;       // canonical text serialised here, or
+  std::string_view copied; // the bytes copied from the previous snapshot (records are never empty)
+  Hash hash{};             // the record hash of its text
+
+  std::string_view text() const { return owned.empty() ? copied : std::string_view(owned); }
 };
 
 // A serialized snapshot: the file's text and the hash of its first line (verified.json names it).
@@ -657,7 +660,8 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
           if (r.offset + r.length >= old_records->size() || (*old_records)[r.offset + r.length] != '\n') {
             previous->source->damaged("shorter than its index says");
           }
-          records.push_back(SnapRecord{path, old_records->substr(r.offset, r.length), *known});
+          records.push_back(
+            SnapRecord{path, {}, std::string_view(*old_records).substr(r.offset, r.length), *known});
           if (path.rfind("s:", 0) == 0) {
             const auto row = old_rows.find(std::string_view(path).substr(2));
             const std::optional<std::pair<std::string_view, std::string_view>> key =
@@ -681,7 +685,7 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
       listing += listing_row(name, hash, *state.secrets.at(name));
       listing += '\n';
     }
-    records.push_back(SnapRecord{path, std::move(text), hash});
+    records.push_back(SnapRecord{path, std::move(text), {}, hash});
   }
   std::string index;
   Json blocks = Json::array();
@@ -691,8 +695,8 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
     const std::size_t end = std::min(records.size(), b + k_block_lines);
     for (std::size_t i = b; i < end; ++i) {
       const SnapRecord& r = records[i];
-      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(r.hash), r.text.size());
-      bytes += r.text.size() + 1;
+      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(r.hash), r.text().size());
+      bytes += r.text().size() + 1;
     }
     blocks.push_back(Json{{"first", records[b].path},
                           {"hash", canonical::b64(crypto::hash(labels::k_cache_block, as_bytes(block)))},
@@ -715,7 +719,7 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
   out.first_line = crypto::hash(labels::k_cache_snapshot, as_bytes(first));
   std::size_t total = first.size() + 1 + index.size();
   for (const SnapRecord& r : records) {
-    total += r.text.size() + 1;
+    total += r.text().size() + 1;
   }
   total += listing.size();
   out.text.reserve(total);
@@ -723,7 +727,7 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
   out.text += '\n';
   out.text += index;
   for (const SnapRecord& r : records) {
-    out.text += r.text;
+    out.text += r.text();
     out.text += '\n';
   }
   out.text += listing;
@@ -1219,7 +1223,10 @@ std::optional<std::vector<Secret>> cached_listing(const fs::path& place, const V
         bad("an unknown version state");
       }
       version.state = *vs;
-      version.created_at = number(v[3]);
+      if (!v[3].is_number_integer()) {
+        bad("a version's created_at is not a time");
+      }
+      version.created_at = v[3].get<std::int64_t>();
       secret.versions.emplace(text(v[0]), std::move(version));
     }
     out.push_back(std::move(secret));
