@@ -3,6 +3,7 @@
 #include <escrow/history/cache.hpp>
 #include <escrow/history/json_read.hpp>
 #include <escrow/history/labels.hpp>
+#include <escrow/history/listing.hpp>
 #include <escrow/lock.hpp>
 #include <escrow/util/file.hpp>
 
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -23,7 +25,10 @@ namespace {
 constexpr std::string_view k_verified_format = "escrow-verified/3";
 constexpr std::string_view k_verified_format_v2 = "escrow-verified/2";
 constexpr std::string_view k_verified_format_v1 = "escrow-verified/1";
-constexpr std::string_view k_state_format = "escrow-state/3";
+constexpr std::string_view k_state_format = "escrow-state/4"; // /3 and a listing section (listing.hpp)
+constexpr std::string_view k_state_format_v3 = "escrow-state/3"; // read: no listing
+// The listing section's hash (H(label, its bytes)), named by the snapshot's first line.
+constexpr std::string_view k_cache_listing_label = "escrow/v2/cache-listing";
 // Index lines per block of a snapshot's index: a lookup reads and checks one block (~20 KB).
 constexpr std::size_t k_block_lines = 256;
 constexpr std::size_t k_max_verified_size = 64 * 1024 * 1024; // heads ≤ 256: tiny; bound anyway
@@ -119,73 +124,27 @@ std::vector<VerifiedEntry> parse_log(std::string_view text, std::size_t count, c
   return out;
 }
 
-struct SnapRecord
-{
-  std::string path;
-  std::string text; // canonical
-};
-
-// A serialized snapshot: the file's text and the hash of its first line (verified.json names it).
-struct SerializedState
-{
-  std::string text;
-  Hash first_line{};
-};
-
-SerializedState serialize_state(const State& state)
-{
-  std::vector<SnapRecord> records;
-  for (const std::string& path : state.paths()) {
-    records.push_back(SnapRecord{path, canonical::dump(*state.record(path))});
-  }
-  std::string index;
-  Json blocks = Json::array();
-  for (std::size_t b = 0; b < records.size(); b += k_block_lines) {
-    std::string block;
-    std::uint64_t bytes = 0;
-    const std::size_t end = std::min(records.size(), b + k_block_lines);
-    for (std::size_t i = b; i < end; ++i) {
-      const SnapRecord& r = records[i];
-      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(record_hash_of_text(r.path, r.text)), r.text.size());
-      bytes += r.text.size() + 1;
-    }
-    blocks.push_back(Json{{"first", records[b].path},
-                          {"hash", canonical::b64(crypto::hash(labels::k_cache_block, as_bytes(block)))},
-                          {"lines", end - b},
-                          {"records", bytes},
-                          {"size", block.size()}});
-    index += block;
-  }
-  Json meta = Json::object();
-  meta["blocks"] = std::move(blocks);
-  meta["format"] = std::string(k_state_format);
-  meta["genesis"] = state.genesis_name;
-  meta["index"] = index.size();
-  meta["lost"] = hashes_json(std::vector<Hash>(state.lost.begin(), state.lost.end()));
-  meta["vault_id"] = canonical::b64(state.vault_id);
-  SerializedState out;
-  const std::string first = canonical::dump(meta);
-  out.first_line = crypto::hash(labels::k_cache_snapshot, as_bytes(first));
-  out.text = first + "\n" + index;
-  for (const SnapRecord& r : records) {
-    out.text += r.text;
-    out.text += '\n';
-  }
-  return out;
-}
-
 // The snapshot file, open for the records a state reads on first use.
 class SnapSource final : public RecordSource
 {
 public:
-  SnapSource(util::FileHandle file, fs::path path, fs::path place, std::uint64_t base)
-    : m_file(std::move(file)), m_path(std::move(path)), m_place(std::move(place)), m_base(base)
+  SnapSource(util::FileHandle file, fs::path path, fs::path place, std::uint64_t base, std::uint64_t end)
+    : m_file(std::move(file)), m_path(std::move(path)), m_place(std::move(place)), m_base(base), m_end(end)
   {
   }
 
   std::string read(std::uint64_t offset, std::uint64_t length) const override
   {
     return pread_exact(m_file, m_path, m_place, m_base + offset, length);
+  }
+
+  // The whole records section, read once (a write copying the records it did not change).
+  const std::string& records() const
+  {
+    if (!m_records) {
+      m_records = pread_exact(m_file, m_path, m_place, m_base, m_end - m_base);
+    }
+    return *m_records;
   }
 
   // `length` bytes at `offset` of the file.
@@ -224,6 +183,8 @@ private:
   fs::path m_path;
   fs::path m_place;
   std::uint64_t m_base = 0;
+  std::uint64_t m_end = 0; // where the records end (the listing section follows)
+  mutable std::optional<std::string> m_records;
 };
 
 // The index of an escrow-state/3 snapshot, read a block at a time: a lookup bisects the blocks
@@ -419,8 +380,24 @@ void set_lazy(RecordMap<T>& map, const std::shared_ptr<const SnapSource>& source
 // Opens `file` as a state snapshot: its first line (checked against `first_line`, the hash
 // verified.json names) and the policy; every other record pending, its index block read when a
 // lookup first needs it.
-State open_state(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
-                 const fs::path& place)
+// The listing section of an escrow-state/4 snapshot (listing.hpp): where it is and its hash.
+struct Listing
+{
+  Hash hash{};
+  std::uint64_t size = 0;
+  std::uint64_t at = 0; // offset in the file
+};
+
+struct Snapshot
+{
+  State state;
+  std::shared_ptr<const SnapSource> source;
+  std::shared_ptr<const SnapIndex> index;
+  std::optional<Listing> listing;
+};
+
+Snapshot open_snapshot(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
+                       const fs::path& place)
 {
   std::optional<util::FileHandle> handle = util::open_regular_if_exists(file, O_RDONLY, util::Links::refuse);
   if (!handle) {
@@ -447,14 +424,24 @@ State open_state(const fs::path& file, const Hash& digest, const Hash& first_lin
   }
   State state;
   std::uint64_t index_size = 0;
+  std::optional<Listing> listing_info;
   std::vector<SnapIndex::Block> blocks;
   const std::uint64_t index_at = nl + 1;
   const std::string where = file.string() + ": line 1";
   try {
     const Json meta = canonical::parse(std::string_view(head).substr(0, nl), where);
     jr::Fields f(meta, where, ": ");
-    if (jr::string(f.need("format"), f.at("format")) != k_state_format) {
-      throw corrupt(file, "not an escrow-state/3 file", place);
+    const std::string format = jr::string(f.need("format"), f.at("format"));
+    if (format != k_state_format && format != k_state_format_v3) {
+      throw corrupt(file, "not an escrow-state/3 or /4 file", place);
+    }
+    if (format == k_state_format) {
+      jr::Fields l(jr::object(f.need("listing"), f.at("listing")), f.at("listing"));
+      Listing listing;
+      listing.hash = jr::fixed_b64<32>(l.need("hash"), l.at("hash"));
+      listing.size = static_cast<std::uint64_t>(jr::integer(l.need("size"), l.at("size"), 0, k_max_count));
+      l.finish();
+      listing_info = listing;
     }
     state.genesis_name = jr::string(f.need("genesis"), f.at("genesis"));
     index_size = static_cast<std::uint64_t>(jr::integer(f.need("index"), f.at("index"), 0, k_max_count));
@@ -483,8 +470,15 @@ State open_state(const fs::path& file, const Hash& digest, const Hash& first_lin
     }
     state.vault_id = jr::fixed_b64<16>(f.need("vault_id"), f.at("vault_id"));
     f.finish();
-    if (at != index_at + index_size || index_size > file_size - index_at
-        || record_at != file_size - index_at - index_size) {
+    const std::uint64_t listing_size = listing_info ? listing_info->size : 0;
+    if (listing_size > file_size) {
+      throw corrupt(file, "its size is not the one its index says", place);
+    }
+    if (listing_info) {
+      listing_info->at = file_size - listing_size;
+    }
+    if (at != index_at + index_size || index_size > file_size - listing_size - index_at
+        || record_at != file_size - listing_size - index_at - index_size) {
       throw corrupt(file, "its size is not the one its index says", place);
     }
   } catch (const Error& error) {
@@ -496,7 +490,8 @@ State open_state(const fs::path& file, const Hash& digest, const Hash& first_lin
   if (state.vault_id != vault_id) {
     throw corrupt(file, "belongs to another vault", place);
   }
-  auto source = std::make_shared<const SnapSource>(std::move(*handle), file, place, index_at + index_size);
+  auto source = std::make_shared<const SnapSource>(std::move(*handle), file, place, index_at + index_size,
+                                                   file_size - (listing_info ? listing_info->size : 0));
   auto index = std::make_shared<const SnapIndex>(source, std::move(blocks), digest);
   if (const SnapIndex::Line* policy = index->find(k_policy_path); policy != nullptr && policy->kind == PathKind::policy) {
     const PendingRecord& p = policy->record;
@@ -521,7 +516,222 @@ State open_state(const fs::path& file, const Hash& digest, const Hash& first_lin
   set_lazy(state.connectors, source, index, PathKind::connector, "c:");
   set_lazy(state.secrets, source, index, PathKind::secret, "s:");
   state.initialised = true;
-  return state;
+  return Snapshot{std::move(state), std::move(source), std::move(index), listing_info};
+}
+
+State open_state(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
+                 const fs::path& place)
+{
+  return open_snapshot(file, digest, first_line, vault_id, place).state;
+}
+
+// One row of the listing section (listing.hpp): "ENV/NAME" TAB b64 record hash TAB JSON.
+std::string listing_row(const std::string& name, const Hash& hash, const Secret& secret)
+{
+  Json due = Json::array();
+  for (const auto& [reason, since] : secret.due) {
+    due.push_back(reason);
+  }
+  Json versions = Json::array();
+  for (const auto& [vid, version] : secret.versions) {
+    versions.push_back(Json::array({vid, version.v, std::string(version_state_name(version.state)), version.created_at}));
+  }
+  Json row = Json::object();
+  row["connectors"] = secret.connectors;
+  row["custodians"] = secret.custodians;
+  row["due"] = std::move(due);
+  row["env"] = secret.env;
+  row["every"] = secret.every;
+  row["owner"] = secret.owner;
+  row["purpose"] = secret.purpose;
+  row["state"] = std::string(secret_state_name(secret.state));
+  row["threshold"] = secret.threshold;
+  row["versions"] = std::move(versions);
+  return fmt::format("{}\t{}\t{}", name, canonical::b64(hash), canonical::dump(row));
+}
+
+// The listing section of `snapshot`, checked against the hash its first line names, cut into
+// rows; nullopt for an escrow-state/3 snapshot (none).
+std::optional<std::vector<std::string_view>> listing_rows(const Snapshot& snapshot, std::string& text)
+{
+  if (!snapshot.listing) {
+    return std::nullopt;
+  }
+  text = snapshot.source->read_absolute(snapshot.listing->at, snapshot.listing->size);
+  if (crypto::hash(k_cache_listing_label, as_bytes(text)) != snapshot.listing->hash) {
+    snapshot.source->damaged("its listing does not hash to the hash its first line names");
+  }
+  std::vector<std::string_view> rows;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) {
+      snapshot.source->damaged("its listing does not end with a newline");
+    }
+    rows.push_back(std::string_view(text).substr(start, nl - start));
+    start = nl + 1;
+  }
+  return rows;
+}
+
+// A row's name and b64 hash (the first two fields), or nullopt when it has no two tabs.
+std::optional<std::pair<std::string_view, std::string_view>> row_key(std::string_view row)
+{
+  const std::size_t t1 = row.find('\t');
+  const std::size_t t2 = t1 == std::string_view::npos ? t1 : row.find('\t', t1 + 1);
+  if (t2 == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::make_pair(row.substr(0, t1), row.substr(t1 + 1, t2 - t1 - 1));
+}
+
+struct SnapRecord
+{
+  std::string path;
+  std::string owned;       // canonical text serialised here, or
+  std::string_view copied; // the bytes copied from the previous snapshot (records are never empty)
+  Hash hash{};             // the record hash of its text
+
+  std::string_view text() const { return owned.empty() ? copied : std::string_view(owned); }
+};
+
+// A serialized snapshot: the file's text and the hash of its first line (verified.json names it).
+struct SerializedState
+{
+  std::string text;
+  Hash first_line{};
+};
+
+// The record hash of `path` in `state` when it is known without reading or hashing the record
+// (a record still pending, or read from the snapshot and not replaced since), else nullopt.
+std::optional<Hash> known_record_hash(const State& state, std::string_view path)
+{
+  const std::optional<ParsedPath> parsed = parse_path(path);
+  if (!parsed) {
+    return std::nullopt;
+  }
+  switch (parsed->kind) {
+  case PathKind::member: return state.members.known_hash(parsed->name);
+  case PathKind::connector: return state.connectors.known_hash(parsed->name);
+  case PathKind::secret: return state.secrets.known_hash(parsed->name);
+  case PathKind::policy:
+  case PathKind::key: break;
+  }
+  return std::nullopt;
+}
+
+// `state` as an escrow-state/3 snapshot. `previous`: the snapshot this place holds (the one the
+// state was loaded from, when it was): a record whose hash is known from it and unchanged is
+// copied as the bytes its index names, with the hash its (checked) index block names — never
+// re-read, re-serialised or re-hashed, so a write that changes one record costs one copy of the
+// records instead of reading, parsing and dumping every one of them (docs/PERFORMANCE.md, issue
+// 12 target 3). A copied text damaged on disk keeps its old hash: the next reader of it refuses
+// it, as it would have refused the old file.
+SerializedState serialize_state(const State& state, const Snapshot* previous)
+{
+  std::vector<SnapRecord> records;
+  const std::string* old_records = nullptr;
+  // The previous listing's rows by name (each with its record hash): a copied record's row is
+  // copied too. An unreadable or damaged previous listing is not copied from.
+  std::string old_listing_text;
+  std::map<std::string_view, std::string_view> old_rows;
+  if (previous != nullptr) {
+    try {
+      if (const auto rows = listing_rows(*previous, old_listing_text)) {
+        for (const std::string_view row : *rows) {
+          if (const auto key = row_key(row)) {
+            old_rows.emplace(key->first, row);
+          }
+        }
+      }
+    } catch (const Error&) {
+      old_rows.clear();
+    }
+  }
+  std::string listing;
+  for (const std::string& path : state.paths()) {
+    if (previous != nullptr) {
+      if (const std::optional<Hash> known = known_record_hash(state, path)) {
+        const SnapIndex::Line* line = previous->index->find(path);
+        if (line != nullptr && line->record.hash == *known) {
+          if (old_records == nullptr) {
+            old_records = &previous->source->records();
+          }
+          const PendingRecord& r = line->record;
+          if (r.offset + r.length >= old_records->size() || (*old_records)[r.offset + r.length] != '\n') {
+            previous->source->damaged("shorter than its index says");
+          }
+          records.push_back(
+            SnapRecord{path, {}, std::string_view(*old_records).substr(r.offset, r.length), *known});
+          if (path.rfind("s:", 0) == 0) {
+            const auto row = old_rows.find(std::string_view(path).substr(2));
+            const std::optional<std::pair<std::string_view, std::string_view>> key =
+              row != old_rows.end() ? row_key(row->second) : std::nullopt;
+            if (key && key->second == canonical::b64(*known)) {
+              listing.append(row->second);
+              listing += '\n';
+            } else {
+              listing += listing_row(r.name, *known, *state.secrets.at(r.name));
+              listing += '\n';
+            }
+          }
+          continue;
+        }
+      }
+    }
+    std::string text = canonical::dump(*state.record(path));
+    const Hash hash = record_hash_of_text(path, text);
+    if (path.rfind("s:", 0) == 0) {
+      const std::string name = path.substr(2);
+      listing += listing_row(name, hash, *state.secrets.at(name));
+      listing += '\n';
+    }
+    records.push_back(SnapRecord{path, std::move(text), {}, hash});
+  }
+  std::string index;
+  Json blocks = Json::array();
+  for (std::size_t b = 0; b < records.size(); b += k_block_lines) {
+    std::string block;
+    std::uint64_t bytes = 0;
+    const std::size_t end = std::min(records.size(), b + k_block_lines);
+    for (std::size_t i = b; i < end; ++i) {
+      const SnapRecord& r = records[i];
+      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(r.hash), r.text().size());
+      bytes += r.text().size() + 1;
+    }
+    blocks.push_back(Json{{"first", records[b].path},
+                          {"hash", canonical::b64(crypto::hash(labels::k_cache_block, as_bytes(block)))},
+                          {"lines", end - b},
+                          {"records", bytes},
+                          {"size", block.size()}});
+    index += block;
+  }
+  Json meta = Json::object();
+  meta["blocks"] = std::move(blocks);
+  meta["format"] = std::string(k_state_format);
+  meta["genesis"] = state.genesis_name;
+  meta["index"] = index.size();
+  meta["listing"] = Json{{"hash", canonical::b64(crypto::hash(k_cache_listing_label, as_bytes(listing)))},
+                         {"size", listing.size()}};
+  meta["lost"] = hashes_json(std::vector<Hash>(state.lost.begin(), state.lost.end()));
+  meta["vault_id"] = canonical::b64(state.vault_id);
+  SerializedState out;
+  const std::string first = canonical::dump(meta);
+  out.first_line = crypto::hash(labels::k_cache_snapshot, as_bytes(first));
+  std::size_t total = first.size() + 1 + index.size();
+  for (const SnapRecord& r : records) {
+    total += r.text().size() + 1;
+  }
+  total += listing.size();
+  out.text.reserve(total);
+  out.text = first;
+  out.text += '\n';
+  out.text += index;
+  for (const SnapRecord& r : records) {
+    out.text += r.text();
+    out.text += '\n';
+  }
+  out.text += listing;
+  return out;
 }
 
 std::optional<std::string> read_if_exists(const fs::path& path, std::size_t max)
@@ -530,6 +740,27 @@ std::optional<std::string> read_if_exists(const fs::path& path, std::size_t max)
     return std::nullopt;
   }
   return read_file(path, max);
+}
+
+// The snapshot verified.json names (a save copies from it the records it did not change), or
+// nullopt when there is none or it cannot be opened: then every record is serialised.
+std::optional<Snapshot> previous_snapshot(const fs::path& verified_path, const VaultId& vault_id, const fs::path& place)
+{
+  try {
+    const std::optional<std::string> text = read_if_exists(verified_path, k_max_verified_size);
+    if (!text || text->empty()) {
+      return std::nullopt;
+    }
+    const Json json = canonical::parse(std::string_view(*text).substr(0, text->size() - 1), verified_path.string());
+    if (json.value("format", "") != k_verified_format) {
+      return std::nullopt;
+    }
+    const Hash digest = jr::fixed_b64<32>(json.at("state"), "state");
+    const Hash first_line = jr::fixed_b64<32>(json.at("snapshot"), "snapshot");
+    return open_snapshot(place / snap_name(digest), digest, first_line, vault_id, place);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 // The hash of the first line of the snapshot at `path` (verified.json names it), or nullopt when
@@ -780,7 +1011,8 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   if (const std::optional<Hash> existing = first_line_hash(snap_path)) {
     first_line = *existing; // the same state, saved before (an event changes no record)
   } else {
-    const SerializedState snap_text = serialize_state(state);
+    const std::optional<Snapshot> previous = previous_snapshot(verified_path, m_vault_id, m_dir);
+    const SerializedState snap_text = serialize_state(state, previous ? &*previous : nullptr);
     AtomicFile snap(snap_path, 0600);
     snap.write(snap_text.text);
     snap.commit();
@@ -870,6 +1102,136 @@ Error loss_error(const fs::path& journal, const std::vector<VerifiedEntry>& miss
                            newest.action, newest.actor, format_time(newest.ts)),
                {"if they are in git (a reset or a checkout), restore them: escrow audit restore --from <commit>",
                 "if they are gone, an admin acknowledges the loss: escrow audit ack-loss --why TEXT"});
+}
+
+
+std::optional<std::vector<Secret>> cached_listing(const fs::path& place, const VaultId& vault_id, const State& state)
+{
+  const fs::path verified_path = place / "verified.json";
+  const std::optional<std::string> verified_text = read_if_exists(verified_path, k_max_verified_size);
+  if (!verified_text || verified_text->empty()) {
+    return std::nullopt;
+  }
+  Hash digest{};
+  Hash first_line{};
+  try {
+    const Json json = canonical::parse(std::string_view(*verified_text).substr(0, verified_text->size() - 1),
+                                       verified_path.string());
+    if (json.value("format", "") != k_verified_format) {
+      return std::nullopt;
+    }
+    digest = jr::fixed_b64<32>(json.at("state"), "state");
+    first_line = jr::fixed_b64<32>(json.at("snapshot"), "snapshot");
+  } catch (const std::exception&) {
+    throw corrupt(verified_path, "malformed", place);
+  }
+  // The rows are bound to this session's state below, secret by secret: each row's record hash
+  // must be the one the state's index gives (its blocks are checked as they are read, and once
+  // all are read their pairs against the state digest), and a secret the session changed since
+  // (no known hash) sends the command back to the records.
+  const fs::path file = place / snap_name(digest);
+  const Snapshot snapshot = open_snapshot(file, digest, first_line, vault_id, place);
+  std::string listing_text;
+  const std::optional<std::vector<std::string_view>> rows = listing_rows(snapshot, listing_text);
+  if (!rows) {
+    return std::nullopt;
+  }
+  const std::vector<std::string> names = state.secrets.names();
+  if (rows->size() != names.size()) {
+    snapshot.source->damaged("its listing does not name the secrets its index names");
+  }
+  std::vector<Secret> out;
+  out.reserve(names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string_view row = (*rows)[i];
+    const auto key = row_key(row);
+    const std::optional<Hash> known = state.secrets.known_hash(names[i]);
+    if (!known) {
+      return std::nullopt; // changed since the snapshot: read the records
+    }
+    if (!key || key->first != names[i] || key->second != canonical::b64(*known)) {
+      snapshot.source->damaged(fmt::format("row {} of its listing is not the secret its index names", i + 1));
+    }
+    const auto bad = [&](std::string_view problem) {
+      snapshot.source->damaged(fmt::format("row {} of its listing: {}", i + 1, problem));
+    };
+    Json json;
+    try {
+      json = canonical::parse(row.substr(key->first.size() + key->second.size() + 2), file.string());
+    } catch (const Error& error) {
+      bad(error.what());
+    }
+    // Exactly the fields listing_row writes, with their types (a row is this machine's writing).
+    if (!json.is_object() || json.size() != 10) {
+      bad("not the listing's fields");
+    }
+    const auto field = [&](const char* name) -> const Json& {
+      const auto it = json.find(name);
+      if (it == json.end()) {
+        bad(fmt::format("no \"{}\"", name));
+      }
+      return *it;
+    };
+    const auto text = [&](const Json& j) -> const std::string& {
+      if (!j.is_string()) {
+        bad("a field is not a string");
+      }
+      return j.get_ref<const std::string&>();
+    };
+    const auto number = [&](const Json& j) -> std::int64_t {
+      if (!j.is_number_integer() || j.get<std::int64_t>() < 0) {
+        bad("a field is not a count");
+      }
+      return j.get<std::int64_t>();
+    };
+    const auto list = [&](const char* name) -> const Json& {
+      const Json& j = field(name);
+      if (!j.is_array()) {
+        bad(fmt::format("\"{}\" is not a list", name));
+      }
+      return j;
+    };
+    Secret secret;
+    secret.name = names[i];
+    for (const Json& c : list("connectors")) {
+      secret.connectors.push_back(text(c));
+    }
+    for (const Json& c : list("custodians")) {
+      secret.custodians.insert(text(c));
+    }
+    for (const Json& d : list("due")) {
+      secret.due.emplace(text(d), 0);
+    }
+    secret.env = text(field("env"));
+    secret.every = number(field("every"));
+    secret.owner = text(field("owner"));
+    secret.purpose = text(field("purpose"));
+    const std::optional<SecretState> st = parse_secret_state(text(field("state")));
+    if (!st) {
+      bad("an unknown state");
+    }
+    secret.state = *st;
+    secret.threshold = number(field("threshold"));
+    for (const Json& v : list("versions")) {
+      if (!v.is_array() || v.size() != 4) {
+        bad("a malformed version");
+      }
+      Version version;
+      version.v = number(v[1]);
+      const std::optional<VersionState> vs = parse_version_state(text(v[2]));
+      if (!vs) {
+        bad("an unknown version state");
+      }
+      version.state = *vs;
+      if (!v[3].is_number_integer()) {
+        bad("a version's created_at is not a time");
+      }
+      version.created_at = v[3].get<std::int64_t>();
+      secret.versions.emplace(text(v[0]), std::move(version));
+    }
+    out.push_back(std::move(secret));
+  }
+  return out;
 }
 
 } // namespace escrow::history

@@ -18,13 +18,13 @@
 //                   "position":{"entries","heads","last_hash","last_offset","lines","size","ts"},
 //                   "snapshot":H("escrow/v2/cache-snapshot", the snapshot's first line),
 //                   "state":digest,"vault_id"}
-//   state3-<digest hex>.snap  escrow-state/3: line 1 {"blocks":[{"first","hash","lines","records",
-//                   "size"}…],"format","genesis","index":BYTES,"lost","vault_id"}; then the index,
+//   state3-<digest hex>.snap  escrow-state/4 (/3 read too): line 1 {"blocks":[{"first","hash","lines",
+//                   "records","size"}…],"format","genesis","index":BYTES,"listing","lost","vault_id"}; the index,
 //                   one line per record sorted by path: PATH "\t" b64 record hash "\t" LENGTH, in
 //                   blocks of 256 lines (each block: its first path, H("escrow/v2/cache-index-block",
 //                   its bytes), its line count, its bytes of index and of records); then the
 //                   records, each its canonical text and "\n", in the index's order (a record's
-//                   offset = the sum of the lengths + 1 before it)
+//                   offset = the sum of the lengths + 1 before it), then the listing (listing.hpp)
 //   entries.log     one line per verified entry, in order: b64 hash, ts, action, actor (only the
 //                   first log.size bytes, log.count lines, count: a longer file is the tail of an
 //                   interrupted save); log.chain = c(count), c(0) = 32 zero bytes,
@@ -34,7 +34,7 @@
 // records): load() reads verified.json and the snapshot's first line (checked against the hash
 // verified.json names), and reads the policy; a lookup reads the one index block that can hold
 // its path (checked against its hash) and then the record (its text checked against the index's
-// hash and parsed strictly). Once every block has been read (list, verify, a write), the index's
+// hash, parsed strictly; a save copies unchanged ones). Once every block is read (list, verify, a write), the index's
 // (path, hash) pairs must hash to the state digest. entries.log is read only by entries() — the
 // slow path's loss check, `audit verify`, `audit restore`, backup — which checks its count, size
 // and chain. A place in an older format (escrow-verified/1 or /2) is read for its log only: the

@@ -762,11 +762,11 @@ std::shared_ptr<const T> read_pending(const RecordSource& source, const PendingR
   } catch (const Error& error) {
     source.corrupt(path, error.what());
   }
-  // The record handed out must be the one the hash covers: the reader is strict, and this makes
-  // it exact (what it parsed writes back to the very text that was hashed).
-  if (canonical::dump(to_json(*record)) != text) {
-    source.corrupt(path, "its text is not the canonical form of its record");
-  }
+  // No write-back check here (to_json(record) dumped and compared with `text`): the text has the
+  // hash its checked index names, which this machine computed over the canonical dump of the
+  // record it verified, so it is that dump byte for byte, and the strict reader gives back what
+  // to_json wrote (to_json(read(x)) == x, tests/unit/state_test.cpp). The write-back was a third
+  // of `list` (docs/PERFORMANCE.md, issue 12 target 2) and caught nothing the hash does not.
   return record;
 }
 

@@ -7,6 +7,8 @@
 #include <escrow/util/file.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <fstream>
 #include <map>
 
 namespace escrow::history {
@@ -29,34 +31,62 @@ Hash hash_of_line(std::string_view line, std::string_view what)
 
 } // namespace
 
+namespace {
+
+// The line keys of every key line one secret references.
+void add_line_keys(const std::string& name, const Secret& secret, std::set<std::string>& out)
+{
+  for (const auto& [g, gen] : secret.gens) {
+    for (const auto& [m, k] : gen.holders) {
+      out.insert(line_key(KeyLine{KeyLineKind::reader, name, g, {}, m, {}}, k));
+    }
+  }
+  for (const auto& [vid, version] : secret.versions) {
+    out.insert(line_key(KeyLine{KeyLineKind::value, name, 0, vid, {}, {}}, version.material));
+    if (version.race_gen) {
+      for (const auto& [m, k] : version.race_gen->holders) {
+        out.insert(line_key(KeyLine{KeyLineKind::reader, name, version.gen, {}, m, {}}, k));
+      }
+    }
+    for (const auto& [m, k] : version.shares) {
+      out.insert(line_key(KeyLine{KeyLineKind::share, name, 0, vid, m, {}}, k));
+    }
+    for (const auto& [m, grant] : version.grants) {
+      out.insert(line_key(KeyLine{KeyLineKind::grant, name, 0, vid, m, {}}, grant.key));
+    }
+  }
+  for (const auto& [id, request] : secret.requests) {
+    for (const auto& [a, approval] : request.approvals) {
+      out.insert(line_key(KeyLine{KeyLineKind::approval, name, 0, approval.vid, a, id}, approval.share));
+    }
+  }
+}
+
+// How many lines a keys file's canonical bytes hold (each starts "\n    \"", keys_file.hpp).
+std::size_t count_key_lines(std::string_view bytes)
+{
+  constexpr std::string_view k_line_start = "\n    \"";
+  std::size_t count = 0;
+  for (std::size_t at = bytes.find(k_line_start); at != std::string_view::npos;
+       at = bytes.find(k_line_start, at + k_line_start.size())) {
+    ++count;
+  }
+  return count;
+}
+
+// The place's hint that the keys file holds exactly the lines a state references: a write then
+// finds its garbage among the lines of the secrets it changes instead of reading every record
+// (docs/PERFORMANCE.md, issue 12 target 3). "escrow-keys-clean/1 <b64 state digest> <lines>".
+constexpr std::string_view k_keys_clean_file = "keys-clean";
+constexpr std::string_view k_keys_clean_format = "escrow-keys-clean/1";
+
+} // namespace
+
 std::set<std::string> referenced_line_keys(const State& state)
 {
   std::set<std::string> out;
   for (const auto& [name, secret] : state.secrets) {
-    for (const auto& [g, gen] : secret->gens) {
-      for (const auto& [m, k] : gen.holders) {
-        out.insert(line_key(KeyLine{KeyLineKind::reader, name, g, {}, m, {}}, k));
-      }
-    }
-    for (const auto& [vid, version] : secret->versions) {
-      out.insert(line_key(KeyLine{KeyLineKind::value, name, 0, vid, {}, {}}, version.material));
-      if (version.race_gen) {
-        for (const auto& [m, k] : version.race_gen->holders) {
-          out.insert(line_key(KeyLine{KeyLineKind::reader, name, version.gen, {}, m, {}}, k));
-        }
-      }
-      for (const auto& [m, k] : version.shares) {
-        out.insert(line_key(KeyLine{KeyLineKind::share, name, 0, vid, m, {}}, k));
-      }
-      for (const auto& [m, grant] : version.grants) {
-        out.insert(line_key(KeyLine{KeyLineKind::grant, name, 0, vid, m, {}}, grant.key));
-      }
-    }
-    for (const auto& [id, request] : secret->requests) {
-      for (const auto& [a, approval] : request.approvals) {
-        out.insert(line_key(KeyLine{KeyLineKind::approval, name, 0, approval.vid, a, id}, approval.share));
-      }
-    }
+    add_line_keys(name, *secret, out);
   }
   return out;
 }
@@ -125,6 +155,82 @@ struct VaultSession::Impl
       warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.what()));
     } catch (const std::filesystem::filesystem_error& error) {
       warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.code().message()));
+    }
+  }
+
+  // The keys file's line count when the place's hint says it holds exactly the lines the state
+  // references (the hint names the state's digest), else nullopt. Only a hint: a wrong one can
+  // leave garbage lines (verify warns, a write on a fresh place removes them), never drop or
+  // accept a line a reader uses (every reader checks each line it opens against the state).
+  std::optional<std::size_t> clean_key_lines() const
+  {
+    if (!digest || !cache) {
+      return std::nullopt;
+    }
+    try {
+      const fs::path path = cache->dir() / k_keys_clean_file;
+      if (!util::kind_of(path)) {
+        return std::nullopt;
+      }
+      const std::string text = read_file(path, 256);
+      const std::string expected_prefix = fmt::format("{} {} ", k_keys_clean_format, canonical::b64(*digest));
+      if (text.size() <= expected_prefix.size() + 1 || text.compare(0, expected_prefix.size(), expected_prefix) != 0
+          || text.back() != '\n') {
+        return std::nullopt;
+      }
+      const std::string_view number = std::string_view(text).substr(expected_prefix.size(),
+                                                                     text.size() - expected_prefix.size() - 1);
+      std::size_t lines = 0;
+      const auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), lines);
+      if (ec != std::errc{} || ptr != number.data() + number.size()) {
+        return std::nullopt;
+      }
+      return lines;
+    } catch (const Error&) {
+      return std::nullopt;
+    } catch (const std::filesystem::filesystem_error&) {
+      return std::nullopt;
+    }
+  }
+
+  // Records the hint for the state's digest (after the cache named it): best effort, not flushed
+  // (a hint lost or torn by a crash only sends the next write to the full garbage scan).
+  void note_clean_keys(std::size_t lines) const
+  {
+    if (!digest || !cache || !lost.empty()) {
+      return;
+    }
+    const fs::path path = cache->dir() / k_keys_clean_file;
+    const fs::path temp = cache->dir() / (std::string(k_keys_clean_file) + ".tmp");
+    std::error_code ignored;
+    {
+      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+      out << fmt::format("{} {} {}\n", k_keys_clean_format, canonical::b64(*digest), lines);
+      if (!out) {
+        fs::remove(temp, ignored);
+        return;
+      }
+    }
+    fs::rename(temp, path, ignored);
+  }
+
+  // After a full replay (every record in memory): when the keys file holds exactly the lines the
+  // state references, say so for the next write.
+  void check_clean_keys()
+  {
+    try {
+      const std::set<std::string> keep = referenced_line_keys(state);
+      std::size_t lines = 0;
+      bool clean = true;
+      store->keys().for_each([&](std::string_view key, std::string_view) {
+        ++lines;
+        clean = clean && keep.count(std::string(key)) > 0;
+      });
+      if (clean && lines == keep.size()) {
+        note_clean_keys(lines);
+      }
+    } catch (const Error&) {
+      // No hint: the next write scans every line (and a damaged keys file is its reader's error).
     }
   }
 
@@ -503,6 +609,9 @@ struct VaultSession::Impl
     }
     if (!fast || !fresh.empty() || checked) {
       save_cache();
+    }
+    if (!fast) {
+      check_clean_keys(); // the records are all in memory after a full replay
     }
   }
 
@@ -896,13 +1005,40 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
   seal_entry(e, s.load_identity(), what);
 
   // Garbage: lines the new state does not reference (a crash before an append, deleted lines).
-  std::set<std::string> keep = referenced_line_keys(next);
   std::set<std::string> remove;
-  s.store->keys().for_each([&](std::string_view key, std::string_view) {
-    if (keep.count(std::string(key)) == 0) {
-      remove.insert(std::string(key));
+  const std::optional<std::size_t> clean = s.clean_key_lines();
+  const bool hinted = clean && count_key_lines(s.store->keys().bytes()) == *clean;
+  if (hinted) {
+    // The file holds exactly what the state references (the place's hint, its line count
+    // unchanged): only the secrets this operation writes can stop referencing a line. Their
+    // records are read; the others are not (issue 12 target 3).
+    std::set<std::string> before;
+    std::set<std::string> after;
+    for (const Write& w : e.op->writes) {
+      const std::optional<ParsedPath> parsed = parse_path(w.path);
+      if (!parsed || parsed->kind != PathKind::secret) {
+        continue;
+      }
+      if (const Secret* old = s.state.secret(parsed->name)) {
+        add_line_keys(parsed->name, *old, before);
+      }
+      if (const Secret* now = next.secret(parsed->name)) {
+        add_line_keys(parsed->name, *now, after);
+      }
     }
-  });
+    for (const std::string& key : before) {
+      if (after.count(key) == 0 && s.store->keys().find(key)) {
+        remove.insert(key);
+      }
+    }
+  } else {
+    const std::set<std::string> keep = referenced_line_keys(next);
+    s.store->keys().for_each([&](std::string_view key, std::string_view) {
+      if (keep.count(std::string(key)) == 0) {
+        remove.insert(std::string(key));
+      }
+    });
+  }
   for (const SealedLine& line : material.lines) {
     remove.erase(line.key());
   }
@@ -911,6 +1047,11 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
     if (!s.store->keys().find(line.key())) {
       add.push_back(line);
     }
+  }
+  if (hinted && add.empty() && remove.empty()) {
+    // No rewrite scans the keys file this time: its layout is still checked line by line, so a
+    // write refuses a damaged file before writing anything (tests/e2e/test_hostile.sh).
+    s.store->keys().for_each([](std::string_view, std::string_view) {});
   }
   s.store->append(e, add, remove, HeadFile{e.vault, {e.hash}, s.log_count() + 1});
   s.state = std::move(next);
@@ -922,6 +1063,8 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
     return e;
   }
   s.committed(e);
+  // The keys file now holds exactly what the new state references (the garbage went above).
+  s.note_clean_keys(count_key_lines(s.store->keys().bytes()));
   return e;
 }
 
