@@ -695,8 +695,9 @@ TEST_CASE("v2 cache: an open reads only the records the command looks up", "[v2]
   VaultSession s = VaultSession::open(f.options(""), Access::read);
   REQUIRE(s.fast_path());
   CHECK(s.state().secrets.pending_count() == 2);
-  // One member read: the author of the last verified line, whose signature the fast path checks.
-  CHECK(s.state().members.pending_count() == 1);
+  // No member read: the fast path finds the last verified line unchanged by its hash, without
+  // checking its author's signature again.
+  CHECK(s.state().members.pending_count() == s.state().members.names().size());
   // The digest from the index alone, and the same as the replay's.
   CHECK(s.state().digest() == slow.state().digest());
   CHECK(s.state().secrets.pending_count() == 2);
@@ -723,13 +724,27 @@ TEST_CASE("v2 cache: an open reads only the records the command looks up", "[v2]
   CHECK(s.state().digest() == slow.state().digest());
 }
 
-TEST_CASE("v2 cache: a reader's event appends one log line without reading the log", "[v2][cache]")
+namespace {
+
+// verified.json's log: (count, lines held in its tail).
+std::pair<std::uint64_t, std::size_t> log_of(const fs::path& place)
+{
+  const canonical::Json json = canonical::Json::parse(slurp(place / "verified.json"));
+  const canonical::Json& log = json.at("log");
+  return {log.at("count").get<std::uint64_t>(), log.contains("tail") ? log.at("tail").size() : 0};
+}
+
+} // namespace
+
+TEST_CASE("v2 cache: a reader's event adds one log line to verified.json, without reading the log or writing entries.log", "[v2][cache]")
 {
   Fixture f;
   team_with_secrets(f);
   VaultSession first = VaultSession::open(f.options(""), Access::read);
   const fs::path place = first.cache_place();
   const std::string log_before = slurp(place / "entries.log");
+  const auto [count_before, tail_before] = log_of(place);
+  CHECK(tail_before == 0);
   {
     VaultSession s = VaultSession::open(f.options(), Access::read);
     REQUIRE(s.fast_path());
@@ -737,9 +752,8 @@ TEST_CASE("v2 cache: a reader's event appends one log line without reading the l
     // The secrets were never read: the save named the state by the digest it loaded.
     CHECK(s.state().secrets.pending_count() == 2);
   }
-  const std::string log_after = slurp(place / "entries.log");
-  CHECK(log_after.substr(0, log_before.size()) == log_before);
-  CHECK(line_count(log_after) == line_count(log_before) + 1);
+  CHECK(slurp(place / "entries.log") == log_before);
+  CHECK(log_of(place) == std::pair<std::uint64_t, std::size_t>{count_before + 1, 1});
   // Two sessions from the same cache each record an event: the second finds the place changed
   // since it loaded and leaves the first one's save; the next open continues from it.
   {
@@ -748,16 +762,94 @@ TEST_CASE("v2 cache: a reader's event appends one log line without reading the l
     a.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}});
     b.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/api"}});
   }
-  CHECK(line_count(slurp(place / "entries.log")) == line_count(log_before) + 2);
+  CHECK(log_of(place) == std::pair<std::uint64_t, std::size_t>{count_before + 2, 2});
   VaultSession next = VaultSession::open(f.options(""), Access::read);
   CHECK(next.fast_path());
-  CHECK(line_count(slurp(place / "entries.log")) == line_count(log_before) + 3);
+  CHECK(log_of(place).first == count_before + 3);
+  CHECK(slurp(place / "entries.log") == log_before);
   // And the slow path agrees with what the place holds (the chain over every line checks).
   VaultSessionOptions o = f.options("");
   o.replay_all = true;
   VaultSession all = VaultSession::open(o, Access::read);
   CHECK_FALSE(all.fast_path());
   CHECK(all.state().digest() == next.state().digest());
+}
+
+TEST_CASE("v2 cache: a full tail moves to entries.log; a write moves it too", "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  const fs::path place = VaultSession::open(f.options(""), Access::read).cache_place();
+  const std::string log_before = slurp(place / "entries.log");
+  const auto count_before = log_of(place).first;
+  for (std::size_t i = 0; i < k_max_log_tail; ++i) {
+    VaultSession s = VaultSession::open(f.options(), Access::read);
+    s.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}});
+  }
+  CHECK(log_of(place) == std::pair<std::uint64_t, std::size_t>{count_before + k_max_log_tail, k_max_log_tail});
+  CHECK(slurp(place / "entries.log") == log_before);
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::read);
+    s.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/api"}});
+  }
+  // The 65th line did not fit: the tail and it went to entries.log.
+  CHECK(log_of(place) == std::pair<std::uint64_t, std::size_t>{count_before + k_max_log_tail + 1, 0});
+  CHECK(line_count(slurp(place / "entries.log")) == line_count(log_before) + k_max_log_tail + 1);
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::read);
+    s.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/api"}});
+  }
+  CHECK(log_of(place).second == 1);
+  // A write changes the state: the tail goes to entries.log with its line.
+  {
+    VaultSession w = VaultSession::open(f.options(), Access::write);
+    w.submit(member(f, "carol", {Role::requester}, {"prod"}));
+  }
+  CHECK(log_of(place).second == 0);
+  CHECK(line_count(slurp(place / "entries.log")) == line_count(log_before) + k_max_log_tail + 3);
+  VaultSessionOptions o = f.options("");
+  o.replay_all = true;
+  CHECK(VaultSession::open(o, Access::read).state().member("carol") != nullptr);
+}
+
+TEST_CASE("v2 cache: the tail is checked like the rest of the log; a verified.json a crash left older is only behind", "[v2][cache][crash]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  const fs::path place = VaultSession::open(f.options(""), Access::read).cache_place();
+  const std::string older = slurp(place / "verified.json");
+  for (int i = 0; i < 3; ++i) {
+    VaultSession s = VaultSession::open(f.options(), Access::read);
+    s.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}});
+  }
+  const std::string newer = slurp(place / "verified.json");
+  REQUIRE(log_of(place).second == 3);
+  SECTION("the rename of the last saves lost in a crash: the next open continues from the older place")
+  {
+    spit(place / "verified.json", older);
+    VaultSession again = VaultSession::open(f.options(""), Access::read);
+    CHECK(again.fast_path());
+    CHECK(log_of(place).first == canonical::Json::parse(newer).at("log").at("count").get<std::uint64_t>());
+    VaultSessionOptions o = f.options("");
+    o.replay_all = true;
+    CHECK_NOTHROW(VaultSession::open(o, Access::read)); // no entry reported lost
+  }
+  SECTION("a line of the tail edited: the slow path's chain check names the log")
+  {
+    std::string edited = newer;
+    const std::size_t at = edited.find(" reveal ");
+    REQUIRE(at != std::string::npos);
+    edited.replace(at, 8, " revEal ");
+    spit(place / "verified.json", edited);
+    require_error([&] { open_all(f, true); }, ErrorKind::integrity, "its entries are not the ones");
+  }
+  SECTION("a tail longer than the log it belongs to")
+  {
+    canonical::Json json = canonical::Json::parse(newer);
+    json["log"]["count"] = 2;
+    spit(place / "verified.json", json.dump() + "\n");
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "verified.json");
+  }
 }
 
 TEST_CASE("v2 cache: places differ by journal and branch; missing entries are listed oldest first", "[v2][cache]")
@@ -1311,4 +1403,36 @@ TEST_CASE("v2 cache: an escrow-state/3 snapshot (no listing) is read, and the ne
   const std::optional<std::vector<Secret>> listed = cached_listing(place, vault, s.state());
   REQUIRE(listed);
   CHECK(listed->size() == 3);
+}
+
+TEST_CASE("v2 cache: the last verified line is found unchanged by its own hash; a flipped signature byte is caught", "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  const fs::path place = VaultSession::open(f.options(""), Access::read).cache_place();
+  const std::string journal = slurp(f.journal());
+  REQUIRE(canonical::Json::parse(slurp(place / "verified.json")).at("position").contains("last_line"));
+  // The last line's signature changed, its entry hash (which does not cover it) kept.
+  std::string forged = journal;
+  const std::size_t last = forged.rfind('\n', forged.size() - 2) + 1;
+  const std::size_t sig = forged.find("\"sig\":\"", last);
+  REQUIRE(sig != std::string::npos);
+  char& byte = forged[sig + 7];
+  byte = byte == 'A' ? 'B' : 'A';
+  const auto forged_open = [&] {
+    spit(f.journal(), forged);
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "signature");
+    spit(f.journal(), journal);
+  };
+  SECTION("a place that kept the line's hash") { forged_open(); }
+  SECTION("an escrow-verified/3 place (no line hash): the signature is checked again")
+  {
+    canonical::Json json = canonical::Json::parse(slurp(place / "verified.json"));
+    json["position"].erase("last_line");
+    json["format"] = "escrow-verified/3";
+    spit(place / "verified.json", json.dump() + "\n");
+    forged_open();
+    VaultSession again = VaultSession::open(f.options(""), Access::read);
+    CHECK(again.fast_path());
+  }
 }

@@ -22,7 +22,8 @@ namespace jr = json_read;
 
 namespace {
 
-constexpr std::string_view k_verified_format = "escrow-verified/3";
+constexpr std::string_view k_verified_format = "escrow-verified/4";
+constexpr std::string_view k_verified_format_v3 = "escrow-verified/3"; // /4 without a log tail
 constexpr std::string_view k_verified_format_v2 = "escrow-verified/2";
 constexpr std::string_view k_verified_format_v1 = "escrow-verified/1";
 constexpr std::string_view k_state_format = "escrow-state/4"; // /3 and a listing section (listing.hpp)
@@ -752,7 +753,8 @@ std::optional<Snapshot> previous_snapshot(const fs::path& verified_path, const V
       return std::nullopt;
     }
     const Json json = canonical::parse(std::string_view(*text).substr(0, text->size() - 1), verified_path.string());
-    if (json.value("format", "") != k_verified_format) {
+    const std::string format = json.value("format", "");
+    if (format != k_verified_format && format != k_verified_format_v3) {
       return std::nullopt;
     }
     const Hash digest = jr::fixed_b64<32>(json.at("state"), "state");
@@ -800,6 +802,15 @@ Hash log_chain(const Hash& previous, std::string_view line)
   return crypto::hash(labels::k_cache_log, as_bytes(input));
 }
 
+std::uint64_t LogSummary::tail_bytes() const
+{
+  std::uint64_t bytes = 0;
+  for (const std::string& line : tail) {
+    bytes += line.size();
+  }
+  return bytes;
+}
+
 VerifiedEntry verified_entry(const Entry& entry)
 {
   return VerifiedEntry{entry.hash, entry.ts, action_name(entry.action), entry.actor};
@@ -844,12 +855,15 @@ std::optional<Verified> Cache::load() const
     const std::string where = verified_path.string();
     jr::Fields f(json, where, ": ");
     const std::string format = jr::string(f.need("format"), f.at("format"));
-    if (format != k_verified_format && format != k_verified_format_v2 && format != k_verified_format_v1) {
-      throw corrupt(verified_path, "not an escrow-verified/3 file", m_dir);
+    if (format != k_verified_format && format != k_verified_format_v3 && format != k_verified_format_v2
+        && format != k_verified_format_v1) {
+      throw corrupt(verified_path, "not an escrow-verified/4 file", m_dir);
     }
     // An older place (escrow-verified/1 or /2, written by an earlier escrow): its log is used, the
-    // session replays the journal and rewrites the place in the current formats.
-    v.legacy = format != k_verified_format;
+    // session replays the journal and rewrites the place in the current formats. An /3 place is
+    // an /4 one without a log tail.
+    const bool lazy = format == k_verified_format || format == k_verified_format_v3;
+    v.legacy = !lazy;
     {
       const Json& log = jr::object(f.need("log"), f.at("log"));
       jr::Fields l(log, f.at("log"));
@@ -858,7 +872,21 @@ std::optional<Verified> Cache::load() const
       }
       v.log.count = static_cast<std::uint64_t>(jr::integer(l.need("count"), l.at("count"), 0, k_max_count));
       v.log.size = static_cast<std::uint64_t>(jr::integer(l.need("size"), l.at("size"), 0, k_max_count));
+      if (format == k_verified_format) {
+        if (const Json* tail = l.maybe("tail")) {
+          for (const Json& line : jr::array(*tail, l.at("tail"), k_max_log_tail)) {
+            std::string tail_line = jr::string(line, l.at("tail"));
+            if (tail_line.empty() || tail_line.size() > 1024 || tail_line.find('\n') != std::string::npos) {
+              throw corrupt(verified_path, "log.tail holds a malformed line", m_dir);
+            }
+            v.log.tail.push_back(std::move(tail_line) + "\n");
+          }
+        }
+      }
       l.finish();
+      if (v.log.tail.size() > v.log.count || v.log.tail_bytes() > v.log.size) {
+        throw corrupt(verified_path, "log.tail is longer than the log", m_dir);
+      }
     }
     {
       const Json& pos = jr::object(f.need("position"), f.at("position"));
@@ -868,6 +896,11 @@ std::optional<Verified> Cache::load() const
         v.position.heads.push_back(jr::fixed_b64<32>(h, p.at("heads")));
       }
       v.position.last_hash = jr::fixed_b64<32>(p.need("last_hash"), p.at("last_hash"));
+      if (format == k_verified_format) {
+        if (const Json* line = p.maybe("last_line")) {
+          v.position.last_line = jr::fixed_b64<32>(*line, p.at("last_line"));
+        }
+      }
       v.position.last_offset = static_cast<std::uint64_t>(jr::integer(p.need("last_offset"), p.at("last_offset"), 0, k_max_count));
       v.position.lines = static_cast<std::uint64_t>(jr::integer(p.need("lines"), p.at("lines"), 1, k_max_count));
       v.position.ts = jr::time(p.need("ts"), p.at("ts"));
@@ -883,7 +916,7 @@ std::optional<Verified> Cache::load() const
         throw corrupt(verified_path, "git.checked_through is not a commit id", m_dir);
       }
     }
-    if (format == k_verified_format) {
+    if (lazy) {
       first_line = jr::fixed_b64<32>(f.need("snapshot"), f.at("snapshot"));
     } else {
       (void)f.maybe("snapshot");
@@ -908,13 +941,14 @@ std::optional<Verified> Cache::load() const
   const fs::path log_path = m_dir / "entries.log";
   std::error_code ec;
   const std::uintmax_t log_size = util::kind_of(log_path) ? fs::file_size(log_path, ec) : 0;
-  if (ec || log_size < v.log.size) {
+  if (ec || log_size < v.log.file_size()) {
     throw corrupt(log_path, "shorter than verified.json says", m_dir);
   }
   if (v.legacy) {
     return v; // only the log is used: the session replays the journal and rewrites the place
   }
   v.state = open_state(m_dir / snap_name(digest), digest, first_line, m_vault_id, m_dir);
+  m_snapshot = std::pair{digest, first_line};
   return v;
 }
 
@@ -928,7 +962,7 @@ std::vector<VerifiedEntry> Cache::entries(const LogSummary& log) const
   if (log.size > k_max_cache_file) {
     throw corrupt(log_path, "too large", m_dir);
   }
-  std::string text(static_cast<std::size_t>(log.size), '\0');
+  std::string text(static_cast<std::size_t>(log.file_size()), '\0');
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::pread(file->get(), text.data() + done, text.size() - done, static_cast<off_t>(done));
@@ -939,6 +973,9 @@ std::vector<VerifiedEntry> Cache::entries(const LogSummary& log) const
       throw corrupt(log_path, "shorter than verified.json says", m_dir);
     }
     done += static_cast<std::size_t>(n);
+  }
+  for (const std::string& line : log.tail) {
+    text += line;
   }
   // A legacy (escrow-verified/1) summary has no chain: its zero chain is not checked.
   const bool check_chain = log.chain != Hash{};
@@ -960,68 +997,89 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   if (base.count > 0) {
     // Appending to `base`: the place must still hold exactly it (another process may have saved
     // since; then its save stands, and ours is not needed: the next open verifies from there).
-    std::optional<LogSummary> now;
+    // The chain covers the tail's lines, so (count, size, chain) names the whole log.
+    bool same = false;
     try {
       if (const std::optional<std::string> text = read_if_exists(verified_path, k_max_verified_size)) {
         const Json json = canonical::parse(std::string_view(*text).substr(0, text->empty() ? 0 : text->size() - 1),
                                            verified_path.string());
-        if (json.value("format", "") == k_verified_format) {
+        const std::string format = json.value("format", "");
+        if (format == k_verified_format || format == k_verified_format_v3) {
           const Json& log = json.at("log");
-          LogSummary s;
-          s.count = log.at("count").get<std::uint64_t>();
-          s.size = log.at("size").get<std::uint64_t>();
-          s.chain = jr::fixed_b64<32>(log.at("chain"), "chain");
-          now = s;
+          same = log.at("count").get<std::uint64_t>() == base.count && log.at("size").get<std::uint64_t>() == base.size
+                 && jr::fixed_b64<32>(log.at("chain"), "chain") == base.chain;
         }
       }
     } catch (const std::exception&) {
-      now.reset();
+      same = false;
     }
-    if (!now || *now != base) {
+    if (!same) {
       return std::nullopt;
     }
   }
-  // The log: cut anything an interrupted save left beyond `base`, then append.
-  {
+  LogSummary next = base;
+  std::vector<std::string> lines;
+  lines.reserve(added.size());
+  for (const VerifiedEntry& e : added) {
+    lines.push_back(log_line(e));
+    next.chain = log_chain(next.chain, lines.back());
+    next.size += lines.back().size();
+  }
+  next.count += added.size();
+  const Hash state_digest = digest ? *digest : state.digest();
+  const fs::path snap_path = m_dir / snap_name(state_digest);
+  std::optional<Hash> first_line;
+  if (m_snapshot && m_snapshot->first == state_digest && util::kind_of(snap_path)) {
+    first_line = m_snapshot->second; // the snapshot this session loaded or saved
+  } else {
+    first_line = first_line_hash(snap_path); // the same state, saved before (an event changes no record)
+  }
+  // A reader's event: the state is the one saved, and its line fits in the tail. verified.json
+  // alone is written (no entries.log append, no folder fsync): a crash leaves the place as it was
+  // or as it became, both consistent, and the journal already holds the entry.
+  const bool event_only = base.count > 0 && first_line && base.tail.size() + lines.size() <= k_max_log_tail;
+  if (event_only) {
+    next.tail.insert(next.tail.end(), lines.begin(), lines.end());
+  } else {
+    // The log: cut anything an interrupted save left beyond the base's entries.log part, then
+    // append the base's tail and the new lines.
     std::error_code ec;
     const bool exists = util::kind_of(log_path).has_value();
     const std::uintmax_t size = exists ? fs::file_size(log_path, ec) : 0;
-    if (ec || size < base.size) {
+    if (ec || size < base.file_size()) {
       throw corrupt(log_path, "shorter than the entries it should hold", m_dir);
     }
-    if (exists && size > base.size) {
-      truncate_durably(log_path, base.size);
+    if (exists && size > base.file_size()) {
+      truncate_durably(log_path, base.file_size());
+    }
+    std::string add;
+    for (const std::string& line : base.tail) {
+      add += line;
+    }
+    for (const std::string& line : lines) {
+      add += line;
+    }
+    next.tail.clear();
+    if (!add.empty() || !exists) {
+      append_durably(log_path, add);
+    }
+    if (!first_line) {
+      const std::optional<Snapshot> previous = previous_snapshot(verified_path, m_vault_id, m_dir);
+      const SerializedState snap_text = serialize_state(state, previous ? &*previous : nullptr);
+      AtomicFile snap(snap_path, 0600);
+      snap.write(snap_text.text);
+      snap.commit();
+      first_line = snap_text.first_line;
     }
   }
-  LogSummary next = base;
-  std::string add;
-  for (const VerifiedEntry& e : added) {
-    const std::string line = log_line(e);
-    next.chain = log_chain(next.chain, line);
-    add += line;
-  }
-  next.count += added.size();
-  next.size += add.size();
-  if (!add.empty() || !util::kind_of(log_path)) {
-    append_durably(log_path, add);
-  }
-  const Hash state_digest = digest ? *digest : state.digest();
-  const fs::path snap_path = m_dir / snap_name(state_digest);
-  Hash first_line{};
-  if (const std::optional<Hash> existing = first_line_hash(snap_path)) {
-    first_line = *existing; // the same state, saved before (an event changes no record)
-  } else {
-    const std::optional<Snapshot> previous = previous_snapshot(verified_path, m_vault_id, m_dir);
-    const SerializedState snap_text = serialize_state(state, previous ? &*previous : nullptr);
-    AtomicFile snap(snap_path, 0600);
-    snap.write(snap_text.text);
-    snap.commit();
-    first_line = snap_text.first_line;
-  }
+  m_snapshot = std::pair{state_digest, *first_line};
   Json pos = Json::object();
   pos["entries"] = position.entries;
   pos["heads"] = hashes_json(position.heads);
   pos["last_hash"] = canonical::b64(position.last_hash);
+  if (position.last_line != Hash{}) {
+    pos["last_line"] = canonical::b64(position.last_line);
+  }
   pos["last_offset"] = position.last_offset;
   pos["lines"] = position.lines;
   pos["size"] = position.size;
@@ -1031,14 +1089,25 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   if (!git_checked_through.empty()) {
     json["git"] = Json{{"checked_through", git_checked_through}};
   }
-  json["log"] = Json{{"chain", canonical::b64(next.chain)}, {"count", next.count}, {"size", next.size}};
+  Json log{{"chain", canonical::b64(next.chain)}, {"count", next.count}, {"size", next.size}};
+  if (!next.tail.empty()) {
+    Json tail = Json::array();
+    for (const std::string& line : next.tail) {
+      tail.push_back(line.substr(0, line.size() - 1));
+    }
+    log["tail"] = std::move(tail);
+  }
+  json["log"] = std::move(log);
   json["position"] = pos;
-  json["snapshot"] = canonical::b64(first_line);
+  json["snapshot"] = canonical::b64(*first_line);
   json["state"] = canonical::b64(state_digest);
   json["vault_id"] = canonical::b64(m_vault_id);
   AtomicFile file(verified_path, 0600);
   file.write(canonical::dump(json) + "\n");
-  file.commit();
+  file.commit(event_only ? AtomicFile::Folder::leave : AtomicFile::Folder::sync);
+  if (event_only) {
+    return next; // no snapshot was written: none to remove
+  }
   // Older snapshots are no longer named by verified.json.
   // Best effort: a snapshot left behind is only disk space (the next save removes it).
   std::error_code error;
