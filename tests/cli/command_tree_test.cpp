@@ -70,9 +70,10 @@ TEST_CASE("command tree: help, did-you-mean and unknown commands behave as with 
   const auto share_help = f.run({"--vault", "x.vault", "unshare", "--help"});
   CHECK(share_help.code == 0);
   CHECK(share_help.out.find("unshare") != std::string::npos);
-  const auto typo = f.run({"get", "dev/x", "--revel"});
+  const auto typo = f.run({"get", "--revel", "dev/x"});
   CHECK(typo.code == 2);
-  CHECK(typo.err.find("--reveal") != std::string::npos);
+  CHECK(typo.err.find("escrow get: no option --revel") != std::string::npos);
+  CHECK(typo.err.find("did you mean '--reveal'?") != std::string::npos);
   const auto unknown = f.run({"gte", "dev/x"});
   CHECK(unknown.code == 2);
   CHECK(unknown.err.find("no command named gte") != std::string::npos);

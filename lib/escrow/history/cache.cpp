@@ -1143,6 +1143,7 @@ void Cache::forget(const std::set<Hash>& hashes) const
   // one), so the next open replays the journal (slow path) rather than continuing past it.
   if (hashes.count(verified->position.last_hash) > 0) {
     verified->position.last_hash = log.back().hash;
+    verified->position.last_line = Hash{}; // the line there is to be parsed and compared, not trusted
   }
   // The log is written anew (base {}); the state is unchanged, so its digest stands.
   save(verified->position, verified->state, verified->git_checked_through, LogSummary{}, log, verified->state_digest);
