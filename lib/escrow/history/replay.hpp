@@ -213,5 +213,8 @@ struct VerifiedVault
 // journal's. `keys` may be null (not checked).
 VerifiedVault verify_vault(std::string_view head_text, std::string_view journal, const KeysFile* keys,
                            const ReplayOptions& options = {});
+// The same when the journal was replayed already (`replayed`: replay(journal) with `head` and the
+// same options, as VaultSession's full replay): only the keys file is left to check.
+VerifiedVault verify_vault(HeadFile head, std::string_view journal, ReplayResult replayed, const KeysFile* keys);
 
 } // namespace escrow::history

@@ -272,6 +272,41 @@ Hash record_hash(std::string_view path, const Json& record)
   return crypto::hash(labels::k_record, as_bytes(message));
 }
 
+namespace {
+
+template <class T>
+Hash memo_record_hash(std::string_view path, const T& record)
+{
+  if (const std::optional<Hash> known = record.hash_memo.get(path)) {
+    return *known;
+  }
+  const Hash h = record_hash(path, to_json(record));
+  record.hash_memo.put(path, h);
+  return h;
+}
+
+} // namespace
+
+Hash record_hash(std::string_view path, const Member& m)
+{
+  return memo_record_hash(path, m);
+}
+
+Hash record_hash(std::string_view path, const Policy& p)
+{
+  return memo_record_hash(path, p);
+}
+
+Hash record_hash(std::string_view path, const Connector& c)
+{
+  return memo_record_hash(path, c);
+}
+
+Hash record_hash(std::string_view path, const Secret& s)
+{
+  return memo_record_hash(path, s);
+}
+
 std::optional<Json> State::record(std::string_view path) const
 {
   const std::optional<ParsedPath> parsed = parse_path(path);
@@ -306,26 +341,46 @@ std::optional<Json> State::record(std::string_view path) const
 
 std::optional<Hash> State::record_hash(std::string_view path) const
 {
-  // A record read from this machine's cache and not replaced since has the hash it was checked
-  // against (load_pending); a pending one, the hash its index names.
-  if (const std::optional<ParsedPath> parsed = parse_path(path)) {
-    std::optional<Hash> known;
-    switch (parsed->kind) {
-    case PathKind::member: known = members.known_hash(parsed->name); break;
-    case PathKind::connector: known = connectors.known_hash(parsed->name); break;
-    case PathKind::secret: known = secrets.known_hash(parsed->name); break;
-    case PathKind::policy:
-    case PathKind::key: break;
-    }
-    if (known) {
-      return known;
-    }
-  }
-  const std::optional<Json> json = record(path);
-  if (!json) {
+  const std::optional<ParsedPath> parsed = parse_path(path);
+  if (!parsed) {
     return std::nullopt;
   }
-  return history::record_hash(path, *json);
+  // A record read from this machine's cache and not replaced since has the hash it was checked
+  // against (load_pending); a pending one, the hash its index names. Any other is hashed once
+  // (RecordHashMemo).
+  switch (parsed->kind) {
+  case PathKind::member:
+    if (std::optional<Hash> known = members.known_hash(parsed->name)) {
+      return known;
+    }
+    if (const Member* m = member(parsed->name)) {
+      return history::record_hash(path, *m);
+    }
+    return std::nullopt;
+  case PathKind::policy:
+    if (policy) {
+      return history::record_hash(path, *policy);
+    }
+    return std::nullopt;
+  case PathKind::connector:
+    if (std::optional<Hash> known = connectors.known_hash(parsed->name)) {
+      return known;
+    }
+    if (const Connector* c = connector(parsed->name)) {
+      return history::record_hash(path, *c);
+    }
+    return std::nullopt;
+  case PathKind::secret:
+    if (std::optional<Hash> known = secrets.known_hash(parsed->name)) {
+      return known;
+    }
+    if (const Secret* s = secret(parsed->name)) {
+      return history::record_hash(path, *s);
+    }
+    return std::nullopt;
+  case PathKind::key: return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> State::paths() const
