@@ -741,18 +741,26 @@ TEST_CASE("replay: verify_vault checks the head and keys files against the state
   }
   SECTION("a key line an accepted operation wrote that the state no longer names: garbage")
   {
-    // olive unshares erin: erin's reader line stays in the file (as a writer killed before its
-    // removal leaves it), written by the secret-add, named by nothing: a warning.
-    w.run("olive", UnshareArgs{k_db, "erin"});
+    // olive shares the secret with dave, then unshares it: dave's reader line stays in the file
+    // (as a writer killed before its removal leaves it), written by the share, named by nothing:
+    // a warning.
+    w.add_member("alice", "dave", {Role::requester}, {"prod"});
+    w.run("olive", ShareArgs{"dave", {ShareItem{k_db, {1}}}}, {rk(k_db, 1, "dave")});
+    w.run("olive", UnshareArgs{k_db, "dave"});
+    std::vector<SealedLine> all;
+    for (const auto& [logical, line] : made) {
+      all.push_back(line);
+    }
+    const KeysFile with_garbage = KeysFile::parse(serialize_keys(w.state.vault_id, all), "escrow.keys");
     const std::string longer = journal_of(w.log);
     const std::string longer_head = serialize_head_file(HeadFile{w.state.vault_id, w.heads, w.log.size()});
-    const VerifiedVault r = verify_vault(longer_head, longer, &keys);
+    const VerifiedVault r = verify_vault(longer_head, longer, &with_garbage);
     INFO(describe(r.replay));
     CHECK(r.ok());
     REQUIRE(r.replay.findings.size() == 1);
     CHECK(r.replay.findings[0].kind == FindingKind::garbage_key_line);
     CHECK(r.replay.findings[0].file == VaultFile::keys);
-    CHECK(r.replay.findings[0].reason.find(":rk:erin#") != std::string::npos);
+    CHECK(r.replay.findings[0].reason.find(":rk:dave#") != std::string::npos);
   }
   SECTION("the same check on a replay made already (verify after a session's full replay)")
   {
