@@ -497,19 +497,26 @@ std::string secret_text(const Secret& s)
   return out.text();
 }
 
-Hash hash_of_record_text(std::string_view path, const Secret& record)
+// canonical::dump(to_json(record)), for a secret without the DOM.
+std::string canonical_text(const Secret& record)
 {
   try {
-    return record_hash_of_text(path, secret_text(record));
+    return secret_text(record);
   } catch (const NotUtf8&) {
-    return record_hash(path, to_json(record));
+    return canonical::dump(to_json(record)); // refuses it, as before
   }
+}
+
+template <class T>
+std::string canonical_text(const T& record)
+{
+  return canonical::dump(to_json(record));
 }
 
 template <class T>
 Hash hash_of_record_text(std::string_view path, const T& record)
 {
-  return record_hash(path, to_json(record));
+  return record_hash_of_text(path, canonical_text(record));
 }
 
 template <class T>
@@ -1057,9 +1064,10 @@ std::shared_ptr<const T> read_pending(const RecordSource& source, const PendingR
   }
   // The record handed out must be the one the hash covers: the reader is strict, and this makes
   // it exact (what it parsed writes back to the very text that was hashed).
-  if (canonical::dump(to_json(*record)) != text) {
+  if (canonical_text(*record) != text) {
     source.corrupt(path, "its text is not the canonical form of its record");
   }
+  record->hash_memo.put(path, pending.hash);
   return record;
 }
 
