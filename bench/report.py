@@ -160,8 +160,9 @@ def main():
     verify_rates = {}
     for n in args.sizes:
         doc = load_json(os.path.join(args.work, f"verify.{n}.json"), {}) or {}
-        # escrow-vault/2: `verify` replays the journal, one signature per entry ("signatures"); the
-        # key lines are hashed, not signed.
+        # escrow-vault/2: `verify` replays the journal once, one signature per entry ("signatures":
+        # the replay's count of signatures it checked, its fallbacks included); the key lines are
+        # hashed, not signed.
         sigs = doc.get("signatures") or 0
         ms = d.t(f"verify.{n}.escrow")
         extra = ""
@@ -195,7 +196,7 @@ def main():
     if clone:
         scale = f"{fmt_n(clone['secrets'])} secrets, journal of {fmt_n(clone['journal'])} entries"
         add_only(f"first `list` on a fresh clone (no cache: full replay), {scale}", "clone.list.escrow")
-        add_only(f"first `verify` on a fresh clone (no cache: the replay twice, every key line), {scale}",
+        add_only(f"first `verify` on a fresh clone (no cache: one full replay, every key line), {scale}",
                  "clone.verify.escrow")
         add_only(f"`get --reveal` after another member appended one entry (the cache continued), {scale}",
                  "clone.get-after-append.escrow", "one new entry verified, then the fast path")

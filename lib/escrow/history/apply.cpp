@@ -729,7 +729,7 @@ std::optional<Hash> saved_hash(const std::string& path, const std::shared_ptr<co
   if (!record) {
     return std::nullopt;
   }
-  return record_hash(path, to_json(*record));
+  return record_hash(path, *record);
 }
 
 // The hash `path` had before the effect traced in `trace` ran on `after`: the undo log's record

@@ -4,6 +4,7 @@
 
 #include <escrow/history/apply.hpp>
 #include <escrow/history/authorize.hpp>
+#include <escrow/history/batches.hpp>
 #include <escrow/history/labels.hpp>
 
 #include <algorithm>
@@ -19,6 +20,11 @@ namespace {
 constexpr Timestamp k_future_slack = 600; // 10 minutes (vault-2-operations.md §1.1)
 constexpr std::string_view k_what = "entry";
 constexpr std::size_t k_none = static_cast<std::size_t>(-1);
+// Lines parsed per batch (an entry is ~1-4 KB; a bulk operation's up to a few MB), signatures
+// checked per batch (~2 ms on one core): small enough that the two threads stay busy to the end
+// and the fold never waits long for the batch it needs.
+constexpr std::size_t k_parse_batch = 16;
+constexpr std::size_t k_signature_batch = 64;
 
 struct HashKey
 {
@@ -72,6 +78,7 @@ public:
   ReplayResult run(std::string_view text)
   {
     split(text);
+    start_parsing();
     prescan_losses();
     if (m_from != nullptr) {
       Node base;
@@ -94,6 +101,8 @@ public:
     check_head_file();
     prepare_signatures();
     pass2();
+    // Every job is checked (and counted), also those of entries the fold rejected before it.
+    m_signatures->finish();
     finish();
     return std::move(m_result);
   }
@@ -123,21 +132,34 @@ private:
   void prescan_losses()
   {
     static constexpr std::string_view prefix = "{\"action\":\"journal-loss\",";
-    for (const auto& item : m_lines) {
-      if (item.second.substr(0, prefix.size()) != prefix) {
+    for (std::size_t i = 0; i < m_lines.size(); ++i) {
+      if (m_lines[i].second.substr(0, prefix.size()) != prefix) {
         continue;
       }
-      try {
-        const Entry e = parse_entry(item.second, k_what);
-        if (e.op) {
-          for (const LostEntry& lost : std::get<JournalLossArgs>(e.op->args).lost) {
-            m_lost.insert(lost.hash);
-          }
+      m_parsing->wait_for(i);
+      const std::optional<Entry>& e = m_parsed[i];
+      if (e && e->op) { // a line that does not parse is reported by pass 1
+        for (const LostEntry& lost : std::get<JournalLossArgs>(e->op->args).lost) {
+          m_lost.insert(lost.hash);
         }
-      } catch (const Error&) {
-        // reported by pass 1
       }
     }
+  }
+
+  // Every line parsed (entry.hpp parse_entry: canonical form, fields, hash) on two threads, in
+  // batches, ahead of pass 1, which takes them in file order. A line that does not parse is left
+  // empty and parsed again by pass 1 for its error (rare: tampering).
+  void start_parsing()
+  {
+    m_parsed.resize(m_lines.size());
+    m_parsing = std::make_unique<Batches>(m_lines.size(), k_parse_batch, [this](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        try {
+          m_parsed[i] = parse_entry(m_lines[i].second, k_what);
+        } catch (const Error&) {
+        }
+      }
+    });
   }
 
   // ---- findings ----
@@ -240,16 +262,28 @@ private:
   bool pass1()
   {
     std::vector<std::pair<std::size_t, Hash>> missing; // node, parent
-    for (const auto& item : m_lines) {
-      const std::size_t line = item.first;
-      const std::string_view text = item.second;
+    for (std::size_t i = 0; i < m_lines.size(); ++i) {
+      const std::size_t line = m_lines[i].first;
+      const std::string_view text = m_lines[i].second;
       Node node;
       node.line = line;
       node.text = text;
-      try {
-        node.entry = parse_entry(text, k_what);
-      } catch (const Error& error) {
-        classify_unparsed(line, text, error);
+      m_parsing->wait_for(i);
+      if (m_parsed[i]) {
+        node.entry = std::move(*m_parsed[i]);
+        m_parsed[i].reset();
+      } else {
+        // The error, again, on this thread (parse_entry is a function of the line alone).
+        std::optional<Error> error;
+        try {
+          (void)parse_entry(text, k_what);
+        } catch (const Error& e) {
+          error = e;
+        }
+        if (!error) {
+          fail(ErrorKind::failed, "internal: line {} parsed only on the second try", line);
+        }
+        classify_unparsed(line, text, *error);
         continue;
       }
       ++m_result.entries;
@@ -415,7 +449,11 @@ private:
       node.job = m_jobs.size();
       m_jobs.push_back(SignatureJob{&node.entry, *found->second.begin(), false});
     }
-    verify_signatures(m_jobs);
+    // Checked on two threads in batches, ahead of the fold (signature_ok waits for the job it
+    // needs): each job's result is its own, whichever thread computed it.
+    m_signatures = std::make_unique<Batches>(m_jobs.size(), k_signature_batch, [this](std::size_t begin, std::size_t end) {
+      verify_signatures(std::span<SignatureJob>(m_jobs).subspan(begin, end - begin));
+    });
     m_result.signatures_checked += m_jobs.size();
   }
 
@@ -425,6 +463,7 @@ private:
       return true;
     }
     if (node.job != k_none && m_jobs[node.job].key == key) {
+      m_signatures->wait_for(node.job);
       return m_jobs[node.job].ok;
     }
     ++m_result.signatures_checked;
@@ -897,6 +936,7 @@ private:
   std::optional<MergeCheck> m_open_merge;
   ReplayResult m_result;
   std::vector<std::pair<std::size_t, std::string_view>> m_lines;
+  std::vector<std::optional<Entry>> m_parsed; // by line index, taken by pass 1
   std::set<Hash> m_lost;
   std::set<Hash> m_unreadable; // claimed hashes of lines that were not accepted in pass 1
   std::optional<VaultId> m_expected_vault;
@@ -915,6 +955,10 @@ private:
   bool m_merge_settled = false; // the last merge() used a settled prefix on a side
   std::vector<Hash> m_resolve_voids;
   std::optional<std::string> m_resolve_refusal;
+  // Last: destroyed first, so that no worker outlives what its work reads (m_lines, m_parsed,
+  // m_jobs, m_nodes) when the replay throws.
+  std::unique_ptr<Batches> m_parsing;
+  std::unique_ptr<Batches> m_signatures;
 };
 
 } // namespace
@@ -1110,6 +1154,127 @@ std::map<std::string, Hash> referenced_lines(const State& state)
 
 } // namespace
 
+namespace {
+
+// The lines of the keys file the state does not name: garbage (written by an accepted operation,
+// a warning) or unknown. Only the journal lines that can name one are parsed (a write of key line
+// KEY holds the text "k:KEY" verbatim: a line key has no character JSON escapes), so the usual
+// case, no such line, reads nothing.
+void judge_unreferenced(const std::vector<std::pair<std::size_t, std::string>>& unreferenced, std::string_view journal,
+                        const ReplayResult& replay, std::vector<Finding>& findings)
+{
+  if (unreferenced.empty()) {
+    return;
+  }
+  std::set<std::string, std::less<>> wanted;
+  for (const auto& [line, key] : unreferenced) {
+    wanted.insert(key);
+  }
+  std::set<std::string, std::less<>> written;
+  const std::set<Hash> accepted(replay.order.begin(), replay.order.end());
+  static constexpr std::string_view marker = "\"k:";
+  std::size_t checked_to = 0; // the journal lines before it were parsed already
+  for (std::size_t at = journal.find(marker); at != std::string_view::npos; at = journal.find(marker, at + 1)) {
+    const std::size_t begin = at + marker.size();
+    const std::size_t quote = journal.find('"', begin);
+    if (quote == std::string_view::npos || wanted.count(journal.substr(begin, quote - begin)) == 0 || at < checked_to) {
+      continue;
+    }
+    const std::size_t line_begin = at == 0 ? 0 : journal.rfind('\n', at) + 1;
+    const std::size_t line_end = journal.find('\n', at);
+    if (line_end == std::string_view::npos) {
+      break; // a torn last line: not an entry
+    }
+    checked_to = line_end;
+    try {
+      const Entry e = parse_entry(journal.substr(line_begin, line_end - line_begin), "entry");
+      if (e.op && accepted.count(e.hash) > 0) {
+        for (const Write& w : e.op->writes) {
+          if (w.path.rfind("k:", 0) == 0 && w.after) {
+            written.insert(w.path.substr(2));
+          }
+        }
+      }
+    } catch (const Error&) {
+    }
+  }
+  for (const auto& [line, key] : unreferenced) {
+    if (written.count(key) > 0) {
+      findings.push_back(Finding{FindingKind::garbage_key_line, VaultFile::keys, line, std::nullopt, {}, {},
+                                 fmt::format("{} is no longer used (garbage)", key), std::nullopt});
+    } else {
+      findings.push_back(Finding{FindingKind::key_line_unknown, VaultFile::keys, line, std::nullopt, {}, {},
+                                 fmt::format("{} was written by no operation (an interrupted write, or added by "
+                                             "hand): never read; the next write removes it",
+                                             key),
+                                 std::nullopt});
+    }
+  }
+}
+
+// The keys file against the verified state, in one pass over its lines (each decoded and hashed
+// once, keys_file.hpp for_each_hash) merged with the sorted lines the state names.
+void check_keys(VerifiedVault& out, std::string_view journal, const KeysFile& keys)
+{
+  std::vector<Finding>& findings = out.replay.findings;
+  const auto keys_finding = [](std::vector<Finding>& to, FindingKind kind, std::size_t line, std::string reason) {
+    to.push_back(Finding{kind, VaultFile::keys, line, std::nullopt, {}, {}, std::move(reason), std::nullopt});
+  };
+  if (keys.vault_id() != out.replay.state.vault_id && out.replay.state.initialised) {
+    keys_finding(findings, FindingKind::foreign_entry, 0, "the keys file belongs to another vault than the journal");
+    return;
+  }
+  std::vector<Finding> found; // kept only when the whole file reads (else: malformed-file alone)
+  std::vector<std::pair<std::size_t, std::string>> unreferenced; // line, key
+  try {
+    const std::map<std::string, Hash> referenced = referenced_lines(out.replay.state);
+    auto next = referenced.begin();
+    const auto missing = [&](const std::string& key) {
+      keys_finding(found, FindingKind::key_line_missing, 0, fmt::format("{} is missing", key));
+    };
+    std::size_t line = 4; // after "{", the format line and "\"lines\": {"
+    std::size_t count = 0;
+    // Both in strictly increasing byte order (std::string's operator< is memcmp's).
+    keys.for_each_hash([&](std::string_view key, const LineHash& k) {
+      for (; next != referenced.end() && std::string_view(next->first) < key; ++next) {
+        missing(next->first);
+      }
+      if (next != referenced.end() && next->first == key) {
+        if (next->second != k) {
+          keys_finding(found, FindingKind::key_line_modified, 0,
+                       fmt::format("{} does not hash to what the journal says", next->first));
+        }
+        ++next;
+      } else {
+        unreferenced.emplace_back(line, std::string(key));
+      }
+      ++line;
+      ++count;
+    });
+    for (; next != referenced.end(); ++next) {
+      missing(next->first);
+    }
+    out.key_lines = count;
+  } catch (const Error& error) {
+    keys_finding(findings, FindingKind::malformed_file, 0, error.what());
+    return;
+  }
+  judge_unreferenced(unreferenced, journal, out.replay, findings);
+  findings.insert(findings.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
+}
+
+void sort_findings(std::vector<Finding>& findings)
+{
+  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.file != b.file) {
+      return a.file < b.file;
+    }
+    return a.line < b.line;
+  });
+}
+
+} // namespace
+
 VerifiedVault verify_vault(std::string_view head_text, std::string_view journal, const KeysFile* keys,
                            const ReplayOptions& options)
 {
@@ -1127,76 +1292,25 @@ VerifiedVault verify_vault(std::string_view head_text, std::string_view journal,
   ReplayOptions with_head = options;
   with_head.head = out.head ? &*out.head : nullptr;
   out.replay = replay(journal, with_head);
-  std::vector<Finding>& findings = out.replay.findings;
   if (head_problem) {
-    findings.push_back(std::move(*head_problem));
+    out.replay.findings.push_back(std::move(*head_problem));
   }
   if (keys != nullptr) {
-    const auto keys_finding = [&findings](FindingKind kind, std::size_t line, std::string reason) {
-      findings.push_back(Finding{kind, VaultFile::keys, line, std::nullopt, {}, {}, std::move(reason), std::nullopt});
-    };
-    if (keys->vault_id() != out.replay.state.vault_id && out.replay.state.initialised) {
-      keys_finding(FindingKind::foreign_entry, 0, "the keys file belongs to another vault than the journal");
-    } else {
-      try {
-        out.key_lines = keys->verify_all();
-        // Every line an accepted operation wrote (the journal is re-read: its lines are parsed
-        // again only for their writes).
-        std::set<std::string> written;
-        std::set<Hash> accepted(out.replay.order.begin(), out.replay.order.end());
-        std::size_t pos = 0;
-        while (pos < journal.size()) {
-          const std::size_t end = journal.find('\n', pos);
-          if (end == std::string_view::npos) {
-            break;
-          }
-          try {
-            const Entry e = parse_entry(journal.substr(pos, end - pos), "entry");
-            if (e.op && accepted.count(e.hash) > 0) {
-              for (const Write& w : e.op->writes) {
-                if (w.path.rfind("k:", 0) == 0 && w.after) {
-                  written.insert(w.path.substr(2));
-                }
-              }
-            }
-          } catch (const Error&) {
-          }
-          pos = end + 1;
-        }
-        const std::map<std::string, Hash> referenced = referenced_lines(out.replay.state);
-        std::size_t line = 4; // after "{", the format line and "\"lines\": {"
-        keys->for_each([&](std::string_view key, std::string_view) {
-          const std::string k(key);
-          if (referenced.count(k) == 0) {
-            if (written.count(k) > 0) {
-              keys_finding(FindingKind::garbage_key_line, line, fmt::format("{} is no longer used (garbage)", k));
-            } else {
-              keys_finding(FindingKind::key_line_unknown, line, fmt::format("{} was written by no operation (an interrupted write, or added by hand): never read; "
-                                                                      "the next write removes it",
-                                                                      k));
-            }
-          }
-          ++line;
-        });
-        for (const auto& [key, k] : referenced) {
-          const std::optional<SealedLine> found = keys->find(key);
-          if (!found) {
-            keys_finding(FindingKind::key_line_missing, 0, fmt::format("{} is missing", key));
-          } else if (found->hash != k) {
-            keys_finding(FindingKind::key_line_modified, 0, fmt::format("{} does not hash to what the journal says", key));
-          }
-        }
-      } catch (const Error& error) {
-        keys_finding(FindingKind::malformed_file, 0, error.what());
-      }
-    }
+    check_keys(out, journal, *keys);
   }
-  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
-    if (a.file != b.file) {
-      return a.file < b.file;
-    }
-    return a.line < b.line;
-  });
+  sort_findings(out.replay.findings);
+  return out;
+}
+
+VerifiedVault verify_vault(HeadFile head, std::string_view journal, ReplayResult replayed, const KeysFile* keys)
+{
+  VerifiedVault out;
+  out.head = std::move(head);
+  out.replay = std::move(replayed);
+  if (keys != nullptr) {
+    check_keys(out, journal, *keys);
+  }
+  sort_findings(out.replay.findings);
   return out;
 }
 

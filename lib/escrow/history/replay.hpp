@@ -31,7 +31,9 @@
 // Signatures: the key of an actor is fixed by its member-add (names are never reused, keys never
 // change), so every signature is checked in one separable pass over a vector of jobs
 // (verify_signatures) before the fold; the fold checks that the causal state's key is the one
-// used (else it verifies again with the causal key). Step 8 runs that pass on all cores.
+// used (else it verifies again with the causal key). That pass runs on two threads in batches
+// (batches.hpp) while the fold runs, which waits only for the batch of the entry it judges; the
+// lines are parsed the same way ahead of pass 1 (issue 12 target 5).
 #pragma once
 
 #include <escrow/history/entry.hpp>
@@ -116,7 +118,7 @@ struct FileNames
 // are unknown are left out ("escrow.journal: line 3: <reason>", "escrow.vault: <reason>").
 std::string format_finding(const Finding& finding, const FileNames& names = {});
 
-// ---- signatures, separable (step 8 runs this on all cores) ----
+// ---- signatures, separable (the replay runs this on two threads, in batches) ----
 
 struct SignatureJob
 {
@@ -213,5 +215,8 @@ struct VerifiedVault
 // journal's. `keys` may be null (not checked).
 VerifiedVault verify_vault(std::string_view head_text, std::string_view journal, const KeysFile* keys,
                            const ReplayOptions& options = {});
+// The same when the journal was replayed already (`replayed`: replay(journal) with `head` and the
+// same options, as VaultSession's full replay): only the keys file is left to check.
+VerifiedVault verify_vault(HeadFile head, std::string_view journal, ReplayResult replayed, const KeysFile* keys);
 
 } // namespace escrow::history

@@ -122,6 +122,7 @@ struct VaultSession::Impl
   std::optional<Identity> identity;
   Timestamp now = 0;
   std::string git_checked_through;
+  std::optional<FullReplay> kept_replay; // options.keep_full_replay
 
   std::string journal_name() const { return store->paths().journal.string(); }
 
@@ -421,9 +422,9 @@ struct VaultSession::Impl
   // acknowledged then.
   void full_replay(const std::optional<std::vector<VerifiedEntry>>& prior, const std::set<Hash>& prior_lost)
   {
-    const std::string text = store->read_journal(0);
+    std::string text = store->read_journal(0);
     std::map<Hash, VerifiedEntry> seen;
-    const ReplayResult r = replay(text, replay_options(seen));
+    ReplayResult r = replay(text, replay_options(seen));
     // The loss check comes first: a journal cut short also fails the replay (its head file
     // names an entry it lacks), and the loss is what the user must be told.
     if (prior) {
@@ -470,6 +471,9 @@ struct VaultSession::Impl
     base = LogSummary{}; // the place's log is written anew
     fresh = accepted(r, seen, text, journal_name());
     position = advance(Position{}, text, 0, r, journal_name());
+    if (options.keep_full_replay && lost.empty()) {
+      kept_replay = FullReplay{std::move(text), std::move(r)};
+    }
   }
 
   // Returns whether the place's record of the head file's heads changed (then save it).
@@ -915,6 +919,13 @@ void VaultSession::require_readable(std::string_view secret, ReadKind kind)
                                    me, *n, me));
     }
   }
+}
+
+std::optional<FullReplay> VaultSession::take_full_replay()
+{
+  std::optional<FullReplay> out = std::move(m_impl->kept_replay);
+  m_impl->kept_replay.reset();
+  return out;
 }
 
 const std::vector<VerifiedEntry>& VaultSession::lost() const
