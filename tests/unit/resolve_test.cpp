@@ -4,12 +4,14 @@
 // when it is at a merge, voids operations of that merge, is signed by someone with the authority
 // (the author of a voided operation, or who could have done it) and leaves a merge that passes
 // the check; every forged variant is an error (exit 3 in verify).
+#include "foundation_support.hpp"
 #include "replay_support.hpp"
 
 #include <escrow/history/resolve.hpp>
 #include <escrow/history/vault_session.hpp>
 
 using namespace replay_test;
+using escrow::test::require_error;
 
 namespace {
 
@@ -123,12 +125,7 @@ TEST_CASE("resolve: keeping a side voids the other's operations and their closur
   }
   SECTION("a number out of range is a usage error")
   {
-    try {
-      (void)keep_side(m, 1, MergeSide::ours);
-      FAIL("no error");
-    } catch (const Error& error) {
-      CHECK(error.kind() == ErrorKind::usage);
-    }
+    (void)require_error(ErrorKind::usage, [&] { (void)keep_side(m, 1, MergeSide::ours); });
   }
 }
 
@@ -373,13 +370,8 @@ TEST_CASE("resolve --current: a rotation race listed, chosen and checked", "[his
   }
   SECTION("keeping a side is refused: a rotation is never voided")
   {
-    try {
-      (void)keep_side(m, 0, MergeSide::ours);
-      FAIL("no error");
-    } catch (const Error& error) {
-      CHECK(error.kind() == ErrorKind::failed);
-      CHECK_THAT(std::string(error.what()), !Catch::Contains("not available"));
-    }
+    CHECK_THAT(require_error(ErrorKind::failed, [&] { (void)keep_side(m, 0, MergeSide::ours); }),
+               !Catch::Contains("not available"));
   }
 }
 
@@ -807,19 +799,9 @@ TEST_CASE("resolve --current: a race in which both sides rotated more than once"
   }
   SECTION("a version that is not the race's, a rotation voided: refused")
   {
-    try {
-      (void)choose_current(m, k_db, k_v1);
-      FAIL("no error");
-    } catch (const Error& error) {
-      CHECK(error.kind() == ErrorKind::usage);
-      CHECK_THAT(std::string(error.what()), Catch::Contains("is not one of the versions of its rotation race"));
-    }
-    try {
-      (void)keep_side(m, 0, MergeSide::theirs);
-      FAIL("no error");
-    } catch (const Error& error) {
-      CHECK(error.kind() == ErrorKind::failed);
-    }
+    CHECK_THAT(require_error(ErrorKind::usage, [&] { (void)choose_current(m, k_db, k_v1); }),
+               Catch::Contains("is not one of the versions of its rotation race"));
+    (void)require_error(ErrorKind::failed, [&] { (void)keep_side(m, 0, MergeSide::theirs); });
   }
 }
 
