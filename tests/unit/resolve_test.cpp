@@ -15,6 +15,17 @@ using escrow::test::require_error;
 
 namespace {
 
+// The merge of `x` and `y` as the tests join them: both logs, both heads as the parents, a minute
+// after the later side.
+World merge_of(const World& x, const World& y)
+{
+  World j = x;
+  j.log = union_of(x.log, y.log);
+  j.now = std::max(x.now, y.now) + 60;
+  j.heads = {x.heads.at(0), y.heads.at(0)};
+  return j;
+}
+
 const std::string k_req = "0123456789abcdef";
 
 // The common history: dave's request. Ours (a): carol and bob approve, dave uses the grant.
@@ -45,10 +56,10 @@ struct Race
   // The union with a resolve entry by `actor` voiding `voids`, naming `parents` (default: both heads).
   std::string resolved(const std::string& actor, std::set<Hash> voids, std::optional<std::vector<Hash>> parents = {})
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = parents ? *parents : std::vector<Hash>{a.heads.at(0), b.heads.at(0)};
+    World j = merge_of(a, b);
+    if (parents) {
+      j.heads = *parents;
+    }
     j.log.push_back(j.entry(actor, ResolveArgs{std::move(voids), {}, {}}));
     return journal_of(j.log);
   }
@@ -200,10 +211,7 @@ TEST_CASE("resolve: a resolve entry replayed at its merge point", "[history][res
     const Entry start = q.b.run("erin", RotateStartArgs{{next_version(q.b, k_v2)}},
                                 {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol")});
     q.denied = start;
-    World j = q.a;
-    j.log = union_of(q.a.log, q.b.log);
-    j.now = std::max(q.a.now, q.b.now) + 60;
-    j.heads = {q.a.heads.at(0), q.b.heads.at(0)};
+    World j = merge_of(q.a, q.b);
     j.log.push_back(j.entry("erin", ResolveArgs{{start.hash}, {}, {}}));
     const ReplayResult rr = replay(journal_of(j.log));
     CHECK(rr.has_errors());
@@ -267,10 +275,7 @@ struct RotationRace
   // The union with a resolve entry by `actor` carrying `args` at the merge of both heads.
   std::string resolved(const std::string& actor, ResolveArgs args) const
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = {a.heads.at(0), b.heads.at(0)};
+    World j = merge_of(a, b);
     j.log.push_back(j.entry(actor, std::move(args)));
     return journal_of(j.log);
   }
@@ -312,10 +317,7 @@ struct ExposedRotation
 
   std::string resolved(const std::string& actor, ResolveArgs args) const
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = {a.heads.at(0), b.heads.at(0)};
+    World j = merge_of(a, b);
     j.log.push_back(j.entry(actor, std::move(args)));
     return journal_of(j.log);
   }
@@ -422,10 +424,8 @@ TEST_CASE("resolve --current: the resolve entry replayed", "[history][resolve]")
       }
       SECTION("the same merge sealed without a resolve entry is an unresolved conflict")
       {
-        World j = r.a;
-        j.log = union_of(r.a.log, r.b.log);
-        j.now = std::max(r.a.now, r.b.now) + 60;
-        j.log.push_back(event(j, "erin", EventKind::merge, {r.a.heads.at(0), r.b.heads.at(0)}));
+        World j = merge_of(r.a, r.b);
+        j.log.push_back(event(j, "erin", EventKind::merge, j.heads));
         const ReplayResult rr = replay(journal_of(j.log));
         CHECK(has_finding(rr, FindingKind::unresolved_conflict));
       }
@@ -527,10 +527,7 @@ TEST_CASE("resolve --keep-exposed: the removed member's own rotation (strong rem
     choice = keep_exposed(step, 0);
   }
   CHECK(choice.exposed == std::set<Hash>{start.hash, finish.hash});
-  World j = a;
-  j.log = union_of(a.log, b.log);
-  j.now = std::max(a.now, b.now) + 60;
-  j.heads = {a.heads.at(0), b.heads.at(0)};
+  World j = merge_of(a, b);
   j.log.push_back(j.entry("olive", choice));
   const ReplayResult rr = replay(journal_of(j.log));
   INFO(describe(rr));
@@ -568,10 +565,7 @@ TEST_CASE("resolve --current: a second race over a settled one replays the same 
   ib.dk_commit = commit("dk-v5");
   b2.run("olive", RotateStartArgs{{ib}}, {vline(k_db, k_v5), sh(k_db, k_v5, "bob"), sh(k_db, k_v5, "carol")});
   b2.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v5}}});
-  World m = a2;
-  m.log = union_of(a2.log, b2.log);
-  m.now = std::max(a2.now, b2.now) + 60;
-  m.heads = {a2.heads.at(0), b2.heads.at(0)};
+  World m = merge_of(a2, b2);
   m.log.push_back(m.entry("erin", race_choice(k_v4, k_v5, 5)));
   const std::string second = journal_of(m.log);
   REQUIRE(second.compare(0, first.size(), first) == 0);
@@ -609,10 +603,7 @@ TEST_CASE("resolve --current: unsharing takes the member's key of the race's own
   };
   rotate(a, "erin", k_v2, "rk-a");
   rotate(b, "olive", k_v3, "rk-b");
-  World j = a;
-  j.log = union_of(a.log, b.log);
-  j.now = std::max(a.now, b.now) + 60;
-  j.heads = {a.heads.at(0), b.heads.at(0)};
+  World j = merge_of(a, b);
   j.log.push_back(j.entry("erin", race_choice(k_v2, k_v3, 3)));
   const ReplayResult settled = replay(journal_of(j.log));
   INFO(describe(settled));
@@ -733,11 +724,7 @@ struct MultiRace
 
   World joined() const
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = {a.heads.at(0), b.heads.at(0)};
-    return j;
+    return merge_of(a, b);
   }
 
   std::string resolved(const std::string& actor, ResolveArgs args) const
@@ -937,10 +924,7 @@ TEST_CASE("resolve --keep-exposed: a side that rotated twice, sealed to a member
     choice = keep_exposed(step, 0);
   }
   CHECK(choice.exposed == std::set<Hash>{made[0].hash, made[1].hash, made[2].hash, made[3].hash});
-  World j = a;
-  j.log = union_of(a.log, b.log);
-  j.now = std::max(a.now, b.now) + 60;
-  j.heads = {a.heads.at(0), b.heads.at(0)};
+  World j = merge_of(a, b);
   j.log.push_back(j.entry("olive", choice));
   const ReplayResult rr = replay(journal_of(j.log));
   INFO(describe(rr));
@@ -950,10 +934,8 @@ TEST_CASE("resolve --keep-exposed: a side that rotated twice, sealed to a member
   CHECK(s.find(k_a2)->state == VersionState::previous);
   CHECK(s.due.count("exposed to erin by a concurrent rotation") == 1);
   // Forged: kept exposed by a member who may not rotate prod/db.
-  World f = a;
-  f.log = union_of(a.log, b.log);
+  World f = merge_of(a, b);
   f.now = j.now;
-  f.heads = {a.heads.at(0), b.heads.at(0)};
   f.log.push_back(f.entry("carol", choice));
   CHECK(has_finding(replay(journal_of(f.log)), FindingKind::unauthorised_operation));
 }
@@ -992,10 +974,7 @@ void rotate_once(World& w, const std::string& actor, const std::string& secret, 
 World settled(const World& p, const World& q, const std::string& actor, const std::string& secret,
               const std::string& chosen, const std::string& other, std::int64_t renumbered, bool reapply)
 {
-  World j = p;
-  j.log = union_of(p.log, q.log);
-  j.now = std::max(p.now, q.now) + 60;
-  j.heads = {p.heads.at(0), q.heads.at(0)};
+  World j = merge_of(p, q);
   const Entry r = j.entry(actor, ResolveArgs{{}, {}, {RaceResolution{secret, chosen, {{other, renumbered}}}}});
   j.log.push_back(r);
   const ReplayResult rr = replay(journal_of(j.log));
@@ -1025,10 +1004,8 @@ World with_cache()
 // The union of two lines of history sealed by a merge event (what sync writes).
 std::string sealed_union(const World& p, const World& q)
 {
-  World m = p;
-  m.log = union_of(p.log, q.log);
-  m.now = std::max(p.now, q.now) + 60;
-  m.log.push_back(event(m, "alice", EventKind::merge, {p.heads.at(0), q.heads.at(0)}));
+  World m = merge_of(p, q);
+  m.log.push_back(event(m, "alice", EventKind::merge, m.heads));
   return journal_of(m.log);
 }
 
@@ -1075,10 +1052,8 @@ TEST_CASE("resolve: two settlements of different secrets made apart merge with b
 
   SECTION("new work on top of both, merged with a side that has only one of them")
   {
-    World c = a;
-    c.log = union_of(a.log, b.log);
-    c.now = std::max(a.now, b.now) + 60;
-    const Entry seal = event(c, "alice", EventKind::merge, {a.heads.at(0), b.heads.at(0)});
+    World c = merge_of(a, b);
+    const Entry seal = event(c, "alice", EventKind::merge, c.heads);
     c.log.push_back(seal);
     c.state = ab.state;
     c.heads = {seal.hash};
@@ -1176,10 +1151,7 @@ TEST_CASE("resolve --current: the same race settled differently apart, then chos
       const MergeAnalysis dave = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "dave");
       CHECK_FALSE(dave.refusals.empty());
 
-      World j = a;
-      j.log = union_of(a.log, b.log);
-      j.now = std::max(a.now, b.now) + 60;
-      j.heads = {a.heads.at(0), b.heads.at(0)};
+      World j = merge_of(a, b);
       const Entry resolve = j.entry("erin", choice);
       j.log.push_back(resolve);
       const ReplayResult rr = replay(journal_of(j.log));
@@ -1209,10 +1181,7 @@ TEST_CASE("resolve --current: the same race settled differently apart, then chos
   SECTION("forged: by a member who may not rotate, a version neither chose, a renumbering")
   {
     const auto forged = [&](const std::string& actor, RaceResolution res) {
-      World j = a;
-      j.log = union_of(a.log, b.log);
-      j.now = std::max(a.now, b.now) + 60;
-      j.heads = {a.heads.at(0), b.heads.at(0)};
+      World j = merge_of(a, b);
       j.log.push_back(j.entry(actor, ResolveArgs{{}, {}, {std::move(res)}}));
       return replay(journal_of(j.log));
     };
