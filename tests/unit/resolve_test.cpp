@@ -1009,6 +1009,20 @@ std::string sealed_union(const World& p, const World& q)
   return journal_of(m.log);
 }
 
+// The sealed union of `x` and `y` replayed in both orders: each accepted, and to the same state;
+// returns the first.
+ReplayResult sealed_both_orders(const World& x, const World& y)
+{
+  ReplayResult xy = replay(sealed_union(x, y));
+  INFO(describe(xy));
+  REQUIRE(xy.ok());
+  const ReplayResult yx = replay(sealed_union(y, x));
+  INFO(describe(yx));
+  REQUIRE(yx.ok());
+  CHECK(xy.state.digest() == yx.state.digest());
+  return xy;
+}
+
 } // namespace
 
 TEST_CASE("resolve: two settlements of different secrets made apart merge with both", "[history][resolve][merge]")
@@ -1030,9 +1044,7 @@ TEST_CASE("resolve: two settlements of different secrets made apart merge with b
   const World a = settled(a1, a2, "erin", k_db, "00000000000000d1", "00000000000000d2", 3, true);
   const World b = settled(b1, b2, "olive", k_cache, "00000000000000e2", "00000000000000e1", 3, true);
 
-  const ReplayResult ab = replay(sealed_union(a, b));
-  INFO(describe(ab));
-  REQUIRE(ab.ok());
+  const ReplayResult ab = sealed_both_orders(a, b); // the other way round: the same state
   const Secret& db = *ab.state.secret(k_db);
   const Secret& cache = *ab.state.secret(k_cache);
   CHECK(db.find("00000000000000d1")->state == VersionState::current); // each re-apply stands
@@ -1041,11 +1053,6 @@ TEST_CASE("resolve: two settlements of different secrets made apart merge with b
   CHECK(cache.find("00000000000000e1")->v == 3);
   CHECK(db.due.empty());
   CHECK(cache.due.empty());
-  // The other way round: the same state.
-  const ReplayResult ba = replay(sealed_union(b, a));
-  INFO(describe(ba));
-  REQUIRE(ba.ok());
-  CHECK(ba.state.digest() == ab.state.digest());
   // escrow resolve sees no conflict in the unsealed merge.
   const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
   CHECK(m.conflicts.empty());
@@ -1076,13 +1083,7 @@ TEST_CASE("resolve: the same race settled the same way on both sides merges", "[
   // ours settles it (k_v2 current), theirs settles it the same way a minute later, apart.
   World a = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, false);
   World b = settled(r.b, r.a, "olive", k_db, k_v2, k_v3, 3, false);
-  const ReplayResult ab = replay(sealed_union(a, b));
-  INFO(describe(ab));
-  REQUIRE(ab.ok());
-  const ReplayResult ba = replay(sealed_union(b, a));
-  INFO(describe(ba));
-  REQUIRE(ba.ok());
-  CHECK(ab.state.digest() == ba.state.digest());
+  const ReplayResult ab = sealed_both_orders(a, b);
   const Secret& s = *ab.state.secret(k_db);
   CHECK(s.find(k_v3)->state == VersionState::current);
   CHECK(s.find(k_v2)->state == VersionState::previous);
@@ -1091,13 +1092,7 @@ TEST_CASE("resolve: the same race settled the same way on both sides merges", "[
   {
     const World ra = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, true);
     World rb = settled(r.b, r.a, "olive", k_db, k_v2, k_v3, 3, true);
-    const ReplayResult xy = replay(sealed_union(ra, rb));
-    INFO(describe(xy));
-    REQUIRE(xy.ok());
-    const ReplayResult yx = replay(sealed_union(rb, ra));
-    INFO(describe(yx));
-    REQUIRE(yx.ok());
-    CHECK(xy.state.digest() == yx.state.digest());
+    const ReplayResult xy = sealed_both_orders(ra, rb);
     CHECK(xy.state.secret(k_db)->find(k_v2)->state == VersionState::current);
     CHECK(xy.state.secret(k_db)->due.empty());
     CHECK(analyse_merge(journal_of(ra.log), journal_of(rb.log), {}, "").conflicts.empty());
