@@ -26,6 +26,27 @@ World merge_of(const World& x, const World& y)
   return j;
 }
 
+// Every conflict of the merge of `a` and `b` kept exposed (each listed as such), one choice at a
+// time since a choice can leave another, as `resolver` would: the choices once none is left,
+// none refused.
+ResolveArgs all_kept_exposed(const World& a, const World& b, const std::string& resolver)
+{
+  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
+  REQUIRE_FALSE(m.conflicts.empty());
+  CHECK(m.conflicts.front().suggestion == SuggestionKind::keep_exposed);
+  ResolveArgs choice = keep_exposed(m, 0);
+  for (std::size_t n = 0; n < 8; ++n) {
+    const MergeAnalysis step = analyse_choices(journal_of(a.log), journal_of(b.log), choice, resolver);
+    if (step.conflicts.empty()) {
+      CHECK(step.refusals.empty());
+      return choice;
+    }
+    choice = keep_exposed(step, 0);
+  }
+  FAIL("conflicts left after 8 choices");
+  return choice;
+}
+
 const std::string k_req = "0123456789abcdef";
 
 // The common history: dave's request. Ours (a): carol and bob approve, dave uses the grant.
@@ -515,17 +536,7 @@ TEST_CASE("resolve --keep-exposed: the removed member's own rotation (strong rem
   const Entry start = a.run("erin", RotateStartArgs{{i}}, {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol")});
   const Entry finish = a.run("erin", RotateFinishArgs{{FinishItem{k_db, k_v2}}});
   b.run("alice", MemberRemoveArgs{"erin"});
-  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
-  REQUIRE_FALSE(m.conflicts.empty());
-  CHECK(m.conflicts.front().suggestion == SuggestionKind::keep_exposed);
-  ResolveArgs choice = keep_exposed(m, 0);
-  for (std::size_t n = 1; n < m.conflicts.size(); ++n) {
-    const MergeAnalysis step = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "");
-    if (step.conflicts.empty()) {
-      break;
-    }
-    choice = keep_exposed(step, 0);
-  }
+  const ResolveArgs choice = all_kept_exposed(a, b, "");
   CHECK(choice.exposed == std::set<Hash>{start.hash, finish.hash});
   World j = merge_of(a, b);
   j.log.push_back(j.entry("olive", choice));
@@ -911,18 +922,7 @@ TEST_CASE("resolve --keep-exposed: a side that rotated twice, sealed to a member
   MultiRace::rotate(a, "olive", k_a2, "rk-a2", true, made);
   MultiRace::rotate(a, "olive", k_a3, "rk-a3", true, made);
   b.run("alice", MemberRemoveArgs{"erin"});
-  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
-  REQUIRE_FALSE(m.conflicts.empty());
-  CHECK(m.conflicts.front().suggestion == SuggestionKind::keep_exposed);
-  ResolveArgs choice = keep_exposed(m, 0);
-  for (std::size_t n = 0; n < 4; ++n) {
-    const MergeAnalysis step = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "olive");
-    if (step.conflicts.empty()) {
-      CHECK(step.refusals.empty());
-      break;
-    }
-    choice = keep_exposed(step, 0);
-  }
+  const ResolveArgs choice = all_kept_exposed(a, b, "olive");
   CHECK(choice.exposed == std::set<Hash>{made[0].hash, made[1].hash, made[2].hash, made[3].hash});
   World j = merge_of(a, b);
   j.log.push_back(j.entry("olive", choice));
