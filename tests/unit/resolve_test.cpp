@@ -26,6 +26,14 @@ World merge_of(const World& x, const World& y)
   return j;
 }
 
+// The journal of that merge with a resolve entry by `actor` carrying `args`.
+std::string resolved_journal(const World& x, const World& y, const std::string& actor, ResolveArgs args)
+{
+  World j = merge_of(x, y);
+  j.log.push_back(j.entry(actor, std::move(args)));
+  return journal_of(j.log);
+}
+
 // Every conflict of the merge of `a` and `b` kept exposed (each listed as such), one choice at a
 // time since a choice can leave another, as `resolver` would: the choices once none is left,
 // none refused.
@@ -296,9 +304,7 @@ struct RotationRace
   // The union with a resolve entry by `actor` carrying `args` at the merge of both heads.
   std::string resolved(const std::string& actor, ResolveArgs args) const
   {
-    World j = merge_of(a, b);
-    j.log.push_back(j.entry(actor, std::move(args)));
-    return journal_of(j.log);
+    return resolved_journal(a, b, actor, std::move(args));
   }
 };
 
@@ -338,9 +344,7 @@ struct ExposedRotation
 
   std::string resolved(const std::string& actor, ResolveArgs args) const
   {
-    World j = merge_of(a, b);
-    j.log.push_back(j.entry(actor, std::move(args)));
-    return journal_of(j.log);
+    return resolved_journal(a, b, actor, std::move(args));
   }
 };
 
@@ -538,9 +542,7 @@ TEST_CASE("resolve --keep-exposed: the removed member's own rotation (strong rem
   b.run("alice", MemberRemoveArgs{"erin"});
   const ResolveArgs choice = all_kept_exposed(a, b, "");
   CHECK(choice.exposed == std::set<Hash>{start.hash, finish.hash});
-  World j = merge_of(a, b);
-  j.log.push_back(j.entry("olive", choice));
-  const ReplayResult rr = replay(journal_of(j.log));
+  const ReplayResult rr = replay(resolved_journal(a, b, "olive", choice));
   INFO(describe(rr));
   REQUIRE(rr.ok());
   const Secret& s = *rr.state.secret(k_db);
@@ -740,9 +742,7 @@ struct MultiRace
 
   std::string resolved(const std::string& actor, ResolveArgs args) const
   {
-    World j = joined();
-    j.log.push_back(j.entry(actor, std::move(args)));
-    return journal_of(j.log);
+    return resolved_journal(a, b, actor, std::move(args));
   }
 };
 
