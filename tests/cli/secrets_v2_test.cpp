@@ -66,6 +66,14 @@ void require_denied_event(const Fixture& f, const std::map<std::string, std::str
   CHECK(!last.contains("op"));
 }
 
+// prod/s0 .. prod/s{count-1}, valued value-0 .. value-{count-1}, added by alice.
+void add_numbered(Fixture& f, int count)
+{
+  for (int i = 0; i < count; ++i) {
+    f.add("alice", "prod/s" + std::to_string(i), "value-" + std::to_string(i));
+  }
+}
+
 } // namespace
 
 TEST_CASE("v2 cli: add, list, show and get", "[cli][v2]")
@@ -193,9 +201,7 @@ TEST_CASE("v2 cli: a bulk share of 40 secrets (two threads) seals each key once,
   Fixture f;
   team(f);
   constexpr int k_secrets = 40;
-  for (int i = 0; i < k_secrets; ++i) {
-    f.add("alice", "prod/s" + std::to_string(i), "value-" + std::to_string(i));
-  }
+  add_numbered(f, k_secrets);
   f.add("alice", "staging/other", "not shared"); // another environment: left out
   const std::size_t lines = journal(f).size();
   Result r = f.as("alice", {"--json", "share", "prod/*", "--with", "bob"});
@@ -247,9 +253,7 @@ TEST_CASE("v2 cli: a bulk share whose key fails on the second thread is refused,
   Fixture f;
   team(f);
   constexpr int k_secrets = 40;
-  for (int i = 0; i < k_secrets; ++i) {
-    f.add("alice", "prod/s" + std::to_string(i), "value-" + std::to_string(i));
-  }
+  add_numbered(f, k_secrets);
   {
     escrow::history::VaultSessionOptions o;
     o.vault_path = f.vault();

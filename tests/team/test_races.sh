@@ -39,6 +39,14 @@ versions() {
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c=[c for c in d["conflicts"] if c["kind"]=="rotation-race"][0]; print(" ".join(v["vid"] for v in c["versions"] if v["side"]==sys.argv[2]))' "$1" "$2"
 }
 one_error_line() { test "$(printf '%s\n' "$ERR" | grep -c '^escrow: error:')" -eq 1; }
+# sync_verify RUN...: each clone syncs, then verifies (RUN: how this script runs escrow there, "e bob", "a2 escrow").
+sync_verify() {
+  local run
+  for run in "$@"; do
+    expect 0 "$run syncs" -- $run sync
+    expect 0 "$run verifies" -- $run verify
+  done
+}
 
 # 1. Both sides rotate prod/api twice.
 printf 'api-b1' | a2 escrow rotate prod/api --stdin --no-push >/dev/null
@@ -110,7 +118,7 @@ expect 0 "alice-3 publishes a rotation of prod/web" -- a3 escrow sync
 printf 'web-f' | a2 escrow rotate prod/web --stdin --no-push >/dev/null
 a2 git commit -qam "alice-2 rotates prod/web"
 expect 1 "alice-2's pull stops (race on prod/web)" -- a2 git pull --no-rebase --no-edit
-(cd "$WORK/alice-2" && HOME="$WORK/home-alice" XDG_STATE_HOME="$WORK/state-alice" ESCROW_IDENTITY="$WORK/alice.id" escrow --json resolve) >"$WORK/race3.json"
+a2 escrow --json resolve >"$WORK/race3.json"
 WEB_OURS=$(versions "$WORK/race3.json" ours)
 expect 0 "alice-2 settles it" -- a2 escrow resolve prod/web --current "$WEB_OURS" --no-push
 expect 0 "git commit" -- a2 git commit -q --no-edit
@@ -120,10 +128,7 @@ expect 0 "alice syncs: both settlements merge" -- e alice sync
 check "... no merge left" -- test ! -e "$WORK/alice/.git/MERGE_HEAD"
 check "... pushed" -- test "$(git -C "$WORK/remote.git" rev-parse main)" = "$(as alice git rev-parse HEAD)"
 expect 0 "alice verifies" -- e alice verify
-for run in "e bob" "e carol" "a2 escrow" "a3 escrow"; do
-  expect 0 "$run syncs" -- $run sync
-  expect 0 "$run verifies" -- $run verify
-done
+sync_verify "e bob" "e carol" "a2 escrow" "a3 escrow"
 expect 0 "bob reads prod/api" -- e bob get prod/api --reveal
 check "... the value alice re-applied" -- test "$OUT" = api-c
 expect 0 "bob reads prod/web" -- e bob get prod/web --reveal
@@ -166,10 +171,7 @@ check "... re-applied: the connector holds api-h" -- test "$(cat "$WORK/api.valu
 expect 0 "git commit" -- as alice git commit -q --no-edit
 expect 0 "alice verifies" -- e alice verify
 expect 0 "alice syncs" -- e alice sync
-for run in "e bob" "e carol" "a2 escrow" "a3 escrow"; do
-  expect 0 "$run syncs" -- $run sync
-  expect 0 "$run verifies" -- $run verify
-done
+sync_verify "e bob" "e carol" "a2 escrow" "a3 escrow"
 expect 0 "bob reads prod/api" -- e bob get prod/api --reveal
 check "... api-h" -- test "$OUT" = api-h
 # 4. The same race settled the SAME way on two clones, each re-applying it: their merge needs
@@ -194,10 +196,7 @@ expect 0 "alice-2 pushes" -- a2 escrow sync
 expect 0 "alice syncs: the two identical settlements merge" -- e alice sync
 check "... no merge left" -- test ! -e "$WORK/alice/.git/MERGE_HEAD"
 check "... the connector holds api-j" -- test "$(cat "$WORK/api.value")" = api-j
-for run in "e alice" "e bob" "e carol" "a2 escrow" "a3 escrow"; do
-  expect 0 "$run syncs" -- $run sync
-  expect 0 "$run verifies" -- $run verify
-done
+sync_verify "e alice" "e bob" "e carol" "a2 escrow" "a3 escrow"
 expect 0 "bob reads prod/api" -- e bob get prod/api --reveal
 check "... api-j" -- test "$OUT" = api-j
 check "no value in any listing" -- lacks "$(cat "$WORK"/race*.json)" "api-"

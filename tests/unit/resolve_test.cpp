@@ -4,14 +4,56 @@
 // when it is at a merge, voids operations of that merge, is signed by someone with the authority
 // (the author of a voided operation, or who could have done it) and leaves a merge that passes
 // the check; every forged variant is an error (exit 3 in verify).
+#include "foundation_support.hpp"
 #include "replay_support.hpp"
 
 #include <escrow/history/resolve.hpp>
 #include <escrow/history/vault_session.hpp>
 
 using namespace replay_test;
+using escrow::test::require_error;
 
 namespace {
+
+// The merge of `x` and `y` as the tests join them: both logs, both heads as the parents, a minute
+// after the later side.
+World merge_of(const World& x, const World& y)
+{
+  World j = x;
+  j.log = union_of(x.log, y.log);
+  j.now = std::max(x.now, y.now) + 60;
+  j.heads = {x.heads.at(0), y.heads.at(0)};
+  return j;
+}
+
+// The journal of that merge with a resolve entry by `actor` carrying `args`.
+std::string resolved_journal(const World& x, const World& y, const std::string& actor, ResolveArgs args)
+{
+  World j = merge_of(x, y);
+  j.log.push_back(j.entry(actor, std::move(args)));
+  return journal_of(j.log);
+}
+
+// Every conflict of the merge of `a` and `b` kept exposed (each listed as such), one choice at a
+// time since a choice can leave another, as `resolver` would: the choices once none is left,
+// none refused.
+ResolveArgs all_kept_exposed(const World& a, const World& b, const std::string& resolver)
+{
+  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
+  REQUIRE_FALSE(m.conflicts.empty());
+  CHECK(m.conflicts.front().suggestion == SuggestionKind::keep_exposed);
+  ResolveArgs choice = keep_exposed(m, 0);
+  for (std::size_t n = 0; n < 8; ++n) {
+    const MergeAnalysis step = analyse_choices(journal_of(a.log), journal_of(b.log), choice, resolver);
+    if (step.conflicts.empty()) {
+      CHECK(step.refusals.empty());
+      return choice;
+    }
+    choice = keep_exposed(step, 0);
+  }
+  FAIL("conflicts left after 8 choices");
+  return choice;
+}
 
 const std::string k_req = "0123456789abcdef";
 
@@ -43,10 +85,10 @@ struct Race
   // The union with a resolve entry by `actor` voiding `voids`, naming `parents` (default: both heads).
   std::string resolved(const std::string& actor, std::set<Hash> voids, std::optional<std::vector<Hash>> parents = {})
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = parents ? *parents : std::vector<Hash>{a.heads.at(0), b.heads.at(0)};
+    World j = merge_of(a, b);
+    if (parents) {
+      j.heads = *parents;
+    }
     j.log.push_back(j.entry(actor, ResolveArgs{std::move(voids), {}, {}}));
     return journal_of(j.log);
   }
@@ -123,12 +165,7 @@ TEST_CASE("resolve: keeping a side voids the other's operations and their closur
   }
   SECTION("a number out of range is a usage error")
   {
-    try {
-      (void)keep_side(m, 1, MergeSide::ours);
-      FAIL("no error");
-    } catch (const Error& error) {
-      CHECK(error.kind() == ErrorKind::usage);
-    }
+    (void)require_error(ErrorKind::usage, [&] { (void)keep_side(m, 1, MergeSide::ours); });
   }
 }
 
@@ -203,10 +240,7 @@ TEST_CASE("resolve: a resolve entry replayed at its merge point", "[history][res
     const Entry start = q.b.run("erin", RotateStartArgs{{next_version(q.b, k_v2)}},
                                 {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol")});
     q.denied = start;
-    World j = q.a;
-    j.log = union_of(q.a.log, q.b.log);
-    j.now = std::max(q.a.now, q.b.now) + 60;
-    j.heads = {q.a.heads.at(0), q.b.heads.at(0)};
+    World j = merge_of(q.a, q.b);
     j.log.push_back(j.entry("erin", ResolveArgs{{start.hash}, {}, {}}));
     const ReplayResult rr = replay(journal_of(j.log));
     CHECK(rr.has_errors());
@@ -270,12 +304,7 @@ struct RotationRace
   // The union with a resolve entry by `actor` carrying `args` at the merge of both heads.
   std::string resolved(const std::string& actor, ResolveArgs args) const
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = {a.heads.at(0), b.heads.at(0)};
-    j.log.push_back(j.entry(actor, std::move(args)));
-    return journal_of(j.log);
+    return resolved_journal(a, b, actor, std::move(args));
   }
 };
 
@@ -315,12 +344,7 @@ struct ExposedRotation
 
   std::string resolved(const std::string& actor, ResolveArgs args) const
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = {a.heads.at(0), b.heads.at(0)};
-    j.log.push_back(j.entry(actor, std::move(args)));
-    return journal_of(j.log);
+    return resolved_journal(a, b, actor, std::move(args));
   }
 };
 
@@ -373,13 +397,8 @@ TEST_CASE("resolve --current: a rotation race listed, chosen and checked", "[his
   }
   SECTION("keeping a side is refused: a rotation is never voided")
   {
-    try {
-      (void)keep_side(m, 0, MergeSide::ours);
-      FAIL("no error");
-    } catch (const Error& error) {
-      CHECK(error.kind() == ErrorKind::failed);
-      CHECK_THAT(std::string(error.what()), !Catch::Contains("not available"));
-    }
+    CHECK_THAT(require_error(ErrorKind::failed, [&] { (void)keep_side(m, 0, MergeSide::ours); }),
+               !Catch::Contains("not available"));
   }
 }
 
@@ -430,10 +449,8 @@ TEST_CASE("resolve --current: the resolve entry replayed", "[history][resolve]")
       }
       SECTION("the same merge sealed without a resolve entry is an unresolved conflict")
       {
-        World j = r.a;
-        j.log = union_of(r.a.log, r.b.log);
-        j.now = std::max(r.a.now, r.b.now) + 60;
-        j.log.push_back(event(j, "erin", EventKind::merge, {r.a.heads.at(0), r.b.heads.at(0)}));
+        World j = merge_of(r.a, r.b);
+        j.log.push_back(event(j, "erin", EventKind::merge, j.heads));
         const ReplayResult rr = replay(journal_of(j.log));
         CHECK(has_finding(rr, FindingKind::unresolved_conflict));
       }
@@ -523,24 +540,9 @@ TEST_CASE("resolve --keep-exposed: the removed member's own rotation (strong rem
   const Entry start = a.run("erin", RotateStartArgs{{i}}, {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol")});
   const Entry finish = a.run("erin", RotateFinishArgs{{FinishItem{k_db, k_v2}}});
   b.run("alice", MemberRemoveArgs{"erin"});
-  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
-  REQUIRE_FALSE(m.conflicts.empty());
-  CHECK(m.conflicts.front().suggestion == SuggestionKind::keep_exposed);
-  ResolveArgs choice = keep_exposed(m, 0);
-  for (std::size_t n = 1; n < m.conflicts.size(); ++n) {
-    const MergeAnalysis step = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "");
-    if (step.conflicts.empty()) {
-      break;
-    }
-    choice = keep_exposed(step, 0);
-  }
+  const ResolveArgs choice = all_kept_exposed(a, b, "");
   CHECK(choice.exposed == std::set<Hash>{start.hash, finish.hash});
-  World j = a;
-  j.log = union_of(a.log, b.log);
-  j.now = std::max(a.now, b.now) + 60;
-  j.heads = {a.heads.at(0), b.heads.at(0)};
-  j.log.push_back(j.entry("olive", choice));
-  const ReplayResult rr = replay(journal_of(j.log));
+  const ReplayResult rr = replay(resolved_journal(a, b, "olive", choice));
   INFO(describe(rr));
   REQUIRE(rr.ok());
   const Secret& s = *rr.state.secret(k_db);
@@ -576,10 +578,7 @@ TEST_CASE("resolve --current: a second race over a settled one replays the same 
   ib.dk_commit = commit("dk-v5");
   b2.run("olive", RotateStartArgs{{ib}}, {vline(k_db, k_v5), sh(k_db, k_v5, "bob"), sh(k_db, k_v5, "carol")});
   b2.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v5}}});
-  World m = a2;
-  m.log = union_of(a2.log, b2.log);
-  m.now = std::max(a2.now, b2.now) + 60;
-  m.heads = {a2.heads.at(0), b2.heads.at(0)};
+  World m = merge_of(a2, b2);
   m.log.push_back(m.entry("erin", race_choice(k_v4, k_v5, 5)));
   const std::string second = journal_of(m.log);
   REQUIRE(second.compare(0, first.size(), first) == 0);
@@ -617,10 +616,7 @@ TEST_CASE("resolve --current: unsharing takes the member's key of the race's own
   };
   rotate(a, "erin", k_v2, "rk-a");
   rotate(b, "olive", k_v3, "rk-b");
-  World j = a;
-  j.log = union_of(a.log, b.log);
-  j.now = std::max(a.now, b.now) + 60;
-  j.heads = {a.heads.at(0), b.heads.at(0)};
+  World j = merge_of(a, b);
   j.log.push_back(j.entry("erin", race_choice(k_v2, k_v3, 3)));
   const ReplayResult settled = replay(journal_of(j.log));
   INFO(describe(settled));
@@ -741,18 +737,12 @@ struct MultiRace
 
   World joined() const
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = {a.heads.at(0), b.heads.at(0)};
-    return j;
+    return merge_of(a, b);
   }
 
   std::string resolved(const std::string& actor, ResolveArgs args) const
   {
-    World j = joined();
-    j.log.push_back(j.entry(actor, std::move(args)));
-    return journal_of(j.log);
+    return resolved_journal(a, b, actor, std::move(args));
   }
 };
 
@@ -807,19 +797,9 @@ TEST_CASE("resolve --current: a race in which both sides rotated more than once"
   }
   SECTION("a version that is not the race's, a rotation voided: refused")
   {
-    try {
-      (void)choose_current(m, k_db, k_v1);
-      FAIL("no error");
-    } catch (const Error& error) {
-      CHECK(error.kind() == ErrorKind::usage);
-      CHECK_THAT(std::string(error.what()), Catch::Contains("is not one of the versions of its rotation race"));
-    }
-    try {
-      (void)keep_side(m, 0, MergeSide::theirs);
-      FAIL("no error");
-    } catch (const Error& error) {
-      CHECK(error.kind() == ErrorKind::failed);
-    }
+    CHECK_THAT(require_error(ErrorKind::usage, [&] { (void)choose_current(m, k_db, k_v1); }),
+               Catch::Contains("is not one of the versions of its rotation race"));
+    (void)require_error(ErrorKind::failed, [&] { (void)keep_side(m, 0, MergeSide::theirs); });
   }
 }
 
@@ -942,23 +922,9 @@ TEST_CASE("resolve --keep-exposed: a side that rotated twice, sealed to a member
   MultiRace::rotate(a, "olive", k_a2, "rk-a2", true, made);
   MultiRace::rotate(a, "olive", k_a3, "rk-a3", true, made);
   b.run("alice", MemberRemoveArgs{"erin"});
-  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
-  REQUIRE_FALSE(m.conflicts.empty());
-  CHECK(m.conflicts.front().suggestion == SuggestionKind::keep_exposed);
-  ResolveArgs choice = keep_exposed(m, 0);
-  for (std::size_t n = 0; n < 4; ++n) {
-    const MergeAnalysis step = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "olive");
-    if (step.conflicts.empty()) {
-      CHECK(step.refusals.empty());
-      break;
-    }
-    choice = keep_exposed(step, 0);
-  }
+  const ResolveArgs choice = all_kept_exposed(a, b, "olive");
   CHECK(choice.exposed == std::set<Hash>{made[0].hash, made[1].hash, made[2].hash, made[3].hash});
-  World j = a;
-  j.log = union_of(a.log, b.log);
-  j.now = std::max(a.now, b.now) + 60;
-  j.heads = {a.heads.at(0), b.heads.at(0)};
+  World j = merge_of(a, b);
   j.log.push_back(j.entry("olive", choice));
   const ReplayResult rr = replay(journal_of(j.log));
   INFO(describe(rr));
@@ -968,10 +934,8 @@ TEST_CASE("resolve --keep-exposed: a side that rotated twice, sealed to a member
   CHECK(s.find(k_a2)->state == VersionState::previous);
   CHECK(s.due.count("exposed to erin by a concurrent rotation") == 1);
   // Forged: kept exposed by a member who may not rotate prod/db.
-  World f = a;
-  f.log = union_of(a.log, b.log);
+  World f = merge_of(a, b);
   f.now = j.now;
-  f.heads = {a.heads.at(0), b.heads.at(0)};
   f.log.push_back(f.entry("carol", choice));
   CHECK(has_finding(replay(journal_of(f.log)), FindingKind::unauthorised_operation));
 }
@@ -1010,10 +974,7 @@ void rotate_once(World& w, const std::string& actor, const std::string& secret, 
 World settled(const World& p, const World& q, const std::string& actor, const std::string& secret,
               const std::string& chosen, const std::string& other, std::int64_t renumbered, bool reapply)
 {
-  World j = p;
-  j.log = union_of(p.log, q.log);
-  j.now = std::max(p.now, q.now) + 60;
-  j.heads = {p.heads.at(0), q.heads.at(0)};
+  World j = merge_of(p, q);
   const Entry r = j.entry(actor, ResolveArgs{{}, {}, {RaceResolution{secret, chosen, {{other, renumbered}}}}});
   j.log.push_back(r);
   const ReplayResult rr = replay(journal_of(j.log));
@@ -1043,11 +1004,23 @@ World with_cache()
 // The union of two lines of history sealed by a merge event (what sync writes).
 std::string sealed_union(const World& p, const World& q)
 {
-  World m = p;
-  m.log = union_of(p.log, q.log);
-  m.now = std::max(p.now, q.now) + 60;
-  m.log.push_back(event(m, "alice", EventKind::merge, {p.heads.at(0), q.heads.at(0)}));
+  World m = merge_of(p, q);
+  m.log.push_back(event(m, "alice", EventKind::merge, m.heads));
   return journal_of(m.log);
+}
+
+// The sealed union of `x` and `y` replayed in both orders: each accepted, and to the same state;
+// returns the first.
+ReplayResult sealed_both_orders(const World& x, const World& y)
+{
+  ReplayResult xy = replay(sealed_union(x, y));
+  INFO(describe(xy));
+  REQUIRE(xy.ok());
+  const ReplayResult yx = replay(sealed_union(y, x));
+  INFO(describe(yx));
+  REQUIRE(yx.ok());
+  CHECK(xy.state.digest() == yx.state.digest());
+  return xy;
 }
 
 } // namespace
@@ -1071,9 +1044,7 @@ TEST_CASE("resolve: two settlements of different secrets made apart merge with b
   const World a = settled(a1, a2, "erin", k_db, "00000000000000d1", "00000000000000d2", 3, true);
   const World b = settled(b1, b2, "olive", k_cache, "00000000000000e2", "00000000000000e1", 3, true);
 
-  const ReplayResult ab = replay(sealed_union(a, b));
-  INFO(describe(ab));
-  REQUIRE(ab.ok());
+  const ReplayResult ab = sealed_both_orders(a, b); // the other way round: the same state
   const Secret& db = *ab.state.secret(k_db);
   const Secret& cache = *ab.state.secret(k_cache);
   CHECK(db.find("00000000000000d1")->state == VersionState::current); // each re-apply stands
@@ -1082,21 +1053,14 @@ TEST_CASE("resolve: two settlements of different secrets made apart merge with b
   CHECK(cache.find("00000000000000e1")->v == 3);
   CHECK(db.due.empty());
   CHECK(cache.due.empty());
-  // The other way round: the same state.
-  const ReplayResult ba = replay(sealed_union(b, a));
-  INFO(describe(ba));
-  REQUIRE(ba.ok());
-  CHECK(ba.state.digest() == ab.state.digest());
   // escrow resolve sees no conflict in the unsealed merge.
   const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
   CHECK(m.conflicts.empty());
 
   SECTION("new work on top of both, merged with a side that has only one of them")
   {
-    World c = a;
-    c.log = union_of(a.log, b.log);
-    c.now = std::max(a.now, b.now) + 60;
-    const Entry seal = event(c, "alice", EventKind::merge, {a.heads.at(0), b.heads.at(0)});
+    World c = merge_of(a, b);
+    const Entry seal = event(c, "alice", EventKind::merge, c.heads);
     c.log.push_back(seal);
     c.state = ab.state;
     c.heads = {seal.hash};
@@ -1119,13 +1083,7 @@ TEST_CASE("resolve: the same race settled the same way on both sides merges", "[
   // ours settles it (k_v2 current), theirs settles it the same way a minute later, apart.
   World a = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, false);
   World b = settled(r.b, r.a, "olive", k_db, k_v2, k_v3, 3, false);
-  const ReplayResult ab = replay(sealed_union(a, b));
-  INFO(describe(ab));
-  REQUIRE(ab.ok());
-  const ReplayResult ba = replay(sealed_union(b, a));
-  INFO(describe(ba));
-  REQUIRE(ba.ok());
-  CHECK(ab.state.digest() == ba.state.digest());
+  const ReplayResult ab = sealed_both_orders(a, b);
   const Secret& s = *ab.state.secret(k_db);
   CHECK(s.find(k_v3)->state == VersionState::current);
   CHECK(s.find(k_v2)->state == VersionState::previous);
@@ -1134,13 +1092,7 @@ TEST_CASE("resolve: the same race settled the same way on both sides merges", "[
   {
     const World ra = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, true);
     World rb = settled(r.b, r.a, "olive", k_db, k_v2, k_v3, 3, true);
-    const ReplayResult xy = replay(sealed_union(ra, rb));
-    INFO(describe(xy));
-    REQUIRE(xy.ok());
-    const ReplayResult yx = replay(sealed_union(rb, ra));
-    INFO(describe(yx));
-    REQUIRE(yx.ok());
-    CHECK(xy.state.digest() == yx.state.digest());
+    const ReplayResult xy = sealed_both_orders(ra, rb);
     CHECK(xy.state.secret(k_db)->find(k_v2)->state == VersionState::current);
     CHECK(xy.state.secret(k_db)->due.empty());
     CHECK(analyse_merge(journal_of(ra.log), journal_of(rb.log), {}, "").conflicts.empty());
@@ -1194,10 +1146,7 @@ TEST_CASE("resolve --current: the same race settled differently apart, then chos
       const MergeAnalysis dave = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "dave");
       CHECK_FALSE(dave.refusals.empty());
 
-      World j = a;
-      j.log = union_of(a.log, b.log);
-      j.now = std::max(a.now, b.now) + 60;
-      j.heads = {a.heads.at(0), b.heads.at(0)};
+      World j = merge_of(a, b);
       const Entry resolve = j.entry("erin", choice);
       j.log.push_back(resolve);
       const ReplayResult rr = replay(journal_of(j.log));
@@ -1227,10 +1176,7 @@ TEST_CASE("resolve --current: the same race settled differently apart, then chos
   SECTION("forged: by a member who may not rotate, a version neither chose, a renumbering")
   {
     const auto forged = [&](const std::string& actor, RaceResolution res) {
-      World j = a;
-      j.log = union_of(a.log, b.log);
-      j.now = std::max(a.now, b.now) + 60;
-      j.heads = {a.heads.at(0), b.heads.at(0)};
+      World j = merge_of(a, b);
       j.log.push_back(j.entry(actor, ResolveArgs{{}, {}, {std::move(res)}}));
       return replay(journal_of(j.log));
     };

@@ -815,6 +815,25 @@ std::vector<Write> writes_of(const State& after, const Context& ctx, const Trace
        describe(signed_writes[i].after));
 }
 
+// The one way an entry's effects run: on `state`, their writes computed, then `then(writes, trace)`
+// (undo them, check them against the signed ones, or nothing); on any error `state` is put back
+// as it was.
+template <typename Then>
+std::vector<Write> run_entry(State& state, const Entry& entry, Then&& then)
+{
+  const Context ctx = context_of(entry);
+  Trace trace;
+  try {
+    run_effects(state, ctx, entry.op->args, trace);
+    std::vector<Write> writes = writes_of(state, ctx, trace);
+    then(writes, trace);
+    return writes;
+  } catch (...) {
+    undo(state, trace);
+    throw;
+  }
+}
+
 } // namespace
 
 std::vector<Write> compute_writes(State& state, const Entry& entry)
@@ -822,17 +841,7 @@ std::vector<Write> compute_writes(State& state, const Entry& entry)
   if (!entry.op) {
     return {};
   }
-  const Context ctx = context_of(entry);
-  Trace trace;
-  try {
-    run_effects(state, ctx, entry.op->args, trace);
-    std::vector<Write> out = writes_of(state, ctx, trace);
-    undo(state, trace);
-    return out;
-  } catch (...) {
-    undo(state, trace);
-    throw;
-  }
+  return run_entry(state, entry, [&state](const std::vector<Write>&, Trace& trace) { undo(state, trace); });
 }
 
 std::vector<Write> compute_writes(const State& before, const Entry& entry)
@@ -846,15 +855,7 @@ std::vector<Write> apply_own(State& state, const Entry& entry)
   if (!entry.op) {
     return {};
   }
-  const Context ctx = context_of(entry);
-  Trace trace;
-  try {
-    run_effects(state, ctx, entry.op->args, trace);
-    return writes_of(state, ctx, trace);
-  } catch (...) {
-    undo(state, trace);
-    throw;
-  }
+  return run_entry(state, entry, [](const std::vector<Write>&, Trace&) {});
 }
 
 void apply(State& state, const Entry& entry, std::string_view what)
@@ -862,18 +863,11 @@ void apply(State& state, const Entry& entry, std::string_view what)
   if (!entry.op) {
     return;
   }
-  const Context ctx = context_of(entry);
-  Trace trace;
-  try {
-    run_effects(state, ctx, entry.op->args, trace);
-    const std::vector<Write> expected = writes_of(state, ctx, trace);
+  (void)run_entry(state, entry, [&](const std::vector<Write>& expected, Trace&) {
     if (expected != entry.op->writes) {
       wrong_writes(what, expected, entry.op->writes);
     }
-  } catch (...) {
-    undo(state, trace);
-    throw;
-  }
+  });
 }
 
 } // namespace escrow::history

@@ -155,6 +155,23 @@ std::optional<Entry> without_secrets(const Entry& e, const std::set<std::string>
   return out;
 }
 
+// `e` onto `kept` as it is when it names no secret of `drop` (only a rotation operation names
+// any), else its copy without those secrets' items (without_secrets, held in `trimmed`: stable
+// addresses) when anything is left of it, else nothing.
+void keep_without(const Entry* e, const std::set<std::string>& drop, std::deque<Entry>& trimmed,
+                  std::vector<const Entry*>& kept)
+{
+  const std::set<std::string> named = rotation_kind(e->op->kind()) ? rotation_secrets(*e) : std::set<std::string>{};
+  const bool touches =
+    std::any_of(named.begin(), named.end(), [&](const std::string& n) { return drop.count(n) > 0; });
+  if (!touches) {
+    kept.push_back(e);
+  } else if (std::optional<Entry> rest = without_secrets(*e, drop)) {
+    trimmed.push_back(std::move(*rest));
+    kept.push_back(&trimmed.back());
+  }
+}
+
 // Due reasons keep their earliest time (as apply's).
 void add_due_reason(Secret& secret, const std::string& reason, Timestamp at)
 {
@@ -589,15 +606,7 @@ MergeCheck check_merge(const MergeInput& input)
   const auto without_races = [&](const std::vector<const Entry*>& side) {
     std::vector<const Entry*> kept;
     for (const Entry* e : side) {
-      const std::set<std::string> named = rotation_kind(e->op->kind()) ? rotation_secrets(*e) : std::set<std::string>{};
-      const bool touches = std::any_of(named.begin(), named.end(),
-                                       [&](const std::string& n) { return race_secrets.count(n) > 0; });
-      if (!touches) {
-        kept.push_back(e);
-      } else if (std::optional<Entry> rest = without_secrets(*e, race_secrets)) {
-        trimmed.push_back(std::move(*rest));
-        kept.push_back(&trimmed.back());
-      }
+      keep_without(e, race_secrets, trimmed, kept);
     }
     return kept;
   };
@@ -863,15 +872,7 @@ MergeCheck check_merge(const MergeInput& input)
         if (const auto again = repeated.find(e->hash); again != repeated.end()) {
           drop.insert(again->second.begin(), again->second.end());
         }
-        const std::set<std::string> named = rotation_kind(e->op->kind()) ? rotation_secrets(*e) : std::set<std::string>{};
-        const bool touches = std::any_of(named.begin(), named.end(),
-                                         [&](const std::string& n) { return drop.count(n) > 0; });
-        if (!touches) {
-          kept.push_back(e);
-        } else if (std::optional<Entry> left = without_secrets(*e, drop)) {
-          trimmed.push_back(std::move(*left));
-          kept.push_back(&trimmed.back());
-        }
+        keep_without(e, drop, trimmed, kept);
       }
       return kept;
     };
