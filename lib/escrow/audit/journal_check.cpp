@@ -298,6 +298,16 @@ JournalCheck check_journal(const VaultSessionOptions& options, std::size_t batch
                   store.head().vault_id);
     cached = cache->load();
   }
+  std::vector<Hash> present;
+  if (cached) {
+    // Every hash of the journal, which holds the entries the log names and usually a few more:
+    // reserved once (a vector's doubling would hold twice its size for a moment).
+    // (At most one hash per 64 bytes of journal: a log that claims more is not believed here.)
+    std::error_code ignored;
+    const std::uintmax_t bytes = std::filesystem::file_size(paths.journal, ignored);
+    present.reserve(static_cast<std::size_t>(
+      std::min<std::uintmax_t>(cached->log.count + std::min<std::size_t>(batch_lines, 65536), ignored ? 0 : bytes / 64)));
+  }
 
   // The journal replayed batch by batch (vault-2-replay.md §3's replay_from, as a session
   // continues from its cache): only the state, the heads and one batch are held. Any problem, a
@@ -311,7 +321,6 @@ JournalCheck check_journal(const VaultSessionOptions& options, std::size_t batch
   std::optional<Snapshot> snapshot;
   std::vector<Finding> findings;
   std::size_t signatures = 0;
-  std::vector<Hash> present;
   std::vector<char> head_seen(head_file->heads.size(), 0);
   std::optional<ReplayResult> last;
   while (batches.next(batch)) {

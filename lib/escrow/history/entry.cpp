@@ -4,6 +4,7 @@
 #include <escrow/history/labels.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 namespace escrow::history {
@@ -216,9 +217,10 @@ std::string dump_entry(const Entry& entry)
   return canonical::dump(entry_to_json(entry, true));
 }
 
-Hash compute_hash(const Entry& entry)
+namespace {
+
+Hash hash_of_body(const Entry& entry, std::string_view body)
 {
-  const std::string body = canonical::dump(entry_to_json(entry, false));
   crypto::Hasher hasher;
   hasher.update(as_bytes(labels::k_entry));
   const std::uint8_t zero = 0;
@@ -226,6 +228,42 @@ Hash compute_hash(const Entry& entry)
   hasher.update(ByteView(entry.vault.data(), entry.vault.size()));
   hasher.update(as_bytes(body));
   return hasher.finish();
+}
+
+// The hashed body of a line already found canonical (dump_entry(e) == line): the line without its
+// top-level "hash" and "sig" members, which is what canonical::dump(entry_to_json(e, false))
+// gives (a canonical object without two members is the same bytes without them), without
+// building and dumping the entry again. In the canonical key order "hash" is followed by "host"
+// and "sig" by "ts" (both required); "sig" is the last member that can hold an object before
+// it (after it: ts, vault and why, strings, where a quote is always escaped), so its last
+// occurrence is the top-level one; the hash's own base64 cannot occur in its content (that
+// would be a preimage). nullopt when the members are not where they must be (then the body is
+// built from the entry).
+std::optional<std::string> body_of_line(const Entry& e, std::string_view line)
+{
+  const std::string hash = ",\"hash\":\"" + b64(ByteView(e.hash.data(), e.hash.size())) + "\",\"host\":";
+  const std::string sig = ",\"sig\":\"" + b64(ByteView(e.sig.data(), e.sig.size())) + "\",\"ts\":";
+  const std::size_t at_sig = line.rfind(sig);
+  const std::size_t at_hash = line.find(hash);
+  if (at_sig == std::string_view::npos || at_hash == std::string_view::npos || at_hash >= at_sig) {
+    return std::nullopt;
+  }
+  // Each member is dropped with its leading comma; the member after it keeps its own.
+  const std::size_t hash_len = hash.size() - std::string_view(",\"host\":").size();
+  const std::size_t sig_len = sig.size() - std::string_view(",\"ts\":").size();
+  std::string out;
+  out.reserve(line.size());
+  out.append(line.substr(0, at_hash));
+  out.append(line.substr(at_hash + hash_len, at_sig - at_hash - hash_len));
+  out.append(line.substr(at_sig + sig_len));
+  return out;
+}
+
+} // namespace
+
+Hash compute_hash(const Entry& entry)
+{
+  return hash_of_body(entry, canonical::dump(entry_to_json(entry, false)));
 }
 
 void seal_entry(Entry& entry, const Identity& author, std::string_view what)
@@ -304,7 +342,8 @@ Entry parse_entry(std::string_view line, std::string_view what)
   if (dump_entry(e) != line) {
     fail(ErrorKind::integrity, "{}: not in canonical form", what);
   }
-  const Hash expected = compute_hash(e);
+  const std::optional<std::string> body = body_of_line(e, line);
+  const Hash expected = body ? hash_of_body(e, *body) : compute_hash(e);
   if (!crypto::equal(ByteView(expected.data(), expected.size()), ByteView(e.hash.data(), e.hash.size()))) {
     fail(ErrorKind::integrity, "{}: hash does not match the entry's content (modified)", what);
   }
