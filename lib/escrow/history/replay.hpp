@@ -31,7 +31,7 @@
 // Signatures: the key of an actor is fixed by its member-add (names are never reused, keys never
 // change), so every signature is checked in one separable pass over a vector of jobs
 // (verify_signatures) before the fold; the fold checks that the causal state's key is the one
-// used (else it verifies again with the causal key). Step 8 runs that pass on all cores.
+// used (else it verifies again with the causal key). verify_signatures runs it on two threads.
 #pragma once
 
 #include <escrow/history/entry.hpp>
