@@ -324,7 +324,9 @@ JournalCheck check_journal(const VaultSessionOptions& options, std::size_t batch
   std::vector<char> head_seen(head_file->heads.size(), 0);
   std::optional<ReplayResult> last;
   while (batches.next(batch)) {
-    if (has_journal_loss(batch)) {
+    // A batch after one that ended with several heads (an open fork): the whole replay judges
+    // the fork in one piece (the open heads' merge check is made once, at the journal's end).
+    if (has_journal_loss(batch) || (snapshot && snapshot->heads.size() > 1)) {
       return check_whole(options, paths, store, head);
     }
     ReplayResult r = snapshot ? replay_from(*snapshot, batch, replay_options) : replay(batch, replay_options);
