@@ -657,6 +657,52 @@ TEST_CASE("audit verify: a truncated last line is a torn write in every batch si
   }
 }
 
+TEST_CASE("audit verify: a fork, open or merged, gives the same result in every batch size", "[audit][stream]")
+{
+  RealVault real(20);
+  const Entry last = parse_entry(real.lines.back(), "x");
+  const Identity alice = load_identity(real.f.options("alice"));
+  const Identity bob = load_identity(real.f.options("bob"));
+  const auto read = [&](const Identity& who, std::vector<Hash> parents, Timestamp ts) {
+    Entry e;
+    e.actor = who.pub.name;
+    e.ts = ts;
+    e.host = "laptop";
+    e.parents = std::move(parents);
+    e.action = EventKind::reveal;
+    e.result = Result::ok;
+    e.vault = last.vault;
+    e.detail = read_of("prod/db");
+    seal_entry(e, who);
+    return e;
+  };
+  // Two reads on two sides of a fork after the last line, then (second variant) a read merging them.
+  const Entry a = read(alice, {last.hash}, last.ts + 1);
+  const Entry b = read(bob, {last.hash}, last.ts + 2);
+  const Entry m = read(alice, {a.hash, b.hash}, last.ts + 3);
+  for (const bool merged : {false, true}) {
+    std::vector<std::string> lines = real.lines;
+    lines.push_back(dump_entry(a));
+    lines.push_back(dump_entry(b));
+    if (merged) {
+      lines.push_back(dump_entry(m));
+    }
+    real.batch = lines.size() + 1;
+    const audit::JournalCheck whole = real.check(lines);
+    INFO("merged: " << merged << "\n" << whole.to_json().dump(2));
+    REQUIRE(whole.ok());
+    CHECK(whole.heads.size() == (merged ? 1U : 2U));
+    CHECK(whole.entries == lines.size());
+    for (std::size_t batch = 1; batch <= lines.size(); ++batch) {
+      INFO("batches of " << batch << " lines");
+      real.batch = batch;
+      const audit::JournalCheck check = real.check(lines);
+      CHECK(check.to_json() == whole.to_json());
+      CHECK(check.lines(true) == whole.lines(true));
+    }
+  }
+}
+
 TEST_CASE("audit verify: a 100,000-entry journal", "[audit][large]")
 {
   replay_test::World w = replay_test::team();
