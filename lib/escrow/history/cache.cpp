@@ -66,21 +66,53 @@ std::string log_line(const VerifiedEntry& e)
 
 // The first `count` lines of `text` (exactly its bytes), checked against `chain` unless
 // `check_chain` is false (an escrow-verified/1 place).
-std::vector<VerifiedEntry> parse_log(std::string_view text, std::size_t count, const Hash& chain, bool check_chain,
-                                     const fs::path& file, const fs::path& place)
+// entries.log read line by line (whole, or by blocks): each entry to `each`, the count, size and
+// chain checked at finish(). The entries given before finish() are provisional: finish() throws
+// when the log is not the one verified.json names.
+class LogParser
 {
-  std::vector<VerifiedEntry> out;
-  out.reserve(count);
-  std::size_t start = 0;
-  Hash running{};
-  while (out.size() < count) {
-    const std::size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) {
-      throw corrupt(file, fmt::format("holds {} entries, {} expected", out.size(), count), place);
+public:
+  LogParser(std::size_t count, const Hash& chain, bool check_chain, const fs::path& file, const fs::path& place,
+            std::function<void(VerifiedEntry&&)> each)
+    : m_count(count), m_chain(chain), m_check_chain(check_chain), m_file(file), m_place(place), m_each(std::move(each))
+  {
+  }
+
+  // Complete lines (each with its "\n"); returns how many bytes were used (the rest is a partial
+  // line, or lines after `count`).
+  std::size_t feed(std::string_view text)
+  {
+    std::size_t start = 0;
+    while (m_seen < m_count) {
+      const std::size_t nl = text.find('\n', start);
+      if (nl == std::string_view::npos) {
+        break;
+      }
+      line(text.substr(start, nl - start), text.substr(start, nl + 1 - start));
+      start = nl + 1;
     }
-    const std::string_view line = text.substr(start, nl - start);
-    if (check_chain) {
-      running = log_chain(running, text.substr(start, nl + 1 - start));
+    return start;
+  }
+
+  // `rest`: what is left after the last fed line.
+  void finish(std::string_view rest) const
+  {
+    if (m_seen < m_count) {
+      throw corrupt(m_file, fmt::format("holds {} entries, {} expected", m_seen, m_count), m_place);
+    }
+    if (!rest.empty()) {
+      throw corrupt(m_file, "its entries do not end where verified.json says", m_place);
+    }
+    if (m_check_chain && m_running != m_chain) {
+      throw corrupt(m_file, "its entries are not the ones verified.json names (chain hash)", m_place);
+    }
+  }
+
+private:
+  void line(std::string_view line, std::string_view with_newline)
+  {
+    if (m_check_chain) {
+      m_running = log_chain(m_running, with_newline);
     }
     std::vector<std::string_view> parts;
     std::size_t p = 0;
@@ -97,7 +129,7 @@ std::vector<VerifiedEntry> parse_log(std::string_view text, std::size_t count, c
     bool ok = parts.size() == 4 && !parts[2].empty() && !parts[3].empty();
     if (ok) {
       try {
-        const Bytes raw = canonical::unb64(parts[0], file.string());
+        const Bytes raw = canonical::unb64(parts[0], m_file.string());
         ok = raw.size() == e.hash.size();
         if (ok) {
           std::copy(raw.begin(), raw.end(), e.hash.begin());
@@ -111,19 +143,21 @@ std::vector<VerifiedEntry> parse_log(std::string_view text, std::size_t count, c
       e.actor = std::string(parts[3]);
     }
     if (!ok) {
-      throw corrupt(file, fmt::format("line {} is malformed", out.size() + 1), place);
+      throw corrupt(m_file, fmt::format("line {} is malformed", m_seen + 1), m_place);
     }
-    out.push_back(std::move(e));
-    start = nl + 1;
+    ++m_seen;
+    m_each(std::move(e));
   }
-  if (start != text.size()) {
-    throw corrupt(file, "its entries do not end where verified.json says", place);
-  }
-  if (check_chain && running != chain) {
-    throw corrupt(file, "its entries are not the ones verified.json names (chain hash)", place);
-  }
-  return out;
-}
+
+  std::size_t m_count;
+  Hash m_chain;
+  bool m_check_chain;
+  const fs::path& m_file;
+  const fs::path& m_place;
+  std::function<void(VerifiedEntry&&)> m_each;
+  std::size_t m_seen = 0;
+  Hash m_running{};
+};
 
 // The snapshot file, open for the records a state reads on first use.
 class SnapSource final : public RecordSource
@@ -954,6 +988,14 @@ std::optional<Verified> Cache::load() const
 
 std::vector<VerifiedEntry> Cache::entries(const LogSummary& log) const
 {
+  std::vector<VerifiedEntry> out;
+  out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(log.count, k_max_cache_file / 48)));
+  for_each_entry(log, [&out](VerifiedEntry&& e) { out.push_back(std::move(e)); });
+  return out;
+}
+
+void Cache::for_each_entry(const LogSummary& log, const std::function<void(VerifiedEntry&&)>& each) const
+{
   const fs::path log_path = m_dir / "entries.log";
   const std::optional<util::FileHandle> file = util::open_regular_if_exists(log_path, O_RDONLY, util::Links::refuse);
   if (!file) {
@@ -962,24 +1004,35 @@ std::vector<VerifiedEntry> Cache::entries(const LogSummary& log) const
   if (log.size > k_max_cache_file) {
     throw corrupt(log_path, "too large", m_dir);
   }
-  std::string text(static_cast<std::size_t>(log.file_size()), '\0');
+  // A legacy (escrow-verified/1) summary has no chain: its zero chain is not checked.
+  const bool check_chain = log.chain != Hash{};
+  LogParser parser(static_cast<std::size_t>(log.count), log.chain, check_chain, log_path, m_dir, each);
+  // By blocks of 1 MiB: the memory held is one block, whatever the log's length.
+  constexpr std::size_t k_block = std::size_t(1) << 20;
+  const std::size_t size = static_cast<std::size_t>(log.file_size()); // then the tail
+  std::string text;
   std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::pread(file->get(), text.data() + done, text.size() - done, static_cast<off_t>(done));
+  while (done < size) {
+    const std::size_t old = text.size();
+    const std::size_t want = std::min(k_block, size - done);
+    text.resize(old + want);
+    const ssize_t n = ::pread(file->get(), text.data() + old, want, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) {
+      text.resize(old);
       continue;
     }
     if (n <= 0) {
       throw corrupt(log_path, "shorter than verified.json says", m_dir);
     }
+    text.resize(old + static_cast<std::size_t>(n));
     done += static_cast<std::size_t>(n);
+    text.erase(0, parser.feed(text));
   }
   for (const std::string& line : log.tail) {
     text += line;
   }
-  // A legacy (escrow-verified/1) summary has no chain: its zero chain is not checked.
-  const bool check_chain = log.chain != Hash{};
-  return parse_log(text, static_cast<std::size_t>(log.count), log.chain, check_chain, log_path, m_dir);
+  text.erase(0, parser.feed(text));
+  parser.finish(text);
 }
 
 std::optional<LogSummary> Cache::save(const Position& position, const State& state,

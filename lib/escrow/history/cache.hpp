@@ -55,6 +55,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -148,6 +149,10 @@ public:
 
   // Every entry of the log `log` names (load()'s or save()'s summary), checked against it.
   std::vector<VerifiedEntry> entries(const LogSummary& log) const;
+  // The same, one entry at a time, read by blocks (the memory held is one block): `each` sees every
+  // entry before the log's count, size and chain are checked at its end (then this throws), so
+  // what it gathered counts only when this returns.
+  void for_each_entry(const LogSummary& log, const std::function<void(VerifiedEntry&&)>& each) const;
 
   // Saves the position, the state and the git check, with the log `base` (a summary this place
   // holds: load()'s or an earlier save()'s; {} = write the whole log anew) followed by `added`.

@@ -11,6 +11,7 @@
 #include <map>
 #include <tuple>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 namespace escrow::history {
@@ -1032,6 +1033,7 @@ std::string format_finding(const Finding& f, const FileNames& names)
 
 void verify_signatures(std::span<SignatureJob> jobs)
 {
+  // One thread: the replay's batches (batches.hpp) already spread the jobs over two.
   for (SignatureJob& job : jobs) {
     // The hash was checked against the content by parse_entry: only the signature is left.
     job.ok = job.entry != nullptr
@@ -1156,21 +1158,13 @@ std::map<std::string, Hash> referenced_lines(const State& state)
 
 namespace {
 
-// The lines of the keys file the state does not name: garbage (written by an accepted operation,
-// a warning) or unknown. Only the journal lines that can name one are parsed (a write of key line
-// KEY holds the text "k:KEY" verbatim: a line key has no character JSON escapes), so the usual
-// case, no such line, reads nothing.
-void judge_unreferenced(const std::vector<std::pair<std::size_t, std::string>>& unreferenced, std::string_view journal,
-                        const ReplayResult& replay, std::vector<Finding>& findings)
+// The key lines among `wanted` that an accepted operation wrote. Only the journal lines that can
+// name one are parsed (a write of key line KEY holds the text "k:KEY" verbatim: a line key has no
+// character JSON escapes), so the usual case, no such line, reads nothing.
+std::set<std::string> written_key_lines(const std::set<std::string, std::less<>>& wanted, std::string_view journal,
+                                        const ReplayResult& replay)
 {
-  if (unreferenced.empty()) {
-    return;
-  }
-  std::set<std::string, std::less<>> wanted;
-  for (const auto& [line, key] : unreferenced) {
-    wanted.insert(key);
-  }
-  std::set<std::string, std::less<>> written;
+  std::set<std::string> written;
   const std::set<Hash> accepted(replay.order.begin(), replay.order.end());
   static constexpr std::string_view marker = "\"k:";
   std::size_t checked_to = 0; // the journal lines before it were parsed already
@@ -1188,52 +1182,61 @@ void judge_unreferenced(const std::vector<std::pair<std::size_t, std::string>>& 
     checked_to = line_end;
     try {
       const Entry e = parse_entry(journal.substr(line_begin, line_end - line_begin), "entry");
-      if (e.op && accepted.count(e.hash) > 0) {
-        for (const Write& w : e.op->writes) {
-          if (w.path.rfind("k:", 0) == 0 && w.after) {
-            written.insert(w.path.substr(2));
-          }
-        }
+      if (accepted.count(e.hash) > 0) {
+        add_written_key_lines(e, written);
       }
     } catch (const Error&) {
     }
   }
-  for (const auto& [line, key] : unreferenced) {
-    if (written.count(key) > 0) {
-      findings.push_back(Finding{FindingKind::garbage_key_line, VaultFile::keys, line, std::nullopt, {}, {},
-                                 fmt::format("{} is no longer used (garbage)", key), std::nullopt});
-    } else {
-      findings.push_back(Finding{FindingKind::key_line_unknown, VaultFile::keys, line, std::nullopt, {}, {},
-                                 fmt::format("{} was written by no operation (an interrupted write, or added by "
-                                             "hand): never read; the next write removes it",
-                                             key),
-                                 std::nullopt});
+  return written;
+}
+
+void sort_findings(std::vector<Finding>& findings)
+{
+  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.file != b.file) {
+      return a.file < b.file;
+    }
+    return a.line < b.line;
+  });
+}
+
+} // namespace
+
+void add_written_key_lines(const Entry& entry, std::set<std::string>& lines)
+{
+  if (!entry.op) {
+    return;
+  }
+  for (const Write& w : entry.op->writes) {
+    if (w.path.rfind("k:", 0) == 0 && w.after) {
+      lines.insert(w.path.substr(2));
     }
   }
 }
 
 // The keys file against the verified state, in one pass over its lines (each decoded and hashed
 // once, keys_file.hpp for_each_hash) merged with the sorted lines the state names.
-void check_keys(VerifiedVault& out, std::string_view journal, const KeysFile& keys)
+std::size_t check_keys_file(const State& state, const KeysFile& keys, const WrittenKeyLines& written,
+                            std::vector<Finding>& findings)
 {
-  std::vector<Finding>& findings = out.replay.findings;
   const auto keys_finding = [](std::vector<Finding>& to, FindingKind kind, std::size_t line, std::string reason) {
     to.push_back(Finding{kind, VaultFile::keys, line, std::nullopt, {}, {}, std::move(reason), std::nullopt});
   };
-  if (keys.vault_id() != out.replay.state.vault_id && out.replay.state.initialised) {
+  if (keys.vault_id() != state.vault_id && state.initialised) {
     keys_finding(findings, FindingKind::foreign_entry, 0, "the keys file belongs to another vault than the journal");
-    return;
+    return 0;
   }
   std::vector<Finding> found; // kept only when the whole file reads (else: malformed-file alone)
   std::vector<std::pair<std::size_t, std::string>> unreferenced; // line, key
+  std::size_t count = 0;
   try {
-    const std::map<std::string, Hash> referenced = referenced_lines(out.replay.state);
+    const std::map<std::string, Hash> referenced = referenced_lines(state);
     auto next = referenced.begin();
     const auto missing = [&](const std::string& key) {
       keys_finding(found, FindingKind::key_line_missing, 0, fmt::format("{} is missing", key));
     };
     std::size_t line = 4; // after "{", the format line and "\"lines\": {"
-    std::size_t count = 0;
     // Both in strictly increasing byte order (std::string's operator< is memcmp's).
     keys.for_each_hash([&](std::string_view key, const LineHash& k) {
       for (; next != referenced.end() && std::string_view(next->first) < key; ++next) {
@@ -1254,23 +1257,39 @@ void check_keys(VerifiedVault& out, std::string_view journal, const KeysFile& ke
     for (; next != referenced.end(); ++next) {
       missing(next->first);
     }
-    out.key_lines = count;
   } catch (const Error& error) {
     keys_finding(findings, FindingKind::malformed_file, 0, error.what());
-    return;
+    return count;
   }
-  judge_unreferenced(unreferenced, journal, out.replay, findings);
+  if (!unreferenced.empty()) {
+    std::set<std::string, std::less<>> wanted;
+    for (const auto& [line, key] : unreferenced) {
+      wanted.insert(key);
+    }
+    const std::set<std::string> written_lines = written(wanted);
+    for (const auto& [line, key] : unreferenced) {
+      if (written_lines.count(key) > 0) {
+        keys_finding(findings, FindingKind::garbage_key_line, line, fmt::format("{} is no longer used (garbage)", key));
+      } else {
+        keys_finding(findings, FindingKind::key_line_unknown, line,
+                     fmt::format("{} was written by no operation (an interrupted write, or added by hand): never "
+                                 "read; the next write removes it",
+                                 key));
+      }
+    }
+  }
   findings.insert(findings.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
+  return count;
 }
 
-void sort_findings(std::vector<Finding>& findings)
+namespace {
+
+void check_keys(VerifiedVault& out, std::string_view journal, const KeysFile& keys)
 {
-  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
-    if (a.file != b.file) {
-      return a.file < b.file;
-    }
-    return a.line < b.line;
-  });
+  out.key_lines = check_keys_file(
+      out.replay.state, keys,
+      [&](const std::set<std::string, std::less<>>& wanted) { return written_key_lines(wanted, journal, out.replay); },
+      out.replay.findings);
 }
 
 } // namespace

@@ -45,6 +45,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -207,6 +208,19 @@ struct VerifiedVault
 
   bool ok() const { return head.has_value() && replay.ok(); }
 };
+
+// The keys file against a verified state (verify_vault's check; `audit verify` runs it after its
+// streamed replay): a keys file of another vault, every line the state names present and hashing
+// to its K (key-line-missing / -modified), every other line garbage (a warning: `written` names
+// it) or key-line-unknown. Appends the findings (VaultFile::keys, unsorted) and returns the keys
+// file's line count. `written(wanted)` (the key lines among `wanted` that an accepted operation
+// wrote; it may return more) is called only when the keys file holds lines the state does not
+// name (`wanted`), at most once.
+using WrittenKeyLines = std::function<std::set<std::string>(const std::set<std::string, std::less<>>& wanted)>;
+std::size_t check_keys_file(const State& state, const KeysFile& keys, const WrittenKeyLines& written,
+                            std::vector<Finding>& findings);
+// Adds the key lines `entry`'s operation wrote (its "k:" writes with an after) to `lines`.
+void add_written_key_lines(const Entry& entry, std::set<std::string>& lines);
 
 // `verify` without a cache: the head file (format, vault id, heads in the journal), the journal
 // (replay), and the keys file against the state: every line the state names is present and
