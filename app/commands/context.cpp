@@ -118,6 +118,7 @@ history::VaultSession Context::open_v2(history::Access access, bool full_history
 {
   history::VaultSessionOptions options = vault_session_options();
   options.full_history_check = full_history;
+  options.keep_full_replay = full_history; // verify: its one full replay (history/verify.hpp)
   history::VaultSession session = history::VaultSession::open(std::move(options), access);
   if (!m_setup_checked) {
     m_setup_checked = true;

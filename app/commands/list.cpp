@@ -3,6 +3,7 @@
 #include <commands/present.hpp>
 
 #include <escrow/error.hpp>
+#include <escrow/history/listing.hpp>
 #include <escrow/history/lookup.hpp>
 #include <escrow/history/secrets.hpp>
 
@@ -28,20 +29,37 @@ void run_list(const ListOptions& options, Context& context)
   }
   Json items = Json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const history::Secret* secret : history::inventory(state, options.env)) {
-    if (context.json()) {
-      items.push_back(secret_summary(state, *secret, session.now()));
-      continue;
-    }
-    const history::Version* current = secret->find_state(VersionState::current);
+  const auto add_row = [&](const history::Secret& secret) {
+    const history::Version* current = secret.find_state(VersionState::current);
     std::string connectors;
-    for (const auto& c : secret->connectors) {
+    for (const auto& c : secret.connectors) {
       connectors += connectors.empty() ? c : "," + c;
     }
-    rows.push_back({secret->name, secret->owner, secret->purpose, connectors.empty() ? "-" : connectors,
+    rows.push_back({secret.name, secret.owner, secret.purpose, connectors.empty() ? "-" : connectors,
                     current != nullptr ? "v" + std::to_string(current->v) : "-",
-                    secret->custodians.empty() ? "-" : fmt::format("{}/{}", secret->threshold, secret->custodians.size()),
-                    history::status(state, *secret, session.now())});
+                    secret.custodians.empty() ? "-" : fmt::format("{}/{}", secret.threshold, secret.custodians.size()),
+                    history::status(state, secret, session.now())});
+  };
+  // The table from this machine's cached listing when it holds one for this state (no record
+  // read: issue 12 target 2); else from the records.
+  std::optional<std::vector<history::Secret>> listed;
+  if (!context.json()) {
+    listed = history::cached_listing(session.cache_place(), session.vault_id(), state);
+  }
+  if (listed) {
+    for (const history::Secret& secret : *listed) {
+      if (options.env.empty() || secret.env == options.env) {
+        add_row(secret);
+      }
+    }
+  } else {
+    for (const history::Secret* secret : history::inventory(state, options.env)) {
+      if (context.json()) {
+        items.push_back(secret_summary(state, *secret, session.now()));
+        continue;
+      }
+      add_row(*secret);
+    }
   }
   if (context.json()) {
     context.emit(Json{{"secrets", items}});

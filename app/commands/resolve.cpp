@@ -1,7 +1,7 @@
 // escrow resolve [N --keep ours|theirs | N --keep-exposed | ENV/NAME --current VID | --suggested]:
 // settle the merge git left unmerged (lib/escrow/git/resolve.hpp, lib/escrow/history/resolve.hpp;
-// a settled rotation race is re-applied to the connectors by rotation/v2.hpp `reapply` under the
-// git lock of rotation/git_lock.hpp; docs/TEAM.md, docs/design/vault-2-merge.md §5).
+// a settled rotation race is re-applied to the connectors by git/resolve.hpp `reapply_races`
+// under the git lock of rotation/git_lock.hpp; docs/TEAM.md, docs/design/vault-2-merge.md §5).
 #include <commands/context.hpp>
 #include <commands/present.hpp>
 
@@ -9,7 +9,6 @@
 #include <escrow/error.hpp>
 #include <escrow/git/resolve.hpp>
 #include <escrow/rotation/git_lock.hpp>
-#include <escrow/rotation/v2.hpp>
 
 #include <fmt/format.h>
 
@@ -145,41 +144,6 @@ Json analysis_json(const history::MergeAnalysis& analysis)
   return Json{{"conflicts", conflicts}, {"voided", voids}, {"exposed", exposed}, {"rotations", races_json(analysis.rotations)}};
 }
 
-// A settled rotation race's chosen version re-applied to every connector (rotation/v2.hpp
-// `reapply`), under the git lock when it applies (the merge committed first), else in the work
-// tree of the merge (its files `git add`ed again). Failures are exit 1 after the document.
-std::vector<rotation::Outcome> reapply_races(const ResolveCommandOptions& options, Context& context,
-                                             const std::vector<history::RaceResolution>& races,
-                                             std::optional<rotation::LockedRun>& run)
-{
-  std::vector<rotation::Outcome> outcomes;
-  const history::VaultSessionOptions session = context.vault_session_options();
-  const bool locked = rotation::git_lock_applies(session.vault_path, options.no_push);
-  if (locked) {
-    git::commit_merge(session.vault_path);
-    context.note("git commit: the merge is finished; the chosen version is re-applied under the git lock");
-  }
-  rotation::Options rotate_options;
-  rotate_options.progress = progress_for(context);
-  try {
-    run = rotation::run_rotation(git_lock_options(context, options.no_push), rotate_options,
-                                 [&](rotation::v2::Rotator& rotator) {
-                                   for (const history::RaceResolution& race : races) {
-                                     outcomes.push_back(rotator.reapply(race.secret, race.current));
-                                   }
-                                 });
-  } catch (const Error&) {
-    if (!locked) {
-      git::stage_vault(session.vault_path); // what the run wrote belongs to the merge too
-    }
-    throw;
-  }
-  if (!locked) {
-    git::stage_vault(session.vault_path);
-  }
-  return outcomes;
-}
-
 void run_resolve(const ResolveCommandOptions& options, Context& context)
 {
   git::ResolveOptions resolve;
@@ -288,11 +252,15 @@ void run_resolve(const ResolveCommandOptions& options, Context& context)
     context.emit_or_say(document, line);
     return;
   }
-  std::optional<rotation::LockedRun> run;
-  const std::vector<rotation::Outcome> outcomes = reapply_races(options, context, races, run);
-  if (run) {
-    note_lock(context, *run);
-  }
+  // A settled race's chosen version re-applied to every connector (git/resolve.hpp); a failure is
+  // exit 1 after the document.
+  rotation::Options rotate_options;
+  rotate_options.progress = progress_for(context);
+  const git::Reapplied reapplied_races =
+    git::reapply_races(git_lock_options(context, options.no_push), std::move(rotate_options), races,
+                       [&context](const std::string& note) { context.note(note); });
+  const std::vector<rotation::Outcome>& outcomes = reapplied_races.outcomes;
+  note_lock(context, reapplied_races.run);
   Json reapplied = Json::array();
   std::vector<std::string> failures;
   for (const rotation::Outcome& outcome : outcomes) {
@@ -314,9 +282,7 @@ void run_resolve(const ResolveCommandOptions& options, Context& context)
                                                failures.front()))
       .hint("the secret stays due: escrow rotate --due gives every connector a new value");
   }
-  if (run) {
-    fail_unpublished(*run);
-  }
+  fail_unpublished(reapplied_races.run);
 }
 
 } // namespace

@@ -91,7 +91,7 @@ void AtomicFile::sync()
   }
 }
 
-void AtomicFile::commit()
+void AtomicFile::commit(Folder folder)
 {
   sync();
   const std::string name = m_target.filename().string();
@@ -101,7 +101,9 @@ void AtomicFile::commit()
   m_committed = true;
   // The rename is the commit point; syncing the folder makes it durable (best effort: the
   // new file is complete and in place either way).
-  ::fsync(m_folder.get());
+  if (folder == Folder::sync) {
+    ::fsync(m_folder.get());
+  }
 }
 
 std::string read_file(const fs::path& path, std::size_t max_size, util::Links links)

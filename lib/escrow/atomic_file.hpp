@@ -27,8 +27,12 @@ public:
   void write(std::string_view data);
   // fsync and close the temp file (what can fail with ENOSPC/EIO), without replacing anything.
   void sync();
-  // sync(), then rename over the target (the commit point), then fsync the folder.
-  void commit();
+  // Whether commit() makes the rename itself durable. Without the folder's fsync a crash can
+  // leave the old file in place (never a torn or empty one: the temp file is synced first): for
+  // files whose older version is still correct, such as a cache that is only behind.
+  enum class Folder { sync, leave };
+  // sync(), then rename over the target (the commit point), then (Folder::sync) fsync the folder.
+  void commit(Folder folder = Folder::sync);
 
 private:
   std::filesystem::path m_target;

@@ -3,8 +3,16 @@
 // through the real command-line front end. Refusals by members are journaled as denied events.
 #include "fixture.hpp"
 
+#include <escrow/canonical.hpp>
+#include <escrow/crypto.hpp>
+#include <escrow/identity.hpp>
+#include <escrow/history/material.hpp>
+#include <escrow/history/vault_session.hpp>
+#include "../unit/foundation_support.hpp"
+
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 using escrow::test::Fixture;
@@ -56,6 +64,14 @@ void require_denied_event(const Fixture& f, const std::map<std::string, std::str
   CHECK(last["actor"] == actor);
   CHECK(last["result"] == "denied");
   CHECK(!last.contains("op"));
+}
+
+// prod/s0 .. prod/s{count-1}, valued value-0 .. value-{count-1}, added by alice.
+void add_numbered(Fixture& f, int count)
+{
+  for (int i = 0; i < count; ++i) {
+    f.add("alice", "prod/s" + std::to_string(i), "value-" + std::to_string(i));
+  }
 }
 
 } // namespace
@@ -173,6 +189,126 @@ TEST_CASE("v2 cli: refused reads and writes are journaled as denied events", "[c
   // Every denied event verifies: the journal is still accepted by a fresh machine.
   std::filesystem::remove_all(f.path("state"));
   r = f.run({"list"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+}
+
+// Past 32 reader keys a bulk share opens and seals on two threads (history::share): every key
+// sealed once to the member, in one operation that names each secret, the member reads each
+// value, and a retry finds nothing left to share.
+TEST_CASE("v2 cli: a bulk share of 40 secrets (two threads) seals each key once, one entry names each", "[cli][v2]")
+{
+  Fixture f;
+  team(f);
+  constexpr int k_secrets = 40;
+  add_numbered(f, k_secrets);
+  f.add("alice", "staging/other", "not shared"); // another environment: left out
+  const std::size_t lines = journal(f).size();
+  Result r = f.as("alice", {"--json", "share", "prod/*", "--with", "bob"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["secrets"].size() == k_secrets);
+  const auto entries = journal(f);
+  REQUIRE(entries.size() == lines + 1);
+  const nlohmann::json& entry = entries.back();
+  CHECK(entry["action"] == "share");
+  REQUIRE(entry["op"]["args"]["items"].size() == k_secrets);
+  std::set<std::string> named;
+  for (const auto& item : entry["op"]["args"]["items"]) {
+    named.insert(item["secret"].get<std::string>());
+  }
+  CHECK(named.size() == k_secrets);
+  // One new rk line for bob per secret, and one record write per secret.
+  std::size_t bob_lines = 0;
+  std::size_t records = 0;
+  for (const auto& write : entry["op"]["writes"]) {
+    const std::string path = write[0];
+    bob_lines += path.find(":rk:bob#") != std::string::npos ? 1 : 0;
+    records += path.rfind("s:", 0) == 0 ? 1 : 0;
+  }
+  CHECK(bob_lines == k_secrets);
+  CHECK(records == k_secrets);
+  for (int i = 0; i < k_secrets; i += 7) {
+    r = f.as("bob", {"get", "prod/s" + std::to_string(i), "--reveal"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.out == "value-" + std::to_string(i));
+  }
+  CHECK(f.as("bob", {"get", "staging/other", "--reveal"}).code == 4);
+  r = f.run({"verify"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+  auto before = vault_files(f);
+  CHECK(f.as("alice", {"share", "prod/*", "--with", "bob"}).code == 2);
+  CHECK(vault_files(f) == before);
+}
+
+// A key that fails on the second thread: alice shares prod/s39 with bob through a line she
+// forged (a random reader key sealed to him: no rule can see inside a sealed box), then makes bob
+// the owner of every secret; bob's bulk share reaches prod/s39's open on the worker thread (job
+// 33 of 40) and the commitment check refuses it there, with the same error as on one thread and
+// no operation written.
+TEST_CASE("v2 cli: a bulk share whose key fails on the second thread is refused, nothing written", "[cli][v2]")
+{
+  Fixture f;
+  team(f);
+  constexpr int k_secrets = 40;
+  add_numbered(f, k_secrets);
+  {
+    escrow::history::VaultSessionOptions o;
+    o.vault_path = f.vault();
+    o.state_home = f.dir() / "state";
+    o.clock = escrow::Clock::from_setting(f.env("ESCROW_NOW"));
+    o.lock_wait = std::chrono::seconds(5);
+    const std::string path = f.path("alice.id").string();
+    o.identity = [path] {
+      return escrow::open_identity(escrow::canonical::parse(escrow::test::slurp(path), path), nullptr, path);
+    };
+    escrow::history::VaultSession session =
+      escrow::history::VaultSession::open(std::move(o), escrow::history::Access::write);
+    const escrow::history::Secret& secret = *session.state().secret("prod/s39");
+    REQUIRE(secret.gens.size() == 1);
+    const auto& [gen, generation] = *secret.gens.begin();
+    const escrow::history::SecretRef ref{session.vault_id(), "prod/s39"};
+    escrow::history::ReaderKey forged;
+    forged.gen = static_cast<std::uint32_t>(gen);
+    forged.reader_key = escrow::crypto::random_secret(escrow::crypto::k_key_size);
+    forged.commit = generation.rk_commit; // what the state says; the sealed key does not match it
+    const escrow::history::Member* bob = session.state().member("bob");
+    escrow::history::Material material;
+    material.lines.push_back(
+      escrow::history::seal_reader_key(ref, forged, escrow::history::Recipient{"bob", bob->box_pk}));
+    escrow::history::ShareArgs args;
+    args.member = "bob";
+    escrow::history::ShareItem item;
+    item.secret = "prod/s39";
+    item.gens.insert(gen);
+    args.items.push_back(item);
+    session.submit(std::move(args), material);
+  }
+  Result r = f.as("alice", {"share", "prod/*", "--with", "bob"}); // the 39 others, honestly
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  for (int i = 0; i < k_secrets; ++i) {
+    r = f.as("alice", {"add", "prod/s" + std::to_string(i), "--update", "--owner", "bob"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+  }
+  const auto before = vault_files(f);
+  const std::size_t lines = journal(f).size();
+  r = f.as("bob", {"share", "prod/*", "--with", "carol"});
+  INFO(r.err);
+  CHECK(r.code == 3);
+  CHECK(r.err.find("prod/s39 generation") != std::string::npos);
+  CHECK(r.err.find("fails the reader key commitment (forged by a writer)") != std::string::npos);
+  const auto after = vault_files(f);
+  CHECK(after.at("escrow.vault") == before.at("escrow.vault"));
+  CHECK(after.at("escrow.keys") == before.at("escrow.keys"));
+  for (std::size_t i = lines; i < journal(f).size(); ++i) {
+    CHECK(!journal(f)[i].contains("op")); // at most a refusal event, never the operation
+  }
+  // Without the forged secret (bob shares the others one by one, for a control), carol reads them.
+  r = f.as("bob", {"share", "prod/s0", "--with", "carol"});
   INFO(r.err);
   CHECK(r.code == 0);
 }

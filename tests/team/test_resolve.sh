@@ -162,7 +162,7 @@ check "... naming it" -- contains "$ERR" "escrow resolve prod/api --current"
 check "... never 'not available'" -- lacks "$ERR" "not available"
 expect 2 "--current with a version that is not one of the race's" -- e alice resolve prod/api --current 0123456789abcdef
 check "... one line naming the file and both versions" -- one_error_line
-check "... (the file)" -- contains "$ERR" "escrow.journal: prod/api: 0123456789abcdef is not one of the two versions"
+check "... (the file)" -- contains "$ERR" "escrow.journal: prod/api: 0123456789abcdef is not one of the versions of its rotation race"
 expect 2 "--current on a secret without a race" -- e alice resolve prod/db --current "$THEIRS"
 check "... names the file" -- contains "$ERR" "escrow.journal: prod/db: no rotation race"
 expect 2 "--current on a secret that does not exist" -- e alice resolve prod/nope --current "$THEIRS"

@@ -131,6 +131,37 @@ TEST_CASE("history state: canonical secret record", "[history][state]")
   CHECK(more.find(R"("rotation":{"confirmed":["crm"],"kind":"rotate","rolling_back":false,)"
                   R"("since":"2026-12-01T14:00:00Z","started_by":"erin","vid":"00000000000000b2"})")
         != std::string::npos);
+
+  // The record hash of a Secret is computed from its canonical text without the DOM (and
+  // remembered): the same hash as the DOM's, whatever the record holds.
+  const auto same_hash = [](const Secret& x) {
+    const Secret fresh = x; // a copy starts with no remembered hash
+    const Hash direct = record_hash("s:prod/db", fresh);
+    CHECK(record_hash("s:prod/db", fresh) == direct); // remembered
+    return direct == record_hash("s:prod/db", to_json(x));
+  };
+  CHECK(same_hash(s));
+  s.escrow_only = true;
+  s.gens[2] = g;
+  s.gens[10] = g; // "10" sorts before "2" as a key
+  v.race_gen = g;
+  v.grants["dave"] = GrantKey{"r1", at("2026-12-01T13:00:00Z"), Hash{}};
+  s.versions["00000000000000b2"] = v;
+  s.purpose = "a \"quote\", a back\\slash, a tab\t, \x01 and \x1f, DEL \x7f, \u00e9\u00fc \u65e5\u672c";
+  s.due["access of \"x\" changed\n"] = at("2026-12-01T11:30:00Z");
+  r.approvals["carol"] = a;
+  CHECK(same_hash(s));
+  s.rotation.reset();
+  s.requests.clear();
+  s.versions.clear();
+  s.gens.clear();
+  s.due.clear();
+  s.connectors.clear();
+  CHECK(same_hash(s));
+  s.purpose = "not UTF-8 \xff";
+  const Secret invalid = s;
+  CHECK_THROWS_AS(record_hash("s:prod/db", invalid), Error); // as the DOM's dump refuses it
+  CHECK_THROWS_AS(record_hash("s:prod/db", to_json(invalid)), Error);
 }
 
 TEST_CASE("history state: record hashes and the digest", "[history][state]")

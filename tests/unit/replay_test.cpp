@@ -739,6 +739,42 @@ TEST_CASE("replay: verify_vault checks the head and keys files against the state
     CHECK(r.replay.findings[0].kind == FindingKind::key_line_unknown);
     CHECK(r.replay.findings[0].severity() == Severity::warning);
   }
+  SECTION("a key line an accepted operation wrote that the state no longer names: garbage")
+  {
+    // olive shares the secret with dave, then unshares it: dave's reader line stays in the file
+    // (as a writer killed before its removal leaves it), written by the share, named by nothing:
+    // a warning.
+    w.add_member("alice", "dave", {Role::requester}, {"prod"});
+    w.run("olive", ShareArgs{"dave", {ShareItem{k_db, {1}}}}, {rk(k_db, 1, "dave")});
+    w.run("olive", UnshareArgs{k_db, "dave"});
+    std::vector<SealedLine> all;
+    for (const auto& [logical, line] : made) {
+      all.push_back(line);
+    }
+    const KeysFile with_garbage = KeysFile::parse(serialize_keys(w.state.vault_id, all), "escrow.keys");
+    const std::string longer = journal_of(w.log);
+    const std::string longer_head = serialize_head_file(HeadFile{w.state.vault_id, w.heads, w.log.size()});
+    const VerifiedVault r = verify_vault(longer_head, longer, &with_garbage);
+    INFO(describe(r.replay));
+    CHECK(r.ok());
+    REQUIRE(r.replay.findings.size() == 1);
+    CHECK(r.replay.findings[0].kind == FindingKind::garbage_key_line);
+    CHECK(r.replay.findings[0].file == VaultFile::keys);
+    CHECK(r.replay.findings[0].reason.find(":rk:dave#") != std::string::npos);
+  }
+  SECTION("the same check on a replay made already (verify after a session's full replay)")
+  {
+    const HeadFile parsed = parse_head_file(head_text, "head");
+    ReplayOptions options;
+    options.head = &parsed;
+    const VerifiedVault r = verify_vault(parsed, journal, replay(journal, options), &keys);
+    CHECK(r.ok());
+    CHECK(r.key_lines == 3);
+    std::vector<SealedLine> fewer(lines.begin(), lines.end() - 1);
+    const KeysFile k = KeysFile::parse(serialize_keys(w.state.vault_id, fewer), "escrow.keys");
+    CHECK(only_error(verify_vault(parsed, journal, replay(journal, options), &k).replay).kind
+          == FindingKind::key_line_missing);
+  }
   SECTION("a key line of the same name with other bytes")
   {
     std::vector<SealedLine> other = lines;

@@ -4,14 +4,56 @@
 // when it is at a merge, voids operations of that merge, is signed by someone with the authority
 // (the author of a voided operation, or who could have done it) and leaves a merge that passes
 // the check; every forged variant is an error (exit 3 in verify).
+#include "foundation_support.hpp"
 #include "replay_support.hpp"
 
 #include <escrow/history/resolve.hpp>
 #include <escrow/history/vault_session.hpp>
 
 using namespace replay_test;
+using escrow::test::require_error;
 
 namespace {
+
+// The merge of `x` and `y` as the tests join them: both logs, both heads as the parents, a minute
+// after the later side.
+World merge_of(const World& x, const World& y)
+{
+  World j = x;
+  j.log = union_of(x.log, y.log);
+  j.now = std::max(x.now, y.now) + 60;
+  j.heads = {x.heads.at(0), y.heads.at(0)};
+  return j;
+}
+
+// The journal of that merge with a resolve entry by `actor` carrying `args`.
+std::string resolved_journal(const World& x, const World& y, const std::string& actor, ResolveArgs args)
+{
+  World j = merge_of(x, y);
+  j.log.push_back(j.entry(actor, std::move(args)));
+  return journal_of(j.log);
+}
+
+// Every conflict of the merge of `a` and `b` kept exposed (each listed as such), one choice at a
+// time since a choice can leave another, as `resolver` would: the choices once none is left,
+// none refused.
+ResolveArgs all_kept_exposed(const World& a, const World& b, const std::string& resolver)
+{
+  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
+  REQUIRE_FALSE(m.conflicts.empty());
+  CHECK(m.conflicts.front().suggestion == SuggestionKind::keep_exposed);
+  ResolveArgs choice = keep_exposed(m, 0);
+  for (std::size_t n = 0; n < 8; ++n) {
+    const MergeAnalysis step = analyse_choices(journal_of(a.log), journal_of(b.log), choice, resolver);
+    if (step.conflicts.empty()) {
+      CHECK(step.refusals.empty());
+      return choice;
+    }
+    choice = keep_exposed(step, 0);
+  }
+  FAIL("conflicts left after 8 choices");
+  return choice;
+}
 
 const std::string k_req = "0123456789abcdef";
 
@@ -43,10 +85,10 @@ struct Race
   // The union with a resolve entry by `actor` voiding `voids`, naming `parents` (default: both heads).
   std::string resolved(const std::string& actor, std::set<Hash> voids, std::optional<std::vector<Hash>> parents = {})
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = parents ? *parents : std::vector<Hash>{a.heads.at(0), b.heads.at(0)};
+    World j = merge_of(a, b);
+    if (parents) {
+      j.heads = *parents;
+    }
     j.log.push_back(j.entry(actor, ResolveArgs{std::move(voids), {}, {}}));
     return journal_of(j.log);
   }
@@ -123,12 +165,7 @@ TEST_CASE("resolve: keeping a side voids the other's operations and their closur
   }
   SECTION("a number out of range is a usage error")
   {
-    try {
-      (void)keep_side(m, 1, MergeSide::ours);
-      FAIL("no error");
-    } catch (const Error& error) {
-      CHECK(error.kind() == ErrorKind::usage);
-    }
+    (void)require_error(ErrorKind::usage, [&] { (void)keep_side(m, 1, MergeSide::ours); });
   }
 }
 
@@ -203,10 +240,7 @@ TEST_CASE("resolve: a resolve entry replayed at its merge point", "[history][res
     const Entry start = q.b.run("erin", RotateStartArgs{{next_version(q.b, k_v2)}},
                                 {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol")});
     q.denied = start;
-    World j = q.a;
-    j.log = union_of(q.a.log, q.b.log);
-    j.now = std::max(q.a.now, q.b.now) + 60;
-    j.heads = {q.a.heads.at(0), q.b.heads.at(0)};
+    World j = merge_of(q.a, q.b);
     j.log.push_back(j.entry("erin", ResolveArgs{{start.hash}, {}, {}}));
     const ReplayResult rr = replay(journal_of(j.log));
     CHECK(rr.has_errors());
@@ -270,12 +304,7 @@ struct RotationRace
   // The union with a resolve entry by `actor` carrying `args` at the merge of both heads.
   std::string resolved(const std::string& actor, ResolveArgs args) const
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = {a.heads.at(0), b.heads.at(0)};
-    j.log.push_back(j.entry(actor, std::move(args)));
-    return journal_of(j.log);
+    return resolved_journal(a, b, actor, std::move(args));
   }
 };
 
@@ -315,12 +344,7 @@ struct ExposedRotation
 
   std::string resolved(const std::string& actor, ResolveArgs args) const
   {
-    World j = a;
-    j.log = union_of(a.log, b.log);
-    j.now = std::max(a.now, b.now) + 60;
-    j.heads = {a.heads.at(0), b.heads.at(0)};
-    j.log.push_back(j.entry(actor, std::move(args)));
-    return journal_of(j.log);
+    return resolved_journal(a, b, actor, std::move(args));
   }
 };
 
@@ -373,13 +397,8 @@ TEST_CASE("resolve --current: a rotation race listed, chosen and checked", "[his
   }
   SECTION("keeping a side is refused: a rotation is never voided")
   {
-    try {
-      (void)keep_side(m, 0, MergeSide::ours);
-      FAIL("no error");
-    } catch (const Error& error) {
-      CHECK(error.kind() == ErrorKind::failed);
-      CHECK_THAT(std::string(error.what()), !Catch::Contains("not available"));
-    }
+    CHECK_THAT(require_error(ErrorKind::failed, [&] { (void)keep_side(m, 0, MergeSide::ours); }),
+               !Catch::Contains("not available"));
   }
 }
 
@@ -430,10 +449,8 @@ TEST_CASE("resolve --current: the resolve entry replayed", "[history][resolve]")
       }
       SECTION("the same merge sealed without a resolve entry is an unresolved conflict")
       {
-        World j = r.a;
-        j.log = union_of(r.a.log, r.b.log);
-        j.now = std::max(r.a.now, r.b.now) + 60;
-        j.log.push_back(event(j, "erin", EventKind::merge, {r.a.heads.at(0), r.b.heads.at(0)}));
+        World j = merge_of(r.a, r.b);
+        j.log.push_back(event(j, "erin", EventKind::merge, j.heads));
         const ReplayResult rr = replay(journal_of(j.log));
         CHECK(has_finding(rr, FindingKind::unresolved_conflict));
       }
@@ -523,24 +540,9 @@ TEST_CASE("resolve --keep-exposed: the removed member's own rotation (strong rem
   const Entry start = a.run("erin", RotateStartArgs{{i}}, {vline(k_db, k_v2), sh(k_db, k_v2, "bob"), sh(k_db, k_v2, "carol")});
   const Entry finish = a.run("erin", RotateFinishArgs{{FinishItem{k_db, k_v2}}});
   b.run("alice", MemberRemoveArgs{"erin"});
-  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
-  REQUIRE_FALSE(m.conflicts.empty());
-  CHECK(m.conflicts.front().suggestion == SuggestionKind::keep_exposed);
-  ResolveArgs choice = keep_exposed(m, 0);
-  for (std::size_t n = 1; n < m.conflicts.size(); ++n) {
-    const MergeAnalysis step = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "");
-    if (step.conflicts.empty()) {
-      break;
-    }
-    choice = keep_exposed(step, 0);
-  }
+  const ResolveArgs choice = all_kept_exposed(a, b, "");
   CHECK(choice.exposed == std::set<Hash>{start.hash, finish.hash});
-  World j = a;
-  j.log = union_of(a.log, b.log);
-  j.now = std::max(a.now, b.now) + 60;
-  j.heads = {a.heads.at(0), b.heads.at(0)};
-  j.log.push_back(j.entry("olive", choice));
-  const ReplayResult rr = replay(journal_of(j.log));
+  const ReplayResult rr = replay(resolved_journal(a, b, "olive", choice));
   INFO(describe(rr));
   REQUIRE(rr.ok());
   const Secret& s = *rr.state.secret(k_db);
@@ -576,10 +578,7 @@ TEST_CASE("resolve --current: a second race over a settled one replays the same 
   ib.dk_commit = commit("dk-v5");
   b2.run("olive", RotateStartArgs{{ib}}, {vline(k_db, k_v5), sh(k_db, k_v5, "bob"), sh(k_db, k_v5, "carol")});
   b2.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v5}}});
-  World m = a2;
-  m.log = union_of(a2.log, b2.log);
-  m.now = std::max(a2.now, b2.now) + 60;
-  m.heads = {a2.heads.at(0), b2.heads.at(0)};
+  World m = merge_of(a2, b2);
   m.log.push_back(m.entry("erin", race_choice(k_v4, k_v5, 5)));
   const std::string second = journal_of(m.log);
   REQUIRE(second.compare(0, first.size(), first) == 0);
@@ -617,10 +616,7 @@ TEST_CASE("resolve --current: unsharing takes the member's key of the race's own
   };
   rotate(a, "erin", k_v2, "rk-a");
   rotate(b, "olive", k_v3, "rk-b");
-  World j = a;
-  j.log = union_of(a.log, b.log);
-  j.now = std::max(a.now, b.now) + 60;
-  j.heads = {a.heads.at(0), b.heads.at(0)};
+  World j = merge_of(a, b);
   j.log.push_back(j.entry("erin", race_choice(k_v2, k_v3, 3)));
   const ReplayResult settled = replay(journal_of(j.log));
   INFO(describe(settled));
@@ -682,4 +678,569 @@ TEST_CASE("resolve --current: new work merged with a settled race the other side
   INFO(describe(rk_));
   REQUIRE(rk_.ok());
   CHECK(rk_.state.digest() == rr.state.digest());
+}
+
+namespace {
+
+// A rotation race in which each side rotated prod/db more than once since the common history
+// (vault-2-merge.md §5 "As built"): ours (a) erin rotates to k_a2 then k_a3; theirs (b) olive
+// rotates to k_b2, then (`twice_b`) to k_b3; every rotation finished. With `new_generation` each
+// rotation starts its own generation (2, then 3) with its own reader key, as the engine does.
+const std::string k_a2 = "00000000000000a2";
+const std::string k_a3 = "00000000000000a3";
+const std::string k_b2 = "00000000000000b2";
+const std::string k_b3 = "00000000000000b3";
+
+struct MultiRace
+{
+  World base;
+  World a;
+  World b;
+  std::vector<Entry> rotations_a;
+  std::vector<Entry> rotations_b;
+
+  MultiRace(bool new_generation, bool twice_b)
+  {
+    base = team();
+    a = base;
+    b = base;
+    b.now += 30;
+    b.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+    rotate(a, "erin", k_a2, "rk-a2", new_generation, rotations_a);
+    rotate(a, "erin", k_a3, "rk-a3", new_generation, rotations_a);
+    rotate(b, "olive", k_b2, "rk-b2", new_generation, rotations_b);
+    if (twice_b) {
+      rotate(b, "olive", k_b3, "rk-b3", new_generation, rotations_b);
+    }
+  }
+
+  static void rotate(World& w, const std::string& actor, const std::string& vid, const std::string& rk_label,
+                     bool new_generation, std::vector<Entry>& made)
+  {
+    RotateItem i = next_version(w, vid);
+    i.dk_commit = commit("dk-" + vid);
+    std::vector<KeyLine> lines{vline(k_db, vid), sh(k_db, vid, "bob"), sh(k_db, vid, "carol")};
+    if (new_generation) {
+      i.gen = w.state.secret(k_db)->current_gen() + 1;
+      i.new_gen_rk_commit = commit(rk_label);
+      lines.push_back(rk(k_db, i.gen, "erin"));
+      lines.push_back(rk(k_db, i.gen, "olive"));
+    }
+    made.push_back(w.run(actor, RotateStartArgs{{i}}, lines));
+    made.push_back(w.run(actor, RotateFinishArgs{{FinishItem{k_db, vid}}}));
+  }
+
+  MergeAnalysis analysis(const ResolveArgs& choices = {}, const std::string& resolver = "") const
+  {
+    return analyse_choices(journal_of(a.log), journal_of(b.log), choices, resolver);
+  }
+
+  World joined() const
+  {
+    return merge_of(a, b);
+  }
+
+  std::string resolved(const std::string& actor, ResolveArgs args) const
+  {
+    return resolved_journal(a, b, actor, std::move(args));
+  }
+};
+
+ResolveArgs multi_choice(std::string current, std::map<std::string, std::int64_t> renumber)
+{
+  ResolveArgs args;
+  args.rotations.push_back(RaceResolution{k_db, std::move(current), std::move(renumber)});
+  return args;
+}
+
+} // namespace
+
+TEST_CASE("resolve --current: a race in which both sides rotated more than once", "[history][resolve][merge]")
+{
+  const MultiRace r(false, true);
+  const MergeAnalysis m = r.analysis();
+  INFO(m.conflicts.size());
+  REQUIRE(m.conflicts.size() == 1); // one conflict per race, however many rotations
+  const MergeConflict& c = m.conflicts.front();
+  CHECK(c.suggestion == SuggestionKind::rotation_race);
+  CHECK(c.secret == k_db);
+  REQUIRE(c.race.size() == 4);
+  CHECK(c.race[0].vid == k_a2);
+  CHECK(c.race[1].vid == k_a3);
+  CHECK(c.race[2].vid == k_b2);
+  CHECK(c.race[3].vid == k_b3);
+  CHECK(c.race[1].v == 3);
+  CHECK(c.race[2].side == MergeSide::theirs);
+  for (const RaceVersion& v : c.race) {
+    CHECK(v.ended);
+  }
+  CHECK(c.current == k_b3); // finished most recently (theirs, 30 s later)
+
+  SECTION("theirs' first version chosen: ours' versions renumbered after theirs, in ours' order")
+  {
+    const ResolveArgs choice = choose_current(m, k_db, k_b2);
+    REQUIRE(choice.rotations.size() == 1);
+    CHECK(choice.rotations[0].current == k_b2);
+    CHECK(choice.rotations[0].renumber == std::map<std::string, std::int64_t>{{k_a2, 4}, {k_a3, 5}});
+    const MergeAnalysis after = r.analysis(choice, "erin");
+    CHECK(after.conflicts.empty());
+    CHECK(after.refusals.empty());
+    const MergeAnalysis dave = r.analysis(choice, "dave");
+    REQUIRE_FALSE(dave.refusals.empty());
+    CHECK_THAT(dave.refusals.front(), Catch::Contains("dave may not settle the rotation race of prod/db"));
+  }
+  SECTION("ours' first version chosen: theirs renumbered")
+  {
+    const ResolveArgs choice = choose_current(m, k_db, k_a2);
+    CHECK(choice.rotations[0].renumber == std::map<std::string, std::int64_t>{{k_b2, 4}, {k_b3, 5}});
+    CHECK(r.analysis(choice, "olive").conflicts.empty());
+  }
+  SECTION("a version that is not the race's, a rotation voided: refused")
+  {
+    CHECK_THAT(require_error(ErrorKind::usage, [&] { (void)choose_current(m, k_db, k_v1); }),
+               Catch::Contains("is not one of the versions of its rotation race"));
+    (void)require_error(ErrorKind::failed, [&] { (void)keep_side(m, 0, MergeSide::theirs); });
+  }
+}
+
+TEST_CASE("resolve --current: a multi-rotation race replayed, re-applied, and forged", "[history][resolve][merge]")
+{
+  for (const bool new_generation : {false, true}) {
+    DYNAMIC_SECTION((new_generation ? "a generation per rotation" : "one generation"))
+    {
+      const MultiRace r(new_generation, true);
+      SECTION("every version either side made stays with its lines; theirs' first chosen")
+      {
+        const std::string text = r.resolved("erin", multi_choice(k_b2, {{k_a2, 4}, {k_a3, 5}}));
+        const ReplayResult rr = replay(text);
+        INFO(describe(rr));
+        REQUIRE(rr.ok());
+        const Secret& s = *rr.state.secret(k_db);
+        for (const std::string& vid : {k_a2, k_a3, k_b2, k_b3}) {
+          REQUIRE(s.find(vid) != nullptr);
+          const Generation* g = s.generation_of(*s.find(vid));
+          REQUIRE(g != nullptr);
+          CHECK(g->holders.count("olive") == 1);
+        }
+        CHECK(s.find(k_b2)->v == 2);
+        CHECK(s.find(k_b3)->v == 3);
+        CHECK(s.find(k_a2)->v == 4);
+        CHECK(s.find(k_a3)->v == 5);
+        CHECK(s.find(k_b2)->state == VersionState::previous); // chosen: re-applied next
+        CHECK(s.find(k_a3)->state == VersionState::current);  // ours' current, until the re-apply
+        CHECK(s.find(k_b3)->state == VersionState::previous);
+        CHECK(s.find(k_a2)->state == VersionState::previous);
+        CHECK(s.due.count("rotation race resolved: the connectors may hold either version") == 1);
+        if (new_generation) {
+          CHECK(s.gens.at(2).rk_commit == commit("rk-b2"));
+          CHECK(s.gens.at(3).rk_commit == commit("rk-b3"));
+          REQUIRE(s.find(k_a2)->race_gen.has_value());
+          CHECK(s.find(k_a2)->race_gen->rk_commit == commit("rk-a2"));
+          REQUIRE(s.find(k_a3)->race_gen.has_value());
+          CHECK(s.find(k_a3)->race_gen->rk_commit == commit("rk-a3"));
+        }
+        const std::set<std::string> keys = referenced_line_keys(rr.state);
+        for (const std::string& vid : {k_a2, k_a3}) {
+          CHECK(keys.count(line_key(vline(k_db, vid), fake_k(vline(k_db, vid)))) == 1);
+        }
+        for (const std::string& vid : {k_b2, k_b3}) {
+          CHECK(keys.count(line_key(vline(k_db, vid), fake_k(vline(k_db, vid), 1))) == 1);
+        }
+        // The re-apply (a rollback to the chosen version) is valid on top of it.
+        World j = r.joined();
+        j.log.push_back(j.entry("erin", multi_choice(k_b2, {{k_a2, 4}, {k_a3, 5}})));
+        j.state = rr.state;
+        j.heads = {j.log.back().hash};
+        j.now += 60;
+        j.run("erin", RotateStartArgs{{rollback_item(k_b2)}});
+        j.run("erin", RotateFinishArgs{{FinishItem{k_db, k_b2}}});
+        const ReplayResult after = replay(journal_of(j.log));
+        INFO(describe(after));
+        REQUIRE(after.ok());
+        const Secret& t = *after.state.secret(k_db);
+        CHECK(t.find(k_b2)->state == VersionState::current);
+        CHECK(t.find(k_a3)->state == VersionState::previous);
+        CHECK(t.due.empty());
+      }
+      SECTION("forged: by a member who may not rotate prod/db")
+      {
+        const ReplayResult rr = replay(r.resolved("dave", multi_choice(k_b2, {{k_a2, 4}, {k_a3, 5}})));
+        CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+      }
+      SECTION("forged: only the last version renumbered")
+      {
+        const ReplayResult rr = replay(r.resolved("erin", multi_choice(k_b2, {{k_a3, 4}})));
+        CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+      }
+      SECTION("forged: renumbered out of their side's order")
+      {
+        const ReplayResult rr = replay(r.resolved("erin", multi_choice(k_b2, {{k_a2, 5}, {k_a3, 4}})));
+        CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+      }
+      SECTION("forged: a chosen side's version renumbered too")
+      {
+        const ReplayResult rr = replay(r.resolved("erin", multi_choice(k_b2, {{k_a2, 4}, {k_a3, 5}, {k_b3, 6}})));
+        CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+      }
+      SECTION("forged: a current version that is not the race's")
+      {
+        const ReplayResult rr = replay(r.resolved("erin", multi_choice(k_v1, {{k_a2, 4}, {k_a3, 5}})));
+        CHECK(has_finding(rr, FindingKind::unauthorised_operation));
+      }
+    }
+  }
+}
+
+TEST_CASE("resolve --current: ours rotated twice, theirs once", "[history][resolve][merge]")
+{
+  const MultiRace r(true, false);
+  const MergeAnalysis m = r.analysis();
+  REQUIRE(m.conflicts.size() == 1);
+  REQUIRE(m.conflicts.front().race.size() == 3);
+  const ResolveArgs choice = choose_current(m, k_db, k_a2); // ours' first: theirs' one version renumbered
+  CHECK(choice.rotations[0].renumber == std::map<std::string, std::int64_t>{{k_b2, 4}});
+  const ReplayResult rr = replay(r.resolved("erin", choice));
+  INFO(describe(rr));
+  REQUIRE(rr.ok());
+  const Secret& s = *rr.state.secret(k_db);
+  CHECK(s.find(k_b2)->state == VersionState::current);
+  CHECK(s.find(k_b2)->v == 4);
+  REQUIRE(s.find(k_b2)->race_gen.has_value()); // generation 2 is ours' a2's
+  CHECK(s.find(k_b2)->race_gen->rk_commit == commit("rk-b2"));
+  CHECK(s.find(k_a2)->state == VersionState::previous);
+  CHECK(s.find(k_a3)->state == VersionState::previous);
+}
+
+TEST_CASE("resolve --keep-exposed: a side that rotated twice, sealed to a member removed concurrently",
+          "[history][resolve][merge]")
+{
+  World base = team();
+  World a = base;
+  World b = base;
+  b.now += 30;
+  std::vector<Entry> made;
+  MultiRace::rotate(a, "olive", k_a2, "rk-a2", true, made);
+  MultiRace::rotate(a, "olive", k_a3, "rk-a3", true, made);
+  b.run("alice", MemberRemoveArgs{"erin"});
+  const ResolveArgs choice = all_kept_exposed(a, b, "olive");
+  CHECK(choice.exposed == std::set<Hash>{made[0].hash, made[1].hash, made[2].hash, made[3].hash});
+  World j = merge_of(a, b);
+  j.log.push_back(j.entry("olive", choice));
+  const ReplayResult rr = replay(journal_of(j.log));
+  INFO(describe(rr));
+  REQUIRE(rr.ok());
+  const Secret& s = *rr.state.secret(k_db);
+  CHECK(s.find(k_a3)->state == VersionState::current);
+  CHECK(s.find(k_a2)->state == VersionState::previous);
+  CHECK(s.due.count("exposed to erin by a concurrent rotation") == 1);
+  // Forged: kept exposed by a member who may not rotate prod/db.
+  World f = merge_of(a, b);
+  f.now = j.now;
+  f.log.push_back(f.entry("carol", choice));
+  CHECK(has_finding(replay(journal_of(f.log)), FindingKind::unauthorised_operation));
+}
+
+namespace {
+
+// Two resolutions made apart (vault-2-merge.md §5 "As built"): a rotation race settled on one
+// line of history and another settlement on another, then the two lines merged.
+const std::string k_cache = "prod/cache";
+
+RotateItem rotation_of(const World& w, const std::string& secret, const std::string& vid)
+{
+  const Secret& s = *w.state.secret(secret);
+  RotateItem item;
+  item.kind = RotationKind::rotate;
+  item.secret = secret;
+  item.vid = vid;
+  item.v = s.max_v() + 1;
+  item.gen = s.current_gen();
+  item.dk_commit = commit("dk-" + vid);
+  item.custodians = s.custodians;
+  item.threshold = s.threshold;
+  item.why = "scheduled";
+  return item;
+}
+
+void rotate_once(World& w, const std::string& actor, const std::string& secret, const std::string& vid)
+{
+  w.run(actor, RotateStartArgs{{rotation_of(w, secret, vid)}},
+        {vline(secret, vid), sh(secret, vid, "bob"), sh(secret, vid, "carol")});
+  w.run(actor, RotateFinishArgs{{FinishItem{secret, vid}}});
+}
+
+// p and q joined with a resolve entry by `actor` settling `secret`'s race with `chosen` current
+// (`other` renumbered `renumbered`), then (`reapply`) the re-apply: a rollback to `chosen`.
+World settled(const World& p, const World& q, const std::string& actor, const std::string& secret,
+              const std::string& chosen, const std::string& other, std::int64_t renumbered, bool reapply)
+{
+  World j = merge_of(p, q);
+  const Entry r = j.entry(actor, ResolveArgs{{}, {}, {RaceResolution{secret, chosen, {{other, renumbered}}}}});
+  j.log.push_back(r);
+  const ReplayResult rr = replay(journal_of(j.log));
+  INFO(describe(rr));
+  REQUIRE(rr.ok());
+  j.state = rr.state;
+  j.heads = {r.hash};
+  j.now += 60;
+  if (reapply) {
+    RotateItem back;
+    back.kind = RotationKind::rollback;
+    back.secret = secret;
+    back.vid = chosen;
+    j.run(actor, RotateStartArgs{{back}});
+    j.run(actor, RotateFinishArgs{{FinishItem{secret, chosen}}});
+  }
+  return j;
+}
+
+World with_cache()
+{
+  World w = team();
+  w.run("alice", db_args(k_cache, "00000000000000f1"), db_lines(k_cache, "00000000000000f1"), std::string("cache"));
+  return w;
+}
+
+// The union of two lines of history sealed by a merge event (what sync writes).
+std::string sealed_union(const World& p, const World& q)
+{
+  World m = merge_of(p, q);
+  m.log.push_back(event(m, "alice", EventKind::merge, m.heads));
+  return journal_of(m.log);
+}
+
+// The sealed union of `x` and `y` replayed in both orders: each accepted, and to the same state;
+// returns the first.
+ReplayResult sealed_both_orders(const World& x, const World& y)
+{
+  ReplayResult xy = replay(sealed_union(x, y));
+  INFO(describe(xy));
+  REQUIRE(xy.ok());
+  const ReplayResult yx = replay(sealed_union(y, x));
+  INFO(describe(yx));
+  REQUIRE(yx.ok());
+  CHECK(xy.state.digest() == yx.state.digest());
+  return xy;
+}
+
+} // namespace
+
+TEST_CASE("resolve: two settlements of different secrets made apart merge with both", "[history][resolve][merge]")
+{
+  const World base = with_cache();
+  World a1 = base;
+  World a2 = base;
+  World b1 = base;
+  World b2 = base;
+  a2.now += 30;
+  b1.now += 300;
+  b2.now += 330;
+  a2.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+  b2.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+  rotate_once(a1, "erin", k_db, "00000000000000d1");
+  rotate_once(a2, "olive", k_db, "00000000000000d2");
+  rotate_once(b1, "erin", k_cache, "00000000000000e1");
+  rotate_once(b2, "olive", k_cache, "00000000000000e2");
+  const World a = settled(a1, a2, "erin", k_db, "00000000000000d1", "00000000000000d2", 3, true);
+  const World b = settled(b1, b2, "olive", k_cache, "00000000000000e2", "00000000000000e1", 3, true);
+
+  const ReplayResult ab = sealed_both_orders(a, b); // the other way round: the same state
+  const Secret& db = *ab.state.secret(k_db);
+  const Secret& cache = *ab.state.secret(k_cache);
+  CHECK(db.find("00000000000000d1")->state == VersionState::current); // each re-apply stands
+  CHECK(db.find("00000000000000d2")->v == 3);
+  CHECK(cache.find("00000000000000e2")->state == VersionState::current);
+  CHECK(cache.find("00000000000000e1")->v == 3);
+  CHECK(db.due.empty());
+  CHECK(cache.due.empty());
+  // escrow resolve sees no conflict in the unsealed merge.
+  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
+  CHECK(m.conflicts.empty());
+
+  SECTION("new work on top of both, merged with a side that has only one of them")
+  {
+    World c = merge_of(a, b);
+    const Entry seal = event(c, "alice", EventKind::merge, c.heads);
+    c.log.push_back(seal);
+    c.state = ab.state;
+    c.heads = {seal.hash};
+    c.add_member("alice", "zoe", {Role::requester}, {"prod"});
+    World d = b;
+    d.now = c.now + 30;
+    d.add_member("alice", "yves", {Role::requester}, {"prod"});
+    const ReplayResult cd = replay(sealed_union(c, d));
+    INFO(describe(cd));
+    REQUIRE(cd.ok());
+    CHECK(cd.state.member("zoe") != nullptr);
+    CHECK(cd.state.member("yves") != nullptr);
+    CHECK(cd.state.secret(k_db)->find("00000000000000d1")->state == VersionState::current);
+  }
+}
+
+TEST_CASE("resolve: the same race settled the same way on both sides merges", "[history][resolve][merge]")
+{
+  const RotationRace r(true);
+  // ours settles it (k_v2 current), theirs settles it the same way a minute later, apart.
+  World a = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, false);
+  World b = settled(r.b, r.a, "olive", k_db, k_v2, k_v3, 3, false);
+  const ReplayResult ab = sealed_both_orders(a, b);
+  const Secret& s = *ab.state.secret(k_db);
+  CHECK(s.find(k_v3)->state == VersionState::current);
+  CHECK(s.find(k_v2)->state == VersionState::previous);
+
+  SECTION("each clone also re-applied it: the second identical re-apply is the first again")
+  {
+    const World ra = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, true);
+    World rb = settled(r.b, r.a, "olive", k_db, k_v2, k_v3, 3, true);
+    const ReplayResult xy = sealed_both_orders(ra, rb);
+    CHECK(xy.state.secret(k_db)->find(k_v2)->state == VersionState::current);
+    CHECK(xy.state.secret(k_db)->due.empty());
+    CHECK(analyse_merge(journal_of(ra.log), journal_of(rb.log), {}, "").conflicts.empty());
+  }
+  SECTION("one clone's re-apply failed: the two re-applies do not commute (listed)")
+  {
+    const World ra = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, true);
+    World rb = settled(r.b, r.a, "olive", k_db, k_v2, k_v3, 3, false);
+    RotateItem back;
+    back.kind = RotationKind::rollback;
+    back.secret = k_db;
+    back.vid = k_v2;
+    rb.run("olive", RotateStartArgs{{back}});
+    rb.run("olive", RotateFailArgs{{FailItem{k_db, k_v2, FailResult::rolled_back}}});
+    CHECK_FALSE(analyse_merge(journal_of(ra.log), journal_of(rb.log), {}, "").conflicts.empty());
+  }
+}
+
+TEST_CASE("resolve --current: the same race settled differently apart, then chosen", "[history][resolve][merge]")
+{
+  const RotationRace r(false);
+  // ours chose k_v2 and re-applied it; theirs chose k_v3 and re-applied it: a connector may hold either.
+  const World a = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, true);
+  World b = settled(r.b, r.a, "olive", k_db, k_v3, k_v2, 3, true);
+  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
+  REQUIRE_FALSE(m.conflicts.empty());
+  const auto race = std::find_if(m.conflicts.begin(), m.conflicts.end(),
+                                 [](const MergeConflict& c) { return c.why.find("settled differently") != std::string::npos; });
+  REQUIRE(race != m.conflicts.end());
+  CHECK(race->suggestion == SuggestionKind::rotation_race);
+  CHECK(race->secret == k_db);
+  REQUIRE(race->race.size() == 2);
+  CHECK(race->race[0].vid == k_v2);
+  CHECK(race->race[1].vid == k_v3);
+  CHECK((race->current == k_v2 || race->current == k_v3)); // the settlement made last (here: at once)
+  CHECK_THROWS_AS(keep_side(m, static_cast<std::size_t>(race - m.conflicts.begin()), MergeSide::ours), Error);
+
+  SECTION("sealed without a choice: an unresolved conflict")
+  {
+    CHECK(has_finding(replay(sealed_union(a, b)), FindingKind::unresolved_conflict));
+  }
+  for (const std::string& chosen : {k_v2, k_v3}) {
+    DYNAMIC_SECTION("chosen " << chosen)
+    {
+      const ResolveArgs choice = choose_current(m, k_db, chosen);
+      REQUIRE(choice.rotations.size() == 1);
+      CHECK(choice.rotations[0].renumber.empty());
+      const MergeAnalysis after = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "erin");
+      CHECK(after.conflicts.empty());
+      CHECK(after.refusals.empty());
+      const MergeAnalysis dave = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "dave");
+      CHECK_FALSE(dave.refusals.empty());
+
+      World j = merge_of(a, b);
+      const Entry resolve = j.entry("erin", choice);
+      j.log.push_back(resolve);
+      const ReplayResult rr = replay(journal_of(j.log));
+      INFO(describe(rr));
+      REQUIRE(rr.ok());
+      const Secret& s = *rr.state.secret(k_db);
+      const std::string other = chosen == k_v2 ? k_v3 : k_v2;
+      CHECK(s.find(chosen)->state == VersionState::previous); // re-applied next
+      CHECK(s.find(other)->state == VersionState::current);
+      CHECK(s.due.count("rotation race resolved: the connectors may hold either version") == 1);
+      // The command's re-apply on top.
+      j.state = rr.state;
+      j.heads = {resolve.hash};
+      j.now += 60;
+      RotateItem back;
+      back.kind = RotationKind::rollback;
+      back.secret = k_db;
+      back.vid = chosen;
+      j.run("erin", RotateStartArgs{{back}});
+      j.run("erin", RotateFinishArgs{{FinishItem{k_db, chosen}}});
+      const ReplayResult done = replay(journal_of(j.log));
+      INFO(describe(done));
+      REQUIRE(done.ok());
+      CHECK(done.state.secret(k_db)->find(chosen)->state == VersionState::current);
+    }
+  }
+  SECTION("forged: by a member who may not rotate, a version neither chose, a renumbering")
+  {
+    const auto forged = [&](const std::string& actor, RaceResolution res) {
+      World j = merge_of(a, b);
+      j.log.push_back(j.entry(actor, ResolveArgs{{}, {}, {std::move(res)}}));
+      return replay(journal_of(j.log));
+    };
+    CHECK(has_finding(forged("dave", RaceResolution{k_db, k_v3, {}}), FindingKind::unauthorised_operation));
+    CHECK(has_finding(forged("erin", RaceResolution{k_db, k_v1, {}}), FindingKind::unauthorised_operation));
+    CHECK(has_finding(forged("erin", RaceResolution{k_db, k_v3, {{k_v2, 4}}}), FindingKind::unauthorised_operation));
+  }
+}
+
+TEST_CASE("share: a reader gets the kept race version's own generation", "[history][resolve][merge]")
+{
+  // After the race, generation 2 is two keys: gens[2] (k_v2's side) and k_v3's race_gen. A key
+  // line names the number only, so a share hands over the secret's own generation 2 first and
+  // the race's in a second entry (race_gen.hpp).
+  const RotationRace r(true);
+  World j = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, false);
+  {
+    const Secret& s = *j.state.secret(k_db);
+    REQUIRE(s.find(k_v3)->race_gen.has_value());
+    CHECK_FALSE(can_read(j.state, "dave", s, k_v3, j.now));
+  }
+  const auto variant = [](int n) { return [n](const KeyLine& line) { return fake_k(line, n); }; };
+  j.key_hash = variant(10);
+  j.run("olive", ShareArgs{"dave", {ShareItem{k_db, {1, 2}}}}, {rk(k_db, 1, "dave"), rk(k_db, 2, "dave")});
+  {
+    const Secret& s = *j.state.secret(k_db);
+    CHECK(s.gens.at(2).holders.at("dave") == fake_k(rk(k_db, 2, "dave"), 10));
+    CHECK(s.find(k_v3)->race_gen->holders.count("dave") == 0);
+    CHECK(can_read(j.state, "dave", s, k_v2, j.now));
+    CHECK_FALSE(can_read(j.state, "dave", s, k_v3, j.now));
+  }
+  SECTION("the second line of generation 2 is the race's: dave reads every version")
+  {
+    j.key_hash = variant(11);
+    j.run("olive", ShareArgs{"dave", {ShareItem{k_db, {2}}}}, {rk(k_db, 2, "dave")});
+    const Secret& s = *j.state.secret(k_db);
+    CHECK(s.find(k_v3)->race_gen->holders.at("dave") == fake_k(rk(k_db, 2, "dave"), 11));
+    CHECK(s.find(k_v3)->race_gen->ever.count("dave") == 1);
+    CHECK(s.gens.at(2).holders.at("dave") == fake_k(rk(k_db, 2, "dave"), 10));
+    for (const std::string& vid : {k_v1, k_v2, k_v3}) {
+      CHECK(can_read(j.state, "dave", s, vid, j.now));
+    }
+    CHECK(referenced_line_keys(j.state).count(line_key(rk(k_db, 2, "dave"), fake_k(rk(k_db, 2, "dave"), 11))) == 1);
+    const ReplayResult rr = replay(journal_of(j.log));
+    INFO(describe(rr));
+    REQUIRE(rr.ok());
+    CHECK(rr.state.digest() == j.state.digest());
+    // A third line of generation 2: dave holds both keys of that number.
+    j.key_hash = variant(12);
+    const Verdict third = j.judge(j.entry("olive", ShareArgs{"dave", {ShareItem{k_db, {2}}}}, {rk(k_db, 2, "dave")}));
+    REQUIRE(third.has_value());
+    CHECK_THAT(third->reason, Catch::Contains("dave reads prod/db already"));
+    // Unsharing takes both lines.
+    j.run("olive", UnshareArgs{k_db, "dave"});
+    const Secret& t = *j.state.secret(k_db);
+    CHECK(t.find(k_v3)->race_gen->holders.count("dave") == 0);
+    CHECK(t.gens.at(2).holders.count("dave") == 0);
+  }
+  SECTION("refused: by someone who does not own it, and forged in the replay (exit 3)")
+  {
+    j.key_hash = variant(11);
+    const Entry forged = j.entry("erin", ShareArgs{"dave", {ShareItem{k_db, {2}}}}, {rk(k_db, 2, "dave")});
+    REQUIRE(j.judge(forged).has_value());
+    j.log.push_back(forged);
+    CHECK(has_finding(replay(journal_of(j.log)), FindingKind::unauthorised_operation));
+  }
 }

@@ -6,6 +6,8 @@
 #include <escrow/crypto.hpp>
 #include <escrow/history/cache.hpp>
 #include <escrow/history/labels.hpp>
+#include <escrow/history/listing.hpp>
+#include <escrow/history/secrets.hpp>
 #include <escrow/history/replay.hpp>
 #include <escrow/history/store.hpp>
 
@@ -373,18 +375,26 @@ TEST_CASE("v2 open: the fast path gives the state the slow path gives", "[v2][se
   VaultSession fast = VaultSession::open(f.options(""), Access::read);
   CHECK(fast.fast_path());
   CHECK(fast.state().member("dave") != nullptr);
-  const auto cache_after_fast = f.cache_files();
+  // The keys-clean hint is not what was verified: only a full replay (records all in memory) or
+  // a write knows the keys file holds exactly what the state references, so the two paths may
+  // differ in it alone.
+  const auto verified_files = [&f] {
+    auto files = f.cache_files();
+    std::erase_if(files, [](const auto& file) { return file.first.find("keys-clean") != std::string::npos; });
+    return files;
+  };
+  const auto cache_after_fast = verified_files();
   fs::remove_all(f.state_home);
   VaultSession slow = VaultSession::open(f.options(""), Access::read);
   CHECK_FALSE(slow.fast_path());
   CHECK(fast.state().digest() == slow.state().digest());
   CHECK(fast.heads() == slow.heads());
   // Both leave the same cache.
-  CHECK(f.cache_files() == cache_after_fast);
+  CHECK(verified_files() == cache_after_fast);
   // Nothing new: nothing rewritten.
   VaultSession again = VaultSession::open(f.options(""), Access::read);
   CHECK(again.fast_path());
-  CHECK(f.cache_files() == cache_after_fast);
+  CHECK(verified_files() == cache_after_fast);
 }
 
 TEST_CASE("v2 open: a forged tail entry is refused on the fast path and the cache does not move", "[v2][session][cache]")
@@ -590,7 +600,9 @@ TEST_CASE("v2 cache: a damaged place is an error naming its file", "[v2][cache]"
   {
     const fs::path snap = snapshot_of(place);
     std::string text = slurp(snap);
-    const std::size_t at = text.rfind("\"prod\"");
+    // The last record (the listing section follows the records: escrow-state/4).
+    const std::size_t listing = Json::parse(text.substr(0, text.find('\n'))).at("listing").at("size").get<std::size_t>();
+    const std::size_t at = text.rfind("\"prod\"", text.size() - listing);
     REQUIRE(at != std::string::npos);
     text.replace(at, 6, "\"test\"");
     spit(snap, text);
@@ -683,8 +695,9 @@ TEST_CASE("v2 cache: an open reads only the records the command looks up", "[v2]
   VaultSession s = VaultSession::open(f.options(""), Access::read);
   REQUIRE(s.fast_path());
   CHECK(s.state().secrets.pending_count() == 2);
-  // One member read: the author of the last verified line, whose signature the fast path checks.
-  CHECK(s.state().members.pending_count() == 1);
+  // No member read: the fast path finds the last verified line unchanged by its hash, without
+  // checking its author's signature again.
+  CHECK(s.state().members.pending_count() == s.state().members.names().size());
   // The digest from the index alone, and the same as the replay's.
   CHECK(s.state().digest() == slow.state().digest());
   CHECK(s.state().secrets.pending_count() == 2);
@@ -711,13 +724,27 @@ TEST_CASE("v2 cache: an open reads only the records the command looks up", "[v2]
   CHECK(s.state().digest() == slow.state().digest());
 }
 
-TEST_CASE("v2 cache: a reader's event appends one log line without reading the log", "[v2][cache]")
+namespace {
+
+// verified.json's log: (count, lines held in its tail).
+std::pair<std::uint64_t, std::size_t> log_of(const fs::path& place)
+{
+  const canonical::Json json = canonical::Json::parse(slurp(place / "verified.json"));
+  const canonical::Json& log = json.at("log");
+  return {log.at("count").get<std::uint64_t>(), log.contains("tail") ? log.at("tail").size() : 0};
+}
+
+} // namespace
+
+TEST_CASE("v2 cache: a reader's event adds one log line to verified.json, without reading the log or writing entries.log", "[v2][cache]")
 {
   Fixture f;
   team_with_secrets(f);
   VaultSession first = VaultSession::open(f.options(""), Access::read);
   const fs::path place = first.cache_place();
   const std::string log_before = slurp(place / "entries.log");
+  const auto [count_before, tail_before] = log_of(place);
+  CHECK(tail_before == 0);
   {
     VaultSession s = VaultSession::open(f.options(), Access::read);
     REQUIRE(s.fast_path());
@@ -725,9 +752,8 @@ TEST_CASE("v2 cache: a reader's event appends one log line without reading the l
     // The secrets were never read: the save named the state by the digest it loaded.
     CHECK(s.state().secrets.pending_count() == 2);
   }
-  const std::string log_after = slurp(place / "entries.log");
-  CHECK(log_after.substr(0, log_before.size()) == log_before);
-  CHECK(line_count(log_after) == line_count(log_before) + 1);
+  CHECK(slurp(place / "entries.log") == log_before);
+  CHECK(log_of(place) == std::pair<std::uint64_t, std::size_t>{count_before + 1, 1});
   // Two sessions from the same cache each record an event: the second finds the place changed
   // since it loaded and leaves the first one's save; the next open continues from it.
   {
@@ -736,16 +762,94 @@ TEST_CASE("v2 cache: a reader's event appends one log line without reading the l
     a.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}});
     b.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/api"}});
   }
-  CHECK(line_count(slurp(place / "entries.log")) == line_count(log_before) + 2);
+  CHECK(log_of(place) == std::pair<std::uint64_t, std::size_t>{count_before + 2, 2});
   VaultSession next = VaultSession::open(f.options(""), Access::read);
   CHECK(next.fast_path());
-  CHECK(line_count(slurp(place / "entries.log")) == line_count(log_before) + 3);
+  CHECK(log_of(place).first == count_before + 3);
+  CHECK(slurp(place / "entries.log") == log_before);
   // And the slow path agrees with what the place holds (the chain over every line checks).
   VaultSessionOptions o = f.options("");
   o.replay_all = true;
   VaultSession all = VaultSession::open(o, Access::read);
   CHECK_FALSE(all.fast_path());
   CHECK(all.state().digest() == next.state().digest());
+}
+
+TEST_CASE("v2 cache: a full tail moves to entries.log; a write moves it too", "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  const fs::path place = VaultSession::open(f.options(""), Access::read).cache_place();
+  const std::string log_before = slurp(place / "entries.log");
+  const auto count_before = log_of(place).first;
+  for (std::size_t i = 0; i < k_max_log_tail; ++i) {
+    VaultSession s = VaultSession::open(f.options(), Access::read);
+    s.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}});
+  }
+  CHECK(log_of(place) == std::pair<std::uint64_t, std::size_t>{count_before + k_max_log_tail, k_max_log_tail});
+  CHECK(slurp(place / "entries.log") == log_before);
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::read);
+    s.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/api"}});
+  }
+  // The 65th line did not fit: the tail and it went to entries.log.
+  CHECK(log_of(place) == std::pair<std::uint64_t, std::size_t>{count_before + k_max_log_tail + 1, 0});
+  CHECK(line_count(slurp(place / "entries.log")) == line_count(log_before) + k_max_log_tail + 1);
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::read);
+    s.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/api"}});
+  }
+  CHECK(log_of(place).second == 1);
+  // A write changes the state: the tail goes to entries.log with its line.
+  {
+    VaultSession w = VaultSession::open(f.options(), Access::write);
+    w.submit(member(f, "carol", {Role::requester}, {"prod"}));
+  }
+  CHECK(log_of(place).second == 0);
+  CHECK(line_count(slurp(place / "entries.log")) == line_count(log_before) + k_max_log_tail + 3);
+  VaultSessionOptions o = f.options("");
+  o.replay_all = true;
+  CHECK(VaultSession::open(o, Access::read).state().member("carol") != nullptr);
+}
+
+TEST_CASE("v2 cache: the tail is checked like the rest of the log; a verified.json a crash left older is only behind", "[v2][cache][crash]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  const fs::path place = VaultSession::open(f.options(""), Access::read).cache_place();
+  const std::string older = slurp(place / "verified.json");
+  for (int i = 0; i < 3; ++i) {
+    VaultSession s = VaultSession::open(f.options(), Access::read);
+    s.record(EventKind::reveal, Result::ok, Json{{"secret", "prod/db"}});
+  }
+  const std::string newer = slurp(place / "verified.json");
+  REQUIRE(log_of(place).second == 3);
+  SECTION("the rename of the last saves lost in a crash: the next open continues from the older place")
+  {
+    spit(place / "verified.json", older);
+    VaultSession again = VaultSession::open(f.options(""), Access::read);
+    CHECK(again.fast_path());
+    CHECK(log_of(place).first == canonical::Json::parse(newer).at("log").at("count").get<std::uint64_t>());
+    VaultSessionOptions o = f.options("");
+    o.replay_all = true;
+    CHECK_NOTHROW(VaultSession::open(o, Access::read)); // no entry reported lost
+  }
+  SECTION("a line of the tail edited: the slow path's chain check names the log")
+  {
+    std::string edited = newer;
+    const std::size_t at = edited.find(" reveal ");
+    REQUIRE(at != std::string::npos);
+    edited.replace(at, 8, " revEal ");
+    spit(place / "verified.json", edited);
+    require_error([&] { open_all(f, true); }, ErrorKind::integrity, "its entries are not the ones");
+  }
+  SECTION("a tail longer than the log it belongs to")
+  {
+    canonical::Json json = canonical::Json::parse(newer);
+    json["log"]["count"] = 2;
+    spit(place / "verified.json", json.dump() + "\n");
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "verified.json");
+  }
 }
 
 TEST_CASE("v2 cache: places differ by journal and branch; missing entries are listed oldest first", "[v2][cache]")
@@ -1047,5 +1151,288 @@ TEST_CASE("v2 cache: a large state's index is read a block at a time, each block
     Verified opened = cache.load().value();
     CHECK(opened.state.secret("prod/s1099") != nullptr); // another block
     require_error([&] { opened.state.load_all(); }, ErrorKind::integrity, "do not hash to the digest");
+  }
+}
+
+// Issue 12 target 3: a write finds its garbage among the secrets it changes when the place's
+// keys-clean hint says the keys file held exactly what the state referenced; any other file
+// (a crash's garbage lines) is scanned in full.
+TEST_CASE("v2 write: the keys-clean hint, and garbage after a crash is still removed", "[v2][session][crash]")
+{
+  Fixture f;
+  team_with_secrets(f); // writes: the place holds the hint
+  VaultId vault{};
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    vault = s.vault_id();
+    CHECK(s.fast_path());
+    CHECK(fs::exists(s.cache_place() / "keys-clean"));
+    const SecretAdd add = secret_add(f, vault, "prod/web", "w");
+    s.submit(add.args, add.material);
+    CHECK(referenced_line_keys(s.state()).size() == KeysFile::open(f.keys()).verify_all());
+  }
+  {
+    // A crash after the keys file was written, before the journal append: garbage lines.
+    VaultSessionOptions o = f.options();
+    o.after_step = [](WriteStep s) {
+      if (s == WriteStep::keys_written) {
+        throw std::runtime_error("crash");
+      }
+    };
+    VaultSession s = VaultSession::open(o, Access::write);
+    const SecretAdd add = secret_add(f, vault, "prod/lost", "l");
+    CHECK_THROWS(s.submit(add.args, add.material));
+  }
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    CHECK(s.fast_path()); // the hint names this state, but the file has more lines than it says
+    CHECK(referenced_line_keys(s.state()).size() < KeysFile::open(f.keys()).verify_all());
+    const SecretAdd add = secret_add(f, vault, "prod/next", "n");
+    s.submit(add.args, add.material);
+    CHECK(referenced_line_keys(s.state()).size() == KeysFile::open(f.keys()).verify_all());
+  }
+  {
+    // A forged hint (a line count the file has, another digest or garbage text) only sends the
+    // write to the full scan.
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    spit(s.cache_place() / "keys-clean", "escrow-keys-clean/1 AAAA 3\n");
+    const SecretAdd add = secret_add(f, vault, "prod/more", "m");
+    s.submit(add.args, add.material);
+    CHECK(referenced_line_keys(s.state()).size() == KeysFile::open(f.keys()).verify_all());
+  }
+  fs::remove_all(f.state_home);
+  VaultSession fresh = VaultSession::open(f.options(), Access::read);
+  CHECK(fresh.state().secret("prod/next") != nullptr);
+  CHECK(fresh.state().secret("prod/lost") == nullptr);
+}
+
+// Issue 12 target 3: a write's cache save copies the records it did not change from the previous
+// snapshot with the hash its index named; a copied record damaged on disk is never laundered: the
+// next reader of it refuses it.
+TEST_CASE("v2 cache: a write copies unchanged records; a damaged one stays caught", "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  fs::path place;
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    place = s.cache_place();
+  }
+  // Damage prod/db's text in the snapshot, its length unchanged.
+  const fs::path snap = snapshot_of(place);
+  std::vector<std::string> lines;
+  {
+    const std::string text = slurp(snap);
+    for (std::size_t start = 0; start < text.size();) {
+      const std::size_t nl = text.find('\n', start);
+      lines.push_back(text.substr(start, nl - start));
+      start = nl + 1;
+    }
+  }
+  // Line 0 the metadata, then the index (tab-separated), then one record a line in its order.
+  std::size_t index_lines = 0;
+  std::size_t db = 0;
+  for (std::size_t i = 1; i < lines.size() && lines[i].find('\t') != std::string::npos; ++i) {
+    ++index_lines;
+    if (lines[i].rfind("s:prod/db\t", 0) == 0) {
+      db = index_lines;
+    }
+  }
+  REQUIRE(db > 0);
+  std::string& record = lines[index_lines + db];
+  const std::size_t at = record.find("\"owner\":\"alice\"");
+  REQUIRE(at != std::string::npos);
+  record[at + 9] = 'A';
+  std::string text;
+  for (const std::string& line : lines) {
+    text += line + "\n";
+  }
+  spit(snap, text);
+  {
+    // A write that does not touch prod/db: its save copies prod/db's bytes as they are.
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    const SecretAdd add = secret_add(f, s.vault_id(), "prod/web", "w");
+    s.submit(add.args, add.material);
+  }
+  const fs::path next = snapshot_of(place);
+  CHECK(next != snap);
+  CHECK(slurp(next).find("\"owner\":\"Alice\"") != std::string::npos);
+  VaultSession r = VaultSession::open(f.options(""), Access::read);
+  CHECK(r.state().secret("prod/web") != nullptr);
+  require_error([&] { (void)r.state().secret("prod/db"); }, ErrorKind::integrity,
+                "does not hash to the hash its index names");
+}
+
+// Issue 12 target 2: `list` from the snapshot's listing section, bound to the state's index.
+TEST_CASE("v2 cache: the listing gives what the records give, and a damaged or forged one is caught",
+          "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  fs::path place;
+  VaultId vault{};
+  {
+    VaultSession s = VaultSession::open(f.options(""), Access::read);
+    place = s.cache_place();
+    vault = s.vault_id();
+    const std::optional<std::vector<Secret>> listed = cached_listing(place, vault, s.state());
+    REQUIRE(listed);
+    REQUIRE(listed->size() == 2);
+    for (const Secret& row : *listed) {
+      const Secret* full = s.state().secret(row.name);
+      REQUIRE(full != nullptr);
+      CHECK(row.env == full->env);
+      CHECK(row.owner == full->owner);
+      CHECK(row.purpose == full->purpose);
+      CHECK(row.connectors == full->connectors);
+      CHECK(row.custodians == full->custodians);
+      CHECK(row.threshold == full->threshold);
+      CHECK(row.every == full->every);
+      CHECK(status(s.state(), row, s.now()) == status(s.state(), *full, s.now()));
+      REQUIRE(row.versions.size() == full->versions.size());
+      for (const auto& [vid, v] : full->versions) {
+        CHECK(row.versions.at(vid).v == v.v);
+        CHECK(row.versions.at(vid).state == v.state);
+        CHECK(row.versions.at(vid).created_at == v.created_at);
+      }
+    }
+  }
+  const fs::path snap = snapshot_of(place);
+  const std::string good = slurp(snap);
+  const std::size_t first_end = good.find('\n');
+  Json meta = Json::parse(good.substr(0, first_end));
+  const std::size_t listing_size = meta.at("listing").at("size").get<std::size_t>();
+  const std::size_t listing_at = good.size() - listing_size;
+  REQUIRE(good.compare(listing_at, 8, "prod/api") == 0);
+  SECTION("a byte of the listing changed: exit 3 naming the snapshot")
+  {
+    std::string bad = good;
+    const std::size_t owner = bad.find("\"owner\":\"alice\"", listing_at);
+    REQUIRE(owner != std::string::npos);
+    bad[owner + 9] = 'A';
+    spit(snap, bad);
+    VaultSession s = VaultSession::open(f.options(""), Access::read);
+    require_error([&] { (void)cached_listing(place, vault, s.state()); }, ErrorKind::integrity,
+                  "its listing does not hash to the hash its first line names");
+  }
+  SECTION("a listing forged with its hash and first line, verified.json not: refused")
+  {
+    std::string rows = good.substr(listing_at);
+    const std::size_t owner = rows.find("\"owner\":\"alice\"");
+    rows[owner + 9] = 'A';
+    meta["listing"]["hash"] = canonical::b64(crypto::hash("escrow/v2/cache-listing", as_bytes(rows)));
+    spit(snap, canonical::dump(meta) + good.substr(first_end, listing_at - first_end) + rows);
+    require_error([&] { (void)VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
+                  "its first line is not the one verified.json names");
+  }
+  SECTION("a row naming another record hash than the index: refused")
+  {
+    // Swap the two rows' hashes, the section hash, the first line and verified.json made
+    // consistent: the binding to the index still refuses it.
+    std::string rows = good.substr(listing_at);
+    const std::size_t nl = rows.find('\n');
+    std::string a = rows.substr(0, nl);
+    std::string b = rows.substr(nl + 1, rows.size() - nl - 2);
+    const std::size_t ha = a.find('\t') + 1;
+    const std::size_t hb = b.find('\t') + 1;
+    const std::string hash_a = a.substr(ha, 44);
+    a.replace(ha, 44, b.substr(hb, 44));
+    b.replace(hb, 44, hash_a);
+    rows = a + "\n" + b + "\n";
+    meta["listing"]["hash"] = canonical::b64(crypto::hash("escrow/v2/cache-listing", as_bytes(rows)));
+    const std::string first = canonical::dump(meta);
+    spit(snap, first + good.substr(first_end, listing_at - first_end) + rows);
+    Json verified = Json::parse(slurp(place / "verified.json"));
+    verified["snapshot"] = canonical::b64(crypto::hash(labels::k_cache_snapshot, as_bytes(first)));
+    spit(place / "verified.json", canonical::dump(verified) + "\n");
+    VaultSession s = VaultSession::open(f.options(""), Access::read);
+    require_error([&] { (void)cached_listing(place, vault, s.state()); }, ErrorKind::integrity,
+                  "row 1 of its listing is not the secret its index names");
+  }
+  SECTION("a state that moved past the snapshot reads its records instead")
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    const SecretAdd add = secret_add(f, vault, "prod/web", "w");
+    s.submit(add.args, add.material);
+    // The session's own state now holds a record it wrote (no known hash): no listing.
+    CHECK_FALSE(cached_listing(place, vault, s.state()));
+    VaultSession r = VaultSession::open(f.options(""), Access::read);
+    const std::optional<std::vector<Secret>> listed = cached_listing(place, vault, r.state());
+    REQUIRE(listed);
+    CHECK(listed->size() == 3);
+  }
+}
+
+TEST_CASE("v2 cache: an escrow-state/3 snapshot (no listing) is read, and the next write adds the listing",
+          "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  fs::path place;
+  VaultId vault{};
+  {
+    VaultSession s = VaultSession::open(f.options(""), Access::read);
+    place = s.cache_place();
+    vault = s.vault_id();
+  }
+  // What escrow wrote before the listing: format /3, no "listing", the records up to the end.
+  const fs::path snap = snapshot_of(place);
+  const std::string good = slurp(snap);
+  const std::size_t first_end = good.find('\n');
+  Json meta = Json::parse(good.substr(0, first_end));
+  const std::size_t listing_size = meta.at("listing").at("size").get<std::size_t>();
+  meta.erase("listing");
+  meta["format"] = "escrow-state/3";
+  const std::string first = canonical::dump(meta);
+  spit(snap, first + good.substr(first_end, good.size() - listing_size - first_end));
+  Json verified = Json::parse(slurp(place / "verified.json"));
+  verified["snapshot"] = canonical::b64(crypto::hash(labels::k_cache_snapshot, as_bytes(first)));
+  spit(place / "verified.json", canonical::dump(verified) + "\n");
+  {
+    VaultSession s = VaultSession::open(f.options(""), Access::read);
+    CHECK(s.fast_path());
+    CHECK_FALSE(cached_listing(place, vault, s.state()));
+    CHECK(s.state().secret("prod/db") != nullptr);
+  }
+  {
+    VaultSession s = VaultSession::open(f.options(), Access::write);
+    const SecretAdd add = secret_add(f, vault, "prod/web", "w");
+    s.submit(add.args, add.material);
+  }
+  VaultSession s = VaultSession::open(f.options(""), Access::read);
+  const std::optional<std::vector<Secret>> listed = cached_listing(place, vault, s.state());
+  REQUIRE(listed);
+  CHECK(listed->size() == 3);
+}
+
+TEST_CASE("v2 cache: the last verified line is found unchanged by its own hash; a flipped signature byte is caught", "[v2][cache]")
+{
+  Fixture f;
+  team_with_secrets(f);
+  const fs::path place = VaultSession::open(f.options(""), Access::read).cache_place();
+  const std::string journal = slurp(f.journal());
+  REQUIRE(canonical::Json::parse(slurp(place / "verified.json")).at("position").contains("last_line"));
+  // The last line's signature changed, its entry hash (which does not cover it) kept.
+  std::string forged = journal;
+  const std::size_t last = forged.rfind('\n', forged.size() - 2) + 1;
+  const std::size_t sig = forged.find("\"sig\":\"", last);
+  REQUIRE(sig != std::string::npos);
+  char& byte = forged[sig + 7];
+  byte = byte == 'A' ? 'B' : 'A';
+  const auto forged_open = [&] {
+    spit(f.journal(), forged);
+    require_error([&] { VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity, "signature");
+    spit(f.journal(), journal);
+  };
+  SECTION("a place that kept the line's hash") { forged_open(); }
+  SECTION("an escrow-verified/3 place (no line hash): the signature is checked again")
+  {
+    canonical::Json json = canonical::Json::parse(slurp(place / "verified.json"));
+    json["position"].erase("last_line");
+    json["format"] = "escrow-verified/3";
+    spit(place / "verified.json", json.dump() + "\n");
+    forged_open();
+    VaultSession again = VaultSession::open(f.options(""), Access::read);
+    CHECK(again.fast_path());
   }
 }

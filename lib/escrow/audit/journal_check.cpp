@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 namespace escrow::audit {
@@ -151,13 +154,14 @@ Json JournalCheck::to_json() const
               {"lost", lost_json}};
 }
 
-JournalCheck check_journal(const VaultSessionOptions& options)
+namespace {
+
+// The whole journal in memory (verify_vault): the path of every journal the streamed check cannot
+// judge batch by batch (a problem, a journal-loss entry, a fork across a batch boundary), so that
+// what it reports — every finding, the first problem first — is exactly the whole replay's.
+JournalCheck check_whole(const VaultSessionOptions& options, const VaultPaths& paths, Store& store,
+                         const std::string& head)
 {
-  const VaultPaths paths = VaultPaths::of(options.vault_path);
-  // The store's strict opening (no lock: nothing is written): a v1 head, a missing or unreadable
-  // file is one line naming it.
-  Store store = Store::open(options.vault_path, false);
-  const std::string head = read_file(paths.head, k_max_head_file_size);
   const std::string journal = read_file(paths.journal, static_cast<std::size_t>(k_max_journal_size));
   const KeysFile& keys = store.keys();
   ReplayOptions replay_options;
@@ -183,6 +187,235 @@ JournalCheck check_journal(const VaultSessionOptions& options)
     std::set<Hash> acknowledged = cached->state.lost;
     acknowledged.insert(verified.replay.state.lost.begin(), verified.replay.state.lost.end());
     out.lost = missing_entries(cache.entries(cached->log), present, acknowledged);
+  }
+  return out;
+}
+
+// The journal's lines in batches of at most `lines` complete lines, read by blocks: the last
+// batch also holds an unterminated final line (the replay reports it as a torn write).
+class LineBatches
+{
+public:
+  LineBatches(const std::filesystem::path& path, std::size_t lines) : m_path(path), m_lines(std::max<std::size_t>(lines, 1))
+  {
+    m_in.open(path, std::ios::binary);
+    if (!m_in) {
+      (void)read_file(path, static_cast<std::size_t>(k_max_journal_size)); // its one-line error
+      fail(ErrorKind::io, "{}: cannot read", path.string());
+    }
+  }
+
+  // The next batch into `out`; false at the end of the file.
+  bool next(std::string& out)
+  {
+    out.clear();
+    std::size_t found = 0;
+    std::size_t cut = 0; // the end of the last complete line of the batch in m_buffer
+    std::size_t scan = 0;
+    while (true) {
+      while (found < m_lines) {
+        const void* nl = scan < m_buffer.size() ? std::memchr(m_buffer.data() + scan, '\n', m_buffer.size() - scan) : nullptr;
+        if (nl == nullptr) {
+          break;
+        }
+        scan = static_cast<std::size_t>(static_cast<const char*>(nl) - m_buffer.data()) + 1;
+        cut = scan;
+        ++found;
+      }
+      if (found == m_lines || m_eof) {
+        break;
+      }
+      scan = m_buffer.size();
+      fill();
+    }
+    if (m_eof && found < m_lines) {
+      cut = m_buffer.size(); // the rest, a torn last line included
+    }
+    out.assign(m_buffer, 0, cut);
+    m_buffer.erase(0, cut);
+    return !out.empty();
+  }
+
+private:
+  void fill()
+  {
+    constexpr std::size_t k_block = std::size_t(1) << 20;
+    const std::size_t old = m_buffer.size();
+    m_buffer.resize(old + k_block);
+    m_in.read(m_buffer.data() + old, static_cast<std::streamsize>(k_block));
+    const std::size_t got = static_cast<std::size_t>(m_in.gcount());
+    m_buffer.resize(old + got);
+    m_read += got;
+    if (m_read > k_max_journal_size) {
+      fail(ErrorKind::integrity, "{}: larger than the limit of {} bytes", m_path.string(), k_max_journal_size);
+    }
+    if (got < k_block) {
+      if (m_in.bad()) {
+        fail(ErrorKind::io, "{}: cannot read", m_path.string());
+      }
+      m_eof = true;
+    }
+  }
+
+  std::filesystem::path m_path;
+  std::size_t m_lines;
+  std::ifstream m_in;
+  std::string m_buffer;
+  std::uint64_t m_read = 0;
+  bool m_eof = false;
+};
+
+bool has_journal_loss(std::string_view batch)
+{
+  static constexpr std::string_view prefix = "{\"action\":\"journal-loss\",";
+  return batch.substr(0, prefix.size()) == prefix || batch.find(std::string("\n").append(prefix)) != std::string_view::npos;
+}
+
+} // namespace
+
+JournalCheck check_journal(const VaultSessionOptions& options) { return check_journal(options, k_batch_lines); }
+
+JournalCheck check_journal(const VaultSessionOptions& options, std::size_t batch_lines)
+{
+  const VaultPaths paths = VaultPaths::of(options.vault_path);
+  // The store's strict opening (no lock: nothing is written): a v1 head, a missing or unreadable
+  // file is one line naming it.
+  Store store = Store::open(options.vault_path, false);
+  const std::string head = read_file(paths.head, k_max_head_file_size);
+  std::optional<HeadFile> head_file;
+  try {
+    head_file = parse_head_file(head, "head");
+  } catch (const Error&) {
+    return check_whole(options, paths, store, head); // a malformed head file: its finding
+  }
+
+  // What this machine verified before (vault-2-replay.md §6): with a cache, every hash of the
+  // journal is kept (32 bytes an entry) for the loss check; without a state home, the bytes only.
+  std::optional<Cache> cache;
+  std::optional<Verified> cached;
+  if (!options.state_home.empty()) {
+    cache.emplace(Cache::place(options.state_home, store.head().vault_id, paths.journal, options.branch),
+                  store.head().vault_id);
+    cached = cache->load();
+  }
+  std::vector<Hash> present;
+  if (cached) {
+    // Every hash of the journal, which holds the entries the log names and usually a few more:
+    // reserved once (a vector's doubling would hold twice its size for a moment).
+    // (At most one hash per 64 bytes of journal: a log that claims more is not believed here.)
+    std::error_code ignored;
+    const std::uintmax_t bytes = std::filesystem::file_size(paths.journal, ignored);
+    present.reserve(static_cast<std::size_t>(
+      std::min<std::uintmax_t>(cached->log.count + std::min<std::size_t>(batch_lines, 65536), ignored ? 0 : bytes / 64)));
+  }
+
+  // The journal replayed batch by batch (vault-2-replay.md §3's replay_from, as a session
+  // continues from its cache): only the state, the heads and one batch are held. Any problem, a
+  // journal-loss entry (it acknowledges holes anywhere in the file) or a batch that continues
+  // from older entries than the last batch's heads (a fork across the boundary): the whole
+  // journal is replayed instead (check_whole), so the findings are exactly the whole replay's.
+  ReplayOptions replay_options;
+  replay_options.now = options.clock.now();
+  LineBatches batches(paths.journal, batch_lines);
+  std::string batch;
+  std::optional<Snapshot> snapshot;
+  std::vector<Finding> findings;
+  std::size_t signatures = 0;
+  std::vector<char> head_seen(head_file->heads.size(), 0);
+  std::optional<ReplayResult> last;
+  while (batches.next(batch)) {
+    // A batch after one that ended with several heads (an open fork): the whole replay judges
+    // the fork in one piece (the open heads' merge check is made once, at the journal's end).
+    if (has_journal_loss(batch) || (snapshot && snapshot->heads.size() > 1)) {
+      return check_whole(options, paths, store, head);
+    }
+    ReplayResult r = snapshot ? replay_from(*snapshot, batch, replay_options) : replay(batch, replay_options);
+    const std::uint64_t before = snapshot ? snapshot->entries : 0;
+    if (r.needs_full_replay || r.has_errors() || r.has_conflicts() || r.order.size() != r.entries - before) {
+      return check_whole(options, paths, store, head);
+    }
+    for (std::size_t i = 0; i < head_file->heads.size(); ++i) {
+      if (std::find(r.order.begin(), r.order.end(), head_file->heads[i]) != r.order.end()) {
+        head_seen[i] = 1;
+      }
+    }
+    if (cached) {
+      present.insert(present.end(), r.order.begin(), r.order.end());
+    }
+    signatures += r.signatures_checked;
+    std::move(r.findings.begin(), r.findings.end(), std::back_inserter(findings));
+    r.findings.clear();
+    snapshot = Snapshot{std::move(r.state), r.heads, r.ts, r.entries, r.lines};
+    last = std::move(r);
+  }
+  if (!snapshot) {
+    return check_whole(options, paths, store, head); // no entries at all
+  }
+  const State& state = snapshot->state;
+
+  // The head file (replay.cpp's check_head_file, for a journal read in batches): its vault id the
+  // journal's, every head an entry of the journal (else the whole replay reports it), and a head
+  // that is not one of the journal's heads is behind them (info).
+  if (head_file->vault_id != state.vault_id
+      || std::find(head_seen.begin(), head_seen.end(), 0) != head_seen.end()) {
+    return check_whole(options, paths, store, head);
+  }
+  for (const Hash& h : head_file->heads) {
+    if (std::find(snapshot->heads.begin(), snapshot->heads.end(), h) == snapshot->heads.end()) {
+      findings.push_back(Finding{FindingKind::head_behind, VaultFile::head, 0, std::nullopt, {}, {},
+                                 fmt::format("names entry {}, which is behind the journal's heads", short_hash(h)),
+                                 std::nullopt});
+    }
+  }
+
+  // The keys file against the final state. The lines the operations wrote are needed only for a
+  // line the state does not name: the journal is read again, batch by batch, for its writes (every
+  // entry was accepted, or the whole replay would have been run).
+  JournalCheck out;
+  const auto written = [&paths, batch_lines](const std::set<std::string, std::less<>>&) {
+    std::set<std::string> lines;
+    LineBatches again(paths.journal, batch_lines);
+    std::string text;
+    while (again.next(text)) {
+      std::size_t pos = 0;
+      while (pos < text.size()) {
+        const std::size_t end = text.find('\n', pos);
+        if (end == std::string::npos) {
+          break;
+        }
+        try {
+          add_written_key_lines(parse_entry(std::string_view(text).substr(pos, end - pos), "entry"), lines);
+        } catch (const Error&) {
+        }
+        pos = end + 1;
+      }
+    }
+    return lines;
+  };
+  out.key_lines = check_keys_file(state, store.keys(), written, findings);
+  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.file != b.file) {
+      return a.file < b.file;
+    }
+    return a.line < b.line;
+  });
+
+  out.names = FileNames{paths.journal.string(), paths.head.string(), paths.keys.string()};
+  out.findings = std::move(findings);
+  out.entries = snapshot->entries;
+  out.signatures = signatures;
+  out.heads = snapshot->heads;
+
+  if (cached) {
+    std::sort(present.begin(), present.end());
+    std::set<Hash> acknowledged = cached->state.lost;
+    acknowledged.insert(state.lost.begin(), state.lost.end());
+    // The log by blocks (missing_entries' rule, without the whole log in memory).
+    cache->for_each_entry(cached->log, [&](VerifiedEntry&& e) {
+      if (!std::binary_search(present.begin(), present.end(), e.hash) && acknowledged.count(e.hash) == 0) {
+        out.lost.push_back(std::move(e));
+      }
+    });
   }
   return out;
 }

@@ -47,6 +47,14 @@ struct JournalCheck
 // Checks the vault at options.vault_path and this machine's cache place for it (state_home,
 // branch; an empty state_home checks the bytes only). No identity is needed and nothing is
 // written.
+//
+// The journal is read and replayed in batches of `batch_lines` lines (history::replay_from from the
+// previous batch's state): the memory held is the state, the heads, one batch and, with a cache
+// place, 32 bytes per entry for the loss check. A journal the batches cannot judge alone (any
+// problem, a journal-loss entry, a fork across a batch boundary, a head file naming an entry it
+// lacks) is replayed whole, so what is reported is always the whole replay's.
+inline constexpr std::size_t k_batch_lines = 4096;
 JournalCheck check_journal(const history::VaultSessionOptions& options);
+JournalCheck check_journal(const history::VaultSessionOptions& options, std::size_t batch_lines);
 
 } // namespace escrow::audit

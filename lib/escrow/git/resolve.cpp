@@ -368,4 +368,34 @@ void commit_merge(const fs::path& vault_path)
   }
 }
 
+Reapplied reapply_races(const rotation::GitLockOptions& lock, rotation::Options rotate_options,
+                        const std::vector<history::RaceResolution>& races,
+                        const std::function<void(const std::string&)>& note)
+{
+  Reapplied out;
+  const bool locked = rotation::git_lock_applies(lock.vault_path, lock.no_push);
+  if (locked) {
+    commit_merge(lock.vault_path);
+    if (note) {
+      note("git commit: the merge is finished; the chosen version is re-applied under the git lock");
+    }
+  }
+  try {
+    out.run = rotation::run_rotation(lock, std::move(rotate_options), [&](rotation::v2::Rotator& rotator) {
+      for (const history::RaceResolution& race : races) {
+        out.outcomes.push_back(rotator.reapply(race.secret, race.current));
+      }
+    });
+  } catch (const Error&) {
+    if (!locked) {
+      stage_vault(lock.vault_path); // what the run wrote belongs to the merge too
+    }
+    throw;
+  }
+  if (!locked) {
+    stage_vault(lock.vault_path);
+  }
+  return out;
+}
+
 } // namespace escrow::git

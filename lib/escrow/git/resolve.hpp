@@ -13,6 +13,7 @@
 #include <escrow/history/resolve.hpp>
 #include <escrow/history/unresolved.hpp>
 #include <escrow/identity.hpp>
+#include <escrow/rotation/git_lock.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -70,5 +71,21 @@ std::function<std::optional<history::UnresolvedMerge>()> unresolved_merge_source
 // first line of error.
 void stage_vault(const std::filesystem::path& vault_path);
 void commit_merge(const std::filesystem::path& vault_path);
+
+struct Reapplied
+{
+  std::vector<rotation::Outcome> outcomes; // one per race, in order; a failed one is !ok()
+  rotation::LockedRun run;                 // what the git lock did (notes, warnings, publishing)
+};
+
+// A settled rotation race's chosen version re-applied to every connector (rotation/v2.hpp
+// `reapply`, one per race of the resolve entry), under the git lock when it applies
+// (rotation::git_lock_applies of `lock.vault_path`, `lock.no_push`): the merge is committed first
+// (commit_merge) and `note` told so; else in the work tree of the merge, whose files are `git
+// add`ed again afterwards (stage_vault), also when the run throws (what it wrote belongs to the
+// merge too). A connector's failure is an Outcome that is not ok(); errors of the run are rethrown.
+Reapplied reapply_races(const rotation::GitLockOptions& lock, rotation::Options rotate_options,
+                        const std::vector<history::RaceResolution>& races,
+                        const std::function<void(const std::string&)>& note);
 
 } // namespace escrow::git

@@ -1,5 +1,7 @@
 #include <escrow/history/apply.hpp>
 
+#include <escrow/history/race_gen.hpp>
+
 #include <algorithm>
 
 namespace escrow::history {
@@ -452,11 +454,15 @@ struct Effects
       }
       for (const KeyWrite* key : added.of(item.secret)) {
         const KeyWrite& k = *key;
-        if (k.line.kind == KeyLineKind::reader) {
-          Generation& gen = secret.gens[k.line.gen];
-          gen.holders[k.line.member] = k.k;
-          gen.ever.insert(k.line.member);
+        if (k.line.kind != KeyLineKind::reader) {
+          continue;
         }
+        // The secret's own generation of that number, else a settled race's (race_gen.hpp).
+        const std::string race_vid = share_target(secret, k.line.gen, k.line.member).race_vid;
+        const auto race = race_vid.empty() ? secret.versions.end() : secret.versions.find(race_vid);
+        Generation& gen = race != secret.versions.end() ? *race->second.race_gen : secret.gens[k.line.gen];
+        gen.holders[k.line.member] = k.k;
+        gen.ever.insert(k.line.member);
       }
     }
   }
@@ -723,7 +729,7 @@ std::optional<Hash> saved_hash(const std::string& path, const std::shared_ptr<co
   if (!record) {
     return std::nullopt;
   }
-  return record_hash(path, to_json(*record));
+  return record_hash(path, *record);
 }
 
 // The hash `path` had before the effect traced in `trace` ran on `after`: the undo log's record
@@ -809,6 +815,25 @@ std::vector<Write> writes_of(const State& after, const Context& ctx, const Trace
        describe(signed_writes[i].after));
 }
 
+// The one way an entry's effects run: on `state`, their writes computed, then `then(writes, trace)`
+// (undo them, check them against the signed ones, or nothing); on any error `state` is put back
+// as it was.
+template <typename Then>
+std::vector<Write> run_entry(State& state, const Entry& entry, Then&& then)
+{
+  const Context ctx = context_of(entry);
+  Trace trace;
+  try {
+    run_effects(state, ctx, entry.op->args, trace);
+    std::vector<Write> writes = writes_of(state, ctx, trace);
+    then(writes, trace);
+    return writes;
+  } catch (...) {
+    undo(state, trace);
+    throw;
+  }
+}
+
 } // namespace
 
 std::vector<Write> compute_writes(State& state, const Entry& entry)
@@ -816,17 +841,7 @@ std::vector<Write> compute_writes(State& state, const Entry& entry)
   if (!entry.op) {
     return {};
   }
-  const Context ctx = context_of(entry);
-  Trace trace;
-  try {
-    run_effects(state, ctx, entry.op->args, trace);
-    std::vector<Write> out = writes_of(state, ctx, trace);
-    undo(state, trace);
-    return out;
-  } catch (...) {
-    undo(state, trace);
-    throw;
-  }
+  return run_entry(state, entry, [&state](const std::vector<Write>&, Trace& trace) { undo(state, trace); });
 }
 
 std::vector<Write> compute_writes(const State& before, const Entry& entry)
@@ -835,23 +850,24 @@ std::vector<Write> compute_writes(const State& before, const Entry& entry)
   return compute_writes(state, entry);
 }
 
+std::vector<Write> apply_own(State& state, const Entry& entry)
+{
+  if (!entry.op) {
+    return {};
+  }
+  return run_entry(state, entry, [](const std::vector<Write>&, Trace&) {});
+}
+
 void apply(State& state, const Entry& entry, std::string_view what)
 {
   if (!entry.op) {
     return;
   }
-  const Context ctx = context_of(entry);
-  Trace trace;
-  try {
-    run_effects(state, ctx, entry.op->args, trace);
-    const std::vector<Write> expected = writes_of(state, ctx, trace);
+  (void)run_entry(state, entry, [&](const std::vector<Write>& expected, Trace&) {
     if (expected != entry.op->writes) {
       wrong_writes(what, expected, entry.op->writes);
     }
-  } catch (...) {
-    undo(state, trace);
-    throw;
-  }
+  });
 }
 
 } // namespace escrow::history

@@ -63,6 +63,14 @@ void run_effects(State& state, const Context& ctx, const Args& args, Trace& trac
 std::vector<Write> compute_writes(const State& before, const Entry& entry);
 std::vector<Write> compute_writes(State& state, const Entry& entry);
 
+// A writer's own operation, not yet signed: applies its effect to `state` (left changed; as it
+// was when it throws) and returns the complete, sorted writes to sign. compute_writes() followed
+// by apply() on the same state would run the same effect twice and compare the writes with
+// themselves: the effect depends only on the state, the args, actor, ts, why, vault and the key
+// lines the entry adds (context_of), none of which signing changes. Every other entry (replay,
+// merge, another writer's) goes through apply().
+std::vector<Write> apply_own(State& state, const Entry& entry);
+
 // Applies an ok operation entry to `state` after checking its writes (Error(integrity) naming
 // `what` and the first path that differs; state unchanged). Events change nothing.
 void apply(State& state, const Entry& entry, std::string_view what = "entry");

@@ -2,6 +2,7 @@
 
 #include <escrow/generator.hpp>
 #include <escrow/history/apply.hpp>
+#include <escrow/history/race_gen.hpp>
 
 #include <algorithm>
 #include <functional>
@@ -647,8 +648,10 @@ Verdict may_share(const State& s, const Context& ctx, const ShareItem& item, std
   }
   const bool standing = standing_readers(s, *secret).count(std::string(member)) > 0;
   if (standing) {
+    // A generation of that number the member lacks: the secret's own, else a settled race's
+    // (race_gen.hpp).
     const bool lacks = std::any_of(item.gens.begin(), item.gens.end(), [&](std::int64_t g) {
-      return secret->gens.at(g).holders.count(std::string(member)) == 0;
+      return share_target(*secret, g, member).generation != nullptr;
     });
     if (!lacks) {
       return refuse(k, "{} reads {} already", member, item.secret);
@@ -664,7 +667,7 @@ Verdict may_share(const State& s, const Context& ctx, const ShareItem& item, std
         || !seen.insert(w.line.gen).second) {
       return refuse(k, "writes a key line other than {}'s reader keys of the listed generations", member);
     }
-    if (secret->gens.at(w.line.gen).holders.count(std::string(member)) > 0) {
+    if (share_target(*secret, w.line.gen, member).generation == nullptr) {
       return refuse(k, "{} holds generation {} of {} already", member, w.line.gen, item.secret);
     }
   }

@@ -3,6 +3,7 @@
 #include <escrow/history/cache.hpp>
 #include <escrow/history/json_read.hpp>
 #include <escrow/history/labels.hpp>
+#include <escrow/history/listing.hpp>
 #include <escrow/lock.hpp>
 #include <escrow/util/file.hpp>
 
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -20,10 +22,14 @@ namespace jr = json_read;
 
 namespace {
 
-constexpr std::string_view k_verified_format = "escrow-verified/3";
+constexpr std::string_view k_verified_format = "escrow-verified/4";
+constexpr std::string_view k_verified_format_v3 = "escrow-verified/3"; // /4 without a log tail
 constexpr std::string_view k_verified_format_v2 = "escrow-verified/2";
 constexpr std::string_view k_verified_format_v1 = "escrow-verified/1";
-constexpr std::string_view k_state_format = "escrow-state/3";
+constexpr std::string_view k_state_format = "escrow-state/4"; // /3 and a listing section (listing.hpp)
+constexpr std::string_view k_state_format_v3 = "escrow-state/3"; // read: no listing
+// The listing section's hash (H(label, its bytes)), named by the snapshot's first line.
+constexpr std::string_view k_cache_listing_label = "escrow/v2/cache-listing";
 // Index lines per block of a snapshot's index: a lookup reads and checks one block (~20 KB).
 constexpr std::size_t k_block_lines = 256;
 constexpr std::size_t k_max_verified_size = 64 * 1024 * 1024; // heads ≤ 256: tiny; bound anyway
@@ -60,21 +66,53 @@ std::string log_line(const VerifiedEntry& e)
 
 // The first `count` lines of `text` (exactly its bytes), checked against `chain` unless
 // `check_chain` is false (an escrow-verified/1 place).
-std::vector<VerifiedEntry> parse_log(std::string_view text, std::size_t count, const Hash& chain, bool check_chain,
-                                     const fs::path& file, const fs::path& place)
+// entries.log read line by line (whole, or by blocks): each entry to `each`, the count, size and
+// chain checked at finish(). The entries given before finish() are provisional: finish() throws
+// when the log is not the one verified.json names.
+class LogParser
 {
-  std::vector<VerifiedEntry> out;
-  out.reserve(count);
-  std::size_t start = 0;
-  Hash running{};
-  while (out.size() < count) {
-    const std::size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) {
-      throw corrupt(file, fmt::format("holds {} entries, {} expected", out.size(), count), place);
+public:
+  LogParser(std::size_t count, const Hash& chain, bool check_chain, const fs::path& file, const fs::path& place,
+            std::function<void(VerifiedEntry&&)> each)
+    : m_count(count), m_chain(chain), m_check_chain(check_chain), m_file(file), m_place(place), m_each(std::move(each))
+  {
+  }
+
+  // Complete lines (each with its "\n"); returns how many bytes were used (the rest is a partial
+  // line, or lines after `count`).
+  std::size_t feed(std::string_view text)
+  {
+    std::size_t start = 0;
+    while (m_seen < m_count) {
+      const std::size_t nl = text.find('\n', start);
+      if (nl == std::string_view::npos) {
+        break;
+      }
+      line(text.substr(start, nl - start), text.substr(start, nl + 1 - start));
+      start = nl + 1;
     }
-    const std::string_view line = text.substr(start, nl - start);
-    if (check_chain) {
-      running = log_chain(running, text.substr(start, nl + 1 - start));
+    return start;
+  }
+
+  // `rest`: what is left after the last fed line.
+  void finish(std::string_view rest) const
+  {
+    if (m_seen < m_count) {
+      throw corrupt(m_file, fmt::format("holds {} entries, {} expected", m_seen, m_count), m_place);
+    }
+    if (!rest.empty()) {
+      throw corrupt(m_file, "its entries do not end where verified.json says", m_place);
+    }
+    if (m_check_chain && m_running != m_chain) {
+      throw corrupt(m_file, "its entries are not the ones verified.json names (chain hash)", m_place);
+    }
+  }
+
+private:
+  void line(std::string_view line, std::string_view with_newline)
+  {
+    if (m_check_chain) {
+      m_running = log_chain(m_running, with_newline);
     }
     std::vector<std::string_view> parts;
     std::size_t p = 0;
@@ -91,7 +129,7 @@ std::vector<VerifiedEntry> parse_log(std::string_view text, std::size_t count, c
     bool ok = parts.size() == 4 && !parts[2].empty() && !parts[3].empty();
     if (ok) {
       try {
-        const Bytes raw = canonical::unb64(parts[0], file.string());
+        const Bytes raw = canonical::unb64(parts[0], m_file.string());
         ok = raw.size() == e.hash.size();
         if (ok) {
           std::copy(raw.begin(), raw.end(), e.hash.begin());
@@ -105,87 +143,43 @@ std::vector<VerifiedEntry> parse_log(std::string_view text, std::size_t count, c
       e.actor = std::string(parts[3]);
     }
     if (!ok) {
-      throw corrupt(file, fmt::format("line {} is malformed", out.size() + 1), place);
+      throw corrupt(m_file, fmt::format("line {} is malformed", m_seen + 1), m_place);
     }
-    out.push_back(std::move(e));
-    start = nl + 1;
+    ++m_seen;
+    m_each(std::move(e));
   }
-  if (start != text.size()) {
-    throw corrupt(file, "its entries do not end where verified.json says", place);
-  }
-  if (check_chain && running != chain) {
-    throw corrupt(file, "its entries are not the ones verified.json names (chain hash)", place);
-  }
-  return out;
-}
 
-struct SnapRecord
-{
-  std::string path;
-  std::string text; // canonical
+  std::size_t m_count;
+  Hash m_chain;
+  bool m_check_chain;
+  const fs::path& m_file;
+  const fs::path& m_place;
+  std::function<void(VerifiedEntry&&)> m_each;
+  std::size_t m_seen = 0;
+  Hash m_running{};
 };
-
-// A serialized snapshot: the file's text and the hash of its first line (verified.json names it).
-struct SerializedState
-{
-  std::string text;
-  Hash first_line{};
-};
-
-SerializedState serialize_state(const State& state)
-{
-  std::vector<SnapRecord> records;
-  for (const std::string& path : state.paths()) {
-    records.push_back(SnapRecord{path, canonical::dump(*state.record(path))});
-  }
-  std::string index;
-  Json blocks = Json::array();
-  for (std::size_t b = 0; b < records.size(); b += k_block_lines) {
-    std::string block;
-    std::uint64_t bytes = 0;
-    const std::size_t end = std::min(records.size(), b + k_block_lines);
-    for (std::size_t i = b; i < end; ++i) {
-      const SnapRecord& r = records[i];
-      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(record_hash_of_text(r.path, r.text)), r.text.size());
-      bytes += r.text.size() + 1;
-    }
-    blocks.push_back(Json{{"first", records[b].path},
-                          {"hash", canonical::b64(crypto::hash(labels::k_cache_block, as_bytes(block)))},
-                          {"lines", end - b},
-                          {"records", bytes},
-                          {"size", block.size()}});
-    index += block;
-  }
-  Json meta = Json::object();
-  meta["blocks"] = std::move(blocks);
-  meta["format"] = std::string(k_state_format);
-  meta["genesis"] = state.genesis_name;
-  meta["index"] = index.size();
-  meta["lost"] = hashes_json(std::vector<Hash>(state.lost.begin(), state.lost.end()));
-  meta["vault_id"] = canonical::b64(state.vault_id);
-  SerializedState out;
-  const std::string first = canonical::dump(meta);
-  out.first_line = crypto::hash(labels::k_cache_snapshot, as_bytes(first));
-  out.text = first + "\n" + index;
-  for (const SnapRecord& r : records) {
-    out.text += r.text;
-    out.text += '\n';
-  }
-  return out;
-}
 
 // The snapshot file, open for the records a state reads on first use.
 class SnapSource final : public RecordSource
 {
 public:
-  SnapSource(util::FileHandle file, fs::path path, fs::path place, std::uint64_t base)
-    : m_file(std::move(file)), m_path(std::move(path)), m_place(std::move(place)), m_base(base)
+  SnapSource(util::FileHandle file, fs::path path, fs::path place, std::uint64_t base, std::uint64_t end)
+    : m_file(std::move(file)), m_path(std::move(path)), m_place(std::move(place)), m_base(base), m_end(end)
   {
   }
 
   std::string read(std::uint64_t offset, std::uint64_t length) const override
   {
     return pread_exact(m_file, m_path, m_place, m_base + offset, length);
+  }
+
+  // The whole records section, read once (a write copying the records it did not change).
+  const std::string& records() const
+  {
+    if (!m_records) {
+      m_records = pread_exact(m_file, m_path, m_place, m_base, m_end - m_base);
+    }
+    return *m_records;
   }
 
   // `length` bytes at `offset` of the file.
@@ -224,6 +218,8 @@ private:
   fs::path m_path;
   fs::path m_place;
   std::uint64_t m_base = 0;
+  std::uint64_t m_end = 0; // where the records end (the listing section follows)
+  mutable std::optional<std::string> m_records;
 };
 
 // The index of an escrow-state/3 snapshot, read a block at a time: a lookup bisects the blocks
@@ -419,8 +415,24 @@ void set_lazy(RecordMap<T>& map, const std::shared_ptr<const SnapSource>& source
 // Opens `file` as a state snapshot: its first line (checked against `first_line`, the hash
 // verified.json names) and the policy; every other record pending, its index block read when a
 // lookup first needs it.
-State open_state(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
-                 const fs::path& place)
+// The listing section of an escrow-state/4 snapshot (listing.hpp): where it is and its hash.
+struct Listing
+{
+  Hash hash{};
+  std::uint64_t size = 0;
+  std::uint64_t at = 0; // offset in the file
+};
+
+struct Snapshot
+{
+  State state;
+  std::shared_ptr<const SnapSource> source;
+  std::shared_ptr<const SnapIndex> index;
+  std::optional<Listing> listing;
+};
+
+Snapshot open_snapshot(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
+                       const fs::path& place)
 {
   std::optional<util::FileHandle> handle = util::open_regular_if_exists(file, O_RDONLY, util::Links::refuse);
   if (!handle) {
@@ -447,14 +459,24 @@ State open_state(const fs::path& file, const Hash& digest, const Hash& first_lin
   }
   State state;
   std::uint64_t index_size = 0;
+  std::optional<Listing> listing_info;
   std::vector<SnapIndex::Block> blocks;
   const std::uint64_t index_at = nl + 1;
   const std::string where = file.string() + ": line 1";
   try {
     const Json meta = canonical::parse(std::string_view(head).substr(0, nl), where);
     jr::Fields f(meta, where, ": ");
-    if (jr::string(f.need("format"), f.at("format")) != k_state_format) {
-      throw corrupt(file, "not an escrow-state/3 file", place);
+    const std::string format = jr::string(f.need("format"), f.at("format"));
+    if (format != k_state_format && format != k_state_format_v3) {
+      throw corrupt(file, "not an escrow-state/3 or /4 file", place);
+    }
+    if (format == k_state_format) {
+      jr::Fields l(jr::object(f.need("listing"), f.at("listing")), f.at("listing"));
+      Listing listing;
+      listing.hash = jr::fixed_b64<32>(l.need("hash"), l.at("hash"));
+      listing.size = static_cast<std::uint64_t>(jr::integer(l.need("size"), l.at("size"), 0, k_max_count));
+      l.finish();
+      listing_info = listing;
     }
     state.genesis_name = jr::string(f.need("genesis"), f.at("genesis"));
     index_size = static_cast<std::uint64_t>(jr::integer(f.need("index"), f.at("index"), 0, k_max_count));
@@ -483,8 +505,15 @@ State open_state(const fs::path& file, const Hash& digest, const Hash& first_lin
     }
     state.vault_id = jr::fixed_b64<16>(f.need("vault_id"), f.at("vault_id"));
     f.finish();
-    if (at != index_at + index_size || index_size > file_size - index_at
-        || record_at != file_size - index_at - index_size) {
+    const std::uint64_t listing_size = listing_info ? listing_info->size : 0;
+    if (listing_size > file_size) {
+      throw corrupt(file, "its size is not the one its index says", place);
+    }
+    if (listing_info) {
+      listing_info->at = file_size - listing_size;
+    }
+    if (at != index_at + index_size || index_size > file_size - listing_size - index_at
+        || record_at != file_size - listing_size - index_at - index_size) {
       throw corrupt(file, "its size is not the one its index says", place);
     }
   } catch (const Error& error) {
@@ -496,7 +525,8 @@ State open_state(const fs::path& file, const Hash& digest, const Hash& first_lin
   if (state.vault_id != vault_id) {
     throw corrupt(file, "belongs to another vault", place);
   }
-  auto source = std::make_shared<const SnapSource>(std::move(*handle), file, place, index_at + index_size);
+  auto source = std::make_shared<const SnapSource>(std::move(*handle), file, place, index_at + index_size,
+                                                   file_size - (listing_info ? listing_info->size : 0));
   auto index = std::make_shared<const SnapIndex>(source, std::move(blocks), digest);
   if (const SnapIndex::Line* policy = index->find(k_policy_path); policy != nullptr && policy->kind == PathKind::policy) {
     const PendingRecord& p = policy->record;
@@ -521,7 +551,222 @@ State open_state(const fs::path& file, const Hash& digest, const Hash& first_lin
   set_lazy(state.connectors, source, index, PathKind::connector, "c:");
   set_lazy(state.secrets, source, index, PathKind::secret, "s:");
   state.initialised = true;
-  return state;
+  return Snapshot{std::move(state), std::move(source), std::move(index), listing_info};
+}
+
+State open_state(const fs::path& file, const Hash& digest, const Hash& first_line, const VaultId& vault_id,
+                 const fs::path& place)
+{
+  return open_snapshot(file, digest, first_line, vault_id, place).state;
+}
+
+// One row of the listing section (listing.hpp): "ENV/NAME" TAB b64 record hash TAB JSON.
+std::string listing_row(const std::string& name, const Hash& hash, const Secret& secret)
+{
+  Json due = Json::array();
+  for (const auto& [reason, since] : secret.due) {
+    due.push_back(reason);
+  }
+  Json versions = Json::array();
+  for (const auto& [vid, version] : secret.versions) {
+    versions.push_back(Json::array({vid, version.v, std::string(version_state_name(version.state)), version.created_at}));
+  }
+  Json row = Json::object();
+  row["connectors"] = secret.connectors;
+  row["custodians"] = secret.custodians;
+  row["due"] = std::move(due);
+  row["env"] = secret.env;
+  row["every"] = secret.every;
+  row["owner"] = secret.owner;
+  row["purpose"] = secret.purpose;
+  row["state"] = std::string(secret_state_name(secret.state));
+  row["threshold"] = secret.threshold;
+  row["versions"] = std::move(versions);
+  return fmt::format("{}\t{}\t{}", name, canonical::b64(hash), canonical::dump(row));
+}
+
+// The listing section of `snapshot`, checked against the hash its first line names, cut into
+// rows; nullopt for an escrow-state/3 snapshot (none).
+std::optional<std::vector<std::string_view>> listing_rows(const Snapshot& snapshot, std::string& text)
+{
+  if (!snapshot.listing) {
+    return std::nullopt;
+  }
+  text = snapshot.source->read_absolute(snapshot.listing->at, snapshot.listing->size);
+  if (crypto::hash(k_cache_listing_label, as_bytes(text)) != snapshot.listing->hash) {
+    snapshot.source->damaged("its listing does not hash to the hash its first line names");
+  }
+  std::vector<std::string_view> rows;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) {
+      snapshot.source->damaged("its listing does not end with a newline");
+    }
+    rows.push_back(std::string_view(text).substr(start, nl - start));
+    start = nl + 1;
+  }
+  return rows;
+}
+
+// A row's name and b64 hash (the first two fields), or nullopt when it has no two tabs.
+std::optional<std::pair<std::string_view, std::string_view>> row_key(std::string_view row)
+{
+  const std::size_t t1 = row.find('\t');
+  const std::size_t t2 = t1 == std::string_view::npos ? t1 : row.find('\t', t1 + 1);
+  if (t2 == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::make_pair(row.substr(0, t1), row.substr(t1 + 1, t2 - t1 - 1));
+}
+
+struct SnapRecord
+{
+  std::string path;
+  std::string owned;       // canonical text serialised here, or
+  std::string_view copied; // the bytes copied from the previous snapshot (records are never empty)
+  Hash hash{};             // the record hash of its text
+
+  std::string_view text() const { return owned.empty() ? copied : std::string_view(owned); }
+};
+
+// A serialized snapshot: the file's text and the hash of its first line (verified.json names it).
+struct SerializedState
+{
+  std::string text;
+  Hash first_line{};
+};
+
+// The record hash of `path` in `state` when it is known without reading or hashing the record
+// (a record still pending, or read from the snapshot and not replaced since), else nullopt.
+std::optional<Hash> known_record_hash(const State& state, std::string_view path)
+{
+  const std::optional<ParsedPath> parsed = parse_path(path);
+  if (!parsed) {
+    return std::nullopt;
+  }
+  switch (parsed->kind) {
+  case PathKind::member: return state.members.known_hash(parsed->name);
+  case PathKind::connector: return state.connectors.known_hash(parsed->name);
+  case PathKind::secret: return state.secrets.known_hash(parsed->name);
+  case PathKind::policy:
+  case PathKind::key: break;
+  }
+  return std::nullopt;
+}
+
+// `state` as an escrow-state/3 snapshot. `previous`: the snapshot this place holds (the one the
+// state was loaded from, when it was): a record whose hash is known from it and unchanged is
+// copied as the bytes its index names, with the hash its (checked) index block names — never
+// re-read, re-serialised or re-hashed, so a write that changes one record costs one copy of the
+// records instead of reading, parsing and dumping every one of them (docs/PERFORMANCE.md, issue
+// 12 target 3). A copied text damaged on disk keeps its old hash: the next reader of it refuses
+// it, as it would have refused the old file.
+SerializedState serialize_state(const State& state, const Snapshot* previous)
+{
+  std::vector<SnapRecord> records;
+  const std::string* old_records = nullptr;
+  // The previous listing's rows by name (each with its record hash): a copied record's row is
+  // copied too. An unreadable or damaged previous listing is not copied from.
+  std::string old_listing_text;
+  std::map<std::string_view, std::string_view> old_rows;
+  if (previous != nullptr) {
+    try {
+      if (const auto rows = listing_rows(*previous, old_listing_text)) {
+        for (const std::string_view row : *rows) {
+          if (const auto key = row_key(row)) {
+            old_rows.emplace(key->first, row);
+          }
+        }
+      }
+    } catch (const Error&) {
+      old_rows.clear();
+    }
+  }
+  std::string listing;
+  for (const std::string& path : state.paths()) {
+    if (previous != nullptr) {
+      if (const std::optional<Hash> known = known_record_hash(state, path)) {
+        const SnapIndex::Line* line = previous->index->find(path);
+        if (line != nullptr && line->record.hash == *known) {
+          if (old_records == nullptr) {
+            old_records = &previous->source->records();
+          }
+          const PendingRecord& r = line->record;
+          if (r.offset + r.length >= old_records->size() || (*old_records)[r.offset + r.length] != '\n') {
+            previous->source->damaged("shorter than its index says");
+          }
+          records.push_back(
+            SnapRecord{path, {}, std::string_view(*old_records).substr(r.offset, r.length), *known});
+          if (path.rfind("s:", 0) == 0) {
+            const auto row = old_rows.find(std::string_view(path).substr(2));
+            const std::optional<std::pair<std::string_view, std::string_view>> key =
+              row != old_rows.end() ? row_key(row->second) : std::nullopt;
+            if (key && key->second == canonical::b64(*known)) {
+              listing.append(row->second);
+              listing += '\n';
+            } else {
+              listing += listing_row(r.name, *known, *state.secrets.at(r.name));
+              listing += '\n';
+            }
+          }
+          continue;
+        }
+      }
+    }
+    std::string text = canonical::dump(*state.record(path));
+    const Hash hash = record_hash_of_text(path, text);
+    if (path.rfind("s:", 0) == 0) {
+      const std::string name = path.substr(2);
+      listing += listing_row(name, hash, *state.secrets.at(name));
+      listing += '\n';
+    }
+    records.push_back(SnapRecord{path, std::move(text), {}, hash});
+  }
+  std::string index;
+  Json blocks = Json::array();
+  for (std::size_t b = 0; b < records.size(); b += k_block_lines) {
+    std::string block;
+    std::uint64_t bytes = 0;
+    const std::size_t end = std::min(records.size(), b + k_block_lines);
+    for (std::size_t i = b; i < end; ++i) {
+      const SnapRecord& r = records[i];
+      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(r.hash), r.text().size());
+      bytes += r.text().size() + 1;
+    }
+    blocks.push_back(Json{{"first", records[b].path},
+                          {"hash", canonical::b64(crypto::hash(labels::k_cache_block, as_bytes(block)))},
+                          {"lines", end - b},
+                          {"records", bytes},
+                          {"size", block.size()}});
+    index += block;
+  }
+  Json meta = Json::object();
+  meta["blocks"] = std::move(blocks);
+  meta["format"] = std::string(k_state_format);
+  meta["genesis"] = state.genesis_name;
+  meta["index"] = index.size();
+  meta["listing"] = Json{{"hash", canonical::b64(crypto::hash(k_cache_listing_label, as_bytes(listing)))},
+                         {"size", listing.size()}};
+  meta["lost"] = hashes_json(std::vector<Hash>(state.lost.begin(), state.lost.end()));
+  meta["vault_id"] = canonical::b64(state.vault_id);
+  SerializedState out;
+  const std::string first = canonical::dump(meta);
+  out.first_line = crypto::hash(labels::k_cache_snapshot, as_bytes(first));
+  std::size_t total = first.size() + 1 + index.size();
+  for (const SnapRecord& r : records) {
+    total += r.text().size() + 1;
+  }
+  total += listing.size();
+  out.text.reserve(total);
+  out.text = first;
+  out.text += '\n';
+  out.text += index;
+  for (const SnapRecord& r : records) {
+    out.text += r.text();
+    out.text += '\n';
+  }
+  out.text += listing;
+  return out;
 }
 
 std::optional<std::string> read_if_exists(const fs::path& path, std::size_t max)
@@ -530,6 +775,28 @@ std::optional<std::string> read_if_exists(const fs::path& path, std::size_t max)
     return std::nullopt;
   }
   return read_file(path, max);
+}
+
+// The snapshot verified.json names (a save copies from it the records it did not change), or
+// nullopt when there is none or it cannot be opened: then every record is serialised.
+std::optional<Snapshot> previous_snapshot(const fs::path& verified_path, const VaultId& vault_id, const fs::path& place)
+{
+  try {
+    const std::optional<std::string> text = read_if_exists(verified_path, k_max_verified_size);
+    if (!text || text->empty()) {
+      return std::nullopt;
+    }
+    const Json json = canonical::parse(std::string_view(*text).substr(0, text->size() - 1), verified_path.string());
+    const std::string format = json.value("format", "");
+    if (format != k_verified_format && format != k_verified_format_v3) {
+      return std::nullopt;
+    }
+    const Hash digest = jr::fixed_b64<32>(json.at("state"), "state");
+    const Hash first_line = jr::fixed_b64<32>(json.at("snapshot"), "snapshot");
+    return open_snapshot(place / snap_name(digest), digest, first_line, vault_id, place);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 // The hash of the first line of the snapshot at `path` (verified.json names it), or nullopt when
@@ -567,6 +834,15 @@ Hash log_chain(const Hash& previous, std::string_view line)
   std::string input(reinterpret_cast<const char*>(previous.data()), previous.size());
   input.append(line);
   return crypto::hash(labels::k_cache_log, as_bytes(input));
+}
+
+std::uint64_t LogSummary::tail_bytes() const
+{
+  std::uint64_t bytes = 0;
+  for (const std::string& line : tail) {
+    bytes += line.size();
+  }
+  return bytes;
 }
 
 VerifiedEntry verified_entry(const Entry& entry)
@@ -613,12 +889,15 @@ std::optional<Verified> Cache::load() const
     const std::string where = verified_path.string();
     jr::Fields f(json, where, ": ");
     const std::string format = jr::string(f.need("format"), f.at("format"));
-    if (format != k_verified_format && format != k_verified_format_v2 && format != k_verified_format_v1) {
-      throw corrupt(verified_path, "not an escrow-verified/3 file", m_dir);
+    if (format != k_verified_format && format != k_verified_format_v3 && format != k_verified_format_v2
+        && format != k_verified_format_v1) {
+      throw corrupt(verified_path, "not an escrow-verified/4 file", m_dir);
     }
     // An older place (escrow-verified/1 or /2, written by an earlier escrow): its log is used, the
-    // session replays the journal and rewrites the place in the current formats.
-    v.legacy = format != k_verified_format;
+    // session replays the journal and rewrites the place in the current formats. An /3 place is
+    // an /4 one without a log tail.
+    const bool lazy = format == k_verified_format || format == k_verified_format_v3;
+    v.legacy = !lazy;
     {
       const Json& log = jr::object(f.need("log"), f.at("log"));
       jr::Fields l(log, f.at("log"));
@@ -627,7 +906,21 @@ std::optional<Verified> Cache::load() const
       }
       v.log.count = static_cast<std::uint64_t>(jr::integer(l.need("count"), l.at("count"), 0, k_max_count));
       v.log.size = static_cast<std::uint64_t>(jr::integer(l.need("size"), l.at("size"), 0, k_max_count));
+      if (format == k_verified_format) {
+        if (const Json* tail = l.maybe("tail")) {
+          for (const Json& line : jr::array(*tail, l.at("tail"), k_max_log_tail)) {
+            std::string tail_line = jr::string(line, l.at("tail"));
+            if (tail_line.empty() || tail_line.size() > 1024 || tail_line.find('\n') != std::string::npos) {
+              throw corrupt(verified_path, "log.tail holds a malformed line", m_dir);
+            }
+            v.log.tail.push_back(std::move(tail_line) + "\n");
+          }
+        }
+      }
       l.finish();
+      if (v.log.tail.size() > v.log.count || v.log.tail_bytes() > v.log.size) {
+        throw corrupt(verified_path, "log.tail is longer than the log", m_dir);
+      }
     }
     {
       const Json& pos = jr::object(f.need("position"), f.at("position"));
@@ -637,6 +930,11 @@ std::optional<Verified> Cache::load() const
         v.position.heads.push_back(jr::fixed_b64<32>(h, p.at("heads")));
       }
       v.position.last_hash = jr::fixed_b64<32>(p.need("last_hash"), p.at("last_hash"));
+      if (format == k_verified_format) {
+        if (const Json* line = p.maybe("last_line")) {
+          v.position.last_line = jr::fixed_b64<32>(*line, p.at("last_line"));
+        }
+      }
       v.position.last_offset = static_cast<std::uint64_t>(jr::integer(p.need("last_offset"), p.at("last_offset"), 0, k_max_count));
       v.position.lines = static_cast<std::uint64_t>(jr::integer(p.need("lines"), p.at("lines"), 1, k_max_count));
       v.position.ts = jr::time(p.need("ts"), p.at("ts"));
@@ -652,7 +950,7 @@ std::optional<Verified> Cache::load() const
         throw corrupt(verified_path, "git.checked_through is not a commit id", m_dir);
       }
     }
-    if (format == k_verified_format) {
+    if (lazy) {
       first_line = jr::fixed_b64<32>(f.need("snapshot"), f.at("snapshot"));
     } else {
       (void)f.maybe("snapshot");
@@ -677,17 +975,26 @@ std::optional<Verified> Cache::load() const
   const fs::path log_path = m_dir / "entries.log";
   std::error_code ec;
   const std::uintmax_t log_size = util::kind_of(log_path) ? fs::file_size(log_path, ec) : 0;
-  if (ec || log_size < v.log.size) {
+  if (ec || log_size < v.log.file_size()) {
     throw corrupt(log_path, "shorter than verified.json says", m_dir);
   }
   if (v.legacy) {
     return v; // only the log is used: the session replays the journal and rewrites the place
   }
   v.state = open_state(m_dir / snap_name(digest), digest, first_line, m_vault_id, m_dir);
+  m_snapshot = std::pair{digest, first_line};
   return v;
 }
 
 std::vector<VerifiedEntry> Cache::entries(const LogSummary& log) const
+{
+  std::vector<VerifiedEntry> out;
+  out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(log.count, k_max_cache_file / 48)));
+  for_each_entry(log, [&out](VerifiedEntry&& e) { out.push_back(std::move(e)); });
+  return out;
+}
+
+void Cache::for_each_entry(const LogSummary& log, const std::function<void(VerifiedEntry&&)>& each) const
 {
   const fs::path log_path = m_dir / "entries.log";
   const std::optional<util::FileHandle> file = util::open_regular_if_exists(log_path, O_RDONLY, util::Links::refuse);
@@ -697,21 +1004,35 @@ std::vector<VerifiedEntry> Cache::entries(const LogSummary& log) const
   if (log.size > k_max_cache_file) {
     throw corrupt(log_path, "too large", m_dir);
   }
-  std::string text(static_cast<std::size_t>(log.size), '\0');
+  // A legacy (escrow-verified/1) summary has no chain: its zero chain is not checked.
+  const bool check_chain = log.chain != Hash{};
+  LogParser parser(static_cast<std::size_t>(log.count), log.chain, check_chain, log_path, m_dir, each);
+  // By blocks of 1 MiB: the memory held is one block, whatever the log's length.
+  constexpr std::size_t k_block = std::size_t(1) << 20;
+  const std::size_t size = static_cast<std::size_t>(log.file_size()); // then the tail
+  std::string text;
   std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::pread(file->get(), text.data() + done, text.size() - done, static_cast<off_t>(done));
+  while (done < size) {
+    const std::size_t old = text.size();
+    const std::size_t want = std::min(k_block, size - done);
+    text.resize(old + want);
+    const ssize_t n = ::pread(file->get(), text.data() + old, want, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) {
+      text.resize(old);
       continue;
     }
     if (n <= 0) {
       throw corrupt(log_path, "shorter than verified.json says", m_dir);
     }
+    text.resize(old + static_cast<std::size_t>(n));
     done += static_cast<std::size_t>(n);
+    text.erase(0, parser.feed(text));
   }
-  // A legacy (escrow-verified/1) summary has no chain: its zero chain is not checked.
-  const bool check_chain = log.chain != Hash{};
-  return parse_log(text, static_cast<std::size_t>(log.count), log.chain, check_chain, log_path, m_dir);
+  for (const std::string& line : log.tail) {
+    text += line;
+  }
+  text.erase(0, parser.feed(text));
+  parser.finish(text);
 }
 
 std::optional<LogSummary> Cache::save(const Position& position, const State& state,
@@ -729,67 +1050,89 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   if (base.count > 0) {
     // Appending to `base`: the place must still hold exactly it (another process may have saved
     // since; then its save stands, and ours is not needed: the next open verifies from there).
-    std::optional<LogSummary> now;
+    // The chain covers the tail's lines, so (count, size, chain) names the whole log.
+    bool same = false;
     try {
       if (const std::optional<std::string> text = read_if_exists(verified_path, k_max_verified_size)) {
         const Json json = canonical::parse(std::string_view(*text).substr(0, text->empty() ? 0 : text->size() - 1),
                                            verified_path.string());
-        if (json.value("format", "") == k_verified_format) {
+        const std::string format = json.value("format", "");
+        if (format == k_verified_format || format == k_verified_format_v3) {
           const Json& log = json.at("log");
-          LogSummary s;
-          s.count = log.at("count").get<std::uint64_t>();
-          s.size = log.at("size").get<std::uint64_t>();
-          s.chain = jr::fixed_b64<32>(log.at("chain"), "chain");
-          now = s;
+          same = log.at("count").get<std::uint64_t>() == base.count && log.at("size").get<std::uint64_t>() == base.size
+                 && jr::fixed_b64<32>(log.at("chain"), "chain") == base.chain;
         }
       }
     } catch (const std::exception&) {
-      now.reset();
+      same = false;
     }
-    if (!now || *now != base) {
+    if (!same) {
       return std::nullopt;
     }
   }
-  // The log: cut anything an interrupted save left beyond `base`, then append.
-  {
+  LogSummary next = base;
+  std::vector<std::string> lines;
+  lines.reserve(added.size());
+  for (const VerifiedEntry& e : added) {
+    lines.push_back(log_line(e));
+    next.chain = log_chain(next.chain, lines.back());
+    next.size += lines.back().size();
+  }
+  next.count += added.size();
+  const Hash state_digest = digest ? *digest : state.digest();
+  const fs::path snap_path = m_dir / snap_name(state_digest);
+  std::optional<Hash> first_line;
+  if (m_snapshot && m_snapshot->first == state_digest && util::kind_of(snap_path)) {
+    first_line = m_snapshot->second; // the snapshot this session loaded or saved
+  } else {
+    first_line = first_line_hash(snap_path); // the same state, saved before (an event changes no record)
+  }
+  // A reader's event: the state is the one saved, and its line fits in the tail. verified.json
+  // alone is written (no entries.log append, no folder fsync): a crash leaves the place as it was
+  // or as it became, both consistent, and the journal already holds the entry.
+  const bool event_only = base.count > 0 && first_line && base.tail.size() + lines.size() <= k_max_log_tail;
+  if (event_only) {
+    next.tail.insert(next.tail.end(), lines.begin(), lines.end());
+  } else {
+    // The log: cut anything an interrupted save left beyond the base's entries.log part, then
+    // append the base's tail and the new lines.
     std::error_code ec;
     const bool exists = util::kind_of(log_path).has_value();
     const std::uintmax_t size = exists ? fs::file_size(log_path, ec) : 0;
-    if (ec || size < base.size) {
+    if (ec || size < base.file_size()) {
       throw corrupt(log_path, "shorter than the entries it should hold", m_dir);
     }
-    if (exists && size > base.size) {
-      truncate_durably(log_path, base.size);
+    if (exists && size > base.file_size()) {
+      truncate_durably(log_path, base.file_size());
+    }
+    std::string add;
+    for (const std::string& line : base.tail) {
+      add += line;
+    }
+    for (const std::string& line : lines) {
+      add += line;
+    }
+    next.tail.clear();
+    if (!add.empty() || !exists) {
+      append_durably(log_path, add);
+    }
+    if (!first_line) {
+      const std::optional<Snapshot> previous = previous_snapshot(verified_path, m_vault_id, m_dir);
+      const SerializedState snap_text = serialize_state(state, previous ? &*previous : nullptr);
+      AtomicFile snap(snap_path, 0600);
+      snap.write(snap_text.text);
+      snap.commit();
+      first_line = snap_text.first_line;
     }
   }
-  LogSummary next = base;
-  std::string add;
-  for (const VerifiedEntry& e : added) {
-    const std::string line = log_line(e);
-    next.chain = log_chain(next.chain, line);
-    add += line;
-  }
-  next.count += added.size();
-  next.size += add.size();
-  if (!add.empty() || !util::kind_of(log_path)) {
-    append_durably(log_path, add);
-  }
-  const Hash state_digest = digest ? *digest : state.digest();
-  const fs::path snap_path = m_dir / snap_name(state_digest);
-  Hash first_line{};
-  if (const std::optional<Hash> existing = first_line_hash(snap_path)) {
-    first_line = *existing; // the same state, saved before (an event changes no record)
-  } else {
-    const SerializedState snap_text = serialize_state(state);
-    AtomicFile snap(snap_path, 0600);
-    snap.write(snap_text.text);
-    snap.commit();
-    first_line = snap_text.first_line;
-  }
+  m_snapshot = std::pair{state_digest, *first_line};
   Json pos = Json::object();
   pos["entries"] = position.entries;
   pos["heads"] = hashes_json(position.heads);
   pos["last_hash"] = canonical::b64(position.last_hash);
+  if (position.last_line != Hash{}) {
+    pos["last_line"] = canonical::b64(position.last_line);
+  }
   pos["last_offset"] = position.last_offset;
   pos["lines"] = position.lines;
   pos["size"] = position.size;
@@ -799,14 +1142,25 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   if (!git_checked_through.empty()) {
     json["git"] = Json{{"checked_through", git_checked_through}};
   }
-  json["log"] = Json{{"chain", canonical::b64(next.chain)}, {"count", next.count}, {"size", next.size}};
+  Json log{{"chain", canonical::b64(next.chain)}, {"count", next.count}, {"size", next.size}};
+  if (!next.tail.empty()) {
+    Json tail = Json::array();
+    for (const std::string& line : next.tail) {
+      tail.push_back(line.substr(0, line.size() - 1));
+    }
+    log["tail"] = std::move(tail);
+  }
+  json["log"] = std::move(log);
   json["position"] = pos;
-  json["snapshot"] = canonical::b64(first_line);
+  json["snapshot"] = canonical::b64(*first_line);
   json["state"] = canonical::b64(state_digest);
   json["vault_id"] = canonical::b64(m_vault_id);
   AtomicFile file(verified_path, 0600);
   file.write(canonical::dump(json) + "\n");
-  file.commit();
+  file.commit(event_only ? AtomicFile::Folder::leave : AtomicFile::Folder::sync);
+  if (event_only) {
+    return next; // no snapshot was written: none to remove
+  }
   // Older snapshots are no longer named by verified.json.
   // Best effort: a snapshot left behind is only disk space (the next save removes it).
   std::error_code error;
@@ -842,6 +1196,7 @@ void Cache::forget(const std::set<Hash>& hashes) const
   // one), so the next open replays the journal (slow path) rather than continuing past it.
   if (hashes.count(verified->position.last_hash) > 0) {
     verified->position.last_hash = log.back().hash;
+    verified->position.last_line = Hash{}; // the line there is to be parsed and compared, not trusted
   }
   // The log is written anew (base {}); the state is unchanged, so its digest stands.
   save(verified->position, verified->state, verified->git_checked_through, LogSummary{}, log, verified->state_digest);
@@ -870,6 +1225,136 @@ Error loss_error(const fs::path& journal, const std::vector<VerifiedEntry>& miss
                            newest.action, newest.actor, format_time(newest.ts)),
                {"if they are in git (a reset or a checkout), restore them: escrow audit restore --from <commit>",
                 "if they are gone, an admin acknowledges the loss: escrow audit ack-loss --why TEXT"});
+}
+
+
+std::optional<std::vector<Secret>> cached_listing(const fs::path& place, const VaultId& vault_id, const State& state)
+{
+  const fs::path verified_path = place / "verified.json";
+  const std::optional<std::string> verified_text = read_if_exists(verified_path, k_max_verified_size);
+  if (!verified_text || verified_text->empty()) {
+    return std::nullopt;
+  }
+  Hash digest{};
+  Hash first_line{};
+  try {
+    const Json json = canonical::parse(std::string_view(*verified_text).substr(0, verified_text->size() - 1),
+                                       verified_path.string());
+    if (json.value("format", "") != k_verified_format) {
+      return std::nullopt;
+    }
+    digest = jr::fixed_b64<32>(json.at("state"), "state");
+    first_line = jr::fixed_b64<32>(json.at("snapshot"), "snapshot");
+  } catch (const std::exception&) {
+    throw corrupt(verified_path, "malformed", place);
+  }
+  // The rows are bound to this session's state below, secret by secret: each row's record hash
+  // must be the one the state's index gives (its blocks are checked as they are read, and once
+  // all are read their pairs against the state digest), and a secret the session changed since
+  // (no known hash) sends the command back to the records.
+  const fs::path file = place / snap_name(digest);
+  const Snapshot snapshot = open_snapshot(file, digest, first_line, vault_id, place);
+  std::string listing_text;
+  const std::optional<std::vector<std::string_view>> rows = listing_rows(snapshot, listing_text);
+  if (!rows) {
+    return std::nullopt;
+  }
+  const std::vector<std::string> names = state.secrets.names();
+  if (rows->size() != names.size()) {
+    snapshot.source->damaged("its listing does not name the secrets its index names");
+  }
+  std::vector<Secret> out;
+  out.reserve(names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string_view row = (*rows)[i];
+    const auto key = row_key(row);
+    const std::optional<Hash> known = state.secrets.known_hash(names[i]);
+    if (!known) {
+      return std::nullopt; // changed since the snapshot: read the records
+    }
+    if (!key || key->first != names[i] || key->second != canonical::b64(*known)) {
+      snapshot.source->damaged(fmt::format("row {} of its listing is not the secret its index names", i + 1));
+    }
+    const auto bad = [&](std::string_view problem) {
+      snapshot.source->damaged(fmt::format("row {} of its listing: {}", i + 1, problem));
+    };
+    Json json;
+    try {
+      json = canonical::parse(row.substr(key->first.size() + key->second.size() + 2), file.string());
+    } catch (const Error& error) {
+      bad(error.what());
+    }
+    // Exactly the fields listing_row writes, with their types (a row is this machine's writing).
+    if (!json.is_object() || json.size() != 10) {
+      bad("not the listing's fields");
+    }
+    const auto field = [&](const char* name) -> const Json& {
+      const auto it = json.find(name);
+      if (it == json.end()) {
+        bad(fmt::format("no \"{}\"", name));
+      }
+      return *it;
+    };
+    const auto text = [&](const Json& j) -> const std::string& {
+      if (!j.is_string()) {
+        bad("a field is not a string");
+      }
+      return j.get_ref<const std::string&>();
+    };
+    const auto number = [&](const Json& j) -> std::int64_t {
+      if (!j.is_number_integer() || j.get<std::int64_t>() < 0) {
+        bad("a field is not a count");
+      }
+      return j.get<std::int64_t>();
+    };
+    const auto list = [&](const char* name) -> const Json& {
+      const Json& j = field(name);
+      if (!j.is_array()) {
+        bad(fmt::format("\"{}\" is not a list", name));
+      }
+      return j;
+    };
+    Secret secret;
+    secret.name = names[i];
+    for (const Json& c : list("connectors")) {
+      secret.connectors.push_back(text(c));
+    }
+    for (const Json& c : list("custodians")) {
+      secret.custodians.insert(text(c));
+    }
+    for (const Json& d : list("due")) {
+      secret.due.emplace(text(d), 0);
+    }
+    secret.env = text(field("env"));
+    secret.every = number(field("every"));
+    secret.owner = text(field("owner"));
+    secret.purpose = text(field("purpose"));
+    const std::optional<SecretState> st = parse_secret_state(text(field("state")));
+    if (!st) {
+      bad("an unknown state");
+    }
+    secret.state = *st;
+    secret.threshold = number(field("threshold"));
+    for (const Json& v : list("versions")) {
+      if (!v.is_array() || v.size() != 4) {
+        bad("a malformed version");
+      }
+      Version version;
+      version.v = number(v[1]);
+      const std::optional<VersionState> vs = parse_version_state(text(v[2]));
+      if (!vs) {
+        bad("an unknown version state");
+      }
+      version.state = *vs;
+      if (!v[3].is_number_integer()) {
+        bad("a version's created_at is not a time");
+      }
+      version.created_at = v[3].get<std::int64_t>();
+      secret.versions.emplace(text(v[0]), std::move(version));
+    }
+    out.push_back(std::move(secret));
+  }
+  return out;
 }
 
 } // namespace escrow::history

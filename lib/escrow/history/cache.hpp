@@ -13,32 +13,39 @@
 //
 // Files of a place (written atomically or appended then committed; verified.json last, it is the
 // commit point):
-//   verified.json   {"format":"escrow-verified/3","git"?:{"checked_through"},
-//                   "log":{"chain","count","size"},
-//                   "position":{"entries","heads","last_hash","last_offset","lines","size","ts"},
+//   verified.json   {"format":"escrow-verified/4","git"?:{"checked_through"},
+//                   "log":{"chain","count","size","tail"?:[line without its "\n"…]},
+//                   "position":{"entries","heads","last_hash","last_line"?,"last_offset","lines",
+//                   "size","ts"},
 //                   "snapshot":H("escrow/v2/cache-snapshot", the snapshot's first line),
 //                   "state":digest,"vault_id"}
-//   state3-<digest hex>.snap  escrow-state/3: line 1 {"blocks":[{"first","hash","lines","records",
-//                   "size"}…],"format","genesis","index":BYTES,"lost","vault_id"}; then the index,
+//   state3-<digest hex>.snap  escrow-state/4 (/3 read too): line 1 {"blocks":[{"first","hash","lines",
+//                   "records","size"}…],"format","genesis","index":BYTES,"listing","lost","vault_id"}; the index,
 //                   one line per record sorted by path: PATH "\t" b64 record hash "\t" LENGTH, in
 //                   blocks of 256 lines (each block: its first path, H("escrow/v2/cache-index-block",
 //                   its bytes), its line count, its bytes of index and of records); then the
 //                   records, each its canonical text and "\n", in the index's order (a record's
-//                   offset = the sum of the lengths + 1 before it)
+//                   offset = the sum of the lengths + 1 before it), then the listing (listing.hpp)
 //   entries.log     one line per verified entry, in order: b64 hash, ts, action, actor (only the
-//                   first log.size bytes, log.count lines, count: a longer file is the tail of an
-//                   interrupted save); log.chain = c(count), c(0) = 32 zero bytes,
+//                   first log.size − tail bytes, log.count − tail lines: a longer file is the
+//                   rest of an interrupted save), then log.tail's lines; log.chain = c(count) over
+//                   all of them, c(0) = 32 zero bytes,
 //                   c(i) = H("escrow/v2/cache-log", c(i-1) || line i with its "\n")
 //
 // Lazy reading (what keeps an open's cost independent of the journal and of the number of
 // records): load() reads verified.json and the snapshot's first line (checked against the hash
 // verified.json names), and reads the policy; a lookup reads the one index block that can hold
 // its path (checked against its hash) and then the record (its text checked against the index's
-// hash and parsed strictly). Once every block has been read (list, verify, a write), the index's
+// hash, parsed strictly; a save copies unchanged ones). Once every block is read (list, verify, a write), the index's
 // (path, hash) pairs must hash to the state digest. entries.log is read only by entries() — the
 // slow path's loss check, `audit verify`, `audit restore`, backup — which checks its count, size
-// and chain. A place in an older format (escrow-verified/1 or /2) is read for its log only: the
-// session replays the journal and rewrites the place.
+// and chain. An escrow-verified/3 place is read as /4 without a tail. A place in an older format
+// (escrow-verified/1 or /2) is read for its log only: the session replays the journal and
+// rewrites the place.
+// Flushes: an event's save (the state unchanged, room in the tail) writes verified.json alone,
+// synced but without the folder's fsync — a crash leaves it as it was or as it became, and an
+// older cache is only behind the journal (the entry was flushed there first). Every other save
+// appends to entries.log durably and commits verified.json with the folder synced.
 // A malformed or inconsistent cache file is Error(integrity) naming it (hint: remove the place to
 // verify the vault from its journal again, which forgets what this machine saw).
 #pragma once
@@ -48,6 +55,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -77,20 +85,34 @@ struct Position
   std::uint64_t entries = 0;     // entries verified (the replay's count)
   std::uint64_t lines = 0;       // complete lines of the journal up to `size`
   Timestamp ts = 0;              // the largest ts of the heads
+  // H("escrow/v2/cache-last-line", the last verified line without its "\n"): the fast path finds
+  // that line unchanged, signature included, by this hash alone. Zero when unknown (a place
+  // written as escrow-verified/3): the line's signature is checked instead.
+  Hash last_line{};
 
   friend bool operator==(const Position&, const Position&) = default;
 };
 
-// What entries.log holds as verified.json names it: `count` lines, `size` bytes, and the chain
-// hash over them (a log edited, truncated or swapped is detected when it is read).
+// The log of verified entries as verified.json names it: `count` lines, `size` bytes, and the
+// chain hash over them (a log edited, truncated or swapped is detected when it is read). Its last
+// lines, `tail` (each with its "\n", at most k_max_log_tail), are held in verified.json itself;
+// the others are the first size − (the tail's bytes) bytes of entries.log. A reader's event (a
+// reveal, an exec) adds its line to the tail, so it costs one file written, not three flushes;
+// the tail is moved to entries.log when it is full or when the state changes.
 struct LogSummary
 {
   std::uint64_t count = 0;
   std::uint64_t size = 0;
   Hash chain{};
+  std::vector<std::string> tail;
+
+  std::uint64_t tail_bytes() const;
+  std::uint64_t file_count() const { return count - tail.size(); } // lines in entries.log
+  std::uint64_t file_size() const { return size - tail_bytes(); }  // bytes of entries.log
 
   friend bool operator==(const LogSummary&, const LogSummary&) = default;
 };
+inline constexpr std::size_t k_max_log_tail = 64;
 
 // The next chain hash after `line` (one line of entries.log with its "\n").
 Hash log_chain(const Hash& previous, std::string_view line);
@@ -127,6 +149,10 @@ public:
 
   // Every entry of the log `log` names (load()'s or save()'s summary), checked against it.
   std::vector<VerifiedEntry> entries(const LogSummary& log) const;
+  // The same, one entry at a time, read by blocks (the memory held is one block): `each` sees every
+  // entry before the log's count, size and chain are checked at its end (then this throws), so
+  // what it gathered counts only when this returns.
+  void for_each_entry(const LogSummary& log, const std::function<void(VerifiedEntry&&)>& each) const;
 
   // Saves the position, the state and the git check, with the log `base` (a summary this place
   // holds: load()'s or an earlier save()'s; {} = write the whole log anew) followed by `added`.
@@ -145,6 +171,9 @@ public:
 private:
   std::filesystem::path m_dir;
   VaultId m_vault_id{};
+  // The snapshot load() or save() last saw: (state digest, hash of its first line), so that an
+  // event's save does not read the snapshot's first line again.
+  mutable std::optional<std::pair<Hash, Hash>> m_snapshot;
 };
 
 // The entries of `verified` absent from `present` and not acknowledged lost (`acknowledged`: the

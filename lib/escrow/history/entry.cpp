@@ -216,14 +216,25 @@ std::string dump_entry(const Entry& entry)
   return canonical::dump(entry_to_json(entry, true));
 }
 
+namespace {
+
+// H("escrow/v2/entry", vault || body) fed piece by piece: the label, 0x00, the vault id; then the
+// caller's body.
+void start_entry_hash(crypto::Hasher& hasher, const VaultId& vault)
+{
+  hasher.update(as_bytes(labels::k_entry));
+  const std::uint8_t zero = 0;
+  hasher.update(ByteView(&zero, 1));
+  hasher.update(ByteView(vault.data(), vault.size()));
+}
+
+} // namespace
+
 Hash compute_hash(const Entry& entry)
 {
   const std::string body = canonical::dump(entry_to_json(entry, false));
   crypto::Hasher hasher;
-  hasher.update(as_bytes(labels::k_entry));
-  const std::uint8_t zero = 0;
-  hasher.update(ByteView(&zero, 1));
-  hasher.update(ByteView(entry.vault.data(), entry.vault.size()));
+  start_entry_hash(hasher, entry.vault);
   hasher.update(as_bytes(body));
   return hasher.finish();
 }
@@ -301,10 +312,47 @@ Entry parse_entry(std::string_view line, std::string_view what)
   check_entry(e, ErrorKind::integrity, what);
   // One spelling per entry: what was read must be what escrow writes, byte for byte (key order,
   // escapes, set order, no whitespace). Anything else would give one entry two hashes.
-  if (dump_entry(e) != line) {
+  // One serialisation serves both checks (issue 12 target 5): the canonical object is "{" and its
+  // members "key":value joined by ",", so each member is dumped once, compared with the line
+  // where it must be, and fed to the hash unless it is "hash" or "sig" (compute_hash's body is
+  // the same object without them).
+  const Json full = entry_to_json(e, true);
+  crypto::Hasher hasher;
+  start_entry_hash(hasher, e.vault);
+  std::size_t at = 1;
+  bool canonical = line.substr(0, 1) == "{";
+  bool first_in_body = true;
+  hasher.update(as_bytes(std::string_view("{")));
+  std::string member;
+  for (const auto& [key, value] : full.items()) {
+    member.clear();
+    if (at > 1) {
+      member += ',';
+    }
+    member += '"';
+    member += key;
+    member += "\":";
+    member += canonical::dump(value);
+    if (canonical && (at > line.size() || line.compare(at, member.size(), member) != 0)) {
+      canonical = false;
+    }
+    at += member.size();
+    if (key != "hash" && key != "sig") {
+      std::string_view piece = member;
+      if (first_in_body && piece.front() == ',') {
+        piece.remove_prefix(1);
+      } else if (!first_in_body && piece.front() != ',') {
+        hasher.update(as_bytes(std::string_view(",")));
+      }
+      hasher.update(as_bytes(piece));
+      first_in_body = false;
+    }
+  }
+  if (!canonical || at + 1 != line.size() || line.back() != '}') {
     fail(ErrorKind::integrity, "{}: not in canonical form", what);
   }
-  const Hash expected = compute_hash(e);
+  hasher.update(as_bytes(std::string_view("}")));
+  const Hash expected = hasher.finish();
   if (!crypto::equal(ByteView(expected.data(), expected.size()), ByteView(e.hash.data(), e.hash.size()))) {
     fail(ErrorKind::integrity, "{}: hash does not match the entry's content (modified)", what);
   }

@@ -728,6 +728,11 @@ void KeysFile::for_each(const std::function<void(std::string_view, std::string_v
   });
 }
 
+void KeysFile::for_each_hash(const std::function<void(std::string_view, const LineHash&)>& visit) const
+{
+  m_source->scan([&](const Source::Line& line, std::size_t number) { visit(line.key, m_source->decode(line, number).hash); });
+}
+
 std::string KeysFile::rewrite(std::span<const SealedLine> add, const std::set<std::string>& remove) const
 {
   std::vector<std::pair<std::string, std::string>> added; // key, b64

@@ -189,6 +189,9 @@ public:
   std::size_t verify_all() const;
   // Every line, in file order, checked as verify_all checks them: key and base64 text.
   void for_each(const std::function<void(std::string_view key, std::string_view b64)>& visit) const;
+  // The same, with each line's full hash K (computed by the check): `verify` compares it with the
+  // state's K without hashing the line again.
+  void for_each_hash(const std::function<void(std::string_view key, const LineHash& hash)>& visit) const;
 
   // The canonical bytes of this file with `add` inserted and the lines keyed `remove` deleted.
   // Every line's layout and order are checked on the way (Error(integrity) naming the line); the

@@ -33,5 +33,8 @@ inline constexpr std::string_view k_cache_log = "escrow/v2/cache-log";
 // (named by the first line) (cache.hpp)
 inline constexpr std::string_view k_cache_snapshot = "escrow/v2/cache-snapshot";
 inline constexpr std::string_view k_cache_block = "escrow/v2/cache-index-block";
+// the last journal line the cache verified, so that the fast path compares it without checking
+// its signature again (cache.hpp, Position::last_line)
+inline constexpr std::string_view k_cache_last_line = "escrow/v2/cache-last-line";
 
 } // namespace escrow::history::labels

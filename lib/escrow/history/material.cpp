@@ -221,17 +221,29 @@ SecretBytes open_reader_key(const KeysFile& keys,
                             const LineHash& holder_line,
                             const Identity& identity)
 {
+  const SealedLine line = keys.get(LineName::reader_key(ref.secret, generation.gen, identity.pub.name), holder_line);
+  return open_reader_key(line, keys.what(), ref, generation, identity);
+}
+
+SecretBytes open_reader_key(const SealedLine& line,
+                            std::string_view keys_what,
+                            const SecretRef& ref,
+                            const GenerationRef& generation,
+                            const Identity& identity)
+{
   const std::string& me = identity.pub.name;
-  const SealedLine line = keys.get(LineName::reader_key(ref.secret, generation.gen, me), holder_line);
-  const std::string context_text = fmt::format("{}: {} generation {}: the reader key sealed to {}", keys.what(),
-                                               ref.secret, generation.gen, me);
   auto opened = identity.seal_open(line.raw);
   if (!opened) {
-    throw KeyError(KeyFailure::wrong_key, fmt::format("{} does not open with this identity (wrong key)", context_text));
+    throw KeyError(KeyFailure::wrong_key,
+                   fmt::format("{}: {} generation {}: the reader key sealed to {} does not open with this identity "
+                               "(wrong key)",
+                               keys_what, ref.secret, generation.gen, me));
   }
   if (opened->size() != crypto::k_key_size || !matches(generation.rk_commit, rk_commit(ref, generation.gen, *opened))) {
     throw KeyError(KeyFailure::commitment,
-                   fmt::format("{} fails the reader key commitment (forged by a writer)", context_text));
+                   fmt::format("{}: {} generation {}: the reader key sealed to {} fails the reader key commitment "
+                               "(forged by a writer)",
+                               keys_what, ref.secret, generation.gen, me));
   }
   return std::move(*opened);
 }

@@ -144,6 +144,14 @@ SecretBytes open_reader_key(const KeysFile& keys,
                             const GenerationRef& generation,
                             const LineHash& holder_line,
                             const Identity& identity);
+// The same from the line already read (keys.get checked its K); `keys_what` names the file in
+// errors. Touches no KeysFile, so a bulk share runs it on worker threads (libsodium is
+// thread-safe after sodium_init; the identity must hold its keys itself, not through an agent).
+SecretBytes open_reader_key(const SealedLine& line,
+                            std::string_view keys_what,
+                            const SecretRef& ref,
+                            const GenerationRef& generation,
+                            const Identity& identity);
 SecretBytes open_data_key(const KeysFile& keys, const SecretRef& ref, const VersionRef& version, const SecretBytes& reader_key);
 SecretBytes open_as_reader(const KeysFile& keys,
                            const SecretRef& ref,

@@ -155,6 +155,23 @@ std::optional<Entry> without_secrets(const Entry& e, const std::set<std::string>
   return out;
 }
 
+// `e` onto `kept` as it is when it names no secret of `drop` (only a rotation operation names
+// any), else its copy without those secrets' items (without_secrets, held in `trimmed`: stable
+// addresses) when anything is left of it, else nothing.
+void keep_without(const Entry* e, const std::set<std::string>& drop, std::deque<Entry>& trimmed,
+                  std::vector<const Entry*>& kept)
+{
+  const std::set<std::string> named = rotation_kind(e->op->kind()) ? rotation_secrets(*e) : std::set<std::string>{};
+  const bool touches =
+    std::any_of(named.begin(), named.end(), [&](const std::string& n) { return drop.count(n) > 0; });
+  if (!touches) {
+    kept.push_back(e);
+  } else if (std::optional<Entry> rest = without_secrets(*e, drop)) {
+    trimmed.push_back(std::move(*rest));
+    kept.push_back(&trimmed.back());
+  }
+}
+
 // Due reasons keep their earliest time (as apply's).
 void add_due_reason(Secret& secret, const std::string& reason, Timestamp at)
 {
@@ -177,10 +194,17 @@ struct Race
   const RaceResolution* resolution = nullptr;
   MergeSide chosen = MergeSide::ours; // the side that created `current`
   std::string current;
-  std::string other;
+  std::vector<std::string> chosen_side; // the versions the chosen side's rotations created, in its order
+  std::vector<std::string> other_side;  // the other side's, in its order
 };
 
-// A rotation race settled on the merged state (MergeInput::races): a refusal, or nullopt.
+// A rotation race settled on the merged state (MergeInput::races): a refusal, or nullopt. Either
+// side may have rotated the secret several times since the common history (vault-2-merge.md §5
+// "As built"): every version either side created and still keeps stays, with its key lines; the
+// chosen one is previous (the command re-applies it as a rollback to it), the other side's
+// versions are renumbered after the highest number of the rest (1 + max v, 2 + max v, … in their
+// side's order), and the other side's current version (else its last) is current until the
+// re-apply, so the vault never claims the connectors hold the chosen value before they do.
 std::optional<std::string> settle_race(State& merged, const State& ours, const State& theirs, const Race& race,
                                        Timestamp at)
 {
@@ -192,14 +216,30 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
     return fmt::format("{} is missing on a side of the merge", name);
   }
   const Version* vc = c->find(race.current);
-  const Version* vo = o->find(race.other);
-  if (vc == nullptr || vo == nullptr) {
-    return fmt::format("a side lacks its version of {}", name);
+  if (vc == nullptr) {
+    return fmt::format("its side no longer keeps {} (its retention dropped it): choose a version it keeps",
+                       race.current);
   }
-  for (const auto& [side, vid] : {std::pair{c, race.current}, std::pair{o, race.other}}) {
-    if (side->rotation && side->rotation->vid == vid) {
+  for (const Secret* side : {c, o}) {
+    if (side->rotation) {
       return fmt::format("the rotation of {} to {} is still in flight on its side: it must finish or fail first", name,
-                         vid);
+                         side->rotation->vid);
+    }
+  }
+  // The other side's versions its own retention kept, in its order; the one current until the re-apply.
+  std::vector<std::string> others;
+  for (const std::string& vid : race.other_side) {
+    if (o->find(vid) != nullptr) {
+      others.push_back(vid);
+    }
+  }
+  if (others.empty()) {
+    return fmt::format("the other side keeps none of its versions of {}", name);
+  }
+  std::string other = others.back();
+  for (const std::string& vid : others) {
+    if (o->find(vid)->state == VersionState::current) {
+      other = vid;
     }
   }
   Secret out = *m;
@@ -248,13 +288,8 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
       ++it;
     }
   }
-  // Each race version with its generation: the chosen one's in gens; the other's too unless its
-  // number is taken by another key, then as its race_gen.
-  const Generation* gc = c->generation_of(*vc);
-  const Generation* go = o->generation_of(*vo);
-  if (gc == nullptr || go == nullptr) {
-    return fmt::format("a version of {} names a generation its side does not have", name);
-  }
+  // Each race version with its generation: in gens when the number is free or holds the same key
+  // (the chosen side's first), else as the version's race_gen.
   const auto put_gen = [&](std::int64_t g, const Generation& gen) {
     const auto it = out.gens.find(g);
     if (it == out.gens.end()) {
@@ -270,30 +305,66 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
     it->second.ever.insert(gen.ever.begin(), gen.ever.end());
     return true;
   };
-  Version chosen = *vc;
-  Version other = *vo;
-  chosen.race_gen.reset();
-  other.race_gen.reset();
-  if (!put_gen(vc->gen, *gc)) {
-    return fmt::format("generation {} of {} is another key on the merged side", vc->gen, name);
+  const auto take = [&](const Secret& side, const std::string& vid) -> std::optional<std::string> {
+    const Version* v = side.find(vid);
+    const Generation* g = v != nullptr ? side.generation_of(*v) : nullptr;
+    if (g == nullptr) {
+      return fmt::format("a version of {} names a generation its side does not have", name);
+    }
+    Version copy = *v;
+    copy.race_gen.reset();
+    if (!put_gen(copy.gen, *g)) {
+      if (vid == race.current) {
+        return fmt::format("generation {} of {} is another key on the merged side", copy.gen, name);
+      }
+      copy.race_gen = *g;
+    }
+    if (copy.state == VersionState::current) {
+      copy.state = VersionState::previous;
+    }
+    out.versions[vid] = std::move(copy);
+    return std::nullopt;
+  };
+  if (std::optional<std::string> refusal = take(*c, race.current)) {
+    return refusal;
   }
-  if (!put_gen(vo->gen, *go)) {
-    other.race_gen = *go;
+  out.versions.at(race.current).state = VersionState::previous;
+  for (const std::string& vid : race.chosen_side) {
+    if (vid != race.current && c->find(vid) != nullptr) {
+      if (std::optional<std::string> refusal = take(*c, vid)) {
+        return refusal;
+      }
+    }
   }
-  chosen.state = VersionState::previous;
-  other.state = VersionState::current;
-  out.versions[race.current] = chosen;
   std::int64_t max_v = 0;
   for (const auto& [vid, v] : out.versions) {
     max_v = std::max(max_v, v.v);
   }
-  const std::int64_t renumbered = race.resolution->renumber.at(race.other);
-  if (renumbered != max_v + 1) {
-    return fmt::format("{} must be renumbered v{} (1 + the highest version number of {}), not v{}", race.other,
-                       max_v + 1, name, renumbered);
+  // The renumbering: exactly the other side's kept versions, 1 + max v onwards in their order.
+  std::map<std::string, std::int64_t> expected;
+  for (const std::string& vid : others) {
+    expected.emplace(vid, max_v + 1 + static_cast<std::int64_t>(expected.size()));
   }
-  other.v = renumbered;
-  out.versions[race.other] = other;
+  if (race.resolution->renumber != expected) {
+    std::string want;
+    for (const std::string& vid : others) {
+      want += fmt::format("{}{} as v{}", want.empty() ? "" : ", ", vid, expected.at(vid));
+    }
+    std::string got;
+    for (const auto& [vid, v] : race.resolution->renumber) {
+      got += fmt::format("{}{} as v{}", got.empty() ? "" : ", ", vid, v);
+    }
+    return fmt::format("the versions not chosen must be renumbered after the highest version number of {} ({}), "
+                       "not {}",
+                       name, want, got.empty() ? "nothing" : got);
+  }
+  for (const std::string& vid : others) {
+    if (std::optional<std::string> refusal = take(*o, vid)) {
+      return refusal;
+    }
+    out.versions.at(vid).v = expected.at(vid);
+  }
+  out.versions.at(other).state = VersionState::current;
   out.rotation.reset();
   for (const Secret* side : {c, o}) {
     for (const auto& [reason, since] : side->due) {
@@ -303,6 +374,98 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
   add_due_reason(out, "rotation race resolved: the connectors may hold either version", at);
   merged.secrets[name] = std::make_shared<Secret>(std::move(out));
   return std::nullopt;
+}
+
+// What one side's settled prefix (MergeInput::ours_settled) settled: the secrets its resolve
+// entries settled a rotation race of or kept a rotation of exposed, each race's resolution, and
+// its last resolve entry.
+struct Prefix
+{
+  std::set<std::string> secrets;
+  std::map<std::string, std::pair<const RaceResolution*, const Entry*>> races;
+  const Entry* last = nullptr;
+};
+
+Prefix prefix_of(const std::vector<const Entry*>& side, const std::set<Hash>& settled)
+{
+  Prefix out;
+  std::map<Hash, const Entry*> by_hash;
+  for (const Entry* e : side) {
+    by_hash.emplace(e->hash, e);
+  }
+  for (const Entry* e : side) {
+    const auto* resolve = settled.count(e->hash) > 0 ? std::get_if<ResolveArgs>(&e->op->args) : nullptr;
+    if (resolve == nullptr) {
+      continue;
+    }
+    for (const RaceResolution& r : resolve->rotations) {
+      out.secrets.insert(r.secret);
+      out.races[r.secret] = {&r, e};
+    }
+    for (const Hash& h : resolve->exposed) {
+      const auto found = by_hash.find(h);
+      if (found != by_hash.end()) {
+        const std::set<std::string> names = rotation_secrets(*found->second);
+        out.secrets.insert(names.begin(), names.end());
+      }
+    }
+    if (!resolve->rotations.empty() || !resolve->exposed.empty()) {
+      out.last = e;
+    }
+  }
+  return out;
+}
+
+// The entries of a side's first re-apply of `vid` to `secret` after its settled prefix: the
+// rollback's rotate-start, its confirms and its successful rotate-finish. Empty when the side has
+// none, or when it did not finish (a rotate-fail): only a re-apply that set the value everywhere
+// is the same as another's.
+std::set<Hash> reapply_of(const std::vector<const Entry*>& side, const std::set<Hash>& settled,
+                          const std::string& secret, const std::string& vid)
+{
+  std::set<Hash> out;
+  bool started = false;
+  for (const Entry* e : side) {
+    if (settled.count(e->hash) > 0 || !rotation_kind(e->op->kind()) || rotation_secrets(*e).count(secret) == 0) {
+      continue;
+    }
+    if (const auto* start = std::get_if<RotateStartArgs>(&e->op->args)) {
+      const bool back = std::any_of(start->items.begin(), start->items.end(), [&](const RotateItem& item) {
+        return item.secret == secret && item.kind == RotationKind::rollback && item.vid == vid;
+      });
+      if (started || !back) {
+        return {};
+      }
+      started = true;
+      out.insert(e->hash);
+    } else if (!started || std::holds_alternative<RotateFailArgs>(e->op->args)) {
+      return {};
+    } else if (const auto* finish = std::get_if<RotateFinishArgs>(&e->op->args)) {
+      const bool done = std::any_of(finish->items.begin(), finish->items.end(), [&](const FinishItem& item) {
+        return item.secret == secret && item.vid == vid;
+      });
+      if (!done) {
+        return {};
+      }
+      out.insert(e->hash);
+      return out;
+    } else {
+      out.insert(e->hash); // a confirm
+    }
+  }
+  return {};
+}
+
+void copy_record(State& to, const State& from, const std::string& path)
+{
+  if (const std::optional<Json> record = from.record(path)) {
+    load_record(to, path, *record, "the merge check");
+  }
+}
+
+bool earlier(const Entry& a, const Entry& b)
+{
+  return a.ts != b.ts ? a.ts < b.ts : a.hash < b.hash;
 }
 
 } // namespace
@@ -415,20 +578,26 @@ MergeCheck check_merge(const MergeInput& input)
       const auto refuse_race = [&](const std::string& why) {
         out.void_refusals.push_back(fmt::format("resolve: the rotation race of {}: {}", r.secret, why));
       };
-      if (vx.size() != 1 || vy.size() != 1 || vx[0] == vy[0]) {
-        refuse_race("not a rotation race (each side must have started one rotation of it)");
+      const bool shared = std::any_of(vx.begin(), vx.end(), [&](const std::string& vid) {
+        return std::find(vy.begin(), vy.end(), vid) != vy.end();
+      });
+      if (vx.empty() || vy.empty() || shared) {
+        refuse_race("not a rotation race (each side must have started its own rotation of it)");
         continue;
       }
-      if (r.current != vx[0] && r.current != vy[0]) {
-        refuse_race(fmt::format("{} is not one of its two versions ({}, {})", r.current, vx[0], vy[0]));
+      const bool in_x = std::find(vx.begin(), vx.end(), r.current) != vx.end();
+      const bool in_y = std::find(vy.begin(), vy.end(), r.current) != vy.end();
+      if (!in_x && !in_y) {
+        std::string all;
+        for (const std::vector<std::string>* side : {&vx, &vy}) {
+          for (const std::string& vid : *side) {
+            all += fmt::format("{}{}", all.empty() ? "" : ", ", vid);
+          }
+        }
+        refuse_race(fmt::format("{} is not one of its versions ({})", r.current, all));
         continue;
       }
-      Race race{&r, r.current == vx[0] ? MergeSide::ours : MergeSide::theirs, r.current,
-                r.current == vx[0] ? vy[0] : vx[0]};
-      if (r.renumber.size() != 1 || r.renumber.count(race.other) == 0) {
-        refuse_race(fmt::format("it renumbers the version not chosen ({}) and nothing else", race.other));
-        continue;
-      }
+      Race race{&r, in_x ? MergeSide::ours : MergeSide::theirs, r.current, in_x ? vx : vy, in_x ? vy : vx};
       races.push_back(std::move(race));
       race_secrets.insert(r.secret);
     }
@@ -437,15 +606,7 @@ MergeCheck check_merge(const MergeInput& input)
   const auto without_races = [&](const std::vector<const Entry*>& side) {
     std::vector<const Entry*> kept;
     for (const Entry* e : side) {
-      const std::set<std::string> named = rotation_kind(e->op->kind()) ? rotation_secrets(*e) : std::set<std::string>{};
-      const bool touches = std::any_of(named.begin(), named.end(),
-                                       [&](const std::string& n) { return race_secrets.count(n) > 0; });
-      if (!touches) {
-        kept.push_back(e);
-      } else if (std::optional<Entry> rest = without_secrets(*e, race_secrets)) {
-        trimmed.push_back(std::move(*rest));
-        kept.push_back(&trimmed.back());
-      }
+      keep_without(e, race_secrets, trimmed, kept);
     }
     return kept;
   };
@@ -516,7 +677,214 @@ MergeCheck check_merge(const MergeInput& input)
   std::vector<std::pair<const Entry*, std::string>> refused_theirs; // after ours' operations
   Folded xy;
   Folded yx;
-  if (theirs_prefix) {
+  // Both sides carry a settling resolve the other lacks (two resolutions made apart): each side's
+  // settled prefix is fixed. The prefixes' other operations are checked onto the other side's
+  // settled state (both orders); the secrets each settled take that side's record (with the other
+  // side's operations on them); a secret both settled the same way takes the earlier
+  // resolution's record; one settled differently is a conflict until a resolve entry here
+  // chooses (`--current VID`, one of the two settlements' versions, re-applied to the connectors).
+  // Then the operations after the prefixes are folded on that combined state in both orders.
+  const bool both_prefix = !refolded && input.ours_settled != nullptr && input.theirs_settled != nullptr;
+  std::vector<std::pair<const RaceResolution*, MergeSide>> apart_races; // settled here: the chosen settlement's side
+  if (both_prefix) {
+    const Prefix px = prefix_of(x, input.ours_settled_ops);
+    const Prefix py = prefix_of(y, input.theirs_settled_ops);
+    const auto trim_prefix = [&](const std::vector<const Entry*>& side, const std::set<Hash>& settled,
+                                 const Prefix& own) {
+      std::vector<const Entry*> kept;
+      for (const Entry* e : side) {
+        if (settled.count(e->hash) == 0 || std::holds_alternative<ResolveArgs>(e->op->args)) {
+          continue;
+        }
+        if (!rotation_kind(e->op->kind())) {
+          kept.push_back(e);
+        } else if (std::optional<Entry> left = without_secrets(*e, own.secrets)) {
+          trimmed.push_back(std::move(*left));
+          kept.push_back(&trimmed.back());
+        }
+      }
+      return kept;
+    };
+    Folded sxy = fold(*input.ours_settled, trim_prefix(y, input.theirs_settled_ops, py), apply_one);
+    Folded syx = fold(*input.theirs_settled, trim_prefix(x, input.ours_settled_ops, px), apply_one);
+    refused_theirs = std::move(sxy.refused);
+    refused_ours = std::move(syx.refused);
+    State combined = sxy.state;
+    std::set<std::string> reapplied; // secrets whose later rotation operations (re-applies) leave both orders
+    std::map<Hash, std::set<std::string>> repeated; // a second identical re-apply's entries -> its secrets
+    std::set<std::string> paths;
+    for (const State* st : {&sxy.state, &syx.state}) {
+      for (const std::string& p : st->paths()) {
+        paths.insert(p);
+      }
+    }
+    for (const std::string& path : paths) {
+      const std::string name = path.rfind("s:", 0) == 0 ? path.substr(2) : std::string();
+      const bool in_x = !name.empty() && px.secrets.count(name) > 0;
+      const bool in_y = !name.empty() && py.secrets.count(name) > 0;
+      if (in_x && !in_y) {
+        continue; // ours' settled record, with theirs' operations on it (sxy)
+      }
+      if (in_y && !in_x) {
+        copy_record(combined, syx.state, path);
+        continue;
+      }
+      if (!in_x && !in_y) {
+        if (sxy.state.record_hash(path) != syx.state.record_hash(path)) {
+          out.conflicts.push_back(Conflict{px.last != nullptr ? px.last->hash : Hash{}, MergeSide::ours,
+                                           py.last != nullptr ? std::optional<Hash>(py.last->hash) : std::nullopt, path,
+                                           fmt::format("{} differs by the order of the two sides' settled operations", path)});
+        }
+        continue;
+      }
+      const auto rx = px.races.find(name);
+      const auto ry = py.races.find(name);
+      const bool same = rx != px.races.end() && ry != py.races.end()
+                        && rx->second.first->current == ry->second.first->current
+                        && rx->second.first->renumber == ry->second.first->renumber;
+      if (same) {
+        const bool y_first = earlier(*ry->second.second, *rx->second.second);
+        if (y_first) {
+          copy_record(combined, syx.state, path);
+        }
+        // Both clones re-applied the same choice successfully: the same value set and tested on
+        // every connector twice. The later settlement's re-apply is the earlier's again, not a
+        // second rotation: it leaves both orders (the earlier one's is applied).
+        const std::string& vid = rx->second.first->current;
+        const std::set<Hash> again_x = reapply_of(x, input.ours_settled_ops, name, vid);
+        const std::set<Hash> again_y = reapply_of(y, input.theirs_settled_ops, name, vid);
+        if (!again_x.empty() && !again_y.empty()) {
+          const std::set<Hash>& later = y_first ? again_x : again_y;
+          for (const Hash& h : later) {
+            repeated[h].insert(name);
+          }
+        }
+        continue;
+      }
+      const RaceResolution* chosen = nullptr;
+      if (input.races != nullptr) {
+        for (const RaceResolution& r : *input.races) {
+          chosen = r.secret == name ? &r : chosen;
+        }
+      }
+      if (chosen == nullptr) {
+        const std::string ours_vid = rx != px.races.end() ? rx->second.first->current : std::string("kept exposed");
+        const std::string theirs_vid = ry != py.races.end() ? ry->second.first->current : std::string("kept exposed");
+        out.conflicts.push_back(Conflict{rx != px.races.end() ? rx->second.second->hash
+                                         : px.last != nullptr                ? px.last->hash
+                                                                             : Hash{},
+                                         MergeSide::ours,
+                                         ry != py.races.end() ? std::optional<Hash>(ry->second.second->hash)
+                                         : py.last != nullptr ? std::optional<Hash>(py.last->hash)
+                                                              : std::nullopt,
+                                         path,
+                                         fmt::format("{} was settled differently on the two sides (two resolutions "
+                                                     "made apart: ours {}, theirs {})",
+                                                     name, ours_vid, theirs_vid)});
+        continue;
+      }
+      // The resolve entry here chose one of the two settlements: its record, with the version it
+      // chose previous and the other settlement's current version current until the re-apply.
+      const auto refuse_apart = [&](const std::string& why) {
+        out.void_refusals.push_back(fmt::format("resolve: the rotation race of {} settled apart: {}", name, why));
+      };
+      const bool by_x = rx != px.races.end() && rx->second.first->current == chosen->current;
+      const bool by_y = ry != py.races.end() && ry->second.first->current == chosen->current;
+      if (!by_x && !by_y) {
+        refuse_apart(fmt::format("{} is not the version either settlement chose", chosen->current));
+        continue;
+      }
+      if (!chosen->renumber.empty()) {
+        refuse_apart("it renumbers nothing (each settlement numbered the versions already)");
+        continue;
+      }
+      const State& own_final = by_x ? *input.ours : *input.theirs;
+      const State& other_final = by_x ? *input.theirs : *input.ours;
+      const Secret* a = own_final.secret(name);
+      const Secret* b = other_final.secret(name);
+      if (a == nullptr || b == nullptr || a->rotation || b->rotation) {
+        refuse_apart("a rotation of it is still in flight on a side: it must finish or fail first");
+        continue;
+      }
+      std::string other_current;
+      if (b->find_state(VersionState::current, &other_current) == nullptr || other_current == chosen->current) {
+        refuse_apart(fmt::format("{} is current on both sides already: nothing to re-apply", chosen->current));
+        continue;
+      }
+      const State& base_record = by_x ? sxy.state : syx.state;
+      const Secret* settled = base_record.secret(name);
+      if (settled == nullptr || settled->find(chosen->current) == nullptr || settled->find(other_current) == nullptr) {
+        refuse_apart(fmt::format("its settlement no longer keeps {} or {}", chosen->current, other_current));
+        continue;
+      }
+      Secret record = *settled;
+      // A version either side's later rotations (the re-applies) dropped by retention is gone,
+      // its key lines deleted in the merge; a generation no kept version uses goes with it.
+      for (auto it = record.versions.begin(); it != record.versions.end();) {
+        if (a->find(it->first) != nullptr && b->find(it->first) != nullptr) {
+          ++it;
+          continue;
+        }
+        for (auto& [id, request] : record.requests) {
+          for (auto ap = request.approvals.begin(); ap != request.approvals.end();) {
+            ap = ap->second.vid == it->first ? request.approvals.erase(ap) : std::next(ap);
+          }
+        }
+        it = record.versions.erase(it);
+      }
+      for (auto it = record.gens.begin(); it != record.gens.end();) {
+        const std::int64_t g = it->first;
+        const bool used = std::any_of(record.versions.begin(), record.versions.end(), [g](const auto& item) {
+          return item.second.gen == g && !item.second.race_gen;
+        });
+        it = used || (a->gens.count(g) > 0 && b->gens.count(g) > 0) ? std::next(it) : record.gens.erase(it);
+      }
+      if (record.find(chosen->current) == nullptr || record.find(other_current) == nullptr) {
+        refuse_apart(fmt::format("a side's retention dropped {} or {}", chosen->current, other_current));
+        continue;
+      }
+      for (auto& [vid, version] : record.versions) {
+        if (version.state == VersionState::current) {
+          version.state = VersionState::previous;
+        }
+      }
+      record.versions.at(chosen->current).state = VersionState::previous;
+      record.versions.at(other_current).state = VersionState::current;
+      record.rotation.reset();
+      for (const Secret* side : {a, b}) {
+        for (const auto& [reason, since] : side->due) {
+          add_due_reason(record, reason, since);
+        }
+      }
+      add_due_reason(record, "rotation race resolved: the connectors may hold either version", input.at);
+      combined.secrets[name] = std::make_shared<Secret>(std::move(record));
+      reapplied.insert(name);
+      apart_races.emplace_back(chosen, by_x ? MergeSide::ours : MergeSide::theirs);
+    }
+    // The operations after the prefixes (a re-apply of a secret settled here leaves both orders).
+    const auto after_prefix = [&](const std::vector<const Entry*>& side, const std::set<Hash>& settled) {
+      std::vector<const Entry*> kept;
+      for (const Entry* e : side) {
+        if (settled.count(e->hash) > 0) {
+          continue;
+        }
+        std::set<std::string> drop = reapplied;
+        if (const auto again = repeated.find(e->hash); again != repeated.end()) {
+          drop.insert(again->second.begin(), again->second.end());
+        }
+        keep_without(e, drop, trimmed, kept);
+      }
+      return kept;
+    };
+    const std::vector<const Entry*> rest_x = after_prefix(x, input.ours_settled_ops);
+    const std::vector<const Entry*> rest_y = after_prefix(y, input.theirs_settled_ops);
+    Folded first_x = fold(combined, rest_x, apply_one);
+    refused_ours.insert(refused_ours.end(), first_x.refused.begin(), first_x.refused.end());
+    xy = fold(std::move(first_x.state), rest_y, apply_one);
+    Folded first_y = fold(std::move(combined), rest_y, apply_one);
+    refused_theirs.insert(refused_theirs.end(), first_y.refused.begin(), first_y.refused.end());
+    yx = fold(std::move(first_y.state), rest_x, apply_one);
+  } else if (theirs_prefix) {
     Folded first = fold(*input.theirs_settled, x, apply_one);
     refused_ours = std::move(first.refused);
     xy = fold(std::move(first.state), rest(y, input.theirs_settled_ops), apply_one);
@@ -524,7 +892,9 @@ MergeCheck check_merge(const MergeInput& input)
     xy = fold(std::move(ours), y, apply_one);
   }
   refused_theirs.insert(refused_theirs.end(), xy.refused.begin(), xy.refused.end());
-  if (ours_prefix) {
+  if (both_prefix) {
+    // yx folded above
+  } else if (ours_prefix) {
     Folded first = fold(*input.ours_settled, y, apply_one);
     refused_theirs.insert(refused_theirs.end(), first.refused.begin(), first.refused.end());
     yx = fold(std::move(first.state), rest(x, input.ours_settled_ops), apply_one);
@@ -661,6 +1031,15 @@ MergeCheck check_merge(const MergeInput& input)
       continue;
     }
     out.races.push_back(race.resolution->secret);
+  }
+  for (const auto& [resolution, side] : apart_races) {
+    if (!input.resolver.empty()) {
+      if (Verdict v = may_settle_race(out.merged, resolution->secret, input.resolver)) {
+        out.void_refusals.push_back(v->reason);
+        continue;
+      }
+    }
+    out.races.push_back(resolution->secret);
   }
   return out;
 }

@@ -95,15 +95,20 @@ struct MergeInput
   // current, renumbered 1 + max v, the chosen one previous (the command re-applies it to the
   // connectors as a rollback to it, rotation/v2.hpp `reapply`), with its generation and key lines
   // (a second generation of the same number is kept as the version's race_gen), and is due
-  // (may_settle_race). Neither version loses a line.
+  // (may_settle_race). Neither version loses a line. Each side may have rotated the secret more
+  // than once: every version either side made and keeps stays, the other side's renumbered
+  // 1 + max v onwards in their order, the other side's current one current until the re-apply.
   const std::vector<RaceResolution>* races = nullptr;
   Timestamp at = 0; // the resolve entry's time: the due reasons it adds
   // A side that carries a settling resolve (a race settled, a rotation kept exposed) the other
   // side lacks: the state after it and the side's operations it covers. Those operations are a
   // fixed prefix of that side (a person settled them; a fold cannot repeat the settlement): the
   // other order folds the other side's operations onto that state, then the side's remaining
-  // ones. Used when the merge needs no re-fold (no strong remove, void or race at this point) and
-  // only one side carries one; otherwise the side is folded as usual.
+  // ones. Used when the merge needs no re-fold (no strong remove, void or race at this point).
+  // When both sides carry one (two settlements made apart), both prefixes are fixed and combined
+  // record by record: a secret settled on one side takes that side's record, one settled the same
+  // way on both the earlier resolution's, one settled differently is a conflict until a resolve
+  // here chooses one settlement (a `races` item with an empty renumber; vault-2-merge.md §5).
   const State* ours_settled = nullptr;
   std::set<Hash> ours_settled_ops;
   const State* theirs_settled = nullptr;

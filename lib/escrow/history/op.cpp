@@ -1399,8 +1399,10 @@ struct CheckArgs
     for (const RaceResolution& r : a.rotations) {
       c.secret(r.secret, "rotations.secret");
       c.vid(r.current, "rotations.current");
-      if (r.renumber.empty() || r.renumber.size() > 64) {
-        c.bad("rotations.renumber: 1..64 versions");
+      // Empty only when it chooses between two settlements of one race made apart (nothing is
+      // renumbered then; vault-2-merge.md §5 "As built").
+      if (r.renumber.size() > 64) {
+        c.bad("rotations.renumber: 0..64 versions");
       }
       for (const auto& [vid, v] : r.renumber) {
         c.vid(vid, "rotations.renumber");

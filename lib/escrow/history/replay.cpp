@@ -1,13 +1,17 @@
 #include <escrow/history/replay.hpp>
 
+#include <escrow/history/open_merge.hpp>
+
 #include <escrow/history/apply.hpp>
 #include <escrow/history/authorize.hpp>
+#include <escrow/history/batches.hpp>
 #include <escrow/history/labels.hpp>
 
 #include <algorithm>
 #include <map>
 #include <tuple>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 namespace escrow::history {
@@ -17,6 +21,11 @@ namespace {
 constexpr Timestamp k_future_slack = 600; // 10 minutes (vault-2-operations.md §1.1)
 constexpr std::string_view k_what = "entry";
 constexpr std::size_t k_none = static_cast<std::size_t>(-1);
+// Lines parsed per batch (an entry is ~1-4 KB; a bulk operation's up to a few MB), signatures
+// checked per batch (~2 ms on one core): small enough that the two threads stay busy to the end
+// and the fold never waits long for the batch it needs.
+constexpr std::size_t k_parse_batch = 16;
+constexpr std::size_t k_signature_batch = 64;
 
 struct HashKey
 {
@@ -59,11 +68,18 @@ struct Node
 class Replayer
 {
 public:
-  Replayer(const ReplayOptions& options, const Snapshot* from) : m_options(options), m_from(from) {}
+  Replayer(const ReplayOptions& options, const Snapshot* from, const OpenChoices* open = nullptr)
+    : m_options(options), m_from(from), m_open(open)
+  {
+  }
+
+  // The check of the unsealed merge of the heads with m_open's choices (replay_open_merge).
+  std::optional<MergeCheck> take_open_merge() { return std::move(m_open_merge); }
 
   ReplayResult run(std::string_view text)
   {
     split(text);
+    start_parsing();
     prescan_losses();
     if (m_from != nullptr) {
       Node base;
@@ -86,6 +102,8 @@ public:
     check_head_file();
     prepare_signatures();
     pass2();
+    // Every job is checked (and counted), also those of entries the fold rejected before it.
+    m_signatures->finish();
     finish();
     return std::move(m_result);
   }
@@ -115,21 +133,34 @@ private:
   void prescan_losses()
   {
     static constexpr std::string_view prefix = "{\"action\":\"journal-loss\",";
-    for (const auto& item : m_lines) {
-      if (item.second.substr(0, prefix.size()) != prefix) {
+    for (std::size_t i = 0; i < m_lines.size(); ++i) {
+      if (m_lines[i].second.substr(0, prefix.size()) != prefix) {
         continue;
       }
-      try {
-        const Entry e = parse_entry(item.second, k_what);
-        if (e.op) {
-          for (const LostEntry& lost : std::get<JournalLossArgs>(e.op->args).lost) {
-            m_lost.insert(lost.hash);
-          }
+      m_parsing->wait_for(i);
+      const std::optional<Entry>& e = m_parsed[i];
+      if (e && e->op) { // a line that does not parse is reported by pass 1
+        for (const LostEntry& lost : std::get<JournalLossArgs>(e->op->args).lost) {
+          m_lost.insert(lost.hash);
         }
-      } catch (const Error&) {
-        // reported by pass 1
       }
     }
+  }
+
+  // Every line parsed (entry.hpp parse_entry: canonical form, fields, hash) on two threads, in
+  // batches, ahead of pass 1, which takes them in file order. A line that does not parse is left
+  // empty and parsed again by pass 1 for its error (rare: tampering).
+  void start_parsing()
+  {
+    m_parsed.resize(m_lines.size());
+    m_parsing = std::make_unique<Batches>(m_lines.size(), k_parse_batch, [this](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        try {
+          m_parsed[i] = parse_entry(m_lines[i].second, k_what);
+        } catch (const Error&) {
+        }
+      }
+    });
   }
 
   // ---- findings ----
@@ -232,16 +263,28 @@ private:
   bool pass1()
   {
     std::vector<std::pair<std::size_t, Hash>> missing; // node, parent
-    for (const auto& item : m_lines) {
-      const std::size_t line = item.first;
-      const std::string_view text = item.second;
+    for (std::size_t i = 0; i < m_lines.size(); ++i) {
+      const std::size_t line = m_lines[i].first;
+      const std::string_view text = m_lines[i].second;
       Node node;
       node.line = line;
       node.text = text;
-      try {
-        node.entry = parse_entry(text, k_what);
-      } catch (const Error& error) {
-        classify_unparsed(line, text, error);
+      m_parsing->wait_for(i);
+      if (m_parsed[i]) {
+        node.entry = std::move(*m_parsed[i]);
+        m_parsed[i].reset();
+      } else {
+        // The error, again, on this thread (parse_entry is a function of the line alone).
+        std::optional<Error> error;
+        try {
+          (void)parse_entry(text, k_what);
+        } catch (const Error& e) {
+          error = e;
+        }
+        if (!error) {
+          fail(ErrorKind::failed, "internal: line {} parsed only on the second try", line);
+        }
+        classify_unparsed(line, text, *error);
         continue;
       }
       ++m_result.entries;
@@ -407,7 +450,11 @@ private:
       node.job = m_jobs.size();
       m_jobs.push_back(SignatureJob{&node.entry, *found->second.begin(), false});
     }
-    verify_signatures(m_jobs);
+    // Checked on two threads in batches, ahead of the fold (signature_ok waits for the job it
+    // needs): each job's result is its own, whichever thread computed it.
+    m_signatures = std::make_unique<Batches>(m_jobs.size(), k_signature_batch, [this](std::size_t begin, std::size_t end) {
+      verify_signatures(std::span<SignatureJob>(m_jobs).subspan(begin, end - begin));
+    });
     m_result.signatures_checked += m_jobs.size();
   }
 
@@ -417,6 +464,7 @@ private:
       return true;
     }
     if (node.job != k_none && m_jobs[node.job].key == key) {
+      m_signatures->wait_for(node.job);
       return m_jobs[node.job].ok;
     }
     ++m_result.signatures_checked;
@@ -476,8 +524,15 @@ private:
     // voids and its authority are judged here, the verdict given to judge() (m_resolve_*).
     const ResolveArgs* resolve =
       sealed != nullptr && sealed->entry.op ? std::get_if<ResolveArgs>(&sealed->entry.op->args) : nullptr;
+    // escrow resolve's choices for the unsealed merge of the heads (ReplayOptions::open_choices).
+    const bool open = sealed == nullptr && m_open != nullptr;
+    if (open) {
+      resolve = &m_open->choices;
+      m_open_merge.emplace();
+    }
     m_resolve_voids.clear();
     m_resolve_refusal.reset();
+    m_merge_settled = false;
     std::set<Hash> exposed_honoured;
     std::set<std::string> races_settled;
     std::vector<char> covered = ancestry(parents[0]);
@@ -506,8 +561,8 @@ private:
         input.voids = &resolve->voided;
         input.exposed = &resolve->exposed;
         input.races = &resolve->rotations;
-        input.at = sealed->entry.ts;
-        input.resolver = sealed->entry.actor;
+        input.at = open ? m_open->at : sealed->entry.ts;
+        input.resolver = open ? m_open->resolver : sealed->entry.actor;
       }
       input.base = [this, &covered, &theirs] {
         // The common history folded again. A resolve that settled a rotation race or kept a
@@ -540,6 +595,7 @@ private:
           settled_y = id;
         }
       }
+      m_merge_settled = m_merge_settled || settled_x || settled_y;
       for (const auto& [anchor, state, ops] :
            {std::tuple{settled_x, &input.ours_settled, &input.ours_settled_ops},
             std::tuple{settled_y, &input.theirs_settled, &input.theirs_settled_ops}}) {
@@ -555,6 +611,16 @@ private:
         }
       }
       MergeCheck check = check_merge(input);
+      if (open) {
+        MergeCheck& all = *m_open_merge;
+        all.conflicts.insert(all.conflicts.end(), check.conflicts.begin(), check.conflicts.end());
+        all.voided.insert(all.voided.end(), check.voided.begin(), check.voided.end());
+        all.warnings.insert(all.warnings.end(), check.warnings.begin(), check.warnings.end());
+        all.resolved.insert(all.resolved.end(), check.resolved.begin(), check.resolved.end());
+        all.void_refusals.insert(all.void_refusals.end(), check.void_refusals.begin(), check.void_refusals.end());
+        all.exposed.insert(all.exposed.end(), check.exposed.begin(), check.exposed.end());
+        all.races.insert(all.races.end(), check.races.begin(), check.races.end());
+      }
       for (const Conflict& c : check.conflicts) {
         Finding f;
         f.kind = sealed != nullptr ? FindingKind::unresolved_conflict : FindingKind::conflict;
@@ -595,6 +661,12 @@ private:
       for (std::size_t n = 0; n < covered.size(); ++n) {
         covered[n] = static_cast<char>(covered[n] || theirs[n]);
       }
+    }
+    if (open) {
+      m_open_merge->merged = merged;
+      m_resolve_voids.clear();
+      m_resolve_refusal.reset();
+      return merged;
     }
     if (resolve != nullptr && !m_resolve_refusal) {
       const std::set<Hash> honoured(m_resolve_voids.begin(), m_resolve_voids.end());
@@ -738,6 +810,12 @@ private:
               m_settled.emplace(id, state);
             }
           }
+          if (node.parents.size() >= 2 && m_merge_settled && m_settled.count(id) == 0) {
+            // A merge point whose sides carried settled prefixes: its state is settled too (a
+            // later merge starts its common state here, and a side carrying it has it as its
+            // fixed prefix), so two resolutions joined here are never folded again.
+            m_settled.emplace(id, state);
+          }
           m_after[id] = std::move(state);
           m_result.order.push_back(node.entry.hash);
           m_result.order_lines.push_back(node.line);
@@ -855,8 +933,11 @@ private:
 
   const ReplayOptions& m_options;
   const Snapshot* m_from;
+  const OpenChoices* m_open = nullptr;
+  std::optional<MergeCheck> m_open_merge;
   ReplayResult m_result;
   std::vector<std::pair<std::size_t, std::string_view>> m_lines;
+  std::vector<std::optional<Entry>> m_parsed; // by line index, taken by pass 1
   std::set<Hash> m_lost;
   std::set<Hash> m_unreadable; // claimed hashes of lines that were not accepted in pass 1
   std::optional<VaultId> m_expected_vault;
@@ -872,8 +953,13 @@ private:
   // The state after each resolve entry that settled a rotation race or kept a rotation exposed
   // (by node id): what a later merge's common state starts from (merge()'s base).
   std::map<std::size_t, State> m_settled;
+  bool m_merge_settled = false; // the last merge() used a settled prefix on a side
   std::vector<Hash> m_resolve_voids;
   std::optional<std::string> m_resolve_refusal;
+  // Last: destroyed first, so that no worker outlives what its work reads (m_lines, m_parsed,
+  // m_jobs, m_nodes) when the replay throws.
+  std::unique_ptr<Batches> m_parsing;
+  std::unique_ptr<Batches> m_signatures;
 };
 
 } // namespace
@@ -947,6 +1033,7 @@ std::string format_finding(const Finding& f, const FileNames& names)
 
 void verify_signatures(std::span<SignatureJob> jobs)
 {
+  // One thread: the replay's batches (batches.hpp) already spread the jobs over two.
   for (SignatureJob& job : jobs) {
     // The hash was checked against the content by parse_entry: only the signature is left.
     job.ok = job.entry != nullptr
@@ -1004,6 +1091,16 @@ Snapshot ReplayResult::snapshot() const
   return Snapshot{state, heads, ts, entries, lines};
 }
 
+OpenMergeReplay replay_open_merge(std::string_view journal, const OpenChoices& choices)
+{
+  const ReplayOptions options;
+  Replayer replayer(options, nullptr, &choices);
+  OpenMergeReplay out;
+  out.result = replayer.run(journal);
+  out.check = replayer.take_open_merge();
+  return out;
+}
+
 ReplayResult replay(std::string_view journal, const ReplayOptions& options)
 {
   Replayer replayer(options, nullptr);
@@ -1059,6 +1156,144 @@ std::map<std::string, Hash> referenced_lines(const State& state)
 
 } // namespace
 
+namespace {
+
+// The key lines among `wanted` that an accepted operation wrote. Only the journal lines that can
+// name one are parsed (a write of key line KEY holds the text "k:KEY" verbatim: a line key has no
+// character JSON escapes), so the usual case, no such line, reads nothing.
+std::set<std::string> written_key_lines(const std::set<std::string, std::less<>>& wanted, std::string_view journal,
+                                        const ReplayResult& replay)
+{
+  std::set<std::string> written;
+  const std::set<Hash> accepted(replay.order.begin(), replay.order.end());
+  static constexpr std::string_view marker = "\"k:";
+  std::size_t checked_to = 0; // the journal lines before it were parsed already
+  for (std::size_t at = journal.find(marker); at != std::string_view::npos; at = journal.find(marker, at + 1)) {
+    const std::size_t begin = at + marker.size();
+    const std::size_t quote = journal.find('"', begin);
+    if (quote == std::string_view::npos || wanted.count(journal.substr(begin, quote - begin)) == 0 || at < checked_to) {
+      continue;
+    }
+    const std::size_t line_begin = at == 0 ? 0 : journal.rfind('\n', at) + 1;
+    const std::size_t line_end = journal.find('\n', at);
+    if (line_end == std::string_view::npos) {
+      break; // a torn last line: not an entry
+    }
+    checked_to = line_end;
+    try {
+      const Entry e = parse_entry(journal.substr(line_begin, line_end - line_begin), "entry");
+      if (accepted.count(e.hash) > 0) {
+        add_written_key_lines(e, written);
+      }
+    } catch (const Error&) {
+    }
+  }
+  return written;
+}
+
+void sort_findings(std::vector<Finding>& findings)
+{
+  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.file != b.file) {
+      return a.file < b.file;
+    }
+    return a.line < b.line;
+  });
+}
+
+} // namespace
+
+void add_written_key_lines(const Entry& entry, std::set<std::string>& lines)
+{
+  if (!entry.op) {
+    return;
+  }
+  for (const Write& w : entry.op->writes) {
+    if (w.path.rfind("k:", 0) == 0 && w.after) {
+      lines.insert(w.path.substr(2));
+    }
+  }
+}
+
+// The keys file against the verified state, in one pass over its lines (each decoded and hashed
+// once, keys_file.hpp for_each_hash) merged with the sorted lines the state names.
+std::size_t check_keys_file(const State& state, const KeysFile& keys, const WrittenKeyLines& written,
+                            std::vector<Finding>& findings)
+{
+  const auto keys_finding = [](std::vector<Finding>& to, FindingKind kind, std::size_t line, std::string reason) {
+    to.push_back(Finding{kind, VaultFile::keys, line, std::nullopt, {}, {}, std::move(reason), std::nullopt});
+  };
+  if (keys.vault_id() != state.vault_id && state.initialised) {
+    keys_finding(findings, FindingKind::foreign_entry, 0, "the keys file belongs to another vault than the journal");
+    return 0;
+  }
+  std::vector<Finding> found; // kept only when the whole file reads (else: malformed-file alone)
+  std::vector<std::pair<std::size_t, std::string>> unreferenced; // line, key
+  std::size_t count = 0;
+  try {
+    const std::map<std::string, Hash> referenced = referenced_lines(state);
+    auto next = referenced.begin();
+    const auto missing = [&](const std::string& key) {
+      keys_finding(found, FindingKind::key_line_missing, 0, fmt::format("{} is missing", key));
+    };
+    std::size_t line = 4; // after "{", the format line and "\"lines\": {"
+    // Both in strictly increasing byte order (std::string's operator< is memcmp's).
+    keys.for_each_hash([&](std::string_view key, const LineHash& k) {
+      for (; next != referenced.end() && std::string_view(next->first) < key; ++next) {
+        missing(next->first);
+      }
+      if (next != referenced.end() && next->first == key) {
+        if (next->second != k) {
+          keys_finding(found, FindingKind::key_line_modified, 0,
+                       fmt::format("{} does not hash to what the journal says", next->first));
+        }
+        ++next;
+      } else {
+        unreferenced.emplace_back(line, std::string(key));
+      }
+      ++line;
+      ++count;
+    });
+    for (; next != referenced.end(); ++next) {
+      missing(next->first);
+    }
+  } catch (const Error& error) {
+    keys_finding(findings, FindingKind::malformed_file, 0, error.what());
+    return count;
+  }
+  if (!unreferenced.empty()) {
+    std::set<std::string, std::less<>> wanted;
+    for (const auto& [line, key] : unreferenced) {
+      wanted.insert(key);
+    }
+    const std::set<std::string> written_lines = written(wanted);
+    for (const auto& [line, key] : unreferenced) {
+      if (written_lines.count(key) > 0) {
+        keys_finding(findings, FindingKind::garbage_key_line, line, fmt::format("{} is no longer used (garbage)", key));
+      } else {
+        keys_finding(findings, FindingKind::key_line_unknown, line,
+                     fmt::format("{} was written by no operation (an interrupted write, or added by hand): never "
+                                 "read; the next write removes it",
+                                 key));
+      }
+    }
+  }
+  findings.insert(findings.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
+  return count;
+}
+
+namespace {
+
+void check_keys(VerifiedVault& out, std::string_view journal, const KeysFile& keys)
+{
+  out.key_lines = check_keys_file(
+      out.replay.state, keys,
+      [&](const std::set<std::string, std::less<>>& wanted) { return written_key_lines(wanted, journal, out.replay); },
+      out.replay.findings);
+}
+
+} // namespace
+
 VerifiedVault verify_vault(std::string_view head_text, std::string_view journal, const KeysFile* keys,
                            const ReplayOptions& options)
 {
@@ -1076,76 +1311,25 @@ VerifiedVault verify_vault(std::string_view head_text, std::string_view journal,
   ReplayOptions with_head = options;
   with_head.head = out.head ? &*out.head : nullptr;
   out.replay = replay(journal, with_head);
-  std::vector<Finding>& findings = out.replay.findings;
   if (head_problem) {
-    findings.push_back(std::move(*head_problem));
+    out.replay.findings.push_back(std::move(*head_problem));
   }
   if (keys != nullptr) {
-    const auto keys_finding = [&findings](FindingKind kind, std::size_t line, std::string reason) {
-      findings.push_back(Finding{kind, VaultFile::keys, line, std::nullopt, {}, {}, std::move(reason), std::nullopt});
-    };
-    if (keys->vault_id() != out.replay.state.vault_id && out.replay.state.initialised) {
-      keys_finding(FindingKind::foreign_entry, 0, "the keys file belongs to another vault than the journal");
-    } else {
-      try {
-        out.key_lines = keys->verify_all();
-        // Every line an accepted operation wrote (the journal is re-read: its lines are parsed
-        // again only for their writes).
-        std::set<std::string> written;
-        std::set<Hash> accepted(out.replay.order.begin(), out.replay.order.end());
-        std::size_t pos = 0;
-        while (pos < journal.size()) {
-          const std::size_t end = journal.find('\n', pos);
-          if (end == std::string_view::npos) {
-            break;
-          }
-          try {
-            const Entry e = parse_entry(journal.substr(pos, end - pos), "entry");
-            if (e.op && accepted.count(e.hash) > 0) {
-              for (const Write& w : e.op->writes) {
-                if (w.path.rfind("k:", 0) == 0 && w.after) {
-                  written.insert(w.path.substr(2));
-                }
-              }
-            }
-          } catch (const Error&) {
-          }
-          pos = end + 1;
-        }
-        const std::map<std::string, Hash> referenced = referenced_lines(out.replay.state);
-        std::size_t line = 4; // after "{", the format line and "\"lines\": {"
-        keys->for_each([&](std::string_view key, std::string_view) {
-          const std::string k(key);
-          if (referenced.count(k) == 0) {
-            if (written.count(k) > 0) {
-              keys_finding(FindingKind::garbage_key_line, line, fmt::format("{} is no longer used (garbage)", k));
-            } else {
-              keys_finding(FindingKind::key_line_unknown, line, fmt::format("{} was written by no operation (an interrupted write, or added by hand): never read; "
-                                                                      "the next write removes it",
-                                                                      k));
-            }
-          }
-          ++line;
-        });
-        for (const auto& [key, k] : referenced) {
-          const std::optional<SealedLine> found = keys->find(key);
-          if (!found) {
-            keys_finding(FindingKind::key_line_missing, 0, fmt::format("{} is missing", key));
-          } else if (found->hash != k) {
-            keys_finding(FindingKind::key_line_modified, 0, fmt::format("{} does not hash to what the journal says", key));
-          }
-        }
-      } catch (const Error& error) {
-        keys_finding(FindingKind::malformed_file, 0, error.what());
-      }
-    }
+    check_keys(out, journal, *keys);
   }
-  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
-    if (a.file != b.file) {
-      return a.file < b.file;
-    }
-    return a.line < b.line;
-  });
+  sort_findings(out.replay.findings);
+  return out;
+}
+
+VerifiedVault verify_vault(HeadFile head, std::string_view journal, ReplayResult replayed, const KeysFile* keys)
+{
+  VerifiedVault out;
+  out.head = std::move(head);
+  out.replay = std::move(replayed);
+  if (keys != nullptr) {
+    check_keys(out, journal, *keys);
+  }
+  sort_findings(out.replay.findings);
   return out;
 }
 

@@ -31,7 +31,9 @@
 // Signatures: the key of an actor is fixed by its member-add (names are never reused, keys never
 // change), so every signature is checked in one separable pass over a vector of jobs
 // (verify_signatures) before the fold; the fold checks that the causal state's key is the one
-// used (else it verifies again with the causal key). Step 8 runs that pass on all cores.
+// used (else it verifies again with the causal key). That pass runs on two threads in batches
+// (batches.hpp) while the fold runs, which waits only for the batch of the entry it judges; the
+// lines are parsed the same way ahead of pass 1 (issue 12 target 5).
 #pragma once
 
 #include <escrow/history/entry.hpp>
@@ -43,6 +45,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -116,7 +119,7 @@ struct FileNames
 // are unknown are left out ("escrow.journal: line 3: <reason>", "escrow.vault: <reason>").
 std::string format_finding(const Finding& finding, const FileNames& names = {});
 
-// ---- signatures, separable (step 8 runs this on all cores) ----
+// ---- signatures, separable (the replay runs this on two threads, in batches) ----
 
 struct SignatureJob
 {
@@ -206,6 +209,19 @@ struct VerifiedVault
   bool ok() const { return head.has_value() && replay.ok(); }
 };
 
+// The keys file against a verified state (verify_vault's check; `audit verify` runs it after its
+// streamed replay): a keys file of another vault, every line the state names present and hashing
+// to its K (key-line-missing / -modified), every other line garbage (a warning: `written` names
+// it) or key-line-unknown. Appends the findings (VaultFile::keys, unsorted) and returns the keys
+// file's line count. `written(wanted)` (the key lines among `wanted` that an accepted operation
+// wrote; it may return more) is called only when the keys file holds lines the state does not
+// name (`wanted`), at most once.
+using WrittenKeyLines = std::function<std::set<std::string>(const std::set<std::string, std::less<>>& wanted)>;
+std::size_t check_keys_file(const State& state, const KeysFile& keys, const WrittenKeyLines& written,
+                            std::vector<Finding>& findings);
+// Adds the key lines `entry`'s operation wrote (its "k:" writes with an after) to `lines`.
+void add_written_key_lines(const Entry& entry, std::set<std::string>& lines);
+
 // `verify` without a cache: the head file (format, vault id, heads in the journal), the journal
 // (replay), and the keys file against the state: every line the state names is present and
 // hashes to its K (key-line-missing / -modified), every other line was written by an accepted
@@ -213,5 +229,8 @@ struct VerifiedVault
 // journal's. `keys` may be null (not checked).
 VerifiedVault verify_vault(std::string_view head_text, std::string_view journal, const KeysFile* keys,
                            const ReplayOptions& options = {});
+// The same when the journal was replayed already (`replayed`: replay(journal) with `head` and the
+// same options, as VaultSession's full replay): only the keys file is left to check.
+VerifiedVault verify_vault(HeadFile head, std::string_view journal, ReplayResult replayed, const KeysFile* keys);
 
 } // namespace escrow::history

@@ -4,6 +4,7 @@
 #include <escrow/error.hpp>
 #include <escrow/history/apply.hpp>
 #include <escrow/history/authorize.hpp>
+#include <escrow/history/open_merge.hpp>
 #include <escrow/history/replay.hpp>
 #include <escrow/history/textconv.hpp>
 #include <escrow/history/vault_session.hpp>
@@ -93,19 +94,21 @@ bool has_kind(const std::vector<ConflictOp>& ops, const std::map<Hash, const Ent
   });
 }
 
-// The version a rotate-start of `secret` on one side created (the first, in its order), if any.
-const RotateItem* rotation_of(const std::vector<const Entry*>& side, std::string_view secret)
+// The versions the rotate-starts of `secret` on one side created, in its order, with their start's time.
+std::vector<std::pair<const RotateItem*, Timestamp>> rotations_of(const std::vector<const Entry*>& side,
+                                                                  std::string_view secret)
 {
+  std::vector<std::pair<const RotateItem*, Timestamp>> out;
   for (const Entry* e : side) {
     if (const auto* start = e->op ? std::get_if<RotateStartArgs>(&e->op->args) : nullptr) {
       for (const RotateItem& item : start->items) {
         if (item.kind == RotationKind::rotate && item.secret == secret) {
-          return &item;
+          out.emplace_back(&item, e->ts);
         }
       }
     }
   }
-  return nullptr;
+  return out;
 }
 
 // The time of the side's last successful rotate-finish of `vid`, or 0.
@@ -166,39 +169,83 @@ bool cancelled_on(const std::vector<const Entry*>& side, const RotateItem& item)
   });
 }
 
+// The suggestion's reason that marks a race settled differently on the two sides (two
+// resolutions made apart): its `race` holds the version each settlement chose.
+constexpr std::string_view k_settled_apart =
+  "the rotation race was settled differently on the two sides (two resolutions made apart): the settlement made last";
+
 // The suggestion of vault-2-merge.md §3's table for one conflict.
 void suggest(MergeConflict& c, const MergeAnalysis::Impl& impl, const std::map<Hash, const Entry*>& by_hash)
 {
-  // A rotation race: both sides started a rotation of one secret.
-  for (const ConflictOp& op : c.ours) {
+  // One race settled differently on the two sides (two resolutions made apart): each side's
+  // resolve entry chose another version of the same secret.
+  for (const ConflictOp& mine : c.ours) {
+    const Entry* e = by_hash.at(mine.hash);
+    const auto* rx = e->op ? std::get_if<ResolveArgs>(&e->op->args) : nullptr;
+    for (const ConflictOp& other : rx != nullptr ? c.theirs : std::vector<ConflictOp>{}) {
+      const Entry* f = by_hash.at(other.hash);
+      const auto* ry = f->op ? std::get_if<ResolveArgs>(&f->op->args) : nullptr;
+      if (ry == nullptr) {
+        continue;
+      }
+      for (const RaceResolution& a : rx->rotations) {
+        for (const RaceResolution& b : ry->rotations) {
+          if (a.secret != b.secret || a.current == b.current) {
+            continue;
+          }
+          c.suggestion = SuggestionKind::rotation_race;
+          c.secret = a.secret;
+          c.race = {RaceVersion{a.current, 0, MergeSide::ours, true}, RaceVersion{b.current, 0, MergeSide::theirs, true}};
+          c.current = f->ts > e->ts || (f->ts == e->ts && f->hash > e->hash) ? b.current : a.current;
+          c.why = std::string(k_settled_apart);
+          return;
+        }
+      }
+    }
+  }
+  // A rotation race: both sides started a rotation of one secret (each side one or more).
+  std::vector<ConflictOp> both = c.ours;
+  both.insert(both.end(), c.theirs.begin(), c.theirs.end());
+  for (const ConflictOp& op : both) {
     const Entry* e = by_hash.at(op.hash);
     const auto* start = e->op ? std::get_if<RotateStartArgs>(&e->op->args) : nullptr;
     if (start == nullptr) {
       continue;
     }
     for (const RotateItem& item : start->items) {
-      const RotateItem* other = item.kind == RotationKind::rotate ? rotation_of(impl.y, item.secret) : nullptr;
-      if (other == nullptr) {
+      if (item.kind != RotationKind::rotate || rotations_of(impl.x, item.secret).empty()
+          || rotations_of(impl.y, item.secret).empty()) {
         continue;
       }
       c.suggestion = SuggestionKind::rotation_race;
       c.secret = item.secret;
-      c.race = {RaceVersion{item.vid, item.v, MergeSide::ours, ended_on(impl.x, item.secret, item.vid)},
-                RaceVersion{other->vid, other->v, MergeSide::theirs, ended_on(impl.y, item.secret, other->vid)}};
-      const Timestamp fa = finished_at(impl.x, item.secret, item.vid);
-      const Timestamp fb = finished_at(impl.y, item.secret, other->vid);
-      const Timestamp sa = e->ts;
-      Timestamp sb = 0;
-      for (const ConflictOp& t : c.theirs) {
-        sb = std::max(sb, t.ts);
+      c.race.clear();
+      // The suggestion: the version whose rotation finished most recently; with no finish on
+      // either side, the one created last (ties: theirs, published already).
+      Timestamp best_finish = 0;
+      Timestamp best_start = 0;
+      std::string by_finish;
+      std::string by_start;
+      for (const auto& [side, which] : {std::pair{&impl.x, MergeSide::ours}, std::pair{&impl.y, MergeSide::theirs}}) {
+        for (const auto& [made, at] : rotations_of(*side, item.secret)) {
+          c.race.push_back(RaceVersion{made->vid, made->v, which, ended_on(*side, item.secret, made->vid)});
+          const Timestamp finish = finished_at(*side, item.secret, made->vid);
+          if (finish > 0 && finish >= best_finish) {
+            best_finish = finish;
+            by_finish = made->vid;
+          }
+          if (at >= best_start) {
+            best_start = at;
+            by_start = made->vid;
+          }
+        }
       }
-      if (fa != fb) {
-        c.current = fa > fb ? item.vid : other->vid;
+      if (!by_finish.empty()) {
+        c.current = by_finish;
         c.why = "the version whose rotation finished most recently";
       } else {
-        c.current = sa >= sb ? item.vid : other->vid;
-        c.why = fa == 0 ? "no rotation finished on either side: the version created last"
-                        : "both finished at once: the version created last";
+        c.current = by_start;
+        c.why = "no rotation finished on either side: the version created last";
       }
       return;
     }
@@ -365,7 +412,17 @@ MergeAnalysis analyse_choices(std::string_view ours, std::string_view theirs, co
 
   // Both sides checked as every replay checks them (signatures, causal authority): a forgery is
   // not a conflict to settle.
-  const ReplayResult whole = replay(out.union_text);
+  // The union replayed with the choices at its unsealed merge (ReplayOptions::open_choices): the
+  // merge check exactly as every clone will run it once the resolve entry is there (each side as
+  // the replay sees it: a side carrying a settled race is its fixed prefix).
+  OpenChoices open{choices, std::string(resolver), 0};
+  for (const std::vector<Entry>* side : {&impl->ours_entries, &impl->theirs_entries}) {
+    for (const Entry& e : *side) {
+      open.at = std::max(open.at, e.ts);
+    }
+  }
+  OpenMergeReplay replayed = replay_open_merge(out.union_text, open);
+  ReplayResult& whole = replayed.result;
   if (whole.has_errors()) {
     FileNames names;
     names.journal = fmt::format("{} (ours, then theirs' new entries)", name);
@@ -378,14 +435,18 @@ MergeAnalysis analyse_choices(std::string_view ours, std::string_view theirs, co
     fail(ErrorKind::integrity, "{}: the two sides share no entry (another vault's journal?)", name);
   }
   ReplayResult common = replay(common_text);
-  if (!common.ok()) {
+  // The common history may itself end in an unsealed merge with a conflict: the rotation race
+  // both sides settled apart, each with its own resolve entry (merge_check.cpp, both sides
+  // settled). Only an error in it is fatal here.
+  if (common.has_errors() || common.needs_full_replay) {
     FileNames names;
     names.journal = fmt::format("{} (the history both sides have)", name);
     common.require_ok(names);
   }
   impl->common = std::move(common.state);
 
-  MergeCheck check = check_merge(impl->common, impl->x, impl->y, choices, resolver, out.ts);
+  MergeCheck check = replayed.check ? std::move(*replayed.check)
+                                      : check_merge(impl->common, impl->x, impl->y, choices, resolver, out.ts);
   out.voids = voids;
   out.exposed = choices.exposed;
   out.rotations = choices.rotations;
@@ -471,6 +532,40 @@ MergeAnalysis analyse_choices(std::string_view ours, std::string_view theirs, co
     suggest(c, *impl, by_hash);
     out.conflicts.push_back(std::move(c));
   }
+  // One conflict per rotation race: the refusals and record differences of one secret's rotations
+  // on both sides (several when a side rotated it more than once) are listed together.
+  for (std::size_t i = 0; i < out.conflicts.size(); ++i) {
+    MergeConflict& first = out.conflicts[i];
+    if (first.suggestion != SuggestionKind::rotation_race) {
+      continue;
+    }
+    for (std::size_t k = i + 1; k < out.conflicts.size();) {
+      MergeConflict& later = out.conflicts[k];
+      if (later.suggestion != SuggestionKind::rotation_race || later.secret != first.secret) {
+        ++k;
+        continue;
+      }
+      for (const auto& [into, from] : {std::pair{&first.ours, &later.ours}, std::pair{&first.theirs, &later.theirs}}) {
+        for (const ConflictOp& op : *from) {
+          if (std::none_of(into->begin(), into->end(), [&](const ConflictOp& o) { return o.hash == op.hash; })) {
+            into->push_back(op);
+          }
+        }
+        std::sort(into->begin(), into->end(), [](const ConflictOp& a, const ConflictOp& b) { return a.line < b.line; });
+      }
+      for (const std::string& object : later.objects) {
+        if (std::find(first.objects.begin(), first.objects.end(), object) == first.objects.end()) {
+          first.objects.push_back(object);
+        }
+      }
+      for (const std::string& reason : later.reasons) {
+        if (std::find(first.reasons.begin(), first.reasons.end(), reason) == first.reasons.end()) {
+          first.reasons.push_back(reason);
+        }
+      }
+      out.conflicts.erase(out.conflicts.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+  }
   // In the order of their first operation in the union.
   std::sort(out.conflicts.begin(), out.conflicts.end(), [](const MergeConflict& a, const MergeConflict& b) {
     const auto first = [](const MergeConflict& c) {
@@ -480,6 +575,15 @@ MergeAnalysis analyse_choices(std::string_view ours, std::string_view theirs, co
     return first(a) < first(b);
   });
   impl->merged = std::move(check.merged);
+  // A race settled apart: its versions' numbers as the merged state (ours' settlement) has them.
+  for (MergeConflict& c : out.conflicts) {
+    const Secret* secret = c.why == k_settled_apart ? impl->merged.secret(c.secret) : nullptr;
+    for (RaceVersion& r : c.race) {
+      if (const Version* v = secret != nullptr ? secret->find(r.vid) : nullptr) {
+        r.v = v->v;
+      }
+    }
+  }
   out.impl = std::move(impl);
   return out;
 }
@@ -500,6 +604,13 @@ std::set<Hash> keep_side(const MergeAnalysis& analysis, std::size_t index, Merge
                             "exposed and the secret made due",
                             index + 1))
       .hint(fmt::format("escrow resolve {} --keep-exposed", index + 1));
+  }
+  if (c.suggestion == SuggestionKind::rotation_race && c.why == k_settled_apart) {
+    throw Error(ErrorKind::failed,
+                fmt::format("conflict {}: the rotation race of {} was settled differently on the two sides; neither "
+                            "settlement is voided (a connector may hold either value): choose the version to re-apply",
+                            index + 1, c.secret))
+      .hint(fmt::format("escrow resolve {} --current {} ({})", c.secret, c.current, c.why));
   }
   const std::vector<ConflictOp>& dropped = keep == MergeSide::ours ? c.theirs : c.ours;
   if (dropped.empty()) {
@@ -622,10 +733,13 @@ ResolveArgs choose_current(const MergeAnalysis& analysis, std::string_view secre
   }
   const auto chosen = std::find_if(race->race.begin(), race->race.end(),
                                    [&](const RaceVersion& r) { return r.vid == vid; });
-  if (race->race.size() != 2 || chosen == race->race.end()) {
-    throw Error(ErrorKind::usage, fmt::format("escrow.journal: {}: {} is not one of the two versions of its rotation race ({})", secret,
-                                              vid, race->race.size() == 2 ? race->race[0].vid + ", " + race->race[1].vid
-                                                                          : std::string("?")))
+  std::string listed;
+  for (const RaceVersion& r : race->race) {
+    listed += fmt::format("{}{} (v{}, {})", listed.empty() ? "" : ", ", r.vid, r.v, merge_side_name(r.side));
+  }
+  if (chosen == race->race.end()) {
+    throw Error(ErrorKind::usage, fmt::format("escrow.journal: {}: {} is not one of the versions of its rotation race: {}",
+                                              secret, vid, listed))
       .hint(fmt::format("escrow resolve {} --current {}", secret, race->current));
   }
   for (const RaceVersion& r : race->race) {
@@ -636,13 +750,51 @@ ResolveArgs choose_current(const MergeAnalysis& analysis, std::string_view secre
         .hint("let it end on that clone (escrow rotate --resume there), then merge again");
     }
   }
-  const RaceVersion& other = &*chosen == &race->race[0] ? race->race[1] : race->race[0];
-  std::int64_t max_v = chosen->v;
-  if (const Secret* common = analysis.impl->common.secret(std::string(secret))) {
+  if (race->why == k_settled_apart) {
+    // Two settlements made apart: the chosen one's record stands, the version it chose re-applied
+    // (merge_check.cpp, both sides settled); nothing is renumbered.
+    ResolveArgs out = choices_of(analysis);
+    out.rotations.erase(std::remove_if(out.rotations.begin(), out.rotations.end(),
+                                       [&](const RaceResolution& r) { return r.secret == secret; }),
+                        out.rotations.end());
+    out.rotations.push_back(RaceResolution{std::string(secret), std::string(vid), {}});
+    std::sort(out.rotations.begin(), out.rotations.end(),
+              [](const RaceResolution& a, const RaceResolution& b) { return a.secret < b.secret; });
+    return out;
+  }
+  // Each side's own state of the secret (its operations folded on the common state): which of
+  // its versions its retention kept. The chosen side keeps its numbers; the other side's kept
+  // versions are renumbered 1 + max v onwards, in their order (merge_check.cpp settle_race).
+  const MergeAnalysis::Impl& impl = *analysis.impl;
+  const auto side_state = [&](MergeSide which) {
+    State s = impl.common;
+    for (const Entry* e : operations(which == MergeSide::ours ? impl.x : impl.y)) {
+      (void)apply_merged(s, *e);
+    }
+    return s;
+  };
+  const State chosen_state = side_state(chosen->side);
+  const State other_state = side_state(chosen->side == MergeSide::ours ? MergeSide::theirs : MergeSide::ours);
+  const Secret* mine = chosen_state.secret(std::string(secret));
+  const Secret* theirs_secret = other_state.secret(std::string(secret));
+  if (mine == nullptr || mine->find(vid) == nullptr) {
+    throw Error(ErrorKind::usage, fmt::format("escrow.journal: {}: {} was dropped by its side's retention: its value is "
+                                              "no longer kept; choose one of: {}",
+                                              secret, vid, listed))
+      .hint(fmt::format("escrow resolve {} --current {}", secret, race->current));
+  }
+  std::int64_t max_v = mine->max_v();
+  if (const Secret* common = impl.common.secret(std::string(secret))) {
     max_v = std::max(max_v, common->max_v());
   }
+  std::map<std::string, std::int64_t> renumber;
+  for (const RaceVersion& r : race->race) {
+    if (r.side != chosen->side && theirs_secret != nullptr && theirs_secret->find(r.vid) != nullptr) {
+      renumber.emplace(r.vid, max_v + 1 + static_cast<std::int64_t>(renumber.size()));
+    }
+  }
   ResolveArgs out = choices_of(analysis);
-  RaceResolution resolution{std::string(secret), std::string(vid), {{other.vid, max_v + 1}}};
+  RaceResolution resolution{std::string(secret), std::string(vid), std::move(renumber)};
   out.rotations.erase(std::remove_if(out.rotations.begin(), out.rotations.end(),
                                      [&](const RaceResolution& r) { return r.secret == secret; }),
                       out.rotations.end());

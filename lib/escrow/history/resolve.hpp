@@ -19,7 +19,9 @@
 //   keep_exposed    the choices that keep conflict N's rotations (a rotation that sealed to someone
 //                   who lost access concurrently, or by a member the other side removes) exposed;
 //   choose_current  the choices that settle the rotation race of one secret with a version current
-//                   (§5: neither version voided, the other renumbered 1 + max v).
+//                   (§5: no version voided; each side may have rotated it more than once, the
+//                   other side's versions renumbered 1 + max v onwards; or, for a race the two
+//                   sides settled differently apart, one of the two settlements' versions).
 // keep_side refuses to void a rotate-start that was not cancelled (§5 rule 1): a rotation race is
 // settled by choose_current, an exposed rotation by keep_exposed.
 #pragma once
@@ -78,7 +80,8 @@ struct MergeConflict
   MergeSide keep = MergeSide::theirs; // the suggested side (SuggestionKind::keep)
   std::string secret;                 // rotation_race: the secret
   std::string current;                // rotation_race: the suggested current version's vid
-  std::vector<RaceVersion> race;      // rotation_race: the two versions (ours first)
+  std::vector<RaceVersion> race;      // rotation_race: every version either side created (ours first,
+                                      //   each side in its order); settled apart: each settlement's choice
   std::string why;                    // the suggestion's reason, one line
 };
 
@@ -123,9 +126,12 @@ std::set<Hash> keep_side(const MergeAnalysis& analysis, std::size_t index, Merge
 // range; Error(failed) for a conflict that is not an exposed rotation (its suggestion is named).
 ResolveArgs keep_exposed(const MergeAnalysis& analysis, std::size_t index);
 
-// The choices with the rotation race of `secret` settled, `vid` current (the other renumbered
-// 1 + max v). Error(usage) when the merge has no rotation race of `secret` or `vid` is not one of
-// its two versions; Error(failed) when a side's rotation has not ended (finish or fail it first).
+// The choices with the rotation race of `secret` settled, `vid` current: any version either side
+// created that its side still keeps, the other side's kept versions renumbered 1 + max v onwards
+// in their order; for a race the two sides settled differently apart, one of the two
+// settlements' versions (nothing renumbered). Error(usage) when the merge has no rotation race of
+// `secret` or `vid` is not one of its versions; Error(failed) when a side's rotation has not
+// ended (finish or fail it first).
 ResolveArgs choose_current(const MergeAnalysis& analysis, std::string_view secret, std::string_view vid);
 
 // The resolve entry and the three files' new bytes, proved (see above). `keys` is the work

@@ -2,6 +2,7 @@
 
 #include <escrow/history/authorize.hpp>
 #include <escrow/history/material.hpp>
+#include <escrow/history/race_gen.hpp>
 #include <escrow/history/refusal.hpp>
 #include <escrow/canonical.hpp>
 #include <escrow/env_file.hpp>
@@ -12,6 +13,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <exception>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 namespace escrow::history {
 
@@ -717,41 +722,109 @@ std::vector<std::string> share(VaultSession& session, std::string_view target, c
     secrets.push_back(&find_secret(state, target, "share"));
   }
   const Json detail{{"secret", std::string(target)}, {"member", member}};
+  std::vector<std::string> names;
+  for (const Secret* secret : secrets) {
+    names.push_back(secret->name);
+  }
   return journaling_refusal(session, OpKind::share, detail, [&] {
     const Recipient to = recipient(state, member);
-    ShareArgs args;
-    args.member = member;
-    Material material;
-    std::vector<std::string> names;
-    for (const Secret* secret : secrets) {
-      ShareItem item;
-      item.secret = secret->name;
-      const SecretRef ref{session.vault_id(), secret->name};
-      for (const auto& [vid, version] : secret->versions) {
-        if (!live(version) || item.gens.count(version.gen) > 0) {
+    // One reader line per generation number per entry (race_gen.hpp): the secret's own generation
+    // first; a settled race's generation of a number the same entry used goes in a second entry.
+    const auto build = [&](const State& now, bool first, ShareArgs& args, Material& material) {
+      args.member = member;
+      // First, in order, what to re-seal: the rk line of each live generation `member` lacks, read
+      // and checked against its K here (the keys file is not thread-safe).
+      struct Job
+      {
+        SecretRef ref;
+        GenerationRef gref;
+        SealedLine line;
+      };
+      std::vector<Job> jobs;
+      for (const std::string& name : names) {
+        const Secret* secret = now.secret(name);
+        ShareItem item;
+        item.secret = name;
+        const SecretRef ref{session.vault_id(), name};
+        for (const auto& [vid, version] : secret->versions) {
+          if (!live(version) || item.gens.count(version.gen) > 0) {
+            continue;
+          }
+          const ShareTarget found = share_target(*secret, version.gen, member);
+          if (found.generation == nullptr) {
+            continue; // already holds it
+          }
+          const Generation& gen = *found.generation;
+          const auto mine = gen.holders.find(me);
+          if (mine == gen.holders.end()) {
+            fail(ErrorKind::access, "share: {}: you hold no key of generation {}{} to share", name, version.gen,
+                 found.race_vid.empty() ? std::string()
+                                        : fmt::format(" (the one a rotation race kept for {})", found.race_vid));
+          }
+          const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen.rk_commit};
+          jobs.push_back(Job{ref, gref, session.keys().get(LineName::reader_key(name, gref.gen, me), mine->second)});
+          item.gens.insert(version.gen);
+        }
+        if (item.gens.empty()) {
+          if (first) {
+            fail(ErrorKind::usage, "share: {}: {} already holds every live generation", name, member);
+          }
           continue;
         }
-        const Generation& gen = secret->gens.at(version.gen);
-        if (gen.holders.count(member) > 0) {
-          continue; // already holds it
-        }
-        const auto mine = gen.holders.find(me);
-        if (mine == gen.holders.end()) {
-          fail(ErrorKind::access, "share: {}: you hold no key of generation {} to share", secret->name, version.gen);
-        }
-        const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen.rk_commit};
-        SecretBytes rk = open_reader_key(session.keys(), ref, gref, mine->second, session.identity());
-        const ReaderKey key = known_generation(ref, static_cast<std::uint32_t>(version.gen), std::move(rk));
-        material.lines.push_back(seal_reader_key(ref, key, to));
-        item.gens.insert(version.gen);
+        args.items.push_back(std::move(item));
       }
-      if (item.gens.empty()) {
-        fail(ErrorKind::usage, "share: {}: {} already holds every live generation", secret->name, member);
+      // Then the opens and seals (the cost: two X25519 operations each), on two threads when the
+      // identity holds its own keys (an agent answers one request at a time). Each reader key
+      // stays in a sodium_malloc'd SecretBytes; the first failure, in job order, is the one thrown.
+      std::vector<std::optional<SealedLine>> sealed(jobs.size());
+      std::vector<std::exception_ptr> failed(jobs.size());
+      const Identity& identity = session.identity();
+      const std::string& keys_what = session.keys().what();
+      auto work = [&](std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) {
+          try {
+            const Job& job = jobs[i];
+            SecretBytes rk = open_reader_key(job.line, keys_what, job.ref, job.gref, identity);
+            const ReaderKey key = known_generation(job.ref, job.gref.gen, std::move(rk));
+            sealed[i] = seal_reader_key(job.ref, key, to);
+          } catch (...) {
+            failed[i] = std::current_exception();
+          }
+        }
+      };
+      constexpr std::size_t k_parallel_from = 32;
+      std::thread other;
+      std::size_t mine_end = jobs.size();
+      if (identity.holder == nullptr && jobs.size() >= k_parallel_from) {
+        try {
+          other = std::thread(work, jobs.size() / 2, jobs.size());
+          mine_end = jobs.size() / 2;
+        } catch (const std::system_error&) {
+          // No second thread to be had: this one does it all.
+        }
       }
-      names.push_back(item.secret);
-      args.items.push_back(std::move(item));
-    }
+      work(0, mine_end);
+      if (other.joinable()) {
+        other.join();
+      }
+      material.lines.reserve(jobs.size());
+      for (std::size_t i = 0; i < jobs.size(); ++i) {
+        if (failed[i]) {
+          std::rethrow_exception(failed[i]);
+        }
+        material.lines.push_back(std::move(*sealed[i]));
+      }
+    };
+    ShareArgs args;
+    Material material;
+    build(session.state(), true, args, material);
     session.submit(std::move(args), material);
+    ShareArgs more;
+    Material more_material;
+    build(session.state(), false, more, more_material);
+    if (!more.items.empty()) {
+      session.submit(std::move(more), more_material);
+    }
     return names;
   });
 }

@@ -26,6 +26,7 @@
 #include <escrow/history/op.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -36,6 +37,48 @@
 #include <vector>
 
 namespace escrow::history {
+
+// A record's hash under its path, computed once per record object (issue 12 target 5: the
+// writes check hashed every record an operation touches twice, before and after). Records in a
+// State are immutable (an effect edits a fresh copy, history/apply.cpp edit_*), and a copy or an
+// assignment starts empty, so a remembered hash is always the hash of the record as it is.
+// Thread-safe (the first writer wins; a reader sees a hash only once it is complete).
+class RecordHashMemo
+{
+public:
+  RecordHashMemo() = default;
+  RecordHashMemo(const RecordHashMemo&) noexcept {}
+  RecordHashMemo& operator=(const RecordHashMemo&) noexcept
+  {
+    m_state.store(k_empty);
+    return *this;
+  }
+
+  std::optional<crypto::Hash> get(std::string_view path) const
+  {
+    if (m_state.load(std::memory_order_acquire) != k_ready || m_path != path) {
+      return std::nullopt;
+    }
+    return m_hash;
+  }
+  void put(std::string_view path, const crypto::Hash& hash) const
+  {
+    int expected = k_empty;
+    if (m_state.compare_exchange_strong(expected, k_writing, std::memory_order_acquire)) {
+      m_path = path;
+      m_hash = hash;
+      m_state.store(k_ready, std::memory_order_release);
+    }
+  }
+
+private:
+  static constexpr int k_empty = 0;
+  static constexpr int k_writing = 1;
+  static constexpr int k_ready = 2;
+  mutable std::atomic<int> m_state{k_empty};
+  mutable std::string m_path;
+  mutable crypto::Hash m_hash{};
+};
 
 struct Member
 {
@@ -51,6 +94,8 @@ struct Member
 
   bool active() const { return !removed_at.has_value(); }
   bool has_role(Role role) const { return roles.count(role) > 0; }
+
+  RecordHashMemo hash_memo; // not part of the record
 };
 
 struct Policy
@@ -60,6 +105,8 @@ struct Policy
 
   // The policy of env, else of "*".
   const EnvPolicy& for_env(std::string_view env) const;
+
+  RecordHashMemo hash_memo; // not part of the record
 };
 
 struct Connector
@@ -75,6 +122,8 @@ struct Connector
   Timestamp created_at = 0;
   std::string rehearse_with;  // "" = none
   ConnectorSettings settings; // the native kind's own (records.hpp)
+
+  RecordHashMemo hash_memo; // not part of the record
 };
 
 struct Generation
@@ -184,6 +233,8 @@ struct Secret
   // The generation a version's value is boxed under: its own race_gen, else gens[version.gen]
   // (nullptr when absent).
   const Generation* generation_of(const Version& version) const;
+
+  RecordHashMemo hash_memo; // not part of the record
 };
 
 // Where a state loaded from this machine's cache (cache.hpp) finds the records it has not read
@@ -408,6 +459,11 @@ Json to_json(const Policy& p);
 Json to_json(const Connector& c);
 Json to_json(const Secret& s);
 Hash record_hash(std::string_view path, const Json& record);
+// The same, remembered in the record (RecordHashMemo): computed at most once per record object.
+Hash record_hash(std::string_view path, const Member& m);
+Hash record_hash(std::string_view path, const Policy& p);
+Hash record_hash(std::string_view path, const Connector& c);
+Hash record_hash(std::string_view path, const Secret& s);
 // The same hash from the record's canonical text (what the cache's snapshot stores).
 Hash record_hash_of_text(std::string_view path, std::string_view canonical_text);
 

@@ -1,12 +1,16 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/canonical.hpp>
+#include <escrow/crypto.hpp>
 #include <escrow/history/apply.hpp>
 #include <escrow/history/authorize.hpp>
+#include <escrow/history/labels.hpp>
 #include <escrow/history/replay.hpp>
 #include <escrow/history/vault_session.hpp>
 #include <escrow/util/file.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <fstream>
 #include <map>
 
 namespace escrow::history {
@@ -29,34 +33,62 @@ Hash hash_of_line(std::string_view line, std::string_view what)
 
 } // namespace
 
+namespace {
+
+// The line keys of every key line one secret references.
+void add_line_keys(const std::string& name, const Secret& secret, std::set<std::string>& out)
+{
+  for (const auto& [g, gen] : secret.gens) {
+    for (const auto& [m, k] : gen.holders) {
+      out.insert(line_key(KeyLine{KeyLineKind::reader, name, g, {}, m, {}}, k));
+    }
+  }
+  for (const auto& [vid, version] : secret.versions) {
+    out.insert(line_key(KeyLine{KeyLineKind::value, name, 0, vid, {}, {}}, version.material));
+    if (version.race_gen) {
+      for (const auto& [m, k] : version.race_gen->holders) {
+        out.insert(line_key(KeyLine{KeyLineKind::reader, name, version.gen, {}, m, {}}, k));
+      }
+    }
+    for (const auto& [m, k] : version.shares) {
+      out.insert(line_key(KeyLine{KeyLineKind::share, name, 0, vid, m, {}}, k));
+    }
+    for (const auto& [m, grant] : version.grants) {
+      out.insert(line_key(KeyLine{KeyLineKind::grant, name, 0, vid, m, {}}, grant.key));
+    }
+  }
+  for (const auto& [id, request] : secret.requests) {
+    for (const auto& [a, approval] : request.approvals) {
+      out.insert(line_key(KeyLine{KeyLineKind::approval, name, 0, approval.vid, a, id}, approval.share));
+    }
+  }
+}
+
+// How many lines a keys file's canonical bytes hold (each starts "\n    \"", keys_file.hpp).
+std::size_t count_key_lines(std::string_view bytes)
+{
+  constexpr std::string_view k_line_start = "\n    \"";
+  std::size_t count = 0;
+  for (std::size_t at = bytes.find(k_line_start); at != std::string_view::npos;
+       at = bytes.find(k_line_start, at + k_line_start.size())) {
+    ++count;
+  }
+  return count;
+}
+
+// The place's hint that the keys file holds exactly the lines a state references: a write then
+// finds its garbage among the lines of the secrets it changes instead of reading every record
+// (docs/PERFORMANCE.md, issue 12 target 3). "escrow-keys-clean/1 <b64 state digest> <lines>".
+constexpr std::string_view k_keys_clean_file = "keys-clean";
+constexpr std::string_view k_keys_clean_format = "escrow-keys-clean/1";
+
+} // namespace
+
 std::set<std::string> referenced_line_keys(const State& state)
 {
   std::set<std::string> out;
   for (const auto& [name, secret] : state.secrets) {
-    for (const auto& [g, gen] : secret->gens) {
-      for (const auto& [m, k] : gen.holders) {
-        out.insert(line_key(KeyLine{KeyLineKind::reader, name, g, {}, m, {}}, k));
-      }
-    }
-    for (const auto& [vid, version] : secret->versions) {
-      out.insert(line_key(KeyLine{KeyLineKind::value, name, 0, vid, {}, {}}, version.material));
-      if (version.race_gen) {
-        for (const auto& [m, k] : version.race_gen->holders) {
-          out.insert(line_key(KeyLine{KeyLineKind::reader, name, version.gen, {}, m, {}}, k));
-        }
-      }
-      for (const auto& [m, k] : version.shares) {
-        out.insert(line_key(KeyLine{KeyLineKind::share, name, 0, vid, m, {}}, k));
-      }
-      for (const auto& [m, grant] : version.grants) {
-        out.insert(line_key(KeyLine{KeyLineKind::grant, name, 0, vid, m, {}}, grant.key));
-      }
-    }
-    for (const auto& [id, request] : secret->requests) {
-      for (const auto& [a, approval] : request.approvals) {
-        out.insert(line_key(KeyLine{KeyLineKind::approval, name, 0, approval.vid, a, id}, approval.share));
-      }
-    }
+    add_line_keys(name, *secret, out);
   }
   return out;
 }
@@ -90,6 +122,7 @@ struct VaultSession::Impl
   std::optional<Identity> identity;
   Timestamp now = 0;
   std::string git_checked_through;
+  std::optional<FullReplay> kept_replay; // options.keep_full_replay
 
   std::string journal_name() const { return store->paths().journal.string(); }
 
@@ -125,6 +158,82 @@ struct VaultSession::Impl
       warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.what()));
     } catch (const std::filesystem::filesystem_error& error) {
       warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.code().message()));
+    }
+  }
+
+  // The keys file's line count when the place's hint says it holds exactly the lines the state
+  // references (the hint names the state's digest), else nullopt. Only a hint: a wrong one can
+  // leave garbage lines (verify warns, a write on a fresh place removes them), never drop or
+  // accept a line a reader uses (every reader checks each line it opens against the state).
+  std::optional<std::size_t> clean_key_lines() const
+  {
+    if (!digest || !cache) {
+      return std::nullopt;
+    }
+    try {
+      const fs::path path = cache->dir() / k_keys_clean_file;
+      if (!util::kind_of(path)) {
+        return std::nullopt;
+      }
+      const std::string text = read_file(path, 256);
+      const std::string expected_prefix = fmt::format("{} {} ", k_keys_clean_format, canonical::b64(*digest));
+      if (text.size() <= expected_prefix.size() + 1 || text.compare(0, expected_prefix.size(), expected_prefix) != 0
+          || text.back() != '\n') {
+        return std::nullopt;
+      }
+      const std::string_view number = std::string_view(text).substr(expected_prefix.size(),
+                                                                     text.size() - expected_prefix.size() - 1);
+      std::size_t lines = 0;
+      const auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), lines);
+      if (ec != std::errc{} || ptr != number.data() + number.size()) {
+        return std::nullopt;
+      }
+      return lines;
+    } catch (const Error&) {
+      return std::nullopt;
+    } catch (const std::filesystem::filesystem_error&) {
+      return std::nullopt;
+    }
+  }
+
+  // Records the hint for the state's digest (after the cache named it): best effort, not flushed
+  // (a hint lost or torn by a crash only sends the next write to the full garbage scan).
+  void note_clean_keys(std::size_t lines) const
+  {
+    if (!digest || !cache || !lost.empty()) {
+      return;
+    }
+    const fs::path path = cache->dir() / k_keys_clean_file;
+    const fs::path temp = cache->dir() / (std::string(k_keys_clean_file) + ".tmp");
+    std::error_code ignored;
+    {
+      std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+      out << fmt::format("{} {} {}\n", k_keys_clean_format, canonical::b64(*digest), lines);
+      if (!out) {
+        fs::remove(temp, ignored);
+        return;
+      }
+    }
+    fs::rename(temp, path, ignored);
+  }
+
+  // After a full replay (every record in memory): when the keys file holds exactly the lines the
+  // state references, say so for the next write.
+  void check_clean_keys()
+  {
+    try {
+      const std::set<std::string> keep = referenced_line_keys(state);
+      std::size_t lines = 0;
+      bool clean = true;
+      store->keys().for_each([&](std::string_view key, std::string_view) {
+        ++lines;
+        clean = clean && keep.count(std::string(key)) > 0;
+      });
+      if (clean && lines == keep.size()) {
+        note_clean_keys(lines);
+      }
+    } catch (const Error&) {
+      // No hint: the next write scans every line (and a damaged keys file is its reader's error).
     }
   }
 
@@ -206,7 +315,9 @@ struct VaultSession::Impl
     if (!text.empty()) {
       const std::size_t start = last_line_start(text);
       p.last_offset = offset + start;
-      p.last_hash = hash_of_line(text.substr(start, text.size() - start - 1), what);
+      const std::string_view line = text.substr(start, text.size() - start - 1);
+      p.last_hash = hash_of_line(line, what);
+      p.last_line = crypto::hash(labels::k_cache_last_line, as_bytes(line));
       p.size = offset + text.size();
     }
     p.entries = r.entries;
@@ -229,6 +340,16 @@ struct VaultSession::Impl
     return author != nullptr && verify_signature(last, author->sign_pk);
   }
 
+  bool still_verified(const std::string& line, const Position& from_position, const State& from_state) const
+  {
+    try {
+      const Entry last = parse_entry(line, journal_name());
+      return last.hash == from_position.last_hash && last_signature_ok(from_state, last);
+    } catch (const Error&) {
+      return false;
+    }
+  }
+
   // Fast path: continue the verified state with the lines after it. false when the journal is
   // not a continuation of what was verified (then the slow path).
   bool continue_from(const Position& from_position, const State& from_state)
@@ -237,14 +358,14 @@ struct VaultSession::Impl
     if (!line || from_position.last_offset + line->size() + 1 != from_position.size) {
       return false;
     }
-    try {
-      // The last verified line must still be the entry verified, signature included (a flipped
-      // byte in its "sig" keeps its hash): else the slow path replays everything and says why.
-      const Entry last = parse_entry(*line, journal_name());
-      if (last.hash != from_position.last_hash || !last_signature_ok(from_state, last)) {
-        return false;
-      }
-    } catch (const Error&) {
+    // The last verified line must still be the entry verified, signature included (a flipped
+    // byte in its "sig" keeps its hash): else the slow path replays everything and says why. A
+    // place that kept the line's own hash compares it (the very bytes verified); an older one
+    // parses the line and checks its signature again.
+    const bool same_line = from_position.last_line != Hash{}
+                               ? crypto::hash(labels::k_cache_last_line, as_bytes(*line)) == from_position.last_line
+                               : still_verified(*line, from_position, from_state);
+    if (!same_line) {
       return false;
     }
     const std::string tail = store->read_journal(from_position.size);
@@ -301,9 +422,9 @@ struct VaultSession::Impl
   // acknowledged then.
   void full_replay(const std::optional<std::vector<VerifiedEntry>>& prior, const std::set<Hash>& prior_lost)
   {
-    const std::string text = store->read_journal(0);
+    std::string text = store->read_journal(0);
     std::map<Hash, VerifiedEntry> seen;
-    const ReplayResult r = replay(text, replay_options(seen));
+    ReplayResult r = replay(text, replay_options(seen));
     // The loss check comes first: a journal cut short also fails the replay (its head file
     // names an entry it lacks), and the loss is what the user must be told.
     if (prior) {
@@ -350,6 +471,9 @@ struct VaultSession::Impl
     base = LogSummary{}; // the place's log is written anew
     fresh = accepted(r, seen, text, journal_name());
     position = advance(Position{}, text, 0, r, journal_name());
+    if (options.keep_full_replay && lost.empty()) {
+      kept_replay = FullReplay{std::move(text), std::move(r)};
+    }
   }
 
   // Returns whether the place's record of the head file's heads changed (then save it).
@@ -504,6 +628,9 @@ struct VaultSession::Impl
     if (!fast || !fresh.empty() || checked) {
       save_cache();
     }
+    if (!fast) {
+      check_clean_keys(); // the records are all in memory after a full replay
+    }
   }
 
   // The git first-parent check (vault-2-replay.md §7). Returns whether it ran (the place records
@@ -646,6 +773,7 @@ struct VaultSession::Impl
     position.last_offset = position.size;
     position.size += line.size();
     position.last_hash = e.hash;
+    position.last_line = crypto::hash(labels::k_cache_last_line, as_bytes(std::string_view(line).substr(0, line.size() - 1)));
     position.heads = {e.hash};
     position.entries += 1;
     position.lines += 1;
@@ -716,7 +844,9 @@ VaultSession VaultSession::create(VaultSessionOptions options, const PolicyValue
   impl->cache.emplace(Cache::place(impl->options.state_home, e.vault, impl->store->paths().journal, impl->options.branch),
                       e.vault);
   impl->fresh = {verified_entry(e)};
-  impl->position = Position{dump_entry(e).size() + 1, 0, e.hash, {e.hash}, 1, 1, e.ts};
+  const std::string genesis_line = dump_entry(e);
+  impl->position = Position{genesis_line.size() + 1, 0, e.hash, {e.hash}, 1, 1, e.ts,
+                            crypto::hash(labels::k_cache_last_line, as_bytes(genesis_line))};
   impl->save_cache();
   return VaultSession(std::move(impl));
 }
@@ -789,6 +919,13 @@ void VaultSession::require_readable(std::string_view secret, ReadKind kind)
                                    me, *n, me));
     }
   }
+}
+
+std::optional<FullReplay> VaultSession::take_full_replay()
+{
+  std::optional<FullReplay> out = std::move(m_impl->kept_replay);
+  m_impl->kept_replay.reset();
+  return out;
 }
 
 const std::vector<VerifiedEntry>& VaultSession::lost() const
@@ -890,19 +1027,46 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
   }
   // "escrow.vault: member-add: bob is not an admin of *" (the reason names the kind).
   require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
-  e.op->writes = compute_writes(s.state, e);
-  seal_entry(e, s.load_identity(), what);
+  // The effect run once, on the next state (apply_own: its writes are what is signed).
   State next = s.state;
-  apply(next, e, what);
+  e.op->writes = apply_own(next, e);
+  seal_entry(e, s.load_identity(), what);
 
   // Garbage: lines the new state does not reference (a crash before an append, deleted lines).
-  std::set<std::string> keep = referenced_line_keys(next);
   std::set<std::string> remove;
-  s.store->keys().for_each([&](std::string_view key, std::string_view) {
-    if (keep.count(std::string(key)) == 0) {
-      remove.insert(std::string(key));
+  const std::optional<std::size_t> clean = s.clean_key_lines();
+  const bool hinted = clean && count_key_lines(s.store->keys().bytes()) == *clean;
+  if (hinted) {
+    // The file holds exactly what the state references (the place's hint, its line count
+    // unchanged): only the secrets this operation writes can stop referencing a line. Their
+    // records are read; the others are not (issue 12 target 3).
+    std::set<std::string> before;
+    std::set<std::string> after;
+    for (const Write& w : e.op->writes) {
+      const std::optional<ParsedPath> parsed = parse_path(w.path);
+      if (!parsed || parsed->kind != PathKind::secret) {
+        continue;
+      }
+      if (const Secret* old = s.state.secret(parsed->name)) {
+        add_line_keys(parsed->name, *old, before);
+      }
+      if (const Secret* now = next.secret(parsed->name)) {
+        add_line_keys(parsed->name, *now, after);
+      }
     }
-  });
+    for (const std::string& key : before) {
+      if (after.count(key) == 0 && s.store->keys().find(key)) {
+        remove.insert(key);
+      }
+    }
+  } else {
+    const std::set<std::string> keep = referenced_line_keys(next);
+    s.store->keys().for_each([&](std::string_view key, std::string_view) {
+      if (keep.count(std::string(key)) == 0) {
+        remove.insert(std::string(key));
+      }
+    });
+  }
   for (const SealedLine& line : material.lines) {
     remove.erase(line.key());
   }
@@ -911,6 +1075,11 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
     if (!s.store->keys().find(line.key())) {
       add.push_back(line);
     }
+  }
+  if (hinted && add.empty() && remove.empty()) {
+    // No rewrite scans the keys file this time: its layout is still checked line by line, so a
+    // write refuses a damaged file before writing anything (tests/e2e/test_hostile.sh).
+    s.store->keys().for_each([](std::string_view, std::string_view) {});
   }
   s.store->append(e, add, remove, HeadFile{e.vault, {e.hash}, s.log_count() + 1});
   s.state = std::move(next);
@@ -922,6 +1091,14 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
     return e;
   }
   s.committed(e);
+  // The keys file now holds exactly what the new state references (the garbage went above). Only
+  // a hint, after the commit point: a keys file that cannot be read again loses the hint, never
+  // fails a write that is complete (e2e.fault_injection).
+  try {
+    s.note_clean_keys(count_key_lines(s.store->keys().bytes()));
+  } catch (const Error&) {
+  } catch (const std::filesystem::filesystem_error&) {
+  }
   return e;
 }
 

@@ -21,6 +21,7 @@
 #include <escrow/history/cache.hpp>
 #include <escrow/history/entry.hpp>
 #include <escrow/history/keys_file.hpp>
+#include <escrow/history/replay.hpp>
 #include <escrow/history/state.hpp>
 #include <escrow/history/store.hpp>
 #include <escrow/history/unresolved.hpp>
@@ -81,10 +82,21 @@ struct VaultSessionOptions
   std::optional<HistoryCheck> history_check;
   // `escrow verify`: run the history check even when this place checked through HEAD already.
   bool full_history_check = false;
+  // `escrow verify`: keep the full replay open() made, if it made one (no cache, or the cache not
+  // continued), for take_full_replay(): verify then checks the keys file against it instead of
+  // replaying the journal a second time.
+  bool keep_full_replay = false;
   // A merge git stopped on the journal (unresolved.hpp): what git holds of it while it is in
   // progress, nullopt otherwise. Given by the CLI in a git work tree (git/resolve.hpp
   // unresolved_merge_source); called once, by open().
   std::function<std::optional<UnresolvedMerge>()> unresolved_merge;
+};
+
+// The journal's bytes as a full replay read them, and that replay (replay.hpp).
+struct FullReplay
+{
+  std::string journal;
+  ReplayResult replay;
 };
 
 enum class Access { read, write };
@@ -124,6 +136,8 @@ public:
   // (`secret`, ENV/NAME) in a conflict; for a value also when it has the identity's own member
   // record in one (the identity is loaded only then).
   void require_readable(std::string_view secret, ReadKind kind = ReadKind::value);
+  // With keep_full_replay: the full replay open() made (once; nullopt when it continued the cache).
+  std::optional<FullReplay> take_full_replay();
   // With acknowledging_loss: the entries this machine verified that the journal lost.
   const std::vector<VerifiedEntry>& lost() const;
   Timestamp now() const;

@@ -11,33 +11,47 @@ namespace escrow::history {
 VaultCheck verify(VaultSession& session)
 {
   const VaultPaths& paths = session.paths();
-  std::string head = read_file(paths.head, k_max_head_file_size);
-  const std::string journal = read_file(paths.journal, static_cast<std::size_t>(k_max_journal_size));
   const std::optional<Unresolved>& unresolved = session.unresolved();
-  if (unresolved) {
-    // Ours is verified as always, with the head file's heads only theirs has set aside; the keys
-    // file (both sides' lines) is judged once the merge is resolved.
-    HeadFile ours_head = parse_head_file(head, paths.head.string());
-    std::erase_if(ours_head.heads, [&](const Hash& h) { return unresolved->theirs_only.count(h) > 0; });
-    head = serialize_head_file(ours_head);
-  }
   const KeysFile* keys = unresolved ? nullptr : &session.keys();
-  ReplayOptions options;
-  options.now = session.now();
-  const VerifiedVault checked = verify_vault(head, journal, keys, options);
   const FileNames names{paths.journal.string(), paths.head.string(), paths.keys.string()};
+  // One replay of the journal (issue 12 target 5): the session's, when its open replayed it all
+  // (no cache, or the cache not continued: the state it holds is that replay's), else this one.
+  std::optional<FullReplay> kept = session.take_full_replay();
+  VerifiedVault checked;
+  if (kept) {
+    HeadFile head = session.head_file();
+    if (unresolved) {
+      std::erase_if(head.heads, [&](const Hash& h) { return unresolved->theirs_only.count(h) > 0; });
+    }
+    checked = verify_vault(std::move(head), kept->journal, std::move(kept->replay), keys);
+  } else {
+    std::string head = read_file(paths.head, k_max_head_file_size);
+    const std::string journal = read_file(paths.journal, static_cast<std::size_t>(k_max_journal_size));
+    if (unresolved) {
+      // Ours is verified as always, with the head file's heads only theirs has set aside; the keys
+      // file (both sides' lines) is judged once the merge is resolved.
+      HeadFile ours_head = parse_head_file(head, paths.head.string());
+      std::erase_if(ours_head.heads, [&](const Hash& h) { return unresolved->theirs_only.count(h) > 0; });
+      head = serialize_head_file(ours_head);
+    }
+    ReplayOptions options;
+    options.now = session.now();
+    checked = verify_vault(head, journal, keys, options);
+  }
   checked.replay.require_ok(names);
   if (!checked.head) {
     fail(ErrorKind::integrity, "{}: malformed head file", paths.head.string());
   }
-  // Every record of this machine's cached state is read and checked against its hash first (a
-  // command reads only the records it needs; verify checks them all).
-  session.state().load_all();
-  if (checked.replay.state.digest() != session.state().digest()) {
-    throw Error(ErrorKind::integrity,
-                fmt::format("{}: this machine's verified state differs from the journal's full replay",
-                            session.cache_place().string()))
-      .hint(fmt::format("if nothing else is wrong, remove {} and run verify again", session.cache_place().string()));
+  if (!kept) {
+    // Every record of this machine's cached state is read and checked against its hash first (a
+    // command reads only the records it needs; verify checks them all).
+    session.state().load_all();
+    if (checked.replay.state.digest() != session.state().digest()) {
+      throw Error(ErrorKind::integrity,
+                  fmt::format("{}: this machine's verified state differs from the journal's full replay",
+                              session.cache_place().string()))
+        .hint(fmt::format("if nothing else is wrong, remove {} and run verify again", session.cache_place().string()));
+    }
   }
   if (unresolved) {
     // Work to finish, not tampering (exit 1), unless theirs is forged (exit 3): the conflicts
