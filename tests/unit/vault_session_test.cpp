@@ -1263,18 +1263,33 @@ TEST_CASE("v2 cache: a write copies unchanged records; a damaged one stays caugh
                 "does not hash to the hash its index names");
 }
 
+namespace {
+
+// A team with secrets, opened once (its verified state cached): the cache place and the vault id.
+struct CachedTeam
+{
+  fs::path place;
+  VaultId vault{};
+};
+CachedTeam cached_team(Fixture& f)
+{
+  team_with_secrets(f);
+  const VaultSession s = VaultSession::open(f.options(""), Access::read);
+  return {s.cache_place(), s.vault_id()};
+}
+
+} // namespace
+
 // Issue 12 target 2: `list` from the snapshot's listing section, bound to the state's index.
 TEST_CASE("v2 cache: the listing gives what the records give, and a damaged or forged one is caught",
           "[v2][cache]")
 {
   Fixture f;
-  team_with_secrets(f);
-  fs::path place;
-  VaultId vault{};
+  const CachedTeam team = cached_team(f);
+  const fs::path& place = team.place;
+  const VaultId& vault = team.vault;
   {
     VaultSession s = VaultSession::open(f.options(""), Access::read);
-    place = s.cache_place();
-    vault = s.vault_id();
     const std::optional<std::vector<Secret>> listed = cached_listing(place, vault, s.state());
     REQUIRE(listed);
     REQUIRE(listed->size() == 2);
@@ -1367,14 +1382,9 @@ TEST_CASE("v2 cache: an escrow-state/3 snapshot (no listing) is read, and the ne
           "[v2][cache]")
 {
   Fixture f;
-  team_with_secrets(f);
-  fs::path place;
-  VaultId vault{};
-  {
-    VaultSession s = VaultSession::open(f.options(""), Access::read);
-    place = s.cache_place();
-    vault = s.vault_id();
-  }
+  const CachedTeam team = cached_team(f);
+  const fs::path& place = team.place;
+  const VaultId& vault = team.vault;
   // What escrow wrote before the listing: format /3, no "listing", the records up to the end.
   const fs::path snap = snapshot_of(place);
   const std::string good = slurp(snap);
