@@ -107,7 +107,6 @@ struct LogSummary
   std::vector<std::string> tail;
 
   std::uint64_t tail_bytes() const;
-  std::uint64_t file_count() const { return count - tail.size(); } // lines in entries.log
   std::uint64_t file_size() const { return size - tail_bytes(); }  // bytes of entries.log
 
   friend bool operator==(const LogSummary&, const LogSummary&) = default;

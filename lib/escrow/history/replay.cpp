@@ -11,7 +11,6 @@
 #include <map>
 #include <tuple>
 #include <set>
-#include <thread>
 #include <unordered_map>
 
 namespace escrow::history {
