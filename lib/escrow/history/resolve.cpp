@@ -573,6 +573,18 @@ MergeAnalysis analyse_choices(std::string_view ours, std::string_view theirs, co
     for (RaceVersion& r : c.race) {
       if (const Version* v = secret != nullptr ? secret->find(r.vid) : nullptr) {
         r.v = v->v;
+        continue;
+      }
+      // A version ours' settlement lacks (theirs rotated again before settling): its rotation's number.
+      for (const std::vector<const Entry*>* side : {&impl->x, &impl->y}) {
+        for (const Entry* e : *side) {
+          const auto* start = e->op ? std::get_if<RotateStartArgs>(&e->op->args) : nullptr;
+          for (const RotateItem& item : start != nullptr ? start->items : std::vector<RotateItem>{}) {
+            if (item.kind == RotationKind::rotate && item.vid == r.vid) {
+              r.v = item.v;
+            }
+          }
+        }
       }
     }
   }
