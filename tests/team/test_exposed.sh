@@ -11,7 +11,8 @@
 #      rotation race, which she settles with her own version (re-applied). The two settlements
 #      contradict: alice's pull stops (the driver names it), `escrow resolve` lists it with the
 #      settlement made last as the suggestion; a member who may not rotate it, a version neither
-#      settlement chose, --keep and --keep-exposed are refused with the files byte-identical;
+#      settlement chose, --keep, --keep-exposed and --suggested are refused with the files
+#      byte-identical;
 #      `escrow resolve prod/api --current VID` (alice-2's version, the suggestion) settles it:
 #      re-applied to the connector, both values still readable, every clone verifies.
 source "$(dirname "$0")/lib.sh"
@@ -108,6 +109,7 @@ expect 0 "escrow resolve lists it" -- e alice resolve
 check "... one conflict" -- contains "$OUT" "1 conflict in the unresolved merge"
 check "... the settlement made last suggested" -- contains "$OUT" "suggested: escrow resolve prod/api --current $B"
 check "... both settlements' versions" -- contains "$OUT" "version $A"
+check "... each with its number" -- lacks "$OUT" "(v0,"
 e alice --json resolve >"$WORK/apart.json"
 check "... ours: the exposed version" -- test "$(versions "$WORK/apart.json" ours)" = "$A"
 check "... theirs: the race's choice" -- test "$(versions "$WORK/apart.json" theirs)" = "$B"
@@ -118,6 +120,7 @@ expect 2 "a version neither settlement chose" -- e alice resolve prod/api --curr
 check "... one line" -- one_error_line
 expect 1 "--keep is refused (neither settlement is voided)" -- e alice resolve 1 --keep theirs
 expect 1 "--keep-exposed is refused (already kept exposed on one side)" -- e alice resolve 1 --keep-exposed
+expect 1 "--suggested does not choose it" -- e alice resolve --suggested
 check "... files byte-identical" -- test "$before" = "$(files_of alice)"
 expect 0 "alice chooses alice-2's version (the suggestion)" -- e alice resolve prod/api --current "$B" --no-push
 check "... settled" -- contains "$OUT" "rotation race of prod/api settled: $B chosen"

@@ -378,14 +378,12 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
 }
 
 // What one side's settled prefix (MergeInput::ours_settled) settled: the secrets its resolve
-// entries settled a rotation race of or kept a rotation of exposed, each race's resolution, each
-// secret's exposed rotation operations and the resolve entry that settled it last, and its last
-// resolve entry.
+// entries settled a rotation race of or kept a rotation of exposed, each race's resolution, the
+// resolve entry that settled each secret last, and its last resolve entry.
 struct Prefix
 {
   std::set<std::string> secrets;
   std::map<std::string, std::pair<const RaceResolution*, const Entry*>> races;
-  std::map<std::string, std::set<Hash>> exposed;
   std::map<std::string, const Entry*> by;
   const Entry* last = nullptr;
 };
@@ -420,7 +418,6 @@ Prefix prefix_of(const std::vector<const Entry*>& side, const std::set<Hash>& se
       if (const Entry* found = lookup(h); found != nullptr && found->op) {
         for (const std::string& name : rotation_secrets(*found)) {
           out.secrets.insert(name);
-          out.exposed[name].insert(h);
           out.by[name] = e;
         }
       }
@@ -915,7 +912,8 @@ MergeCheck check_merge(const MergeInput& input)
       // its key lines deleted in the merge; a generation no kept version uses goes with it.
       // (A version one side never had, a rotation the other settlement kept, stays.)
       const auto dropped = [&](const std::string& vid) {
-        for (const auto& [then, now] : {std::pair{input.ours_settled, input.ours}, std::pair{input.theirs_settled, input.theirs}}) {
+        for (const auto& [then, now] :
+             {std::pair{input.ours_settled, input.ours}, std::pair{input.theirs_settled, input.theirs}}) {
           const Secret* before = then->secret(name);
           const Secret* after = now->secret(name);
           if (before != nullptr && before->find(vid) != nullptr && (after == nullptr || after->find(vid) == nullptr)) {

@@ -579,7 +579,10 @@ MergeAnalysis analyse_choices(std::string_view ours, std::string_view theirs, co
       for (const std::vector<const Entry*>* side : {&impl->x, &impl->y}) {
         for (const Entry* e : *side) {
           const auto* start = e->op ? std::get_if<RotateStartArgs>(&e->op->args) : nullptr;
-          for (const RotateItem& item : start != nullptr ? start->items : std::vector<RotateItem>{}) {
+          if (start == nullptr) {
+            continue;
+          }
+          for (const RotateItem& item : start->items) {
             if (item.kind == RotationKind::rotate && item.vid == r.vid) {
               r.v = item.v;
             }
