@@ -1244,3 +1244,123 @@ TEST_CASE("share: a reader gets the kept race version's own generation", "[histo
     CHECK(has_finding(replay(journal_of(j.log)), FindingKind::unauthorised_operation));
   }
 }
+
+// A rotation kept exposed on two lines of history apart (docs/TEAM.md "Two settlements made
+// apart"): olive's rotation of prod/db (sealed to erin) on one side, erin's removal on the other.
+namespace {
+
+// p and q joined as `escrow resolve` would settle them for `actor`: each conflict by its kind
+// (a rotation race with `race_vid` current, an exposed rotation kept exposed), then the resolve
+// entry; and when a race was settled, its re-apply (a rollback to `race_vid`, finished).
+World settle_apart(const World& p, const World& q, const std::string& actor, const std::string& race_vid = {})
+{
+  const std::string lp = journal_of(p.log);
+  const std::string lq = journal_of(q.log);
+  ResolveArgs choice;
+  for (std::size_t n = 0; n < 8; ++n) {
+    const MergeAnalysis step = analyse_choices(lp, lq, choice, actor);
+    if (step.conflicts.empty()) {
+      CHECK(step.refusals.empty());
+      break;
+    }
+    const MergeConflict& c = step.conflicts.front();
+    REQUIRE(c.suggestion != SuggestionKind::keep);
+    choice = c.suggestion == SuggestionKind::rotation_race ? choose_current(step, c.secret, race_vid)
+                                                           : keep_exposed(step, 0);
+  }
+  World j = merge_of(p, q);
+  const Entry r = j.entry(actor, choice);
+  j.log.push_back(r);
+  const ReplayResult rr = replay(journal_of(j.log));
+  INFO(describe(rr));
+  REQUIRE(rr.ok());
+  j.state = rr.state;
+  j.heads = {r.hash};
+  j.now += 60;
+  if (!choice.rotations.empty()) {
+    RotateItem back;
+    back.kind = RotationKind::rollback;
+    back.secret = k_db;
+    back.vid = race_vid;
+    j.run(actor, RotateStartArgs{{back}});
+    j.run(actor, RotateFinishArgs{{FinishItem{k_db, race_vid}}});
+  }
+  return j;
+}
+
+} // namespace
+
+TEST_CASE("resolve: the same rotation kept exposed on both sides apart merges", "[history][resolve][merge]")
+{
+  const ExposedRotation r;
+  World a = settle_apart(r.a, r.b, "olive");
+  World b = r.b;
+  b.now = a.now + 60; // theirs kept it exposed later, from the other side of the same merge
+  b = settle_apart(b, r.a, "olive");
+  CHECK(a.log.back().hash != b.log.back().hash);
+  const ReplayResult ab = sealed_both_orders(a, b);
+  const Secret& s = *ab.state.secret(k_db);
+  CHECK(s.find(k_v2)->state == VersionState::current);
+  REQUIRE(s.due.count("exposed to erin by a concurrent rotation") == 1);
+  // The earlier resolution's record: the due reason since the first one.
+  CHECK(s.due.at("exposed to erin by a concurrent rotation") == a.state.secret(k_db)->due.at("exposed to erin by a concurrent rotation"));
+  CHECK(analyse_merge(journal_of(a.log), journal_of(b.log), {}, "").conflicts.empty());
+}
+
+TEST_CASE("resolve --current: a rotation kept exposed on one side, raced on the other, then chosen",
+          "[history][resolve][merge]")
+{
+  const ExposedRotation r;
+  // ours: olive's rotation (k_v2) kept exposed. theirs: olive rotated again after erin's removal
+  // (k_v3), merged k_v2 in (a race, and k_v2 sealed to erin), chose k_v3 and re-applied it.
+  const World a = settle_apart(r.a, r.b, "olive");
+  World b2 = r.b;
+  b2.now = a.now + 60;
+  b2.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+  RotateItem i = next_version(b2, k_v3);
+  i.dk_commit = commit("dk-v3");
+  i.gen = 2;
+  i.new_gen_rk_commit = commit("rk-b");
+  b2.run("olive", RotateStartArgs{{i}}, {vline(k_db, k_v3), sh(k_db, k_v3, "bob"), sh(k_db, k_v3, "carol"), rk(k_db, 2, "olive")});
+  b2.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v3}}});
+  const World b = settle_apart(b2, r.a, "olive", k_v3);
+
+  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
+  REQUIRE(m.conflicts.size() == 1);
+  const MergeConflict& c = m.conflicts.front();
+  CHECK(c.suggestion == SuggestionKind::rotation_race);
+  CHECK(c.why.find("settled differently") != std::string::npos);
+  CHECK(c.secret == k_db);
+  REQUIRE(c.race.size() == 2);
+  CHECK(c.race[0].vid == k_v2); // ours: the exposed rotation's version, current after it
+  CHECK(c.race[1].vid == k_v3); // theirs: the race's choice
+  CHECK(c.current == k_v3);     // the settlement made last
+  CHECK_THROWS_AS(keep_side(m, 0, MergeSide::ours), Error);
+  CHECK_THROWS_AS(keep_exposed(m, 0), Error);
+  (void)require_error(ErrorKind::usage, [&] { (void)choose_current(m, k_db, k_v1); });
+  CHECK(has_finding(replay(sealed_union(a, b)), FindingKind::unresolved_conflict));
+
+  for (const std::string& chosen : {k_v2, k_v3}) {
+    DYNAMIC_SECTION("chosen " << chosen)
+    {
+      const ResolveArgs choice = choose_current(m, k_db, chosen);
+      const MergeAnalysis after = analyse_choices(journal_of(a.log), journal_of(b.log), choice, "olive");
+      CHECK(after.conflicts.empty());
+      CHECK(after.refusals.empty());
+      CHECK_FALSE(analyse_choices(journal_of(a.log), journal_of(b.log), choice, "dave").refusals.empty());
+      World j = merge_of(a, b);
+      j.log.push_back(j.entry("olive", choice));
+      const ReplayResult rr = replay(journal_of(j.log));
+      INFO(describe(rr));
+      REQUIRE(rr.ok());
+      const Secret& s = *rr.state.secret(k_db);
+      const std::string other = chosen == k_v2 ? k_v3 : k_v2;
+      REQUIRE(s.find(chosen) != nullptr); // no version a connector may hold is lost
+      REQUIRE(s.find(other) != nullptr);
+      CHECK(s.find(chosen)->state == VersionState::previous); // re-applied next
+      CHECK(s.find(other)->state == VersionState::current);
+      CHECK(s.due.count("exposed to erin by a concurrent rotation") == 1);
+      CHECK(s.due.count("rotation race resolved: the connectors may hold either version") == 1);
+    }
+  }
+}

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -377,22 +378,32 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
 }
 
 // What one side's settled prefix (MergeInput::ours_settled) settled: the secrets its resolve
-// entries settled a rotation race of or kept a rotation of exposed, each race's resolution, and
-// its last resolve entry.
+// entries settled a rotation race of or kept a rotation of exposed, each race's resolution, the
+// resolve entry that settled each secret last, and its last resolve entry.
 struct Prefix
 {
   std::set<std::string> secrets;
   std::map<std::string, std::pair<const RaceResolution*, const Entry*>> races;
+  std::map<std::string, const Entry*> by;
   const Entry* last = nullptr;
 };
 
-Prefix prefix_of(const std::vector<const Entry*>& side, const std::set<Hash>& settled)
+Prefix prefix_of(const std::vector<const Entry*>& side, const std::set<Hash>& settled,
+                 const std::function<const Entry*(const Hash&)>& find_entry)
 {
   Prefix out;
   std::map<Hash, const Entry*> by_hash;
   for (const Entry* e : side) {
     by_hash.emplace(e->hash, e);
   }
+  // An exposed rotation is usually in the common history (both clones merged it).
+  const auto lookup = [&](const Hash& h) -> const Entry* {
+    const auto found = by_hash.find(h);
+    if (found != by_hash.end()) {
+      return found->second;
+    }
+    return find_entry ? find_entry(h) : nullptr;
+  };
   for (const Entry* e : side) {
     const auto* resolve = settled.count(e->hash) > 0 ? std::get_if<ResolveArgs>(&e->op->args) : nullptr;
     if (resolve == nullptr) {
@@ -401,12 +412,14 @@ Prefix prefix_of(const std::vector<const Entry*>& side, const std::set<Hash>& se
     for (const RaceResolution& r : resolve->rotations) {
       out.secrets.insert(r.secret);
       out.races[r.secret] = {&r, e};
+      out.by[r.secret] = e;
     }
     for (const Hash& h : resolve->exposed) {
-      const auto found = by_hash.find(h);
-      if (found != by_hash.end()) {
-        const std::set<std::string> names = rotation_secrets(*found->second);
-        out.secrets.insert(names.begin(), names.end());
+      if (const Entry* found = lookup(h); found != nullptr && found->op) {
+        for (const std::string& name : rotation_secrets(*found)) {
+          out.secrets.insert(name);
+          out.by[name] = e;
+        }
       }
     }
     if (!resolve->rotations.empty() || !resolve->exposed.empty()) {
@@ -466,6 +479,28 @@ void copy_record(State& to, const State& from, const std::string& path)
 bool earlier(const Entry& a, const Entry& b)
 {
   return a.ts != b.ts ? a.ts < b.ts : a.hash < b.hash;
+}
+
+// A settlement's choice for `secret`: the version its race resolution chose, else (a rotation kept
+// exposed) the version current in the state after it; "" when it has none.
+std::string choice_of(const Prefix& prefix, const State& settled, const std::string& secret)
+{
+  if (const auto race = prefix.races.find(secret); race != prefix.races.end()) {
+    return race->second.first->current;
+  }
+  std::string vid;
+  const Secret* s = settled.secret(secret);
+  if (s == nullptr || s->find_state(VersionState::current, &vid) == nullptr) {
+    return {};
+  }
+  return vid;
+}
+
+// Whether `a` keeps every version `b` keeps.
+bool keeps_all(const Secret& a, const Secret& b)
+{
+  return std::all_of(b.versions.begin(), b.versions.end(),
+                     [&](const auto& item) { return a.find(item.first) != nullptr; });
 }
 
 } // namespace
@@ -569,7 +604,19 @@ MergeCheck check_merge(const MergeInput& input)
   std::vector<Race> races;
   std::set<std::string> race_secrets;
   if (input.races != nullptr) {
+    // A secret both sides' settled prefixes settled (two settlements made apart) is chosen among
+    // the settlements below, even when one side rotated it again before its settlement.
+    std::set<std::string> settled_apart;
+    if (input.ours_settled != nullptr && input.theirs_settled != nullptr) {
+      const Prefix px = prefix_of(x, input.ours_settled_ops, input.find_entry);
+      const Prefix py = prefix_of(y, input.theirs_settled_ops, input.find_entry);
+      std::set_intersection(px.secrets.begin(), px.secrets.end(), py.secrets.begin(), py.secrets.end(),
+                            std::inserter(settled_apart, settled_apart.end()));
+    }
     for (const RaceResolution& r : *input.races) {
+      if (settled_apart.count(r.secret) > 0) {
+        continue;
+      }
       const std::vector<std::string> vx = race_vids(x, r.secret);
       const std::vector<std::string> vy = race_vids(y, r.secret);
       if (vx.empty() && vy.empty()) {
@@ -687,8 +734,8 @@ MergeCheck check_merge(const MergeInput& input)
   const bool both_prefix = !refolded && input.ours_settled != nullptr && input.theirs_settled != nullptr;
   std::vector<std::pair<const RaceResolution*, MergeSide>> apart_races; // settled here: the chosen settlement's side
   if (both_prefix) {
-    const Prefix px = prefix_of(x, input.ours_settled_ops);
-    const Prefix py = prefix_of(y, input.theirs_settled_ops);
+    const Prefix px = prefix_of(x, input.ours_settled_ops, input.find_entry);
+    const Prefix py = prefix_of(y, input.theirs_settled_ops, input.find_entry);
     const auto trim_prefix = [&](const std::vector<const Entry*>& side, const std::set<Hash>& settled,
                                  const Prefix& own) {
       std::vector<const Entry*> kept;
@@ -761,6 +808,30 @@ MergeCheck check_merge(const MergeInput& input)
         }
         continue;
       }
+      // A settlement that kept a rotation of the secret exposed (on one side or both): each
+      // settlement's choice is the version current after it (a race's: its chosen version).
+      const std::string ours_choice = choice_of(px, *input.ours_settled, name);
+      const std::string theirs_choice = choice_of(py, *input.theirs_settled, name);
+      const bool exposure = rx == px.races.end() || ry == py.races.end();
+      if (exposure && !ours_choice.empty() && ours_choice == theirs_choice) {
+        // The same version current after both: the record that keeps every version the other
+        // keeps (both: the earlier resolution's), with both sides' due reasons (an exposure's).
+        const Secret* sa = sxy.state.secret(name);
+        const Secret* sb = syx.state.secret(name);
+        const bool a_all = sa != nullptr && sb != nullptr && keeps_all(*sa, *sb);
+        const bool b_all = sa != nullptr && sb != nullptr && keeps_all(*sb, *sa);
+        if (a_all || b_all) {
+          const bool take_y = b_all && (!a_all || earlier(*py.by.at(name), *px.by.at(name)));
+          Secret record = take_y ? *sb : *sa;
+          for (const Secret* side : {sa, sb}) {
+            for (const auto& [reason, since] : side->due) {
+              add_due_reason(record, reason, since);
+            }
+          }
+          combined.secrets[name] = std::make_shared<Secret>(std::move(record));
+          continue;
+        }
+      }
       const RaceResolution* chosen = nullptr;
       if (input.races != nullptr) {
         for (const RaceResolution& r : *input.races) {
@@ -768,19 +839,28 @@ MergeCheck check_merge(const MergeInput& input)
         }
       }
       if (chosen == nullptr) {
-        const std::string ours_vid = rx != px.races.end() ? rx->second.first->current : std::string("kept exposed");
-        const std::string theirs_vid = ry != py.races.end() ? ry->second.first->current : std::string("kept exposed");
-        out.conflicts.push_back(Conflict{rx != px.races.end() ? rx->second.second->hash
-                                         : px.last != nullptr                ? px.last->hash
-                                                                             : Hash{},
+        const auto described = [](const Prefix& p, const std::string& vid, const std::string& secret) {
+          return p.races.count(secret) > 0 ? vid : fmt::format("{} (kept exposed)", vid.empty() ? "?" : vid);
+        };
+        SettledApart apart{name, ours_choice, theirs_choice,
+                           px.by.count(name) > 0 && py.by.count(name) > 0 && earlier(*py.by.at(name), *px.by.at(name))
+                             ? MergeSide::ours
+                             : MergeSide::theirs};
+        out.conflicts.push_back(Conflict{px.by.count(name) > 0 ? px.by.at(name)->hash
+                                         : px.last != nullptr  ? px.last->hash
+                                                               : Hash{},
                                          MergeSide::ours,
-                                         ry != py.races.end() ? std::optional<Hash>(ry->second.second->hash)
-                                         : py.last != nullptr ? std::optional<Hash>(py.last->hash)
-                                                              : std::nullopt,
+                                         py.by.count(name) > 0 ? std::optional<Hash>(py.by.at(name)->hash)
+                                         : py.last != nullptr  ? std::optional<Hash>(py.last->hash)
+                                                               : std::nullopt,
                                          path,
                                          fmt::format("{} was settled differently on the two sides (two resolutions "
                                                      "made apart: ours {}, theirs {})",
-                                                     name, ours_vid, theirs_vid)});
+                                                     name, described(px, ours_choice, name),
+                                                     described(py, theirs_choice, name))});
+        if (!ours_choice.empty() && !theirs_choice.empty()) {
+          out.settled_apart.push_back(std::move(apart));
+        }
         continue;
       }
       // The resolve entry here chose one of the two settlements: its record, with the version it
@@ -788,8 +868,8 @@ MergeCheck check_merge(const MergeInput& input)
       const auto refuse_apart = [&](const std::string& why) {
         out.void_refusals.push_back(fmt::format("resolve: the rotation race of {} settled apart: {}", name, why));
       };
-      const bool by_x = rx != px.races.end() && rx->second.first->current == chosen->current;
-      const bool by_y = ry != py.races.end() && ry->second.first->current == chosen->current;
+      const bool by_x = !ours_choice.empty() && ours_choice == chosen->current;
+      const bool by_y = !theirs_choice.empty() && theirs_choice == chosen->current;
       if (!by_x && !by_y) {
         refuse_apart(fmt::format("{} is not the version either settlement chose", chosen->current));
         continue;
@@ -811,17 +891,39 @@ MergeCheck check_merge(const MergeInput& input)
         refuse_apart(fmt::format("{} is current on both sides already: nothing to re-apply", chosen->current));
         continue;
       }
-      const State& base_record = by_x ? sxy.state : syx.state;
-      const Secret* settled = base_record.secret(name);
-      if (settled == nullptr || settled->find(chosen->current) == nullptr || settled->find(other_current) == nullptr) {
+      // The chosen settlement's record; when it lacks the other's current version (a rotation
+      // kept exposed on one side, raced with a new rotation on the other), the other's record,
+      // which keeps both: no version a connector may hold is lost.
+      const auto keeps_both = [&](const State& st) {
+        const Secret* s_rec = st.secret(name);
+        return s_rec != nullptr && s_rec->find(chosen->current) != nullptr && s_rec->find(other_current) != nullptr;
+      };
+      const State& own_record = by_x ? sxy.state : syx.state;
+      const State& other_record = by_x ? syx.state : sxy.state;
+      const Secret* settled = keeps_both(own_record)     ? own_record.secret(name)
+                              : keeps_both(other_record) ? other_record.secret(name)
+                                                         : nullptr;
+      if (settled == nullptr) {
         refuse_apart(fmt::format("its settlement no longer keeps {} or {}", chosen->current, other_current));
         continue;
       }
       Secret record = *settled;
       // A version either side's later rotations (the re-applies) dropped by retention is gone,
       // its key lines deleted in the merge; a generation no kept version uses goes with it.
+      // (A version one side never had, a rotation the other settlement kept, stays.)
+      const auto dropped = [&](const std::string& vid) {
+        for (const auto& [then, now] :
+             {std::pair{input.ours_settled, input.ours}, std::pair{input.theirs_settled, input.theirs}}) {
+          const Secret* before = then->secret(name);
+          const Secret* after = now->secret(name);
+          if (before != nullptr && before->find(vid) != nullptr && (after == nullptr || after->find(vid) == nullptr)) {
+            return true;
+          }
+        }
+        return false;
+      };
       for (auto it = record.versions.begin(); it != record.versions.end();) {
-        if (a->find(it->first) != nullptr && b->find(it->first) != nullptr) {
+        if (!dropped(it->first)) {
           ++it;
           continue;
         }
@@ -842,6 +944,25 @@ MergeCheck check_merge(const MergeInput& input)
       if (record.find(chosen->current) == nullptr || record.find(other_current) == nullptr) {
         refuse_apart(fmt::format("a side's retention dropped {} or {}", chosen->current, other_current));
         continue;
+      }
+      if (exposure) {
+        // A settlement kept a rotation exposed: whoever lost access on the other side (its record
+        // holds no reader key of theirs any more, the due reason names them) holds none in this
+        // record either, whichever settlement's it is (a race's keeps every version's keys).
+        const std::set<std::string> readers = standing_readers(combined, record);
+        const auto drop_lost = [&readers](Generation& g) {
+          for (auto it = g.holders.begin(); it != g.holders.end();) {
+            it = readers.count(it->first) > 0 ? std::next(it) : g.holders.erase(it);
+          }
+        };
+        for (auto& [g, generation] : record.gens) {
+          drop_lost(generation);
+        }
+        for (auto& [vid, version] : record.versions) {
+          if (version.race_gen) {
+            drop_lost(*version.race_gen);
+          }
+        }
       }
       for (auto& [vid, version] : record.versions) {
         if (version.state == VersionState::current) {

@@ -54,6 +54,18 @@ struct Conflict
   std::string reason;         // one line, value-free
 };
 
+// A secret two resolutions made apart settled differently (a race settled with different
+// versions, or a rotation kept exposed on one side and settled otherwise on the other): each
+// settlement's choice (the version current after it; a race's: the version it chose), and the
+// side whose resolution was made last (time, then hash).
+struct SettledApart
+{
+  std::string secret;
+  std::string ours;
+  std::string theirs;
+  MergeSide last = MergeSide::theirs;
+};
+
 struct MergeCheck
 {
   State merged;                    // S_X'Y': ours' state with theirs' surviving operations applied
@@ -65,6 +77,7 @@ struct MergeCheck
                                           // malformed choices: the resolve entry is unauthorised
   std::vector<Hash> exposed;               // operations of the sides a resolve entry keeps exposed
   std::vector<std::string> races;          // secrets whose rotation race a resolve entry settled
+  std::vector<SettledApart> settled_apart; // the conflicts of two settlements made apart (also in conflicts)
   bool ok() const { return conflicts.empty(); }
 };
 
@@ -109,10 +122,17 @@ struct MergeInput
   // record by record: a secret settled on one side takes that side's record, one settled the same
   // way on both the earlier resolution's, one settled differently is a conflict until a resolve
   // here chooses one settlement (a `races` item with an empty renumber; vault-2-merge.md §5).
+  // A rotation kept exposed on both sides with the same version current after each settlement is
+  // settled the same way (the record keeping every version both keep); kept exposed on one side
+  // and settled otherwise on the other, it is settled differently (a conflict, and the same
+  // `races` item chooses: one of the two settlements' current versions).
   const State* ours_settled = nullptr;
   std::set<Hash> ours_settled_ops;
   const State* theirs_settled = nullptr;
   std::set<Hash> theirs_settled_ops;
+  // Any entry of the journal by hash (a settlement's exposed rotations are often in the common
+  // history); nullptr: only the two sides' own entries are looked up.
+  std::function<const Entry*(const Hash&)> find_entry;
 };
 
 // The check of one merge (one nesting level of a merge with more than two parents). Entries

@@ -584,6 +584,10 @@ private:
         }
         return base;
       };
+      input.find_entry = [this](const Hash& h) -> const Entry* {
+        const auto found = m_index.find(h);
+        return found != m_index.end() ? &m_nodes[found->second].entry : nullptr;
+      };
       // A settling resolve one side carries and the other lacks: that side's settled prefix.
       std::optional<std::size_t> settled_x;
       std::optional<std::size_t> settled_y;
@@ -619,6 +623,7 @@ private:
         all.void_refusals.insert(all.void_refusals.end(), check.void_refusals.begin(), check.void_refusals.end());
         all.exposed.insert(all.exposed.end(), check.exposed.begin(), check.exposed.end());
         all.races.insert(all.races.end(), check.races.begin(), check.races.end());
+        all.settled_apart.insert(all.settled_apart.end(), check.settled_apart.begin(), check.settled_apart.end());
       }
       for (const Conflict& c : check.conflicts) {
         Finding f;

@@ -169,40 +169,27 @@ bool cancelled_on(const std::vector<const Entry*>& side, const RotateItem& item)
   });
 }
 
-// The suggestion's reason that marks a race settled differently on the two sides (two
-// resolutions made apart): its `race` holds the version each settlement chose.
+// The suggestion's reason that marks a secret settled differently on the two sides (two
+// resolutions made apart: a race settled with different versions, or a rotation kept exposed on
+// one side and settled otherwise on the other): its `race` holds the version each settlement left
+// current (MergeCheck::settled_apart).
 constexpr std::string_view k_settled_apart =
-  "the rotation race was settled differently on the two sides (two resolutions made apart): the settlement made last";
+  "settled differently on the two sides (two resolutions made apart): the settlement made last";
+
+// A conflict of two settlements made apart: a rotation race whose versions are the two
+// settlements' choices, the one made last suggested.
+void suggest_apart(MergeConflict& c, const SettledApart& apart)
+{
+  c.suggestion = SuggestionKind::rotation_race;
+  c.secret = apart.secret;
+  c.race = {RaceVersion{apart.ours, 0, MergeSide::ours, true}, RaceVersion{apart.theirs, 0, MergeSide::theirs, true}};
+  c.current = apart.last == MergeSide::ours ? apart.ours : apart.theirs;
+  c.why = std::string(k_settled_apart);
+}
 
 // The suggestion of vault-2-merge.md §3's table for one conflict.
 void suggest(MergeConflict& c, const MergeAnalysis::Impl& impl, const std::map<Hash, const Entry*>& by_hash)
 {
-  // One race settled differently on the two sides (two resolutions made apart): each side's
-  // resolve entry chose another version of the same secret.
-  for (const ConflictOp& mine : c.ours) {
-    const Entry* e = by_hash.at(mine.hash);
-    const auto* rx = e->op ? std::get_if<ResolveArgs>(&e->op->args) : nullptr;
-    for (const ConflictOp& other : rx != nullptr ? c.theirs : std::vector<ConflictOp>{}) {
-      const Entry* f = by_hash.at(other.hash);
-      const auto* ry = f->op ? std::get_if<ResolveArgs>(&f->op->args) : nullptr;
-      if (ry == nullptr) {
-        continue;
-      }
-      for (const RaceResolution& a : rx->rotations) {
-        for (const RaceResolution& b : ry->rotations) {
-          if (a.secret != b.secret || a.current == b.current) {
-            continue;
-          }
-          c.suggestion = SuggestionKind::rotation_race;
-          c.secret = a.secret;
-          c.race = {RaceVersion{a.current, 0, MergeSide::ours, true}, RaceVersion{b.current, 0, MergeSide::theirs, true}};
-          c.current = f->ts > e->ts || (f->ts == e->ts && f->hash > e->hash) ? b.current : a.current;
-          c.why = std::string(k_settled_apart);
-          return;
-        }
-      }
-    }
-  }
   // A rotation race: both sides started a rotation of one secret (each side one or more).
   std::vector<ConflictOp> both = c.ours;
   both.insert(both.end(), c.theirs.begin(), c.theirs.end());
@@ -530,6 +517,11 @@ MergeAnalysis analyse_choices(std::string_view ours, std::string_view theirs, co
       }
     }
     suggest(c, *impl, by_hash);
+    for (const SettledApart& apart : check.settled_apart) {
+      if (std::find(c.objects.begin(), c.objects.end(), secret_record_path(apart.secret)) != c.objects.end()) {
+        suggest_apart(c, apart);
+      }
+    }
     out.conflicts.push_back(std::move(c));
   }
   // One conflict per rotation race: the refusals and record differences of one secret's rotations
@@ -581,6 +573,21 @@ MergeAnalysis analyse_choices(std::string_view ours, std::string_view theirs, co
     for (RaceVersion& r : c.race) {
       if (const Version* v = secret != nullptr ? secret->find(r.vid) : nullptr) {
         r.v = v->v;
+        continue;
+      }
+      // A version ours' settlement lacks (theirs rotated again before settling): its rotation's number.
+      for (const std::vector<const Entry*>* side : {&impl->x, &impl->y}) {
+        for (const Entry* e : *side) {
+          const auto* start = e->op ? std::get_if<RotateStartArgs>(&e->op->args) : nullptr;
+          if (start == nullptr) {
+            continue;
+          }
+          for (const RotateItem& item : start->items) {
+            if (item.kind == RotationKind::rotate && item.vid == r.vid) {
+              r.v = item.v;
+            }
+          }
+        }
       }
     }
   }
