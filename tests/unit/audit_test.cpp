@@ -15,6 +15,7 @@
 #include <escrow/audit/entries.hpp>
 #include <escrow/audit/html.hpp>
 #include <escrow/audit/journal_check.hpp>
+#include <escrow/history/cache_log.hpp>
 #include <escrow/history/head_file.hpp>
 #include <escrow/history/vault_session.hpp>
 #include <escrow/session_options.hpp>
@@ -303,6 +304,85 @@ TEST_CASE("audit verify: the newest entries cut off are caught by this machine's
   INFO(ack.err);
   CHECK(ack.code == 0);
   CHECK(real.check().ok());
+}
+
+TEST_CASE("audit verify: this machine's record is read beside the stream, in the journal's order or not", "[audit][stream]")
+{
+  RealVault real(40);
+  VaultSession s = VaultSession::open(session_options(real.f), Access::read);
+  const Cache cache(s.cache_place(), s.vault_id());
+  const std::optional<Verified> verified = cache.load();
+  REQUIRE(verified);
+  const std::vector<VerifiedEntry> log = cache.entries(verified->log);
+  REQUIRE(log.size() == real.lines.size());
+  {
+    // Pulled one at a time: what entries() reads.
+    LogReader reader(cache, verified->log);
+    std::vector<VerifiedEntry> pulled;
+    VerifiedEntry e;
+    while (reader.next(e)) {
+      pulled.push_back(e);
+    }
+    CHECK(pulled == log);
+    CHECK(reader.taken() == log.size());
+    CHECK_FALSE(reader.next(e));
+  }
+  State state = s.state();
+  state.load_all();
+  const std::set<Hash> present = entry_hashes(join(real.lines));
+  VerifiedEntry stranger = log[5];
+  stranger.hash[0] = static_cast<std::uint8_t>(stranger.hash[0] ^ 0x5a); // an entry the journal never held
+  std::vector<VerifiedEntry> swapped = log;
+  std::swap(swapped[3], swapped[4]);
+  std::vector<VerifiedEntry> inserted = log;
+  inserted.insert(inserted.begin() + 5, stranger);
+  std::vector<VerifiedEntry> twice = log;
+  twice.push_back(log[2]);
+  std::vector<VerifiedEntry> dropped = log;
+  dropped.erase(dropped.begin() + 7);
+  std::vector<VerifiedEntry> stranger_last = log;
+  stranger_last.push_back(stranger);
+  for (const auto& [name, variant] : {std::pair{"the journal's order", log}, std::pair{"two entries swapped", swapped},
+                                      std::pair{"a stranger in the middle", inserted},
+                                      std::pair{"an entry named twice", twice}, std::pair{"an entry left out", dropped},
+                                      std::pair{"a stranger at the end", stranger_last}}) {
+    REQUIRE(cache.save(verified->position, state, "", LogSummary{}, variant, std::nullopt));
+    // missing_entries' rule on the whole journal, as before the walk beside the stream.
+    const std::vector<VerifiedEntry> expected = missing_entries(variant, present, {});
+    for (const std::size_t batch : {std::size_t(1), std::size_t(7), audit::k_batch_lines}) {
+      INFO(name << ", batches of " << batch << " lines");
+      real.batch = batch;
+      const audit::JournalCheck check = real.check();
+      CHECK(check.lost == expected);
+      CHECK(check.errors() == (expected.empty() ? 0U : 1U)); // the loss alone
+    }
+  }
+  CHECK(missing_entries(inserted, present, {}) == std::vector<VerifiedEntry>{stranger});
+
+  // A log that does not read: the error for_each_entry gives, in every batch size.
+  REQUIRE(cache.save(verified->position, state, "", LogSummary{}, log, std::nullopt));
+  const std::filesystem::path entries_log = cache.dir() / "entries.log";
+  std::string text;
+  {
+    std::ifstream in(entries_log, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::size_t second = text.find('\n') + 1;
+  REQUIRE(text.size() > second + 60);
+  text[second + 50] = text[second + 50] == '1' ? '2' : '1'; // in the second line's timestamp
+  write(entries_log, text);
+  std::string error;
+  try {
+    (void)cache.entries(verified->log);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  REQUIRE_THAT(error, Catch::Contains("entries.log"));
+  for (const std::size_t batch : {std::size_t(1), std::size_t(7), audit::k_batch_lines}) {
+    INFO("batches of " << batch << " lines");
+    real.batch = batch;
+    CHECK_THROWS_WITH(real.check(), error);
+  }
 }
 
 TEST_CASE("audit verify: authors", "[audit]")

@@ -1,6 +1,7 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/audit/journal_check.hpp>
 #include <escrow/error.hpp>
+#include <escrow/history/cache_log.hpp>
 #include <escrow/history/head_file.hpp>
 #include <escrow/history/store.hpp>
 
@@ -265,6 +266,110 @@ private:
   bool m_eof = false;
 };
 
+// The loss check of the streamed path (missing_entries' rule: an entry of this machine's log that
+// the journal lacks and no journal-loss acknowledges), walking the log beside the journal.
+class LossWalk
+{
+public:
+  void start(const Cache& cache, const LogSummary& log)
+  {
+    if (log.chain == Hash{}) {
+      m_diverged = true; // a legacy log (no chain): read once, at the end, as it is
+      return;
+    }
+    try {
+      m_log.emplace(cache, log);
+    } catch (const Error&) {
+      m_diverged = true; // thrown again by finish's reading
+    }
+  }
+
+  // The journal's next accepted entries, in the replay's order.
+  void journal(const std::vector<Hash>& order)
+  {
+    for (const Hash& h : order) {
+      if (m_diverged) {
+        m_present.push_back(h);
+        continue;
+      }
+      if (!m_log) {
+        continue; // the whole log matched the journal's first entries
+      }
+      VerifiedEntry e;
+      bool got = false;
+      try {
+        got = m_log->next(e);
+      } catch (const Error&) {
+        diverge(h); // a log that does not read: finish reads it again and throws its error
+        continue;
+      }
+      if (!got) {
+        m_log.reset(); // every entry of the log is in the journal (its count and chain checked)
+      } else if (e.hash == h) {
+        ++m_matched;
+      } else {
+        diverge(h);
+      }
+    }
+  }
+
+  // The entries lost, oldest first (throws a log that does not read, as for_each_entry).
+  std::vector<VerifiedEntry> finish(const Cache& cache, const LogSummary& log, const std::set<Hash>& acknowledged)
+  {
+    std::vector<VerifiedEntry> lost;
+    if (m_log && !m_diverged) {
+      // The journal ended first: whether the log has more entries, read from there on.
+      VerifiedEntry e;
+      bool got = false;
+      try {
+        got = m_log->next(e);
+      } catch (const Error&) {
+        got = true;
+      }
+      m_log.reset();
+      if (!got) {
+        return lost;
+      }
+      m_diverged = true;
+    }
+    if (!m_diverged) {
+      return lost;
+    }
+    m_log.reset();
+    std::sort(m_present.begin(), m_present.end());
+    std::vector<Hash> prefix; // the log's first m_matched entries: the journal's first ones
+    prefix.reserve(static_cast<std::size_t>(m_matched));
+    std::uint64_t index = 0;
+    cache.for_each_entry(log, [&](VerifiedEntry&& e) {
+      if (index++ < m_matched) {
+        prefix.push_back(e.hash);
+        if (index == m_matched) {
+          std::sort(prefix.begin(), prefix.end());
+        }
+        return;
+      }
+      if (!std::binary_search(m_present.begin(), m_present.end(), e.hash)
+          && !std::binary_search(prefix.begin(), prefix.end(), e.hash) && acknowledged.count(e.hash) == 0) {
+        lost.push_back(std::move(e));
+      }
+    });
+    return lost;
+  }
+
+private:
+  void diverge(const Hash& h)
+  {
+    m_diverged = true;
+    m_log.reset();
+    m_present.push_back(h);
+  }
+
+  std::optional<LogReader> m_log;
+  std::uint64_t m_matched = 0;
+  bool m_diverged = false;
+  std::vector<Hash> m_present; // the journal's hashes from the divergence on
+};
+
 bool has_journal_loss(std::string_view batch)
 {
   static constexpr std::string_view prefix = "{\"action\":\"journal-loss\",";
@@ -289,8 +394,13 @@ JournalCheck check_journal(const VaultSessionOptions& options, std::size_t batch
     return check_whole(options, paths, store, head); // a malformed head file: its finding
   }
 
-  // What this machine verified before (vault-2-replay.md §6): with a cache, every hash of the
-  // journal is kept (32 bytes an entry) for the loss check; without a state home, the bytes only.
+  // What this machine verified before (vault-2-replay.md §6): every entry of its log must still be
+  // in the journal. The log is written in the order the replay accepts entries, so it is walked
+  // beside the stream, entry for entry (LogReader): while the two agree, nothing is held. From the
+  // first entry where they differ (or a log that cannot be read, or one longer than the journal)
+  // every later hash of the journal is kept (32 bytes an entry), and the log is judged in one
+  // pass at the end against them and its own first `matched` entries (those the journal's were).
+  // Without a state home, the bytes only.
   std::optional<Cache> cache;
   std::optional<Verified> cached;
   if (!options.state_home.empty()) {
@@ -298,15 +408,9 @@ JournalCheck check_journal(const VaultSessionOptions& options, std::size_t batch
                   store.head().vault_id);
     cached = cache->load();
   }
-  std::vector<Hash> present;
+  LossWalk loss;
   if (cached) {
-    // Every hash of the journal, which holds the entries the log names and usually a few more:
-    // reserved once (a vector's doubling would hold twice its size for a moment).
-    // (At most one hash per 64 bytes of journal: a log that claims more is not believed here.)
-    std::error_code ignored;
-    const std::uintmax_t bytes = std::filesystem::file_size(paths.journal, ignored);
-    present.reserve(static_cast<std::size_t>(
-      std::min<std::uintmax_t>(cached->log.count + std::min<std::size_t>(batch_lines, 65536), ignored ? 0 : bytes / 64)));
+    loss.start(*cache, cached->log);
   }
 
   // The journal replayed batch by batch (vault-2-replay.md §3's replay_from, as a session
@@ -340,7 +444,7 @@ JournalCheck check_journal(const VaultSessionOptions& options, std::size_t batch
       }
     }
     if (cached) {
-      present.insert(present.end(), r.order.begin(), r.order.end());
+      loss.journal(r.order);
     }
     signatures += r.signatures_checked;
     std::move(r.findings.begin(), r.findings.end(), std::back_inserter(findings));
@@ -407,15 +511,9 @@ JournalCheck check_journal(const VaultSessionOptions& options, std::size_t batch
   out.heads = snapshot->heads;
 
   if (cached) {
-    std::sort(present.begin(), present.end());
     std::set<Hash> acknowledged = cached->state.lost;
     acknowledged.insert(state.lost.begin(), state.lost.end());
-    // The log by blocks (missing_entries' rule, without the whole log in memory).
-    cache->for_each_entry(cached->log, [&](VerifiedEntry&& e) {
-      if (!std::binary_search(present.begin(), present.end(), e.hash) && acknowledged.count(e.hash) == 0) {
-        out.lost.push_back(std::move(e));
-      }
-    });
+    out.lost = loss.finish(*cache, cached->log, acknowledged);
   }
   return out;
 }

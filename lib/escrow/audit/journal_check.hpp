@@ -50,7 +50,8 @@ struct JournalCheck
 //
 // The journal is read and replayed in batches of `batch_lines` lines (history::replay_from from the
 // previous batch's state): the memory held is the state, the heads, one batch and, with a cache
-// place, 32 bytes per entry for the loss check. A journal the batches cannot judge alone (any
+// place, one block of its log, walked beside the journal for the loss check (32 bytes per entry
+// only after the two differ: another order, a missing entry). A journal the batches cannot judge alone (any
 // problem, a journal-loss entry, a fork across a batch boundary, a head file naming an entry it
 // lacks) is replayed whole, so what is reported is always the whole replay's.
 inline constexpr std::size_t k_batch_lines = 4096;

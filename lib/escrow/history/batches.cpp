@@ -79,10 +79,11 @@ void Batches::wait_for(std::size_t i)
 {
   const std::size_t b = i / m_batch;
   while (m_done[b].load(std::memory_order_acquire) == 0) {
-    if (m_next.load() <= b) {
-      (void)run_next(); // help: the batch wanted (or one before it) is not claimed yet
-    } else {
-      m_done[b].wait(0, std::memory_order_acquire); // claimed by the worker: it is running
+    // Help rather than sleep: the next unclaimed batch (the one wanted, one before it, or, when
+    // the worker is running the one wanted, one after it), so both threads stay busy while the
+    // caller's own sequential work (the fold) is ahead of the computed items.
+    if (!run_next()) {
+      m_done[b].wait(0, std::memory_order_acquire); // nothing left to claim: the worker runs it
     }
   }
   rethrow();

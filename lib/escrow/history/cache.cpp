@@ -1,6 +1,7 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/canonical.hpp>
 #include <escrow/history/cache.hpp>
+#include <escrow/history/cache_log.hpp>
 #include <escrow/history/json_read.hpp>
 #include <escrow/history/labels.hpp>
 #include <escrow/history/listing.hpp>
@@ -78,12 +79,12 @@ public:
   {
   }
 
-  // Complete lines (each with its "\n"); returns how many bytes were used (the rest is a partial
-  // line, or lines after `count`).
-  std::size_t feed(std::string_view text)
+  // Complete lines (each with its "\n"), at most `lines` of them; returns how many bytes were used
+  // (the rest is a partial line, lines after `count`, or lines after the `lines` first).
+  std::size_t feed(std::string_view text, std::size_t lines = static_cast<std::size_t>(-1))
   {
     std::size_t start = 0;
-    while (m_seen < m_count) {
+    for (std::size_t fed = 0; m_seen < m_count && fed < lines; ++fed) {
       const std::size_t nl = text.find('\n', start);
       if (nl == std::string_view::npos) {
         break;
@@ -149,6 +150,11 @@ private:
     m_each(std::move(e));
   }
 
+public:
+  std::size_t seen() const { return m_seen; }
+  std::size_t count() const { return m_count; }
+
+private:
   std::size_t m_count;
   Hash m_chain;
   bool m_check_chain;
@@ -994,45 +1000,118 @@ std::vector<VerifiedEntry> Cache::entries(const LogSummary& log) const
   return out;
 }
 
-void Cache::for_each_entry(const LogSummary& log, const std::function<void(VerifiedEntry&&)>& each) const
+// The log by blocks of 1 MiB, one line parsed per next(): the memory held is one block, whatever
+// the log's length.
+struct LogReader::Impl
 {
-  const fs::path log_path = m_dir / "entries.log";
-  const std::optional<util::FileHandle> file = util::open_regular_if_exists(log_path, O_RDONLY, util::Links::refuse);
-  if (!file) {
-    throw corrupt(log_path, "shorter than verified.json says", m_dir);
+  Impl(const fs::path& dir, const LogSummary& log)
+    : log_path(dir / "entries.log"), place(dir), summary(log),
+      parser(static_cast<std::size_t>(log.count), log.chain, log.chain != Hash{}, log_path, place,
+             [this](VerifiedEntry&& e) { pending = std::move(e); })
+  {
+  }
+
+  // Appends the next block of the file (or, after the file's part, the tail once); false when
+  // everything is in `text`.
+  bool fill()
+  {
+    constexpr std::size_t k_block = std::size_t(1) << 20;
+    if (used > 0) {
+      text.erase(0, used);
+      used = 0;
+    }
+    while (done < size) {
+      const std::size_t old = text.size();
+      const std::size_t want = std::min(k_block, size - done);
+      text.resize(old + want);
+      const ssize_t n = ::pread(file->get(), text.data() + old, want, static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) {
+        text.resize(old);
+        continue;
+      }
+      if (n <= 0) {
+        throw corrupt(log_path, "shorter than verified.json says", place);
+      }
+      text.resize(old + static_cast<std::size_t>(n));
+      done += static_cast<std::size_t>(n);
+      return true;
+    }
+    if (!tail_added) {
+      tail_added = true;
+      for (const std::string& line : summary.tail) {
+        text += line;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  fs::path log_path;
+  fs::path place;
+  LogSummary summary;
+  LogParser parser;
+  std::optional<util::FileHandle> file;
+  std::optional<VerifiedEntry> pending;
+  std::string text;
+  std::size_t used = 0; // bytes of `text` parsed already
+  std::size_t size = 0; // bytes of entries.log to read (then the tail)
+  std::size_t done = 0; // bytes of entries.log read
+  bool tail_added = false;
+  bool finished = false;
+  std::uint64_t taken = 0;
+};
+
+LogReader::LogReader(const Cache& cache, const LogSummary& log) : m_impl(std::make_unique<Impl>(cache.dir(), log))
+{
+  Impl& m = *m_impl;
+  m.file = util::open_regular_if_exists(m.log_path, O_RDONLY, util::Links::refuse);
+  if (!m.file) {
+    throw corrupt(m.log_path, "shorter than verified.json says", m.place);
   }
   if (log.size > k_max_cache_file) {
-    throw corrupt(log_path, "too large", m_dir);
+    throw corrupt(m.log_path, "too large", m.place);
   }
-  // A legacy (escrow-verified/1) summary has no chain: its zero chain is not checked.
-  const bool check_chain = log.chain != Hash{};
-  LogParser parser(static_cast<std::size_t>(log.count), log.chain, check_chain, log_path, m_dir, each);
-  // By blocks of 1 MiB: the memory held is one block, whatever the log's length.
-  constexpr std::size_t k_block = std::size_t(1) << 20;
-  const std::size_t size = static_cast<std::size_t>(log.file_size()); // then the tail
-  std::string text;
-  std::size_t done = 0;
-  while (done < size) {
-    const std::size_t old = text.size();
-    const std::size_t want = std::min(k_block, size - done);
-    text.resize(old + want);
-    const ssize_t n = ::pread(file->get(), text.data() + old, want, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) {
-      text.resize(old);
-      continue;
+  m.size = static_cast<std::size_t>(log.file_size());
+}
+
+LogReader::~LogReader() = default;
+
+bool LogReader::next(VerifiedEntry& out)
+{
+  Impl& m = *m_impl;
+  while (!m.finished) {
+    if (m.parser.seen() < m.parser.count()) {
+      const std::size_t used = m.parser.feed(std::string_view(m.text).substr(m.used), 1);
+      if (used > 0) {
+        m.used += used;
+        out = std::move(*m.pending);
+        m.pending.reset();
+        ++m.taken;
+        return true;
+      }
     }
-    if (n <= 0) {
-      throw corrupt(log_path, "shorter than verified.json says", m_dir);
+    // No complete line left (or every entry taken: the rest is read to check where the log ends).
+    if (!m.fill()) {
+      if (m.used > 0) {
+        m.text.erase(0, m.used);
+        m.used = 0;
+      }
+      m.parser.finish(m.text);
+      m.finished = true;
     }
-    text.resize(old + static_cast<std::size_t>(n));
-    done += static_cast<std::size_t>(n);
-    text.erase(0, parser.feed(text));
   }
-  for (const std::string& line : log.tail) {
-    text += line;
+  return false;
+}
+
+std::uint64_t LogReader::taken() const { return m_impl->taken; }
+
+void Cache::for_each_entry(const LogSummary& log, const std::function<void(VerifiedEntry&&)>& each) const
+{
+  LogReader reader(*this, log);
+  VerifiedEntry e;
+  while (reader.next(e)) {
+    each(std::move(e));
   }
-  text.erase(0, parser.feed(text));
-  parser.finish(text);
 }
 
 std::optional<LogSummary> Cache::save(const Position& position, const State& state,

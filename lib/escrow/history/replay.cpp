@@ -78,6 +78,9 @@ public:
   ReplayResult run(std::string_view text)
   {
     split(text);
+    // One node per line at most (and the snapshot's): no reallocation, which would hold the
+    // nodes twice for a moment (~1 KB each) and copy them.
+    m_nodes.reserve(m_lines.size() + (m_from != nullptr ? 1 : 0));
     start_parsing();
     prescan_losses();
     if (m_from != nullptr) {
