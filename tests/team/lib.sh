@@ -61,3 +61,9 @@ start_team() {
 # The bytes of a member's escrow files (and of HEAD), to prove a refusal changed nothing.
 files_of() { (cd "$WORK/$1" && sha256sum escrow.vault escrow.journal escrow.keys && git rev-parse HEAD && git status --porcelain) | sha256sum; }
 
+
+# Waits for the next whole second: entries carry whole seconds, so two settlements compared by
+# "made last" are made a second apart (two in one second are ordered by their hashes).
+next_second() { local s; s=$(date +%s); while [ "$(date +%s)" = "$s" ]; do sleep 0.1; done; }
+# Whether the last command's stderr holds exactly one error line.
+one_error_line() { test "$(printf '%s\n' "$ERR" | grep -c '^escrow: error:')" -eq 1; }

@@ -30,8 +30,6 @@ clone alice "$WORK/alice-2"
 a2() { (cd "$WORK/alice-2" && HOME="$WORK/home-alice" XDG_STATE_HOME="$WORK/state-alice" ESCROW_IDENTITY="$WORK/alice.id" "$@"); }
 a2 escrow git-setup >/dev/null
 carol_in() { local dir=$1; shift; (cd "$dir" && HOME="$WORK/home-carol" XDG_STATE_HOME="$WORK/state-carol" ESCROW_IDENTITY="$WORK/carol.id" "$@"); }
-one_error_line() { test "$(printf '%s\n' "$ERR" | grep -c '^escrow: error:')" -eq 1; }
-next_second() { local s; s=$(date +%s); while [ "$(date +%s)" = "$s" ]; do sleep 0.1; done; }
 # versions FILE SIDE: the rotation-race versions of that side (ours, theirs), from escrow resolve --json.
 versions() {
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c=[c for c in d["conflicts"] if c["kind"]=="rotation-race"][0]; print(" ".join(v["vid"] for v in c["versions"] if v["side"]==sys.argv[2]))' "$1" "$2"

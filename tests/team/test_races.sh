@@ -38,7 +38,6 @@ carol_in() { local dir=$1; shift; (cd "$dir" && HOME="$WORK/home-carol" XDG_STAT
 versions() {
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c=[c for c in d["conflicts"] if c["kind"]=="rotation-race"][0]; print(" ".join(v["vid"] for v in c["versions"] if v["side"]==sys.argv[2]))' "$1" "$2"
 }
-one_error_line() { test "$(printf '%s\n' "$ERR" | grep -c '^escrow: error:')" -eq 1; }
 # sync_verify RUN...: each clone syncs, then verifies (RUN: how this script runs escrow there, "e bob", "a2 escrow").
 sync_verify() {
   local run
@@ -151,10 +150,8 @@ H=$(versions "$WORK/race4.json" ours)
 expect 0 "alice settles it with hers (api-h)" -- e alice resolve prod/api --current "$H" --no-push
 expect 0 "git commit" -- as alice git commit -q --no-edit
 expect 1 "alice-2 merges alice's rotation: the same race" -- a2 git merge --no-edit origin/race-alice
-# The suggestion is the settlement made last; entries carry whole seconds, and two made in one
-# second are ordered by their hashes. alice-2's is made in a later second than alice's, so the
-# suggestion checked below does not depend on the hashes.
-s=$(date +%s); while [ "$(date +%s)" = "$s" ]; do sleep 0.1; done
+# The suggestion is the settlement made last: alice-2's is made in a later second than alice's.
+next_second
 expect 0 "alice-2 settles it with hers (api-g)" -- a2 escrow resolve prod/api --current "$G" --no-push
 expect 0 "git commit" -- a2 git commit -q --no-edit
 check "... the connector holds api-g now" -- test "$(cat "$WORK/api.value")" = api-g

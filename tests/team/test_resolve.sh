@@ -145,7 +145,6 @@ vid_of() {
   e alice --json resolve >"$WORK/race.json"
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c=[c for c in d["conflicts"] if c["kind"]=="rotation-race"][0]; print([v["vid"] for v in c["versions"] if v["side"]==sys.argv[2]][0])' "$WORK/race.json" "$1"
 }
-one_error_line() { test "$(printf '%s\n' "$ERR" | grep -c '^escrow: error:')" -eq 1; }
 
 race 1
 expect 0 "escrow resolve lists it" -- e alice resolve

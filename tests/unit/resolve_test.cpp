@@ -962,6 +962,24 @@ RotateItem rotation_of(const World& w, const std::string& secret, const std::str
   return item;
 }
 
+// A rollback of `secret` to `vid` started (the re-apply of a chosen settlement; `escrow resolve`
+// runs it before it finishes or fails it).
+RotateStartArgs rollback_to(const std::string& secret, const std::string& vid)
+{
+  RotateItem back;
+  back.kind = RotationKind::rollback;
+  back.secret = secret;
+  back.vid = vid;
+  return RotateStartArgs{{back}};
+}
+
+// The re-apply of `vid` by `actor`: the rollback started and finished.
+void reapply_version(World& w, const std::string& actor, const std::string& secret, const std::string& vid)
+{
+  w.run(actor, rollback_to(secret, vid));
+  w.run(actor, RotateFinishArgs{{FinishItem{secret, vid}}});
+}
+
 void rotate_once(World& w, const std::string& actor, const std::string& secret, const std::string& vid)
 {
   w.run(actor, RotateStartArgs{{rotation_of(w, secret, vid)}},
@@ -984,12 +1002,7 @@ World settled(const World& p, const World& q, const std::string& actor, const st
   j.heads = {r.hash};
   j.now += 60;
   if (reapply) {
-    RotateItem back;
-    back.kind = RotationKind::rollback;
-    back.secret = secret;
-    back.vid = chosen;
-    j.run(actor, RotateStartArgs{{back}});
-    j.run(actor, RotateFinishArgs{{FinishItem{secret, chosen}}});
+    reapply_version(j, actor, secret, chosen);
   }
   return j;
 }
@@ -1101,11 +1114,7 @@ TEST_CASE("resolve: the same race settled the same way on both sides merges", "[
   {
     const World ra = settled(r.a, r.b, "erin", k_db, k_v2, k_v3, 3, true);
     World rb = settled(r.b, r.a, "olive", k_db, k_v2, k_v3, 3, false);
-    RotateItem back;
-    back.kind = RotationKind::rollback;
-    back.secret = k_db;
-    back.vid = k_v2;
-    rb.run("olive", RotateStartArgs{{back}});
+    rb.run("olive", rollback_to(k_db, k_v2));
     rb.run("olive", RotateFailArgs{{FailItem{k_db, k_v2, FailResult::rolled_back}}});
     CHECK_FALSE(analyse_merge(journal_of(ra.log), journal_of(rb.log), {}, "").conflicts.empty());
   }
@@ -1161,12 +1170,7 @@ TEST_CASE("resolve --current: the same race settled differently apart, then chos
       j.state = rr.state;
       j.heads = {resolve.hash};
       j.now += 60;
-      RotateItem back;
-      back.kind = RotationKind::rollback;
-      back.secret = k_db;
-      back.vid = chosen;
-      j.run("erin", RotateStartArgs{{back}});
-      j.run("erin", RotateFinishArgs{{FinishItem{k_db, chosen}}});
+      reapply_version(j, "erin", k_db, chosen);
       const ReplayResult done = replay(journal_of(j.log));
       INFO(describe(done));
       REQUIRE(done.ok());
@@ -1278,12 +1282,7 @@ World settle_apart(const World& p, const World& q, const std::string& actor, con
   j.heads = {r.hash};
   j.now += 60;
   if (!choice.rotations.empty()) {
-    RotateItem back;
-    back.kind = RotationKind::rollback;
-    back.secret = k_db;
-    back.vid = race_vid;
-    j.run(actor, RotateStartArgs{{back}});
-    j.run(actor, RotateFinishArgs{{FinishItem{k_db, race_vid}}});
+    reapply_version(j, actor, k_db, race_vid);
   }
   return j;
 }
