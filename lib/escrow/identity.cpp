@@ -309,6 +309,20 @@ std::optional<SecretBytes> Identity::seal_open(ByteView sealed) const
   return holder ? holder->seal_open(sealed) : crypto::seal_open(sealed, pub.box_pk, box_sk);
 }
 
+bool Identity::seal_open_into(ByteView sealed, SecretBytes& out) const
+{
+  if (!holder) {
+    return crypto::seal_open_into(sealed, pub.box_pk, box_sk, out);
+  }
+  const std::optional<SecretBytes> opened = holder->seal_open(sealed);
+  if (!opened || opened->size() != out.size()) {
+    std::fill(out.expose_mut().begin(), out.expose_mut().end(), std::uint8_t{0});
+    return false;
+  }
+  std::copy(opened->expose().begin(), opened->expose().end(), out.expose_mut().begin());
+  return true;
+}
+
 bool valid_member_name(std::string_view name)
 {
   if (name.empty() || name.size() > 64) {
