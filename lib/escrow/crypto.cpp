@@ -1,5 +1,6 @@
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
+#include <escrow/seal_into.hpp>
 
 #include <sodium.h>
 

@@ -108,13 +108,6 @@ Bytes seal(ByteView plaintext, ByteView recipient_public_key);
 [[nodiscard]] std::optional<SecretBytes> seal_open(ByteView ciphertext,
                                                    ByteView public_key,
                                                    const SecretBytes& secret_key);
-// seal_open() into `out`, the caller's locked buffer (a bulk share reuses one per thread instead
-// of mapping locked memory per key): true when the box opens and its plaintext is exactly
-// out.size() bytes; otherwise false and `out` is wiped.
-[[nodiscard]] bool seal_open_into(ByteView ciphertext,
-                                  ByteView public_key,
-                                  const SecretBytes& secret_key,
-                                  SecretBytes& out);
 
 // XChaCha20-Poly1305-IETF. The nonce is random, 24 bytes.
 struct Sealed

@@ -2,6 +2,7 @@
 #include <escrow/error.hpp>
 #include <escrow/identity.hpp>
 #include <escrow/labels.hpp>
+#include <escrow/seal_into.hpp>
 
 #include <sodium.h>
 
@@ -309,12 +310,12 @@ std::optional<SecretBytes> Identity::seal_open(ByteView sealed) const
   return holder ? holder->seal_open(sealed) : crypto::seal_open(sealed, pub.box_pk, box_sk);
 }
 
-bool Identity::seal_open_into(ByteView sealed, SecretBytes& out) const
+bool seal_open_into(const Identity& identity, ByteView sealed, SecretBytes& out)
 {
-  if (!holder) {
-    return crypto::seal_open_into(sealed, pub.box_pk, box_sk, out);
+  if (!identity.holder) {
+    return crypto::seal_open_into(sealed, identity.pub.box_pk, identity.box_sk, out);
   }
-  const std::optional<SecretBytes> opened = holder->seal_open(sealed);
+  const std::optional<SecretBytes> opened = identity.holder->seal_open(sealed);
   if (!opened || opened->size() != out.size()) {
     std::fill(out.expose_mut().begin(), out.expose_mut().end(), std::uint8_t{0});
     return false;

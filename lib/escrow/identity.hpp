@@ -57,9 +57,6 @@ struct Identity
   // Every private-key operation goes through these two (local keys, or the holder's).
   crypto::Signature sign(std::string_view label, ByteView message) const;
   std::optional<SecretBytes> seal_open(ByteView sealed) const;
-  // seal_open() into the caller's buffer (crypto::seal_open_into); through the holder, its
-  // answer copied. false (and `out` wiped) unless it opens to exactly out.size() bytes.
-  [[nodiscard]] bool seal_open_into(ByteView sealed, SecretBytes& out) const;
 };
 
 enum class Protection { passphrase, none };

@@ -5,6 +5,7 @@
 
 #include <escrow/canonical.hpp>
 #include <escrow/crypto.hpp>
+#include <escrow/seal_into.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,6 @@
 #include <escrow/canonical.hpp>
 #include <escrow/history/material.hpp>
+#include <escrow/seal_into.hpp>
 #include <escrow/shamir.hpp>
 
 #include <algorithm>
@@ -273,7 +274,7 @@ void open_reader_key_into(const SealedLine& line,
   if (out.reader_key.size() != crypto::k_key_size) {
     out.reader_key = SecretBytes(crypto::k_key_size);
   }
-  if (!identity.seal_open_into(line.raw, out.reader_key)) {
+  if (!seal_open_into(identity, line.raw, out.reader_key)) {
     throw reader_key_error(KeyFailure::wrong_key, keys_what, ref, generation, identity);
   }
   if (!matches(generation.rk_commit, rk_commit(ref, generation.gen, out.reader_key))) {
