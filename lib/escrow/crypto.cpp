@@ -1,5 +1,6 @@
 #include <escrow/crypto.hpp>
 #include <escrow/error.hpp>
+#include <escrow/seal_into.hpp>
 
 #include <sodium.h>
 
@@ -232,6 +233,20 @@ std::optional<SecretBytes> seal_open(ByteView ciphertext,
     return std::nullopt;
   }
   return out;
+}
+
+bool seal_open_into(ByteView ciphertext, ByteView public_key, const SecretBytes& secret_key, SecretBytes& out)
+{
+  const std::span<std::uint8_t> target = out.expose_mut();
+  if (ciphertext.size() != target.size() + k_seal_overhead || public_key.size() != k_box_public_size
+      || secret_key.size() != k_box_secret_size
+      || crypto_box_seal_open(target.data(), ciphertext.data(), ciphertext.size(), public_key.data(),
+                              secret_key.expose().data())
+           != 0) {
+    sodium_memzero(target.data(), target.size());
+    return false;
+  }
+  return true;
 }
 
 Sealed aead_encrypt(ByteView plaintext, ByteView associated_data, const SecretBytes& key)

@@ -2,6 +2,7 @@
 #include <escrow/error.hpp>
 #include <escrow/identity.hpp>
 #include <escrow/labels.hpp>
+#include <escrow/seal_into.hpp>
 
 #include <sodium.h>
 
@@ -307,6 +308,20 @@ crypto::Signature Identity::sign(std::string_view label, ByteView message) const
 std::optional<SecretBytes> Identity::seal_open(ByteView sealed) const
 {
   return holder ? holder->seal_open(sealed) : crypto::seal_open(sealed, pub.box_pk, box_sk);
+}
+
+bool seal_open_into(const Identity& identity, ByteView sealed, SecretBytes& out)
+{
+  if (!identity.holder) {
+    return crypto::seal_open_into(sealed, identity.pub.box_pk, identity.box_sk, out);
+  }
+  const std::optional<SecretBytes> opened = identity.holder->seal_open(sealed);
+  if (!opened || opened->size() != out.size()) {
+    std::fill(out.expose_mut().begin(), out.expose_mut().end(), std::uint8_t{0});
+    return false;
+  }
+  std::copy(opened->expose().begin(), opened->expose().end(), out.expose_mut().begin());
+  return true;
 }
 
 bool valid_member_name(std::string_view name)

@@ -5,6 +5,7 @@
 
 #include <escrow/canonical.hpp>
 #include <escrow/crypto.hpp>
+#include <escrow/seal_into.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -148,6 +149,33 @@ TEST_CASE("crypto: sealed boxes open only for their recipient", "[crypto]")
   CHECK_FALSE(crypto::seal_open(sealed, bob.public_key, SecretBytes(31)).has_value());
   CHECK(crypto::box_public_from_secret(bob.secret_key) == bob.public_key);
   require_error(ErrorKind::failed, [&] { (void)crypto::seal(plain, ByteView(bob.public_key.data(), 16)); });
+}
+
+TEST_CASE("crypto: a sealed box opened into a reused buffer", "[crypto]")
+{
+  const auto bob = crypto::box_keypair();
+  const auto eve = crypto::box_keypair();
+  const Bytes first = {1, 2, 3, 4};
+  const Bytes second = {5, 6, 7, 8};
+  SecretBytes out(4);
+  REQUIRE(crypto::seal_open_into(crypto::seal(first, bob.public_key), bob.public_key, bob.secret_key, out));
+  CHECK(Bytes(out.expose().begin(), out.expose().end()) == first);
+  REQUIRE(crypto::seal_open_into(crypto::seal(second, bob.public_key), bob.public_key, bob.secret_key, out));
+  CHECK(Bytes(out.expose().begin(), out.expose().end()) == second);
+  const Bytes zero(4, 0);
+  // Each refusal wipes the buffer: nothing of the previous key is left in it.
+  const Bytes sealed = crypto::seal(first, bob.public_key);
+  CHECK_FALSE(crypto::seal_open_into(sealed, eve.public_key, eve.secret_key, out));
+  CHECK(Bytes(out.expose().begin(), out.expose().end()) == zero);
+  REQUIRE(crypto::seal_open_into(sealed, bob.public_key, bob.secret_key, out));
+  Bytes tampered = sealed;
+  tampered.back() ^= 0x80;
+  CHECK_FALSE(crypto::seal_open_into(tampered, bob.public_key, bob.secret_key, out));
+  CHECK(Bytes(out.expose().begin(), out.expose().end()) == zero);
+  // A box of another size than the buffer is refused without opening it.
+  SecretBytes wider(5);
+  CHECK_FALSE(crypto::seal_open_into(sealed, bob.public_key, bob.secret_key, wider));
+  CHECK_FALSE(crypto::seal_open_into(sealed, bob.public_key, SecretBytes(31), out));
 }
 
 TEST_CASE("crypto: AEAD binds the associated data and detects any change", "[crypto]")

@@ -281,6 +281,67 @@ TEST_CASE("material: forged key material fails its commitment", "[material]")
   }
 }
 
+TEST_CASE("material: a reader key opened into a reused buffer (bulk share)", "[material]")
+{
+  Fixture f;
+  const KeysFile keys = f.file();
+  const SealedLine bob_line = keys.get(LineName::reader_key("prod/db", 1, "bob"), f.holders.at("bob"));
+  ReaderKey reused;
+  SECTION("the same key and commitment as the one-key path, key after key")
+  {
+    SecretRef api = f.ref;
+    api.secret = "prod/api";
+    const ReaderKey other = new_generation(api, 3);
+    const SealedLine api_line = seal_reader_key(api, other, recipient(f.bob));
+    open_reader_key_into(bob_line, keys.what(), f.ref, f.generation(), f.bob, reused);
+    CHECK(reused.gen == 1);
+    CHECK(reused.commit == f.gen1.commit);
+    CHECK(reused.reader_key.equals(f.gen1.reader_key));
+    // Resealed from the buffer, it opens for the new member as the one-key path's would.
+    const SealedLine to_erin = seal_reader_key(f.ref, reused, recipient(f.erin));
+    CHECK(open_reader_key(to_erin, keys.what(), f.ref, f.generation(), f.erin).equals(f.gen1.reader_key));
+    open_reader_key_into(api_line, keys.what(), api, GenerationRef{3, other.commit}, f.bob, reused);
+    CHECK(reused.gen == 3);
+    CHECK(reused.commit == other.commit);
+    CHECK(reused.reader_key.equals(other.reader_key));
+  }
+  // Every refusal: the same failure and message as open_reader_key.
+  const auto same_refusal = [&](const SealedLine& line, const Identity& who, KeyFailure expected) {
+    std::string one;
+    std::string into;
+    CHECK(failure_of([&] { (void)open_reader_key(line, keys.what(), f.ref, f.generation(), who); }, &one) == expected);
+    CHECK(failure_of([&] { open_reader_key_into(line, keys.what(), f.ref, f.generation(), who, reused); }, &into)
+          == expected);
+    CHECK(into == one);
+  };
+  SECTION("a line sealed to someone else: wrong key")
+  {
+    same_refusal(bob_line, f.carol, KeyFailure::wrong_key);
+  }
+  SECTION("a forged reader key: the commitment")
+  {
+    same_refusal(seal_reader_key(f.ref, new_generation(f.ref, 1), recipient(f.bob)), f.bob, KeyFailure::commitment);
+  }
+  // Lines of another size than a sealed key (no keys file holds one: its reader refuses them
+  // first), built by hand: the one-key path judges them, so the errors stay the same.
+  const auto odd_line = [&](Bytes raw) {
+    SealedLine line = bob_line;
+    line.raw = std::move(raw);
+    return line;
+  };
+  SECTION("a box holding a key of another size: the commitment, as before")
+  {
+    const SecretBytes short_key = crypto::random_secret(16);
+    same_refusal(odd_line(crypto::seal(short_key.expose(), f.bob.pub.box_pk)), f.bob, KeyFailure::commitment);
+  }
+  SECTION("a box of another size that does not open: wrong key")
+  {
+    Bytes raw = bob_line.raw;
+    raw.push_back(0);
+    same_refusal(odd_line(std::move(raw)), f.bob, KeyFailure::wrong_key);
+  }
+}
+
 TEST_CASE("material: corrupted material under a committed key", "[material]")
 {
   Fixture f;

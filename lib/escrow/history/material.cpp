@@ -1,5 +1,6 @@
 #include <escrow/canonical.hpp>
 #include <escrow/history/material.hpp>
+#include <escrow/seal_into.hpp>
 #include <escrow/shamir.hpp>
 
 #include <algorithm>
@@ -82,6 +83,21 @@ shamir::Share decode_share(const SecretBytes& opened, const std::string& context
     throw KeyError(KeyFailure::corrupted, fmt::format("{}: is not a share of a data key (written corrupted)", context_text));
   }
   return share;
+}
+
+// The two ways a reader key line fails to give the generation's key (open_reader_key*).
+KeyError reader_key_error(KeyFailure failure, std::string_view keys_what, const SecretRef& ref,
+                          const GenerationRef& generation, const Identity& identity)
+{
+  const std::string& me = identity.pub.name;
+  if (failure == KeyFailure::wrong_key) {
+    return KeyError(failure, fmt::format("{}: {} generation {}: the reader key sealed to {} does not open with this "
+                                         "identity (wrong key)",
+                                         keys_what, ref.secret, generation.gen, me));
+  }
+  return KeyError(failure, fmt::format("{}: {} generation {}: the reader key sealed to {} fails the reader key "
+                                       "commitment (forged by a writer)",
+                                       keys_what, ref.secret, generation.gen, me));
 }
 
 } // namespace
@@ -231,21 +247,41 @@ SecretBytes open_reader_key(const SealedLine& line,
                             const GenerationRef& generation,
                             const Identity& identity)
 {
-  const std::string& me = identity.pub.name;
   auto opened = identity.seal_open(line.raw);
   if (!opened) {
-    throw KeyError(KeyFailure::wrong_key,
-                   fmt::format("{}: {} generation {}: the reader key sealed to {} does not open with this identity "
-                               "(wrong key)",
-                               keys_what, ref.secret, generation.gen, me));
+    throw reader_key_error(KeyFailure::wrong_key, keys_what, ref, generation, identity);
   }
   if (opened->size() != crypto::k_key_size || !matches(generation.rk_commit, rk_commit(ref, generation.gen, *opened))) {
-    throw KeyError(KeyFailure::commitment,
-                   fmt::format("{}: {} generation {}: the reader key sealed to {} fails the reader key commitment "
-                               "(forged by a writer)",
-                               keys_what, ref.secret, generation.gen, me));
+    throw reader_key_error(KeyFailure::commitment, keys_what, ref, generation, identity);
   }
   return std::move(*opened);
+}
+
+void open_reader_key_into(const SealedLine& line,
+                          std::string_view keys_what,
+                          const SecretRef& ref,
+                          const GenerationRef& generation,
+                          const Identity& identity,
+                          ReaderKey& out)
+{
+  check_generation(generation.gen);
+  if (line.raw.size() != crypto::k_key_size + crypto::k_seal_overhead) {
+    // Not a sealed 32-byte key: the one-key path judges it (wrong key, or a key of another size
+    // that fails the commitment), so the error is the same.
+    (void)open_reader_key(line, keys_what, ref, generation, identity);
+    fail(ErrorKind::failed, "internal error: a {}-byte box opened as a reader key", line.raw.size());
+  }
+  if (out.reader_key.size() != crypto::k_key_size) {
+    out.reader_key = SecretBytes(crypto::k_key_size);
+  }
+  if (!seal_open_into(identity, line.raw, out.reader_key)) {
+    throw reader_key_error(KeyFailure::wrong_key, keys_what, ref, generation, identity);
+  }
+  if (!matches(generation.rk_commit, rk_commit(ref, generation.gen, out.reader_key))) {
+    throw reader_key_error(KeyFailure::commitment, keys_what, ref, generation, identity);
+  }
+  out.gen = generation.gen;
+  out.commit = generation.rk_commit;
 }
 
 SecretBytes open_data_key(const KeysFile& keys, const SecretRef& ref, const VersionRef& version, const SecretBytes& reader_key)

@@ -152,6 +152,15 @@ SecretBytes open_reader_key(const SealedLine& line,
                             const SecretRef& ref,
                             const GenerationRef& generation,
                             const Identity& identity);
+// The same into `out`, which a bulk share reuses for every key a thread opens (one locked
+// buffer per thread instead of a sodium_malloc mapping per key): the same checks and errors; on
+// success `out` is the generation (gen, its key, its commitment), ready for seal_reader_key.
+void open_reader_key_into(const SealedLine& line,
+                          std::string_view keys_what,
+                          const SecretRef& ref,
+                          const GenerationRef& generation,
+                          const Identity& identity,
+                          ReaderKey& out);
 SecretBytes open_data_key(const KeysFile& keys, const SecretRef& ref, const VersionRef& version, const SecretBytes& reader_key);
 SecretBytes open_as_reader(const KeysFile& keys,
                            const SecretRef& ref,

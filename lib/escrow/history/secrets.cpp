@@ -774,18 +774,20 @@ std::vector<std::string> share(VaultSession& session, std::string_view target, c
         args.items.push_back(std::move(item));
       }
       // Then the opens and seals (the cost: two X25519 operations each), on two threads when the
-      // identity holds its own keys (an agent answers one request at a time). Each reader key
-      // stays in a sodium_malloc'd SecretBytes; the first failure, in job order, is the one thrown.
+      // identity holds its own keys (an agent answers one request at a time). Each thread opens
+      // every reader key into one sodium_malloc'd buffer of its own, reused key after key (a
+      // locked mapping per key cost more than the X25519 work: docs/PERFORMANCE.md); the first
+      // failure, in job order, is the one thrown.
       std::vector<std::optional<SealedLine>> sealed(jobs.size());
       std::vector<std::exception_ptr> failed(jobs.size());
       const Identity& identity = session.identity();
       const std::string& keys_what = session.keys().what();
       auto work = [&](std::size_t begin, std::size_t end) {
+        ReaderKey key;
         for (std::size_t i = begin; i < end; ++i) {
           try {
             const Job& job = jobs[i];
-            SecretBytes rk = open_reader_key(job.line, keys_what, job.ref, job.gref, identity);
-            const ReaderKey key = known_generation(job.ref, job.gref.gen, std::move(rk));
+            open_reader_key_into(job.line, keys_what, job.ref, job.gref, identity, key);
             sealed[i] = seal_reader_key(job.ref, key, to);
           } catch (...) {
             failed[i] = std::current_exception();
