@@ -408,7 +408,7 @@ void Store::append(const Entry& entry, std::span<const SealedLine> add, const st
   m_impl->step(WriteStep::head_written);
 }
 
-void Store::append_event(const Entry& entry)
+void Store::append_event(const Entry& entry, const std::function<void(PendingAppend&)>& beside)
 {
   m_impl->require_lock("an event");
   if (entry.is_operation()) {
@@ -420,7 +420,11 @@ void Store::append_event(const Entry& entry)
          k_max_journal_line);
   }
   m_impl->cut_torn_tail();
-  append_durably(m_impl->paths.journal, line);
+  PendingAppend append(m_impl->paths.journal, line);
+  if (beside) {
+    beside(append);
+  }
+  append.flush();
   m_impl->journal_size += line.size();
   m_impl->step(WriteStep::journal_appended);
 }
