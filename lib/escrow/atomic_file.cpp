@@ -114,56 +114,25 @@ std::string read_file(const fs::path& path, std::size_t max_size, util::Links li
 
 std::uint64_t append_durably(const fs::path& path, std::string_view data)
 {
-  PendingAppend append(path, data);
-  append.flush();
-  return append.offset();
-}
-
-PendingAppend::PendingAppend(const fs::path& path, std::string_view data)
-  : m_path(path), m_file(util::open_or_create_regular(path, O_WRONLY | O_APPEND, 0644))
-{
+  const util::FileHandle file = util::open_or_create_regular(path, O_WRONLY | O_APPEND, 0644);
   struct stat info{};
-  if (::fstat(m_file.get(), &info) != 0) {
+  if (::fstat(file.get(), &info) != 0) {
     fail(ErrorKind::io, "{}: cannot stat: {}", path.string(), std::strerror(errno));
   }
-  m_before = static_cast<std::uint64_t>(info.st_size);
+  const auto before = static_cast<std::uint64_t>(info.st_size);
   try {
-    util::write_all(m_file, path, data);
+    util::write_all(file, path, data);
+    if (::fdatasync(file.get()) != 0) {
+      fail(ErrorKind::io, "{}: cannot sync: {}", path.string(), std::strerror(errno));
+    }
   } catch (const Error&) {
-    cut_back();
+    // Never leave a torn fragment: cut the file back to where this append began.
+    if (::ftruncate(file.get(), static_cast<off_t>(before)) == 0) {
+      ::fdatasync(file.get());
+    }
     throw;
   }
-}
-
-PendingAppend::~PendingAppend()
-{
-  if (m_flushed == Flushed::no) {
-    cut_back();
-  }
-}
-
-void PendingAppend::cut_back() noexcept
-{
-  // Never leave a torn or unflushed fragment: cut the file back to where this append began.
-  if (::ftruncate(m_file.get(), static_cast<off_t>(m_before)) == 0) {
-    ::fdatasync(m_file.get());
-  }
-}
-
-void PendingAppend::flush()
-{
-  if (m_flushed == Flushed::no) {
-    if (::fdatasync(m_file.get()) == 0) {
-      m_flushed = Flushed::yes;
-    } else {
-      m_failure = fmt::format("{}: cannot sync: {}", m_path.string(), std::strerror(errno));
-      cut_back();
-      m_flushed = Flushed::failed;
-    }
-  }
-  if (m_flushed == Flushed::failed) {
-    fail(ErrorKind::io, "{}", m_failure.empty() ? m_path.string() + ": the append failed" : m_failure);
-  }
+  return before;
 }
 
 void truncate_durably(const fs::path& path, std::uint64_t size)

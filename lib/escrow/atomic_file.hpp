@@ -53,32 +53,6 @@ std::string read_file(const std::filesystem::path& path,
 // through a symbolic link. A failed write or sync cuts the file back to its size before the
 // append (no torn fragment). Returns that size (what truncate_durably undoes to).
 std::uint64_t append_durably(const std::filesystem::path& path, std::string_view data);
-
-// append_durably in two steps, so that other work (another file's flush) runs while the data is
-// flushed: the constructor appends (a failed write cuts the file back and throws); flush()
-// fdatasyncs, once — a later call repeats its outcome — and on failure cuts the file back and
-// throws. Until flush() has returned, the data is not durable; an append destroyed unflushed is
-// cut back (best effort). flush() may run on another thread than the one that goes on.
-class PendingAppend
-{
-public:
-  PendingAppend(const std::filesystem::path& path, std::string_view data);
-  PendingAppend(const PendingAppend&) = delete;
-  PendingAppend& operator=(const PendingAppend&) = delete;
-  ~PendingAppend();
-
-  void flush();
-  std::uint64_t offset() const { return m_before; } // the file's size before the append
-
-private:
-  void cut_back() noexcept;
-
-  std::filesystem::path m_path;
-  util::FileHandle m_file;
-  std::uint64_t m_before = 0;
-  enum class Flushed { no, yes, failed } m_flushed = Flushed::no;
-  std::string m_failure; // the message of a failed flush, thrown again by a later call
-};
 // Cuts `path` back to `size` bytes and syncs it (undoing an append whose command failed).
 void truncate_durably(const std::filesystem::path& path, std::uint64_t size);
 

@@ -26,7 +26,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* Atomic: a reader's event flushes the journal and the cache's file on two threads at once. */
 static long g_count = 0;
 
 static const char* env(const char* name)
@@ -102,14 +101,14 @@ static int fd_path(int fd, char* out, size_t size)
   return 1;
 }
 
-static void report(const char* call, long count, const char* path)
+static void report(const char* call, const char* path)
 {
   const char* file = env("ESCROW_FAULT_REPORT");
   if (file == NULL) {
     return;
   }
   char line[PATH_MAX + 64];
-  const int length = snprintf(line, sizeof line, "%s %ld %s\n", call, count, path);
+  const int length = snprintf(line, sizeof line, "%s %ld %s\n", call, g_count, path);
   const int fd = (int)syscall(SYS_openat, AT_FDCWD, file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd >= 0) {
     (void)!syscall(SYS_write, fd, line, (size_t)length);
@@ -125,11 +124,11 @@ static int fault(const char* call, const char* path)
   }
   const char* at = env("ESCROW_FAULT_AT");
   const long target = at != NULL ? strtol(at, NULL, 10) : 0;
-  const long count = __atomic_add_fetch(&g_count, 1, __ATOMIC_SEQ_CST);
-  if (target <= 0 || count != target) {
+  ++g_count;
+  if (target <= 0 || g_count != target) {
     return 0;
   }
-  report(call, count, path);
+  report(call, path);
   const char* name = env("ESCROW_FAULT_ERRNO");
   return name != NULL && strcmp(name, "EIO") == 0 ? EIO : ENOSPC;
 }

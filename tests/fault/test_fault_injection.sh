@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The fault-injection matrix (issue 16): add, rotate, approve, member add, restore and a reveal (get
-# --reveal: the journal's flush and the cache's at once, on two threads), each run with the
+# The fault-injection matrix (issue 16): add, rotate, approve, member add, restore and a reveal
+# (get --reveal: an event's journal append, then the cache's one-file save), each run with the
 # Nth write/fsync/fdatasync/ftruncate/rename/open/close under the test folder failing (ENOSPC,
 # then EIO), for N = 1, 2, 3 ... until the command runs without reaching the Nth call.
 # Each faulted run either

@@ -6,8 +6,6 @@
 
 #include <sys/stat.h>
 
-#include <thread>
-
 using namespace escrow;
 using escrow::test::require_error;
 using escrow::test::slurp;
@@ -95,35 +93,6 @@ TEST_CASE("atomic_file: append_durably creates 0644 and appends", "[atomic_file]
   CHECK(slurp(dir / "j") == "a\nb\n");
   CHECK(mode_of(dir / "j") == 0644);
   require_error(ErrorKind::io, [&] { append_durably(dir / "no/j", "x"); });
-}
-
-TEST_CASE("atomic_file: a pending append is durable only once flushed, and cut back if never flushed", "[atomic_file]")
-{
-  escrow::test::TempDir dir;
-  const fs::path journal = dir / "j";
-  append_durably(journal, "a\n");
-  {
-    PendingAppend append(journal, "b\n");
-    CHECK(append.offset() == 2);
-    CHECK(slurp(journal) == "a\nb\n"); // written, not yet flushed
-    // The flush on another thread while this one writes and flushes a file of its own (the
-    // reader's event: the journal's flush beside the cache's).
-    AtomicFile cache(dir / "verified.json");
-    cache.write("{}\n");
-    std::thread flusher([&append] { append.flush(); });
-    cache.sync();
-    flusher.join();
-    cache.commit(AtomicFile::Folder::leave);
-    append.flush(); // again: repeats its outcome, writes nothing
-  }
-  CHECK(slurp(journal) == "a\nb\n");
-  CHECK(slurp(dir / "verified.json") == "{}\n");
-  {
-    PendingAppend abandoned(journal, "torn\n");
-    CHECK(slurp(journal) == "a\nb\ntorn\n");
-  } // destroyed unflushed (its command failed before the flush): cut back
-  CHECK(slurp(journal) == "a\nb\n");
-  require_error(ErrorKind::io, [&] { PendingAppend missing(dir / "no/j", "x"); });
 }
 
 TEST_CASE("atomic_file: create_exclusive never overwrites", "[atomic_file]")

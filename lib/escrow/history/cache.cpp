@@ -12,9 +12,7 @@
 
 #include <algorithm>
 #include <charconv>
-#include <exception>
 #include <map>
-#include <thread>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -1118,8 +1116,7 @@ void Cache::for_each_entry(const LogSummary& log, const std::function<void(Verif
 
 std::optional<LogSummary> Cache::save(const Position& position, const State& state,
                                       const std::string& git_checked_through, const LogSummary& base,
-                                      const std::vector<VerifiedEntry>& added, std::optional<Hash> digest,
-                                      const std::function<void()>& durable_first) const
+                                      const std::vector<VerifiedEntry>& added, std::optional<Hash> digest) const
 {
   if (base.count + added.size() == 0) {
     fail(ErrorKind::failed, "internal: cache save with an empty log");
@@ -1176,9 +1173,6 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   if (event_only) {
     next.tail.insert(next.tail.end(), lines.begin(), lines.end());
   } else {
-    if (durable_first) {
-      durable_first();
-    }
     // The log: cut anything an interrupted save left beyond the base's entries.log part, then
     // append the base's tail and the new lines.
     std::error_code ec;
@@ -1242,28 +1236,6 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   json["vault_id"] = canonical::b64(m_vault_id);
   AtomicFile file(verified_path, 0600);
   file.write(canonical::dump(json) + "\n");
-  if (event_only && durable_first) {
-    // The two flushes at once (a reader's event: the journal's and this file's; issue 12 target 6):
-    // this file is renamed only after both, so it never names an entry the journal may lose.
-    std::exception_ptr sync_failed;
-    std::thread sync([&file, &sync_failed] {
-      try {
-        file.sync();
-      } catch (...) {
-        sync_failed = std::current_exception();
-      }
-    });
-    try {
-      durable_first();
-    } catch (...) {
-      sync.join();
-      throw;
-    }
-    sync.join();
-    if (sync_failed) {
-      std::rethrow_exception(sync_failed);
-    }
-  }
   file.commit(event_only ? AtomicFile::Folder::leave : AtomicFile::Folder::sync);
   if (event_only) {
     return next; // no snapshot was written: none to remove

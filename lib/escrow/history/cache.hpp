@@ -44,10 +44,8 @@
 // rewrites the place.
 // Flushes: an event's save (the state unchanged, room in the tail) writes verified.json alone,
 // synced but without the folder's fsync — a crash leaves it as it was or as it became, and an
-// older cache is only behind the journal (the entry was flushed there first; a reader's event
-// flushes the journal and verified.json's temporary file at once, and renames it after both).
-// Every other save appends to entries.log durably and commits verified.json with the folder
-// synced.
+// older cache is only behind the journal (the entry was flushed there first). Every other save
+// appends to entries.log durably and commits verified.json with the folder synced.
 // A malformed or inconsistent cache file is Error(integrity) naming it (hint: remove the place to
 // verify the vault from its journal again, which forgets what this machine saw).
 #pragma once
@@ -159,14 +157,9 @@ public:
   // holds: load()'s or an earlier save()'s; {} = write the whole log anew) followed by `added`.
   // `digest` = the state's digest when the caller knows it. Returns the new summary, or nullopt
   // when another process changed the place's log since `base` (its save stands; nothing written).
-  // `durable_first`, when given, is what must be durable before this place may name it (the
-  // journal's flush of the entries `added` names): it runs before anything of the place is
-  // replaced — for an event's save, on this thread while another flushes verified.json's temporary
-  // file, so the two flushes overlap — and when it throws, nothing is replaced and that is thrown.
   std::optional<LogSummary> save(const Position& position, const State& state, const std::string& git_checked_through,
                                  const LogSummary& base, const std::vector<VerifiedEntry>& added,
-                                 std::optional<Hash> digest = std::nullopt,
-                                 const std::function<void()>& durable_first = {}) const;
+                                 std::optional<Hash> digest = std::nullopt) const;
 
   // Forgets the entries `hashes` (the git lock's undo of a phase 1 a crash interrupted,
   // vault-2-merge.md §6: entries never published, about to be cut from the journal): they leave the

@@ -408,7 +408,7 @@ void Store::append(const Entry& entry, std::span<const SealedLine> add, const st
   m_impl->step(WriteStep::head_written);
 }
 
-void Store::append_event(const Entry& entry, const std::function<void(PendingAppend&)>& beside)
+void Store::append_event(const Entry& entry)
 {
   m_impl->require_lock("an event");
   if (entry.is_operation()) {
@@ -420,11 +420,7 @@ void Store::append_event(const Entry& entry, const std::function<void(PendingApp
          k_max_journal_line);
   }
   m_impl->cut_torn_tail();
-  PendingAppend append(m_impl->paths.journal, line);
-  if (beside) {
-    beside(append);
-  }
-  append.flush();
+  append_durably(m_impl->paths.journal, line);
   m_impl->journal_size += line.size();
   m_impl->step(WriteStep::journal_appended);
 }

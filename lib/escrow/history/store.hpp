@@ -35,10 +35,6 @@
 #include <string>
 #include <string_view>
 
-namespace escrow {
-class PendingAppend; // atomic_file.hpp
-}
-
 namespace escrow::history {
 
 constexpr std::uint64_t k_max_journal_size = std::uint64_t{4} << 30; // 4 GiB
@@ -113,12 +109,8 @@ public:
   void append(const Entry& entry, std::span<const SealedLine> add, const std::set<std::string>& remove,
               const HeadFile& next_head);
   // An event (a read, a refusal): the journal append alone. Requires the lock (so its parents are
-  // the journal's heads: the session re-reads what was appended since it opened). `beside`, when
-  // given, runs after the line is written and before this returns, with the append to flush: it
-  // may flush it while doing work of its own (the cache's save, whose file is flushed meanwhile),
-  // and must not let anything depend on the entry before flush() has returned. The append is
-  // flushed (its failure thrown) when `beside` returns without having done it.
-  void append_event(const Entry& entry, const std::function<void(PendingAppend&)>& beside = {});
+  // the journal's heads: the session re-reads what was appended since it opened).
+  void append_event(const Entry& entry);
   // `escrow audit restore` (vault-2-replay.md §6): replaces the whole journal with `text` (complete
   // lines) by an atomic rename (temp file, fsync, rename, fsync the folder). Requires the lock.
   // Nothing is judged here: the caller proves the result by opening the vault again.

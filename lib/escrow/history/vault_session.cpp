@@ -136,30 +136,16 @@ struct VaultSession::Impl
     return out;
   }
 
-  // `durable_first`: Cache::save's (the journal's flush of an event, run beside the cache's own);
-  // its failure is the caller's to report, never a cache warning.
-  void save_cache(const std::function<void()>& durable_first = {})
+  void save_cache()
   {
     if (!lost.empty()) {
       return; // never forget a loss by advancing past it
-    }
-    bool first_failed = false;
-    std::function<void()> first;
-    if (durable_first) {
-      first = [&] {
-        try {
-          durable_first();
-        } catch (...) {
-          first_failed = true;
-          throw;
-        }
-      };
     }
     try {
       if (!digest) {
         digest = state.digest();
       }
-      if (const std::optional<LogSummary> saved = cache->save(position, state, git_checked_through, base, fresh, digest, first)) {
+      if (const std::optional<LogSummary> saved = cache->save(position, state, git_checked_through, base, fresh, digest)) {
         base = *saved;
         fresh.clear();
         if (head_file_dirty) {
@@ -169,9 +155,7 @@ struct VaultSession::Impl
       }
     } catch (const Error& error) {
       // The vault is fine; this machine only failed to remember: the next command re-verifies.
-      if (!first_failed) {
-        warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.what()));
-      }
+      warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.what()));
     } catch (const std::filesystem::filesystem_error& error) {
       warnings.push_back(fmt::format("the verified-state cache was not updated: {}", error.code().message()));
     }
@@ -778,8 +762,7 @@ struct VaultSession::Impl
   }
 
   // After the journal append: the position and the cache follow (rewrite: the whole log).
-  // `durable_first`: the append's flush when it has not run yet (save_cache).
-  void committed(const Entry& e, bool rewrite = false, const std::function<void()>& durable_first = {})
+  void committed(const Entry& e, bool rewrite = false)
   {
     if (rewrite && base.count > 0) {
       fresh = all_entries();
@@ -795,7 +778,7 @@ struct VaultSession::Impl
     position.entries += 1;
     position.lines += 1;
     position.ts = e.ts;
-    save_cache(durable_first);
+    save_cache();
   }
 };
 
@@ -1140,20 +1123,8 @@ Entry VaultSession::record(Action action, Result result, std::optional<Json> det
     e.detail = std::move(detail);
     require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
     seal_entry(e, s.load_identity(), what);
-    // The journal's flush runs beside the cache's (Cache::save): a reader's event costs one flush
-    // of wall time, not two. The cache names the entry only once the journal holds it durably;
-    // if the journal's flush fails, this session forgets the entry too, and the failure is thrown.
-    const Position position_before = s.position;
-    const std::size_t fresh_before = s.fresh.size();
-    try {
-      s.store->append_event(e, [&](PendingAppend& append) { s.committed(e, false, [&append] { append.flush(); }); });
-    } catch (...) {
-      if (s.position != position_before && s.fresh.size() > fresh_before) {
-        s.position = position_before; // never saved: the cache's save needed the flush first
-        s.fresh.resize(fresh_before);
-      }
-      throw;
-    }
+    s.store->append_event(e);
+    s.committed(e);
     if (temporary) {
       s.store->unlock();
     }
