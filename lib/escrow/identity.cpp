@@ -317,7 +317,7 @@ bool seal_open_into(const Identity& identity, ByteView sealed, SecretBytes& out)
   }
   const std::optional<SecretBytes> opened = identity.holder->seal_open(sealed);
   if (!opened || opened->size() != out.size()) {
-    std::fill(out.expose_mut().begin(), out.expose_mut().end(), std::uint8_t{0});
+    sodium_memzero(out.expose_mut().data(), out.size());
     return false;
   }
   std::copy(opened->expose().begin(), opened->expose().end(), out.expose_mut().begin());

@@ -158,20 +158,21 @@ TEST_CASE("crypto: a sealed box opened into a reused buffer", "[crypto]")
   const Bytes first = {1, 2, 3, 4};
   const Bytes second = {5, 6, 7, 8};
   SecretBytes out(4);
+  const auto held = [&out] { return Bytes(out.expose().begin(), out.expose().end()); };
   REQUIRE(crypto::seal_open_into(crypto::seal(first, bob.public_key), bob.public_key, bob.secret_key, out));
-  CHECK(Bytes(out.expose().begin(), out.expose().end()) == first);
+  CHECK(held() == first);
   REQUIRE(crypto::seal_open_into(crypto::seal(second, bob.public_key), bob.public_key, bob.secret_key, out));
-  CHECK(Bytes(out.expose().begin(), out.expose().end()) == second);
+  CHECK(held() == second);
   const Bytes zero(4, 0);
   // Each refusal wipes the buffer: nothing of the previous key is left in it.
   const Bytes sealed = crypto::seal(first, bob.public_key);
   CHECK_FALSE(crypto::seal_open_into(sealed, eve.public_key, eve.secret_key, out));
-  CHECK(Bytes(out.expose().begin(), out.expose().end()) == zero);
+  CHECK(held() == zero);
   REQUIRE(crypto::seal_open_into(sealed, bob.public_key, bob.secret_key, out));
   Bytes tampered = sealed;
   tampered.back() ^= 0x80;
   CHECK_FALSE(crypto::seal_open_into(tampered, bob.public_key, bob.secret_key, out));
-  CHECK(Bytes(out.expose().begin(), out.expose().end()) == zero);
+  CHECK(held() == zero);
   // A box of another size than the buffer is refused without opening it.
   SecretBytes wider(5);
   CHECK_FALSE(crypto::seal_open_into(sealed, bob.public_key, bob.secret_key, wider));
