@@ -14,7 +14,11 @@
 #      settlement chose, --keep, --keep-exposed and --suggested are refused with the files
 #      byte-identical;
 #      `escrow resolve prod/api --current VID` (alice-2's version, the suggestion) settles it:
-#      re-applied to the connector, both values still readable, every clone verifies.
+#      re-applied to the connector, both values still readable, every clone verifies; the secret
+#      stays due (bob holds api-a2, still kept), and `rotate --due` rotates it.
+#   3. as 2, but alice chooses her own (exposed) version: re-applied to the connector, the secret
+#      stays due (`exposed to bob`: a rollback's finish clears no reason about who knows a value),
+#      `rotate --due` gives the connector a value bob never held.
 source "$(dirname "$0")/lib.sh"
 setup
 start_team
@@ -140,5 +144,41 @@ done
 check "... api-a2 kept" -- contains "$(cat "$WORK/values")" api-a2
 check "... api-b2 kept" -- contains "$(cat "$WORK/values")" api-b2
 check "no value in any listing" -- lacks "$(cat "$WORK"/race.json "$WORK"/apart.json)" "api-"
+# The re-apply's finish keeps the exposure's reason (bob holds api-a2, a version kept).
+expect 0 "the secret stays due" -- e alice --json rotate --due --dry-run
+check "... exposed to bob" -- contains "$OUT" "exposed to bob by a concurrent rotation"
+expect 0 "rotate --due rotates it" -- e alice rotate --due
+check "... a new value in the connector" -- test "$(cat "$WORK/api.value")" != api-b2
+sync_verify "e alice" "a2 escrow"
+
+# 3. As 2, but alice chooses her own version, the one bob holds: re-applied, and still due.
+fork 3
+expect 1 "alice merges the unshare: an exposed rotation" -- as alice git merge --no-edit origin/side-a2-3
+expect 0 "alice keeps her rotation exposed" -- e alice resolve 1 --keep-exposed
+expect 0 "git commit (not pushed)" -- as alice git commit -q --no-edit
+printf 'api-b3' | a2 escrow rotate prod/api --stdin --no-push >/dev/null
+a2 git commit -qam "alice-2 rotates prod/api (3)"
+expect 1 "alice-2 merges alice's rotation: a rotation race" -- a2 git merge --no-edit origin/side-alice-3
+a2 escrow --json resolve >"$WORK/race3.json"
+B=$(versions "$WORK/race3.json" ours)
+A=$(versions "$WORK/race3.json" theirs)
+next_second
+expect 0 "alice-2 settles it with hers (api-b3)" -- a2 escrow resolve prod/api --current "$B" --no-push
+expect 0 "git commit" -- a2 git commit -q --no-edit
+expect 0 "alice-2 pushes" -- a2 git push -q origin HEAD:main
+expect 1 "alice's pull stops: settled differently" -- as alice git pull --no-rebase --no-edit
+expect 0 "alice chooses her own, exposed version" -- e alice resolve prod/api --current "$A" --no-push
+check "... re-applied: the connector holds api-a3" -- test "$(cat "$WORK/api.value")" = api-a3
+expect 0 "git commit" -- as alice git commit -q --no-edit
+expect 0 "alice verifies" -- e alice verify
+expect 0 "the secret stays due (bob holds the value the connector holds)" -- e alice --json rotate --due --dry-run
+check "... exposed to bob" -- contains "$OUT" "exposed to bob by a concurrent rotation"
+check "... the race's own reason is settled by the re-apply" -- lacks "$OUT" "rotation race resolved"
+expect 0 "rotate --due rotates it" -- e alice rotate --due
+check "... a value bob never held in the connector" -- test "$(cat "$WORK/api.value")" != api-a3
+expect 4 "bob reads it no more" -- e bob get prod/api --reveal
+expect 0 "nothing is due any more" -- e alice --json rotate --due --dry-run
+check "... no reason left" -- lacks "$OUT" "exposed to bob"
+sync_verify "e alice" "a2 escrow" "e bob" "e carol"
 
 finish

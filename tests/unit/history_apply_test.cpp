@@ -257,6 +257,35 @@ TEST_CASE("history apply: failures and rollback", "[history][apply]")
   CHECK(r.state.secret(k_db)->find(k_v2)->state == VersionState::previous);
 }
 
+TEST_CASE("history apply: a rollback's finish keeps every reason about who knows a value", "[history][apply]")
+{
+  World w = team();
+  rotate(w, k_v2);
+  w.run("olive", ShareArgs{"dave", {ShareItem{k_db, {1}}}}, {rk(k_db, 1, "dave")});
+  const Entry unshare = w.run("olive", UnshareArgs{k_db, "dave"});
+  REQUIRE(w.state.secret(k_db)->due.at("unshared from dave") == unshare.ts);
+
+  // dave held generation 1, which v1 is sealed to as well: putting v1 back is no remedy.
+  w.run("erin", RotateStartArgs{{rollback_item(k_v1)}});
+  w.run("erin", RotateFailArgs{{FailItem{k_db, k_v1, FailResult::rollback_incomplete}}});
+  CHECK(w.state.secret(k_db)->due.count("rollback incomplete") == 1);
+  w.run("erin", RotateFinishArgs{{FinishItem{k_db, k_v1}}});
+  const Secret& back = *w.state.secret(k_db);
+  CHECK(back.find(k_v1)->state == VersionState::current);
+  CHECK(back.due.count("rollback incomplete") == 0); // about the connectors: the finish settles it
+  CHECK(back.due.at("unshared from dave") == unshare.ts);
+  CHECK(back.due.size() == 1);
+
+  // A rotation's finish (a value dave never held) clears every reason.
+  RotateItem item = next_version(w, k_v3);
+  item.gen = 2;
+  item.new_gen_rk_commit = commit("rk2");
+  w.run("erin", RotateStartArgs{{item}},
+        {rk(k_db, 2, "erin"), rk(k_db, 2, "olive"), vline(k_db, k_v3), sh(k_db, k_v3, "bob"), sh(k_db, k_v3, "carol")});
+  w.run("erin", RotateFinishArgs{{FinishItem{k_db, k_v3}}});
+  CHECK(w.state.secret(k_db)->due.empty());
+}
+
 TEST_CASE("history apply: escrow effects, grants carried and dropped", "[history][apply]")
 {
   World w = team();

@@ -585,7 +585,12 @@ struct Effects
       }
       const std::int64_t keep = s.policy ? s.policy->for_env(secret.env).keep : EnvPolicy{}.keep;
       retain(secret, keep, trace);
-      secret.due.clear();
+      if (kind == RotationKind::rotate) {
+        secret.due.clear();
+      } else {
+        secret.due.erase(std::string(k_due_rollback_incomplete));
+        secret.due.erase(std::string(k_due_race_resolved));
+      }
       secret.rotation.reset();
     }
   }
@@ -598,7 +603,7 @@ struct Effects
       }
       switch (item.result) {
       case FailResult::rolling_back: secret.rotation->rolling_back = true; break;
-      case FailResult::rollback_incomplete: add_due(secret, "rollback incomplete", ctx.ts); break;
+      case FailResult::rollback_incomplete: add_due(secret, std::string(k_due_rollback_incomplete), ctx.ts); break;
       case FailResult::rolled_back:
       case FailResult::cancelled: {
         const auto it = secret.versions.find(item.vid);

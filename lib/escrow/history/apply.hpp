@@ -19,9 +19,18 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace escrow::history {
+
+// The due reasons about what the connectors hold, not about who knows a value. A rollback's
+// finish (a re-apply of an existing version) clears only these: every other reason (a member
+// removed, an unshare, an access change, a grant used, an exposure by a concurrent rotation) was
+// recorded after the last rotation's finish, so the version a rollback puts back was known to the
+// same people, and only a rotation's finish (a new value) clears it.
+inline constexpr std::string_view k_due_rollback_incomplete = "rollback incomplete";
+inline constexpr std::string_view k_due_race_resolved = "rotation race resolved: the connectors may hold either version";
 
 // What an effect did besides changing records, and how to take it back.
 struct Trace

@@ -372,7 +372,7 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
       add_due_reason(out, reason, since);
     }
   }
-  add_due_reason(out, "rotation race resolved: the connectors may hold either version", at);
+  add_due_reason(out, std::string(k_due_race_resolved), at);
   merged.secrets[name] = std::make_shared<Secret>(std::move(out));
   return std::nullopt;
 }
@@ -977,7 +977,7 @@ MergeCheck check_merge(const MergeInput& input)
           add_due_reason(record, reason, since);
         }
       }
-      add_due_reason(record, "rotation race resolved: the connectors may hold either version", input.at);
+      add_due_reason(record, std::string(k_due_race_resolved), input.at);
       combined.secrets[name] = std::make_shared<Secret>(std::move(record));
       reapplied.insert(name);
       apart_races.emplace_back(chosen, by_x ? MergeSide::ours : MergeSide::theirs);
