@@ -2,6 +2,7 @@
 # The "done when" of rotation, as a new user would do it with examples/connectors: bind a secret
 # to two connectors (a .env file and a webhook), rotate it, watch a failing connector roll back
 # cleanly, handle a manual connector, and run the CI wrapper as a rotator from ESCROW_IDENTITY_DATA.
+# A rollback after a member's removal leaves the secret due (only a new value is a remedy).
 source "$(dirname "$0")/lib.sh"
 EXAMPLES=$(cd "$(dirname "$0")/../.." && pwd)/examples
 setup
@@ -116,6 +117,14 @@ printf '%s\n' "$OUT" | grep >/dev/null 'nothing was due' && pass "second run is 
 expect 0 "rollback re-applies the previous version" -- as alice rollback prod/db
 [ "$(as alice get prod/db --reveal)" = "$NEW" ] || [ "$HAVE_WEBHOOK" = 0 ] && pass "previous is current again" || die "rollback"
 grep -qx "DB_PASSWORD=$(as alice get prod/db --reveal)" "$WORK/app.env" && pass ".env follows the rollback" || die ".env after rollback"
+
+# A rollback is no remedy for a removal: rita held both values, so the secret stays due.
+expect 0 "rita is removed" -- as alice member remove rita
+expect 0 "prod/db is due" -- as alice --json rotate --due --dry-run
+contains "$OUT" "member rita removed" && pass "... because rita was removed" || die "due after removal: $OUT"
+expect 0 "rollback again" -- as alice rollback prod/db
+expect 0 "prod/db is still due" -- as alice --json rotate --due --dry-run
+contains "$OUT" "member rita removed" && pass "... the rollback's finish kept the reason" || die "due after rollback: $OUT"
 
 # No value in any file escrow wrote, or in anything it printed.
 for value in "$NEW" "$NEWEST" "${FAILED:-unused-marker}" old-db-pass-1 bill-key-1; do
