@@ -5,8 +5,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -452,75 +452,95 @@ private:
 
 // ---- the child ------------------------------------------------------------------------------
 
-// Everything the child needs, prepared before fork: between fork and execve only
-// async-signal-safe calls are made.
-struct ChildSetup
+// The child's start, made by posix_spawn: glibc clones without copying our address space
+// (CLONE_VM | CLONE_VFORK, on a stack of its own) and execs. A fork copied the page tables of
+// everything we hold (a vault's state, the cache), then paid a copy-on-write fault per page we
+// wrote until the child's exec: two connectors per secret made that most of `rotate --due`'s own
+// time (docs/PERFORMANCE.md, issue 12 target 4).
+class SpawnPlan
 {
-  const char* path = nullptr;
-  char* const* argv = nullptr;
-  char* const* envp = nullptr;
-  int stdin_fd = -1; // -1: inherit ours
-  int stdout_fd = -1;
-  int stderr_fd = -1;
-  int report_fd = -1; // CLOEXEC pipe: receives errno if execve fails
-  bool take_terminal = false;
-  const sigset_t* mask = nullptr;
-  const ForwardScope* forward = nullptr;
-  int max_fd = 1024;
-};
-
-[[noreturn]] void run_child(const ChildSetup& setup)
-{
-  ::setpgid(0, 0);
-  if (setup.take_terminal) {
-    ::tcsetpgrp(STDIN_FILENO, ::getpid()); // all signals are still blocked, SIGTTOU included
-  }
-
-  // Lift every descriptor we need above 2 first, so none is clobbered by the dup2s below
-  // (our 0/1/2 may have been closed, making a pipe end land there).
-  int report = ::fcntl(setup.report_fd, F_DUPFD_CLOEXEC, 3);
-  const int sources[3] = {setup.stdin_fd, setup.stdout_fd, setup.stderr_fd};
-  int lifted[3] = {-1, -1, -1};
-  bool ok = report >= 0;
-  for (int i = 0; i < 3 && ok; ++i) {
-    if (sources[i] >= 0) {
-      lifted[i] = ::fcntl(sources[i], F_DUPFD_CLOEXEC, 3);
-      ok = lifted[i] >= 0;
+public:
+  explicit SpawnPlan(const std::string& program) : m_program(program)
+  {
+    check(::posix_spawn_file_actions_init(&m_actions));
+    if (::posix_spawnattr_init(&m_attr) != 0) {
+      ::posix_spawn_file_actions_destroy(&m_actions);
+      fail(ErrorKind::io, "cannot run '{}': {}", m_program, std::strerror(ENOMEM));
     }
   }
-  for (int i = 0; i < 3 && ok; ++i) {
-    if (lifted[i] >= 0) {
-      ok = ::dup2(lifted[i], i) == i; // the copy at 0/1/2 is not close-on-exec
-    }
-  }
-  if (ok && report != 3) {
-    ok = ::dup3(report, 3, O_CLOEXEC) == 3;
-    report = 3;
-  }
-  if (ok && ::close_range(4, ~0U, 0) != 0) {
-    for (int fd = 4; fd < setup.max_fd; ++fd) {
-      ::close(fd);
-    }
+  SpawnPlan(const SpawnPlan&) = delete;
+  SpawnPlan& operator=(const SpawnPlan&) = delete;
+  ~SpawnPlan()
+  {
+    ::posix_spawnattr_destroy(&m_attr);
+    ::posix_spawn_file_actions_destroy(&m_actions);
   }
 
-  if (ok) {
-    struct sigaction action{};
-    sigemptyset(&action.sa_mask);
+  // The child's 0/1/2 from `sources` (-1: inherit ours), every other descriptor closed. Our own
+  // 0/1/2 may have been closed, so a pipe end may sit there: each such source is lifted above 2
+  // first, so that no dup2 clobbers another's source.
+  void descriptors(const std::array<int, 3>& sources)
+  {
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      int source = sources[i];
+      if (source >= 0 && source < 3) {
+        m_lifted[i] = Fd(::fcntl(source, F_DUPFD_CLOEXEC, 3));
+        if (!m_lifted[i].valid()) {
+          fail(ErrorKind::io, "cannot run '{}': {}", m_program, std::strerror(errno));
+        }
+        source = m_lifted[i].get();
+      }
+      if (source >= 0) {
+        check(::posix_spawn_file_actions_adddup2(&m_actions, source, static_cast<int>(i)));
+      }
+    }
+    check(::posix_spawn_file_actions_addclosefrom_np(&m_actions, 3));
+  }
+
+  // The child is the terminal's foreground group (it is a group of its own; SIGTTOU is blocked
+  // in the child until its exec, as every signal is).
+  void take_terminal() { check(::posix_spawn_file_actions_addtcsetpgrp_np(&m_actions, STDIN_FILENO)); }
+
+  // A process group of its own (timeouts kill the group), the caller's signal mask, and the
+  // dispositions an exec after a fork would give: a forwarded signal we ignored stays ignored
+  // (nohup), every other one and SIGPIPE are the default.
+  void signals(const sigset_t& mask, const ForwardScope& forward)
+  {
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
     for (const int sig : k_forwarded_signals) {
-      action.sa_handler = setup.forward->was_ignored(sig) ? SIG_IGN : SIG_DFL;
-      ::sigaction(sig, &action, nullptr);
+      if (!forward.was_ignored(sig)) {
+        sigaddset(&defaults, sig);
+      }
     }
-    action.sa_handler = SIG_DFL;
-    ::sigaction(SIGPIPE, &action, nullptr);
-    ::sigprocmask(SIG_SETMASK, setup.mask, nullptr);
-    ::execve(setup.path, setup.argv, setup.envp);
+    check(::posix_spawnattr_setpgroup(&m_attr, 0));
+    check(::posix_spawnattr_setsigmask(&m_attr, &mask));
+    check(::posix_spawnattr_setsigdefault(&m_attr, &defaults));
+    check(::posix_spawnattr_setflags(&m_attr, static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                                                 | POSIX_SPAWN_SETSIGDEF)));
   }
-  const int error = errno;
-  if (report >= 0) {
-    [[maybe_unused]] const auto written = ::write(report, &error, sizeof error);
+
+  // Starts the program; 0 and the child's pid, or the errno of the clone or the exec (glibc
+  // reaps a child whose exec failed).
+  int spawn(pid_t& pid, const char* path, char* const* argv, char* const* envp) const
+  {
+    return ::posix_spawn(&pid, path, &m_actions, &m_attr, argv, envp);
   }
-  ::_exit(127);
-}
+
+private:
+  void check(int error) const
+  {
+    if (error != 0) {
+      fail(ErrorKind::io, "cannot run '{}': {}", m_program, std::strerror(error));
+    }
+  }
+
+  const std::string& m_program;
+  posix_spawn_file_actions_t m_actions{};
+  posix_spawnattr_t m_attr{};
+  std::array<Fd, 3> m_lifted;
+};
 
 // ---- the parent's loop ----------------------------------------------------------------------
 
@@ -639,6 +659,47 @@ private:
   std::array<OutputStream*, 2> m_streams{nullptr, nullptr};
 };
 
+// The locked buffer a run reads the child's output into (it may carry a value): one per thread,
+// reused by every run and wiped when each ends. A 64 KiB sodium_malloc per run (mmap, guard
+// pages, mlock, then munlock and munmap with a TLB flush) was a tenth of `rotate --due`'s own time
+// (two connector runs per secret). A run inside a run (a filter that starts one) gets its own.
+class ReadBuffer
+{
+public:
+  ReadBuffer()
+  {
+    if (!t_busy) {
+      t_busy = true;
+      m_shared = true;
+      static thread_local SecretBytes t_buffer(k_read_buffer_size);
+      m_buffer = &t_buffer;
+    } else {
+      m_own = SecretBytes(k_read_buffer_size);
+      m_buffer = &m_own;
+    }
+  }
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+  ~ReadBuffer()
+  {
+    if (m_shared) {
+      auto bytes = m_buffer->expose_mut();
+      crypto::wipe(bytes.data(), bytes.size()); // read_from wipes what it read; this is the rest
+      t_busy = false;
+    }
+  }
+
+  SecretBytes& get() { return *m_buffer; }
+
+private:
+  static thread_local bool t_busy;
+  bool m_shared = false;
+  SecretBytes m_own;
+  SecretBytes* m_buffer = nullptr;
+};
+
+thread_local bool ReadBuffer::t_busy = false;
+
 // Kills and reaps the child if we leave early (an exception from a filter, say).
 struct ChildGuard
 {
@@ -710,14 +771,8 @@ ProcessResult run_process(const ProcessSpec& spec)
   }
   Pipe out_pipe = make_pipe(program);
   Pipe err_pipe = make_pipe(program);
-  Pipe report_pipe = make_pipe(program);
   set_nonblocking(out_pipe.read.get());
   set_nonblocking(err_pipe.read.get());
-
-  rlimit files{};
-  const int max_fd = ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
-                       ? static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20))
-                       : 1 << 16;
 
   const bool hand_terminal = TerminalScope::wanted(spec);
   SignalMaskScope mask(hand_terminal);
@@ -725,38 +780,30 @@ ProcessResult run_process(const ProcessSpec& spec)
   TerminalScope terminal(hand_terminal);
   ChildGuard child;
 
-  ChildSetup setup;
-  setup.path = path.c_str();
-  setup.argv = argv.data();
-  setup.envp = env.envp();
-  setup.stdin_fd = stdin_child.get();
-  setup.stdout_fd = out_pipe.write.get();
-  setup.stderr_fd = err_pipe.write.get();
-  setup.report_fd = report_pipe.write.get();
-  setup.take_terminal = hand_terminal;
-  setup.mask = &mask.original();
-  setup.forward = &forwarding;
-  setup.max_fd = max_fd;
+  SpawnPlan plan(program);
+  plan.descriptors({stdin_child.get(), out_pipe.write.get(), err_pipe.write.get()});
+  if (hand_terminal) {
+    plan.take_terminal();
+  }
+  plan.signals(mask.original(), forwarding);
 
   {
+    // No forwarded signal is handled between the start and set_child.
     sigset_t all;
     sigfillset(&all);
     sigset_t before;
     ::pthread_sigmask(SIG_SETMASK, &all, &before);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      run_child(setup);
-    }
-    const int fork_error = errno;
-    if (pid > 0) {
+    pid_t pid = -1;
+    const int spawn_error = plan.spawn(pid, path.c_str(), argv.data(), env.envp());
+    if (spawn_error == 0) {
       child.pid = pid;
-      ::setpgid(pid, pid); // also done by the child: whichever runs first wins the race
-      terminal.give(pid);
+      terminal.give(pid); // done by the child already: this marks it ours to take back
       forwarding.set_child(pid);
     }
     ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
-    if (pid < 0) {
-      fail(ErrorKind::io, "cannot run '{}': fork: {}", program, std::strerror(fork_error));
+    env.wipe();
+    if (spawn_error != 0) {
+      fail(ErrorKind::io, "cannot run '{}': {}", program, std::strerror(spawn_error));
     }
   }
   const pid_t pid = child.pid;
@@ -764,36 +811,14 @@ ProcessResult run_process(const ProcessSpec& spec)
   stdin_child.close();
   out_pipe.write.close();
   err_pipe.write.close();
-  report_pipe.write.close();
-
-  // EOF: execve succeeded. An int: it failed with that errno.
-  int exec_error = 0;
-  {
-    ssize_t got;
-    do {
-      got = ::read(report_pipe.read.get(), &exec_error, sizeof exec_error);
-    } while (got < 0 && errno == EINTR);
-    if (got <= 0) {
-      exec_error = 0;
-    }
-  }
-  report_pipe.read.close();
-  env.wipe();
-  if (exec_error != 0) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    child.reaped = true;
-    terminal.take_back();
-    fail(ErrorKind::io, "cannot run '{}': {}", program, std::strerror(exec_error));
-  }
 
   ProcessResult result;
   Runner runner(spec);
   OutputStream out{std::move(out_pipe.read), false, forward ? nullptr : &result.out};
   OutputStream err{std::move(err_pipe.read), true, forward ? nullptr : &result.err};
   runner.attach(out, err);
-  SecretBytes buffer(k_read_buffer_size);
+  ReadBuffer read_buffer;
+  SecretBytes& buffer = read_buffer.get();
   std::size_t stdin_written = 0;
   if (spec.stdin_data != nullptr && spec.stdin_data->empty()) {
     stdin_ours.close();

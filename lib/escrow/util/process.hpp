@@ -1,4 +1,4 @@
-// A subprocess runner (fork/execve, pipes, poll). Knows nothing of escrow's domain.
+// A subprocess runner (posix_spawn, pipes, poll). Knows nothing of escrow's domain.
 //
 // - The child runs in its own process group, so a timeout (SIGTERM to the group, SIGKILL
 //   `kill_grace` later) also ends its grandchildren. It inherits no descriptor of ours but 0/1/2.
