@@ -91,16 +91,16 @@ void Redactor::add_one(const std::string& label, const SecretBytes& value)
     return;
   }
   for (const auto& entry : m_entries) {
-    if (entry.value.equals(value)) {
+    if (entry.value().equals(value)) {
       return; // the first label wins
     }
   }
   // Longest first, stable among equal lengths: the first full match at a position is the
   // longest one.
   const auto position = std::find_if(m_entries.begin(), m_entries.end(), [&](const Entry& e) {
-    return e.value.size() < value.size();
+    return e.value().size() < value.size();
   });
-  m_entries.insert(position, Entry{label, value.clone()});
+  m_entries.insert(position, Entry{label, std::make_shared<const SecretBytes>(value.clone())});
   if (m_tail.size() < value.size()) {
     m_tail.resize(value.size()); // keeps the held-back prefix
   }
@@ -120,7 +120,7 @@ std::size_t scan(const Entries& entries, const Segments& text, EndOfStream eos, 
     const std::uint8_t first = text.at(pos);
     bool matched = false;
     for (const auto& entry : entries) {
-      const auto value = entry.value.expose();
+      const auto value = entry.value().expose();
       if (value[0] != first) {
         continue;
       }
@@ -203,16 +203,19 @@ std::string Redactor::redact_all(std::string_view text) const
 
 Redactor Redactor::clone() const
 {
-  Redactor copy;
-  copy.m_entries.reserve(m_entries.size());
-  for (const auto& entry : m_entries) {
-    copy.m_entries.push_back(Entry{entry.label, entry.value.clone()});
-  }
+  Redactor copy = share_values();
   copy.m_tail = SecretBytes(m_tail.size());
   return copy;
 }
 
-CrossStreamRedactor::CrossStreamRedactor(const Redactor& redactor) : m_values(redactor.clone()) {}
+Redactor Redactor::share_values() const
+{
+  Redactor copy;
+  copy.m_entries = m_entries;
+  return copy;
+}
+
+CrossStreamRedactor::CrossStreamRedactor(const Redactor& redactor) : m_values(redactor.share_values()) {}
 
 // Marks bytes begin..begin+size of the joined view (positions == nullptr) or of one stream's
 // positions[begin..begin+size) as part of one occurrence of a value.
@@ -254,7 +257,7 @@ void CrossStreamRedactor::process(bool end_of_streams)
     std::size_t hold = count;
     for (std::size_t k = from; k < count; ++k) {
       for (const auto& entry : entries) {
-        const auto value = entry.value.expose();
+        const auto value = entry.value().expose();
         if (byte_at(positions, k) != value[0]) {
           continue;
         }

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,7 +51,8 @@ public:
   // message). Uses only the values; the streaming state is neither used nor changed.
   std::string redact_all(std::string_view text) const;
 
-  // The same values and labels, with empty streaming state (one instance per stream).
+  // The same values and labels, with empty streaming state (one instance per stream). The values
+  // are shared, not copied: a clone costs no locked allocation but its tail's.
   Redactor clone() const;
 
   std::size_t value_count() const { return m_entries.size(); }
@@ -63,10 +65,14 @@ private:
   friend class CrossStreamRedactor;
   void add_one(const std::string& label, const SecretBytes& value);
 
+  // The same values and labels without the streaming state's buffer (CrossStreamRedactor).
+  Redactor share_values() const;
+
   struct Entry
   {
     std::string label;
-    SecretBytes value;
+    std::shared_ptr<const SecretBytes> bytes; // never changed: clones share it
+    const SecretBytes& value() const { return *bytes; }
   };
 
   std::vector<Entry> m_entries; // longest value first, then in order of addition
