@@ -480,6 +480,55 @@ TEST_CASE("the child inherits no descriptor but 0, 1 and 2", "[process]")
   CHECK(fds.size() <= 4); // sh may hold one of its own
 }
 
+TEST_CASE("with our 0, 1 and 2 closed, the child still gets its own pipes there", "[process]")
+{
+  // In a forked copy of this test, so that closing them does not close Catch's output. The pipes
+  // run_process makes then land on 0, 1 and 2: the child's stdin is already at 0 (close-on-exec,
+  // as every descriptor we make), and each end must reach its place and survive the exec.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(0);
+    ::close(1);
+    ::close(2);
+    bool ok = false;
+    try {
+      ProcessSpec spec = shell("read line; echo \"out:$line\"; echo err >&2");
+      const SecretBytes input = SecretBytes::from("in\n");
+      spec.stdin_data = &input;
+      const ProcessResult result = run_process(spec);
+      ok = result.exit_code == 0 && result.out == "out:in\n" && result.err == "err\n";
+    } catch (...) {
+    }
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("the child starts with the dispositions an exec gives, SIGPIPE the default", "[process]")
+{
+  // nohup: a forwarded signal we ignore stays ignored; SIGPIPE is the default even when we
+  // ignore it (a pipeline in a connector must end as in a shell).
+  struct sigaction int_before{};
+  struct sigaction pipe_before{};
+  struct sigaction ignore{};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  REQUIRE(::sigaction(SIGINT, &ignore, &int_before) == 0);
+  REQUIRE(::sigaction(SIGPIPE, &ignore, &pipe_before) == 0);
+  const ProcessResult interrupted = run_process(shell("kill -INT $$; echo alive"));
+  const ProcessResult piped = run_process(shell("kill -PIPE $$; echo alive"));
+  ::sigaction(SIGINT, &int_before, nullptr);
+  ::sigaction(SIGPIPE, &pipe_before, nullptr);
+  CHECK(interrupted.exit_code == 0);
+  CHECK(interrupted.out == "alive\n");
+  CHECK(piped.signal == SIGPIPE);
+  CHECK(piped.exit_code == 128 + SIGPIPE);
+}
+
 TEST_CASE("forward mode streams filtered output to our fd 1 and 2", "[process]")
 {
   TempDir dir;
