@@ -61,6 +61,22 @@ fork() {
   a2 git fetch -q
 }
 
+# race_apart N: alice keeps her rotation exposed (committed, not pushed); alice-2 rotates prod/api
+# again (api-bN) and merges alice's rotation: a rotation race, listed in race-N.json. Sets A (alice's
+# rotation, the one she kept exposed) and B (alice-2's).
+race_apart() {
+  fork "$1"
+  expect 1 "alice merges the unshare: an exposed rotation" -- as alice git merge --no-edit "origin/side-a2-$1"
+  expect 0 "alice keeps her rotation exposed" -- e alice resolve 1 --keep-exposed
+  expect 0 "git commit (not pushed)" -- as alice git commit -q --no-edit
+  printf "api-b$1" | a2 escrow rotate prod/api --stdin --no-push >/dev/null
+  a2 git commit -qam "alice-2 rotates prod/api ($1)"
+  expect 1 "alice-2 merges alice's rotation: a rotation race" -- a2 git merge --no-edit "origin/side-alice-$1"
+  a2 escrow --json resolve >"$WORK/race-$1.json"
+  B=$(versions "$WORK/race-$1.json" ours)
+  A=$(versions "$WORK/race-$1.json" theirs)
+}
+
 # 1. The same rotation kept exposed on both clones: the settlements agree.
 fork 1
 expect 1 "alice merges the unshare: an exposed rotation" -- as alice git merge --no-edit origin/side-a2-1
@@ -88,16 +104,7 @@ check "... a new value in the connector" -- test "$(cat "$WORK/api.value")" != a
 sync_verify "e alice" "a2 escrow" "e bob" "e carol"
 
 # 2. Kept exposed on alice's clone; a rotation race settled with another version on alice-2's.
-fork 2
-expect 1 "alice merges the unshare: an exposed rotation" -- as alice git merge --no-edit origin/side-a2-2
-expect 0 "alice keeps her rotation exposed" -- e alice resolve 1 --keep-exposed
-expect 0 "git commit (not pushed)" -- as alice git commit -q --no-edit
-printf 'api-b2' | a2 escrow rotate prod/api --stdin --no-push >/dev/null
-a2 git commit -qam "alice-2 rotates prod/api (2)"
-expect 1 "alice-2 merges alice's rotation: a rotation race" -- a2 git merge --no-edit origin/side-alice-2
-a2 escrow --json resolve >"$WORK/race.json"
-B=$(versions "$WORK/race.json" ours)
-A=$(versions "$WORK/race.json" theirs) # alice's rotation, the one she kept exposed
+race_apart 2
 check "... one version a side" -- test -n "$A" -a -n "$B" -a "$A" != "$B"
 next_second
 expect 0 "alice-2 settles it with hers (api-b2)" -- a2 escrow resolve prod/api --current "$B" --no-push
@@ -143,7 +150,7 @@ for v in $(e alice --json show prod/api | python3 -c 'import json,sys; print(" "
 done
 check "... api-a2 kept" -- contains "$(cat "$WORK/values")" api-a2
 check "... api-b2 kept" -- contains "$(cat "$WORK/values")" api-b2
-check "no value in any listing" -- lacks "$(cat "$WORK"/race.json "$WORK"/apart.json)" "api-"
+check "no value in any listing" -- lacks "$(cat "$WORK"/race-2.json "$WORK"/apart.json)" "api-"
 # The re-apply's finish keeps the exposure's reason (bob holds api-a2, a version kept).
 expect 0 "the secret stays due" -- e alice --json rotate --due --dry-run
 check "... exposed to bob" -- contains "$OUT" "exposed to bob by a concurrent rotation"
@@ -152,16 +159,7 @@ check "... a new value in the connector" -- test "$(cat "$WORK/api.value")" != a
 sync_verify "e alice" "a2 escrow"
 
 # 3. As 2, but alice chooses her own version, the one bob holds: re-applied, and still due.
-fork 3
-expect 1 "alice merges the unshare: an exposed rotation" -- as alice git merge --no-edit origin/side-a2-3
-expect 0 "alice keeps her rotation exposed" -- e alice resolve 1 --keep-exposed
-expect 0 "git commit (not pushed)" -- as alice git commit -q --no-edit
-printf 'api-b3' | a2 escrow rotate prod/api --stdin --no-push >/dev/null
-a2 git commit -qam "alice-2 rotates prod/api (3)"
-expect 1 "alice-2 merges alice's rotation: a rotation race" -- a2 git merge --no-edit origin/side-alice-3
-a2 escrow --json resolve >"$WORK/race3.json"
-B=$(versions "$WORK/race3.json" ours)
-A=$(versions "$WORK/race3.json" theirs)
+race_apart 3
 next_second
 expect 0 "alice-2 settles it with hers (api-b3)" -- a2 escrow resolve prod/api --current "$B" --no-push
 expect 0 "git commit" -- a2 git commit -q --no-edit
