@@ -437,6 +437,9 @@ public:
       m_given = true;
     }
   }
+  // The child made itself the foreground group before its exec (SpawnPlan::take_terminal):
+  // from now on the terminal is ours to take back.
+  void given() { m_given = m_active; }
   void take_back()
   {
     if (m_given) {
@@ -463,9 +466,9 @@ public:
   explicit SpawnPlan(const std::string& program) : m_program(program)
   {
     check(::posix_spawn_file_actions_init(&m_actions));
-    if (::posix_spawnattr_init(&m_attr) != 0) {
-      ::posix_spawn_file_actions_destroy(&m_actions);
-      fail(ErrorKind::io, "cannot run '{}': {}", m_program, std::strerror(ENOMEM));
+    if (const int error = ::posix_spawnattr_init(&m_attr); error != 0) {
+      ::posix_spawn_file_actions_destroy(&m_actions); // no destructor runs for a throwing constructor
+      check(error);
     }
   }
   SpawnPlan(const SpawnPlan&) = delete;
@@ -485,9 +488,7 @@ public:
       int source = sources[i];
       if (source >= 0 && source < 3) {
         m_lifted[i] = Fd(::fcntl(source, F_DUPFD_CLOEXEC, 3));
-        if (!m_lifted[i].valid()) {
-          fail(ErrorKind::io, "cannot run '{}': {}", m_program, std::strerror(errno));
-        }
+        check(m_lifted[i].valid() ? 0 : errno);
         source = m_lifted[i].get();
       }
       if (source >= 0) {
@@ -797,7 +798,7 @@ ProcessResult run_process(const ProcessSpec& spec)
     const int spawn_error = plan.spawn(pid, path.c_str(), argv.data(), env.envp());
     if (spawn_error == 0) {
       child.pid = pid;
-      terminal.give(pid); // done by the child already: this marks it ours to take back
+      terminal.given();
       forwarding.set_child(pid);
     }
     ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
