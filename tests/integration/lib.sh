@@ -108,14 +108,17 @@ it_free_port() {
 
 # it_sample_argv_start OUT / it_sample_argv_stop: a background sampler that reads every process's
 # argv (/proc/*/cmdline) as fast as it can until stopped, and writes each distinct command line,
-# one per line, to OUT (0600), then "rounds N" (how many passes it made over /proc).
+# one per line, to OUT (0600), then "rounds N" (how many passes it made over /proc). Start returns
+# once the sampler has made its first pass, so a command run next cannot end before it looks.
 it_sample_argv_start() {
   IT_SAMPLE_OUT=$1
   IT_SAMPLE_STOP=$IT_DIR/sampler.run
+  local ready=$IT_DIR/sampler.ready
   : >"$IT_SAMPLE_STOP"
-  python3 - "$IT_SAMPLE_OUT" "$IT_SAMPLE_STOP" <<'PY' &
+  rm -f "$ready"
+  python3 - "$IT_SAMPLE_OUT" "$IT_SAMPLE_STOP" "$ready" <<'PY' &
 import os, sys
-out, run = sys.argv[1], sys.argv[2]
+out, run, ready = sys.argv[1], sys.argv[2], sys.argv[3]
 seen, rounds = set(), 0
 while os.path.exists(run):
     rounds += 1
@@ -126,6 +129,8 @@ while os.path.exists(run):
                     seen.add(f.read().replace(b"\0", b" ").strip())
             except OSError:
                 pass
+    if rounds == 1:
+        open(ready, "w").close()
 fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 with os.fdopen(fd, "wb") as f:
     for line in sorted(seen):
@@ -134,6 +139,13 @@ with os.fdopen(fd, "wb") as f:
 PY
   IT_SAMPLER=$!
   IT_PIDS+=("$IT_SAMPLER")
+  local waited=0
+  while [ ! -e "$ready" ]; do
+    kill -0 "$IT_SAMPLER" 2>/dev/null || { die "the argv sampler did not start"; break; }
+    [ $waited -lt 600 ] || { die "the argv sampler made no pass over /proc in 60 s"; break; }
+    sleep 0.1
+    waited=$((waited + 1))
+  done
 }
 it_sample_argv_stop() {
   rm -f "$IT_SAMPLE_STOP"
