@@ -3,11 +3,15 @@
 #include <escrow/error.hpp>
 #include <escrow/util/file.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#include <vector>
 
 namespace escrow {
 
@@ -76,6 +80,78 @@ AtomicFile::~AtomicFile()
 void AtomicFile::write(std::string_view data)
 {
   util::write_all(m_file, m_target, data);
+}
+
+void AtomicFile::write(std::span<const std::string_view> parts)
+{
+  std::vector<iovec> iov;
+  iov.reserve(std::min<std::size_t>(parts.size(), IOV_MAX));
+  std::size_t next = 0; // the first part not yet in iov
+  while (next < parts.size() || !iov.empty()) {
+    while (iov.size() < IOV_MAX && next < parts.size()) {
+      if (!parts[next].empty()) {
+        iov.push_back(iovec{const_cast<char*>(parts[next].data()), parts[next].size()});
+      }
+      ++next;
+    }
+    if (iov.empty()) {
+      break;
+    }
+    const ssize_t n = ::writev(m_file.get(), iov.data(), static_cast<int>(iov.size()));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      fail(ErrorKind::io, "{}: cannot write: {}", m_target.string(), std::strerror(errno));
+    }
+    // Drop what was written: whole iovecs, then the front of a partly written one.
+    auto left = static_cast<std::size_t>(n);
+    std::size_t done = 0;
+    while (done < iov.size() && left >= iov[done].iov_len) {
+      left -= iov[done].iov_len;
+      ++done;
+    }
+    iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(done));
+    if (left > 0) {
+      iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + left;
+      iov.front().iov_len -= left;
+    }
+  }
+}
+
+std::uint64_t AtomicFile::copy(const util::FileHandle& from, const fs::path& from_path, std::uint64_t offset,
+                               std::uint64_t length)
+{
+  std::uint64_t done = 0;
+  bool kernel = true;
+  std::string buffer;
+  while (done < length) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length - done, std::uint64_t{1} << 30));
+    ssize_t n = -1;
+    if (kernel) {
+      auto in = static_cast<loff_t>(offset + done);
+      n = ::copy_file_range(from.get(), &in, m_file.get(), nullptr, want, 0);
+      if (n < 0 && errno != EINTR) {
+        kernel = false; // a filesystem (or kernel) that cannot: read and write it here
+        continue;
+      }
+    } else {
+      buffer.resize(std::min<std::size_t>(want, std::size_t{1} << 20));
+      n = ::pread(from.get(), buffer.data(), buffer.size(), static_cast<off_t>(offset + done));
+      if (n > 0) {
+        util::write_all(m_file, m_target, std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+      } else if (n < 0 && errno != EINTR) {
+        fail(ErrorKind::io, "{}: cannot be read: {}", from_path.string(), std::strerror(errno));
+      }
+    }
+    if (n == 0) {
+      break; // `from` ends here
+    }
+    if (n > 0) {
+      done += static_cast<std::uint64_t>(n);
+    }
+  }
+  return done;
 }
 
 void AtomicFile::sync()

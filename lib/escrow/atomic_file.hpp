@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,13 @@ public:
   ~AtomicFile();
 
   void write(std::string_view data);
+  // Writes `parts` in order, as one write of their concatenation would (writev: no joined copy).
+  void write(std::span<const std::string_view> parts);
+  // Appends `length` bytes of `from` at `offset` (copy_file_range: the kernel copies them, nothing
+  // passes through this process; read and written here where the filesystem cannot). Returns the
+  // bytes copied: fewer than `length` only when `from` ends first. `from_path` names it in errors.
+  std::uint64_t copy(const util::FileHandle& from, const std::filesystem::path& from_path, std::uint64_t offset,
+                     std::uint64_t length);
   // fsync and close the temp file (what can fail with ENOSPC/EIO), without replacing anything.
   void sync();
   // Whether commit() makes the rename itself durable. Without the folder's fsync a crash can

@@ -3,8 +3,13 @@
 #include "foundation_support.hpp"
 
 #include <escrow/atomic_file.hpp>
+#include <escrow/util/file.hpp>
 
+#include <fmt/format.h>
+
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace escrow;
 using escrow::test::require_error;
@@ -118,4 +123,61 @@ TEST_CASE("atomic_file: cleanup_stale_temps removes only this target's leftovers
   cleanup_stale_temps(dir / "escrow.vault");
   CHECK(names_in(dir.path()) == std::vector<std::string>{".other.vault.tmp.1.2", "escrow.vault", "escrow.vault.tmp"});
   cleanup_stale_temps(dir / "missing-folder/escrow.vault"); // no throw
+}
+
+TEST_CASE("atomic_file: write(parts) writes them in order, past the writev batch limit", "[atomic_file]")
+{
+  escrow::test::TempDir dir;
+  const fs::path target = dir / "escrow.keys";
+  std::vector<std::string> owned;
+  std::string expected;
+  for (int i = 0; i < 2500; ++i) { // more than IOV_MAX (1024) parts, some empty
+    owned.push_back(i % 7 == 0 ? std::string() : fmt::format("part {};", i));
+    expected += owned.back();
+  }
+  std::vector<std::string_view> parts(owned.begin(), owned.end());
+  AtomicFile file(target);
+  file.write("head:");
+  file.write(parts);
+  file.write(std::span<const std::string_view>{});
+  file.write(":tail");
+  file.commit();
+  CHECK(slurp(target) == "head:" + expected + ":tail");
+}
+
+TEST_CASE("atomic_file: copy appends a range of another file, short when it ends first", "[atomic_file]")
+{
+  escrow::test::TempDir dir;
+  std::string source_text;
+  for (int i = 0; i < 20000; ++i) {
+    source_text += fmt::format("{:05}\n", i);
+  }
+  const auto check_from = [&](const fs::path& source) {
+    spit(source, source_text);
+    const util::FileHandle from = util::open_regular(source, O_RDONLY, util::Links::refuse);
+    const fs::path target = dir / "state.snap";
+    AtomicFile file(target);
+    file.write("[");
+    CHECK(file.copy(from, source, 6, 60000) == 60000);
+    file.write("|");
+    CHECK(file.copy(from, source, 0, 0) == 0);
+    // Past its end: what there is, then nothing.
+    CHECK(file.copy(from, source, source_text.size() - 12, 100) == 12);
+    CHECK(file.copy(from, source, source_text.size() + 5, 10) == 0);
+    file.write("]");
+    file.commit();
+    CHECK(slurp(target) == "[" + source_text.substr(6, 60000) + "|" + source_text.substr(source_text.size() - 12) + "]");
+  };
+  SECTION("same filesystem (the kernel copies)") { check_from(dir / "previous.snap"); }
+  SECTION("another filesystem (copied here where the kernel refuses)")
+  {
+    const fs::path shm = "/dev/shm";
+    if (!fs::is_directory(shm)) {
+      SUCCEED("no /dev/shm here");
+      return;
+    }
+    const fs::path source = shm / fmt::format("escrow-atomic-copy-{}", ::getpid());
+    check_from(source);
+    fs::remove(source);
+  }
 }

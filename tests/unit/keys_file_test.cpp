@@ -593,3 +593,33 @@ TEST_CASE("keys file open: limits and special files", "[keys_file]")
   require_error(ErrorKind::integrity, [&] { (void)KeysFile::open(dir.path() / "empty.keys"); });
   CHECK(KeysFile::open(target).verify_all() == 6);
 }
+
+TEST_CASE("keys file rewrite_parts: the lines carried over are views of the file, valid after a move",
+          "[keys_file]")
+{
+  const auto lines = sample_lines();
+  std::vector<SealedLine> kept;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (i != 2) {
+      kept.push_back(lines[i]);
+    }
+  }
+  std::optional<KeysFile> file = KeysFile::parse(serialize_keys(k_vault, kept), "escrow.keys");
+  const KeysFile::Parts parts = file->rewrite_parts(std::span(lines).subspan(2, 1), {lines[4].key()});
+  const std::string_view bytes = file->bytes();
+  const auto inside = [&](std::string_view part) {
+    return part.data() >= bytes.data() && part.data() + part.size() <= bytes.data() + bytes.size();
+  };
+  CHECK(std::count_if(parts.views.begin(), parts.views.end(), inside) >= 2); // before and after the added line
+  const KeysFile moved = std::move(*file);
+  file.reset();
+  std::vector<SealedLine> expected;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (i != 4) {
+      expected.push_back(lines[i]);
+    }
+  }
+  CHECK(parts.joined() == serialize_keys(k_vault, expected));
+  CHECK(parts.size() == parts.joined().size());
+  CHECK(moved.rewrite({}, {}) == moved.bytes());
+}

@@ -179,14 +179,12 @@ public:
     return pread_exact(m_file, m_path, m_place, m_base + offset, length);
   }
 
-  // The whole records section, read once (a write copying the records it did not change).
-  const std::string& records() const
-  {
-    if (!m_records) {
-      m_records = pread_exact(m_file, m_path, m_place, m_base, m_end - m_base);
-    }
-    return *m_records;
-  }
+  // The file and where its records section is (a write copies the records it did not change
+  // from it with AtomicFile::copy, never reading them).
+  const util::FileHandle& file() const { return m_file; }
+  const fs::path& path() const { return m_path; }
+  std::uint64_t records_begin() const { return m_base; }
+  std::uint64_t records_end() const { return m_end; }
 
   // `length` bytes at `offset` of the file.
   std::string read_absolute(std::uint64_t offset, std::uint64_t length) const
@@ -225,7 +223,6 @@ private:
   fs::path m_place;
   std::uint64_t m_base = 0;
   std::uint64_t m_end = 0; // where the records end (the listing section follows)
-  mutable std::optional<std::string> m_records;
 };
 
 // The index of an escrow-state/3 snapshot, read a block at a time: a lookup bisects the blocks
@@ -628,17 +625,21 @@ std::optional<std::pair<std::string_view, std::string_view>> row_key(std::string
 struct SnapRecord
 {
   std::string path;
-  std::string owned;       // canonical text serialised here, or
-  std::string_view copied; // the bytes copied from the previous snapshot (records are never empty)
-  Hash hash{};             // the record hash of its text
-
-  std::string_view text() const { return owned.empty() ? copied : std::string_view(owned); }
+  std::string owned;     // canonical text serialised here, or (empty: records are never empty)
+  std::uint64_t from = 0; // where its bytes start in the previous snapshot, copied from there
+  std::uint64_t length = 0;
+  Hash hash{};            // the record hash of its text
 };
 
-// A serialized snapshot: the file's text and the hash of its first line (verified.json names it).
+// A serialized snapshot, written by write_snapshot: its first line and index (`head`), the
+// records (each serialised here or a range of the previous snapshot's file), the listing, and
+// the hash of its first line (verified.json names it).
 struct SerializedState
 {
-  std::string text;
+  std::string head;
+  std::vector<SnapRecord> records;
+  std::string listing;
+  const SnapSource* previous = nullptr; // the file the copied records come from
   Hash first_line{};
 };
 
@@ -670,7 +671,6 @@ std::optional<Hash> known_record_hash(const State& state, std::string_view path)
 SerializedState serialize_state(const State& state, const Snapshot* previous)
 {
   std::vector<SnapRecord> records;
-  const std::string* old_records = nullptr;
   // The previous listing's rows by name (each with its record hash): a copied record's row is
   // copied too. An unreadable or damaged previous listing is not copied from.
   std::string old_listing_text;
@@ -689,20 +689,18 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
     }
   }
   std::string listing;
+  listing.reserve(old_listing_text.size() + 4096); // one allocation, not a chain of doublings
   for (const std::string& path : state.paths()) {
     if (previous != nullptr) {
       if (const std::optional<Hash> known = known_record_hash(state, path)) {
         const SnapIndex::Line* line = previous->index->find(path);
         if (line != nullptr && line->record.hash == *known) {
-          if (old_records == nullptr) {
-            old_records = &previous->source->records();
-          }
           const PendingRecord& r = line->record;
-          if (r.offset + r.length >= old_records->size() || (*old_records)[r.offset + r.length] != '\n') {
-            previous->source->damaged("shorter than its index says");
+          const SnapSource& from = *previous->source;
+          if (r.length == 0 || r.offset + r.length >= from.records_end() - from.records_begin()) {
+            from.damaged("shorter than its index says");
           }
-          records.push_back(
-            SnapRecord{path, {}, std::string_view(*old_records).substr(r.offset, r.length), *known});
+          records.push_back(SnapRecord{path, {}, from.records_begin() + r.offset, r.length, *known});
           if (path.rfind("s:", 0) == 0) {
             const auto row = old_rows.find(std::string_view(path).substr(2));
             const std::optional<std::pair<std::string_view, std::string_view>> key =
@@ -726,7 +724,8 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
       listing += listing_row(name, hash, *state.secrets.at(name));
       listing += '\n';
     }
-    records.push_back(SnapRecord{path, std::move(text), {}, hash});
+    const std::uint64_t length = text.size();
+    records.push_back(SnapRecord{path, std::move(text), 0, length, hash});
   }
   std::string index;
   Json blocks = Json::array();
@@ -736,8 +735,8 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
     const std::size_t end = std::min(records.size(), b + k_block_lines);
     for (std::size_t i = b; i < end; ++i) {
       const SnapRecord& r = records[i];
-      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(r.hash), r.text().size());
-      bytes += r.text().size() + 1;
+      block += fmt::format("{}\t{}\t{}\n", r.path, canonical::b64(r.hash), r.length);
+      bytes += r.length + 1;
     }
     blocks.push_back(Json{{"first", records[b].path},
                           {"hash", canonical::b64(crypto::hash(labels::k_cache_block, as_bytes(block)))},
@@ -758,21 +757,56 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
   SerializedState out;
   const std::string first = canonical::dump(meta);
   out.first_line = crypto::hash(labels::k_cache_snapshot, as_bytes(first));
-  std::size_t total = first.size() + 1 + index.size();
-  for (const SnapRecord& r : records) {
-    total += r.text().size() + 1;
-  }
-  total += listing.size();
-  out.text.reserve(total);
-  out.text = first;
-  out.text += '\n';
-  out.text += index;
-  for (const SnapRecord& r : records) {
-    out.text += r.text();
-    out.text += '\n';
-  }
-  out.text += listing;
+  out.head.reserve(first.size() + 1 + index.size());
+  out.head = first;
+  out.head += '\n';
+  out.head += index;
+  out.records = std::move(records);
+  out.listing = std::move(listing);
+  out.previous = previous != nullptr ? previous->source.get() : nullptr;
   return out;
+}
+
+// Writes `snap` to `file`: the records serialised here as parts of one writev, each run of
+// records copied from the previous snapshot (adjacent there too: one range) by the kernel. A
+// previous file shorter than its index says is Error(integrity) naming it.
+void write_snapshot(AtomicFile& file, const SerializedState& snap)
+{
+  std::vector<std::string_view> parts{snap.head};
+  const auto copy = [&](std::uint64_t from, std::uint64_t length) {
+    file.write(parts);
+    parts.clear();
+    if (file.copy(snap.previous->file(), snap.previous->path(), from, length) != length) {
+      snap.previous->damaged("shorter than its index says");
+    }
+  };
+  std::uint64_t run_from = 0;
+  std::uint64_t run_length = 0; // a range of the previous file, with the records' newlines
+  for (const SnapRecord& r : snap.records) {
+    if (!r.owned.empty()) {
+      if (run_length > 0) {
+        copy(run_from, run_length);
+        run_length = 0;
+      }
+      parts.emplace_back(r.owned);
+      parts.emplace_back("\n");
+      continue;
+    }
+    if (run_length > 0 && run_from + run_length == r.from) {
+      run_length += r.length + 1;
+      continue;
+    }
+    if (run_length > 0) {
+      copy(run_from, run_length);
+    }
+    run_from = r.from;
+    run_length = r.length + 1;
+  }
+  if (run_length > 0) {
+    copy(run_from, run_length);
+  }
+  parts.emplace_back(snap.listing);
+  file.write(parts);
 }
 
 std::optional<std::string> read_if_exists(const fs::path& path, std::size_t max)
@@ -1197,11 +1231,11 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
     }
     if (!first_line) {
       const std::optional<Snapshot> previous = previous_snapshot(verified_path, m_vault_id, m_dir);
-      const SerializedState snap_text = serialize_state(state, previous ? &*previous : nullptr);
+      const SerializedState serialized = serialize_state(state, previous ? &*previous : nullptr);
       AtomicFile snap(snap_path, 0600);
-      snap.write(snap_text.text);
+      write_snapshot(snap, serialized);
       snap.commit();
-      first_line = snap_text.first_line;
+      first_line = serialized.first_line;
     }
   }
   m_snapshot = std::pair{state_digest, *first_line};

@@ -10,7 +10,9 @@
 #include <charconv>
 #include <cstring>
 #include <fcntl.h>
+#include <deque>
 #include <map>
+#include <optional>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -145,14 +147,34 @@ public:
     ++m_lines;
   }
   // Lines as this writer lays them out, separated by ",\n" (from the indent of the first to the
-  // closing quote of the last), copied from another file.
+  // closing quote of the last), copied from another file; by reference when writing parts.
   void run(std::string_view text, std::size_t lines)
   {
     m_out.append(m_lines == 0 ? "\n" : ",\n");
-    m_out.append(text);
+    if (m_parts) {
+      cut();
+      m_parts->views.push_back(text);
+    } else {
+      m_out.append(text);
+    }
     m_lines += lines;
   }
   std::string finish()
+  {
+    end();
+    return std::move(m_out);
+  }
+  // From here on, runs are held by reference (they must outlive the parts), not copied.
+  void by_parts() { m_parts.emplace(); }
+  KeysFile::Parts finish_parts()
+  {
+    end();
+    cut();
+    return std::move(*m_parts);
+  }
+
+private:
+  void end()
   {
     if (m_lines == 0) {
       m_out.append(k_empty_lines);
@@ -163,13 +185,21 @@ public:
     m_out.append(k_vault_prefix);
     m_out.append(canonical::b64(m_vault_id));
     m_out.append(k_vault_suffix);
-    return std::move(m_out);
+  }
+  // The text written so far becomes a part of its own.
+  void cut()
+  {
+    if (!m_out.empty()) {
+      m_parts->owned.push_back(std::move(m_out));
+      m_parts->views.push_back(m_parts->owned.back());
+      m_out = std::string();
+    }
   }
 
-private:
   VaultId m_vault_id;
   std::string m_out;
   std::size_t m_lines = 0;
+  std::optional<KeysFile::Parts> m_parts;
 };
 
 } // namespace
@@ -733,7 +763,31 @@ void KeysFile::for_each_hash(const std::function<void(std::string_view, const Li
   m_source->scan([&](const Source::Line& line, std::size_t number) { visit(line.key, m_source->decode(line, number).hash); });
 }
 
+std::string KeysFile::Parts::joined() const
+{
+  std::string out;
+  out.reserve(size());
+  for (const std::string_view part : views) {
+    out.append(part);
+  }
+  return out;
+}
+
+std::size_t KeysFile::Parts::size() const
+{
+  std::size_t n = 0;
+  for (const std::string_view part : views) {
+    n += part.size();
+  }
+  return n;
+}
+
 std::string KeysFile::rewrite(std::span<const SealedLine> add, const std::set<std::string>& remove) const
+{
+  return rewrite_parts(add, remove).joined();
+}
+
+KeysFile::Parts KeysFile::rewrite_parts(std::span<const SealedLine> add, const std::set<std::string>& remove) const
 {
   std::vector<std::pair<std::string, std::string>> added; // key, b64
   added.reserve(add.size());
@@ -751,7 +805,7 @@ std::string KeysFile::rewrite(std::span<const SealedLine> add, const std::set<st
   added.erase(std::unique(added.begin(), added.end()), added.end());
 
   Writer writer(vault_id());
-  writer.reserve(bytes().size() + added.size() * 200);
+  writer.by_parts();
   const std::string_view text = bytes();
   std::size_t next = 0;
   auto removing = remove.begin(); // sorted, as the lines are
@@ -807,7 +861,7 @@ std::string KeysFile::rewrite(std::span<const SealedLine> add, const std::set<st
   if (removed != remove.size()) {
     fail(ErrorKind::failed, "{}: {} of the key lines to remove are not in the file", what(), remove.size() - removed);
   }
-  return writer.finish();
+  return writer.finish_parts();
 }
 
 std::string serialize_keys(const VaultId& vault_id, std::span<const SealedLine> lines)

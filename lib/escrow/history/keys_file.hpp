@@ -43,6 +43,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -200,6 +201,17 @@ public:
   // no-op; Error(integrity) if its key is present with other bytes. Removing an absent key is
   // Error(failed) (the caller's state said it was there).
   std::string rewrite(std::span<const SealedLine> add, const std::set<std::string>& remove) const;
+  // The same bytes as parts in order, written with AtomicFile::write(parts) without joining them:
+  // the runs of lines carried over are views of this file's bytes (valid while it lives, moved or
+  // not), the rest is held in `owned`. An add to a large file then costs no copy of it in memory.
+  struct Parts
+  {
+    std::deque<std::string> owned; // a deque: its strings never move
+    std::vector<std::string_view> views;
+    std::size_t size() const;
+    std::string joined() const;
+  };
+  Parts rewrite_parts(std::span<const SealedLine> add, const std::set<std::string>& remove) const;
 
   struct Source;
 

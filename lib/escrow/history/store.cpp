@@ -367,13 +367,15 @@ void Store::append(const Entry& entry, std::span<const SealedLine> add, const st
   // A write that fails before its commit point (the journal append) leaves every file as it was:
   // the keys file's old bytes are put back (best effort: the lines it gained are only garbage,
   // which verify reports and the next write removes, if even that fails).
-  std::optional<std::string> old_keys;
+  // The old file stays mapped (its bytes outlive the rename), so neither it nor the new one is
+  // copied in memory: the new one is written as parts, its unchanged runs straight from the map.
+  std::optional<KeysFile> old_keys;
   if (!add.empty() || !remove.empty()) {
-    old_keys = std::string(keys().bytes());
-    const std::string text = keys().rewrite(add, remove);
+    const KeysFile::Parts parts = keys().rewrite_parts(add, remove);
+    old_keys.emplace(std::move(*m_impl->keys));
     m_impl->keys.reset();
     AtomicFile file(m_impl->paths.keys, k_file_mode);
-    file.write(text);
+    file.write(parts.views);
     file.commit();
   }
   m_impl->step(WriteStep::keys_written); // (tests: a crash here leaves the new keys file)
@@ -384,7 +386,7 @@ void Store::append(const Entry& entry, std::span<const SealedLine> add, const st
     if (old_keys) {
       try {
         AtomicFile file(m_impl->paths.keys, k_file_mode);
-        file.write(*old_keys);
+        file.write(old_keys->bytes());
         file.commit();
       } catch (const Error&) {
         // The added lines stay as garbage (no entry names them).
@@ -471,11 +473,11 @@ void Store::remove_key_lines(const std::set<std::string>& remove)
   if (remove.empty()) {
     return;
   }
-  const std::string text = keys().rewrite({}, remove);
-  m_impl->keys.reset();
+  const KeysFile::Parts parts = keys().rewrite_parts({}, remove);
   AtomicFile file(m_impl->paths.keys, k_file_mode);
-  file.write(text);
+  file.write(parts.views);
   file.commit();
+  m_impl->keys.reset(); // after the write: the parts are views of its bytes
 }
 
 } // namespace escrow::history
