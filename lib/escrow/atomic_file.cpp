@@ -104,6 +104,9 @@ void AtomicFile::write(std::span<const std::string_view> parts)
       }
       fail(ErrorKind::io, "{}: cannot write: {}", m_target.string(), std::strerror(errno));
     }
+    if (n == 0) {
+      fail(ErrorKind::io, "{}: cannot write: nothing was written", m_target.string());
+    }
     // Drop what was written: whole iovecs, then the front of a partly written one.
     auto left = static_cast<std::size_t>(n);
     std::size_t done = 0;
