@@ -664,9 +664,9 @@ std::optional<Hash> known_record_hash(const State& state, std::string_view path)
 // `state` as an escrow-state/3 snapshot. `previous`: the snapshot this place holds (the one the
 // state was loaded from, when it was): a record whose hash is known from it and unchanged is
 // copied as the bytes its index names, with the hash its (checked) index block names — never
-// re-read, re-serialised or re-hashed, so a write that changes one record costs one copy of the
-// records instead of reading, parsing and dumping every one of them (docs/PERFORMANCE.md, issue
-// 12 target 3). A copied text damaged on disk keeps its old hash: the next reader of it refuses
+// read, re-serialised or re-hashed: write_snapshot has the kernel copy each run of them, so a
+// write that changes one record costs no pass over the others in this process
+// (docs/PERFORMANCE.md, issue 12 target 3). A copied text damaged on disk keeps its old hash: the next reader of it refuses
 // it, as it would have refused the old file.
 SerializedState serialize_state(const State& state, const Snapshot* previous)
 {
