@@ -217,7 +217,15 @@ std::string Context::dim(std::string_view text) const
 void print_table(std::ostream& out,
                  const Context& context,
                  const std::vector<std::string>& headers,
-                 const std::vector<std::vector<std::string>>& raw_rows)
+                 const std::vector<std::vector<std::string>>& rows)
+{
+  print_table(out, context, headers, std::vector<std::vector<std::string>>(rows));
+}
+
+void print_table(std::ostream& out,
+                 const Context& context,
+                 const std::vector<std::string>& headers,
+                 std::vector<std::vector<std::string>>&& rows)
 {
   // Widths in code points, so UTF-8 purposes line up.
   const auto width = [](std::string_view text) {
@@ -228,40 +236,36 @@ void print_table(std::ostream& out,
     return count;
   };
   // Cells hold names, purposes, justifications read from files: control characters are shown
-  // escaped (util/escape.hpp), never sent to the terminal.
-  const auto escape_all = [](const std::vector<std::string>& cells) {
-    std::vector<std::string> escaped;
-    escaped.reserve(cells.size());
-    for (const auto& cell : cells) {
-      escaped.push_back(util::escape_controls(cell));
+  // escaped (util/escape.hpp), never sent to the terminal. Escaped in place: most cells need none.
+  const auto escape_all = [](std::vector<std::string>& cells) {
+    for (std::string& cell : cells) {
+      if (util::has_controls(cell)) {
+        cell = util::escape_controls(cell);
+      }
     }
-    return escaped;
   };
-  const std::vector<std::string> headers_shown = escape_all(headers);
-  std::vector<std::vector<std::string>> rows_shown;
-  rows_shown.reserve(raw_rows.size());
-  for (const auto& row : raw_rows) {
-    rows_shown.push_back(escape_all(row));
+  std::vector<std::string> headers_shown = headers;
+  escape_all(headers_shown);
+  for (auto& row : rows) {
+    escape_all(row);
   }
-  const auto& rows = rows_shown;
   std::vector<std::size_t> widths(headers.size(), 0);
   for (std::size_t i = 0; i < headers.size(); ++i) {
-    widths[i] = width(headers[i]);
+    widths[i] = width(headers_shown[i]);
   }
   for (const auto& row : rows) {
     for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
       widths[i] = std::max(widths[i], width(row[i]));
     }
   }
+  std::string text;
   const auto line = [&](const std::vector<std::string>& cells, bool header) {
-    std::string text;
+    text.clear();
     for (std::size_t i = 0; i < cells.size() && i < widths.size(); ++i) {
-      const bool last = i + 1 == cells.size();
-      std::string cell = cells[i];
-      if (!last) {
-        cell.append(widths[i] - width(cells[i]) + 2, ' ');
+      text += cells[i];
+      if (i + 1 != cells.size()) {
+        text.append(widths[i] - width(cells[i]) + 2, ' ');
       }
-      text += cell;
     }
     while (!text.empty() && text.back() == ' ') {
       text.pop_back();

@@ -27,46 +27,39 @@ void run_list(const ListOptions& options, Context& context)
   if (!options.env.empty()) {
     history::require_known_environment(state, options.env, "list --env", session.paths().head.string());
   }
-  Json items = Json::array();
-  std::vector<std::vector<std::string>> rows;
-  const auto add_row = [&](const history::Secret& secret) {
-    const history::Version* current = secret.find_state(VersionState::current);
-    std::string connectors;
-    for (const auto& c : secret.connectors) {
-      connectors += connectors.empty() ? c : "," + c;
-    }
-    rows.push_back({secret.name, secret.owner, secret.purpose, connectors.empty() ? "-" : connectors,
-                    current != nullptr ? "v" + std::to_string(current->v) : "-",
-                    secret.custodians.empty() ? "-" : fmt::format("{}/{}", secret.threshold, secret.custodians.size()),
-                    history::status(state, secret, session.now())});
-  };
-  // The table from this machine's cached listing when it holds one for this state (no record
-  // read: issue 12 target 2); else from the records.
-  std::optional<std::vector<history::Secret>> listed;
-  if (!context.json()) {
-    listed = history::cached_listing(session.cache_place(), session.vault_id(), state);
-  }
-  if (listed) {
-    for (const history::Secret& secret : *listed) {
-      if (options.env.empty() || secret.env == options.env) {
-        add_row(secret);
-      }
-    }
-  } else {
-    for (const history::Secret* secret : history::inventory(state, options.env)) {
-      if (context.json()) {
-        items.push_back(secret_summary(state, *secret, session.now()));
-        continue;
-      }
-      add_row(*secret);
-    }
-  }
   if (context.json()) {
+    Json items = Json::array();
+    for (const history::Secret* secret : history::inventory(state, options.env)) {
+      items.push_back(secret_summary(state, *secret, session.now()));
+    }
     context.emit(Json{{"secrets", items}});
     return;
   }
+  // The table from this machine's cached listing when it holds one for this state (no record
+  // read: issue 12 target 2); else from the records. Both give the same ListedSecret.
+  std::optional<std::vector<history::ListedSecret>> listed =
+    history::cached_listing(session.cache_place(), session.vault_id(), state);
+  if (!listed) {
+    listed.emplace();
+    for (const history::Secret* secret : history::inventory(state, options.env)) {
+      listed->push_back(history::listed_secret(*secret));
+    }
+  }
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(listed->size());
+  for (history::ListedSecret& secret : *listed) {
+    if (!options.env.empty() && secret.facts.env != options.env) {
+      continue;
+    }
+    std::string status = history::status(state, secret.facts, session.now());
+    rows.push_back({std::move(secret.name), std::move(secret.owner), std::move(secret.purpose),
+                    secret.connectors.empty() ? "-" : std::move(secret.connectors),
+                    secret.facts.current_v ? "v" + std::to_string(*secret.facts.current_v) : "-",
+                    secret.custodians == 0 ? "-" : fmt::format("{}/{}", secret.threshold, secret.custodians),
+                    std::move(status)});
+  }
   if (!context.quiet()) {
-    print_table(context.out(), context, {"NAME", "OWNER", "PURPOSE", "CONNECTORS", "VERSION", "K/N", "ROTATION"}, rows);
+    print_table(context.out(), context, {"NAME", "OWNER", "PURPOSE", "CONNECTORS", "VERSION", "K/N", "ROTATION"}, std::move(rows));
   }
 }
 

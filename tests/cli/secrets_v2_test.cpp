@@ -6,6 +6,7 @@
 #include <escrow/canonical.hpp>
 #include <escrow/crypto.hpp>
 #include <escrow/identity.hpp>
+#include <escrow/history/listing.hpp>
 #include <escrow/history/material.hpp>
 #include <escrow/history/vault_session.hpp>
 #include "../unit/foundation_support.hpp"
@@ -142,6 +143,80 @@ TEST_CASE("v2 cli: add, list, show and get", "[cli][v2]")
   CHECK(f.as("alice", {"add", "prod/x", "--purpose", ""}, &other).code == 2);
   CHECK(f.as("alice", {"add", "prod/x", "--purpose", "p", "--custodians", "carol", "--threshold", "2"}, &other).code == 2);
   CHECK(vault_files(f) == files);
+}
+
+// Issue 12 target 2: the table `list` prints from this machine's cached listing says what the
+// records say (`list --json` reads them), for every kind of status the rule gives.
+TEST_CASE("v2 cli: list's table from the cached listing says what the records say", "[cli][v2]")
+{
+  Fixture f;
+  f.set_env("ESCROW_NOW", "2030-01-01T00:00:00Z");
+  team(f);
+  const auto ok = [&](const Result& r) {
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+  };
+  const std::string value = "v1";
+  ok(f.as("alice", {"connector", "add", "ok", "--env", "prod", "--update", "true", "--verify", "true"}));
+  ok(f.as("alice", {"connector", "add", "man", "--env", "prod", "--manual"}));
+  // A purpose with the listing's own escape characters in it.
+  ok(f.as("alice", {"add", "prod/manual", "--purpose", "C:\\path\\t\\n x", "--custodians", "carol", "--threshold", "1"},
+          &value));
+  ok(f.as("alice", {"add", "prod/cadence", "--purpose", "p", "--every", "30d", "--connector", "ok"}, &value));
+  ok(f.as("alice", {"add", "prod/shared", "--purpose", "p"}, &value));
+  ok(f.as("alice", {"share", "prod/shared", "--with", "bob"}));
+  ok(f.as("alice", {"unshare", "prod/shared", "--with", "bob"}));
+  ok(f.as("alice", {"add", "prod/retired", "--purpose", "p"}, &value));
+  ok(f.as("alice", {"retire", "prod/retired"}));
+  ok(f.as("alice", {"add", "prod/pending", "--purpose", "p", "--connector", "man", "--connector", "ok"}, &value));
+  ok(f.as("alice", {"rotate", "prod/pending"}));
+  ok(f.as("alice", {"add", "prod/none", "--purpose", "p", "--connector", "man"}, &value));
+  ok(f.as("alice", {"compromise", "prod/none", "--why", "leaked"}));
+  ok(f.as("alice", {"rollback", "prod/none"}));
+  const auto check = [&](const std::set<std::string>& statuses) {
+    // The table comes from the listing: this machine's snapshot holds one for this state.
+    {
+      namespace history = escrow::history;
+      history::VaultSessionOptions o; // a public read: no identity
+      o.vault_path = f.vault();
+      o.state_home = f.dir() / "state";
+      o.clock = escrow::Clock::from_setting(f.env("ESCROW_NOW"));
+      o.lock_wait = std::chrono::seconds(5);
+      const history::VaultSession session = history::VaultSession::open(o, history::Access::read);
+      const auto listed = history::cached_listing(session.cache_place(), session.vault_id(), session.state());
+      REQUIRE(listed);
+      CHECK(listed->size() == 6);
+    }
+    const Result table = f.run({"list"});
+    ok(table);
+    const Result json = f.run({"--json", "list"});
+    ok(json);
+    std::set<std::string> seen;
+    const nlohmann::json records = nlohmann::json::parse(json.out);
+    REQUIRE(records["secrets"].size() == 6);
+    for (const auto& secret : records["secrets"]) {
+      const std::string name = secret["name"];
+      INFO(name << "\n" << table.out);
+      const std::size_t at = table.out.find("\n" + name + " ");
+      REQUIRE(at != std::string::npos);
+      const std::string line = table.out.substr(at + 1, table.out.find('\n', at + 1) - at - 1);
+      const std::string status = secret["status"];
+      seen.insert(status);
+      CHECK(line.size() > status.size());
+      CHECK(line.substr(line.size() - status.size()) == status);
+      const std::string version = secret["current_version"].is_null()
+                                    ? std::string(" - ")
+                                    : " v" + std::to_string(secret["current_version"].get<int>()) + " ";
+      CHECK(line.find(version) != std::string::npos);
+      CHECK(line.find(" " + secret["purpose"].get<std::string>() + " ") != std::string::npos);
+    }
+    CHECK(seen == statuses);
+  };
+  check({"manual", "in 30d", "due: unshared from bob", "retired", "pending v2", "no current version"});
+  // Sixty days later, read through the same listing: the cadence is now overdue.
+  f.set_env("ESCROW_NOW", "2030-03-02T00:00:00Z");
+  check({"manual", "overdue 30d", "due: unshared from bob", "retired", "pending v2", "no current version"});
+  CHECK(f.run({"list"}).out.find("C:\\path\\t\\n x") != std::string::npos);
 }
 
 TEST_CASE("v2 cli: refused reads and writes are journaled as denied events", "[cli][v2]")

@@ -12,8 +12,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <map>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 namespace escrow::history {
@@ -27,7 +29,8 @@ constexpr std::string_view k_verified_format = "escrow-verified/4";
 constexpr std::string_view k_verified_format_v3 = "escrow-verified/3"; // /4 without a log tail
 constexpr std::string_view k_verified_format_v2 = "escrow-verified/2";
 constexpr std::string_view k_verified_format_v1 = "escrow-verified/1";
-constexpr std::string_view k_state_format = "escrow-state/4"; // /3 and a listing section (listing.hpp)
+constexpr std::string_view k_state_format = "escrow-state/5"; // /3 and a listing section (listing.hpp)
+constexpr std::string_view k_state_format_v4 = "escrow-state/4"; // read: its JSON listing rows are not used
 constexpr std::string_view k_state_format_v3 = "escrow-state/3"; // read: no listing
 // The listing section's hash (H(label, its bytes)), named by the snapshot's first line.
 constexpr std::string_view k_cache_listing_label = "escrow/v2/cache-listing";
@@ -199,6 +202,46 @@ public:
 
   [[noreturn]] void damaged(std::string_view problem) const { throw history::corrupt(m_path, problem, m_place); }
 
+  // `length` bytes at `offset` of the file, mapped (read from it when it cannot be mapped).
+  // Snapshots are replaced by rename, never changed in place, so the mapping stays the file read.
+  class Mapped
+  {
+  public:
+    Mapped() = default;
+    Mapped(const Mapped&) = delete;
+    Mapped& operator=(const Mapped&) = delete;
+    ~Mapped()
+    {
+      if (m_base != nullptr) {
+        ::munmap(m_base, m_length);
+      }
+    }
+    std::string_view text() const { return m_base != nullptr ? m_view : std::string_view(m_owned); }
+
+  private:
+    friend class SnapSource;
+    void* m_base = nullptr;
+    std::size_t m_length = 0;
+    std::string_view m_view;
+    std::string m_owned;
+  };
+
+  void map_absolute(std::uint64_t offset, std::uint64_t length, Mapped& out) const
+  {
+    const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    const std::uint64_t start = offset - offset % page;
+    void* base = length == 0 ? MAP_FAILED
+                             : ::mmap(nullptr, static_cast<std::size_t>(offset - start + length), PROT_READ,
+                                      MAP_PRIVATE, m_file.get(), static_cast<off_t>(start));
+    if (base == MAP_FAILED) {
+      out.m_owned = read_absolute(offset, length);
+      return;
+    }
+    out.m_base = base;
+    out.m_length = static_cast<std::size_t>(offset - start + length);
+    out.m_view = std::string_view(static_cast<const char*>(base) + (offset - start), static_cast<std::size_t>(length));
+  }
+
   static std::string pread_exact(const util::FileHandle& file, const fs::path& path, const fs::path& place,
                                  std::uint64_t offset, std::uint64_t length)
   {
@@ -274,6 +317,11 @@ public:
     std::optional<std::vector<PendingRecord>>& out = m_all[static_cast<std::size_t>(kind)];
     if (!out) {
       std::vector<PendingRecord> records;
+      std::size_t lines = 0;
+      for (const Block& b : m_blocks) {
+        lines += static_cast<std::size_t>(b.lines);
+      }
+      records.reserve(lines);
       for (std::size_t b = 0; b < m_blocks.size(); ++b) {
         for (const Line& line : block(b)) {
           if (line.kind == kind) {
@@ -418,12 +466,13 @@ void set_lazy(RecordMap<T>& map, const std::shared_ptr<const SnapSource>& source
 // Opens `file` as a state snapshot: its first line (checked against `first_line`, the hash
 // verified.json names) and the policy; every other record pending, its index block read when a
 // lookup first needs it.
-// The listing section of an escrow-state/4 snapshot (listing.hpp): where it is and its hash.
+// The listing section of an escrow-state/4 or /5 snapshot (listing.hpp): where it is and its hash.
 struct Listing
 {
   Hash hash{};
   std::uint64_t size = 0;
   std::uint64_t at = 0; // offset in the file
+  bool current = true;  // rows of this version's form (/5); an /4 section is skipped, never used
 };
 
 struct Snapshot
@@ -470,15 +519,16 @@ Snapshot open_snapshot(const fs::path& file, const Hash& digest, const Hash& fir
     const Json meta = canonical::parse(std::string_view(head).substr(0, nl), where);
     jr::Fields f(meta, where, ": ");
     const std::string format = jr::string(f.need("format"), f.at("format"));
-    if (format != k_state_format && format != k_state_format_v3) {
-      throw corrupt(file, "not an escrow-state/3 or /4 file", place);
+    if (format != k_state_format && format != k_state_format_v4 && format != k_state_format_v3) {
+      throw corrupt(file, "not an escrow-state/3, /4 or /5 file", place);
     }
-    if (format == k_state_format) {
+    if (format != k_state_format_v3) {
       jr::Fields l(jr::object(f.need("listing"), f.at("listing")), f.at("listing"));
       Listing listing;
       listing.hash = jr::fixed_b64<32>(l.need("hash"), l.at("hash"));
       listing.size = static_cast<std::uint64_t>(jr::integer(l.need("size"), l.at("size"), 0, k_max_count));
       l.finish();
+      listing.current = format == k_state_format;
       listing_info = listing;
     }
     state.genesis_name = jr::string(f.need("genesis"), f.at("genesis"));
@@ -563,39 +613,69 @@ State open_state(const fs::path& file, const Hash& digest, const Hash& first_lin
   return open_snapshot(file, digest, first_line, vault_id, place).state;
 }
 
-// One row of the listing section (listing.hpp): "ENV/NAME" TAB b64 record hash TAB JSON.
+// The listing's text columns: a backslash, tab or newline escaped (\\, \t, \n), so a row is
+// one line of tab-separated columns.
+void append_column(std::string& out, std::string_view text)
+{
+  out += '\t';
+  for (const char c : text) {
+    switch (c) {
+    case '\\': out += "\\\\"; break;
+    case '\t': out += "\\t"; break;
+    case '\n': out += "\\n"; break;
+    default: out += c;
+    }
+  }
+}
+
+void append_number(std::string& out, std::int64_t n)
+{
+  out += '\t';
+  out += std::to_string(n);
+}
+
+void append_optional(std::string& out, const std::optional<std::int64_t>& n)
+{
+  if (n) {
+    append_number(out, *n);
+  } else {
+    out += "\t-";
+  }
+}
+
+// One row of the listing section (listing.hpp): "ENV/NAME" TAB b64 record hash, then the
+// ListedSecret's columns (a name needs no escaping: names are letters, digits and ._-/).
 std::string listing_row(const std::string& name, const Hash& hash, const Secret& secret)
 {
-  Json due = Json::array();
-  for (const auto& [reason, since] : secret.due) {
-    due.push_back(reason);
-  }
-  Json versions = Json::array();
-  for (const auto& [vid, version] : secret.versions) {
-    versions.push_back(Json::array({vid, version.v, std::string(version_state_name(version.state)), version.created_at}));
-  }
-  Json row = Json::object();
-  row["connectors"] = secret.connectors;
-  row["custodians"] = secret.custodians;
-  row["due"] = std::move(due);
-  row["env"] = secret.env;
-  row["every"] = secret.every;
-  row["owner"] = secret.owner;
-  row["purpose"] = secret.purpose;
-  row["state"] = std::string(secret_state_name(secret.state));
-  row["threshold"] = secret.threshold;
-  row["versions"] = std::move(versions);
-  return fmt::format("{}\t{}\t{}", name, canonical::b64(hash), canonical::dump(row));
+  const ListedSecret listed = listed_secret(secret);
+  std::string row = name;
+  row += '\t';
+  row += canonical::b64(hash);
+  append_column(row, listed.facts.env);
+  append_column(row, listed.owner);
+  append_column(row, listed.purpose);
+  append_column(row, listed.connectors);
+  append_number(row, static_cast<std::int64_t>(listed.custodians));
+  append_number(row, listed.threshold);
+  append_number(row, listed.facts.every);
+  append_number(row, listed.facts.retired ? 1 : 0);
+  append_optional(row, listed.facts.pending_v);
+  append_optional(row, listed.facts.current_v);
+  append_number(row, listed.facts.current_at);
+  append_number(row, listed.facts.live ? 1 : 0);
+  append_column(row, listed.facts.due);
+  return row;
 }
 
 // The listing section of `snapshot`, checked against the hash its first line names, cut into
-// rows; nullopt for an escrow-state/3 snapshot (none).
-std::optional<std::vector<std::string_view>> listing_rows(const Snapshot& snapshot, std::string& text)
+// rows; nullopt for an escrow-state/3 snapshot (none) or an /4 one (rows of the old form).
+std::optional<std::vector<std::string_view>> listing_rows(const Snapshot& snapshot, SnapSource::Mapped& mapped)
 {
-  if (!snapshot.listing) {
+  if (!snapshot.listing || !snapshot.listing->current) {
     return std::nullopt;
   }
-  text = snapshot.source->read_absolute(snapshot.listing->at, snapshot.listing->size);
+  snapshot.source->map_absolute(snapshot.listing->at, snapshot.listing->size, mapped);
+  const std::string_view text = mapped.text();
   if (crypto::hash(k_cache_listing_label, as_bytes(text)) != snapshot.listing->hash) {
     snapshot.source->damaged("its listing does not hash to the hash its first line names");
   }
@@ -605,7 +685,7 @@ std::optional<std::vector<std::string_view>> listing_rows(const Snapshot& snapsh
     if (nl == std::string::npos) {
       snapshot.source->damaged("its listing does not end with a newline");
     }
-    rows.push_back(std::string_view(text).substr(start, nl - start));
+    rows.push_back(text.substr(start, nl - start));
     start = nl + 1;
   }
   return rows;
@@ -620,6 +700,72 @@ std::optional<std::pair<std::string_view, std::string_view>> row_key(std::string
     return std::nullopt;
   }
   return std::make_pair(row.substr(0, t1), row.substr(t1 + 1, t2 - t1 - 1));
+}
+
+// Reads a row's columns after its key, in order; each refusal names the problem (the caller
+// names the row and the snapshot).
+class RowReader
+{
+public:
+  explicit RowReader(std::string_view rest) : m_rest(rest) {}
+
+  // The next column's raw text, or nullopt when the row has no more.
+  std::optional<std::string_view> next()
+  {
+    if (m_done) {
+      return std::nullopt;
+    }
+    const std::size_t tab = m_rest.find('\t');
+    const std::string_view column = m_rest.substr(0, tab);
+    if (tab == std::string_view::npos) {
+      m_done = true;
+    } else {
+      m_rest.remove_prefix(tab + 1);
+    }
+    return column;
+  }
+  bool done() const { return m_done; }
+
+private:
+  std::string_view m_rest;
+  bool m_done = false;
+};
+
+// An escaped text column, unescaped; nullopt for a dangling or unknown escape.
+std::optional<std::string> unescape_column(std::string_view column)
+{
+  if (column.find('\\') == std::string_view::npos) {
+    return std::string(column);
+  }
+  std::string out;
+  out.reserve(column.size());
+  for (std::size_t i = 0; i < column.size(); ++i) {
+    if (column[i] != '\\') {
+      out += column[i];
+      continue;
+    }
+    if (++i == column.size()) {
+      return std::nullopt;
+    }
+    switch (column[i]) {
+    case '\\': out += '\\'; break;
+    case 't': out += '\t'; break;
+    case 'n': out += '\n'; break;
+    default: return std::nullopt;
+    }
+  }
+  return out;
+}
+
+// A decimal column as append_number writes it: no sign but a leading '-', no leading zero.
+std::optional<std::int64_t> number_column(std::string_view column)
+{
+  std::int64_t n = 0;
+  const auto [end, error] = std::from_chars(column.data(), column.data() + column.size(), n);
+  if (error != std::errc{} || end != column.data() + column.size() || column.empty() || std::to_string(n) != column) {
+    return std::nullopt;
+  }
+  return n;
 }
 
 struct SnapRecord
@@ -673,11 +819,11 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
   std::vector<SnapRecord> records;
   // The previous listing's rows by name (each with its record hash): a copied record's row is
   // copied too. An unreadable or damaged previous listing is not copied from.
-  std::string old_listing_text;
+  SnapSource::Mapped old_listing;
   std::map<std::string_view, std::string_view> old_rows;
   if (previous != nullptr) {
     try {
-      if (const auto rows = listing_rows(*previous, old_listing_text)) {
+      if (const auto rows = listing_rows(*previous, old_listing)) {
         for (const std::string_view row : *rows) {
           if (const auto key = row_key(row)) {
             old_rows.emplace(key->first, row);
@@ -689,7 +835,7 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
     }
   }
   std::string listing;
-  listing.reserve(old_listing_text.size() + 4096); // one allocation, not a chain of doublings
+  listing.reserve(old_listing.text().size() + 4096); // one allocation, not a chain of doublings
   for (const std::string& path : state.paths()) {
     if (previous != nullptr) {
       if (const std::optional<Hash> known = known_record_hash(state, path)) {
@@ -1341,7 +1487,8 @@ Error loss_error(const fs::path& journal, const std::vector<VerifiedEntry>& miss
 }
 
 
-std::optional<std::vector<Secret>> cached_listing(const fs::path& place, const VaultId& vault_id, const State& state)
+std::optional<std::vector<ListedSecret>> cached_listing(const fs::path& place, const VaultId& vault_id,
+                                                        const State& state)
 {
   const fs::path verified_path = place / "verified.json";
   const std::optional<std::string> verified_text = read_if_exists(verified_path, k_max_verified_size);
@@ -1367,105 +1514,105 @@ std::optional<std::vector<Secret>> cached_listing(const fs::path& place, const V
   // (no known hash) sends the command back to the records.
   const fs::path file = place / snap_name(digest);
   const Snapshot snapshot = open_snapshot(file, digest, first_line, vault_id, place);
-  std::string listing_text;
-  const std::optional<std::vector<std::string_view>> rows = listing_rows(snapshot, listing_text);
+  SnapSource::Mapped listing;
+  const std::optional<std::vector<std::string_view>> rows = listing_rows(snapshot, listing);
   if (!rows) {
     return std::nullopt;
   }
-  const std::vector<std::string> names = state.secrets.names();
-  if (rows->size() != names.size()) {
+  // The secrets' names and record hashes: the index's own list when the session has read or
+  // changed no secret (then every hash is the pending one), else name by name.
+  std::vector<std::pair<std::string_view, Hash>> expected;
+  std::vector<std::string> names;
+  if (const std::vector<PendingRecord>* untouched = state.secrets.untouched_index()) {
+    expected.reserve(untouched->size());
+    for (const PendingRecord& p : *untouched) {
+      expected.emplace_back(p.name, p.hash);
+    }
+  } else {
+    names = state.secrets.names();
+    expected.reserve(names.size());
+    for (const std::string& name : names) {
+      const std::optional<Hash> known = state.secrets.known_hash(name);
+      if (!known) {
+        return std::nullopt; // changed since the snapshot: read the records
+      }
+      expected.emplace_back(name, *known);
+    }
+  }
+  if (rows->size() != expected.size()) {
     snapshot.source->damaged("its listing does not name the secrets its index names");
   }
-  std::vector<Secret> out;
-  out.reserve(names.size());
-  for (std::size_t i = 0; i < names.size(); ++i) {
+  std::vector<ListedSecret> out(expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
     const std::string_view row = (*rows)[i];
     const auto key = row_key(row);
-    const std::optional<Hash> known = state.secrets.known_hash(names[i]);
-    if (!known) {
-      return std::nullopt; // changed since the snapshot: read the records
-    }
-    if (!key || key->first != names[i] || key->second != canonical::b64(*known)) {
+    if (!key || key->first != expected[i].first || key->second != canonical::b64(expected[i].second)) {
       snapshot.source->damaged(fmt::format("row {} of its listing is not the secret its index names", i + 1));
     }
     const auto bad = [&](std::string_view problem) {
       snapshot.source->damaged(fmt::format("row {} of its listing: {}", i + 1, problem));
     };
-    Json json;
-    try {
-      json = canonical::parse(row.substr(key->first.size() + key->second.size() + 2), file.string());
-    } catch (const Error& error) {
-      bad(error.what());
-    }
-    // Exactly the fields listing_row writes, with their types (a row is this machine's writing).
-    if (!json.is_object() || json.size() != 10) {
-      bad("not the listing's fields");
-    }
-    const auto field = [&](const char* name) -> const Json& {
-      const auto it = json.find(name);
-      if (it == json.end()) {
-        bad(fmt::format("no \"{}\"", name));
+    RowReader reader(row.substr(key->first.size() + key->second.size() + 2));
+    const auto column = [&]() -> std::string_view {
+      const std::optional<std::string_view> c = reader.next();
+      if (!c) {
+        bad("fewer columns than a row has");
       }
-      return *it;
+      return *c;
     };
-    const auto text = [&](const Json& j) -> const std::string& {
-      if (!j.is_string()) {
-        bad("a field is not a string");
+    const auto text = [&]() -> std::string {
+      std::optional<std::string> t = unescape_column(column());
+      if (!t) {
+        bad("a malformed escape");
       }
-      return j.get_ref<const std::string&>();
+      return std::move(*t);
     };
-    const auto number = [&](const Json& j) -> std::int64_t {
-      if (!j.is_number_integer() || j.get<std::int64_t>() < 0) {
-        bad("a field is not a count");
+    const auto number = [&](std::int64_t min) -> std::int64_t {
+      const std::optional<std::int64_t> n = number_column(column());
+      if (!n || *n < min) {
+        bad("a malformed number");
       }
-      return j.get<std::int64_t>();
+      return *n;
     };
-    const auto list = [&](const char* name) -> const Json& {
-      const Json& j = field(name);
-      if (!j.is_array()) {
-        bad(fmt::format("\"{}\" is not a list", name));
+    const auto optional = [&]() -> std::optional<std::int64_t> {
+      const std::string_view c = column();
+      if (c == "-") {
+        return std::nullopt;
       }
-      return j;
+      const std::optional<std::int64_t> n = number_column(c);
+      if (!n || *n < 1) {
+        bad("a malformed version number");
+      }
+      return n;
     };
-    Secret secret;
-    secret.name = names[i];
-    for (const Json& c : list("connectors")) {
-      secret.connectors.push_back(text(c));
-    }
-    for (const Json& c : list("custodians")) {
-      secret.custodians.insert(text(c));
-    }
-    for (const Json& d : list("due")) {
-      secret.due.emplace(text(d), 0);
-    }
-    secret.env = text(field("env"));
-    secret.every = number(field("every"));
-    secret.owner = text(field("owner"));
-    secret.purpose = text(field("purpose"));
-    const std::optional<SecretState> st = parse_secret_state(text(field("state")));
-    if (!st) {
-      bad("an unknown state");
-    }
-    secret.state = *st;
-    secret.threshold = number(field("threshold"));
-    for (const Json& v : list("versions")) {
-      if (!v.is_array() || v.size() != 4) {
-        bad("a malformed version");
+    const auto flag = [&]() -> bool {
+      const std::string_view c = column();
+      if (c != "0" && c != "1") {
+        bad("a malformed flag");
       }
-      Version version;
-      version.v = number(v[1]);
-      const std::optional<VersionState> vs = parse_version_state(text(v[2]));
-      if (!vs) {
-        bad("an unknown version state");
-      }
-      version.state = *vs;
-      if (!v[3].is_number_integer()) {
-        bad("a version's created_at is not a time");
-      }
-      version.created_at = v[3].get<std::int64_t>();
-      secret.versions.emplace(text(v[0]), std::move(version));
+      return c == "1";
+    };
+    ListedSecret& secret = out[i];
+    secret.name = expected[i].first;
+    secret.facts.env = text();
+    secret.owner = text();
+    secret.purpose = text();
+    secret.connectors = text();
+    secret.custodians = static_cast<std::size_t>(number(0));
+    secret.threshold = number(0);
+    secret.facts.every = number(0);
+    secret.facts.retired = flag();
+    secret.facts.pending_v = optional();
+    secret.facts.current_v = optional();
+    secret.facts.current_at = number(std::numeric_limits<std::int64_t>::min());
+    secret.facts.live = flag();
+    secret.facts.due = text();
+    if (!reader.done()) {
+      bad("more columns than a row has");
     }
-    out.push_back(std::move(secret));
+    if (secret.name.compare(0, secret.facts.env.size() + 1, secret.facts.env + "/") != 0) {
+      bad("its environment is not its name's");
+    }
   }
   return out;
 }

@@ -19,7 +19,7 @@
 //                   "size","ts"},
 //                   "snapshot":H("escrow/v2/cache-snapshot", the snapshot's first line),
 //                   "state":digest,"vault_id"}
-//   state3-<digest hex>.snap  escrow-state/4 (/3 read too): line 1 {"blocks":[{"first","hash","lines",
+//   state3-<digest hex>.snap  escrow-state/5 (/3, /4 read too): line 1 {"blocks":[{"first","hash","lines",
 //                   "records","size"}…],"format","genesis","index":BYTES,"listing","lost","vault_id"}; the index,
 //                   one line per record sorted by path: PATH "\t" b64 record hash "\t" LENGTH, in
 //                   blocks of 256 lines (each block: its first path, H("escrow/v2/cache-index-block",

@@ -1,6 +1,7 @@
 #include <escrow/history/secrets.hpp>
 
 #include <escrow/history/authorize.hpp>
+#include <escrow/history/listing.hpp>
 #include <escrow/history/material.hpp>
 #include <escrow/history/race_gen.hpp>
 #include <escrow/history/refusal.hpp>
@@ -471,46 +472,89 @@ std::vector<const Secret*> inventory(const State& state, std::string_view env)
   return out;
 }
 
-std::int64_t cadence(const State& state, const Secret& secret)
+namespace {
+
+std::int64_t cadence_of(const State& state, const std::string& env, std::int64_t every)
 {
-  if (secret.every > 0) {
-    return secret.every;
+  if (every > 0) {
+    return every;
   }
-  return state.policy ? state.policy->for_env(secret.env).every : 0;
+  return state.policy ? state.policy->for_env(env).every : 0;
 }
 
-std::string status(const State& state, const Secret& secret, Timestamp now)
+} // namespace
+
+std::int64_t cadence(const State& state, const Secret& secret)
 {
-  if (secret.state == SecretState::retired) {
+  return cadence_of(state, secret.env, secret.every);
+}
+
+StatusFacts status_facts(const Secret& secret)
+{
+  StatusFacts facts;
+  facts.env = secret.env;
+  facts.every = secret.every;
+  facts.retired = secret.state == SecretState::retired;
+  if (const Version* pending = secret.find_state(VersionState::pending)) {
+    facts.pending_v = pending->v;
+  }
+  if (const Version* current = secret.find_state(VersionState::current)) {
+    facts.current_v = current->v;
+    facts.current_at = current->created_at;
+  }
+  facts.live = std::any_of(secret.versions.begin(), secret.versions.end(), [](const auto& v) { return live(v.second); });
+  for (const auto& [reason, since] : secret.due) {
+    facts.due += facts.due.empty() ? reason : ", " + reason;
+  }
+  return facts;
+}
+
+ListedSecret listed_secret(const Secret& secret)
+{
+  ListedSecret out;
+  out.name = secret.name;
+  out.owner = secret.owner;
+  out.purpose = secret.purpose;
+  for (const std::string& c : secret.connectors) {
+    out.connectors += out.connectors.empty() ? c : "," + c;
+  }
+  out.custodians = secret.custodians.size();
+  out.threshold = secret.threshold;
+  out.facts = status_facts(secret);
+  return out;
+}
+
+std::string status(const State& state, const StatusFacts& facts, Timestamp now)
+{
+  if (facts.retired) {
     return "retired";
   }
-  if (const Version* pending = secret.find_state(VersionState::pending)) {
-    return fmt::format("pending v{}", pending->v);
+  if (facts.pending_v) {
+    return fmt::format("pending v{}", *facts.pending_v);
   }
-  const Version* current = secret.find_state(VersionState::current);
-  if (current == nullptr
-      && std::any_of(secret.versions.begin(), secret.versions.end(), [](const auto& v) { return live(v.second); })) {
+  if (!facts.current_v && facts.live) {
     return "compromised";
   }
-  if (!secret.due.empty()) {
-    std::string reasons;
-    for (const auto& [reason, since] : secret.due) {
-      reasons += reasons.empty() ? reason : ", " + reason;
-    }
-    return "due: " + reasons;
+  if (!facts.due.empty()) {
+    return "due: " + facts.due;
   }
-  if (current == nullptr) {
+  if (!facts.current_v) {
     return "no current version";
   }
-  const std::int64_t every = cadence(state, secret);
+  const std::int64_t every = cadence_of(state, facts.env, facts.every);
   if (every > 0) {
-    const Timestamp due_at = current->created_at + every;
+    const Timestamp due_at = facts.current_at + every;
     if (now >= due_at) {
       return "overdue " + describe_duration(now - due_at);
     }
     return "in " + describe_duration(due_at - now);
   }
   return "manual";
+}
+
+std::string status(const State& state, const Secret& secret, Timestamp now)
+{
+  return status(state, status_facts(secret), now);
 }
 
 std::optional<DueReason> due_for_rotation(const State& state, const Secret& secret, Timestamp now)

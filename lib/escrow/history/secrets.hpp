@@ -91,7 +91,10 @@ std::vector<const Secret*> inventory(const State& state, std::string_view env);
 
 // The secret's cadence, else its environment policy's; 0 = none.
 std::int64_t cadence(const State& state, const Secret& secret);
+
+StatusFacts status_facts(const Secret& secret);
 // One line for people: retired, pending vN, compromised, due: <reasons>, overdue …, in …, manual.
+std::string status(const State& state, const StatusFacts& facts, Timestamp now);
 std::string status(const State& state, const Secret& secret, Timestamp now);
 
 // Why a secret is due for rotation at `now`: the one rule `rotate --due` acts on and `audit

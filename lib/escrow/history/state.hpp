@@ -237,6 +237,22 @@ struct Secret
   RecordHashMemo hash_memo; // not part of the record
 };
 
+// What a secret's status line depends on, taken from its record or from this machine's cached
+// listing (listing.hpp), so that both paths apply the one rule: status() in secrets.hpp.
+struct StatusFacts
+{
+  std::string env;
+  std::int64_t every = 0; // the secret's own cadence (0: its environment policy's)
+  bool retired = false;
+  std::optional<std::int64_t> pending_v;
+  std::optional<std::int64_t> current_v;
+  Timestamp current_at = 0;   // when the current version was made (with current_v)
+  bool live = false;          // some version is live (current, pending, previous or grace)
+  std::string due;            // the due reasons, joined by ", " ("" = none)
+
+  bool operator==(const StatusFacts&) const = default;
+};
+
 // Where a state loaded from this machine's cache (cache.hpp) finds the records it has not read
 // yet: the snapshot file, read at an offset. Implemented by history/cache.cpp.
 class RecordSource
@@ -378,6 +394,16 @@ public:
       return p->hash;
     }
     return std::nullopt;
+  }
+
+  // The whole index of pending records when no record has been read, written or erased (then
+  // it names every record, each with its known hash); nullptr otherwise. Reads every block.
+  const std::vector<PendingRecord>* untouched_index() const
+  {
+    if (!m_lazy || !m_map.empty() || !m_read.empty()) {
+      return nullptr;
+    }
+    return &m_lazy->index->all();
   }
 
   // How many records are still pending (tests, bench).
