@@ -757,7 +757,7 @@ std::optional<std::string> unescape_column(std::string_view column)
   return out;
 }
 
-// A decimal column as append_number writes it: no sign but a leading '-', no leading zero.
+// A decimal column as append_number writes it: an optional '-', no '+', no leading zero.
 std::optional<std::int64_t> number_column(std::string_view column)
 {
   std::int64_t n = 0;

@@ -247,7 +247,7 @@ struct StatusFacts
   std::optional<std::int64_t> pending_v;
   std::optional<std::int64_t> current_v;
   Timestamp current_at = 0;   // when the current version was made (with current_v)
-  bool live = false;          // some version is live (current, pending, previous or grace)
+  bool live = false;          // some version is live (pending, current or previous: live())
   std::string due;            // the due reasons, joined by ", " ("" = none)
 
   bool operator==(const StatusFacts&) const = default;
