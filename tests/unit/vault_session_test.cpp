@@ -1278,6 +1278,25 @@ CachedTeam cached_team(Fixture& f)
   return {s.cache_place(), s.vault_id()};
 }
 
+// Writes the snapshot `snap` of `place` as first line `meta` then `body` (from its index on), with
+// verified.json naming that first line: a place only a forger (or an older escrow) would write.
+void write_snapshot(const fs::path& place, const fs::path& snap, const Json& meta, const std::string& body)
+{
+  const std::string first = canonical::dump(meta);
+  spit(snap, first + body);
+  Json verified = Json::parse(slurp(place / "verified.json"));
+  verified["snapshot"] = canonical::b64(crypto::hash(labels::k_cache_snapshot, as_bytes(first)));
+  spit(place / "verified.json", canonical::dump(verified) + "\n");
+}
+
+// `meta` naming `rows` as its listing section (hash and size).
+Json with_listing(Json meta, const std::string& rows)
+{
+  meta["listing"]["hash"] = canonical::b64(crypto::hash("escrow/v2/cache-listing", as_bytes(rows)));
+  meta["listing"]["size"] = rows.size();
+  return meta;
+}
+
 } // namespace
 
 // Issue 12 target 2: `list` from the snapshot's listing section, bound to the state's index.
@@ -1327,8 +1346,7 @@ TEST_CASE("v2 cache: the listing gives what the records give, and a damaged or f
     const std::size_t owner = rows.find("\talice\t");
     REQUIRE(owner != std::string::npos);
     rows[owner + 1] = 'A';
-    meta["listing"]["hash"] = canonical::b64(crypto::hash("escrow/v2/cache-listing", as_bytes(rows)));
-    spit(snap, canonical::dump(meta) + good.substr(first_end, listing_at - first_end) + rows);
+    spit(snap, canonical::dump(with_listing(meta, rows)) + good.substr(first_end, listing_at - first_end) + rows);
     require_error([&] { (void)VaultSession::open(f.options(""), Access::read); }, ErrorKind::integrity,
                   "its first line is not the one verified.json names");
   }
@@ -1346,12 +1364,7 @@ TEST_CASE("v2 cache: the listing gives what the records give, and a damaged or f
     a.replace(ha, 44, b.substr(hb, 44));
     b.replace(hb, 44, hash_a);
     rows = a + "\n" + b + "\n";
-    meta["listing"]["hash"] = canonical::b64(crypto::hash("escrow/v2/cache-listing", as_bytes(rows)));
-    const std::string first = canonical::dump(meta);
-    spit(snap, first + good.substr(first_end, listing_at - first_end) + rows);
-    Json verified = Json::parse(slurp(place / "verified.json"));
-    verified["snapshot"] = canonical::b64(crypto::hash(labels::k_cache_snapshot, as_bytes(first)));
-    spit(place / "verified.json", canonical::dump(verified) + "\n");
+    write_snapshot(place, snap, with_listing(meta, rows), good.substr(first_end, listing_at - first_end) + rows);
     VaultSession s = VaultSession::open(f.options(""), Access::read);
     require_error([&] { (void)cached_listing(place, vault, s.state()); }, ErrorKind::integrity,
                   "row 1 of its listing is not the secret its index names");
@@ -1407,14 +1420,7 @@ TEST_CASE("v2 cache: the listing gives what the records give, and a damaged or f
     for (const auto& [row, problem] : cases) {
       INFO(row);
       const std::string forged = row + rows.substr(nl);
-      Json m = meta;
-      m["listing"]["size"] = forged.size();
-      m["listing"]["hash"] = canonical::b64(crypto::hash("escrow/v2/cache-listing", as_bytes(forged)));
-      const std::string first = canonical::dump(m);
-      spit(snap, first + good.substr(first_end, listing_at - first_end) + forged);
-      Json verified = Json::parse(slurp(place / "verified.json"));
-      verified["snapshot"] = canonical::b64(crypto::hash(labels::k_cache_snapshot, as_bytes(first)));
-      spit(place / "verified.json", canonical::dump(verified) + "\n");
+      write_snapshot(place, snap, with_listing(meta, forged), good.substr(first_end, listing_at - first_end) + forged);
       VaultSession s = VaultSession::open(f.options(""), Access::read);
       require_error([&] { (void)cached_listing(place, vault, s.state()); }, ErrorKind::integrity,
                     "row 1 of its listing: " + problem);
@@ -1434,62 +1440,30 @@ TEST_CASE("v2 cache: the listing gives what the records give, and a damaged or f
   }
 }
 
-TEST_CASE("v2 cache: an escrow-state/3 snapshot (no listing) is read, and the next write adds the listing",
-          "[v2][cache]")
+TEST_CASE("v2 cache: an escrow-state/3 (no listing) or /4 (JSON rows) snapshot is read without a listing, and the "
+          "next write adds one", "[v2][cache]")
 {
   Fixture f;
   const CachedTeam team = cached_team(f);
   const fs::path& place = team.place;
   const VaultId& vault = team.vault;
-  // What escrow wrote before the listing: format /3, no "listing", the records up to the end.
-  const fs::path snap = snapshot_of(place);
-  const std::string good = slurp(snap);
-  const std::size_t first_end = good.find('\n');
-  Json meta = Json::parse(good.substr(0, first_end));
-  const std::size_t listing_size = meta.at("listing").at("size").get<std::size_t>();
-  meta.erase("listing");
-  meta["format"] = "escrow-state/3";
-  const std::string first = canonical::dump(meta);
-  spit(snap, first + good.substr(first_end, good.size() - listing_size - first_end));
-  Json verified = Json::parse(slurp(place / "verified.json"));
-  verified["snapshot"] = canonical::b64(crypto::hash(labels::k_cache_snapshot, as_bytes(first)));
-  spit(place / "verified.json", canonical::dump(verified) + "\n");
-  {
-    VaultSession s = VaultSession::open(f.options(""), Access::read);
-    CHECK(s.fast_path());
-    CHECK_FALSE(cached_listing(place, vault, s.state()));
-    CHECK(s.state().secret("prod/db") != nullptr);
-  }
-  {
-    VaultSession s = VaultSession::open(f.options(), Access::write);
-    const SecretAdd add = secret_add(f, vault, "prod/web", "w");
-    s.submit(add.args, add.material);
-  }
-  VaultSession s = VaultSession::open(f.options(""), Access::read);
-  const std::optional<std::vector<ListedSecret>> listed = cached_listing(place, vault, s.state());
-  REQUIRE(listed);
-  CHECK(listed->size() == 3);
-}
-
-TEST_CASE("v2 cache: an escrow-state/4 snapshot (JSON listing rows) is read without its listing, and the next "
-          "write replaces it", "[v2][cache]")
-{
-  Fixture f;
-  const CachedTeam team = cached_team(f);
-  const fs::path& place = team.place;
-  const VaultId& vault = team.vault;
-  // The /4 layout is /5's with rows of another form: only the format name tells them apart.
   const fs::path snap = snapshot_of(place);
   const std::string good = slurp(snap);
   const std::size_t first_end = good.find('\n');
   Json meta = Json::parse(good.substr(0, first_end));
   REQUIRE(meta.at("format") == "escrow-state/5");
-  meta["format"] = "escrow-state/4";
-  const std::string first = canonical::dump(meta);
-  spit(snap, first + good.substr(first_end));
-  Json verified = Json::parse(slurp(place / "verified.json"));
-  verified["snapshot"] = canonical::b64(crypto::hash(labels::k_cache_snapshot, as_bytes(first)));
-  spit(place / "verified.json", canonical::dump(verified) + "\n");
+  SECTION("/3: no \"listing\", the records up to the end")
+  {
+    const std::size_t listing_size = meta.at("listing").at("size").get<std::size_t>();
+    meta.erase("listing");
+    meta["format"] = "escrow-state/3";
+    write_snapshot(place, snap, meta, good.substr(first_end, good.size() - listing_size - first_end));
+  }
+  SECTION("/4: /5's layout with rows of another form; only the format name tells them apart")
+  {
+    meta["format"] = "escrow-state/4";
+    write_snapshot(place, snap, meta, good.substr(first_end));
+  }
   {
     VaultSession s = VaultSession::open(f.options(""), Access::read);
     CHECK(s.fast_path());
@@ -1501,8 +1475,8 @@ TEST_CASE("v2 cache: an escrow-state/4 snapshot (JSON listing rows) is read with
     const SecretAdd add = secret_add(f, vault, "prod/web", "w");
     s.submit(add.args, add.material);
   }
-  CHECK(Json::parse(slurp(snapshot_of(place)).substr(0, slurp(snapshot_of(place)).find('\n'))).at("format")
-        == "escrow-state/5");
+  const std::string written = slurp(snapshot_of(place));
+  CHECK(Json::parse(written.substr(0, written.find('\n'))).at("format") == "escrow-state/5");
   VaultSession s = VaultSession::open(f.options(""), Access::read);
   const std::optional<std::vector<ListedSecret>> listed = cached_listing(place, vault, s.state());
   REQUIRE(listed);
