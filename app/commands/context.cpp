@@ -217,15 +217,7 @@ std::string Context::dim(std::string_view text) const
 void print_table(std::ostream& out,
                  const Context& context,
                  const std::vector<std::string>& headers,
-                 const std::vector<std::vector<std::string>>& rows)
-{
-  print_table(out, context, headers, std::vector<std::vector<std::string>>(rows));
-}
-
-void print_table(std::ostream& out,
-                 const Context& context,
-                 const std::vector<std::string>& headers,
-                 std::vector<std::vector<std::string>>&& rows)
+                 std::vector<std::vector<std::string>> rows)
 {
   // Widths in code points, so UTF-8 purposes line up.
   const auto width = [](std::string_view text) {

@@ -117,15 +117,11 @@ private:
   Io m_io;
 };
 
-// Aligned columns for people.
+// Aligned columns for people (rows taken by value: their cells are escaped in place; move them in).
 void print_table(std::ostream& out,
                  const Context& context,
                  const std::vector<std::string>& headers,
-                 const std::vector<std::vector<std::string>>& rows);
-void print_table(std::ostream& out,
-                 const Context& context,
-                 const std::vector<std::string>& headers,
-                 std::vector<std::vector<std::string>>&& rows);
+                 std::vector<std::vector<std::string>> rows);
 
 // Each command (or group of verbs) registers itself on the app; one file each, named after it.
 void setup_identity(CLI::App& app, Context& context);   // identity new | show

@@ -474,6 +474,16 @@ std::vector<const Secret*> inventory(const State& state, std::string_view env)
 
 namespace {
 
+// A secret's due reasons as people read them: "a, b" in name order ("" = none).
+std::string due_reasons(const Secret& secret)
+{
+  std::string out;
+  for (const auto& [reason, since] : secret.due) {
+    out += out.empty() ? reason : ", " + reason;
+  }
+  return out;
+}
+
 std::int64_t cadence_of(const State& state, const std::string& env, std::int64_t every)
 {
   if (every > 0) {
@@ -503,9 +513,7 @@ StatusFacts status_facts(const Secret& secret)
     facts.current_at = current->created_at;
   }
   facts.live = std::any_of(secret.versions.begin(), secret.versions.end(), [](const auto& v) { return live(v.second); });
-  for (const auto& [reason, since] : secret.due) {
-    facts.due += facts.due.empty() ? reason : ", " + reason;
-  }
+  facts.due = due_reasons(secret);
   return facts;
 }
 
@@ -564,9 +572,9 @@ std::optional<DueReason> due_for_rotation(const State& state, const Secret& secr
   }
   if (!secret.due.empty()) {
     DueReason out;
+    out.reason = due_reasons(secret);
     Timestamp since = now;
     for (const auto& [reason, at] : secret.due) {
-      out.reason += out.reason.empty() ? reason : ", " + reason;
       since = std::min(since, at);
     }
     out.since = since;
