@@ -322,8 +322,10 @@ std::optional<std::string> Store::read_line_at(std::uint64_t offset)
   const std::uint64_t size = size_of(file, path);
   std::string line;
   std::uint64_t at = offset;
+  std::uint64_t want = 4096; // a journal line is ~1-2 KB: a first read that small, then larger ones
   while (at < size) {
-    const std::uint64_t chunk = std::min<std::uint64_t>(size - at, 64 * 1024);
+    const std::uint64_t chunk = std::min<std::uint64_t>(size - at, want);
+    want = std::min<std::uint64_t>(want * 4, 64 * 1024);
     const std::string part = pread_range(file, path, at, chunk);
     const std::size_t nl = part.find('\n');
     line.append(part, 0, nl == std::string::npos ? part.size() : nl);
