@@ -3,6 +3,7 @@
 
 #include <escrow/history/verify.hpp>
 
+#include <escrow/canonical.hpp>
 #include <escrow/error.hpp>
 
 namespace escrow::cli {
@@ -27,6 +28,7 @@ void run_verify(Context& context)
                       {"signatures", check.signatures},
                       {"journal_entries", check.entries},
                       {"key_lines", check.key_lines},
+                      {"state", canonical::b64(check.state)},
                       {"warnings", check.warnings.size()}});
     return;
   }

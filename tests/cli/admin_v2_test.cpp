@@ -152,6 +152,14 @@ TEST_CASE("v2 cli: verify replays the whole vault from its bytes", "[cli][v2]")
   CHECK(report["journal_entries"] == 3);
   CHECK(report["secrets"] == 1);
   CHECK(report["key_lines"] == 2);
+  // The replayed state's digest, whatever the cache holds: the same from a machine with no cache.
+  const std::string state = report["state"].get<std::string>();
+  CHECK(state.size() == 44);
+  f.set_env("XDG_STATE_HOME", (f.dir() / "other-machine").string());
+  const Result other = f.run({"--json", "verify"});
+  REQUIRE(other.code == 0);
+  CHECK(nlohmann::json::parse(other.out)["state"] == state);
+  f.set_env("XDG_STATE_HOME", (f.dir() / "state").string());
 
   // bob's member-add re-attributed to bob himself (a self-added member): exit 3, files untouched.
   std::string journal = f.read("escrow.journal");

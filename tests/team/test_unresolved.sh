@@ -133,8 +133,12 @@ expect 0 "carol shows prod/db" -- e carol show prod/db
 carol_show=$OUT
 expect 0 "the fresh clone shows prod/db" -- fresh escrow show prod/db
 check "... the same" -- test "$OUT" = "$carol_show"
-digest_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' "$(find "$WORK/state-$1" -name verified.json | sed -n 1p)"; }
-check "carol's cached state digest is the fresh clone's" -- test "$(digest_of carol)" = "$(digest_of fresh)"
+# The state each replays to (a place may hold a few entries ahead of its snapshot, so its
+# verified.json's digest can be older: verify prints the state's).
+digest_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
+carol_state=$(e carol --json verify | digest_of)
+fresh_state=$(fresh escrow --json verify | digest_of)
+check "carol's verified state digest is the fresh clone's" -- test -n "$carol_state" -a "$carol_state" = "$fresh_state"
 expect 0 "the fresh clone verifies" -- fresh escrow verify
 
 finish

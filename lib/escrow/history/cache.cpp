@@ -25,7 +25,8 @@ namespace jr = json_read;
 
 namespace {
 
-constexpr std::string_view k_verified_format = "escrow-verified/4";
+constexpr std::string_view k_verified_format = "escrow-verified/5";
+constexpr std::string_view k_verified_format_v4 = "escrow-verified/4"; // /5 with nothing ahead
 constexpr std::string_view k_verified_format_v3 = "escrow-verified/3"; // /4 without a log tail
 constexpr std::string_view k_verified_format_v2 = "escrow-verified/2";
 constexpr std::string_view k_verified_format_v1 = "escrow-verified/1";
@@ -955,6 +956,29 @@ void write_snapshot(AtomicFile& file, const SerializedState& snap)
   file.write(parts);
 }
 
+// verified.json's "log".
+Json log_json(const LogSummary& log)
+{
+  Json out{{"chain", canonical::b64(log.chain)}, {"count", log.count}, {"size", log.size}};
+  if (log.ahead > 0) {
+    out["ahead"] = log.ahead;
+  }
+  if (!log.tail.empty()) {
+    Json tail = Json::array();
+    for (const std::string& line : log.tail) {
+      tail.push_back(line.substr(0, line.size() - 1));
+    }
+    out["tail"] = std::move(tail);
+  }
+  return out;
+}
+
+// A place whose snapshot is read lazily (escrow-verified/3 and later).
+bool lazy_format(std::string_view format)
+{
+  return format == k_verified_format || format == k_verified_format_v4 || format == k_verified_format_v3;
+}
+
 std::optional<std::string> read_if_exists(const fs::path& path, std::size_t max)
 {
   if (!util::kind_of(path)) {
@@ -973,8 +997,7 @@ std::optional<Snapshot> previous_snapshot(const fs::path& verified_path, const V
       return std::nullopt;
     }
     const Json json = canonical::parse(std::string_view(*text).substr(0, text->size() - 1), verified_path.string());
-    const std::string format = json.value("format", "");
-    if (format != k_verified_format && format != k_verified_format_v3) {
+    if (!lazy_format(json.value("format", ""))) {
       return std::nullopt;
     }
     const Hash digest = jr::fixed_b64<32>(json.at("state"), "state");
@@ -1075,14 +1098,13 @@ std::optional<Verified> Cache::load() const
     const std::string where = verified_path.string();
     jr::Fields f(json, where, ": ");
     const std::string format = jr::string(f.need("format"), f.at("format"));
-    if (format != k_verified_format && format != k_verified_format_v3 && format != k_verified_format_v2
-        && format != k_verified_format_v1) {
-      throw corrupt(verified_path, "not an escrow-verified/4 file", m_dir);
+    if (!lazy_format(format) && format != k_verified_format_v2 && format != k_verified_format_v1) {
+      throw corrupt(verified_path, "not an escrow-verified/5 file", m_dir);
     }
     // An older place (escrow-verified/1 or /2, written by an earlier escrow): its log is used, the
-    // session replays the journal and rewrites the place in the current formats. An /3 place is
-    // an /4 one without a log tail.
-    const bool lazy = format == k_verified_format || format == k_verified_format_v3;
+    // session replays the journal and rewrites the place in the current formats. An /4 place is
+    // an /5 one with nothing ahead, an /3 one an /4 one without a log tail.
+    const bool lazy = lazy_format(format);
     v.legacy = !lazy;
     {
       const Json& log = jr::object(f.need("log"), f.at("log"));
@@ -1093,6 +1115,11 @@ std::optional<Verified> Cache::load() const
       v.log.count = static_cast<std::uint64_t>(jr::integer(l.need("count"), l.at("count"), 0, k_max_count));
       v.log.size = static_cast<std::uint64_t>(jr::integer(l.need("size"), l.at("size"), 0, k_max_count));
       if (format == k_verified_format) {
+        if (const Json* ahead = l.maybe("ahead")) {
+          v.log.ahead = static_cast<std::uint64_t>(jr::integer(*ahead, l.at("ahead"), 1, k_max_log_ahead));
+        }
+      }
+      if (format == k_verified_format || format == k_verified_format_v4) {
         if (const Json* tail = l.maybe("tail")) {
           for (const Json& line : jr::array(*tail, l.at("tail"), k_max_log_tail)) {
             std::string tail_line = jr::string(line, l.at("tail"));
@@ -1107,6 +1134,9 @@ std::optional<Verified> Cache::load() const
       if (v.log.tail.size() > v.log.count || v.log.tail_bytes() > v.log.size) {
         throw corrupt(verified_path, "log.tail is longer than the log", m_dir);
       }
+      if (v.log.ahead >= v.log.count) {
+        throw corrupt(verified_path, "log.ahead is not less than the log's entries", m_dir);
+      }
     }
     {
       const Json& pos = jr::object(f.need("position"), f.at("position"));
@@ -1116,7 +1146,7 @@ std::optional<Verified> Cache::load() const
         v.position.heads.push_back(jr::fixed_b64<32>(h, p.at("heads")));
       }
       v.position.last_hash = jr::fixed_b64<32>(p.need("last_hash"), p.at("last_hash"));
-      if (format == k_verified_format) {
+      if (format == k_verified_format || format == k_verified_format_v4) {
         if (const Json* line = p.maybe("last_line")) {
           v.position.last_line = jr::fixed_b64<32>(*line, p.at("last_line"));
         }
@@ -1296,7 +1326,8 @@ void Cache::for_each_entry(const LogSummary& log, const std::function<void(Verif
 
 std::optional<LogSummary> Cache::save(const Position& position, const State& state,
                                       const std::string& git_checked_through, const LogSummary& base,
-                                      const std::vector<VerifiedEntry>& added, std::optional<Hash> digest) const
+                                      const std::vector<VerifiedEntry>& added, std::optional<Hash> digest,
+                                      std::uint64_t ahead) const
 {
   if (base.count + added.size() == 0) {
     fail(ErrorKind::failed, "internal: cache save with an empty log");
@@ -1306,6 +1337,7 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   const FileLock lock(m_dir / "lock", std::chrono::seconds(30));
   const fs::path log_path = m_dir / "entries.log";
   const fs::path verified_path = m_dir / "verified.json";
+  std::optional<Json> current; // verified.json as it is, when it holds `base`
   if (base.count > 0) {
     // Appending to `base`: the place must still hold exactly it (another process may have saved
     // since; then its save stands, and ours is not needed: the next open verifies from there).
@@ -1313,13 +1345,16 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
     bool same = false;
     try {
       if (const std::optional<std::string> text = read_if_exists(verified_path, k_max_verified_size)) {
-        const Json json = canonical::parse(std::string_view(*text).substr(0, text->empty() ? 0 : text->size() - 1),
-                                           verified_path.string());
-        const std::string format = json.value("format", "");
-        if (format == k_verified_format || format == k_verified_format_v3) {
+        Json json = canonical::parse(std::string_view(*text).substr(0, text->empty() ? 0 : text->size() - 1),
+                                     verified_path.string());
+        if (lazy_format(json.value("format", ""))) {
           const Json& log = json.at("log");
           same = log.at("count").get<std::uint64_t>() == base.count && log.at("size").get<std::uint64_t>() == base.size
-                 && jr::fixed_b64<32>(log.at("chain"), "chain") == base.chain;
+                 && jr::fixed_b64<32>(log.at("chain"), "chain") == base.chain
+                 && log.value("ahead", std::uint64_t{0}) == base.ahead;
+          if (same) {
+            current = std::move(json);
+          }
         }
       }
     } catch (const std::exception&) {
@@ -1350,6 +1385,37 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   // alone is written (no entries.log append, no folder fsync): a crash leaves the place as it was
   // or as it became, both consistent, and the journal already holds the entry.
   const bool event_only = base.count > 0 && first_line && base.tail.size() + lines.size() <= k_max_log_tail;
+  // A small write (or a few entries read from other writers): the state has no snapshot yet. The
+  // place keeps its position and snapshot, and the new entries join the log's tail as entries ahead
+  // of them: verified.json alone is written, as for an event. The next open replays them from the
+  // position (what it does for any entry another writer appended) and requires each one there.
+  // Never past a change of the roster or of the acknowledged losses: the snapshot keeps every
+  // member key and every acknowledgement this machine verified (what `audit restore` and the loss
+  // checks read from the place without replaying).
+  const auto keeps_roster = [&added] {
+    return std::none_of(added.begin(), added.end(), [](const VerifiedEntry& e) {
+      return e.action == "init" || e.action == "member-add" || e.action == "member-remove" || e.action == "member-set"
+             || e.action == "journal-loss";
+    });
+  };
+  if (!event_only && current && current->value("format", "") == k_verified_format && ahead == 0
+      && base.ahead + lines.size() <= k_max_log_ahead && base.tail.size() + lines.size() <= k_max_log_tail
+      && keeps_roster()) {
+    next.tail.insert(next.tail.end(), lines.begin(), lines.end());
+    next.ahead = base.ahead + lines.size();
+    Json& json = *current;
+    json["log"] = log_json(next);
+    if (git_checked_through.empty()) {
+      json.erase("git");
+    } else {
+      json["git"] = Json{{"checked_through", git_checked_through}};
+    }
+    AtomicFile file(verified_path, 0600);
+    file.write(canonical::dump(json) + "\n");
+    file.commit(AtomicFile::Folder::leave);
+    return next;
+  }
+  next.ahead = event_only ? 0 : ahead;
   if (event_only) {
     next.tail.insert(next.tail.end(), lines.begin(), lines.end());
   } else {
@@ -1401,15 +1467,7 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   if (!git_checked_through.empty()) {
     json["git"] = Json{{"checked_through", git_checked_through}};
   }
-  Json log{{"chain", canonical::b64(next.chain)}, {"count", next.count}, {"size", next.size}};
-  if (!next.tail.empty()) {
-    Json tail = Json::array();
-    for (const std::string& line : next.tail) {
-      tail.push_back(line.substr(0, line.size() - 1));
-    }
-    log["tail"] = std::move(tail);
-  }
-  json["log"] = std::move(log);
+  json["log"] = log_json(next);
   json["position"] = pos;
   json["snapshot"] = canonical::b64(*first_line);
   json["state"] = canonical::b64(state_digest);
@@ -1443,6 +1501,11 @@ void Cache::forget(const std::set<Hash>& hashes) const
   }
   std::vector<VerifiedEntry> log = entries(verified->log);
   const std::size_t before = log.size();
+  // The entries ahead of the position that stay (they are still to be met past it).
+  const std::size_t first_ahead = before - static_cast<std::size_t>(verified->log.ahead);
+  const auto kept_ahead = static_cast<std::uint64_t>(
+      std::count_if(log.begin() + static_cast<std::ptrdiff_t>(first_ahead), log.end(),
+                    [&](const VerifiedEntry& e) { return hashes.count(e.hash) == 0; }));
   std::erase_if(log, [&](const VerifiedEntry& e) { return hashes.count(e.hash) > 0; });
   if (log.size() == before) {
     return;
@@ -1458,7 +1521,33 @@ void Cache::forget(const std::set<Hash>& hashes) const
     verified->position.last_line = Hash{}; // the line there is to be parsed and compared, not trusted
   }
   // The log is written anew (base {}); the state is unchanged, so its digest stands.
-  save(verified->position, verified->state, verified->git_checked_through, LogSummary{}, log, verified->state_digest);
+  save(verified->position, verified->state, verified->git_checked_through, LogSummary{}, log, verified->state_digest,
+       kept_ahead);
+}
+
+std::vector<Hash> Cache::ahead_entries(const LogSummary& log) const
+{
+  std::vector<Hash> out;
+  if (log.ahead == 0) {
+    return out;
+  }
+  out.reserve(static_cast<std::size_t>(log.ahead));
+  const auto take = [&out](VerifiedEntry&& e) { out.push_back(e.hash); };
+  if (log.ahead <= log.tail.size()) {
+    // The tail came with verified.json (its lines are chained with the rest when the log is read).
+    const fs::path verified_path = m_dir / "verified.json";
+    LogParser parser(static_cast<std::size_t>(log.ahead), Hash{}, false, verified_path, m_dir, take);
+    for (std::size_t i = log.tail.size() - static_cast<std::size_t>(log.ahead); i < log.tail.size(); ++i) {
+      parser.feed(log.tail[i], 1);
+    }
+    parser.finish("");
+    return out;
+  }
+  std::vector<VerifiedEntry> all = entries(log);
+  for (std::size_t i = all.size() - static_cast<std::size_t>(log.ahead); i < all.size(); ++i) {
+    take(std::move(all[i]));
+  }
+  return out;
 }
 
 std::vector<VerifiedEntry> missing_entries(const std::vector<VerifiedEntry>& verified, const std::set<Hash>& present,
@@ -1500,7 +1589,7 @@ std::optional<std::vector<ListedSecret>> cached_listing(const fs::path& place, c
   try {
     const Json json = canonical::parse(std::string_view(*verified_text).substr(0, verified_text->size() - 1),
                                        verified_path.string());
-    if (json.value("format", "") != k_verified_format) {
+    if (!lazy_format(json.value("format", ""))) {
       return std::nullopt;
     }
     digest = jr::fixed_b64<32>(json.at("state"), "state");
@@ -1519,38 +1608,63 @@ std::optional<std::vector<ListedSecret>> cached_listing(const fs::path& place, c
   if (!rows) {
     return std::nullopt;
   }
-  // The secrets' names and record hashes: the index's own list when the session has read or
-  // changed no secret (then every hash is the pending one), else name by name.
-  std::vector<std::pair<std::string_view, Hash>> expected;
+  // The secrets' names and, for those the snapshot holds as they are now, their record hashes: the
+  // index's own list when the session has read or changed no secret (then every hash is the
+  // pending one), else name by name. A secret changed since the snapshot (entries ahead of it, or
+  // this session's own) has no known hash: its row is the record's.
+  std::vector<std::pair<std::string_view, std::optional<Hash>>> expected;
   std::vector<std::string> names;
+  bool exact = false; // the rows must be exactly the secrets, one for one
   if (const std::vector<PendingRecord>* untouched = state.secrets.untouched_index()) {
     expected.reserve(untouched->size());
     for (const PendingRecord& p : *untouched) {
       expected.emplace_back(p.name, p.hash);
     }
+    exact = true;
   } else {
     names = state.secrets.names();
     expected.reserve(names.size());
     for (const std::string& name : names) {
-      const std::optional<Hash> known = state.secrets.known_hash(name);
-      if (!known) {
-        return std::nullopt; // changed since the snapshot: read the records
-      }
-      expected.emplace_back(name, *known);
+      expected.emplace_back(name, state.secrets.known_hash(name));
     }
   }
-  if (rows->size() != expected.size()) {
+  if (exact && rows->size() != expected.size()) {
     snapshot.source->damaged("its listing does not name the secrets its index names");
   }
   std::vector<ListedSecret> out(expected.size());
+  std::size_t next_row = 0;
   for (std::size_t i = 0; i < expected.size(); ++i) {
-    const std::string_view row = (*rows)[i];
+    if (!expected[i].second) {
+      const Secret* record = state.secret(expected[i].first);
+      if (record == nullptr) {
+        fail(ErrorKind::failed, "internal: {} is named but has no record", expected[i].first);
+      }
+      out[i] = listed_secret(*record);
+      continue;
+    }
+    // The row of a secret the snapshot holds: rows are in the index's order (by name), and a row
+    // skipped is a secret the state no longer holds as the snapshot did.
+    const auto key_of = [&](std::size_t r) {
+      const auto key = row_key((*rows)[r]);
+      if (!key) {
+        snapshot.source->damaged(fmt::format("row {} of its listing is malformed", r + 1));
+      }
+      return *key;
+    };
+    while (!exact && next_row < rows->size() && key_of(next_row).first < expected[i].first) {
+      ++next_row;
+    }
+    if (next_row >= rows->size()) {
+      snapshot.source->damaged(fmt::format("its listing has no row for {}", expected[i].first));
+    }
+    const std::size_t r = next_row++;
+    const std::string_view row = (*rows)[r];
     const auto key = row_key(row);
-    if (!key || key->first != expected[i].first || key->second != canonical::b64(expected[i].second)) {
-      snapshot.source->damaged(fmt::format("row {} of its listing is not the secret its index names", i + 1));
+    if (!key || key->first != expected[i].first || key->second != canonical::b64(*expected[i].second)) {
+      snapshot.source->damaged(fmt::format("row {} of its listing is not the secret its index names", r + 1));
     }
     const auto bad = [&](std::string_view problem) {
-      snapshot.source->damaged(fmt::format("row {} of its listing: {}", i + 1, problem));
+      snapshot.source->damaged(fmt::format("row {} of its listing: {}", r + 1, problem));
     };
     RowReader reader(row.substr(key->first.size() + key->second.size() + 2));
     const auto column = [&]() -> std::string_view {

@@ -13,8 +13,8 @@
 //
 // Files of a place (written atomically or appended then committed; verified.json last, it is the
 // commit point):
-//   verified.json   {"format":"escrow-verified/4","git"?:{"checked_through"},
-//                   "log":{"chain","count","size","tail"?:[line without its "\n"…]},
+//   verified.json   {"format":"escrow-verified/5","git"?:{"checked_through"},
+//                   "log":{"ahead"?,"chain","count","size","tail"?:[line without its "\n"…]},
 //                   "position":{"entries","heads","last_hash","last_line"?,"last_offset","lines",
 //                   "size","ts"},
 //                   "snapshot":H("escrow/v2/cache-snapshot", the snapshot's first line),
@@ -39,13 +39,18 @@
 // hash, parsed strictly; a save copies unchanged ones). Once every block is read (list, verify, a write), the index's
 // (path, hash) pairs must hash to the state digest. entries.log is read only by entries() — the
 // slow path's loss check, `audit verify`, `audit restore`, backup — which checks its count, size
-// and chain. An escrow-verified/3 place is read as /4 without a tail. A place in an older format
+// and chain. An escrow-verified/4 place is read as /5 with nothing ahead, an /3 one as /4 without
+// a tail. A place in an older format
 // (escrow-verified/1 or /2) is read for its log only: the session replays the journal and
 // rewrites the place.
 // Flushes: an event's save (the state unchanged, room in the tail) writes verified.json alone,
 // synced but without the folder's fsync — a crash leaves it as it was or as it became, and an
-// older cache is only behind the journal (the entry was flushed there first). Every other save
-// appends to entries.log durably and commits verified.json with the folder synced.
+// older cache is only behind the journal (the entry was flushed there first). So does a small
+// write's save (the state changed by at most k_max_log_ahead entries since the snapshot): the
+// snapshot and the position stay, and the new entries join the log's tail as entries verified
+// AHEAD of the position; the next open replays them from the snapshot and requires each of them
+// (vault-2-replay.md §3, "A snapshot that lags"). Every other save appends to entries.log durably,
+// writes the snapshot of the state, and commits verified.json with the folder synced.
 // A malformed or inconsistent cache file is Error(integrity) naming it (hint: remove the place to
 // verify the vault from its journal again, which forgets what this machine saw).
 #pragma once
@@ -105,6 +110,10 @@ struct LogSummary
   std::uint64_t size = 0;
   Hash chain{};
   std::vector<std::string> tail;
+  // The log's last `ahead` entries were verified past the position: the snapshot does not hold
+  // their effects yet. The next open replays the journal from the position and must meet each of
+  // them there (else it is a loss, found by the slow path); they are not logged twice.
+  std::uint64_t ahead = 0;
 
   std::uint64_t tail_bytes() const;
   std::uint64_t file_size() const { return size - tail_bytes(); }  // bytes of entries.log
@@ -112,6 +121,9 @@ struct LogSummary
   friend bool operator==(const LogSummary&, const LogSummary&) = default;
 };
 inline constexpr std::size_t k_max_log_tail = 64;
+// At most this many entries ahead of the snapshot: what every open replays again until a save
+// writes the snapshot anew (a save that would go past it does).
+inline constexpr std::size_t k_max_log_ahead = 16;
 
 // The next chain hash after `line` (one line of entries.log with its "\n").
 Hash log_chain(const Hash& previous, std::string_view line);
@@ -154,12 +166,23 @@ public:
   void for_each_entry(const LogSummary& log, const std::function<void(VerifiedEntry&&)>& each) const;
 
   // Saves the position, the state and the git check, with the log `base` (a summary this place
-  // holds: load()'s or an earlier save()'s; {} = write the whole log anew) followed by `added`.
-  // `digest` = the state's digest when the caller knows it. Returns the new summary, or nullopt
-  // when another process changed the place's log since `base` (its save stands; nothing written).
+  // holds: load()'s or an earlier save()'s; {} = write the whole log anew) followed by `added`,
+  // the entries verified after the position `base` was saved with and its entries ahead, in the
+  // journal's order. `digest` = the state's digest when the caller knows it. When `base` is the
+  // place's log, the state is not one the place has a snapshot of, base.ahead + added fit
+  // (k_max_log_ahead, k_max_log_tail), and no entry of `added` changes the roster or the
+  // acknowledged losses (the snapshot keeps every member key this machine verified), the place
+  // keeps its position and snapshot and `added` joins the entries ahead of them (verified.json
+  // alone is written). `ahead` (forget() only): how many of
+  // the log's last entries lie past `position`. Returns the new summary, or nullopt when another
+  // process changed the place's log since `base` (its save stands; nothing written).
   std::optional<LogSummary> save(const Position& position, const State& state, const std::string& git_checked_through,
                                  const LogSummary& base, const std::vector<VerifiedEntry>& added,
-                                 std::optional<Hash> digest = std::nullopt) const;
+                                 std::optional<Hash> digest = std::nullopt, std::uint64_t ahead = 0) const;
+
+  // The hashes of the log's entries ahead of its position (its last log.ahead), oldest first.
+  // From verified.json's tail when they are there, else from entries.log (checked as entries()).
+  std::vector<Hash> ahead_entries(const LogSummary& log) const;
 
   // Forgets the entries `hashes` (the git lock's undo of a phase 1 a crash interrupted,
   // vault-2-merge.md §6: entries never published, about to be cut from the journal): they leave the

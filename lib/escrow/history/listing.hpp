@@ -37,10 +37,10 @@ struct ListedSecret
 ListedSecret listed_secret(const Secret& secret);
 
 // Every secret of `state` as `list` shows it, in name order, from the listing section of the
-// snapshot `place` holds; nullopt when it holds none for this state (an escrow-state/3 or /4
-// snapshot, or a state that moved past the cached one: read the records). A listing that is
-// damaged or names other records than the index: Error(integrity) naming the snapshot, with the
-// hint to remove the place.
+// snapshot `place` holds; a secret changed since that snapshot (an entry ahead of it, or this
+// session's own write) from its record. nullopt when the place holds no listing (no place, or an
+// escrow-state/3 or /4 snapshot: read the records). A listing that is damaged or names other
+// records than the index: Error(integrity) naming the snapshot, with the hint to remove the place.
 std::optional<std::vector<ListedSecret>> cached_listing(const std::filesystem::path& place, const VaultId& vault_id,
                                                         const State& state);
 

@@ -710,7 +710,8 @@ private:
         return false;
       }
     }
-    if (m_options.now && e.ts > *m_options.now + k_future_slack) {
+    if (m_options.now && e.ts > *m_options.now + k_future_slack
+        && (m_options.accepted_before == nullptr || m_options.accepted_before->count(e.hash) == 0)) {
       reject(id, FindingKind::future_dated, fmt::format("dated {}, in the future", format_time(e.ts)));
       return false;
     }

@@ -158,6 +158,10 @@ struct ReplayOptions
   // vault-2-replay.md §3: it must compare the line's bytes, hash and sig, not the hash alone,
   // which does not cover the signature). Its signature is then not checked again.
   std::function<bool(const Entry& entry, std::string_view line)> signature_known;
+  // Entries this machine accepted before (the cache's entries ahead of its snapshot, replayed
+  // again from it): not judged against `now` again, so a clock set back since does not reject
+  // what it accepted. Everything else is checked as for any entry.
+  const std::set<Hash>* accepted_before = nullptr;
 };
 
 struct ReplayResult

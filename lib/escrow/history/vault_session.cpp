@@ -12,6 +12,7 @@
 #include <charconv>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace escrow::history {
 
@@ -165,10 +166,13 @@ struct VaultSession::Impl
   // references (the hint names the state's digest), else nullopt. Only a hint: a wrong one can
   // leave garbage lines (verify warns, a write on a fresh place removes them), never drop or
   // accept a line a reader uses (every reader checks each line it opens against the state).
-  std::optional<std::size_t> clean_key_lines() const
+  std::optional<std::size_t> clean_key_lines()
   {
-    if (!digest || !cache) {
+    if (!cache) {
       return std::nullopt;
+    }
+    if (!digest) {
+      digest = state.digest(); // entries replayed past the cached state (the index is read, no record)
     }
     try {
       const fs::path path = cache->dir() / k_keys_clean_file;
@@ -351,8 +355,11 @@ struct VaultSession::Impl
   }
 
   // Fast path: continue the verified state with the lines after it. false when the journal is
-  // not a continuation of what was verified (then the slow path).
-  bool continue_from(const Position& from_position, const State& from_state)
+  // not a continuation of what was verified (then the slow path). `ahead`: entries this place
+  // verified past `from_position` (the snapshot lags them, Cache::save): each must be met again
+  // among the lines after it, else they are gone and the slow path names the loss; they are not
+  // logged twice.
+  bool continue_from(const Position& from_position, const State& from_state, const std::vector<Hash>& ahead = {})
   {
     const std::optional<std::string> line = store->read_line_at(from_position.last_offset);
     if (!line || from_position.last_offset + line->size() + 1 != from_position.size) {
@@ -370,6 +377,9 @@ struct VaultSession::Impl
     }
     const std::string tail = store->read_journal(from_position.size);
     if (tail.empty()) {
+      if (!ahead.empty()) {
+        return false; // the entries verified past the position are gone
+      }
       if (&from_state != &state) {
         state = from_state;
       }
@@ -379,17 +389,29 @@ struct VaultSession::Impl
     const Snapshot from{from_state, from_position.heads, from_position.ts, from_position.entries,
                         static_cast<std::size_t>(from_position.lines)};
     std::map<Hash, VerifiedEntry> seen;
-    const ReplayResult r = replay_from(from, tail, replay_options(seen));
+    const std::set<Hash> ahead_set(ahead.begin(), ahead.end());
+    ReplayOptions o = replay_options(seen);
+    o.accepted_before = &ahead_set;
+    const ReplayResult r = replay_from(from, tail, o);
     if (r.needs_full_replay) {
       return false; // a merge of an older fork, or parents that are not the verified heads
+    }
+    std::vector<VerifiedEntry> verified = accepted(r, seen, tail, journal_name());
+    if (!ahead.empty()) {
+      const std::set<Hash> met(r.order.begin(), r.order.end());
+      if (!std::all_of(ahead.begin(), ahead.end(), [&](const Hash& h) { return met.count(h) > 0; })) {
+        return false; // an entry verified past the position is gone or was not accepted
+      }
     }
     r.require_ok(names());
     if (r.state.lost.size() != from_state.lost.size()) {
       refuse_acknowledged_operations(all_entries(), from_state.lost, r.state.lost);
     }
     take_warnings(r);
-    for (VerifiedEntry& e : accepted(r, seen, tail, journal_name())) {
-      fresh.push_back(std::move(e));
+    for (VerifiedEntry& e : verified) {
+      if (ahead_set.count(e.hash) == 0) {
+        fresh.push_back(std::move(e));
+      }
     }
     state = r.state;
     digest.reset();
@@ -602,7 +624,8 @@ struct VaultSession::Impl
       digest = cached->state_digest;
       load_head_file_hint();
     }
-    fast = cached && !cached->legacy && !options.replay_all && continue_from(cached->position, cached->state);
+    fast = cached && !cached->legacy && !options.replay_all
+           && continue_from(cached->position, cached->state, cache->ahead_entries(cached->log));
     if (!fast) {
       std::optional<std::vector<VerifiedEntry>> prior;
       if (cached) {
@@ -1035,7 +1058,8 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
   // Garbage: lines the new state does not reference (a crash before an append, deleted lines).
   std::set<std::string> remove;
   const std::optional<std::size_t> clean = s.clean_key_lines();
-  const bool hinted = clean && count_key_lines(s.store->keys().bytes()) == *clean;
+  const std::size_t lines_before = count_key_lines(s.store->keys().bytes());
+  const bool hinted = clean && lines_before == *clean;
   if (hinted) {
     // The file holds exactly what the state references (the place's hint, its line count
     // unchanged): only the secrets this operation writes can stop referencing a line. Their
@@ -1091,11 +1115,12 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
     return e;
   }
   s.committed(e);
-  // The keys file now holds exactly what the new state references (the garbage went above). Only
-  // a hint, after the commit point: a keys file that cannot be read again loses the hint, never
-  // fails a write that is complete (e2e.fault_injection).
+  // The keys file now holds exactly what the new state references (the garbage went above): the
+  // lines it had, less those removed, and those added (each absent before). Only a hint, after
+  // the commit point: it never fails a write that is complete (e2e.fault_injection), and a wrong
+  // count only sends the next write to the full scan (it counts the file before it trusts this).
   try {
-    s.note_clean_keys(count_key_lines(s.store->keys().bytes()));
+    s.note_clean_keys(lines_before - remove.size() + add.size());
   } catch (const Error&) {
   } catch (const std::filesystem::filesystem_error&) {
   }

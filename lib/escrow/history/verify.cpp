@@ -79,6 +79,7 @@ VaultCheck verify(VaultSession& session)
     out.members += member->active() ? 1 : 0;
   }
   out.secrets = checked.replay.state.secrets.size();
+  out.state = checked.replay.state.digest();
   for (const Finding& finding : checked.replay.findings) {
     if (finding.severity() == Severity::warning) {
       out.warnings.push_back(format_finding(finding, names));

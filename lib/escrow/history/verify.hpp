@@ -19,6 +19,9 @@ struct VaultCheck
   std::size_t key_lines = 0;
   std::size_t members = 0; // active
   std::size_t secrets = 0;
+  // The digest of the state the journal replays to (docs/FORMAT.md §7): two clones at the same
+  // heads print the same one, whatever their caches hold.
+  Hash state{};
   std::vector<std::string> warnings; // findings of severity warning, one line each
 };
 
