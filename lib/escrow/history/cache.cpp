@@ -1056,7 +1056,13 @@ std::uint64_t LogSummary::tail_bytes() const
 
 VerifiedEntry verified_entry(const Entry& entry)
 {
-  return VerifiedEntry{entry.hash, entry.ts, action_name(entry.action), entry.actor};
+  std::size_t records = 0;
+  if (entry.op) {
+    for (const Write& w : entry.op->writes) {
+      records += w.path.rfind("k:", 0) == 0 ? 0 : 1; // a record, not a key line (op.hpp's paths)
+    }
+  }
+  return VerifiedEntry{entry.hash, entry.ts, action_name(entry.action), entry.actor, records};
 }
 
 fs::path Cache::place(const fs::path& state_home, const VaultId& vault_id, const fs::path& journal,
@@ -1389,18 +1395,19 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   // place keeps its position and snapshot, and the new entries join the log's tail as entries ahead
   // of them: verified.json alone is written, as for an event. The next open replays them from the
   // position (what it does for any entry another writer appended) and requires each one there.
-  // Never past a change of the roster or of the acknowledged losses: the snapshot keeps every
-  // member key and every acknowledgement this machine verified (what `audit restore` and the loss
-  // checks read from the place without replaying).
-  const auto keeps_roster = [&added] {
+  // Only small entries (what an open replays again stays small), and never past a change of the
+  // roster or of the acknowledged losses: the snapshot keeps every member key and every
+  // acknowledgement this machine verified (what `audit restore` and the loss checks read from the
+  // place without replaying).
+  const auto small_and_same_roster = [&added] {
     return std::none_of(added.begin(), added.end(), [](const VerifiedEntry& e) {
-      return e.action == "init" || e.action == "member-add" || e.action == "member-remove" || e.action == "member-set"
-             || e.action == "journal-loss";
+      return e.writes > k_max_ahead_writes || e.action == "init" || e.action == "member-add"
+             || e.action == "member-remove" || e.action == "member-set" || e.action == "journal-loss";
     });
   };
   if (!event_only && current && current->value("format", "") == k_verified_format && ahead == 0
       && base.ahead + lines.size() <= k_max_log_ahead && base.tail.size() + lines.size() <= k_max_log_tail
-      && keeps_roster()) {
+      && small_and_same_roster()) {
     next.tail.insert(next.tail.end(), lines.begin(), lines.end());
     next.ahead = base.ahead + lines.size();
     Json& json = *current;

@@ -75,8 +75,16 @@ struct VerifiedEntry
   Timestamp ts = 0;
   std::string action;
   std::string actor;
+  // How many records (not key lines) the entry's operation writes, when known (verified_entry):
+  // not kept in the log (an entry read back from it says 0) and not part of what it is. A save
+  // leaves only entries that write at most k_max_ahead_writes records ahead of the snapshot, so
+  // that what an open replays again stays small (a bulk share or a batched rotation writes it).
+  std::size_t writes = 0;
 
-  friend bool operator==(const VerifiedEntry&, const VerifiedEntry&) = default;
+  friend bool operator==(const VerifiedEntry& a, const VerifiedEntry& b)
+  {
+    return a.hash == b.hash && a.ts == b.ts && a.action == b.action && a.actor == b.actor;
+  }
 };
 VerifiedEntry verified_entry(const Entry& entry);
 
@@ -124,6 +132,7 @@ inline constexpr std::size_t k_max_log_tail = 64;
 // At most this many entries ahead of the snapshot: what every open replays again until a save
 // writes the snapshot anew (a save that would go past it does).
 inline constexpr std::size_t k_max_log_ahead = 16;
+inline constexpr std::size_t k_max_ahead_writes = 8;
 
 // The next chain hash after `line` (one line of entries.log with its "\n").
 Hash log_chain(const Hash& previous, std::string_view line);
@@ -170,8 +179,9 @@ public:
   // the entries verified after the position `base` was saved with and its entries ahead, in the
   // journal's order. `digest` = the state's digest when the caller knows it. When `base` is the
   // place's log, the state is not one the place has a snapshot of, base.ahead + added fit
-  // (k_max_log_ahead, k_max_log_tail), and no entry of `added` changes the roster or the
-  // acknowledged losses (the snapshot keeps every member key this machine verified), the place
+  // (k_max_log_ahead, k_max_log_tail), and no entry of `added` writes more than
+  // k_max_ahead_writes records or changes the roster or the acknowledged losses (the snapshot
+  // keeps every member key this machine verified), the place
   // keeps its position and snapshot and `added` joins the entries ahead of them (verified.json
   // alone is written). `ahead` (forget() only): how many of
   // the log's last entries lie past `position`. Returns the new summary, or nullopt when another
