@@ -973,6 +973,16 @@ Json log_json(const LogSummary& log)
   return out;
 }
 
+// verified.json's "git": the HEAD commit the first-parent check reached (none: never checked, or not in git).
+void set_git(Json& json, const std::string& checked_through)
+{
+  if (checked_through.empty()) {
+    json.erase("git");
+  } else {
+    json["git"] = Json{{"checked_through", checked_through}};
+  }
+}
+
 // A place whose snapshot is read lazily (escrow-verified/3 and later).
 bool lazy_format(std::string_view format)
 {
@@ -1401,8 +1411,11 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   // place without replaying).
   const auto small_and_same_roster = [&added] {
     return std::none_of(added.begin(), added.end(), [](const VerifiedEntry& e) {
-      return e.writes > k_max_ahead_writes || e.action == "init" || e.action == "member-add"
-             || e.action == "member-remove" || e.action == "member-set" || e.action == "journal-loss";
+      const std::optional<OpKind> kind = parse_op_kind(e.action);
+      return e.writes > k_max_ahead_writes
+             || (kind
+                 && (*kind == OpKind::init || *kind == OpKind::member_add || *kind == OpKind::member_remove
+                     || *kind == OpKind::member_set || *kind == OpKind::journal_loss));
     });
   };
   if (!event_only && current && current->value("format", "") == k_verified_format && ahead == 0
@@ -1412,11 +1425,7 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
     next.ahead = base.ahead + lines.size();
     Json& json = *current;
     json["log"] = log_json(next);
-    if (git_checked_through.empty()) {
-      json.erase("git");
-    } else {
-      json["git"] = Json{{"checked_through", git_checked_through}};
-    }
+    set_git(json, git_checked_through);
     AtomicFile file(verified_path, 0600);
     file.write(canonical::dump(json) + "\n");
     file.commit(AtomicFile::Folder::leave);
@@ -1471,9 +1480,7 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
   pos["ts"] = format_stored_time(position.ts);
   Json json = Json::object();
   json["format"] = std::string(k_verified_format);
-  if (!git_checked_through.empty()) {
-    json["git"] = Json{{"checked_through", git_checked_through}};
-  }
+  set_git(json, git_checked_through);
   json["log"] = log_json(next);
   json["position"] = pos;
   json["snapshot"] = canonical::b64(*first_line);

@@ -42,11 +42,13 @@ VaultCheck verify(VaultSession& session)
   if (!checked.head) {
     fail(ErrorKind::integrity, "{}: malformed head file", paths.head.string());
   }
+  // The replayed state's digest, hashed once: reported, and compared with this machine's.
+  const Hash replayed = checked.replay.state.digest();
   if (!kept) {
     // Every record of this machine's cached state is read and checked against its hash first (a
     // command reads only the records it needs; verify checks them all).
     session.state().load_all();
-    if (checked.replay.state.digest() != session.state().digest()) {
+    if (replayed != session.state().digest()) {
       throw Error(ErrorKind::integrity,
                   fmt::format("{}: this machine's verified state differs from the journal's full replay",
                               session.cache_place().string()))
@@ -79,7 +81,7 @@ VaultCheck verify(VaultSession& session)
     out.members += member->active() ? 1 : 0;
   }
   out.secrets = checked.replay.state.secrets.size();
-  out.state = checked.replay.state.digest();
+  out.state = replayed;
   for (const Finding& finding : checked.replay.findings) {
     if (finding.severity() == Severity::warning) {
       out.warnings.push_back(format_finding(finding, names));
