@@ -194,6 +194,26 @@ TEST_CASE("v2 store: strict, bounded reading names the file", "[v2][store]")
   }
 }
 
+// The fast path reads the last verified line by its offset: a short one in one small read, a
+// long one (a batched entry) whole, wherever it ends.
+TEST_CASE("v2 store: read_line_at reads short, long and unterminated lines", "[v2][store]")
+{
+  Fixture f;
+  team(f);
+  const std::string before = slurp(f.journal());
+  const std::string big(300 * 1024, 'b');
+  const std::string huge(1536 * 1024, 'h');
+  spit(f.journal(), before + "short\n" + big + "\n" + huge + "\n" + "torn");
+  Store store = Store::open(f.head(), false);
+  const std::uint64_t at = before.size();
+  CHECK(store.read_line_at(at) == std::optional<std::string>("short"));
+  CHECK(store.read_line_at(at + 2) == std::optional<std::string>("ort"));
+  CHECK(store.read_line_at(at + 6) == std::optional<std::string>(big));
+  CHECK(store.read_line_at(at + 6 + big.size() + 1) == std::optional<std::string>(huge));
+  CHECK(store.read_line_at(at + 6 + big.size() + 1 + huge.size() + 1) == std::nullopt); // no newline
+  CHECK(store.read_line_at(before.size() + 1000000000) == std::nullopt);
+}
+
 TEST_CASE("v2 store: a torn final line is reported, never read, and cut by the next write", "[v2][store][crash]")
 {
   Fixture f;
@@ -1442,10 +1462,13 @@ TEST_CASE("v2 write: the keys-clean hint, and garbage after a crash is still rem
     CHECK(referenced_line_keys(s.state()).size() == KeysFile::open(f.keys()).verify_all());
   }
   {
-    // A forged hint (a line count the file has, another digest or garbage text) only sends the
-    // write to the full scan.
+    // A forged hint (another position, the old form, garbage text) only sends the write to the
+    // full scan.
     VaultSession s = VaultSession::open(f.options(), Access::write);
-    spit(s.cache_place() / "keys-clean", "escrow-keys-clean/1 AAAA 3\n");
+    const std::string hint = slurp(s.cache_place() / "keys-clean");
+    CHECK(hint.rfind("escrow-keys-clean/2 ", 0) == 0);
+    CHECK(hint.find(std::to_string(fs::file_size(f.keys()))) != std::string::npos);
+    spit(s.cache_place() / "keys-clean", "escrow-keys-clean/2 1 1 AAAA 3\n");
     const SecretAdd add = secret_add(f, vault, "prod/more", "m");
     s.submit(add.args, add.material);
     CHECK(referenced_line_keys(s.state()).size() == KeysFile::open(f.keys()).verify_all());

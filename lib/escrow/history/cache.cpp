@@ -1389,18 +1389,6 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
     next.size += lines.back().size();
   }
   next.count += added.size();
-  const Hash state_digest = digest ? *digest : state.digest();
-  const fs::path snap_path = m_dir / snap_name(state_digest);
-  std::optional<Hash> first_line;
-  if (m_snapshot && m_snapshot->first == state_digest && util::kind_of(snap_path)) {
-    first_line = m_snapshot->second; // the snapshot this session loaded or saved
-  } else {
-    first_line = first_line_hash(snap_path); // the same state, saved before (an event changes no record)
-  }
-  // A reader's event: the state is the one saved, and its line fits in the tail. verified.json
-  // alone is written (no entries.log append, no folder fsync): a crash leaves the place as it was
-  // or as it became, both consistent, and the journal already holds the entry.
-  const bool event_only = base.count > 0 && first_line && base.tail.size() + lines.size() <= k_max_log_tail;
   // A small write (or a few entries read from other writers): the state has no snapshot yet. The
   // place keeps its position and snapshot, and the new entries join the log's tail as entries ahead
   // of them: verified.json alone is written, as for an event. The next open replays them from the
@@ -1418,9 +1406,10 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
                      || *kind == OpKind::member_set || *kind == OpKind::journal_loss));
     });
   };
-  if (!event_only && current && current->value("format", "") == k_verified_format && ahead == 0
-      && base.ahead + lines.size() <= k_max_log_ahead && base.tail.size() + lines.size() <= k_max_log_tail
-      && small_and_same_roster()) {
+  const bool may_lag = base.count > 0 && current && current->value("format", "") == k_verified_format && ahead == 0
+                       && base.ahead + lines.size() <= k_max_log_ahead && base.tail.size() + lines.size() <= k_max_log_tail
+                       && small_and_same_roster();
+  const auto lag = [&] {
     next.tail.insert(next.tail.end(), lines.begin(), lines.end());
     next.ahead = base.ahead + lines.size();
     Json& json = *current;
@@ -1430,6 +1419,27 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
     file.write(canonical::dump(json) + "\n");
     file.commit(AtomicFile::Folder::leave);
     return next;
+  };
+  // An operation among the new entries changed the state: it has no snapshot (its digest, an
+  // index read, is not needed to know that).
+  if (may_lag && !digest
+      && std::any_of(added.begin(), added.end(), [](const VerifiedEntry& e) { return parse_op_kind(e.action).has_value(); })) {
+    return lag();
+  }
+  const Hash state_digest = digest ? *digest : state.digest();
+  const fs::path snap_path = m_dir / snap_name(state_digest);
+  std::optional<Hash> first_line;
+  if (m_snapshot && m_snapshot->first == state_digest && util::kind_of(snap_path)) {
+    first_line = m_snapshot->second; // the snapshot this session loaded or saved
+  } else {
+    first_line = first_line_hash(snap_path); // the same state, saved before (an event changes no record)
+  }
+  // A reader's event: the state is the one saved, and its line fits in the tail. verified.json
+  // alone is written (no entries.log append, no folder fsync): a crash leaves the place as it was
+  // or as it became, both consistent, and the journal already holds the entry.
+  const bool event_only = base.count > 0 && first_line && base.tail.size() + lines.size() <= k_max_log_tail;
+  if (!event_only && may_lag) {
+    return lag();
   }
   next.ahead = event_only ? 0 : ahead;
   if (event_only) {

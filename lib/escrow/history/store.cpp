@@ -320,25 +320,45 @@ std::optional<std::string> Store::read_line_at(std::uint64_t offset)
   const fs::path& path = m_impl->paths.journal;
   const util::FileHandle file = m_impl->open_journal();
   const std::uint64_t size = size_of(file, path);
+  // One buffer, read into in place. A journal line is ~1-2 KB: a first read that small; a longer
+  // one (a batched entry can be hundreds of KB) is read with what follows it, up to 1 MiB at a time,
+  // instead of in growing pieces each copied into the line again.
   std::string line;
-  std::uint64_t at = offset;
-  std::uint64_t want = 4096; // a journal line is ~1-2 KB: a first read that small, then larger ones
-  while (at < size) {
-    const std::uint64_t chunk = std::min<std::uint64_t>(size - at, want);
-    want = std::min<std::uint64_t>(want * 4, 64 * 1024);
-    const std::string part = pread_range(file, path, at, chunk);
-    const std::size_t nl = part.find('\n');
-    line.append(part, 0, nl == std::string::npos ? part.size() : nl);
-    if (line.size() > k_max_journal_line) {
-      return std::nullopt;
+  std::size_t searched = 0;
+  std::uint64_t want = 4096;
+  while (offset + line.size() < size) {
+    const std::uint64_t at = offset + line.size();
+    const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(size - at, want));
+    want = 1024 * 1024;
+    const std::size_t before = line.size();
+    line.resize(before + chunk);
+    std::size_t done = 0;
+    while (done < chunk) {
+      const ssize_t n = ::pread(file.get(), line.data() + before + done, chunk - done, static_cast<off_t>(at + done));
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        fail(ErrorKind::io, "{}: cannot read: {}", path.string(), std::strerror(errno));
+      }
+      if (n == 0) {
+        break; // shrank under us: what is there
+      }
+      done += static_cast<std::size_t>(n);
     }
+    line.resize(before + done);
+    const std::size_t nl = line.find('\n', searched);
     if (nl != std::string::npos) {
+      if (nl > k_max_journal_line) {
+        return std::nullopt;
+      }
+      line.resize(nl);
       return line;
     }
-    if (part.empty()) {
-      break;
+    if (line.size() > k_max_journal_line || done == 0) {
+      return std::nullopt;
     }
-    at += part.size();
+    searched = line.size();
   }
   return std::nullopt;
 }

@@ -65,23 +65,13 @@ void add_line_keys(const std::string& name, const Secret& secret, std::set<std::
   }
 }
 
-// How many lines a keys file's canonical bytes hold (each starts "\n    \"", keys_file.hpp).
-std::size_t count_key_lines(std::string_view bytes)
-{
-  constexpr std::string_view k_line_start = "\n    \"";
-  std::size_t count = 0;
-  for (std::size_t at = bytes.find(k_line_start); at != std::string_view::npos;
-       at = bytes.find(k_line_start, at + k_line_start.size())) {
-    ++count;
-  }
-  return count;
-}
-
 // The place's hint that the keys file holds exactly the lines a state references: a write then
 // finds its garbage among the lines of the secrets it changes instead of reading every record
-// (docs/PERFORMANCE.md, issue 12 target 3). "escrow-keys-clean/1 <b64 state digest> <lines>".
+// (docs/PERFORMANCE.md, issue 12 target 3). The state is named by the journal position it was
+// replayed to (as the cache's fast path names it), the file by its size:
+// "escrow-keys-clean/2 <journal bytes> <entries> <b64 last entry hash> <keys file bytes>".
 constexpr std::string_view k_keys_clean_file = "keys-clean";
-constexpr std::string_view k_keys_clean_format = "escrow-keys-clean/1";
+constexpr std::string_view k_keys_clean_format = "escrow-keys-clean/2";
 
 } // namespace
 
@@ -143,9 +133,8 @@ struct VaultSession::Impl
       return; // never forget a loss by advancing past it
     }
     try {
-      if (!digest) {
-        digest = state.digest();
-      }
+      // The state's digest is computed by the save only when it needs it (a small write whose
+      // snapshot lags does not: its state is named by the entries ahead).
       if (const std::optional<LogSummary> saved = cache->save(position, state, git_checked_through, base, fresh, digest)) {
         base = *saved;
         fresh.clear();
@@ -162,49 +151,40 @@ struct VaultSession::Impl
     }
   }
 
-  // The keys file's line count when the place's hint says it holds exactly the lines the state
-  // references (the hint names the state's digest), else nullopt. Only a hint: a wrong one can
-  // leave garbage lines (verify warns, a write on a fresh place removes them), never drop or
-  // accept a line a reader uses (every reader checks each line it opens against the state).
-  std::optional<std::size_t> clean_key_lines()
+  // The hint's first fields for this session's state: the journal position it was replayed to.
+  std::string clean_keys_prefix() const
   {
-    if (!cache) {
-      return std::nullopt;
-    }
-    if (!digest) {
-      digest = state.digest(); // entries replayed past the cached state (the index is read, no record)
+    return fmt::format("{} {} {} {} ", k_keys_clean_format, position.size, position.entries,
+                       canonical::b64(position.last_hash));
+  }
+
+  // Whether the place's hint says the keys file holds exactly the lines the state references
+  // (the hint names the state's journal position and the file's size). Only a hint: a wrong one
+  // can leave garbage lines (verify warns, a write on a fresh place removes them), never drop or
+  // accept a line a reader uses (every reader checks each line it opens against the state).
+  bool keys_hinted_clean(std::size_t keys_bytes) const
+  {
+    if (!cache || !lost.empty()) {
+      return false;
     }
     try {
       const fs::path path = cache->dir() / k_keys_clean_file;
       if (!util::kind_of(path)) {
-        return std::nullopt;
+        return false;
       }
-      const std::string text = read_file(path, 256);
-      const std::string expected_prefix = fmt::format("{} {} ", k_keys_clean_format, canonical::b64(*digest));
-      if (text.size() <= expected_prefix.size() + 1 || text.compare(0, expected_prefix.size(), expected_prefix) != 0
-          || text.back() != '\n') {
-        return std::nullopt;
-      }
-      const std::string_view number = std::string_view(text).substr(expected_prefix.size(),
-                                                                     text.size() - expected_prefix.size() - 1);
-      std::size_t lines = 0;
-      const auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), lines);
-      if (ec != std::errc{} || ptr != number.data() + number.size()) {
-        return std::nullopt;
-      }
-      return lines;
+      return read_file(path, 256) == clean_keys_prefix() + fmt::format("{}\n", keys_bytes);
     } catch (const Error&) {
-      return std::nullopt;
+      return false;
     } catch (const std::filesystem::filesystem_error&) {
-      return std::nullopt;
+      return false;
     }
   }
 
-  // Records the hint for the state's digest (after the cache named it): best effort, not flushed
-  // (a hint lost or torn by a crash only sends the next write to the full garbage scan).
-  void note_clean_keys(std::size_t lines) const
+  // Records the hint for the state (after the cache named it): best effort, not flushed (a hint
+  // lost or torn by a crash only sends the next write to the full garbage scan).
+  void note_clean_keys(std::size_t keys_bytes) const
   {
-    if (!digest || !cache || !lost.empty()) {
+    if (!cache || !lost.empty()) {
       return;
     }
     const fs::path path = cache->dir() / k_keys_clean_file;
@@ -212,7 +192,7 @@ struct VaultSession::Impl
     std::error_code ignored;
     {
       std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-      out << fmt::format("{} {} {}\n", k_keys_clean_format, canonical::b64(*digest), lines);
+      out << clean_keys_prefix() << keys_bytes << "\n";
       if (!out) {
         fs::remove(temp, ignored);
         return;
@@ -234,7 +214,7 @@ struct VaultSession::Impl
         clean = clean && keep.count(std::string(key)) > 0;
       });
       if (clean && lines == keep.size()) {
-        note_clean_keys(lines);
+        note_clean_keys(store->keys().bytes().size());
       }
     } catch (const Error&) {
       // No hint: the next write scans every line (and a damaged keys file is its reader's error).
@@ -1057,9 +1037,7 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
 
   // Garbage: lines the new state does not reference (a crash before an append, deleted lines).
   std::set<std::string> remove;
-  const std::optional<std::size_t> clean = s.clean_key_lines();
-  const std::size_t lines_before = count_key_lines(s.store->keys().bytes());
-  const bool hinted = clean && lines_before == *clean;
+  const bool hinted = s.keys_hinted_clean(s.store->keys().bytes().size());
   if (hinted) {
     // The file holds exactly what the state references (the place's hint, its line count
     // unchanged): only the secrets this operation writes can stop referencing a line. Their
@@ -1115,12 +1093,11 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
     return e;
   }
   s.committed(e);
-  // The keys file now holds exactly what the new state references (the garbage went above): the
-  // lines it had, less those removed, and those added (each absent before). Only a hint, after
-  // the commit point: it never fails a write that is complete (e2e.fault_injection), and a wrong
-  // count only sends the next write to the full scan (it counts the file before it trusts this).
+  // The keys file now holds exactly what the new state references (the garbage went above). Only
+  // a hint, after the commit point: it never fails a write that is complete (e2e.fault_injection),
+  // and a wrong one only sends the next write to the full scan.
   try {
-    s.note_clean_keys(lines_before - remove.size() + add.size());
+    s.note_clean_keys(s.store->keys().bytes().size());
   } catch (const Error&) {
   } catch (const std::filesystem::filesystem_error&) {
   }
