@@ -2,6 +2,8 @@
 // (docs/design/vault-2-operations.md §3, §7).
 #include "history_support.hpp"
 
+#include <escrow/history/record_text.hpp>
+
 using namespace history_test;
 
 namespace {
@@ -183,6 +185,17 @@ TEST_CASE("history state: record hashes and the digest", "[history][state]")
   const std::vector<std::string> paths = s.paths();
   CHECK(std::is_sorted(paths.begin(), paths.end()));
   CHECK(paths.size() == 9 + 1 + 1 + 1); // members, policy, connector, secret
+  // record_text, what the cache's snapshot writes: the canonical dump of each record (a secret's
+  // written without the DOM), hashing to its record hash; nothing where there is no record.
+  for (const std::string& p : paths) {
+    const std::optional<std::string> text = record_text(s, p);
+    REQUIRE(text.has_value());
+    CHECK(*text == canonical::dump(*s.record(p)));
+    CHECK(record_hash_of_text(p, *text) == *s.record_hash(p));
+  }
+  CHECK_FALSE(record_text(s, "m:nobody").has_value());
+  CHECK_FALSE(record_text(s, "s:prod/none").has_value());
+  CHECK_FALSE(record_text(s, "k:whatever").has_value());
   std::string all;
   for (const std::string& p : paths) {
     const Hash h = *s.record_hash(p);

@@ -5,6 +5,7 @@
 #include <escrow/history/json_read.hpp>
 #include <escrow/history/labels.hpp>
 #include <escrow/history/listing.hpp>
+#include <escrow/history/record_text.hpp>
 #include <escrow/lock.hpp>
 #include <escrow/util/file.hpp>
 
@@ -864,7 +865,11 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
         }
       }
     }
-    std::string text = canonical::dump(*state.record(path));
+    std::optional<std::string> found = record_text(state, path);
+    if (!found) {
+      fail(ErrorKind::failed, "internal: the state names {} but holds no record there", path);
+    }
+    std::string text = std::move(*found);
     const Hash hash = record_hash_of_text(path, text);
     if (path.rfind("s:", 0) == 0) {
       const std::string name = path.substr(2);

@@ -1,9 +1,13 @@
 #include <escrow/history/state.hpp>
+#include <escrow/history/record_text.hpp>
 
 #include <escrow/records.hpp>
 #include <escrow/history/json_read.hpp>
 #include <escrow/history/labels.hpp>
 #include <escrow/identity.hpp>
+
+#include <array>
+#include <charconv>
 
 namespace escrow::history {
 
@@ -314,187 +318,226 @@ void append_string(std::string& out, std::string_view text)
   out += '"';
 }
 
-std::string json_string(std::string_view text)
-{
-  std::string out;
-  append_string(out, text);
-  return out;
-}
-
-class ObjectText
+// One JSON object written straight into `out`: members must come in strictly increasing key
+// order (canonical: nlohmann's std::map order), else an internal error, never another text. Keys
+// are kept by view: each must outlive the writer (a literal, a record's map key). No member is
+// built as a string of its own (issue 12 target 1: a bulk share hashes 1,000 records).
+class ObjectWriter
 {
 public:
-  ObjectText& raw(std::string key, std::string value)
+  explicit ObjectWriter(std::string& out) : m_out(out) { m_out += '{'; }
+  ObjectWriter(const ObjectWriter&) = delete;
+  ObjectWriter& operator=(const ObjectWriter&) = delete;
+
+  // Starts member `key`; the caller appends its value to the string returned.
+  std::string& key(std::string_view key)
   {
-    m_members.emplace_back(std::move(key), std::move(value));
+    if (m_any) {
+      if (!(m_last < key)) {
+        fail(ErrorKind::failed, "internal error: a record's keys written out of order");
+      }
+      m_out += ',';
+    }
+    m_any = true;
+    m_last = key;
+    append_string(m_out, key);
+    m_out += ':';
+    return m_out;
+  }
+  ObjectWriter& str(std::string_view k, std::string_view value)
+  {
+    append_string(key(k), value);
     return *this;
   }
-  ObjectText& str(std::string key, std::string_view value) { return raw(std::move(key), json_string(value)); }
-  ObjectText& num(std::string key, std::int64_t value) { return raw(std::move(key), std::to_string(value)); }
-  ObjectText& boolean(std::string key, bool value) { return raw(std::move(key), value ? "true" : "false"); }
+  ObjectWriter& num(std::string_view k, std::int64_t value)
+  {
+    std::array<char, 24> digits{};
+    const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), value);
+    (void)ec; // 24 characters hold any int64
+    key(k).append(digits.data(), end);
+    return *this;
+  }
+  ObjectWriter& boolean(std::string_view k, bool value)
+  {
+    key(k) += value ? "true" : "false";
+    return *this;
+  }
   template <std::size_t N>
-  ObjectText& bytes(std::string key, const std::array<std::uint8_t, N>& value)
+  ObjectWriter& bytes(std::string_view k, const std::array<std::uint8_t, N>& value)
   {
-    return raw(std::move(key), json_string(b64(value)));
+    std::string& out = key(k); // base64 needs no escape
+    out += '"';
+    out += b64(value);
+    out += '"';
+    return *this;
   }
-  ObjectText& time(std::string key, Timestamp value) { return raw(std::move(key), json_string(format_time(value))); }
-
-  std::string text()
+  ObjectWriter& time(std::string_view k, Timestamp value)
   {
-    std::sort(m_members.begin(), m_members.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::string out = "{";
-    for (std::size_t i = 0; i < m_members.size(); ++i) {
-      if (i > 0) {
-        out += ',';
-      }
-      append_string(out, m_members[i].first);
-      out += ':';
-      out += m_members[i].second;
-    }
-    out += '}';
-    return out;
+    std::string& out = key(k); // an RFC 3339 time needs no escape
+    out += '"';
+    out += format_time(value);
+    out += '"';
+    return *this;
   }
+  void close() { m_out += '}'; }
 
 private:
-  std::vector<std::pair<std::string, std::string>> m_members;
+  std::string& m_out;
+  std::string_view m_last;
+  bool m_any = false;
 };
 
-std::string names_text(const std::set<std::string>& values)
+// An array of strings, in the container's order (a set's, or the connectors' own).
+template <class Strings>
+void append_names(std::string& out, const Strings& values)
 {
-  std::string out = "[";
+  out += '[';
+  bool first = true;
   for (const std::string& v : values) {
-    if (out.size() > 1) {
+    if (!first) {
       out += ',';
     }
+    first = false;
     append_string(out, v);
   }
   out += ']';
-  return out;
 }
 
-std::string hash_map_text(const std::map<std::string, Hash>& values)
+void append_hash_map(std::string& out, const std::map<std::string, Hash>& values)
 {
-  ObjectText out;
+  ObjectWriter o(out);
   for (const auto& [name, k] : values) {
-    out.bytes(name, k);
+    o.bytes(name, k);
   }
-  return out.text();
+  o.close();
 }
 
-std::string generation_text(const Generation& gen)
+void append_generation(std::string& out, const Generation& gen)
 {
-  return ObjectText()
-    .raw("ever", names_text(gen.ever))
-    .raw("holders", hash_map_text(gen.holders))
-    .bytes("rk_commit", gen.rk_commit)
-    .text();
+  ObjectWriter o(out);
+  append_names(o.key("ever"), gen.ever);
+  append_hash_map(o.key("holders"), gen.holders);
+  o.bytes("rk_commit", gen.rk_commit);
+  o.close();
+}
+
+void append_request(std::string& out, const RequestOf& r)
+{
+  ObjectWriter o(out);
+  {
+    std::string& approvals_out = o.key("approvals");
+    ObjectWriter approvals(approvals_out);
+    for (const auto& [by, a] : r.approvals) {
+      ObjectWriter one(approvals.key(by));
+      one.time("at", a.at).bytes("dk_commit", a.dk_commit).bytes("share", a.share).num("v", a.v).str("vid", a.vid);
+      one.close();
+    }
+    approvals.close();
+  }
+  o.str("by", r.by).time("created_at", r.created_at);
+  if (r.denial) {
+    ObjectWriter denial(o.key("denial"));
+    denial.time("at", r.denial->at).str("by", r.denial->by).str("why", r.denial->why);
+    denial.close();
+  }
+  o.num("ttl", r.ttl).time("until", r.until);
+  if (r.used_at) {
+    o.time("used_at", *r.used_at);
+  }
+  if (r.voided) {
+    o.boolean("void", true);
+  }
+  o.str("why", r.why);
+  o.close();
+}
+
+void append_version(std::string& out, const Version& v)
+{
+  ObjectWriter o(out);
+  o.time("created_at", v.created_at).str("created_by", v.created_by);
+  append_names(o.key("custodians"), v.custodians);
+  o.bytes("dk_commit", v.dk_commit).num("gen", v.gen);
+  {
+    ObjectWriter grants(o.key("grants"));
+    for (const auto& [member, g] : v.grants) {
+      ObjectWriter one(grants.key(member));
+      one.bytes("key", g.key).str("request", g.request).time("until", g.until);
+      one.close();
+    }
+    grants.close();
+  }
+  o.bytes("material", v.material);
+  if (v.race_gen) {
+    append_generation(o.key("race_gen"), *v.race_gen);
+  }
+  append_hash_map(o.key("shares"), v.shares);
+  o.str("state", version_state_name(v.state)).num("threshold", v.threshold).num("v", v.v).str("why", v.why);
+  o.close();
 }
 
 std::string secret_text(const Secret& s)
 {
-  std::string connectors = "[";
-  for (const std::string& c : s.connectors) {
-    if (connectors.size() > 1) {
-      connectors += ',';
+  std::string out;
+  out.reserve(4096);
+  ObjectWriter o(out);
+  o.boolean("after_access", s.after_access);
+  append_names(o.key("connectors"), s.connectors);
+  o.time("created_at", s.created_at).str("created_by", s.created_by);
+  append_names(o.key("custodians"), s.custodians);
+  {
+    ObjectWriter due(o.key("due"));
+    for (const auto& [reason, since] : s.due) {
+      due.time(reason, since);
     }
-    append_string(connectors, c);
+    due.close();
   }
-  connectors += ']';
-  ObjectText due;
-  for (const auto& [reason, since] : s.due) {
-    due.time(reason, since);
-  }
-  ObjectText gens;
-  for (const auto& [g, gen] : s.gens) {
-    gens.raw(std::to_string(g), generation_text(gen));
-  }
-  ObjectText requests;
-  for (const auto& [id, r] : s.requests) {
-    ObjectText approvals;
-    for (const auto& [by, a] : r.approvals) {
-      approvals.raw(by, ObjectText()
-                          .time("at", a.at)
-                          .bytes("dk_commit", a.dk_commit)
-                          .bytes("share", a.share)
-                          .num("v", a.v)
-                          .str("vid", a.vid)
-                          .text());
-    }
-    ObjectText out;
-    out.raw("approvals", approvals.text())
-      .str("by", r.by)
-      .time("created_at", r.created_at)
-      .num("ttl", r.ttl)
-      .time("until", r.until)
-      .str("why", r.why);
-    if (r.denial) {
-      out.raw("denial", ObjectText().time("at", r.denial->at).str("by", r.denial->by).str("why", r.denial->why).text());
-    }
-    if (r.used_at) {
-      out.time("used_at", *r.used_at);
-    }
-    if (r.voided) {
-      out.boolean("void", true);
-    }
-    requests.raw(id, out.text());
-  }
-  ObjectText versions;
-  for (const auto& [vid, v] : s.versions) {
-    ObjectText grants;
-    for (const auto& [member, g] : v.grants) {
-      grants.raw(member, ObjectText().bytes("key", g.key).str("request", g.request).time("until", g.until).text());
-    }
-    ObjectText out;
-    out.time("created_at", v.created_at)
-      .str("created_by", v.created_by)
-      .raw("custodians", names_text(v.custodians))
-      .bytes("dk_commit", v.dk_commit)
-      .num("gen", v.gen)
-      .raw("grants", grants.text())
-      .bytes("material", v.material)
-      .raw("shares", hash_map_text(v.shares))
-      .str("state", version_state_name(v.state))
-      .num("threshold", v.threshold)
-      .num("v", v.v)
-      .str("why", v.why);
-    if (v.race_gen) {
-      out.raw("race_gen", generation_text(*v.race_gen));
-    }
-    versions.raw(vid, out.text());
-  }
-  ObjectText out;
-  out.boolean("after_access", s.after_access)
-    .raw("connectors", connectors)
-    .time("created_at", s.created_at)
-    .str("created_by", s.created_by)
-    .raw("custodians", names_text(s.custodians))
-    .raw("due", due.text())
-    .num("every", s.every)
-    .str("generator", s.generator)
-    .raw("gens", gens.text())
-    .str("owner", s.owner)
-    .str("purpose", s.purpose)
-    .raw("requests", requests.text())
-    .raw("shared_with", names_text(s.shared_with))
-    .str("state", secret_state_name(s.state))
-    .num("threshold", s.threshold)
-    .str("tier", s.tier)
-    .raw("versions", versions.text());
   if (s.escrow_only) {
-    out.boolean("escrow_only", true);
+    o.boolean("escrow_only", true);
+  }
+  o.num("every", s.every).str("generator", s.generator);
+  {
+    // Generation numbers as keys sort as text ("10" before "2").
+    std::vector<std::pair<std::string, const Generation*>> gens;
+    gens.reserve(s.gens.size());
+    for (const auto& [g, gen] : s.gens) {
+      gens.emplace_back(std::to_string(g), &gen);
+    }
+    std::sort(gens.begin(), gens.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    ObjectWriter w(o.key("gens"));
+    for (const auto& [g, gen] : gens) {
+      append_generation(w.key(g), *gen);
+    }
+    w.close();
+  }
+  o.str("owner", s.owner).str("purpose", s.purpose);
+  {
+    ObjectWriter requests(o.key("requests"));
+    for (const auto& [id, r] : s.requests) {
+      append_request(requests.key(id), r);
+    }
+    requests.close();
   }
   if (s.rotation) {
-    out.raw("rotation", ObjectText()
-                          .raw("confirmed", names_text(s.rotation->confirmed))
-                          .str("kind", rotation_kind_name(s.rotation->kind))
-                          .boolean("rolling_back", s.rotation->rolling_back)
-                          .time("since", s.rotation->since)
-                          .str("started_by", s.rotation->started_by)
-                          .str("vid", s.rotation->vid)
-                          .text());
+    ObjectWriter rotation(o.key("rotation"));
+    append_names(rotation.key("confirmed"), s.rotation->confirmed);
+    rotation.str("kind", rotation_kind_name(s.rotation->kind))
+      .boolean("rolling_back", s.rotation->rolling_back)
+      .time("since", s.rotation->since)
+      .str("started_by", s.rotation->started_by)
+      .str("vid", s.rotation->vid);
+    rotation.close();
   }
-  return out.text();
+  append_names(o.key("shared_with"), s.shared_with);
+  o.str("state", secret_state_name(s.state)).num("threshold", s.threshold).str("tier", s.tier);
+  {
+    ObjectWriter versions(o.key("versions"));
+    for (const auto& [vid, v] : s.versions) {
+      append_version(versions.key(vid), v);
+    }
+    versions.close();
+  }
+  o.close();
+  return out;
 }
 
 // canonical::dump(to_json(record)), for a secret without the DOM.
@@ -550,6 +593,19 @@ Hash record_hash(std::string_view path, const Connector& c)
 Hash record_hash(std::string_view path, const Secret& s)
 {
   return memo_record_hash(path, s);
+}
+
+std::optional<std::string> record_text(const State& state, std::string_view path)
+{
+  const std::optional<ParsedPath> parsed = parse_path(path);
+  if (parsed && parsed->kind == PathKind::secret) {
+    if (const Secret* s = state.secret(parsed->name)) {
+      return canonical_text(*s);
+    }
+    return std::nullopt;
+  }
+  const std::optional<Json> json = state.record(path);
+  return json ? std::optional<std::string>(canonical::dump(*json)) : std::nullopt;
 }
 
 std::optional<Json> State::record(std::string_view path) const

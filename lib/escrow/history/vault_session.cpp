@@ -10,9 +10,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <iterator>
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace escrow::history {
 
@@ -36,32 +39,68 @@ Hash hash_of_line(std::string_view line, std::string_view what)
 
 namespace {
 
-// The line keys of every key line one secret references.
-void add_line_keys(const std::string& name, const Secret& secret, std::set<std::string>& out)
+// A key line one secret record references, by reference into the record: its line key is
+// line_key(as_key_line(name), *k), and two refs give the same key exactly when they compare equal
+// (the kind, its fields, and the 12 bytes of K the key carries). A write's garbage is found by
+// comparing them, not by building every key (issue 12 target 1: a bulk share's 1,000 secrets).
+struct LineRef
+{
+  KeyLineKind kind = KeyLineKind::value;
+  std::int64_t gen = 0;
+  std::string_view vid;
+  std::string_view member;
+  std::string_view request;
+  const Hash* k = nullptr;
+
+  KeyLine as_key_line(const std::string& secret) const
+  {
+    return KeyLine{kind, secret, gen, std::string(vid), std::string(member), std::string(request)};
+  }
+  friend bool operator<(const LineRef& a, const LineRef& b)
+  {
+    if (std::tie(a.kind, a.gen, a.vid, a.member, a.request) != std::tie(b.kind, b.gen, b.vid, b.member, b.request)) {
+      return std::tie(a.kind, a.gen, a.vid, a.member, a.request) < std::tie(b.kind, b.gen, b.vid, b.member, b.request);
+    }
+    return std::memcmp(a.k->data(), b.k->data(), 12) < 0;
+  }
+};
+
+// Every key line one secret references (the one list of them: add_line_keys builds its keys).
+void add_line_refs(const Secret& secret, std::vector<LineRef>& out)
 {
   for (const auto& [g, gen] : secret.gens) {
     for (const auto& [m, k] : gen.holders) {
-      out.insert(line_key(KeyLine{KeyLineKind::reader, name, g, {}, m, {}}, k));
+      out.push_back(LineRef{KeyLineKind::reader, g, {}, m, {}, &k});
     }
   }
   for (const auto& [vid, version] : secret.versions) {
-    out.insert(line_key(KeyLine{KeyLineKind::value, name, 0, vid, {}, {}}, version.material));
+    out.push_back(LineRef{KeyLineKind::value, 0, vid, {}, {}, &version.material});
     if (version.race_gen) {
       for (const auto& [m, k] : version.race_gen->holders) {
-        out.insert(line_key(KeyLine{KeyLineKind::reader, name, version.gen, {}, m, {}}, k));
+        out.push_back(LineRef{KeyLineKind::reader, version.gen, {}, m, {}, &k});
       }
     }
     for (const auto& [m, k] : version.shares) {
-      out.insert(line_key(KeyLine{KeyLineKind::share, name, 0, vid, m, {}}, k));
+      out.push_back(LineRef{KeyLineKind::share, 0, vid, m, {}, &k});
     }
     for (const auto& [m, grant] : version.grants) {
-      out.insert(line_key(KeyLine{KeyLineKind::grant, name, 0, vid, m, {}}, grant.key));
+      out.push_back(LineRef{KeyLineKind::grant, 0, vid, m, {}, &grant.key});
     }
   }
   for (const auto& [id, request] : secret.requests) {
     for (const auto& [a, approval] : request.approvals) {
-      out.insert(line_key(KeyLine{KeyLineKind::approval, name, 0, approval.vid, a, id}, approval.share));
+      out.push_back(LineRef{KeyLineKind::approval, 0, approval.vid, a, id, &approval.share});
     }
+  }
+}
+
+// The line keys of every key line one secret references.
+void add_line_keys(const std::string& name, const Secret& secret, std::set<std::string>& out)
+{
+  std::vector<LineRef> refs;
+  add_line_refs(secret, refs);
+  for (const LineRef& ref : refs) {
+    out.insert(line_key(ref.as_key_line(name), *ref.k));
   }
 }
 
@@ -1039,26 +1078,34 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
   std::set<std::string> remove;
   const bool hinted = s.keys_hinted_clean(s.store->keys().bytes().size());
   if (hinted) {
-    // The file holds exactly what the state references (the place's hint, its line count
-    // unchanged): only the secrets this operation writes can stop referencing a line. Their
-    // records are read; the others are not (issue 12 target 3).
-    std::set<std::string> before;
-    std::set<std::string> after;
+    // The file holds exactly what the state references (the place's hint, its size unchanged):
+    // only the secrets this operation writes can stop referencing a line. Their records are
+    // read; the others are not (issue 12 target 3).
+    std::vector<LineRef> before;
+    std::vector<LineRef> after;
+    std::vector<LineRef> dropped;
     for (const Write& w : e.op->writes) {
       const std::optional<ParsedPath> parsed = parse_path(w.path);
       if (!parsed || parsed->kind != PathKind::secret) {
         continue;
       }
+      before.clear();
+      after.clear();
+      dropped.clear();
       if (const Secret* old = s.state.secret(parsed->name)) {
-        add_line_keys(parsed->name, *old, before);
+        add_line_refs(*old, before);
       }
       if (const Secret* now = next.secret(parsed->name)) {
-        add_line_keys(parsed->name, *now, after);
+        add_line_refs(*now, after);
       }
-    }
-    for (const std::string& key : before) {
-      if (after.count(key) == 0 && s.store->keys().find(key)) {
-        remove.insert(key);
+      std::sort(before.begin(), before.end());
+      std::sort(after.begin(), after.end());
+      std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(dropped));
+      for (const LineRef& ref : dropped) {
+        std::string key = line_key(ref.as_key_line(parsed->name), *ref.k);
+        if (s.store->keys().find(key)) {
+          remove.insert(std::move(key));
+        }
       }
     }
   } else {
