@@ -1411,7 +1411,7 @@ std::optional<LogSummary> Cache::save(const Position& position, const State& sta
                      || *kind == OpKind::member_set || *kind == OpKind::journal_loss));
     });
   };
-  const bool may_lag = base.count > 0 && current && current->value("format", "") == k_verified_format && ahead == 0
+  const bool may_lag = current && current->value("format", "") == k_verified_format && ahead == 0
                        && base.ahead + lines.size() <= k_max_log_ahead && base.tail.size() + lines.size() <= k_max_log_tail
                        && small_and_same_roster();
   const auto lag = [&] {
@@ -1673,22 +1673,21 @@ std::optional<std::vector<ListedSecret>> cached_listing(const fs::path& place, c
     }
     // The row of a secret the snapshot holds: rows are in the index's order (by name), and a row
     // skipped is a secret the state no longer holds as the snapshot did.
-    const auto key_of = [&](std::size_t r) {
-      const auto key = row_key((*rows)[r]);
-      if (!key) {
-        snapshot.source->damaged(fmt::format("row {} of its listing is malformed", r + 1));
+    std::optional<std::pair<std::string_view, std::string_view>> key;
+    for (; next_row < rows->size(); ++next_row) {
+      key = row_key((*rows)[next_row]);
+      if (exact || (key && !(key->first < expected[i].first))) {
+        break;
       }
-      return *key;
-    };
-    while (!exact && next_row < rows->size() && key_of(next_row).first < expected[i].first) {
-      ++next_row;
+      if (!key) {
+        snapshot.source->damaged(fmt::format("row {} of its listing is malformed", next_row + 1));
+      }
     }
     if (next_row >= rows->size()) {
       snapshot.source->damaged(fmt::format("its listing has no row for {}", expected[i].first));
     }
     const std::size_t r = next_row++;
     const std::string_view row = (*rows)[r];
-    const auto key = row_key(row);
     if (!key || key->first != expected[i].first || key->second != canonical::b64(*expected[i].second)) {
       snapshot.source->damaged(fmt::format("row {} of its listing is not the secret its index names", r + 1));
     }

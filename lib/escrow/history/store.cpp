@@ -26,12 +26,14 @@ std::uint64_t size_of(const util::FileHandle& file, const fs::path& path)
   return static_cast<std::uint64_t>(info.st_size);
 }
 
-std::string pread_range(const util::FileHandle& file, const fs::path& path, std::uint64_t offset, std::uint64_t size)
+// Reads up to `size` bytes at `offset` into `out`; fewer only when the file ends first (it
+// shrank under us: what is there). Returns how many.
+std::size_t pread_into(const util::FileHandle& file, const fs::path& path, std::uint64_t offset, char* out,
+                       std::size_t size)
 {
-  std::string out(static_cast<std::size_t>(size), '\0');
   std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::pread(file.get(), out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+  while (done < size) {
+    const ssize_t n = ::pread(file.get(), out + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -39,11 +41,17 @@ std::string pread_range(const util::FileHandle& file, const fs::path& path, std:
       fail(ErrorKind::io, "{}: cannot read: {}", path.string(), std::strerror(errno));
     }
     if (n == 0) {
-      out.resize(done); // shrank under us: what is there
       break;
     }
     done += static_cast<std::size_t>(n);
   }
+  return done;
+}
+
+std::string pread_range(const util::FileHandle& file, const fs::path& path, std::uint64_t offset, std::uint64_t size)
+{
+  std::string out(static_cast<std::size_t>(size), '\0');
+  out.resize(pread_into(file, path, offset, out.data(), out.size()));
   return out;
 }
 
@@ -332,20 +340,7 @@ std::optional<std::string> Store::read_line_at(std::uint64_t offset)
     want = 1024 * 1024;
     const std::size_t before = line.size();
     line.resize(before + chunk);
-    std::size_t done = 0;
-    while (done < chunk) {
-      const ssize_t n = ::pread(file.get(), line.data() + before + done, chunk - done, static_cast<off_t>(at + done));
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        fail(ErrorKind::io, "{}: cannot read: {}", path.string(), std::strerror(errno));
-      }
-      if (n == 0) {
-        break; // shrank under us: what is there
-      }
-      done += static_cast<std::size_t>(n);
-    }
+    const std::size_t done = pread_into(file, path, at, line.data() + before, chunk);
     line.resize(before + done);
     const std::size_t nl = line.find('\n', searched);
     if (nl != std::string::npos) {
