@@ -12,6 +12,8 @@
 #      neither settlement chose are refused (files byte-identical), `resolve prod/api --current`
 #      settles it and re-applies the chosen value.
 #   4. the same race settled the same way on two clones (each re-applied it): they merge.
+#   5. the same, when each clone rotated again before settling (the races differ): they merge,
+#      every version either clone kept stays readable.
 # A reader shared after scene 1 reads every kept version (the race generation, a second entry).
 source "$(dirname "$0")/lib.sh"
 setup
@@ -200,6 +202,48 @@ check "... the connector holds api-j" -- test "$(cat "$WORK/api.value")" = api-j
 sync_verify "e alice" "e bob" "e carol" "a2 escrow" "a3 escrow"
 expect 0 "bob reads prod/api" -- e bob get prod/api --reveal
 check "... api-j" -- test "$OUT" = api-j
+# 5. The same race settled the same way on two clones that each rotated again before settling:
+#    each merges the other's FIRST rotation only, so the two races differ (each lacks the other's
+#    second rotation, and numbers the versions its own way). Both choose api-l and re-apply it:
+#    the merge needs nothing and keeps every version either clone kept.
+printf 'api-k' | a2 escrow rotate prod/api --stdin --no-push >/dev/null
+a2 git commit -qam "alice-2 rotates prod/api (5)"
+a2 git push -q origin HEAD:refs/heads/race-a2-5
+printf 'api-l' | e alice rotate prod/api --stdin --no-push >/dev/null
+as alice git commit -qam "alice rotates prod/api (5)"
+as alice git push -q origin HEAD:refs/heads/race-alice-5
+printf 'api-m' | a2 escrow rotate prod/api --stdin --no-push >/dev/null
+a2 git commit -qam "alice-2 rotates prod/api again (5)"
+printf 'api-n' | e alice rotate prod/api --stdin --no-push >/dev/null
+as alice git commit -qam "alice rotates prod/api again (5)"
+as alice git fetch -q
+a2 git fetch -q
+expect 1 "alice merges alice-2's first rotation: a race" -- as alice git merge --no-edit origin/race-a2-5
+e alice --json resolve >"$WORK/race6.json"
+read -r L N <<<"$(versions "$WORK/race6.json" ours)"
+check "... alice's two versions" -- test -n "$L" -a -n "$N"
+expect 0 "alice settles it with api-l" -- e alice resolve prod/api --current "$L" --no-push
+expect 0 "git commit" -- as alice git commit -q --no-edit
+expect 1 "alice-2 merges alice's first rotation: a race of other versions" -- a2 git merge --no-edit origin/race-alice-5
+expect 0 "alice-2 settles it with api-l too" -- a2 escrow resolve prod/api --current "$L" --no-push
+expect 0 "git commit" -- a2 git commit -q --no-edit
+check "... the connector holds api-l" -- test "$(cat "$WORK/api.value")" = api-l
+expect 0 "alice-2 pushes" -- a2 escrow sync
+expect 0 "alice syncs: the two settlements merge" -- e alice sync
+check "... no merge left" -- test ! -e "$WORK/alice/.git/MERGE_HEAD"
+check "... the connector holds api-l" -- test "$(cat "$WORK/api.value")" = api-l
+sync_verify "e alice" "e bob" "e carol" "a2 escrow" "a3 escrow"
+expect 0 "bob reads prod/api" -- e bob get prod/api --reveal
+check "... api-l" -- test "$OUT" = api-l
+expect 0 "alice shows prod/api" -- e alice --json show prod/api
+found=""
+for v in $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(" ".join(str(v["v"]) for v in d["versions"] if v["state"] in ("current", "previous")))' "$OUT"); do
+  expect 0 "version $v readable" -- e alice get prod/api --reveal --version "$v"
+  found="$found $OUT"
+done
+for value in api-k api-l api-m api-n; do
+  check "... $value kept (no value a connector held is lost)" -- contains "$found " " $value "
+done
 check "no value in any listing" -- lacks "$(cat "$WORK"/race*.json)" "api-"
 
 finish

@@ -1363,3 +1363,210 @@ TEST_CASE("resolve --current: a rotation kept exposed on one side, raced on the 
     }
   }
 }
+
+namespace {
+
+// Every key line an entry of `logs` wrote and none deleted since, as referenced_line_keys names them.
+std::set<std::string> written_line_keys(std::initializer_list<const std::vector<Entry>*> logs)
+{
+  std::set<std::string> out;
+  for (const std::vector<Entry>* log : logs) {
+    for (const Entry& e : *log) {
+      if (!e.op) {
+        continue;
+      }
+      for (const Write& w : e.op->writes) {
+        if (w.path.rfind("k:", 0) == 0 && w.after) {
+          out.insert(w.path.substr(2));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("resolve: the same race settled the same way apart after each side rotated again merges every version",
+          "[history][resolve][merge]")
+{
+  // Clone A rotated prod/db to k_a2, clone B to k_b2. A rotated again (k_a3) and merged B's first
+  // head; B rotated again (k_b3) and merged A's first head. Each chose k_a2 and re-applied it:
+  // A's record numbers k_b2 as v4, B's as v3, and each lacks the other's second rotation. Every
+  // connector holds k_a2 (each clone's last push was its re-apply), so the two settlements are
+  // one: the merged record keeps every version both clones' heads still keep, the earlier
+  // settlement's numbers first, the other's versions after them, k_a2 current, nothing due.
+  for (const bool new_generation : {false, true}) {
+    DYNAMIC_SECTION((new_generation ? "a generation per rotation" : "one generation"))
+    {
+      World a1 = team();
+      World b1 = a1;
+      b1.now += 30;
+      b1.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+      std::vector<Entry> made;
+      MultiRace::rotate(a1, "erin", k_a2, "rk-a2", new_generation, made);
+      MultiRace::rotate(b1, "olive", k_b2, "rk-b2", new_generation, made);
+      World a2 = a1;
+      World b2 = b1;
+      MultiRace::rotate(a2, "erin", k_a3, "rk-a3", new_generation, made);
+      MultiRace::rotate(b2, "olive", k_b3, "rk-b3", new_generation, made);
+      const World a = settle_apart(a2, b1, "erin", k_a2);
+      World b2_later = b2;
+      b2_later.now = a.now + 60;
+      const World b = settle_apart(b2_later, a1, "olive", k_a2);
+      CHECK(a.state.secret(k_db)->find(k_b2)->v == 4);
+      CHECK(b.state.secret(k_db)->find(k_b2)->v == 3);
+
+      CHECK(analyse_merge(journal_of(a.log), journal_of(b.log), {}, "").conflicts.empty());
+      const ReplayResult ab = sealed_both_orders(a, b);
+      const Secret& s = *ab.state.secret(k_db);
+      std::map<std::string, std::int64_t> numbers;
+      for (const auto& [vid, version] : s.versions) {
+        numbers[vid] = version.v;
+      }
+      // A's settlement is the earlier: its numbers stand; B's k_b3 comes after them. k_v1 is gone:
+      // each clone's re-apply kept two older versions (the policy's keep) and dropped its lines.
+      CHECK(numbers == std::map<std::string, std::int64_t>{{k_a2, 2}, {k_a3, 3}, {k_b2, 4}, {k_b3, 5}});
+      CHECK(a.state.secret(k_db)->find(k_v1) == nullptr);
+      CHECK(b.state.secret(k_db)->find(k_v1) == nullptr);
+      REQUIRE(s.find(k_a2) != nullptr);
+      CHECK(s.find(k_a2)->state == VersionState::current);
+      for (const std::string& vid : {k_a3, k_b2, k_b3}) {
+        REQUIRE(s.find(vid) != nullptr);
+        CHECK(s.find(vid)->state == VersionState::previous);
+      }
+      CHECK(s.due.empty());
+      CHECK_FALSE(s.rotation.has_value());
+      // Each version opens with a line some entry wrote: nothing the merged keys file lacks.
+      const std::set<std::string> written = written_line_keys({&a.log, &b.log});
+      for (const std::string& key : referenced_line_keys(ab.state)) {
+        INFO(key);
+        CHECK(written.count(key) == 1);
+      }
+      for (const std::string& vid : {k_a2, k_a3, k_b2, k_b3}) {
+        const Generation* g = s.generation_of(*s.find(vid));
+        REQUIRE(g != nullptr);
+        CHECK(g->holders.count("olive") == 1);
+      }
+
+      SECTION("new work on the merged vault: the next rotation is v6")
+      {
+        World c = merge_of(a, b);
+        const Entry seal = event(c, "alice", EventKind::merge, c.heads);
+        c.log.push_back(seal);
+        c.state = ab.state;
+        c.heads = {seal.hash};
+        c.now += 60;
+        rotate_once(c, "erin", k_db, "00000000000000c6");
+        const ReplayResult rr = replay(journal_of(c.log));
+        INFO(describe(rr));
+        REQUIRE(rr.ok());
+        CHECK(rr.state.secret(k_db)->find("00000000000000c6")->v == 6);
+      }
+    }
+  }
+}
+
+TEST_CASE("resolve: settlements made apart whose re-applies did not both finish stay listed",
+          "[history][resolve][merge]")
+{
+  World a1 = team();
+  World b1 = a1;
+  b1.now += 30;
+  b1.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+  std::vector<Entry> made;
+  MultiRace::rotate(a1, "erin", k_a2, "rk-a2", false, made);
+  MultiRace::rotate(b1, "olive", k_b2, "rk-b2", false, made);
+  World a2 = a1;
+  World b2 = b1;
+  MultiRace::rotate(a2, "erin", k_a3, "rk-a3", false, made);
+  MultiRace::rotate(b2, "olive", k_b3, "rk-b3", false, made);
+  const World a = settle_apart(a2, b1, "erin", k_a2);
+  // B settles the same way but its re-apply fails: its connectors got k_b3 back.
+  World b = b2;
+  b.now = a.now + 60;
+  {
+    const MergeAnalysis m = analyse_merge(journal_of(b.log), journal_of(a1.log), {}, "");
+    REQUIRE(m.conflicts.size() == 1);
+    World j = merge_of(b, a1);
+    const Entry r = j.entry("olive", choose_current(m, k_db, k_a2));
+    j.log.push_back(r);
+    const ReplayResult rr = replay(journal_of(j.log));
+    REQUIRE(rr.ok());
+    j.state = rr.state;
+    j.heads = {r.hash};
+    j.now += 60;
+    j.run("olive", rollback_to(k_db, k_a2));
+    j.run("olive", RotateFailArgs{{FailItem{k_db, k_a2, FailResult::rolled_back}}});
+    b = j;
+  }
+  const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
+  REQUIRE_FALSE(m.conflicts.empty());
+  CHECK(has_finding(replay(sealed_union(a, b)), FindingKind::unresolved_conflict));
+}
+
+TEST_CASE("resolve: a rotation kept exposed on one side, the same version chosen in a race on the other, "
+          "neither keeping all the other's versions, merges",
+          "[history][resolve][merge]")
+{
+  // ours: olive's rotation to k_v2 (sealed to erin), then a rotation of olive's that failed
+  // (k_v4, kept as failed), then erin's removal merged in: k_v2 kept exposed, current. theirs:
+  // erin's removal, olive's rotation to k_v3, then ours' first rotation merged in: a race settled
+  // with k_v2 and re-applied. Each record lacks the other's version.
+  const ExposedRotation r;
+  const std::string k_v4 = "00000000000000c4";
+  World a1 = r.a;
+  RotateItem failed = next_version(a1, k_v4);
+  failed.dk_commit = commit("dk-v4");
+  a1.run("olive", RotateStartArgs{{failed}}, {vline(k_db, k_v4), sh(k_db, k_v4, "bob"), sh(k_db, k_v4, "carol")});
+  a1.run("olive", RotateFailArgs{{FailItem{k_db, k_v4, FailResult::rolled_back}}});
+  const World a = settle_apart(a1, r.b, "olive");
+  REQUIRE(a.state.secret(k_db)->find(k_v4) != nullptr);
+  CHECK(a.state.secret(k_db)->find(k_v4)->state == VersionState::failed);
+
+  World b1 = r.b;
+  b1.now = a.now + 60;
+  b1.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+  RotateItem i = next_version(b1, k_v3);
+  i.dk_commit = commit("dk-v3");
+  i.gen = 2;
+  i.new_gen_rk_commit = commit("rk-b");
+  b1.run("olive", RotateStartArgs{{i}}, {vline(k_db, k_v3), sh(k_db, k_v3, "bob"), sh(k_db, k_v3, "carol"), rk(k_db, 2, "olive")});
+  b1.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v3}}});
+  const World b = settle_apart(b1, r.a, "olive", k_v2);
+  REQUIRE(b.state.secret(k_db)->find(k_v3) != nullptr);
+  CHECK(b.state.secret(k_db)->find(k_v4) == nullptr);
+
+  CHECK(analyse_merge(journal_of(a.log), journal_of(b.log), {}, "").conflicts.empty());
+  const ReplayResult ab = sealed_both_orders(a, b);
+  const Secret& s = *ab.state.secret(k_db);
+  for (const std::string& vid : {k_v1, k_v2, k_v3, k_v4}) {
+    INFO(vid);
+    REQUIRE(s.find(vid) != nullptr);
+  }
+  CHECK(s.find(k_v2)->state == VersionState::current);
+  CHECK(s.find(k_v4)->state == VersionState::failed);
+  CHECK(s.find(k_v4)->v == 3); // ours settled first: its numbers stand
+  CHECK(s.find(k_v3)->v == 4); // theirs' version after them
+  CHECK(s.due.count("exposed to erin by a concurrent rotation") == 1);
+  CHECK(s.due.count("rotation race resolved: the connectors may hold either version") == 0);
+  // erin, removed, holds no reader key of any generation; olive reads every live version.
+  for (const auto& [g, generation] : s.gens) {
+    CHECK(generation.holders.count("erin") == 0);
+  }
+  for (const auto& [vid, version] : s.versions) {
+    if (version.race_gen) {
+      CHECK(version.race_gen->holders.count("erin") == 0);
+    }
+  }
+  for (const std::string& vid : {k_v2, k_v3}) {
+    const Generation* g = s.generation_of(*s.find(vid));
+    REQUIRE(g != nullptr);
+    CHECK(g->holders.count("olive") == 1);
+  }
+  const std::set<std::string> written = written_line_keys({&a.log, &b.log});
+  for (const std::string& key : referenced_line_keys(ab.state)) {
+    INFO(key);
+    CHECK(written.count(key) == 1);
+  }
+}

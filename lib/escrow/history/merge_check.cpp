@@ -190,6 +190,69 @@ Secret& edit(State& state, const std::string& name)
   return out;
 }
 
+// A version's state ordered by how far rotations moved it (the furthest wins when two records differ).
+int state_rank(VersionState s)
+{
+  switch (s) {
+  case VersionState::current: return 0;
+  case VersionState::previous: return 1;
+  case VersionState::retired: return 2;
+  default: return 3;
+  }
+}
+
+// A version's generation put on `out`: in gens when the number is free or holds the same key (the
+// holders of both lines kept: either opens the same key); false when it is another key there
+// (the caller keeps it as the version's race_gen).
+bool put_generation(Secret& out, std::int64_t g, const Generation& gen)
+{
+  const auto it = out.gens.find(g);
+  if (it == out.gens.end()) {
+    out.gens[g] = gen;
+    return true;
+  }
+  if (it->second.rk_commit != gen.rk_commit) {
+    return false;
+  }
+  for (const auto& [member, k] : gen.holders) {
+    it->second.holders.emplace(member, k);
+  }
+  it->second.ever.insert(gen.ever.begin(), gen.ever.end());
+  return true;
+}
+
+// A version removed from a merged record with the approvals that name it.
+void erase_version(Secret& record, const std::string& vid)
+{
+  for (auto& [id, request] : record.requests) {
+    for (auto ap = request.approvals.begin(); ap != request.approvals.end();) {
+      ap = ap->second.vid == vid ? request.approvals.erase(ap) : std::next(ap);
+    }
+  }
+  record.versions.erase(vid);
+}
+
+// A settlement kept a rotation exposed: whoever lost access on the other side (their reader key
+// lines deleted by that resolve, the due reason names them) holds no reader key in the merged
+// record, whichever settlement's versions it keeps.
+void drop_lost_readers(const State& merged, Secret& record)
+{
+  const std::set<std::string> readers = standing_readers(merged, record);
+  const auto drop_lost = [&readers](Generation& g) {
+    for (auto it = g.holders.begin(); it != g.holders.end();) {
+      it = readers.count(it->first) > 0 ? std::next(it) : g.holders.erase(it);
+    }
+  };
+  for (auto& [g, generation] : record.gens) {
+    drop_lost(generation);
+  }
+  for (auto& [vid, version] : record.versions) {
+    if (version.race_gen) {
+      drop_lost(*version.race_gen);
+    }
+  }
+}
+
 struct Race
 {
   const RaceResolution* resolution = nullptr;
@@ -244,26 +307,15 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
     }
   }
   Secret out = *m;
-  const auto rank = [](VersionState s) {
-    switch (s) {
-    case VersionState::current: return 0;
-    case VersionState::previous: return 1;
-    case VersionState::retired: return 2;
-    default: return 3;
-    }
-  };
+  const auto rank = state_rank;
   // The versions both sides had: the state the sides' finishes moved them to (the furthest);
   // one that either side's retention dropped is gone (its key lines are deleted in the merge).
   for (auto it = out.versions.begin(); it != out.versions.end();) {
     const Version* a = c->find(it->first);
     const Version* b = o->find(it->first);
     if (a == nullptr || b == nullptr) {
-      for (auto& [id, request] : out.requests) {
-        for (auto ap = request.approvals.begin(); ap != request.approvals.end();) {
-          ap = ap->second.vid == it->first ? request.approvals.erase(ap) : std::next(ap);
-        }
-      }
-      it = out.versions.erase(it);
+      const std::string vid = (it++)->first;
+      erase_version(out, vid);
       continue;
     }
     VersionState& state = it->second.state;
@@ -291,21 +343,6 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
   }
   // Each race version with its generation: in gens when the number is free or holds the same key
   // (the chosen side's first), else as the version's race_gen.
-  const auto put_gen = [&](std::int64_t g, const Generation& gen) {
-    const auto it = out.gens.find(g);
-    if (it == out.gens.end()) {
-      out.gens[g] = gen;
-      return true;
-    }
-    if (it->second.rk_commit != gen.rk_commit) {
-      return false;
-    }
-    for (const auto& [member, k] : gen.holders) {
-      it->second.holders.emplace(member, k); // either line opens the same key
-    }
-    it->second.ever.insert(gen.ever.begin(), gen.ever.end());
-    return true;
-  };
   const auto take = [&](const Secret& side, const std::string& vid) -> std::optional<std::string> {
     const Version* v = side.find(vid);
     const Generation* g = v != nullptr ? side.generation_of(*v) : nullptr;
@@ -314,7 +351,7 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
     }
     Version copy = *v;
     copy.race_gen.reset();
-    if (!put_gen(copy.gen, *g)) {
+    if (!put_generation(out, copy.gen, *g)) {
       if (vid == race.current) {
         return fmt::format("generation {} of {} is another key on the merged side", copy.gen, name);
       }
@@ -501,6 +538,104 @@ bool keeps_all(const Secret& a, const Secret& b)
 {
   return std::all_of(b.versions.begin(), b.versions.end(),
                      [&](const auto& item) { return a.find(item.first) != nullptr; });
+}
+
+// One settlement of a secret's side: its record after the settling resolve (with the other
+// side's prefix operations on it), its state at its head, and the versions its own rotations
+// made (rotate-starts the other side lacks).
+struct Settlement
+{
+  const Secret* record = nullptr;
+  const Secret* head = nullptr;
+  std::set<std::string> own;
+};
+
+// Two settlements made apart that chose the same version, each re-applied to the connectors (or
+// current there all along, a rotation kept exposed), though neither record keeps every version
+// the other keeps (each side rotated again before it settled): every connector holds `chosen`
+// (each clone's last push of the secret was its re-apply), so they are one settlement and the
+// record is their union, the same in both orders. `first` is the earlier settlement (its version
+// numbers stand); the other's versions come after its highest number, in their order. A version
+// stays while every side that ever had its key lines keeps it at its head: both records' while
+// both heads keep it; one record's only when that side's own rotation made it (the other side
+// never had its lines) and its head keeps it; a version of the common history that one side
+// dropped (its retention deleted the lines) is gone. The re-applies' effect (`reapplied`): the
+// chosen version current, every other one as far as either side moved it (current → previous),
+// the connectors' due reasons cleared. nullopt: the chosen version is not kept, or a version
+// names a generation its side lacks (the conflict stays listed).
+std::optional<Secret> union_of_settlements(const Settlement& first, const Settlement& second,
+                                           const std::string& chosen, bool reapplied)
+{
+  const auto kept = [&](const std::string& vid) {
+    const bool in_first = first.record->find(vid) != nullptr;
+    const bool in_second = second.record->find(vid) != nullptr;
+    if (in_first && in_second) {
+      return first.head->find(vid) != nullptr && second.head->find(vid) != nullptr;
+    }
+    const Settlement& side = in_first ? first : second;
+    return side.own.count(vid) > 0 && side.head->find(vid) != nullptr;
+  };
+  if (!kept(chosen)) {
+    return std::nullopt;
+  }
+  Secret out = *first.record;
+  std::int64_t max_v = 0;
+  for (auto it = out.versions.begin(); it != out.versions.end();) {
+    const std::string vid = (it++)->first;
+    if (!kept(vid)) {
+      erase_version(out, vid);
+      continue;
+    }
+    Version& version = out.versions.at(vid);
+    if (const Version* other = second.record->find(vid); other != nullptr && state_rank(version.state) < 3
+                                                          && state_rank(other->state) < 3
+                                                          && state_rank(other->state) > state_rank(version.state)) {
+      version.state = other->state;
+    }
+    max_v = std::max(max_v, version.v);
+  }
+  std::vector<std::pair<std::int64_t, std::string>> added;
+  for (const auto& [vid, version] : second.record->versions) {
+    if (out.find(vid) == nullptr && kept(vid)) {
+      added.emplace_back(version.v, vid);
+    }
+  }
+  std::sort(added.begin(), added.end());
+  for (const auto& [v, vid] : added) {
+    const Version& version = *second.record->find(vid);
+    const Generation* g = second.record->generation_of(version);
+    if (g == nullptr) {
+      return std::nullopt;
+    }
+    Version copy = version;
+    copy.race_gen.reset();
+    if (!put_generation(out, copy.gen, *g)) {
+      copy.race_gen = *g;
+    }
+    copy.v = ++max_v;
+    out.versions[vid] = std::move(copy);
+  }
+  for (auto it = out.gens.begin(); it != out.gens.end();) {
+    const std::int64_t g = it->first;
+    const bool used = std::any_of(out.versions.begin(), out.versions.end(),
+                                  [g](const auto& item) { return item.second.gen == g && !item.second.race_gen; });
+    it = used ? std::next(it) : out.gens.erase(it);
+  }
+  for (auto& [vid, version] : out.versions) {
+    if (version.state == VersionState::current) {
+      version.state = VersionState::previous;
+    }
+  }
+  out.versions.at(chosen).state = VersionState::current;
+  out.rotation.reset();
+  for (const auto& [reason, since] : second.record->due) {
+    add_due_reason(out, reason, since);
+  }
+  if (reapplied) {
+    out.due.erase(std::string(k_due_rollback_incomplete));
+    out.due.erase(std::string(k_due_race_resolved));
+  }
+  return out;
 }
 
 } // namespace
@@ -832,6 +967,43 @@ MergeCheck check_merge(const MergeInput& input)
           continue;
         }
       }
+      if (!ours_choice.empty() && ours_choice == theirs_choice) {
+        // The same version chosen apart, neither record keeping all the other's versions (each
+        // side rotated again before settling), or two races numbered apart: one settlement when
+        // each race's re-apply finished (union_of_settlements); the re-applies leave both orders.
+        const Secret* sa = sxy.state.secret(name);
+        const Secret* sb = syx.state.secret(name);
+        const Secret* ha = input.ours->secret(name);
+        const Secret* hb = input.theirs->secret(name);
+        const bool race_x = rx != px.races.end();
+        const bool race_y = ry != py.races.end();
+        const std::set<Hash> again_x = race_x ? reapply_of(x, input.ours_settled_ops, name, ours_choice) : std::set<Hash>{};
+        const std::set<Hash> again_y = race_y ? reapply_of(y, input.theirs_settled_ops, name, theirs_choice) : std::set<Hash>{};
+        if (sa != nullptr && sb != nullptr && ha != nullptr && hb != nullptr && !ha->rotation && !hb->rotation
+            && race_x == !again_x.empty() && race_y == !again_y.empty()) {
+          const auto own_vids = [&name](const std::vector<const Entry*>& side) {
+            const std::vector<std::string> made = race_vids(side, name);
+            return std::set<std::string>(made.begin(), made.end());
+          };
+          const Settlement ours_s{sa, ha, own_vids(x)};
+          const Settlement theirs_s{sb, hb, own_vids(y)};
+          const bool y_first = earlier(*py.by.at(name), *px.by.at(name));
+          std::optional<Secret> record = y_first ? union_of_settlements(theirs_s, ours_s, ours_choice, race_x || race_y)
+                                                 : union_of_settlements(ours_s, theirs_s, ours_choice, race_x || race_y);
+          if (record) {
+            if (exposure) {
+              drop_lost_readers(combined, *record);
+            }
+            combined.secrets[name] = std::make_shared<Secret>(std::move(*record));
+            for (const std::set<Hash>* again : {&again_x, &again_y}) {
+              for (const Hash& h : *again) {
+                repeated[h].insert(name);
+              }
+            }
+            continue;
+          }
+        }
+      }
       const RaceResolution* chosen = nullptr;
       if (input.races != nullptr) {
         for (const RaceResolution& r : *input.races) {
@@ -923,16 +1095,10 @@ MergeCheck check_merge(const MergeInput& input)
         return false;
       };
       for (auto it = record.versions.begin(); it != record.versions.end();) {
-        if (!dropped(it->first)) {
-          ++it;
-          continue;
+        const std::string vid = (it++)->first;
+        if (dropped(vid)) {
+          erase_version(record, vid);
         }
-        for (auto& [id, request] : record.requests) {
-          for (auto ap = request.approvals.begin(); ap != request.approvals.end();) {
-            ap = ap->second.vid == it->first ? request.approvals.erase(ap) : std::next(ap);
-          }
-        }
-        it = record.versions.erase(it);
       }
       for (auto it = record.gens.begin(); it != record.gens.end();) {
         const std::int64_t g = it->first;
@@ -946,23 +1112,7 @@ MergeCheck check_merge(const MergeInput& input)
         continue;
       }
       if (exposure) {
-        // A settlement kept a rotation exposed: whoever lost access on the other side (its record
-        // holds no reader key of theirs any more, the due reason names them) holds none in this
-        // record either, whichever settlement's it is (a race's keeps every version's keys).
-        const std::set<std::string> readers = standing_readers(combined, record);
-        const auto drop_lost = [&readers](Generation& g) {
-          for (auto it = g.holders.begin(); it != g.holders.end();) {
-            it = readers.count(it->first) > 0 ? std::next(it) : g.holders.erase(it);
-          }
-        };
-        for (auto& [g, generation] : record.gens) {
-          drop_lost(generation);
-        }
-        for (auto& [vid, version] : record.versions) {
-          if (version.race_gen) {
-            drop_lost(*version.race_gen);
-          }
-        }
+        drop_lost_readers(combined, record); // a race's record keeps every version's keys
       }
       for (auto& [vid, version] : record.versions) {
         if (version.state == VersionState::current) {

@@ -122,8 +122,12 @@ struct MergeInput
   // record by record: a secret settled on one side takes that side's record, one settled the same
   // way on both the earlier resolution's, one settled differently is a conflict until a resolve
   // here chooses one settlement (a `races` item with an empty renumber; vault-2-merge.md §5).
-  // A rotation kept exposed on both sides with the same version current after each settlement is
-  // settled the same way (the record keeping every version both keep); kept exposed on one side
+  // The same version chosen by two settlements that differ otherwise (each side rotated again
+  // before settling, so the races and their numbering differ) is one settlement once every race
+  // side's re-apply of it finished: the union of both records (merge_check.cpp
+  // union_of_settlements). A rotation kept exposed on both sides with the same version current
+  // after each settlement is settled the same way (the record keeping every version both keep, else
+  // the union); kept exposed on one side
   // and settled otherwise on the other, it is settled differently (a conflict, and the same
   // `races` item chooses: one of the two settlements' current versions).
   const State* ours_settled = nullptr;
