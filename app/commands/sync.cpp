@@ -3,7 +3,12 @@
 
 #include <escrow/error.hpp>
 #include <escrow/git/team.hpp>
+#include <escrow/history/secrets.hpp>
 #include <escrow/history/team_sync.hpp>
+
+#include <optional>
+#include <utility>
+#include <vector>
 
 namespace escrow::cli {
 
@@ -23,13 +28,53 @@ void run_sync(const SyncCommandOptions& options, Context& context)
   sync.lock_wait = session.lock_wait;
   sync.attempts = options.attempts;
   // escrow-vault/2: open the vault as every command does (loss check, git first-parent check),
-  // and seal a merged pull with a signed merge entry (history/team_sync.hpp).
-  sync.verify = [&context] { (void)context.open_v2(history::Access::read); };
-  sync.seal = [&context] {
-    history::VaultSession vault = context.open_v2(history::Access::read);
+  // and seal a merged pull with a signed merge entry (history/team_sync.hpp). Key debts this
+  // member can pay as owner (history/secrets.hpp key_debts: a reader whose access crossed a
+  // rotation, a rotator added since the last rotation) are paid first, before the commit, and
+  // again after a pull; a share entry written after a merge names both heads, so it seals it.
+  std::vector<std::pair<std::string, std::string>> paid;
+  // Opens the vault; pays the debts when there are some. Returns whether it wrote.
+  const auto pay_debts = [&context, &paid](std::optional<history::VaultSession>& vault) {
+    vault.emplace(context.open_v2(history::Access::read));
+    if (history::key_debts(vault->state(), "").empty()) {
+      return false; // the usual case: no identity opened (no passphrase asked) to learn it
+    }
     try {
-      return history::seal_merge(vault) ? git::VaultSyncOptions::Seal::sealed
-                                          : git::VaultSyncOptions::Seal::nothing;
+      if (history::key_debts(vault->state(), vault->me().name).empty()) {
+        return false;
+      }
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::access) {
+        throw;
+      }
+      return false; // no identity here: nothing to pay with
+    }
+    vault.reset();
+    history::VaultSession writer = context.open_v2(history::Access::write);
+    const std::vector<std::pair<std::string, std::string>> now = history::pay_key_debts(writer);
+    context.warn(writer.warnings());
+    paid.insert(paid.end(), now.begin(), now.end());
+    return !now.empty();
+  };
+  bool first = true;
+  sync.verify = [&context, &first, &pay_debts] {
+    if (std::exchange(first, false)) {
+      std::optional<history::VaultSession> vault;
+      (void)pay_debts(vault);
+    } else {
+      (void)context.open_v2(history::Access::read);
+    }
+  };
+  sync.seal = [&context, &pay_debts] {
+    std::optional<history::VaultSession> vault;
+    if (pay_debts(vault)) {
+      return git::VaultSyncOptions::Seal::sealed;
+    }
+    if (!vault) {
+      vault.emplace(context.open_v2(history::Access::read));
+    }
+    try {
+      return history::seal_merge(*vault) ? git::VaultSyncOptions::Seal::sealed : git::VaultSyncOptions::Seal::nothing;
     } catch (const Error& error) {
       if (error.kind() != ErrorKind::access) {
         throw;
@@ -42,7 +87,12 @@ void run_sync(const SyncCommandOptions& options, Context& context)
     context.note(note);
   }
   if (context.json()) {
+    Json keys = Json::array();
+    for (const auto& [secret, member] : paid) {
+      keys.push_back(Json{{"secret", secret}, {"member", member}});
+    }
     context.emit(Json{{"upstream", report.upstream},
+                      {"key_debts_paid", std::move(keys)},
                       {"committed", report.committed ? Json(*report.committed) : Json(nullptr)},
                       {"pulled", report.pulled},
                       {"pushed", report.pushed},
@@ -56,8 +106,11 @@ void run_sync(const SyncCommandOptions& options, Context& context)
   if (report.pulled > 0) {
     context.say(fmt::format("pulled {} commit(s) from {}", report.pulled, report.upstream));
   }
+  for (const auto& [secret, member] : paid) {
+    context.say(fmt::format("handed {} the keys of {} they lacked (a rotation crossed their access)", member, secret));
+  }
   if (report.sealed > 0) {
-    context.say("sealed the merge with a signed merge entry");
+    context.say(paid.empty() ? "sealed the merge with a signed merge entry" : "committed the key hand-over");
   }
   if (report.pushed) {
     context.say(fmt::format("pushed to {}{}", report.upstream,

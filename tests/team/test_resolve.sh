@@ -267,7 +267,11 @@ expect 0 "carol verifies" -- e carol verify
 person rob
 e alice member add "$WORK/rob.pub" --role rotator --env prod >/dev/null
 e alice rotate prod/api >/dev/null # a version rob holds a key of
-e alice sync >/dev/null
+# rob, a rotator, reads prod/db standing too: alice's sync hands him its key (a key debt), so his
+# removal makes prod/db due as well; only escrow holds it, so rotate --due can rotate it.
+e alice connect prod/db --escrow-only >/dev/null
+expect 0 "alice syncs" -- e alice sync
+check "... handing rob the key of prod/db (a key debt)" -- contains "$OUT" "handed rob the keys of prod/db"
 clone rob; e rob git-setup >/dev/null
 expect 0 "rob rotates prod/api (and pushes)" -- e rob rotate prod/api
 expect 0 "alice removes rob on her clone" -- e alice member remove rob
@@ -281,7 +285,8 @@ expect 0 "git commit" -- as alice git commit -q --no-edit
 expect 0 "alice verifies" -- e alice verify
 expect 0 "the secret is due" -- e alice --json rotate --due --dry-run
 check "... rotated by rob" -- contains "$OUT" "rotated by rob concurrently with their removal"
-expect 0 "rotate --due rotates it" -- e alice rotate --due
+check "... and prod/db, which rob could read" -- contains "$OUT" "member rob removed"
+expect 0 "rotate --due rotates both" -- e alice rotate --due
 expect 0 "alice syncs" -- e alice sync
 expect 0 "carol syncs" -- e carol sync
 expect 0 "carol verifies" -- e carol verify

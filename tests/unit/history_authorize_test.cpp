@@ -533,8 +533,20 @@ TEST_CASE("history authorize: share", "[history][authorize]")
      }, "dave is not an active member reaching prod"},
     {"with a reader who holds every generation", [&](World& w) { return share(w, "olive", "erin", {}); },
      "erin reads prod/db already"},
-    {"a generation with no live version", [&](World& w) { return share(w, "olive", "dave", {rk(k_db, 2, "dave")}, {2}); },
-     "generation 2 of prod/db holds no live version"},
+    {"a generation with no version", [&](World& w) { return share(w, "olive", "dave", {rk(k_db, 2, "dave")}, {2}); },
+     "generation 2 of prod/db holds no version"},
+    {"a generation whose versions a rotation retired (a share merged after it)", [&](World& w) {
+       for (const std::string& vid : {k_v2, std::string("00000000000000a3")}) {
+         RotateItem item = next_version(w, vid);
+         item.gen = w.state.secret(k_db)->current_gen() + 1;
+         item.new_gen_rk_commit = commit("rk-" + vid);
+         w.run("olive", RotateStartArgs{{item}},
+               {vline(k_db, vid), sh(k_db, vid, "bob"), sh(k_db, vid, "carol"), rk(k_db, item.gen, "erin"), rk(k_db, item.gen, "olive")});
+         w.run("olive", RotateFinishArgs{{FinishItem{k_db, vid}}});
+       }
+       REQUIRE(w.state.secret(k_db)->find(k_v1)->state == VersionState::retired);
+       return share(w, "olive", "dave", {rk(k_db, 1, "dave")}, {1});
+     }, nullptr},
     {"a key line for someone else", [&](World& w) { return share(w, "olive", "dave", {rk(k_db, 1, "bob")}); },
      "writes a key line other than dave's reader keys"},
     {"a value line", [&](World& w) { return share(w, "olive", "dave", {rk(k_db, 1, "dave"), vline(k_db, k_v2)}); },

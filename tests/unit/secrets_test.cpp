@@ -313,3 +313,58 @@ TEST_CASE("escrow: the session operations journal a refusal once, through the on
   CHECK(journal(f).back().result == h::Result::ok);
   CHECK(f.read("escrow.vault") != head_before);
 }
+
+TEST_CASE("secrets: key debts — a standing reader lacking a live generation, paid by the owner only", "[secrets]")
+{
+  Fixture f;
+  team(f);
+  f.add("alice", "prod/db", "db-value");
+  f.add("alice", "prod/api", "api-value");
+  {
+    h::VaultSession session = open(f, "alice", h::Access::read);
+    CHECK(h::key_debts(session.state(), "alice").empty());
+  }
+  // A rotator added since the last rotation reads standing and holds no key yet.
+  f.member("rita", {"rotator"}, {"prod"});
+  {
+    h::VaultSession session = open(f, "rita", h::Access::read);
+    const std::string why = require_error(ErrorKind::access, [&] { (void)h::reveal(session, "prod/db", 0); });
+    CHECK_THAT(why, Catch::Contains("rita reads prod/db but holds no key of v1's generation yet"));
+    CHECK_THAT(why, Catch::Contains("escrow share prod/db --with rita"));
+    CHECK_THAT(why, !Catch::Contains("db-value"));
+  }
+  {
+    h::VaultSession session = open(f, "alice", h::Access::read);
+    const auto debts = h::key_debts(session.state(), "alice");
+    REQUIRE(debts.size() == 1);
+    CHECK(debts.at("rita") == std::vector<std::string>{"prod/api", "prod/db"});
+    CHECK(h::key_debts(session.state(), "bob").empty()); // bob owns nothing: nothing he could pay
+    CHECK(h::key_debts(session.state(), "") == debts);    // every owner's: alice's only
+  }
+  {
+    h::VaultSession session = open(f, "bob", h::Access::write);
+    CHECK(h::pay_key_debts(session).empty());
+  }
+  const std::size_t entries = journal(f).size();
+  {
+    h::VaultSession session = open(f, "alice", h::Access::write);
+    const auto paid = h::pay_key_debts(session);
+    CHECK(paid == std::vector<std::pair<std::string, std::string>>{{"prod/api", "rita"}, {"prod/db", "rita"}});
+    CHECK(h::key_debts(session.state(), "alice").empty());
+  }
+  const std::vector<h::Entry> after = journal(f);
+  REQUIRE(after.size() == entries + 1); // one share operation for both secrets
+  CHECK(after.back().actor == "alice");
+  CHECK(f.read("escrow.journal").find("db-value") == std::string::npos);
+  {
+    h::VaultSession session = open(f, "rita", h::Access::read);
+    CHECK(h::reveal(session, "prod/db", 0).value.expose_view() == "db-value");
+    CHECK(h::reveal(session, "prod/api", 0).value.expose_view() == "api-value");
+  }
+  const std::size_t read = journal(f).size(); // rita's two reads journaled
+  {
+    h::VaultSession session = open(f, "alice", h::Access::write);
+    CHECK(h::pay_key_debts(session).empty()); // nothing left: no entry
+  }
+  CHECK(journal(f).size() == read);
+}

@@ -640,10 +640,15 @@ Verdict may_share(const State& s, const Context& ctx, const ShareItem& item, std
   if (!reaches(s, member, secret->env)) {
     return refuse(k, "{} is not an active member reaching {}", member, secret->env);
   }
-  const std::set<std::int64_t> gens = live_gens(*secret);
+  // A generation of a kept version: the writer names live ones, but a share merged after a
+  // concurrent rotation may meet them retired there (race_gen.hpp, rule 3).
+  std::set<std::int64_t> gens;
+  for (const auto& [vid, v] : secret->versions) {
+    gens.insert(v.gen);
+  }
   for (const std::int64_t g : item.gens) {
     if (gens.count(g) == 0) {
-      return refuse(k, "generation {} of {} holds no live version", g, item.secret);
+      return refuse(k, "generation {} of {} holds no version", g, item.secret);
     }
   }
   const bool standing = standing_readers(s, *secret).count(std::string(member)) > 0;

@@ -5,7 +5,9 @@
 // a fixed order, one line per number per entry:
 //   1. the secret's own generation G, when a live version uses it and the member lacks it;
 //   2. else the race generation of number G of the one live version that keeps one and whose
-//      key the member lacks.
+//      key the member lacks;
+//   3. else the secret's own generation G, when only versions no longer live (retired, failed)
+//      use it and the member lacks it: a share merged after a concurrent rotation retired them.
 // So a member lacking both gets two share entries (the share command writes them in that order),
 // and every verifier sends each line where the writer meant it. Used by authorize (may_share),
 // apply (share's effects) and the share command: one rule.
@@ -47,6 +49,18 @@ inline ShareTarget share_target(const Secret& secret, std::int64_t gen, std::str
     }
     out.generation = &*v.race_gen;
     out.race_vid = vid;
+  }
+  if (out.generation != nullptr || own == secret.gens.end() || own_live
+      || own->second.holders.count(std::string(member)) > 0) {
+    return out;
+  }
+  //   3. else the secret's own generation G when only versions no longer live use it: a share
+  //      merged after a concurrent rotation that retired them (the share named it while live).
+  for (const auto& [vid, v] : secret.versions) {
+    if (v.gen == gen && !v.race_gen) {
+      out.generation = &own->second;
+      return out;
+    }
   }
   return out;
 }

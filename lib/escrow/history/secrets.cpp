@@ -55,6 +55,13 @@ std::string why_not(const State& state, const Secret& secret, const std::string&
   if (!reaches(state, me, secret.env)) {
     return fmt::format("{} is not assigned to the {} environment", me, secret.env);
   }
+  if (live(version) && standing_readers(state, secret).count(me) > 0) {
+    // A key debt (key_debts): the generation was sealed before the access reached this line.
+    return fmt::format("{} reads {} but holds no key of v{}'s generation yet (it was rotated concurrently with "
+                       "that access, or before it); the owner's next `escrow sync`, or `escrow share {} --with {}`, "
+                       "hands it over",
+                       me, secret.name, version.v, secret.name, me);
+  }
   // The member's open request with the most approvals, else their latest one.
   const RequestOf* latest = nullptr;
   std::string latest_id;
@@ -752,6 +759,15 @@ EnvFileBindings read_env_file(const std::filesystem::path& path)
   return out;
 }
 
+namespace {
+
+// One share operation of `names` to `member` (a second entry when a settled race's generation of a
+// number the first used is owed too); a refusal is journaled with `detail`.
+void share_names(VaultSession& session, const std::vector<std::string>& names, const std::string& member,
+                 const Json& detail);
+
+} // namespace
+
 std::vector<std::string> share(VaultSession& session, std::string_view target, const std::string& member)
 {
   const State& state = session.state();
@@ -773,12 +789,83 @@ std::vector<std::string> share(VaultSession& session, std::string_view target, c
   } else {
     secrets.push_back(&find_secret(state, target, "share"));
   }
-  const Json detail{{"secret", std::string(target)}, {"member", member}};
   std::vector<std::string> names;
   for (const Secret* secret : secrets) {
     names.push_back(secret->name);
   }
-  return journaling_refusal(session, OpKind::share, detail, [&] {
+  share_names(session, names, member, Json{{"secret", std::string(target)}, {"member", member}});
+  return names;
+}
+
+namespace {
+
+// The live generations of `secret` `member` lacks (race_gen.hpp share_target), with whether
+// `holder` holds every one of them (only then can `holder` hand them over).
+struct Owed
+{
+  bool any = false;
+  bool payable = true;
+};
+Owed owed(const Secret& secret, const std::string& member, const std::string& holder)
+{
+  Owed out;
+  for (const auto& [vid, version] : secret.versions) {
+    if (!live(version)) {
+      continue;
+    }
+    const ShareTarget found = share_target(secret, version.gen, member);
+    if (found.generation != nullptr) {
+      out.any = true;
+      out.payable = out.payable && found.generation->holders.count(holder) > 0;
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+std::map<std::string, std::vector<std::string>> key_debts(const State& state, const std::string& owner)
+{
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [name, secret] : state.secrets) {
+    if ((!owner.empty() && secret->owner != owner) || secret->state != SecretState::active
+        || !reaches(state, secret->owner, secret->env)) {
+      continue;
+    }
+    for (const std::string& member : standing_readers(state, *secret)) {
+      if (member == secret->owner) {
+        continue;
+      }
+      const Owed o = owed(*secret, member, secret->owner);
+      if (o.any && o.payable) {
+        out[member].push_back(name);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> pay_key_debts(VaultSession& session)
+{
+  std::vector<std::pair<std::string, std::string>> paid;
+  const std::map<std::string, std::vector<std::string>> debts = key_debts(session.state(), session.me().name);
+  for (const auto& [member, names] : debts) {
+    share_names(session, names, member, Json{{"secrets", names}, {"member", member}, {"why", "key debt"}});
+    for (const std::string& name : names) {
+      paid.emplace_back(name, member);
+    }
+  }
+  return paid;
+}
+
+namespace {
+
+void share_names(VaultSession& session, const std::vector<std::string>& names, const std::string& member,
+                 const Json& detail)
+{
+  const State& state = session.state();
+  const std::string me = session.me().name;
+  journaling_refusal(session, OpKind::share, detail, [&] {
     const Recipient to = recipient(state, member);
     // One reader line per generation number per entry (race_gen.hpp): the secret's own generation
     // first; a settled race's generation of a number the same entry used goes in a second entry.
@@ -879,9 +966,10 @@ std::vector<std::string> share(VaultSession& session, std::string_view target, c
     if (!more.items.empty()) {
       session.submit(std::move(more), more_material);
     }
-    return names;
   });
 }
+
+} // namespace
 
 bool unshare(VaultSession& session, std::string_view name, const std::string& member)
 {

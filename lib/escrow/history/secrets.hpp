@@ -12,9 +12,11 @@
 #include <escrow/secret_bytes.hpp>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace escrow::history {
@@ -156,6 +158,15 @@ EnvFileBindings read_env_file(const std::filesystem::path& path);
 // secret of ENV the actor owns and MEMBER cannot already read). Returns the secrets shared. A
 // secret or member that does not exist is Error(usage) with a hint (history/lookup.hpp).
 std::vector<std::string> share(VaultSession& session, std::string_view target, const std::string& member);
+// Key debts (docs/design/vault-2-merge.md §7): for each member, the active secrets `owner` owns
+// that the member reads standing (shared, a rotator, …) but lacks the key of a live generation
+// of — a rotation merged with a concurrent share, a rotator added since the last rotation — and
+// whose owed generations `owner` holds (only those can be paid). An empty `owner`: every owner's
+// (whether anyone has a debt to pay, known without opening an identity).
+std::map<std::string, std::vector<std::string>> key_debts(const State& state, const std::string& owner);
+// escrow sync pays them: one share operation per member as `share` writes it. Returns the
+// (secret, member) pairs paid.
+std::vector<std::pair<std::string, std::string>> pay_key_debts(VaultSession& session);
 // escrow unshare NAME --with MEMBER. Returns true when the secret became due.
 bool unshare(VaultSession& session, std::string_view name, const std::string& member);
 
