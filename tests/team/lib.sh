@@ -47,6 +47,11 @@ person() {
 # clone MEMBER [DIR]: the member clones the team's repository (into $WORK/MEMBER by default).
 clone() { as "$1" git clone -q "$WORK/remote.git" "${2:-$WORK/$1}"; }
 
+# alice's second clone ($WORK/alice-2, her own state folder and identity), set up for escrow;
+# a2 CMD... runs CMD there as alice.
+a2() { (cd "$WORK/alice-2" && HOME="$WORK/home-alice" XDG_STATE_HOME="$WORK/state-alice" ESCROW_IDENTITY="$WORK/alice.id" "$@"); }
+second_alice_clone() { clone alice "$WORK/alice-2"; a2 escrow git-setup >/dev/null; }
+
 # The team: alice (genesis admin) creates the vault in her clone, publishes it; bob is a member.
 start_team() {
   person alice; person bob

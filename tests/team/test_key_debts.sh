@@ -19,9 +19,7 @@ e alice share prod/x --with bob >/dev/null
 e alice sync >/dev/null
 clone bob; e bob git-setup >/dev/null
 clone carol; e carol git-setup >/dev/null
-clone alice "$WORK/alice-2"
-a2() { (cd "$WORK/alice-2" && HOME="$WORK/home-alice" XDG_STATE_HOME="$WORK/state-alice" ESCROW_IDENTITY="$WORK/alice.id" "$@"); }
-a2 escrow git-setup >/dev/null
+second_alice_clone
 
 expect 0 "alice shares prod/x with carol" -- e alice share prod/x --with carol
 printf 'x-v2' | a2 escrow rotate prod/x --stdin --no-push >/dev/null

@@ -1287,6 +1287,21 @@ World settle_apart(const World& p, const World& q, const std::string& actor, con
   return j;
 }
 
+// Theirs after erin's removal: olive rotates prod/db to k_v3, a new generation 2 without erin, at `now`.
+World rotated_after_removal(const ExposedRotation& r, Timestamp now)
+{
+  World b = r.b;
+  b.now = now;
+  b.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+  RotateItem i = next_version(b, k_v3);
+  i.dk_commit = commit("dk-v3");
+  i.gen = 2;
+  i.new_gen_rk_commit = commit("rk-b");
+  b.run("olive", RotateStartArgs{{i}}, {vline(k_db, k_v3), sh(k_db, k_v3, "bob"), sh(k_db, k_v3, "carol"), rk(k_db, 2, "olive")});
+  b.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v3}}});
+  return b;
+}
+
 } // namespace
 
 TEST_CASE("resolve: the same rotation kept exposed on both sides apart merges", "[history][resolve][merge]")
@@ -1313,16 +1328,7 @@ TEST_CASE("resolve --current: a rotation kept exposed on one side, raced on the 
   // ours: olive's rotation (k_v2) kept exposed. theirs: olive rotated again after erin's removal
   // (k_v3), merged k_v2 in (a race, and k_v2 sealed to erin), chose k_v3 and re-applied it.
   const World a = settle_apart(r.a, r.b, "olive");
-  World b2 = r.b;
-  b2.now = a.now + 60;
-  b2.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
-  RotateItem i = next_version(b2, k_v3);
-  i.dk_commit = commit("dk-v3");
-  i.gen = 2;
-  i.new_gen_rk_commit = commit("rk-b");
-  b2.run("olive", RotateStartArgs{{i}}, {vline(k_db, k_v3), sh(k_db, k_v3, "bob"), sh(k_db, k_v3, "carol"), rk(k_db, 2, "olive")});
-  b2.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v3}}});
-  const World b = settle_apart(b2, r.a, "olive", k_v3);
+  const World b = settle_apart(rotated_after_removal(r, a.now + 60), r.a, "olive", k_v3);
 
   const MergeAnalysis m = analyse_merge(journal_of(a.log), journal_of(b.log), {}, "");
   REQUIRE(m.conflicts.size() == 1);
@@ -1387,6 +1393,35 @@ std::set<std::string> written_line_keys(std::initializer_list<const std::vector<
 
 } // namespace
 
+namespace {
+
+// Clone A rotated prod/db to k_a2 (a1), clone B to k_b2 (b1); then each rotated again: A to k_a3
+// (a2), B to k_b3 (b2). Each first rotation alone is what the other clone merges.
+struct RotatedAgain
+{
+  World a1;
+  World b1;
+  World a2;
+  World b2;
+
+  explicit RotatedAgain(bool new_generation)
+  {
+    a1 = team();
+    b1 = a1;
+    b1.now += 30;
+    b1.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
+    std::vector<Entry> made;
+    MultiRace::rotate(a1, "erin", k_a2, "rk-a2", new_generation, made);
+    MultiRace::rotate(b1, "olive", k_b2, "rk-b2", new_generation, made);
+    a2 = a1;
+    b2 = b1;
+    MultiRace::rotate(a2, "erin", k_a3, "rk-a3", new_generation, made);
+    MultiRace::rotate(b2, "olive", k_b3, "rk-b3", new_generation, made);
+  }
+};
+
+} // namespace
+
 TEST_CASE("resolve: the same race settled the same way apart after each side rotated again merges every version",
           "[history][resolve][merge]")
 {
@@ -1399,21 +1434,11 @@ TEST_CASE("resolve: the same race settled the same way apart after each side rot
   for (const bool new_generation : {false, true}) {
     DYNAMIC_SECTION((new_generation ? "a generation per rotation" : "one generation"))
     {
-      World a1 = team();
-      World b1 = a1;
-      b1.now += 30;
-      b1.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
-      std::vector<Entry> made;
-      MultiRace::rotate(a1, "erin", k_a2, "rk-a2", new_generation, made);
-      MultiRace::rotate(b1, "olive", k_b2, "rk-b2", new_generation, made);
-      World a2 = a1;
-      World b2 = b1;
-      MultiRace::rotate(a2, "erin", k_a3, "rk-a3", new_generation, made);
-      MultiRace::rotate(b2, "olive", k_b3, "rk-b3", new_generation, made);
-      const World a = settle_apart(a2, b1, "erin", k_a2);
-      World b2_later = b2;
+      const RotatedAgain r(new_generation);
+      const World a = settle_apart(r.a2, r.b1, "erin", k_a2);
+      World b2_later = r.b2;
       b2_later.now = a.now + 60;
-      const World b = settle_apart(b2_later, a1, "olive", k_a2);
+      const World b = settle_apart(b2_later, r.a1, "olive", k_a2);
       CHECK(a.state.secret(k_db)->find(k_b2)->v == 4);
       CHECK(b.state.secret(k_db)->find(k_b2)->v == 3);
 
@@ -1470,31 +1495,21 @@ TEST_CASE("resolve: the same race settled the same way apart after each side rot
 TEST_CASE("resolve: settlements made apart whose re-applies did not both finish stay listed",
           "[history][resolve][merge]")
 {
-  World a1 = team();
-  World b1 = a1;
-  b1.now += 30;
-  b1.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
-  std::vector<Entry> made;
-  MultiRace::rotate(a1, "erin", k_a2, "rk-a2", false, made);
-  MultiRace::rotate(b1, "olive", k_b2, "rk-b2", false, made);
-  World a2 = a1;
-  World b2 = b1;
-  MultiRace::rotate(a2, "erin", k_a3, "rk-a3", false, made);
-  MultiRace::rotate(b2, "olive", k_b3, "rk-b3", false, made);
-  const World a = settle_apart(a2, b1, "erin", k_a2);
+  const RotatedAgain r(false);
+  const World a = settle_apart(r.a2, r.b1, "erin", k_a2);
   // B settles the same way but its re-apply fails: its connectors got k_b3 back.
-  World b = b2;
+  World b = r.b2;
   b.now = a.now + 60;
   {
-    const MergeAnalysis m = analyse_merge(journal_of(b.log), journal_of(a1.log), {}, "");
+    const MergeAnalysis m = analyse_merge(journal_of(b.log), journal_of(r.a1.log), {}, "");
     REQUIRE(m.conflicts.size() == 1);
-    World j = merge_of(b, a1);
-    const Entry r = j.entry("olive", choose_current(m, k_db, k_a2));
-    j.log.push_back(r);
+    World j = merge_of(b, r.a1);
+    const Entry resolve = j.entry("olive", choose_current(m, k_db, k_a2));
+    j.log.push_back(resolve);
     const ReplayResult rr = replay(journal_of(j.log));
     REQUIRE(rr.ok());
     j.state = rr.state;
-    j.heads = {r.hash};
+    j.heads = {resolve.hash};
     j.now += 60;
     j.run("olive", rollback_to(k_db, k_a2));
     j.run("olive", RotateFailArgs{{FailItem{k_db, k_a2, FailResult::rolled_back}}});
@@ -1524,16 +1539,7 @@ TEST_CASE("resolve: a rotation kept exposed on one side, the same version chosen
   REQUIRE(a.state.secret(k_db)->find(k_v4) != nullptr);
   CHECK(a.state.secret(k_db)->find(k_v4)->state == VersionState::failed);
 
-  World b1 = r.b;
-  b1.now = a.now + 60;
-  b1.key_hash = [](const KeyLine& line) { return fake_k(line, 1); };
-  RotateItem i = next_version(b1, k_v3);
-  i.dk_commit = commit("dk-v3");
-  i.gen = 2;
-  i.new_gen_rk_commit = commit("rk-b");
-  b1.run("olive", RotateStartArgs{{i}}, {vline(k_db, k_v3), sh(k_db, k_v3, "bob"), sh(k_db, k_v3, "carol"), rk(k_db, 2, "olive")});
-  b1.run("olive", RotateFinishArgs{{FinishItem{k_db, k_v3}}});
-  const World b = settle_apart(b1, r.a, "olive", k_v2);
+  const World b = settle_apart(rotated_after_removal(r, a.now + 60), r.a, "olive", k_v2);
   REQUIRE(b.state.secret(k_db)->find(k_v3) != nullptr);
   CHECK(b.state.secret(k_db)->find(k_v4) == nullptr);
 
