@@ -201,6 +201,31 @@ int state_rank(VersionState s)
   }
 }
 
+// `state` moved as far as `other` moved the same version (current → previous → retired; pending
+// and failed neither move nor are moved).
+void move_furthest(VersionState& state, VersionState other)
+{
+  if (state_rank(state) < 3 && state_rank(other) < 3 && state_rank(other) > state_rank(state)) {
+    state = other;
+  }
+}
+
+// Whether a version of `secret` uses its own generation `g` (not a race generation of that number).
+bool generation_used(const Secret& secret, std::int64_t g)
+{
+  return std::any_of(secret.versions.begin(), secret.versions.end(),
+                     [g](const auto& item) { return item.second.gen == g && !item.second.race_gen; });
+}
+
+// Drops the generations no version uses, except those `keep` holds (both sides had them).
+template <typename Keep>
+void drop_unused_generations(Secret& secret, Keep keep)
+{
+  for (auto it = secret.gens.begin(); it != secret.gens.end();) {
+    it = generation_used(secret, it->first) || keep(it->first) ? std::next(it) : secret.gens.erase(it);
+  }
+}
+
 // A version's generation put on `out`: in gens when the number is free or holds the same key (the
 // holders of both lines kept: either opens the same key); false when it is another key there
 // (the caller keeps it as the version's race_gen).
@@ -307,7 +332,6 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
     }
   }
   Secret out = *m;
-  const auto rank = state_rank;
   // The versions both sides had: the state the sides' finishes moved them to (the furthest);
   // one that either side's retention dropped is gone (its key lines are deleted in the merge).
   for (auto it = out.versions.begin(); it != out.versions.end();) {
@@ -319,28 +343,16 @@ std::optional<std::string> settle_race(State& merged, const State& ours, const S
       continue;
     }
     VersionState& state = it->second.state;
-    if (rank(state) < 3) {
-      for (const Version* side : {a, b}) {
-        if (rank(side->state) < 3 && rank(side->state) > rank(state)) {
-          state = side->state;
-        }
-      }
+    if (state_rank(state) < 3) {
+      move_furthest(state, a->state);
+      move_furthest(state, b->state);
       if (state == VersionState::current) {
         state = VersionState::previous;
       }
     }
     ++it;
   }
-  for (auto it = out.gens.begin(); it != out.gens.end();) {
-    const std::int64_t g = it->first;
-    const bool used = std::any_of(out.versions.begin(), out.versions.end(),
-                                  [g](const auto& item) { return item.second.gen == g && !item.second.race_gen; });
-    if (!used && (c->gens.count(g) == 0 || o->gens.count(g) == 0)) {
-      it = out.gens.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  drop_unused_generations(out, [&](std::int64_t g) { return c->gens.count(g) > 0 && o->gens.count(g) > 0; });
   // Each race version with its generation: in gens when the number is free or holds the same key
   // (the chosen side's first), else as the version's race_gen.
   const auto take = [&](const Secret& side, const std::string& vid) -> std::optional<std::string> {
@@ -587,10 +599,8 @@ std::optional<Secret> union_of_settlements(const Settlement& first, const Settle
       continue;
     }
     Version& version = out.versions.at(vid);
-    if (const Version* other = second.record->find(vid); other != nullptr && state_rank(version.state) < 3
-                                                          && state_rank(other->state) < 3
-                                                          && state_rank(other->state) > state_rank(version.state)) {
-      version.state = other->state;
+    if (const Version* other = second.record->find(vid)) {
+      move_furthest(version.state, other->state);
     }
     max_v = std::max(max_v, version.v);
   }
@@ -615,12 +625,7 @@ std::optional<Secret> union_of_settlements(const Settlement& first, const Settle
     copy.v = ++max_v;
     out.versions[vid] = std::move(copy);
   }
-  for (auto it = out.gens.begin(); it != out.gens.end();) {
-    const std::int64_t g = it->first;
-    const bool used = std::any_of(out.versions.begin(), out.versions.end(),
-                                  [g](const auto& item) { return item.second.gen == g && !item.second.race_gen; });
-    it = used ? std::next(it) : out.gens.erase(it);
-  }
+  drop_unused_generations(out, [](std::int64_t) { return false; });
   for (auto& [vid, version] : out.versions) {
     if (version.state == VersionState::current) {
       version.state = VersionState::previous;
@@ -1100,13 +1105,7 @@ MergeCheck check_merge(const MergeInput& input)
           erase_version(record, vid);
         }
       }
-      for (auto it = record.gens.begin(); it != record.gens.end();) {
-        const std::int64_t g = it->first;
-        const bool used = std::any_of(record.versions.begin(), record.versions.end(), [g](const auto& item) {
-          return item.second.gen == g && !item.second.race_gen;
-        });
-        it = used || (a->gens.count(g) > 0 && b->gens.count(g) > 0) ? std::next(it) : record.gens.erase(it);
-      }
+      drop_unused_generations(record, [&](std::int64_t g) { return a->gens.count(g) > 0 && b->gens.count(g) > 0; });
       if (record.find(chosen->current) == nullptr || record.find(other_current) == nullptr) {
         refuse_apart(fmt::format("a side's retention dropped {} or {}", chosen->current, other_current));
         continue;
