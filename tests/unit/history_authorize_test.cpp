@@ -579,6 +579,37 @@ TEST_CASE("history authorize: share", "[history][authorize]")
   });
 }
 
+// authorize.cpp judges a bulk share's items apart (each against the state before the entry, not
+// after the earlier items' effects): that holds only while a share item's effect writes its own
+// secret's record and nothing else. This fails the day it does not.
+TEST_CASE("history authorize: a share item's effect touches its own secret only", "[history][authorize]")
+{
+  World w = team();
+  w.run("olive", db_args("prod/cache", "00000000000000d4"), db_lines("prod/cache", "00000000000000d4"), std::string("x"));
+  const Entry e = w.entry("olive", ShareArgs{"dave", {ShareItem{"prod/cache", {1}}, ShareItem{k_db, {1}}}},
+                          {rk("prod/cache", 1, "dave"), rk(k_db, 1, "dave")});
+  REQUIRE_FALSE(w.judge(e).has_value());
+  const Context ctx = context_of(e);
+  const ShareArgs& all = std::get<ShareArgs>(e.op->args);
+  for (const ShareItem& item : all.items) {
+    State state = w.state;
+    Trace trace;
+    run_effects(state, ctx, Args{ShareArgs{all.member, {item}}}, trace);
+    CHECK(trace.touched == std::set<std::string>{secret_record_path(item.secret)});
+    CHECK(trace.deleted.empty());
+    CHECK_FALSE(trace.undo.policy.has_value());
+    CHECK(trace.undo.members.empty());
+    CHECK(trace.undo.connectors.empty());
+    CHECK(trace.undo.secrets.size() == 1);
+    // The other item's secret is the very record it was (not a copy).
+    for (const ShareItem& other : all.items) {
+      if (other.secret != item.secret) {
+        CHECK(state.secrets.find(other.secret)->second == w.state.secrets.find(other.secret)->second);
+      }
+    }
+  }
+}
+
 TEST_CASE("history authorize: unshare and retire", "[history][authorize]")
 {
   World shared = team();

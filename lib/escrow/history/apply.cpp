@@ -1,5 +1,6 @@
 #include <escrow/history/apply.hpp>
 
+#include <escrow/history/batches.hpp>
 #include <escrow/history/race_gen.hpp>
 
 #include <algorithm>
@@ -60,6 +61,59 @@ Secret& edit_secret(State& s, const std::string& name, Trace& trace)
   it->second = copy;
   trace.touched.insert(secret_record_path(name));
   return *copy;
+}
+
+// edit_secret of each of `names` (a bulk entry's items, sorted and distinct), the copies made
+// together: on the calling thread and at most one worker when there are many (a bulk share or
+// rotation of 1,000 secrets copies 1,000 records; history/batches.hpp). The first missing
+// secret, in order, fails before any is edited.
+std::vector<Secret*> edit_secrets(State& s, const std::vector<std::string>& names, Trace& trace)
+{
+  constexpr std::size_t k_parallel_from = 64;
+  constexpr std::size_t k_batch = 16;
+  std::vector<Secret*> out;
+  out.reserve(names.size());
+  if (names.size() < k_parallel_from || !std::is_sorted(names.begin(), names.end())
+      || std::adjacent_find(names.begin(), names.end()) != names.end()) {
+    for (const std::string& name : names) {
+      out.push_back(&edit_secret(s, name, trace));
+    }
+    return out;
+  }
+  std::vector<std::shared_ptr<const Secret>> originals;
+  originals.reserve(names.size());
+  for (const std::string& name : names) {
+    const auto it = s.secrets.find(name);
+    if (it == s.secrets.end()) {
+      missing(secret_record_path(name));
+    }
+    originals.push_back(it->second);
+  }
+  std::vector<std::shared_ptr<Secret>> copies(names.size());
+  Batches batches(names.size(), k_batch, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      copies[i] = std::make_shared<Secret>(*originals[i]);
+    }
+  });
+  batches.finish();
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    save(s.secrets, trace.undo.secrets, names[i]);
+    s.secrets.find(names[i])->second = copies[i];
+    trace.touched.insert(secret_record_path(names[i]));
+    out.push_back(copies[i].get());
+  }
+  return out;
+}
+
+template <class Item>
+std::vector<std::string> item_secrets(const std::vector<Item>& items)
+{
+  std::vector<std::string> out;
+  out.reserve(items.size());
+  for (const Item& item : items) {
+    out.push_back(item.secret);
+  }
+  return out;
 }
 
 void save_policy(const State& s, Trace& trace)
@@ -447,8 +501,10 @@ struct Effects
   }
   void operator()(const ShareArgs& a) const
   {
-    for (const ShareItem& item : a.items) {
-      Secret& secret = edit_secret(s, item.secret, trace);
+    const std::vector<Secret*> edited = edit_secrets(s, item_secrets(a.items), trace);
+    for (std::size_t i = 0; i < a.items.size(); ++i) {
+      const ShareItem& item = a.items[i];
+      Secret& secret = *edited[i];
       if (!standing(s, secret, a.member)) {
         secret.shared_with.insert(a.member);
       }
@@ -516,8 +572,10 @@ struct Effects
   }
   void operator()(const RotateStartArgs& a) const
   {
-    for (const RotateItem& item : a.items) {
-      Secret& secret = edit_secret(s, item.secret, trace);
+    const std::vector<Secret*> edited = edit_secrets(s, item_secrets(a.items), trace);
+    for (std::size_t i = 0; i < a.items.size(); ++i) {
+      const RotateItem& item = a.items[i];
+      Secret& secret = *edited[i];
       secret.rotation = Rotation{item.vid, item.kind, ctx.actor, ctx.ts, false, {}};
       if (item.kind == RotationKind::rollback) {
         continue;
@@ -568,8 +626,10 @@ struct Effects
   }
   void operator()(const RotateFinishArgs& a) const
   {
-    for (const FinishItem& item : a.items) {
-      Secret& secret = edit_secret(s, item.secret, trace);
+    const std::vector<Secret*> edited = edit_secrets(s, item_secrets(a.items), trace);
+    for (std::size_t i = 0; i < a.items.size(); ++i) {
+      const FinishItem& item = a.items[i];
+      Secret& secret = *edited[i];
       if (!secret.rotation || secret.versions.count(item.vid) == 0) {
         missing(fmt::format("a rotation of {}", item.secret));
       }
@@ -596,8 +656,10 @@ struct Effects
   }
   void operator()(const RotateFailArgs& a) const
   {
-    for (const FailItem& item : a.items) {
-      Secret& secret = edit_secret(s, item.secret, trace);
+    const std::vector<Secret*> edited = edit_secrets(s, item_secrets(a.items), trace);
+    for (std::size_t i = 0; i < a.items.size(); ++i) {
+      const FailItem& item = a.items[i];
+      Secret& secret = *edited[i];
       if (!secret.rotation) {
         missing(fmt::format("a rotation of {}", item.secret));
       }
@@ -823,13 +885,31 @@ std::vector<Write> writes_of(const State& after, const Context& ctx, const Trace
 // The one way an entry's effects run: on `state`, their writes computed, then `then(writes, trace)`
 // (undo them, check them against the signed ones, or nothing); on any error `state` is put back
 // as it was.
+// The new hashes of the secrets the effect touched, computed together (on two threads when a
+// bulk entry touches many) before writes_of reads them one by one; `keep_texts` (a writer's own
+// entry) keeps each record's text for the cache snapshot of the state that follows.
+void hash_touched_secrets(const State& after, const Trace& trace, bool keep_texts)
+{
+  std::vector<const Secret*> secrets;
+  for (const std::string& path : trace.touched) {
+    const std::optional<ParsedPath> parsed = parse_path(path);
+    if (parsed && parsed->kind == PathKind::secret) {
+      if (const Secret* secret = after.secret(parsed->name)) {
+        secrets.push_back(secret);
+      }
+    }
+  }
+  memo_secret_hashes(secrets, keep_texts);
+}
+
 template <typename Then>
-std::vector<Write> run_entry(State& state, const Entry& entry, Then&& then)
+std::vector<Write> run_entry(State& state, const Entry& entry, bool keep_texts, Then&& then)
 {
   const Context ctx = context_of(entry);
   Trace trace;
   try {
     run_effects(state, ctx, entry.op->args, trace);
+    hash_touched_secrets(state, trace, keep_texts);
     std::vector<Write> writes = writes_of(state, ctx, trace);
     then(writes, trace);
     return writes;
@@ -846,7 +926,7 @@ std::vector<Write> compute_writes(State& state, const Entry& entry)
   if (!entry.op) {
     return {};
   }
-  return run_entry(state, entry, [&state](const std::vector<Write>&, Trace& trace) { undo(state, trace); });
+  return run_entry(state, entry, false, [&state](const std::vector<Write>&, Trace& trace) { undo(state, trace); });
 }
 
 std::vector<Write> compute_writes(const State& before, const Entry& entry)
@@ -860,7 +940,7 @@ std::vector<Write> apply_own(State& state, const Entry& entry)
   if (!entry.op) {
     return {};
   }
-  return run_entry(state, entry, [](const std::vector<Write>&, Trace&) {});
+  return run_entry(state, entry, true, [](const std::vector<Write>&, Trace&) {});
 }
 
 void apply(State& state, const Entry& entry, std::string_view what)
@@ -868,7 +948,7 @@ void apply(State& state, const Entry& entry, std::string_view what)
   if (!entry.op) {
     return;
   }
-  (void)run_entry(state, entry, [&](const std::vector<Write>& expected, Trace&) {
+  (void)run_entry(state, entry, false, [&](const std::vector<Write>& expected, Trace&) {
     if (expected != entry.op->writes) {
       wrong_writes(what, expected, entry.op->writes);
     }

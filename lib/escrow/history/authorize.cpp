@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 
 namespace escrow::history {
 
@@ -1120,9 +1121,17 @@ Verdict may_resolve(const State&, const Context& ctx, const ResolveArgs&)
 
 namespace {
 
+// How a bulk entry's items see one another. `chained`: each item is judged against the state after
+// the previous items' effects. `apart`: each item's effect writes only its own secret's record and
+// its judge reads no other secret (items name distinct secrets: check_args refuses a repeat), so
+// the earlier effects are invisible to it and every item is judged against `before` alone: the
+// same verdicts without running (and copying every secret for) N-1 effects. Share is `apart`
+// (tests/unit/history_authorize_test.cpp checks that its effect touches its own secret only).
+enum class Items { chained, apart };
+
 template<typename Item, typename Judge>
 Verdict each_item(const State& before, const Context& ctx, const std::vector<Item>& items,
-                  const std::function<Args(const Item&)>& single, Judge judge)
+                  const std::function<Args(const Item&)>& single, Judge judge, Items seen = Items::chained)
 {
   // The entry's key lines by secret, once: each item sees its own secret's lines (what keys_of
   // would give it), so judging N items costs N, not N × the entry's lines (a bulk entry names up
@@ -1137,8 +1146,11 @@ Verdict each_item(const State& before, const Context& ctx, const std::vector<Ite
   item_ctx.ts = ctx.ts;
   item_ctx.why = ctx.why;
   item_ctx.vault = ctx.vault;
-  // Each item is judged against the state after the previous items.
-  State state = before;
+  // Each item is judged against the state after the previous items (`before` itself when apart).
+  std::optional<State> chained;
+  if (seen == Items::chained && items.size() > 1) {
+    chained.emplace(before);
+  }
   for (std::size_t i = 0; i < items.size(); ++i) {
     const Item& item = items[i];
     const auto found = by_secret.find(item.secret);
@@ -1147,12 +1159,12 @@ Verdict each_item(const State& before, const Context& ctx, const std::vector<Ite
     } else {
       item_ctx.keys.clear();
     }
-    if (Verdict v = judge(state, item_ctx, item)) {
+    if (Verdict v = judge(chained ? *chained : before, item_ctx, item)) {
       return v;
     }
-    if (i + 1 < items.size()) {
+    if (chained && i + 1 < items.size()) {
       Trace trace;
-      run_effects(state, item_ctx, single(item), trace);
+      run_effects(*chained, item_ctx, single(item), trace);
     }
   }
   return std::nullopt;
@@ -1201,7 +1213,8 @@ struct Dispatch
     }
     return each_item<ShareItem>(
       s, ctx, a.items, [&](const ShareItem& item) { return Args{ShareArgs{a.member, {item}}}; },
-      [&](const State& state, const Context& item_ctx, const ShareItem& item) { return may_share(state, item_ctx, item, a.member); });
+      [&](const State& state, const Context& item_ctx, const ShareItem& item) { return may_share(state, item_ctx, item, a.member); },
+      Items::apart);
   }
   Verdict operator()(const UnshareArgs& a) const { return may_unshare(s, ctx, a); }
   Verdict operator()(const RetireArgs& a) const { return may_retire(s, ctx, a); }

@@ -1,6 +1,7 @@
 #include <escrow/atomic_file.hpp>
 #include <escrow/canonical.hpp>
 #include <escrow/history/cache.hpp>
+#include <escrow/history/batches.hpp>
 #include <escrow/history/cache_log.hpp>
 #include <escrow/history/json_read.hpp>
 #include <escrow/history/labels.hpp>
@@ -816,6 +817,10 @@ std::optional<Hash> known_record_hash(const State& state, std::string_view path)
 // write that changes one record costs no pass over the others in this process
 // (docs/PERFORMANCE.md, issue 12 target 3). A copied text damaged on disk keeps its old hash: the next reader of it refuses
 // it, as it would have refused the old file.
+// Below this many changed secrets, their texts are written on the calling thread alone.
+constexpr std::size_t k_parallel_texts = 64;
+constexpr std::size_t k_text_batch = 16;
+
 SerializedState serialize_state(const State& state, const Snapshot* previous)
 {
   std::vector<SnapRecord> records;
@@ -836,8 +841,11 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
       old_rows.clear();
     }
   }
-  std::string listing;
-  listing.reserve(old_listing.text().size() + 4096); // one allocation, not a chain of doublings
+  // Pass 1, in path order: each record copied from the previous snapshot (with its listing row
+  // when that row is still the record's) or serialised here. A secret's text (most of a write
+  // that changes many, a bulk share's 1,000) is written and hashed in pass 2, on two threads.
+  std::vector<std::string_view> copied_rows; // by record: the previous listing's row, or empty
+  std::vector<std::pair<std::size_t, const Secret*>> secret_texts; // record index, its secret
   for (const std::string& path : state.paths()) {
     if (previous != nullptr) {
       if (const std::optional<Hash> known = known_record_hash(state, path)) {
@@ -849,21 +857,37 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
             from.damaged("shorter than its index says");
           }
           records.push_back(SnapRecord{path, {}, from.records_begin() + r.offset, r.length, *known});
+          copied_rows.emplace_back();
           if (path.rfind("s:", 0) == 0) {
             const auto row = old_rows.find(std::string_view(path).substr(2));
             const std::optional<std::pair<std::string_view, std::string_view>> key =
               row != old_rows.end() ? row_key(row->second) : std::nullopt;
             if (key && key->second == canonical::b64(*known)) {
-              listing.append(row->second);
-              listing += '\n';
-            } else {
-              listing += listing_row(r.name, *known, *state.secrets.at(r.name));
-              listing += '\n';
+              copied_rows.back() = row->second;
             }
           }
           continue;
         }
       }
+    }
+    if (path.rfind("s:", 0) == 0) {
+      const Secret* secret = state.secret(std::string_view(path).substr(2));
+      if (secret == nullptr) {
+        fail(ErrorKind::failed, "internal: the state names {} but holds no record there", path);
+      }
+      // A writer's own new record already has its text and hash (state.hpp memo_secret_hashes).
+      if (const std::string* text = secret->hash_memo.text(path)) {
+        const std::optional<Hash> hash = secret->hash_memo.get(path);
+        if (hash) {
+          records.push_back(SnapRecord{path, *text, 0, text->size(), *hash});
+          copied_rows.emplace_back();
+          continue;
+        }
+      }
+      secret_texts.emplace_back(records.size(), secret);
+      records.push_back(SnapRecord{path, {}, 0, 0, {}});
+      copied_rows.emplace_back();
+      continue;
     }
     std::optional<std::string> found = record_text(state, path);
     if (!found) {
@@ -871,13 +895,40 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
     }
     std::string text = std::move(*found);
     const Hash hash = record_hash_of_text(path, text);
-    if (path.rfind("s:", 0) == 0) {
-      const std::string name = path.substr(2);
-      listing += listing_row(name, hash, *state.secrets.at(name));
-      listing += '\n';
-    }
     const std::uint64_t length = text.size();
     records.push_back(SnapRecord{path, std::move(text), 0, length, hash});
+    copied_rows.emplace_back();
+  }
+  // Pass 2: each changed secret's text and record hash (each item written by one thread).
+  const auto write_texts = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      SnapRecord& r = records[secret_texts[i].first];
+      r.owned = secret_record_text(*secret_texts[i].second);
+      r.length = r.owned.size();
+      r.hash = record_hash_of_text(r.path, r.owned);
+    }
+  };
+  if (secret_texts.size() < k_parallel_texts) {
+    write_texts(0, secret_texts.size());
+  } else {
+    Batches batches(secret_texts.size(), k_text_batch, write_texts);
+    batches.finish();
+  }
+  // Pass 3: the listing, one row per secret in name order.
+  std::string listing;
+  listing.reserve(old_listing.text().size() + 4096); // one allocation, not a chain of doublings
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const SnapRecord& r = records[i];
+    if (r.path.rfind("s:", 0) != 0) {
+      continue;
+    }
+    if (!copied_rows[i].empty()) {
+      listing.append(copied_rows[i]);
+    } else {
+      const std::string name = r.path.substr(2);
+      listing += listing_row(name, r.hash, *state.secrets.at(name));
+    }
+    listing += '\n';
   }
   std::string index;
   Json blocks = Json::array();

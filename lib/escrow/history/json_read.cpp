@@ -1,5 +1,8 @@
 #include <escrow/history/json_read.hpp>
 
+#include <algorithm>
+#include <functional>
+
 namespace escrow::history::json_read {
 
 Fields::Fields(const Json& json, std::string where, std::string_view separator)
@@ -25,19 +28,28 @@ const Json* Fields::maybe(std::string_view key)
   if (it == m_json.end()) {
     return nullptr;
   }
-  m_read.emplace(key);
+  m_read.push_back(&*it);
   return &*it;
 }
 
 std::string Fields::at(std::string_view key) const
 {
-  return fmt::format("{}{}{}", m_where, m_separator, key);
+  std::string out;
+  out.reserve(m_where.size() + m_separator.size() + key.size());
+  out.append(m_where).append(m_separator).append(key);
+  return out;
 }
 
 void Fields::finish() const
 {
+  std::sort(m_read.begin(), m_read.end(), std::less<const Json*>());
+  m_read.erase(std::unique(m_read.begin(), m_read.end()), m_read.end());
+  if (m_read.size() == m_json.size()) {
+    return;
+  }
+  // The first key, in the object's order, that was not read.
   for (const auto& item : m_json.items()) {
-    if (m_read.find(item.key()) == m_read.end()) {
+    if (!std::binary_search(m_read.begin(), m_read.end(), &item.value(), std::less<const Json*>())) {
       // The key came from a parsed file: name it only when it is short and printable.
       const std::string& key = item.key();
       const bool printable = key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char c) {

@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace escrow::history::json_read {
 
@@ -36,7 +37,9 @@ private:
   const Json& m_json;
   std::string m_where;
   std::string m_separator;
-  std::set<std::string, std::less<>> m_read;
+  // The values of the keys read (an object's keys are unique, so every key was read when this
+  // holds as many distinct values as the object has keys): no string copied per field.
+  mutable std::vector<const Json*> m_read;
 };
 
 const std::string& string(const Json& json, std::string_view where);

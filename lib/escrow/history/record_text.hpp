@@ -14,5 +14,8 @@ namespace escrow::history {
 
 // nullopt when the state holds no record at `path` (or `path` names none).
 std::optional<std::string> record_text(const State& state, std::string_view path);
+// The canonical text of one secret record (what record_text gives for its path). Reads nothing
+// but `secret`: safe on any thread while the record lives.
+std::string secret_record_text(const Secret& secret);
 
 } // namespace escrow::history

@@ -2,6 +2,7 @@
 #include <escrow/history/record_text.hpp>
 
 #include <escrow/records.hpp>
+#include <escrow/history/batches.hpp>
 #include <escrow/history/json_read.hpp>
 #include <escrow/history/labels.hpp>
 #include <escrow/identity.hpp>
@@ -595,6 +596,35 @@ Hash record_hash(std::string_view path, const Secret& s)
   return memo_record_hash(path, s);
 }
 
+std::string secret_record_text(const Secret& secret)
+{
+  return canonical_text(secret);
+}
+
+void memo_secret_hashes(const std::vector<const Secret*>& secrets, bool keep_text)
+{
+  constexpr std::size_t k_parallel_from = 64;
+  constexpr std::size_t k_batch = 16;
+  const auto work = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const Secret& secret = *secrets[i];
+      const std::string path = secret_record_path(secret.name);
+      if (secret.hash_memo.get(path)) {
+        continue;
+      }
+      std::string text = canonical_text(secret);
+      const Hash h = record_hash_of_text(path, text);
+      secret.hash_memo.put(path, h, keep_text ? std::move(text) : std::string());
+    }
+  };
+  if (secrets.size() < k_parallel_from) {
+    work(0, secrets.size());
+  } else {
+    Batches batches(secrets.size(), k_batch, work);
+    batches.finish();
+  }
+}
+
 std::optional<std::string> record_text(const State& state, std::string_view path)
 {
   const std::optional<ParsedPath> parsed = parse_path(path);
@@ -1127,16 +1157,73 @@ std::shared_ptr<const T> read_pending(const RecordSource& source, const PendingR
   return record;
 }
 
+// Below this many, the records are read on the calling thread alone (a worker costs more).
+constexpr std::size_t k_parallel_records = 64;
+constexpr std::size_t k_record_batch = 16;
+
+template <class T>
+std::vector<std::shared_ptr<const T>> read_pending_all(const RecordSource& source,
+                                                       const std::vector<const PendingRecord*>& todo)
+{
+  std::vector<std::shared_ptr<const T>> out(todo.size());
+  std::vector<std::exception_ptr> errors(todo.size());
+  const auto work = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      try {
+        out[i] = load_pending<T>(source, *todo[i]);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  if (todo.size() < k_parallel_records) {
+    work(0, todo.size());
+  } else {
+    Batches batches(todo.size(), k_record_batch, work);
+    batches.finish();
+  }
+  for (const std::exception_ptr& error : errors) {
+    if (error) {
+      std::rethrow_exception(error);
+    }
+  }
+  return out;
+}
+
 } // namespace
+
+template <>
+std::vector<std::shared_ptr<const Member>> load_pending_all<Member>(const RecordSource& source,
+                                                                    const std::vector<const PendingRecord*>& todo)
+{
+  return read_pending_all<Member>(source, todo);
+}
+
+template <>
+std::vector<std::shared_ptr<const Connector>> load_pending_all<Connector>(
+  const RecordSource& source, const std::vector<const PendingRecord*>& todo)
+{
+  return read_pending_all<Connector>(source, todo);
+}
+
+template <>
+std::vector<std::shared_ptr<const Secret>> load_pending_all<Secret>(const RecordSource& source,
+                                                                    const std::vector<const PendingRecord*>& todo)
+{
+  return read_pending_all<Secret>(source, todo);
+}
 
 Hash record_hash_of_text(std::string_view path, std::string_view canonical_text)
 {
-  std::string input;
-  input.reserve(path.size() + 1 + canonical_text.size());
-  input.append(path);
-  input.push_back('\0');
-  input.append(canonical_text);
-  return crypto::hash(labels::k_record, as_bytes(input));
+  // hash(k_record, path || 0x00 || text), fed in parts rather than copied into one string.
+  crypto::Hasher hasher;
+  const std::uint8_t zero = 0;
+  hasher.update(as_bytes(labels::k_record));
+  hasher.update({&zero, 1});
+  hasher.update(as_bytes(path));
+  hasher.update({&zero, 1});
+  hasher.update(as_bytes(canonical_text));
+  return hasher.finish();
 }
 
 template <>

@@ -61,14 +61,24 @@ public:
     }
     return m_hash;
   }
-  void put(std::string_view path, const crypto::Hash& hash) const
+  void put(std::string_view path, const crypto::Hash& hash, std::string text = {}) const
   {
     int expected = k_empty;
     if (m_state.compare_exchange_strong(expected, k_writing, std::memory_order_acquire)) {
       m_path = path;
       m_hash = hash;
+      m_text = std::move(text);
       m_state.store(k_ready, std::memory_order_release);
     }
+  }
+  // The canonical text the remembered hash was computed from, when it was kept (a writer's own
+  // records: the cache snapshot writes it rather than serialising the record again); else nullptr.
+  const std::string* text(std::string_view path) const
+  {
+    if (m_state.load(std::memory_order_acquire) != k_ready || m_path != path || m_text.empty()) {
+      return nullptr;
+    }
+    return &m_text;
   }
 
 private:
@@ -78,6 +88,7 @@ private:
   mutable std::atomic<int> m_state{k_empty};
   mutable std::string m_path;
   mutable crypto::Hash m_hash{};
+  mutable std::string m_text;
 };
 
 struct Member
@@ -299,6 +310,23 @@ std::shared_ptr<const Connector> load_pending<Connector>(const RecordSource& sou
 template <>
 std::shared_ptr<const Secret> load_pending<Secret>(const RecordSource& source, const PendingRecord& pending);
 
+// load_pending of each of `todo`, in that order, on the calling thread and at most one worker
+// (history/batches.hpp): a whole-map read (iterating every secret of a cached state) is a parse
+// per record and nothing else. Every record is read and checked; if any fails, the failure of the
+// first in `todo`'s order is thrown (what reading them one by one would throw), and none is kept.
+template <class T>
+std::vector<std::shared_ptr<const T>> load_pending_all(const RecordSource& source,
+                                                       const std::vector<const PendingRecord*>& todo);
+template <>
+std::vector<std::shared_ptr<const Member>> load_pending_all<Member>(const RecordSource& source,
+                                                                    const std::vector<const PendingRecord*>& todo);
+template <>
+std::vector<std::shared_ptr<const Connector>> load_pending_all<Connector>(
+  const RecordSource& source, const std::vector<const PendingRecord*>& todo);
+template <>
+std::vector<std::shared_ptr<const Secret>> load_pending_all<Secret>(const RecordSource& source,
+                                                                    const std::vector<const PendingRecord*>& todo);
+
 // The records of one kind, by name: a std::map that a cached state fills lazily (vault-2-replay.md
 // §3, "Lazy reading"). A lookup (find, count, at, operator[]) reads at most the one record it
 // names; iterating (begin) or size() reads every pending record first, so code that walks the
@@ -441,8 +469,17 @@ private:
     if (m_read.size() == index.size()) {
       return;
     }
+    std::vector<const PendingRecord*> todo;
+    todo.reserve(index.size() - m_read.size());
     for (const PendingRecord& p : index) {
-      load(p.name);
+      if (m_read.count(p.name) == 0) {
+        todo.push_back(&p);
+      }
+    }
+    std::vector<std::shared_ptr<const T>> records = load_pending_all<T>(*m_lazy->source, todo);
+    for (std::size_t i = 0; i < todo.size(); ++i) {
+      m_map.emplace(todo[i]->name, records[i]);
+      m_read.emplace(todo[i]->name, std::move(records[i]));
     }
   }
 
@@ -492,6 +529,12 @@ Hash record_hash(std::string_view path, const Connector& c);
 Hash record_hash(std::string_view path, const Secret& s);
 // The same hash from the record's canonical text (what the cache's snapshot stores).
 Hash record_hash_of_text(std::string_view path, std::string_view canonical_text);
+
+// The record hash of each of `secrets` computed now and remembered in its hash_memo, on the
+// calling thread and at most one worker when there are many (a bulk entry writes up to 10,000
+// secrets; history/batches.hpp). With `keep_text`, each also remembers its canonical text, which
+// the cache snapshot of the state then writes as is (cache.cpp serialize_state).
+void memo_secret_hashes(const std::vector<const Secret*>& secrets, bool keep_text);
 
 // Strict readers of the canonical records (the per-machine cache stores them, vault-2-replay.md
 // §3): unknown or missing fields, wrong types, unsorted sets, out-of-range numbers and names that

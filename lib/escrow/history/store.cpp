@@ -371,11 +371,11 @@ const KeysFile& Store::keys()
   return *m_impl->keys;
 }
 
-void Store::append(const Entry& entry, std::span<const SealedLine> add, const std::set<std::string>& remove,
-                   const HeadFile& next_head)
+std::string Store::append(const Entry& entry, std::span<const SealedLine> add, const std::set<std::string>& remove,
+                          const HeadFile& next_head)
 {
   m_impl->require_lock("a write");
-  const std::string line = dump_entry(entry) + "\n";
+  std::string line = dump_entry(entry) + "\n";
   if (line.size() > k_max_journal_line) {
     fail(ErrorKind::usage, "{}: the entry is larger than the limit of {} bytes", m_impl->paths.journal.string(),
          k_max_journal_line);
@@ -425,15 +425,16 @@ void Store::append(const Entry& entry, std::span<const SealedLine> add, const st
     // Behind: this session keeps the head file it read.
   }
   m_impl->step(WriteStep::head_written);
+  return line;
 }
 
-void Store::append_event(const Entry& entry)
+std::string Store::append_event(const Entry& entry)
 {
   m_impl->require_lock("an event");
   if (entry.is_operation()) {
     fail(ErrorKind::failed, "internal: an operation written as an event");
   }
-  const std::string line = dump_entry(entry) + "\n";
+  std::string line = dump_entry(entry) + "\n";
   if (line.size() > k_max_journal_line) {
     fail(ErrorKind::usage, "{}: the entry is larger than the limit of {} bytes", m_impl->paths.journal.string(),
          k_max_journal_line);
@@ -442,6 +443,7 @@ void Store::append_event(const Entry& entry)
   append_durably(m_impl->paths.journal, line);
   m_impl->journal_size += line.size();
   m_impl->step(WriteStep::journal_appended);
+  return line;
 }
 
 void Store::replace_journal(std::string_view text)

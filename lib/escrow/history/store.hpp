@@ -105,12 +105,13 @@ public:
 
   // D7: writes the keys file as the current one with `add` inserted and the line keys `remove`
   // deleted (skipped when both are empty), appends the entry's line, then writes `next_head`.
-  // Requires the lock. A torn final fragment is cut off before the append.
-  void append(const Entry& entry, std::span<const SealedLine> add, const std::set<std::string>& remove,
-              const HeadFile& next_head);
+  // Requires the lock. A torn final fragment is cut off before the append. Returns the journal
+  // line appended (with its newline), which the caller's cache records rather than dump again.
+  std::string append(const Entry& entry, std::span<const SealedLine> add, const std::set<std::string>& remove,
+                     const HeadFile& next_head);
   // An event (a read, a refusal): the journal append alone. Requires the lock (so its parents are
-  // the journal's heads: the session re-reads what was appended since it opened).
-  void append_event(const Entry& entry);
+  // the journal's heads: the session re-reads what was appended since it opened). Returns the line.
+  std::string append_event(const Entry& entry);
   // `escrow audit restore` (vault-2-replay.md §6): replaces the whole journal with `text` (complete
   // lines) by an atomic rename (temp file, fsync, rename, fsync the folder). Requires the lock.
   // Nothing is judged here: the caller proves the result by opening the vault again.

@@ -804,18 +804,18 @@ struct VaultSession::Impl
   }
 
   // After the journal append: the position and the cache follow (rewrite: the whole log).
-  void committed(const Entry& e, bool rewrite = false)
+  // `line`: the entry's journal line as appended (with its newline).
+  void committed(const Entry& e, std::string_view line, bool rewrite = false)
   {
     if (rewrite && base.count > 0) {
       fresh = all_entries();
       base = LogSummary{};
     }
     fresh.push_back(verified_entry(e));
-    const std::string line = dump_entry(e) + "\n";
     position.last_offset = position.size;
     position.size += line.size();
     position.last_hash = e.hash;
-    position.last_line = crypto::hash(labels::k_cache_last_line, as_bytes(std::string_view(line).substr(0, line.size() - 1)));
+    position.last_line = crypto::hash(labels::k_cache_last_line, as_bytes(line.substr(0, line.size() - 1)));
     position.heads = {e.hash};
     position.entries += 1;
     position.lines += 1;
@@ -1130,16 +1130,16 @@ Entry VaultSession::submit(Args args, const Material& material, std::optional<st
     // write refuses a damaged file before writing anything (tests/e2e/test_hostile.sh).
     s.store->keys().for_each([](std::string_view, std::string_view) {});
   }
-  s.store->append(e, add, remove, HeadFile{e.vault, {e.hash}, s.log_count() + 1});
+  const std::string line = s.store->append(e, add, remove, HeadFile{e.vault, {e.hash}, s.log_count() + 1});
   s.state = std::move(next);
   s.digest.reset();
   if (acknowledging) {
     // The place still holds the entries that were lost: its log is rewritten from the journal's.
     s.lost.clear();
-    s.committed(e, true);
+    s.committed(e, line, true);
     return e;
   }
-  s.committed(e);
+  s.committed(e, line);
   // The keys file now holds exactly what the new state references (the garbage went above). Only
   // a hint, after the commit point: it never fails a write that is complete (e2e.fault_injection),
   // and a wrong one only sends the next write to the full scan.
@@ -1172,8 +1172,8 @@ Entry VaultSession::record(Action action, Result result, std::optional<Json> det
     e.detail = std::move(detail);
     require_authorized(s.state, e, ErrorKind::access, s.store->paths().head.string());
     seal_entry(e, s.load_identity(), what);
-    s.store->append_event(e);
-    s.committed(e);
+    const std::string line = s.store->append_event(e);
+    s.committed(e, line);
     if (temporary) {
       s.store->unlock();
     }
