@@ -401,6 +401,51 @@ TEST_CASE("v2 cli: a bulk share whose key fails on the second thread is refused,
   CHECK(r.code == 0);
 }
 
+// The bulk share reads each reader key line in its batch, on either thread: a line changed on
+// disk is refused with the single share's error (naming the file and its line), exit 3, and no
+// file written, whether its secret falls to the calling thread (prod/s1, job 1 of 40) or to the
+// worker (prod/s35, job 29), on one thread or two.
+TEST_CASE("v2 cli: a bulk share meeting a modified key line on either thread is refused, nothing written",
+          "[cli][v2]")
+{
+  Fixture f;
+  team(f);
+  add_numbered(f, 40);
+  const std::filesystem::path keys_path = f.path("escrow.keys");
+  const std::string keys = escrow::test::slurp(keys_path);
+  for (const char* secret : {"prod/s1", "prod/s35"}) {
+    for (const char* threads : {"1", "2"}) {
+      INFO(secret << ", ESCROW_THREADS=" << threads);
+      f.set_env("ESCROW_THREADS", threads);
+      const std::size_t at = keys.find(std::string("\"") + secret + ":g1:rk:alice#");
+      REQUIRE(at != std::string::npos);
+      const std::size_t value = keys.find(": \"", at) + 3 + 10;
+      std::string changed = keys;
+      changed[value] = changed[value] == 'A' ? 'B' : 'A';
+      escrow::test::spit(keys_path, changed);
+      const auto before = vault_files(f);
+      const std::size_t lines = journal(f).size();
+      const Result r = f.as("alice", {"share", "prod/*", "--with", "bob"});
+      INFO(r.err);
+      CHECK(r.code == 3);
+      CHECK(r.err.find("escrow.keys: line ") != std::string::npos);
+      CHECK(r.err.find(std::string("the key line ") + secret + ":g1:rk:alice#") != std::string::npos);
+      CHECK(r.err.find("does not hash to what the journal recorded") != std::string::npos);
+      const auto after = vault_files(f);
+      CHECK(after.at("escrow.vault") == before.at("escrow.vault"));
+      CHECK(after.at("escrow.keys") == before.at("escrow.keys"));
+      for (std::size_t i = lines; i < journal(f).size(); ++i) {
+        CHECK(!journal(f)[i].contains("op")); // at most a refusal event, never the operation
+      }
+      escrow::test::spit(keys_path, keys);
+    }
+  }
+  f.unset_env("ESCROW_THREADS");
+  const Result r = f.as("alice", {"share", "prod/*", "--with", "bob"});
+  INFO(r.err);
+  CHECK(r.code == 0);
+}
+
 TEST_CASE("v2 cli: share, bulk share of 'ENV/*' in one operation, unshare", "[cli][v2]")
 {
   Fixture f;

@@ -871,13 +871,14 @@ void share_names(VaultSession& session, const std::vector<std::string>& names, c
     // first; a settled race's generation of a number the same entry used goes in a second entry.
     const auto build = [&](const State& now, bool first, ShareArgs& args, Material& material) {
       args.member = member;
-      // First, in order, what to re-seal: the rk line of each live generation `member` lacks, read
-      // and checked against its K here (the keys file is not thread-safe).
+      // First, in order, what to re-seal: the rk line of each live generation `member` lacks (read
+      // and checked against its K below, with the opens: a lookup only reads the mapped file).
       struct Job
       {
         SecretRef ref;
         GenerationRef gref;
-        SealedLine line;
+        LineName line;
+        Hash k{};
       };
       std::vector<Job> jobs;
       for (const std::string& name : names) {
@@ -901,7 +902,7 @@ void share_names(VaultSession& session, const std::vector<std::string>& names, c
                                         : fmt::format(" (the one a rotation race kept for {})", found.race_vid));
           }
           const GenerationRef gref{static_cast<std::uint32_t>(version.gen), gen.rk_commit};
-          jobs.push_back(Job{ref, gref, session.keys().get(LineName::reader_key(name, gref.gen, me), mine->second)});
+          jobs.push_back(Job{ref, gref, LineName::reader_key(name, gref.gen, me), mine->second});
           item.gens.insert(version.gen);
         }
         if (item.gens.empty()) {
@@ -920,13 +921,15 @@ void share_names(VaultSession& session, const std::vector<std::string>& names, c
       std::vector<std::optional<SealedLine>> sealed(jobs.size());
       std::vector<std::exception_ptr> failed(jobs.size());
       const Identity& identity = session.identity();
-      const std::string& keys_what = session.keys().what();
+      const KeysFile& keys = session.keys(); // opened here, on this thread; then only read
+      const std::string& keys_what = keys.what();
       auto work = [&](std::size_t begin, std::size_t end) {
         ReaderKey key;
         for (std::size_t i = begin; i < end; ++i) {
           try {
             const Job& job = jobs[i];
-            open_reader_key_into(job.line, keys_what, job.ref, job.gref, identity, key);
+            const SealedLine line = keys.get(job.line, job.k);
+            open_reader_key_into(line, keys_what, job.ref, job.gref, identity, key);
             sealed[i] = seal_reader_key(job.ref, key, to);
           } catch (...) {
             failed[i] = std::current_exception();
