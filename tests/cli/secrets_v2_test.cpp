@@ -40,6 +40,19 @@ std::vector<nlohmann::json> journal(const Fixture& f)
   return out;
 }
 
+// After a refused write: escrow.vault and escrow.keys are the bytes of `before`, and what the
+// journal gained since it had `lines` lines is at most a refusal event, never the operation.
+void nothing_written(const Fixture& f, const std::map<std::string, std::string>& before, std::size_t lines)
+{
+  const auto after = vault_files(f);
+  CHECK(after.at("escrow.vault") == before.at("escrow.vault"));
+  CHECK(after.at("escrow.keys") == before.at("escrow.keys"));
+  const std::vector<nlohmann::json> entries = journal(f);
+  for (std::size_t i = lines; i < entries.size(); ++i) {
+    CHECK(!entries[i].contains("op"));
+  }
+}
+
 // alice: genesis admin; bob: requester of prod; carol: approver of prod; dave: auditor.
 void team(Fixture& f)
 {
@@ -389,12 +402,7 @@ TEST_CASE("v2 cli: a bulk share whose key fails on the second thread is refused,
   CHECK(r.code == 3);
   CHECK(r.err.find("prod/s39 generation") != std::string::npos);
   CHECK(r.err.find("fails the reader key commitment (forged by a writer)") != std::string::npos);
-  const auto after = vault_files(f);
-  CHECK(after.at("escrow.vault") == before.at("escrow.vault"));
-  CHECK(after.at("escrow.keys") == before.at("escrow.keys"));
-  for (std::size_t i = lines; i < journal(f).size(); ++i) {
-    CHECK(!journal(f)[i].contains("op")); // at most a refusal event, never the operation
-  }
+  nothing_written(f, before, lines);
   // Without the forged secret (bob shares the others one by one, for a control), carol reads them.
   r = f.as("bob", {"share", "prod/s0", "--with", "carol"});
   INFO(r.err);
@@ -431,12 +439,7 @@ TEST_CASE("v2 cli: a bulk share meeting a modified key line on either thread is 
       CHECK(r.err.find("escrow.keys: line ") != std::string::npos);
       CHECK(r.err.find(std::string("the key line ") + secret + ":g1:rk:alice#") != std::string::npos);
       CHECK(r.err.find("does not hash to what the journal recorded") != std::string::npos);
-      const auto after = vault_files(f);
-      CHECK(after.at("escrow.vault") == before.at("escrow.vault"));
-      CHECK(after.at("escrow.keys") == before.at("escrow.keys"));
-      for (std::size_t i = lines; i < journal(f).size(); ++i) {
-        CHECK(!journal(f)[i].contains("op")); // at most a refusal event, never the operation
-      }
+      nothing_written(f, before, lines);
       escrow::test::spit(keys_path, keys);
     }
   }

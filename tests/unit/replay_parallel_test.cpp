@@ -3,6 +3,7 @@
 // thread: a forged signature at a batch boundary, in a batch the worker checks, and the earliest
 // of two forged entries is the one reported.
 #include "replay_support.hpp"
+#include "threads_support.hpp"
 
 #include <escrow/history/batches.hpp>
 
@@ -14,16 +15,6 @@
 using namespace replay_test;
 
 namespace {
-
-// ESCROW_THREADS for the scope (Batches::default_workers reads it).
-class Threads
-{
-public:
-  explicit Threads(const char* value) { ::setenv("ESCROW_THREADS", value, 1); }
-  ~Threads() { ::unsetenv("ESCROW_THREADS"); }
-  Threads(const Threads&) = delete;
-  Threads& operator=(const Threads&) = delete;
-};
 
 // The team's journal, then `count` reveal events by olive; the events at `forged` (0-based
 // indexes among the events) signed by dave instead. Returns the journal and the 1-based lines of
@@ -59,12 +50,12 @@ void check_first_forged(const std::string& journal, std::size_t line, std::size_
 {
   ReplayResult one;
   {
-    const Threads threads("1");
+    const escrow::test::ScopedThreads threads("1");
     one = replay(journal);
   }
   ReplayResult two;
   {
-    const Threads threads("2");
+    const escrow::test::ScopedThreads threads("2");
     two = replay(journal);
   }
   INFO(describe(two));
@@ -141,10 +132,10 @@ TEST_CASE("replay on two threads: the same findings as on one", "[history][repla
     const auto [journal, lines] = long_journal(events, {});
     ReplayResult one;
     {
-      const Threads threads("1");
+      const escrow::test::ScopedThreads threads("1");
       one = replay(journal);
     }
-    const Threads threads("2");
+    const escrow::test::ScopedThreads threads("2");
     const ReplayResult two = replay(journal);
     CHECK(one.ok());
     CHECK(two.ok());
@@ -173,7 +164,7 @@ TEST_CASE("replay on two threads: the same findings as on one", "[history][repla
     const auto [journal, lines] = long_journal(events, {3, events - 2});
     REQUIRE(lines.size() == 2);
     check_first_forged(journal, lines[0], signatures);
-    const Threads threads("2");
+    const escrow::test::ScopedThreads threads("2");
     const ReplayResult r = replay(journal);
     // The later one descends from the earlier (a linear journal): skipped, not reported again.
     CHECK(kinds_of(r) == std::vector<FindingKind>{FindingKind::forged_signature});
@@ -187,10 +178,10 @@ TEST_CASE("replay on two threads: the same findings as on one", "[history][repla
     const std::string edited = join(text);
     ReplayResult one;
     {
-      const Threads threads("1");
+      const escrow::test::ScopedThreads threads("1");
       one = replay(edited);
     }
-    const Threads threads("2");
+    const escrow::test::ScopedThreads threads("2");
     const ReplayResult two = replay(edited);
     CHECK(described(one) == described(two));
     const Finding* first = two.first_problem();

@@ -2,6 +2,7 @@
 // three files, D7's write order, crash points), history::Cache (the verified-state place, loss
 // detection) and history::VaultSession (open: fast path / slow path; submit; record).
 #include "vault_session_support.hpp"
+#include "threads_support.hpp"
 
 #include <escrow/crypto.hpp>
 #include <escrow/history/cache.hpp>
@@ -1804,16 +1805,6 @@ TEST_CASE("v2 cache: the last verified line is found unchanged by its own hash; 
 
 namespace {
 
-// ESCROW_THREADS for the scope (Batches::default_workers reads it).
-class Threads
-{
-public:
-  explicit Threads(const char* value) { ::setenv("ESCROW_THREADS", value, 1); }
-  ~Threads() { ::unsetenv("ESCROW_THREADS"); }
-  Threads(const Threads&) = delete;
-  Threads& operator=(const Threads&) = delete;
-};
-
 // alice and bob (team), carol (requester, prod), then `count` secrets prod/s000… owned by alice.
 void team_with_many(Fixture& f, int count)
 {
@@ -1839,7 +1830,7 @@ TEST_CASE("v2 cache: a bulk share's snapshot is the one a full replay writes, on
     team_with_many(f, 80);
     fs::path place;
     {
-      const Threads scope(threads);
+      const escrow::test::ScopedThreads scope(threads);
       VaultSession s = VaultSession::open(f.options(), Access::write);
       place = s.cache_place();
       CHECK(share(s, "prod/*", "carol").size() == 80);
@@ -1849,7 +1840,7 @@ TEST_CASE("v2 cache: a bulk share's snapshot is the one a full replay writes, on
     fs::remove_all(f.state_home);
     fs::create_directories(f.state_home);
     {
-      const Threads scope("1");
+      const escrow::test::ScopedThreads scope("1");
       VaultSessionOptions o = f.options("");
       o.replay_all = true;
       (void)VaultSession::open(o, Access::read);
@@ -1892,13 +1883,13 @@ TEST_CASE("v2 cache: a whole-state read on two threads reports the first damaged
   spit(snap, damaged);
   for (const char* threads : {"1", "2"}) {
     INFO("ESCROW_THREADS=" << threads);
-    const Threads scope(threads);
+    const escrow::test::ScopedThreads scope(threads);
     const VaultSession r = VaultSession::open(f.options(""), Access::read);
     CHECK(r.state().secret("prod/s050") != nullptr); // an intact record reads on its own
     require_error([&] { (void)r.state().secrets.size(); }, ErrorKind::integrity, "prod/s020");
   }
   spit(snap, intact);
-  const Threads scope("2");
+  const escrow::test::ScopedThreads scope("2");
   const VaultSession r = VaultSession::open(f.options(""), Access::read);
   CHECK(r.state().secrets.size() == 100);
 }
