@@ -50,17 +50,28 @@ Member& edit_member(State& s, const std::string& name, Trace& trace)
   return *copy;
 }
 
-Secret& edit_secret(State& s, const std::string& name, Trace& trace)
+// The secret at `it` (found in s.secrets) replaced by `copy`, its record before saved for undo.
+Secret& replace_secret(State& s, RecordMap<Secret>::iterator it, std::shared_ptr<Secret> copy, Trace& trace)
+{
+  save(s.secrets, trace.undo.secrets, it->first);
+  it->second = copy;
+  trace.touched.insert(secret_record_path(it->first));
+  return *copy;
+}
+
+RecordMap<Secret>::iterator find_secret_or_fail(State& s, const std::string& name)
 {
   auto it = s.secrets.find(name);
   if (it == s.secrets.end()) {
     missing(secret_record_path(name));
   }
-  save(s.secrets, trace.undo.secrets, name);
-  auto copy = std::make_shared<Secret>(*it->second);
-  it->second = copy;
-  trace.touched.insert(secret_record_path(name));
-  return *copy;
+  return it;
+}
+
+Secret& edit_secret(State& s, const std::string& name, Trace& trace)
+{
+  const auto it = find_secret_or_fail(s, name);
+  return replace_secret(s, it, std::make_shared<Secret>(*it->second), trace);
 }
 
 // edit_secret of each of `names` (a bulk entry's items, sorted and distinct), the copies made
@@ -69,38 +80,25 @@ Secret& edit_secret(State& s, const std::string& name, Trace& trace)
 // secret, in order, fails before any is edited.
 std::vector<Secret*> edit_secrets(State& s, const std::vector<std::string>& names, Trace& trace)
 {
-  constexpr std::size_t k_parallel_from = 64;
-  constexpr std::size_t k_batch = 16;
   std::vector<Secret*> out;
   out.reserve(names.size());
-  if (names.size() < k_parallel_from || !std::is_sorted(names.begin(), names.end())
+  // A repeated name must see its earlier edit: one by one (check_args refuses repeats in an entry).
+  if (!std::is_sorted(names.begin(), names.end())
       || std::adjacent_find(names.begin(), names.end()) != names.end()) {
     for (const std::string& name : names) {
       out.push_back(&edit_secret(s, name, trace));
     }
     return out;
   }
-  std::vector<std::shared_ptr<const Secret>> originals;
-  originals.reserve(names.size());
+  std::vector<RecordMap<Secret>::iterator> found;
+  found.reserve(names.size());
   for (const std::string& name : names) {
-    const auto it = s.secrets.find(name);
-    if (it == s.secrets.end()) {
-      missing(secret_record_path(name));
-    }
-    originals.push_back(it->second);
+    found.push_back(find_secret_or_fail(s, name));
   }
   std::vector<std::shared_ptr<Secret>> copies(names.size());
-  Batches batches(names.size(), k_batch, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      copies[i] = std::make_shared<Secret>(*originals[i]);
-    }
-  });
-  batches.finish();
+  for_each_index(names.size(), [&](std::size_t i) { copies[i] = std::make_shared<Secret>(*found[i]->second); });
   for (std::size_t i = 0; i < names.size(); ++i) {
-    save(s.secrets, trace.undo.secrets, names[i]);
-    s.secrets.find(names[i])->second = copies[i];
-    trace.touched.insert(secret_record_path(names[i]));
-    out.push_back(copies[i].get());
+    out.push_back(&replace_secret(s, found[i], std::move(copies[i]), trace));
   }
   return out;
 }

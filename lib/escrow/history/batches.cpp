@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string_view>
+#include <vector>
 
 namespace escrow::history {
 
@@ -87,6 +88,32 @@ void Batches::wait_for(std::size_t i)
     }
   }
   rethrow();
+}
+
+void for_each_index(std::size_t count, const std::function<void(std::size_t)>& fn, std::size_t parallel_from,
+                    std::size_t batch)
+{
+  std::vector<std::exception_ptr> errors(count);
+  const auto work = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      try {
+        fn(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  if (count < parallel_from) {
+    work(0, count);
+  } else {
+    Batches batches(count, batch, work);
+    batches.finish();
+  }
+  for (const std::exception_ptr& error : errors) {
+    if (error) {
+      std::rethrow_exception(error);
+    }
+  }
 }
 
 void Batches::finish()

@@ -59,4 +59,11 @@ private:
   std::thread m_worker;
 };
 
+// fn(i) for every i in [0, count): on the calling thread alone below `parallel_from` items (a
+// worker costs more than it saves), else in batches of `batch` on it and at most one worker. Every
+// item runs; if any throw, the exception of the first in index order is rethrown once all have
+// run (the one a loop in order would have met first). fn(i) must write only item i's results.
+void for_each_index(std::size_t count, const std::function<void(std::size_t)>& fn, std::size_t parallel_from = 64,
+                    std::size_t batch = 16);
+
 } // namespace escrow::history

@@ -817,10 +817,6 @@ std::optional<Hash> known_record_hash(const State& state, std::string_view path)
 // write that changes one record costs no pass over the others in this process
 // (docs/PERFORMANCE.md, issue 12 target 3). A copied text damaged on disk keeps its old hash: the next reader of it refuses
 // it, as it would have refused the old file.
-// Below this many changed secrets, their texts are written on the calling thread alone.
-constexpr std::size_t k_parallel_texts = 64;
-constexpr std::size_t k_text_batch = 16;
-
 SerializedState serialize_state(const State& state, const Snapshot* previous)
 {
   std::vector<SnapRecord> records;
@@ -900,20 +896,12 @@ SerializedState serialize_state(const State& state, const Snapshot* previous)
     copied_rows.emplace_back();
   }
   // Pass 2: each changed secret's text and record hash (each item written by one thread).
-  const auto write_texts = [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      SnapRecord& r = records[secret_texts[i].first];
-      r.owned = secret_record_text(*secret_texts[i].second);
-      r.length = r.owned.size();
-      r.hash = record_hash_of_text(r.path, r.owned);
-    }
-  };
-  if (secret_texts.size() < k_parallel_texts) {
-    write_texts(0, secret_texts.size());
-  } else {
-    Batches batches(secret_texts.size(), k_text_batch, write_texts);
-    batches.finish();
-  }
+  for_each_index(secret_texts.size(), [&](std::size_t i) {
+    SnapRecord& r = records[secret_texts[i].first];
+    r.owned = secret_record_text(*secret_texts[i].second);
+    r.length = r.owned.size();
+    r.hash = record_hash_of_text(r.path, r.owned);
+  });
   // Pass 3: the listing, one row per secret in name order.
   std::string listing;
   listing.reserve(old_listing.text().size() + 4096); // one allocation, not a chain of doublings

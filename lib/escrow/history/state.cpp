@@ -603,26 +603,16 @@ std::string secret_record_text(const Secret& secret)
 
 void memo_secret_hashes(const std::vector<const Secret*>& secrets, bool keep_text)
 {
-  constexpr std::size_t k_parallel_from = 64;
-  constexpr std::size_t k_batch = 16;
-  const auto work = [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      const Secret& secret = *secrets[i];
-      const std::string path = secret_record_path(secret.name);
-      if (secret.hash_memo.get(path)) {
-        continue;
-      }
-      std::string text = canonical_text(secret);
-      const Hash h = record_hash_of_text(path, text);
-      secret.hash_memo.put(path, h, keep_text ? std::move(text) : std::string());
+  for_each_index(secrets.size(), [&](std::size_t i) {
+    const Secret& secret = *secrets[i];
+    const std::string path = secret_record_path(secret.name);
+    if (secret.hash_memo.get(path)) {
+      return;
     }
-  };
-  if (secrets.size() < k_parallel_from) {
-    work(0, secrets.size());
-  } else {
-    Batches batches(secrets.size(), k_batch, work);
-    batches.finish();
-  }
+    std::string text = secret_record_text(secret);
+    const Hash h = record_hash_of_text(path, text);
+    secret.hash_memo.put(path, h, keep_text ? std::move(text) : std::string());
+  });
 }
 
 std::optional<std::string> record_text(const State& state, std::string_view path)
@@ -1157,36 +1147,12 @@ std::shared_ptr<const T> read_pending(const RecordSource& source, const PendingR
   return record;
 }
 
-// Below this many, the records are read on the calling thread alone (a worker costs more).
-constexpr std::size_t k_parallel_records = 64;
-constexpr std::size_t k_record_batch = 16;
-
 template <class T>
 std::vector<std::shared_ptr<const T>> read_pending_all(const RecordSource& source,
                                                        const std::vector<const PendingRecord*>& todo)
 {
   std::vector<std::shared_ptr<const T>> out(todo.size());
-  std::vector<std::exception_ptr> errors(todo.size());
-  const auto work = [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      try {
-        out[i] = load_pending<T>(source, *todo[i]);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    }
-  };
-  if (todo.size() < k_parallel_records) {
-    work(0, todo.size());
-  } else {
-    Batches batches(todo.size(), k_record_batch, work);
-    batches.finish();
-  }
-  for (const std::exception_ptr& error : errors) {
-    if (error) {
-      std::rethrow_exception(error);
-    }
-  }
+  for_each_index(todo.size(), [&](std::size_t i) { out[i] = load_pending<T>(source, *todo[i]); });
   return out;
 }
 
