@@ -594,6 +594,31 @@ TEST_CASE("history entry: non-canonical spellings are refused", "[history][entry
   CHECK(parse_error(std::string(k_max_entry_line + 1, ' ')).find("longer than 16 MiB") != std::string::npos);
 }
 
+TEST_CASE("history entry: strings that need escaping have one spelling, the canonical one", "[history][entry]")
+{
+  // parse_entry writes each member again without a DOM (entry.cpp for_each_member): text that
+  // nlohmann_json escapes, or writes as UTF-8, must come out as canonical::dump writes it.
+  Json good = valid_json();
+  good["host"] = "ci \"runner\" \\ 7/b \xc3\xa9t\xc3\xa9 \xf0\x9f\x94\x91";
+  good["why"] = "a \"quoted\" reason, with \\ and / and \xe2\x82\xac";
+  const std::string line = line_of(good);
+  REQUIRE(parse_error(line) == "accepted");
+  const Entry e = parse_entry(line, "line");
+  CHECK(dump_entry(e) == line);
+  CHECK(e.hash == compute_hash(e));
+  // The same text spelled another way: an escaped solidus, a \u escape for a printable
+  // character or for UTF-8 text.
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+         {"7/b", "7\\/b"}, {"ci ", "\\u0063i "}, {"\xc3\xa9t", "\\u00e9t"}, {"reason", "re\\u0061son"}}) {
+    std::string other = line;
+    const std::size_t at = other.find(from);
+    REQUIRE(at != std::string::npos);
+    other.replace(at, from.size(), to);
+    INFO(other);
+    CHECK(parse_error(other).find("not in canonical form") != std::string::npos);
+  }
+}
+
 TEST_CASE("history entry: genesis rules", "[history][entry]")
 {
   World w;

@@ -228,6 +228,76 @@ void start_entry_hash(crypto::Hasher& hasher, const VaultId& vault)
   hasher.update(ByteView(vault.data(), vault.size()));
 }
 
+// `text` as canonical::dump writes a JSON string: between quotes as it is when every byte is one
+// nlohmann_json writes as itself (base64, times, names), else dump's own text.
+void append_string(std::string& out, std::string_view text)
+{
+  const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '/'
+           || c == '=' || c == ':' || c == '.' || c == '_' || c == '-';
+  });
+  if (!plain) {
+    out += canonical::dump(Json(std::string(text)));
+    return;
+  }
+  out += '"';
+  out += text;
+  out += '"';
+}
+
+void append_b64(std::string& out, ByteView bytes)
+{
+  append_string(out, b64(bytes));
+}
+
+// The members of canonical::dump(entry_to_json(e, true)) in its order (keys sorted bytewise),
+// each as `"key":value` into `member` and handed to fn(key, member), without building the
+// object: parse_entry's canonical check of every line it reads (entry_to_json is the
+// definition; tests/unit/history_entry_test.cpp holds the two to the same bytes).
+template<typename Fn>
+void for_each_member(const Entry& e, Fn&& fn)
+{
+  std::string member;
+  const auto emit = [&](std::string_view key, auto&& value) {
+    member.clear();
+    member += '"';
+    member += key;
+    member += "\":";
+    value(member);
+    fn(key, std::string_view(member));
+  };
+  emit("action", [&](std::string& out) { append_string(out, action_name(e.action)); });
+  emit("actor", [&](std::string& out) { append_string(out, e.actor); });
+  if (e.detail) {
+    emit("detail", [&](std::string& out) { out += canonical::dump(*e.detail); });
+  }
+  if (e.genesis_format) {
+    emit("format", [&](std::string& out) { append_string(out, k_journal_format); });
+  }
+  emit("hash", [&](std::string& out) { append_b64(out, ByteView(e.hash.data(), e.hash.size())); });
+  emit("host", [&](std::string& out) { append_string(out, e.host); });
+  if (e.op) {
+    emit("op", [&](std::string& out) { out += canonical::dump(op_to_json(*e.op)); });
+  }
+  emit("parents", [&](std::string& out) {
+    out += '[';
+    for (std::size_t i = 0; i < e.parents.size(); ++i) {
+      if (i > 0) {
+        out += ',';
+      }
+      append_b64(out, ByteView(e.parents[i].data(), e.parents[i].size()));
+    }
+    out += ']';
+  });
+  emit("result", [&](std::string& out) { append_string(out, result_name(e.result)); });
+  emit("sig", [&](std::string& out) { append_b64(out, ByteView(e.sig.data(), e.sig.size())); });
+  emit("ts", [&](std::string& out) { append_string(out, format_time(e.ts)); });
+  emit("vault", [&](std::string& out) { append_b64(out, ByteView(e.vault.data(), e.vault.size())); });
+  if (e.why) {
+    emit("why", [&](std::string& out) { append_string(out, *e.why); });
+  }
+}
+
 } // namespace
 
 Hash compute_hash(const Entry& entry)
@@ -313,41 +383,32 @@ Entry parse_entry(std::string_view line, std::string_view what)
   // One spelling per entry: what was read must be what escrow writes, byte for byte (key order,
   // escapes, set order, no whitespace). Anything else would give one entry two hashes.
   // One serialisation serves both checks (issue 12 target 5): the canonical object is "{" and its
-  // members "key":value joined by ",", so each member is dumped once, compared with the line
-  // where it must be, and fed to the hash unless it is "hash" or "sig" (compute_hash's body is
-  // the same object without them).
-  const Json full = entry_to_json(e, true);
+  // members "key":value joined by ",", so each member is written once (for_each_member, without
+  // building a second DOM), compared with the line where it must be, and fed to the hash unless
+  // it is "hash" or "sig" (compute_hash's body is the same object without them).
   crypto::Hasher hasher;
   start_entry_hash(hasher, e.vault);
   std::size_t at = 1;
   bool canonical = line.substr(0, 1) == "{";
   bool first_in_body = true;
   hasher.update(as_bytes(std::string_view("{")));
-  std::string member;
-  for (const auto& [key, value] : full.items()) {
-    member.clear();
+  for_each_member(e, [&](std::string_view key, std::string_view member) {
     if (at > 1) {
-      member += ',';
+      canonical = canonical && at < line.size() && line[at] == ',';
+      ++at;
     }
-    member += '"';
-    member += key;
-    member += "\":";
-    member += canonical::dump(value);
     if (canonical && (at > line.size() || line.compare(at, member.size(), member) != 0)) {
       canonical = false;
     }
     at += member.size();
     if (key != "hash" && key != "sig") {
-      std::string_view piece = member;
-      if (first_in_body && piece.front() == ',') {
-        piece.remove_prefix(1);
-      } else if (!first_in_body && piece.front() != ',') {
+      if (!first_in_body) {
         hasher.update(as_bytes(std::string_view(",")));
       }
-      hasher.update(as_bytes(piece));
+      hasher.update(as_bytes(member));
       first_in_body = false;
     }
-  }
+  });
   if (!canonical || at + 1 != line.size() || line.back() != '}') {
     fail(ErrorKind::integrity, "{}: not in canonical form", what);
   }

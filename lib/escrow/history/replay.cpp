@@ -152,6 +152,9 @@ private:
   // Every line parsed (entry.hpp parse_entry: canonical form, fields, hash) on two threads, in
   // batches, ahead of pass 1, which takes them in file order. A line that does not parse is left
   // empty and parsed again by pass 1 for its error (rare: tampering).
+  // An event's details are checked by parse_entry and hashed, but nothing in the replay reads
+  // them (they are facts for the audit reports, which read the journal themselves): they are
+  // freed here, on the parsing threads, rather than with the nodes at the end, on this one alone.
   void start_parsing()
   {
     m_parsed.resize(m_lines.size());
@@ -159,6 +162,7 @@ private:
       for (std::size_t i = begin; i < end; ++i) {
         try {
           m_parsed[i] = parse_entry(m_lines[i].second, k_what);
+          m_parsed[i]->detail.reset();
         } catch (const Error&) {
         }
       }

@@ -156,7 +156,8 @@ struct ReplayOptions
   std::optional<Timestamp> now;
   // Returns true when this machine verified exactly this line's signature before (the cache,
   // vault-2-replay.md §3: it must compare the line's bytes, hash and sig, not the hash alone,
-  // which does not cover the signature). Its signature is then not checked again.
+  // which does not cover the signature). Its signature is then not checked again. The entry is
+  // given without its detail (checked and hashed, then freed: the replay never reads it).
   std::function<bool(const Entry& entry, std::string_view line)> signature_known;
   // Entries this machine accepted before (the cache's entries ahead of its snapshot, replayed
   // again from it): not judged against `now` again, so a clock set back since does not reject
