@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <set>
 
@@ -422,20 +423,41 @@ JournalCheck check_journal(const VaultSessionOptions& options, std::size_t batch
   replay_options.now = options.clock.now();
   LineBatches batches(paths.journal, batch_lines);
   std::string batch;
+  std::string ahead;
   std::optional<Snapshot> snapshot;
   std::vector<Finding> findings;
   std::size_t signatures = 0;
   std::vector<char> head_seen(head_file->heads.size(), 0);
-  std::optional<ReplayResult> last;
-  while (batches.next(batch)) {
+  // Beside each batch's replay (which keeps both cores busy), one task does what used to wait
+  // for it on this thread alone: the loss walk over the previous batch's entries, freeing that
+  // batch's result and reading the next batch. Each is the task's alone while it runs (this
+  // thread touches `batches`, `loss` and `ahead` only once it has joined), so what is read and
+  // judged, and in which order, is as before; an error the task throws is rethrown by get().
+  std::vector<Hash> walked;
+  std::optional<ReplayResult> done;
+  bool more = batches.next(batch);
+  while (more) {
+    std::future<bool> reading =
+      std::async(std::launch::async, [&batches, &ahead, &loss, &cached, order = std::move(walked),
+                                      old = std::move(done)]() mutable {
+        if (cached) {
+          loss.journal(order);
+        }
+        old.reset();
+        return batches.next(ahead);
+      });
+    walked.clear();
+    done.reset();
     // A batch after one that ended with several heads (an open fork): the whole replay judges
     // the fork in one piece (the open heads' merge check is made once, at the journal's end).
     if (has_journal_loss(batch) || (snapshot && snapshot->heads.size() > 1)) {
+      reading.wait();
       return check_whole(options, paths, store, head);
     }
     ReplayResult r = snapshot ? replay_from(*snapshot, batch, replay_options) : replay(batch, replay_options);
     const std::uint64_t before = snapshot ? snapshot->entries : 0;
     if (r.needs_full_replay || r.has_errors() || r.has_conflicts() || r.order.size() != r.entries - before) {
+      reading.wait();
       return check_whole(options, paths, store, head);
     }
     for (std::size_t i = 0; i < head_file->heads.size(); ++i) {
@@ -443,14 +465,17 @@ JournalCheck check_journal(const VaultSessionOptions& options, std::size_t batch
         head_seen[i] = 1;
       }
     }
-    if (cached) {
-      loss.journal(r.order);
-    }
     signatures += r.signatures_checked;
     std::move(r.findings.begin(), r.findings.end(), std::back_inserter(findings));
     r.findings.clear();
     snapshot = Snapshot{std::move(r.state), r.heads, r.ts, r.entries, r.lines};
-    last = std::move(r);
+    walked = std::move(r.order);
+    done = std::move(r);
+    more = reading.get();
+    batch.swap(ahead);
+  }
+  if (cached) {
+    loss.journal(walked);
   }
   if (!snapshot) {
     return check_whole(options, paths, store, head); // no entries at all
