@@ -103,8 +103,24 @@ std::string format_time(Timestamp at)
   unsigned m = 0;
   unsigned d = 0;
   civil_from_days(days, y, m, d);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                     y, m, d, rest / 3600, (rest / 60) % 60, rest % 60);
+  if (y < 0 || y > 9999) {
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                       y, m, d, rest / 3600, (rest / 60) % 60, rest % 60);
+  }
+  // The same text without fmt (every journal line's ts is written again when it is read).
+  std::string out = "0000-00-00T00:00:00Z";
+  const auto put = [&out](std::size_t where, std::int64_t value, std::size_t digits) {
+    for (std::size_t i = digits; i-- > 0; value /= 10) {
+      out[where + i] = static_cast<char>('0' + value % 10);
+    }
+  };
+  put(0, y, 4);
+  put(5, m, 2);
+  put(8, d, 2);
+  put(11, rest / 3600, 2);
+  put(14, (rest / 60) % 60, 2);
+  put(17, rest % 60, 2);
+  return out;
 }
 
 std::string format_stored_time(Timestamp at)

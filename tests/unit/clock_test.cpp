@@ -4,6 +4,9 @@
 #include <escrow/clock.hpp>
 
 #include <cstdlib>
+#include <ctime>
+#include <fmt/format.h>
+#include <vector>
 #include <limits>
 
 using namespace escrow;
@@ -16,6 +19,28 @@ TEST_CASE("clock: format_time writes UTC RFC 3339", "[clock]")
   CHECK(format_time(1709164800) == "2024-02-29T00:00:00Z");
   CHECK(format_time(951868800) == "2000-03-01T00:00:00Z");
   CHECK(format_time(253402300799) == "9999-12-31T23:59:59Z");
+  CHECK(format_time(k_min_time) == "0000-01-01T00:00:00Z");
+  // Outside the years it writes digit by digit, fmt's spelling.
+  CHECK(format_time(k_max_time + 1) == "10000-01-01T00:00:00Z");
+}
+
+TEST_CASE("clock: format_time agrees with gmtime over every year it writes", "[clock]")
+{
+  // Spread over [k_min_time, k_max_time] with odd seconds, plus each boundary's neighbours.
+  std::vector<Timestamp> times{k_min_time, k_min_time + 1, k_max_time, k_max_time - 1, 0, -1, 86399, 86400};
+  for (Timestamp t = k_min_time; t <= k_max_time; t += 7919LL * 86400 + 3727) {
+    times.push_back(t);
+  }
+  for (const Timestamp t : times) {
+    const std::time_t raw = static_cast<std::time_t>(t);
+    std::tm tm{};
+    REQUIRE(gmtime_r(&raw, &tm) != nullptr);
+    const std::string expected = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                                             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    INFO(t);
+    CHECK(format_time(t) == expected);
+    CHECK(parse_time(expected) == t);
+  }
 }
 
 TEST_CASE("clock: parse_time reads RFC 3339, dates and Unix seconds", "[clock]")

@@ -125,7 +125,7 @@ void check_entry(const Entry& e, ErrorKind kind, std::string_view what)
   if (e.parents.size() > k_max_parents) {
     bad("parents: too many");
   }
-  if (std::set<Hash>(e.parents.begin(), e.parents.end()).size() != e.parents.size()) {
+  if (e.parents.size() > 1 && std::set<Hash>(e.parents.begin(), e.parents.end()).size() != e.parents.size()) {
     bad("parents: a parent is named twice");
   }
   const OpKind* op_kind = std::get_if<OpKind>(&e.action);
@@ -245,9 +245,12 @@ void append_string(std::string& out, std::string_view text)
   out += '"';
 }
 
+// Base64's alphabet (A-Z a-z 0-9 + / =) is written as it is: no escapes to look for.
 void append_b64(std::string& out, ByteView bytes)
 {
-  append_string(out, b64(bytes));
+  out += '"';
+  out += b64(bytes);
+  out += '"';
 }
 
 // The members of canonical::dump(entry_to_json(e, true)) in its order (keys sorted bytewise),
