@@ -338,7 +338,7 @@ Entry parse_entry(std::string_view line, std::string_view what)
   if (line.size() > k_max_entry_line) {
     fail(ErrorKind::integrity, "{}: longer than 16 MiB", what);
   }
-  const Json json = canonical::parse(line, what);
+  Json json = canonical::parse(line, what);
   jr::Fields f(json, std::string(what), ": ");
   Entry e;
   const std::optional<Action> action = parse_action(jr::string(f.need("action"), f.at("action")));
@@ -347,8 +347,9 @@ Entry parse_entry(std::string_view line, std::string_view what)
   }
   e.action = *action;
   e.actor = jr::string(f.need("actor"), f.at("actor"));
-  if (const Json* detail = f.maybe("detail")) {
-    e.detail = jr::object(*detail, f.at("detail"));
+  const Json* detail = f.maybe("detail");
+  if (detail != nullptr) {
+    (void)jr::object(*detail, f.at("detail"));
   }
   if (const Json* format = f.maybe("format")) {
     if (jr::string(*format, f.at("format")) != k_journal_format) {
@@ -382,6 +383,9 @@ Entry parse_entry(std::string_view line, std::string_view what)
     e.why = jr::string(*why, f.at("why"));
   }
   f.finish();
+  if (detail != nullptr) {
+    e.detail = std::move(json.find("detail").value()); // moved out of the parsed line, not copied
+  }
   check_entry(e, ErrorKind::integrity, what);
   // One spelling per entry: what was read must be what escrow writes, byte for byte (key order,
   // escapes, set order, no whitespace). Anything else would give one entry two hashes.
