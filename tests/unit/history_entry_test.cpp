@@ -167,6 +167,7 @@ TEST_CASE("history entry: every kind round-trips byte for byte", "[history][entr
   for (const Entry& e : entries) {
     const std::string line = dump_entry(e);
     INFO(line);
+    CHECK(canonical::dump(entry_to_json(e)) == line); // the DOM-free writer against the reference
     const Entry back = parse_entry(line, "line");
     CHECK(dump_entry(back) == line);
     CHECK(back.hash == e.hash);
@@ -605,6 +606,7 @@ TEST_CASE("history entry: strings that need escaping have one spelling, the cano
   REQUIRE(parse_error(line) == "accepted");
   const Entry e = parse_entry(line, "line");
   CHECK(dump_entry(e) == line);
+  CHECK(canonical::dump(entry_to_json(e)) == line);
   CHECK(e.hash == compute_hash(e));
   // The same text spelled another way: an escaped solidus, a \u escape for a printable
   // character or for UTF-8 text.

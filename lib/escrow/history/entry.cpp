@@ -179,6 +179,9 @@ void check_entry(const Entry& e, ErrorKind kind, std::string_view what)
   }
 }
 
+// The entry as a JSON value. The journal's text is written by for_each_member below, without
+// a DOM; this is the reference the tests and the entry fuzzer hold that text to (canonical::dump
+// of this value, byte for byte).
 Json entry_to_json(const Entry& e, bool with_seal)
 {
   Json parents = Json::array();
@@ -209,11 +212,6 @@ Json entry_to_json(const Entry& e, bool with_seal)
     out["sig"] = b64(ByteView(e.sig.data(), e.sig.size()));
   }
   return out;
-}
-
-std::string dump_entry(const Entry& entry)
-{
-  return canonical::dump(entry_to_json(entry, true));
 }
 
 namespace {
@@ -253,10 +251,11 @@ void append_b64(std::string& out, ByteView bytes)
   out += '"';
 }
 
-// The members of canonical::dump(entry_to_json(e, true)) in its order (keys sorted bytewise),
-// each as `"key":value` into `member` and handed to fn(key, member), without building the
-// object: parse_entry's canonical check of every line it reads (entry_to_json is the
-// definition; tests/unit/history_entry_test.cpp holds the two to the same bytes).
+// The members of an entry's journal line in their canonical order (keys sorted bytewise), each
+// as `"key":value` into `member` and handed to fn(key, member), without building the object: the
+// one spelling that dump_entry writes, compute_hash hashes and parse_entry compares every line
+// it reads with (canonical::dump(entry_to_json(e)) is the reference: the tests and the entry
+// fuzzer hold the two to the same bytes).
 template<typename Fn>
 void for_each_member(const Entry& e, Fn&& fn)
 {
@@ -301,15 +300,59 @@ void for_each_member(const Entry& e, Fn&& fn)
   }
 }
 
+// compute_hash's body fed member by member: the object without "hash" and "sig".
+class BodyHash
+{
+public:
+  explicit BodyHash(const VaultId& vault)
+  {
+    start_entry_hash(m_hasher, vault);
+    m_hasher.update(as_bytes(std::string_view("{")));
+  }
+
+  void member(std::string_view key, std::string_view text)
+  {
+    if (key == "hash" || key == "sig") {
+      return;
+    }
+    if (!m_first) {
+      m_hasher.update(as_bytes(std::string_view(",")));
+    }
+    m_hasher.update(as_bytes(text));
+    m_first = false;
+  }
+
+  Hash finish()
+  {
+    m_hasher.update(as_bytes(std::string_view("}")));
+    return m_hasher.finish();
+  }
+
+private:
+  crypto::Hasher m_hasher;
+  bool m_first = true;
+};
+
 } // namespace
+
+std::string dump_entry(const Entry& entry)
+{
+  std::string out = "{";
+  for_each_member(entry, [&out](std::string_view, std::string_view member) {
+    if (out.size() > 1) {
+      out += ',';
+    }
+    out += member;
+  });
+  out += '}';
+  return out;
+}
 
 Hash compute_hash(const Entry& entry)
 {
-  const std::string body = canonical::dump(entry_to_json(entry, false));
-  crypto::Hasher hasher;
-  start_entry_hash(hasher, entry.vault);
-  hasher.update(as_bytes(body));
-  return hasher.finish();
+  BodyHash body(entry.vault);
+  for_each_member(entry, [&body](std::string_view key, std::string_view member) { body.member(key, member); });
+  return body.finish();
 }
 
 void seal_entry(Entry& entry, const Identity& author, std::string_view what)
@@ -393,12 +436,9 @@ Entry parse_entry(std::string_view line, std::string_view what)
   // members "key":value joined by ",", so each member is written once (for_each_member, without
   // building a second DOM), compared with the line where it must be, and fed to the hash unless
   // it is "hash" or "sig" (compute_hash's body is the same object without them).
-  crypto::Hasher hasher;
-  start_entry_hash(hasher, e.vault);
+  BodyHash body(e.vault);
   std::size_t at = 1;
   bool canonical = line.substr(0, 1) == "{";
-  bool first_in_body = true;
-  hasher.update(as_bytes(std::string_view("{")));
   for_each_member(e, [&](std::string_view key, std::string_view member) {
     if (at > 1) {
       canonical = canonical && at < line.size() && line[at] == ',';
@@ -408,19 +448,12 @@ Entry parse_entry(std::string_view line, std::string_view what)
       canonical = false;
     }
     at += member.size();
-    if (key != "hash" && key != "sig") {
-      if (!first_in_body) {
-        hasher.update(as_bytes(std::string_view(",")));
-      }
-      hasher.update(as_bytes(member));
-      first_in_body = false;
-    }
+    body.member(key, member);
   });
   if (!canonical || at + 1 != line.size() || line.back() != '}') {
     fail(ErrorKind::integrity, "{}: not in canonical form", what);
   }
-  hasher.update(as_bytes(std::string_view("}")));
-  const Hash expected = hasher.finish();
+  const Hash expected = body.finish();
   if (!crypto::equal(ByteView(expected.data(), expected.size()), ByteView(e.hash.data(), e.hash.size()))) {
     fail(ErrorKind::integrity, "{}: hash does not match the entry's content (modified)", what);
   }
