@@ -234,7 +234,8 @@ int main(int argc, char* argv[])
   ::setrlimit(RLIMIT_CORE, &no_core);
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 #if defined(__GLIBC__)
-  // Memory goes back to the system when the command exits, not while it runs: glibc's defaults
+  // Where glibc's malloc serves (the release binary links mimalloc instead: app/CMakeLists.txt),
+  // memory goes back to the system when the command exits, not while it runs: glibc's defaults
   // return the top of the heap and map each block of 128 KiB or more on its own, so `audit
   // verify`, which replays the journal in batches that allocate and free the same few megabytes,
   // took ten page faults per entry (docs/PERFORMANCE.md). Values never live in this heap

@@ -101,6 +101,10 @@ command -v dpkg-deb >/dev/null && command -v cpack >/dev/null || die "dpkg-deb o
   depends=$(dpkg-deb -f "$deb" Depends)
   printf '%s\n' "$depends" | has 'libsodium' && printf '%s\n' "$depends" | has 'git' \
     && pass "Depends: $depends" || die "Depends: $depends"
+  if ldd "$ESCROW" | grep -q 'libmimalloc'; then
+    printf '%s\n' "$depends" | has 'libmimalloc' && pass "Depends names libmimalloc, the binary's allocator" \
+      || die "Depends: $depends"
+  fi
   recommends=$(dpkg-deb -f "$deb" Recommends)
   for lib in libpq5 libcurl4 libmariadb3 libssl3; do
     printf '%s\n' "$recommends" | has "$lib" && pass "Recommends $lib (a connector library loaded on first use)" \
