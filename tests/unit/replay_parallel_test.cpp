@@ -19,12 +19,22 @@ namespace {
 // The team's journal, then `count` reveal events by olive; the events at `forged` (0-based
 // indexes among the events) signed by dave instead. Returns the journal and the 1-based lines of
 // the forged events.
-std::pair<std::string, std::vector<std::size_t>> long_journal(std::size_t count, const std::set<std::size_t>& forged)
+// The events at `big` carry a detail of ~80 KB (a line of its own parse batch: more than 64 KiB).
+std::pair<std::string, std::vector<std::size_t>> long_journal(std::size_t count, const std::set<std::size_t>& forged,
+                                                              const std::set<std::size_t>& big = {})
 {
   World w = team();
   std::vector<std::size_t> lines;
   for (std::size_t i = 0; i < count; ++i) {
     Entry e = event(w, "olive", EventKind::reveal, w.heads);
+    if (big.count(i) > 0) {
+      Json detail = Json::object();
+      for (char c = 'a'; c < 'a' + 20; ++c) {
+        detail[std::string("fact_") + c] = std::string(4000, c);
+      }
+      e.detail = std::move(detail);
+      seal_entry(e, w.id("olive"));
+    }
     if (forged.count(i) > 0) {
       e.sig = w.id("dave").sign(labels::k_entry_sig, ByteView(e.hash.data(), e.hash.size()));
       lines.push_back(w.log.size() + 1);
@@ -168,6 +178,32 @@ TEST_CASE("replay on two threads: the same findings as on one", "[history][repla
     const ReplayResult r = replay(journal);
     // The later one descends from the earlier (a linear journal): skipped, not reported again.
     CHECK(kinds_of(r) == std::vector<FindingKind>{FindingKind::forged_signature});
+  }
+  SECTION("lines of more than 64 KiB: parse batches of their own, the same findings")
+  {
+    // Four long lines side by side (one batch each), one more later; the forged one among them.
+    const std::set<std::size_t> big{10, 11, 12, 13, 200};
+    const auto [honest, none] = long_journal(events, {}, big);
+    CHECK(lines_of(honest).at(team_entries + 11).size() > 64 * 1024);
+    ReplayResult one;
+    {
+      const escrow::test::ScopedThreads threads("1");
+      one = replay(honest);
+    }
+    {
+      const escrow::test::ScopedThreads threads("2");
+      const ReplayResult two = replay(honest);
+      CHECK(one.ok());
+      CHECK(two.ok());
+      CHECK(two.signatures_checked == signatures);
+      CHECK(one.state.digest() == two.state.digest());
+      CHECK(one.order == two.order);
+    }
+    for (const std::size_t forged : {std::size_t{9}, std::size_t{12}, std::size_t{14}, std::size_t{200}}) {
+      const auto [journal, lines] = long_journal(events, {forged}, big);
+      REQUIRE(lines.size() == 1);
+      check_first_forged(journal, lines[0], signatures);
+    }
   }
   SECTION("a line that does not parse, among lines parsed on two threads")
   {
