@@ -579,33 +579,68 @@ TEST_CASE("history authorize: share", "[history][authorize]")
   });
 }
 
-// authorize.cpp judges a bulk share's items apart (each against the state before the entry, not
-// after the earlier items' effects): that holds only while a share item's effect writes its own
-// secret's record and nothing else. This fails the day it does not.
-TEST_CASE("history authorize: a share item's effect touches its own secret only", "[history][authorize]")
+// authorize.cpp judges a bulk entry's items apart (each against the state before the entry, not
+// after the earlier items' effects): that holds only while an item's effect writes its own
+// secret's record and nothing else. This fails the day one of the bulk kinds does not.
+namespace {
+
+// Runs `single` (one item of `e`, an accepted entry) on a copy of w.state: it may write
+// `secret`'s record alone, and every other secret stays the very record it was (not a copy).
+void touches_its_own_secret_only(const World& w, const Entry& e, const Args& single, const std::string& secret)
+{
+  REQUIRE_FALSE(w.judge(e).has_value());
+  const Context ctx = context_of(e);
+  State state = w.state;
+  Trace trace;
+  run_effects(state, ctx, single, trace);
+  CHECK(trace.touched == std::set<std::string>{secret_record_path(secret)});
+  for (const KeyWrite& gone : trace.deleted) {
+    CHECK(gone.line.secret == secret); // key lines of its own secret only
+  }
+  CHECK_FALSE(trace.undo.policy.has_value());
+  CHECK(trace.undo.members.empty());
+  CHECK(trace.undo.connectors.empty());
+  CHECK(trace.undo.secrets.size() == 1);
+  for (const auto& [name, record] : w.state.secrets) {
+    if (name != secret) {
+      CHECK(state.secrets.find(name)->second == record);
+    }
+  }
+}
+
+} // namespace
+
+TEST_CASE("history authorize: a bulk item's effect touches its own secret only", "[history][authorize]")
 {
   World w = team();
   w.run("olive", db_args("prod/cache", "00000000000000d4"), db_lines("prod/cache", "00000000000000d4"), std::string("x"));
-  const Entry e = w.entry("olive", ShareArgs{"dave", {ShareItem{"prod/cache", {1}}, ShareItem{k_db, {1}}}},
-                          {rk("prod/cache", 1, "dave"), rk(k_db, 1, "dave")});
-  REQUIRE_FALSE(w.judge(e).has_value());
-  const Context ctx = context_of(e);
-  const ShareArgs& all = std::get<ShareArgs>(e.op->args);
-  for (const ShareItem& item : all.items) {
-    State state = w.state;
-    Trace trace;
-    run_effects(state, ctx, Args{ShareArgs{all.member, {item}}}, trace);
-    CHECK(trace.touched == std::set<std::string>{secret_record_path(item.secret)});
-    CHECK(trace.deleted.empty());
-    CHECK_FALSE(trace.undo.policy.has_value());
-    CHECK(trace.undo.members.empty());
-    CHECK(trace.undo.connectors.empty());
-    CHECK(trace.undo.secrets.size() == 1);
-    // The other item's secret is the very record it was (not a copy).
-    for (const ShareItem& other : all.items) {
-      if (other.secret != item.secret) {
-        CHECK(state.secrets.find(other.secret)->second == w.state.secrets.find(other.secret)->second);
-      }
+  REQUIRE(w.state.secrets.size() >= 2);
+  SECTION("share")
+  {
+    const Entry e = w.entry("olive", ShareArgs{"dave", {ShareItem{"prod/cache", {1}}, ShareItem{k_db, {1}}}},
+                            {rk("prod/cache", 1, "dave"), rk(k_db, 1, "dave")});
+    const ShareArgs& all = std::get<ShareArgs>(e.op->args);
+    for (const ShareItem& item : all.items) {
+      touches_its_own_secret_only(w, e, Args{ShareArgs{all.member, {item}}}, item.secret);
+    }
+  }
+  SECTION("rotate-start")
+  {
+    const Entry e = rotation(w, "erin", next_version(w), v2_lines());
+    touches_its_own_secret_only(w, e, e.op->args, k_db);
+  }
+  SECTION("rotate-finish")
+  {
+    rotating(w);
+    const Entry e = w.entry("erin", RotateFinishArgs{{FinishItem{k_db, k_v2}}});
+    touches_its_own_secret_only(w, e, e.op->args, k_db);
+  }
+  SECTION("rotate-fail")
+  {
+    rotating(w);
+    for (const FailResult result : {FailResult::cancelled, FailResult::rolling_back}) {
+      const Entry e = w.entry("erin", RotateFailArgs{{FailItem{k_db, k_v2, result}}});
+      touches_its_own_secret_only(w, e, e.op->args, k_db);
     }
   }
 }

@@ -1121,17 +1121,16 @@ Verdict may_resolve(const State&, const Context& ctx, const ResolveArgs&)
 
 namespace {
 
-// How a bulk entry's items see one another. `chained`: each item is judged against the state after
-// the previous items' effects. `apart`: each item's effect writes only its own secret's record and
-// its judge reads no other secret (items name distinct secrets: check_args refuses a repeat), so
-// the earlier effects are invisible to it and every item is judged against `before` alone: the
-// same verdicts without running (and copying every secret for) N-1 effects. Share is `apart`
-// (tests/unit/history_authorize_test.cpp checks that its effect touches its own secret only).
-enum class Items { chained, apart };
-
+// Each item of a bulk entry is judged against the state before the entry: an item's effect writes
+// only its own secret's record, and its judge reads no other secret (items name distinct secrets:
+// check_args refuses a repeat), so the earlier items' effects are invisible to it. The same
+// verdicts as judging each against the state after the earlier items, without running (and
+// copying a secret for) N-1 effects. That holds for every bulk kind: share, rotate-start,
+// rotate-finish and rotate-fail (tests/unit/history_authorize_test.cpp checks that each one's
+// effect touches its own secret only; their judges, may_share and may_*_rotation, read the item's
+// secret, members, policy and connectors, never another secret).
 template<typename Item, typename Judge>
-Verdict each_item(const State& before, const Context& ctx, const std::vector<Item>& items,
-                  const std::function<Args(const Item&)>& single, Judge judge, Items seen = Items::chained)
+Verdict each_item(const State& before, const Context& ctx, const std::vector<Item>& items, Judge judge)
 {
   // The entry's key lines by secret, once: each item sees its own secret's lines (what keys_of
   // would give it), so judging N items costs N, not N × the entry's lines (a bulk entry names up
@@ -1146,25 +1145,15 @@ Verdict each_item(const State& before, const Context& ctx, const std::vector<Ite
   item_ctx.ts = ctx.ts;
   item_ctx.why = ctx.why;
   item_ctx.vault = ctx.vault;
-  // Each item is judged against the state after the previous items (`before` itself when apart).
-  std::optional<State> chained;
-  if (seen == Items::chained && items.size() > 1) {
-    chained.emplace(before);
-  }
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const Item& item = items[i];
+  for (const Item& item : items) {
     const auto found = by_secret.find(item.secret);
     if (found != by_secret.end()) {
       item_ctx.keys = found->second;
     } else {
       item_ctx.keys.clear();
     }
-    if (Verdict v = judge(chained ? *chained : before, item_ctx, item)) {
+    if (Verdict v = judge(before, item_ctx, item)) {
       return v;
-    }
-    if (chained && i + 1 < items.size()) {
-      Trace trace;
-      run_effects(*chained, item_ctx, single(item), trace);
     }
   }
   return std::nullopt;
@@ -1212,9 +1201,8 @@ struct Dispatch
       return v;
     }
     return each_item<ShareItem>(
-      s, ctx, a.items, [&](const ShareItem& item) { return Args{ShareArgs{a.member, {item}}}; },
-      [&](const State& state, const Context& item_ctx, const ShareItem& item) { return may_share(state, item_ctx, item, a.member); },
-      Items::apart);
+      s, ctx, a.items,
+      [&](const State& state, const Context& item_ctx, const ShareItem& item) { return may_share(state, item_ctx, item, a.member); });
   }
   Verdict operator()(const UnshareArgs& a) const { return may_unshare(s, ctx, a); }
   Verdict operator()(const RetireArgs& a) const { return may_retire(s, ctx, a); }
@@ -1224,7 +1212,7 @@ struct Dispatch
       return v;
     }
     return each_item<RotateItem>(
-      s, ctx, a.items, [](const RotateItem& item) { return Args{RotateStartArgs{{item}}}; },
+      s, ctx, a.items,
       [&](const State& state, const Context& item_ctx, const RotateItem& item) { return may_start_rotation(state, item_ctx, item); });
   }
   Verdict operator()(const ConfirmArgs& a) const { return may_confirm(s, ctx, a); }
@@ -1234,7 +1222,7 @@ struct Dispatch
       return v;
     }
     return each_item<FinishItem>(
-      s, ctx, a.items, [](const FinishItem& item) { return Args{RotateFinishArgs{{item}}}; },
+      s, ctx, a.items,
       [&](const State& state, const Context& item_ctx, const FinishItem& item) { return may_finish_rotation(state, item_ctx, item); });
   }
   Verdict operator()(const RotateFailArgs& a) const
@@ -1243,7 +1231,7 @@ struct Dispatch
       return v;
     }
     return each_item<FailItem>(
-      s, ctx, a.items, [](const FailItem& item) { return Args{RotateFailArgs{{item}}}; },
+      s, ctx, a.items,
       [&](const State& state, const Context& item_ctx, const FailItem& item) { return may_fail_rotation(state, item_ctx, item); });
   }
   Verdict operator()(const CompromiseArgs& a) const { return may_compromise(s, ctx, a); }
