@@ -2,6 +2,7 @@
 // the lazy bisecting reader (owned and mapped), rewrite, the 3-way set merge, and a rejection for
 // every malformed line, each naming the file and the line.
 #include "foundation_support.hpp"
+#include "threads_support.hpp"
 
 #include <escrow/canonical.hpp>
 #include <escrow/history/keys_file.hpp>
@@ -223,10 +224,12 @@ TEST_CASE("keys file lookups: missing and modified lines are told apart", "[keys
   }
 }
 
-TEST_CASE("keys file bisection on a large mapped file", "[keys_file]")
+namespace {
+
+// 2,000 secrets × 10 readers + a value line each: 22,000 lines, ~3.5 MB (the 10,000-secret figure
+// is in bench/keys_lookup.cpp).
+std::vector<SealedLine> large_lines()
 {
-  // 2,000 secrets × 10 readers + a value line each: 22,000 lines (the 10,000-secret figure is in
-  // bench/keys_lookup.cpp).
   std::vector<SealedLine> lines;
   for (int s = 0; s < 2000; ++s) {
     const std::string secret = fmt::format("prod/service-{:04}", s);
@@ -241,6 +244,14 @@ TEST_CASE("keys file bisection on a large mapped file", "[keys_file]")
     lines.push_back(SealedLine::make(LineName::value(secret, vid), filled(112 + static_cast<std::size_t>(s % 300),
                                                                        static_cast<std::uint8_t>(s))));
   }
+  return lines;
+}
+
+} // namespace
+
+TEST_CASE("keys file bisection on a large mapped file", "[keys_file]")
+{
+  const std::vector<SealedLine> lines = large_lines();
   const std::string text = serialize_keys(k_vault, lines);
   escrow::test::TempDir dir;
   const auto path = dir.path() / "escrow.keys";
@@ -279,6 +290,67 @@ TEST_CASE("keys file bisection on a large mapped file", "[keys_file]")
     CHECK(lazy.find(keys[5]).has_value());
     const std::string message = require_error(ErrorKind::integrity, [&] { (void)lazy.verify_all(); });
     CHECK(message == fmt::format("{}: line {}: the line key is not a valid key line name", path.string(), target + 1));
+  }
+}
+
+TEST_CASE("keys file for_each_hash on a large file: two halves, what one pass gives", "[keys_file]")
+{
+  // Past 1 MiB the lines are decoded and hashed in two halves on two threads (keys_file.cpp): the
+  // lines visited, in order, and the first error with its line number are those of one pass.
+  const std::vector<SealedLine> lines = large_lines();
+  const std::string text = serialize_keys(k_vault, lines);
+  REQUIRE(text.size() > (1u << 20));
+  using Visited = std::vector<std::pair<std::string, LineHash>>;
+  const auto visit_all = [](const std::string& bytes, const char* threads) {
+    const escrow::test::ScopedThreads scoped(threads);
+    const KeysFile file = KeysFile::parse(bytes, "escrow.keys");
+    Visited out;
+    file.for_each_hash([&out](std::string_view key, const LineHash& hash) { out.emplace_back(std::string(key), hash); });
+    return out;
+  };
+  const Visited one = visit_all(text, "1");
+  const Visited two = visit_all(text, "2");
+  CHECK(one.size() == lines.size());
+  CHECK(one == two);
+  for (const SealedLine& line : lines) {
+    const auto found = std::find_if(two.begin(), two.end(), [&](const auto& v) { return v.first == line.key(); });
+    REQUIRE(found != two.end());
+    CHECK(found->second == line.hash);
+  }
+
+  // Damage in either half, at the line the split lands on or next to it, keys out of order across
+  // the middle, a newline inside a line: the same error (the first in file order) either way.
+  const std::vector<std::string> good = text_lines(text);
+  const std::size_t middle = good.size() / 2;
+  std::vector<std::pair<std::string, std::vector<std::string>>> damaged;
+  for (const std::size_t at : {std::size_t{3}, std::size_t{10}, middle - 1, middle, middle + 1, good.size() - 6}) {
+    auto l = good;
+    l[at].insert(6, "X");
+    damaged.emplace_back(fmt::format("a bad key at line {}", at + 1), l);
+  }
+  {
+    auto l = good;
+    std::swap(l[middle], l[middle + 1]);
+    damaged.emplace_back("two lines swapped at the middle", l);
+  }
+  {
+    auto l = good;
+    l[middle].insert(l[middle].size() - 12, "\n");
+    damaged.emplace_back("a newline inside the middle line's base64", l);
+  }
+  {
+    auto l = good;
+    l[12].insert(l[12].size() - 12, "A");
+    l[middle + 2].insert(6, "X");
+    damaged.emplace_back("bad base64 early and a bad key late", l);
+  }
+  for (const auto& [what, edited] : damaged) {
+    INFO(what);
+    const std::string bytes = join(edited);
+    const std::string first = require_error(ErrorKind::integrity, [&] { (void)visit_all(bytes, "1"); });
+    const std::string second = require_error(ErrorKind::integrity, [&] { (void)visit_all(bytes, "2"); });
+    CHECK(first == second);
+    CHECK(first.find("escrow.keys: line ") == 0);
   }
 }
 

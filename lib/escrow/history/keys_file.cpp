@@ -1,6 +1,7 @@
 #include <escrow/canonical.hpp>
 #include <escrow/records.hpp>
 #include <escrow/history/keys_file.hpp>
+#include <escrow/history/batches.hpp>
 #include <escrow/identity.hpp>
 #include <escrow/records.hpp>
 #include <escrow/util/file.hpp>
@@ -14,6 +15,8 @@
 #include <map>
 #include <optional>
 #include <sys/mman.h>
+#include <system_error>
+#include <thread>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -763,7 +766,74 @@ void KeysFile::for_each(const std::function<void(std::string_view, std::string_v
 
 void KeysFile::for_each_hash(const std::function<void(std::string_view, const LineHash&)>& visit) const
 {
-  m_source->scan([&](const Source::Line& line, std::size_t number) { visit(line.key, m_source->decode(line, number).hash); });
+  const Source& s = *m_source;
+  const auto in_one_pass = [&] {
+    s.scan([&](const Source::Line& line, std::size_t number) { visit(line.key, s.decode(line, number).hash); });
+  };
+  // A large file (`verify` at 10,000 secrets: 130,000 lines, 26 MB) is decoded and hashed in two
+  // halves, the second on a thread of its own, split at the first newline past the middle; the
+  // lines are then visited in file order on this thread. Anything the halves do not agree on — a
+  // line that does not read, keys out of order, a half that does not end where the next begins
+  // (a newline inside a line of a damaged file) — is left to the one pass, which throws the first
+  // error in file order as it always did, with its line number.
+  constexpr std::size_t k_split_from = 1u << 20;
+  const std::size_t size = s.end - s.begin;
+  if (size < k_split_from || Batches::default_workers() == 0) {
+    in_one_pass();
+    return;
+  }
+  const std::string_view t = s.text();
+  const std::size_t middle = s.begin + size / 2;
+  const auto* newline = static_cast<const char*>(std::memchr(t.data() + middle, '\n', s.end - middle));
+  const std::size_t split = newline != nullptr ? static_cast<std::size_t>(newline - t.data()) + 1 : s.end;
+  if (split >= s.end) {
+    in_one_pass();
+    return;
+  }
+  struct Half
+  {
+    std::vector<std::pair<std::string_view, LineHash>> lines;
+    bool read = false; // every line from the start to the stop read and in order
+  };
+  const auto hash_lines = [&s](std::size_t from, std::size_t to, Half& out) {
+    try {
+      std::string_view previous;
+      std::size_t at = from;
+      while (at < to) {
+        const Source::Line current = s.line(at, 0, true);
+        if (at != from && !(previous < current.key)) {
+          return;
+        }
+        out.lines.emplace_back(current.key, s.decode(current, 0).hash);
+        previous = current.key;
+        at = current.end;
+      }
+      out.read = at == to;
+    } catch (...) {
+      // The one pass says what is wrong (or fails as this did, when memory ran out).
+    }
+  };
+  Half first;
+  Half second;
+  std::thread other;
+  try {
+    other = std::thread(hash_lines, split, s.end, std::ref(second));
+  } catch (const std::system_error&) {
+    in_one_pass(); // no second thread to be had
+    return;
+  }
+  hash_lines(s.begin, split, first);
+  other.join();
+  if (!first.read || !second.read || first.lines.empty() || second.lines.empty()
+      || !(first.lines.back().first < second.lines.front().first)) {
+    in_one_pass();
+    return;
+  }
+  for (const Half* half : {&first, &second}) {
+    for (const auto& [key, hash] : half->lines) {
+      visit(key, hash);
+    }
+  }
 }
 
 std::string KeysFile::Parts::joined() const
