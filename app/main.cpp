@@ -3,15 +3,41 @@
 #if defined(ESCROW_MIMALLOC)
 #include <mimalloc.h>
 
+#include <algorithm>
+#include <array>
+#include <string_view>
+
 namespace {
 
-// Memory from the system in 2 MiB pages where the kernel has them (transparent huge pages,
-// madvise), one fault each instead of 512 (app/CMakeLists.txt). mimalloc decides it per segment
-// when it maps one, so this runs before anything in the binary allocates (constructors run
-// after the libraries', before the binary's own); it falls back to 4 KiB pages by itself.
-__attribute__((constructor(101))) void use_large_pages()
+// The commands that read or rewrite a whole vault (every record, the whole journal or keys file):
+// their heaps reach tens to hundreds of MiB.
+bool whole_vault_command(int argc, char** argv)
 {
-  mi_option_enable(mi_option_large_os_pages);
+  static constexpr std::array<std::string_view, 13> k_whole{
+    "audit", "backup", "diff", "import", "list", "member", "merge", "resolve", "restore", "rotate", "share", "sync",
+    "verify"};
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view word = argv[i];
+    if (word == "--vault" || word == "--identity") {
+      ++i; // its value
+    } else if (!word.empty() && word[0] != '-') {
+      return std::find(k_whole.begin(), k_whole.end(), word) != k_whole.end(); // the command
+    }
+  }
+  return false;
+}
+
+// A whole-vault command takes its memory from the system in 2 MiB pages where the kernel has them
+// (transparent huge pages, madvise): one fault each instead of 512 (app/CMakeLists.txt). mimalloc
+// decides it per segment when it maps one, so this runs before anything in the binary allocates
+// (constructors run after the libraries', before the binary's own; glibc passes them the command
+// line). The one-record commands (get, add, exec, ...) touch a few MiB: a 2 MiB page would zero
+// more than they use and raise their peak memory. A misread command line only changes the pages.
+__attribute__((constructor(101))) void use_large_pages(int argc, char** argv, char**)
+{
+  if (argv != nullptr && whole_vault_command(argc, argv)) {
+    mi_option_enable(mi_option_large_os_pages);
+  }
 }
 
 } // namespace
