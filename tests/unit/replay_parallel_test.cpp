@@ -85,6 +85,23 @@ void check_first_forged(const std::string& journal, std::size_t line, std::size_
   }
 }
 
+// An honest journal replays to the same state, in the same order, on one thread and on two.
+void check_honest(const std::string& journal, std::size_t signatures)
+{
+  ReplayResult one;
+  {
+    const escrow::test::ScopedThreads threads("1");
+    one = replay(journal);
+  }
+  const escrow::test::ScopedThreads threads("2");
+  const ReplayResult two = replay(journal);
+  CHECK(one.ok());
+  CHECK(two.ok());
+  CHECK(two.signatures_checked == signatures);
+  CHECK(one.state.digest() == two.state.digest());
+  CHECK(one.order == two.order);
+}
+
 } // namespace
 
 TEST_CASE("replay on two threads: the batches run every item once, on either thread", "[history][replay][parallel]")
@@ -140,18 +157,7 @@ TEST_CASE("replay on two threads: the same findings as on one", "[history][repla
   SECTION("an honest journal")
   {
     const auto [journal, lines] = long_journal(events, {});
-    ReplayResult one;
-    {
-      const escrow::test::ScopedThreads threads("1");
-      one = replay(journal);
-    }
-    const escrow::test::ScopedThreads threads("2");
-    const ReplayResult two = replay(journal);
-    CHECK(one.ok());
-    CHECK(two.ok());
-    CHECK(two.signatures_checked == signatures);
-    CHECK(one.state.digest() == two.state.digest());
-    CHECK(one.order == two.order);
+    check_honest(journal, signatures);
   }
   SECTION("a forged signature at a batch boundary (the last of a batch, the first of the next)")
   {
@@ -185,20 +191,7 @@ TEST_CASE("replay on two threads: the same findings as on one", "[history][repla
     const std::set<std::size_t> big{10, 11, 12, 13, 200};
     const auto [honest, none] = long_journal(events, {}, big);
     CHECK(lines_of(honest).at(team_entries + 11).size() > 64 * 1024);
-    ReplayResult one;
-    {
-      const escrow::test::ScopedThreads threads("1");
-      one = replay(honest);
-    }
-    {
-      const escrow::test::ScopedThreads threads("2");
-      const ReplayResult two = replay(honest);
-      CHECK(one.ok());
-      CHECK(two.ok());
-      CHECK(two.signatures_checked == signatures);
-      CHECK(one.state.digest() == two.state.digest());
-      CHECK(one.order == two.order);
-    }
+    check_honest(honest, signatures);
     for (const std::size_t forged : {std::size_t{9}, std::size_t{12}, std::size_t{14}, std::size_t{200}}) {
       const auto [journal, lines] = long_journal(events, {forged}, big);
       REQUIRE(lines.size() == 1);
