@@ -1296,10 +1296,15 @@ std::size_t check_keys_file(const State& state, const KeysFile& keys, const Writ
       return out;
     };
     std::future<Hashed> hashing;
-    try {
-      hashing = std::async(std::launch::async, hash_all);
-    } catch (const std::system_error&) {
-      hashing = std::async(std::launch::deferred, hash_all); // no second thread: on this one, below
+    if (Batches::default_workers() > 0) {
+      try {
+        hashing = std::async(std::launch::async, hash_all);
+      } catch (const std::system_error&) {
+        // No second thread to be had: on this one, below.
+      }
+    }
+    if (!hashing.valid()) {
+      hashing = std::async(std::launch::deferred, hash_all); // one thread (ESCROW_THREADS=1, one core)
     }
     const std::map<std::string, Hash> referenced = referenced_lines(state);
     const Hashed hashed = hashing.get();
