@@ -16,15 +16,8 @@ bool whole_vault_command(int argc, char** argv)
   static constexpr std::array<std::string_view, 13> k_whole{
     "audit", "backup", "diff", "import", "list", "member", "merge", "resolve", "restore", "rotate", "share", "sync",
     "verify"};
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view word = argv[i];
-    if (word == "--vault" || word == "--identity") {
-      ++i; // its value
-    } else if (!word.empty() && word[0] != '-') {
-      return std::find(k_whole.begin(), k_whole.end(), word) != k_whole.end(); // the command
-    }
-  }
-  return false;
+  const std::string_view command = escrow::cli::invoked_command(argc, argv);
+  return std::find(k_whole.begin(), k_whole.end(), command) != k_whole.end();
 }
 
 // A whole-vault command takes its memory from the system in 2 MiB pages where the kernel has them
@@ -35,7 +28,7 @@ bool whole_vault_command(int argc, char** argv)
 // more than they use and raise their peak memory. A misread command line only changes the pages.
 __attribute__((constructor(101))) void use_large_pages(int argc, char** argv, char**)
 {
-  if (argv != nullptr && whole_vault_command(argc, argv)) {
+  if (whole_vault_command(argc, argv)) {
     mi_option_enable(mi_option_large_os_pages);
   }
 }

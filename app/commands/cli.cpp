@@ -85,17 +85,38 @@ constexpr std::array<CommandSetup, 37> commands{{
 
 } // namespace
 
-std::string_view invoked_command(const std::vector<std::string>& words)
+namespace {
+
+// The first of `count` words (word(i)) that is neither a global option nor the value of --vault /
+// --identity.
+template<typename Word>
+std::string_view first_command(std::size_t count, Word&& word)
 {
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    const std::string& word = words[i];
-    if (word == "--vault" || word == "--identity") {
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string_view w = word(i);
+    if (w == "--vault" || w == "--identity") {
       ++i; // its value
-    } else if (word.empty() || word[0] != '-') {
-      return word;
+    } else if (w.empty() || w[0] != '-') {
+      return w;
     }
   }
   return {};
+}
+
+} // namespace
+
+std::string_view invoked_command(const std::vector<std::string>& words)
+{
+  return first_command(words.size(), [&words](std::size_t i) { return std::string_view(words[i]); });
+}
+
+std::string_view invoked_command(int argc, const char* const* argv)
+{
+  if (argc < 1 || argv == nullptr) {
+    return {};
+  }
+  return first_command(static_cast<std::size_t>(argc - 1),
+                       [argv](std::size_t i) { return std::string_view(argv[i + 1] != nullptr ? argv[i + 1] : ""); });
 }
 
 void setup_commands(CLI::App& app, Context& context, std::string_view invoked)

@@ -26,6 +26,9 @@ void setup_commands(CLI::App& app, Context& context, std::string_view invoked);
 // The command-line word that names the command: the first that is neither a global option nor
 // the value of --vault / --identity ("" when there is none).
 std::string_view invoked_command(const std::vector<std::string>& words);
+// The same over argv[1], ..., argv[argc - 1], without allocating (app/main.cpp reads it before
+// the allocator is set up).
+std::string_view invoked_command(int argc, const char* const* argv);
 // The top-level command names each set-up function adds, in `escrow --help`'s order.
 std::vector<std::vector<std::string_view>> command_groups();
 

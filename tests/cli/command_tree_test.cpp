@@ -51,7 +51,16 @@ TEST_CASE("command tree: each set-up adds exactly the commands its row names, an
 
 TEST_CASE("command tree: the invoked command is the first word that is not a global option or its value", "[cli][command-tree]")
 {
-  using escrow::cli::invoked_command;
+  // Both spellings, words and argv (app/main.cpp's, read before the allocator is set up), agree.
+  const auto invoked_command = [](const std::vector<std::string>& words) {
+    std::vector<const char*> argv{"escrow"};
+    for (const std::string& word : words) {
+      argv.push_back(word.c_str());
+    }
+    const std::string from_words(escrow::cli::invoked_command(words));
+    CHECK(std::string(escrow::cli::invoked_command(static_cast<int>(argv.size()), argv.data())) == from_words);
+    return from_words;
+  };
   CHECK(invoked_command({}).empty());
   CHECK(invoked_command({"--help"}).empty());
   CHECK(invoked_command({"get", "prod/x"}) == "get");

@@ -567,17 +567,30 @@ struct KeysFile::Source
   template<typename Visit>
   void scan(Visit&& visit, bool grammar = true) const
   {
-    std::size_t number = 4; // the first line follows "{", "format" and "lines"
+    (void)scan_range(begin, end, 4, visit, grammar); // the first line follows "{", "format" and "lines"
+  }
+
+  // The lines from `from` (a line's first byte) while they start before `to`, the first numbered
+  // `number` (0: counted on error), each checked to follow the one before; returns where the last
+  // one ends (past `to` when a line runs over it).
+  template<typename Visit>
+  std::size_t scan_range(std::size_t from, std::size_t to, std::size_t number, Visit&& visit, bool grammar = true) const
+  {
     std::string_view previous;
-    for (std::size_t at = begin; at < end; ++number) {
+    std::size_t at = from;
+    while (at < to) {
       const Line current = line(at, number, grammar);
-      if (at != begin && !(previous < current.key)) {
+      if (at != from && !(previous < current.key)) {
         bad_line(at, number, "key lines are not in strictly increasing order (edited outside escrow?)");
       }
       visit(current, number);
       previous = current.key;
       at = current.end;
+      if (number != 0) {
+        ++number;
+      }
     }
+    return at;
   }
 };
 
@@ -797,18 +810,10 @@ void KeysFile::for_each_hash(const std::function<void(std::string_view, const Li
   };
   const auto hash_lines = [&s](std::size_t from, std::size_t to, Half& out) {
     try {
-      std::string_view previous;
-      std::size_t at = from;
-      while (at < to) {
-        const Source::Line current = s.line(at, 0, true);
-        if (at != from && !(previous < current.key)) {
-          return;
-        }
-        out.lines.emplace_back(current.key, s.decode(current, 0).hash);
-        previous = current.key;
-        at = current.end;
-      }
-      out.read = at == to;
+      const std::size_t stop = s.scan_range(from, to, 0, [&](const Source::Line& line, std::size_t number) {
+        out.lines.emplace_back(line.key, s.decode(line, number).hash);
+      });
+      out.read = stop == to;
     } catch (...) {
       // The one pass says what is wrong (or fails as this did, when memory ran out).
     }

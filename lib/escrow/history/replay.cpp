@@ -8,12 +8,9 @@
 #include <escrow/history/labels.hpp>
 
 #include <algorithm>
-#include <exception>
-#include <future>
 #include <map>
 #include <tuple>
 #include <set>
-#include <system_error>
 #include <unordered_map>
 
 namespace escrow::history {
@@ -1276,44 +1273,15 @@ std::size_t check_keys_file(const State& state, const KeysFile& keys, const Writ
   std::vector<std::pair<std::size_t, std::string>> unreferenced; // line, key
   std::size_t count = 0;
   try {
-    // Every line of the file decoded and hashed on a second thread while this one lists the lines
-    // the state references (130,000 and more at 10,000 secrets); then the two lists, both in
-    // strictly increasing byte order (std::string's operator< is memcmp's), merged here, in the
-    // file's order. A line that does not read ends the file's list with its error, rethrown here
-    // after the lines before it, as when one pass did both.
-    struct Hashed
-    {
-      std::vector<std::pair<std::string_view, LineHash>> lines; // views into the file
-      std::exception_ptr error;
-    };
-    const auto hash_all = [&keys] {
-      Hashed out;
-      try {
-        keys.for_each_hash([&out](std::string_view key, const LineHash& k) { out.lines.emplace_back(key, k); });
-      } catch (...) {
-        out.error = std::current_exception();
-      }
-      return out;
-    };
-    std::future<Hashed> hashing;
-    if (Batches::default_workers() > 0) {
-      try {
-        hashing = std::async(std::launch::async, hash_all);
-      } catch (const std::system_error&) {
-        // No second thread to be had: on this one, below.
-      }
-    }
-    if (!hashing.valid()) {
-      hashing = std::async(std::launch::deferred, hash_all); // one thread (ESCROW_THREADS=1, one core)
-    }
     const std::map<std::string, Hash> referenced = referenced_lines(state);
-    const Hashed hashed = hashing.get();
     auto next = referenced.begin();
     const auto missing = [&](const std::string& key) {
       keys_finding(found, FindingKind::key_line_missing, 0, fmt::format("{} is missing", key));
     };
     std::size_t line = 4; // after "{", the format line and "\"lines\": {"
-    for (const auto& [key, k] : hashed.lines) {
+    // Both in strictly increasing byte order (std::string's operator< is memcmp's). A large file's
+    // lines are decoded and hashed on two threads (KeysFile::for_each_hash), visited here in order.
+    keys.for_each_hash([&](std::string_view key, const LineHash& k) {
       for (; next != referenced.end() && std::string_view(next->first) < key; ++next) {
         missing(next->first);
       }
@@ -1328,10 +1296,7 @@ std::size_t check_keys_file(const State& state, const KeysFile& keys, const Writ
       }
       ++line;
       ++count;
-    }
-    if (hashed.error) {
-      std::rethrow_exception(hashed.error);
-    }
+    });
     for (; next != referenced.end(); ++next) {
       missing(next->first);
     }
